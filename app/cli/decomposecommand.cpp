@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: MIT
+#include "commands.h"
+
+#include "atomicfile.h"
+#include "backbone.h"
+#include "error.h"
+#include "imageio.h"
+#include "npy.h"
+#include "overlay.h"
+#include "pipeline.h"
+#include "tracejson.h"
+
+#include <opencv2/imgproc.hpp>
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QRegularExpression>
+#include <QSet>
+#include <QTextStream>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace primaps::cli {
+
+namespace {
+
+struct Input
+{
+    QString path;
+    bool isFeatures = false;
+};
+
+struct Settings
+{
+    QDir out;
+    std::optional<float> threshold;
+    std::optional<int> resize;
+    PrimapsParams primaps;
+    float opacity = 0.6f;
+    bool traceMaps = false;
+    bool overwrite = false;
+    bool quiet = false;
+};
+
+// Expands folders to the images directly inside them (sorted, so runs are
+// reproducible); files are taken as given and judged when they are read.
+QStringList expandImageArgument(const QString& argument)
+{
+    const QFileInfo info(argument);
+    if (!info.isDir())
+        return {argument};
+    QStringList filters;
+    for (const std::string& ext : imageExtensions()) {
+        filters << "*" + QString::fromStdString(ext);
+        filters << "*" + QString::fromStdString(ext).toUpper();
+    }
+    QStringList files;
+    const QFileInfoList entries =
+        QDir(argument).entryInfoList(filters, QDir::Files | QDir::Readable, QDir::Name);
+    for (const QFileInfo& entry : entries)
+        files << entry.filePath();
+    return files;
+}
+
+cv::Mat rgbToBgr(const cv::Mat& rgb)
+{
+    cv::Mat bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    return bgr;
+}
+
+// Image decoders (libpng, libjpeg) print their own complaints straight to
+// stderr. The CLI promises one line per bad input, so their chatter is muted
+// while a file is decoded; the failure itself comes back as primaps::Error.
+// The CLI decodes on one thread, so redirecting the descriptor is safe here.
+class MutedStderr
+{
+public:
+    MutedStderr()
+    {
+        std::fflush(stderr);
+        saved_ = ::dup(STDERR_FILENO);
+        const int devNull = ::open("/dev/null", O_WRONLY);
+        if (saved_ >= 0 && devNull >= 0)
+            ::dup2(devNull, STDERR_FILENO);
+        if (devNull >= 0)
+            ::close(devNull);
+    }
+    ~MutedStderr()
+    {
+        std::fflush(stderr);
+        if (saved_ >= 0) {
+            ::dup2(saved_, STDERR_FILENO);
+            ::close(saved_);
+        }
+    }
+    MutedStderr(const MutedStderr&) = delete;
+    MutedStderr& operator=(const MutedStderr&) = delete;
+
+private:
+    int saved_ = -1;
+};
+
+cv::Mat loadQuietly(const std::string& path)
+{
+    MutedStderr muted;
+    return loadImageRgb8(path);
+}
+
+// A label map at feature-grid resolution is tiny; enlarge it (nearest) so the
+// picture is readable, to at least 256 pixels on the shorter side.
+cv::Mat enlargedLabelPicture(const cv::Mat& labels)
+{
+    const int shorter = std::min(labels.rows, labels.cols);
+    const int factor = std::max(1, int(std::ceil(256.0 / std::max(1, shorter))));
+    cv::Mat big;
+    cv::resize(colorizeLabels(labels), big, cv::Size(), factor, factor, cv::INTER_NEAREST);
+    return big;
+}
+
+void processInput(const Input& input, Backbone* backbone, const Settings& settings,
+                  QTextStream& out)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const std::string path = input.path.toStdString();
+    const QString stem = QFileInfo(input.path).completeBaseName();
+    const QString masksPath = settings.out.filePath(stem + "_masks.png");
+    const QString overlayPath = settings.out.filePath(stem + "_overlay.png");
+    const QString tracePath = settings.out.filePath(stem + "_trace.json");
+    if (!settings.overwrite)
+        for (const QString& target : {masksPath, overlayPath, tracePath})
+            if (QFileInfo::exists(target))
+                throw Error("'" + path + "': output '" + target.toStdString() +
+                            "' exists; pass --overwrite to replace it");
+
+    ImageDecomposition result;
+    cv::Mat masks, overlay;
+    TraceContext context;
+    context.source = path;
+    if (input.isFeatures) {
+        PrimapsParams params = settings.primaps;
+        params.threshold = settings.threshold.value_or(0.4f);
+        result = decomposeFeatures(readFeaturesNpy(path), params);
+        masks = result.labels;
+        overlay = enlargedLabelPicture(masks);
+        context.backbone = "features";
+    } else {
+        const cv::Mat rgb = loadQuietly(path);
+        PipelineParams params;
+        params.primaps = settings.primaps;
+        params.useRecommendedThreshold = !settings.threshold.has_value();
+        if (settings.threshold)
+            params.primaps.threshold = *settings.threshold;
+        params.useRecommendedResize = !settings.resize.has_value();
+        if (settings.resize)
+            params.preprocess.shorterSide = *settings.resize;
+        result = decomposeImage(rgb, *backbone, params);
+        masks = result.labelsAtOriginalSize();
+        overlay = overlayLabels(rgb, masks, settings.opacity);
+        context.backbone = backbone->name();
+    }
+    context.imageWidth = masks.cols;
+    context.imageHeight = masks.rows;
+
+    writeImageAtomic(masksPath.toStdString(), masks);
+    writeImageAtomic(overlayPath.toStdString(), rgbToBgr(overlay));
+    writeFileAtomic(tracePath.toStdString(), traceToJson(result.trace, context, settings.traceMaps));
+
+    if (!settings.quiet)
+        out << QFileInfo(input.path).fileName() << ": " << result.trace.iterations.size()
+            << " masks, " << QString::number(100.0 * result.trace.finalCoverage, 'f', 1)
+            << "% covered, stopped by " << toString(result.trace.stopReason) << ", "
+            << timer.elapsed() << " ms -> " << settings.out.filePath(stem) << "_{masks,overlay}.png\n"
+            << Qt::flush;
+}
+
+} // namespace
+
+int runDecompose(const QStringList& arguments)
+{
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Decompose images into principal mask proposals (PriMaPs).\n\n"
+        "For each input writes into --out:\n"
+        "  <stem>_masks.png    8-bit mask ids at the image's resolution (at the feature\n"
+        "                      grid's for --features): 0 = background, 1..k = proposals\n"
+        "                      in extraction order\n"
+        "  <stem>_overlay.png  the masks blended over the image\n"
+        "  <stem>_trace.json   threshold, per-iteration area and coverage, stop reason\n"
+        "A folder argument stands for the images directly inside it. A bad input is\n"
+        "reported on stderr and skipped; the exit code is then 1.");
+    parser.addHelpOption();
+    parser.addPositionalArgument("images", "Image files or folders to decompose.", "[IMAGE...]");
+    const QCommandLineOption outOption({"o", "out"}, "Output folder (created if missing).", "DIR");
+    const QCommandLineOption thresholdOption(
+        {"t", "threshold"},
+        "PriMaPs threshold tau in (0, 1]. Default: the backbone's recommended value "
+        "(0.4 for --features, the paper's value for DINO features).",
+        "T");
+    const QCommandLineOption backboneOption(
+        {"b", "backbone"},
+        "Feature extractor. Available: " +
+            QString::fromStdString([] {
+                std::string s;
+                for (const auto& n : availableBackbones())
+                    s += (s.empty() ? "" : ", ") + n;
+                return s;
+            }()) +
+            ".",
+        "NAME", "filterbank");
+    const QCommandLineOption featuresOption(
+        {"f", "features"},
+        "A float32 (or float64) C x h x w .npy feature array to decompose instead of an "
+        "image; may be given several times.",
+        "FILE.npy");
+    const QCommandLineOption resizeOption(
+        "resize", "Resize images so the shorter side is N pixels (0 keeps the size). "
+                  "Default: the backbone's recommended size (320).",
+        "N");
+    const QCommandLineOption coverageOption(
+        "coverage", "Stop once this fraction of positions is assigned.", "F", "0.95");
+    const QCommandLineOption iterationsOption(
+        "max-iterations", "Cap on the number of proposals (1..254).", "N", "100");
+    const QCommandLineOption opacityOption("opacity", "Overlay opacity in [0, 1].", "F", "0.6");
+    const QCommandLineOption mapsOption(
+        "trace-maps", "Also write each iteration's principal direction and maps into the trace.");
+    const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
+    const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
+    parser.addOptions({outOption, thresholdOption, backboneOption, featuresOption, resizeOption,
+                       coverageOption, iterationsOption, opacityOption, mapsOption,
+                       overwriteOption, quietOption});
+
+    QStringList forParser = arguments;
+    forParser.removeAt(1); // the command name
+    if (!parser.parse(forParser)) {
+        err << "primaps decompose: " << parser.errorText() << "\n";
+        return ExitUsage;
+    }
+    if (parser.isSet("help")) {
+        QString help = parser.helpText();
+        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps decompose");
+        out << help;
+        return ExitOk;
+    }
+
+    auto usageError = [&](const QString& message) {
+        err << "primaps decompose: " << message << "; see 'primaps decompose --help'\n";
+        return ExitUsage;
+    };
+
+    Settings settings;
+    if (!parser.isSet(outOption))
+        return usageError("--out DIR is required");
+    bool ok = true;
+    if (parser.isSet(thresholdOption)) {
+        const float t = parser.value(thresholdOption).toFloat(&ok);
+        if (!ok || !(t > 0.0f && t <= 1.0f))
+            return usageError("--threshold must be a number in (0, 1]");
+        settings.threshold = t;
+    }
+    if (parser.isSet(resizeOption)) {
+        const int r = parser.value(resizeOption).toInt(&ok);
+        if (!ok || r < 0)
+            return usageError("--resize must be a whole number >= 0");
+        settings.resize = r;
+    }
+    settings.primaps.coverage = parser.value(coverageOption).toFloat(&ok);
+    if (!ok || !(settings.primaps.coverage > 0.0f && settings.primaps.coverage <= 1.0f))
+        return usageError("--coverage must be a number in (0, 1]");
+    settings.primaps.maxIterations = parser.value(iterationsOption).toInt(&ok);
+    if (!ok || settings.primaps.maxIterations < 1 || settings.primaps.maxIterations > 254)
+        return usageError("--max-iterations must be a whole number in 1..254");
+    settings.opacity = parser.value(opacityOption).toFloat(&ok);
+    if (!ok || settings.opacity < 0.0f || settings.opacity > 1.0f)
+        return usageError("--opacity must be a number in [0, 1]");
+    settings.traceMaps = parser.isSet(mapsOption);
+    settings.overwrite = parser.isSet(overwriteOption);
+    settings.quiet = parser.isSet(quietOption);
+
+    QList<Input> inputs;
+    for (const QString& argument : parser.positionalArguments()) {
+        const QStringList files = expandImageArgument(argument);
+        if (files.isEmpty())
+            err << "primaps decompose: folder '" << argument << "' holds no images\n";
+        for (const QString& file : files)
+            inputs.push_back({file, false});
+    }
+    for (const QString& file : parser.values(featuresOption))
+        inputs.push_back({file, true});
+    if (inputs.isEmpty())
+        return usageError("no inputs: give IMAGE paths and/or --features FILE.npy");
+
+    std::unique_ptr<Backbone> backbone;
+    const bool needsBackbone =
+        std::any_of(inputs.begin(), inputs.end(), [](const Input& i) { return !i.isFeatures; });
+    if (needsBackbone) {
+        try {
+            backbone = createBackbone(parser.value(backboneOption).toStdString());
+        } catch (const std::exception& e) {
+            return usageError(QString::fromStdString(e.what()));
+        }
+    }
+
+    const QString outPath = parser.value(outOption);
+    if (!QDir().mkpath(outPath)) {
+        err << "primaps decompose: cannot create output folder '" << outPath << "'\n";
+        return ExitSomeInputsFailed;
+    }
+    settings.out = QDir(outPath);
+
+    // Two inputs with the same stem would write the same output files.
+    QHash<QString, QString> stems;
+    int failures = 0;
+    for (const Input& input : inputs) {
+        const QString stem = QFileInfo(input.path).completeBaseName();
+        if (stems.contains(stem)) {
+            err << "primaps: '" << input.path << "': its outputs would replace those of '"
+                << stems.value(stem) << "' (same name); skipped\n";
+            ++failures;
+            continue;
+        }
+        stems.insert(stem, input.path);
+        try {
+            processInput(input, backbone.get(), settings, out);
+        } catch (const std::exception& e) {
+            // One line per failure; cv::Exception and LibTorch errors are
+            // std::exceptions too, so nothing escapes and the next input runs.
+            QString message = QString::fromStdString(e.what()).simplified();
+            if (!message.contains(input.path))
+                message = "'" + input.path + "': " + message;
+            err << "primaps: " << message << "\n" << Qt::flush;
+            ++failures;
+        }
+    }
+    if (failures > 0) {
+        err << "primaps decompose: " << failures << " of " << inputs.size()
+            << " inputs failed\n";
+        return ExitSomeInputsFailed;
+    }
+    return ExitOk;
+}
+
+} // namespace primaps::cli

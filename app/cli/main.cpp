@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+// primaps: command-line front end of PriMaPs Studio. Every subcommand is a thin
+// layer over primaps_core, the same code the GUI runs.
+#include "commands.h"
+
+#include "runtime.h"
+
+#include <QCoreApplication>
+#include <QTextStream>
+
+namespace {
+
+const char* const kUsage = R"(Usage: primaps <command> [options]
+
+PriMaPs Studio command line: principal mask proposals for unsupervised
+semantic segmentation (Hahn et al., TMLR 2024).
+
+Commands:
+  decompose   Decompose images (or feature arrays) into PriMaPs masks; writes
+              mask ids, an overlay and the per-iteration trace per input.
+
+Options:
+  -h, --help     Show this help, or `primaps <command> --help` for a command.
+  -v, --version  Show the version and the libraries this build uses.
+
+Exit codes: 0 success, 1 some inputs failed (the rest were processed),
+2 bad arguments.
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName("primaps");
+    QCoreApplication::setApplicationVersion(QString::fromStdString(primaps::versionString()));
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+
+    const QStringList args = QCoreApplication::arguments();
+    if (args.size() < 2) {
+        err << kUsage;
+        return primaps::cli::ExitUsage;
+    }
+    const QString command = args.at(1);
+    if (command == "-h" || command == "--help" || command == "help") {
+        out << kUsage;
+        return primaps::cli::ExitOk;
+    }
+    if (command == "-v" || command == "--version") {
+        out << "primaps " << QString::fromStdString(primaps::versionString()) << " ("
+            << QString::fromStdString(primaps::buildDescription()) << ")\n";
+        return primaps::cli::ExitOk;
+    }
+
+    primaps::configureThreads();
+    if (command == "decompose")
+        return primaps::cli::runDecompose(args);
+
+    err << "primaps: unknown command '" << command << "'; see 'primaps --help'\n";
+    return primaps::cli::ExitUsage;
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+#include "atomicfile.h"
+
+#include "error.h"
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace primaps {
+
+namespace {
+
+std::string systemError() { return std::strerror(errno); }
+
+} // namespace
+
+void writeFileAtomic(const std::string& path, const std::string& bytes)
+{
+    namespace fs = std::filesystem;
+    const fs::path target(path);
+    const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    std::string pattern = (folder / ("." + target.filename().string() + ".XXXXXX")).string();
+    const int fd = ::mkstemp(pattern.data());
+    if (fd < 0)
+        throw Error("cannot write '" + path + "': " + systemError());
+
+    std::size_t written = 0;
+    while (written < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            const std::string reason = systemError();
+            ::close(fd);
+            ::unlink(pattern.c_str());
+            throw Error("cannot write '" + path + "': " + reason);
+        }
+        written += std::size_t(n);
+    }
+    // mkstemp creates the file 0600; outputs are ordinary user files.
+    ::fchmod(fd, 0644);
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        const std::string reason = systemError();
+        ::unlink(pattern.c_str());
+        throw Error("cannot write '" + path + "': " + reason);
+    }
+    if (std::rename(pattern.c_str(), path.c_str()) != 0) {
+        const std::string reason = systemError();
+        ::unlink(pattern.c_str());
+        throw Error("cannot write '" + path + "': " + reason);
+    }
+}
+
+void writeImageAtomic(const std::string& path, const cv::Mat& image)
+{
+    const std::string ext = std::filesystem::path(path).extension().string();
+    if (ext.empty())
+        throw Error("cannot write '" + path + "': the file name has no image extension");
+    std::vector<uchar> buffer;
+    bool ok = false;
+    try {
+        ok = cv::imencode(ext, image, buffer);
+    } catch (const cv::Exception& e) {
+        throw Error("cannot encode '" + path + "': " + e.err);
+    }
+    if (!ok)
+        throw Error("cannot encode '" + path + "' as " + ext);
+    writeFileAtomic(path, std::string(buffer.begin(), buffer.end()));
+}
+
+std::string readFile(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error("cannot open '" + path + "': " + systemError());
+    std::ostringstream out;
+    out << in.rdbuf();
+    if (in.bad())
+        throw Error("cannot read '" + path + "'");
+    return out.str();
+}
+
+} // namespace primaps

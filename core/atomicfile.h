@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <string>
+
+namespace cv {
+class Mat;
+}
+
+namespace primaps {
+
+/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed,
+/// then renamed over the target, so a reader never sees a half-written file and
+/// an interrupted run leaves the old file (or nothing) behind. Throws
+/// primaps::Error naming the path when the folder is not writable or the disk is full.
+void writeFileAtomic(const std::string& path, const std::string& bytes);
+
+/// Encodes `image` in the format given by the extension of `path` (png, jpg, ...)
+/// and writes it with writeFileAtomic(). `image` is in OpenCV's BGR order for
+/// colour images. Throws primaps::Error when encoding or writing fails.
+void writeImageAtomic(const std::string& path, const cv::Mat& image);
+
+/// Reads a whole file. Throws primaps::Error naming the path when it cannot.
+std::string readFile(const std::string& path);
+
+} // namespace primaps

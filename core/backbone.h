@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "featuremap.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cv {
+class Mat;
+}
+
+namespace primaps {
+
+/// A feature extractor: image in, one feature vector per patch out.
+///
+/// Threading: an instance may be used from any thread, but from one thread at a
+/// time; create one instance per worker to run several images concurrently.
+class Backbone
+{
+public:
+    virtual ~Backbone() = default;
+
+    /// Registry name, e.g. "filterbank" or "dino_vits8".
+    virtual std::string name() const = 0;
+    /// Side of the square patch that one feature vector describes, in pixels.
+    virtual int patchSize() const = 0;
+    /// Number of feature channels C.
+    virtual int dim() const = 0;
+    /// PriMaPs threshold tau that suits this backbone's similarity distribution.
+    virtual float recommendedThreshold() const = 0;
+    /// Shorter image side the backbone is meant to see (DESIGN 3.1).
+    virtual int recommendedResize() const { return 320; }
+
+    /// Features of one image. `rgb` is CV_8UC3 in RGB order whose height and
+    /// width are multiples of patchSize() (see prepareImage()). Returns
+    /// dim() x rows/patch x cols/patch. Throws primaps::Error on a wrong input.
+    virtual FeatureMap extract(const cv::Mat& rgb) = 0;
+};
+
+/// Options for createBackbone(); fields a backbone does not use are ignored.
+struct BackboneOptions
+{
+    std::string weightsPath; ///< checkpoint or TorchScript file, for backbones that need one
+};
+
+/// Names accepted by createBackbone(), the default first.
+std::vector<std::string> availableBackbones();
+
+/// Creates a backbone by registry name. Throws primaps::Error naming the
+/// backbone when it is unknown or cannot be created (e.g. missing weights).
+std::unique_ptr<Backbone> createBackbone(const std::string& name, const BackboneOptions& options = {});
+
+} // namespace primaps

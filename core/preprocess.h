@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <opencv2/core/mat.hpp>
+
+#include <vector>
+
+namespace primaps {
+
+/// How the resized image is made to fit the patch grid (DESIGN 3.1).
+enum class FitMode {
+    PadToPatchMultiple,  ///< keep every pixel; pad bottom/right by reflection (GUI, CLI default)
+    CropToPatchMultiple, ///< drop up to patch-1 pixels, centred
+    CenterCropSquare,    ///< evaluation protocol: centre crop to shorterSide x shorterSide
+};
+
+struct PreprocessParams
+{
+    int shorterSide = 320; ///< resize so the shorter side has this length; 0 keeps the size
+    int patchSize = 8;     ///< the backbone's patch size
+    FitMode fit = FitMode::PadToPatchMultiple;
+};
+
+/// An image made ready for a backbone, and how it relates to the original.
+struct PreparedImage
+{
+    cv::Mat rgb;               ///< CV_8UC3 RGB; rows and cols are multiples of the patch size
+    cv::Size originalSize;     ///< size of the image before preprocessing
+    cv::Size resizedSize;      ///< size after the shorter-side resize
+    cv::Rect regionInResized;  ///< part of the resized image that `rgb` holds
+    cv::Rect contentInPrepared; ///< where that part sits in `rgb` (the rest is padding)
+
+    int gridRows(int patch) const { return rgb.rows / patch; }
+    int gridCols(int patch) const { return rgb.cols / patch; }
+};
+
+/// Resizes (area interpolation when shrinking, bilinear when enlarging; the long
+/// side is truncated like torchvision's Resize) and crops or pads to the patch
+/// grid. `rgb` must be CV_8UC3. Throws primaps::Error on an empty image, a wrong
+/// type, an image smaller than one patch after resizing, or bad parameters.
+PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params);
+
+/// Maps a per-pixel label map of the prepared image (CV_8U, size of `prepared.rgb`)
+/// back to the original image size: padding is dropped, cropped-away borders get
+/// `fill`, and the result is resized with nearest-neighbour interpolation.
+cv::Mat labelsToOriginal(const cv::Mat& labels, const PreparedImage& prepared, int fill = 0);
+
+/// x/255, then ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225),
+/// as 3 x H x W float32, channel-major. `rgb` must be CV_8UC3 in RGB order.
+std::vector<float> imagenetNormalize(const cv::Mat& rgb);
+
+} // namespace primaps

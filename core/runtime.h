@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <string>
+
+namespace primaps {
+
+/// Sets the intra-op thread count of LibTorch and OpenCV (LibTorch defaults to
+/// one thread here). `threads` <= 0 means one per hardware thread. Call once at
+/// start-up, from the main thread, before any work is queued.
+void configureThreads(int threads = 0);
+
+/// Threads LibTorch will use for one operation.
+int computeThreads();
+
+/// "0.1.0", from the CMake project version.
+std::string versionString();
+
+/// One line naming the library versions this build uses (for --version and About).
+std::string buildDescription();
+
+} // namespace primaps

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs every Debian package PriMaPs Studio needs to build, test and run.
+# Idempotent: packages already present are left alone. Downloads nothing but
+# Debian packages. Works as root; uses sudo otherwise.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config ccache git
+  # libraries
+  qt6-base-dev qt6-base-dev-tools libgl-dev
+  libtorch-dev
+  libopencv-dev
+  libqcustomplot-dev libqcustomplot2.1-qt6
+  nlohmann-json3-dev
+  libmatio-dev
+  # fast BLAS for LibTorch (the reference BLAS is ~30x slower)
+  libopenblas0-pthread libblas-dev liblapack-dev
+  # tests and benchmarks
+  libbenchmark-dev
+  xvfb xauth
+  # Qt's offscreen/xcb platform plugins need these fonts to render text
+  fonts-dejavu-core
+)
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "install-deps: not root and sudo is not available; run this script as root." >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages are already installed."
+  exit 0
+fi
+
+echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done."

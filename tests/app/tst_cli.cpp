@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+// The `primaps` command line, run as a user would: real process, temporary folder.
+#include "npy.h"
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <fstream>
+#include <random>
+
+namespace {
+
+struct Run
+{
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Run runCli(const QStringList& args)
+{
+    QProcess process;
+    process.start(PRIMAPS_CLI, args);
+    if (!process.waitForFinished(300000))
+        qFatal("primaps did not finish");
+    Run r;
+    r.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    r.out = QString::fromUtf8(process.readAllStandardOutput());
+    r.err = QString::fromUtf8(process.readAllStandardError());
+    return r;
+}
+
+// A picture with three clearly different regions (BGR for imwrite).
+cv::Mat threeRegionImage(int rows, int cols, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> noise(0.0f, 6.0f);
+    cv::Mat img(rows, cols, CV_8UC3);
+    for (int y = 0; y < rows; ++y)
+        for (int x = 0; x < cols; ++x) {
+            cv::Vec3f c = x < cols / 3 ? cv::Vec3f(200, 40, 40)
+                                       : (y < rows / 2 ? cv::Vec3f(40, 180, 60) : cv::Vec3f(30, 60, 210));
+            for (int k = 0; k < 3; ++k)
+                img.at<cv::Vec3b>(y, x)[k] = cv::saturate_cast<uchar>(c[k] + noise(rng));
+        }
+    return img;
+}
+
+nlohmann::json readJson(const QString& path)
+{
+    std::ifstream in(path.toStdString());
+    return nlohmann::json::parse(in);
+}
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void versionAndHelp()
+    {
+        const Run version = runCli({"--version"});
+        QCOMPARE(version.exitCode, 0);
+        QVERIFY(version.out.startsWith("primaps "));
+        QVERIFY(version.out.contains("LibTorch"));
+
+        const Run help = runCli({"--help"});
+        QCOMPARE(help.exitCode, 0);
+        QVERIFY(help.out.contains("decompose"));
+
+        const Run sub = runCli({"decompose", "--help"});
+        QCOMPARE(sub.exitCode, 0);
+        QVERIFY(sub.out.startsWith("Usage: primaps decompose"));
+        for (const char* option : {"--out", "--threshold", "--backbone", "--features", "--resize",
+                                   "--overwrite", "_masks.png", "_overlay.png", "_trace.json"})
+            QVERIFY2(sub.out.contains(option), option);
+
+        const Run none = runCli({});
+        QCOMPARE(none.exitCode, 2);
+        const Run unknown = runCli({"frobnicate"});
+        QCOMPARE(unknown.exitCode, 2);
+        QVERIFY(unknown.err.contains("frobnicate"));
+    }
+
+    void decomposesFolderAndSkipsCorruptImage()
+    {
+        QTemporaryDir dir;
+        const QString in = dir.filePath("in");
+        QVERIFY(QDir().mkpath(in));
+        cv::imwrite((in + "/first.png").toStdString(), threeRegionImage(150, 210, 1));
+        cv::imwrite((in + "/second.jpg").toStdString(), threeRegionImage(97, 131, 2));
+        {
+            QFile corrupt(in + "/broken.png");
+            QVERIFY(corrupt.open(QIODevice::WriteOnly));
+            corrupt.write("\x89PNG\r\n\x1a\nnot an image at all");
+        }
+        const QString out = dir.filePath("out");
+        const Run run = runCli({"decompose", in, "--out", out});
+        QCOMPARE(run.exitCode, 1);
+        // Exactly one error line names the corrupt file; the summary line follows.
+        const QStringList errors = run.err.split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(errors.size(), 2);
+        QVERIFY2(errors[0].contains("broken.png"), qPrintable(errors[0]));
+        QVERIFY(errors[1].contains("1 of 3"));
+        QVERIFY(!QFileInfo::exists(out + "/broken_masks.png"));
+
+        for (auto [stem, rows, cols] : {std::tuple{"first", 150, 210}, std::tuple{"second", 97, 131}}) {
+            const QString base = out + "/" + stem;
+            const cv::Mat masks = cv::imread((base + "_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+            QCOMPARE(masks.type(), CV_8U);
+            QCOMPARE(masks.size(), cv::Size(cols, rows));
+            const cv::Mat overlay = cv::imread((base + "_overlay.png").toStdString());
+            QCOMPARE(overlay.size(), cv::Size(cols, rows));
+
+            const nlohmann::json trace = readJson(base + "_trace.json");
+            QVERIFY(trace["threshold"].get<double>() > 0.0);
+            QCOMPARE(trace["backbone"].get<std::string>(), std::string("filterbank"));
+            const int count = trace["masks"].get<int>();
+            QVERIFY(count >= 2);
+            QCOMPARE(int(trace["iterations"].size()), count);
+            QVERIFY(trace["iterations"][0].contains("area"));
+            QVERIFY(trace["iterations"][0].contains("coverage_before"));
+            QVERIFY(!trace["stop_reason"].get<std::string>().empty());
+            double maxId;
+            cv::minMaxLoc(masks, nullptr, &maxId);
+            QVERIFY(maxId >= 1 && maxId <= count);
+        }
+    }
+
+    void decomposesFeatureArrays()
+    {
+        QTemporaryDir dir;
+        primaps::FeatureMap f(16, 12, 20);
+        std::mt19937 rng(4);
+        std::normal_distribution<float> noise(0.0f, 0.05f);
+        for (int y = 0; y < 12; ++y)
+            for (int x = 0; x < 20; ++x)
+                for (int k = 0; k < 16; ++k)
+                    f.at(k, y, x) = (k == (x < 10 ? 0 : 1) ? 1.0f : 0.0f) + noise(rng);
+        const QString npy = dir.filePath("feats.npy");
+        primaps::writeFeaturesNpy(npy.toStdString(), f);
+        const QString out = dir.filePath("out");
+        const Run run = runCli({"decompose", "--features", npy, "--out", out, "--threshold", "0.5"});
+        QCOMPARE(run.exitCode, 0);
+        const cv::Mat masks = cv::imread((out + "/feats_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        QCOMPARE(masks.size(), cv::Size(20, 12)); // the feature grid's resolution
+        QVERIFY(masks.at<uchar>(6, 2) != masks.at<uchar>(6, 17));
+        const nlohmann::json trace = readJson(out + "/feats_trace.json");
+        QCOMPARE(trace["threshold"].get<double>(), 0.5);
+        QCOMPARE(trace["backbone"].get<std::string>(), std::string("features"));
+        QCOMPARE(trace["masks"].get<int>(), 2);
+    }
+
+    void neverOverwritesWithoutBeingAsked()
+    {
+        QTemporaryDir dir;
+        const QString image = dir.filePath("pic.png");
+        cv::imwrite(image.toStdString(), threeRegionImage(64, 64, 3));
+        const QString out = dir.filePath("out");
+        QCOMPARE(runCli({"decompose", image, "--out", out}).exitCode, 0);
+        QFile masks(out + "/pic_masks.png");
+        QVERIFY(masks.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        masks.write("user data");
+        masks.close();
+
+        const Run again = runCli({"decompose", image, "--out", out});
+        QCOMPARE(again.exitCode, 1);
+        QVERIFY(again.err.contains("--overwrite"));
+        QVERIFY(masks.open(QIODevice::ReadOnly));
+        QCOMPARE(masks.readAll(), QByteArray("user data"));
+        masks.close();
+
+        QCOMPARE(runCli({"decompose", image, "--out", out, "--overwrite"}).exitCode, 0);
+        QVERIFY(!cv::imread((out + "/pic_masks.png").toStdString()).empty());
+    }
+
+    void badArgumentsAreUsageErrors()
+    {
+        QTemporaryDir dir;
+        QCOMPARE(runCli({"decompose", "x.png"}).exitCode, 2);                       // no --out
+        QCOMPARE(runCli({"decompose", "--out", dir.path()}).exitCode, 2);           // no input
+        const Run backbone = runCli({"decompose", "x.png", "--out", dir.path(), "--backbone", "nope"});
+        QCOMPARE(backbone.exitCode, 2);
+        QVERIFY(backbone.err.contains("nope"));
+        QCOMPARE(runCli({"decompose", "x.png", "--out", dir.path(), "--threshold", "1.5"}).exitCode, 2);
+        const Run missing = runCli({"decompose", dir.filePath("missing.png"), "--out", dir.path()});
+        QCOMPARE(missing.exitCode, 1);
+        QVERIFY(missing.err.contains("missing.png"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// PriMaPs decomposition speed (target: <= 10 ms median for a 40x40x384 map
+// without CRF, steps 1-4 plus the grid label map).
+#include "primaps.h"
+#include "runtime.h"
+
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+namespace {
+
+// A DINO-like map: a handful of region prototypes in a large shared direction
+// plus per-position noise, so PCA has real structure and the loop runs ~10 times.
+primaps::FeatureMap syntheticFeatures(int c, int h, int w, int regions, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<std::vector<float>> prototypes(static_cast<std::size_t>(regions),
+                                               std::vector<float>(static_cast<std::size_t>(c)));
+    std::vector<float> shared(static_cast<std::size_t>(c));
+    for (float& v : shared)
+        v = normal(rng);
+    for (auto& p : prototypes)
+        for (int k = 0; k < c; ++k)
+            p[std::size_t(k)] = 0.7f * shared[std::size_t(k)] + normal(rng);
+    std::vector<std::pair<float, float>> centres;
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    for (int r = 0; r < regions; ++r)
+        centres.emplace_back(uniform(rng) * h, uniform(rng) * w);
+    primaps::FeatureMap f(c, h, w);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            int best = 0;
+            float bestD = 1e30f;
+            for (int r = 0; r < regions; ++r) {
+                const float dy = y - centres[std::size_t(r)].first, dx = x - centres[std::size_t(r)].second;
+                if (dy * dy + dx * dx < bestD) {
+                    bestD = dy * dy + dx * dx;
+                    best = r;
+                }
+            }
+            for (int k = 0; k < c; ++k)
+                f.at(k, y, x) = prototypes[std::size_t(best)][std::size_t(k)] + 0.6f * normal(rng);
+        }
+    return f;
+}
+
+void BM_PrimapsDecompose40x40x384(benchmark::State& state)
+{
+    primaps::configureThreads();
+    const primaps::FeatureMap features = syntheticFeatures(384, 40, 40, 12, 7);
+    primaps::PrimapsParams params;
+    std::size_t iterations = 0;
+    for (auto _ : state) {
+        const primaps::PrimapsTrace trace = primaps::decompose(features, params);
+        const primaps::MaskStack masks = primaps::buildMaskStack(trace);
+        benchmark::DoNotOptimize(primaps::labelsAtGrid(masks).data);
+        iterations = trace.iterations.size();
+    }
+    state.counters["masks"] = double(iterations);
+}
+BENCHMARK(BM_PrimapsDecompose40x40x384)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+} // namespace
