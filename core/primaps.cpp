@@ -225,8 +225,9 @@ const PrimapsIteration* PrimapsDecomposer::step()
     it.remainingAfter = s.remainingCount;
 
     // Downdate the moments by the removed rows, or rebuild them from the rows
-    // that are left when that is cheaper.
-    if (!taken.empty()) {
+    // that are left when that is cheaper. Skipped when the coverage rule will
+    // stop the loop anyway: the moments would never be read again.
+    if (!taken.empty() && s.assignedFraction() < params.coverage) {
         if (s.remainingCount < it.assigned) {
             std::vector<long> rest;
             rest.reserve(std::size_t(s.remainingCount));

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// primaps-studio: the desktop application. Everything but the command line
+// lives in MainWindow.
+
+#include "imagelistwidget.h"
+#include "mainwindow.h"
+#include "runtime.h"
+
+#include <cstdio>
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QTimer>
+
+namespace {
+
+// A screenshot run must end even if the decomposition never comes back.
+constexpr int kScreenshotTimeoutMs = 180000;
+// Lets the docks settle and the last paint happen before the window is grabbed.
+constexpr int kScreenshotSettleMs = 500;
+
+} // namespace
+
+int main(int argc, char* argv[])
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("PriMaPs"));
+    QApplication::setApplicationName(QStringLiteral("PriMaPs Studio"));
+    QApplication::setApplicationVersion(QString::fromStdString(primaps::versionString()));
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/primaps/icons/primaps-studio-256.png")));
+    QApplication::setDesktopFileName(QStringLiteral("primaps-studio"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "PriMaPs Studio: unsupervised segmentation with Principal Mask Proposals.\n"
+        "Opens the given images and folders, or the bundled samples when none are given."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption screenshot(
+        QStringLiteral("screenshot"),
+        QStringLiteral("Wait for the first decomposition, save a picture of the window to "
+                       "FILE (PNG) and quit."),
+        QStringLiteral("FILE"));
+    parser.addOption(screenshot);
+    parser.addPositionalArgument(QStringLiteral("images"),
+                                 QStringLiteral("Image files or folders to open."),
+                                 QStringLiteral("[images...]"));
+    parser.process(app);
+
+    primaps::configureThreads();
+
+    primaps::MainWindow window;
+    const QString shotPath = parser.value(screenshot);
+    if (shotPath.isEmpty()) {
+        window.restoreSettings();
+    } else {
+        // A screenshot shows the default layout and leaves the settings alone.
+        window.setPersistSettings(false);
+        QObject::connect(
+            &window, &primaps::MainWindow::decompositionShown, &window,
+            [&window, shotPath](bool ok) {
+                QTimer::singleShot(kScreenshotSettleMs, &window, [&window, shotPath, ok] {
+                    if (!window.grab().save(shotPath)) {
+                        std::fprintf(stderr, "primaps-studio: cannot write '%s'\n",
+                                     qPrintable(QDir::toNativeSeparators(shotPath)));
+                        QApplication::exit(1);
+                        return;
+                    }
+                    std::printf("primaps-studio: saved %s\n",
+                                qPrintable(QDir::toNativeSeparators(shotPath)));
+                    QApplication::exit(ok ? 0 : 1);
+                });
+            },
+            Qt::SingleShotConnection);
+        QTimer::singleShot(kScreenshotTimeoutMs, &window, [] {
+            std::fprintf(stderr, "primaps-studio: no decomposition within %d s; no screenshot\n",
+                         kScreenshotTimeoutMs / 1000);
+            QApplication::exit(1);
+        });
+    }
+    window.show();
+    window.openInitial(parser.positionalArguments());
+    if (!shotPath.isEmpty() && window.imageList()->count() == 0) {
+        std::fprintf(stderr, "primaps-studio: no image to decompose; no screenshot\n");
+        return 1;
+    }
+    return app.exec();
+}

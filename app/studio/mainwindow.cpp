@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: MIT
+#include "mainwindow.h"
+
+#include "atomicfile.h"
+#include "backbone.h"
+#include "canvaswidget.h"
+#include "imagelistwidget.h"
+#include "legendwidget.h"
+#include "messagewidget.h"
+#include "overlay.h"
+#include "runtime.h"
+#include "stepperwidget.h"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QtConcurrent/QtConcurrentRun>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace primaps {
+
+namespace {
+
+// Long enough to skip the intermediate values of a slider drag, short enough
+// that the result seems to follow the hand.
+constexpr int kRerunDelayMs = 150;
+constexpr int kDefaultOpacity = 60;
+constexpr double kThresholdMin = 0.01;
+constexpr double kThresholdMax = 0.99;
+
+int toSlider(double tau)
+{
+    return int(std::lround(tau * 100.0));
+}
+
+QString milliseconds(double ms)
+{
+    return ms < 10.0 ? QStringLiteral("%1 ms").arg(ms, 0, 'f', 1)
+                     : QStringLiteral("%1 ms").arg(std::lround(ms));
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
+{
+    setWindowTitle(tr("PriMaPs Studio"));
+    setWindowIcon(QIcon(QStringLiteral(":/primaps/icons/primaps-studio-256.png")));
+    setAcceptDrops(true);
+    setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowNestedDocks);
+
+    m_job = new DecomposeJob(this);
+    connect(m_job, &DecomposeJob::finished, this, &MainWindow::onDecomposed);
+    connect(m_job, &DecomposeJob::busyChanged, this, &MainWindow::onBusyChanged);
+
+    m_rerunTimer = new QTimer(this);
+    m_rerunTimer->setSingleShot(true);
+    m_rerunTimer->setInterval(kRerunDelayMs);
+    connect(m_rerunTimer, &QTimer::timeout, this, &MainWindow::submitCurrent);
+
+    auto* central = new QWidget(this);
+    auto* layout = new QVBoxLayout(central);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->setSpacing(0);
+    m_messages = new MessageWidget(central);
+    auto* messageMargin = new QHBoxLayout;
+    messageMargin->setContentsMargins(6, 6, 6, 6);
+    messageMargin->addWidget(m_messages);
+    layout->addLayout(messageMargin);
+    m_canvas = new CanvasWidget(central);
+    // Drops on the picture go to the window, which adds them to the list.
+    m_canvas->setAcceptDrops(false);
+    m_canvas->viewport()->setAcceptDrops(false);
+    m_canvas->setPlaceholderText(
+        tr("Open images with File \u25b8 Open Images\u2026 (Ctrl+O),\nor drop images or "
+           "folders anywhere in this window."));
+    layout->addWidget(m_canvas, 1);
+    m_legend = new LegendWidget(central);
+    layout->addWidget(m_legend);
+    setCentralWidget(central);
+
+    createDocks();
+    createActions();
+    createToolBar();
+    createStatusBar();
+
+    // One banner for every problem, over the picture where the eye is.
+    m_images->setMessageWidget(m_messages);
+    connect(m_images, &ImageListWidget::currentPathChanged, this,
+            &MainWindow::onCurrentImageChanged);
+    connect(m_stepper, &StepperWidget::iterationSelected, this, &MainWindow::onIterationSelected);
+    connect(m_legend, &LegendWidget::maskClicked, this,
+            [this](int id) { m_stepper->setSelectedIteration(id - 1); });
+    connect(m_canvas, &CanvasWidget::hoveredMaskChanged, m_legend, &LegendWidget::setHoveredMask);
+
+    resize(1400, 900);
+    updateActions();
+    m_canvas->setFocus();
+}
+
+MainWindow::~MainWindow()
+{
+    // Stop the worker before the widgets its results would go to disappear.
+    delete m_job;
+    m_job = nullptr;
+}
+
+void MainWindow::createDocks()
+{
+    m_images = new ImageListWidget(this);
+    auto* imagesDock = new QDockWidget(tr("Images"), this);
+    imagesDock->setObjectName(QStringLiteral("ImagesDock"));
+    imagesDock->setWidget(m_images);
+    imagesDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
+                            QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::LeftDockWidgetArea, imagesDock);
+    m_imagesDockAction = imagesDock->toggleViewAction();
+
+    m_stepper = new StepperWidget(this);
+    auto* stepsDock = new QDockWidget(tr("PriMaPs steps"), this);
+    stepsDock->setObjectName(QStringLiteral("StepsDock"));
+    stepsDock->setWidget(m_stepper);
+    stepsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
+                           QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::RightDockWidgetArea, stepsDock);
+    m_stepsDockAction = stepsDock->toggleViewAction();
+
+    resizeDocks({imagesDock, stepsDock}, {240, 400}, Qt::Horizontal);
+}
+
+void MainWindow::createActions()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    QAction* open = file->addAction(tr("&Open Images\u2026"), this, &MainWindow::openImagesDialog);
+    open->setShortcut(QKeySequence::Open);
+    open->setStatusTip(tr("Add image files to the list"));
+    QAction* openFolder =
+        file->addAction(tr("Open &Folder\u2026"), this, &MainWindow::openFolderDialog);
+    openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    openFolder->setStatusTip(tr("Add every image in a folder to the list"));
+    file->addSeparator();
+    m_exportMasksAction =
+        file->addAction(tr("Export &Masks\u2026"), this, &MainWindow::exportMasks);
+    m_exportMasksAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+    m_exportMasksAction->setStatusTip(
+        tr("Save the mask ids of the current image as an 8-bit PNG (0 = background)"));
+    m_exportOverlayAction =
+        file->addAction(tr("Export &Overlay\u2026"), this, &MainWindow::exportOverlay);
+    m_exportOverlayAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
+    m_exportOverlayAction->setStatusTip(
+        tr("Save the current image with its masks drawn over it as a PNG"));
+    file->addSeparator();
+    QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+    quit->setMenuRole(QAction::QuitRole);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    m_zoomInAction = view->addAction(tr("Zoom &In"), m_canvas, &CanvasWidget::zoomIn);
+    m_zoomInAction->setShortcuts({QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal)});
+    m_zoomOutAction = view->addAction(tr("Zoom &Out"), m_canvas, &CanvasWidget::zoomOut);
+    m_zoomOutAction->setShortcut(QKeySequence::ZoomOut);
+    m_fitAction = view->addAction(tr("&Fit to Window"), m_canvas, &CanvasWidget::fitToWindow);
+    m_fitAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_0));
+    m_actualSizeAction =
+        view->addAction(tr("&Actual Size (100 %)"), m_canvas, &CanvasWidget::showActualSize);
+    m_actualSizeAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+    view->addSeparator();
+    m_overlayAction = view->addAction(tr("Show &Overlay"));
+    m_overlayAction->setCheckable(true);
+    m_overlayAction->setChecked(true);
+    m_overlayAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    connect(m_overlayAction, &QAction::toggled, this, [this](bool on) {
+        m_canvas->setOverlayVisible(on);
+        m_opacitySlider->setEnabled(on);
+    });
+    view->addSeparator();
+    m_nextAction = view->addAction(tr("&Next Image"), m_images, &ImageListWidget::selectNext);
+    m_nextAction->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Down));
+    m_previousAction =
+        view->addAction(tr("&Previous Image"), m_images, &ImageListWidget::selectPrevious);
+    m_previousAction->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Up));
+    view->addSeparator();
+    view->addAction(m_imagesDockAction);
+    view->addAction(m_stepsDockAction);
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    QAction* about = help->addAction(tr("&About PriMaPs Studio"), this, &MainWindow::showAbout);
+    about->setMenuRole(QAction::AboutRole);
+    QAction* aboutQt = help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+    aboutQt->setMenuRole(QAction::AboutQtRole);
+}
+
+void MainWindow::createToolBar()
+{
+    QToolBar* bar = addToolBar(tr("Decomposition"));
+    bar->setObjectName(QStringLiteral("DecompositionToolBar"));
+    bar->setMovable(false);
+    bar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+
+    auto spacer = [bar](int width) {
+        auto* gap = new QWidget(bar);
+        gap->setFixedWidth(width);
+        bar->addWidget(gap);
+    };
+    spacer(6);
+
+    auto* backboneLabel = new QLabel(tr("Backbone"), bar);
+    bar->addWidget(backboneLabel);
+    spacer(6);
+    m_backboneCombo = new QComboBox(bar);
+    for (const std::string& name : availableBackbones())
+        m_backboneCombo->addItem(QString::fromStdString(name));
+    m_backboneCombo->setToolTip(tr("The feature extractor. 'filterbank' needs no weights and "
+                                   "finds colour and texture segments, not semantics."));
+    backboneLabel->setBuddy(m_backboneCombo);
+    bar->addWidget(m_backboneCombo);
+    connect(m_backboneCombo, &QComboBox::currentTextChanged, this, [this] {
+        m_useRecommendedThreshold = true; // each backbone has its own scale
+        submitCurrent();
+    });
+    spacer(18);
+
+    const QString thresholdTip =
+        tr("PriMaPs threshold \u03c4: patches whose similarity to the seed is below "
+           "\u03c4 \u00b7 max are left for later masks.\nHigher \u03c4 gives smaller, purer "
+           "masks and more iterations. The default is the backbone's recommendation.");
+    auto* thresholdLabel = new QLabel(tr("Threshold \u03c4"), bar);
+    thresholdLabel->setToolTip(thresholdTip);
+    bar->addWidget(thresholdLabel);
+    spacer(6);
+    m_thresholdSlider = new QSlider(Qt::Horizontal, bar);
+    m_thresholdSlider->setRange(toSlider(kThresholdMin), toSlider(kThresholdMax));
+    m_thresholdSlider->setFixedWidth(170);
+    m_thresholdSlider->setToolTip(thresholdTip);
+    bar->addWidget(m_thresholdSlider);
+    spacer(4);
+    m_thresholdSpin = new QDoubleSpinBox(bar);
+    m_thresholdSpin->setRange(kThresholdMin, kThresholdMax);
+    m_thresholdSpin->setSingleStep(0.01);
+    m_thresholdSpin->setDecimals(2);
+    m_thresholdSpin->setToolTip(thresholdTip);
+    m_thresholdSpin->setAccessibleName(tr("Threshold"));
+    thresholdLabel->setBuddy(m_thresholdSpin);
+    bar->addWidget(m_thresholdSpin);
+    m_thresholdReset = new QToolButton(bar);
+    m_thresholdReset->setText(tr("Recommended"));
+    m_thresholdReset->setToolTip(tr("Back to the backbone's recommended threshold"));
+    bar->addWidget(m_thresholdReset);
+    connect(m_thresholdSlider, &QSlider::valueChanged, this,
+            [this](int value) { onThresholdEdited(value / 100.0); });
+    connect(m_thresholdSpin, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+            &MainWindow::onThresholdEdited);
+    connect(m_thresholdReset, &QToolButton::clicked, this, [this] {
+        m_useRecommendedThreshold = true;
+        if (m_recommendedThreshold > 0.0)
+            updateThresholdControls(m_recommendedThreshold);
+        m_rerunTimer->start();
+    });
+    updateThresholdControls(0.5);
+    spacer(18);
+
+    auto* opacityLabel = new QLabel(tr("Overlay"), bar);
+    bar->addWidget(opacityLabel);
+    spacer(6);
+    m_opacitySlider = new QSlider(Qt::Horizontal, bar);
+    m_opacitySlider->setRange(0, 100);
+    m_opacitySlider->setFixedWidth(130);
+    m_opacitySlider->setToolTip(tr("Opacity of the mask colours over the image"));
+    m_opacitySlider->setAccessibleName(tr("Overlay opacity"));
+    bar->addWidget(m_opacitySlider);
+    m_opacityValue = new QLabel(bar);
+    m_opacityValue->setMinimumWidth(
+        m_opacityValue->fontMetrics().horizontalAdvance(QStringLiteral("100 %")) + 8);
+    m_opacityValue->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    bar->addWidget(m_opacityValue);
+    connect(m_opacitySlider, &QSlider::valueChanged, this, [this](int value) {
+        m_canvas->setOverlayOpacity(value / 100.0);
+        m_opacityValue->setText(QStringLiteral("%1 %").arg(value));
+    });
+    m_opacitySlider->setValue(kDefaultOpacity);
+    m_canvas->setOverlayOpacity(kDefaultOpacity / 100.0);
+    m_opacityValue->setText(QStringLiteral("%1 %").arg(kDefaultOpacity));
+
+    auto* stretch = new QWidget(bar);
+    stretch->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
+    bar->addWidget(stretch);
+    m_fitAction->setToolTip(tr("Fit the image to the window (Ctrl+0)"));
+    m_actualSizeAction->setIconText(tr("100 %"));
+    m_actualSizeAction->setToolTip(tr("One image pixel per screen pixel (Ctrl+1)"));
+    m_zoomOutAction->setIconText(QStringLiteral("\u2212"));
+    m_zoomInAction->setIconText(QStringLiteral("+"));
+    m_fitAction->setIconText(tr("Fit"));
+    bar->addAction(m_zoomOutAction);
+    bar->addAction(m_zoomInAction);
+    bar->addAction(m_fitAction);
+    bar->addAction(m_actualSizeAction);
+    spacer(6);
+}
+
+void MainWindow::createStatusBar()
+{
+    m_statusMessage = new QLabel(this);
+    m_statusMessage->setTextFormat(Qt::PlainText);
+    statusBar()->addWidget(m_statusMessage, 1);
+    m_busyBar = new QProgressBar(this);
+    m_busyBar->setRange(0, 0);
+    m_busyBar->setMaximumWidth(90);
+    m_busyBar->setMaximumHeight(14);
+    m_busyBar->setTextVisible(false);
+    m_busyBar->hide();
+    statusBar()->addPermanentWidget(m_busyBar);
+    m_statusMasks = new QLabel(this);
+    m_statusMasks->setContentsMargins(6, 0, 6, 0);
+    statusBar()->addPermanentWidget(m_statusMasks);
+    m_statusSeparator = new QFrame(this);
+    m_statusSeparator->setFrameShape(QFrame::VLine);
+    m_statusSeparator->setFrameShadow(QFrame::Sunken);
+    m_statusSeparator->hide();
+    statusBar()->addPermanentWidget(m_statusSeparator);
+    m_statusTimings = new QLabel(this);
+    m_statusTimings->setContentsMargins(6, 0, 6, 0);
+    m_statusTimings->setToolTip(tr("Time spent computing features, in the PriMaPs loop (with the "
+                                   "mask stack) and on the label map, for the image on display"));
+    statusBar()->addPermanentWidget(m_statusTimings);
+}
+
+void MainWindow::restoreSettings()
+{
+    QSettings settings;
+    if (settings.contains(QStringLiteral("window/geometry")))
+        restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    if (settings.contains(QStringLiteral("window/state")))
+        restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    const int opacity = settings.value(QStringLiteral("view/opacity"), kDefaultOpacity).toInt();
+    m_opacitySlider->setValue(std::clamp(opacity, 0, 100));
+    m_overlayAction->setChecked(settings.value(QStringLiteral("view/overlay"), true).toBool());
+    const int backbone =
+        m_backboneCombo->findText(settings.value(QStringLiteral("decompose/backbone")).toString());
+    if (backbone >= 0) {
+        const QSignalBlocker blocker(m_backboneCombo);
+        m_backboneCombo->setCurrentIndex(backbone);
+    }
+}
+
+void MainWindow::writeSettings()
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    settings.setValue(QStringLiteral("view/opacity"), m_opacitySlider->value());
+    settings.setValue(QStringLiteral("view/overlay"), m_overlayAction->isChecked());
+    settings.setValue(QStringLiteral("decompose/backbone"), m_backboneCombo->currentText());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    if (m_persistSettings)
+        writeSettings();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (!ImageListWidget::localPaths(event->mimeData()).isEmpty())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const QStringList paths = ImageListWidget::localPaths(event->mimeData());
+    if (paths.isEmpty())
+        return;
+    event->acceptProposedAction();
+    openPaths(paths);
+}
+
+QStringList MainWindow::bundledSamples()
+{
+    QString base = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+    if (base.isEmpty())
+        base = QDir::temp().filePath(QStringLiteral("primaps-studio"));
+    const QDir target(QDir(base).filePath(QStringLiteral("samples")));
+    if (!QDir().mkpath(target.path())) {
+        showError(tr("Cannot create the folder '%1' for the bundled samples.")
+                      .arg(QDir::toNativeSeparators(target.path())));
+        return {};
+    }
+    const QDir source(QStringLiteral(":/primaps/samples"));
+    QStringList paths;
+    for (const QString& name :
+         source.entryList(ImageListWidget::nameFilters(), QDir::Files, QDir::Name)) {
+        const QString from = source.filePath(name);
+        const QString to = target.filePath(name);
+        const QFileInfo existing(to);
+        // Copies out of the resource are read-only; make a stale one writable
+        // before replacing it.
+        if (existing.exists() && existing.size() != QFileInfo(from).size()) {
+            QFile::setPermissions(to, QFile::ReadOwner | QFile::WriteOwner);
+            QFile::remove(to);
+        }
+        if (!QFileInfo::exists(to)) {
+            if (!QFile::copy(from, to)) {
+                showError(tr("Cannot copy the bundled sample '%1' to '%2'.")
+                              .arg(name, QDir::toNativeSeparators(target.path())));
+                continue;
+            }
+            QFile::setPermissions(to, QFile::ReadOwner | QFile::WriteOwner | QFile::ReadGroup |
+                                          QFile::ReadOther);
+        }
+        paths << to;
+    }
+    return paths;
+}
+
+void MainWindow::openInitial(const QStringList& paths)
+{
+    openPaths(paths.isEmpty() ? bundledSamples() : paths);
+}
+
+void MainWindow::openPaths(const QStringList& paths)
+{
+    if (!paths.isEmpty())
+        m_images->addPaths(paths);
+}
+
+void MainWindow::openImagesDialog()
+{
+    QSettings settings;
+    const QString dir = settings.value(QStringLiteral("paths/open")).toString();
+    const QString filter = tr("Images (%1)").arg(ImageListWidget::nameFilters().join(' ')) +
+                           QStringLiteral(";;") + tr("All files (*)");
+    const QStringList files = QFileDialog::getOpenFileNames(this, tr("Open Images"), dir, filter);
+    if (files.isEmpty())
+        return;
+    settings.setValue(QStringLiteral("paths/open"), QFileInfo(files.first()).absolutePath());
+    openPaths(files);
+}
+
+void MainWindow::openFolderDialog()
+{
+    QSettings settings;
+    const QString dir = QFileDialog::getExistingDirectory(
+        this, tr("Open Folder"), settings.value(QStringLiteral("paths/open")).toString());
+    if (dir.isEmpty())
+        return;
+    settings.setValue(QStringLiteral("paths/open"), dir);
+    openPaths({dir});
+}
+
+QString MainWindow::exportSuggestion(const QString& suffix) const
+{
+    QSettings settings;
+    const QFileInfo image(m_current.request.path);
+    const QString dir =
+        settings.value(QStringLiteral("paths/export"), image.absolutePath()).toString();
+    return QDir(dir).filePath(image.completeBaseName() + suffix);
+}
+
+QString MainWindow::askSavePath(const QString& title, const QString& suggestion)
+{
+    // A dialog object rather than the static helper: with a default suffix the
+    // dialog appends ".png" itself and asks before overwriting the final name.
+    QFileDialog dialog(this, title, suggestion, tr("PNG images (*.png)"));
+    dialog.setAcceptMode(QFileDialog::AcceptSave);
+    dialog.setDefaultSuffix(QStringLiteral("png"));
+    dialog.selectFile(suggestion);
+    if (dialog.exec() != QDialog::Accepted || dialog.selectedFiles().isEmpty())
+        return {};
+    return dialog.selectedFiles().first();
+}
+
+void MainWindow::exportMasks()
+{
+    if (!m_current.ok())
+        return;
+    const QString path =
+        askSavePath(tr("Export Masks"), exportSuggestion(QStringLiteral("_masks.png")));
+    if (!path.isEmpty())
+        exportCurrent(path, ExportKind::Masks);
+}
+
+void MainWindow::exportOverlay()
+{
+    if (!m_current.ok())
+        return;
+    const QString path =
+        askSavePath(tr("Export Overlay"), exportSuggestion(QStringLiteral("_overlay.png")));
+    if (!path.isEmpty())
+        exportCurrent(path, ExportKind::Overlay);
+}
+
+bool MainWindow::exportCurrent(const QString& path, ExportKind kind)
+{
+    if (!m_current.ok())
+        return false;
+    const bool overlay = kind == ExportKind::Overlay;
+    QSettings().setValue(QStringLiteral("paths/export"), QFileInfo(path).absolutePath());
+
+    // Copies for the pool thread: the window may show another image before it is done.
+    const std::shared_ptr<const ImageDecomposition> decomposition = m_current.decomposition;
+    const cv::Mat image = m_current.image;
+    const float opacity = float(m_opacitySlider->value() / 100.0);
+    auto* watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcher<QString>::finished, this, [this, watcher, path] {
+        const QString error = watcher->result();
+        watcher->deleteLater();
+        if (error.isEmpty()) {
+            m_statusMessage->setStyleSheet(QString());
+            m_statusMessage->setText(tr("Saved %1").arg(QDir::toNativeSeparators(path)));
+        } else {
+            showError(error);
+        }
+        emit exportFinished(path, error);
+    });
+    m_statusMessage->setStyleSheet(QString());
+    m_statusMessage->setText(tr("Saving %1\u2026").arg(QDir::toNativeSeparators(path)));
+    watcher->setFuture(QtConcurrent::run([decomposition, image, opacity, overlay, path] {
+        try {
+            const cv::Mat labels = decomposition->labelsAtOriginalSize();
+            cv::Mat out;
+            if (overlay)
+                cv::cvtColor(overlayLabels(image, labels, opacity), out, cv::COLOR_RGB2BGR);
+            else
+                out = labels;
+            writeImageAtomic(path.toStdString(), out);
+            return QString();
+        } catch (const std::exception& e) {
+            const QString message = QString::fromLocal8Bit(e.what());
+            return message.contains(path) ? message : QStringLiteral("'%1': %2").arg(path, message);
+        }
+    }));
+    return true;
+}
+
+void MainWindow::showAbout()
+{
+    QMessageBox::about(
+        this, tr("About PriMaPs Studio"),
+        tr("<h3>PriMaPs Studio %1</h3>"
+           "<p>Unsupervised segmentation with Principal Mask Proposals (PriMaPs): "
+           "O. Hahn, N. Araslanov, S. Schaub-Meyer, S. Roth, <i>Boosting Unsupervised "
+           "Semantic Segmentation with Principal Mask Proposals</i>, TMLR 2024.</p>"
+           "<p>Built with %2 and Qt %3 (running on Qt %4).</p>"
+           "<p>The bundled sample photos are in the public domain or CC0; their sources are "
+           "listed in resources/samples/NOTICE.</p>")
+            .arg(QString::fromStdString(versionString()),
+                 QString::fromStdString(buildDescription()).toHtmlEscaped(),
+                 QStringLiteral(QT_VERSION_STR), QString::fromLatin1(qVersion())));
+}
+
+double MainWindow::threshold() const
+{
+    return m_thresholdSpin->value();
+}
+
+void MainWindow::setThreshold(double tau)
+{
+    m_thresholdSpin->setValue(tau);
+}
+
+void MainWindow::onThresholdEdited(double tau)
+{
+    m_useRecommendedThreshold = false;
+    updateThresholdControls(tau);
+    m_rerunTimer->start();
+}
+
+void MainWindow::updateThresholdControls(double tau)
+{
+    const QSignalBlocker sliderBlocker(m_thresholdSlider);
+    const QSignalBlocker spinBlocker(m_thresholdSpin);
+    m_thresholdSlider->setValue(toSlider(tau));
+    m_thresholdSpin->setValue(tau);
+    m_thresholdReset->setEnabled(m_recommendedThreshold > 0.0 &&
+                                 std::abs(tau - m_recommendedThreshold) > 0.004);
+    // Showing the value tells what "recommended" is even while it is in use.
+    if (m_recommendedThreshold > 0.0)
+        m_thresholdReset->setText(tr("Recommended: %1").arg(m_recommendedThreshold, 0, 'f', 2));
+}
+
+void MainWindow::onCurrentImageChanged(const QString& path)
+{
+    m_rerunTimer->stop();
+    if (path.isEmpty()) {
+        m_current = DecomposeResult();
+        m_canvas->clear();
+        m_legend->clear();
+        m_stepper->clear();
+        m_statusTimings->clear();
+        m_statusMasks->clear();
+        m_statusSeparator->hide();
+        setWindowTitle(tr("PriMaPs Studio"));
+        updateActions();
+        return;
+    }
+    setWindowTitle(tr("%1 \u2014 PriMaPs Studio").arg(QFileInfo(path).fileName()));
+    submitCurrent();
+}
+
+void MainWindow::submitCurrent()
+{
+    m_rerunTimer->stop();
+    const QString path = m_images->currentPath();
+    if (path.isEmpty())
+        return;
+    DecomposeRequest request;
+    request.path = path;
+    request.backbone = m_backboneCombo->currentText();
+    request.threshold = m_useRecommendedThreshold ? 0.0f : float(m_thresholdSpin->value());
+    m_job->submit(request);
+    m_statusMessage->setStyleSheet(QString());
+    m_statusMessage->setText(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()));
+}
+
+void MainWindow::onBusyChanged(bool busy)
+{
+    m_busyBar->setVisible(busy);
+    m_stepper->setBusy(busy);
+}
+
+void MainWindow::onDecomposed(const DecomposeResult& result)
+{
+    // The list may have moved on (or emptied) while this was computed.
+    if (result.request.path != m_images->currentPath())
+        return;
+    m_current = result;
+    if (!result.ok()) {
+        m_canvas->clear();
+        m_legend->clear();
+        m_stepper->clear();
+        m_statusTimings->clear();
+        m_statusMasks->clear();
+        m_statusSeparator->hide();
+        showError(result.error);
+        updateActions();
+        emit decompositionShown(false);
+        return;
+    }
+
+    const ImageDecomposition& d = *result.decomposition;
+    m_canvas->setDecomposition(result.photo, d);
+    m_legend->setAreas(m_canvas->areaFractions());
+    m_stepper->setTrace(d.trace);
+
+    m_recommendedThreshold = result.recommendedThreshold;
+    if (m_useRecommendedThreshold || std::abs(result.threshold - threshold()) > 0.004)
+        updateThresholdControls(result.threshold);
+    else
+        updateThresholdControls(threshold()); // refresh the reset button
+
+    const int proposals = int(d.trace.iterations.size());
+    const int shown = m_legend->maskCount();
+    QString masks = proposals == 1 ? tr("1 mask") : tr("%1 masks").arg(proposals);
+    if (shown != proposals)
+        masks += tr(" (%1 in the label map)").arg(shown);
+    m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
+    m_statusSeparator->show();
+    m_statusTimings->setText(tr("features %1  \u00b7  decompose %2  \u00b7  labels %3")
+                                 .arg(milliseconds(d.timings.features),
+                                      milliseconds(d.timings.decompose),
+                                      milliseconds(d.timings.labels)));
+    m_statusMessage->setStyleSheet(QString());
+    m_statusMessage->setText(tr("%1: %2 \u00d7 %3 px, %4 backbone, \u03c4 = %5")
+                                 .arg(QFileInfo(result.request.path).fileName())
+                                 .arg(result.image.cols)
+                                 .arg(result.image.rows)
+                                 .arg(result.backboneName)
+                                 .arg(double(result.threshold), 0, 'f', 2));
+    updateActions();
+    emit decompositionShown(true);
+}
+
+void MainWindow::onIterationSelected(int index)
+{
+    const int id = index >= 0 ? index + 1 : 0;
+    m_canvas->setHighlightedMask(id);
+    m_legend->setHighlightedMask(m_canvas->highlightedMask());
+}
+
+void MainWindow::showError(const QString& message)
+{
+    m_messages->showMessage(message);
+    m_statusMessage->setStyleSheet(QStringLiteral("color: #b3261e;"));
+    m_statusMessage->setText(message);
+}
+
+void MainWindow::updateActions()
+{
+    const bool ok = m_current.ok();
+    m_exportMasksAction->setEnabled(ok);
+    m_exportOverlayAction->setEnabled(ok);
+}
+
+} // namespace primaps

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "decomposejob.h"
+
+#include <QMainWindow>
+#include <QStringList>
+
+class QAction;
+class QComboBox;
+class QDoubleSpinBox;
+class QFrame;
+class QLabel;
+class QProgressBar;
+class QSlider;
+class QTimer;
+class QToolButton;
+
+namespace primaps {
+
+class CanvasWidget;
+class ImageListWidget;
+class LegendWidget;
+class MessageWidget;
+class StepperWidget;
+
+/// The PriMaPs Studio window: image list (left), canvas with legend (centre),
+/// step list (right), decomposition controls in the tool bar.
+///
+/// Selecting an image, changing the backbone or (debounced) the threshold sends
+/// a request to a DecomposeJob; its results replace what is shown. Nothing slow
+/// runs on the GUI thread: decoding, decomposition and exports run elsewhere.
+/// Problems are shown in a banner over the canvas and in the status bar.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    /// Opens `paths` (files or folders), or the bundled samples when it is
+    /// empty, and decomposes the first image.
+    void openInitial(const QStringList& paths);
+    /// Adds files or folders to the image list and shows the first new image.
+    void openPaths(const QStringList& paths);
+    /// Copies of the bundled samples in the cache folder, extracted on first use
+    /// (core reads files, not Qt resources). Returns the paths that exist.
+    QStringList bundledSamples();
+
+    /// Restores window geometry, dock layout, overlay opacity and backbone from
+    /// QSettings. Not done by the constructor, so that screenshots and tests
+    /// start from the defaults.
+    void restoreSettings();
+    /// Whether closing the window stores those settings (default: yes).
+    void setPersistSettings(bool persist) { m_persistSettings = persist; }
+
+    enum class ExportKind
+    {
+        Masks,
+        Overlay
+    };
+    /// Writes the current image's mask ids (8-bit PNG, 0 = background, at the
+    /// image's resolution) or its overlay (RGB PNG, at the current opacity) to
+    /// `path`, on a pool thread; exportFinished() reports the outcome. Overwrites
+    /// without asking: the menu actions ask through the file dialog first.
+    /// Returns false (and does nothing) when no decomposition is on display.
+    bool exportCurrent(const QString& path, ExportKind kind);
+
+    /// The threshold tau in the controls; setting it re-runs the decomposition
+    /// after the debounce delay.
+    double threshold() const;
+    void setThreshold(double tau);
+
+    /// The result on display (ok() is false before the first one or after an error).
+    const DecomposeResult& currentResult() const { return m_current; }
+    bool isBusy() const { return m_job->isBusy(); }
+
+    CanvasWidget* canvas() const { return m_canvas; }
+    StepperWidget* stepper() const { return m_stepper; }
+    ImageListWidget* imageList() const { return m_images; }
+    LegendWidget* legend() const { return m_legend; }
+    MessageWidget* messageWidget() const { return m_messages; }
+    QSlider* opacitySlider() const { return m_opacitySlider; }
+
+signals:
+    /// The newest decomposition of the selected image is on display (ok) or
+    /// failed and its error is shown (not ok).
+    void decompositionShown(bool ok);
+    /// An export ended; `error` is empty on success.
+    void exportFinished(const QString& path, const QString& error);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createActions();
+    void createToolBar();
+    void createDocks();
+    void createStatusBar();
+    void writeSettings();
+
+    void openImagesDialog();
+    void openFolderDialog();
+    void exportMasks();
+    void exportOverlay();
+    void showAbout();
+
+    void onCurrentImageChanged(const QString& path);
+    void onDecomposed(const DecomposeResult& result);
+    void onBusyChanged(bool busy);
+    void onThresholdEdited(double tau);
+    void onIterationSelected(int index);
+    void submitCurrent();
+    void showError(const QString& message);
+    void updateThresholdControls(double tau);
+    void updateActions();
+    QString exportSuggestion(const QString& suffix) const;
+    QString askSavePath(const QString& title, const QString& suggestion);
+
+    DecomposeJob* m_job = nullptr;
+    DecomposeResult m_current;
+
+    CanvasWidget* m_canvas = nullptr;
+    LegendWidget* m_legend = nullptr;
+    MessageWidget* m_messages = nullptr;
+    ImageListWidget* m_images = nullptr;
+    StepperWidget* m_stepper = nullptr;
+
+    QComboBox* m_backboneCombo = nullptr;
+    QSlider* m_thresholdSlider = nullptr;
+    QDoubleSpinBox* m_thresholdSpin = nullptr;
+    QToolButton* m_thresholdReset = nullptr;
+    QSlider* m_opacitySlider = nullptr;
+    QLabel* m_opacityValue = nullptr;
+    QTimer* m_rerunTimer = nullptr;
+
+    QLabel* m_statusMessage = nullptr;
+    QLabel* m_statusTimings = nullptr;
+    QLabel* m_statusMasks = nullptr;
+    QFrame* m_statusSeparator = nullptr;
+    QProgressBar* m_busyBar = nullptr;
+
+    QAction* m_exportMasksAction = nullptr;
+    QAction* m_exportOverlayAction = nullptr;
+    QAction* m_overlayAction = nullptr;
+    QAction* m_zoomInAction = nullptr;
+    QAction* m_zoomOutAction = nullptr;
+    QAction* m_fitAction = nullptr;
+    QAction* m_actualSizeAction = nullptr;
+    QAction* m_nextAction = nullptr;
+    QAction* m_previousAction = nullptr;
+    QAction* m_imagesDockAction = nullptr;
+    QAction* m_stepsDockAction = nullptr;
+
+    bool m_useRecommendedThreshold = true;
+    double m_recommendedThreshold = 0.0;
+    bool m_persistSettings = true;
+};
+
+} // namespace primaps

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "pipeline.h"
+
+#include <memory>
+#include <QImage>
+#include <QMetaType>
+#include <QObject>
+#include <QString>
+
+class QThread;
+
+namespace primaps {
+
+/// One image to decompose and how.
+struct DecomposeRequest
+{
+    QString path; ///< image file
+    QString backbone = QStringLiteral("filterbank");
+    float threshold = 0.0f; ///< PriMaPs tau; <= 0 means the backbone's recommendation
+};
+
+/// What a finished request produced: on success `decomposition` is set and
+/// `error` is empty; on failure `error` holds one line for the user that names
+/// the file. Nothing in it is modified after delivery, so it may be kept and read
+/// on any thread (the image's pixels are shared with the worker's cache, read-only).
+struct DecomposeResult
+{
+    quint64 generation = 0;
+    DecomposeRequest request;
+    QString error;
+    std::shared_ptr<const ImageDecomposition> decomposition;
+    cv::Mat image; ///< the loaded image, CV_8UC3 RGB at its original size
+    QImage photo;  ///< the same pixels as a QImage
+    QString backboneName;
+    float threshold = 0.0f;            ///< tau that was used
+    float recommendedThreshold = 0.0f; ///< the backbone's recommendation
+    double loadMs = 0.0;               ///< reading and decoding the file (0 when cached)
+
+    bool ok() const { return error.isEmpty() && decomposition != nullptr; }
+};
+
+class DecomposeWorker;
+
+/// Runs decomposeImage() on a worker thread of its own.
+///
+/// Threading contract: create, call and destroy it on the GUI thread. submit()
+/// never blocks. Requests coalesce: a new request supersedes every older one;
+/// one that is already running cannot be interrupted (core has no cancellation
+/// point), but its result is dropped, so finished() only ever reports the newest
+/// request. Results arrive through a queued signal on the GUI thread. The worker
+/// keeps one instance of each backbone it was asked for (backbones are not
+/// thread-safe, and this thread is their only user) and the most recently
+/// loaded image, so re-running with another threshold does not re-read the file.
+/// The destructor drops queued requests and waits for a running one to end.
+class DecomposeJob : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit DecomposeJob(QObject* parent = nullptr);
+    ~DecomposeJob() override;
+
+    /// Queues `request` and returns its generation (increasing from 1).
+    quint64 submit(const DecomposeRequest& request);
+    /// True from submit() until the newest request's result has been delivered.
+    bool isBusy() const { return m_delivered < m_generation; }
+    quint64 latestGeneration() const { return m_generation; }
+
+signals:
+    void busyChanged(bool busy);
+    /// The newest request is done, successfully or not (see DecomposeResult::ok()).
+    void finished(const primaps::DecomposeResult& result);
+
+private:
+    void onWorkerResult(const primaps::DecomposeResult& result);
+
+    QThread* m_thread = nullptr;
+    DecomposeWorker* m_worker = nullptr;
+    quint64 m_generation = 0;
+    quint64 m_delivered = 0;
+};
+
+} // namespace primaps
+
+Q_DECLARE_METATYPE(primaps::DecomposeResult)

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+#include "legendwidget.h"
+
+#include "overlay.h"
+
+#include <algorithm>
+#include <QMouseEvent>
+#include <QPainter>
+
+namespace primaps {
+
+namespace {
+constexpr int kMargin = 6;
+constexpr int kSpacing = 6;
+constexpr int kPadding = 6;
+constexpr int kSwatch = 12;
+
+QColor toQColor(const cv::Vec3b& rgb)
+{
+    return QColor(rgb[0], rgb[1], rgb[2]);
+}
+
+QString percent(double fraction)
+{
+    if (fraction > 0.0 && fraction < 0.0005)
+        return QStringLiteral("<0.1 %");
+    return QStringLiteral("%1 %").arg(100.0 * fraction, 0, 'f', 1);
+}
+} // namespace
+
+LegendWidget::LegendWidget(QWidget* parent) : QWidget(parent)
+{
+    setMouseTracking(true);
+    setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed);
+    setToolTip(tr("Masks in the overlay with the share of the image each covers.\n"
+                  "Click a mask to highlight it; click it again to show all."));
+}
+
+void LegendWidget::setAreas(const std::vector<double>& fractions)
+{
+    m_entries.clear();
+    for (std::size_t id = 1; id < fractions.size(); ++id) {
+        if (fractions[id] <= 0.0)
+            continue;
+        Entry entry;
+        entry.id = int(id);
+        entry.color = toQColor(labelColor(int(id)));
+        entry.fraction = fractions[id];
+        entry.text = QStringLiteral("%1  %2").arg(id).arg(percent(fractions[id]));
+        m_entries << entry;
+    }
+    if (!fractions.empty() && fractions[0] > 0.0) {
+        Entry entry;
+        entry.id = 0;
+        entry.color = toQColor(labelColor(0));
+        entry.fraction = fractions[0];
+        entry.text = tr("background  %1").arg(percent(fractions[0]));
+        m_entries << entry;
+    }
+    if (fraction(m_highlighted) <= 0.0)
+        m_highlighted = 0;
+    m_pointed = -1;
+    layoutEntries(width(), &m_entries);
+    updateGeometry();
+    update();
+}
+
+void LegendWidget::clear()
+{
+    setAreas({});
+}
+
+int LegendWidget::maskCount() const
+{
+    return int(
+        std::count_if(m_entries.begin(), m_entries.end(), [](const Entry& e) { return e.id > 0; }));
+}
+
+double LegendWidget::fraction(int id) const
+{
+    for (const Entry& entry : m_entries)
+        if (entry.id == id)
+            return entry.fraction;
+    return 0.0;
+}
+
+void LegendWidget::setHighlightedMask(int id)
+{
+    if (id == m_highlighted)
+        return;
+    m_highlighted = id;
+    update();
+}
+
+void LegendWidget::setHoveredMask(int id)
+{
+    if (id == m_hovered)
+        return;
+    m_hovered = id;
+    update();
+}
+
+QString LegendWidget::captionText() const
+{
+    return m_entries.isEmpty() ? tr("No masks yet") : tr("Masks");
+}
+
+int LegendWidget::layoutEntries(int width, QVector<Entry>* entries) const
+{
+    const QFontMetrics fm = fontMetrics();
+    const int chipHeight = std::max(fm.height(), kSwatch) + 2 * 3;
+    int x = kMargin + fm.horizontalAdvance(captionText()) + 2 * kSpacing;
+    const int indent = x;
+    int y = kMargin;
+    for (Entry& entry : *entries) {
+        const int chipWidth = kPadding + kSwatch + 5 + fm.horizontalAdvance(entry.text) + kPadding;
+        if (x + chipWidth > width - kMargin && x > indent) {
+            x = indent;
+            y += chipHeight + 4;
+        }
+        entry.rect = QRect(x, y, chipWidth, chipHeight);
+        x += chipWidth + kSpacing;
+    }
+    return y + chipHeight + kMargin;
+}
+
+int LegendWidget::heightForWidth(int width) const
+{
+    QVector<Entry> copy = m_entries;
+    return layoutEntries(width, &copy);
+}
+
+QSize LegendWidget::sizeHint() const
+{
+    return QSize(480, heightForWidth(480));
+}
+
+QSize LegendWidget::minimumSizeHint() const
+{
+    return QSize(120, heightForWidth(std::max(width(), 120)));
+}
+
+void LegendWidget::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    const int before = m_entries.isEmpty() ? 0 : m_entries.last().rect.bottom();
+    layoutEntries(width(), &m_entries);
+    if (!m_entries.isEmpty() && m_entries.last().rect.bottom() != before)
+        updateGeometry(); // wrapped onto a different number of rows
+}
+
+void LegendWidget::paintEvent(QPaintEvent*)
+{
+    QPainter painter(this);
+    painter.setRenderHint(QPainter::Antialiasing);
+    const QFontMetrics fm = fontMetrics();
+    const QPalette pal = palette();
+
+    const int chipHeight = std::max(fm.height(), kSwatch) + 2 * 3;
+    painter.setPen(pal.color(QPalette::PlaceholderText));
+    painter.drawText(QRect(kMargin, kMargin, width(), chipHeight), Qt::AlignLeft | Qt::AlignVCenter,
+                     captionText());
+
+    for (int i = 0; i < m_entries.size(); ++i) {
+        const Entry& entry = m_entries[i];
+        const bool highlighted = entry.id > 0 && entry.id == m_highlighted;
+        const bool hovered = entry.id == m_hovered || i == m_pointed;
+        QColor fill = pal.color(QPalette::AlternateBase);
+        QColor frame = pal.color(QPalette::Mid);
+        if (highlighted) {
+            fill = pal.color(QPalette::Highlight);
+            fill.setAlpha(60);
+            frame = pal.color(QPalette::Highlight);
+        } else if (hovered) {
+            frame = pal.color(QPalette::Text);
+        }
+        painter.setPen(QPen(frame, highlighted ? 1.5 : 1.0));
+        painter.setBrush(fill);
+        painter.drawRoundedRect(QRectF(entry.rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4);
+
+        const QRect swatch(entry.rect.left() + kPadding, entry.rect.center().y() - kSwatch / 2 + 1,
+                           kSwatch, kSwatch);
+        painter.setPen(QPen(QColor(0, 0, 0, 90), 1.0));
+        painter.setBrush(entry.color);
+        painter.drawRoundedRect(QRectF(swatch).adjusted(0.5, 0.5, -0.5, -0.5), 2, 2);
+
+        painter.setPen(pal.color(QPalette::Text));
+        painter.drawText(entry.rect.adjusted(kPadding + kSwatch + 5, 0, 0, 0),
+                         Qt::AlignLeft | Qt::AlignVCenter, entry.text);
+    }
+}
+
+int LegendWidget::entryAt(const QPoint& pos) const
+{
+    for (int i = 0; i < m_entries.size(); ++i)
+        if (m_entries[i].rect.contains(pos))
+            return i;
+    return -1;
+}
+
+void LegendWidget::mousePressEvent(QMouseEvent* event)
+{
+    const int index = entryAt(event->position().toPoint());
+    if (index < 0 || event->button() != Qt::LeftButton)
+        return QWidget::mousePressEvent(event);
+    const int id = m_entries[index].id;
+    // The background is not a mask; clicking it clears the highlight.
+    emit maskClicked(id == 0 || id == m_highlighted ? 0 : id);
+}
+
+void LegendWidget::mouseMoveEvent(QMouseEvent* event)
+{
+    const int index = entryAt(event->position().toPoint());
+    if (index != m_pointed) {
+        m_pointed = index;
+        setCursor(index >= 0 ? Qt::PointingHandCursor : Qt::ArrowCursor);
+        update();
+    }
+    QWidget::mouseMoveEvent(event);
+}
+
+void LegendWidget::leaveEvent(QEvent* event)
+{
+    m_pointed = -1;
+    unsetCursor();
+    update();
+    QWidget::leaveEvent(event);
+}
+
+} // namespace primaps
