@@ -3,16 +3,29 @@
 
 #include "error.h"
 #include "filterbank.h"
+#include "modelcatalog.h"
+#include "torchscriptbackbone.h"
+#include "vitbackbone.h"
 
 namespace primaps {
 
-std::vector<std::string> availableBackbones() { return {"filterbank"}; }
+std::vector<std::string> availableBackbones()
+{
+    std::vector<std::string> names = {"filterbank"};
+    for (const ModelInfo& model : modelCatalog())
+        names.push_back(model.name);
+    names.push_back("torchscript");
+    return names;
+}
 
 std::unique_ptr<Backbone> createBackbone(const std::string& name, const BackboneOptions& options)
 {
-    (void)options;
     if (name == "filterbank")
         return std::make_unique<FilterBankBackbone>();
+    if (findModel(name))
+        return std::make_unique<VitBackbone>(name, options.weightsPath);
+    if (name == "torchscript")
+        return std::make_unique<TorchScriptBackbone>(options.weightsPath);
     std::string known;
     for (const std::string& n : availableBackbones())
         known += (known.empty() ? "" : ", ") + n;

@@ -24,6 +24,18 @@ std::string traceToJson(const PrimapsTrace& trace, const TraceContext& context, 
                          {"height", context.imageHeight},
                          {"background", 0},
                          {"crf", context.crf}};
+    if (context.crf) {
+        const DenseCrfParams& p = context.crfParams;
+        root["crf"] = {{"iterations", p.iterations},
+                       {"gaussian_sxy", p.gaussianSxy},
+                       {"gaussian_weight", p.gaussianWeight},
+                       {"bilateral_sxy", p.bilateralSxy},
+                       {"bilateral_srgb", p.bilateralSrgb},
+                       {"bilateral_weight", p.bilateralWeight},
+                       {"colour_order", "BGR, as the reference binding"}};
+    } else {
+        root["crf"] = nullptr;
+    }
     root["masks"] = trace.iterations.size();
     root["stop_reason"] = toString(trace.stopReason);
     root["final_coverage"] = trace.finalCoverage;

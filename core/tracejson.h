@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "densecrf.h"
 #include "primaps.h"
 
 #include <string>
@@ -14,7 +15,8 @@ struct TraceContext
     std::string backbone; ///< backbone name, or "features" for a .npy input
     int imageWidth = 0;   ///< size of the label map written beside the trace
     int imageHeight = 0;
-    bool crf = false;     ///< whether step 5 ran the dense CRF
+    bool crf = false;         ///< whether step 5 ran the dense CRF
+    DenseCrfParams crfParams; ///< its settings, written when crf is true
 };
 
 /// The trace as pretty-printed JSON: parameters, grid, stop reason, final

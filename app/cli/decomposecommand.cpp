@@ -44,6 +44,7 @@ struct Settings
     std::optional<int> resize;
     PrimapsParams primaps;
     float opacity = 0.6f;
+    bool crf = true;
     bool traceMaps = false;
     bool overwrite = false;
     bool quiet = false;
@@ -162,10 +163,13 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
         params.useRecommendedResize = !settings.resize.has_value();
         if (settings.resize)
             params.preprocess.shorterSide = *settings.resize;
+        params.crf = settings.crf;
         result = decomposeImage(rgb, *backbone, params);
         masks = result.labelsAtOriginalSize();
         overlay = overlayLabels(rgb, masks, settings.opacity);
         context.backbone = backbone->name();
+        context.crf = result.crfApplied;
+        context.crfParams = result.crfParams;
     }
     context.imageWidth = masks.cols;
     context.imageHeight = masks.rows;
@@ -177,7 +181,8 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
     if (!settings.quiet)
         out << QFileInfo(input.path).fileName() << ": " << result.trace.iterations.size()
             << " masks, " << QString::number(100.0 * result.trace.finalCoverage, 'f', 1)
-            << "% covered, stopped by " << toString(result.trace.stopReason) << ", "
+            << "% covered, stopped by " << toString(result.trace.stopReason)
+            << (result.crfApplied ? ", CRF" : "") << ", "
             << timer.elapsed() << " ms -> " << settings.out.filePath(stem) << "_{masks,overlay}.png\n"
             << Qt::flush;
 }
@@ -195,7 +200,7 @@ int runDecompose(const QStringList& arguments)
         "For each input writes into --out:\n"
         "  <stem>_masks.png    8-bit mask ids at the image's resolution (at the feature\n"
         "                      grid's for --features): 0 = background, 1..k = proposals\n"
-        "                      in extraction order\n"
+        "                      in extraction order; edges refined by the dense CRF\n"
         "  <stem>_overlay.png  the masks blended over the image\n"
         "  <stem>_trace.json   threshold, per-iteration area and coverage, stop reason\n"
         "A folder argument stands for the images directly inside it. A bad input is\n"
@@ -219,6 +224,12 @@ int runDecompose(const QStringList& arguments)
             }()) +
             ".",
         "NAME", "filterbank");
+    const QCommandLineOption weightsOption(
+        {"w", "weights"},
+        "Checkpoint (.pth) of a DINO/DINOv2 backbone, or TorchScript module (.pt) for "
+        "--backbone torchscript. Default for DINO/DINOv2: the published file found in the "
+        "folders 'primaps backbones' lists.",
+        "FILE");
     const QCommandLineOption featuresOption(
         {"f", "features"},
         "A float32 (or float64) C x h x w .npy feature array to decompose instead of an "
@@ -226,19 +237,23 @@ int runDecompose(const QStringList& arguments)
         "FILE.npy");
     const QCommandLineOption resizeOption(
         "resize", "Resize images so the shorter side is N pixels (0 keeps the size). "
-                  "Default: the backbone's recommended size (320).",
+                  "Default: the backbone's recommended size (320; 322 for /14 ViTs).",
         "N");
     const QCommandLineOption coverageOption(
         "coverage", "Stop once this fraction of positions is assigned.", "F", "0.95");
     const QCommandLineOption iterationsOption(
         "max-iterations", "Cap on the number of proposals (1..254).", "N", "100");
     const QCommandLineOption opacityOption("opacity", "Overlay opacity in [0, 1].", "F", "0.6");
+    const QCommandLineOption noCrfOption(
+        "no-crf", "Skip the dense CRF of step 5: plain argmax of the upsampled masks "
+                  "(the CRF never runs for --features, which have no image).");
     const QCommandLineOption mapsOption(
         "trace-maps", "Also write each iteration's principal direction and maps into the trace.");
     const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
-    parser.addOptions({outOption, thresholdOption, backboneOption, featuresOption, resizeOption,
-                       coverageOption, iterationsOption, opacityOption, mapsOption,
+    parser.addOptions({outOption, thresholdOption, backboneOption, weightsOption, featuresOption,
+                       resizeOption,
+                       coverageOption, iterationsOption, opacityOption, noCrfOption, mapsOption,
                        overwriteOption, quietOption});
 
     QStringList forParser = arguments;
@@ -284,6 +299,7 @@ int runDecompose(const QStringList& arguments)
     settings.opacity = parser.value(opacityOption).toFloat(&ok);
     if (!ok || settings.opacity < 0.0f || settings.opacity > 1.0f)
         return usageError("--opacity must be a number in [0, 1]");
+    settings.crf = !parser.isSet(noCrfOption);
     settings.traceMaps = parser.isSet(mapsOption);
     settings.overwrite = parser.isSet(overwriteOption);
     settings.quiet = parser.isSet(quietOption);
@@ -306,7 +322,9 @@ int runDecompose(const QStringList& arguments)
         std::any_of(inputs.begin(), inputs.end(), [](const Input& i) { return !i.isFeatures; });
     if (needsBackbone) {
         try {
-            backbone = createBackbone(parser.value(backboneOption).toStdString());
+            BackboneOptions backboneOptions;
+            backboneOptions.weightsPath = parser.value(weightsOption).toStdString();
+            backbone = createBackbone(parser.value(backboneOption).toStdString(), backboneOptions);
         } catch (const std::exception& e) {
             return usageError(QString::fromStdString(e.what()));
         }

@@ -18,13 +18,23 @@ semantic segmentation (Hahn et al., TMLR 2024).
 Commands:
   decompose   Decompose images (or feature arrays) into PriMaPs masks; writes
               mask ids, an overlay and the per-iteration trace per input.
+  masks       Cache backbone features and PriMaPs masks for a whole dataset
+              (resumable; --shard i/N for cluster job arrays).
+  fit         Fit class prototypes over a dataset with PriMaPs-EM or the
+              k-means baseline; progress, checkpoints, resume.
+  eval        Evaluate a fitted run: Acc, mIoU, per-class IoU after Hungarian
+              matching (--crf, --json; shard partials and --merge).
+  features    Extract one image's backbone features into a C x h x w .npy array
+              (--backbone dino_vits8 --weights FILE.pth, torchscript, ...).
+  backbones   List the backbones, their checkpoint files and where they are
+              looked for.
 
 Options:
   -h, --help     Show this help, or `primaps <command> --help` for a command.
   -v, --version  Show the version and the libraries this build uses.
 
 Exit codes: 0 success, 1 some inputs failed (the rest were processed),
-2 bad arguments.
+2 bad arguments, 130 interrupted (masks/fit/eval: run again to continue).
 )";
 
 } // namespace
@@ -56,6 +66,16 @@ int main(int argc, char** argv)
     primaps::configureThreads();
     if (command == "decompose")
         return primaps::cli::runDecompose(args);
+    if (command == "masks")
+        return primaps::cli::runMasks(args);
+    if (command == "fit")
+        return primaps::cli::runFit(args);
+    if (command == "eval")
+        return primaps::cli::runEval(args);
+    if (command == "features")
+        return primaps::cli::runFeatures(args);
+    if (command == "backbones")
+        return primaps::cli::runBackbones(args);
 
     err << "primaps: unknown command '" << command << "'; see 'primaps --help'\n";
     return primaps::cli::ExitUsage;

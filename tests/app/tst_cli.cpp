@@ -128,6 +128,9 @@ private slots:
             QVERIFY(trace["iterations"][0].contains("area"));
             QVERIFY(trace["iterations"][0].contains("coverage_before"));
             QVERIFY(!trace["stop_reason"].get<std::string>().empty());
+            QCOMPARE(trace["label_map"]["crf"].get<bool>(), true); // step 5 ran the CRF
+            QCOMPARE(trace["crf"]["iterations"].get<int>(), 10);
+            QCOMPARE(trace["crf"]["bilateral_sxy"].get<double>(), 67.0);
             double maxId;
             cv::minMaxLoc(masks, nullptr, &maxId);
             QVERIFY(maxId >= 1 && maxId <= count);
@@ -156,6 +159,21 @@ private slots:
         QCOMPARE(trace["threshold"].get<double>(), 0.5);
         QCOMPARE(trace["backbone"].get<std::string>(), std::string("features"));
         QCOMPARE(trace["masks"].get<int>(), 2);
+    }
+
+    void noCrfKeepsThePreCrfResult()
+    {
+        QTemporaryDir dir;
+        const QString image = dir.filePath("pic.png");
+        cv::imwrite(image.toStdString(), threeRegionImage(96, 128, 5));
+        const QString out = dir.filePath("out");
+        const Run run = runCli({"decompose", image, "--out", out, "--no-crf"});
+        QCOMPARE(run.exitCode, 0);
+        const nlohmann::json trace = readJson(out + "/pic_trace.json");
+        QCOMPARE(trace["label_map"]["crf"].get<bool>(), false);
+        QVERIFY(trace["crf"].is_null());
+        const cv::Mat masks = cv::imread((out + "/pic_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        QCOMPARE(masks.size(), cv::Size(128, 96));
     }
 
     void neverOverwritesWithoutBeingAsked()

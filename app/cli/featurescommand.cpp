@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// `primaps features`: one image through a backbone into a C x h x w float32 .npy file.
+#include "backbone.h"
+#include "commands.h"
+#include "error.h"
+#include "imageio.h"
+#include "npy.h"
+#include "preprocess.h"
+
+#include <algorithm>
+#include <opencv2/core.hpp>
+#include <optional>
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QRegularExpression>
+#include <QTextStream>
+
+namespace primaps::cli {
+
+namespace {
+
+QString backboneList()
+{
+    QString s;
+    for (const std::string& n : availableBackbones())
+        s += (s.isEmpty() ? "" : ", ") + QString::fromStdString(n);
+    return s;
+}
+
+// Features of the horizontally flipped image, flipped back so positions line up.
+FeatureMap flippedFeatures(Backbone& backbone, const cv::Mat& rgb)
+{
+    cv::Mat mirrored;
+    cv::flip(rgb, mirrored, 1);
+    FeatureMap f = backbone.extract(mirrored);
+    for (int c = 0; c < f.channels; ++c)
+        for (int y = 0; y < f.height; ++y) {
+            float* row = f.channel(c) + std::size_t(y) * f.width;
+            std::reverse(row, row + f.width);
+        }
+    return f;
+}
+
+} // namespace
+
+int runFeatures(const QStringList& arguments)
+{
+    QTextStream out(stdout);
+    QTextStream err(stderr);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        "Extract the patch features of one image with a backbone and write them as a\n"
+        "float32 C x h x w NumPy array (the format 'primaps decompose --features' reads).\n\n"
+        "The image is resized so its shorter side is --resize pixels (default: the\n"
+        "backbone's recommended size, 320, or 322 for /14 backbones), then padded to a\n"
+        "multiple of the patch size by reflection, or with --crop centre-cropped to a\n"
+        "square as in the paper's evaluation. See 'primaps backbones' for the backbones\n"
+        "and where their checkpoint files are looked for.");
+    parser.addHelpOption();
+    parser.addPositionalArgument("image", "Image file (PNG, JPEG, ...).", "IMAGE");
+    const QCommandLineOption backboneOption(
+        {"b", "backbone"}, "Feature extractor: " + backboneList() + ".", "NAME", "filterbank");
+    const QCommandLineOption weightsOption(
+        {"w", "weights"},
+        "Checkpoint (.pth) of a DINO/DINOv2 backbone, or TorchScript module (.pt) for "
+        "--backbone torchscript.",
+        "FILE");
+    const QCommandLineOption resizeOption(
+        "resize", "Resize so the shorter side is N pixels (0 keeps the size).", "N");
+    const QCommandLineOption cropOption(
+        "crop",
+        "Centre-crop to a resize x resize square (evaluation protocol) instead of padding.");
+    const QCommandLineOption flipOption(
+        "flip-average", "Average with the features of the horizontally flipped image (as the "
+                        "paper's evaluation does).");
+    const QCommandLineOption outOption({"o", "out"}, "Output .npy file.", "FILE.npy");
+    const QCommandLineOption overwriteOption("overwrite", "Replace an existing output file.");
+    const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
+    parser.addOptions({backboneOption, weightsOption, resizeOption, cropOption, flipOption,
+                       outOption, overwriteOption, quietOption});
+
+    QStringList forParser = arguments;
+    forParser.removeAt(1); // the command name
+    if (!parser.parse(forParser)) {
+        err << "primaps features: " << parser.errorText() << "\n";
+        return ExitUsage;
+    }
+    if (parser.isSet("help")) {
+        QString help = parser.helpText();
+        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps features");
+        out << help;
+        return ExitOk;
+    }
+    auto usageError = [&](const QString& message) {
+        err << "primaps features: " << message << "; see 'primaps features --help'\n";
+        return ExitUsage;
+    };
+
+    const QStringList images = parser.positionalArguments();
+    if (images.size() != 1)
+        return usageError("give exactly one IMAGE");
+    if (!parser.isSet(outOption))
+        return usageError("--out FILE.npy is required");
+    const QString outPath = parser.value(outOption);
+    if (!parser.isSet(overwriteOption) && QFileInfo::exists(outPath))
+        return usageError("'" + outPath + "' exists; pass --overwrite to replace it");
+    std::optional<int> resize;
+    if (parser.isSet(resizeOption)) {
+        bool ok = false;
+        resize = parser.value(resizeOption).toInt(&ok);
+        if (!ok || *resize < 0)
+            return usageError("--resize must be a whole number >= 0");
+    }
+
+    BackboneOptions options;
+    options.weightsPath = parser.value(weightsOption).toStdString();
+    const std::string backboneName = parser.value(backboneOption).toStdString();
+    std::unique_ptr<Backbone> backbone;
+    try {
+        backbone = createBackbone(backboneName, options);
+    } catch (const std::exception& e) {
+        err << "primaps features: " << QString::fromStdString(e.what()) << "\n";
+        return ExitUsage;
+    }
+
+    const QString imagePath = images.front();
+    try {
+        QElapsedTimer timer;
+        timer.start();
+        const cv::Mat rgb = loadImageRgb8(imagePath.toStdString());
+        PreprocessParams params;
+        params.shorterSide = resize.value_or(backbone->recommendedResize());
+        params.patchSize = backbone->patchSize();
+        params.fit =
+            parser.isSet(cropOption) ? FitMode::CenterCropSquare : FitMode::PadToPatchMultiple;
+        const PreparedImage prepared = prepareImage(rgb, params);
+        FeatureMap features = backbone->extract(prepared.rgb);
+        if (parser.isSet(flipOption)) {
+            const FeatureMap flipped = flippedFeatures(*backbone, prepared.rgb);
+            for (std::size_t i = 0; i < features.values.size(); ++i)
+                features.values[i] = 0.5f * (features.values[i] + flipped.values[i]);
+        }
+        writeFeaturesNpy(outPath.toStdString(), features);
+        if (!parser.isSet(quietOption))
+            out << QFileInfo(imagePath).fileName() << ": "
+                << QString::fromStdString(backbone->name()) << " features " << features.channels
+                << " x " << features.height << " x " << features.width << " (" << prepared.rgb.cols
+                << "x" << prepared.rgb.rows << " pixels), " << timer.elapsed() << " ms -> "
+                << outPath << "\n";
+    } catch (const std::exception& e) {
+        QString message = QString::fromStdString(e.what()).simplified();
+        if (!message.contains(imagePath))
+            message = "'" + imagePath + "': " + message;
+        err << "primaps: " << message << "\n";
+        return ExitSomeInputsFailed;
+    }
+    return ExitOk;
+}
+
+} // namespace primaps::cli

@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: MIT
+#include "permutohedral.h"
+
+#include "error.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <opencv2/core.hpp>
+#include <string>
+#include <utility>
+
+// Every supported compiler (GCC, Clang, MSVC) spells it this way.
+#define PRIMAPS_RESTRICT __restrict
+
+namespace primaps {
+
+namespace {
+
+// Features beyond this magnitude would lose all sub-unit precision of the
+// lattice coordinates in float (and the floor trick below needs |v| < 2^24); no
+// sensible kernel needs them (pixel coordinates over a standard deviation of
+// 1 pixel stay far below).
+constexpr float kMaxFeature = 1e5f;
+
+// Runs body(begin, end) over [0, n) on OpenCV's pool. Small ranges run inline:
+// waking the pool costs more than a few thousand cheap iterations.
+template <typename Body> void parallelRanges(int n, int grain, const Body& body)
+{
+    if (n <= 0)
+        return;
+    const int stripes = std::min(n / std::max(grain, 1), 256);
+    if (stripes <= 1) {
+        body(0, n);
+        return;
+    }
+    cv::parallel_for_(
+        cv::Range(0, n), [&](const cv::Range& r) { body(r.start, r.end); }, double(stripes));
+}
+
+// The feature dimension as a compile-time constant where the build is
+// specialised for it (see PermutohedralLattice::build), else the runtime value.
+// With a constant, the many short loops over coordinates below unroll, which
+// takes 40% of the instructions out of building a 5-D lattice.
+template <int FixedDim> constexpr int dimension(int dim)
+{
+    return FixedDim > 0 ? FixedDim : dim;
+}
+
+template <int FixedDim> inline std::uint32_t hashKey(const std::int32_t* key, int dim)
+{
+    // A sum of independent products rather than a multiply chain: the products
+    // run in parallel.
+    static constexpr std::uint32_t kMultipliers[PermutohedralLattice::maxDim] = {
+        0x9E3779B1u, 0x85EBCA77u, 0xC2B2AE3Du, 0x27D4EB2Fu, 0x165667B1u, 0xD3A2646Du,
+        0xFD7046C5u, 0xB55A4F09u, 0x8EBC6AF1u, 0xE3779B97u, 0x7FEB352Du, 0x846CA68Bu,
+        0x2C1B3C6Du, 0x297A2D39u, 0xCC9E2D51u, 0x1B873593u};
+    std::uint32_t h = 0;
+    for (int i = 0; i < dimension<FixedDim>(dim); ++i)
+        h += std::uint32_t(key[i]) * kMultipliers[i];
+    // Final avalanche so that the low bits used for the slot see every coordinate.
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+// Steps a simplex vertex key to the next vertex of the same simplex. Vertex 0 is
+// the simplex's remainder-0 corner; vertex r+1 is vertex r plus 1 in every
+// coordinate and minus d in the coordinate ranked d-r (Adams et al.'s canonical
+// simplex), i.e. one step along lattice direction `coordinate`. Only the first
+// d coordinates are stored: the last follows from the zero sum.
+template <int FixedDim> inline void nextSimplexVertex(std::int32_t* key, int coordinate, int dim)
+{
+    const int d = dimension<FixedDim>(dim);
+    for (int i = 0; i < d; ++i)
+        key[i] += 1;
+    if (coordinate < d)
+        key[coordinate] -= d + 1;
+}
+
+template <int FixedDim> inline bool sameKey(const std::int32_t* a, const std::int32_t* b, int dim)
+{
+    bool same = true;
+    for (int i = 0; i < dimension<FixedDim>(dim); ++i)
+        same = same && a[i] == b[i];
+    return same;
+}
+
+// Open-addressing table from integer lattice coordinates (the first d of the d+1,
+// which sum to zero) to dense vertex indices in insertion order. Each slot keeps
+// the key's hash next to the index, so most mismatches are rejected without
+// touching the key array.
+template <int FixedDim> class VertexTable
+{
+public:
+    VertexTable(int dim, std::size_t expected) : dim_(dimension<FixedDim>(dim))
+    {
+        std::size_t capacity = 64;
+        while (capacity < 2 * expected)
+            capacity *= 2;
+        slots_.assign(capacity, Slot{0, -1});
+        keys_.reserve(expected * std::size_t(dim_));
+    }
+
+    int size() const { return count_; }
+    const std::int32_t* key(int index) const
+    {
+        return keys_.data() + std::size_t(index) * std::size_t(dimension<FixedDim>(dim_));
+    }
+
+    int insert(const std::int32_t* key, std::uint32_t hash)
+    {
+        if (2 * std::size_t(count_ + 1) > slots_.size())
+            grow();
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+            Slot& entry = slots_[slot];
+            if (entry.index < 0) {
+                entry = Slot{hash, count_};
+                keys_.insert(keys_.end(), key, key + dimension<FixedDim>(dim_));
+                return count_++;
+            }
+            if (entry.hash == hash && sameKey<FixedDim>(this->key(entry.index), key, dim_))
+                return entry.index;
+        }
+    }
+
+    void prefetch(std::uint32_t hash) const
+    {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)));
+#else
+        (void)hash;
+#endif
+    }
+
+    // Read-only lookup, safe to call from several threads once building is done.
+    int find(const std::int32_t* key, std::uint32_t hash) const
+    {
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+            const Slot& entry = slots_[slot];
+            if (entry.index < 0)
+                return -1;
+            if (entry.hash == hash && sameKey<FixedDim>(this->key(entry.index), key, dim_))
+                return entry.index;
+        }
+    }
+
+private:
+    struct Slot
+    {
+        std::uint32_t hash;
+        std::int32_t index;
+    };
+
+    void grow()
+    {
+        std::vector<Slot> bigger(slots_.size() * 2, Slot{0, -1});
+        const std::size_t mask = bigger.size() - 1;
+        for (const Slot& entry : slots_) {
+            if (entry.index < 0)
+                continue;
+            std::size_t slot = entry.hash & mask;
+            while (bigger[slot].index >= 0)
+                slot = (slot + 1) & mask;
+            bigger[slot] = entry;
+        }
+        slots_.swap(bigger);
+    }
+
+    int dim_;
+    int count_ = 0;
+    std::vector<Slot> slots_;
+    std::vector<std::int32_t> keys_;
+};
+
+// How many rows ahead the gathers below prefetch. The lattice's rows are
+// scattered over a few megabytes, so the loops are bound by cache misses rather
+// than arithmetic; asking for the rows early lets the misses overlap (2x on the
+// bilateral lattice of a 320 x 320 photo). Measured best between 32 and 64.
+constexpr std::size_t kPrefetchDistance = 32;
+
+// Below this many bytes of vertex values everything stays in cache and
+// prefetching only costs instructions.
+constexpr std::size_t kPrefetchMinBytes = std::size_t(1) << 19;
+
+inline void prefetchRow(const float* row, std::size_t k)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(row);
+    __builtin_prefetch(row + k - 1);
+#else
+    (void)row;
+    (void)k;
+#endif
+}
+
+// Row kernels over the channels of one point or vertex. With FixedChannels > 0
+// the count is a compile-time constant and the loops unroll into a few vector
+// instructions; the restrict parameters tell the compiler the rows do not overlap,
+// without which it would not vectorise them.
+template <int FixedChannels> inline std::size_t channelCount(std::size_t k)
+{
+    return FixedChannels > 0 ? std::size_t(FixedChannels) : k;
+}
+
+template <int FixedChannels>
+inline void addScaledRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT src, float w,
+                         std::size_t k)
+{
+    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
+        dst[c] += w * src[c];
+}
+
+template <int FixedChannels>
+inline void scaleRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT src, float w,
+                     std::size_t k)
+{
+    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
+        dst[c] = w * src[c];
+}
+
+template <int FixedChannels>
+inline void copyRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT src, std::size_t k)
+{
+    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
+        dst[c] = src[c];
+}
+
+template <int FixedChannels>
+inline void blurRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT self,
+                    const float* PRIMAPS_RESTRICT minus, const float* PRIMAPS_RESTRICT plus,
+                    std::size_t k)
+{
+    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
+        dst[c] = self[c] + 0.5f * (minus[c] + plus[c]);
+}
+
+// A per-thread accumulator row: on the stack for a fixed channel count.
+template <int FixedChannels> class Row
+{
+public:
+    explicit Row(std::size_t) {}
+    float* data() { return values_; }
+    void clear(std::size_t) { std::fill(values_, values_ + FixedChannels, 0.0f); }
+
+private:
+    float values_[FixedChannels];
+};
+
+template <> class Row<0>
+{
+public:
+    explicit Row(std::size_t k) : values_(k) {}
+    float* data() { return values_.data(); }
+    void clear(std::size_t) { std::fill(values_.begin(), values_.end(), 0.0f); }
+
+private:
+    std::vector<float> values_;
+};
+
+} // namespace
+
+PermutohedralLattice::PermutohedralLattice(const float* features, int dim, int count)
+{
+    if (dim < 1 || dim > maxDim)
+        throw Error("PermutohedralLattice: feature dimension " + std::to_string(dim) +
+                    " is outside 1.." + std::to_string(maxDim));
+    if (count < 1)
+        throw Error("PermutohedralLattice: no points to build a lattice from");
+    if (!features)
+        throw Error("PermutohedralLattice: features pointer is null");
+    if (count > std::numeric_limits<std::int32_t>::max() / (dim + 1))
+        throw Error("PermutohedralLattice: too many points (" + std::to_string(count) + ")");
+
+    switch (dim) {
+    case 1:
+        build<1>(features, dim, count);
+        break;
+    case 2:
+        build<2>(features, dim, count);
+        break;
+    case 3:
+        build<3>(features, dim, count);
+        break;
+    case 4:
+        build<4>(features, dim, count);
+        break;
+    case 5:
+        build<5>(features, dim, count);
+        break;
+    default:
+        build<0>(features, dim, count);
+        break;
+    }
+}
+
+template <int FixedDim>
+void PermutohedralLattice::build(const float* features, int dimension_, int count)
+{
+    const int dim = dimension<FixedDim>(dimension_);
+    const int d1 = dim + 1;
+    const std::size_t entries = std::size_t(count) * d1;
+
+    // Projection onto the hyperplane {x in R^(d+1): sum x = 0} in which the lattice
+    // lives (the matrix E of Adams et al.), with each axis scaled so that the
+    // separable 1-2-1 blur below corresponds to a Gaussian of unit standard
+    // deviation in feature space. The scale sqrt(2/3) * (d+1) is the one of the
+    // reference implementation, which the dense CRF numbers depend on.
+    float axisScale[maxDim];
+    const double invStdDev = std::sqrt(2.0 / 3.0) * d1;
+    for (int i = 0; i < dim; ++i)
+        axisScale[i] = float(invStdDev / std::sqrt(double(i + 1) * double(i + 2)));
+
+    // Pass 1, independent per point: the enclosing simplex, stored compactly as
+    // its remainder-0 corner and its coordinates in order of rank (vertex keys
+    // follow from those), the barycentric weights, and the hash of each vertex
+    // key.
+    std::vector<std::int32_t> corner(std::size_t(count) * dim);
+    std::vector<std::int8_t> byRank(entries);
+    std::vector<std::uint32_t> hashes(entries);
+    pointWeight_.resize(entries);
+    std::atomic<bool> badFeature{false};
+    parallelRanges(count, 2048, [&](int begin, int end) {
+        float elevated[maxDim + 1];
+        float offset[maxDim + 1];
+        int nearest[maxDim + 1];
+        int rank[maxDim + 1];
+        float bary[maxDim + 2];
+        std::int32_t key[maxDim];
+        const float invD1 = 1.0f / float(d1);
+        for (int p = begin; p < end; ++p) {
+            const float* f = features + std::size_t(p) * dim;
+            bool ok = true;
+            for (int i = 0; i < dim; ++i)
+                ok = ok && std::isfinite(f[i]) && std::fabs(f[i]) <= kMaxFeature;
+            if (!ok) {
+                badFeature = true;
+                continue;
+            }
+            float running = 0.0f;
+            for (int j = dim; j > 0; --j) {
+                const float scaled = f[j - 1] * axisScale[j - 1];
+                elevated[j] = running - float(j) * scaled;
+                running += scaled;
+            }
+            elevated[0] = running;
+
+            // Nearest point whose coordinates are all multiples of d+1 (a
+            // "remainder-0" point; ties round down) ...
+            int coordinateSum = 0;
+            for (int i = 0; i < d1; ++i) {
+                const float v = elevated[i] * invD1;
+                // floor and ceil by integer conversion (|v| < 2^24 here), without
+                // branches: the library calls and mispredicted branches cost more
+                // than the rest of this loop.
+                const int truncated = int(v);
+                const int below = truncated - int(float(truncated) > v);
+                const int above = below + int(float(below) != v);
+                const float up = float(above * d1);
+                const float down = float(below * d1);
+                nearest[i] = up - elevated[i] < elevated[i] - down ? above * d1 : below * d1;
+                coordinateSum += nearest[i];
+            }
+            coordinateSum /= d1;
+
+            // ... and the order of the residuals, largest first (rank 0). Among
+            // equal residuals the later coordinate ranks higher; such points lie on
+            // a simplex face, where either choice gives the same interpolation.
+            for (int i = 0; i < d1; ++i) {
+                rank[i] = 0;
+                offset[i] = elevated[i] - float(nearest[i]);
+            }
+            // (Written without branches: the comparisons are unpredictable.)
+            for (int i = 0; i < dim; ++i)
+                for (int j = i + 1; j < d1; ++j) {
+                    const int smaller = offset[i] < offset[j] ? 1 : 0;
+                    rank[i] += smaller;
+                    rank[j] += 1 - smaller;
+                }
+
+            // The rounded point may have left the hyperplane (coordinate sum not
+            // zero); moving the extreme coordinates by d+1 brings it back and
+            // rotates the ranks accordingly.
+            for (int i = 0; i < d1; ++i) {
+                rank[i] += coordinateSum;
+                if (rank[i] < 0) {
+                    rank[i] += d1;
+                    nearest[i] += d1;
+                } else if (rank[i] > dim) {
+                    rank[i] -= d1;
+                    nearest[i] -= d1;
+                }
+            }
+
+            // Barycentric coordinates within the simplex (Adams et al., section 4).
+            std::fill(bary, bary + d1 + 1, 0.0f);
+            for (int i = 0; i < d1; ++i) {
+                const float v = (elevated[i] - float(nearest[i])) * invD1;
+                bary[dim - rank[i]] += v;
+                bary[dim - rank[i] + 1] -= v;
+            }
+            bary[0] += 1.0f + bary[d1];
+
+            std::copy(nearest, nearest + dim, corner.data() + std::size_t(p) * dim);
+            std::int8_t* order = byRank.data() + std::size_t(p) * d1;
+            for (int i = 0; i < d1; ++i)
+                order[rank[i]] = std::int8_t(i);
+            std::copy(nearest, nearest + dim, key);
+            for (int r = 0; r < d1; ++r) {
+                const std::size_t e = std::size_t(p) * d1 + r;
+                hashes[e] = hashKey<FixedDim>(key, dim);
+                pointWeight_[e] = bary[r];
+                nextSimplexVertex<FixedDim>(key, order[dim - r], dim);
+            }
+        }
+    });
+    if (badFeature)
+        throw Error("PermutohedralLattice: a feature is not finite or larger than 1e5 in "
+                    "magnitude");
+
+    // Pass 2, sequential: give each distinct vertex an index. Insertion order
+    // follows the points, so vertex numbering (and every sum below) is
+    // independent of the thread count. The table lookups are cache misses; the
+    // hashes are known in advance, so the slots are prefetched a few entries ahead.
+    VertexTable<FixedDim> table(dim, std::size_t(count));
+    pointVertex_.resize(entries);
+    {
+        std::int32_t key[maxDim];
+        for (int p = 0; p < count; ++p) {
+            const std::size_t base = std::size_t(p) * d1;
+            const std::int8_t* order = byRank.data() + base;
+            std::copy(corner.data() + std::size_t(p) * dim,
+                      corner.data() + std::size_t(p + 1) * dim, key);
+            for (int r = 0; r < d1; ++r) {
+                const std::size_t e = base + r;
+                if (e + kPrefetchDistance < entries)
+                    table.prefetch(hashes[e + kPrefetchDistance]);
+                pointVertex_[e] = table.insert(key, hashes[e]) + 1;
+                nextSimplexVertex<FixedDim>(key, order[dim - r], dim);
+            }
+        }
+    }
+    std::vector<std::int32_t>().swap(corner);
+    std::vector<std::int8_t>().swap(byRank);
+    std::vector<std::uint32_t>().swap(hashes);
+    vertices_ = table.size();
+    dim_ = dim;
+    points_ = count;
+
+    // Pass 3: neighbours along each lattice direction. Direction j moves by
+    // (d+1) e_j - (1, ..., 1), i.e. -1 in every coordinate but +d in coordinate j.
+    // Only the "plus" neighbour is looked up: translation along j is one-to-one,
+    // so v is the "minus" neighbour of its plus neighbour and each such slot is
+    // written by exactly one vertex, without races.
+    neighbours_.assign(std::size_t(2) * d1 * vertices_, 0);
+    parallelRanges(vertices_, 4096, [&](int begin, int end) {
+        std::int32_t plus[maxDim + 1][maxDim];
+        std::uint32_t plusHash[maxDim + 1];
+        for (int v = begin; v < end; ++v) {
+            const std::int32_t* key = table.key(v);
+            // All d+1 slots are requested before the first is read, so that
+            // their cache misses overlap.
+            for (int j = 0; j < d1; ++j) {
+                for (int i = 0; i < dim; ++i)
+                    plus[j][i] = key[i] + 1;
+                if (j < dim)
+                    plus[j][j] = key[j] - dim;
+                plusHash[j] = hashKey<FixedDim>(plus[j], dim);
+                table.prefetch(plusHash[j]);
+            }
+            for (int j = 0; j < d1; ++j) {
+                const int u = table.find(plus[j], plusHash[j]);
+                if (u < 0)
+                    continue;
+                std::int32_t* row = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+                row[2 * std::size_t(v) + 1] = u + 1;
+                row[2 * std::size_t(u)] = v + 1;
+            }
+        }
+    });
+
+    // Pass 4: transpose the point -> vertex map into vertex -> points (counting
+    // sort). After the prefix sum, splatStart_[u] is the end of 1-based vertex u's
+    // range, which is the start of 0-based vertex u's range, as filter() reads it.
+    splatStart_.assign(std::size_t(vertices_) + 1, 0);
+    for (std::size_t e = 0; e < entries; ++e)
+        ++splatStart_[std::size_t(pointVertex_[e])];
+    for (int v = 0; v < vertices_; ++v)
+        splatStart_[std::size_t(v) + 1] += splatStart_[std::size_t(v)];
+    // Fill backwards from each range's end so every vertex lists its points in
+    // increasing order.
+    splatPoint_.resize(entries);
+    splatWeight_.resize(entries);
+    std::vector<std::int32_t> cursor(splatStart_);
+    for (std::size_t e = entries; e-- > 0;) {
+        const std::size_t slot = std::size_t(--cursor[std::size_t(pointVertex_[e])]);
+        splatPoint_[slot] = std::int32_t(e / std::size_t(d1));
+        splatWeight_[slot] = pointWeight_[e];
+    }
+}
+
+void PermutohedralLattice::filter(const float* in, float* out, int channels, Workspace& workspace,
+                                  const float* preScale, const float* postScale,
+                                  bool accumulate) const
+{
+    if (empty())
+        throw Error("PermutohedralLattice::filter: the lattice is empty");
+    if (channels < 1)
+        throw Error("PermutohedralLattice::filter: channels must be at least 1");
+    if (!in || !out)
+        throw Error("PermutohedralLattice::filter: null input or output");
+
+    // The loops over channels are short and run millions of times; with the count
+    // known at compile time they unroll into a few vector instructions (about 2x
+    // for typical label counts, and 10% better than padding to a multiple of 4).
+    switch (channels) {
+    case 1:
+        return filterImpl<1>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 2:
+        return filterImpl<2>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 3:
+        return filterImpl<3>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 4:
+        return filterImpl<4>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 5:
+        return filterImpl<5>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 6:
+        return filterImpl<6>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 7:
+        return filterImpl<7>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 8:
+        return filterImpl<8>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 9:
+        return filterImpl<9>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 10:
+        return filterImpl<10>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 11:
+        return filterImpl<11>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 12:
+        return filterImpl<12>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 13:
+        return filterImpl<13>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 14:
+        return filterImpl<14>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 15:
+        return filterImpl<15>(in, out, channels, workspace, preScale, postScale, accumulate);
+    case 16:
+        return filterImpl<16>(in, out, channels, workspace, preScale, postScale, accumulate);
+    default:
+        return filterImpl<0>(in, out, channels, workspace, preScale, postScale, accumulate);
+    }
+}
+
+template <int FixedChannels>
+void PermutohedralLattice::filterImpl(const float* in, float* out, int channels,
+                                      Workspace& workspace, const float* preScale,
+                                      const float* postScale, bool accumulate) const
+{
+    const std::size_t k = FixedChannels > 0 ? std::size_t(FixedChannels) : std::size_t(channels);
+    const std::size_t slots = (std::size_t(vertices_) + 1) * k;
+    if (workspace.a.size() < slots)
+        workspace.a.resize(slots);
+    if (workspace.b.size() < slots)
+        workspace.b.resize(slots);
+    float* current = workspace.a.data();
+    float* next = workspace.b.data();
+    const std::size_t prefetch = slots * sizeof(float) >= kPrefetchMinBytes ? kPrefetchDistance : 0;
+    // Slot 0 is the absent neighbour and must read as zero.
+    std::fill(current, current + k, 0.0f);
+    std::fill(next, next + k, 0.0f);
+
+    // Splat: each vertex gathers its points' values with barycentric weights.
+    parallelRanges(vertices_, 1024, [&](int begin, int end) {
+        Row<FixedChannels> acc(k);
+        const std::size_t last = std::size_t(splatStart_[std::size_t(end)]);
+        for (int v = begin; v < end; ++v) {
+            acc.clear(k);
+            const std::size_t stop = std::size_t(splatStart_[std::size_t(v) + 1]);
+            for (std::size_t s = std::size_t(splatStart_[std::size_t(v)]); s < stop; ++s) {
+                if (prefetch && s + prefetch < last)
+                    prefetchRow(in + std::size_t(splatPoint_[s + prefetch]) * k, k);
+                const std::size_t p = std::size_t(splatPoint_[s]);
+                const float w = preScale ? splatWeight_[s] * preScale[p] : splatWeight_[s];
+                addScaledRow<FixedChannels>(acc.data(), in + p * k, w, k);
+            }
+            copyRow<FixedChannels>(current + (std::size_t(v) + 1) * k, acc.data(), k);
+        }
+    });
+
+    // Blur: 1/2-1-1/2 along each of the d+1 lattice directions in turn.
+    for (int j = 0; j <= dim_; ++j) {
+        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+        parallelRanges(vertices_, 2048, [&](int begin, int end) {
+            for (int v = begin; v < end; ++v) {
+                const std::size_t ahead = std::size_t(v) + prefetch;
+                if (prefetch && ahead < std::size_t(end)) {
+                    prefetchRow(current + std::size_t(nb[2 * ahead]) * k, k);
+                    prefetchRow(current + std::size_t(nb[2 * ahead + 1]) * k, k);
+                }
+                blurRow<FixedChannels>(next + (std::size_t(v) + 1) * k,
+                                       current + (std::size_t(v) + 1) * k,
+                                       current + std::size_t(nb[2 * std::size_t(v)]) * k,
+                                       current + std::size_t(nb[2 * std::size_t(v) + 1]) * k, k);
+            }
+        });
+        std::swap(current, next);
+    }
+
+    // Slice: interpolate back with the splatting weights. The blur above is not
+    // normalised; alpha makes the result approximate a unit-height Gaussian.
+    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
+    const std::size_t d1 = std::size_t(dim_) + 1;
+    parallelRanges(points_, 1024, [&](int begin, int end) {
+        Row<FixedChannels> acc(k);
+        const std::size_t last = std::size_t(end) * d1;
+        for (int p = begin; p < end; ++p) {
+            acc.clear(k);
+            for (std::size_t r = 0; r < d1; ++r) {
+                const std::size_t e = std::size_t(p) * d1 + r;
+                if (prefetch && e + prefetch < last)
+                    prefetchRow(current + std::size_t(pointVertex_[e + prefetch]) * k, k);
+                addScaledRow<FixedChannels>(acc.data(), current + std::size_t(pointVertex_[e]) * k,
+                                            pointWeight_[e], k);
+            }
+            const float scale = postScale ? alpha * postScale[p] : alpha;
+            float* dst = out + std::size_t(p) * k;
+            if (accumulate)
+                addScaledRow<FixedChannels>(dst, acc.data(), scale, k);
+            else
+                scaleRow<FixedChannels>(dst, acc.data(), scale, k);
+        }
+    });
+}
+
+std::vector<float> PermutohedralLattice::filter(const std::vector<float>& in, int channels) const
+{
+    if (channels < 1 || in.size() != std::size_t(points_) * std::size_t(channels))
+        throw Error("PermutohedralLattice::filter: expected " + std::to_string(points_) + " x " +
+                    std::to_string(channels) + " values, got " + std::to_string(in.size()));
+    std::vector<float> out(in.size());
+    Workspace workspace;
+    filter(in.data(), out.data(), channels, workspace);
+    return out;
+}
+
+} // namespace primaps

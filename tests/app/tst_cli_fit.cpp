@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+// `primaps masks`, `fit` and `eval` on a small folder dataset written here: shards
+// and merge, resume, reported failures, JSON output.
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <random>
+
+namespace {
+
+struct Run
+{
+    int exitCode = -1;
+    QString out;
+    QString err;
+};
+
+Run runCli(const QStringList& args)
+{
+    QProcess process;
+    process.start(PRIMAPS_CLI, args);
+    if (!process.waitForFinished(300000))
+        qFatal("primaps did not finish");
+    Run r;
+    r.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    r.out = QString::fromUtf8(process.readAllStandardOutput());
+    r.err = QString::fromUtf8(process.readAllStandardError());
+    return r;
+}
+
+// A disc (class 1) and a box (class 2) on ground (class 0), noisy flat colours.
+void writeSample(const QDir& root, const QString& stem, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pos(8, 40);
+    std::normal_distribution<float> noise(0.0f, 12.0f);
+    const int w = 64, h = 48;
+    const int cx = pos(rng), cy = pos(rng) * 3 / 4, bx = pos(rng), by = pos(rng) / 2;
+    cv::Mat bgr(h, w, CV_8UC3), labels(h, w, CV_8UC1);
+    const cv::Vec3f colours[3] = {{40, 40, 200}, {40, 180, 40}, {220, 40, 40}};
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            int cls = 0;
+            if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < 100)
+                cls = 1;
+            if (x >= bx && x < bx + 20 && y >= by && y < by + 14)
+                cls = 2;
+            labels.at<std::uint8_t>(y, x) = std::uint8_t(cls);
+            for (int c = 0; c < 3; ++c)
+                bgr.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uchar>(colours[cls][c] + noise(rng));
+        }
+    QVERIFY(cv::imwrite(root.filePath("images/" + stem + ".png").toStdString(), bgr));
+    QVERIFY(cv::imwrite(root.filePath("labels/" + stem + ".png").toStdString(), labels));
+}
+
+nlohmann::json parse(const QString& text)
+{
+    return nlohmann::json::parse(text.toStdString());
+}
+
+} // namespace
+
+class TestCliFit : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir tmp;
+    QString ds, cache, run;
+    QStringList common;
+
+private slots:
+    void initTestCase()
+    {
+        QDir root(tmp.path());
+        root.mkpath("ds/images");
+        root.mkpath("ds/labels");
+        ds = root.filePath("ds");
+        for (int i = 0; i < 10; ++i)
+            writeSample(QDir(ds), QString("im%1").arg(i), unsigned(i + 1));
+        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        std::ofstream(QDir(ds).filePath("val.txt").toStdString()) << "im6\nim7\nim8\nim9\n";
+        cache = root.filePath("cache");
+        run = root.filePath("run");
+        common = {"--dataset", "folder", "--root", ds, "--resolution", "64"};
+    }
+
+    void shardedMasksThenFit()
+    {
+        for (const char* shard : {"0/2", "1/2"}) {
+            const Run r = runCli(QStringList{"masks", "--cache", cache, "--shard", shard} + common);
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            QVERIFY(r.err.contains("masks: 5 item(s): 5 computed"));
+        }
+        const Run fit = runCli(QStringList{"fit", "--cache", cache, "--out", run, "--epochs", "3",
+                                           "--batch-size", "4", "--seed", "2"} +
+                               common);
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        // Every per-image result came from the shards.
+        QVERIFY(fit.err.contains("features: 10 item(s): 0 computed, 10 reused"));
+        QVERIFY(fit.err.contains("masks: 10 item(s): 0 computed, 10 reused"));
+        QVERIFY(fit.out.contains("fit finished after 11 steps on 10 images"));
+        for (const char* name :
+             {"theta_m.json", "theta_r.json", "history.csv", "run.json", "state.json"})
+            QVERIFY(QFileInfo::exists(QDir(run).filePath(name)));
+
+        // A second run resumes from the finished checkpoint instead of starting over.
+        const Run again = runCli(QStringList{"fit", "--cache", cache, "--out", run, "--epochs", "3",
+                                             "--batch-size", "4", "--seed", "2"} +
+                                 common);
+        QCOMPARE(again.exitCode, 0);
+        QVERIFY(again.err.contains("resuming from step 11 of 11"));
+        // Other settings do not silently continue someone else's checkpoint.
+        const Run other = runCli(QStringList{"fit", "--cache", cache, "--out", run, "--epochs", "4",
+                                             "--batch-size", "4", "--seed", "2"} +
+                                 common);
+        QCOMPARE(other.exitCode, 1);
+        QVERIFY(other.err.contains("--restart"));
+    }
+
+    void studentViewsAndValidation()
+    {
+        const QString run2 = QDir(tmp.path()).filePath("run-student");
+        const Run r = runCli(QStringList{"fit", "--cache", cache, "--out", run2, "--epochs", "2",
+                                         "--batch-size", "4", "--student-augs", "--student-views",
+                                         "2", "--val-split", "val"} +
+                             common);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.err.contains("student features: 10 item(s): 10 computed"));
+        std::ifstream metrics(QDir(run2).filePath("metrics.csv").toStdString());
+        std::string header, line;
+        std::getline(metrics, header);
+        QCOMPARE(header, std::string("step,acc,miou"));
+        int rows = 0;
+        while (std::getline(metrics, line))
+            ++rows;
+        QCOMPARE(rows, 5); // every epoch of 2 steps (steps 2, 4, 6, 8) and after step 9
+    }
+
+    void evalJsonShardsAndMerge()
+    {
+        const Run whole = runCli({"eval", "--run", run, "--dataset", "folder", "--root", ds,
+                                  "--split", "val", "--json", "-q"});
+        QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
+        const nlohmann::json j = parse(whole.out);
+        for (const char* key : {"acc", "miou", "per_class_iou", "matching"})
+            QVERIFY(j.contains(key));
+        QCOMPARE(j["per_class_iou"].size(), std::size_t(3));
+        QCOMPARE(j["matching"].size(), std::size_t(3));
+        QVERIFY(j["acc"].get<double>() > 33.4 && j["acc"].get<double>() <= 100.0);
+        QCOMPARE(j["pixels"].get<double>(), 4.0 * 64 * 64); // 64 x 64 centre crops of the labels
+
+        QStringList merge = {"eval", "--json"};
+        for (int i = 0; i < 2; ++i) {
+            const QString part = QDir(tmp.path()).filePath(QString("part%1.json").arg(i));
+            const Run r =
+                runCli({"eval", "--run", run, "--dataset", "folder", "--root", ds, "--split", "val",
+                        "-q", "--shard", QString("%1/2").arg(i), "--partial", part});
+            QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+            merge << "--merge" << part;
+        }
+        const Run merged = runCli(merge);
+        QCOMPARE(merged.exitCode, 0);
+        const nlohmann::json m = parse(merged.out);
+        QCOMPARE(m["confusion"], j["confusion"]);
+        QCOMPARE(m["miou"], j["miou"]);
+
+        const Run text = runCli(
+            {"eval", "--run", run, "--dataset", "folder", "--root", ds, "--split", "val", "-q"});
+        QVERIFY(text.out.startsWith("Acc "));
+        QVERIFY(text.out.contains("ball"));
+    }
+
+    void failuresAreReportedNotDropped()
+    {
+        // A corrupt image in a copy of the dataset: reported with its path, exit 1;
+        // with --strict the stage stops.
+        QDir root(tmp.path());
+        const QString broken = root.filePath("broken");
+        root.mkpath("broken/images");
+        root.mkpath("broken/labels");
+        for (int i = 0; i < 3; ++i)
+            writeSample(QDir(broken), QString("ok%1").arg(i), unsigned(20 + i));
+        std::ofstream(QDir(broken).filePath("images/bad.png").toStdString()) << "not a png";
+        const QString badPath = QDir(broken).filePath("images/bad.png");
+        const QStringList args = {"masks",     "--cache",      root.filePath("cache2"),
+                                  "--dataset", "folder",       "--root",
+                                  broken,      "--resolution", "64"};
+        const Run r = runCli(args);
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY(r.err.contains(badPath));
+        QVERIFY(
+            r.err.contains("features: 4 item(s): 3 computed, 0 reused from the cache, 1 failed"));
+        QVERIFY(r.err.contains("label missing")); // bad.png has no label file either
+        const Run strict = runCli(QStringList(args) << "--strict");
+        QCOMPARE(strict.exitCode, 2); // nothing was processed
+        QVERIFY(strict.err.contains("strict"));
+    }
+
+    void usageErrors()
+    {
+        QCOMPARE(runCli(QStringList{"fit", "--out", run, "--shard", "0/2"} + common).exitCode, 2);
+        QCOMPARE(runCli({"eval", "--run", run}).exitCode, 2); // no dataset
+        QCOMPARE(
+            runCli({"eval", "--run", tmp.path(), "--dataset", "folder", "--root", ds}).exitCode,
+            2); // no run.json
+        const Run help = runCli({"fit", "--help"});
+        QCOMPARE(help.exitCode, 0);
+        QVERIFY(help.out.startsWith("Usage: primaps fit"));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCliFit)
+#include "tst_cli_fit.moc"

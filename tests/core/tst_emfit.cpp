@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+// PriMaPs-EM and the k-means baseline on a synthetic dataset with known ground
+// truth; determinism; cancel + resume; the job runner.
+#include "emfit.h"
+#include "error.h"
+#include "evaluation.h"
+#include "job.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <random>
+#include <sstream>
+#include <thread>
+
+using namespace primaps;
+
+namespace {
+
+// Images of four quadrants, each of a random class. A feature is
+//   signal * class direction + nuisance * image direction + noise,
+// the image direction being drawn per image and shared by all its regions. The
+// noise is isotropic plus a strong component along one direction shared by the
+// whole dataset. Cosine k-means spends its prototypes on that high-variance
+// direction and on the per-image offsets; PriMaPs-EM gets the quadrants as masks
+// (class-agnostic, as PriMaPs would give them), and a prototype trained on
+// mask-level pseudo-labels learns to ignore what does not separate the masks.
+struct SyntheticConfig
+{
+    int images = 64;
+    int classes = 4;
+    int dim = 32;
+    int grid = 8;       // feature grid side
+    int labelScale = 2; // label resolution = grid * labelScale
+    float signal = 1.0f;
+    float nuisance = 1.0f;
+    float noise = 0.2f;       // isotropic, per position
+    float sharedNoise = 3.0f; // per position, along one dataset-wide direction
+    unsigned seed = 11;
+};
+
+class SyntheticData : public EmDataSource
+{
+public:
+    explicit SyntheticData(const SyntheticConfig& c) : c_(c)
+    {
+        std::mt19937 rng(c.seed);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        auto unitVector = [&] {
+            std::vector<float> v(static_cast<std::size_t>(c.dim));
+            double n = 0;
+            for (float& x : v) {
+                x = normal(rng);
+                n += double(x) * x;
+            }
+            for (float& x : v)
+                x = float(x / std::sqrt(n));
+            return v;
+        };
+        std::vector<std::vector<float>> classDirs;
+        for (int k = 0; k < c.classes; ++k)
+            classDirs.push_back(unitVector());
+        const std::vector<float> noisyDir = unitVector();
+        std::uniform_int_distribution<int> anyClass(0, c.classes - 1);
+        const int half = c.grid / 2;
+        const int side = c.grid * c.labelScale;
+        for (int i = 0; i < c.images; ++i) {
+            const std::vector<float> nuisanceDir = unitVector();
+            int quadrantClass[4];
+            for (int& q : quadrantClass)
+                q = anyClass(rng);
+            FeatureMap f(c.dim, c.grid, c.grid);
+            for (int y = 0; y < c.grid; ++y)
+                for (int x = 0; x < c.grid; ++x) {
+                    const int cls = quadrantClass[(y / half) * 2 + x / half];
+                    const float shared = c.sharedNoise * normal(rng);
+                    for (int ch = 0; ch < c.dim; ++ch)
+                        f.at(ch, y, x) = c.signal * classDirs[std::size_t(cls)][std::size_t(ch)] +
+                                         c.nuisance * nuisanceDir[std::size_t(ch)] +
+                                         shared * noisyDir[std::size_t(ch)] + c.noise * normal(rng);
+                }
+            cv::Mat masks(side, side, CV_8UC1), labels(side, side, CV_8UC1);
+            const int labelHalf = side / 2;
+            for (int y = 0; y < side; ++y)
+                for (int x = 0; x < side; ++x) {
+                    const int q = (y / labelHalf) * 2 + x / labelHalf;
+                    masks.at<std::uint8_t>(y, x) = std::uint8_t(q + 1);
+                    labels.at<std::uint8_t>(y, x) = std::uint8_t(quadrantClass[q]);
+                }
+            features_.push_back(std::move(f));
+            masks_.push_back(masks);
+            labels_.push_back(labels);
+        }
+    }
+
+    std::size_t size() const override { return features_.size(); }
+    FeatureMap features(std::size_t i) const override { return features_.at(i); }
+    cv::Mat masks(std::size_t i) const override { return masks_.at(i); }
+    bool hasStudentFeatures() const override { return true; }
+    // A photometric change moves features a little: a small view-dependent jitter.
+    FeatureMap studentFeatures(std::size_t i, std::uint64_t view) const override
+    {
+        FeatureMap f = features_.at(i);
+        std::mt19937 rng(static_cast<unsigned>(view));
+        std::normal_distribution<float> normal(0.0f, 0.1f);
+        for (float& v : f.values)
+            v += normal(rng);
+        return f;
+    }
+    const cv::Mat& labels(std::size_t i) const { return labels_.at(i); }
+
+private:
+    SyntheticConfig c_;
+    std::vector<FeatureMap> features_;
+    std::vector<cv::Mat> masks_;
+    std::vector<cv::Mat> labels_;
+};
+
+EvaluationResult evaluateFit(const SyntheticData& data, const Prototypes& p, int classes)
+{
+    ConfusionMatrix m(p.classes, classes);
+    for (std::size_t i = 0; i < data.size(); ++i)
+        m.add(predictClusters(data.features(i), p, data.labels(i).size()), data.labels(i));
+    return evaluate(m);
+}
+
+EmParams testParams(EmMethod method)
+{
+    EmParams p;
+    p.method = method;
+    p.classes = 4;
+    p.epochs = 20;
+    p.initEpochs = 2;
+    p.batchSize = 8;
+    p.seed = 5;
+    p.pcaImages = 32;
+    return p;
+}
+
+void runToEnd(EmFit& fit)
+{
+    while (!fit.done())
+        fit.step();
+}
+
+} // namespace
+
+class TestEmFit : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir dir;
+
+private slots:
+    void primapsEmBeatsKMeans()
+    {
+        // Three fit seeds on one dataset; PriMaPs-EM must win clearly for each seed
+        // against the baseline with the same seed. (Over 30 dataset x fit seeds of
+        // this generator the margin was >= 20 mIoU in 28 runs; two EM runs stalled
+        // at the baseline's level, so a single seed is not a proof either way.)
+        const SyntheticData data(SyntheticConfig{});
+        const double chance = 100.0 / 4;
+        for (std::uint64_t seed : {0, 1, 2}) {
+            EmParams pk = testParams(EmMethod::KMeans);
+            EmParams pe = testParams(EmMethod::PrimapsEm);
+            pk.seed = pe.seed = seed;
+            EmFit kmeans(data, pk);
+            runToEnd(kmeans);
+            EmFit em(data, pe);
+            runToEnd(em);
+            const EvaluationResult rk = evaluateFit(data, kmeans.thetaM(), 4);
+            const EvaluationResult re = evaluateFit(data, em.thetaM(), 4);
+            qInfo("seed %d: k-means Acc %.1f mIoU %.1f; PriMaPs-EM Acc %.1f mIoU %.1f", int(seed),
+                  rk.accuracy, rk.meanIoU, re.accuracy, re.meanIoU);
+            QVERIFY(rk.accuracy > chance + 10);
+            QVERIFY(re.accuracy > chance + 10);
+            QVERIFY(re.meanIoU > rk.meanIoU + 15);
+            // The baseline's result is its trained prototypes.
+            QCOMPARE(kmeans.thetaM().direction, kmeans.thetaR().direction);
+            QCOMPARE(kmeans.totalSteps(), std::int64_t(1 + 8 * 20));
+            QCOMPARE(em.totalSteps(), std::int64_t(1 + 8 * (2 + 20)));
+            QCOMPARE(em.stepsDone(), em.totalSteps());
+        }
+    }
+
+    void kmeansRaisesMeanCosine()
+    {
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::KMeans);
+        p.batchSize = 64; // the whole set: every step sees the same batch
+        EmFit fit(data, p);
+        runToEnd(fit);
+        const auto& h = fit.history();
+        QCOMPARE(h.front().phase, EmPhase::Pca);
+        QVERIFY(h[1].loss > h.back().loss + 0.01); // loss = -mean max cosine
+    }
+
+    void emStepDescendsOnFixedPseudoLabels()
+    {
+        // With theta_M frozen (no EMA) and the whole set as the batch, pseudo-labels
+        // are fixed and each EM step is gradient descent on one focal loss.
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::PrimapsEm);
+        p.batchSize = 64;
+        p.emaEvery = 0;
+        p.epochs = 30;
+        EmFit fit(data, p);
+        runToEnd(fit);
+        std::vector<double> losses;
+        for (const EmStepInfo& s : fit.history())
+            if (s.phase == EmPhase::Em)
+                losses.push_back(s.loss);
+        QCOMPARE(int(losses.size()), 30);
+        for (std::size_t i = 1; i < losses.size(); ++i)
+            QVERIFY2(losses[i] < losses[i - 1], qPrintable(QString("step %1").arg(i)));
+        QVERIFY(fit.history().back().labelledFraction == 1.0);
+    }
+
+    void firstAdamStepFollowsTheLossGradient()
+    {
+        // Adam's first step moves every parameter by -lr * sign(gradient). Compare
+        // those signs with central finite differences of the reported loss, for the
+        // k-means loss and for the EM cross-entropy (gamma 0: the focal weights are
+        // constants in the reference's gradient, so only then is the finite
+        // difference the same quantity). The state is edited through saveState() /
+        // restoreState(), the public way to set the prototypes.
+        const SyntheticData data(SyntheticConfig{});
+        for (EmMethod method : {EmMethod::KMeans, EmMethod::PrimapsEm}) {
+            EmParams p = testParams(method);
+            p.batchSize = 64;
+            p.focalGamma = 0.0f;
+            p.emaEvery = 0;
+            EmFit fit(data, p);
+            fit.step(); // PCA
+            if (method == EmMethod::PrimapsEm)
+                while (fit.phase() != EmPhase::Em)
+                    fit.step();
+            const nlohmann::json start = nlohmann::json::parse(fit.saveState());
+            const std::vector<float> before = fit.thetaR().direction;
+            const std::vector<float> gainBefore = fit.thetaR().gain;
+            fit.step();
+            const std::vector<float> after = fit.thetaR().direction;
+
+            auto lossWith = [&](const char* field, std::size_t i, float delta) {
+                nlohmann::json s = start;
+                s["theta_r"][field][i] = s["theta_r"][field][i].get<float>() + delta;
+                EmFit probe(data, p);
+                probe.restoreState(s.dump());
+                return probe.step().loss;
+            };
+            int checked = 0;
+            const float eps = 1e-3f;
+            for (std::size_t i = 0; i < before.size(); i += 5) {
+                const double fd =
+                    (lossWith("direction", i, eps) - lossWith("direction", i, -eps)) / (2 * eps);
+                if (std::abs(fd) < 1e-3)
+                    continue; // too flat for a reliable sign
+                const double moved = double(after[i]) - double(before[i]);
+                QVERIFY2((fd > 0) == (moved < 0),
+                         qPrintable(QString("%1 direction %2: fd %3, step %4")
+                                        .arg(toString(method))
+                                        .arg(i)
+                                        .arg(fd)
+                                        .arg(moved)));
+                QVERIFY(std::abs(std::abs(moved) - p.learningRate) < 1e-4);
+                ++checked;
+            }
+            QVERIFY(checked >= 10);
+            if (method == EmMethod::PrimapsEm) {
+                for (std::size_t k = 0; k < gainBefore.size(); ++k) {
+                    const double fd =
+                        (lossWith("gain", k, eps) - lossWith("gain", k, -eps)) / (2 * eps);
+                    const double moved = double(fit.thetaR().gain[k]) - double(gainBefore[k]);
+                    if (std::abs(fd) >= 1e-3)
+                        QVERIFY((fd > 0) == (moved < 0));
+                }
+            }
+        }
+    }
+
+    void sameSeedSameResult()
+    {
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::PrimapsEm);
+        p.studentAugmentation = true;
+        EmFit a(data, p), b(data, p);
+        runToEnd(a);
+        runToEnd(b);
+        QCOMPARE(a.thetaM().direction, b.thetaM().direction);
+        QCOMPARE(a.thetaR().gain, b.thetaR().gain);
+        QCOMPARE(a.saveState(), b.saveState());
+        p.seed = 6;
+        EmFit c(data, p);
+        runToEnd(c);
+        QVERIFY(a.thetaM().direction != c.thetaM().direction);
+    }
+
+    void cancelAndResumeEqualsUninterrupted()
+    {
+        const SyntheticData data(SyntheticConfig{});
+        const EmParams p = testParams(EmMethod::PrimapsEm);
+        EmFit whole(data, p);
+        runToEnd(whole);
+
+        const std::string checkpoint = dir.filePath("fit.state").toStdString();
+        {
+            EmFit first(data, p);
+            JobRunner runner(std::make_unique<EmFitJob>(first, checkpoint, 7));
+            JobControl& control = runner.control();
+            // Cancel from the worker's own progress report, mid-way through EM.
+            control.setProgressCallback([&control](const JobProgress& progress) {
+                if (progress.step == 41)
+                    control.cancel();
+            });
+            runner.start();
+            QCOMPARE(runner.wait(), JobState::Canceled);
+            QCOMPARE(first.stepsDone(), std::int64_t(41));
+        }
+        EmFit resumed(data, p);
+        std::ifstream in(checkpoint);
+        std::stringstream text;
+        text << in.rdbuf();
+        resumed.restoreState(text.str());
+        QCOMPARE(resumed.stepsDone(), std::int64_t(41));
+        QCOMPARE(resumed.phase(), EmPhase::Em);
+        EmFitJob job(resumed, checkpoint);
+        JobControl control;
+        QCOMPARE(runJob(job, control), JobState::Finished);
+        QCOMPARE(resumed.thetaM().direction, whole.thetaM().direction);
+        QCOMPARE(resumed.thetaR().direction, whole.thetaR().direction);
+        QCOMPARE(resumed.thetaR().gain, whole.thetaR().gain);
+        QCOMPARE(resumed.history().size(), whole.history().size());
+        QCOMPARE(resumed.history().back().loss, whole.history().back().loss);
+        QCOMPARE(control.progress().step, whole.totalSteps());
+    }
+
+    void pauseAndResume()
+    {
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::KMeans);
+        p.epochs = 3;
+        EmFit fit(data, p);
+        JobRunner runner(std::make_unique<EmFitJob>(fit, std::string()));
+        JobControl& control = runner.control();
+        control.setProgressCallback([&control](const JobProgress& progress) {
+            if (progress.step == 3)
+                control.pause();
+        });
+        runner.start();
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (control.state() != JobState::Paused && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        QCOMPARE(control.state(), JobState::Paused);
+        QCOMPARE(fit.stepsDone(), std::int64_t(3)); // it really waits
+        control.resume();
+        QCOMPARE(runner.wait(), JobState::Finished);
+        QVERIFY(fit.done());
+        QCOMPARE(control.progress().fraction, 1.0);
+        QVERIFY(control.progress().etaSeconds >= 0);
+    }
+
+    void periodicValidation()
+    {
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::PrimapsEm);
+        p.epochs = 3;
+        EmFit fit(data, p); // 1 + 8 * 5 = 41 steps
+        EmFitJob job(fit, std::string());
+        job.setValidation(8, [&](const EmFit& f) {
+            const EvaluationResult r = evaluateFit(data, f.thetaM(), 4);
+            return EmFitJob::Metrics{{"val_miou", r.meanIoU}};
+        });
+        JobControl control;
+        bool sawMetric = false;
+        control.setProgressCallback([&](const JobProgress& progress) {
+            for (const auto& value : progress.values)
+                sawMetric = sawMetric || value.first == "val_miou";
+        });
+        QCOMPARE(runJob(job, control), JobState::Finished);
+        QVERIFY(sawMetric);
+        // Steps 8, 16, 24, 32, 40 and the last one (41).
+        QCOMPARE(job.validationHistory().size(), std::size_t(6));
+        QCOMPARE(job.validationHistory().back().first, std::int64_t(41));
+        QCOMPARE(job.validationHistory().back().second.front().second,
+                 evaluateFit(data, fit.thetaM(), 4).meanIoU);
+    }
+
+    void errorsComeBackAsValues()
+    {
+        class Failing : public Job
+        {
+        public:
+            void run(JobControl&) override { throw Error("disk on fire"); }
+        } job;
+        JobControl control;
+        QCOMPARE(runJob(job, control), JobState::Failed);
+        QCOMPARE(control.error(), std::string("disk on fire"));
+
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::PrimapsEm);
+        p.classes = 40; // more prototypes than feature dimensions
+        EmFit fit(data, p);
+        QVERIFY_THROWS_EXCEPTION(Error, fit.step());
+        p.classes = 0;
+        QVERIFY_THROWS_EXCEPTION(Error, EmFit(data, p));
+        EmFit ok(data, testParams(EmMethod::KMeans));
+        QVERIFY_THROWS_EXCEPTION(Error, ok.restoreState("{}"));
+        EmParams other = testParams(EmMethod::KMeans);
+        other.seed = 99;
+        EmFit different(data, other);
+        QVERIFY_THROWS_EXCEPTION(Error, ok.restoreState(different.saveState()));
+    }
+
+    void predictionsAndFlipAveraging()
+    {
+        Prototypes p;
+        p.classes = 2;
+        p.dim = 2;
+        p.direction = {2, 0, 0, 1};
+        p.gain = {1, 1};
+        FeatureMap f(2, 1, 2);
+        f.at(0, 0, 0) = 1; // class 0
+        f.at(1, 0, 1) = 1; // class 1
+        const cv::Mat pred = predictClusters(f, p, cv::Size(4, 1));
+        QCOMPARE(pred.at<int>(0, 0), 0);
+        QCOMPARE(pred.at<int>(0, 3), 1);
+        const std::vector<float> logits = clusterLogits(f, p, cv::Size(2, 1));
+        QCOMPARE(logits, (std::vector<float>{1, 0, 0, 1}));
+        const Prototypes back = prototypesFromJson(prototypesToJson(p));
+        QCOMPARE(back.direction, p.direction);
+        QCOMPARE(back.weights(), (std::vector<float>{1, 0, 0, 1}));
+
+        FeatureMap flipped(2, 1, 2);
+        flipped.at(0, 0, 1) = 3; // mirrored: belongs to x = 0
+        const FeatureMap avg = averageWithFlipped(f, flipped);
+        QCOMPARE(avg.at(0, 0, 0), 2.0f);
+        QCOMPARE(avg.at(0, 0, 1), 0.0f);
+        QVERIFY_THROWS_EXCEPTION(Error, averageWithFlipped(f, FeatureMap(2, 2, 2)));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestEmFit)
+#include "tst_emfit.moc"

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+// The native DINO / DINOv2 ViTs against reference outputs (tests/data/vit, made by
+// make_fixtures.py with python3-torch), architecture detection, load errors, the model
+// catalogue and the backbone registry.
+#include "backbone.h"
+#include "checkpoint.h"
+#include "checkpoint_p.h"
+#include "error.h"
+#include "modelcatalog.h"
+#include "npy.h"
+#include "preprocess.h"
+#include "vit.h"
+
+#include <ATen/ATen.h>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <opencv2/core.hpp>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace primaps;
+
+namespace {
+
+const std::string kVitData = PRIMAPS_TEST_DATA_DIR "/vit/";
+
+/// The fixture image: value(y, x, c) = (37 y + 11 x + 101 c + 13 ((x y) mod 7)) mod 256.
+cv::Mat testImage(int height, int width)
+{
+    cv::Mat rgb(height, width, CV_8UC3);
+    for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x)
+            for (int c = 0; c < 3; ++c)
+                rgb.at<cv::Vec3b>(y, x)[c] =
+                    std::uint8_t((37 * y + 11 * x + 101 * c + 13 * ((x * y) % 7)) % 256);
+    return rgb;
+}
+
+VitOptions tinyOptions()
+{
+    VitOptions options;
+    options.numHeads = 2; // the tiny fixtures have 16-d tokens in two 8-d heads
+    return options;
+}
+
+/// A state dict read from `path` and then changed by `edit` (key, tensor pairs in order).
+StateDict edited(const std::string& path,
+                 const std::function<void(std::vector<std::pair<std::string, at::Tensor>>&)>& edit)
+{
+    StateDict sd = readStateDict(path);
+    auto entries = sd.impl().tensors;
+    edit(entries);
+    sd.impl().tensors.clear();
+    sd.impl().index.clear();
+    for (auto& [name, tensor] : entries)
+        sd.impl().add(name, tensor);
+    return sd;
+}
+
+template <typename F> std::string errorOf(F&& f)
+{
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return {};
+}
+
+#define EXPECT_ERROR_CONTAINING(expr, needle)                                                      \
+    do {                                                                                           \
+        const std::string message_ = errorOf([&] { (void)(expr); });                               \
+        if (message_.find(needle) == std::string::npos)                                            \
+            QFAIL(qPrintable(                                                                      \
+                QString("expected an error containing '%1', got '%2'")                             \
+                    .arg(QString::fromStdString(needle), QString::fromStdString(message_))));      \
+    } while (false)
+
+float maxAbsDifference(const FeatureMap& a, const std::vector<float>& b)
+{
+    float worst = 0.0f;
+    for (std::size_t i = 0; i < b.size(); ++i)
+        worst = std::max(worst, std::fabs(a.values[i] - b[i]));
+    return worst;
+}
+
+} // namespace
+
+class TestVit : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir dir;
+
+private slots:
+    void matchesReferenceOutputs_data()
+    {
+        QTest::addColumn<QString>("model");
+        QTest::addColumn<int>("height");
+        QTest::addColumn<int>("width");
+        // Native grid (no interpolation), non-square and square non-native sizes.
+        QTest::newRow("dino 32x32 native") << "dino_tiny" << 32 << 32;
+        QTest::newRow("dino 24x56") << "dino_tiny" << 24 << 56;
+        QTest::newRow("dino 48x48") << "dino_tiny" << 48 << 48;
+        QTest::newRow("dinov2 70x70 native") << "dinov2_tiny" << 70 << 70;
+        QTest::newRow("dinov2 42x98") << "dinov2_tiny" << 42 << 98;
+        QTest::newRow("dinov2 56x56") << "dinov2_tiny" << 56 << 56;
+    }
+
+    void matchesReferenceOutputs()
+    {
+        QFETCH(QString, model);
+        QFETCH(int, height);
+        QFETCH(int, width);
+        const std::string name = model.toStdString();
+        VisionTransformer vit(readStateDict(kVitData + name + ".pth"), tinyOptions());
+        const NpyArray expected = readNpy(kVitData + name + "_" + std::to_string(height) + "x" +
+                                          std::to_string(width) + ".npy");
+        const int p = vit.config().patchSize;
+        QCOMPARE(expected.shape, (std::vector<std::int64_t>{16, height / p, width / p}));
+
+        const FeatureMap features =
+            vit.features(imagenetNormalize(testImage(height, width)), height, width);
+        QCOMPARE(features.channels, 16);
+        QCOMPARE(features.height, height / p);
+        QCOMPARE(features.width, width / p);
+        const float error = maxAbsDifference(features, expected.toFloat32());
+        qInfo("%s %dx%d: max abs error %.3g", name.c_str(), height, width, double(error));
+        QVERIFY2(error <= 1e-4f, qPrintable(QString("max abs error %1").arg(double(error))));
+
+        // The interpolated positional embeddings are cached per grid; a second call at
+        // the same size and one after another size must give identical numbers.
+        const FeatureMap again =
+            vit.features(imagenetNormalize(testImage(height, width)), height, width);
+        QCOMPARE(again.values, features.values);
+    }
+
+    void detectsArchitecture()
+    {
+        const VitConfig dino =
+            detectVitConfig(readStateDict(kVitData + "dino_tiny.pth"), tinyOptions());
+        QCOMPARE(dino.family, VitFamily::Dino);
+        QCOMPARE(dino.patchSize, 8);
+        QCOMPARE(dino.embedDim, 16);
+        QCOMPARE(dino.depth, 2);
+        QCOMPARE(dino.numHeads, 2);
+        QCOMPARE(dino.mlpHidden, 64);
+        QCOMPARE(dino.posGrid, 4);
+        QVERIFY(!dino.layerScale);
+        QCOMPARE(dino.registryName(), std::string()); // not a catalogued size
+        QCOMPARE(dino.description(), std::string("DINO ViT-custom/8 (16-d, 2 blocks, 2 heads)"));
+
+        const VitConfig v2 =
+            detectVitConfig(readStateDict(kVitData + "dinov2_tiny.pth"), tinyOptions());
+        QCOMPARE(v2.family, VitFamily::Dinov2);
+        QCOMPARE(v2.patchSize, 14);
+        QCOMPARE(v2.posGrid, 5);
+        QVERIFY(v2.layerScale);
+
+        // The catalogued architectures map to their registry names.
+        VitConfig c;
+        c.family = VitFamily::Dino;
+        c.patchSize = 8;
+        c.embedDim = 384;
+        c.depth = 12;
+        c.numHeads = 6;
+        c.mlpHidden = 1536;
+        QCOMPARE(c.registryName(), std::string("dino_vits8"));
+        c.embedDim = 768, c.numHeads = 12, c.mlpHidden = 3072, c.patchSize = 16;
+        QCOMPARE(c.registryName(), std::string("dino_vitb16"));
+        c.family = VitFamily::Dinov2, c.layerScale = true, c.patchSize = 14;
+        QCOMPARE(c.registryName(), std::string("dinov2_vitb14"));
+        QCOMPARE(c.description(), std::string("DINOv2 ViT-B/14 (768-d, 12 blocks, 12 heads)"));
+        c.patchSize = 16;
+        QCOMPARE(c.registryName(), std::string());
+    }
+
+    void loadsChunkedDinov2Blocks()
+    {
+        // DINOv2 training checkpoints (block_chunks > 0) name blocks blocks.<chunk>.<i>.
+        const std::string path = kVitData + "dinov2_tiny.pth";
+        const StateDict chunked = edited(path, [](auto& entries) {
+            for (auto& entry : entries) {
+                if (entry.first.rfind("blocks.0.", 0) == 0)
+                    entry.first = "blocks.0.0." + entry.first.substr(9);
+                else if (entry.first.rfind("blocks.1.", 0) == 0)
+                    entry.first = "blocks.1.1." + entry.first.substr(9);
+            }
+        });
+        QVERIFY(chunked.contains("blocks.1.1.ls2.gamma"));
+        VisionTransformer a(chunked, tinyOptions());
+        VisionTransformer b(readStateDict(path), tinyOptions());
+        const std::vector<float> image = imagenetNormalize(testImage(42, 98));
+        QCOMPARE(a.features(image, 42, 98).values, b.features(image, 42, 98).values);
+    }
+
+    void refusesWrongWeights()
+    {
+        const std::string path = kVitData + "dino_tiny.pth";
+        auto without = [&](const std::string& key) {
+            return edited(path, [&](auto& entries) {
+                entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                             [&](const auto& e) { return e.first == key; }),
+                              entries.end());
+            });
+        };
+        auto with = [&](const std::string& key, at::Tensor tensor) {
+            return edited(path, [&](auto& entries) {
+                bool replaced = false;
+                for (auto& e : entries)
+                    if (e.first == key)
+                        e.second = tensor, replaced = true;
+                if (!replaced)
+                    entries.emplace_back(key, tensor);
+            });
+        };
+
+        EXPECT_ERROR_CONTAINING(VisionTransformer(without("blocks.1.mlp.fc2.bias"), tinyOptions()),
+                                std::string("missing key 'blocks.1.mlp.fc2.bias'"));
+        EXPECT_ERROR_CONTAINING(VisionTransformer(without("pos_embed"), tinyOptions()),
+                                std::string("missing key 'pos_embed'"));
+        EXPECT_ERROR_CONTAINING(VisionTransformer(without("blocks.0.norm1.weight"), tinyOptions()),
+                                std::string("missing key 'blocks.0.norm1.weight'"));
+        EXPECT_ERROR_CONTAINING(
+            VisionTransformer(with("blocks.0.attn.qkv.weight", at::zeros({48, 15})), tinyOptions()),
+            std::string("'blocks.0.attn.qkv.weight' has shape [48, 15], expected [48, 16]"));
+        EXPECT_ERROR_CONTAINING(
+            VisionTransformer(with("blocks.0.attn.q_norm.weight", at::zeros({16})), tinyOptions()),
+            std::string("unexpected key 'blocks.0.attn.q_norm.weight'"));
+        EXPECT_ERROR_CONTAINING(
+            VisionTransformer(with("register_tokens", at::zeros({1, 4, 16})), tinyOptions()),
+            std::string("register tokens"));
+        EXPECT_ERROR_CONTAINING(
+            VisionTransformer(with("pos_embed", at::zeros({1, 16, 16})), tinyOptions()),
+            std::string("pos_embed has shape [1, 16, 16]"));
+        EXPECT_ERROR_CONTAINING(
+            VisionTransformer(with("blocks.3.norm1.weight", at::zeros({16})), tinyOptions()),
+            std::string("block 2 of 4 is missing"));
+        // Heads cannot be inferred for 16-d tokens; released models all have 64-d heads.
+        EXPECT_ERROR_CONTAINING(VisionTransformer(readStateDict(path)),
+                                std::string("cannot infer the number of attention heads"));
+        // Some other network altogether.
+        EXPECT_ERROR_CONTAINING(
+            VisionTransformer(readStateDict(PRIMAPS_TEST_DATA_DIR "/checkpoint/ordered.pth")),
+            std::string("not a DINO/DINOv2 ViT backbone"));
+        // A head from a full training checkpoint is ignored, not an error.
+        VisionTransformer headed(with("head.last_layer.weight_g", at::ones({3, 1})), tinyOptions());
+        QCOMPARE(headed.config().embedDim, 16);
+        // Bad image sizes.
+        VisionTransformer vit(readStateDict(path), tinyOptions());
+        EXPECT_ERROR_CONTAINING(vit.features(std::vector<float>(3 * 30 * 32), 30, 32),
+                                std::string("multiples of the patch size 8"));
+        EXPECT_ERROR_CONTAINING(vit.features(std::vector<float>(5), 32, 32),
+                                std::string("expected 3 x 32 x 32 values"));
+    }
+
+    void countsFlops()
+    {
+        VisionTransformer vit(readStateDict(kVitData + "dino_tiny.pth"), tinyOptions());
+        // 16 patches + CLS, 16-d, 64 hidden, 2 blocks, 8x8 patches.
+        const double n = 17, d = 16;
+        const double block =
+            2 * n * 48 * d + 2 * 2 * n * n * d + 2 * n * d * d + 2 * 2 * n * 64 * d;
+        QCOMPARE(vit.flops(32, 32), 2 * 16 * d * 192 + 2 * block);
+    }
+
+    // ---- catalogue and registry ----
+
+    void catalogueListsTheSixBackbones()
+    {
+        const std::vector<ModelInfo>& models = modelCatalog();
+        QCOMPARE(models.size(), std::size_t(6));
+        const std::vector<std::string> names = {"dino_vits8",  "dino_vitb8",    "dino_vits16",
+                                                "dino_vitb16", "dinov2_vits14", "dinov2_vitb14"};
+        for (const std::string& name : names) {
+            const ModelInfo* m = findModel(name);
+            QVERIFY2(m, name.c_str());
+            QVERIFY(m->url.rfind("https://dl.fbaipublicfiles.com/dino", 0) == 0);
+            QVERIFY(m->url.size() > m->fileName.size() &&
+                    m->url.compare(m->url.size() - m->fileName.size(), std::string::npos,
+                                   m->fileName) == 0);
+            QCOMPARE(m->resize, m->patchSize == 14 ? 322 : 320);
+            QCOMPARE(m->heads * 64, m->dim);
+            QVERIFY(m->plausibleSize(m->expectedSize));
+            QVERIFY(!m->plausibleSize(m->expectedSize / 2));
+            // About 4 bytes per parameter plus a little container overhead.
+            QVERIFY(m->expectedSize > 4 * m->parameters &&
+                    m->expectedSize < 4 * m->parameters + 200000);
+        }
+        QCOMPARE(findModel("dino_vits8")->fileName, std::string("dino_deitsmall8_pretrain.pth"));
+        QVERIFY(!findModel("filterbank"));
+
+        const std::vector<std::string> available = availableBackbones();
+        QCOMPARE(available.front(), std::string("filterbank"));
+        for (const std::string& name : names)
+            QVERIFY(std::find(available.begin(), available.end(), name) != available.end());
+        QCOMPARE(available.back(), std::string("torchscript"));
+
+        EXPECT_ERROR_CONTAINING(parseModelCatalog("{", "x.json"), std::string("not valid JSON"));
+        EXPECT_ERROR_CONTAINING(parseModelCatalog(R"({"models": [{"name": "a"}]})", "x.json"),
+                                std::string("entry 'a' is malformed"));
+    }
+
+    void findsWeightsOrSaysWhereToGetThem()
+    {
+        const QByteArray models = dir.filePath("models").toUtf8();
+        QDir().mkpath(QString::fromUtf8(models));
+        qputenv("PRIMAPS_MODELS_DIR", models);
+        qputenv("XDG_DATA_HOME", dir.filePath("data").toUtf8());
+        qputenv("TORCH_HOME", dir.filePath("torch").toUtf8());
+
+        const std::vector<std::string> dirs = modelSearchDirectories();
+        QCOMPARE(dirs.size(), std::size_t(3));
+        QCOMPARE(dirs[0], models.toStdString());
+        QCOMPARE(dirs[1], dir.filePath("data").toStdString() + "/PriMaPs/PriMaPs Studio/models");
+        QCOMPARE(dirs[2], dir.filePath("torch").toStdString() + "/hub/checkpoints");
+
+        // Nothing there: the error gives the official address and the option.
+        BackboneOptions none;
+        const std::string message = errorOf([&] { createBackbone("dino_vits8", none); });
+        QVERIFY2(message.find("https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/"
+                              "dino_deitsmall8_pretrain.pth") != std::string::npos,
+                 message.c_str());
+        QVERIFY2(message.find("--weights") != std::string::npos, message.c_str());
+        QVERIFY2(message.find(models.toStdString()) != std::string::npos, message.c_str());
+
+        BackboneOptions missing;
+        missing.weightsPath = dir.filePath("nope.pth").toStdString();
+        EXPECT_ERROR_CONTAINING(createBackbone("dinov2_vitb14", missing),
+                                std::string("does not exist"));
+        EXPECT_ERROR_CONTAINING(createBackbone("torchscript", none), std::string("--weights"));
+
+        // A file with the catalogued name in a search folder is found; this one holds the
+        // tiny ViT, so loading then names what it really is.
+        const std::string target = models.toStdString() + "/dino_deitsmall8_pretrain.pth";
+        QVERIFY(QFile::copy(QString::fromStdString(kVitData + "dino_tiny.pth"),
+                            QString::fromStdString(target)));
+        QCOMPARE(findModelFile(*findModel("dino_vits8")), target);
+        QCOMPARE(resolveModelWeights("dino_vits8", ""), target);
+        const std::string wrong = errorOf([&] { createBackbone("dino_vits8", none); });
+        QVERIFY2(wrong.find(target) != std::string::npos, wrong.c_str());
+        QVERIFY2(wrong.find("holds a DINO ViT with 16-d tokens, 2 blocks and 8x8 patches, not "
+                            "dino_vits8 (DINO ViT-S/8: 384-d, 12 blocks, 8x8 patches)") !=
+                     std::string::npos,
+                 wrong.c_str());
+        qunsetenv("PRIMAPS_MODELS_DIR");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestVit)
+#include "tst_vit.moc"
