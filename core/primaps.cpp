@@ -2,6 +2,7 @@
 #include "primaps.h"
 
 #include "blas.h"
+#include "blasthreads_p.h"
 #include "eigen.h"
 #include "error.h"
 
@@ -97,6 +98,9 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     if (params.maxIterations < 1 || params.maxIterations > 254)
         throw Error("PriMaPs iteration cap must be in 1..254 (mask ids are 8-bit)");
 
+    // The LibTorch work here is small; on the calling thread it does not keep
+    // OpenMP workers spinning while OpenBLAS's threads do the heavy products.
+    const detail::SerialAtenOps serial(true);
     d->trace.params = params;
     d->trace.channels = features.channels;
     d->trace.height = features.height;
@@ -137,6 +141,7 @@ const PrimapsIteration* PrimapsDecomposer::step()
     if (done())
         throw Error("PriMaPs: step() called after the decomposition stopped");
     const PrimapsParams& params = s.trace.params;
+    const detail::SerialAtenOps serial(true);
 
     auto stop = [&](StopReason reason) -> const PrimapsIteration* {
         s.trace.stopReason = reason;

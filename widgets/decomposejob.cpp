@@ -6,6 +6,9 @@
 #include "imageconvert.h"
 #include "imageio.h"
 
+#include <algorithm>
+#include <atomic>
+#include <list>
 #include <map>
 #include <optional>
 #include <QDateTime>
@@ -17,8 +20,9 @@
 
 namespace primaps {
 
-/// Lives on the job's thread. Only the pending-request slot is shared with the
-/// GUI thread; everything else is touched by this thread alone.
+/// Lives on the job's thread. Only the pending-request slot and the extraction
+/// counter are shared with the GUI thread; everything else is touched by this
+/// thread alone.
 class DecomposeWorker : public QObject
 {
     Q_OBJECT
@@ -38,6 +42,8 @@ public:
         QMutexLocker lock(&m_mutex);
         m_pending.reset();
     }
+
+    int extractions() const { return m_extractions.load(std::memory_order_relaxed); }
 
 signals:
     void resultReady(const primaps::DecomposeResult& result);
@@ -71,28 +77,67 @@ private:
             Backbone& backbone = backboneFor(request.backbone);
             result.backboneName = QString::fromStdString(backbone.name());
             result.recommendedThreshold = backbone.recommendedThreshold();
+            const bool useRecommended = !(request.threshold > 0.0f);
+            result.threshold = useRecommended ? result.recommendedThreshold : request.threshold;
 
-            QElapsedTimer clock;
-            clock.start();
-            result.image = imageFor(request.path);
-            result.loadMs = m_loadedNow ? double(clock.nsecsElapsed()) / 1e6 : 0.0;
-
-            PipelineParams params;
-            params.useRecommendedThreshold = !(request.threshold > 0.0f);
-            params.primaps.threshold =
-                params.useRecommendedThreshold ? result.recommendedThreshold : request.threshold;
-            result.threshold = params.primaps.threshold;
-            result.decomposition = std::make_shared<const ImageDecomposition>(
-                decomposeImage(result.image, backbone, params));
-            result.photo = m_photo;
+            const FileIdentity file = identify(request.path);
+            dropStale(file);
+            auto hit = findEntry(file, result.backboneName);
+            if (hit != m_cache.end()) {
+                // Same image, same backbone: only PriMaPs and step 5 run again,
+                // on a copy, because the cached result may be on display.
+                auto decomposition = std::make_shared<ImageDecomposition>(*hit->decomposition);
+                PrimapsParams primaps;
+                primaps.threshold = result.threshold;
+                redecompose(*decomposition, primaps, request.crf);
+                hit->decomposition = decomposition;
+                m_cache.splice(m_cache.begin(), m_cache, hit);
+                result.featuresReused = true;
+            } else {
+                CacheEntry entry;
+                entry.file = file;
+                entry.backbone = result.backboneName;
+                QElapsedTimer clock;
+                clock.start();
+                // The same file under another backbone is not decoded again.
+                auto sameFile = findEntry(file, QString());
+                if (sameFile != m_cache.end()) {
+                    entry.image = sameFile->image;
+                    entry.photo = sameFile->photo;
+                } else {
+                    entry.image = loadImageRgb8(request.path.toStdString());
+                    // Converted once per file; re-runs hand out the same QImage,
+                    // which the canvas recognises (same cacheKey) and does not
+                    // upload again.
+                    entry.photo = toQImage(entry.image);
+                    result.loadMs = double(clock.nsecsElapsed()) / 1e6;
+                }
+                PipelineParams params;
+                params.useRecommendedThreshold = useRecommended;
+                params.primaps.threshold = result.threshold;
+                params.crf = request.crf;
+                entry.decomposition = std::make_shared<const ImageDecomposition>(
+                    decomposeImage(entry.image, backbone, params));
+                m_extractions.fetch_add(1, std::memory_order_relaxed);
+                m_cache.push_front(std::move(entry));
+                if (m_cache.size() > kCachedDecompositions)
+                    m_cache.pop_back();
+            }
+            const CacheEntry& entry = m_cache.front();
+            result.image = entry.image;
+            result.photo = entry.photo;
+            result.decomposition = entry.decomposition;
         } catch (const std::bad_alloc&) {
             result.error = describe(request.path, "not enough memory to decompose this image");
         } catch (const std::exception& e) {
             // primaps::Error and cv::Exception alike: a message is all the user can use.
             result.error = describe(request.path, e.what());
         }
-        if (!result.error.isEmpty())
+        if (!result.error.isEmpty()) {
             result.decomposition.reset();
+            result.image.release();
+            result.photo = QImage();
+        }
         return result;
     }
 
@@ -115,39 +160,64 @@ private:
         return *it->second;
     }
 
-    cv::Mat imageFor(const QString& path)
+    /// A file as it is on disk now: a changed modification time or size means
+    /// new pixels, and cached results of the old ones must not be used.
+    struct FileIdentity
+    {
+        QString path;
+        QDateTime modified;
+        qint64 size = -1;
+
+        bool operator==(const FileIdentity& other) const
+        {
+            return path == other.path && modified == other.modified && size == other.size;
+        }
+    };
+
+    struct CacheEntry
+    {
+        FileIdentity file;
+        QString backbone; ///< Backbone::name()
+        cv::Mat image;    ///< CV_8UC3 RGB at the original size
+        QImage photo;
+        /// The newest result for this image and backbone; its features serve
+        /// the next request. Never modified: it may be on display.
+        std::shared_ptr<const ImageDecomposition> decomposition;
+    };
+
+    static FileIdentity identify(const QString& path)
     {
         const QFileInfo info(path);
-        const QDateTime modified = info.lastModified();
-        m_loadedNow = false;
-        if (path == m_imagePath && modified == m_imageModified && info.size() == m_imageSize &&
-            !m_image.empty())
-            return m_image;
-        m_image.release();
-        m_photo = QImage();
-        m_imagePath.clear();
-        cv::Mat image = loadImageRgb8(path.toStdString());
-        // Converted once per file; re-runs hand out the same QImage, which the
-        // canvas recognises (same cacheKey) and does not upload again.
-        m_photo = toQImage(image);
-        m_image = image;
-        m_imagePath = path;
-        m_imageModified = modified;
-        m_imageSize = info.size();
-        m_loadedNow = true;
-        return image;
+        return {path, info.lastModified(), info.exists() ? info.size() : -1};
     }
+
+    /// The entry for `file` and `backbone`, or for `file` under any backbone
+    /// when `backbone` is empty.
+    std::list<CacheEntry>::iterator findEntry(const FileIdentity& file, const QString& backbone)
+    {
+        return std::find_if(m_cache.begin(), m_cache.end(), [&](const CacheEntry& e) {
+            return e.file == file && (backbone.isEmpty() || e.backbone == backbone);
+        });
+    }
+
+    /// Forgets what was computed from an earlier version of the file.
+    void dropStale(const FileIdentity& file)
+    {
+        m_cache.remove_if(
+            [&](const CacheEntry& e) { return e.file.path == file.path && !(e.file == file); });
+    }
+
+    // A handful of image + backbone pairs: enough to flip between a few images
+    // or backbones without extracting again; each holds one feature map
+    // (a few MB for the ViTs).
+    static constexpr std::size_t kCachedDecompositions = 4;
 
     QMutex m_mutex;
     std::optional<Pending> m_pending;
 
     std::map<std::string, std::unique_ptr<Backbone>> m_backbones;
-    QString m_imagePath;
-    QDateTime m_imageModified;
-    qint64 m_imageSize = -1;
-    cv::Mat m_image;
-    QImage m_photo;
-    bool m_loadedNow = false;
+    std::list<CacheEntry> m_cache;     ///< most recently used first
+    std::atomic<int> m_extractions{0}; ///< read by the GUI thread (featureExtractions())
 };
 
 DecomposeJob::DecomposeJob(QObject* parent) : QObject(parent)
@@ -179,6 +249,11 @@ quint64 DecomposeJob::submit(const DecomposeRequest& request)
     if (!wasBusy)
         emit busyChanged(true);
     return m_generation;
+}
+
+int DecomposeJob::featureExtractions() const
+{
+    return m_worker->extractions();
 }
 
 void DecomposeJob::onWorkerResult(const DecomposeResult& result)

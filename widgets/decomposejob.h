@@ -19,6 +19,9 @@ struct DecomposeRequest
     QString path; ///< image file
     QString backbone = QStringLiteral("filterbank");
     float threshold = 0.0f; ///< PriMaPs tau; <= 0 means the backbone's recommendation
+    /// Refine the masks with the dense CRF (step 5). Off is the fast path used
+    /// while the threshold slider is dragged.
+    bool crf = true;
 };
 
 /// What a finished request produced: on success `decomposition` is set and
@@ -37,6 +40,9 @@ struct DecomposeResult
     float threshold = 0.0f;            ///< tau that was used
     float recommendedThreshold = 0.0f; ///< the backbone's recommendation
     double loadMs = 0.0;               ///< reading and decoding the file (0 when cached)
+    /// The features came from an earlier request for the same image and
+    /// backbone; decomposition->timings.features is then that earlier time.
+    bool featuresReused = false;
 
     bool ok() const { return error.isEmpty() && decomposition != nullptr; }
 };
@@ -51,8 +57,11 @@ class DecomposeWorker;
 /// point), but its result is dropped, so finished() only ever reports the newest
 /// request. Results arrive through a queued signal on the GUI thread. The worker
 /// keeps one instance of each backbone it was asked for (backbones are not
-/// thread-safe, and this thread is their only user) and the most recently
-/// loaded image, so re-running with another threshold does not re-read the file.
+/// thread-safe, and this thread is their only user) and the last decomposition
+/// of the few most recently used image + backbone pairs: a request for one of
+/// them (another threshold, the CRF on or off) re-runs PriMaPs and step 5 on
+/// those features with redecompose() instead of reading the file and
+/// extracting features again, which is what makes the threshold slider live.
 /// The destructor drops queued requests and waits for a running one to end.
 class DecomposeJob : public QObject
 {
@@ -67,6 +76,9 @@ public:
     /// True from submit() until the newest request's result has been delivered.
     bool isBusy() const { return m_delivered < m_generation; }
     quint64 latestGeneration() const { return m_generation; }
+    /// How many times the worker has run a backbone (decomposeImage()) since
+    /// construction; requests served from cached features do not count.
+    int featureExtractions() const;
 
 signals:
     void busyChanged(bool busy);

@@ -100,9 +100,22 @@ void LegendWidget::setHoveredMask(int id)
     update();
 }
 
+void LegendWidget::setCaption(const QString& caption)
+{
+    if (caption == m_caption)
+        return;
+    m_caption = caption;
+    // The chips start after the caption, so its width moves them.
+    layoutEntries(width(), &m_entries);
+    updateGeometry();
+    update();
+}
+
 QString LegendWidget::captionText() const
 {
-    return m_entries.isEmpty() ? tr("No masks yet") : tr("Masks");
+    if (m_entries.isEmpty())
+        return tr("No masks yet");
+    return m_caption.isEmpty() ? tr("Masks") : m_caption;
 }
 
 int LegendWidget::layoutEntries(int width, QVector<Entry>* entries) const

@@ -31,6 +31,10 @@ public:
 
     void setHighlightedMask(int id);
     void setHoveredMask(int id);
+    /// The word in front of the chips, e.g. which label map they describe
+    /// ("Masks after CRF"); empty restores the default "Masks".
+    void setCaption(const QString& caption);
+    QString caption() const { return captionText(); }
 
     bool hasHeightForWidth() const override { return true; }
     int heightForWidth(int width) const override;
@@ -63,6 +67,7 @@ private:
     QString captionText() const;
 
     QVector<Entry> m_entries;
+    QString m_caption;
     int m_highlighted = 0;
     int m_hovered = -1;
     int m_pointed = -1; // the chip under the mouse pointer

@@ -7,6 +7,7 @@
 #include "runtime.h"
 
 #include <cstdio>
+#include <QAction>
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -42,6 +43,10 @@ int main(int argc, char* argv[])
                        "FILE (PNG) and quit."),
         QStringLiteral("FILE"));
     parser.addOption(screenshot);
+    const QCommandLineOption compare(
+        QStringLiteral("compare"),
+        QStringLiteral("Start in the before/after CRF view (View > Before / After CRF)."));
+    parser.addOption(compare);
     parser.addPositionalArgument(QStringLiteral("images"),
                                  QStringLiteral("Image files or folders to open."),
                                  QStringLiteral("[images...]"));
@@ -78,6 +83,8 @@ int main(int argc, char* argv[])
             QApplication::exit(1);
         });
     }
+    if (parser.isSet(compare))
+        window.compareAction()->setChecked(true);
     window.show();
     window.openInitial(parser.positionalArguments());
     if (!shotPath.isEmpty() && window.imageList()->count() == 0) {

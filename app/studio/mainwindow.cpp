@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 #include <QAction>
 #include <QApplication>
+#include <QCheckBox>
 #include <QCloseEvent>
 #include <QComboBox>
 #include <QDir>
@@ -55,6 +56,16 @@ int toSlider(double tau)
     return int(std::lround(tau * 100.0));
 }
 
+QString compareToolTip(bool crfOn)
+{
+    if (!crfOn)
+        return MainWindow::tr("Before / after CRF (Ctrl+B): turn on the Dense CRF to compare "
+                              "the masks before and after it.");
+    return MainWindow::tr(
+        "Before / after CRF (Ctrl+B): the masks before the dense CRF left of the divider, "
+        "after it right.\nDrag the divider, or press [ and ], to sweep across a boundary.");
+}
+
 QString milliseconds(double ms)
 {
     return ms < 10.0 ? QStringLiteral("%1 ms").arg(ms, 0, 'f', 1)
@@ -72,6 +83,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 
     m_job = new DecomposeJob(this);
     connect(m_job, &DecomposeJob::finished, this, &MainWindow::onDecomposed);
+    // After onDecomposed(): a slider value that waited for this result goes next.
+    connect(m_job, &DecomposeJob::finished, this, &MainWindow::onJobFinished);
     connect(m_job, &DecomposeJob::busyChanged, this, &MainWindow::onBusyChanged);
 
     m_rerunTimer = new QTimer(this);
@@ -194,6 +207,13 @@ void MainWindow::createActions()
         m_canvas->setOverlayVisible(on);
         m_opacitySlider->setEnabled(on);
     });
+    m_compareAction = view->addAction(tr("&Before / After CRF"));
+    m_compareAction->setCheckable(true);
+    m_compareAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_B));
+    m_compareAction->setStatusTip(
+        tr("Split the picture: masks before the CRF left of the divider, after it right"));
+    m_compareAction->setToolTip(compareToolTip(true));
+    connect(m_compareAction, &QAction::toggled, this, &MainWindow::onCompareToggled);
     view->addSeparator();
     m_nextAction = view->addAction(tr("&Next Image"), m_images, &ImageListWidget::selectNext);
     m_nextAction->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Down));
@@ -203,6 +223,19 @@ void MainWindow::createActions()
     view->addSeparator();
     view->addAction(m_imagesDockAction);
     view->addAction(m_stepsDockAction);
+
+    QMenu* decompose = menuBar()->addMenu(tr("&Decompose"));
+    m_crfAction = decompose->addAction(tr("Dense &CRF"));
+    m_crfAction->setCheckable(true);
+    m_crfAction->setChecked(true);
+    m_crfAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    m_crfAction->setStatusTip(tr("Refine the masks with the dense CRF so that they follow the "
+                                 "image's edges"));
+    m_crfAction->setToolTip(
+        tr("Dense CRF (Ctrl+R): refines the upsampled masks so that they follow the image's "
+           "edges\n(PriMaPs step 5). Off shows the plain upsampled masks. While the threshold "
+           "slider is\ndragged the CRF is skipped, and it runs when the slider is released."));
+    connect(m_crfAction, &QAction::toggled, this, &MainWindow::onCrfToggled);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* about = help->addAction(tr("&About PriMaPs Studio"), this, &MainWindow::showAbout);
@@ -267,8 +300,16 @@ void MainWindow::createToolBar()
     m_thresholdReset->setText(tr("Recommended"));
     m_thresholdReset->setToolTip(tr("Back to the backbone's recommended threshold"));
     bar->addWidget(m_thresholdReset);
-    connect(m_thresholdSlider, &QSlider::valueChanged, this,
-            [this](int value) { onThresholdEdited(value / 100.0); });
+    // A drag previews without the CRF; keys, wheel and clicks on the groove
+    // move the slider without it being down and count as edits.
+    connect(m_thresholdSlider, &QSlider::sliderPressed, this, [this] { m_dragChanged = false; });
+    connect(m_thresholdSlider, &QSlider::valueChanged, this, [this](int value) {
+        if (m_thresholdSlider->isSliderDown())
+            onThresholdDragged(value / 100.0);
+        else
+            onThresholdEdited(value / 100.0);
+    });
+    connect(m_thresholdSlider, &QSlider::sliderReleased, this, &MainWindow::onThresholdReleased);
     connect(m_thresholdSpin, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
             &MainWindow::onThresholdEdited);
     connect(m_thresholdReset, &QToolButton::clicked, this, [this] {
@@ -278,6 +319,18 @@ void MainWindow::createToolBar()
         m_rerunTimer->start();
     });
     updateThresholdControls(0.5);
+    spacer(18);
+
+    // A check box reads as on/off at a glance; the menu action carries the shortcut.
+    auto* crfBox = new QCheckBox(tr("Dense CRF"), bar);
+    crfBox->setChecked(m_crfAction->isChecked());
+    crfBox->setToolTip(m_crfAction->toolTip());
+    connect(crfBox, &QCheckBox::toggled, m_crfAction, &QAction::setChecked);
+    connect(m_crfAction, &QAction::toggled, crfBox, &QCheckBox::setChecked);
+    bar->addWidget(crfBox);
+    spacer(4);
+    m_compareAction->setIconText(tr("Before | After"));
+    bar->addAction(m_compareAction);
     spacer(18);
 
     auto* opacityLabel = new QLabel(tr("Overlay"), bar);
@@ -340,8 +393,10 @@ void MainWindow::createStatusBar()
     statusBar()->addPermanentWidget(m_statusSeparator);
     m_statusTimings = new QLabel(this);
     m_statusTimings->setContentsMargins(6, 0, 6, 0);
-    m_statusTimings->setToolTip(tr("Time spent computing features, in the PriMaPs loop (with the "
-                                   "mask stack) and on the label map, for the image on display"));
+    m_statusTimings->setToolTip(
+        tr("Time spent computing features, in the PriMaPs loop (with the mask stack), on the "
+           "upsampled label map and in the dense CRF, for the result on display.\n"
+           "\"cached\": the features of an earlier run on this image were reused."));
     statusBar()->addPermanentWidget(m_statusTimings);
 }
 
@@ -361,6 +416,8 @@ void MainWindow::restoreSettings()
         const QSignalBlocker blocker(m_backboneCombo);
         m_backboneCombo->setCurrentIndex(backbone);
     }
+    m_crfAction->setChecked(settings.value(QStringLiteral("decompose/crf"), true).toBool());
+    m_compareAction->setChecked(settings.value(QStringLiteral("view/compare"), false).toBool());
 }
 
 void MainWindow::writeSettings()
@@ -371,6 +428,8 @@ void MainWindow::writeSettings()
     settings.setValue(QStringLiteral("view/opacity"), m_opacitySlider->value());
     settings.setValue(QStringLiteral("view/overlay"), m_overlayAction->isChecked());
     settings.setValue(QStringLiteral("decompose/backbone"), m_backboneCombo->currentText());
+    settings.setValue(QStringLiteral("decompose/crf"), m_crfAction->isChecked());
+    settings.setValue(QStringLiteral("view/compare"), m_compareAction->isChecked());
 }
 
 void MainWindow::closeEvent(QCloseEvent* event)
@@ -586,6 +645,67 @@ void MainWindow::onThresholdEdited(double tau)
     m_rerunTimer->start();
 }
 
+void MainWindow::onThresholdDragged(double tau)
+{
+    m_useRecommendedThreshold = false;
+    m_dragChanged = true;
+    m_rerunTimer->stop();
+    updateThresholdControls(tau);
+    // One preview at a time: a request superseded while it runs is never shown,
+    // so submitting every value of a fast drag would show nothing until the
+    // hand stops. The newest value waits for the preview in flight instead.
+    if (m_job->isBusy() && m_dragRequestInFlight) {
+        m_previewPending = true;
+    } else {
+        submit(false);
+        m_dragRequestInFlight = true;
+    }
+}
+
+void MainWindow::onThresholdReleased()
+{
+    m_previewPending = false;
+    if (!m_dragChanged)
+        return;
+    m_dragChanged = false;
+    submitCurrent();
+}
+
+void MainWindow::onJobFinished()
+{
+    if (!m_previewPending)
+        return;
+    m_previewPending = false;
+    if (m_thresholdSlider->isSliderDown()) {
+        submit(false);
+        m_dragRequestInFlight = true;
+    }
+}
+
+bool MainWindow::isCrfEnabled() const
+{
+    return m_crfAction->isChecked();
+}
+
+bool MainWindow::isShowingPreview() const
+{
+    return m_current.ok() && !m_current.decomposition->crfApplied && isCrfEnabled();
+}
+
+void MainWindow::onCrfToggled(bool on)
+{
+    m_compareAction->setEnabled(on);
+    m_compareAction->setToolTip(compareToolTip(on));
+    // Right away: with the features cached this is only PriMaPs and the CRF.
+    submitCurrent();
+}
+
+void MainWindow::onCompareToggled(bool on)
+{
+    m_canvas->setCompareMode(on);
+    updateCrfLabels();
+}
+
 void MainWindow::updateThresholdControls(double tau)
 {
     const QSignalBlocker sliderBlocker(m_thresholdSlider);
@@ -606,6 +726,7 @@ void MainWindow::onCurrentImageChanged(const QString& path)
         m_current = DecomposeResult();
         m_canvas->clear();
         m_legend->clear();
+        updateCrfLabels();
         m_stepper->clear();
         m_statusTimings->clear();
         m_statusMasks->clear();
@@ -620,6 +741,11 @@ void MainWindow::onCurrentImageChanged(const QString& path)
 
 void MainWindow::submitCurrent()
 {
+    submit(isCrfEnabled());
+}
+
+void MainWindow::submit(bool crf)
+{
     m_rerunTimer->stop();
     const QString path = m_images->currentPath();
     if (path.isEmpty())
@@ -628,7 +754,9 @@ void MainWindow::submitCurrent()
     request.path = path;
     request.backbone = m_backboneCombo->currentText();
     request.threshold = m_useRecommendedThreshold ? 0.0f : float(m_thresholdSpin->value());
+    request.crf = crf;
     m_job->submit(request);
+    m_dragRequestInFlight = false;
     m_statusMessage->setStyleSheet(QString());
     m_statusMessage->setText(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()));
 }
@@ -648,6 +776,7 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
     if (!result.ok()) {
         m_canvas->clear();
         m_legend->clear();
+        updateCrfLabels();
         m_stepper->clear();
         m_statusTimings->clear();
         m_statusMasks->clear();
@@ -664,10 +793,9 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
     m_stepper->setTrace(d.trace);
 
     m_recommendedThreshold = result.recommendedThreshold;
-    if (m_useRecommendedThreshold || std::abs(result.threshold - threshold()) > 0.004)
-        updateThresholdControls(result.threshold);
-    else
-        updateThresholdControls(threshold()); // refresh the reset button
+    // A value the user set stays in the controls even when this result is for
+    // an earlier one: during a drag the slider is already further on.
+    updateThresholdControls(m_useRecommendedThreshold ? result.threshold : threshold());
 
     const int proposals = int(d.trace.iterations.size());
     const int shown = m_legend->maskCount();
@@ -676,19 +804,49 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
         masks += tr(" (%1 in the label map)").arg(shown);
     m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
     m_statusSeparator->show();
-    m_statusTimings->setText(tr("features %1  \u00b7  decompose %2  \u00b7  labels %3")
-                                 .arg(milliseconds(d.timings.features),
-                                      milliseconds(d.timings.decompose),
-                                      milliseconds(d.timings.labels)));
-    m_statusMessage->setStyleSheet(QString());
-    m_statusMessage->setText(tr("%1: %2 \u00d7 %3 px, %4 backbone, \u03c4 = %5")
-                                 .arg(QFileInfo(result.request.path).fileName())
-                                 .arg(result.image.cols)
-                                 .arg(result.image.rows)
-                                 .arg(result.backboneName)
-                                 .arg(double(result.threshold), 0, 'f', 2));
+    m_statusTimings->setText(
+        tr("features %1  \u00b7  decompose %2  \u00b7  labels %3  \u00b7  CRF %4")
+            .arg(result.featuresReused ? tr("cached") : milliseconds(d.timings.features),
+                 milliseconds(d.timings.decompose), milliseconds(d.timings.labels),
+                 d.crfApplied         ? milliseconds(d.timings.crf)
+                 : isShowingPreview() ? tr("on release")
+                                      : tr("off")));
+    updateCrfLabels();
     updateActions();
     emit decompositionShown(true);
+}
+
+void MainWindow::updateCrfLabels()
+{
+    if (!m_current.ok()) {
+        m_legend->setCaption(QString());
+        m_canvas->setBadgeText(QString());
+        return;
+    }
+    const ImageDecomposition& d = *m_current.decomposition;
+    const bool preview = isShowingPreview();
+    QString which;
+    if (d.crfApplied)
+        which = m_canvas->isComparing() ? tr("before | after CRF") : tr("after CRF");
+    else
+        which = preview ? tr("preview without CRF") : tr("without CRF");
+    m_legend->setCaption(d.crfApplied ? tr("Masks after CRF") : tr("Masks without CRF"));
+    // The canvas says it where the eye is: a preview is not the final result,
+    // and the split view has nothing to compare until the CRF has run.
+    QString badge;
+    if (preview)
+        badge = tr("Preview without CRF \u00b7 the CRF runs when the slider is released");
+    else if (m_compareAction->isChecked() && isCrfEnabled() && !d.crfApplied)
+        badge = tr("Before / after appears once the CRF has run");
+    m_canvas->setBadgeText(badge);
+    m_statusMessage->setStyleSheet(QString());
+    m_statusMessage->setText(tr("%1: %2 \u00d7 %3 px, %4 backbone, \u03c4 = %5, %6")
+                                 .arg(QFileInfo(m_current.request.path).fileName())
+                                 .arg(m_current.image.cols)
+                                 .arg(m_current.image.rows)
+                                 .arg(m_current.backboneName)
+                                 .arg(double(m_current.threshold), 0, 'f', 2)
+                                 .arg(which));
 }
 
 void MainWindow::onIterationSelected(int index)

@@ -31,6 +31,13 @@ class StepperWidget;
 /// a request to a DecomposeJob; its results replace what is shown. Nothing slow
 /// runs on the GUI thread: decoding, decomposition and exports run elsewhere.
 /// Problems are shown in a banner over the canvas and in the status bar.
+///
+/// The dense CRF (step 5) is a toggle. While the threshold slider is dragged the
+/// masks are recomputed without it, one request at a time so that each result
+/// is shown as soon as it is ready (the job reuses the image's features, so this
+/// keeps up with the hand); on release, and for any other threshold edit, the
+/// masks are computed with the CRF when it is on. The before/after view splits
+/// the canvas between the masks before and after the CRF.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
@@ -48,9 +55,9 @@ public:
     /// (core reads files, not Qt resources). Returns the paths that exist.
     QStringList bundledSamples();
 
-    /// Restores window geometry, dock layout, overlay opacity and backbone from
-    /// QSettings. Not done by the constructor, so that screenshots and tests
-    /// start from the defaults.
+    /// Restores window geometry, dock layout, overlay opacity, backbone, the
+    /// CRF toggle and the before/after view from QSettings. Not done by the
+    /// constructor, so that screenshots and tests start from the defaults.
     void restoreSettings();
     /// Whether closing the window stores those settings (default: yes).
     void setPersistSettings(bool persist) { m_persistSettings = persist; }
@@ -75,6 +82,13 @@ public:
     /// The result on display (ok() is false before the first one or after an error).
     const DecomposeResult& currentResult() const { return m_current; }
     bool isBusy() const { return m_job->isBusy(); }
+    const DecomposeJob* decomposeJob() const { return m_job; }
+
+    /// Whether new decompositions use the dense CRF (the toggle; default on).
+    bool isCrfEnabled() const;
+    /// The shown result is a live preview without the CRF, to be replaced by a
+    /// result with the CRF once the slider is released.
+    bool isShowingPreview() const;
 
     CanvasWidget* canvas() const { return m_canvas; }
     StepperWidget* stepper() const { return m_stepper; }
@@ -82,6 +96,11 @@ public:
     LegendWidget* legend() const { return m_legend; }
     MessageWidget* messageWidget() const { return m_messages; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
+    QSlider* thresholdSlider() const { return m_thresholdSlider; }
+    /// Checkable: the dense CRF on or off.
+    QAction* crfAction() const { return m_crfAction; }
+    /// Checkable: the canvas splits into masks before (left) and after (right) the CRF.
+    QAction* compareAction() const { return m_compareAction; }
 
 signals:
     /// The newest decomposition of the selected image is on display (ok) or
@@ -112,8 +131,16 @@ private:
     void onDecomposed(const DecomposeResult& result);
     void onBusyChanged(bool busy);
     void onThresholdEdited(double tau);
+    void onThresholdDragged(double tau);
+    void onThresholdReleased();
+    void onJobFinished();
+    void onCrfToggled(bool on);
+    void onCompareToggled(bool on);
     void onIterationSelected(int index);
+    /// Decomposes the current image with the CRF when the toggle is on.
     void submitCurrent();
+    void submit(bool crf);
+    void updateCrfLabels();
     void showError(const QString& message);
     void updateThresholdControls(double tau);
     void updateActions();
@@ -154,10 +181,18 @@ private:
     QAction* m_previousAction = nullptr;
     QAction* m_imagesDockAction = nullptr;
     QAction* m_stepsDockAction = nullptr;
+    QAction* m_crfAction = nullptr;
+    QAction* m_compareAction = nullptr;
 
     bool m_useRecommendedThreshold = true;
     double m_recommendedThreshold = 0.0;
     bool m_persistSettings = true;
+    // Threshold drag: whether the newest request came from the drag (without
+    // the CRF), whether a newer slider value waits for it, and whether the drag
+    // moved the value at all.
+    bool m_dragRequestInFlight = false;
+    bool m_previewPending = false;
+    bool m_dragChanged = false;
 };
 
 } // namespace primaps

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The main window end to end, offscreen: it opens images, decomposes them off
 // the GUI thread, shows overlay, legend and step list, follows the threshold
-// and opacity controls, exports, and reports a failing image in the window.
+// and opacity controls (live previews without the CRF while the slider is
+// dragged, the CRF on release), the CRF toggle and the before/after view,
+// exports, and reports a failing image in the window.
 
 #include "canvaswidget.h"
 #include "imagelistwidget.h"
@@ -12,10 +14,16 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <QAction>
 #include <QFile>
+#include <QLabel>
+#include <QRegularExpression>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QStandardPaths>
+#include <QStatusBar>
+#include <QStyle>
+#include <QStyleOptionSlider>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -36,6 +44,35 @@ bool waitShown(QSignalSpy& spy)
     return spy.last().at(0).toBool();
 }
 
+bool sameMat(const cv::Mat& a, const cv::Mat& b)
+{
+    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
+}
+
+// The labels of a decomposition as the canvas shows them (padding left out).
+cv::Mat shownPart(const cv::Mat& labels, const ImageDecomposition& d)
+{
+    return labels(d.prepared.contentInPrepared);
+}
+
+// Everything the status bar says, for checks on its wording.
+QString statusText(const MainWindow& window)
+{
+    QStringList parts;
+    for (const QLabel* label : window.statusBar()->findChildren<QLabel*>())
+        parts << label->text();
+    return parts.join(QStringLiteral(" | "));
+}
+
+// Opens `path` in a fresh window and waits for its first decomposition.
+bool openAndWait(MainWindow& window, QSignalSpy& shown, const QString& path)
+{
+    window.setPersistSettings(false);
+    window.show();
+    window.openInitial({path});
+    return waitShown(shown) && window.currentResult().ok();
+}
+
 } // namespace
 
 class TestStudio : public QObject
@@ -47,6 +84,13 @@ private slots:
     void opensImageAndShowsDecomposition();
     void thresholdAndOpacityControls();
     void stepSelectionHighlightsMask();
+    void crfToggleChangesShownResult();
+    void sliderDragPreviewsWithoutCrfAndRefinesOnRelease();
+    void mouseDragOnSliderHandle();
+    void releaseDuringPreviewDropsIt();
+    void dragWithCrfOffStaysWithoutCrf();
+    void thresholdEditsReuseFeatures();
+    void beforeAfterViewShowsBothMaps();
     void exportsMasksAndOverlay();
     void startsWithBundledSamples();
     void failingImageIsReportedInTheWindow();
@@ -165,6 +209,305 @@ void TestStudio::stepSelectionHighlightsMask()
     QCOMPARE(window.canvas()->highlightedMask(), 0);
 }
 
+void TestStudio::crfToggleChangesShownResult()
+{
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+
+    // On by default: the result on display went through the CRF, and says so.
+    QVERIFY(window.isCrfEnabled());
+    const DecomposeResult withCrf = window.currentResult();
+    const ImageDecomposition& a = *withCrf.decomposition;
+    QVERIFY(a.crfApplied);
+    QVERIFY(sameMat(window.canvas()->labels(), shownPart(a.labels, a)));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks after CRF"));
+    QVERIFY2(statusText(window).contains(QStringLiteral("after CRF")),
+             qPrintable(statusText(window)));
+    QVERIFY2(statusText(window).contains(QRegularExpression(QStringLiteral("CRF \\d+ ms"))),
+             qPrintable(statusText(window)));
+    QVERIFY(window.compareAction()->isEnabled());
+
+    // Off: the plain upsampled masks, computed from the same features.
+    window.crfAction()->setChecked(false);
+    QVERIFY(window.isBusy()); // right away, no debounce
+    QVERIFY(waitShown(shown));
+    const DecomposeResult without = window.currentResult();
+    const ImageDecomposition& b = *without.decomposition;
+    QVERIFY(!b.crfApplied);
+    QVERIFY(without.featuresReused);
+    QCOMPARE(without.threshold, withCrf.threshold);
+    QVERIFY(sameMat(b.labels, a.labelsBeforeCrf));
+    QVERIFY(!sameMat(b.labels, a.labels)); // the CRF changed the labels
+    QVERIFY(sameMat(window.canvas()->labels(), shownPart(b.labels, b)));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks without CRF"));
+    QVERIFY(statusText(window).contains(QStringLiteral("CRF off")));
+    QVERIFY(!window.isShowingPreview());
+    QVERIFY(window.canvas()->badgeText().isEmpty());
+    QVERIFY(!window.compareAction()->isEnabled()); // nothing to compare without the CRF
+
+    // And on again.
+    window.crfAction()->setChecked(true);
+    QVERIFY(waitShown(shown));
+    QVERIFY(window.currentResult().decomposition->crfApplied);
+    QVERIFY(sameMat(window.currentResult().decomposition->labels, a.labels));
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 1);
+}
+
+void TestStudio::sliderDragPreviewsWithoutCrfAndRefinesOnRelease()
+{
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+    QVERIFY(window.currentResult().decomposition->crfApplied);
+
+    // Every result shown from here on, as (threshold, CRF applied).
+    QList<QPair<float, bool>> seen;
+    connect(&window, &MainWindow::decompositionShown, &window, [&](bool ok) {
+        // A failure shows as an impossible threshold.
+        seen.append({ok ? window.currentResult().threshold : -1.0f,
+                     ok && window.currentResult().decomposition->crfApplied});
+    });
+
+    QSlider* slider = window.thresholdSlider();
+    slider->setSliderDown(true); // sliderPressed()
+    slider->setValue(40);
+    // A drag value is sent at once (no debounce) and without the CRF.
+    QVERIFY(window.isBusy());
+    QTRY_COMPARE_WITH_TIMEOUT(seen.size(), 1, kTimeoutMs);
+    QVERIFY(std::abs(seen[0].first - 0.40f) < 1e-4f);
+    QVERIFY(!seen[0].second);
+    QVERIFY(window.isShowingPreview());
+    QVERIFY(window.canvas()->badgeText().contains(QStringLiteral("released")));
+    QVERIFY(statusText(window).contains(QStringLiteral("preview without CRF")));
+    QVERIFY(statusText(window).contains(QStringLiteral("CRF on release")));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks without CRF"));
+
+    // Quick moves: one preview at a time, the newest value next; 0.50 is
+    // skipped because 0.55 came before the 0.45 preview was done.
+    slider->setValue(45);
+    slider->setValue(50);
+    slider->setValue(55);
+    QCOMPARE(window.threshold(), 0.55); // the controls follow the hand
+    // Not busy means every result is in: the next preview is sent from the
+    // same event that delivers the one before it.
+    QTRY_VERIFY_WITH_TIMEOUT(!window.isBusy(), kTimeoutMs);
+    QCOMPARE(seen.size(), 3);
+    QVERIFY(std::abs(seen[1].first - 0.45f) < 1e-4f);
+    QVERIFY(std::abs(seen[2].first - 0.55f) < 1e-4f);
+    QVERIFY(!seen[1].second && !seen[2].second);
+    QCOMPARE(window.threshold(), 0.55); // a result did not move the slider back
+    QCOMPARE(window.currentResult().decomposition->trace.params.threshold,
+             window.currentResult().threshold);
+
+    // Release: the same threshold once more, now with the CRF.
+    slider->setSliderDown(false); // sliderReleased()
+    QVERIFY(window.isBusy());
+    QTRY_COMPARE_WITH_TIMEOUT(seen.size(), 4, kTimeoutMs);
+    QVERIFY(std::abs(seen[3].first - 0.55f) < 1e-4f);
+    QVERIFY(seen[3].second);
+    QVERIFY(!window.isShowingPreview());
+    QVERIFY(window.canvas()->badgeText().isEmpty());
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks after CRF"));
+    QTest::qWait(300);
+    QCOMPARE(seen.size(), 4);
+
+    // Features were extracted once, for the first result.
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 1);
+
+    // A press and release without moving computes nothing.
+    slider->setSliderDown(true);
+    slider->setSliderDown(false);
+    QVERIFY(!window.isBusy());
+}
+
+void TestStudio::mouseDragOnSliderHandle()
+{
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QSlider* slider = window.thresholdSlider();
+    QStyleOptionSlider option;
+    option.initFrom(slider);
+    option.orientation = slider->orientation();
+    option.minimum = slider->minimum();
+    option.maximum = slider->maximum();
+    option.sliderPosition = slider->sliderPosition();
+    option.sliderValue = slider->value();
+    option.subControls = QStyle::SC_SliderHandle;
+    const QPoint handle =
+        slider->style()
+            ->subControlRect(QStyle::CC_Slider, &option, QStyle::SC_SliderHandle, slider)
+            .center();
+
+    // The real widget's signals, from real mouse events: the press grabs the
+    // handle, the move previews without the CRF, the release runs it.
+    const int start = slider->value();
+    QTest::mousePress(slider, Qt::LeftButton, {}, handle);
+    QVERIFY(slider->isSliderDown());
+    QTest::mouseMove(slider, handle + QPoint(-40, 0));
+    QVERIFY(slider->value() < start);
+    QVERIFY(waitShown(shown));
+    QVERIFY(!window.currentResult().decomposition->crfApplied);
+    QVERIFY(window.isShowingPreview());
+    QTest::mouseRelease(slider, Qt::LeftButton, {}, handle + QPoint(-40, 0));
+    QVERIFY(!slider->isSliderDown());
+    QVERIFY(waitShown(shown));
+    QVERIFY(window.currentResult().decomposition->crfApplied);
+    QVERIFY(std::abs(window.currentResult().threshold - float(slider->value() / 100.0)) < 1e-4f);
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 1);
+}
+
+void TestStudio::releaseDuringPreviewDropsIt()
+{
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+    QSlider* slider = window.thresholdSlider();
+    const int before = shown.count();
+    slider->setSliderDown(true);
+    slider->setValue(30);
+    slider->setSliderDown(false); // before the preview is back
+    QVERIFY(waitShown(shown));
+    QTest::qWait(300);
+    // The stale preview never showed; the newest request (with the CRF) did.
+    QCOMPARE(shown.count(), before + 1);
+    QVERIFY(std::abs(window.currentResult().threshold - 0.30f) < 1e-4f);
+    QVERIFY(window.currentResult().decomposition->crfApplied);
+}
+
+void TestStudio::dragWithCrfOffStaysWithoutCrf()
+{
+    MainWindow window;
+    window.crfAction()->setChecked(false);
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+    QVERIFY(!window.currentResult().decomposition->crfApplied);
+
+    QSlider* slider = window.thresholdSlider();
+    slider->setSliderDown(true);
+    slider->setValue(35);
+    QVERIFY(waitShown(shown));
+    // Without the CRF a drag result is final, not a preview.
+    QVERIFY(!window.isShowingPreview());
+    QVERIFY(window.canvas()->badgeText().isEmpty());
+    // Quick moves are still taken one at a time, so results keep coming
+    // during the drag: 0.40 runs, 0.45 is skipped, 0.50 follows.
+    const int before = shown.count();
+    slider->setValue(40);
+    slider->setValue(45);
+    slider->setValue(50);
+    QTRY_VERIFY_WITH_TIMEOUT(!window.isBusy(), kTimeoutMs);
+    QCOMPARE(shown.count(), before + 2);
+    QVERIFY(std::abs(window.currentResult().threshold - 0.50f) < 1e-4f);
+    slider->setSliderDown(false);
+    QVERIFY(waitShown(shown));
+    QVERIFY(!window.currentResult().decomposition->crfApplied);
+    QVERIFY(std::abs(window.currentResult().threshold - 0.50f) < 1e-4f);
+}
+
+void TestStudio::thresholdEditsReuseFeatures()
+{
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 1);
+    QVERIFY(!window.currentResult().featuresReused);
+
+    // Spin box edits and key presses on the slider are edits, not drags: each
+    // is computed with the CRF, and none extracts features again.
+    for (double tau : {0.3, 0.5, 0.7}) {
+        window.setThreshold(tau);
+        QVERIFY(waitShown(shown));
+        QVERIFY(std::abs(window.currentResult().threshold - float(tau)) < 1e-4f);
+        QVERIFY(window.currentResult().featuresReused);
+        QVERIFY(window.currentResult().decomposition->crfApplied);
+    }
+    QTest::keyClick(window.thresholdSlider(), Qt::Key_Right);
+    QVERIFY(waitShown(shown));
+    QVERIFY(std::abs(window.currentResult().threshold - 0.71f) < 1e-4f);
+    QVERIFY(window.currentResult().decomposition->crfApplied);
+    QVERIFY2(statusText(window).contains(QStringLiteral("features cached")),
+             qPrintable(statusText(window)));
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 1);
+
+    // Another image needs its own features; coming back does not.
+    window.openPaths({kCoffee});
+    QVERIFY(waitShown(shown));
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 2);
+    window.imageList()->setCurrentRow(0);
+    QVERIFY(waitShown(shown));
+    QVERIFY(window.currentResult().featuresReused);
+    QCOMPARE(window.decomposeJob()->featureExtractions(), 2);
+}
+
+void TestStudio::beforeAfterViewShowsBothMaps()
+{
+    MainWindow window;
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    QVERIFY(openAndWait(window, shown, kChelsea));
+    CanvasWidget* canvas = window.canvas();
+    const ImageDecomposition& d = *window.currentResult().decomposition;
+    QVERIFY(d.crfApplied);
+    QVERIFY(!canvas->isComparing());
+
+    window.compareAction()->setChecked(true);
+    QVERIFY(canvas->isComparing());
+    // Both maps are on the canvas: the CRF's input and its output.
+    QVERIFY(sameMat(canvas->beforeLabels(), shownPart(d.labelsBeforeCrf, d)));
+    QVERIFY(sameMat(canvas->labels(), shownPart(d.labels, d)));
+    QVERIFY(!canvas->beforeOverlayImage().isNull());
+    QVERIFY(statusText(window).contains(QStringLiteral("before | after CRF")));
+
+    // Find a label pixel where the CRF changed the mask, then read it from
+    // either side of the divider.
+    const cv::Mat before = canvas->beforeLabels();
+    const cv::Mat after = canvas->labels();
+    cv::Mat differs;
+    cv::compare(before, after, differs, cv::CMP_NE);
+    std::vector<cv::Point> changed;
+    cv::findNonZero(differs, changed);
+    QVERIFY(!changed.empty());
+    const cv::Point p = changed[changed.size() / 2];
+    const QSizeF photo = canvas->photo().size();
+    const QPointF at((p.x + 0.5) * photo.width() / after.cols,
+                     (p.y + 0.5) * photo.height() / after.rows);
+    canvas->setSplitPosition(1.0); // all "before"
+    QCOMPARE(canvas->maskIdAt(at), int(before.at<uchar>(p)));
+    canvas->setSplitPosition(0.0); // all "after"
+    QCOMPARE(canvas->maskIdAt(at), int(after.at<uchar>(p)));
+    canvas->setSplitPosition(0.5);
+
+    // The split stays through threshold changes; a drag preview has no CRF,
+    // so it shows alone, and the split is back after the release.
+    QSlider* slider = window.thresholdSlider();
+    slider->setSliderDown(true);
+    slider->setValue(slider->value() - 10);
+    QVERIFY(waitShown(shown));
+    QVERIFY(!canvas->isComparing());
+    QVERIFY(canvas->isCompareMode());
+    slider->setSliderDown(false);
+    QVERIFY(waitShown(shown));
+    QVERIFY(canvas->isComparing());
+    const ImageDecomposition& e = *window.currentResult().decomposition;
+    QVERIFY(sameMat(canvas->beforeLabels(), shownPart(e.labelsBeforeCrf, e)));
+
+    // The CRF off: nothing to compare and the button says so by being disabled.
+    window.crfAction()->setChecked(false);
+    QVERIFY(waitShown(shown));
+    QVERIFY(!canvas->isComparing());
+    QVERIFY(!window.compareAction()->isEnabled());
+    window.crfAction()->setChecked(true);
+    QVERIFY(waitShown(shown));
+    QVERIFY(canvas->isComparing());
+
+    window.compareAction()->setChecked(false);
+    QVERIFY(!canvas->isComparing());
+    QVERIFY(statusText(window).contains(QStringLiteral("after CRF")));
+    QVERIFY(!statusText(window).contains(QStringLiteral("before |")));
+}
+
 void TestStudio::exportsMasksAndOverlay()
 {
     QTemporaryDir dir;
@@ -261,13 +604,21 @@ void TestStudio::settingsSurviveRestart()
         MainWindow window;
         window.show();
         window.opacitySlider()->setValue(33);
+        window.crfAction()->setChecked(false);
+        window.compareAction()->setChecked(true);
         window.resize(1000, 700);
         QVERIFY(window.close()); // stores the settings (test-mode location)
     }
     MainWindow fresh;
     QCOMPARE(fresh.opacitySlider()->value(), 60); // the constructor reads nothing
+    QVERIFY(fresh.isCrfEnabled());
+    QVERIFY(!fresh.compareAction()->isChecked());
     fresh.restoreSettings();
     QCOMPARE(fresh.opacitySlider()->value(), 33);
+    QVERIFY(!fresh.isCrfEnabled());
+    QVERIFY(!fresh.crfAction()->isChecked());
+    QVERIFY(fresh.compareAction()->isChecked());
+    QVERIFY(fresh.canvas()->isCompareMode());
     QCOMPARE(fresh.canvas()->overlayOpacity(), 0.33);
     QCOMPARE(fresh.size(), QSize(1000, 700));
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The reusable widgets and the job runner, offscreen: image conversion, the
-// canvas (zoom, overlay, opacity, highlight), the legend, the step list, the
-// image list's handling of bad files, and DecomposeJob's threading contract.
+// canvas (zoom, overlay, opacity, highlight, before/after split), the legend,
+// the step list, the image list's handling of bad files, and DecomposeJob's
+// threading contract and feature cache.
 
 #include "canvaswidget.h"
 #include "decomposejob.h"
@@ -16,6 +17,7 @@
 #include "stepperwidget.h"
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <QFile>
 #include <QListWidget>
 #include <QPainter>
@@ -29,6 +31,19 @@ using namespace primaps;
 namespace {
 
 const QString kSample = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
+const QString kOtherSample = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
+constexpr int kJobTimeoutMs = 120000;
+
+// Submits `request` and waits for its result.
+DecomposeResult runJob(DecomposeJob& job, const DecomposeRequest& request)
+{
+    QSignalSpy finished(&job, &DecomposeJob::finished);
+    const quint64 generation = job.submit(request);
+    if (!QTest::qWaitFor([&] { return !finished.isEmpty(); }, kJobTimeoutMs))
+        return {};
+    const DecomposeResult result = finished.last().at(0).value<DecomposeResult>();
+    return result.generation == generation ? result : DecomposeResult();
+}
 
 cv::Mat randomMat(int rows, int cols, int type, unsigned seed)
 {
@@ -98,6 +113,9 @@ private slots:
     void canvasZoom();
     void canvasOverlayOpacityAndHighlight();
     void canvasShowsDecompositionWithoutPadding();
+    void canvasCompareSplitsBeforeAndAfter();
+    void canvasDividerFollowsMouseAndKeys();
+    void canvasTakesBeforeMapFromCrfDecomposition();
     void legendChipsAndClicks();
     void stepperFromSyntheticTrace();
     void stepperFromRealDecomposition();
@@ -107,6 +125,9 @@ private slots:
     void decomposeJobDeliversResult();
     void decomposeJobReportsErrorNamingFile();
     void decomposeJobDeliversOnlyNewest();
+    void decomposeJobReusesFeatures();
+    void decomposeJobCrfFlag();
+    void decomposeJobNoticesChangedFile();
 };
 
 void TestWidgets::rgbRoundTrip()
@@ -295,6 +316,162 @@ void TestWidgets::canvasShowsDecompositionWithoutPadding()
     QCOMPARE(int(canvas.areaFractions().size()), 3); // ids 0..2: no 9 from the padding
 }
 
+void TestWidgets::canvasCompareSplitsBeforeAndAfter()
+{
+    CanvasWidget canvas;
+    canvas.resize(300, 300);
+    QImage photo(40, 20, QImage::Format_RGB888);
+    photo.fill(QColor(100, 120, 140));
+    canvas.setPhoto(photo);
+
+    // After: mask 1 left, mask 2 right. Before: mask 3 everywhere, so every
+    // pixel tells which map it was drawn from.
+    cv::Mat after(10, 20, CV_8U, cv::Scalar(1));
+    after(cv::Rect(10, 0, 10, 10)).setTo(2);
+    const cv::Mat before(10, 20, CV_8U, cv::Scalar(3));
+    canvas.setLabels(after, QRectF(0, 0, 40, 20), before);
+    QVERIFY(canvas.hasBeforeLabels());
+    QVERIFY(sameMat(canvas.beforeLabels(), before));
+    QCOMPARE(int(canvas.beforeAreaFractions().size()), 4);
+    QCOMPARE(canvas.beforeAreaFractions()[3], 1.0);
+    canvas.setOverlayOpacity(1.0);
+
+    // Compare mode off: only the final map, everywhere.
+    QVERIFY(!canvas.isComparing());
+    QImage shot = renderScene(canvas);
+    QVERIFY(near(shot.pixelColor(8, 10), labelQColor(1)));
+    QVERIFY(near(shot.pixelColor(28, 10), labelQColor(2)));
+    QCOMPARE(canvas.maskIdAt(QPointF(5, 9)), 1);
+
+    // On: "before" left of the divider (default in the middle), "after" right.
+    canvas.setCompareMode(true);
+    QVERIFY(canvas.isComparing());
+    QCOMPARE(canvas.splitPosition(), 0.5);
+    shot = renderScene(canvas);
+    QVERIFY(near(shot.pixelColor(8, 10), labelQColor(3)));
+    QVERIFY(near(shot.pixelColor(28, 10), labelQColor(2)));
+    QVERIFY(canvas.showsBeforeAt(QPointF(5, 9)));
+    QVERIFY(!canvas.showsBeforeAt(QPointF(30, 9)));
+    QCOMPARE(canvas.maskIdAt(QPointF(5, 9)), 3);
+    QCOMPARE(canvas.maskIdAt(QPointF(30, 9)), 2);
+    // The overlay images are those of the two maps.
+    QVERIFY(near(canvas.beforeOverlayImage().pixelColor(3, 5), labelQColor(3)));
+    QVERIFY(near(canvas.overlayImage().pixelColor(3, 5), labelQColor(1)));
+
+    // Moving the divider moves the boundary between the two maps.
+    QSignalSpy moved(&canvas, &CanvasWidget::splitPositionChanged);
+    canvas.setSplitPosition(0.1); // x = 4 in photo pixels
+    QCOMPARE(moved.count(), 1);
+    shot = renderScene(canvas);
+    QVERIFY(near(shot.pixelColor(2, 10), labelQColor(3)));
+    QVERIFY(near(shot.pixelColor(8, 10), labelQColor(1)));
+    QCOMPARE(canvas.maskIdAt(QPointF(8, 9)), 1);
+    canvas.setSplitPosition(7.0);
+    QCOMPARE(canvas.splitPosition(), 1.0); // clamped: all "before"
+    QVERIFY(near(renderScene(canvas).pixelColor(28, 10), labelQColor(3)));
+    canvas.setSplitPosition(0.5);
+
+    // Opacity and highlight apply to both sides.
+    canvas.setOverlayOpacity(0.0);
+    shot = renderScene(canvas);
+    QVERIFY(near(shot.pixelColor(8, 10), QColor(100, 120, 140)));
+    QVERIFY(near(shot.pixelColor(28, 10), QColor(100, 120, 140)));
+    canvas.setOverlayOpacity(1.0);
+    canvas.setHighlightedMask(2);
+    shot = renderScene(canvas);
+    QVERIFY(near(shot.pixelColor(8, 10), QColor(45, 54, 63), 4)); // mask 3 dimmed like background
+    QVERIFY(near(shot.pixelColor(28, 10), labelQColor(2)));
+    canvas.setHighlightedMask(0);
+
+    // Without a "before" map there is nothing to split, even in compare mode.
+    canvas.setLabels(after, QRectF(0, 0, 40, 20));
+    QVERIFY(canvas.isCompareMode());
+    QVERIFY(!canvas.isComparing());
+    QVERIFY(near(renderScene(canvas).pixelColor(8, 10), labelQColor(1)));
+    // Nor with one of another size.
+    canvas.setLabels(after, QRectF(0, 0, 40, 20), cv::Mat(5, 5, CV_8U, cv::Scalar(3)));
+    QVERIFY(!canvas.hasBeforeLabels());
+    QVERIFY(!canvas.isComparing());
+}
+
+void TestWidgets::canvasDividerFollowsMouseAndKeys()
+{
+    CanvasWidget canvas;
+    canvas.resize(420, 320);
+    canvas.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&canvas));
+    QImage photo(200, 100, QImage::Format_RGB888);
+    photo.fill(Qt::darkCyan);
+    canvas.setPhoto(photo);
+    const cv::Mat after(50, 100, CV_8U, cv::Scalar(1));
+    const cv::Mat before(50, 100, CV_8U, cv::Scalar(2));
+    canvas.setLabels(after, QRectF(0, 0, 200, 100), before);
+    canvas.setCompareMode(true);
+    QVERIFY(canvas.isComparing());
+
+    // A drag that starts on the divider moves it and does not pan the picture.
+    const QPoint centre = canvas.viewport()->rect().center();
+    const int x0 = canvas.dividerViewX();
+    QVERIFY2(std::abs(x0 - centre.x()) <= 2, qPrintable(QString::number(x0)));
+    const QPointF sceneBefore = canvas.mapToScene(centre);
+    QTest::mousePress(canvas.viewport(), Qt::LeftButton, {}, QPoint(x0, centre.y()));
+    QTest::mouseMove(canvas.viewport(), QPoint(x0 + 60, centre.y()));
+    QTest::mouseRelease(canvas.viewport(), Qt::LeftButton, {}, QPoint(x0 + 60, centre.y()));
+    QVERIFY2(std::abs(canvas.dividerViewX() - (x0 + 60)) <= 1,
+             qPrintable(QString::number(canvas.dividerViewX())));
+    QVERIFY(canvas.splitPosition() > 0.6);
+    QCOMPARE(canvas.mapToScene(centre), sceneBefore);
+
+    // [ and ] step it by 5 % of the width.
+    const double split = canvas.splitPosition();
+    QTest::keyClick(&canvas, Qt::Key_BracketLeft);
+    QVERIFY(std::abs(canvas.splitPosition() - (split - 0.05)) < 1e-9);
+    QTest::keyClick(&canvas, Qt::Key_BracketRight);
+    QTest::keyClick(&canvas, Qt::Key_BracketRight);
+    QVERIFY(std::abs(canvas.splitPosition() - (split + 0.05)) < 1e-9);
+
+    // The split follows the photo under zoom: same photo fraction, new screen place.
+    canvas.zoomIn();
+    QCOMPARE(canvas.splitPosition(), split + 0.05);
+
+    // The badge is a separate notice and does not disturb the split.
+    canvas.setBadgeText(QStringLiteral("Preview"));
+    QCOMPARE(canvas.badgeText(), QStringLiteral("Preview"));
+    QVERIFY(!canvas.grab().isNull());
+    canvas.setBadgeText(QString());
+}
+
+void TestWidgets::canvasTakesBeforeMapFromCrfDecomposition()
+{
+    ImageDecomposition d;
+    d.prepared.originalSize = cv::Size(100, 50);
+    d.prepared.resizedSize = cv::Size(200, 100);
+    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
+    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
+    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
+    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(1));
+    d.labelsBeforeCrf = cv::Mat(104, 208, CV_8U, cv::Scalar(2));
+    d.crfApplied = true;
+
+    CanvasWidget canvas;
+    QImage photo(100, 50, QImage::Format_RGB888);
+    photo.fill(Qt::gray);
+    canvas.setDecomposition(photo, d);
+    QVERIFY(canvas.hasBeforeLabels());
+    QCOMPARE(canvas.beforeLabels().cols, 200); // padding left out, as for the labels
+    QCOMPARE(canvas.beforeLabels().at<uchar>(0, 0), uchar(2));
+    canvas.setCompareMode(true);
+    QCOMPARE(canvas.maskIdAt(QPointF(10, 25)), 2);
+    QCOMPARE(canvas.maskIdAt(QPointF(90, 25)), 1);
+
+    // Without the CRF, labelsBeforeCrf is the result itself: nothing to compare.
+    d.crfApplied = false;
+    canvas.setDecomposition(photo, d);
+    QVERIFY(!canvas.hasBeforeLabels());
+    QVERIFY(!canvas.isComparing());
+    QCOMPARE(canvas.maskIdAt(QPointF(10, 25)), 1);
+}
+
 void TestWidgets::legendChipsAndClicks()
 {
     LegendWidget legend;
@@ -317,6 +494,17 @@ void TestWidgets::legendChipsAndClicks()
     QCOMPARE(clickedId, 1);
     // Narrow widths wrap the chips onto more rows.
     QVERIFY(legend.heightForWidth(90) > legend.heightForWidth(600));
+
+    // The caption says which map the chips describe; a longer one moves them.
+    QCOMPARE(legend.caption(), QStringLiteral("Masks"));
+    const int plain = legend.heightForWidth(400);
+    legend.setCaption(QStringLiteral("Masks after a very long CRF caption"));
+    QCOMPARE(legend.caption(), QStringLiteral("Masks after a very long CRF caption"));
+    QVERIFY(legend.heightForWidth(400) > plain);
+    legend.setCaption(QString());
+    QCOMPARE(legend.caption(), QStringLiteral("Masks"));
+    legend.clear();
+    QCOMPARE(legend.caption(), QStringLiteral("No masks yet"));
 }
 
 void TestWidgets::stepperFromSyntheticTrace()
@@ -600,6 +788,132 @@ void TestWidgets::decomposeJobDeliversOnlyNewest()
     const DecomposeResult result = finished.at(0).at(0).value<DecomposeResult>();
     QCOMPARE(result.generation, last);
     QCOMPARE(result.threshold, 0.9f);
+}
+
+void TestWidgets::decomposeJobReusesFeatures()
+{
+    DecomposeJob job;
+    QCOMPARE(job.featureExtractions(), 0);
+    DecomposeRequest request;
+    request.path = kSample;
+    request.crf = false;
+    request.threshold = 0.3f;
+    const DecomposeResult first = runJob(job, request);
+    QVERIFY2(first.ok(), qPrintable(first.error));
+    QVERIFY(!first.featuresReused);
+    QVERIFY(first.loadMs > 0.0);
+    QCOMPARE(job.featureExtractions(), 1);
+
+    // Several threshold changes: PriMaPs runs each time, the backbone once.
+    std::vector<DecomposeResult> results;
+    for (float tau : {0.5f, 0.7f, 0.45f, 0.3f}) {
+        request.threshold = tau;
+        results.push_back(runJob(job, request));
+        const DecomposeResult& r = results.back();
+        QVERIFY2(r.ok(), qPrintable(r.error));
+        QVERIFY(r.featuresReused);
+        QCOMPARE(r.loadMs, 0.0);
+        QCOMPARE(r.threshold, tau);
+        QCOMPARE(r.decomposition->trace.params.threshold, tau);
+        QCOMPARE(r.photo.cacheKey(), first.photo.cacheKey()); // not converted again
+    }
+    QCOMPARE(job.featureExtractions(), 1);
+    QVERIFY(results[0].decomposition->trace.iterations.size() !=
+                results[1].decomposition->trace.iterations.size() ||
+            !sameMat(results[0].decomposition->labels, results[1].decomposition->labels));
+
+    // Reused features give exactly what a fresh extraction gave.
+    const ImageDecomposition& again = *results.back().decomposition;
+    QVERIFY(sameMat(again.labels, first.decomposition->labels));
+    QCOMPARE(again.trace.iterations.size(), first.decomposition->trace.iterations.size());
+    // Delivered results are never changed afterwards.
+    QCOMPARE(first.decomposition->trace.params.threshold, 0.3f);
+    QCOMPARE(results[1].decomposition->trace.params.threshold, 0.7f);
+
+    // The recommended threshold (0) reuses them too.
+    request.threshold = 0.0f;
+    const DecomposeResult recommended = runJob(job, request);
+    QVERIFY(recommended.ok());
+    QCOMPARE(recommended.threshold, recommended.recommendedThreshold);
+    QCOMPARE(job.featureExtractions(), 1);
+
+    // Another image is extracted; going back to the first one is not.
+    request.path = kOtherSample;
+    const DecomposeResult other = runJob(job, request);
+    QVERIFY(other.ok());
+    QVERIFY(!other.featuresReused);
+    QCOMPARE(other.image.cols, 600);
+    QCOMPARE(job.featureExtractions(), 2);
+    request.path = kSample;
+    const DecomposeResult back = runJob(job, request);
+    QVERIFY(back.ok());
+    QVERIFY(back.featuresReused);
+    QCOMPARE(back.image.cols, 451);
+    QCOMPARE(job.featureExtractions(), 2);
+}
+
+void TestWidgets::decomposeJobCrfFlag()
+{
+    DecomposeJob job;
+    DecomposeRequest request;
+    request.path = kSample;
+    request.threshold = 0.5f;
+    request.crf = true; // the default
+    const DecomposeResult withCrf = runJob(job, request);
+    QVERIFY2(withCrf.ok(), qPrintable(withCrf.error));
+    const ImageDecomposition& a = *withCrf.decomposition;
+    QVERIFY(a.crfApplied);
+    QVERIFY(a.timings.crf > 0.0);
+    QCOMPARE(a.labelsBeforeCrf.size(), a.labels.size());
+    // The CRF moves boundaries: the two maps differ somewhere.
+    QVERIFY(!sameMat(a.labels, a.labelsBeforeCrf));
+
+    request.crf = false;
+    const DecomposeResult without = runJob(job, request);
+    QVERIFY(without.ok());
+    const ImageDecomposition& b = *without.decomposition;
+    QVERIFY(!b.crfApplied);
+    QCOMPARE(b.timings.crf, 0.0);
+    QVERIFY(sameMat(b.labels, b.labelsBeforeCrf));
+    // The map without the CRF is the CRF's input of the same threshold.
+    QVERIFY(sameMat(b.labels, a.labelsBeforeCrf));
+
+    request.crf = true;
+    const DecomposeResult again = runJob(job, request);
+    QVERIFY(again.ok());
+    QVERIFY(again.decomposition->crfApplied);
+    QVERIFY(sameMat(again.decomposition->labels, a.labels));
+    QCOMPARE(job.featureExtractions(), 1);
+}
+
+void TestWidgets::decomposeJobNoticesChangedFile()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString path = dir.filePath(QStringLiteral("changing.png"));
+    QVERIFY(cv::imwrite(path.toStdString(), cv::imread(kSample.toStdString())));
+
+    DecomposeJob job;
+    DecomposeRequest request;
+    request.path = path;
+    request.crf = false;
+    const DecomposeResult first = runJob(job, request);
+    QVERIFY2(first.ok(), qPrintable(first.error));
+    QCOMPARE(first.image.cols, 451);
+
+    // New pixels under the same name: the cached features must not be used.
+    QVERIFY(cv::imwrite(path.toStdString(), cv::imread(kOtherSample.toStdString())));
+    const DecomposeResult second = runJob(job, request);
+    QVERIFY2(second.ok(), qPrintable(second.error));
+    QVERIFY(!second.featuresReused);
+    QCOMPARE(second.image.cols, 600);
+    QCOMPARE(job.featureExtractions(), 2);
+
+    // A file that is gone is an error, not a stale cached result.
+    QVERIFY(QFile::remove(path));
+    const DecomposeResult gone = runJob(job, request);
+    QVERIFY(!gone.ok());
+    QVERIFY2(gone.error.contains(QStringLiteral("changing.png")), qPrintable(gone.error));
 }
 
 QTEST_MAIN(TestWidgets)
