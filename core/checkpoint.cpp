@@ -958,18 +958,6 @@ const Node& selectSection(const Unpickler& u, const Node& root, const StateDictO
                 keyList(u, *current) + ")");
 }
 
-std::string describeArchiveError(const std::exception& e)
-{
-    std::string message;
-    if (const auto* c10error = dynamic_cast<const c10::Error*>(&e))
-        message = c10error->what_without_backtrace();
-    else
-        message = e.what();
-    const std::size_t newline = message.find('\n');
-    if (newline != std::string::npos)
-        message.resize(newline);
-    return message;
-}
 
 } // namespace
 
@@ -1084,7 +1072,7 @@ StateDict readStateDict(const std::string& path, const StateDictOptions& options
     try {
         reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
     } catch (const std::exception& e) {
-        throw Error(where + "damaged or truncated archive (" + describeArchiveError(e) + ")");
+        throw Error(where + "damaged or truncated archive (" + firstErrorLine(e) + ")");
     }
 
     StateDict result;
@@ -1159,9 +1147,22 @@ StateDict readStateDict(const std::string& path, const StateDictOptions& options
         throw Error(where + e.what());
     } catch (const std::exception& e) {
         // Damaged records (CRC mismatch, impossible sizes) surface as c10::Error.
-        throw Error(where + "damaged archive (" + describeArchiveError(e) + ")");
+        throw Error(where + "damaged archive (" + firstErrorLine(e) + ")");
     }
     return result;
+}
+
+std::string firstErrorLine(const std::exception& e)
+{
+    std::string message;
+    if (const auto* c10error = dynamic_cast<const c10::Error*>(&e))
+        message = c10error->what_without_backtrace();
+    else
+        message = e.what();
+    const std::size_t newline = message.find('\n');
+    if (newline != std::string::npos)
+        message.resize(newline);
+    return message;
 }
 
 } // namespace primaps

@@ -30,4 +30,8 @@ struct StateDict::Impl
     void add(std::string name, at::Tensor tensor);
 };
 
+/// First line of a LibTorch (c10::Error, without its backtrace) or other
+/// exception's message, for one-line user errors.
+std::string firstErrorLine(const std::exception& e);
+
 } // namespace primaps

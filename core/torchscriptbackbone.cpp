@@ -2,6 +2,7 @@
 #include "torchscriptbackbone.h"
 
 #include "blasthreads_p.h"
+#include "checkpoint_p.h"
 #include "error.h"
 #include "preprocess.h"
 #include "runtime.h"
@@ -24,18 +25,6 @@ struct TorchScriptBackbone::Impl
 
 namespace {
 
-std::string firstLine(const std::exception& e)
-{
-    std::string message;
-    if (const auto* c10error = dynamic_cast<const c10::Error*>(&e))
-        message = c10error->what_without_backtrace();
-    else
-        message = e.what();
-    const std::size_t newline = message.find('\n');
-    if (newline != std::string::npos)
-        message.resize(newline);
-    return message;
-}
 
 std::string shapeOf(const at::Tensor& t)
 {
@@ -53,7 +42,7 @@ at::Tensor runModule(torch::jit::Module& module, const at::Tensor& input, const 
     try {
         result = module.forward({input});
     } catch (const std::exception& e) {
-        throw Error(where + "forward() failed on a " + shapeOf(input) + " input: " + firstLine(e));
+        throw Error(where + "forward() failed on a " + shapeOf(input) + " input: " + firstErrorLine(e));
     }
     if (!result.isTensor())
         throw Error(where + "forward() returns a " + result.tagKind() +
@@ -104,7 +93,7 @@ TorchScriptBackbone::TorchScriptBackbone(const std::string& path, bool useCuda)
     try {
         d_->module = torch::jit::load(path, c10::Device(at::kCPU));
     } catch (const std::exception& e) {
-        throw Error(where + "not a loadable TorchScript module (" + firstLine(e) +
+        throw Error(where + "not a loadable TorchScript module (" + firstErrorLine(e) +
                     "); export one with torch.jit.script/trace and torch.jit.save, e.g. "
                     "models/export_torchscript.py");
     }

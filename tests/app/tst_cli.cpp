@@ -1,38 +1,24 @@
 // SPDX-License-Identifier: MIT
 // The `primaps` command line, run as a user would: real process, temporary folder.
 #include "npy.h"
+#include "testsupport.h"
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
-
-#include <fstream>
 #include <random>
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = primaps::testing::CliRun;
 
 Run runCli(const QStringList& args)
 {
-    QProcess process;
-    process.start(PRIMAPS_CLI, args);
-    if (!process.waitForFinished(300000))
-        qFatal("primaps did not finish");
-    Run r;
-    r.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-    r.out = QString::fromUtf8(process.readAllStandardOutput());
-    r.err = QString::fromUtf8(process.readAllStandardError());
-    return r;
+    return primaps::testing::runProgram(PRIMAPS_CLI, args);
 }
 
 // A picture with three clearly different regions (BGR for imwrite).
@@ -43,8 +29,9 @@ cv::Mat threeRegionImage(int rows, int cols, unsigned seed)
     cv::Mat img(rows, cols, CV_8UC3);
     for (int y = 0; y < rows; ++y)
         for (int x = 0; x < cols; ++x) {
-            cv::Vec3f c = x < cols / 3 ? cv::Vec3f(200, 40, 40)
-                                       : (y < rows / 2 ? cv::Vec3f(40, 180, 60) : cv::Vec3f(30, 60, 210));
+            cv::Vec3f c = x < cols / 3
+                              ? cv::Vec3f(200, 40, 40)
+                              : (y < rows / 2 ? cv::Vec3f(40, 180, 60) : cv::Vec3f(30, 60, 210));
             for (int k = 0; k < 3; ++k)
                 img.at<cv::Vec3b>(y, x)[k] = cv::saturate_cast<uchar>(c[k] + noise(rng));
         }
@@ -111,9 +98,11 @@ private slots:
         QVERIFY(errors[1].contains("1 of 3"));
         QVERIFY(!QFileInfo::exists(out + "/broken_masks.png"));
 
-        for (auto [stem, rows, cols] : {std::tuple{"first", 150, 210}, std::tuple{"second", 97, 131}}) {
+        for (auto [stem, rows, cols] :
+             {std::tuple{"first", 150, 210}, std::tuple{"second", 97, 131}}) {
             const QString base = out + "/" + stem;
-            const cv::Mat masks = cv::imread((base + "_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+            const cv::Mat masks =
+                cv::imread((base + "_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
             QCOMPARE(masks.type(), CV_8U);
             QCOMPARE(masks.size(), cv::Size(cols, rows));
             const cv::Mat overlay = cv::imread((base + "_overlay.png").toStdString());
@@ -150,9 +139,11 @@ private slots:
         const QString npy = dir.filePath("feats.npy");
         primaps::writeFeaturesNpy(npy.toStdString(), f);
         const QString out = dir.filePath("out");
-        const Run run = runCli({"decompose", "--features", npy, "--out", out, "--threshold", "0.5"});
+        const Run run =
+            runCli({"decompose", "--features", npy, "--out", out, "--threshold", "0.5"});
         QCOMPARE(run.exitCode, 0);
-        const cv::Mat masks = cv::imread((out + "/feats_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        const cv::Mat masks =
+            cv::imread((out + "/feats_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
         QCOMPARE(masks.size(), cv::Size(20, 12)); // the feature grid's resolution
         QVERIFY(masks.at<uchar>(6, 2) != masks.at<uchar>(6, 17));
         const nlohmann::json trace = readJson(out + "/feats_trace.json");
@@ -172,7 +163,8 @@ private slots:
         const nlohmann::json trace = readJson(out + "/pic_trace.json");
         QCOMPARE(trace["label_map"]["crf"].get<bool>(), false);
         QVERIFY(trace["crf"].is_null());
-        const cv::Mat masks = cv::imread((out + "/pic_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        const cv::Mat masks =
+            cv::imread((out + "/pic_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
         QCOMPARE(masks.size(), cv::Size(128, 96));
     }
 
@@ -202,12 +194,14 @@ private slots:
     void badArgumentsAreUsageErrors()
     {
         QTemporaryDir dir;
-        QCOMPARE(runCli({"decompose", "x.png"}).exitCode, 2);                       // no --out
-        QCOMPARE(runCli({"decompose", "--out", dir.path()}).exitCode, 2);           // no input
-        const Run backbone = runCli({"decompose", "x.png", "--out", dir.path(), "--backbone", "nope"});
+        QCOMPARE(runCli({"decompose", "x.png"}).exitCode, 2);             // no --out
+        QCOMPARE(runCli({"decompose", "--out", dir.path()}).exitCode, 2); // no input
+        const Run backbone =
+            runCli({"decompose", "x.png", "--out", dir.path(), "--backbone", "nope"});
         QCOMPARE(backbone.exitCode, 2);
         QVERIFY(backbone.err.contains("nope"));
-        QCOMPARE(runCli({"decompose", "x.png", "--out", dir.path(), "--threshold", "1.5"}).exitCode, 2);
+        QCOMPARE(runCli({"decompose", "x.png", "--out", dir.path(), "--threshold", "1.5"}).exitCode,
+                 2);
         const Run missing = runCli({"decompose", dir.filePath("missing.png"), "--out", dir.path()});
         QCOMPARE(missing.exitCode, 1);
         QVERIFY(missing.err.contains("missing.png"));

@@ -3,14 +3,18 @@
 // real process, temporary folder, an environment that points every model folder into it.
 #include "npy.h"
 
-#include <opencv2/imgcodecs.hpp>
+// LibTorch first: Qt's `slots` macro breaks its headers.
 #include <torch/script.h>
+
+#include <opencv2/imgcodecs.hpp>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include "testsupport.h"
 
 using primaps::NpyArray;
 using primaps::readNpy;
@@ -19,12 +23,7 @@ namespace {
 
 const QString kVitData = PRIMAPS_TEST_DATA_DIR "/vit/";
 
-struct Run
-{
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = primaps::testing::CliRun;
 
 } // namespace
 
@@ -36,21 +35,11 @@ class TestCliBackbones : public QObject
 
     Run runCli(const QStringList& args)
     {
-        QProcess process;
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("PRIMAPS_MODELS_DIR", dir.filePath("models"));
         env.insert("XDG_DATA_HOME", dir.filePath("data"));
         env.insert("TORCH_HOME", dir.filePath("torch"));
-        process.setProcessEnvironment(env);
-        process.setWorkingDirectory(dir.path());
-        process.start(PRIMAPS_CLI, args);
-        if (!process.waitForFinished(300000))
-            qFatal("primaps did not finish");
-        Run r;
-        r.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-        r.out = QString::fromUtf8(process.readAllStandardOutput());
-        r.err = QString::fromUtf8(process.readAllStandardError());
-        return r;
+        return primaps::testing::runProgram(PRIMAPS_CLI, args, dir.path(), env);
     }
 
     QString image(int rows, int cols)
@@ -134,8 +123,7 @@ private slots:
 
         // The exported tiny ViT through the TorchScript contract, with flip averaging.
         const Run ts = runCli({"features", img, "--backbone", "torchscript", "--weights",
-                               scriptedModule(), "--crop", "--flip-average",
-                               "--out", "t.npy"});
+                               scriptedModule(), "--crop", "--flip-average", "--out", "t.npy"});
         QCOMPARE(ts.exitCode, 0);
         QCOMPARE(readNpy(dir.filePath("t.npy").toStdString()).shape,
                  (std::vector<std::int64_t>{16, 40, 40}));

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `primaps masks`, `fit` and `eval` on a small folder dataset written here: shards
 // and merge, resume, reported failures, JSON output.
+#include "testsupport.h"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -11,24 +13,11 @@
 
 namespace {
 
-struct Run
-{
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = primaps::testing::CliRun;
 
 Run runCli(const QStringList& args)
 {
-    QProcess process;
-    process.start(PRIMAPS_CLI, args);
-    if (!process.waitForFinished(300000))
-        qFatal("primaps did not finish");
-    Run r;
-    r.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
-    r.out = QString::fromUtf8(process.readAllStandardOutput());
-    r.err = QString::fromUtf8(process.readAllStandardError());
-    return r;
+    return primaps::testing::runProgram(PRIMAPS_CLI, args);
 }
 
 // A disc (class 1) and a box (class 2) on ground (class 0), noisy flat colours.

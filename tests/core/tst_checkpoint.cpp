@@ -13,6 +13,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "testsupport.h" // last: Qt's `slots` macro breaks LibTorch headers
 
 using namespace primaps;
 
@@ -100,26 +101,6 @@ void expectValues(const StateDict& sd, const std::string& name, const std::vecto
     for (std::size_t i = 0; i < got.size(); ++i)
         QCOMPARE(got[i], expected[i]);
 }
-
-/// Runs `f` and returns the primaps::Error message ("" when nothing was thrown).
-template <typename F> std::string errorOf(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
-}
-
-#define EXPECT_ERROR_CONTAINING(expr, needle)                                                      \
-    do {                                                                                           \
-        const std::string message_ = errorOf([&] { (void)(expr); });                               \
-        if (message_.find(needle) == std::string::npos)                                            \
-            QFAIL(qPrintable(                                                                      \
-                QString("expected an error containing '%1', got '%2'")                             \
-                    .arg(QString::fromStdString(needle), QString::fromStdString(message_))));      \
-    } while (false)
 
 } // namespace
 
@@ -310,7 +291,7 @@ private slots:
     void refusesOtherGlobals()
     {
         // A real torch.save of an object whose __reduce__ calls os.system.
-        const std::string message = errorOf([&] { readStateDict(kData + "evil.pth"); });
+        const std::string message = testing::errorOf([&] { readStateDict(kData + "evil.pth"); });
         QVERIFY2(message.find("system") != std::string::npos, message.c_str());
         QVERIFY2(message.find("refusing") != std::string::npos, message.c_str());
         QVERIFY2(message.find("evil.pth") != std::string::npos, message.c_str());
@@ -385,7 +366,7 @@ private slots:
         const std::string whole = readFile(kData + "ordered.pth");
         for (std::size_t cut : {whole.size() - 1, whole.size() / 2, std::size_t(30)}) {
             writeFile(file("truncated.pth"), whole.substr(0, cut));
-            const std::string message = errorOf([&] { readStateDict(file("truncated.pth")); });
+            const std::string message = testing::errorOf([&] { readStateDict(file("truncated.pth")); });
             QVERIFY2(message.find("truncated.pth") != std::string::npos, message.c_str());
             QVERIFY2(message.find("damaged") != std::string::npos, message.c_str());
         }

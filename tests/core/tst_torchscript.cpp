@@ -16,6 +16,7 @@
 #include <fstream>
 #include <opencv2/core.hpp>
 #include <QTemporaryDir>
+#include "testsupport.h" // after LibTorch: Qt's `slots` macro breaks its headers
 #include <QtTest>
 
 using namespace primaps;
@@ -23,36 +24,6 @@ using namespace primaps;
 namespace {
 
 const std::string kVitData = PRIMAPS_TEST_DATA_DIR "/vit/";
-
-cv::Mat testImage(int height, int width)
-{
-    cv::Mat rgb(height, width, CV_8UC3);
-    for (int y = 0; y < height; ++y)
-        for (int x = 0; x < width; ++x)
-            for (int c = 0; c < 3; ++c)
-                rgb.at<cv::Vec3b>(y, x)[c] =
-                    std::uint8_t((37 * y + 11 * x + 101 * c + 13 * ((x * y) % 7)) % 256);
-    return rgb;
-}
-
-template <typename F> std::string errorOf(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
-}
-
-#define EXPECT_ERROR_CONTAINING(expr, needle)                                                      \
-    do {                                                                                           \
-        const std::string message_ = errorOf([&] { (void)(expr); });                               \
-        if (message_.find(needle) == std::string::npos)                                            \
-            QFAIL(qPrintable(                                                                      \
-                QString("expected an error containing '%1', got '%2'")                             \
-                    .arg(QString::fromStdString(needle), QString::fromStdString(message_))));      \
-    } while (false)
 
 } // namespace
 
@@ -92,7 +63,7 @@ def forward(self, x):
         QCOMPARE(backbone.recommendedResize(), 320);
         QCOMPARE(backbone.recommendedThreshold(), 0.4f);
 
-        const cv::Mat rgb = testImage(24, 40);
+        const cv::Mat rgb = testing::patternedImage(24, 40);
         const FeatureMap features = backbone.extract(rgb);
         QCOMPARE(features.channels, 5);
         QCOMPARE(features.height, 3);
@@ -118,7 +89,7 @@ def forward(self, x):
                                             16);
         TorchScriptBackbone backbone(path);
         QCOMPARE(backbone.patchSize(), 16);
-        QCOMPARE(backbone.extract(testImage(32, 48)).width, 3);
+        QCOMPARE(backbone.extract(testing::patternedImage(32, 48)).width, 3);
     }
 
     void refusesContractViolations()
@@ -128,7 +99,7 @@ def forward(self, x):
 def forward(self, x):
     return torch.conv2d(x, self.weight, None, [8, 8]).flatten(2)
 )");
-        const std::string message = errorOf([&] { TorchScriptBackbone b(rank3); });
+        const std::string message = testing::errorOf([&] { TorchScriptBackbone b(rank3); });
         QVERIFY2(message.find("shape [1, 5, 784]") != std::string::npos, message.c_str());
         QVERIFY2(message.find("1 x C x h x w") != std::string::npos, message.c_str());
         QVERIFY2(message.find("rank3.pt") != std::string::npos, message.c_str());
@@ -165,10 +136,11 @@ def forward(self, x):
     return torch.zeros([1, 5, 28, 28])
 )");
         TorchScriptBackbone backbone(fixed);
-        EXPECT_ERROR_CONTAINING(backbone.extract(testImage(32, 32)),
+        EXPECT_ERROR_CONTAINING(backbone.extract(testing::patternedImage(32, 32)),
                                 std::string("returns [1, 5, 28, 28] for a [1, 3, 32, 32] input; "
                                             "expected [1, 5, 4, 4]"));
-        EXPECT_ERROR_CONTAINING(backbone.extract(testImage(30, 32)), std::string("multiples of 8"));
+        EXPECT_ERROR_CONTAINING(backbone.extract(testing::patternedImage(30, 32)),
+                                std::string("multiples of 8"));
     }
 
     void refusesOtherFiles()

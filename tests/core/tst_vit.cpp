@@ -19,6 +19,7 @@
 #include <opencv2/core.hpp>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "testsupport.h" // last: Qt's `slots` macro breaks LibTorch headers
 
 using namespace primaps;
 
@@ -27,16 +28,6 @@ namespace {
 const std::string kVitData = PRIMAPS_TEST_DATA_DIR "/vit/";
 
 /// The fixture image: value(y, x, c) = (37 y + 11 x + 101 c + 13 ((x y) mod 7)) mod 256.
-cv::Mat testImage(int height, int width)
-{
-    cv::Mat rgb(height, width, CV_8UC3);
-    for (int y = 0; y < height; ++y)
-        for (int x = 0; x < width; ++x)
-            for (int c = 0; c < 3; ++c)
-                rgb.at<cv::Vec3b>(y, x)[c] =
-                    std::uint8_t((37 * y + 11 * x + 101 * c + 13 * ((x * y) % 7)) % 256);
-    return rgb;
-}
 
 VitOptions tinyOptions()
 {
@@ -58,25 +49,6 @@ StateDict edited(const std::string& path,
         sd.impl().add(name, tensor);
     return sd;
 }
-
-template <typename F> std::string errorOf(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return {};
-}
-
-#define EXPECT_ERROR_CONTAINING(expr, needle)                                                      \
-    do {                                                                                           \
-        const std::string message_ = errorOf([&] { (void)(expr); });                               \
-        if (message_.find(needle) == std::string::npos)                                            \
-            QFAIL(qPrintable(                                                                      \
-                QString("expected an error containing '%1', got '%2'")                             \
-                    .arg(QString::fromStdString(needle), QString::fromStdString(message_))));      \
-    } while (false)
 
 float maxAbsDifference(const FeatureMap& a, const std::vector<float>& b)
 {
@@ -122,7 +94,7 @@ private slots:
         QCOMPARE(expected.shape, (std::vector<std::int64_t>{16, height / p, width / p}));
 
         const FeatureMap features =
-            vit.features(imagenetNormalize(testImage(height, width)), height, width);
+            vit.features(imagenetNormalize(testing::patternedImage(height, width)), height, width);
         QCOMPARE(features.channels, 16);
         QCOMPARE(features.height, height / p);
         QCOMPARE(features.width, width / p);
@@ -133,7 +105,7 @@ private slots:
         // The interpolated positional embeddings are cached per grid; a second call at
         // the same size and one after another size must give identical numbers.
         const FeatureMap again =
-            vit.features(imagenetNormalize(testImage(height, width)), height, width);
+            vit.features(imagenetNormalize(testing::patternedImage(height, width)), height, width);
         QCOMPARE(again.values, features.values);
     }
 
@@ -192,7 +164,7 @@ private slots:
         QVERIFY(chunked.contains("blocks.1.1.ls2.gamma"));
         VisionTransformer a(chunked, tinyOptions());
         VisionTransformer b(readStateDict(path), tinyOptions());
-        const std::vector<float> image = imagenetNormalize(testImage(42, 98));
+        const std::vector<float> image = imagenetNormalize(testing::patternedImage(42, 98));
         QCOMPARE(a.features(image, 42, 98).values, b.features(image, 42, 98).values);
     }
 
@@ -319,7 +291,7 @@ private slots:
 
         // Nothing there: the error gives the official address and the option.
         BackboneOptions none;
-        const std::string message = errorOf([&] { createBackbone("dino_vits8", none); });
+        const std::string message = testing::errorOf([&] { createBackbone("dino_vits8", none); });
         QVERIFY2(message.find("https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/"
                               "dino_deitsmall8_pretrain.pth") != std::string::npos,
                  message.c_str());
@@ -339,7 +311,7 @@ private slots:
                             QString::fromStdString(target)));
         QCOMPARE(findModelFile(*findModel("dino_vits8")), target);
         QCOMPARE(resolveModelWeights("dino_vits8", ""), target);
-        const std::string wrong = errorOf([&] { createBackbone("dino_vits8", none); });
+        const std::string wrong = testing::errorOf([&] { createBackbone("dino_vits8", none); });
         QVERIFY2(wrong.find(target) != std::string::npos, wrong.c_str());
         QVERIFY2(wrong.find("holds a DINO ViT with 16-d tokens, 2 blocks and 8x8 patches, not "
                             "dino_vits8 (DINO ViT-S/8: 384-d, 12 blocks, 8x8 patches)") !=
