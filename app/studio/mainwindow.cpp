@@ -3,6 +3,7 @@
 
 #include "atomicfile.h"
 #include "backbone.h"
+#include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
 #include "imagelistwidget.h"
 #include "legendwidget.h"
@@ -236,6 +237,17 @@ void MainWindow::createActions()
            "edges\n(PriMaPs step 5). Off shows the plain upsampled masks. While the threshold "
            "slider is\ndragged the CRF is skipped, and it runs when the slider is released."));
     connect(m_crfAction, &QAction::toggled, this, &MainWindow::onCrfToggled);
+    decompose->addSeparator();
+    QAction* backbones = decompose->addAction(tr("&Backbones\u2026"), this, [this] {
+        // One manager per window, created on first use.
+        auto* manager = findChild<BackboneManagerDialog*>();
+        if (!manager)
+            manager = new BackboneManagerDialog(this);
+        manager->show();
+        manager->raise();
+        manager->activateWindow();
+    });
+    backbones->setStatusTip(tr("List, download and import the backbones' weights"));
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* about = help->addAction(tr("&About PriMaPs Studio"), this, &MainWindow::showAbout);
