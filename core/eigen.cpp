@@ -42,6 +42,18 @@ double largestTridiagonal(const std::vector<double>& alpha, const std::vector<do
 
 SymmetricEigen topEigenvector(const double* matrix, int n, double tolerance)
 {
+    const double one = 1.0, zero = 0.0;
+    const int inc = 1;
+    return topEigenvector(
+        [&](const double* in, double* out) {
+            dsymv_("U", &n, &one, matrix, &n, in, &inc, &zero, out, &inc);
+        },
+        n, tolerance);
+}
+
+SymmetricEigen topEigenvector(const std::function<void(const double*, double*)>& multiply, int n,
+                              double tolerance)
+{
     if (n < 1)
         throw Error("topEigenvector: dimension must be positive");
     const int maxSteps = std::min(n, 64);
@@ -59,9 +71,8 @@ SymmetricEigen topEigenvector(const double* matrix, int n, double tolerance)
 
     SymmetricEigen result;
     std::vector<double> basis(static_cast<std::size_t>(maxSteps) * n); // rows are q_j
-    std::vector<double> alpha, beta, y, w(static_cast<std::size_t>(n)), u(static_cast<std::size_t>(n));
-    const double one = 1.0, zero = 0.0;
-    const int inc = 1;
+    std::vector<double> alpha, beta, y, w(static_cast<std::size_t>(n)),
+        u(static_cast<std::size_t>(n));
     for (int restart = 0; restart < 30; ++restart) {
         const double norm0 = std::sqrt(dot(start.data(), start.data(), n));
         for (int i = 0; i < n; ++i)
@@ -70,7 +81,7 @@ SymmetricEigen topEigenvector(const double* matrix, int n, double tolerance)
         beta.clear();
         for (int j = 0; j < maxSteps; ++j) {
             const double* q = basis.data() + std::size_t(j) * n;
-            dsymv_("U", &n, &one, matrix, &n, q, &inc, &zero, w.data(), &inc);
+            multiply(q, w.data());
             ++result.multiplications;
             alpha.push_back(dot(q, w.data(), n));
             // Full reorthogonalisation, twice ("twice is enough"): keeps the

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <functional>
 #include <vector>
 
 namespace primaps {
@@ -22,5 +23,11 @@ struct SymmetricEigen
 /// Deterministic: the start vector is fixed. For the zero matrix it returns
 /// value 0 and the start vector. Throws primaps::Error when n < 1. Thread-safe.
 SymmetricEigen topEigenvector(const double* matrix, int n, double tolerance = 1e-8);
+
+/// The same for a matrix given as an operator: `multiply(in, out)` sets
+/// out = A * in (both of length n). Lets callers apply A = X^T X without forming
+/// it. With an operator computed in float, use a tolerance of about 1e-5.
+SymmetricEigen topEigenvector(const std::function<void(const double*, double*)>& multiply, int n,
+                              double tolerance);
 
 } // namespace primaps
