@@ -12,8 +12,10 @@
 #include <future>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <opencv2/core.hpp>
 #include <string>
+#include <system_error>
 
 namespace primaps {
 
@@ -127,32 +129,80 @@ void checkKernel(const char* name, float sxy, float weight, float srgb = 1.0f)
                     " kernel's srgb must be a positive number, got " + std::to_string(srgb));
 }
 
+// The spatial kernel depends on the image size and the Gaussian parameters
+// only, so consecutive images of one size (a dataset's crops, the GUI re-running
+// on one image) can share it. One entry, and only for images up to
+// kMaxCachedPixels: the lattice takes about 80 bytes per pixel.
+constexpr std::size_t kMaxCachedPixels = std::size_t(1) << 20;
+
+struct SpatialCache
+{
+    std::mutex mutex;
+    int height = 0;
+    int width = 0;
+    float sxy = 0.0f;
+    float weight = 0.0f;
+    std::shared_ptr<const PermutohedralLattice> lattice;
+};
+
+SpatialCache& spatialCache()
+{
+    static SpatialCache cache;
+    return cache;
+}
+
+std::shared_ptr<const PermutohedralLattice> cachedSpatialKernel(int height, int width,
+                                                                const DenseCrfParams& params)
+{
+    SpatialCache& cache = spatialCache();
+    const std::lock_guard<std::mutex> lock(cache.mutex);
+    if (cache.lattice && cache.height == height && cache.width == width &&
+        cache.sxy == params.gaussianSxy && cache.weight == params.gaussianWeight)
+        return cache.lattice;
+    return nullptr;
+}
+
+void cacheSpatialKernel(int height, int width, const DenseCrfParams& params,
+                        const std::shared_ptr<const PermutohedralLattice>& lattice)
+{
+    if (std::size_t(height) * std::size_t(width) > kMaxCachedPixels)
+        return;
+    SpatialCache& cache = spatialCache();
+    const std::lock_guard<std::mutex> lock(cache.mutex);
+    cache.height = height;
+    cache.width = width;
+    cache.sxy = params.gaussianSxy;
+    cache.weight = params.gaussianWeight;
+    cache.lattice = lattice;
+}
+
 } // namespace
 
 // A kernel's lattice and the scales that make it the symmetrically normalised,
 // weighted filtering of the mean-field update.
-DenseCrf::Kernel DenseCrf::makeKernel(const std::vector<float>& features, int dim, int pixels,
-                                      float weight)
+PermutohedralLattice DenseCrf::makeKernel(const std::vector<float>& features, int dim, int pixels,
+                                          float weight)
 {
-    DenseCrf::Kernel kernel;
-    kernel.lattice = PermutohedralLattice(features.data(), dim, pixels);
-    // D = K 1 with each pixel's own contribution; the scales fold D^-1/2 on both
-    // sides and the Potts weight into the filtering.
+    PermutohedralLattice lattice(features.data(), dim, pixels);
+    // D = K 1 with each pixel's own contribution; D^-1/2 on both sides and the
+    // Potts weight are folded into the lattice's weights.
     const std::size_t n = std::size_t(pixels);
     std::vector<float> ones(n, 1.0f);
     std::vector<float> degree(n);
     PermutohedralLattice::Workspace workspace;
-    kernel.lattice.filter(ones.data(), degree.data(), 1, workspace);
-    kernel.preScale.resize(n);
-    kernel.postScale.resize(n);
+    lattice.filter(ones.data(), degree.data(), 1, workspace);
+    std::vector<float> pre(n);
+    std::vector<float> post(n);
     for (std::size_t i = 0; i < n; ++i) {
-        kernel.preScale[i] = 1.0f / std::sqrt(degree[i] + 1e-20f);
-        kernel.postScale[i] = weight * kernel.preScale[i];
+        pre[i] = 1.0f / std::sqrt(degree[i] + 1e-20f);
+        post[i] = weight * pre[i];
     }
-    return kernel;
+    lattice.scalePoints(pre.data(), post.data());
+    return lattice;
 }
 
-DenseCrf::Kernel DenseCrf::makeSpatialKernel(int height, int width, const DenseCrfParams& params)
+PermutohedralLattice DenseCrf::makeSpatialKernel(int height, int width,
+                                                 const DenseCrfParams& params)
 {
     std::vector<float> features(std::size_t(height) * width * 2);
     const float inv = 1.0f / params.gaussianSxy;
@@ -165,7 +215,7 @@ DenseCrf::Kernel DenseCrf::makeSpatialKernel(int height, int width, const DenseC
     return makeKernel(features, 2, height * width, params.gaussianWeight);
 }
 
-DenseCrf::Kernel DenseCrf::makeBilateralKernel(const cv::Mat& rgb, const DenseCrfParams& params)
+PermutohedralLattice DenseCrf::makeBilateralKernel(const cv::Mat& rgb, const DenseCrfParams& params)
 {
     std::vector<float> features(std::size_t(rgb.rows) * rgb.cols * 5);
     const float invXy = 1.0f / params.bilateralSxy;
@@ -209,31 +259,41 @@ void DenseCrf::setImage(const cv::Mat& rgb)
         throw Error("DenseCrf: the image is too large");
 
     const bool needSpatial = params_.gaussianWeight != 0.0f;
-    const bool keepSpatial = needSpatial && spatial_ && rgb.rows == height_ && rgb.cols == width_;
     const bool needBilateral = params_.bilateralWeight != 0.0f;
+    std::shared_ptr<const PermutohedralLattice> spatial;
+    if (needSpatial) {
+        if (spatial_ && rgb.rows == height_ && rgb.cols == width_)
+            spatial = spatial_;
+        else
+            spatial = cachedSpatialKernel(rgb.rows, rgb.cols, params_);
+    }
 
-    // The two lattices are independent: the spatial one is built on a second
-    // thread while this one builds the bilateral one, so that the sequential
-    // parts of each building overlap (a fifth less time on two cores). Not when
-    // OpenCV is limited to one thread, which callers use to stay on one core.
-    std::future<Kernel> spatialFuture;
-    std::unique_ptr<Kernel> spatial;
-    if (needSpatial && !keepSpatial) {
-        if (needBilateral && cv::getNumThreads() > 1)
+    // The two lattices are independent: a missing spatial one is built on a
+    // second thread while this one builds the bilateral one, so that the
+    // sequential parts of each building overlap. Not when OpenCV is limited to
+    // one thread, which callers use to stay on one core.
+    std::future<PermutohedralLattice> spatialFuture;
+    if (needSpatial && !spatial && needBilateral && cv::getNumThreads() > 1) {
+        try {
             spatialFuture = std::async(std::launch::async, makeSpatialKernel, rgb.rows, rgb.cols,
                                        std::cref(params_));
-        else
-            spatial = std::make_unique<Kernel>(makeSpatialKernel(rgb.rows, rgb.cols, params_));
+        } catch (const std::system_error&) {
+            // No thread to be had: build it here instead.
+        }
     }
-    std::unique_ptr<Kernel> bilateral;
+    if (needSpatial && !spatial && !spatialFuture.valid())
+        spatial = std::make_shared<const PermutohedralLattice>(
+            makeSpatialKernel(rgb.rows, rgb.cols, params_));
+    PermutohedralLattice bilateral;
     if (needBilateral)
-        bilateral = std::make_unique<Kernel>(makeBilateralKernel(rgb, params_));
+        bilateral = makeBilateralKernel(rgb, params_);
     if (spatialFuture.valid())
-        spatial = std::make_unique<Kernel>(spatialFuture.get());
+        spatial = std::make_shared<const PermutohedralLattice>(spatialFuture.get());
+    if (spatial)
+        cacheSpatialKernel(rgb.rows, rgb.cols, params_, spatial);
 
     // Nothing can fail from here on: the object changes only when all succeeded.
-    if (!keepSpatial)
-        spatial_ = std::move(spatial);
+    spatial_ = std::move(spatial);
     bilateral_ = std::move(bilateral);
     height_ = rgb.rows;
     width_ = rgb.cols;
@@ -336,11 +396,11 @@ void DenseCrf::step()
 
     // message = sum over kernels of weight * D^-1/2 K D^-1/2 Q, label by label.
     bool written = false;
-    for (const Kernel* kernel : {spatial_.get(), bilateral_.get()}) {
-        if (!kernel)
+    const PermutohedralLattice* kernels[] = {spatial_.get(), &bilateral_};
+    for (const PermutohedralLattice* kernel : kernels) {
+        if (!kernel || kernel->empty())
             continue;
-        kernel->lattice.filter(q_.data(), message_.data(), labels_, workspace_,
-                               kernel->preScale.data(), kernel->postScale.data(), written);
+        kernel->filter(q_.data(), message_.data(), labels_, workspace_, nullptr, nullptr, written);
         written = true;
     }
     if (!written)

@@ -41,7 +41,11 @@ struct DenseCrfParams
 /// RGB image) to reproduce its numbers.
 ///
 /// The two lattices depend only on the image, so one DenseCrf serves any number
-/// of inputs on the same image (e.g. re-running after a threshold change).
+/// of inputs on the same image (e.g. re-running after a threshold change). The
+/// spatial lattice depends on the image size alone: the most recent one (for
+/// images up to 1 megapixel, about 80 MB at that size) is kept process-wide and
+/// shared, read-only, by every DenseCrf of that size and those parameters, so
+/// that a run of same-size images (a dataset's crops) builds it once.
 ///
 /// Layouts: scores and marginals are K x H x W float32, label-major and row-major
 /// (values[(k * H + y) * W + x]), the layout of FeatureMap and of
@@ -63,8 +67,8 @@ public:
     explicit DenseCrf(const cv::Mat& rgb, const DenseCrfParams& params = {});
 
     /// Switches to another image, e.g. the next one of a dataset: rebuilds the
-    /// bilateral lattice and, unless the size is unchanged, the spatial one (it
-    /// depends on the size alone), which saves a fifth of the setup per image.
+    /// bilateral lattice, and the spatial one only for a new size (and then only
+    /// when the process-wide one does not fit).
     /// Clears the current input (labels() becomes 0). Throws primaps::Error like
     /// the constructor; on an error the object is unchanged.
     void setImage(const cv::Mat& rgb);
@@ -99,15 +103,14 @@ public:
     std::vector<float> run(const std::vector<float>& scores, int labels);
 
 private:
-    struct Kernel
-    {
-        PermutohedralLattice lattice;
-        std::vector<float> preScale;  ///< D^-1/2
-        std::vector<float> postScale; ///< weight * D^-1/2
-    };
-    static Kernel makeKernel(const std::vector<float>& features, int dim, int pixels, float weight);
-    static Kernel makeSpatialKernel(int height, int width, const DenseCrfParams& params);
-    static Kernel makeBilateralKernel(const cv::Mat& rgb, const DenseCrfParams& params);
+    // Each lattice computes weight * D^-1/2 K D^-1/2 (scales folded in, see
+    // makeKernel()).
+    static PermutohedralLattice makeKernel(const std::vector<float>& features, int dim, int pixels,
+                                           float weight);
+    static PermutohedralLattice makeSpatialKernel(int height, int width,
+                                                  const DenseCrfParams& params);
+    static PermutohedralLattice makeBilateralKernel(const cv::Mat& rgb,
+                                                    const DenseCrfParams& params);
 
     DenseCrfParams params_;
     int height_ = 0;
@@ -115,9 +118,10 @@ private:
     int labels_ = 0;
     int iteration_ = 0;
 
-    // Null when the kernel's weight is 0.
-    std::unique_ptr<Kernel> spatial_;
-    std::unique_ptr<Kernel> bilateral_;
+    // Null / empty when the kernel's weight is 0. The spatial lattice may be
+    // shared with other instances (see the class comment).
+    std::shared_ptr<const PermutohedralLattice> spatial_;
+    PermutohedralLattice bilateral_;
 
     // Pixel-major (N x K) so that every stage reads a pixel's labels contiguously.
     std::vector<float> unary_;

@@ -486,24 +486,50 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
         }
     });
 
-    // Pass 4: transpose the point -> vertex map into vertex -> points (counting
-    // sort). After the prefix sum, splatStart_[u] is the end of 1-based vertex u's
-    // range, which is the start of 0-based vertex u's range, as filter() reads it.
-    splatStart_.assign(std::size_t(vertices_) + 1, 0);
-    for (std::size_t e = 0; e < entries; ++e)
-        ++splatStart_[std::size_t(pointVertex_[e])];
-    for (int v = 0; v < vertices_; ++v)
-        splatStart_[std::size_t(v) + 1] += splatStart_[std::size_t(v)];
-    // Fill backwards from each range's end so every vertex lists its points in
-    // increasing order.
+    // Pass 4: transpose the point -> vertex map into vertex -> points, by a
+    // counting sort over a fixed number of point chunks so that the counting and
+    // filling run in parallel. Each vertex lists chunk 0's points first, then
+    // chunk 1's, ...: in increasing point order, whatever the thread count.
+    constexpr int kChunks = 4;
+    const std::size_t m = std::size_t(vertices_);
+    std::vector<std::int32_t> cursor(kChunks * m, 0);
+    auto chunkEntries = [&](int c) {
+        const std::size_t first = std::size_t(count) * std::size_t(c) / kChunks;
+        const std::size_t last = std::size_t(count) * std::size_t(c + 1) / kChunks;
+        return std::make_pair(first * d1, last * d1);
+    };
+    parallelRanges(kChunks, 1, [&](int begin, int end) {
+        for (int c = begin; c < end; ++c) {
+            const auto [from, to] = chunkEntries(c);
+            std::int32_t* counts = cursor.data() + std::size_t(c) * m;
+            for (std::size_t e = from; e < to; ++e)
+                ++counts[std::size_t(pointVertex_[e]) - 1];
+        }
+    });
+    splatStart_.resize(m + 1);
+    std::int32_t running = 0;
+    for (std::size_t v = 0; v < m; ++v) {
+        splatStart_[v] = running;
+        for (int c = 0; c < kChunks; ++c) {
+            const std::int32_t n = cursor[std::size_t(c) * m + v];
+            cursor[std::size_t(c) * m + v] = running;
+            running += n;
+        }
+    }
+    splatStart_[m] = running;
     splatPoint_.resize(entries);
     splatWeight_.resize(entries);
-    std::vector<std::int32_t> cursor(splatStart_);
-    for (std::size_t e = entries; e-- > 0;) {
-        const std::size_t slot = std::size_t(--cursor[std::size_t(pointVertex_[e])]);
-        splatPoint_[slot] = std::int32_t(e / std::size_t(d1));
-        splatWeight_[slot] = pointWeight_[e];
-    }
+    parallelRanges(kChunks, 1, [&](int begin, int end) {
+        for (int c = begin; c < end; ++c) {
+            const auto [from, to] = chunkEntries(c);
+            std::int32_t* next = cursor.data() + std::size_t(c) * m;
+            for (std::size_t e = from; e < to; ++e) {
+                const std::size_t slot = std::size_t(next[std::size_t(pointVertex_[e]) - 1]++);
+                splatPoint_[slot] = std::int32_t(e / std::size_t(d1));
+                splatWeight_[slot] = pointWeight_[e];
+            }
+        }
+    });
 }
 
 void PermutohedralLattice::filter(const float* in, float* out, int channels, Workspace& workspace,
@@ -637,6 +663,26 @@ void PermutohedralLattice::filterImpl(const float* in, float* out, int channels,
                 scaleRow<FixedChannels>(dst, acc.data(), scale, k);
         }
     });
+}
+
+void PermutohedralLattice::scalePoints(const float* pre, const float* post)
+{
+    if (empty())
+        throw Error("PermutohedralLattice::scalePoints: the lattice is empty");
+    const std::size_t d1 = std::size_t(dim_) + 1;
+    if (pre) {
+        parallelRanges(int(splatPoint_.size()), 1 << 16, [&](int begin, int end) {
+            for (int s = begin; s < end; ++s)
+                splatWeight_[std::size_t(s)] *= pre[splatPoint_[std::size_t(s)]];
+        });
+    }
+    if (post) {
+        parallelRanges(points_, 1 << 14, [&](int begin, int end) {
+            for (int p = begin; p < end; ++p)
+                for (std::size_t r = 0; r < d1; ++r)
+                    pointWeight_[std::size_t(p) * d1 + r] *= post[p];
+        });
+    }
 }
 
 std::vector<float> PermutohedralLattice::filter(const std::vector<float>& in, int channels) const

@@ -76,6 +76,15 @@ public:
                 const float* preScale = nullptr, const float* postScale = nullptr,
                 bool accumulate = false) const;
 
+    /// Folds per-point scales into the lattice (one float per point each, either
+    /// may be null): afterwards filter() computes what it computed before with
+    /// the input of point j multiplied by pre[j] and the output of point i by
+    /// post[i]. Saves filter()'s own preScale/postScale work when the scales are
+    /// the same for every call, as for a normalised kernel. Not thread-safe
+    /// against concurrent filter() calls. Throws primaps::Error on an empty
+    /// lattice.
+    void scalePoints(const float* pre, const float* post);
+
     /// Convenience: filters points() * channels values, returns a new array.
     /// Throws primaps::Error as above, or when in.size() != points() * channels.
     std::vector<float> filter(const std::vector<float>& in, int channels) const;

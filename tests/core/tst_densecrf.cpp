@@ -17,6 +17,7 @@
 #include <QtTest>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 using primaps::DenseCrf;
@@ -304,7 +305,9 @@ private slots:
     void minusInfinityScores();
     void reusedCrfMatchesFreshOne();
     void threadCountDoesNotChangeResult();
+    void concurrentRunsAgree();
     void badInputGivesErrors();
+    void latticeScalesFoldIn();
     void latticeBadInputGivesErrors();
 };
 
@@ -759,9 +762,40 @@ void TestDenseCrf::threadCountDoesNotChangeResult()
     cv::setNumThreads(1);
     const std::vector<float> single = primaps::denseCrf(scores, 6, rgb);
     cv::setNumThreads(std::max(previous, 2));
+    // Another size in between evicts the cached spatial lattice, so that both
+    // lattices are built again, now on several threads.
+    primaps::denseCrf(std::vector<float>(64, 0.0f), 1, cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
     const std::vector<float> multi = primaps::denseCrf(scores, 6, rgb);
     cv::setNumThreads(previous);
     QCOMPARE(single, multi);
+}
+
+void TestDenseCrf::concurrentRunsAgree()
+{
+    // Instances on several threads at once, of one size (sharing the cached
+    // spatial lattice) and of another (replacing it meanwhile), give what they
+    // give alone.
+    std::vector<cv::Mat> images;
+    std::vector<std::vector<float>> scores;
+    for (int i = 0; i < 6; ++i) {
+        const int rows = i % 2 == 0 ? 48 : 40;
+        images.push_back(smoothRandomImage(rows, 56, 200 + unsigned(i)));
+        scores.push_back(smoothRandomScores(3, rows, 56, 300 + unsigned(i), 2.0f));
+    }
+    std::vector<std::vector<float>> alone;
+    for (std::size_t i = 0; i < images.size(); ++i)
+        alone.push_back(primaps::denseCrf(scores[i], 3, images[i]));
+    std::vector<std::vector<float>> together(images.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < images.size(); ++i)
+        threads.emplace_back([&, i] {
+            for (int repeat = 0; repeat < 3; ++repeat)
+                together[i] = primaps::denseCrf(scores[i], 3, images[i]);
+        });
+    for (std::thread& t : threads)
+        t.join();
+    for (std::size_t i = 0; i < images.size(); ++i)
+        QCOMPARE(together[i], alone[i]);
 }
 
 void TestDenseCrf::badInputGivesErrors()
@@ -833,6 +867,48 @@ void TestDenseCrf::badInputGivesErrors()
     QVERIFY_THROWS_EXCEPTION(
         primaps::Error,
         primaps::denseCrfUpsampled(std::vector<float>(2 * 4 * 4), 2, 4, 4, cv::Mat()));
+}
+
+void TestDenseCrf::latticeScalesFoldIn()
+{
+    // scalePoints() bakes per-point scales into the weights: the same result as
+    // passing them to every filter() call, and as scaling by hand.
+    const int side = 19;
+    const int n = side * side;
+    const cv::Mat rgb = smoothRandomImage(side, side, 101);
+    const std::vector<float> features = imageFeatures(rgb, 4.0f, 9.0f, true);
+    std::mt19937 rng(102);
+    std::uniform_real_distribution<float> uniform(0.5f, 2.0f);
+    std::vector<float> pre(n);
+    std::vector<float> post(n);
+    std::vector<float> values(std::size_t(n) * 3);
+    for (float& v : pre)
+        v = uniform(rng);
+    for (float& v : post)
+        v = uniform(rng);
+    for (float& v : values)
+        v = uniform(rng);
+
+    PermutohedralLattice lattice(features.data(), 5, n);
+    PermutohedralLattice::Workspace workspace;
+    std::vector<float> withPointers(values.size());
+    lattice.filter(values.data(), withPointers.data(), 3, workspace, pre.data(), post.data());
+    std::vector<float> byHand = values;
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < 3; ++c)
+            byHand[std::size_t(i) * 3 + c] *= pre[std::size_t(i)];
+    byHand = lattice.filter(byHand, 3);
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < 3; ++c)
+            byHand[std::size_t(i) * 3 + c] *= post[std::size_t(i)];
+    lattice.scalePoints(pre.data(), post.data());
+    const std::vector<float> baked = lattice.filter(values, 3);
+    QVERIFY(maxAbsDiff(withPointers, byHand) < 1e-5);
+    QVERIFY(maxAbsDiff(baked, byHand) < 1e-5);
+    QVERIFY(maxAbsDiff(baked, values) > 0.1);
+
+    PermutohedralLattice empty;
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, empty.scalePoints(pre.data(), post.data()));
 }
 
 void TestDenseCrf::latticeBadInputGivesErrors()
