@@ -22,10 +22,13 @@ std::unique_ptr<Backbone> createBackbone(const std::string& name, const Backbone
 {
     if (name == "filterbank")
         return std::make_unique<FilterBankBackbone>();
-    if (findModel(name))
-        return std::make_unique<VitBackbone>(name, options.weightsPath);
+    if (findModel(name)) {
+        VitOptions vit;
+        vit.useCuda = options.useCuda;
+        return std::make_unique<VitBackbone>(name, options.weightsPath, vit);
+    }
     if (name == "torchscript")
-        return std::make_unique<TorchScriptBackbone>(options.weightsPath);
+        return std::make_unique<TorchScriptBackbone>(options.weightsPath, options.useCuda);
     std::string known;
     for (const std::string& n : availableBackbones())
         known += (known.empty() ? "" : ", ") + n;

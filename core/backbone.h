@@ -43,6 +43,10 @@ public:
 struct BackboneOptions
 {
     std::string weightsPath; ///< checkpoint or TorchScript file, for backbones that need one
+    /// Run on the first CUDA device. Only when the linked LibTorch has CUDA and a
+    /// device is present; otherwise createBackbone() throws a clear primaps::Error.
+    /// The filterbank backbone always runs on the CPU and ignores this.
+    bool useCuda = false;
 };
 
 /// Names accepted by createBackbone(), the default first.
@@ -50,6 +54,7 @@ std::vector<std::string> availableBackbones();
 
 /// Creates a backbone by registry name. Throws primaps::Error naming the
 /// backbone when it is unknown or cannot be created (e.g. missing weights).
-std::unique_ptr<Backbone> createBackbone(const std::string& name, const BackboneOptions& options = {});
+std::unique_ptr<Backbone> createBackbone(const std::string& name,
+                                         const BackboneOptions& options = {});
 
 } // namespace primaps

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "commands.h"
-
 #include "atomicfile.h"
 #include "backbone.h"
+#include "commands.h"
 #include "error.h"
 #include "imageio.h"
 #include "npy.h"
@@ -10,8 +9,11 @@
 #include "pipeline.h"
 #include "tracejson.h"
 
+#include <algorithm>
+#include <cmath>
+#include <fcntl.h>
 #include <opencv2/imgproc.hpp>
-
+#include <optional>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QElapsedTimer>
@@ -19,12 +21,6 @@
 #include <QRegularExpression>
 #include <QSet>
 #include <QTextStream>
-
-#include <algorithm>
-#include <cmath>
-#include <optional>
-
-#include <fcntl.h>
 #include <unistd.h>
 
 namespace primaps::cli {
@@ -176,14 +172,15 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
 
     writeImageAtomic(masksPath.toStdString(), masks);
     writeImageAtomic(overlayPath.toStdString(), rgbToBgr(overlay));
-    writeFileAtomic(tracePath.toStdString(), traceToJson(result.trace, context, settings.traceMaps));
+    writeFileAtomic(tracePath.toStdString(),
+                    traceToJson(result.trace, context, settings.traceMaps));
 
     if (!settings.quiet)
         out << QFileInfo(input.path).fileName() << ": " << result.trace.iterations.size()
             << " masks, " << QString::number(100.0 * result.trace.finalCoverage, 'f', 1)
             << "% covered, stopped by " << toString(result.trace.stopReason)
-            << (result.crfApplied ? ", CRF" : "") << ", "
-            << timer.elapsed() << " ms -> " << settings.out.filePath(stem) << "_{masks,overlay}.png\n"
+            << (result.crfApplied ? ", CRF" : "") << ", " << timer.elapsed() << " ms -> "
+            << settings.out.filePath(stem) << "_{masks,overlay}.png\n"
             << Qt::flush;
 }
 
@@ -215,15 +212,19 @@ int runDecompose(const QStringList& arguments)
         "T");
     const QCommandLineOption backboneOption(
         {"b", "backbone"},
-        "Feature extractor. Available: " +
-            QString::fromStdString([] {
-                std::string s;
-                for (const auto& n : availableBackbones())
-                    s += (s.empty() ? "" : ", ") + n;
-                return s;
-            }()) +
+        "Feature extractor. Available: " + QString::fromStdString([] {
+            std::string s;
+            for (const auto& n : availableBackbones())
+                s += (s.empty() ? "" : ", ") + n;
+            return s;
+        }()) +
             ".",
         "NAME", "filterbank");
+    const QCommandLineOption deviceOption(
+        "device",
+        "Where the backbone runs: cpu (default) or cuda (needs a LibTorch built with "
+        "CUDA; Debian's is CPU-only).",
+        "DEVICE", "cpu");
     const QCommandLineOption weightsOption(
         {"w", "weights"},
         "Checkpoint (.pth) of a DINO/DINOv2 backbone, or TorchScript module (.pt) for "
@@ -236,8 +237,9 @@ int runDecompose(const QStringList& arguments)
         "image; may be given several times.",
         "FILE.npy");
     const QCommandLineOption resizeOption(
-        "resize", "Resize images so the shorter side is N pixels (0 keeps the size). "
-                  "Default: the backbone's recommended size (320; 322 for /14 ViTs).",
+        "resize",
+        "Resize images so the shorter side is N pixels (0 keeps the size). "
+        "Default: the backbone's recommended size (320; 322 for /14 ViTs).",
         "N");
     const QCommandLineOption coverageOption(
         "coverage", "Stop once this fraction of positions is assigned.", "F", "0.95");
@@ -251,10 +253,9 @@ int runDecompose(const QStringList& arguments)
         "trace-maps", "Also write each iteration's principal direction and maps into the trace.");
     const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
-    parser.addOptions({outOption, thresholdOption, backboneOption, weightsOption, featuresOption,
-                       resizeOption,
-                       coverageOption, iterationsOption, opacityOption, noCrfOption, mapsOption,
-                       overwriteOption, quietOption});
+    parser.addOptions({outOption, thresholdOption, backboneOption, weightsOption, deviceOption,
+                       featuresOption, resizeOption, coverageOption, iterationsOption,
+                       opacityOption, noCrfOption, mapsOption, overwriteOption, quietOption});
 
     QStringList forParser = arguments;
     forParser.removeAt(1); // the command name
@@ -324,6 +325,10 @@ int runDecompose(const QStringList& arguments)
         try {
             BackboneOptions backboneOptions;
             backboneOptions.weightsPath = parser.value(weightsOption).toStdString();
+            const QString device = parser.value(deviceOption);
+            if (device != "cpu" && device != "cuda")
+                return usageError("--device must be cpu or cuda");
+            backboneOptions.useCuda = device == "cuda";
             backbone = createBackbone(parser.value(backboneOption).toStdString(), backboneOptions);
         } catch (const std::exception& e) {
             return usageError(QString::fromStdString(e.what()));
@@ -362,8 +367,7 @@ int runDecompose(const QStringList& arguments)
         }
     }
     if (failures > 0) {
-        err << "primaps decompose: " << failures << " of " << inputs.size()
-            << " inputs failed\n";
+        err << "primaps decompose: " << failures << " of " << inputs.size() << " inputs failed\n";
         return ExitSomeInputsFailed;
     }
     return ExitOk;

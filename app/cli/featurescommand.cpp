@@ -67,6 +67,11 @@ int runFeatures(const QStringList& arguments)
         "Checkpoint (.pth) of a DINO/DINOv2 backbone, or TorchScript module (.pt) for "
         "--backbone torchscript.",
         "FILE");
+    const QCommandLineOption deviceOption(
+        "device",
+        "Where the backbone runs: cpu (default) or cuda (needs a LibTorch built with "
+        "CUDA; Debian's is CPU-only).",
+        "DEVICE", "cpu");
     const QCommandLineOption resizeOption(
         "resize", "Resize so the shorter side is N pixels (0 keeps the size).", "N");
     const QCommandLineOption cropOption(
@@ -78,8 +83,8 @@ int runFeatures(const QStringList& arguments)
     const QCommandLineOption outOption({"o", "out"}, "Output .npy file.", "FILE.npy");
     const QCommandLineOption overwriteOption("overwrite", "Replace an existing output file.");
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
-    parser.addOptions({backboneOption, weightsOption, resizeOption, cropOption, flipOption,
-                       outOption, overwriteOption, quietOption});
+    parser.addOptions({backboneOption, weightsOption, deviceOption, resizeOption, cropOption,
+                       flipOption, outOption, overwriteOption, quietOption});
 
     QStringList forParser = arguments;
     forParser.removeAt(1); // the command name
@@ -116,6 +121,10 @@ int runFeatures(const QStringList& arguments)
 
     BackboneOptions options;
     options.weightsPath = parser.value(weightsOption).toStdString();
+    const QString device = parser.value(deviceOption);
+    if (device != "cpu" && device != "cuda")
+        return usageError("--device must be cpu or cuda");
+    options.useCuda = device == "cuda";
     const std::string backboneName = parser.value(backboneOption).toStdString();
     std::unique_ptr<Backbone> backbone;
     try {

@@ -3,7 +3,7 @@
 // real process, temporary folder, an environment that points every model folder into it.
 #include "npy.h"
 
-// LibTorch first: Qt's `slots` macro breaks its headers.
+// LibTorch before Qt: Qt's `slots` macro breaks its headers.
 #include <torch/script.h>
 
 #include <opencv2/imgcodecs.hpp>
@@ -166,6 +166,17 @@ private slots:
                               scriptedModule(), "--out", "dec", "--no-crf"});
         QCOMPARE(r.exitCode, 0);
         QVERIFY(QFileInfo::exists(dir.filePath("dec/img_128x96_masks.png")));
+
+        // CUDA only on request, and a clear refusal where LibTorch has none (Debian's).
+        const Run cuda = runCli({"features", img, "--backbone", "torchscript", "--weights",
+                                 scriptedModule(), "--device", "cuda", "--out", "cuda.npy"});
+        if (!at::hasCUDA()) {
+            QCOMPARE(cuda.exitCode, 2);
+            QVERIFY2(cuda.err.contains("CUDA was requested"), qPrintable(cuda.err));
+        } else {
+            QCOMPARE(cuda.exitCode, 0);
+        }
+        QCOMPARE(runCli({"decompose", img, "--device", "tpu", "--out", "dec3"}).exitCode, 2);
 
         const Run missing =
             runCli({"decompose", img, "--backbone", "torchscript", "--out", "dec2"});
