@@ -46,6 +46,19 @@ FeatureMap flippedFeatures(Backbone& backbone, const cv::Mat& rgb)
 
 int runFeatures(const QStringList& arguments)
 {
+    // Over a whole dataset, features are the first per-image stage of `masks`:
+    // same cache, sharding and resumption.
+    if (arguments.contains("--dataset") ||
+        std::any_of(arguments.begin(), arguments.end(),
+                    [](const QString& a) { return a.startsWith("--dataset="); })) {
+        QStringList masks = arguments;
+        masks[1] = "masks";
+        if (!masks.contains("--stage"))
+            masks << "--stage"
+                  << "features";
+        return runMasks(masks);
+    }
+
     QTextStream out(stdout);
     QTextStream err(stderr);
 
@@ -57,7 +70,9 @@ int runFeatures(const QStringList& arguments)
         "backbone's recommended size, 320, or 322 for /14 backbones), then padded to a\n"
         "multiple of the patch size by reflection, or with --crop centre-cropped to a\n"
         "square as in the paper's evaluation. See 'primaps backbones' for the backbones\n"
-        "and where their checkpoint files are looked for.");
+        "and where their checkpoint files are looked for.\n"
+        "With --dataset KIND --root DIR --out RUN_DIR it caches the features of a whole "
+        "dataset instead: the same as `primaps masks ... --stage features` (see its --help).");
     parser.addHelpOption();
     parser.addPositionalArgument("image", "Image file (PNG, JPEG, ...).", "IMAGE");
     const QCommandLineOption backboneOption(

@@ -109,6 +109,15 @@ private slots:
         QVERIFY(other.err.contains("--restart"));
     }
 
+    void featuresOverADatasetAreTheFirstStage()
+    {
+        const QString own = QDir(tmp.path()).filePath("featcache");
+        const Run r = runCli(QStringList{"features", "--cache", own} + common);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY(r.err.contains("features: 10 item(s): 10 computed"));
+        QVERIFY(!r.err.contains("masks:")); // stopped after the features stage
+    }
+
     void studentViewsAndValidation()
     {
         const QString run2 = QDir(tmp.path()).filePath("run-student");
