@@ -58,7 +58,7 @@ SymmetricEigen topEigenvector(const std::function<void(const double*, double*)>&
         throw Error("topEigenvector: dimension must be positive");
     const int maxSteps = std::min(n, 64);
     // The small tridiagonal solve is cheap, but not free: check every few steps.
-    auto isCheckpoint = [&](int m) { return m % 8 == 0 || m == maxSteps; };
+    auto isCheckpoint = [&](int m) { return m % 4 == 0 || m == maxSteps; };
 
     // Fixed pseudo-random start, so that no structured input is orthogonal to it
     // by construction and every run is reproducible.
