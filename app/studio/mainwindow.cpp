@@ -142,22 +142,25 @@ MainWindow::~MainWindow()
 
 void MainWindow::createDocks()
 {
+    // The object name is what QSettings' saveState() remembers the dock by.
+    auto addDock = [this](const QString& title, const QString& objectName, QWidget* content,
+                          Qt::DockWidgetArea area) {
+        auto* dock = new QDockWidget(title, this);
+        dock->setObjectName(objectName);
+        dock->setWidget(content);
+        dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
+                          QDockWidget::DockWidgetFloatable);
+        addDockWidget(area, dock);
+        return dock;
+    };
     m_images = new ImageListWidget(this);
-    auto* imagesDock = new QDockWidget(tr("Images"), this);
-    imagesDock->setObjectName(QStringLiteral("ImagesDock"));
-    imagesDock->setWidget(m_images);
-    imagesDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
-                            QDockWidget::DockWidgetFloatable);
-    addDockWidget(Qt::LeftDockWidgetArea, imagesDock);
+    QDockWidget* imagesDock =
+        addDock(tr("Images"), QStringLiteral("ImagesDock"), m_images, Qt::LeftDockWidgetArea);
     m_imagesDockAction = imagesDock->toggleViewAction();
 
     m_stepper = new StepperWidget(this);
-    auto* stepsDock = new QDockWidget(tr("PriMaPs steps"), this);
-    stepsDock->setObjectName(QStringLiteral("StepsDock"));
-    stepsDock->setWidget(m_stepper);
-    stepsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
-                           QDockWidget::DockWidgetFloatable);
-    addDockWidget(Qt::RightDockWidgetArea, stepsDock);
+    QDockWidget* stepsDock = addDock(tr("PriMaPs steps"), QStringLiteral("StepsDock"), m_stepper,
+                                     Qt::RightDockWidgetArea);
     m_stepsDockAction = stepsDock->toggleViewAction();
 
     resizeDocks({imagesDock, stepsDock}, {240, 400}, Qt::Horizontal);
