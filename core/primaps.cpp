@@ -19,20 +19,26 @@ namespace {
 // from BLAS: OpenBLAS threads every call of this size, and over the hundreds of
 // small calls of one decomposition its thread hand-offs cost more than the
 // arithmetic (4x slower with two threads on a busy machine, measured). Cloned
-// for AVX2+FMA with a portable fallback; the eight partial sums vectorise
+// for AVX+FMA with a portable fallback (a feature test, not a CPU-model one:
+// "arch=haswell" clones are never chosen on AMD processors); the eight partial sums vectorise
 // without reassociating floating-point additions.
 
-// t[r] = <rows[r], v> for the `count` rows of length c.
-__attribute__((target_clones("arch=haswell", "default"))) void
-projectRows(const float* rows, int count, int c, const float* v, float* t)
+// t[r] = <rows[r], v> for the `count` rows of length c. 32 partial sums: four
+// independent vector accumulators hide the latency of the fused multiply-adds.
+__attribute__((target_clones("fma", "default"))) void projectRows(const float* __restrict rows,
+                                                                  int count, int c,
+                                                                  const float* __restrict v,
+                                                                  float* __restrict t)
 {
     for (int r = 0; r < count; ++r) {
-        const float* row = rows + std::size_t(r) * c;
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const float* __restrict row = rows + std::size_t(r) * c;
+        float acc[32] = {};
         int k = 0;
-        for (; k + 8 <= c; k += 8)
-            for (int j = 0; j < 8; ++j)
+        for (; k + 32 <= c; k += 32)
+            for (int j = 0; j < 32; ++j)
                 acc[j] += row[k + j] * v[k + j];
+        for (int j = 8; j < 32; ++j)
+            acc[j % 8] += acc[j];
         float sum =
             ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
         for (; k < c; ++k)
@@ -42,12 +48,13 @@ projectRows(const float* rows, int count, int c, const float* v, float* t)
 }
 
 // out = scale * sum_r t[r] * rows[r].
-__attribute__((target_clones("arch=haswell", "default"))) void
-combineRows(const float* rows, int count, int c, const float* t, float scale, float* out)
+__attribute__((target_clones("fma", "default"))) void
+combineRows(const float* __restrict rows, int count, int c, const float* __restrict t, float scale,
+            float* __restrict out)
 {
     std::fill(out, out + c, 0.0f);
     for (int r = 0; r < count; ++r) {
-        const float* row = rows + std::size_t(r) * c;
+        const float* __restrict row = rows + std::size_t(r) * c;
         const float w = t[r] * scale;
         for (int k = 0; k < c; ++k)
             out[k] += w * row[k];
