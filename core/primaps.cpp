@@ -19,9 +19,9 @@ namespace {
 // from BLAS: OpenBLAS threads every call of this size, and over the hundreds of
 // small calls of one decomposition its thread hand-offs cost more than the
 // arithmetic (4x slower with two threads on a busy machine, measured). Cloned
-// for AVX+FMA with a portable fallback (a feature test, not a CPU-model one:
-// "arch=haswell" clones are never chosen on AMD processors); the eight partial sums vectorise
-// without reassociating floating-point additions.
+// for AVX+FMA with a portable fallback, selected by a feature test ("arch=..."
+// clones are selected by CPU model and never run on AMD processors). Partial
+// sums in fixed lanes vectorise without reassociating floating-point additions.
 
 // t[r] = <rows[r], v> for the `count` rows of length c. 32 partial sums: four
 // independent vector accumulators hide the latency of the fused multiply-adds.
