@@ -77,6 +77,27 @@ void reportItem(JobControl& control, const char* stage, std::size_t done, std::s
     control.report(p);
 }
 
+// Runs `body(index, item)` for each item of the shard in dataset order; resets
+// the report and keeps its item count, cancellation and progress in one place.
+// Returns early (leaving the report partial) when the job is cancelled.
+template <typename Body>
+void forEachShardItem(const Dataset& dataset, Shard shard, StageReport& report, JobControl& control,
+                      const char* stage, Body&& body)
+{
+    report = {};
+    report.items = shardSize(dataset, shard);
+    std::size_t done = 0;
+    for (std::size_t i = 0; i < dataset.size(); ++i) {
+        if (!shard.contains(i))
+            continue;
+        if (!control.proceed())
+            return;
+        const DatasetItem& item = dataset.items()[i];
+        body(i, item);
+        reportItem(control, stage, ++done, report.items, item.id);
+    }
+}
+
 } // namespace
 
 std::string studentEntryId(const std::string& id, int view)
@@ -145,50 +166,44 @@ FeatureJob::FeatureJob(const Dataset& dataset, Backbone& backbone, const Feature
 
 void FeatureJob::run(JobControl& control)
 {
-    report_ = {};
-    report_.items = shardSize(dataset_, shard_);
-    std::size_t done = 0;
-    for (std::size_t i = 0; i < dataset_.size(); ++i) {
-        if (!shard_.contains(i))
-            continue;
-        if (!control.proceed())
-            return;
-        const DatasetItem& item = dataset_.items()[i];
-        // Plain features have one entry per item, student features one per view.
-        std::vector<std::string> missing;
-        if (settings_.studentViews > 0) {
-            for (int v = 0; v < settings_.studentViews; ++v)
-                if (!cache_.contains(studentEntryId(item.id, v)))
-                    missing.push_back(studentEntryId(item.id, v));
-        } else if (!cache_.contains(item.id)) {
-            missing.push_back(item.id);
-        }
-        if (missing.empty()) {
-            ++report_.reused;
-        } else {
-            try {
-                const DatasetSample sample = dataset_.load(i);
-                const PreparedImage prepared =
-                    prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
-                for (const std::string& entry : missing) {
-                    if (settings_.studentViews > 0) {
-                        const int view = std::atoi(entry.substr(entry.rfind("@view") + 5).c_str());
-                        PreparedImage augmented = prepared;
-                        augmented.rgb = photometricAugment(
-                            prepared.rgb, viewSeed(settings_.augmentationSeed, item.id, view));
-                        cache_.write(entry, extractFeatures(backbone_, augmented, false));
-                    } else {
-                        cache_.write(entry,
-                                     extractFeatures(backbone_, prepared, settings_.flipAverage));
-                    }
-                }
-                ++report_.computed;
-            } catch (const std::exception& e) {
-                fail(report_, strict_, item.imagePath, e.what());
+    forEachShardItem(
+        dataset_, shard_, report_, control, "features",
+        [&](std::size_t i, const DatasetItem& item) {
+            // Plain features have one entry per item, student features one per view.
+            std::vector<std::string> missing;
+            if (settings_.studentViews > 0) {
+                for (int v = 0; v < settings_.studentViews; ++v)
+                    if (!cache_.contains(studentEntryId(item.id, v)))
+                        missing.push_back(studentEntryId(item.id, v));
+            } else if (!cache_.contains(item.id)) {
+                missing.push_back(item.id);
             }
-        }
-        reportItem(control, "features", ++done, report_.items, item.id);
-    }
+            if (missing.empty()) {
+                ++report_.reused;
+            } else {
+                try {
+                    const DatasetSample sample = dataset_.load(i);
+                    const PreparedImage prepared =
+                        prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
+                    for (const std::string& entry : missing) {
+                        if (settings_.studentViews > 0) {
+                            const int view =
+                                std::atoi(entry.substr(entry.rfind("@view") + 5).c_str());
+                            PreparedImage augmented = prepared;
+                            augmented.rgb = photometricAugment(
+                                prepared.rgb, viewSeed(settings_.augmentationSeed, item.id, view));
+                            cache_.write(entry, extractFeatures(backbone_, augmented, false));
+                        } else {
+                            cache_.write(
+                                entry, extractFeatures(backbone_, prepared, settings_.flipAverage));
+                        }
+                    }
+                    ++report_.computed;
+                } catch (const std::exception& e) {
+                    fail(report_, strict_, item.imagePath, e.what());
+                }
+            }
+        });
 }
 
 MaskJob::MaskJob(const Dataset& dataset, const FeatureCache& features, const MaskCache& masks,
@@ -201,45 +216,38 @@ MaskJob::MaskJob(const Dataset& dataset, const FeatureCache& features, const Mas
 
 void MaskJob::run(JobControl& control)
 {
-    report_ = {};
-    report_.items = shardSize(dataset_, shard_);
-    std::size_t done = 0;
-    for (std::size_t i = 0; i < dataset_.size(); ++i) {
-        if (!shard_.contains(i))
-            continue;
-        if (!control.proceed())
-            return;
-        const DatasetItem& item = dataset_.items()[i];
-        if (masks_.contains(item.id)) {
-            ++report_.reused;
-        } else {
-            try {
-                if (!features_.contains(item.id))
-                    throw Error("no cached features (run the features stage first)");
-                ImageDecomposition d;
-                d.features = features_.read(item.id);
-                // The masks live at the prepared image's resolution (the label
-                // resolution); the image itself is only needed for the CRF.
-                const int patch =
-                    std::max(1, settings_.resolution / std::max(1, d.features.height));
-                if (crf_) {
-                    d.prepared = prepareForBackbone(dataset_.load(i).rgb, patch, settings_);
-                } else {
-                    d.prepared.rgb = cv::Mat(d.features.height * patch, d.features.width * patch,
-                                             CV_8UC3, cv::Scalar::all(0));
+    forEachShardItem(
+        dataset_, shard_, report_, control, "masks", [&](std::size_t i, const DatasetItem& item) {
+            if (masks_.contains(item.id)) {
+                ++report_.reused;
+            } else {
+                try {
+                    if (!features_.contains(item.id))
+                        throw Error("no cached features (run the features stage first)");
+                    ImageDecomposition d;
+                    d.features = features_.read(item.id);
+                    // The masks live at the prepared image's resolution (the label
+                    // resolution); the image itself is only needed for the CRF.
+                    const int patch =
+                        std::max(1, settings_.resolution / std::max(1, d.features.height));
+                    if (crf_) {
+                        d.prepared = prepareForBackbone(dataset_.load(i).rgb, patch, settings_);
+                    } else {
+                        d.prepared.rgb =
+                            cv::Mat(d.features.height * patch, d.features.width * patch, CV_8UC3,
+                                    cv::Scalar::all(0));
+                    }
+                    if (d.prepared.rgb.rows != d.features.height * patch ||
+                        d.prepared.rgb.cols != d.features.width * patch)
+                        throw Error("cached features do not match the image's patch grid");
+                    redecompose(d, params_, crf_);
+                    masks_.write(item.id, d.labels);
+                    ++report_.computed;
+                } catch (const std::exception& e) {
+                    fail(report_, strict_, item.imagePath, e.what());
                 }
-                if (d.prepared.rgb.rows != d.features.height * patch ||
-                    d.prepared.rgb.cols != d.features.width * patch)
-                    throw Error("cached features do not match the image's patch grid");
-                redecompose(d, params_, crf_);
-                masks_.write(item.id, d.labels);
-                ++report_.computed;
-            } catch (const std::exception& e) {
-                fail(report_, strict_, item.imagePath, e.what());
             }
-        }
-        reportItem(control, "masks", ++done, report_.items, item.id);
-    }
+        });
 }
 
 CachedEmData::CachedEmData(const Dataset& dataset, const FeatureCache& features,
@@ -286,62 +294,45 @@ EvaluationJob::EvaluationJob(const Dataset& dataset, Backbone& backbone, const F
 
 void EvaluationJob::run(JobControl& control)
 {
-    report_ = {};
-    report_.items = shardSize(dataset_, shard_);
-    std::size_t done = 0;
     const int k = prototypes_.classes;
-    for (std::size_t i = 0; i < dataset_.size(); ++i) {
-        if (!shard_.contains(i))
-            continue;
-        if (!control.proceed())
-            return;
-        const DatasetItem& item = dataset_.items()[i];
-        if (item.labelPath.empty()) {
-            ++report_.skipped;
-        } else {
-            try {
-                const DatasetSample sample = dataset_.load(i);
-                const PreparedImage prepared =
-                    prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
-                const cv::Mat labels = prepareLabels(sample.labels, prepared);
-                FeatureMap features;
-                if (cache_.contains(item.id)) {
-                    features = cache_.read(item.id);
-                    ++report_.reused;
-                } else {
-                    features = extractFeatures(backbone_, prepared, settings_.flipAverage);
-                    cache_.write(item.id, features);
-                    ++report_.computed;
-                }
-                cv::Mat predictions;
-                if (crf_) {
-                    // The reference refines log-softmax scores of the prototypes' logits.
-                    std::vector<float> scores = clusterLogits(features, prototypes_, labels.size());
-                    const std::size_t n = labels.total();
-                    for (std::size_t p = 0; p < n; ++p) {
-                        float m = -INFINITY;
-                        for (int c = 0; c < k; ++c)
-                            m = std::max(m, scores[std::size_t(c) * n + p]);
-                        double sum = 0;
-                        for (int c = 0; c < k; ++c)
-                            sum += std::exp(double(scores[std::size_t(c) * n + p] - m));
-                        const float logSum = m + float(std::log(sum));
-                        for (int c = 0; c < k; ++c)
-                            scores[std::size_t(c) * n + p] -= logSum;
+    forEachShardItem(
+        dataset_, shard_, report_, control, "evaluation",
+        [&](std::size_t i, const DatasetItem& item) {
+            if (item.labelPath.empty()) {
+                ++report_.skipped;
+            } else {
+                try {
+                    const DatasetSample sample = dataset_.load(i);
+                    const PreparedImage prepared =
+                        prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
+                    const cv::Mat labels = prepareLabels(sample.labels, prepared);
+                    FeatureMap features;
+                    if (cache_.contains(item.id)) {
+                        features = cache_.read(item.id);
+                        ++report_.reused;
+                    } else {
+                        features = extractFeatures(backbone_, prepared, settings_.flipAverage);
+                        cache_.write(item.id, features);
+                        ++report_.computed;
                     }
-                    const std::vector<float> q = denseCrf(scores, k, prepared.rgb);
-                    const cv::Mat ids = argmaxLabels(q, k, labels.rows, labels.cols);
-                    ids.convertTo(predictions, CV_32S);
-                } else {
-                    predictions = predictClusters(features, prototypes_, labels.size());
+                    cv::Mat predictions;
+                    if (crf_) {
+                        // denseCrf() takes logits: the reference's log-softmax only
+                        // shifts each pixel's scores, which its softmax ignores.
+                        const std::vector<float> scores =
+                            clusterLogits(features, prototypes_, labels.size());
+                        const std::vector<float> q = denseCrf(scores, k, prepared.rgb);
+                        const cv::Mat ids = argmaxLabels(q, k, labels.rows, labels.cols);
+                        ids.convertTo(predictions, CV_32S);
+                    } else {
+                        predictions = predictClusters(features, prototypes_, labels.size());
+                    }
+                    confusion_.add(predictions, labels);
+                } catch (const std::exception& e) {
+                    fail(report_, strict_, item.imagePath, e.what());
                 }
-                confusion_.add(predictions, labels);
-            } catch (const std::exception& e) {
-                fail(report_, strict_, item.imagePath, e.what());
             }
-        }
-        reportItem(control, "evaluation", ++done, report_.items, item.id);
-    }
+        });
 }
 
 } // namespace primaps
