@@ -3,7 +3,11 @@
 // from fighting over the cores (see VitThreading in vit.h for the measurements).
 #pragma once
 
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
+#if AT_PARALLEL_OPENMP
+#include <omp.h>
+#endif
 #include <dlfcn.h>
 
 namespace primaps::detail {
@@ -24,25 +28,39 @@ inline bool blasHasOwnThreadPool()
 
 /// Sets LibTorch's intra-op threads to one for a scope and restores them after: the
 /// elementwise work then runs on the calling thread while the BLAS keeps its threads.
-/// at::set_num_threads() acts on the calling thread's OpenMP setting (and the default
-/// for threads that have not run LibTorch work yet), so other workers are unaffected.
+/// Only the calling thread's OpenMP setting changes (nthreads-var is per thread), so
+/// other workers are unaffected. Not at::set_num_threads(): besides changing the
+/// process-wide default, it rebuilds LibTorch's pthreadpool, whose fresh threads
+/// spin; at two calls per PriMaPs iteration that cost 3x the decomposition's own
+/// time on a loaded machine (measured with perf: 70% of the samples spinning).
 class SerialAtenOps
 {
 public:
-    explicit SerialAtenOps(bool active) : previous_(active ? at::get_num_threads() : 1)
+    explicit SerialAtenOps(bool active)
+        // at::get_num_threads() also runs LibTorch's lazy per-thread initialisation,
+        // which would otherwise reset the setting below at the first operation.
+        : previous_(active ? at::get_num_threads() : 1)
     {
         if (previous_ > 1)
-            at::set_num_threads(1);
+            setThreads(1);
     }
     ~SerialAtenOps()
     {
         if (previous_ > 1)
-            at::set_num_threads(previous_);
+            setThreads(previous_);
     }
     SerialAtenOps(const SerialAtenOps&) = delete;
     SerialAtenOps& operator=(const SerialAtenOps&) = delete;
 
 private:
+    static void setThreads(int threads)
+    {
+#if AT_PARALLEL_OPENMP
+        omp_set_num_threads(threads);
+#else
+        at::set_num_threads(threads);
+#endif
+    }
     int previous_;
 };
 

@@ -4,64 +4,16 @@
 #include "blasthreads_p.h"
 #include "eigen.h"
 #include "error.h"
+#include "gramproduct_p.h"
 
 #include <algorithm>
 #include <ATen/ATen.h>
 #include <cmath>
 #include <limits>
+#include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace primaps {
-
-namespace {
-
-// The two products of the covariance operator, written out rather than taken
-// from BLAS: OpenBLAS threads every call of this size, and over the hundreds of
-// small calls of one decomposition its thread hand-offs cost more than the
-// arithmetic (4x slower with two threads on a busy machine, measured). Cloned
-// for AVX+FMA with a portable fallback, selected by a feature test ("arch=..."
-// clones are selected by CPU model and never run on AMD processors). Partial
-// sums in fixed lanes vectorise without reassociating floating-point additions.
-
-// t[r] = <rows[r], v> for the `count` rows of length c. 32 partial sums: four
-// independent vector accumulators hide the latency of the fused multiply-adds.
-__attribute__((target_clones("fma", "default"))) void projectRows(const float* __restrict rows,
-                                                                  int count, int c,
-                                                                  const float* __restrict v,
-                                                                  float* __restrict t)
-{
-    for (int r = 0; r < count; ++r) {
-        const float* __restrict row = rows + std::size_t(r) * c;
-        float acc[32] = {};
-        int k = 0;
-        for (; k + 32 <= c; k += 32)
-            for (int j = 0; j < 32; ++j)
-                acc[j] += row[k + j] * v[k + j];
-        for (int j = 8; j < 32; ++j)
-            acc[j % 8] += acc[j];
-        float sum =
-            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        for (; k < c; ++k)
-            sum += row[k] * v[k];
-        t[r] = sum;
-    }
-}
-
-// out = scale * sum_r t[r] * rows[r].
-__attribute__((target_clones("fma", "default"))) void
-combineRows(const float* __restrict rows, int count, int c, const float* __restrict t, float scale,
-            float* __restrict out)
-{
-    std::fill(out, out + c, 0.0f);
-    for (int r = 0; r < count; ++r) {
-        const float* __restrict row = rows + std::size_t(r) * c;
-        const float w = t[r] * scale;
-        for (int k = 0; k < c; ++k)
-            out[k] += w * row[k];
-    }
-}
-
-} // namespace
 
 const char* toString(StopReason reason)
 {
@@ -83,14 +35,37 @@ const char* toString(StopReason reason)
 struct PrimapsDecomposer::Impl
 {
     PrimapsTrace trace;
-    int n = 0;               // positions
-    int c = 0;               // channels
-    at::Tensor centred;      // n x c float: features minus their global mean (rows = positions)
-    at::Tensor normalised;   // c x n float: F.normalize(features, dim = 0)
-    std::vector<float> rows; // the remaining rows of `centred`, gathered per iteration
+    int n = 0;             // positions
+    int c = 0;             // channels
+    at::Tensor normalised; // c x n float: F.normalize(features, dim = 0)
+    // The features of the positions still in `remaining`, minus the global mean,
+    // as rows in position order; compacted after every iteration, so each
+    // iteration reads only what is left.
+    std::vector<float> rows;
+    std::vector<int> rowPosition;
+    std::vector<double> rowSum; // sum of `rows`, for the mean of the remaining features
     std::vector<unsigned char> remaining;
     int remainingCount = 0;
     std::vector<int> remainingHistory; // remaining count after each iteration
+
+    // Drops the rows whose positions left `remaining` and sums the others.
+    void compactRows()
+    {
+        std::fill(rowSum.begin(), rowSum.end(), 0.0);
+        std::size_t kept = 0;
+        for (std::size_t r = 0; r < rowPosition.size(); ++r) {
+            if (!remaining[std::size_t(rowPosition[r])])
+                continue;
+            float* to = rows.data() + kept * c;
+            if (kept != r)
+                std::copy_n(rows.data() + r * c, c, to);
+            for (int k = 0; k < c; ++k)
+                rowSum[std::size_t(k)] += to[k];
+            rowPosition[kept++] = rowPosition[r];
+        }
+        rowPosition.resize(kept);
+        rows.resize(kept * c);
+    }
 
     float assignedFraction() const
     {
@@ -106,9 +81,6 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
         throw Error("PriMaPs needs a non-empty feature map");
     if (features.values.size() != std::size_t(features.channels) * features.positions())
         throw Error("PriMaPs: feature map size does not match its dimensions");
-    for (float v : features.values)
-        if (!std::isfinite(v))
-            throw Error("PriMaPs: the features contain NaN or infinite values");
     if (!(params.threshold > 0.0f && params.threshold <= 1.0f))
         throw Error("PriMaPs threshold must be in (0, 1], got " + std::to_string(params.threshold));
     if (!(params.coverage > 0.0f && params.coverage <= 1.0f))
@@ -133,23 +105,36 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     const at::Tensor raw =
         at::from_blob(const_cast<float*>(features.values.data()), {d->c, d->n}, at::kFloat);
     d->normalised = raw / raw.norm(2, {0}, true).clamp_min(1e-12);
-    // Rows = positions, minus the global mean: a plain transposing loop is several
-    // times faster than LibTorch's strided copy on one thread.
-    d->centred = at::empty({d->n, d->c}, at::kFloat);
-    {
-        float* out = d->centred.data_ptr<float>();
-        for (int k = 0; k < d->c; ++k) {
-            const float* channel = features.channel(k);
-            double total = 0;
-            for (int i = 0; i < d->n; ++i)
-                total += channel[i];
-            const float mean = float(total / d->n);
-            for (int i = 0; i < d->n; ++i)
-                out[std::size_t(i) * d->c + k] = channel[i] - mean;
-        }
+    // Rows = positions, minus the global mean of each channel. The channel sums
+    // double as the finiteness check: a double sum of floats cannot overflow, so
+    // it is finite exactly when every value is.
+    std::vector<float> channelMean(static_cast<std::size_t>(d->c));
+    for (int k = 0; k < d->c; ++k) {
+        const float* channel = features.channel(k);
+        double total = 0;
+        for (int i = 0; i < d->n; ++i)
+            total += channel[i];
+        if (!std::isfinite(total))
+            throw Error("PriMaPs: the features contain NaN or infinite values (channel " +
+                        std::to_string(k) + ")");
+        channelMean[std::size_t(k)] = float(total / d->n);
     }
+    d->rows.resize(std::size_t(d->n) * d->c);
+    const cv::Mat channelsByPosition(d->c, d->n, CV_32F, const_cast<float*>(features.values.data()));
+    cv::Mat positionsByChannel(d->n, d->c, CV_32F, d->rows.data());
+    cv::transpose(channelsByPosition, positionsByChannel); // blocked, cache-friendly
+    for (int i = 0; i < d->n; ++i) {
+        float* row = d->rows.data() + std::size_t(i) * d->c;
+        for (int k = 0; k < d->c; ++k)
+            row[k] -= channelMean[std::size_t(k)];
+    }
+    d->rowPosition.resize(std::size_t(d->n));
+    for (int i = 0; i < d->n; ++i)
+        d->rowPosition[std::size_t(i)] = i;
+    d->rowSum.assign(std::size_t(d->c), 0.0);
     d->remaining.assign(std::size_t(d->n), 1);
     d->remainingCount = d->n;
+    d->compactRows(); // keeps every row; forms rowSum
 }
 
 PrimapsDecomposer::~PrimapsDecomposer() = default;
@@ -194,30 +179,15 @@ const PrimapsIteration* PrimapsDecomposer::step()
     it.coverageBefore = s.assignedFraction();
 
     // 2a. First principal direction of the remaining raw features.
-    // The covariance of the remaining rows is applied as an operator,
-    // C v = X^T (X v) / n - mean (mean . v), with X the gathered rows (globally
-    // centred, which keeps float rounding small): two matrix-vector products per
-    // Lanczos step instead of forming the c x c matrix, which costs far more.
+    // The covariance of the remaining rows X is applied as an operator,
+    // C v = X^T (X v) / count - mean (mean . v), inside Lanczos: one pass over X
+    // per step instead of forming the c x c matrix, which costs far more. X is
+    // globally centred, which keeps the float rounding of X^T X small.
     const int count = s.remainingCount;
-    s.rows.resize(std::size_t(count) * s.c);
-    std::vector<double> mean(static_cast<std::size_t>(s.c), 0.0);
-    {
-        const float* all = s.centred.data_ptr<float>();
-        float* out = s.rows.data();
-        for (int i = 0; i < s.n; ++i) {
-            if (!s.remaining[std::size_t(i)])
-                continue;
-            const float* row = all + std::size_t(i) * s.c;
-            std::copy_n(row, s.c, out);
-            out += s.c;
-            for (int k = 0; k < s.c; ++k)
-                mean[std::size_t(k)] += row[k];
-        }
-        for (double& m : mean)
-            m /= count;
-    }
-    std::vector<float> in32(static_cast<std::size_t>(s.c)),
-        projected(static_cast<std::size_t>(count)), out32(static_cast<std::size_t>(s.c));
+    std::vector<double> mean(s.rowSum);
+    for (double& m : mean)
+        m /= count;
+    std::vector<float> in32(static_cast<std::size_t>(s.c)), out32(static_cast<std::size_t>(s.c));
     const SymmetricEigen top = topEigenvector(
         [&](const double* in, double* out) {
             double meanDotIn = 0;
@@ -225,20 +195,17 @@ const PrimapsIteration* PrimapsDecomposer::step()
                 in32[std::size_t(k)] = float(in[k]);
                 meanDotIn += mean[std::size_t(k)] * in[k];
             }
-            projectRows(s.rows.data(), count, s.c, in32.data(), projected.data());
-            combineRows(s.rows.data(), count, s.c, projected.data(), 1.0f / float(count),
-                        out32.data());
+            detail::gramProduct(s.rows.data(), count, s.c, in32.data(), 1.0f / float(count),
+                                out32.data());
             for (int k = 0; k < s.c; ++k)
                 out[k] = double(out32[std::size_t(k)]) - mean[std::size_t(k)] * meanDotIn;
         },
         s.c, 1e-5);
     it.explainedVariance = float(top.value);
 
-    // Sign rule: (x0 - mean) . v < 0 for the first remaining position x0.
-    int first = 0;
-    while (!s.remaining[std::size_t(first)])
-        ++first;
-    const float* x0 = s.centred.data_ptr<float>() + std::size_t(first) * s.c;
+    // Sign rule: (x0 - mean) . v < 0 for the first remaining position x0 (the
+    // first row: compaction keeps position order).
+    const float* x0 = s.rows.data();
     const double* m = mean.data();
     double side = 0;
     for (int k = 0; k < s.c; ++k)
@@ -291,6 +258,7 @@ const PrimapsIteration* PrimapsDecomposer::step()
     it.assigned = taken;
     s.remainingCount -= it.assigned;
     it.remainingAfter = s.remainingCount;
+    s.compactRows();
 
     s.trace.iterations.push_back(std::move(it));
     s.trace.finalCoverage = s.assignedFraction();
@@ -321,9 +289,12 @@ PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params)
 
 namespace {
 
-// 3x3 median with reflect padding (PyTorch 'reflect' = OpenCV BORDER_REFLECT_101);
-// the median of 9 values is the 5th smallest. Dimensions of 1 cannot be
-// reflected; they are replicated instead.
+// 3x3 median with reflect padding (PyTorch 'reflect' = OpenCV BORDER_REFLECT_101).
+// Dimensions of 1 cannot be reflected; they are replicated instead.
+// With each window column sorted into (low, mid, high), the median of the nine
+// values is med3(max of the lows, med3 of the mids, min of the highs): exact, and
+// branch-free min/max that vectorise, where a selection per window did not (it
+// was a tenth of the whole decomposition).
 void median3x3(const float* in, float* out, int h, int w)
 {
     auto reflect = [](int i, int size) {
@@ -335,16 +306,34 @@ void median3x3(const float* in, float* out, int h, int w)
             return 2 * size - 2 - i;
         return i;
     };
-    float window[9];
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            int k = 0;
-            for (int dy = -1; dy <= 1; ++dy)
-                for (int dx = -1; dx <= 1; ++dx)
-                    window[k++] = in[reflect(y + dy, h) * w + reflect(x + dx, w)];
-            std::nth_element(window, window + 4, window + 9);
-            out[y * w + x] = window[4];
+    auto med3 = [](float a, float b, float c) {
+        return std::max(std::min(a, b), std::min(std::max(a, b), c));
+    };
+    // Columns -1..w of the padded row, stored at index x + 1.
+    std::vector<float> low(std::size_t(w) + 2), mid(std::size_t(w) + 2), high(std::size_t(w) + 2);
+    for (int y = 0; y < h; ++y) {
+        const float* above = in + std::size_t(reflect(y - 1, h)) * w;
+        const float* row = in + std::size_t(y) * w;
+        const float* below = in + std::size_t(reflect(y + 1, h)) * w;
+        for (int x = -1; x <= w; ++x) {
+            const int sx = reflect(x, w);
+            const float a = above[sx], b = row[sx], c = below[sx];
+            const float lo = std::min(a, b), hi = std::max(a, b);
+            low[std::size_t(x + 1)] = std::min(lo, c);
+            high[std::size_t(x + 1)] = std::max(hi, c);
+            mid[std::size_t(x + 1)] = std::max(lo, std::min(hi, c));
         }
+        float* o = out + std::size_t(y) * w;
+        for (int x = 0; x < w; ++x) {
+            const float maxLow = std::max(std::max(low[std::size_t(x)], low[std::size_t(x) + 1]),
+                                          low[std::size_t(x) + 2]);
+            const float minHigh = std::min(
+                std::min(high[std::size_t(x)], high[std::size_t(x) + 1]), high[std::size_t(x) + 2]);
+            const float midMid =
+                med3(mid[std::size_t(x)], mid[std::size_t(x) + 1], mid[std::size_t(x) + 2]);
+            o[x] = med3(maxLow, midMid, minHigh);
+        }
+    }
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // planted clusters, stop rules, threshold behaviour, mask stack and upsampling.
 #include "eigen.h"
 #include "error.h"
+#include "gramproduct_p.h"
 #include "npy.h"
 #include "primaps.h"
 #include "runtime.h"
@@ -12,6 +13,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -334,6 +336,90 @@ private slots:
         QCOMPARE(none.count, 0);
         QCOMPARE(cv::countNonZero(labelsAtGrid(none)), 0);
         QCOMPARE(cv::countNonZero(labelsAtSize(none, cv::Size(16, 12))), 0);
+    }
+
+    void gramProductMatchesDoublePrecision()
+    {
+        // Both kernels against a double-precision X^T (X v), on sizes that hit the
+        // 8-row blocks, the leftover rows and channel counts that are not a
+        // multiple of the vector width.
+        using primaps::detail::GramKernel;
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const int c : {1, 7, 8, 13, 384, 390})
+            for (const int count : {0, 1, 7, 8, 9, 33}) {
+                std::vector<float> rows(std::size_t(count) * c), v(static_cast<std::size_t>(c));
+                for (float& x : rows)
+                    x = normal(rng);
+                for (float& x : v)
+                    x = normal(rng);
+                std::vector<double> expected(std::size_t(c), 0.0);
+                double scaleOfTerms = 0;
+                for (int r = 0; r < count; ++r) {
+                    double t = 0;
+                    for (int k = 0; k < c; ++k)
+                        t += double(rows[std::size_t(r) * c + k]) * v[std::size_t(k)];
+                    for (int k = 0; k < c; ++k)
+                        expected[std::size_t(k)] += 0.5 * t * rows[std::size_t(r) * c + k];
+                    scaleOfTerms += std::abs(t);
+                }
+                for (const GramKernel kernel : {GramKernel::Best, GramKernel::Portable}) {
+                    std::vector<float> out(static_cast<std::size_t>(c), 123.0f); // overwritten, not added to
+                    primaps::detail::gramProduct(rows.data(), count, c, v.data(), 0.5f,
+                                                 out.data(), kernel);
+                    for (int k = 0; k < c; ++k)
+                        QVERIFY2(std::abs(out[std::size_t(k)] - expected[std::size_t(k)]) <=
+                                     1e-5 * (scaleOfTerms + 1.0),
+                                 qPrintable(QString("c %1, rows %2, channel %3: %4 vs %5")
+                                                .arg(c)
+                                                .arg(count)
+                                                .arg(k)
+                                                .arg(out[std::size_t(k)])
+                                                .arg(expected[std::size_t(k)])));
+                }
+            }
+        qInfo("vector kernel on this processor: %s",
+              primaps::detail::gramKernelVectorised() ? "yes" : "no");
+    }
+
+    void maskStackMedianMatchesBruteForce()
+    {
+        // Random masks with many ties, on shapes that exercise every border case
+        // (1-wide dimensions replicate, others reflect): the median filter must
+        // equal the 5th smallest of each reflected 3x3 window.
+        std::mt19937 rng(11);
+        std::uniform_int_distribution<int> level(0, 6);
+        const std::vector<std::pair<int, int>> shapes = {{1, 1}, {1, 7}, {6, 1}, {2, 2},
+                                                         {3, 5}, {9, 4}, {17, 23}};
+        for (const auto& [h, w] : shapes) {
+            PrimapsTrace trace;
+            trace.height = h;
+            trace.width = w;
+            for (int m = 0; m < 3; ++m) {
+                PrimapsIteration it;
+                it.mask.resize(std::size_t(h) * w);
+                for (float& v : it.mask)
+                    v = 0.015f * float(level(rng)); // x10 stays within [0, 1]
+                trace.iterations.push_back(it);
+            }
+            const MaskStack stack = buildMaskStack(trace);
+            auto reflect = [](int i, int size) {
+                return size == 1 ? 0 : i < 0 ? -i : i >= size ? 2 * size - 2 - i : i;
+            };
+            for (int m = 0; m < 3; ++m)
+                for (int y = 0; y < h; ++y)
+                    for (int x = 0; x < w; ++x) {
+                        std::vector<float> window;
+                        for (int dy = -1; dy <= 1; ++dy)
+                            for (int dx = -1; dx <= 1; ++dx)
+                                window.push_back(trace.iterations[std::size_t(m)].mask[std::size_t(
+                                    reflect(y + dy, h) * w + reflect(x + dx, w))]);
+                        std::sort(window.begin(), window.end());
+                        const float expected = std::clamp(window[4] * 10.0f, 0.0f, 1.0f);
+                        QCOMPARE(stack.proposals[std::size_t(m) * h * w + std::size_t(y) * w + x],
+                                 expected);
+                    }
+        }
     }
 
     void bilinearUpsamplingMatchesPyTorch()
