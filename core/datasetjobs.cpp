@@ -49,14 +49,6 @@ std::uint64_t viewSeed(std::uint64_t seed, const std::string& id, int view)
     return h;
 }
 
-// Records a failed item, or (strict) stops the stage with it.
-void fail(StageReport& report, bool strict, const std::string& path, const std::string& why)
-{
-    if (strict)
-        throw Error("'" + path + "': " + why + " (stopping: strict)");
-    report.failures.push_back({path, why});
-}
-
 std::size_t shardSize(const Dataset& dataset, Shard shard)
 {
     std::size_t n = 0;
@@ -77,12 +69,18 @@ void reportItem(JobControl& control, const char* stage, std::size_t done, std::s
     control.report(p);
 }
 
-// Runs `body(index, item)` for each item of the shard in dataset order; resets
-// the report and keeps its item count, cancellation and progress in one place.
-// Returns early (leaving the report partial) when the job is cancelled.
-template <typename Body>
+} // namespace
+
+void recordFailure(StageReport& report, bool strict, const std::string& path, const std::string& why)
+{
+    if (strict)
+        throw Error("'" + path + "': " + why + " (stopping: strict)");
+    report.failures.push_back({path, why});
+}
+
 void forEachShardItem(const Dataset& dataset, Shard shard, StageReport& report, JobControl& control,
-                      const char* stage, Body&& body)
+                      const char* stage,
+                      const std::function<void(std::size_t, const DatasetItem&)>& body)
 {
     report = {};
     report.items = shardSize(dataset, shard);
@@ -97,8 +95,6 @@ void forEachShardItem(const Dataset& dataset, Shard shard, StageReport& report, 
         reportItem(control, stage, ++done, report.items, item.id);
     }
 }
-
-} // namespace
 
 std::string studentEntryId(const std::string& id, int view)
 {
@@ -200,7 +196,7 @@ void FeatureJob::run(JobControl& control)
                     }
                     ++report_.computed;
                 } catch (const std::exception& e) {
-                    fail(report_, strict_, item.imagePath, e.what());
+                    recordFailure(report_, strict_, item.imagePath, e.what());
                 }
             }
         });
@@ -244,7 +240,7 @@ void MaskJob::run(JobControl& control)
                     masks_.write(item.id, d.labels);
                     ++report_.computed;
                 } catch (const std::exception& e) {
-                    fail(report_, strict_, item.imagePath, e.what());
+                    recordFailure(report_, strict_, item.imagePath, e.what());
                 }
             }
         });
@@ -281,6 +277,42 @@ cv::Mat CachedEmData::masks(std::size_t index) const
     return masks_.read(ids_.at(index));
 }
 
+ItemPrediction predictItem(const Dataset& dataset, std::size_t index, Backbone& backbone,
+                           const FeatureCache& cache, const FeatureSettings& settings,
+                           const Prototypes& prototypes, bool crf)
+{
+    const DatasetItem& item = dataset.items().at(index);
+    DatasetSample sample = dataset.load(index);
+    ItemPrediction p;
+    p.original = sample.rgb;
+    p.prepared = prepareForBackbone(sample.rgb, backbone.patchSize(), settings);
+    if (!sample.labels.empty())
+        p.labels = prepareLabels(sample.labels, p.prepared);
+    FeatureMap features;
+    if (cache.contains(item.id)) {
+        features = cache.read(item.id);
+        p.featuresReused = true;
+    } else {
+        features = extractFeatures(backbone, p.prepared, settings.flipAverage);
+        cache.write(item.id, features);
+    }
+    const cv::Size size = p.prepared.rgb.size();
+    if (crf) {
+        // denseCrf() takes logits: the reference's log-softmax only shifts each
+        // pixel's scores, which its softmax ignores.
+        const int k = prototypes.classes;
+        if (k > 255)
+            throw Error("the CRF refines at most 255 clusters; these prototypes have " +
+                        std::to_string(k));
+        const std::vector<float> scores = clusterLogits(features, prototypes, size);
+        const std::vector<float> q = denseCrf(scores, k, p.prepared.rgb);
+        argmaxLabels(q, k, size.height, size.width).convertTo(p.clusters, CV_32S);
+    } else {
+        p.clusters = predictClusters(features, prototypes, size);
+    }
+    return p;
+}
+
 EvaluationJob::EvaluationJob(const Dataset& dataset, Backbone& backbone, const FeatureCache& cache,
                              const FeatureSettings& settings, const Prototypes& prototypes,
                              bool crf, Shard shard, bool strict)
@@ -294,7 +326,6 @@ EvaluationJob::EvaluationJob(const Dataset& dataset, Backbone& backbone, const F
 
 void EvaluationJob::run(JobControl& control)
 {
-    const int k = prototypes_.classes;
     forEachShardItem(
         dataset_, shard_, report_, control, "evaluation",
         [&](std::size_t i, const DatasetItem& item) {
@@ -302,34 +333,12 @@ void EvaluationJob::run(JobControl& control)
                 ++report_.skipped;
             } else {
                 try {
-                    const DatasetSample sample = dataset_.load(i);
-                    const PreparedImage prepared =
-                        prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
-                    const cv::Mat labels = prepareLabels(sample.labels, prepared);
-                    FeatureMap features;
-                    if (cache_.contains(item.id)) {
-                        features = cache_.read(item.id);
-                        ++report_.reused;
-                    } else {
-                        features = extractFeatures(backbone_, prepared, settings_.flipAverage);
-                        cache_.write(item.id, features);
-                        ++report_.computed;
-                    }
-                    cv::Mat predictions;
-                    if (crf_) {
-                        // denseCrf() takes logits: the reference's log-softmax only
-                        // shifts each pixel's scores, which its softmax ignores.
-                        const std::vector<float> scores =
-                            clusterLogits(features, prototypes_, labels.size());
-                        const std::vector<float> q = denseCrf(scores, k, prepared.rgb);
-                        const cv::Mat ids = argmaxLabels(q, k, labels.rows, labels.cols);
-                        ids.convertTo(predictions, CV_32S);
-                    } else {
-                        predictions = predictClusters(features, prototypes_, labels.size());
-                    }
-                    confusion_.add(predictions, labels);
+                    const ItemPrediction p =
+                        predictItem(dataset_, i, backbone_, cache_, settings_, prototypes_, crf_);
+                    ++(p.featuresReused ? report_.reused : report_.computed);
+                    confusion_.add(p.clusters, p.labels);
                 } catch (const std::exception& e) {
-                    fail(report_, strict_, item.imagePath, e.what());
+                    recordFailure(report_, strict_, item.imagePath, e.what());
                 }
             }
         });

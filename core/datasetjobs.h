@@ -6,9 +6,11 @@
 #include "evaluation.h"
 #include "featurecache.h"
 #include "job.h"
+#include "preprocess.h"
 #include "primaps.h"
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,19 @@ struct StageReport
     std::size_t skipped = 0;              ///< no label map (evaluation only)
     std::vector<DatasetProblem> failures; ///< could not be processed, with the reason
 };
+
+/// Runs `body(index, item)` for each item of the shard in dataset order, the one
+/// loop of every per-image stage: resets `report` and sets its item count, checks
+/// control.proceed() before each item (returns early, the report partial, when
+/// canceled) and reports progress after it under `stage`. Exceptions from `body`
+/// propagate. Thread: the job's.
+void forEachShardItem(const Dataset& dataset, Shard shard, StageReport& report, JobControl& control,
+                      const char* stage,
+                      const std::function<void(std::size_t, const DatasetItem&)>& body);
+
+/// Records a failed item (path and reason) in `report`, or with `strict` throws
+/// primaps::Error naming it instead.
+void recordFailure(StageReport& report, bool strict, const std::string& path, const std::string& why);
 
 /// Decodes, prepares and runs the backbone on every shard item that the cache
 /// lacks, writing each entry atomically. A failing item is recorded in the report
@@ -139,6 +154,27 @@ private:
     std::vector<std::string> ids_;
     std::vector<std::string> missing_;
 };
+
+/// One dataset item's cluster prediction, made as evaluation makes it.
+struct ItemPrediction
+{
+    cv::Mat original;       ///< the decoded image, CV_8UC3 RGB at its own size
+    PreparedImage prepared; ///< what the backbone saw (the evaluation crop)
+    cv::Mat clusters;       ///< CV_32SC1 cluster ids at prepared.rgb's size
+    cv::Mat labels; ///< CV_8UC1 ground truth prepared like the image; empty without a label file
+    bool featuresReused = false; ///< the features came from the cache
+};
+
+/// Decodes item `index`, takes its features from `cache` (computing and storing
+/// them when missing), and predicts a cluster per pixel of the prepared image:
+/// the argmax of the prototypes' logits, or with `crf` the argmax of the dense
+/// CRF's marginals on those logits. This is the one prediction path of
+/// EvaluationJob and of the label export. Throws primaps::Error (naming the file
+/// when it cannot be decoded) on any failure. Thread: `backbone` must not be used
+/// by another thread meanwhile.
+ItemPrediction predictItem(const Dataset& dataset, std::size_t index, Backbone& backbone,
+                           const FeatureCache& cache, const FeatureSettings& settings,
+                           const Prototypes& prototypes, bool crf);
 
 /// Evaluates prototypes on the labelled shard items: flip-averaged features (from
 /// `cache`, computed and stored when missing), predictions at the prepared

@@ -31,13 +31,21 @@ cv::Vec3b labelColor(int id)
     return rgb.at<cv::Vec3b>(0, 0);
 }
 
-cv::Mat colorizeLabels(const cv::Mat& labels)
+const LabelPalette& defaultLabelPalette()
+{
+    static const LabelPalette palette = [] {
+        LabelPalette colors;
+        for (int i = 0; i < 256; ++i)
+            colors[std::size_t(i)] = labelColor(i);
+        return colors;
+    }();
+    return palette;
+}
+
+cv::Mat colorizeLabels(const cv::Mat& labels, const LabelPalette& lut)
 {
     if (labels.type() != CV_8U)
         throw Error("colorizeLabels expects an 8-bit label map");
-    cv::Vec3b lut[256];
-    for (int i = 0; i < 256; ++i)
-        lut[i] = labelColor(i);
     cv::Mat out(labels.size(), CV_8UC3);
     for (int y = 0; y < labels.rows; ++y) {
         const uchar* in = labels.ptr<uchar>(y);
@@ -48,14 +56,12 @@ cv::Mat colorizeLabels(const cv::Mat& labels)
     return out;
 }
 
-cv::Mat overlayLabels(const cv::Mat& rgb, const cv::Mat& labels, float opacity)
+cv::Mat overlayLabels(const cv::Mat& rgb, const cv::Mat& labels, float opacity,
+                      const LabelPalette& lut)
 {
     if (rgb.type() != CV_8UC3 || labels.type() != CV_8U || rgb.size() != labels.size())
         throw Error("overlayLabels expects an RGB image and an 8-bit label map of the same size");
     const float a = std::clamp(opacity, 0.0f, 1.0f);
-    cv::Vec3b lut[256];
-    for (int i = 0; i < 256; ++i)
-        lut[i] = labelColor(i);
     cv::Mat out(rgb.size(), CV_8UC3);
     for (int y = 0; y < rgb.rows; ++y) {
         const cv::Vec3b* src = rgb.ptr<cv::Vec3b>(y);
@@ -74,7 +80,7 @@ cv::Mat overlayLabels(const cv::Mat& rgb, const cv::Mat& labels, float opacity)
                 else if (border)
                     v = src[x][c] * (1.0f - a) + 255.0f * a;
                 else
-                    v = src[x][c] * (1.0f - a) + lut[id][c] * a;
+                    v = src[x][c] * (1.0f - a) + lut[std::size_t(id)][c] * a;
                 dst[x][c] = cv::saturate_cast<uchar>(v);
             }
         }

@@ -83,9 +83,11 @@ PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
 
 cv::Mat labelsToOriginal(const cv::Mat& labels, const PreparedImage& prepared, int fill)
 {
-    if (labels.type() != CV_8U || labels.size() != prepared.rgb.size())
-        throw Error("labelsToOriginal: labels must be CV_8U at the prepared image's size");
-    cv::Mat resized(prepared.resizedSize, CV_8U, cv::Scalar(fill));
+    const int type = labels.type();
+    if ((type != CV_8U && type != CV_16U && type != CV_32S) || labels.size() != prepared.rgb.size())
+        throw Error("labelsToOriginal: labels must be CV_8U, CV_16U or CV_32S at the prepared "
+                    "image's size");
+    cv::Mat resized(prepared.resizedSize, type, cv::Scalar(fill));
     labels(prepared.contentInPrepared).copyTo(resized(prepared.regionInResized));
     if (resized.size() == prepared.originalSize)
         return resized;

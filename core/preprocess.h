@@ -40,9 +40,10 @@ struct PreparedImage
 /// type, an image smaller than one patch after resizing, or bad parameters.
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params);
 
-/// Maps a per-pixel label map of the prepared image (CV_8U, size of `prepared.rgb`)
-/// back to the original image size: padding is dropped, cropped-away borders get
-/// `fill`, and the result is resized with nearest-neighbour interpolation.
+/// Maps a per-pixel label map of the prepared image (CV_8U, CV_16U or CV_32S, size
+/// of `prepared.rgb`) back to the original image size, keeping the type: padding is
+/// dropped, cropped-away borders get `fill`, and the result is resized with
+/// nearest-neighbour interpolation. Throws primaps::Error on another type or size.
 cv::Mat labelsToOriginal(const cv::Mat& labels, const PreparedImage& prepared, int fill = 0);
 
 /// x/255, then ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225),

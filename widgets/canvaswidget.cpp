@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <QContextMenuEvent>
 #include <QGraphicsPixmapItem>
 #include <QGraphicsRectItem>
 #include <QGraphicsScene>
@@ -13,9 +14,40 @@
 #include <QLabel>
 #include <QPainter>
 #include <QPainterPath>
+#include <QScrollBar>
+#include <QStyleOptionGraphicsItem>
 #include <QWheelEvent>
 
 namespace primaps {
+
+/// Draws a label layer's image (owned by the canvas, which redraws parts of it
+/// in place while painting) with nearest-neighbour scaling. A QPixmap would
+/// have to be converted whole after every brush dab.
+class LabelLayerItem : public QGraphicsItem
+{
+public:
+    explicit LabelLayerItem(QGraphicsItem* parent) : QGraphicsItem(parent) {}
+
+    void setImage(const QImage* image)
+    {
+        prepareGeometryChange();
+        m_image = image;
+        m_size = image && !image->isNull() ? image->size() : QSize();
+        update();
+    }
+    QRectF boundingRect() const override { return QRectF(QPointF(0, 0), QSizeF(m_size)); }
+    void paint(QPainter* painter, const QStyleOptionGraphicsItem*, QWidget*) override
+    {
+        if (!m_image || m_image->isNull())
+            return;
+        painter->setRenderHint(QPainter::SmoothPixmapTransform, false);
+        painter->drawImage(QPointF(0, 0), *m_image);
+    }
+
+private:
+    const QImage* m_image = nullptr;
+    QSize m_size;
+};
 
 namespace {
 
@@ -31,12 +63,6 @@ constexpr double kBackgroundDim = 0.55;
 constexpr int kDividerGrab = 9;
 // The divider moves by this share of the labelled width per [ or ] key press.
 constexpr double kSplitKeyStep = 0.05;
-
-QString colorName(int id)
-{
-    const cv::Vec3b c = labelColor(id);
-    return QColor(c[0], c[1], c[2]).name();
-}
 
 std::vector<double> areaShares(const cv::Mat& labels)
 {
@@ -59,31 +85,46 @@ std::vector<double> areaShares(const cv::Mat& labels)
     return shares;
 }
 
-// The overlay of one label map, as core's overlayLabels() draws it: mask
-// colours, white borders between masks, background dimmed. With a highlight,
-// every other mask reads as background.
-QImage overlayFor(const cv::Mat& labels, int highlighted)
+std::vector<double> sharesFrom(const LabelCounts& counts)
 {
-    if (labels.empty())
-        return QImage();
-    QRgb lut[256];
+    std::int64_t total = 0;
+    int last = -1;
     for (int id = 0; id < 256; ++id) {
-        const cv::Vec3b c = labelColor(id);
-        lut[id] = qRgb(c[0], c[1], c[2]);
+        total += counts[std::size_t(id)];
+        if (counts[std::size_t(id)] > 0)
+            last = id;
     }
+    if (total == 0)
+        return {};
+    std::vector<double> shares(std::size_t(last) + 1);
+    for (int id = 0; id <= last; ++id)
+        shares[std::size_t(id)] = double(counts[std::size_t(id)]) / double(total);
+    return shares;
+}
+
+// Draws rectangle `r` of the overlay of `labels` into `image`, as core's
+// overlayLabels() draws it: label colours, white borders between labels,
+// background dimmed. With a highlight, every other label reads as background.
+// With an edit base, pixels whose label equals the base are left transparent.
+void drawOverlay(QImage& image, const cv::Mat& labels, const cv::Rect& r, int highlighted,
+                 const std::array<QRgb, 256>& lut, const cv::Mat& base)
+{
     const QRgb dim = qPremultiply(qRgba(0, 0, 0, int(std::lround(255 * kBackgroundDim))));
     const QRgb border = qRgb(255, 255, 255);
-
     const int rows = labels.rows;
     const int cols = labels.cols;
-    QImage image(cols, rows, QImage::Format_ARGB32_Premultiplied);
-    for (int y = 0; y < rows; ++y) {
+    for (int y = r.y; y < r.y + r.height; ++y) {
         const uchar* lab = labels.ptr<uchar>(y);
         const uchar* up = labels.ptr<uchar>(std::max(0, y - 1));
         const uchar* down = labels.ptr<uchar>(std::min(rows - 1, y + 1));
+        const uchar* was = base.empty() ? nullptr : base.ptr<uchar>(y);
         auto* out = reinterpret_cast<QRgb*>(image.scanLine(y));
-        for (int x = 0; x < cols; ++x) {
+        for (int x = r.x; x < r.x + r.width; ++x) {
             const int id = lab[x];
+            if (was && was[x] == id) {
+                out[x] = 0;
+                continue;
+            }
             const bool shown = id != 0 && (highlighted == 0 || id == highlighted);
             if (!shown) {
                 out[x] = dim;
@@ -91,10 +132,34 @@ QImage overlayFor(const cv::Mat& labels, int highlighted)
             }
             const bool edge = (x > 0 && lab[x - 1] != id) || (x + 1 < cols && lab[x + 1] != id) ||
                               up[x] != id || down[x] != id;
-            out[x] = edge ? border : lut[id];
+            out[x] = edge ? border : lut[std::size_t(id)];
         }
     }
+}
+
+QImage overlayFor(const cv::Mat& labels, int highlighted, const std::array<QRgb, 256>& lut,
+                  const cv::Mat& base = cv::Mat())
+{
+    if (labels.empty())
+        return QImage();
+    QImage image(labels.cols, labels.rows, QImage::Format_ARGB32_Premultiplied);
+    drawOverlay(image, labels, cv::Rect(0, 0, labels.cols, labels.rows), highlighted, lut, base);
     return image;
+}
+
+QColor labelQColor(const LabelTable& table, int id)
+{
+    const cv::Vec3b c = table.color(id);
+    return QColor(c[0], c[1], c[2]);
+}
+
+std::array<QRgb, 256> lutOf(const LabelTable& table)
+{
+    std::array<QRgb, 256> lut;
+    const std::array<cv::Vec3b, 256> palette = table.palette();
+    for (std::size_t id = 0; id < 256; ++id)
+        lut[id] = qRgb(palette[id][0], palette[id][1], palette[id][2]);
+    return lut;
 }
 
 QGraphicsRectItem* addClip(QGraphicsScene* scene)
@@ -126,12 +191,10 @@ CanvasWidget::CanvasWidget(QWidget* parent) : QGraphicsView(parent)
     m_photoItem->setTransformationMode(Qt::SmoothTransformation);
     m_afterClip = addClip(m_scene);
     m_beforeClip = addClip(m_scene);
-    m_overlayItem = new QGraphicsPixmapItem(m_afterClip);
-    m_beforeItem = new QGraphicsPixmapItem(m_beforeClip);
-    for (QGraphicsPixmapItem* item : {m_overlayItem, m_beforeItem}) {
-        item->setTransformationMode(Qt::FastTransformation);
+    m_overlayItem = new LabelLayerItem(m_afterClip);
+    m_beforeItem = new LabelLayerItem(m_beforeClip);
+    for (LabelLayerItem* item : {m_overlayItem, m_beforeItem})
         item->setOpacity(m_opacity);
-    }
     m_beforeCaption = tr("Before CRF");
     m_afterCaption = tr("After CRF");
 
@@ -226,18 +289,23 @@ void CanvasWidget::setDecomposition(const QImage& photo, const ImageDecompositio
 void CanvasWidget::setLabels(const cv::Mat& labels, const QRectF& rectInPhoto,
                              const cv::Mat& before)
 {
+    // A stroke in progress belongs to the map it was painted on: report it first.
+    finishStroke();
     m_labels = labels.empty() ? cv::Mat() : labels.clone();
+    if (m_editBase.size() != m_labels.size())
+        m_editBase = cv::Mat();
     // A "before" map that does not line up with the labels cannot be compared.
     m_before = labels.empty() || before.size() != labels.size() || before.type() != labels.type()
                    ? cv::Mat()
                    : before.clone();
     m_labelRect = rectInPhoto;
-    m_fractions = areaShares(m_labels);
+    m_counts = countLabels(m_labels);
+    m_fractions = sharesFrom(m_counts);
     m_beforeFractions = areaShares(m_before);
     if (!m_labels.empty()) {
         const QTransform scale = QTransform::fromScale(rectInPhoto.width() / m_labels.cols,
                                                        rectInPhoto.height() / m_labels.rows);
-        for (QGraphicsPixmapItem* item : {m_overlayItem, m_beforeItem}) {
+        for (LabelLayerItem* item : {m_overlayItem, m_beforeItem}) {
             item->setTransform(scale);
             item->setPos(rectInPhoto.topLeft());
         }
@@ -246,6 +314,7 @@ void CanvasWidget::setLabels(const cv::Mat& labels, const QRectF& rectInPhoto,
         (m_highlighted > 0 && m_fractions[std::size_t(m_highlighted)] <= 0.0))
         m_highlighted = 0;
     rebuildOverlay();
+    updateDragMode();
     m_hovered = -2; // force the readout to refresh
     updateHover(viewport()->mapFromGlobal(QCursor::pos()));
 }
@@ -262,12 +331,190 @@ void CanvasWidget::clear()
 
 void CanvasWidget::rebuildOverlay()
 {
-    m_overlay = overlayFor(m_labels, m_highlighted);
-    m_beforeOverlay = overlayFor(m_before, m_highlighted);
-    m_overlayItem->setPixmap(m_overlay.isNull() ? QPixmap() : QPixmap::fromImage(m_overlay));
-    m_beforeItem->setPixmap(m_beforeOverlay.isNull() ? QPixmap()
-                                                     : QPixmap::fromImage(m_beforeOverlay));
+    const std::array<QRgb, 256> lut = lutOf(m_table);
+    m_overlay = overlayFor(m_labels, m_highlighted, lut, m_editsOnly ? m_editBase : cv::Mat());
+    m_beforeOverlay = overlayFor(m_before, m_highlighted, lut);
+    m_overlayItem->setImage(&m_overlay);
+    m_beforeItem->setImage(&m_beforeOverlay);
     updateLayers();
+}
+
+void CanvasWidget::redrawOverlayRect(const cv::Rect& rect)
+{
+    if (m_labels.empty() || m_overlay.isNull() || rect.empty())
+        return;
+    // Borders depend on the neighbours, so one pixel more all round.
+    const cv::Rect r = cv::Rect(rect.x - 1, rect.y - 1, rect.width + 2, rect.height + 2) &
+                       cv::Rect(0, 0, m_labels.cols, m_labels.rows);
+    drawOverlay(m_overlay, m_labels, r, m_highlighted, lutOf(m_table),
+                m_editsOnly ? m_editBase : cv::Mat());
+    m_overlayItem->update(QRectF(r.x, r.y, r.width, r.height));
+}
+
+void CanvasWidget::updateFractions()
+{
+    m_fractions = sharesFrom(m_counts);
+    if (m_highlighted > 0 && (m_highlighted >= int(m_fractions.size()) ||
+                              m_fractions[std::size_t(m_highlighted)] <= 0.0)) {
+        m_highlighted = 0;
+        rebuildOverlay();
+    }
+}
+
+void CanvasWidget::countPatch(const LabelPatch& patch)
+{
+    const LabelCounts removed = countLabels(patch.before);
+    const LabelCounts added = countLabels(patch.after);
+    for (std::size_t id = 0; id < 256; ++id)
+        m_counts[id] += added[id] - removed[id];
+}
+
+void CanvasWidget::setLabelTable(const LabelTable& table)
+{
+    if (table == m_table)
+        return;
+    m_table = table;
+    rebuildOverlay();
+    m_hovered = -2;
+    updateHover(viewport()->mapFromGlobal(QCursor::pos()));
+}
+
+void CanvasWidget::setEditingEnabled(bool enabled)
+{
+    if (!enabled)
+        finishStroke();
+    m_editable = enabled;
+    updateDragMode();
+}
+
+void CanvasWidget::setEditTool(EditTool tool)
+{
+    if (tool == m_tool)
+        return;
+    finishStroke();
+    m_tool = tool;
+    updateDragMode();
+}
+
+bool CanvasWidget::isEditing() const
+{
+    return m_editable && m_tool != EditTool::None && !m_labels.empty();
+}
+
+bool CanvasWidget::brushActive() const
+{
+    return isEditing() && (m_tool == EditTool::Brush || m_tool == EditTool::Eraser);
+}
+
+void CanvasWidget::setBrushLabel(int id)
+{
+    m_brushLabel = std::clamp(id, 0, 255);
+}
+
+void CanvasWidget::setBrushRadius(int radius)
+{
+    radius = std::clamp(radius, 0, kMaxBrushRadius);
+    if (radius == m_brushRadius)
+        return;
+    m_brushRadius = radius;
+    viewport()->update();
+    emit brushRadiusChanged(radius);
+}
+
+void CanvasWidget::setEditBase(const cv::Mat& base)
+{
+    m_editBase = base.empty() || base.size() != m_labels.size() || base.type() != CV_8U
+                     ? cv::Mat()
+                     : base.clone();
+    if (m_editsOnly)
+        rebuildOverlay();
+}
+
+void CanvasWidget::setShowEditsOnly(bool on)
+{
+    if (on == m_editsOnly)
+        return;
+    m_editsOnly = on;
+    rebuildOverlay();
+}
+
+void CanvasWidget::applyLabelPatch(const LabelPatch& patch, bool forward)
+{
+    if (patch.empty() || m_labels.empty())
+        return;
+    finishStroke();
+    applyPatch(m_labels, patch, forward);
+    if (forward)
+        countPatch(patch);
+    else
+        countPatch(LabelPatch{patch.rect, patch.after, patch.before});
+    redrawOverlayRect(patch.rect);
+    updateFractions();
+    m_hovered = -2;
+    updateHover(viewport()->mapFromGlobal(QCursor::pos()));
+    emit labelsChanged();
+}
+
+void CanvasWidget::updateDragMode()
+{
+    const bool editing = isEditing();
+    setDragMode(editing ? QGraphicsView::NoDrag : QGraphicsView::ScrollHandDrag);
+    m_cursorOnDivider = false;
+    viewport()->setCursor(editing ? Qt::CrossCursor : Qt::OpenHandCursor);
+    viewport()->update();
+}
+
+QPointF CanvasWidget::sceneAtPixelCentre(const QPointF& viewPos) const
+{
+    // A mouse position names a screen pixel; its centre is what the pointer
+    // points at. Rounding to the pixel's corner instead would shift edits by a
+    // label pixel at some zooms and scroll offsets.
+    return viewportTransform().inverted().map(viewPos + QPointF(0.5, 0.5));
+}
+
+QPoint CanvasWidget::labelPixelAt(const QPointF& photoPoint) const
+{
+    if (m_labels.empty() || !m_labelRect.contains(photoPoint))
+        return QPoint(-1, -1);
+    const int x =
+        std::clamp(int((photoPoint.x() - m_labelRect.left()) / m_labelRect.width() * m_labels.cols),
+                   0, m_labels.cols - 1);
+    const int y =
+        std::clamp(int((photoPoint.y() - m_labelRect.top()) / m_labelRect.height() * m_labels.rows),
+                   0, m_labels.rows - 1);
+    return QPoint(x, y);
+}
+
+void CanvasWidget::paintTo(const QPoint& pixel)
+{
+    const uchar label = uchar(m_tool == EditTool::Eraser ? 0 : m_brushLabel);
+    const cv::Rect box = paintSegment(m_labels, cv::Point(m_strokeLast.x(), m_strokeLast.y()),
+                                      cv::Point(pixel.x(), pixel.y()), m_brushRadius, label);
+    m_strokeLast = pixel;
+    if (box.empty())
+        return;
+    m_strokeBox = m_strokeBox.empty() ? box : (m_strokeBox | box);
+    redrawOverlayRect(box);
+}
+
+void CanvasWidget::finishStroke()
+{
+    if (!m_stroking)
+        return;
+    m_stroking = false;
+    const LabelPatch patch = m_strokeBox.empty()
+                                 ? LabelPatch()
+                                 : diffLabels(m_strokeBefore, m_labels, m_strokeBox);
+    m_strokeBefore = cv::Mat();
+    m_strokeBox = cv::Rect();
+    if (patch.empty())
+        return;
+    countPatch(patch);
+    updateFractions();
+    m_hovered = -2;
+    updateHover(viewport()->mapFromGlobal(QCursor::pos()));
+    emit labelsEdited(patch, m_tool == EditTool::Eraser ? tr("Erase") : tr("Brush stroke"));
+    emit labelsChanged();
 }
 
 void CanvasWidget::updateLayers()
@@ -294,15 +541,11 @@ bool CanvasWidget::showsBeforeAt(const QPointF& photoPoint) const
 
 int CanvasWidget::maskIdAt(const QPointF& photoPoint) const
 {
-    if (m_labels.empty() || !m_labelRect.contains(photoPoint))
+    const QPoint p = labelPixelAt(photoPoint);
+    if (p.x() < 0)
         return -1;
-    const int x =
-        std::clamp(int((photoPoint.x() - m_labelRect.left()) / m_labelRect.width() * m_labels.cols),
-                   0, m_labels.cols - 1);
-    const int y =
-        std::clamp(int((photoPoint.y() - m_labelRect.top()) / m_labelRect.height() * m_labels.rows),
-                   0, m_labels.rows - 1);
-    return showsBeforeAt(photoPoint) ? m_before.at<uchar>(y, x) : m_labels.at<uchar>(y, x);
+    return showsBeforeAt(photoPoint) ? m_before.at<uchar>(p.y(), p.x())
+                                     : m_labels.at<uchar>(p.y(), p.x());
 }
 
 double CanvasWidget::zoom() const
@@ -363,6 +606,8 @@ bool CanvasWidget::nearDivider(const QPoint& viewPos) const
 
 void CanvasWidget::updateCursor(const QPoint& viewPos)
 {
+    if (isEditing())
+        return; // the cross of the tools; the divider is not draggable while editing
     const bool onDivider = m_draggingSplit || nearDivider(viewPos);
     if (onDivider == m_cursorOnDivider)
         return;
@@ -455,6 +700,44 @@ void CanvasWidget::resizeEvent(QResizeEvent* event)
 void CanvasWidget::mousePressEvent(QMouseEvent* event)
 {
     const QPoint pos = event->position().toPoint();
+    if (event->button() == Qt::MiddleButton && !m_photo.isNull()) {
+        m_panning = true;
+        m_panLast = pos;
+        viewport()->setCursor(Qt::ClosedHandCursor);
+        event->accept();
+        return;
+    }
+    if (isEditing() && event->button() == Qt::LeftButton) {
+        event->accept();
+        const QPoint pixel = labelPixelAt(sceneAtPixelCentre(event->position()));
+        if (pixel.x() < 0)
+            return;
+        if (m_tool == EditTool::Picker || (event->modifiers() & Qt::AltModifier)) {
+            emit labelPicked(m_labels.at<uchar>(pixel.y(), pixel.x()));
+            return;
+        }
+        if (m_tool == EditTool::Fill) {
+            const LabelPatch patch =
+                fillRegionPatch(m_labels, cv::Point(pixel.x(), pixel.y()), uchar(m_brushLabel));
+            if (patch.empty())
+                return;
+            applyPatch(m_labels, patch, true);
+            countPatch(patch);
+            redrawOverlayRect(patch.rect);
+            updateFractions();
+            m_hovered = -2;
+            updateHover(pos);
+            emit labelsEdited(patch, tr("Fill"));
+            emit labelsChanged();
+            return;
+        }
+        m_stroking = true;
+        m_strokeBefore = m_labels.clone();
+        m_strokeBox = cv::Rect();
+        m_strokeLast = pixel;
+        paintTo(pixel);
+        return;
+    }
     if (event->button() == Qt::LeftButton && nearDivider(pos)) {
         // The divider takes the press; the picture does not pan.
         m_draggingSplit = true;
@@ -468,6 +751,32 @@ void CanvasWidget::mousePressEvent(QMouseEvent* event)
 void CanvasWidget::mouseMoveEvent(QMouseEvent* event)
 {
     const QPoint pos = event->position().toPoint();
+    m_mouseView = pos;
+    if (m_panning) {
+        const QPoint delta = pos - m_panLast;
+        m_panLast = pos;
+        horizontalScrollBar()->setValue(horizontalScrollBar()->value() - delta.x());
+        verticalScrollBar()->setValue(verticalScrollBar()->value() - delta.y());
+        event->accept();
+        return;
+    }
+    if (m_stroking) {
+        // Between two mouse events the stroke is a straight segment, so a fast
+        // hand leaves no gaps. Outside the labels the pixel is clamped to the edge.
+        const QPointF scenePos = sceneAtPixelCentre(event->position());
+        const QPointF clamped(
+            std::clamp(scenePos.x(), m_labelRect.left(), m_labelRect.right() - 1e-6),
+            std::clamp(scenePos.y(), m_labelRect.top(), m_labelRect.bottom() - 1e-6));
+        const QPoint pixel = labelPixelAt(clamped);
+        if (pixel.x() >= 0 && pixel != m_strokeLast)
+            paintTo(pixel);
+        viewport()->update();
+        updateHover(pos);
+        event->accept();
+        return;
+    }
+    if (brushActive())
+        viewport()->update(); // the brush outline follows the cursor
     if (m_draggingSplit) {
         if (m_labelRect.width() > 0)
             setSplitPosition((mapToScene(pos).x() - m_labelRect.left()) / m_labelRect.width());
@@ -482,6 +791,21 @@ void CanvasWidget::mouseMoveEvent(QMouseEvent* event)
 
 void CanvasWidget::mouseReleaseEvent(QMouseEvent* event)
 {
+    if (m_panning && event->button() == Qt::MiddleButton) {
+        m_panning = false;
+        viewport()->setCursor(isEditing() ? Qt::CrossCursor : Qt::OpenHandCursor);
+        event->accept();
+        return;
+    }
+    if (m_stroking && event->button() == Qt::LeftButton) {
+        finishStroke();
+        event->accept();
+        return;
+    }
+    if (isEditing() && event->button() == Qt::LeftButton) {
+        event->accept();
+        return;
+    }
     if (m_draggingSplit && event->button() == Qt::LeftButton) {
         m_draggingSplit = false;
         updateCursor(event->position().toPoint());
@@ -494,6 +818,8 @@ void CanvasWidget::mouseReleaseEvent(QMouseEvent* event)
 void CanvasWidget::leaveEvent(QEvent* event)
 {
     QGraphicsView::leaveEvent(event);
+    m_mouseView = QPoint(-1, -1);
+    viewport()->update();
     m_hoverLabel->hide();
     if (m_hovered != -1) {
         m_hovered = -1;
@@ -519,6 +845,13 @@ void CanvasWidget::keyPressEvent(QKeyEvent* event)
         return;
     case Qt::Key_BracketLeft:
     case Qt::Key_BracketRight:
+        if (brushActive()) {
+            // Steps that feel even at every size: about 15 %, at least one pixel.
+            const int step = std::max(1, int(std::lround(m_brushRadius * 0.15)));
+            setBrushRadius(m_brushRadius +
+                           (event->key() == Qt::Key_BracketLeft ? -step : step));
+            return;
+        }
         if (isComparing()) {
             setSplitPosition(
                 m_split + (event->key() == Qt::Key_BracketLeft ? -kSplitKeyStep : kSplitKeyStep));
@@ -531,6 +864,20 @@ void CanvasWidget::keyPressEvent(QKeyEvent* event)
     QGraphicsView::keyPressEvent(event);
 }
 
+void CanvasWidget::contextMenuEvent(QContextMenuEvent* event)
+{
+    if (m_editable && !m_labels.empty()) {
+        const QPoint pixel = labelPixelAt(sceneAtPixelCentre(event->pos()));
+        if (pixel.x() >= 0) {
+            event->accept();
+            emit editMenuRequested(pixel, m_labels.at<uchar>(pixel.y(), pixel.x()),
+                                   event->globalPos());
+            return;
+        }
+    }
+    QGraphicsView::contextMenuEvent(event);
+}
+
 void CanvasWidget::updateHover(const QPoint& viewPos)
 {
     const bool inside = viewport()->rect().contains(viewPos) && underMouse();
@@ -540,19 +887,23 @@ void CanvasWidget::updateHover(const QPoint& viewPos)
         const bool before = showsBeforeAt(photoPoint);
         const std::vector<double>& fractions = before ? m_beforeFractions : m_fractions;
         const double share = id < int(fractions.size()) ? fractions[std::size_t(id)] : 0.0;
-        const QString name = id == 0 ? tr("background") : tr("mask %1").arg(id);
+        const QString name = QString::fromStdString(m_table.name(id)).toHtmlEscaped();
+        const QString idText =
+            m_table.hasName(id) ? QStringLiteral(" <span style=\"color:#aab\">%1</span>").arg(id)
+                                : QString();
         // While comparing, say which map the readout comes from.
         const QString side =
             isComparing() ? QStringLiteral("<span style=\"color:#aab\">%1</span> &nbsp;")
                                 .arg((before ? m_beforeCaption : m_afterCaption).toHtmlEscaped())
                           : QString();
         m_hoverLabel->setText(
-            QStringLiteral("%1<span style=\"color:%2\">\u25a0</span> <b>%3</b> &nbsp;%4 % of the "
-                           "image &nbsp;<span style=\"color:#aab\">x %5, y %6</span>")
-                .arg(side, colorName(id), name)
+            QStringLiteral("%1<span style=\"color:%2\">\u25a0</span> <b>%3</b>%7 &nbsp;%4 % of "
+                           "the image &nbsp;<span style=\"color:#aab\">x %5, y %6</span>")
+                .arg(side, labelQColor(m_table, id).name(), name)
                 .arg(100.0 * share, 0, 'f', 1)
                 .arg(int(photoPoint.x()))
-                .arg(int(photoPoint.y())));
+                .arg(int(photoPoint.y()))
+                .arg(idText));
         m_hoverLabel->adjustSize();
         placeReadouts();
         m_hoverLabel->show();
@@ -593,6 +944,32 @@ void CanvasWidget::placeReadouts()
 void CanvasWidget::drawForeground(QPainter* painter, const QRectF& rect)
 {
     QGraphicsView::drawForeground(painter, rect);
+    if (brushActive() && m_mouseView.x() >= 0 && !m_panning) {
+        // The footprint of a dab here: a circle through the outer edges of the
+        // disc's pixels, centred on the pixel under the cursor. Drawn dark under
+        // light so it reads on any picture.
+        const QPoint pixel = labelPixelAt(sceneAtPixelCentre(m_mouseView));
+        if (pixel.x() >= 0) {
+            const double px = m_labelRect.width() / m_labels.cols;
+            const double py = m_labelRect.height() / m_labels.rows;
+            const QPointF centre(m_labelRect.left() + (pixel.x() + 0.5) * px,
+                                 m_labelRect.top() + (pixel.y() + 0.5) * py);
+            const QPointF viewCentre = viewportTransform().map(centre);
+            const double radius = std::max(2.0, (m_brushRadius + 0.5) * px * zoom());
+            painter->save();
+            painter->resetTransform();
+            painter->setRenderHint(QPainter::Antialiasing);
+            painter->setBrush(Qt::NoBrush);
+            painter->setPen(QPen(QColor(0, 0, 0, 150), 3.0));
+            painter->drawEllipse(viewCentre, radius, radius);
+            const cv::Vec3b c = m_table.color(m_tool == EditTool::Eraser ? 0 : m_brushLabel);
+            painter->setPen(QPen(m_tool == EditTool::Eraser ? QColor(Qt::white)
+                                                            : QColor(c[0], c[1], c[2]),
+                                 1.5));
+            painter->drawEllipse(viewCentre, radius, radius);
+            painter->restore();
+        }
+    }
     if (!isComparing() || !m_overlayVisible)
         return;
     const QRect view = viewport()->rect();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "labelmap.h"
+
 #include <opencv2/core/mat.hpp>
 #include <QGraphicsView>
 #include <QImage>
@@ -13,6 +15,7 @@ class QLabel;
 namespace primaps {
 
 struct ImageDecomposition;
+class LabelLayerItem;
 
 /// Shows a photo with the mask ids of its decomposition laid over it.
 ///
@@ -29,11 +32,31 @@ struct ImageDecomposition;
 /// of it and the final one right of it, each captioned. Drag the divider (or
 /// press [ and ]) to sweep it across a boundary and see how the refinement moved
 /// it; the readout names the side under the cursor.
+///
+/// Editing: with editing enabled and a tool chosen, the left button edits the
+/// label map on display instead of panning (the middle button still pans).
+/// Brush and eraser paint discs of brushRadius() label pixels along the drag
+/// (the eraser paints background, 0); fill gives the connected segment under
+/// the click the brush label; the picker (or Alt+click with any tool) reports
+/// the label under the cursor. Each stroke or fill is applied at once and then
+/// reported as one reversible LabelPatch through labelsEdited(); whoever keeps
+/// the undo history calls applyLabelPatch() to undo or redo it. A circle shows
+/// the brush's footprint; [ and ] change its size while a brush is active.
 class CanvasWidget : public QGraphicsView
 {
     Q_OBJECT
 
 public:
+    enum class EditTool
+    {
+        None, ///< the left button pans, as when not editing
+        Brush,
+        Eraser,
+        Fill,
+        Picker
+    };
+    Q_ENUM(EditTool)
+
     explicit CanvasWidget(QWidget* parent = nullptr);
 
     /// Shows `photo` without labels. A photo of another size is fitted to the
@@ -67,6 +90,8 @@ public:
     int maskIdAt(const QPointF& photoPoint) const;
     /// Whether a point in photo pixels shows the "before" map.
     bool showsBeforeAt(const QPointF& photoPoint) const;
+    /// The label pixel under a point in photo pixels; (-1, -1) outside the labels.
+    QPoint labelPixelAt(const QPointF& photoPoint) const;
     /// The overlay layers as drawn before their opacity is applied.
     QImage overlayImage() const { return m_overlay; }
     QImage beforeOverlayImage() const { return m_beforeOverlay; }
@@ -96,6 +121,40 @@ public:
     bool isOverlayVisible() const { return m_overlayVisible; }
     int highlightedMask() const { return m_highlighted; }
 
+    /// Names (hover readout) and colours (overlay) of the labels; the default
+    /// table gives "mask N" in core's labelColor().
+    void setLabelTable(const LabelTable& table);
+    const LabelTable& labelTable() const { return m_table; }
+
+    /// Whether the labels on display may be edited (the owner of the edits
+    /// turns it on while it shows a map it keeps); tools do nothing otherwise.
+    void setEditingEnabled(bool enabled);
+    bool isEditingEnabled() const { return m_editable; }
+    void setEditTool(EditTool tool);
+    EditTool editTool() const { return m_tool; }
+    /// Editing is on, a tool is chosen and there are labels to edit.
+    bool isEditing() const;
+    /// The label brush and fill paint with (0..255).
+    void setBrushLabel(int id);
+    int brushLabel() const { return m_brushLabel; }
+    /// In label pixels: a disc of pixels within this distance of the cursor's
+    /// pixel (0 = one pixel). Clamped to 0..kMaxBrushRadius.
+    void setBrushRadius(int radius);
+    int brushRadius() const { return m_brushRadius; }
+    static constexpr int kMaxBrushRadius = 400;
+    /// The map the edits started from (same size as the labels), for "show edits
+    /// only"; an empty matrix forgets it.
+    void setEditBase(const cv::Mat& base);
+    /// Draws only the pixels whose label differs from the edit base.
+    void setShowEditsOnly(bool on);
+    bool isShowingEditsOnly() const { return m_editsOnly; }
+    /// Applies `patch` to the labels on display (after, or before when not
+    /// `forward`) and redraws only what changed. Throws primaps::Error when it
+    /// does not fit the labels.
+    void applyLabelPatch(const LabelPatch& patch, bool forward);
+    /// Ends a brush stroke in progress as if the button had been released.
+    void finishStroke();
+
 public slots:
     /// 0 (photo only) .. 1 (opaque mask colours).
     void setOverlayOpacity(double opacity);
@@ -117,6 +176,16 @@ signals:
     /// The mask under the cursor changed (-1: the cursor left the labels).
     void hoveredMaskChanged(int id);
     void splitPositionChanged(double fraction);
+    /// A stroke or fill changed the labels on display; `patch` undoes and redoes
+    /// it. `description` names it for an undo history ("Brush stroke").
+    void labelsEdited(const primaps::LabelPatch& patch, const QString& description);
+    /// The labels on display changed (an edit or applyLabelPatch()); areas are new.
+    void labelsChanged();
+    /// The picker (or Alt+click) chose the label `id`.
+    void labelPicked(int id);
+    void brushRadiusChanged(int radius);
+    /// A right click while editing was enabled, on label pixel `pixel` with label `id`.
+    void editMenuRequested(const QPoint& pixel, int id, const QPoint& globalPos);
 
 protected:
     void wheelEvent(QWheelEvent* event) override;
@@ -126,6 +195,7 @@ protected:
     void mouseReleaseEvent(QMouseEvent* event) override;
     void leaveEvent(QEvent* event) override;
     void keyPressEvent(QKeyEvent* event) override;
+    void contextMenuEvent(QContextMenuEvent* event) override;
     void drawForeground(QPainter* painter, const QRectF& rect) override;
 
 private:
@@ -137,11 +207,18 @@ private:
     void updateHover(const QPoint& viewPos);
     void updateZoomLabel();
     void placeReadouts();
+    void redrawOverlayRect(const cv::Rect& rect);
+    void countPatch(const LabelPatch& patch);
+    void updateFractions();
+    void updateDragMode();
+    void paintTo(const QPoint& pixel);
+    bool brushActive() const;
+    QPointF sceneAtPixelCentre(const QPointF& viewPos) const;
 
     QGraphicsScene* m_scene = nullptr;
     QGraphicsPixmapItem* m_photoItem = nullptr;
-    QGraphicsPixmapItem* m_overlayItem = nullptr;
-    QGraphicsPixmapItem* m_beforeItem = nullptr;
+    LabelLayerItem* m_overlayItem = nullptr;
+    LabelLayerItem* m_beforeItem = nullptr;
     // Clip the two overlays to their sides of the divider. Both are needed: the
     // dimmed background is translucent, so one layer over the other would mix.
     QGraphicsRectItem* m_afterClip = nullptr;
@@ -170,6 +247,25 @@ private:
     int m_highlighted = 0;
     int m_hovered = -1;
     bool m_fit = true;
+
+    LabelTable m_table;
+    LabelCounts m_counts{};
+    bool m_editable = false;
+    EditTool m_tool = EditTool::None;
+    int m_brushLabel = 1;
+    int m_brushRadius = 6;
+    cv::Mat m_editBase;
+    bool m_editsOnly = false;
+    // The stroke in progress: the map before it, the last painted pixel and
+    // the box of everything it touched.
+    bool m_stroking = false;
+    cv::Mat m_strokeBefore;
+    QPoint m_strokeLast;
+    cv::Rect m_strokeBox;
+    // Middle-button pan.
+    bool m_panning = false;
+    QPoint m_panLast;
+    QPoint m_mouseView{-1, -1};
 };
 
 } // namespace primaps

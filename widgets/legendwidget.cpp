@@ -4,6 +4,7 @@
 #include "overlay.h"
 
 #include <algorithm>
+#include <QContextMenuEvent>
 #include <QMouseEvent>
 #include <QPainter>
 
@@ -33,28 +34,48 @@ LegendWidget::LegendWidget(QWidget* parent) : QWidget(parent)
     setMouseTracking(true);
     setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed);
     setToolTip(tr("Masks in the overlay with the share of the image each covers.\n"
-                  "Click a mask to highlight it; click it again to show all."));
+                  "Click a mask to highlight it; click it again to show all.\n"
+                  "Right-click for rename, colour and merge."));
 }
 
 void LegendWidget::setAreas(const std::vector<double>& fractions)
 {
+    m_fractions = fractions;
+    rebuildEntries();
+}
+
+QString LegendWidget::textFor(int id, double fraction) const
+{
+    if (id == 0)
+        return QStringLiteral("%1  %2").arg(QString::fromStdString(m_table.name(0)),
+                                            percent(fraction));
+    if (m_table.hasName(id))
+        return QStringLiteral("%1 %2  %3")
+            .arg(id)
+            .arg(QString::fromStdString(m_table.name(id)), percent(fraction));
+    return QStringLiteral("%1  %2").arg(id).arg(percent(fraction));
+}
+
+void LegendWidget::rebuildEntries()
+{
+    const std::vector<double>& fractions = m_fractions;
     m_entries.clear();
     for (std::size_t id = 1; id < fractions.size(); ++id) {
         if (fractions[id] <= 0.0)
             continue;
         Entry entry;
         entry.id = int(id);
-        entry.color = toQColor(labelColor(int(id)));
+        entry.color = toQColor(m_table.color(int(id)));
         entry.fraction = fractions[id];
-        entry.text = QStringLiteral("%1  %2").arg(id).arg(percent(fractions[id]));
+        entry.text = textFor(int(id), fractions[id]);
         m_entries << entry;
     }
     if (!fractions.empty() && fractions[0] > 0.0) {
         Entry entry;
         entry.id = 0;
-        entry.color = toQColor(labelColor(0));
+        entry.color = toQColor(m_table.color(0));
         entry.fraction = fractions[0];
-        entry.text = tr("background  %1").arg(percent(fractions[0]));
+        entry.text = textFor(0, fractions[0]);
         m_entries << entry;
     }
     if (fraction(m_highlighted) <= 0.0)
@@ -90,6 +111,52 @@ void LegendWidget::setHighlightedMask(int id)
         return;
     m_highlighted = id;
     update();
+}
+
+void LegendWidget::setLabelTable(const LabelTable& table)
+{
+    if (table == m_table)
+        return;
+    m_table = table;
+    rebuildEntries();
+}
+
+void LegendWidget::setEditable(bool editable)
+{
+    if (editable == m_editable)
+        return;
+    m_editable = editable;
+    setToolTip(editable ? tr("Labels in the map with the share of the image each covers.\n"
+                             "Click a label to paint with it; right-click for rename, colour, "
+                             "merge;\ndouble-click to rename.")
+                        : tr("Masks in the overlay with the share of the image each covers.\n"
+                             "Click a mask to highlight it; click it again to show all.\n"
+                             "Right-click for rename, colour and merge."));
+    update();
+}
+
+void LegendWidget::setCurrentLabel(int id)
+{
+    if (id == m_current)
+        return;
+    m_current = id;
+    update();
+}
+
+QString LegendWidget::chipText(int id) const
+{
+    for (const Entry& entry : m_entries)
+        if (entry.id == id)
+            return entry.text;
+    return {};
+}
+
+QRect LegendWidget::chipRect(int id) const
+{
+    for (const Entry& entry : m_entries)
+        if (entry.id == id)
+            return entry.rect;
+    return {};
 }
 
 void LegendWidget::setHoveredMask(int id)
@@ -176,7 +243,8 @@ void LegendWidget::paintEvent(QPaintEvent*)
 
     for (int i = 0; i < m_entries.size(); ++i) {
         const Entry& entry = m_entries[i];
-        const bool highlighted = entry.id > 0 && entry.id == m_highlighted;
+        const bool current = m_editable && entry.id == m_current;
+        const bool highlighted = current || (!m_editable && entry.id > 0 && entry.id == m_highlighted);
         const bool hovered = entry.id == m_hovered || i == m_pointed;
         QColor fill = pal.color(QPalette::AlternateBase);
         QColor frame = pal.color(QPalette::Mid);
@@ -187,7 +255,7 @@ void LegendWidget::paintEvent(QPaintEvent*)
         } else if (hovered) {
             frame = pal.color(QPalette::Text);
         }
-        painter.setPen(QPen(frame, highlighted ? 1.5 : 1.0));
+        painter.setPen(QPen(frame, current ? 2.5 : highlighted ? 1.5 : 1.0));
         painter.setBrush(fill);
         painter.drawRoundedRect(QRectF(entry.rect).adjusted(0.5, 0.5, -0.5, -0.5), 4, 4);
 
@@ -217,8 +285,29 @@ void LegendWidget::mousePressEvent(QMouseEvent* event)
     if (index < 0 || event->button() != Qt::LeftButton)
         return QWidget::mousePressEvent(event);
     const int id = m_entries[index].id;
+    if (m_editable) {
+        emit labelChosen(id);
+        return;
+    }
     // The background is not a mask; clicking it clears the highlight.
     emit maskClicked(id == 0 || id == m_highlighted ? 0 : id);
+}
+
+void LegendWidget::mouseDoubleClickEvent(QMouseEvent* event)
+{
+    const int index = entryAt(event->position().toPoint());
+    if (index < 0 || event->button() != Qt::LeftButton)
+        return QWidget::mouseDoubleClickEvent(event);
+    emit labelRenameRequested(m_entries[index].id);
+}
+
+void LegendWidget::contextMenuEvent(QContextMenuEvent* event)
+{
+    const int index = entryAt(event->pos());
+    if (index < 0)
+        return QWidget::contextMenuEvent(event);
+    event->accept();
+    emit labelMenuRequested(m_entries[index].id, event->globalPos());
 }
 
 void LegendWidget::mouseMoveEvent(QMouseEvent* event)

@@ -27,6 +27,9 @@ int runMasks(const QStringList& arguments);
 /// `primaps eval ...`: Hungarian-matched metrics of a fitted run (evalcommand.cpp).
 int runEval(const QStringList& arguments);
 
+/// `primaps export ...`: a pseudo-label dataset from a fitted run (exportcommand.cpp).
+int runExport(const QStringList& arguments);
+
 /// `primaps features IMAGE --backbone NAME ... --out FILE.npy`: one image's backbone
 /// features as a float32 C x h x w array (featurescommand.cpp).
 int runFeatures(const QStringList& arguments);

@@ -8,8 +8,8 @@
 #include "emfit.h"
 #include "error.h"
 #include "evaluation.h"
+#include "fittedrun.h"
 
-#include <cmath>
 #include <memory>
 #include <QDir>
 #include <QFileInfo>
@@ -21,49 +21,6 @@
 namespace primaps::cli {
 
 namespace {
-
-QJsonObject readJsonObject(const QString& path)
-{
-    const std::string text = readFile(path.toStdString());
-    QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(text), &error);
-    if (!doc.isObject())
-        throw Error("'" + path.toStdString() + "': not a JSON object (" +
-                    error.errorString().toStdString() + ")");
-    return doc.object();
-}
-
-QJsonValue number(double v)
-{
-    return std::isnan(v) ? QJsonValue() : QJsonValue(v);
-}
-
-const char* matchName(MatchKind kind)
-{
-    return kind == MatchKind::Majority ? "majority" : "hungarian";
-}
-
-QJsonObject resultJson(const EvaluationResult& r, const std::vector<std::string>& names,
-                       const ConfusionMatrix& confusion)
-{
-    QJsonArray perClass, matching, nameArray, counts;
-    for (int j = 0; j < r.classes; ++j) {
-        perClass.append(number(r.classIoU[std::size_t(j)]));
-        nameArray.append(std::size_t(j) < names.size()
-                             ? QString::fromStdString(names[std::size_t(j)])
-                             : QString("class %1").arg(j));
-    }
-    for (int c = 0; c < r.clusters; ++c)
-        matching.append(QJsonObject{{"cluster", c},
-                                    {"class", r.clusterToClass[std::size_t(c)]},
-                                    {"kind", matchName(r.matchKind[std::size_t(c)])}});
-    for (std::int64_t v : confusion.counts())
-        counts.append(double(v));
-    return QJsonObject{
-        {"acc", number(r.accuracy)}, {"miou", number(r.meanIoU)}, {"per_class_iou", perClass},
-        {"class_names", nameArray},  {"matching", matching},      {"pixels", double(r.pixels)},
-        {"clusters", r.clusters},    {"classes", r.classes},      {"confusion", counts}};
-}
 
 ConfusionMatrix confusionFromJson(const QJsonObject& o, const QString& path)
 {
@@ -90,13 +47,19 @@ std::vector<std::string> namesFromJson(const QJsonObject& o)
     return names;
 }
 
+// `settings` (how the predictions were made) join the JSON, so that a match read
+// back by `primaps export --match` can be checked against the export's settings.
 void printResult(QTextStream& out, const EvaluationResult& r, const std::vector<std::string>& names,
-                 const ConfusionMatrix& confusion, bool json)
+                 const ConfusionMatrix& confusion, bool json, const QJsonObject& settings = {})
 {
-    if (json)
-        out << QJsonDocument(resultJson(r, names, confusion)).toJson();
-    else
+    if (json) {
+        QJsonObject o = evaluationJson(r, names, confusion);
+        for (auto it = settings.begin(); it != settings.end(); ++it)
+            o.insert(it.key(), it.value());
+        out << QJsonDocument(o).toJson();
+    } else {
         out << QString::fromStdString(formatEvaluation(r, names));
+    }
     out.flush();
 }
 
@@ -162,17 +125,27 @@ int runEval(const QStringList& arguments)
         try {
             std::optional<ConfusionMatrix> merged;
             std::vector<std::string> names;
+            // The prediction settings carry over when every partial agrees on them.
+            QJsonObject settings;
             for (const QString& path : parser.values(mergeOption)) {
                 const QJsonObject o = readJsonObject(path);
                 const ConfusionMatrix m = confusionFromJson(o, path);
-                if (merged)
+                QJsonObject mine;
+                for (const char* key : {"crf", "theta"})
+                    if (o.contains(key))
+                        mine[key] = o.value(key);
+                if (merged) {
                     merged->merge(m);
-                else
+                    if (mine != settings)
+                        settings = {};
+                } else {
                     merged = m;
+                    settings = mine;
+                }
                 if (names.empty())
                     names = namesFromJson(o);
             }
-            printResult(out, evaluate(*merged), names, *merged, json);
+            printResult(out, evaluate(*merged), names, *merged, json, settings);
             return ExitOk;
         } catch (const std::exception& e) {
             return usageError(QString::fromStdString(e.what()));
@@ -187,38 +160,15 @@ int runEval(const QStringList& arguments)
     if (parser.isSet(partialOption) != parser.isSet(data.shard))
         return usageError("--shard and --partial go together");
 
-    QJsonObject runInfo;
-    Prototypes prototypes;
+    FittedRun run;
     std::optional<Dataset> dataset;
-    std::unique_ptr<Backbone> backbone;
-    FeatureSettings settings;
     Shard shard;
-    std::string weights;
     try {
-        const QDir run(parser.value(runOption));
-        runInfo = readJsonObject(run.filePath("run.json"));
-        if (runInfo.value("format").toString() != "primaps-run")
-            throw Error("'" + run.filePath("run.json").toStdString() +
-                        "' is not a run description");
-        if (!runInfo.value("complete").toBool())
-            throw Error("the fit in '" + run.path().toStdString() +
-                        "' has not finished; run 'primaps fit' again to complete it");
-        prototypes = prototypesFromJson(
-            readFile(run.filePath(theta == "m" ? "theta_m.json" : "theta_r.json").toStdString()));
+        run = openFittedRun(parser.value(runOption), theta, parser.value(weightsOption),
+                            parser.value(cacheOption));
         if (parser.isSet(data.shard))
             shard = parseShard(parser.value(data.shard).toStdString());
         dataset = openDataset(parser, data, "val", err, quiet);
-        weights = parser.isSet(weightsOption) ? parser.value(weightsOption).toStdString()
-                                              : runInfo.value("weights").toString().toStdString();
-        BackboneOptions bo;
-        bo.weightsPath = weights;
-        backbone = createBackbone(runInfo.value("backbone").toString().toStdString(), bo);
-        if (backbone->dim() != prototypes.dim)
-            throw Error("the backbone gives " + std::to_string(backbone->dim()) +
-                        "-dimensional features, the prototypes have " +
-                        std::to_string(prototypes.dim));
-        settings.resolution = runInfo.value("resolution").toInt(backbone->recommendedResize());
-        settings.flipAverage = true;
         if (dataset->classCount() < 1)
             throw Error("the dataset has no class list: give --classes K (or a classes.txt)");
     } catch (const std::exception& e) {
@@ -226,12 +176,11 @@ int runEval(const QStringList& arguments)
     }
 
     try {
-        const QString cacheDir = parser.isSet(cacheOption) ? parser.value(cacheOption)
-                                                           : runInfo.value("cache").toString();
-        const FeatureCache cache(cacheDir.toStdString(),
-                                 featureCacheKey(*dataset, backbone->name(), weights, settings));
-        EvaluationJob job(*dataset, *backbone, cache, settings, prototypes, parser.isSet(crfOption),
-                          shard, parser.isSet(data.strict));
+        const FeatureCache cache(
+            run.cacheDir.toStdString(),
+            featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
+        EvaluationJob job(*dataset, *run.backbone, cache, run.settings, run.prototypes,
+                          parser.isSet(crfOption), shard, parser.isSet(data.strict));
         const JobState state = runWithProgress(job, err, quiet, "eval");
         printStageReport("evaluation", job.report(), err, quiet);
         if (state == JobState::Canceled)
@@ -240,14 +189,17 @@ int runEval(const QStringList& arguments)
             return ExitSomeInputsFailed;
         const EvaluationResult result = evaluate(job.confusion());
         if (parser.isSet(partialOption)) {
-            QJsonObject partial = resultJson(result, dataset->classNames(), job.confusion());
+            QJsonObject partial = evaluationJson(result, dataset->classNames(), job.confusion());
+            partial["crf"] = parser.isSet(crfOption);
+            partial["theta"] = theta;
             partial["shard"] = parser.value(data.shard);
             writeFileAtomic(parser.value(partialOption).toStdString(),
                             QJsonDocument(partial).toJson().toStdString());
             if (!quiet)
                 err << "partial counts written to '" << parser.value(partialOption) << "'\n";
         } else {
-            printResult(out, result, dataset->classNames(), job.confusion(), json);
+            printResult(out, result, dataset->classNames(), job.confusion(), json,
+                        {{"crf", parser.isSet(crfOption)}, {"theta", theta}});
         }
         return job.report().failures.empty() ? ExitOk : ExitSomeInputsFailed;
     } catch (const std::exception& e) {

@@ -24,6 +24,9 @@ Commands:
               k-means baseline; progress, checkpoints, resume.
   eval        Evaluate a fitted run: Acc, mIoU, per-class IoU after Hungarian
               matching (--crf, --json; shard partials and --merge).
+  export      Export a pseudo-label dataset from a fitted run: label PNGs
+              (matched classes or raw clusters), colour and overlay pictures,
+              a manifest (resumable; --shard i/N).
   features    Extract one image's backbone features into a C x h x w .npy array
               (--backbone dino_vits8 --weights FILE.pth, torchscript, ...).
   backbones   List the backbones, their checkpoint files and where they are
@@ -34,7 +37,7 @@ Options:
   -v, --version  Show the version and the libraries this build uses.
 
 Exit codes: 0 success, 1 some inputs failed (the rest were processed),
-2 bad arguments, 130 interrupted (masks/fit/eval: run again to continue).
+2 bad arguments, 130 interrupted (masks/fit/eval/export: run again to continue).
 )";
 
 } // namespace
@@ -72,6 +75,8 @@ int main(int argc, char** argv)
         return primaps::cli::runFit(args);
     if (command == "eval")
         return primaps::cli::runEval(args);
+    if (command == "export")
+        return primaps::cli::runExport(args);
     if (command == "features")
         return primaps::cli::runFeatures(args);
     if (command == "backbones")

@@ -5,7 +5,12 @@
 #include "backbone.h"
 #include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
+#include "evaluationwidget.h"
+#include "featureviewwidget.h"
+#include "fitdialog.h"
+#include "fitmonitorwidget.h"
 #include "imagelistwidget.h"
+#include "labeleditor.h"
 #include "legendwidget.h"
 #include "messagewidget.h"
 #include "overlay.h"
@@ -113,6 +118,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_legend = new LegendWidget(central);
     layout->addWidget(m_legend);
     setCentralWidget(central);
+    m_editor = new LabelEditor(m_canvas, m_legend, this);
 
     createDocks();
     createActions();
@@ -127,6 +133,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     connect(m_legend, &LegendWidget::maskClicked, this,
             [this](int id) { m_stepper->setSelectedIteration(id - 1); });
     connect(m_canvas, &CanvasWidget::hoveredMaskChanged, m_legend, &LegendWidget::setHoveredMask);
+    connect(m_editor, &LabelEditor::displayChanged, this, &MainWindow::updateCrfLabels);
 
     resize(1400, 900);
     updateActions();
@@ -163,7 +170,62 @@ void MainWindow::createDocks()
                                      Qt::RightDockWidgetArea);
     m_stepsDockAction = stepsDock->toggleViewAction();
 
+    // Under the step list: the feature space the steps split (PCA-RGB, each
+    // step's direction, explained variance per step).
+    m_features = new FeatureViewWidget(this);
+    m_featuresDock = addDock(tr("Features"), QStringLiteral("FeaturesDock"), m_features,
+                             Qt::RightDockWidgetArea);
+    splitDockWidget(stepsDock, m_featuresDock, Qt::Vertical);
+    m_features->trackCanvas(m_canvas);
+    connect(m_stepper, &StepperWidget::iterationSelected, m_features,
+            &FeatureViewWidget::setSelectedIteration);
+    connect(m_features, &FeatureViewWidget::iterationClicked, m_stepper,
+            &StepperWidget::setSelectedIteration);
+
+    // The fit monitor is wide (plots over steps) and appears when a fit starts.
+    m_fitMonitor = new FitMonitorWidget(this);
+    m_fitDock = addDock(tr("Fit monitor"), QStringLiteral("FitDock"), m_fitMonitor,
+                        Qt::BottomDockWidgetArea);
+    m_fitDock->hide();
+    connect(m_fitMonitor, &FitMonitorWidget::errorOccurred, this, [this](const QString& message) {
+        m_fitDock->show();
+        m_fitDock->raise();
+        m_statusMessage->setStyleSheet(QStringLiteral("color: #b3261e;"));
+        m_statusMessage->setText(message);
+    });
+    connect(m_fitMonitor, &FitMonitorWidget::runningChanged, this, [this](bool running) {
+        // Plots over hundreds of steps need room: about half the window (once
+        // the dock that was just shown has been laid out).
+        if (running)
+            QTimer::singleShot(0, this, [this] {
+                if (m_fitDock->isVisible() && m_fitDock->height() < height() / 2)
+                    resizeDocks({m_fitDock}, {height() / 2}, Qt::Vertical);
+            });
+    });
+    connect(m_fitMonitor, &FitMonitorWidget::fitFinished, this, [this](const FitOutcome& o) {
+        if (m_closeAfterFit) {
+            QTimer::singleShot(0, this, &QWidget::close);
+            return;
+        }
+        if (o.state == JobState::Finished) {
+            m_statusMessage->setStyleSheet(QString());
+            m_statusMessage->setText(m_fitMonitor->summaryText());
+        }
+    });
+
+    // Evaluation results share the bottom area with the fit monitor, as a tab.
+    m_evaluation = new EvaluationWidget(this);
+    m_evaluationDock = addDock(tr("Evaluation"), QStringLiteral("EvaluationDock"), m_evaluation,
+                               Qt::BottomDockWidgetArea);
+    tabifyDockWidget(m_fitDock, m_evaluationDock);
+    m_evaluationDock->hide();
+    connect(m_evaluation, &EvaluationWidget::evaluatingChanged, this, [this] {
+        m_evaluationDock->show();
+        m_evaluationDock->raise();
+    });
+
     resizeDocks({imagesDock, stepsDock}, {240, 400}, Qt::Horizontal);
+    resizeDocks({stepsDock, m_featuresDock}, {300, 500}, Qt::Vertical);
 }
 
 void MainWindow::createActions()
@@ -187,11 +249,15 @@ void MainWindow::createActions()
     m_exportOverlayAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
     m_exportOverlayAction->setStatusTip(
         tr("Save the current image with its masks drawn over it as a PNG"));
+    file->addAction(m_features->exportAction());
+    file->addAction(m_editor->exportAction());
+    file->addAction(m_editor->exportAllAction());
     file->addSeparator();
     QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     quit->setMenuRole(QAction::QuitRole);
 
+    menuBar()->addMenu(m_editor->editMenu());
     QMenu* view = menuBar()->addMenu(tr("&View"));
     m_zoomInAction = view->addAction(tr("Zoom &In"), m_canvas, &CanvasWidget::zoomIn);
     m_zoomInAction->setShortcuts({QKeySequence::ZoomIn, QKeySequence(Qt::CTRL | Qt::Key_Equal)});
@@ -227,6 +293,9 @@ void MainWindow::createActions()
     view->addSeparator();
     view->addAction(m_imagesDockAction);
     view->addAction(m_stepsDockAction);
+    view->addAction(m_featuresDock->toggleViewAction());
+    view->addAction(m_fitDock->toggleViewAction());
+    view->addAction(m_evaluationDock->toggleViewAction());
 
     QMenu* decompose = menuBar()->addMenu(tr("&Decompose"));
     m_crfAction = decompose->addAction(tr("Dense &CRF"));
@@ -251,6 +320,37 @@ void MainWindow::createActions()
         manager->activateWindow();
     });
     backbones->setStatusTip(tr("List, download and import the backbones' weights"));
+
+    QMenu* fit = menuBar()->addMenu(tr("F&it"));
+    QAction* newFit = fit->addAction(tr("&New Fit\u2026"), this, &MainWindow::newFitDialog);
+    newFit->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_F));
+    newFit->setStatusTip(tr("Fit class prototypes over a dataset with PriMaPs-EM or the k-means "
+                            "baseline, in the background"));
+    QAction* resumeFit =
+        fit->addAction(tr("&Resume Fit\u2026"), this, &MainWindow::resumeFitDialog);
+    resumeFit->setStatusTip(tr("Continue a run folder from its checkpoint (also one the "
+                               "command line started)"));
+    fit->addSeparator();
+    fit->addAction(m_fitDock->toggleViewAction());
+
+    QMenu* evaluation = menuBar()->addMenu(tr("E&valuation"));
+    auto showEvaluation = [this] {
+        m_evaluationDock->show();
+        m_evaluationDock->raise();
+    };
+    QAction* openResults = evaluation->addAction(tr("&Open Results\u2026"), this, [=] {
+        showEvaluation();
+        m_evaluation->chooseResults();
+    });
+    openResults->setStatusTip(tr("Show a JSON file written by 'primaps eval --json'"));
+    QAction* evaluateRun = evaluation->addAction(tr("&Evaluate Run\u2026"), this, [=] {
+        showEvaluation();
+        m_evaluation->chooseRun();
+    });
+    evaluateRun->setStatusTip(tr("Evaluate a finished fit's run folder on its validation split, "
+                                 "in the background"));
+    evaluation->addSeparator();
+    evaluation->addAction(m_evaluationDock->toggleViewAction());
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     QAction* about = help->addAction(tr("&About PriMaPs Studio"), this, &MainWindow::showAbout);
@@ -384,6 +484,8 @@ void MainWindow::createToolBar()
     bar->addAction(m_fitAction);
     bar->addAction(m_actualSizeAction);
     spacer(6);
+    addToolBarBreak();
+    addToolBar(m_editor->toolBar());
 }
 
 void MainWindow::createStatusBar()
@@ -449,6 +551,20 @@ void MainWindow::writeSettings()
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (!m_editor->maybeClose()) {
+        event->ignore();
+        return;
+    }
+    if (m_fitMonitor->controller()->isRunning()) {
+        // The fit stops after its current step and saves its checkpoint; the
+        // window closes when it has (see createDocks()) and never waits frozen.
+        m_closeAfterFit = true;
+        m_fitMonitor->controller()->cancel();
+        m_statusMessage->setStyleSheet(QString());
+        m_statusMessage->setText(tr("Stopping the fit; its checkpoint is kept\u2026"));
+        event->ignore();
+        return;
+    }
     if (m_persistSettings)
         writeSettings();
     event->accept();
@@ -627,6 +743,40 @@ bool MainWindow::exportCurrent(const QString& path, ExportKind kind)
     return true;
 }
 
+void MainWindow::newFitDialog()
+{
+    if (m_fitMonitor->controller()->isRunning()) {
+        m_fitDock->show();
+        m_fitDock->raise();
+        showError(tr("A fit is running: cancel it in the fit monitor before starting another."));
+        return;
+    }
+    FitDialog dialog(this);
+    if (m_persistSettings)
+        dialog.restoreRecent();
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    if (m_persistSettings)
+        dialog.saveRecent();
+    m_fitDock->show();
+    m_fitDock->raise();
+    m_fitMonitor->startFit(dialog.datasetOptions(), dialog.settings());
+}
+
+void MainWindow::resumeFitDialog()
+{
+    QSettings settings;
+    const QString dir =
+        QFileDialog::getExistingDirectory(this, tr("Resume Fit: Choose the Run Folder"),
+                                          settings.value(QStringLiteral("fit/run")).toString());
+    if (dir.isEmpty())
+        return;
+    settings.setValue(QStringLiteral("fit/run"), dir);
+    m_fitDock->show();
+    m_fitDock->raise();
+    m_fitMonitor->resumeRun(dir);
+}
+
 void MainWindow::showAbout()
 {
     QMessageBox::about(
@@ -737,12 +887,14 @@ void MainWindow::updateThresholdControls(double tau)
 void MainWindow::onCurrentImageChanged(const QString& path)
 {
     m_rerunTimer->stop();
+    m_editor->setCurrentImage(path);
     if (path.isEmpty()) {
         m_current = DecomposeResult();
         m_canvas->clear();
         m_legend->clear();
         updateCrfLabels();
         m_stepper->clear();
+        m_features->clear();
         m_statusTimings->clear();
         m_statusMasks->clear();
         m_statusSeparator->hide();
@@ -789,10 +941,12 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
         return;
     m_current = result;
     if (!result.ok()) {
+        m_editor->showResult(result);
         m_canvas->clear();
         m_legend->clear();
         updateCrfLabels();
         m_stepper->clear();
+        m_features->clear();
         m_statusTimings->clear();
         m_statusMasks->clear();
         m_statusSeparator->hide();
@@ -805,7 +959,10 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
     const ImageDecomposition& d = *result.decomposition;
     m_canvas->setDecomposition(result.photo, d);
     m_legend->setAreas(m_canvas->areaFractions());
+    // Before the step list, which re-selects the user's step of the new trace.
+    m_features->setDecomposition(result.decomposition, result.photo, result.request.path);
     m_stepper->setTrace(d.trace);
+    m_features->setSelectedIteration(m_stepper->selectedIteration());
 
     m_recommendedThreshold = result.recommendedThreshold;
     // A value the user set stays in the controls even when this result is for
@@ -826,6 +983,7 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
                  d.crfApplied         ? milliseconds(d.timings.crf)
                  : isShowingPreview() ? tr("on release")
                                       : tr("off")));
+    m_editor->showResult(result); // corrected labels replace the masks on the canvas
     updateCrfLabels();
     updateActions();
     emit decompositionShown(true);
@@ -862,6 +1020,7 @@ void MainWindow::updateCrfLabels()
                                  .arg(m_current.backboneName)
                                  .arg(double(m_current.threshold), 0, 'f', 2)
                                  .arg(which));
+    m_editor->decorate();
 }
 
 void MainWindow::onIterationSelected(int index)

@@ -8,6 +8,7 @@
 
 class QAction;
 class QComboBox;
+class QDockWidget;
 class QDoubleSpinBox;
 class QFrame;
 class QLabel;
@@ -19,7 +20,11 @@ class QToolButton;
 namespace primaps {
 
 class CanvasWidget;
+class EvaluationWidget;
+class FeatureViewWidget;
+class FitMonitorWidget;
 class ImageListWidget;
+class LabelEditor;
 class LegendWidget;
 class MessageWidget;
 class StepperWidget;
@@ -92,9 +97,17 @@ public:
 
     CanvasWidget* canvas() const { return m_canvas; }
     StepperWidget* stepper() const { return m_stepper; }
+    /// The Features dock's content: PCA-RGB and each step's direction.
+    FeatureViewWidget* featureView() const { return m_features; }
     ImageListWidget* imageList() const { return m_images; }
     LegendWidget* legend() const { return m_legend; }
+    /// Label correction: documents per image, undo, Edit menu, label export.
+    LabelEditor* labelEditor() const { return m_editor; }
     MessageWidget* messageWidget() const { return m_messages; }
+    /// The EM fit monitor dock's content (Fit menu).
+    FitMonitorWidget* fitMonitor() const { return m_fitMonitor; }
+    /// The Evaluation dock's content (Evaluation menu).
+    EvaluationWidget* evaluationView() const { return m_evaluation; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -126,6 +139,8 @@ private:
     void exportMasks();
     void exportOverlay();
     void showAbout();
+    void newFitDialog();
+    void resumeFitDialog();
 
     void onCurrentImageChanged(const QString& path);
     void onDecomposed(const DecomposeResult& result);
@@ -152,9 +167,18 @@ private:
 
     CanvasWidget* m_canvas = nullptr;
     LegendWidget* m_legend = nullptr;
+    LabelEditor* m_editor = nullptr;
     MessageWidget* m_messages = nullptr;
     ImageListWidget* m_images = nullptr;
     StepperWidget* m_stepper = nullptr;
+    FitMonitorWidget* m_fitMonitor = nullptr;
+    FeatureViewWidget* m_features = nullptr;
+    QDockWidget* m_featuresDock = nullptr;
+    QDockWidget* m_fitDock = nullptr;
+    EvaluationWidget* m_evaluation = nullptr;
+    QDockWidget* m_evaluationDock = nullptr;
+    /// A close waits for a running fit to stop at its next step (it keeps its checkpoint).
+    bool m_closeAfterFit = false;
 
     QComboBox* m_backboneCombo = nullptr;
     QSlider* m_thresholdSlider = nullptr;

@@ -20,29 +20,11 @@ Run runCli(const QStringList& args)
     return primaps::testing::runProgram(PRIMAPS_CLI, args);
 }
 
-// A disc (class 1) and a box (class 2) on ground (class 0), noisy flat colours.
+// A folder-dataset sample (images/<stem>.png + labels/<stem>.png).
 void writeSample(const QDir& root, const QString& stem, unsigned seed)
 {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> pos(8, 40);
-    std::normal_distribution<float> noise(0.0f, 12.0f);
-    const int w = 64, h = 48;
-    const int cx = pos(rng), cy = pos(rng) * 3 / 4, bx = pos(rng), by = pos(rng) / 2;
-    cv::Mat bgr(h, w, CV_8UC3), labels(h, w, CV_8UC1);
-    const cv::Vec3f colours[3] = {{40, 40, 200}, {40, 180, 40}, {220, 40, 40}};
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x) {
-            int cls = 0;
-            if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < 100)
-                cls = 1;
-            if (x >= bx && x < bx + 20 && y >= by && y < by + 14)
-                cls = 2;
-            labels.at<std::uint8_t>(y, x) = std::uint8_t(cls);
-            for (int c = 0; c < 3; ++c)
-                bgr.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uchar>(colours[cls][c] + noise(rng));
-        }
-    QVERIFY(cv::imwrite(root.filePath("images/" + stem + ".png").toStdString(), bgr));
-    QVERIFY(cv::imwrite(root.filePath("labels/" + stem + ".png").toStdString(), labels));
+    primaps::testing::writeDiscAndBoxSample(root.filePath("images/" + stem + ".png"),
+                                            root.filePath("labels/" + stem + ".png"), seed);
 }
 
 nlohmann::json parse(const QString& text)

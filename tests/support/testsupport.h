@@ -6,11 +6,16 @@
 #include "error.h"
 
 #include <cstdint>
+#include <functional>
 #include <opencv2/core/mat.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <QDir>
+#include <QFileInfo>
 #include <QProcess>
 #include <QString>
 #include <QStringList>
 #include <QtTest>
+#include <random>
 #include <string>
 
 namespace primaps::testing {
@@ -36,6 +41,40 @@ inline cv::Mat patternedImage(int height, int width)
                 rgb.at<cv::Vec3b>(y, x)[c] =
                     std::uint8_t((37 * y + 11 * x + 101 * c + 13 * ((x * y) % 7)) % 256);
     return rgb;
+}
+
+/// One image of a tiny labelled dataset: a disc (class 1) and a box (class 2) on
+/// ground (class 0), in noisy flat colours, 64 x 48. Writes the picture to
+/// `imagePath` and the classes, mapped through `labelValue`, to `labelPath`
+/// (creating their folders). Dataset, fit, export and GUI-fit tests share it.
+inline void writeDiscAndBoxSample(const QString& imagePath, const QString& labelPath,
+                                  unsigned seed,
+                                  const std::function<int(int)>& labelValue = [](int c) {
+                                      return c;
+                                  })
+{
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> pos(8, 40);
+    std::normal_distribution<float> noise(0.0f, 12.0f);
+    const int w = 64, h = 48;
+    const int cx = pos(rng), cy = pos(rng) * 3 / 4, bx = pos(rng), by = pos(rng) / 2;
+    cv::Mat bgr(h, w, CV_8UC3), labels(h, w, CV_8UC1);
+    const cv::Vec3f colours[3] = {{40, 40, 200}, {40, 180, 40}, {220, 40, 40}};
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            int cls = 0;
+            if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < 100)
+                cls = 1;
+            if (x >= bx && x < bx + 20 && y >= by && y < by + 14)
+                cls = 2;
+            labels.at<std::uint8_t>(y, x) = std::uint8_t(labelValue(cls));
+            for (int c = 0; c < 3; ++c)
+                bgr.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<uchar>(colours[cls][c] + noise(rng));
+        }
+    QDir().mkpath(QFileInfo(imagePath).path());
+    QDir().mkpath(QFileInfo(labelPath).path());
+    QVERIFY(cv::imwrite(imagePath.toStdString(), bgr));
+    QVERIFY(cv::imwrite(labelPath.toStdString(), labels));
 }
 
 /// What a finished command-line run printed and returned.

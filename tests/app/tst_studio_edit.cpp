@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: MIT
+// Correcting pseudo-labels in the studio, offscreen and end to end: brush
+// strokes with the mouse, reassigning and merging labels, undo and redo,
+// corrections that stay with their image across image switches and re-runs of
+// the decomposition, names and colours, the export (no replacing without a
+// yes), and the question about unexported corrections on quit.
+//
+// Set PRIMAPS_EDIT_SCREENSHOT=file.png to save a picture of the editing mode.
+
+#include "atomicfile.h"
+#include "canvaswidget.h"
+#include "imagelistwidget.h"
+#include "labeleditor.h"
+#include "labelmap.h"
+#include "legendwidget.h"
+#include "mainwindow.h"
+
+#include <cmath>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <QAction>
+#include <QFile>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QUndoGroup>
+#include <QUndoStack>
+
+using namespace primaps;
+
+namespace {
+
+constexpr int kTimeoutMs = 120000;
+const QString kChelsea = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
+const QString kCoffee = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
+
+bool waitShown(QSignalSpy& spy)
+{
+    const int before = spy.count();
+    if (!QTest::qWaitFor([&] { return spy.count() > before; }, kTimeoutMs))
+        return false;
+    return spy.last().at(0).toBool();
+}
+
+bool same(const cv::Mat& a, const cv::Mat& b)
+{
+    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
+}
+
+QPoint viewPos(const CanvasWidget& canvas, int x, int y)
+{
+    const QPointF view = canvas.viewportTransform().map(QPointF(x + 0.5, y + 0.5));
+    return QPoint(int(std::floor(view.x())), int(std::floor(view.y())));
+}
+
+// The two most frequent labels other than background.
+std::pair<int, int> twoLabels(const cv::Mat& labels)
+{
+    const LabelCounts counts = countLabels(labels);
+    int a = 1, b = 2;
+    for (int id = 1; id < 256; ++id)
+        if (counts[std::size_t(id)] > counts[std::size_t(a)])
+            a = id;
+    b = a == 1 ? 2 : 1;
+    for (int id = 1; id < 256; ++id)
+        if (id != a && counts[std::size_t(id)] > counts[std::size_t(b)])
+            b = id;
+    return {a, b};
+}
+
+struct Studio
+{
+    MainWindow window;
+    QSignalSpy shown{&window, &MainWindow::decompositionShown};
+    LabelEditor* editor = window.labelEditor();
+    int overwriteQuestions = 0;
+    bool overwriteAnswer = false;
+    int unsavedQuestions = 0;
+    LabelEditor::UnsavedChoice unsavedAnswer = LabelEditor::UnsavedChoice::Cancel;
+
+    Studio()
+    {
+        window.setPersistSettings(false);
+        editor->setOverwriteQuestion([this](const QStringList&) {
+            ++overwriteQuestions;
+            return overwriteAnswer;
+        });
+        editor->setUnsavedQuestion([this](const QStringList&) {
+            ++unsavedQuestions;
+            return unsavedAnswer;
+        });
+    }
+    bool open(const QStringList& paths)
+    {
+        window.show();
+        window.openInitial(paths);
+        return waitShown(shown) && window.currentResult().ok();
+    }
+    QString current() const { return window.imageList()->currentPath(); }
+    // A brush stroke along a row of label pixels, with the mouse.
+    void stroke(int x0, int y0, int x1, int y1)
+    {
+        QWidget* viewport = window.canvas()->viewport();
+        QTest::mousePress(viewport, Qt::LeftButton, {}, viewPos(*window.canvas(), x0, y0));
+        QTest::mouseMove(viewport, viewPos(*window.canvas(), x1, y1));
+        QTest::mouseRelease(viewport, Qt::LeftButton, {}, viewPos(*window.canvas(), x1, y1));
+    }
+};
+
+} // namespace
+
+class TestStudioEdit : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void brushMergeReassignUndoRedo();
+    void editsSurviveSwitchingImages();
+    void rerunDoesNotReplaceEdits();
+    void namesColoursAndExport();
+    void exportAllEditedImages();
+    void quitAsksAboutUnexportedEdits();
+};
+
+void TestStudioEdit::initTestCase()
+{
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName(QStringLiteral("PriMaPs"));
+    QCoreApplication::setApplicationName(QStringLiteral("PriMaPs Studio Edit Test"));
+}
+
+void TestStudioEdit::brushMergeReassignUndoRedo()
+{
+    Studio s;
+    QVERIFY(s.open({kChelsea}));
+    const cv::Mat decomposed = s.window.currentResult().decomposition->labelsAtOriginalSize();
+    QVERIFY(s.editor->labels(kChelsea).empty()); // no document before editing
+
+    s.editor->setEditMode(true);
+    QVERIFY(s.window.canvas()->isEditing());
+    // Editing works on the map at the image's resolution.
+    QVERIFY(same(s.editor->labels(kChelsea), decomposed));
+    QVERIFY(same(s.window.canvas()->labels(), decomposed));
+    QCOMPARE(s.window.canvas()->labels().size(), cv::Size(451, 300));
+
+    // A mouse stroke with a new label changes exactly the stroked pixels.
+    const int fresh = s.editor->newLabel();
+    QVERIFY(fresh > 0);
+    QCOMPARE(countLabels(decomposed)[std::size_t(fresh)], std::int64_t(0));
+    s.window.canvas()->setBrushRadius(4);
+    QVERIFY(s.window.canvas()->zoom() > 1.0);
+    s.stroke(100, 150, 200, 150);
+    cv::Mat expected = decomposed.clone();
+    paintSegment(expected, {100, 150}, {200, 150}, 4, uchar(fresh));
+    QVERIFY(same(s.editor->labels(kChelsea), expected));
+    QVERIFY(same(s.window.canvas()->labels(), expected));
+    QVERIFY(s.window.legend()->fraction(fresh) > 0.0); // the legend shows the new label
+    QUndoStack* stack = s.editor->undoStack(kChelsea);
+    QCOMPARE(stack->count(), 1);
+    const cv::Mat afterStroke = expected.clone();
+
+    // Merge: every pixel of a becomes b.
+    const auto [a, b] = twoLabels(decomposed);
+    QVERIFY(s.editor->reassignLabel(a, b));
+    cv::Mat merged = afterStroke.clone();
+    merged.setTo(b, afterStroke == a);
+    QVERIFY(same(s.editor->labels(kChelsea), merged));
+    QCOMPARE(s.window.legend()->fraction(a), 0.0);
+
+    // Reassign one segment: the connected region under a pixel.
+    cv::Point seed(-1, -1);
+    for (int y = 0; y < merged.rows && seed.x < 0; y += 7)
+        for (int x = 0; x < merged.cols; x += 7)
+            if (merged.at<uchar>(y, x) == b) {
+                seed = {x, y};
+                break;
+            }
+    QVERIFY(seed.x >= 0);
+    const LabelPatch region = fillRegionPatch(merged, seed, 0);
+    QVERIFY(s.editor->reassignSegment(QPoint(seed.x, seed.y), 0));
+    cv::Mat segmented = merged.clone();
+    applyPatch(segmented, region);
+    QVERIFY(same(s.editor->labels(kChelsea), segmented));
+
+    // Undo restores each previous map exactly; redo re-applies exactly.
+    QCOMPARE(stack->count(), 3);
+    s.editor->undoAction()->trigger();
+    QVERIFY(same(s.editor->labels(kChelsea), merged));
+    QVERIFY(same(s.window.canvas()->labels(), merged));
+    s.editor->undoAction()->trigger();
+    QVERIFY(same(s.editor->labels(kChelsea), afterStroke));
+    s.editor->undoAction()->trigger();
+    QVERIFY(same(s.editor->labels(kChelsea), decomposed));
+    QVERIFY(same(s.window.canvas()->labels(), decomposed));
+    QVERIFY(!s.editor->undoAction()->isEnabled());
+    s.editor->redoAction()->trigger();
+    s.editor->redoAction()->trigger();
+    QVERIFY(same(s.editor->labels(kChelsea), merged));
+    s.editor->redoAction()->trigger();
+    QVERIFY(same(s.window.canvas()->labels(), segmented));
+    // The shortcuts are the usual ones.
+    QVERIFY(s.editor->undoAction()->shortcuts().contains(QKeySequence(Qt::CTRL | Qt::Key_Z)));
+    QVERIFY(s.editor->redoAction()->shortcuts().contains(
+        QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_Z)));
+}
+
+void TestStudioEdit::editsSurviveSwitchingImages()
+{
+    Studio s;
+    QVERIFY(s.open({kChelsea, kCoffee}));
+    QCOMPARE(s.current(), kChelsea);
+    s.editor->setEditMode(true);
+    const auto [a, b] = twoLabels(s.editor->labels(kChelsea));
+    QVERIFY(s.editor->reassignLabel(a, b));
+    const cv::Mat edited = s.editor->labels(kChelsea).clone();
+
+    s.window.imageList()->selectNext();
+    QVERIFY(waitShown(s.shown));
+    QCOMPARE(s.current(), kCoffee);
+    QCOMPARE(s.editor->shownPath(), kCoffee); // editing mode: coffee has a document too
+    QVERIFY(s.editor->undoGroup()->activeStack() == s.editor->undoStack(kCoffee));
+    QVERIFY(!s.editor->undoAction()->isEnabled()); // coffee has nothing to undo
+
+    s.window.imageList()->selectPrevious();
+    // Shown from the document at once, before any decomposition comes back.
+    QCOMPARE(s.editor->shownPath(), kChelsea);
+    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(waitShown(s.shown));
+    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(s.editor->undoAction()->isEnabled());
+    s.editor->undoAction()->trigger();
+    QVERIFY(same(s.window.canvas()->labels(), s.editor->baseLabels(kChelsea)));
+
+    // Out of the editing mode a corrected image still shows its corrections.
+    s.editor->redoAction()->trigger();
+    s.editor->setEditMode(false);
+    QVERIFY(!s.window.canvas()->isEditing());
+    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(s.window.legend()->caption().contains(QStringLiteral("Corrected")));
+}
+
+void TestStudioEdit::rerunDoesNotReplaceEdits()
+{
+    Studio s;
+    QVERIFY(s.open({kChelsea}));
+    s.editor->setEditMode(true);
+    const auto [a, b] = twoLabels(s.editor->labels(kChelsea));
+    QVERIFY(s.editor->reassignLabel(a, b));
+    const cv::Mat edited = s.editor->labels(kChelsea).clone();
+
+    s.window.setThreshold(std::min(0.95, s.window.threshold() + 0.2));
+    QVERIFY(waitShown(s.shown));
+    const cv::Mat fresh = s.window.currentResult().decomposition->labelsAtOriginalSize();
+    QVERIFY(!same(fresh, s.editor->baseLabels(kChelsea)));
+    // The corrections stay on display; the new masks wait and the badge says so.
+    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(s.editor->hasNewMasks());
+    QVERIFY(s.editor->useNewMasksAction()->isEnabled());
+    QVERIFY(s.window.canvas()->badgeText().contains(QStringLiteral("Use New Masks")));
+
+    // Taking them is one more undoable step.
+    QVERIFY(s.editor->useNewMasks());
+    QVERIFY(same(s.window.canvas()->labels(), fresh));
+    QVERIFY(!s.editor->hasNewMasks());
+    s.editor->undoAction()->trigger();
+    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(s.editor->hasNewMasks());
+
+    // An image without corrections simply follows its decompositions.
+    s.editor->undoAction()->trigger();
+    QVERIFY(s.editor->editedImages().isEmpty());
+    s.window.setThreshold(std::max(0.05, s.window.threshold() - 0.3));
+    QVERIFY(waitShown(s.shown));
+    QVERIFY(same(s.window.canvas()->labels(),
+                 s.window.currentResult().decomposition->labelsAtOriginalSize()));
+    QVERIFY(!s.editor->hasNewMasks());
+}
+
+void TestStudioEdit::namesColoursAndExport()
+{
+    Studio s;
+    QVERIFY(s.open({kChelsea}));
+    s.editor->setEditMode(true);
+    const int fresh = s.editor->newLabel();
+    s.window.canvas()->setBrushRadius(6);
+    s.stroke(60, 80, 260, 120);
+    QVERIFY(s.editor->renameLabel(fresh, QStringLiteral("whiskers")));
+    QVERIFY(s.editor->setLabelColor(fresh, QColor(250, 20, 200)));
+    const auto [a, b] = twoLabels(s.editor->labels(kChelsea));
+    QVERIFY(s.editor->renameLabel(b, QStringLiteral("fur")));
+    // The legend and the canvas use the names and colours.
+    QVERIFY(s.window.legend()->chipText(fresh).contains(QStringLiteral("whiskers")));
+    QVERIFY(s.window.legend()->chipText(b).contains(QStringLiteral("fur")));
+    QCOMPARE(s.window.canvas()->labelTable().name(fresh), std::string("whiskers"));
+    // Renames are undoable too.
+    s.editor->undoAction()->trigger();
+    QVERIFY(!s.window.legend()->chipText(b).contains(QStringLiteral("fur")));
+    s.editor->redoAction()->trigger();
+
+    if (qEnvironmentVariableIsSet("PRIMAPS_EDIT_SCREENSHOT")) {
+        QTest::qWait(300); // the legend grew a row: let the canvas settle first
+        QTest::mouseMove(s.window.canvas()->viewport(), viewPos(*s.window.canvas(), 150, 98));
+        QTest::qWait(100);
+        QVERIFY(s.window.grab().save(qEnvironmentVariable("PRIMAPS_EDIT_SCREENSHOT")));
+    }
+
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString target = dir.filePath(QStringLiteral("chelsea_labels.png"));
+    LabelExportOptions options;
+    options.colorPng = true;
+    options.overlayPng = true;
+    options.sidecar = true;
+    QSignalSpy exported(s.editor, &LabelEditor::exportFinished);
+    QVERIFY(!s.editor->unsavedImages().isEmpty());
+    QVERIFY(s.editor->exportLabels(target, options));
+    QVERIFY(QTest::qWaitFor([&] { return exported.count() == 1; }, kTimeoutMs));
+    QCOMPARE(exported.at(0).at(1).toString(), QString());
+    QCOMPARE(s.overwriteQuestions, 0); // nothing existed
+    const cv::Mat written = cv::imread(target.toStdString(), cv::IMREAD_UNCHANGED);
+    QVERIFY(same(written, s.editor->labels(kChelsea)));
+    const LabelTable table =
+        parseLabelSidecar(readFile(dir.filePath(QStringLiteral("chelsea_labels.json")).toStdString()));
+    QCOMPARE(table.name(fresh), std::string("whiskers"));
+    QCOMPARE(table.color(fresh), cv::Vec3b(250, 20, 200));
+    const cv::Mat color =
+        cv::imread(dir.filePath(QStringLiteral("chelsea_labels_color.png")).toStdString());
+    QCOMPARE(color.at<cv::Vec3b>(100, 160), cv::Vec3b(200, 20, 250)); // BGR of the new colour
+    QVERIFY(QFile::exists(dir.filePath(QStringLiteral("chelsea_labels_overlay.png"))));
+    QVERIFY(s.editor->unsavedImages().isEmpty()); // exported
+
+    // A second export asks first; "no" leaves the files as they were.
+    QVERIFY(s.editor->reassignLabel(fresh, 0));
+    QFile file(target);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray before = file.readAll();
+    file.close();
+    QVERIFY(!s.editor->exportLabels(target, options));
+    QCOMPARE(s.overwriteQuestions, 1);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll(), before);
+    file.close();
+    QCOMPARE(exported.count(), 1);
+    // "Yes" replaces them with the map as it is now.
+    s.overwriteAnswer = true;
+    QVERIFY(s.editor->exportLabels(target, options));
+    QCOMPARE(s.overwriteQuestions, 2);
+    QVERIFY(QTest::qWaitFor([&] { return exported.count() == 2; }, kTimeoutMs));
+    QVERIFY(same(cv::imread(target.toStdString(), cv::IMREAD_UNCHANGED),
+                 s.editor->labels(kChelsea)));
+    QCOMPARE(cv::countNonZero(s.editor->labels(kChelsea) == fresh), 0);
+}
+
+void TestStudioEdit::exportAllEditedImages()
+{
+    Studio s;
+    QVERIFY(s.open({kChelsea, kCoffee}));
+    s.editor->setEditMode(true);
+    auto [a, b] = twoLabels(s.editor->labels(kChelsea));
+    QVERIFY(s.editor->reassignLabel(a, b));
+    s.window.imageList()->selectNext();
+    QVERIFY(waitShown(s.shown));
+    std::tie(a, b) = twoLabels(s.editor->labels(kCoffee));
+    QVERIFY(s.editor->reassignLabel(b, a));
+    QCOMPARE(s.editor->editedImages().size(), 2);
+    QCOMPARE(s.editor->unsavedImages().size(), 2);
+
+    QTemporaryDir dir;
+    LabelExportOptions options;
+    options.colorPng = false;
+    options.overlayPng = false;
+    options.sidecar = true;
+    const QStringList files = s.editor->exportAllFiles(dir.path(), options);
+    QCOMPARE(files.size(), 4);
+    QSignalSpy exported(s.editor, &LabelEditor::exportFinished);
+    QVERIFY(s.editor->exportAll(dir.path(), options));
+    QVERIFY(QTest::qWaitFor([&] { return exported.count() == 1; }, kTimeoutMs));
+    QCOMPARE(exported.at(0).at(1).toString(), QString());
+    for (const QString& path : {kChelsea, kCoffee}) {
+        const QString png =
+            dir.filePath(QFileInfo(path).completeBaseName() + QStringLiteral("_labels.png"));
+        QVERIFY2(same(cv::imread(png.toStdString(), cv::IMREAD_UNCHANGED), s.editor->labels(path)),
+                 qPrintable(png));
+    }
+    QVERIFY(s.editor->unsavedImages().isEmpty());
+}
+
+void TestStudioEdit::quitAsksAboutUnexportedEdits()
+{
+    Studio s;
+    QVERIFY(s.open({kChelsea}));
+    // Nothing corrected: closes without a question.
+    QVERIFY(s.editor->maybeClose());
+    QCOMPARE(s.unsavedQuestions, 0);
+
+    s.editor->setEditMode(true);
+    const auto [a, b] = twoLabels(s.editor->labels(kChelsea));
+    QVERIFY(s.editor->reassignLabel(a, b));
+    s.unsavedAnswer = LabelEditor::UnsavedChoice::Cancel;
+    QVERIFY(!s.window.close());
+    QCOMPARE(s.unsavedQuestions, 1);
+    QVERIFY(s.window.isVisible());
+    // Undoing every correction leaves nothing to lose.
+    s.editor->undoAction()->trigger();
+    QVERIFY(s.editor->maybeClose());
+    QCOMPARE(s.unsavedQuestions, 1);
+    s.editor->redoAction()->trigger();
+    s.unsavedAnswer = LabelEditor::UnsavedChoice::Discard;
+    QVERIFY(s.window.close());
+    QCOMPARE(s.unsavedQuestions, 2);
+}
+
+QTEST_MAIN(TestStudioEdit)
+#include "tst_studio_edit.moc"

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+// The Evaluation dock, offscreen: an `eval --json` file written here with known
+// numbers must show exactly those numbers (headline, row-normalised heat map
+// cells, IoU bars, match table); class names and colours edited in the table
+// reach the plots and come back from the styles file; bad files and missing
+// run folders end in the banner; a run folder fitted here is evaluated in the
+// background and agrees with core's EvaluationJob. With
+// PRIMAPS_EVALUATION_SCREENSHOT=FILE the loaded view is saved as a PNG.
+
+#include "backbone.h"
+#include "dataset.h"
+#include "evaluationreport.h"
+#include "evaluationwidget.h"
+#include "featurecache.h"
+#include "fitrun.h"
+#include "messagewidget.h"
+#include "testsupport.h"
+
+#include <cmath>
+#include <fstream>
+#include <qcustomplot.h>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace primaps;
+
+namespace {
+
+// 4 clusters, 3 classes; cluster 3 joins class 0 by majority. Rows of
+// `confusion` are clusters, columns classes.
+const char* kEvalJson = R"({
+    "acc": 62.5,
+    "miou": 58.75,
+    "per_class_iou": [75.0, null, 42.5],
+    "class_names": ["road", "sky", "car"],
+    "matching": [
+        {"cluster": 0, "class": 2, "kind": "hungarian"},
+        {"cluster": 1, "class": 0, "kind": "hungarian"},
+        {"cluster": 2, "class": 1, "kind": "hungarian"},
+        {"cluster": 3, "class": 0, "kind": "majority"}
+    ],
+    "pixels": 145,
+    "clusters": 4,
+    "classes": 3,
+    "confusion": [10, 0, 30,
+                  60, 5, 0,
+                  0, 0, 10,
+                  30, 0, 0],
+    "crf": false,
+    "theta": "m"
+})";
+
+void writeText(const QString& path, const char* text)
+{
+    std::ofstream(path.toStdString()) << text;
+}
+
+QString tickLabel(QCPAxis* axis, double key)
+{
+    const auto ticker = qSharedPointerDynamicCast<QCPAxisTickerText>(axis->ticker());
+    return ticker ? ticker->ticks().value(key) : QString();
+}
+
+bool bannerShowsError(EvaluationWidget& view)
+{
+    return view.messageWidget()->hasError() && view.messageWidget()->isVisibleTo(&view);
+}
+
+} // namespace
+
+class TestEvaluationView : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir tmp;
+
+private slots:
+    void initTestCase() { QVERIFY(tmp.isValid()); }
+
+    void showsTheNumbersOfTheFile()
+    {
+        const QString path = QDir(tmp.path()).filePath("known.json");
+        writeText(path, kEvalJson);
+        EvaluationWidget view;
+        view.resize(1100, 760);
+        view.show();
+        QVERIFY(view.openResults(path));
+        QVERIFY(!view.messageWidget()->isVisibleTo(&view));
+
+        const QString headline = view.headline()->text();
+        QVERIFY2(headline.contains("Acc 62.5 %"), qPrintable(headline));
+        QVERIFY2(headline.contains("mIoU 58.8 %"), qPrintable(headline));
+        QVERIFY2(headline.contains("4 clusters → 3 classes"), qPrintable(headline));
+
+        // Columns: clusters by matched class (1 and 3 -> road, 2 -> sky, 0 -> car).
+        QCOMPARE(view.columnClusters(), QVector<int>({1, 3, 2, 0}));
+        // Row totals: road 100, sky 5, car 40; cells are count / row total.
+        const double expected[3][4] = {{0.6, 0.3, 0.0, 0.1},
+                                       {1.0, 0.0, 0.0, 0.0},
+                                       {0.0, 0.0, 0.25, 0.75}};
+        QCPColorMapData* data = view.confusionMap()->data();
+        QCOMPARE(data->keySize(), 4);
+        QCOMPARE(data->valueSize(), 3);
+        for (int row = 0; row < 3; ++row)
+            for (int col = 0; col < 4; ++col)
+                QVERIFY2(std::abs(data->cell(col, row) - expected[row][col]) < 1e-12,
+                         qPrintable(QString("cell %1,%2 = %3").arg(row).arg(col).arg(
+                             data->cell(col, row))));
+        QCOMPARE(tickLabel(view.confusionPlot()->yAxis, 0), QString("road"));
+        QCOMPARE(tickLabel(view.confusionPlot()->xAxis, 1), QString("3"));
+        const QString tip = view.cellToolTip(0, 0);
+        QVERIFY2(tip.contains("60 of 100 pixels") && tip.contains("60.0 %"), qPrintable(tip));
+        QVERIFY(view.cellToolTip(3, 0).isEmpty());
+
+        // Bars: one per class, at the class's position, the file's IoU as height.
+        QCOMPARE(view.iouBars(0)->data()->size(), 1);
+        QCOMPARE(view.iouBars(0)->data()->at(0)->mainValue(), 75.0);
+        QCOMPARE(view.iouBars(0)->data()->at(0)->mainKey(), 0.0);
+        QCOMPARE(view.iouBars(1)->data()->size(), 0); // null: no pixels, no bar
+        QCOMPARE(view.iouBars(2)->data()->at(0)->mainValue(), 42.5);
+        QCOMPARE(tickLabel(view.iouPlot()->xAxis, 1), QString("sky (no pixels)"));
+        view.setSortedBars(true);
+        QCOMPARE(view.barKey(0), 0.0);
+        QCOMPARE(view.barKey(2), 1.0);
+        QCOMPARE(view.barKey(1), 2.0);
+        QCOMPARE(view.iouBars(2)->data()->at(0)->mainKey(), 1.0);
+        QCOMPARE(tickLabel(view.iouPlot()->xAxis, 1), QString("car"));
+        view.setSortedBars(false);
+        QCOMPARE(view.barKey(2), 2.0);
+
+        // Match table: cluster, class, kind, IoU of the class, pixel share.
+        QTableWidget* table = view.matchTable();
+        QCOMPARE(table->rowCount(), 4);
+        const QStringList rows[4] = {{"0", "car", "one-to-one", "42.5", "27.6"},
+                                     {"1", "road", "one-to-one", "75.0", "44.8"},
+                                     {"2", "sky", "one-to-one", "n/a", "6.9"},
+                                     {"3", "road", "majority", "75.0", "20.7"}};
+        for (int r = 0; r < 4; ++r) {
+            const QStringList got = {table->item(r, EvaluationWidget::ClusterColumn)->text(),
+                                     table->item(r, EvaluationWidget::ClassColumn)->text(),
+                                     table->item(r, EvaluationWidget::KindColumn)->text(),
+                                     table->item(r, EvaluationWidget::IoUColumn)->text(),
+                                     table->item(r, EvaluationWidget::ShareColumn)->text()};
+            QCOMPARE(got, rows[r]);
+        }
+
+        if (qEnvironmentVariableIsSet("PRIMAPS_EVALUATION_SCREENSHOT")) {
+            QTest::qWait(50);
+            QVERIFY(view.grab().save(qEnvironmentVariable("PRIMAPS_EVALUATION_SCREENSHOT")));
+        }
+    }
+
+    void editedNamesAndColoursReachThePlotsAndTheFile()
+    {
+        const QString path = QDir(tmp.path()).filePath("styled.json");
+        writeText(path, kEvalJson);
+        QFile::remove(classStylesPath(path));
+        {
+            EvaluationWidget view;
+            view.show();
+            QVERIFY(view.openResults(path));
+            QSignalSpy changed(&view, &EvaluationWidget::classStylesChanged);
+            // Rename in the table as the inline editor commits: row 1 is cluster 1 -> road.
+            QTableWidgetItem* name = view.matchTable()->item(1, EvaluationWidget::ClassColumn);
+            name->setText("road surface");
+            QCOMPARE(changed.size(), 1);
+            QCOMPARE(view.className(0), QString("road surface"));
+            QCOMPARE(tickLabel(view.iouPlot()->xAxis, view.barKey(0)), QString("road surface"));
+            QCOMPARE(tickLabel(view.confusionPlot()->yAxis, 0), QString("road surface"));
+            // Every cluster of that class follows (cluster 3 by majority).
+            QCOMPARE(view.matchTable()->item(3, EvaluationWidget::ClassColumn)->text(),
+                     QString("road surface"));
+
+            view.setClassColor(2, QColor("#ff0000"));
+            QCOMPARE(view.iouBars(2)->brush().color(), QColor("#ff0000"));
+            QCOMPARE(view.matchTable()->item(0, EvaluationWidget::ColorColumn)->text(),
+                     QString("#ff0000"));
+            QVERIFY(QFileInfo::exists(classStylesPath(path)));
+
+            // An empty name restores the file's name.
+            view.setClassName(1, "  ");
+            QCOMPARE(view.className(1), QString("sky"));
+        }
+        QCOMPARE(classStylesPath(path), QDir(tmp.path()).filePath("styled.classes.json"));
+        EvaluationWidget reopened;
+        QVERIFY(reopened.openResults(path));
+        QCOMPARE(reopened.className(0), QString("road surface"));
+        QCOMPARE(reopened.classColor(2), QColor("#ff0000"));
+        QCOMPARE(reopened.className(1), QString("sky"));
+        QCOMPARE(reopened.iouBars(2)->brush().color(), QColor("#ff0000"));
+        QCOMPARE(tickLabel(reopened.iouPlot()->xAxis, reopened.barKey(0)), QString("road surface"));
+    }
+
+    void badFilesShowAnErrorBanner()
+    {
+        EvaluationWidget view;
+        view.show();
+        const QString good = QDir(tmp.path()).filePath("good.json");
+        writeText(good, kEvalJson);
+        QVERIFY(view.openResults(good));
+
+        const QString broken = QDir(tmp.path()).filePath("broken.json");
+        writeText(broken, "{ \"acc\": 62.5, ");
+        QVERIFY(!view.openResults(broken));
+        QVERIFY(bannerShowsError(view));
+        QVERIFY2(view.messageWidget()->text().contains("broken.json"),
+                 qPrintable(view.messageWidget()->text()));
+        // The view keeps the results it had.
+        QCOMPARE(view.resultsPath(), good);
+        QVERIFY(view.headline()->text().contains("Acc 62.5 %"));
+
+        view.messageWidget()->dismiss();
+        const QString shape = QDir(tmp.path()).filePath("shape.json");
+        writeText(shape, R"({"acc": 1, "miou": 1, "per_class_iou": [1, 2], "matching": [],
+                             "clusters": 2, "classes": 2, "confusion": [1, 2, 3]})");
+        QVERIFY(!view.openResults(shape));
+        QVERIFY(bannerShowsError(view));
+        QVERIFY2(view.messageWidget()->text().contains("confusion"),
+                 qPrintable(view.messageWidget()->text()));
+
+        view.messageWidget()->dismiss();
+        QVERIFY(!view.openResults(QDir(tmp.path()).filePath("absent.json")));
+        QVERIFY(bannerShowsError(view));
+    }
+
+    void missingRunFolderShowsAnError()
+    {
+        EvaluationWidget view;
+        view.show();
+        QVERIFY(view.evaluateRun(QDir(tmp.path()).filePath("no-such-run")));
+        QVERIFY(view.waitForEvaluation(60000));
+        QVERIFY(bannerShowsError(view));
+        QVERIFY2(view.messageWidget()->text().contains("no run.json"),
+                 qPrintable(view.messageWidget()->text()));
+        QVERIFY(!view.hasReport());
+    }
+
+    void evaluatesAFittedRunInTheBackground()
+    {
+        // A tiny folder dataset and a fit on it, run synchronously here.
+        QDir root(tmp.path());
+        root.mkpath("ds/images");
+        root.mkpath("ds/labels");
+        const QString ds = root.filePath("ds");
+        for (int i = 0; i < 6; ++i)
+            primaps::testing::writeDiscAndBoxSample(
+                QDir(ds).filePath(QString("images/im%1.png").arg(i)),
+                QDir(ds).filePath(QString("labels/im%1.png").arg(i)), unsigned(i + 1));
+        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        DatasetOptions options;
+        options.kind = DatasetKind::Folder;
+        options.root = ds.toStdString();
+        FitRunSettings s;
+        s.runDir = root.filePath("run").toStdString();
+        s.cacheDir = root.filePath("cache").toStdString();
+        s.resolution = 64;
+        s.maskCrf = false;
+        s.em.epochs = 2;
+        s.em.initEpochs = 1;
+        s.em.batchSize = 3;
+        s.em.pcaImages = 6;
+        {
+            DatasetFitJob fit(Dataset::open(options), s);
+            JobControl control;
+            QCOMPARE(int(runJob(fit, control)), int(JobState::Finished));
+        }
+
+        // The reference: core's job, as `primaps eval` runs it.
+        FittedRun run = openFittedRun(s.runDir, "m");
+        const Dataset dataset = Dataset::open(options);
+        const FeatureCache cache(
+            run.cacheDir, featureCacheKey(dataset, run.backbone->name(), run.weights, run.settings));
+        // Features computed now and features read back from the fp16 cache can
+        // move a pixel across a decision boundary, so fill the cache first and
+        // compare runs that both read it.
+        {
+            EvaluationJob warm(dataset, *run.backbone, cache, run.settings, run.prototypes, false);
+            JobControl control;
+            QCOMPARE(int(runJob(warm, control)), int(JobState::Finished));
+        }
+        EvaluationJob reference(dataset, *run.backbone, cache, run.settings, run.prototypes, false);
+        JobControl control;
+        QCOMPARE(int(runJob(reference, control)), int(JobState::Finished));
+        QCOMPARE(reference.report().reused, reference.report().items);
+        const EvaluationResult expected = evaluate(reference.confusion());
+
+        EvaluationWidget view;
+        view.show();
+        QSignalSpy running(&view, &EvaluationWidget::evaluatingChanged);
+        QVERIFY(view.evaluateRun(root.filePath("run")));
+        QVERIFY(view.isEvaluating());
+        QVERIFY(!view.evaluateRun(root.filePath("run"))); // one at a time
+        QVERIFY(view.waitForEvaluation(240000));
+        QVERIFY2(!view.messageWidget()->hasError(), qPrintable(view.messageWidget()->text()));
+        QVERIFY(view.hasReport());
+        QCOMPARE(running.size(), 2);
+        QCOMPARE(view.report().confusion.counts(), reference.confusion().counts());
+        QCOMPARE(view.report().result.accuracy, expected.accuracy);
+        QCOMPARE(view.report().result.clusterToClass, expected.clusterToClass);
+        QCOMPARE(view.className(1), QString("ball"));
+        // Saved beside the run, in the CLI's format, so it opens again.
+        QCOMPARE(view.resultsPath(), root.filePath("run/eval_theta_m.json"));
+        const EvaluationReport saved = readEvaluationFile(view.resultsPath().toStdString());
+        QCOMPARE(saved.confusion.counts(), reference.confusion().counts());
+        QCOMPARE(saved.result.meanIoU, expected.meanIoU);
+    }
+};
+
+QTEST_MAIN(TestEvaluationView)
+#include "tst_evaluationview.moc"
