@@ -288,13 +288,17 @@ ItemPrediction predictItem(const Dataset& dataset, std::size_t index, Backbone& 
     p.prepared = prepareForBackbone(sample.rgb, backbone.patchSize(), settings);
     if (!sample.labels.empty())
         p.labels = prepareLabels(sample.labels, p.prepared);
-    FeatureMap features;
+    FeatureMap& features = p.features;
     if (cache.contains(item.id)) {
         features = cache.read(item.id);
         p.featuresReused = true;
     } else {
         features = extractFeatures(backbone, p.prepared, settings.flipAverage);
         cache.write(item.id, features);
+        // Predict from what the cache now holds, so the first evaluation of a
+        // split gives the same pixels as every later one (fp16 rounding can move
+        // a pixel near a decision boundary to another cluster).
+        roundToHalf(features.values);
     }
     const cv::Size size = p.prepared.rgb.size();
     if (crf) {

@@ -162,6 +162,7 @@ struct ItemPrediction
     PreparedImage prepared; ///< what the backbone saw (the evaluation crop)
     cv::Mat clusters;       ///< CV_32SC1 cluster ids at prepared.rgb's size
     cv::Mat labels; ///< CV_8UC1 ground truth prepared like the image; empty without a label file
+    FeatureMap features; ///< the features predicted from, as the cache holds them (fp16 values)
     bool featuresReused = false; ///< the features came from the cache
 };
 

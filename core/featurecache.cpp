@@ -178,6 +178,12 @@ std::uint16_t floatToHalf(float value)
     return std::uint16_t(sign | half);
 }
 
+void roundToHalf(std::vector<float>& values)
+{
+    for (float& v : values)
+        v = halfToFloat(floatToHalf(v));
+}
+
 float halfToFloat(std::uint16_t h)
 {
     const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;

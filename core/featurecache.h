@@ -38,6 +38,9 @@ std::string hashFile(const std::string& path);
 /// IEEE half precision conversions (round to nearest even; overflow gives infinity).
 std::uint16_t floatToHalf(float value);
 float halfToFloat(std::uint16_t value);
+/// Rounds every value to the nearest fp16, exactly as the cache stores it: work
+/// done on freshly computed features then agrees with work on cached ones.
+void roundToHalf(std::vector<float>& values);
 
 /// A read-only memory mapping of one feature cache entry. Move-only; unmaps on
 /// destruction. The mapping stays valid even if the entry is replaced meanwhile

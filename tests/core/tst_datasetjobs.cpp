@@ -199,6 +199,31 @@ private slots:
         QCOMPARE(backbone.calls, 6); // image + mirror image for each labelled item
     }
 
+    void coldAndWarmCachePredictTheSame()
+    {
+        // The first prediction computes the features and stores them as fp16; it
+        // must use those stored values, or the first evaluation of a split could
+        // differ from every later one.
+        const Dataset d = Dataset::open({DatasetKind::Folder, root.string(), "", 0, false});
+        PatchColourBackbone backbone;
+        FeatureSettings settings;
+        settings.resolution = 32;
+        const FeatureCache cache((fs::path(tmp.path().toStdString()) / "cold-warm").string(),
+                                 featureCacheKey(d, backbone.name(), "", settings));
+        Prototypes p;
+        p.classes = 2;
+        p.dim = 6;
+        p.gain = {1, 1};
+        p.direction = {0.1f, 0.2f, 0.9f, 0.01f, 0.04f, 0.8f, 0.9f, 0.1f, 0.1f, 0.8f, 0.01f, 0.01f};
+        const ItemPrediction cold = predictItem(d, 0, backbone, cache, settings, p, false);
+        const ItemPrediction warm = predictItem(d, 0, backbone, cache, settings, p, false);
+        QVERIFY(!cold.featuresReused);
+        QVERIFY(warm.featuresReused);
+        QCOMPARE(cold.features.values.size(), warm.features.values.size());
+        QVERIFY(cold.features.values == warm.features.values); // bitwise
+        QCOMPARE(cv::countNonZero(cold.clusters != warm.clusters), 0);
+    }
+
     void failuresAndStrictness()
     {
         const fs::path broken = fs::path(tmp.path().toStdString()) / "broken";
