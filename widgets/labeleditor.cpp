@@ -364,8 +364,6 @@ void LabelEditor::createToolBar()
         m_toolBar->addWidget(gap);
     };
     spacer(6);
-    m_toolBar->addAction(m_editModeAction);
-    m_toolBar->addSeparator();
     for (QAction* action : m_tools->actions())
         m_toolBar->addAction(action);
     m_toolBar->addSeparator();

@@ -225,7 +225,7 @@ void MainWindow::createDocks()
     });
 
     resizeDocks({imagesDock, stepsDock}, {240, 400}, Qt::Horizontal);
-    resizeDocks({stepsDock, m_featuresDock}, {300, 500}, Qt::Vertical);
+    resizeDocks({stepsDock, m_featuresDock}, {430, 470}, Qt::Vertical);
 }
 
 void MainWindow::createActions()
@@ -446,6 +446,10 @@ void MainWindow::createToolBar()
     spacer(4);
     m_compareAction->setIconText(tr("Before | After"));
     bar->addAction(m_compareAction);
+    spacer(4);
+    // Correcting labels is a mode: its tool row shows only while the mode is on,
+    // so the window stays calm for people who only explore proposals.
+    bar->addAction(m_editor->editModeAction());
     spacer(18);
 
     auto* opacityLabel = new QLabel(tr("Overlay"), bar);
@@ -486,6 +490,8 @@ void MainWindow::createToolBar()
     spacer(6);
     addToolBarBreak();
     addToolBar(m_editor->toolBar());
+    m_editor->toolBar()->setVisible(m_editor->isEditMode());
+    connect(m_editor, &LabelEditor::editModeChanged, m_editor->toolBar(), &QToolBar::setVisible);
 }
 
 void MainWindow::createStatusBar()
@@ -524,6 +530,7 @@ void MainWindow::restoreSettings()
         restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
     if (settings.contains(QStringLiteral("window/state")))
         restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    m_editor->toolBar()->setVisible(m_editor->isEditMode()); // follows the mode, not the state
     const int opacity = settings.value(QStringLiteral("view/opacity"), kDefaultOpacity).toInt();
     m_opacitySlider->setValue(std::clamp(opacity, 0, 100));
     m_overlayAction->setChecked(settings.value(QStringLiteral("view/overlay"), true).toBool());
