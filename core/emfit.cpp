@@ -121,6 +121,23 @@ json prototypesJson(const Prototypes& p)
         {"classes", p.classes}, {"dim", p.dim}, {"gain", p.gain}, {"direction", p.direction}};
 }
 
+// A state's "history": one [phase, epoch, step, loss, ema decay, labelled] per step.
+std::vector<EmStepInfo> historyFrom(const json& history)
+{
+    std::vector<EmStepInfo> steps;
+    for (const json& h : history) {
+        EmStepInfo info;
+        info.phase = EmPhase(h.at(0).get<int>());
+        info.epoch = h.at(1).get<int>();
+        info.step = h.at(2).get<std::int64_t>();
+        info.loss = h.at(3).get<double>();
+        info.emaDecay = h.at(4).get<double>();
+        info.labelledFraction = h.at(5).get<double>();
+        steps.push_back(info);
+    }
+    return steps;
+}
+
 Prototypes prototypesFrom(const json& j)
 {
     Prototypes p;
@@ -770,16 +787,7 @@ void EmFit::restoreState(const std::string& text)
         restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
         restored.emSteps = s.at("em_steps").get<std::int64_t>();
         restored.emaCalls = s.at("ema_calls").get<std::int64_t>();
-        for (const json& h : s.at("history")) {
-            EmStepInfo info;
-            info.phase = EmPhase(h.at(0).get<int>());
-            info.epoch = h.at(1).get<int>();
-            info.step = h.at(2).get<std::int64_t>();
-            info.loss = h.at(3).get<double>();
-            info.emaDecay = h.at(4).get<double>();
-            info.labelledFraction = h.at(5).get<double>();
-            restored.history.push_back(info);
-        }
+        restored.history = historyFrom(s.at("history"));
         if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
             (restored.order.size() != d->imageCount ||
              restored.adamDirection.m.size() != restored.thetaR.direction.size() ||
@@ -873,6 +881,15 @@ void EmFitJob::run(JobControl& control)
         control.report(progress);
     }
     save();
+}
+
+std::vector<EmStepInfo> emHistoryFromState(const std::string& state)
+{
+    try {
+        return historyFrom(json::parse(state).at("history"));
+    } catch (const std::exception& e) {
+        throw Error(std::string("not an EM state (") + e.what() + ")");
+    }
 }
 
 } // namespace primaps

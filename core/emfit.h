@@ -173,6 +173,11 @@ private:
     std::unique_ptr<Impl> d;
 };
 
+/// The per-step history that saveState() text holds, without restoring a fit
+/// (e.g. to plot a run's checkpoint). Throws primaps::Error when the text is not
+/// such a state. Any thread.
+std::vector<EmStepInfo> emHistoryFromState(const std::string& state);
+
 /// Prototypes as a small JSON document (classes, dim, gain, direction) and back.
 /// fromJson throws primaps::Error on malformed text.
 std::string prototypesToJson(const Prototypes& prototypes);

@@ -112,17 +112,7 @@ FitHistory readFitHistory(const std::string& runDir)
 {
     FitHistory history;
     try {
-        const json s = json::parse(readFile(runFilePath(runDir, "state.json")));
-        for (const json& h : s.at("history")) {
-            EmStepInfo info;
-            info.phase = EmPhase(h.at(0).get<int>());
-            info.epoch = h.at(1).get<int>();
-            info.step = h.at(2).get<std::int64_t>();
-            info.loss = h.at(3).get<double>();
-            info.emaDecay = h.at(4).get<double>();
-            info.labelledFraction = h.at(5).get<double>();
-            history.steps.push_back(info);
-        }
+        history.steps = emHistoryFromState(readFile(runFilePath(runDir, "state.json")));
     } catch (const std::exception&) {
         return {};
     }

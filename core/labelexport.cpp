@@ -243,29 +243,47 @@ std::string LabelExport::parametersJson() const
     return p.dump();
 }
 
+void LabelExport::checkFolder(bool compareMatch) const
+{
+    // Not even --overwrite makes the dataset's own files an export's.
+    std::error_code ec;
+    const fs::path out = fs::weakly_canonical(fs::absolute(settings_.outDir), ec);
+    std::error_code ec2;
+    const fs::path root = fs::weakly_canonical(fs::absolute(dataset_.root()), ec2);
+    if (!ec && !ec2 && out == root)
+        throw Error("'" + settings_.outDir +
+                    "' is the dataset's root: the export would mix with its images, labels and "
+                    "class list; export into another folder, e.g. a subfolder");
+    const std::string manifest = manifestPath();
+    if (!exists(manifest) || settings_.overwrite)
+        return;
+    const json mine = json::parse(parametersJson());
+    json theirs;
+    try {
+        theirs = json::parse(readFile(manifest)).at("parameters");
+    } catch (const json::exception&) {
+        throw Error("'" + manifest +
+                    "' is not an export manifest; use another --out or pass --overwrite");
+    }
+    for (auto it = mine.begin(); it != mine.end(); ++it) {
+        if (!compareMatch && it.key() == "cluster_to_class")
+            continue;
+        if (!theirs.contains(it.key()) || theirs.at(it.key()) != it.value())
+            throw Error("'" + settings_.outDir + "' holds an export with another '" + it.key() +
+                        "' (" + (theirs.contains(it.key()) ? theirs.at(it.key()).dump() : "-") +
+                        ", now " + it.value().dump() +
+                        "); use another --out or pass --overwrite to replace it");
+    }
+}
+
 void LabelExport::prepareFolder() const
 {
+    checkFolder();
+    const std::string manifest = manifestPath();
     std::error_code ec;
     fs::create_directories(settings_.outDir, ec);
     if (ec)
         throw Error("cannot create the export folder '" + settings_.outDir + "': " + ec.message());
-    const std::string manifest = manifestPath();
-    const json mine = json::parse(parametersJson());
-    if (exists(manifest) && !settings_.overwrite) {
-        json theirs;
-        try {
-            theirs = json::parse(readFile(manifest)).at("parameters");
-        } catch (const json::exception&) {
-            throw Error("'" + manifest +
-                        "' is not an export manifest; use another --out or pass --overwrite");
-        }
-        for (auto it = mine.begin(); it != mine.end(); ++it)
-            if (!theirs.contains(it.key()) || theirs.at(it.key()) != it.value())
-                throw Error("'" + settings_.outDir + "' holds an export with another '" + it.key() +
-                            "' (" + (theirs.contains(it.key()) ? theirs.at(it.key()).dump() : "-") +
-                            ", now " + it.value().dump() +
-                            "); use another --out or pass --overwrite to replace it");
-    }
     std::string names;
     for (const ExportClass& c : classes_)
         names += c.name + "\n";

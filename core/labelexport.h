@@ -117,11 +117,18 @@ public:
     /// True when every requested output of the item exists.
     bool finished(const DatasetItem& item) const;
 
-    /// Creates the folder and checks that it holds no export with other
-    /// parameters (unless overwrite); writes classes.txt, legend.png and, when
-    /// there is none yet, a manifest without images, so that an interrupted
-    /// export is recognised by the next run. Throws primaps::Error naming the
-    /// differing parameter or the file that cannot be written.
+    /// Checks, without writing anything, that the folder may take this export:
+    /// it is not the dataset's root (whose ground truth and class list sit where
+    /// an export writes), and it holds no export with other parameters (unless
+    /// overwrite). With `compareMatch` false the match is left out of the
+    /// comparison, so that a folder can be checked before the match is known.
+    /// Throws primaps::Error naming the folder and the differing parameter.
+    void checkFolder(bool compareMatch = true) const;
+
+    /// checkFolder(), then creates the folder; writes classes.txt, legend.png
+    /// and, when there is none yet, a manifest without images, so that an
+    /// interrupted export is recognised by the next run. Throws primaps::Error
+    /// naming the differing parameter or the file that cannot be written.
     void prepareFolder() const;
 
     /// Writes the item's outputs from its prediction, atomically, each file only

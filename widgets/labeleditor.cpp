@@ -26,6 +26,7 @@
 #include <QPainter>
 #include <QPixmap>
 #include <QPushButton>
+#include <QSet>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStatusBar>
@@ -233,7 +234,11 @@ LabelEditor::LabelEditor(CanvasWidget* canvas, LegendWidget* legend, QWidget* wi
 
 LabelEditor::~LabelEditor()
 {
-    // The commands point into the documents: the stacks go first.
+    // The commands point into the documents: the stacks go first. A stack
+    // with changes reports cleanChanged() as it is deleted; that must not
+    // reach this editor, which would look at the stacks deleted before it.
+    for (auto& entry : m_documents)
+        entry.second->stack->disconnect(this);
     for (auto& entry : m_documents)
         delete entry.second->stack;
 }
@@ -1159,15 +1164,18 @@ bool LabelEditor::exportLabels(const QString& labelsPath, const LabelExportOptio
 namespace {
 
 // <stem>_labels.png per image; images of the same name from different folders
-// get -2, -3, ... so that none overwrites another.
+// get -2, -3, ... so that none overwrites another (nor an image named <stem>-2;
+// compared without case, for the file systems that ignore it).
 QStringList uniqueLabelNames(const QStringList& images, const QString& folder)
 {
     QStringList names;
-    QMap<QString, int> seen;
+    QSet<QString> used;
     for (const QString& image : images) {
         const QString stem = QFileInfo(image).completeBaseName();
-        const int n = ++seen[stem];
-        const QString unique = n == 1 ? stem : QStringLiteral("%1-%2").arg(stem).arg(n);
+        QString unique = stem;
+        for (int n = 2; used.contains(unique.toLower()); ++n)
+            unique = QStringLiteral("%1-%2").arg(stem).arg(n);
+        used.insert(unique.toLower());
         names << QDir(folder).filePath(unique + QStringLiteral("_labels.png"));
     }
     return names;

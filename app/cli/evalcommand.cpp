@@ -8,6 +8,7 @@
 #include "emfit.h"
 #include "error.h"
 #include "evaluation.h"
+#include "evaluationreport.h"
 #include "fittedrun.h"
 
 #include <memory>
@@ -22,29 +23,66 @@ namespace primaps::cli {
 
 namespace {
 
-ConfusionMatrix confusionFromJson(const QJsonObject& o, const QString& path)
+struct MergedPartials
 {
-    const int clusters = o.value("clusters").toInt();
-    const int classes = o.value("classes").toInt();
-    const QJsonArray counts = o.value("confusion").toArray();
-    if (clusters < 1 || classes < 1 || counts.size() != clusters * classes)
-        throw Error("'" + path.toStdString() +
-                    "': not an evaluation partial (clusters, classes, "
-                    "confusion)");
-    ConfusionMatrix m(clusters, classes);
-    std::vector<std::int64_t> values;
-    for (const QJsonValue& v : counts)
-        values.push_back(std::int64_t(v.toDouble()));
-    m.setCounts(values);
-    return m;
-}
-
-std::vector<std::string> namesFromJson(const QJsonObject& o)
-{
+    ConfusionMatrix confusion;
     std::vector<std::string> names;
-    for (const QJsonValue& v : o.value("class_names").toArray())
-        names.push_back(v.toString().toStdString());
-    return names;
+    QJsonObject settings; ///< crf and theta, as every partial records them
+};
+
+// The partials of one sharded evaluation: every shard i of the same N exactly
+// once (a shard given twice counts its images twice, a missing one drops them),
+// all predicted alike. Throws primaps::Error naming the offending file.
+MergedPartials mergePartials(const QStringList& paths)
+{
+    MergedPartials merged;
+    int count = 0;
+    std::vector<QString> byIndex;
+    QString first;
+    for (const QString& path : paths) {
+        const std::string file = "'" + path.toStdString() + "'";
+        const std::string text = readFile(path.toStdString());
+        const EvaluationReport partial = parseEvaluationJson(text, path.toStdString());
+        if (partial.shard.empty())
+            throw Error(file + " is not a shard's partial (write them with 'primaps eval --shard "
+                               "i/N --partial FILE')");
+        const Shard shard = parseShard(partial.shard);
+        const QJsonObject o = QJsonDocument::fromJson(QByteArray::fromStdString(text)).object();
+        QJsonObject settings;
+        for (const char* key : {"crf", "theta"})
+            if (o.contains(key))
+                settings[key] = o.value(key);
+        if (first.isEmpty()) {
+            first = path;
+            count = shard.count;
+            byIndex.assign(std::size_t(count), QString());
+            merged.confusion = partial.confusion;
+            merged.names = partial.classNames;
+            merged.settings = settings;
+        } else {
+            if (shard.count != count)
+                throw Error(file + " is shard " + partial.shard + ", '" + first.toStdString() +
+                            "' one of " + std::to_string(count));
+            if (settings != merged.settings)
+                throw Error(file + " was predicted otherwise (crf, theta) than '" +
+                            first.toStdString() + "'");
+            try {
+                merged.confusion.merge(partial.confusion);
+            } catch (const Error& e) {
+                throw Error(file + ": " + e.what());
+            }
+        }
+        QString& seen = byIndex[std::size_t(shard.index)];
+        if (!seen.isEmpty())
+            throw Error(file + " is shard " + partial.shard + ", given twice (also '" +
+                        seen.toStdString() + "')");
+        seen = path;
+    }
+    for (int i = 0; i < count; ++i)
+        if (byIndex[std::size_t(i)].isEmpty())
+            throw Error("the partial of shard " + std::to_string(i) + "/" +
+                        std::to_string(count) + " is missing");
+    return merged;
 }
 
 // `settings` (how the predictions were made) join the JSON, so that a match read
@@ -87,8 +125,8 @@ int runEval(const QStringList& arguments)
         "FILE");
     const QCommandLineOption mergeOption(
         "merge",
-        "Merge partial files (repeat the option) and print the result; no dataset "
-        "needed.",
+        "Merge the partial files of every shard, each once (repeat the option), and print "
+        "the result; no dataset needed.",
         "FILE");
     QCommandLineParser parser;
     parser.setApplicationDescription(
@@ -123,29 +161,9 @@ int runEval(const QStringList& arguments)
 
     if (parser.isSet(mergeOption)) {
         try {
-            std::optional<ConfusionMatrix> merged;
-            std::vector<std::string> names;
-            // The prediction settings carry over when every partial agrees on them.
-            QJsonObject settings;
-            for (const QString& path : parser.values(mergeOption)) {
-                const QJsonObject o = readJsonObject(path);
-                const ConfusionMatrix m = confusionFromJson(o, path);
-                QJsonObject mine;
-                for (const char* key : {"crf", "theta"})
-                    if (o.contains(key))
-                        mine[key] = o.value(key);
-                if (merged) {
-                    merged->merge(m);
-                    if (mine != settings)
-                        settings = {};
-                } else {
-                    merged = m;
-                    settings = mine;
-                }
-                if (names.empty())
-                    names = namesFromJson(o);
-            }
-            printResult(out, evaluate(*merged), names, *merged, json, settings);
+            const MergedPartials merged = mergePartials(parser.values(mergeOption));
+            printResult(out, evaluate(merged.confusion), merged.names, merged.confusion, json,
+                        merged.settings);
             return ExitOk;
         } catch (const std::exception& e) {
             return usageError(QString::fromStdString(e.what()));
@@ -164,8 +182,9 @@ int runEval(const QStringList& arguments)
     std::optional<Dataset> dataset;
     Shard shard;
     try {
-        run = openFittedRun(parser.value(runOption), theta, parser.value(weightsOption),
-                            parser.value(cacheOption));
+        run = openFittedRun(parser.value(runOption).toStdString(), theta.toStdString(),
+                            parser.value(weightsOption).toStdString(),
+                            parser.value(cacheOption).toStdString());
         if (parser.isSet(data.shard))
             shard = parseShard(parser.value(data.shard).toStdString());
         dataset = openDataset(parser, data, "val", err, quiet);
@@ -177,8 +196,7 @@ int runEval(const QStringList& arguments)
 
     try {
         const FeatureCache cache(
-            run.cacheDir.toStdString(),
-            featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
+            run.cacheDir, featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
         EvaluationJob job(*dataset, *run.backbone, cache, run.settings, run.prototypes,
                           parser.isSet(crfOption), shard, parser.isSet(data.strict));
         const JobState state = runWithProgress(job, err, quiet, "eval");

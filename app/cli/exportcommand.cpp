@@ -4,6 +4,7 @@
 // run's Hungarian match, as label PNGs with optional colour and overlay
 // pictures, plus manifest.json, classes.txt and legend.png.
 #include "atomicfile.h"
+#include "backbone.h"
 #include "commands.h"
 #include "datasetoptions.h"
 #include "error.h"
@@ -78,8 +79,8 @@ QJsonObject matchIdentity(const FittedRun& run, const Dataset& dataset, bool crf
 {
     return QJsonObject{
         {"crf", crf},
-        {"theta", run.theta},
-        {"prototypes_digest", QString::fromStdString(hashFile(run.thetaPath.toStdString()))},
+        {"theta", QString::fromStdString(run.theta)},
+        {"prototypes_digest", QString::fromStdString(hashFile(run.thetaPath))},
         {"dataset_fingerprint", QString::fromStdString(dataset.fingerprint())},
         {"split", QString::fromStdString(dataset.split())},
     };
@@ -88,16 +89,16 @@ QJsonObject matchIdentity(const FittedRun& run, const Dataset& dataset, bool crf
 // The settings a match file records must be the export's: a match made without
 // the CRF does not describe CRF-refined predictions, theta_R's not theta_M's.
 void checkMatchSettings(const QJsonObject& match, const QString& path, bool crf,
-                        const QString& theta)
+                        const std::string& theta)
 {
     if (match.contains("crf") && match.value("crf").toBool() != crf)
         throw Error("'" + path.toStdString() + "' was computed " +
                     (crf ? "without" : "with") + " --crf; this export runs " +
                     (crf ? "with" : "without") + " it");
-    if (match.contains("theta") && match.value("theta").toString() != theta)
+    if (match.contains("theta") && match.value("theta").toString().toStdString() != theta)
         throw Error("'" + path.toStdString() + "' matches theta_" +
                     match.value("theta").toString().toStdString() + ", this export uses theta_" +
-                    theta.toStdString());
+                    theta);
 }
 
 QString seconds(double s)
@@ -162,11 +163,15 @@ int runExport(const QStringList& arguments)
     Shard shard;
     LabelExportSettings settings;
     try {
-        run = openFittedRun(parser.value(o.run), parser.value(o.theta), parser.value(o.weights),
-                            parser.value(o.cache));
+        if (parser.value(o.theta) != "m" && parser.value(o.theta) != "r")
+            throw Error("--theta must be m or r");
+        run = openFittedRun(parser.value(o.run).toStdString(),
+                            parser.value(o.theta).toStdString(),
+                            parser.value(o.weights).toStdString(),
+                            parser.value(o.cache).toStdString());
         if (parser.isSet(o.data.shard))
             shard = parseShard(parser.value(o.data.shard).toStdString());
-        const std::string runSplit = run.info.value("split").toString().toStdString();
+        const std::string& runSplit = run.folder.dataset.split;
         dataset = openDataset(parser, o.data, runSplit.empty() ? "train" : runSplit, err, quiet);
         settings.outDir = outDir.path().toStdString();
         settings.crf = crf;
@@ -183,10 +188,21 @@ int runExport(const QStringList& arguments)
         return usageError(QString::fromStdString(e.what()));
     }
 
+    ExportSource source;
+    source.run = QFileInfo(QString::fromStdString(run.dir)).absoluteFilePath().toStdString();
+    source.theta = run.theta;
+    source.backbone = run.backbone->name();
+    source.weights = run.weights;
+    source.resolution = run.settings.resolution;
+
     // The match: none, given, left by an earlier run of this export, or computed.
     QString matchSource = "none";
     std::vector<DatasetProblem> matchFailures;
+    // A computed match is stored only once the folder has taken the export, so
+    // that a refused export leaves the match of the labels on disk alone.
+    std::optional<QJsonObject> matchToStore;
     try {
+        source.prototypesDigest = hashFile(run.thetaPath);
         const int clusters = run.prototypes.classes;
         const int classes = dataset->classCount();
         const QString stored = outDir.filePath("match.json");
@@ -218,8 +234,15 @@ int runExport(const QStringList& arguments)
                     throw Error("with --shard, give the match: --match FILE from 'primaps eval "
                                 "--json' (or its --shard/--merge form), so that every task "
                                 "maps clusters alike without evaluating the whole split");
+                {
+                    // Refuse a folder that holds another export before the
+                    // evaluation, which may take long; the match is not known yet.
+                    LabelExportSettings provisional = settings;
+                    provisional.clusterToClass.assign(std::size_t(clusters), -1);
+                    LabelExport(*dataset, clusters, provisional, source).checkFolder(false);
+                }
                 const FeatureCache cache(
-                    run.cacheDir.toStdString(),
+                    run.cacheDir,
                     featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
                 EvaluationJob evaluation(*dataset, *run.backbone, cache, run.settings,
                                          run.prototypes, crf, Shard{}, parser.isSet(o.data.strict));
@@ -238,12 +261,10 @@ int runExport(const QStringList& arguments)
                 const EvaluationResult result = evaluate(confusion);
                 QJsonObject m = evaluationJson(result, dataset->classNames(), confusion);
                 m["crf"] = crf;
-                m["theta"] = run.theta;
-                m["run"] = QFileInfo(run.dir).absoluteFilePath();
+                m["theta"] = QString::fromStdString(run.theta);
+                m["run"] = QString::fromStdString(source.run);
                 m["identity"] = identity;
-                if (!QDir().mkpath(outDir.path()))
-                    throw Error("cannot create '" + outDir.path().toStdString() + "'");
-                writeFileAtomic(stored.toStdString(), QJsonDocument(m).toJson().toStdString());
+                matchToStore = m;
                 settings.clusterToClass = result.clusterToClass;
                 matchSource = "evaluation of the split (" + stored + ")";
                 if (!quiet)
@@ -260,23 +281,19 @@ int runExport(const QStringList& arguments)
 
     std::optional<LabelExport> exporter;
     try {
-        ExportSource source;
-        source.run = QFileInfo(run.dir).absoluteFilePath().toStdString();
-        source.theta = run.theta.toStdString();
-        source.prototypesDigest = hashFile(run.thetaPath.toStdString());
-        source.backbone = run.backbone->name();
-        source.weights = run.weights;
-        source.resolution = run.settings.resolution;
         source.match = matchSource.toStdString();
         exporter.emplace(*dataset, run.prototypes.classes, settings, source);
         exporter->prepareFolder();
+        if (matchToStore)
+            writeFileAtomic(outDir.filePath("match.json").toStdString(),
+                            QJsonDocument(*matchToStore).toJson().toStdString());
     } catch (const std::exception& e) {
         return usageError(QString::fromStdString(e.what()));
     }
 
     try {
         const FeatureCache cache(
-            run.cacheDir.toStdString(),
+            run.cacheDir,
             featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
         LabelExportJob job(*exporter, *dataset, *run.backbone, cache, run.settings, run.prototypes,
                            shard, parser.isSet(o.data.strict));

@@ -204,6 +204,9 @@ void MainWindow::createDocks()
     });
     connect(m_fitMonitor, &FitMonitorWidget::fitFinished, this, [this](const FitOutcome& o) {
         if (m_closeAfterFit) {
+            // One close per request: if this one is refused (unsaved
+            // corrections), a later fit must not close the window.
+            m_closeAfterFit = false;
             QTimer::singleShot(0, this, &QWidget::close);
             return;
         }

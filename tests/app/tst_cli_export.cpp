@@ -342,6 +342,50 @@ private slots:
         QVERIFY(partial.err.contains("merge the partials first"));
     }
 
+    void exportWithOtherSettingsIsRefusedBeforeTouchingTheFolder()
+    {
+        // A finished export; the same folder with theta_R instead is refused
+        // before the split is evaluated, and its match.json (which describes
+        // the labels on disk) stays as it was.
+        const QString out = path("ex-refused");
+        const QStringList args = QStringList{"export", "--run", run, "--out", out} + data;
+        QCOMPARE(runCli(args).exitCode, 0);
+        const QString match = QDir(out).filePath("match.json");
+        std::ifstream in(match.toStdString());
+        const std::string before((std::istreambuf_iterator<char>(in)),
+                                 std::istreambuf_iterator<char>());
+        const Run r = runCli(QStringList(args) << "--theta" << "r");
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("'prototypes'"), qPrintable(r.err));
+        QVERIFY2(!r.err.contains("match: Hungarian"), qPrintable(r.err)); // no evaluation
+        std::ifstream again(match.toStdString());
+        const std::string after((std::istreambuf_iterator<char>(again)),
+                                std::istreambuf_iterator<char>());
+        QCOMPARE(after, before);
+        QCOMPARE(readJson(match)["theta"].get<std::string>(), std::string("m"));
+    }
+
+    void theDatasetRootIsNotAnExportFolder()
+    {
+        // A folder dataset keeps its ground truth in ROOT/labels and its class
+        // list in ROOT/classes.txt, exactly where an export writes: exporting
+        // into the root would take the ground truth for finished exports and
+        // replace the class list.
+        const QString root = path("ds-root");
+        writeFolderDataset(root, 2, 60);
+        const QString classes = QDir(root).filePath("classes.txt");
+        const Run r = runCli({"export", "--run", run, "--out", root + "/", "--raw-clusters",
+                              "--dataset", "folder", "--root", root});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("root"), qPrintable(r.err));
+        std::ifstream in(classes.toStdString());
+        std::string first;
+        std::getline(in, first);
+        QCOMPARE(first, std::string("ground"));
+        QVERIFY(!QFileInfo::exists(QDir(root).filePath("manifest.json")));
+        QVERIFY(!QFileInfo::exists(QDir(root).filePath("legend.png")));
+    }
+
     void corruptImageIsReportedOnceAndTheRestExported()
     {
         const QString broken = path("broken");

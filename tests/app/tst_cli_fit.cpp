@@ -147,6 +147,27 @@ private slots:
         QCOMPARE(m["confusion"], j["confusion"]);
         QCOMPARE(m["miou"], j["miou"]);
 
+        // A shard given twice, or one left out, would count images twice or not
+        // at all: the merge refuses both and names the file.
+        const QString part0 = QDir(tmp.path()).filePath("part0.json");
+        const QString part1 = QDir(tmp.path()).filePath("part1.json");
+        const Run twice = runCli({"eval", "--json", "--merge", part0, "--merge", part0});
+        QCOMPARE(twice.exitCode, 2);
+        QVERIFY2(twice.err.contains(part0) && twice.err.contains("twice"), qPrintable(twice.err));
+        QVERIFY(twice.out.isEmpty());
+        const Run missing = runCli({"eval", "--json", "--merge", part1});
+        QCOMPARE(missing.exitCode, 2);
+        QVERIFY2(missing.err.contains("0/2"), qPrintable(missing.err));
+        // Partials predicted otherwise (here with the CRF) do not mix.
+        const QString crfPart = QDir(tmp.path()).filePath("part1crf.json");
+        const Run crf = runCli({"eval", "--run", run, "--dataset", "folder", "--root", ds,
+                                "--split", "val", "-q", "--crf", "--shard", "1/2", "--partial",
+                                crfPart});
+        QVERIFY2(crf.exitCode == 0, qPrintable(crf.err));
+        const Run mixed = runCli({"eval", "--json", "--merge", part0, "--merge", crfPart});
+        QCOMPARE(mixed.exitCode, 2);
+        QVERIFY2(mixed.err.contains(crfPart) && mixed.err.contains("crf"), qPrintable(mixed.err));
+
         const Run text = runCli(
             {"eval", "--run", run, "--dataset", "folder", "--root", ds, "--split", "val", "-q"});
         QVERIFY(text.out.startsWith("Acc "));

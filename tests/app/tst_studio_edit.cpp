@@ -16,9 +16,13 @@
 #include "mainwindow.h"
 
 #include <cmath>
+#include <memory>
+#include <tuple>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <QAction>
+#include <QDir>
+#include <QSet>
 #include <QFile>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -122,6 +126,8 @@ private slots:
     void namesColoursAndExport();
     void exportAllEditedImages();
     void quitAsksAboutUnexportedEdits();
+    void discardingSeveralEditedImagesClosesCleanly();
+    void exportAllNamesNeverCollide();
 };
 
 void TestStudioEdit::initTestCase()
@@ -410,6 +416,62 @@ void TestStudioEdit::quitAsksAboutUnexportedEdits()
     s.unsavedAnswer = LabelEditor::UnsavedChoice::Discard;
     QVERIFY(s.window.close());
     QCOMPARE(s.unsavedQuestions, 2);
+}
+
+// Discard on quit with corrections in more than one image: the window and its
+// editor go away with unexported undo stacks (each stack's clear() on deletion
+// reports a clean change; the editor must not look at stacks already deleted).
+void TestStudioEdit::discardingSeveralEditedImagesClosesCleanly()
+{
+    auto s = std::make_unique<Studio>();
+    QVERIFY(s->open({kChelsea, kCoffee}));
+    s->editor->setEditMode(true);
+    auto [a, b] = twoLabels(s->editor->labels(kChelsea));
+    QVERIFY(s->editor->reassignLabel(a, b));
+    s->window.imageList()->selectNext();
+    QVERIFY(waitShown(s->shown));
+    std::tie(a, b) = twoLabels(s->editor->labels(kCoffee));
+    QVERIFY(s->editor->reassignLabel(b, a));
+    QCOMPARE(s->editor->unsavedImages().size(), 2);
+    QSignalSpy unsaved(s->editor, &LabelEditor::unsavedChanged);
+    s->unsavedAnswer = LabelEditor::UnsavedChoice::Discard;
+    QVERIFY(s->window.close());
+    s.reset(); // must not touch a deleted undo stack
+    QCOMPARE(unsaved.count(), 0); // and says nothing while it goes
+}
+
+// Two "cat" images from different folders and one named "cat-2": the second
+// cat must not be given cat-2's name (one file would replace the other).
+void TestStudioEdit::exportAllNamesNeverCollide()
+{
+    QTemporaryDir dir;
+    QStringList images;
+    for (const auto& [folder, name, source] :
+         {std::tuple{"a", "cat.jpg", kChelsea}, std::tuple{"b", "cat.jpg", kChelsea},
+          std::tuple{"c", "cat-2.jpg", kCoffee}}) {
+        QVERIFY(QDir(dir.path()).mkpath(folder));
+        images << QDir(dir.filePath(folder)).filePath(name);
+        QVERIFY(QFile::copy(source, images.last()));
+    }
+    Studio s;
+    QVERIFY(s.open(images));
+    s.editor->setEditMode(true);
+    for (int i = 0; i < images.size(); ++i) {
+        if (i > 0) {
+            s.window.imageList()->selectNext();
+            QVERIFY(waitShown(s.shown));
+        }
+        QCOMPARE(s.current(), images[i]);
+        QVERIFY(s.editor->renameLabel(1, QStringLiteral("label of %1").arg(i)));
+    }
+    QCOMPARE(s.editor->editedImages().size(), 3);
+    LabelExportOptions options;
+    options.colorPng = false;
+    options.overlayPng = false;
+    options.sidecar = false;
+    const QStringList files = s.editor->exportAllFiles(dir.filePath("out"), options);
+    QCOMPARE(files.size(), 3);
+    QCOMPARE(QSet<QString>(files.begin(), files.end()).size(), 3);
 }
 
 QTEST_MAIN(TestStudioEdit)

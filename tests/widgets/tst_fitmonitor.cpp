@@ -10,6 +10,7 @@
 #include "fitdialog.h"
 #include "fitmonitorwidget.h"
 #include "fitrun.h"
+#include "labeleditor.h"
 #include "mainwindow.h"
 #include "messagewidget.h"
 #include "testsupport.h"
@@ -410,6 +411,45 @@ private slots:
         QVERIFY(!monitor->controller()->isRunning());
         QCOMPARE(int(monitor->controller()->outcome().state), int(JobState::Canceled));
         QVERIFY(readFitCheckpointStep(s.runDir) > 0);
+    }
+
+    // A close that waited for the fit and was then refused (unsaved label
+    // corrections, Cancel) is over: a later fit ending must not close the window.
+    void refusedCloseAfterFitIsForgotten()
+    {
+        MainWindow window;
+        window.setPersistSettings(false);
+        window.show();
+        QSignalSpy shown(&window, &MainWindow::decompositionShown);
+        window.openInitial({});
+        QVERIFY(QTest::qWaitFor([&] { return !shown.isEmpty(); }, kTimeoutMs));
+        QVERIFY(shown.last().at(0).toBool());
+        LabelEditor* editor = window.labelEditor();
+        int questions = 0;
+        editor->setUnsavedQuestion([&](const QStringList&) {
+            return ++questions == 1 ? LabelEditor::UnsavedChoice::Discard
+                                    : LabelEditor::UnsavedChoice::Cancel;
+        });
+        QVERIFY(editor->renameLabel(1, QStringLiteral("sky")));
+        QCOMPARE(editor->unsavedImages().size(), 1);
+
+        FitMonitorWidget* monitor = window.fitMonitor();
+        QSignalSpy progress(monitor->controller(), &FitController::progressed);
+        QSignalSpy finished(monitor, &FitMonitorWidget::fitFinished);
+        QVERIFY(monitor->startFit(dataset, settings("refused", 200, 1)));
+        QVERIFY(waitForProgress(progress, [](const JobProgress& p) { return p.stage == "em"; }));
+        QVERIFY(!window.close()); // waits for the fit
+        // The fit stops, the window asks again and the user cancels the close.
+        QVERIFY(QTest::qWaitFor([&] { return questions == 2; }, kTimeoutMs));
+        QVERIFY(window.isVisible());
+        QVERIFY(!monitor->controller()->isRunning());
+
+        editor->undoAction()->trigger(); // nothing unsaved any more
+        QVERIFY(editor->unsavedImages().isEmpty());
+        QVERIFY(monitor->startFit(dataset, settings("after-refused", 2, 5)));
+        QVERIFY(QTest::qWaitFor([&] { return finished.count() == 2; }, kTimeoutMs));
+        QTest::qWait(50); // a close would be posted from the finish
+        QVERIFY(window.isVisible());
     }
 
     // For reviewing the look: PRIMAPS_FIT_SCREENSHOT=FILE.png saves the main
