@@ -271,6 +271,12 @@ void EvaluationWidget::chooseResults()
 
 void EvaluationWidget::chooseRun()
 {
+    if (m_watcher.isRunning()) {
+        m_messages->showMessage(tr("An evaluation is running; cancel it or wait for it before "
+                                   "starting another."),
+                                MessageWidget::Kind::Information);
+        return;
+    }
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Evaluate a run folder"),
                                                           QFileInfo(m_resultsPath).path());
     if (!dir.isEmpty())

@@ -292,6 +292,9 @@ private slots:
         QVERIFY(view.evaluateRun(root.filePath("run")));
         QVERIFY(view.isEvaluating());
         QVERIFY(!view.evaluateRun(root.filePath("run"))); // one at a time
+        view.chooseRun(); // says why instead of opening a folder dialog
+        QVERIFY2(view.messageWidget()->text().contains("running"),
+                 qPrintable(view.messageWidget()->text()));
         QVERIFY(view.waitForEvaluation(240000));
         QVERIFY2(!view.messageWidget()->hasError(), qPrintable(view.messageWidget()->text()));
         QVERIFY(view.hasReport());
