@@ -213,6 +213,11 @@ void MainWindow::createDocks()
         if (o.state == JobState::Finished) {
             m_statusMessage->setStyleSheet(QString());
             m_statusMessage->setText(m_fitMonitor->summaryText());
+            // The natural next step after a fit is to score it.
+            m_lastFinishedRun = o.runDir;
+            m_evaluateLastFitAction->setEnabled(true);
+            m_evaluateLastFitAction->setText(
+                tr("Evaluate &Last Fit (%1)").arg(QFileInfo(o.runDir).fileName()));
         }
     });
 
@@ -352,6 +357,13 @@ void MainWindow::createActions()
     });
     evaluateRun->setStatusTip(tr("Evaluate a finished fit's run folder on its validation split, "
                                  "in the background"));
+    m_evaluateLastFitAction = evaluation->addAction(tr("Evaluate &Last Fit"), this, [=] {
+        showEvaluation();
+        m_evaluation->evaluateRun(m_lastFinishedRun);
+    });
+    m_evaluateLastFitAction->setEnabled(false);
+    m_evaluateLastFitAction->setStatusTip(
+        tr("Evaluate the run folder of the fit that finished last (theta_M, no CRF)"));
     evaluation->addSeparator();
     evaluation->addAction(m_evaluationDock->toggleViewAction());
 

@@ -108,6 +108,8 @@ public:
     FitMonitorWidget* fitMonitor() const { return m_fitMonitor; }
     /// The Evaluation dock's content (Evaluation menu).
     EvaluationWidget* evaluationView() const { return m_evaluation; }
+    /// Evaluation > Evaluate Last Fit: enabled once a fit has finished.
+    QAction* evaluateLastFitAction() const { return m_evaluateLastFitAction; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -176,6 +178,8 @@ private:
     QDockWidget* m_featuresDock = nullptr;
     QDockWidget* m_fitDock = nullptr;
     EvaluationWidget* m_evaluation = nullptr;
+    QAction* m_evaluateLastFitAction = nullptr;
+    QString m_lastFinishedRun; ///< run folder of the last fit that finished
     QDockWidget* m_evaluationDock = nullptr;
     /// A close waits for a running fit to stop at its next step (it keeps its checkpoint).
     bool m_closeAfterFit = false;

@@ -6,6 +6,7 @@
 // validation and run-folder detection, interoperation with the `primaps` CLI
 // in both directions, and the main window closing during a fit.
 
+#include "evaluationwidget.h"
 #include "fitcontroller.h"
 #include "fitdialog.h"
 #include "fitmonitorwidget.h"
@@ -394,6 +395,31 @@ private slots:
         QVERIFY(waitForProgress(progress, [](const JobProgress& p) { return p.stage == "em"; }));
         delete controller; // cancels and joins; the checkpoint is written
         QVERIFY(readFitCheckpointStep(s.runDir) > 0);
+    }
+
+    void finishedFitIsEvaluatedFromTheMenu()
+    {
+        MainWindow window;
+        window.setPersistSettings(false);
+        window.show();
+        QAction* evaluate = window.evaluateLastFitAction();
+        QVERIFY(!evaluate->isEnabled()); // nothing to evaluate yet
+        FitMonitorWidget* monitor = window.fitMonitor();
+        QSignalSpy finished(monitor, &FitMonitorWidget::fitFinished);
+        const FitRunSettings s = settings("evaluate-last", 2, 5);
+        QVERIFY(monitor->startFit(dataset, s));
+        QVERIFY(QTest::qWaitFor([&] { return !finished.isEmpty(); }, kTimeoutMs));
+        QVERIFY(evaluate->isEnabled());
+        QVERIFY(evaluate->text().contains("evaluate-last"));
+        evaluate->trigger();
+        EvaluationWidget* view = window.evaluationView();
+        QVERIFY(view->isVisible());
+        QVERIFY(QTest::qWaitFor([&] { return view->hasReport() || view->messageWidget()->hasError(); },
+                                kTimeoutMs));
+        QVERIFY2(!view->messageWidget()->hasError(), qPrintable(view->messageWidget()->text()));
+        // The run's own folder was scored: 10 images of 64 x 48 with labels.
+        QVERIFY(view->report().result.pixels > 0);
+        QVERIFY(QFileInfo::exists(QDir(QString::fromStdString(s.runDir)).filePath("eval_theta_m.json")));
     }
 
     void closingWindowDuringFitCancelsCleanly()
