@@ -306,10 +306,7 @@ struct EmFit::Impl
         batchInEpoch = 0;
         ++epoch;
         if (phase == EmPhase::KMeans && epoch >= kmeansEpochs()) {
-            if (emEpochs() > 0)
-                enterEm();
-            else
-                phase = EmPhase::Done;
+            leaveKMeans();
         } else if (phase == EmPhase::Em && epoch >= emEpochs()) {
             phase = EmPhase::Done;
         }
@@ -324,14 +321,19 @@ struct EmFit::Impl
         batchInEpoch = 0;
         adamGain.reset(0);
         adamDirection.reset(thetaR.direction.size());
-        if (kmeansEpochs() == 0) {
-            if (emEpochs() > 0)
-                enterEm();
-            else
-                phase = EmPhase::Done;
-        }
+        if (kmeansEpochs() == 0)
+            leaveKMeans();
         if (phase != EmPhase::Done)
             order = permutation(imageCount, rng);
+    }
+
+    // After the k-means warm start: PriMaPs-EM, or the end for the baseline.
+    void leaveKMeans()
+    {
+        if (emEpochs() > 0)
+            enterEm();
+        else
+            phase = EmPhase::Done;
     }
 
     // The reference's method run starts from the k-means prototypes with unit gain,

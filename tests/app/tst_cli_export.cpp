@@ -26,6 +26,8 @@
 
 namespace {
 
+using primaps::testing::sameMat;
+
 using Run = primaps::testing::CliRun;
 using nlohmann::json;
 
@@ -54,11 +56,6 @@ json readJson(const QString& path)
 cv::Mat readPng(const QString& path)
 {
     return cv::imread(path.toStdString(), cv::IMREAD_UNCHANGED);
-}
-
-bool sameImage(const cv::Mat& a, const cv::Mat& b)
-{
-    return a.size() == b.size() && a.type() == b.type() && cv::countNonZero(a != b) == 0;
 }
 
 QStringList filesUnder(const QString& root)
@@ -186,7 +183,7 @@ private slots:
                 readPng(QDir(out).filePath("labels/" + QString::fromStdString(id) + ".png"));
             QCOMPARE(written.type(), CV_8UC1);
             QCOMPARE(written.size(), cv::Size(64, 48)); // the image's own size
-            QVERIFY2(sameImage(written, expected), id.c_str());
+            QVERIFY2(sameMat(written, expected), id.c_str());
             ignored += cv::countNonZero(written == 255);
             labelled += cv::countNonZero(written != 255);
             // Colour pictures use the manifest's colours (RGB; the file is BGR).
@@ -262,18 +259,18 @@ private slots:
         const cv::Mat marker(original.size(), CV_8UC1, cv::Scalar(7));
         QVERIFY(cv::imwrite(label.toStdString(), marker));
         QCOMPARE(runCli(args).exitCode, 0);
-        QVERIFY(sameImage(readPng(label), marker));
+        QVERIFY(sameMat(readPng(label), marker));
         const Run overwrite = runCli(QStringList(args) << "--overwrite");
         QCOMPARE(overwrite.exitCode, 0);
         QCOMPARE(exportedCount(overwrite.out), 8);
-        QVERIFY(sameImage(readPng(label), original));
+        QVERIFY(sameMat(readPng(label), original));
 
         // A removed image is exported again, alone; asking for colour pictures
         // later adds them without rewriting the labels.
         QVERIFY(QFile::remove(label));
         const Run one = runCli(args);
         QCOMPARE(exportedCount(one.out), 1);
-        QVERIFY(sameImage(readPng(label), original));
+        QVERIFY(sameMat(readPng(label), original));
         const Run colour = runCli(QStringList(args) << "--colour");
         QCOMPARE(colour.exitCode, 0);
         QVERIFY(colour.out.contains("8 exported (8 files)"));
@@ -299,7 +296,7 @@ private slots:
             const cv::Mat written =
                 readPng(QDir(out).filePath("labels/" + QString::fromStdString(id) + ".png"));
             QCOMPARE(written.size(), cv::Size(64, 64)); // exactly what eval scores
-            QVERIFY2(sameImage(written, expected), id.c_str());
+            QVERIFY2(sameMat(written, expected), id.c_str());
         }
         const json manifest = readJson(QDir(out).filePath("manifest.json"));
         QCOMPARE(manifest["label_values"].get<std::string>(), std::string("cluster ids"));
@@ -320,7 +317,7 @@ private slots:
         QVERIFY(!r.err.contains("match: Hungarian")); // no evaluation pass
         for (int i = 0; i < 8; ++i) {
             const QString name = QString("labels/im%1.png").arg(i);
-            QVERIFY(sameImage(readPng(QDir(out).filePath(name)),
+            QVERIFY(sameMat(readPng(QDir(out).filePath(name)),
                               readPng(QDir(path("ex")).filePath(name))));
         }
         const Run crf = runCli(QStringList{"export", "--run", run, "--out", path("ex-crf"),
@@ -447,7 +444,7 @@ private slots:
         QCOMPARE(total, 8);
         QCOMPARE(seen.size(), 8);
         for (int i = 0; i < 8; ++i)
-            QVERIFY(sameImage(readPng(QDir(out).filePath(QString("labels/im%1.png").arg(i))),
+            QVERIFY(sameMat(readPng(QDir(out).filePath(QString("labels/im%1.png").arg(i))),
                               readPng(QDir(path("ex")).filePath(QString("labels/im%1.png").arg(i)))));
         // Once more without --shard: nothing to do, the complete manifest.
         const Run merge = runCli(args);

@@ -11,6 +11,7 @@
 #include "mainwindow.h"
 #include "messagewidget.h"
 #include "stepperwidget.h"
+#include "testsupport.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -31,6 +32,8 @@ using namespace primaps;
 
 namespace {
 
+using primaps::testing::sameMat;
+
 constexpr int kTimeoutMs = 120000;
 const QString kChelsea = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 const QString kCoffee = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
@@ -38,15 +41,7 @@ const QString kCoffee = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
 // Waits for the next decompositionShown() and returns its `ok` argument.
 bool waitShown(QSignalSpy& spy)
 {
-    const int before = spy.count();
-    if (!QTest::qWaitFor([&] { return spy.count() > before; }, kTimeoutMs))
-        return false;
-    return spy.last().at(0).toBool();
-}
-
-bool sameMat(const cv::Mat& a, const cv::Mat& b)
-{
-    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
+    return primaps::testing::waitNextOk(spy, kTimeoutMs);
 }
 
 // The labels of a decomposition as the canvas shows them (padding left out).

@@ -14,6 +14,7 @@
 #include "labelmap.h"
 #include "legendwidget.h"
 #include "mainwindow.h"
+#include "testsupport.h"
 
 #include <cmath>
 #include <memory>
@@ -35,21 +36,16 @@ using namespace primaps;
 
 namespace {
 
+using primaps::testing::sameMat;
+
 constexpr int kTimeoutMs = 120000;
 const QString kChelsea = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 const QString kCoffee = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
 
+// Waits for the next decompositionShown() and returns its `ok` argument.
 bool waitShown(QSignalSpy& spy)
 {
-    const int before = spy.count();
-    if (!QTest::qWaitFor([&] { return spy.count() > before; }, kTimeoutMs))
-        return false;
-    return spy.last().at(0).toBool();
-}
-
-bool same(const cv::Mat& a, const cv::Mat& b)
-{
-    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
+    return primaps::testing::waitNextOk(spy, kTimeoutMs);
 }
 
 QPoint viewPos(const CanvasWidget& canvas, int x, int y)
@@ -147,8 +143,8 @@ void TestStudioEdit::brushMergeReassignUndoRedo()
     s.editor->setEditMode(true);
     QVERIFY(s.window.canvas()->isEditing());
     // Editing works on the map at the image's resolution.
-    QVERIFY(same(s.editor->labels(kChelsea), decomposed));
-    QVERIFY(same(s.window.canvas()->labels(), decomposed));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), decomposed));
+    QVERIFY(sameMat(s.window.canvas()->labels(), decomposed));
     QCOMPARE(s.window.canvas()->labels().size(), cv::Size(451, 300));
 
     // A mouse stroke with a new label changes exactly the stroked pixels.
@@ -160,8 +156,8 @@ void TestStudioEdit::brushMergeReassignUndoRedo()
     s.stroke(100, 150, 200, 150);
     cv::Mat expected = decomposed.clone();
     paintSegment(expected, {100, 150}, {200, 150}, 4, uchar(fresh));
-    QVERIFY(same(s.editor->labels(kChelsea), expected));
-    QVERIFY(same(s.window.canvas()->labels(), expected));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), expected));
+    QVERIFY(sameMat(s.window.canvas()->labels(), expected));
     QVERIFY(s.window.legend()->fraction(fresh) > 0.0); // the legend shows the new label
     QUndoStack* stack = s.editor->undoStack(kChelsea);
     QCOMPARE(stack->count(), 1);
@@ -172,7 +168,7 @@ void TestStudioEdit::brushMergeReassignUndoRedo()
     QVERIFY(s.editor->reassignLabel(a, b));
     cv::Mat merged = afterStroke.clone();
     merged.setTo(b, afterStroke == a);
-    QVERIFY(same(s.editor->labels(kChelsea), merged));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), merged));
     QCOMPARE(s.window.legend()->fraction(a), 0.0);
 
     // Reassign one segment: the connected region under a pixel.
@@ -188,24 +184,24 @@ void TestStudioEdit::brushMergeReassignUndoRedo()
     QVERIFY(s.editor->reassignSegment(QPoint(seed.x, seed.y), 0));
     cv::Mat segmented = merged.clone();
     applyPatch(segmented, region);
-    QVERIFY(same(s.editor->labels(kChelsea), segmented));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), segmented));
 
     // Undo restores each previous map exactly; redo re-applies exactly.
     QCOMPARE(stack->count(), 3);
     s.editor->undoAction()->trigger();
-    QVERIFY(same(s.editor->labels(kChelsea), merged));
-    QVERIFY(same(s.window.canvas()->labels(), merged));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), merged));
+    QVERIFY(sameMat(s.window.canvas()->labels(), merged));
     s.editor->undoAction()->trigger();
-    QVERIFY(same(s.editor->labels(kChelsea), afterStroke));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), afterStroke));
     s.editor->undoAction()->trigger();
-    QVERIFY(same(s.editor->labels(kChelsea), decomposed));
-    QVERIFY(same(s.window.canvas()->labels(), decomposed));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), decomposed));
+    QVERIFY(sameMat(s.window.canvas()->labels(), decomposed));
     QVERIFY(!s.editor->undoAction()->isEnabled());
     s.editor->redoAction()->trigger();
     s.editor->redoAction()->trigger();
-    QVERIFY(same(s.editor->labels(kChelsea), merged));
+    QVERIFY(sameMat(s.editor->labels(kChelsea), merged));
     s.editor->redoAction()->trigger();
-    QVERIFY(same(s.window.canvas()->labels(), segmented));
+    QVERIFY(sameMat(s.window.canvas()->labels(), segmented));
     // The shortcuts are the usual ones.
     QVERIFY(s.editor->undoAction()->shortcuts().contains(QKeySequence(Qt::CTRL | Qt::Key_Z)));
     QVERIFY(s.editor->redoAction()->shortcuts().contains(
@@ -232,18 +228,18 @@ void TestStudioEdit::editsSurviveSwitchingImages()
     s.window.imageList()->selectPrevious();
     // Shown from the document at once, before any decomposition comes back.
     QCOMPARE(s.editor->shownPath(), kChelsea);
-    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(sameMat(s.window.canvas()->labels(), edited));
     QVERIFY(waitShown(s.shown));
-    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(sameMat(s.window.canvas()->labels(), edited));
     QVERIFY(s.editor->undoAction()->isEnabled());
     s.editor->undoAction()->trigger();
-    QVERIFY(same(s.window.canvas()->labels(), s.editor->baseLabels(kChelsea)));
+    QVERIFY(sameMat(s.window.canvas()->labels(), s.editor->baseLabels(kChelsea)));
 
     // Out of the editing mode a corrected image still shows its corrections.
     s.editor->redoAction()->trigger();
     s.editor->setEditMode(false);
     QVERIFY(!s.window.canvas()->isEditing());
-    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(sameMat(s.window.canvas()->labels(), edited));
     QVERIFY(s.window.legend()->caption().contains(QStringLiteral("Corrected")));
 }
 
@@ -259,19 +255,19 @@ void TestStudioEdit::rerunDoesNotReplaceEdits()
     s.window.setThreshold(std::min(0.95, s.window.threshold() + 0.2));
     QVERIFY(waitShown(s.shown));
     const cv::Mat fresh = s.window.currentResult().decomposition->labelsAtOriginalSize();
-    QVERIFY(!same(fresh, s.editor->baseLabels(kChelsea)));
+    QVERIFY(!sameMat(fresh, s.editor->baseLabels(kChelsea)));
     // The corrections stay on display; the new masks wait and the badge says so.
-    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(sameMat(s.window.canvas()->labels(), edited));
     QVERIFY(s.editor->hasNewMasks());
     QVERIFY(s.editor->useNewMasksAction()->isEnabled());
     QVERIFY(s.window.canvas()->badgeText().contains(QStringLiteral("Use New Masks")));
 
     // Taking them is one more undoable step.
     QVERIFY(s.editor->useNewMasks());
-    QVERIFY(same(s.window.canvas()->labels(), fresh));
+    QVERIFY(sameMat(s.window.canvas()->labels(), fresh));
     QVERIFY(!s.editor->hasNewMasks());
     s.editor->undoAction()->trigger();
-    QVERIFY(same(s.window.canvas()->labels(), edited));
+    QVERIFY(sameMat(s.window.canvas()->labels(), edited));
     QVERIFY(s.editor->hasNewMasks());
 
     // An image without corrections simply follows its decompositions.
@@ -279,7 +275,7 @@ void TestStudioEdit::rerunDoesNotReplaceEdits()
     QVERIFY(s.editor->editedImages().isEmpty());
     s.window.setThreshold(std::max(0.05, s.window.threshold() - 0.3));
     QVERIFY(waitShown(s.shown));
-    QVERIFY(same(s.window.canvas()->labels(),
+    QVERIFY(sameMat(s.window.canvas()->labels(),
                  s.window.currentResult().decomposition->labelsAtOriginalSize()));
     QVERIFY(!s.editor->hasNewMasks());
 }
@@ -326,7 +322,7 @@ void TestStudioEdit::namesColoursAndExport()
     QCOMPARE(exported.at(0).at(1).toString(), QString());
     QCOMPARE(s.overwriteQuestions, 0); // nothing existed
     const cv::Mat written = cv::imread(target.toStdString(), cv::IMREAD_UNCHANGED);
-    QVERIFY(same(written, s.editor->labels(kChelsea)));
+    QVERIFY(sameMat(written, s.editor->labels(kChelsea)));
     const LabelTable table =
         parseLabelSidecar(readFile(dir.filePath(QStringLiteral("chelsea_labels.json")).toStdString()));
     QCOMPARE(table.name(fresh), std::string("whiskers"));
@@ -354,7 +350,7 @@ void TestStudioEdit::namesColoursAndExport()
     QVERIFY(s.editor->exportLabels(target, options));
     QCOMPARE(s.overwriteQuestions, 2);
     QVERIFY(QTest::qWaitFor([&] { return exported.count() == 2; }, kTimeoutMs));
-    QVERIFY(same(cv::imread(target.toStdString(), cv::IMREAD_UNCHANGED),
+    QVERIFY(sameMat(cv::imread(target.toStdString(), cv::IMREAD_UNCHANGED),
                  s.editor->labels(kChelsea)));
     QCOMPARE(cv::countNonZero(s.editor->labels(kChelsea) == fresh), 0);
 }
@@ -387,7 +383,7 @@ void TestStudioEdit::exportAllEditedImages()
     for (const QString& path : {kChelsea, kCoffee}) {
         const QString png =
             dir.filePath(QFileInfo(path).completeBaseName() + QStringLiteral("_labels.png"));
-        QVERIFY2(same(cv::imread(png.toStdString(), cv::IMREAD_UNCHANGED), s.editor->labels(path)),
+        QVERIFY2(sameMat(cv::imread(png.toStdString(), cv::IMREAD_UNCHANGED), s.editor->labels(path)),
                  qPrintable(png));
     }
     QVERIFY(s.editor->unsavedImages().isEmpty());

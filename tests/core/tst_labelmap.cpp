@@ -17,6 +17,8 @@ using namespace primaps;
 
 namespace {
 
+using primaps::testing::sameMat;
+
 // Left half 1, right half 2, a 3 x 3 block of 3 in the middle of the left
 // half and a separate 2 x 2 island of 1 inside the right half.
 cv::Mat sampleMap()
@@ -26,11 +28,6 @@ cv::Mat sampleMap()
     labels(cv::Rect(6, 8, 3, 3)).setTo(3);
     labels(cv::Rect(22, 4, 2, 2)).setTo(1);
     return labels;
-}
-
-bool same(const cv::Mat& a, const cv::Mat& b)
-{
-    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
 }
 
 } // namespace
@@ -113,9 +110,9 @@ void TestLabelMap::diffAndApplyRoundTrip()
 
     cv::Mat map = before.clone();
     applyPatch(map, patch, true);
-    QVERIFY(same(map, after));
+    QVERIFY(sameMat(map, after));
     applyPatch(map, patch, false);
-    QVERIFY(same(map, before));
+    QVERIFY(sameMat(map, before));
 
     QVERIFY(diffLabels(before, before.clone()).empty());
     // A hint limits the search.
@@ -255,7 +252,7 @@ void TestLabelMap::exportWritesWhatWasAsked()
     writeLabelExport(files, labels, table, rgb, "street.jpg", 0.5f);
 
     const cv::Mat read = cv::imread(files.labels, cv::IMREAD_UNCHANGED);
-    QVERIFY(same(read, labels));
+    QVERIFY(sameMat(read, labels));
     const cv::Mat color = cv::imread(files.color, cv::IMREAD_COLOR); // BGR
     QCOMPARE(color.at<cv::Vec3b>(9, 7), cv::Vec3b(0, 0, 250));
     const cv::Mat overlay = cv::imread(files.overlay, cv::IMREAD_COLOR);

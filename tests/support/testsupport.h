@@ -7,7 +7,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <opencv2/core/mat.hpp>
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <QDir>
 #include <QFileInfo>
@@ -75,6 +75,24 @@ inline void writeDiscAndBoxSample(const QString& imagePath, const QString& label
     QDir().mkpath(QFileInfo(labelPath).path());
     QVERIFY(cv::imwrite(imagePath.toStdString(), bgr));
     QVERIFY(cv::imwrite(labelPath.toStdString(), labels));
+}
+
+/// True when `a` and `b` have the same size and type and equal pixels.
+inline bool sameMat(const cv::Mat& a, const cv::Mat& b)
+{
+    return a.size() == b.size() && a.type() == b.type() &&
+           (a.empty() || cv::norm(a, b, cv::NORM_INF) == 0.0);
+}
+
+/// Waits up to `timeoutMs` for the next emission recorded by `spy` and returns its
+/// first argument as a bool (e.g. the `ok` of MainWindow::decompositionShown);
+/// false on timeout.
+inline bool waitNextOk(QSignalSpy& spy, int timeoutMs)
+{
+    const int before = spy.count();
+    if (!QTest::qWaitFor([&] { return spy.count() > before; }, timeoutMs))
+        return false;
+    return spy.last().at(0).toBool();
 }
 
 /// What a finished command-line run printed and returned.

@@ -8,6 +8,7 @@
 #include "labelexportdialog.h"
 #include "labelmap.h"
 #include "legendwidget.h"
+#include "testsupport.h"
 
 #include <cmath>
 #include <opencv2/core.hpp>
@@ -22,6 +23,8 @@ using namespace primaps;
 Q_DECLARE_METATYPE(primaps::LabelPatch)
 
 namespace {
+
+using primaps::testing::sameMat;
 
 // Left half 1, right half 2, a 10 x 10 island of 3 at (20, 20).
 cv::Mat fixtureLabels()
@@ -39,11 +42,6 @@ QImage fixturePhoto()
         for (int x = 0; x < photo.width(); ++x)
             photo.setPixel(x, y, qRgb(x, y * 2, 128));
     return photo;
-}
-
-bool same(const cv::Mat& a, const cv::Mat& b)
-{
-    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
 }
 
 // The viewport pixel over the centre of label pixel (x, y).
@@ -115,7 +113,7 @@ void TestLabelEdit::brushStrokeChangesExactlyTheStrokedPixels()
     cv::Mat expected = fixtureLabels();
     paintSegment(expected, {40, 30}, {60, 30}, 3, 5);
     paintSegment(expected, {60, 30}, {60, 50}, 3, 5);
-    QVERIFY(same(m_canvas->labels(), expected));
+    QVERIFY(sameMat(m_canvas->labels(), expected));
     QCOMPARE(cv::countNonZero(m_canvas->labels() == 5), cv::countNonZero(expected == 5));
     QVERIFY(cv::countNonZero(expected == 5) > 150);
 
@@ -125,7 +123,7 @@ void TestLabelEdit::brushStrokeChangesExactlyTheStrokedPixels()
     QCOMPARE(patch.rect, cv::Rect(37, 27, 27, 27));
     cv::Mat undone = m_canvas->labels().clone();
     applyPatch(undone, patch, false);
-    QVERIFY(same(undone, fixtureLabels()));
+    QVERIFY(sameMat(undone, fixtureLabels()));
     // The areas follow the edit.
     QVERIFY(m_canvas->areaFractions().size() == 6);
     QCOMPARE(m_canvas->areaFractions()[5],
@@ -148,7 +146,7 @@ void TestLabelEdit::eraserPaintsBackgroundAndPatchUndoes()
 
     const auto patch = edited.at(0).at(0).value<primaps::LabelPatch>();
     m_canvas->applyLabelPatch(patch, false);
-    QVERIFY(same(m_canvas->labels(), fixtureLabels()));
+    QVERIFY(sameMat(m_canvas->labels(), fixtureLabels()));
     m_canvas->applyLabelPatch(patch, true);
     QCOMPARE(int(m_canvas->labels().at<uchar>(70, 100)), 0);
 }
@@ -162,7 +160,7 @@ void TestLabelEdit::fillReassignsTheClickedSegment()
     QTest::mouseClick(m_canvas->viewport(), Qt::LeftButton, {}, viewPos(*m_canvas, 25, 25));
     cv::Mat expected = fixtureLabels();
     expected(cv::Rect(20, 20, 10, 10)).setTo(7);
-    QVERIFY(same(m_canvas->labels(), expected));
+    QVERIFY(sameMat(m_canvas->labels(), expected));
     QCOMPARE(edited.count(), 1);
     QCOMPARE(edited.at(0).at(0).value<primaps::LabelPatch>().rect, cv::Rect(20, 20, 10, 10));
     // Filling with the label it has changes nothing and reports nothing.
@@ -183,7 +181,7 @@ void TestLabelEdit::pickerAndAltClickReportTheLabel()
                       viewPos(*m_canvas, 22, 22));
     QCOMPARE(picked.count(), 2);
     QCOMPARE(picked.at(1).at(0).toInt(), 3);
-    QVERIFY(same(m_canvas->labels(), fixtureLabels())); // picking paints nothing
+    QVERIFY(sameMat(m_canvas->labels(), fixtureLabels())); // picking paints nothing
 }
 
 void TestLabelEdit::withoutEditingTheMousePans()
@@ -196,7 +194,7 @@ void TestLabelEdit::withoutEditingTheMousePans()
     QTest::mouseMove(viewport, viewPos(*m_canvas, 60, 30));
     QTest::mouseRelease(viewport, Qt::LeftButton, {}, viewPos(*m_canvas, 60, 30));
     QCOMPARE(edited.count(), 0);
-    QVERIFY(same(m_canvas->labels(), fixtureLabels()));
+    QVERIFY(sameMat(m_canvas->labels(), fixtureLabels()));
     QCOMPARE(m_canvas->dragMode(), QGraphicsView::ScrollHandDrag);
     m_canvas->setEditingEnabled(true);
     QCOMPARE(m_canvas->dragMode(), QGraphicsView::NoDrag);

@@ -15,6 +15,7 @@
 #include "pipeline.h"
 #include "primaps.h"
 #include "stepperwidget.h"
+#include "testsupport.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -29,6 +30,8 @@
 using namespace primaps;
 
 namespace {
+
+using primaps::testing::sameMat;
 
 const QString kSample = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 const QString kOtherSample = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
@@ -51,11 +54,6 @@ cv::Mat randomMat(int rows, int cols, int type, unsigned seed)
     cv::RNG rng(seed);
     rng.fill(mat, cv::RNG::UNIFORM, 0, 256);
     return mat;
-}
-
-bool sameMat(const cv::Mat& a, const cv::Mat& b)
-{
-    return a.size() == b.size() && a.type() == b.type() && cv::norm(a, b, cv::NORM_INF) == 0.0;
 }
 
 // Renders the canvas scene at photo resolution (no view transform), so pixels
