@@ -64,27 +64,6 @@ constexpr int kDividerGrab = 9;
 // The divider moves by this share of the labelled width per [ or ] key press.
 constexpr double kSplitKeyStep = 0.05;
 
-std::vector<double> areaShares(const cv::Mat& labels)
-{
-    if (labels.empty())
-        return {};
-    std::vector<double> counts(256, 0.0);
-    for (int y = 0; y < labels.rows; ++y) {
-        const uchar* row = labels.ptr<uchar>(y);
-        for (int x = 0; x < labels.cols; ++x)
-            counts[row[x]] += 1.0;
-    }
-    int last = 0;
-    for (int id = 0; id < 256; ++id)
-        if (counts[std::size_t(id)] > 0)
-            last = id;
-    const double total = double(labels.total());
-    std::vector<double> shares(std::size_t(last) + 1);
-    for (int id = 0; id <= last; ++id)
-        shares[std::size_t(id)] = counts[std::size_t(id)] / total;
-    return shares;
-}
-
 std::vector<double> sharesFrom(const LabelCounts& counts)
 {
     std::int64_t total = 0;
@@ -301,7 +280,7 @@ void CanvasWidget::setLabels(const cv::Mat& labels, const QRectF& rectInPhoto,
     m_labelRect = rectInPhoto;
     m_counts = countLabels(m_labels);
     m_fractions = sharesFrom(m_counts);
-    m_beforeFractions = areaShares(m_before);
+    m_beforeFractions = m_before.empty() ? std::vector<double>{} : sharesFrom(countLabels(m_before));
     if (!m_labels.empty()) {
         const QTransform scale = QTransform::fromScale(rectInPhoto.width() / m_labels.cols,
                                                        rectInPhoto.height() / m_labels.rows);
