@@ -269,14 +269,20 @@ void EvaluationWidget::chooseResults()
         openResults(path);
 }
 
+bool EvaluationWidget::refuseWhileEvaluating()
+{
+    if (!m_watcher.isRunning())
+        return false;
+    m_messages->showMessage(tr("An evaluation is running; cancel it or wait for it before "
+                               "starting another."),
+                            MessageWidget::Kind::Information);
+    return true;
+}
+
 void EvaluationWidget::chooseRun()
 {
-    if (m_watcher.isRunning()) {
-        m_messages->showMessage(tr("An evaluation is running; cancel it or wait for it before "
-                                   "starting another."),
-                                MessageWidget::Kind::Information);
+    if (refuseWhileEvaluating()) // before the folder dialog, not after it
         return;
-    }
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Evaluate a run folder"),
                                                           QFileInfo(m_resultsPath).path());
     if (!dir.isEmpty())
@@ -662,7 +668,7 @@ void EvaluationWidget::onCellActivated(int row, int column)
 
 bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, bool crf)
 {
-    if (m_watcher.isRunning())
+    if (refuseWhileEvaluating())
         return false;
     const quint64 generation = ++m_generation;
     m_control = std::make_shared<JobControl>();

@@ -140,6 +140,8 @@ signals:
     void evaluatingChanged(bool running);
 
 private:
+    /// Says so in the banner and returns true while an evaluation runs.
+    bool refuseWhileEvaluating();
     struct Outcome;
     void onEvaluationDone();
     void onProgress(quint64 generation, double fraction, const QString& message);

@@ -291,7 +291,10 @@ private slots:
         QSignalSpy running(&view, &EvaluationWidget::evaluatingChanged);
         QVERIFY(view.evaluateRun(root.filePath("run")));
         QVERIFY(view.isEvaluating());
-        QVERIFY(!view.evaluateRun(root.filePath("run"))); // one at a time
+        QVERIFY(!view.evaluateRun(root.filePath("run"))); // one at a time, and says why
+        QVERIFY2(view.messageWidget()->text().contains("running"),
+                 qPrintable(view.messageWidget()->text()));
+        view.messageWidget()->dismiss();
         view.chooseRun(); // says why instead of opening a folder dialog
         QVERIFY2(view.messageWidget()->text().contains("running"),
                  qPrintable(view.messageWidget()->text()));
