@@ -5,6 +5,7 @@
 #include "backbone.h"
 #include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
+#include "datadir.h"
 #include "evaluationwidget.h"
 #include "featureviewwidget.h"
 #include "fitdialog.h"
@@ -609,6 +610,18 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 QStringList MainWindow::bundledSamples()
 {
+    // Installed (or in the build tree): open the sample files where they are.
+    const QString installed = QString::fromStdString(dataPath("samples"));
+    if (!installed.isEmpty()) {
+        const QDir dir(installed);
+        QStringList paths;
+        for (const QString& name :
+             dir.entryList(ImageListWidget::nameFilters(), QDir::Files, QDir::Name))
+            paths << dir.filePath(name);
+        if (!paths.isEmpty())
+            return paths;
+    }
+    // A lone executable: copy the compiled-in samples out of the resource.
     QString base = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
     if (base.isEmpty())
         base = QDir::temp().filePath(QStringLiteral("primaps-studio"));
