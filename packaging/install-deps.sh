@@ -25,7 +25,9 @@ packages=(
   # Qt's offscreen/xcb platform plugins need these fonts to render text
   fonts-dejavu-core
   # checks of the Debian package (packaging/check-package.sh)
-  lintian appstream desktop-file-utils
+  lintian appstream desktop-file-utils man-db file
+  # dpkg-shlibdeps computes the package's Depends (CPack)
+  dpkg-dev
 )
 
 if [ "$(id -u)" -eq 0 ]; then
