@@ -74,6 +74,8 @@ std::vector<ModelInfo> parseModelCatalog(const std::string& json, const std::str
 
 namespace {
 
+constexpr std::size_t kMaxCatalogBytes = 1 << 20;
+
 struct LoadedCatalog
 {
     std::vector<ModelInfo> models;
@@ -88,9 +90,13 @@ LoadedCatalog loadCatalog()
     std::string problem;
     if (!path.empty()) {
         try {
-            std::ifstream in(path, std::ios::binary);
+            std::ifstream in(path, std::ios::binary | std::ios::ate);
             if (!in)
                 throw Error("model catalogue '" + path + "': cannot be read");
+            // A catalogue lists a handful of models; never read a stray huge file.
+            if (in.tellg() > std::streamoff(kMaxCatalogBytes))
+                throw Error("model catalogue '" + path + "': larger than 1 MiB, not a catalogue");
+            in.seekg(0);
             std::ostringstream text;
             text << in.rdbuf();
             return {parseModelCatalog(text.str(), path), path};

@@ -119,6 +119,19 @@ private slots:
                  qPrintable(run.out));
     }
 
+    void oversizedCatalogueIsNotRead()
+    {
+        // Valid JSON, but no catalogue is megabytes long: it is not read at all.
+        const QByteArray huge = QByteArray(2 << 20, ' ') + sourceCatalog();
+        const QString prefix = makePrefix(dir, "huge", &huge);
+        QVERIFY(!prefix.isEmpty());
+        const Run run = backbones(prefix);
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.out.contains("Model catalogue: built in (") &&
+                     run.out.contains("larger than 1 MiB"),
+                 qPrintable(run.out));
+    }
+
     void loneProgramUsesTheCompiledInCatalogue()
     {
         const QString prefix = makePrefix(dir, "lone", nullptr);
