@@ -7,6 +7,7 @@
 #include "canvaswidget.h"
 #include "datadir.h"
 #include "evaluationwidget.h"
+#include "exportfolder.h"
 #include "featureviewwidget.h"
 #include "fitdialog.h"
 #include "fitmonitorwidget.h"
@@ -698,7 +699,8 @@ QString MainWindow::exportSuggestion(const QString& suffix) const
     QSettings settings;
     const QFileInfo image(m_current.request.path);
     const QString dir =
-        settings.value(QStringLiteral("paths/export"), image.absolutePath()).toString();
+        settings.value(QStringLiteral("paths/export"), defaultExportFolder(image.filePath()))
+            .toString();
     return QDir(dir).filePath(image.completeBaseName() + suffix);
 }
 

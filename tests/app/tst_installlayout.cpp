@@ -4,10 +4,12 @@
 // catalogue when that file is missing or broken, and says which one it uses.
 // The real `primaps` is copied into temporary prefixes and run there.
 #include "datadir.h"
+#include "exportfolder.h"
 
 #include <QDir>
 #include <QFile>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -130,6 +132,20 @@ private slots:
         QVERIFY2(run.out.contains("Model catalogue: built in (") &&
                      run.out.contains("larger than 1 MiB"),
                  qPrintable(run.out));
+    }
+
+    void exportsDefaultToAWritableFolder()
+    {
+        // Beside the image when its folder can be written to ...
+        const QString photo = dir.filePath("photos/cat.jpg");
+        QVERIFY(writeFile(photo, "not decoded here"));
+        QCOMPARE(primaps::defaultExportFolder(photo), QFileInfo(dir.filePath("photos")).absoluteFilePath());
+        // ... else in a folder of the user's (the samples in /usr/share are read-only).
+        const QString fallback = primaps::defaultExportFolder("/nonexistent-folder/cat.jpg");
+        QVERIFY(QFileInfo(fallback).isDir());
+        QVERIFY(fallback != "/nonexistent-folder");
+        QVERIFY(fallback == QDir::homePath() ||
+                fallback == QStandardPaths::writableLocation(QStandardPaths::PicturesLocation));
     }
 
     void loneProgramUsesTheCompiledInCatalogue()
