@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "modelcatalog.h"
 
+#include "datadir.h"
 #include "error.h"
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <sys/stat.h>
 
 namespace primaps {
@@ -69,11 +72,58 @@ std::vector<ModelInfo> parseModelCatalog(const std::string& json, const std::str
     return models;
 }
 
+namespace {
+
+constexpr std::size_t kMaxCatalogBytes = 1 << 20;
+
+struct LoadedCatalog
+{
+    std::vector<ModelInfo> models;
+    std::string source;
+};
+
+// The installed catalogue (the file the man page and the docs point at) when it is
+// there and valid; otherwise the copy compiled in, with the reason in `source`.
+LoadedCatalog loadCatalog()
+{
+    const std::string path = dataPath("models/catalog.json");
+    std::string problem;
+    if (!path.empty()) {
+        try {
+            std::ifstream in(path, std::ios::binary | std::ios::ate);
+            if (!in)
+                throw Error("model catalogue '" + path + "': cannot be read");
+            // A catalogue lists a handful of models; never read a stray huge file.
+            if (in.tellg() > std::streamoff(kMaxCatalogBytes))
+                throw Error("model catalogue '" + path + "': larger than 1 MiB, not a catalogue");
+            in.seekg(0);
+            std::ostringstream text;
+            text << in.rdbuf();
+            return {parseModelCatalog(text.str(), path), path};
+        } catch (const Error& e) {
+            problem = std::string(" (") + e.what() + ")";
+        }
+    }
+    return {parseModelCatalog(kBuiltinModelCatalogJson, "built-in models/catalog.json"),
+            "built in" + problem};
+}
+
+const LoadedCatalog& loadedCatalog()
+{
+    static const LoadedCatalog catalog = loadCatalog();
+    return catalog;
+}
+
+} // namespace
+
 const std::vector<ModelInfo>& modelCatalog()
 {
-    static const std::vector<ModelInfo> catalog =
-        parseModelCatalog(kBuiltinModelCatalogJson, "built-in models/catalog.json");
-    return catalog;
+    return loadedCatalog().models;
+}
+
+std::string modelCatalogSource()
+{
+    return loadedCatalog().source;
 }
 
 const ModelInfo* findModel(const std::string& name)

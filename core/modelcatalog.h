@@ -32,9 +32,14 @@ struct ModelInfo
     bool plausibleSize(std::int64_t bytes) const;
 };
 
-/// The catalogue built into the library (models/catalog.json at build time). Never empty;
-/// safe to call from any thread.
+/// The model catalogue: the installed models/catalog.json (dataPath(), e.g.
+/// /usr/share/primaps-studio/models/catalog.json) when it exists and is valid, else the
+/// copy built into the library. Read once; never empty; safe to call from any thread.
 const std::vector<ModelInfo>& modelCatalog();
+
+/// Where modelCatalog() came from: the file's path, or "built in" (with the reason when
+/// an installed file was unusable).
+std::string modelCatalogSource();
 
 /// Parses a catalogue in the catalog.json format. `source` names it in errors. Throws
 /// primaps::Error naming the source and the entry on malformed JSON or a missing field.

@@ -8,14 +8,36 @@
 #include <opencv2/core/version.hpp>
 #include <torch/version.h>
 
+#include <cstdlib>
+#include <sched.h>
 #include <thread>
 
 namespace primaps {
 
+namespace {
+
+// The CPUs this process may run on: a Slurm task, a container or `taskset` limits
+// them (sched_getaffinity), unlike hardware_concurrency(), which counts the whole
+// machine and would start one thread per core of a shared cluster node.
+int availableCpus()
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+} // namespace
+
 void configureThreads(int threads)
 {
-    if (threads <= 0)
-        threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads <= 0) {
+        // OMP_NUM_THREADS, as for any LibTorch program, when it holds a positive count.
+        const char* omp = std::getenv("OMP_NUM_THREADS");
+        const int requested = omp ? std::atoi(omp) : 0;
+        threads = requested > 0 ? requested : availableCpus();
+    }
     at::set_num_threads(threads);
     cv::setNumThreads(threads);
 }

@@ -17,11 +17,17 @@ packages=(
   libmatio-dev
   # fast BLAS for LibTorch (the reference BLAS is ~30x slower)
   libopenblas0-pthread libblas-dev liblapack-dev
+  # man pages, made from --help at build time
+  help2man
   # tests and benchmarks
   libbenchmark-dev
   xvfb xauth
   # Qt's offscreen/xcb platform plugins need these fonts to render text
   fonts-dejavu-core
+  # checks of the Debian package (packaging/check-package.sh)
+  lintian appstream desktop-file-utils man-db file
+  # dpkg-shlibdeps computes the package's Depends (CPack)
+  dpkg-dev
 )
 
 if [ "$(id -u)" -eq 0 ]; then

@@ -2,6 +2,7 @@
 #include "labeleditor.h"
 
 #include "canvaswidget.h"
+#include "exportfolder.h"
 #include "labelexportdialog.h"
 #include "legendwidget.h"
 #include "messagewidget.h"
@@ -1112,7 +1113,7 @@ void LabelEditor::openExportDialog()
         return;
     const QFileInfo info(image);
     const QString folder =
-        QSettings().value(QStringLiteral("paths/labels"), info.absolutePath()).toString();
+        QSettings().value(QStringLiteral("paths/labels"), defaultExportFolder(image)).toString();
     LabelExportDialog dialog(
         LabelExportDialog::Mode::File,
         QDir::toNativeSeparators(QDir(folder).filePath(info.completeBaseName() +
@@ -1137,7 +1138,7 @@ bool LabelEditor::openExportAllDialog()
         return false;
     QSettings settings;
     const QString folder =
-        settings.value(QStringLiteral("paths/labels"), QFileInfo(editedImages().first()).absolutePath())
+        settings.value(QStringLiteral("paths/labels"), defaultExportFolder(editedImages().first()))
             .toString();
     LabelExportDialog dialog(
         LabelExportDialog::Mode::Folder, QDir::toNativeSeparators(folder),

@@ -72,7 +72,9 @@ int runBackbones(const QStringList& arguments)
         out << QJsonDocument(QJsonObject{{"backbones", models},
                                          {"search_folders", folders},
                                          {"download_folder",
-                                          QString::fromStdString(modelDownloadDirectory())}})
+                                          QString::fromStdString(modelDownloadDirectory())},
+                                         {"catalogue",
+                                          QString::fromStdString(modelCatalogSource())}})
                    .toJson();
         return ExitOk;
     }
@@ -106,6 +108,7 @@ int runBackbones(const QStringList& arguments)
     }
     out << "set by $PRIMAPS_MODELS_DIR (optional), the studio's download folder, and\n"
            "PyTorch Hub's cache ($TORCH_HOME/hub/checkpoints). --weights FILE overrides them.\n";
+    out << "Model catalogue: " << QString::fromStdString(modelCatalogSource()) << "\n";
     return ExitOk;
 }
 

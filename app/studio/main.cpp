@@ -7,6 +7,7 @@
 #include "runtime.h"
 
 #include <cstdio>
+#include <cstring>
 #include <QAction>
 #include <QApplication>
 #include <QCommandLineParser>
@@ -20,10 +21,38 @@ constexpr int kScreenshotTimeoutMs = 180000;
 // Lets the docks settle and the last paint happen before the window is grabbed.
 constexpr int kScreenshotSettleMs = 500;
 
+// --help and --version only print text, so they must work without a display
+// (help2man runs them at build time). QApplication aborts (SIGABRT) when its
+// platform finds no display, so those two use the offscreen platform unless the
+// user chose one, and a window run without any display says what to do instead.
+// Returns false when the studio cannot start.
+bool choosePlatform(int argc, char* argv[])
+{
+    if (qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        return true;
+    for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i)
+        for (const char* option : {"-h", "--help", "-help", "--help-all", "-v", "--version"})
+            if (std::strcmp(argv[i], option) == 0) {
+                qputenv("QT_QPA_PLATFORM", "offscreen");
+                return true;
+            }
+    if (qEnvironmentVariableIsEmpty("DISPLAY") && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")) {
+        std::fprintf(stderr,
+                     "primaps-studio: no display (neither DISPLAY nor WAYLAND_DISPLAY is set).\n"
+                     "Run it in a desktop session, under a virtual one (xvfb-run -a "
+                     "primaps-studio), or\nwith QT_QPA_PLATFORM=offscreen; the command line "
+                     "'primaps' needs no display.\n");
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
 int main(int argc, char* argv[])
 {
+    if (!choosePlatform(argc, argv))
+        return 1;
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("PriMaPs"));
     QApplication::setApplicationName(QStringLiteral("PriMaPs Studio"));

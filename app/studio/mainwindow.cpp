@@ -5,7 +5,9 @@
 #include "backbone.h"
 #include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
+#include "datadir.h"
 #include "evaluationwidget.h"
+#include "exportfolder.h"
 #include "featureviewwidget.h"
 #include "fitdialog.h"
 #include "fitmonitorwidget.h"
@@ -609,6 +611,18 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 QStringList MainWindow::bundledSamples()
 {
+    // Installed (or in the build tree): open the sample files where they are.
+    const QString installed = QString::fromStdString(dataPath("samples"));
+    if (!installed.isEmpty()) {
+        const QDir dir(installed);
+        QStringList paths;
+        for (const QString& name :
+             dir.entryList(ImageListWidget::nameFilters(), QDir::Files, QDir::Name))
+            paths << dir.filePath(name);
+        if (!paths.isEmpty())
+            return paths;
+    }
+    // A lone executable: copy the compiled-in samples out of the resource.
     QString base = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
     if (base.isEmpty())
         base = QDir::temp().filePath(QStringLiteral("primaps-studio"));
@@ -685,7 +699,8 @@ QString MainWindow::exportSuggestion(const QString& suffix) const
     QSettings settings;
     const QFileInfo image(m_current.request.path);
     const QString dir =
-        settings.value(QStringLiteral("paths/export"), image.absolutePath()).toString();
+        settings.value(QStringLiteral("paths/export"), defaultExportFolder(image.filePath()))
+            .toString();
     return QDir(dir).filePath(image.completeBaseName() + suffix);
 }
 

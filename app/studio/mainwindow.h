@@ -56,8 +56,9 @@ public:
     void openInitial(const QStringList& paths);
     /// Adds files or folders to the image list and shows the first new image.
     void openPaths(const QStringList& paths);
-    /// Copies of the bundled samples in the cache folder, extracted on first use
-    /// (core reads files, not Qt resources). Returns the paths that exist.
+    /// The bundled samples: the installed ones (share/primaps-studio/samples) where
+    /// they are, else copies of the compiled-in ones in the cache folder, extracted
+    /// on first use (core reads files, not Qt resources). Returns the paths that exist.
     QStringList bundledSamples();
 
     /// Restores window geometry, dock layout, overlay opacity, backbone, the
