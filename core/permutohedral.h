@@ -91,9 +91,6 @@ public:
 
 private:
     template <int FixedDim> void build(const float* features, int dim, int count);
-    template <int FixedChannels>
-    void filterImpl(const float* in, float* out, int channels, Workspace& workspace,
-                    const float* preScale, const float* postScale, bool accumulate) const;
 
     int dim_ = 0;
     int points_ = 0;

@@ -7,7 +7,9 @@
 #include "densecrf.h"
 #include "error.h"
 
+#include <algorithm>
 #include <benchmark/benchmark.h>
+#include <chrono>
 #include <cstddef>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -38,14 +40,13 @@ const cv::Mat& sampleImage()
 
 // Scores shaped like PriMaPs' input: smooth label maps from a 40 x 40 grid,
 // bilinearly upsampled, so that the CRF has boundaries to move.
-const std::vector<float>& sampleScores()
+std::vector<float> makeScores(int labels)
 {
-    static const std::vector<float> scores = [] {
         std::mt19937 rng(7);
         std::normal_distribution<float> normal(0.0f, 2.0f);
         const int grid = kSide / 8;
-        std::vector<float> out(std::size_t(kLabels) * kSide * kSide);
-        for (int k = 0; k < kLabels; ++k) {
+        std::vector<float> out(std::size_t(labels) * kSide * kSide);
+        for (int k = 0; k < labels; ++k) {
             cv::Mat small(grid, grid, CV_32F);
             for (int i = 0; i < grid * grid; ++i)
                 small.at<float>(i) = normal(rng);
@@ -53,7 +54,11 @@ const std::vector<float>& sampleScores()
             cv::resize(small, plane, plane.size(), 0, 0, cv::INTER_LINEAR);
         }
         return out;
-    }();
+}
+
+const std::vector<float>& sampleScores()
+{
+    static const std::vector<float> scores = makeScores(kLabels);
     return scores;
 }
 
@@ -166,5 +171,57 @@ BENCHMARK(BM_DenseCrf320Inference)
     ->Arg(1)
     ->ArgName("threads")
     ->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+namespace {
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
+// How the CRF's cost grows with the number of labels (issue 15: K = 40 at most
+// 2.5x K = 10). The machine is shared, so each iteration times K labels and
+// K = 10 back to back on the same image (everything a caller pays: both lattices,
+// the inference and the output; the spatial lattice comes from the process-wide
+// cache as for any run of same-size images) and reports the median of the
+// per-pair ratios, which survives a load that the absolute times do not.
+void BM_DenseCrfLabels(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(1)));
+    const int labels = int(state.range(0));
+    const cv::Mat& rgb = sampleImage();
+    const std::vector<float> scores = makeScores(labels);
+    const std::vector<float>& base = sampleScores();
+    std::vector<double> ratios, times, baseTimes;
+    for (auto _ : state) {
+        auto start = std::chrono::steady_clock::now();
+        std::vector<float> q = primaps::denseCrf(scores, labels, rgb);
+        benchmark::DoNotOptimize(q.data());
+        times.push_back(millisecondsSince(start));
+        start = std::chrono::steady_clock::now();
+        q = primaps::denseCrf(base, kLabels, rgb);
+        benchmark::DoNotOptimize(q.data());
+        baseTimes.push_back(millisecondsSince(start));
+        ratios.push_back(times.back() / baseTimes.back());
+    }
+    state.counters["ms"] = median(times);
+    state.counters["ms_K10"] = median(baseTimes);
+    state.counters["ratio_to_K10"] = median(ratios);
+    state.counters["threads"] = double(cv::getNumThreads());
+}
+BENCHMARK(BM_DenseCrfLabels)
+    ->ArgsProduct({{10, 25, 40}, {0}})
+    ->ArgNames({"K", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 } // namespace
