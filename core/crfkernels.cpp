@@ -257,52 +257,72 @@ void meanFieldPortable(float* PRIMAPS_RESTRICT q, const float* PRIMAPS_RESTRICT 
 
 #define PRIMAPS_AVX2 __attribute__((target("avx2,fma")))
 
+// Rows of Q = k / 4 quads: Q / 2 full registers and, for odd Q, a 128-bit tail.
+// V > 0: V registers and the tail known at compile time (up to 64 labels: the
+// row stays in registers); V = 0: counts at run time, in chunks of eight
+// registers. Rows are 16-byte aligned (strides are multiples of four floats).
 template <int V> inline std::size_t vectorCount(std::size_t k)
 {
     return V > 0 ? std::size_t(V) : k / kCrfLanes;
+}
+
+template <int V, bool Tail> inline bool hasTail(std::size_t k)
+{
+    return V > 0 ? Tail : (k % kCrfLanes) != 0;
 }
 
 // Accumulators in registers for V <= 8; beyond that the row is processed in
 // chunks of eight registers.
 constexpr std::size_t kMaxRegisters = 8;
 
-template <int V>
+template <int V, bool Tail>
 PRIMAPS_AVX2 void splatAvx2(const LatticeTables& t, const float* in, float* values,
                             std::size_t k, int begin, int end, const float* preScale,
                             std::size_t prefetch)
 {
     const std::size_t vectors = vectorCount<V>(k);
+    const bool tail = hasTail<V, Tail>(k);
     const std::size_t last = std::size_t(t.splatStart[std::size_t(end)]);
     for (int v = begin; v < end; ++v) {
         const std::size_t first = std::size_t(t.splatStart[std::size_t(v)]);
         const std::size_t stop = std::size_t(t.splatStart[std::size_t(v) + 1]);
         float* dst = values + (std::size_t(v) + 1) * k;
-        for (std::size_t chunk = 0; chunk < vectors; chunk += kMaxRegisters) {
-            const std::size_t n = std::min(kMaxRegisters, vectors - chunk);
+        // One pass per chunk of eight registers; the tail rides with the last.
+        for (std::size_t chunk = 0; chunk < std::max<std::size_t>(vectors, 1);
+             chunk += kMaxRegisters) {
+            const std::size_t n = vectors > chunk ? std::min(kMaxRegisters, vectors - chunk) : 0;
+            const bool withTail = tail && chunk + kMaxRegisters >= vectors;
             __m256 acc[kMaxRegisters];
+            __m128 accTail = _mm_setzero_ps();
             for (std::size_t j = 0; j < n; ++j)
                 acc[j] = _mm256_setzero_ps();
             for (std::size_t s = first; s < stop; ++s) {
                 if (chunk == 0 && prefetch && s + prefetch < last)
                     prefetchRow(in + std::size_t(t.splatPoint[s + prefetch]) * k, k);
                 const std::size_t p = std::size_t(t.splatPoint[s]);
-                const __m256 w = _mm256_set1_ps(preScale ? t.splatWeight[s] * preScale[p]
-                                                         : t.splatWeight[s]);
+                const float weight = preScale ? t.splatWeight[s] * preScale[p] : t.splatWeight[s];
+                const __m256 w = _mm256_set1_ps(weight);
                 const float* src = in + p * k + chunk * kCrfLanes;
                 for (std::size_t j = 0; j < n; ++j)
-                    acc[j] = _mm256_fmadd_ps(w, _mm256_load_ps(src + j * kCrfLanes), acc[j]);
+                    acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + j * kCrfLanes), acc[j]);
+                if (withTail)
+                    accTail = _mm_fmadd_ps(_mm256_castps256_ps128(w),
+                                           _mm_load_ps(src + n * kCrfLanes), accTail);
             }
             for (std::size_t j = 0; j < n; ++j)
-                _mm256_store_ps(dst + (chunk + j) * kCrfLanes, acc[j]);
+                _mm256_storeu_ps(dst + (chunk + j) * kCrfLanes, acc[j]);
+            if (withTail)
+                _mm_store_ps(dst + (chunk + n) * kCrfLanes, accTail);
         }
     }
 }
 
-template <int V>
+template <int V, bool Tail>
 PRIMAPS_AVX2 void blurAvx2(const std::int32_t* nb, const float* current, float* next,
                            std::size_t k, int begin, int end, std::size_t prefetch)
 {
     const std::size_t vectors = vectorCount<V>(k);
+    const bool tail = hasTail<V, Tail>(k);
     const __m256 half = _mm256_set1_ps(0.5f);
     for (int v = begin; v < end; ++v) {
         const std::size_t ahead = std::size_t(v) + prefetch;
@@ -316,27 +336,37 @@ PRIMAPS_AVX2 void blurAvx2(const std::int32_t* nb, const float* current, float* 
         const float* plus = current + std::size_t(nb[2 * std::size_t(v) + 1]) * k;
         for (std::size_t j = 0; j < vectors; ++j) {
             const std::size_t o = j * kCrfLanes;
-            const __m256 sum = _mm256_add_ps(_mm256_load_ps(minus + o), _mm256_load_ps(plus + o));
-            _mm256_store_ps(dst + o, _mm256_fmadd_ps(sum, half, _mm256_load_ps(self + o)));
+            const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(minus + o), _mm256_loadu_ps(plus + o));
+            _mm256_storeu_ps(dst + o, _mm256_fmadd_ps(sum, half, _mm256_loadu_ps(self + o)));
+        }
+        if (tail) {
+            const std::size_t o = vectors * kCrfLanes;
+            const __m128 sum = _mm_add_ps(_mm_load_ps(minus + o), _mm_load_ps(plus + o));
+            _mm_store_ps(dst + o, _mm_fmadd_ps(sum, _mm256_castps256_ps128(half),
+                                               _mm_load_ps(self + o)));
         }
     }
 }
 
-template <int V>
+template <int V, bool Tail>
 PRIMAPS_AVX2 void sliceAvx2(const LatticeTables& t, const float* values, float* out,
                             std::size_t k, int begin, int end, float alpha,
                             const float* postScale, bool accumulate, std::size_t prefetch)
 {
     const std::size_t vectors = vectorCount<V>(k);
+    const bool tail = hasTail<V, Tail>(k);
     const std::size_t d1 = std::size_t(t.d1);
     const std::size_t last = std::size_t(end) * d1;
     for (int p = begin; p < end; ++p) {
         const std::size_t base = std::size_t(p) * d1;
         const __m256 scale = _mm256_set1_ps(postScale ? alpha * postScale[p] : alpha);
         float* dst = out + std::size_t(p) * k;
-        for (std::size_t chunk = 0; chunk < vectors; chunk += kMaxRegisters) {
-            const std::size_t n = std::min(kMaxRegisters, vectors - chunk);
+        for (std::size_t chunk = 0; chunk < std::max<std::size_t>(vectors, 1);
+             chunk += kMaxRegisters) {
+            const std::size_t n = vectors > chunk ? std::min(kMaxRegisters, vectors - chunk) : 0;
+            const bool withTail = tail && chunk + kMaxRegisters >= vectors;
             __m256 acc[kMaxRegisters];
+            __m128 accTail = _mm_setzero_ps();
             for (std::size_t j = 0; j < n; ++j)
                 acc[j] = _mm256_setzero_ps();
             for (std::size_t r = 0; r < d1; ++r) {
@@ -344,18 +374,26 @@ PRIMAPS_AVX2 void sliceAvx2(const LatticeTables& t, const float* values, float* 
                 if (chunk == 0 && prefetch && e + prefetch < last)
                     prefetchRow(values + std::size_t(t.pointVertex[e + prefetch]) * k, k);
                 const __m256 w = _mm256_set1_ps(t.pointWeight[e]);
-                const float* src =
-                    values + std::size_t(t.pointVertex[e]) * k + chunk * kCrfLanes;
+                const float* src = values + std::size_t(t.pointVertex[e]) * k + chunk * kCrfLanes;
                 for (std::size_t j = 0; j < n; ++j)
-                    acc[j] = _mm256_fmadd_ps(w, _mm256_load_ps(src + j * kCrfLanes), acc[j]);
+                    acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + j * kCrfLanes), acc[j]);
+                if (withTail)
+                    accTail = _mm_fmadd_ps(_mm256_castps256_ps128(w),
+                                           _mm_load_ps(src + n * kCrfLanes), accTail);
             }
             float* o = dst + chunk * kCrfLanes;
             for (std::size_t j = 0; j < n; ++j) {
                 const __m256 r = accumulate
                                      ? _mm256_fmadd_ps(acc[j], scale,
-                                                       _mm256_load_ps(o + j * kCrfLanes))
+                                                       _mm256_loadu_ps(o + j * kCrfLanes))
                                      : _mm256_mul_ps(acc[j], scale);
-                _mm256_store_ps(o + j * kCrfLanes, r);
+                _mm256_storeu_ps(o + j * kCrfLanes, r);
+            }
+            if (withTail) {
+                const __m128 s4 = _mm256_castps256_ps128(scale);
+                float* ot = o + n * kCrfLanes;
+                _mm_store_ps(ot, accumulate ? _mm_fmadd_ps(accTail, s4, _mm_load_ps(ot))
+                                            : _mm_mul_ps(accTail, s4));
             }
         }
     }
@@ -395,100 +433,151 @@ PRIMAPS_AVX2 inline float horizontalSum(__m256 x)
     return _mm_cvtss_f32(s);
 }
 
-// One row at a time, all of it in registers for up to 64 labels (V <= 8); the
-// lanes past `labels` are -infinity before the exponential and zero after it.
-template <int V>
+// Register j of a row at `p`: eight floats, or for the half register of a row
+// with a tail, four (the upper lanes read as zero and are never stored).
+template <bool Half> PRIMAPS_AVX2 inline __m256 loadLanes(const float* p)
+{
+    if constexpr (Half)
+        return _mm256_insertf128_ps(_mm256_setzero_ps(), _mm_load_ps(p), 0);
+    else
+        return _mm256_loadu_ps(p);
+}
+
+template <bool Half> PRIMAPS_AVX2 inline void storeLanes(float* p, __m256 x)
+{
+    if constexpr (Half)
+        _mm_store_ps(p, _mm256_castps256_ps128(x));
+    else
+        _mm256_storeu_ps(p, x);
+}
+
+// The lanes of register `j` that hold labels (all ones) and those that hold
+// padding (zero), for rows of `labels` labels.
+PRIMAPS_AVX2 inline __m256 labelMask(std::size_t labels, std::size_t j)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i first = _mm256_set1_epi32(int(labels) - int(j * kCrfLanes));
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(first, lane));
+}
+
+// One row at a time. For up to 64 labels (V > 0) the row stays in registers:
+// V full registers and, with T, a half one. Lanes past `labels` are -infinity
+// before the exponential and zero after it.
+template <int V, bool T>
 PRIMAPS_AVX2 void meanFieldAvx2(float* q, const float* message, const float* unary,
                                 std::size_t labels, std::size_t stride, int begin, int end)
 {
-    constexpr std::size_t kRows = V > 0 ? std::size_t(V) : 1;
-    const std::size_t vectors = V > 0 ? std::size_t(V) : stride / kCrfLanes;
-    // Lane mask of the last register.
-    const std::size_t tail = labels - (vectors - 1) * kCrfLanes;
-    alignas(32) std::int32_t laneMask[kCrfLanes];
-    for (std::size_t l = 0; l < kCrfLanes; ++l)
-        laneMask[l] = l < tail ? -1 : 0;
-    const __m256 keep = _mm256_castsi256_ps(_mm256_load_si256((const __m256i*)laneMask));
     const __m256 minusInf = _mm256_set1_ps(-__builtin_inff());
     const __m256 floor = _mm256_set1_ps(kMinExponent);
-    if constexpr (V == 0) {
-        // Many labels: three passes over the row in memory.
+    if constexpr (V == 0 && !T) {
+        // Many labels: three passes over the row in memory, whole registers and
+        // a half one for a stride of 4 mod 8.
+        const std::size_t full = stride / kCrfLanes;
+        const bool half = stride % kCrfLanes != 0;
+        const std::size_t count = full + (half ? 1 : 0);
         for (int i = begin; i < end; ++i) {
             const std::size_t o = std::size_t(i) * stride;
             __m256 top = minusInf;
-            for (std::size_t j = 0; j < vectors; ++j) {
-                __m256 x = _mm256_sub_ps(_mm256_load_ps(message + o + j * 8),
-                                         _mm256_load_ps(unary + o + j * 8));
-                if (j + 1 == vectors)
-                    x = _mm256_blendv_ps(minusInf, x, keep);
-                _mm256_store_ps(q + o + j * 8, x);
+            for (std::size_t j = 0; j < count; ++j) {
+                const std::size_t at = o + j * kCrfLanes;
+                const bool isHalf = j == full;
+                __m256 x = _mm256_sub_ps(isHalf ? loadLanes<true>(message + at)
+                                                : loadLanes<false>(message + at),
+                                         isHalf ? loadLanes<true>(unary + at)
+                                                : loadLanes<false>(unary + at));
+                x = _mm256_blendv_ps(minusInf, x, labelMask(labels, j));
                 top = _mm256_max_ps(top, x);
+                isHalf ? storeLanes<true>(q + at, x) : storeLanes<false>(q + at, x);
             }
             const __m256 shift = _mm256_set1_ps(horizontalMax(top));
             __m256 sum = _mm256_setzero_ps();
-            for (std::size_t j = 0; j < vectors; ++j) {
-                __m256 e = exp256(_mm256_max_ps(_mm256_sub_ps(_mm256_load_ps(q + o + j * 8), shift),
-                                                floor));
-                if (j + 1 == vectors)
-                    e = _mm256_and_ps(e, keep);
-                _mm256_store_ps(q + o + j * 8, e);
+            for (std::size_t j = 0; j < count; ++j) {
+                const std::size_t at = o + j * kCrfLanes;
+                const bool isHalf = j == full;
+                __m256 e = isHalf ? loadLanes<true>(q + at) : loadLanes<false>(q + at);
+                e = exp256(_mm256_max_ps(_mm256_sub_ps(e, shift), floor));
+                e = _mm256_and_ps(e, labelMask(labels, j));
                 sum = _mm256_add_ps(sum, e);
+                isHalf ? storeLanes<true>(q + at, e) : storeLanes<false>(q + at, e);
             }
             const __m256 inv = _mm256_set1_ps(1.0f / horizontalSum(sum));
-            for (std::size_t j = 0; j < vectors; ++j)
-                _mm256_store_ps(q + o + j * 8, _mm256_mul_ps(_mm256_load_ps(q + o + j * 8), inv));
+            for (std::size_t j = 0; j < count; ++j) {
+                const std::size_t at = o + j * kCrfLanes;
+                if (j == full)
+                    storeLanes<true>(q + at, _mm256_mul_ps(loadLanes<true>(q + at), inv));
+                else
+                    storeLanes<false>(q + at, _mm256_mul_ps(loadLanes<false>(q + at), inv));
+            }
         }
         return;
-    }
-    for (int i = begin; i < end; ++i) {
-        const std::size_t o = std::size_t(i) * stride;
-        __m256 x[kRows];
-        __m256 top = minusInf;
-        for (std::size_t j = 0; j < kRows; ++j) {
-            x[j] = _mm256_sub_ps(_mm256_load_ps(message + o + j * 8),
-                                 _mm256_load_ps(unary + o + j * 8));
-            if (j + 1 == kRows)
-                x[j] = _mm256_blendv_ps(minusInf, x[j], keep);
-            top = _mm256_max_ps(top, x[j]);
+    } else {
+        constexpr std::size_t R = std::size_t(V) + (T ? 1 : 0);
+        __m256 keep[R];
+        for (std::size_t j = 0; j < R; ++j)
+            keep[j] = labelMask(labels, j);
+        for (int i = begin; i < end; ++i) {
+            const std::size_t o = std::size_t(i) * stride;
+            __m256 x[R];
+            __m256 top = minusInf;
+            for (std::size_t j = 0; j < std::size_t(V); ++j)
+                x[j] = _mm256_sub_ps(loadLanes<false>(message + o + j * kCrfLanes),
+                                     loadLanes<false>(unary + o + j * kCrfLanes));
+            if constexpr (T)
+                x[V] = _mm256_sub_ps(loadLanes<true>(message + o + V * kCrfLanes),
+                                     loadLanes<true>(unary + o + V * kCrfLanes));
+            for (std::size_t j = 0; j < R; ++j) {
+                x[j] = _mm256_blendv_ps(minusInf, x[j], keep[j]);
+                top = _mm256_max_ps(top, x[j]);
+            }
+            const __m256 shift = _mm256_set1_ps(horizontalMax(top));
+            __m256 sum = _mm256_setzero_ps();
+            for (std::size_t j = 0; j < R; ++j) {
+                x[j] = exp256(_mm256_max_ps(_mm256_sub_ps(x[j], shift), floor));
+                x[j] = _mm256_and_ps(x[j], keep[j]);
+                sum = _mm256_add_ps(sum, x[j]);
+            }
+            const __m256 inv = _mm256_set1_ps(1.0f / horizontalSum(sum));
+            for (std::size_t j = 0; j < std::size_t(V); ++j)
+                storeLanes<false>(q + o + j * kCrfLanes, _mm256_mul_ps(x[j], inv));
+            if constexpr (T)
+                storeLanes<true>(q + o + V * kCrfLanes, _mm256_mul_ps(x[V], inv));
         }
-        const __m256 shift = _mm256_set1_ps(horizontalMax(top));
-        __m256 sum = _mm256_setzero_ps();
-        for (std::size_t j = 0; j < kRows; ++j) {
-            x[j] = exp256(_mm256_max_ps(_mm256_sub_ps(x[j], shift), floor));
-            if (j + 1 == kRows)
-                x[j] = _mm256_and_ps(x[j], keep);
-            sum = _mm256_add_ps(sum, x[j]);
-        }
-        const __m256 inv = _mm256_set1_ps(1.0f / horizontalSum(sum));
-        for (std::size_t j = 0; j < kRows; ++j)
-            _mm256_store_ps(q + o + j * 8, _mm256_mul_ps(x[j], inv));
     }
 }
 
-// Runs CALL with the constant V set to the registers per row when it is 1..8
-// (the row stays in registers), else to 0.
-#define PRIMAPS_BY_VECTORS(k, CALL)                                                               \
-    switch ((k) / kCrfLanes) {                                                                    \
-    case 1: { constexpr int V = 1; CALL; } break;                                                 \
-    case 2: { constexpr int V = 2; CALL; } break;                                                 \
-    case 3: { constexpr int V = 3; CALL; } break;                                                 \
-    case 4: { constexpr int V = 4; CALL; } break;                                                 \
-    case 5: { constexpr int V = 5; CALL; } break;                                                 \
-    case 6: { constexpr int V = 6; CALL; } break;                                                 \
-    case 7: { constexpr int V = 7; CALL; } break;                                                 \
-    case 8: { constexpr int V = 8; CALL; } break;                                                 \
-    default: { constexpr int V = 0; CALL; } break;                                                \
+// Runs CALL with the constants V (full registers per row) and T (a 128-bit
+// tail) set for rows of up to 64 labels (the row then stays in registers), else
+// with V = 0 (counts at run time).
+#define PRIMAPS_BY_QUADS(k, ...)                                                                    \
+    switch ((k) / 4) {                                                                            \
+    case 1: { constexpr int V = 0; constexpr bool T = true; __VA_ARGS__; } break;                        \
+    case 2: { constexpr int V = 1; constexpr bool T = false; __VA_ARGS__; } break;                       \
+    case 3: { constexpr int V = 1; constexpr bool T = true; __VA_ARGS__; } break;                        \
+    case 4: { constexpr int V = 2; constexpr bool T = false; __VA_ARGS__; } break;                       \
+    case 5: { constexpr int V = 2; constexpr bool T = true; __VA_ARGS__; } break;                        \
+    case 6: { constexpr int V = 3; constexpr bool T = false; __VA_ARGS__; } break;                       \
+    case 7: { constexpr int V = 3; constexpr bool T = true; __VA_ARGS__; } break;                        \
+    case 8: { constexpr int V = 4; constexpr bool T = false; __VA_ARGS__; } break;                       \
+    case 9: { constexpr int V = 4; constexpr bool T = true; __VA_ARGS__; } break;                        \
+    case 10: { constexpr int V = 5; constexpr bool T = false; __VA_ARGS__; } break;                      \
+    case 11: { constexpr int V = 5; constexpr bool T = true; __VA_ARGS__; } break;                       \
+    case 12: { constexpr int V = 6; constexpr bool T = false; __VA_ARGS__; } break;                      \
+    case 13: { constexpr int V = 6; constexpr bool T = true; __VA_ARGS__; } break;                       \
+    case 14: { constexpr int V = 7; constexpr bool T = false; __VA_ARGS__; } break;                      \
+    case 15: { constexpr int V = 7; constexpr bool T = true; __VA_ARGS__; } break;                       \
+    case 16: { constexpr int V = 8; constexpr bool T = false; __VA_ARGS__; } break;                      \
+    default: { constexpr int V = 0; constexpr bool T = false; __VA_ARGS__; } break;                      \
     }
 
 #endif
 
-// The AVX2 kernels need rows of whole registers on 32-byte boundaries.
+// The AVX2 kernels need rows of whole quads on 16-byte boundaries.
 bool useVectors(CrfKernel kernel, std::size_t k, std::initializer_list<const float*> rows)
 {
-    if (kernel != CrfKernel::Best || !crfKernelsVectorised() || k % kCrfLanes != 0)
+    if (kernel != CrfKernel::Best || !crfKernelsVectorised() || k % 4 != 0)
         return false;
     for (const float* p : rows)
-        if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0)
+        if (reinterpret_cast<std::uintptr_t>(p) % 16 != 0)
             return false;
     return true;
 }
@@ -518,7 +607,7 @@ void setPreferredCrfKernel(CrfKernel kernel)
 std::size_t crfRowStride(std::size_t labels, CrfKernel kernel)
 {
     if (kernel == CrfKernel::Best && crfKernelsVectorised())
-        return (labels + kCrfLanes - 1) / kCrfLanes * kCrfLanes;
+        return (labels + 3) / 4 * 4;
     return labels;
 }
 
@@ -538,7 +627,7 @@ void splatVertices(const LatticeTables& t, const float* in, float* values, std::
 {
 #ifdef PRIMAPS_CRF_AVX2
     if (useVectors(kernel, k, {in, values})) {
-        PRIMAPS_BY_VECTORS(k, splatAvx2<V>(t, in, values, k, begin, end, preScale, hint.prefetch))
+        PRIMAPS_BY_QUADS(k, splatAvx2<V, T>(t, in, values, k, begin, end, preScale, hint.prefetch))
         return;
     }
 #endif
@@ -550,7 +639,7 @@ void blurVertices(const std::int32_t* neighbours, const float* current, float* n
 {
 #ifdef PRIMAPS_CRF_AVX2
     if (useVectors(kernel, k, {current, next})) {
-        PRIMAPS_BY_VECTORS(k, blurAvx2<V>(neighbours, current, next, k, begin, end, hint.prefetch))
+        PRIMAPS_BY_QUADS(k, blurAvx2<V, T>(neighbours, current, next, k, begin, end, hint.prefetch))
         return;
     }
 #endif
@@ -563,7 +652,7 @@ void slicePoints(const LatticeTables& t, const float* values, float* out, std::s
 {
 #ifdef PRIMAPS_CRF_AVX2
     if (useVectors(kernel, k, {values, out})) {
-        PRIMAPS_BY_VECTORS(k, sliceAvx2<V>(t, values, out, k, begin, end, alpha, postScale,
+        PRIMAPS_BY_QUADS(k, sliceAvx2<V, T>(t, values, out, k, begin, end, alpha, postScale,
                                            accumulate, hint.prefetch))
         return;
     }
@@ -577,8 +666,8 @@ void meanFieldRows(float* q, const float* message, const float* unary, std::size
 {
 #ifdef PRIMAPS_CRF_AVX2
     if (labels >= 1 && useVectors(kernel, stride, {q, message, unary}) &&
-        stride - labels < kCrfLanes) {
-        PRIMAPS_BY_VECTORS(stride, meanFieldAvx2<V>(q, message, unary, labels, stride, begin, end))
+        stride - labels < 4) {
+        PRIMAPS_BY_QUADS(stride, meanFieldAvx2<V, T>(q, message, unary, labels, stride, begin, end))
         return;
     }
 #endif
