@@ -177,6 +177,24 @@ void slicePortable(const LatticeTables& t, const float* values, float* out, std:
     }
 }
 
+template <int F>
+void matrixPortable(const std::int32_t* rowStart, const std::int32_t* column, const float* weight,
+                    const float* in, float* out, std::size_t k, int begin, int end,
+                    bool accumulate)
+{
+    Row<F> acc(k);
+    for (int i = begin; i < end; ++i) {
+        acc.clear(k);
+        for (std::int32_t e = rowStart[i]; e < rowStart[i + 1]; ++e)
+            addScaledRow<F>(acc.data(), in + std::size_t(column[e]) * k, weight[e], k);
+        float* dst = out + std::size_t(i) * k;
+        if (accumulate)
+            addScaledRow<F>(dst, acc.data(), 1.0f, k);
+        else
+            scaleRow<F>(dst, acc.data(), 1.0f, k);
+    }
+}
+
 // Runs CALL with the constant F set to the channel count when it is 1..16 (the
 // portable loops then unroll), else to 0.
 #define PRIMAPS_BY_CHANNELS(k, CALL)                                                              \
@@ -394,6 +412,45 @@ PRIMAPS_AVX2 void sliceAvx2(const LatticeTables& t, const float* values, float* 
                 float* ot = o + n * kCrfLanes;
                 _mm_store_ps(ot, accumulate ? _mm_fmadd_ps(accTail, s4, _mm_load_ps(ot))
                                             : _mm_mul_ps(accTail, s4));
+            }
+        }
+    }
+}
+
+template <int V, bool Tail>
+PRIMAPS_AVX2 void matrixAvx2(const std::int32_t* rowStart, const std::int32_t* column,
+                             const float* weight, const float* in, float* out, std::size_t k,
+                             int begin, int end, bool accumulate)
+{
+    const std::size_t vectors = vectorCount<V>(k);
+    const bool tail = hasTail<V, Tail>(k);
+    for (int i = begin; i < end; ++i) {
+        float* dst = out + std::size_t(i) * k;
+        for (std::size_t chunk = 0; chunk < std::max<std::size_t>(vectors, 1);
+             chunk += kMaxRegisters) {
+            const std::size_t n = vectors > chunk ? std::min(kMaxRegisters, vectors - chunk) : 0;
+            const bool withTail = tail && chunk + kMaxRegisters >= vectors;
+            __m256 acc[kMaxRegisters];
+            __m128 accTail = _mm_setzero_ps();
+            for (std::size_t j = 0; j < n; ++j)
+                acc[j] = _mm256_setzero_ps();
+            for (std::int32_t e = rowStart[i]; e < rowStart[i + 1]; ++e) {
+                const __m256 w = _mm256_set1_ps(weight[e]);
+                const float* src = in + std::size_t(column[e]) * k + chunk * kCrfLanes;
+                for (std::size_t j = 0; j < n; ++j)
+                    acc[j] = _mm256_fmadd_ps(w, _mm256_loadu_ps(src + j * kCrfLanes), acc[j]);
+                if (withTail)
+                    accTail = _mm_fmadd_ps(_mm256_castps256_ps128(w),
+                                           _mm_load_ps(src + n * kCrfLanes), accTail);
+            }
+            float* o = dst + chunk * kCrfLanes;
+            for (std::size_t j = 0; j < n; ++j)
+                _mm256_storeu_ps(o + j * kCrfLanes,
+                                 accumulate ? _mm256_add_ps(acc[j], _mm256_loadu_ps(o + j * kCrfLanes))
+                                            : acc[j]);
+            if (withTail) {
+                float* ot = o + n * kCrfLanes;
+                _mm_store_ps(ot, accumulate ? _mm_add_ps(accTail, _mm_load_ps(ot)) : accTail);
             }
         }
     }
@@ -659,6 +716,21 @@ void slicePoints(const LatticeTables& t, const float* values, float* out, std::s
 #endif
     PRIMAPS_BY_CHANNELS(k, slicePortable<F>(t, values, out, k, begin, end, alpha, postScale,
                                             accumulate, hint.prefetch))
+}
+
+void matrixRows(const std::int32_t* rowStart, const std::int32_t* column, const float* weight,
+                const float* in, float* out, std::size_t k, int begin, int end, bool accumulate,
+                CrfKernel kernel)
+{
+#ifdef PRIMAPS_CRF_AVX2
+    if (useVectors(kernel, k, {in, out})) {
+        PRIMAPS_BY_QUADS(k, matrixAvx2<V, T>(rowStart, column, weight, in, out, k, begin, end,
+                                             accumulate))
+        return;
+    }
+#endif
+    PRIMAPS_BY_CHANNELS(k, matrixPortable<F>(rowStart, column, weight, in, out, k, begin, end,
+                                             accumulate))
 }
 
 void meanFieldRows(float* q, const float* message, const float* unary, std::size_t labels,

@@ -92,6 +92,12 @@ void slicePoints(const LatticeTables& t, const float* values, float* out, std::s
                  int begin, int end, float alpha, const float* postScale, bool accumulate,
                  GatherHint hint, CrfKernel kernel);
 
+/// out[i] (= or +=) sum over e in [rowStart[i], rowStart[i + 1]) of weight[e] *
+/// in[column[e]], rows of k floats, for rows [begin, end) (LatticeMatrix).
+void matrixRows(const std::int32_t* rowStart, const std::int32_t* column, const float* weight,
+                const float* in, float* out, std::size_t k, int begin, int end, bool accumulate,
+                CrfKernel kernel);
+
 /// The mean-field update of pixels [begin, end): q = softmax(message - unary)
 /// over the first `labels` values of each row of `stride` floats. Lanes from
 /// `labels` to `stride` are written as zero. Values below exp(-69) are flushed to

@@ -38,7 +38,8 @@ public:
     /// Builds the lattices for `rgb`, an 8-bit 3-channel image (CV_8UC3) in RGB
     /// order, which is only read during the call. The spatial lattice depends on
     /// the image size alone: the most recent one (for images up to 1 megapixel,
-    /// about 80 MB at that size) is kept process-wide and shared, so that a run
+    /// about 80 MB at that size, and under half a megapixel its matrix, 250 bytes per
+    /// pixel) is kept process-wide and shared, so that a run
     /// of same-size images (a dataset's crops) builds it once. The two lattices
     /// are built on two threads unless OpenCV is limited to one.
     /// Throws primaps::Error when the image is empty or of another type, when
@@ -50,14 +51,22 @@ public:
     int width() const { return width_; }
     const DenseCrfParams& params() const { return params_; }
     /// Null when the kernel's weight is 0.
-    const PermutohedralLattice* spatial() const { return spatial_.get(); }
+    const PermutohedralLattice* spatial() const;
     const PermutohedralLattice* bilateral() const { return bilateral_.get(); }
+    /// The spatial lattice's filtering as a sparse matrix (about 30 entries per
+    /// pixel at sxy = 1), which the mean-field steps apply instead of the lattice:
+    /// the same numbers up to rounding, with a quarter of the memory traffic.
+    /// Null when the kernel's weight is 0 or it is too wide for a matrix.
+    const LatticeMatrix* spatialMatrix() const;
+
+    /// The spatial kernel: its lattice and, when narrow enough, its matrix.
+    struct Spatial;
 
 private:
     DenseCrfParams params_;
     int height_ = 0;
     int width_ = 0;
-    std::shared_ptr<const PermutohedralLattice> spatial_;
+    std::shared_ptr<const Spatial> spatial_;
     std::shared_ptr<const PermutohedralLattice> bilateral_;
 };
 

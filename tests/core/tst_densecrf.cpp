@@ -312,6 +312,7 @@ private slots:
     void concurrentRunsAgree();
     void badInputGivesErrors();
     void latticeScalesFoldIn();
+    void latticeMatrixMatchesFilter();
     void latticeBadInputGivesErrors();
 };
 
@@ -922,6 +923,53 @@ void TestDenseCrf::badInputGivesErrors()
     QVERIFY_THROWS_EXCEPTION(
         primaps::Error,
         primaps::denseCrfUpsampled(std::vector<float>(2 * 4 * 4), 2, 4, 4, cv::Mat()));
+}
+
+void TestDenseCrf::latticeMatrixMatchesFilter()
+{
+    // A spatial kernel of sxy = 1 over a 37 x 53 grid, with scales folded in as
+    // the dense CRF does: the explicit matrix filters like the lattice.
+    const int rows = 37, cols = 53, n = rows * cols;
+    std::vector<float> features(std::size_t(n) * 2);
+    for (int i = 0; i < n; ++i) {
+        features[std::size_t(i) * 2] = float(i % cols);
+        features[std::size_t(i) * 2 + 1] = float(i / cols);
+    }
+    PermutohedralLattice lattice(features.data(), 2, n);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> uniform(0.5f, 2.0f);
+    std::vector<float> pre(static_cast<std::size_t>(n)), post(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        pre[std::size_t(i)] = uniform(rng);
+        post[std::size_t(i)] = uniform(rng);
+    }
+    lattice.scalePoints(pre.data(), post.data());
+    const primaps::LatticeMatrix matrix = lattice.toMatrix(1000);
+    QCOMPARE(matrix.points(), n);
+    qInfo("spatial kernel as a matrix: %.1f entries per row", matrix.density());
+    QVERIFY(matrix.density() > 5 && matrix.density() < 64);
+    for (const int channels : {1, 5, 12, 20}) {
+        std::vector<float> in(std::size_t(n) * channels);
+        for (float& v : in)
+            v = uniform(rng);
+        std::vector<float> byLattice(in.size()), byMatrix(in.size(), 1.0f);
+        PermutohedralLattice::Workspace workspace;
+        lattice.filter(in.data(), byLattice.data(), channels, workspace);
+        matrix.apply(in.data(), byMatrix.data(), channels);
+        QVERIFY2(maxAbsDiff(byMatrix, byLattice) < 1e-5,
+                 qPrintable(QString("%1 channels: max difference %2")
+                                .arg(channels)
+                                .arg(maxAbsDiff(byMatrix, byLattice))));
+        // Accumulating adds to what is there.
+        std::vector<float> twice = byMatrix;
+        matrix.apply(in.data(), twice.data(), channels, true);
+        for (std::size_t i = 0; i < twice.size(); ++i)
+            QVERIFY(std::abs(twice[i] - 2 * byMatrix[i]) <= 1e-5f * std::abs(byMatrix[i]) + 1e-7f);
+    }
+    // Too many entries per row: no matrix.
+    QVERIFY(lattice.toMatrix(4).empty());
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, PermutohedralLattice().toMatrix(10));
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, primaps::LatticeMatrix().apply(pre.data(), post.data(), 1));
 }
 
 void TestDenseCrf::latticeScalesFoldIn()
