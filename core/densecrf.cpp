@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "densecrf.h"
 
+#include "crfkernels_p.h"
 #include "error.h"
 #include "primaps.h"
 
@@ -19,6 +20,12 @@
 
 namespace primaps {
 
+struct DenseCrfImage::Spatial
+{
+    std::shared_ptr<const PermutohedralLattice> lattice;
+    LatticeMatrix matrix;
+};
+
 namespace {
 
 // Probability floor of the reference's unary (pydensecrf's unary_from_softmax).
@@ -35,84 +42,27 @@ template <typename Body> void parallelPixels(int n, const Body& body)
         cv::Range(0, n), [&](const cv::Range& r) { body(r.start, r.end); }, double(stripes));
 }
 
-// Smallest exponent the mean-field softmax uses: exp(-69) is about 1e-30.
-// Probabilities below that change nothing, but once multiplied by filter
-// weights they would become denormal floats, which are many times slower.
-constexpr float kMinExponent = -69.0f;
-
-// exp(x) for x in [kMinExponent, 0], written so that the compiler vectorises it
-// (the library's expf is a call per element and was a fifth of the mean-field
-// time): 2^(x / ln 2) split into an integer power built in the exponent bits and
-// 2^f, |f| <= 1/2, from its degree-6 Taylor polynomial; relative error below
-// 3e-7. The clamping to the range is done by the callers in a separate loop: a
-// clamp inside this function makes GCC split the loop into branches that it
-// then refuses to vectorise.
-inline float expInRange(float x)
-{
-    const float t = x * 1.44269504088896341f;
-    // Round to nearest by the 1.5 * 2^23 trick (exact for |t| < 2^22).
-    const float n = (t + 12582912.0f) - 12582912.0f;
-    const float f = t - n;
-    float p = 1.5403530393381609e-4f;
-    p = p * f + 1.3333558146428443e-3f;
-    p = p * f + 9.6181291076284772e-3f;
-    p = p * f + 5.5504108664821580e-2f;
-    p = p * f + 2.4022650695910071e-1f;
-    p = p * f + 6.9314718055994531e-1f;
-    p = p * f + 1.0f;
-    const std::int32_t bits = (std::int32_t(n) + 127) << 23;
-    float scale;
-    std::memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-// values[j] = exp(max(values[j], kMinExponent)) for j < count, values[j] <= 0.
-// Two flat loops over a contiguous array: the form GCC reliably vectorises.
-inline void expInPlace(float* __restrict values, std::size_t count)
-{
-    for (std::size_t j = 0; j < count; ++j)
-        values[j] = std::max(values[j], kMinExponent);
-    for (std::size_t j = 0; j < count; ++j)
-        values[j] = expInRange(values[j]);
-}
-
-// Pixels per block of the mean-field update: the block's rows stay in L1 cache
+// Pixels per block of the input conversion: the block's rows stay in L1 cache
 // between its passes.
 constexpr int kSoftmaxBlock = 64;
 
-// The mean-field update for pixels [begin, end): q = softmax(message - unary)
-// over each row of `labels` values.
-void meanFieldRows(float* __restrict q, const float* __restrict message,
-                   const float* __restrict unary, std::size_t labels, int begin, int end)
+// The rows of one of DenseCrf's pixel-major arrays: `buffer` holds them from the
+// first 64-byte boundary on (vector rows then never straddle a cache line).
+float* rows(std::vector<float>& buffer)
 {
-    for (int first = begin; first < end; first += kSoftmaxBlock) {
-        const int last = std::min(end, first + kSoftmaxBlock);
-        const std::size_t from = std::size_t(first) * labels;
-        const std::size_t count = std::size_t(last - first) * labels;
-        float* __restrict block = q + from;
-        const float* __restrict m = message + from;
-        const float* __restrict u = unary + from;
-        for (std::size_t j = 0; j < count; ++j)
-            block[j] = m[j] - u[j];
-        for (float* row = block; row < block + count; row += labels) {
-            float top = row[0];
-            for (std::size_t l = 1; l < labels; ++l)
-                top = std::max(top, row[l]);
-            for (std::size_t l = 0; l < labels; ++l)
-                row[l] -= top;
-        }
-        expInPlace(block, count);
-        for (float* row = block; row < block + count; row += labels) {
-            // In-order float sums do not vectorise; kept apart from the loops
-            // above so that those do.
-            float sum = 0.0f;
-            for (std::size_t l = 0; l < labels; ++l)
-                sum += row[l];
-            const float inv = 1.0f / sum;
-            for (std::size_t l = 0; l < labels; ++l)
-                row[l] *= inv;
-        }
-    }
+    const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
+    return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
+}
+
+const float* rows(const std::vector<float>& buffer)
+{
+    return rows(const_cast<std::vector<float>&>(buffer));
+}
+
+// Room for n floats from the first 64-byte boundary on.
+void reserveRows(std::vector<float>& buffer, std::size_t n)
+{
+    buffer.resize(n + 16);
 }
 
 void checkKernel(const char* name, float sxy, float weight, float srgb = 1.0f)
@@ -132,7 +82,7 @@ void checkKernel(const char* name, float sxy, float weight, float srgb = 1.0f)
 // The spatial kernel depends on the image size and the Gaussian parameters
 // only, so consecutive images of one size (a dataset's crops, the GUI re-running
 // on one image) can share it. One entry, and only for images up to
-// kMaxCachedPixels: the lattice takes about 80 bytes per pixel.
+// kMaxCachedPixels: the lattice takes about 80 bytes per pixel, its matrix 250.
 constexpr std::size_t kMaxCachedPixels = std::size_t(1) << 20;
 
 struct SpatialCache
@@ -142,7 +92,7 @@ struct SpatialCache
     int width = 0;
     float sxy = 0.0f;
     float weight = 0.0f;
-    std::shared_ptr<const PermutohedralLattice> lattice;
+    std::shared_ptr<const DenseCrfImage::Spatial> lattice;
 };
 
 SpatialCache& spatialCache()
@@ -151,8 +101,8 @@ SpatialCache& spatialCache()
     return cache;
 }
 
-std::shared_ptr<const PermutohedralLattice> cachedSpatialKernel(int height, int width,
-                                                                const DenseCrfParams& params)
+std::shared_ptr<const DenseCrfImage::Spatial> cachedSpatialKernel(int height, int width,
+                                                                  const DenseCrfParams& params)
 {
     SpatialCache& cache = spatialCache();
     const std::lock_guard<std::mutex> lock(cache.mutex);
@@ -163,7 +113,7 @@ std::shared_ptr<const PermutohedralLattice> cachedSpatialKernel(int height, int 
 }
 
 void cacheSpatialKernel(int height, int width, const DenseCrfParams& params,
-                        const std::shared_ptr<const PermutohedralLattice>& lattice)
+                        const std::shared_ptr<const DenseCrfImage::Spatial>& lattice)
 {
     if (std::size_t(height) * std::size_t(width) > kMaxCachedPixels)
         return;
@@ -178,31 +128,41 @@ void cacheSpatialKernel(int height, int width, const DenseCrfParams& params,
 
 } // namespace
 
-// A kernel's lattice and the scales that make it the symmetrically normalised,
-// weighted filtering of the mean-field update.
-PermutohedralLattice DenseCrf::makeKernel(const std::vector<float>& features, int dim, int pixels,
-                                          float weight)
+namespace {
+
+// A kernel's lattice with the scales that make it the symmetrically normalised,
+// weighted filtering of the mean-field update folded in.
+std::shared_ptr<const PermutohedralLattice> makeKernel(const std::vector<float>& features, int dim,
+                                                       int pixels, float weight)
 {
-    PermutohedralLattice lattice(features.data(), dim, pixels);
+    auto lattice = std::make_shared<PermutohedralLattice>(features.data(), dim, pixels);
     // D = K 1 with each pixel's own contribution; D^-1/2 on both sides and the
     // Potts weight are folded into the lattice's weights.
     const std::size_t n = std::size_t(pixels);
     std::vector<float> ones(n, 1.0f);
     std::vector<float> degree(n);
     PermutohedralLattice::Workspace workspace;
-    lattice.filter(ones.data(), degree.data(), 1, workspace);
+    lattice->filter(ones.data(), degree.data(), 1, workspace);
     std::vector<float> pre(n);
     std::vector<float> post(n);
     for (std::size_t i = 0; i < n; ++i) {
         pre[i] = 1.0f / std::sqrt(degree[i] + 1e-20f);
         post[i] = weight * pre[i];
     }
-    lattice.scalePoints(pre.data(), post.data());
+    lattice->scalePoints(pre.data(), post.data());
     return lattice;
 }
 
-PermutohedralLattice DenseCrf::makeSpatialKernel(int height, int width,
-                                                 const DenseCrfParams& params)
+// Entries per row beyond which the spatial kernel stays a lattice: about 30 at
+// sxy = 1, growing with sxy^2; past 64 the matrix would move more memory than the
+// lattice. And the largest image for a matrix: it takes about 250 bytes per pixel
+// (75 MB at 640 x 480). Measured with bench_densecrf's A/B of the two on one
+// DenseCrf at 320 x 320: 1.2x faster steps at K = 40, the same at K = 10.
+constexpr int kMaxMatrixRow = 64;
+constexpr std::size_t kMaxMatrixPixels = std::size_t(1) << 19;
+
+std::shared_ptr<const DenseCrfImage::Spatial> makeSpatialKernel(int height, int width,
+                                                                const DenseCrfParams& params)
 {
     std::vector<float> features(std::size_t(height) * width * 2);
     const float inv = 1.0f / params.gaussianSxy;
@@ -212,10 +172,15 @@ PermutohedralLattice DenseCrf::makeSpatialKernel(int height, int width,
             f[0] = float(x) * inv;
             f[1] = float(y) * inv;
         }
-    return makeKernel(features, 2, height * width, params.gaussianWeight);
+    auto spatial = std::make_shared<DenseCrfImage::Spatial>();
+    spatial->lattice = makeKernel(features, 2, height * width, params.gaussianWeight);
+    if (std::size_t(height) * std::size_t(width) <= kMaxMatrixPixels)
+        spatial->matrix = spatial->lattice->toMatrix(kMaxMatrixRow);
+    return spatial;
 }
 
-PermutohedralLattice DenseCrf::makeBilateralKernel(const cv::Mat& rgb, const DenseCrfParams& params)
+std::shared_ptr<const PermutohedralLattice> makeBilateralKernel(const cv::Mat& rgb,
+                                                                const DenseCrfParams& params)
 {
     std::vector<float> features(std::size_t(rgb.rows) * rgb.cols * 5);
     const float invXy = 1.0f / params.bilateralSxy;
@@ -235,18 +200,20 @@ PermutohedralLattice DenseCrf::makeBilateralKernel(const cv::Mat& rgb, const Den
     return makeKernel(features, 5, rgb.rows * rgb.cols, params.bilateralWeight);
 }
 
-DenseCrf::DenseCrf(const cv::Mat& rgb, const DenseCrfParams& params) : params_(params)
+void checkParams(const DenseCrfParams& params)
 {
     if (params.iterations < 0)
         throw Error("DenseCrf: iterations must not be negative, got " +
                     std::to_string(params.iterations));
     checkKernel("Gaussian", params.gaussianSxy, params.gaussianWeight);
     checkKernel("bilateral", params.bilateralSxy, params.bilateralWeight, params.bilateralSrgb);
-    setImage(rgb);
 }
 
-void DenseCrf::setImage(const cv::Mat& rgb)
+} // namespace
+
+DenseCrfImage::DenseCrfImage(const cv::Mat& rgb, const DenseCrfParams& params) : params_(params)
 {
+    checkParams(params);
     if (rgb.empty())
         throw Error("DenseCrf: the image is empty");
     if (rgb.type() != CV_8UC3)
@@ -260,19 +227,15 @@ void DenseCrf::setImage(const cv::Mat& rgb)
 
     const bool needSpatial = params_.gaussianWeight != 0.0f;
     const bool needBilateral = params_.bilateralWeight != 0.0f;
-    std::shared_ptr<const PermutohedralLattice> spatial;
-    if (needSpatial) {
-        if (spatial_ && rgb.rows == height_ && rgb.cols == width_)
-            spatial = spatial_;
-        else
-            spatial = cachedSpatialKernel(rgb.rows, rgb.cols, params_);
-    }
+    std::shared_ptr<const Spatial> spatial;
+    if (needSpatial)
+        spatial = cachedSpatialKernel(rgb.rows, rgb.cols, params_);
 
     // The two lattices are independent: a missing spatial one is built on a
     // second thread while this one builds the bilateral one, so that the
     // sequential parts of each building overlap. Not when OpenCV is limited to
     // one thread, which callers use to stay on one core.
-    std::future<PermutohedralLattice> spatialFuture;
+    std::future<std::shared_ptr<const Spatial>> spatialFuture;
     if (needSpatial && !spatial && needBilateral && cv::getNumThreads() > 1) {
         try {
             spatialFuture = std::async(std::launch::async, makeSpatialKernel, rgb.rows, rgb.cols,
@@ -282,23 +245,47 @@ void DenseCrf::setImage(const cv::Mat& rgb)
         }
     }
     if (needSpatial && !spatial && !spatialFuture.valid())
-        spatial = std::make_shared<const PermutohedralLattice>(
-            makeSpatialKernel(rgb.rows, rgb.cols, params_));
-    PermutohedralLattice bilateral;
+        spatial = makeSpatialKernel(rgb.rows, rgb.cols, params_);
     if (needBilateral)
-        bilateral = makeBilateralKernel(rgb, params_);
+        bilateral_ = makeBilateralKernel(rgb, params_);
     if (spatialFuture.valid())
-        spatial = std::make_shared<const PermutohedralLattice>(spatialFuture.get());
+        spatial = spatialFuture.get();
     if (spatial)
         cacheSpatialKernel(rgb.rows, rgb.cols, params_, spatial);
-
-    // Nothing can fail from here on: the object changes only when all succeeded.
     spatial_ = std::move(spatial);
-    bilateral_ = std::move(bilateral);
     height_ = rgb.rows;
     width_ = rgb.cols;
+}
+
+const PermutohedralLattice* DenseCrfImage::spatial() const
+{
+    return spatial_ ? spatial_->lattice.get() : nullptr;
+}
+
+const LatticeMatrix* DenseCrfImage::spatialMatrix() const
+{
+    return spatial_ && !spatial_->matrix.empty() ? &spatial_->matrix : nullptr;
+}
+
+DenseCrf::DenseCrf(const cv::Mat& rgb, const DenseCrfParams& params)
+    : image_(std::make_shared<const DenseCrfImage>(rgb, params))
+{
+}
+
+DenseCrf::DenseCrf(std::shared_ptr<const DenseCrfImage> image) : image_(std::move(image))
+{
+    if (!image_)
+        throw Error("DenseCrf: no image lattices given");
+    checkParams(image_->params());
+}
+
+void DenseCrf::setImage(const cv::Mat& rgb)
+{
+    // Nothing changes unless the new lattices could be built.
+    image_ = std::make_shared<const DenseCrfImage>(rgb, image_->params());
     labels_ = 0;
     iteration_ = 0;
+    stride_ = 0;
     unary_.clear();
     q_.clear();
     message_.clear();
@@ -309,10 +296,10 @@ void DenseCrf::setScores(const std::vector<float>& scores, int labels)
     if (labels < 1)
         throw Error("DenseCrf: the number of labels must be at least 1, got " +
                     std::to_string(labels));
-    const std::size_t n = std::size_t(height_) * std::size_t(width_);
+    const std::size_t n = std::size_t(height()) * std::size_t(width());
     if (scores.size() != std::size_t(labels) * n)
         throw Error("DenseCrf: expected " + std::to_string(labels) + " x " +
-                    std::to_string(height_) + " x " + std::to_string(width_) +
+                    std::to_string(height()) + " x " + std::to_string(width()) +
                     " scores (the image size), got " + std::to_string(scores.size()) + " values");
 
     const std::size_t k = std::size_t(labels);
@@ -340,11 +327,15 @@ void DenseCrf::setScores(const std::vector<float>& scores, int labels)
         throw Error("DenseCrf: scores must not be NaN or +infinity, and every pixel needs at "
                     "least one finite score");
 
+    const std::size_t stride = detail::crfRowStride(k, detail::preferredCrfKernel());
     labels_ = labels;
     iteration_ = 0;
-    unary_.resize(n * k);
-    q_.resize(n * k);
-    message_.resize(n * k);
+    stride_ = stride;
+    reserveRows(unary_, n * stride);
+    reserveRows(q_, n * stride);
+    reserveRows(message_, n * stride);
+    float* unary = rows(unary_);
+    float* q = rows(q_);
     const float maxUnary = -std::log(kMinProbability);
     parallelPixels(int(n), [&](int begin, int end) {
         for (int first = begin; first < end; first += kSoftmaxBlock) {
@@ -354,17 +345,17 @@ void DenseCrf::setScores(const std::vector<float>& scores, int labels)
             for (std::size_t l = 0; l < k; ++l) {
                 const float* plane = scores.data() + l * n;
                 for (int i = first; i < last; ++i)
-                    unary_[std::size_t(i) * k + l] = plane[i];
+                    unary[std::size_t(i) * stride + l] = plane[i];
             }
             for (int i = first; i < last; ++i) {
-                float* u = unary_.data() + std::size_t(i) * k;
-                float* qi = q_.data() + std::size_t(i) * k;
+                float* u = unary + std::size_t(i) * stride;
+                float* qi = q + std::size_t(i) * stride;
                 float top = u[0];
                 for (std::size_t l = 1; l < k; ++l)
                     top = std::max(top, u[l]);
                 for (std::size_t l = 0; l < k; ++l)
                     qi[l] = u[l] - top;
-                expInPlace(qi, k);
+                detail::expInPlace(qi, k);
                 float sum = 0.0f;
                 for (std::size_t l = 0; l < k; ++l)
                     sum += qi[l];
@@ -382,6 +373,11 @@ void DenseCrf::setScores(const std::vector<float>& scores, int labels)
                 const float invClippedSum = 1.0f / clippedSum;
                 for (std::size_t l = 0; l < k; ++l)
                     qi[l] *= invClippedSum;
+                // Padding: Q stays zero there, whatever is filtered.
+                for (std::size_t l = k; l < stride; ++l) {
+                    qi[l] = 0.0f;
+                    u[l] = 0.0f;
+                }
             }
         }
     });
@@ -391,39 +387,50 @@ void DenseCrf::step()
 {
     if (labels_ < 1)
         throw Error("DenseCrf::step: no input; call setScores() first");
-    const std::size_t k = std::size_t(labels_);
-    const int n = height_ * width_;
+    const int n = height() * width();
+    float* q = rows(q_);
+    float* message = rows(message_);
 
-    // message = sum over kernels of weight * D^-1/2 K D^-1/2 Q, label by label.
+    // message = sum over kernels of weight * D^-1/2 K D^-1/2 Q, label by label
+    // (the padding lanes too: they hold zeros and cost no more in whole registers).
     bool written = false;
-    const PermutohedralLattice* kernels[] = {spatial_.get(), &bilateral_};
+    if (const LatticeMatrix* matrix = image_->spatialMatrix()) {
+        matrix->apply(q, message, int(stride_));
+        written = true;
+    }
+    const PermutohedralLattice* kernels[] = {
+        image_->spatialMatrix() ? nullptr : image_->spatial(), image_->bilateral()};
     for (const PermutohedralLattice* kernel : kernels) {
         if (!kernel || kernel->empty())
             continue;
-        kernel->filter(q_.data(), message_.data(), labels_, workspace_, nullptr, nullptr, written);
+        kernel->filter(q, message, int(stride_), workspace_, nullptr, nullptr, written);
         written = true;
     }
     if (!written)
-        std::fill(message_.begin(), message_.end(), 0.0f);
+        std::fill(message, message + std::size_t(n) * stride_, 0.0f);
 
     // Q = softmax(-U + message); the Potts compatibility is -weight and the
     // reference subtracts the pairwise term, hence the plus.
+    const detail::CrfKernel kernel = detail::preferredCrfKernel();
+    const float* unary = rows(unary_);
     parallelPixels(n, [&](int begin, int end) {
-        meanFieldRows(q_.data(), message_.data(), unary_.data(), k, begin, end);
+        detail::meanFieldRows(q, message, unary, std::size_t(labels_), stride_, begin, end,
+                              kernel);
     });
     ++iteration_;
 }
 
 std::vector<float> DenseCrf::marginals() const
 {
-    const std::size_t n = std::size_t(height_) * std::size_t(width_);
+    const std::size_t n = std::size_t(height()) * std::size_t(width());
     const std::size_t k = std::size_t(labels_);
     std::vector<float> out(n * k);
+    const float* q = rows(q_);
     parallelPixels(int(n), [&](int begin, int end) {
         for (std::size_t l = 0; l < k; ++l) {
             float* plane = out.data() + l * n;
             for (int i = begin; i < end; ++i)
-                plane[i] = q_[std::size_t(i) * k + l];
+                plane[i] = q[std::size_t(i) * stride_ + l];
         }
     });
     return out;
@@ -432,7 +439,7 @@ std::vector<float> DenseCrf::marginals() const
 std::vector<float> DenseCrf::run(const std::vector<float>& scores, int labels)
 {
     setScores(scores, labels);
-    for (int it = 0; it < params_.iterations; ++it)
+    for (int it = 0; it < params().iterations; ++it)
         step();
     return marginals();
 }

@@ -24,6 +24,52 @@ struct DenseCrfParams
     float bilateralWeight = 4.0f; ///< bilateral kernel: Potts weight
 };
 
+/// The part of the dense CRF that depends on the image only: the spatial and the
+/// bilateral lattice of one image at one resolution, with their normalisations
+/// and Potts weights folded in. Building it costs about as much as three to five
+/// mean-field steps at 10 labels; keep one per image and hand it to DenseCrf for
+/// every run on that image (another threshold, another number of masks).
+///
+/// Immutable once built: one instance may be shared (std::shared_ptr<const>)
+/// by any number of DenseCrf objects on any threads.
+class DenseCrfImage
+{
+public:
+    /// Builds the lattices for `rgb`, an 8-bit 3-channel image (CV_8UC3) in RGB
+    /// order, which is only read during the call. The spatial lattice depends on
+    /// the image size alone: the most recent one (for images up to 1 megapixel,
+    /// about 80 MB at that size, and under half a megapixel its matrix, 250 bytes per
+    /// pixel) is kept process-wide and shared, so that a run
+    /// of same-size images (a dataset's crops) builds it once. The two lattices
+    /// are built on two threads unless OpenCV is limited to one.
+    /// Throws primaps::Error when the image is empty or of another type, when
+    /// iterations < 0, or when a kernel with a non-zero weight has a
+    /// non-positive or non-finite standard deviation or a non-finite weight.
+    explicit DenseCrfImage(const cv::Mat& rgb, const DenseCrfParams& params = {});
+
+    int height() const { return height_; }
+    int width() const { return width_; }
+    const DenseCrfParams& params() const { return params_; }
+    /// Null when the kernel's weight is 0.
+    const PermutohedralLattice* spatial() const;
+    const PermutohedralLattice* bilateral() const { return bilateral_.get(); }
+    /// The spatial lattice's filtering as a sparse matrix (about 30 entries per
+    /// pixel at sxy = 1), which the mean-field steps apply instead of the lattice:
+    /// the same numbers up to rounding, with a quarter of the memory traffic.
+    /// Null when the kernel's weight is 0 or it is too wide for a matrix.
+    const LatticeMatrix* spatialMatrix() const;
+
+    /// The spatial kernel: its lattice and, when narrow enough, its matrix.
+    struct Spatial;
+
+private:
+    DenseCrfParams params_;
+    int height_ = 0;
+    int width_ = 0;
+    std::shared_ptr<const Spatial> spatial_;
+    std::shared_ptr<const PermutohedralLattice> bilateral_;
+};
+
 /// Fully connected CRF with Gaussian edge potentials and mean-field inference
 /// (Kraehenbuehl & Koltun, NeurIPS 2011), filtering on the permutohedral lattice,
 /// with exactly the semantics of the reference binding (pydensecrf) as PriMaPs
@@ -40,12 +86,14 @@ struct DenseCrfParams
 /// under swapping axes, so the colours are taken in that order here too (from our
 /// RGB image) to reproduce its numbers.
 ///
-/// The two lattices depend only on the image, so one DenseCrf serves any number
-/// of inputs on the same image (e.g. re-running after a threshold change). The
-/// spatial lattice depends on the image size alone: the most recent one (for
-/// images up to 1 megapixel, about 80 MB at that size) is kept process-wide and
-/// shared, read-only, by every DenseCrf of that size and those parameters, so
-/// that a run of same-size images (a dataset's crops) builds it once.
+/// The lattices (DenseCrfImage) depend only on the image, so one DenseCrf serves
+/// any number of inputs on the same image, and a DenseCrfImage kept by the
+/// caller serves any number of DenseCrf objects.
+///
+/// Cost: the values of a pixel and of a lattice vertex are a vector over the
+/// labels, padded to a multiple of eight and filtered with AVX2 where the
+/// processor has it (portable loops otherwise), so a step costs a fixed part
+/// (the lattice's indexing) plus a part that grows with the padded label count.
 ///
 /// Layouts: scores and marginals are K x H x W float32, label-major and row-major
 /// (values[(k * H + y) * W + x]), the layout of FeatureMap and of
@@ -53,18 +101,17 @@ struct DenseCrfParams
 ///
 /// Threading: an instance is used from one thread at a time; different instances
 /// may run concurrently. Internally the work spreads over OpenCV's thread pool
-/// (cv::setNumThreads() bounds it), and the constructor and setImage() build the
-/// two lattices on two threads unless OpenCV is limited to one. Results are
-/// identical for any thread count.
+/// (cv::setNumThreads() bounds it). Results are identical for any thread count.
 class DenseCrf
 {
 public:
-    /// Builds the spatial and bilateral lattices for `rgb`, an 8-bit 3-channel
-    /// image (CV_8UC3) in RGB order, which is only read during the call.
-    /// Throws primaps::Error when the image is empty or of another type, when
-    /// iterations < 0, or when a kernel with a non-zero weight has a
-    /// non-positive or non-finite standard deviation or a non-finite weight.
+    /// Builds the lattices for `rgb` (see DenseCrfImage). Throws primaps::Error
+    /// like DenseCrfImage.
     explicit DenseCrf(const cv::Mat& rgb, const DenseCrfParams& params = {});
+
+    /// Runs on lattices built earlier, with their parameters (image->params()).
+    /// Throws primaps::Error when `image` is null or its iterations are negative.
+    explicit DenseCrf(std::shared_ptr<const DenseCrfImage> image);
 
     /// Switches to another image, e.g. the next one of a dataset: rebuilds the
     /// bilateral lattice, and the spatial one only for a new size (and then only
@@ -73,9 +120,12 @@ public:
     /// the constructor; on an error the object is unchanged.
     void setImage(const cv::Mat& rgb);
 
-    int height() const { return height_; }
-    int width() const { return width_; }
-    const DenseCrfParams& params() const { return params_; }
+    /// The lattices in use; never null.
+    const std::shared_ptr<const DenseCrfImage>& image() const { return image_; }
+
+    int height() const { return image_->height(); }
+    int width() const { return image_->width(); }
+    const DenseCrfParams& params() const { return image_->params(); }
     /// Number of labels K of the current input; 0 before setScores().
     int labels() const { return labels_; }
     /// Mean-field steps done since the last setScores().
@@ -103,27 +153,15 @@ public:
     std::vector<float> run(const std::vector<float>& scores, int labels);
 
 private:
-    // Each lattice computes weight * D^-1/2 K D^-1/2 (scales folded in, see
-    // makeKernel()).
-    static PermutohedralLattice makeKernel(const std::vector<float>& features, int dim, int pixels,
-                                           float weight);
-    static PermutohedralLattice makeSpatialKernel(int height, int width,
-                                                  const DenseCrfParams& params);
-    static PermutohedralLattice makeBilateralKernel(const cv::Mat& rgb,
-                                                    const DenseCrfParams& params);
-
-    DenseCrfParams params_;
-    int height_ = 0;
-    int width_ = 0;
+    std::shared_ptr<const DenseCrfImage> image_;
     int labels_ = 0;
     int iteration_ = 0;
+    // Row stride of the three arrays below: labels_ padded for the vector kernels.
+    std::size_t stride_ = 0;
 
-    // Null / empty when the kernel's weight is 0. The spatial lattice may be
-    // shared with other instances (see the class comment).
-    std::shared_ptr<const PermutohedralLattice> spatial_;
-    PermutohedralLattice bilateral_;
-
-    // Pixel-major (N x K) so that every stage reads a pixel's labels contiguously.
+    // Pixel-major (N x stride_) so that every stage reads a pixel's labels
+    // contiguously; each starts on a 64-byte boundary inside its vector (see
+    // rows()), and the padding lanes of q_ are zero.
     std::vector<float> unary_;
     std::vector<float> q_;
     std::vector<float> message_;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "permutohedral.h"
 
+#include "crfkernels_p.h"
 #include "error.h"
 
 #include <algorithm>
@@ -11,9 +12,6 @@
 #include <opencv2/core.hpp>
 #include <string>
 #include <utility>
-
-// Every supported compiler (GCC, Clang, MSVC) spells it this way.
-#define PRIMAPS_RESTRICT __restrict
 
 namespace primaps {
 
@@ -190,80 +188,15 @@ constexpr std::size_t kPrefetchDistance = 32;
 // prefetching only costs instructions.
 constexpr std::size_t kPrefetchMinBytes = std::size_t(1) << 19;
 
-inline void prefetchRow(const float* row, std::size_t k)
+// Pointer to n floats of `buffer` starting on a 64-byte boundary (AVX2 rows of a
+// multiple of eight floats then never straddle a cache line).
+float* alignedFloats(std::vector<float>& buffer, std::size_t n)
 {
-#if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(row);
-    __builtin_prefetch(row + k - 1);
-#else
-    (void)row;
-    (void)k;
-#endif
+    if (buffer.size() < n + 16)
+        buffer.resize(n + 16);
+    const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
+    return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
 }
-
-// Row kernels over the channels of one point or vertex. With FixedChannels > 0
-// the count is a compile-time constant and the loops unroll into a few vector
-// instructions; the restrict parameters tell the compiler the rows do not overlap,
-// without which it would not vectorise them.
-template <int FixedChannels> inline std::size_t channelCount(std::size_t k)
-{
-    return FixedChannels > 0 ? std::size_t(FixedChannels) : k;
-}
-
-template <int FixedChannels>
-inline void addScaledRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT src, float w,
-                         std::size_t k)
-{
-    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
-        dst[c] += w * src[c];
-}
-
-template <int FixedChannels>
-inline void scaleRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT src, float w,
-                     std::size_t k)
-{
-    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
-        dst[c] = w * src[c];
-}
-
-template <int FixedChannels>
-inline void copyRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT src, std::size_t k)
-{
-    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
-        dst[c] = src[c];
-}
-
-template <int FixedChannels>
-inline void blurRow(float* PRIMAPS_RESTRICT dst, const float* PRIMAPS_RESTRICT self,
-                    const float* PRIMAPS_RESTRICT minus, const float* PRIMAPS_RESTRICT plus,
-                    std::size_t k)
-{
-    for (std::size_t c = 0; c < channelCount<FixedChannels>(k); ++c)
-        dst[c] = self[c] + 0.5f * (minus[c] + plus[c]);
-}
-
-// A per-thread accumulator row: on the stack for a fixed channel count.
-template <int FixedChannels> class Row
-{
-public:
-    explicit Row(std::size_t) {}
-    float* data() { return values_; }
-    void clear(std::size_t) { std::fill(values_, values_ + FixedChannels, 0.0f); }
-
-private:
-    float values_[FixedChannels];
-};
-
-template <> class Row<0>
-{
-public:
-    explicit Row(std::size_t k) : values_(k) {}
-    float* data() { return values_.data(); }
-    void clear(std::size_t) { std::fill(values_.begin(), values_.end(), 0.0f); }
-
-private:
-    std::vector<float> values_;
-};
 
 } // namespace
 
@@ -543,98 +476,34 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
     if (!in || !out)
         throw Error("PermutohedralLattice::filter: null input or output");
 
-    // The loops over channels are short and run millions of times; with the count
-    // known at compile time they unroll into a few vector instructions (about 2x
-    // for typical label counts, and 10% better than padding to a multiple of 4).
-    switch (channels) {
-    case 1:
-        return filterImpl<1>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 2:
-        return filterImpl<2>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 3:
-        return filterImpl<3>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 4:
-        return filterImpl<4>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 5:
-        return filterImpl<5>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 6:
-        return filterImpl<6>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 7:
-        return filterImpl<7>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 8:
-        return filterImpl<8>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 9:
-        return filterImpl<9>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 10:
-        return filterImpl<10>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 11:
-        return filterImpl<11>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 12:
-        return filterImpl<12>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 13:
-        return filterImpl<13>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 14:
-        return filterImpl<14>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 15:
-        return filterImpl<15>(in, out, channels, workspace, preScale, postScale, accumulate);
-    case 16:
-        return filterImpl<16>(in, out, channels, workspace, preScale, postScale, accumulate);
-    default:
-        return filterImpl<0>(in, out, channels, workspace, preScale, postScale, accumulate);
-    }
-}
-
-template <int FixedChannels>
-void PermutohedralLattice::filterImpl(const float* in, float* out, int channels,
-                                      Workspace& workspace, const float* preScale,
-                                      const float* postScale, bool accumulate) const
-{
-    const std::size_t k = FixedChannels > 0 ? std::size_t(FixedChannels) : std::size_t(channels);
+    const detail::CrfKernel kernel = detail::preferredCrfKernel();
+    const std::size_t k = std::size_t(channels);
     const std::size_t slots = (std::size_t(vertices_) + 1) * k;
-    if (workspace.a.size() < slots)
-        workspace.a.resize(slots);
-    if (workspace.b.size() < slots)
-        workspace.b.resize(slots);
-    float* current = workspace.a.data();
-    float* next = workspace.b.data();
-    const std::size_t prefetch = slots * sizeof(float) >= kPrefetchMinBytes ? kPrefetchDistance : 0;
+    float* current = alignedFloats(workspace.a, slots);
+    float* next = alignedFloats(workspace.b, slots);
+    const detail::GatherHint hint{slots * sizeof(float) >= kPrefetchMinBytes ? kPrefetchDistance
+                                                                             : 0};
     // Slot 0 is the absent neighbour and must read as zero.
     std::fill(current, current + k, 0.0f);
     std::fill(next, next + k, 0.0f);
+    detail::LatticeTables tables;
+    tables.d1 = dim_ + 1;
+    tables.pointVertex = pointVertex_.data();
+    tables.pointWeight = pointWeight_.data();
+    tables.splatStart = splatStart_.data();
+    tables.splatPoint = splatPoint_.data();
+    tables.splatWeight = splatWeight_.data();
 
     // Splat: each vertex gathers its points' values with barycentric weights.
     parallelRanges(vertices_, 1024, [&](int begin, int end) {
-        Row<FixedChannels> acc(k);
-        const std::size_t last = std::size_t(splatStart_[std::size_t(end)]);
-        for (int v = begin; v < end; ++v) {
-            acc.clear(k);
-            const std::size_t stop = std::size_t(splatStart_[std::size_t(v) + 1]);
-            for (std::size_t s = std::size_t(splatStart_[std::size_t(v)]); s < stop; ++s) {
-                if (prefetch && s + prefetch < last)
-                    prefetchRow(in + std::size_t(splatPoint_[s + prefetch]) * k, k);
-                const std::size_t p = std::size_t(splatPoint_[s]);
-                const float w = preScale ? splatWeight_[s] * preScale[p] : splatWeight_[s];
-                addScaledRow<FixedChannels>(acc.data(), in + p * k, w, k);
-            }
-            copyRow<FixedChannels>(current + (std::size_t(v) + 1) * k, acc.data(), k);
-        }
+        detail::splatVertices(tables, in, current, k, begin, end, preScale, hint, kernel);
     });
 
     // Blur: 1/2-1-1/2 along each of the d+1 lattice directions in turn.
     for (int j = 0; j <= dim_; ++j) {
         const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
         parallelRanges(vertices_, 2048, [&](int begin, int end) {
-            for (int v = begin; v < end; ++v) {
-                const std::size_t ahead = std::size_t(v) + prefetch;
-                if (prefetch && ahead < std::size_t(end)) {
-                    prefetchRow(current + std::size_t(nb[2 * ahead]) * k, k);
-                    prefetchRow(current + std::size_t(nb[2 * ahead + 1]) * k, k);
-                }
-                blurRow<FixedChannels>(next + (std::size_t(v) + 1) * k,
-                                       current + (std::size_t(v) + 1) * k,
-                                       current + std::size_t(nb[2 * std::size_t(v)]) * k,
-                                       current + std::size_t(nb[2 * std::size_t(v) + 1]) * k, k);
-            }
+            detail::blurVertices(nb, current, next, k, begin, end, hint, kernel);
         });
         std::swap(current, next);
     }
@@ -642,26 +511,9 @@ void PermutohedralLattice::filterImpl(const float* in, float* out, int channels,
     // Slice: interpolate back with the splatting weights. The blur above is not
     // normalised; alpha makes the result approximate a unit-height Gaussian.
     const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
-    const std::size_t d1 = std::size_t(dim_) + 1;
     parallelRanges(points_, 1024, [&](int begin, int end) {
-        Row<FixedChannels> acc(k);
-        const std::size_t last = std::size_t(end) * d1;
-        for (int p = begin; p < end; ++p) {
-            acc.clear(k);
-            for (std::size_t r = 0; r < d1; ++r) {
-                const std::size_t e = std::size_t(p) * d1 + r;
-                if (prefetch && e + prefetch < last)
-                    prefetchRow(current + std::size_t(pointVertex_[e + prefetch]) * k, k);
-                addScaledRow<FixedChannels>(acc.data(), current + std::size_t(pointVertex_[e]) * k,
-                                            pointWeight_[e], k);
-            }
-            const float scale = postScale ? alpha * postScale[p] : alpha;
-            float* dst = out + std::size_t(p) * k;
-            if (accumulate)
-                addScaledRow<FixedChannels>(dst, acc.data(), scale, k);
-            else
-                scaleRow<FixedChannels>(dst, acc.data(), scale, k);
-        }
+        detail::slicePoints(tables, current, out, k, begin, end, alpha, postScale, accumulate,
+                            hint, kernel);
     });
 }
 
@@ -683,6 +535,110 @@ void PermutohedralLattice::scalePoints(const float* pre, const float* post)
                     pointWeight_[std::size_t(p) * d1 + r] *= post[p];
         });
     }
+}
+
+LatticeMatrix PermutohedralLattice::toMatrix(int maxPerRow) const
+{
+    if (empty())
+        throw Error("PermutohedralLattice::toMatrix: the lattice is empty");
+    const std::size_t d1 = std::size_t(dim_) + 1;
+    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
+    using Entry = std::pair<std::int32_t, float>;
+    // Sums the weights of equal indices; sorts by index.
+    auto merge = [](std::vector<Entry>& entries) {
+        std::sort(entries.begin(), entries.end(),
+                  [](const Entry& a, const Entry& b) { return a.first < b.first; });
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if (kept > 0 && entries[kept - 1].first == entries[i].first)
+                entries[kept - 1].second += entries[i].second;
+            else
+                entries[kept++] = entries[i];
+        }
+        entries.resize(kept);
+    };
+
+    // Row i of the matrix: slice weights times the rows of the blur (B_d ... B_0,
+    // each B_j = I + (shift to the minus + shift to the plus neighbour) / 2, which is
+    // symmetric, so a row is e_v pushed through B_d first, B_0 last) times the
+    // splatting. Fixed chunks of rows, concatenated in order: the same matrix for
+    // any thread count.
+    constexpr int kChunks = 64;
+    std::vector<std::vector<std::int32_t>> counts(kChunks), columns(kChunks);
+    std::vector<std::vector<float>> weights(kChunks);
+    std::atomic<bool> tooWide{false};
+    parallelRanges(kChunks, 1, [&](int chunkBegin, int chunkEnd) {
+        std::vector<Entry> blurred, pushed, row;
+        for (int c = chunkBegin; c < chunkEnd && !tooWide; ++c) {
+            const int first = int(std::int64_t(points_) * c / kChunks);
+            const int last = int(std::int64_t(points_) * (c + 1) / kChunks);
+            for (int p = first; p < last; ++p) {
+                row.clear();
+                for (std::size_t r = 0; r < d1; ++r) {
+                    const std::size_t e = std::size_t(p) * d1 + r;
+                    blurred.assign(1, Entry(pointVertex_[e] - 1, alpha * pointWeight_[e]));
+                    for (int j = dim_; j >= 0; --j) {
+                        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+                        pushed.clear();
+                        for (const Entry& x : blurred) {
+                            pushed.push_back(x);
+                            for (int side = 0; side < 2; ++side) {
+                                const std::int32_t slot = nb[2 * std::size_t(x.first) + side];
+                                if (slot > 0)
+                                    pushed.emplace_back(slot - 1, 0.5f * x.second);
+                            }
+                        }
+                        merge(pushed);
+                        blurred.swap(pushed);
+                    }
+                    for (const Entry& x : blurred)
+                        for (std::int32_t s = splatStart_[std::size_t(x.first)];
+                             s < splatStart_[std::size_t(x.first) + 1]; ++s)
+                            row.emplace_back(splatPoint_[std::size_t(s)],
+                                             x.second * splatWeight_[std::size_t(s)]);
+                }
+                merge(row);
+                if (int(row.size()) > maxPerRow) {
+                    tooWide = true;
+                    break;
+                }
+                counts[std::size_t(c)].push_back(std::int32_t(row.size()));
+                for (const Entry& x : row) {
+                    columns[std::size_t(c)].push_back(x.first);
+                    weights[std::size_t(c)].push_back(x.second);
+                }
+            }
+        }
+    });
+    LatticeMatrix matrix;
+    if (tooWide)
+        return matrix;
+    matrix.rowStart.reserve(std::size_t(points_) + 1);
+    matrix.rowStart.push_back(0);
+    for (int c = 0; c < kChunks; ++c) {
+        for (const std::int32_t n : counts[std::size_t(c)])
+            matrix.rowStart.push_back(matrix.rowStart.back() + n);
+        matrix.column.insert(matrix.column.end(), columns[std::size_t(c)].begin(),
+                             columns[std::size_t(c)].end());
+        matrix.weight.insert(matrix.weight.end(), weights[std::size_t(c)].begin(),
+                             weights[std::size_t(c)].end());
+    }
+    return matrix;
+}
+
+void LatticeMatrix::apply(const float* in, float* out, int channels, bool accumulate) const
+{
+    if (empty())
+        throw Error("LatticeMatrix::apply: the matrix is empty");
+    if (channels < 1)
+        throw Error("LatticeMatrix::apply: channels must be at least 1");
+    if (!in || !out)
+        throw Error("LatticeMatrix::apply: null input or output");
+    const detail::CrfKernel kernel = detail::preferredCrfKernel();
+    parallelRanges(points(), 1024, [&](int begin, int end) {
+        detail::matrixRows(rowStart.data(), column.data(), weight.data(), in, out,
+                           std::size_t(channels), begin, end, accumulate, kernel);
+    });
 }
 
 std::vector<float> PermutohedralLattice::filter(const std::vector<float>& in, int channels) const

@@ -6,6 +6,28 @@
 
 namespace primaps {
 
+/// A lattice's filtering written out as a sparse matrix (see
+/// PermutohedralLattice::toMatrix()): row i lists the points j with their weight,
+/// out_i = sum_j weight_ij in_j. Rows are in point order, their entries in
+/// increasing j. Immutable once made; apply() may run concurrently.
+struct LatticeMatrix
+{
+    std::vector<std::int32_t> rowStart; ///< points() + 1 offsets into column and weight
+    std::vector<std::int32_t> column;
+    std::vector<float> weight;
+
+    bool empty() const { return rowStart.empty(); }
+    int points() const { return rowStart.empty() ? 0 : int(rowStart.size()) - 1; }
+    /// Entries per row on average.
+    double density() const { return empty() ? 0.0 : double(column.size()) / points(); }
+
+    /// out = M in (or out += M in with `accumulate`), `channels` values per point,
+    /// point-major like PermutohedralLattice::filter(); `out` must not alias `in`.
+    /// Spreads over OpenCV's thread pool. Throws primaps::Error when the matrix is
+    /// empty, channels < 1 or a pointer is null.
+    void apply(const float* in, float* out, int channels, bool accumulate = false) const;
+};
+
 /// High-dimensional Gaussian filtering on the permutohedral lattice (Adams, Baek &
 /// Davis, "Fast High-Dimensional Filtering Using the Permutohedral Lattice",
 /// Eurographics 2010), in the variant used by the dense CRF of Kraehenbuehl &
@@ -85,15 +107,21 @@ public:
     /// lattice.
     void scalePoints(const float* pre, const float* post);
 
+    /// The filtering as an explicit matrix, with the scales folded in so far: the
+    /// same results as filter() up to float rounding (another summation order).
+    /// For lattices whose points reach only a few others (a spatial kernel of a
+    /// pixel or two) applying it moves a fraction of the memory filter() moves,
+    /// and its reads stay in cache; for wide kernels it would be huge, so when a
+    /// row would exceed `maxPerRow` entries the result is empty. Throws
+    /// primaps::Error on an empty lattice.
+    LatticeMatrix toMatrix(int maxPerRow) const;
+
     /// Convenience: filters points() * channels values, returns a new array.
     /// Throws primaps::Error as above, or when in.size() != points() * channels.
     std::vector<float> filter(const std::vector<float>& in, int channels) const;
 
 private:
     template <int FixedDim> void build(const float* features, int dim, int count);
-    template <int FixedChannels>
-    void filterImpl(const float* in, float* out, int channels, Workspace& workspace,
-                    const float* preScale, const float* postScale, bool accumulate) const;
 
     int dim_ = 0;
     int points_ = 0;

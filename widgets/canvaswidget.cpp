@@ -262,7 +262,14 @@ void CanvasWidget::setDecomposition(const QImage& photo, const ImageDecompositio
         decomposition.labelsBeforeCrf.size() == decomposition.labels.size())
         before = decomposition.labelsBeforeCrf(prepared.contentInPrepared);
     setPhoto(photo);
-    setLabels(content, rect, before);
+    // A CRF above the processing resolution left finer maps that cover the
+    // whole photo.
+    if (!decomposition.fineLabels.empty())
+        setLabels(decomposition.fineLabels,
+                  QRectF(0, 0, prepared.originalSize.width, prepared.originalSize.height),
+                  decomposition.fineLabelsBeforeCrf);
+    else
+        setLabels(content, rect, before);
 }
 
 void CanvasWidget::setLabels(const cv::Mat& labels, const QRectF& rectInPhoto,

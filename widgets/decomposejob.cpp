@@ -47,6 +47,7 @@ public:
 
 signals:
     void resultReady(const primaps::DecomposeResult& result);
+    void previewReady(const primaps::DecomposeResult& result);
 
 private:
     struct Pending
@@ -83,14 +84,14 @@ private:
             const FileIdentity file = identify(request.path);
             dropStale(file);
             auto hit = findEntry(file, result.backboneName);
+            std::shared_ptr<ImageDecomposition> decomposition;
             if (hit != m_cache.end()) {
                 // Same image, same backbone: only PriMaPs and step 5 run again,
                 // on a copy, because the cached result may be on display.
-                auto decomposition = std::make_shared<ImageDecomposition>(*hit->decomposition);
+                decomposition = std::make_shared<ImageDecomposition>(*hit->decomposition);
                 PrimapsParams primaps;
                 primaps.threshold = result.threshold;
-                redecompose(*decomposition, primaps, request.crf);
-                hit->decomposition = decomposition;
+                redecompose(*decomposition, primaps, false);
                 m_cache.splice(m_cache.begin(), m_cache, hit);
                 result.featuresReused = true;
             } else {
@@ -115,18 +116,30 @@ private:
                 PipelineParams params;
                 params.useRecommendedThreshold = useRecommended;
                 params.primaps.threshold = result.threshold;
-                params.crf = request.crf;
-                entry.decomposition = std::make_shared<const ImageDecomposition>(
-                    decomposeImage(entry.image, backbone, params));
+                params.crf = false;
+                decomposition =
+                    std::make_shared<ImageDecomposition>(decomposeImage(entry.image, backbone, params));
                 m_extractions.fetch_add(1, std::memory_order_relaxed);
                 m_cache.push_front(std::move(entry));
                 if (m_cache.size() > kCachedDecompositions)
                     m_cache.pop_back();
             }
-            const CacheEntry& entry = m_cache.front();
+            CacheEntry& entry = m_cache.front();
             result.image = entry.image;
             result.photo = entry.photo;
-            result.decomposition = entry.decomposition;
+            entry.decomposition = decomposition;
+            result.decomposition = decomposition;
+            if (request.crf) {
+                // The masks before the CRF at once; the CRF on a copy, with the
+                // lattices the image's earlier decompositions kept.
+                DecomposeResult preview = result;
+                preview.preview = true;
+                emit previewReady(preview);
+                auto refined = std::make_shared<ImageDecomposition>(*decomposition);
+                applyCrf(*refined, DenseCrfParams(), request.crfMaxPixels);
+                entry.decomposition = refined;
+                result.decomposition = refined;
+            }
         } catch (const std::bad_alloc&) {
             result.error = describe(request.path, "not enough memory to decompose this image");
         } catch (const std::exception& e) {
@@ -229,6 +242,8 @@ DecomposeJob::DecomposeJob(QObject* parent) : QObject(parent)
     m_worker->moveToThread(m_thread);
     connect(m_worker, &DecomposeWorker::resultReady, this, &DecomposeJob::onWorkerResult,
             Qt::QueuedConnection);
+    connect(m_worker, &DecomposeWorker::previewReady, this, &DecomposeJob::onWorkerPreview,
+            Qt::QueuedConnection);
     m_thread->start();
 }
 
@@ -254,6 +269,12 @@ quint64 DecomposeJob::submit(const DecomposeRequest& request)
 int DecomposeJob::featureExtractions() const
 {
     return m_worker->extractions();
+}
+
+void DecomposeJob::onWorkerPreview(const DecomposeResult& result)
+{
+    if (result.generation == m_generation)
+        emit preview(result);
 }
 
 void DecomposeJob::onWorkerResult(const DecomposeResult& result)

@@ -91,6 +91,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
 
     m_job = new DecomposeJob(this);
     connect(m_job, &DecomposeJob::finished, this, &MainWindow::onDecomposed);
+    // The masks before the CRF, on screen while the CRF runs.
+    connect(m_job, &DecomposeJob::preview, this, &MainWindow::onDecomposed);
     // After onDecomposed(): a slider value that waited for this result goes next.
     connect(m_job, &DecomposeJob::finished, this, &MainWindow::onJobFinished);
     connect(m_job, &DecomposeJob::busyChanged, this, &MainWindow::onBusyChanged);
@@ -1013,17 +1015,24 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
         masks += tr(" (%1 in the label map)").arg(shown);
     m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
     m_statusSeparator->show();
+    // The studio picks the CRF's resolution (DecomposeRequest::crfMaxPixels);
+    // the status bar says which.
+    const cv::Size crfSize =
+        d.crfApplied ? d.crfSize : crfResolution(d.prepared, result.request.crfMaxPixels);
+    const QString crfAt = tr("at %1\u00d7%2").arg(crfSize.width).arg(crfSize.height);
     m_statusTimings->setText(
         tr("features %1  \u00b7  decompose %2  \u00b7  labels %3  \u00b7  CRF %4")
             .arg(result.featuresReused ? tr("cached") : milliseconds(d.timings.features),
                  milliseconds(d.timings.decompose), milliseconds(d.timings.labels),
-                 d.crfApplied         ? milliseconds(d.timings.crf)
+                 d.crfApplied         ? milliseconds(d.timings.crf) + QLatin1Char(' ') + crfAt
+                 : result.preview     ? tr("running %1\u2026").arg(crfAt)
                  : isShowingPreview() ? tr("on release")
                                       : tr("off")));
     m_editor->showResult(result); // corrected labels replace the masks on the canvas
     updateCrfLabels();
     updateActions();
-    emit decompositionShown(true);
+    if (!result.preview) // the refined masks follow
+        emit decompositionShown(true);
 }
 
 void MainWindow::updateCrfLabels()
@@ -1038,6 +1047,8 @@ void MainWindow::updateCrfLabels()
     QString which;
     if (d.crfApplied)
         which = m_canvas->isComparing() ? tr("before | after CRF") : tr("after CRF");
+    else if (m_current.preview)
+        which = tr("without CRF until the CRF is done");
     else
         which = preview ? tr("preview without CRF") : tr("without CRF");
     m_legend->setCaption(d.crfApplied ? tr("Masks after CRF") : tr("Masks without CRF"));

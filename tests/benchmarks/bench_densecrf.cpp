@@ -4,10 +4,14 @@
 // (BM_DenseCrf320Cold is the strict reading: nothing cached between calls).
 // The single-threaded variants are there to compare with the reference binding
 // (pydensecrf, single-threaded, about 0.26 s for the same size).
+#include "crfkernels_p.h"
 #include "densecrf.h"
 #include "error.h"
 
+#include <algorithm>
 #include <benchmark/benchmark.h>
+#include <chrono>
+#include <ctime>
 #include <cstddef>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -38,14 +42,13 @@ const cv::Mat& sampleImage()
 
 // Scores shaped like PriMaPs' input: smooth label maps from a 40 x 40 grid,
 // bilinearly upsampled, so that the CRF has boundaries to move.
-const std::vector<float>& sampleScores()
+std::vector<float> makeScores(int labels)
 {
-    static const std::vector<float> scores = [] {
         std::mt19937 rng(7);
         std::normal_distribution<float> normal(0.0f, 2.0f);
         const int grid = kSide / 8;
-        std::vector<float> out(std::size_t(kLabels) * kSide * kSide);
-        for (int k = 0; k < kLabels; ++k) {
+        std::vector<float> out(std::size_t(labels) * kSide * kSide);
+        for (int k = 0; k < labels; ++k) {
             cv::Mat small(grid, grid, CV_32F);
             for (int i = 0; i < grid * grid; ++i)
                 small.at<float>(i) = normal(rng);
@@ -53,7 +56,11 @@ const std::vector<float>& sampleScores()
             cv::resize(small, plane, plane.size(), 0, 0, cv::INTER_LINEAR);
         }
         return out;
-    }();
+}
+
+const std::vector<float>& sampleScores()
+{
+    static const std::vector<float> scores = makeScores(kLabels);
     return scores;
 }
 
@@ -118,10 +125,15 @@ void BM_DenseCrf320Setup(benchmark::State& state)
 {
     const ThreadLimit limit(int(state.range(0)));
     const cv::Mat& rgb = sampleImage();
+    int spatial = 0, bilateral = 0;
     for (auto _ : state) {
         primaps::DenseCrf crf(rgb);
         benchmark::DoNotOptimize(&crf);
+        spatial = crf.image()->spatial()->vertices();
+        bilateral = crf.image()->bilateral()->vertices();
     }
+    state.counters["spatial_vertices"] = spatial;
+    state.counters["bilateral_vertices"] = bilateral;
 }
 BENCHMARK(BM_DenseCrf320Setup)->Arg(0)->Arg(1)->ArgName("threads")->Unit(benchmark::kMillisecond);
 
@@ -150,21 +162,141 @@ BENCHMARK(BM_DenseCrf320NextImage)
     ->Unit(benchmark::kMillisecond);
 
 // The inference on a prepared DenseCrf: what a re-run on the same image costs
-// (e.g. the GUI's threshold slider).
+// (e.g. the GUI's threshold slider), at K labels.
 void BM_DenseCrf320Inference(benchmark::State& state)
 {
     const ThreadLimit limit(int(state.range(0)));
+    const int labels = int(state.range(1));
     primaps::DenseCrf crf(sampleImage());
-    const std::vector<float>& scores = sampleScores();
+    const std::vector<float> scores = makeScores(labels);
     for (auto _ : state) {
-        std::vector<float> q = crf.run(scores, kLabels);
+        std::vector<float> q = crf.run(scores, labels);
         benchmark::DoNotOptimize(q.data());
     }
 }
 BENCHMARK(BM_DenseCrf320Inference)
-    ->Arg(0)
-    ->Arg(1)
-    ->ArgName("threads")
+    ->ArgsProduct({{0, 1}, {10, 40}})
+    ->ArgNames({"threads", "K"})
     ->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+namespace {
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start)
+{
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
+// CPU time of the whole process (every thread), in milliseconds. On a loaded
+// machine it stays close to what the work costs when the wall clock does not:
+// waiting for a core is not counted.
+double processCpuMs()
+{
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
+// Wall and process CPU time of one call of fn.
+struct Timing
+{
+    double wall = 0.0;
+    double cpu = 0.0;
+};
+
+template <typename Fn> Timing timed(const Fn& fn)
+{
+    const double cpu = processCpuMs();
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    return {millisecondsSince(start), processCpuMs() - cpu};
+}
+
+// How the CRF's cost grows with the number of labels (issue 15: K = 40 at most
+// 2.5x K = 10). The machine is shared, so each iteration times K labels and
+// K = 10 back to back on the same image (everything a caller pays: both lattices,
+// the inference and the output; the spatial lattice comes from the process-wide
+// cache as for any run of same-size images) and reports the median of the
+// per-pair ratios, which survives a load that the absolute times do not.
+void BM_DenseCrfLabels(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(1)));
+    const int labels = int(state.range(0));
+    const cv::Mat& rgb = sampleImage();
+    const std::vector<float> scores = makeScores(labels);
+    const std::vector<float>& base = sampleScores();
+    std::vector<double> ratios, cpuRatios, times, baseTimes, cpu, baseCpu;
+    for (auto _ : state) {
+        const Timing a = timed([&] {
+            benchmark::DoNotOptimize(primaps::denseCrf(scores, labels, rgb).data());
+        });
+        const Timing b = timed([&] {
+            benchmark::DoNotOptimize(primaps::denseCrf(base, kLabels, rgb).data());
+        });
+        times.push_back(a.wall);
+        baseTimes.push_back(b.wall);
+        cpu.push_back(a.cpu);
+        baseCpu.push_back(b.cpu);
+        ratios.push_back(a.wall / b.wall);
+        cpuRatios.push_back(a.cpu / b.cpu);
+    }
+    state.counters["ms"] = median(times);
+    state.counters["ms_K10"] = median(baseTimes);
+    state.counters["cpu_ms"] = median(cpu);
+    state.counters["cpu_ms_K10"] = median(baseCpu);
+    state.counters["ratio_to_K10"] = median(ratios);
+    state.counters["cpu_ratio_to_K10"] = median(cpuRatios);
+    state.counters["threads"] = double(cv::getNumThreads());
+}
+BENCHMARK(BM_DenseCrfLabels)
+    ->ArgsProduct({{10, 25, 40}, {0}})
+    ->ArgNames({"K", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+} // namespace
+
+namespace {
+
+// The vector kernels against the portable ones, A/B in the same run on a
+// prepared DenseCrf (inference only: the lattices are the same for both).
+void BM_DenseCrfKernelSpeedup(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(1)));
+    const int labels = int(state.range(0));
+    primaps::DenseCrf crf(sampleImage());
+    const std::vector<float> scores = makeScores(labels);
+    std::vector<double> ratios, cpuRatios, best, portable;
+    using primaps::detail::CrfKernel;
+    for (auto _ : state) {
+        primaps::detail::setPreferredCrfKernel(CrfKernel::Best);
+        const Timing a = timed([&] { benchmark::DoNotOptimize(crf.run(scores, labels).data()); });
+        primaps::detail::setPreferredCrfKernel(CrfKernel::Portable);
+        const Timing b = timed([&] { benchmark::DoNotOptimize(crf.run(scores, labels).data()); });
+        best.push_back(a.wall);
+        portable.push_back(b.wall);
+        ratios.push_back(b.wall / a.wall);
+        cpuRatios.push_back(b.cpu / a.cpu);
+    }
+    primaps::detail::setPreferredCrfKernel(CrfKernel::Best);
+    state.counters["ms"] = median(best);
+    state.counters["ms_portable"] = median(portable);
+    state.counters["speedup"] = median(ratios);
+    state.counters["cpu_speedup"] = median(cpuRatios);
+    state.counters["vectorised"] = primaps::detail::crfKernelsVectorised() ? 1 : 0;
+}
+BENCHMARK(BM_DenseCrfKernelSpeedup)
+    ->ArgsProduct({{10, 40}, {1}})
+    ->ArgNames({"K", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 } // namespace

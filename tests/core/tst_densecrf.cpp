@@ -2,6 +2,7 @@
 // Dense CRF and permutohedral lattice (issue 3): fidelity to the reference
 // binding's output, the lattice against brute-force Gaussian filtering, edge
 // snapping, valid distributions after every step, and clean errors.
+#include "crfkernels_p.h"
 #include "densecrf.h"
 #include "error.h"
 #include "npy.h"
@@ -305,9 +306,13 @@ private slots:
     void minusInfinityScores();
     void reusedCrfMatchesFreshOne();
     void threadCountDoesNotChangeResult();
+    void vectorKernelsMatchPortable_data();
+    void vectorKernelsMatchPortable();
+    void sharedImageLatticesMatchFreshOnes();
     void concurrentRunsAgree();
     void badInputGivesErrors();
     void latticeScalesFoldIn();
+    void latticeMatrixMatchesFilter();
     void latticeBadInputGivesErrors();
 };
 
@@ -770,6 +775,57 @@ void TestDenseCrf::threadCountDoesNotChangeResult()
     QCOMPARE(single, multi);
 }
 
+void TestDenseCrf::vectorKernelsMatchPortable_data()
+{
+    QTest::addColumn<int>("labels");
+    // Rows of whole registers, with a half register, one quad, and past the 64
+    // labels that stay in registers (with and without a half register).
+    for (const int labels : {1, 3, 6, 10, 16, 25, 40, 64, 70, 76})
+        QTest::addRow("K=%d", labels) << labels;
+}
+
+void TestDenseCrf::vectorKernelsMatchPortable()
+{
+    QFETCH(int, labels);
+    using primaps::detail::CrfKernel;
+    const cv::Mat rgb = smoothRandomImage(48, 56, 91);
+    const std::vector<float> scores = smoothRandomScores(labels, 48, 56, 92, 2.0f);
+    primaps::detail::setPreferredCrfKernel(CrfKernel::Portable);
+    const std::vector<float> portable = primaps::denseCrf(scores, labels, rgb);
+    primaps::detail::setPreferredCrfKernel(CrfKernel::Best);
+    const std::vector<float> best = primaps::denseCrf(scores, labels, rgb);
+    QVERIFY(distributionError(best, labels) < 1e-5);
+    // Same sums in another order (fused multiply-adds, register-wide maxima),
+    // which ten mean-field steps amplify to about 2e-5 near label boundaries.
+    const double worst = maxAbsDiff(best, portable);
+    QVERIFY2(worst < 1e-4, qPrintable(QString("max difference %1").arg(worst)));
+    if (!primaps::detail::crfKernelsVectorised())
+        QSKIP("no AVX2 here: both runs used the portable kernels");
+    // The padded rows are really in use: the strides differ unless K % 4 == 0.
+    QCOMPARE(primaps::detail::crfRowStride(std::size_t(labels), CrfKernel::Best),
+             std::size_t((labels + 3) / 4 * 4));
+    // Not the same code: the results differ in the last bits somewhere.
+    if (labels > 1)
+        QVERIFY(worst > 0.0);
+}
+
+void TestDenseCrf::sharedImageLatticesMatchFreshOnes()
+{
+    // One DenseCrfImage serves several DenseCrf objects (another threshold, another
+    // number of masks) with the results of building everything afresh.
+    const cv::Mat rgb = smoothRandomImage(40, 52, 93);
+    const auto image = std::make_shared<const primaps::DenseCrfImage>(rgb);
+    QCOMPARE(image->height(), 40);
+    QCOMPARE(image->width(), 52);
+    for (const int labels : {4, 11}) {
+        const std::vector<float> scores = smoothRandomScores(labels, 40, 52, 94 + labels, 2.0f);
+        DenseCrf shared(image);
+        QCOMPARE(shared.image().get(), image.get());
+        QCOMPARE(shared.run(scores, labels), primaps::denseCrf(scores, labels, rgb));
+    }
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, (void)DenseCrf(nullptr));
+}
+
 void TestDenseCrf::concurrentRunsAgree()
 {
     // Instances on several threads at once, of one size (sharing the cached
@@ -867,6 +923,53 @@ void TestDenseCrf::badInputGivesErrors()
     QVERIFY_THROWS_EXCEPTION(
         primaps::Error,
         primaps::denseCrfUpsampled(std::vector<float>(2 * 4 * 4), 2, 4, 4, cv::Mat()));
+}
+
+void TestDenseCrf::latticeMatrixMatchesFilter()
+{
+    // A spatial kernel of sxy = 1 over a 37 x 53 grid, with scales folded in as
+    // the dense CRF does: the explicit matrix filters like the lattice.
+    const int rows = 37, cols = 53, n = rows * cols;
+    std::vector<float> features(std::size_t(n) * 2);
+    for (int i = 0; i < n; ++i) {
+        features[std::size_t(i) * 2] = float(i % cols);
+        features[std::size_t(i) * 2 + 1] = float(i / cols);
+    }
+    PermutohedralLattice lattice(features.data(), 2, n);
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> uniform(0.5f, 2.0f);
+    std::vector<float> pre(static_cast<std::size_t>(n)), post(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        pre[std::size_t(i)] = uniform(rng);
+        post[std::size_t(i)] = uniform(rng);
+    }
+    lattice.scalePoints(pre.data(), post.data());
+    const primaps::LatticeMatrix matrix = lattice.toMatrix(1000);
+    QCOMPARE(matrix.points(), n);
+    qInfo("spatial kernel as a matrix: %.1f entries per row", matrix.density());
+    QVERIFY(matrix.density() > 5 && matrix.density() < 64);
+    for (const int channels : {1, 5, 12, 20}) {
+        std::vector<float> in(std::size_t(n) * channels);
+        for (float& v : in)
+            v = uniform(rng);
+        std::vector<float> byLattice(in.size()), byMatrix(in.size(), 1.0f);
+        PermutohedralLattice::Workspace workspace;
+        lattice.filter(in.data(), byLattice.data(), channels, workspace);
+        matrix.apply(in.data(), byMatrix.data(), channels);
+        QVERIFY2(maxAbsDiff(byMatrix, byLattice) < 1e-5,
+                 qPrintable(QString("%1 channels: max difference %2")
+                                .arg(channels)
+                                .arg(maxAbsDiff(byMatrix, byLattice))));
+        // Accumulating adds to what is there.
+        std::vector<float> twice = byMatrix;
+        matrix.apply(in.data(), twice.data(), channels, true);
+        for (std::size_t i = 0; i < twice.size(); ++i)
+            QVERIFY(std::abs(twice[i] - 2 * byMatrix[i]) <= 1e-5f * std::abs(byMatrix[i]) + 1e-7f);
+    }
+    // Too many entries per row: no matrix.
+    QVERIFY(lattice.toMatrix(4).empty());
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, PermutohedralLattice().toMatrix(10));
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, primaps::LatticeMatrix().apply(pre.data(), post.data(), 1));
 }
 
 void TestDenseCrf::latticeScalesFoldIn()

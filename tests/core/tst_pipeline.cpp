@@ -22,16 +22,16 @@ struct Scene
     cv::Mat truth; // region ids 0..2
 };
 
-Scene makeScene()
+Scene makeScene(int scale = 1)
 {
-    const int rows = 181, cols = 243;
+    const int rows = 181 * scale, cols = 243 * scale;
     Scene s;
     s.truth.create(rows, cols, CV_8U);
     for (int y = 0; y < rows; ++y)
         for (int x = 0; x < cols; ++x) {
-            const double dx = x - 151.3, dy = y - 83.7;
+            const double dx = double(x) / scale - 151.3, dy = double(y) / scale - 83.7;
             s.truth.at<uchar>(y, x) =
-                dx * dx + dy * dy < 47.5 * 47.5 ? 2 : (x + 0.6 * y < 123 ? 0 : 1);
+                dx * dx + dy * dy < 47.5 * 47.5 ? 2 : (x + 0.6 * y < 123 * scale ? 0 : 1);
         }
     const cv::Vec3f colours[3] = {{200, 60, 50}, {40, 150, 70}, {60, 80, 210}};
     std::mt19937 rng(12);
@@ -154,6 +154,90 @@ private slots:
 
         ImageDecomposition empty;
         QVERIFY_THROWS_EXCEPTION(Error, redecompose(empty, other, true));
+        QVERIFY_THROWS_EXCEPTION(Error, applyCrf(empty));
+    }
+
+    void crfLatticesAreKeptAcrossThresholds()
+    {
+        const Scene scene = makeScene();
+        auto backbone = createBackbone("filterbank");
+        PipelineParams params;
+        const ImageDecomposition first = decomposeImage(scene.rgb, *backbone, params);
+        QVERIFY(first.crfImage);
+        QCOMPARE(first.crfSize, first.prepared.rgb.size());
+        QVERIFY(first.fineLabels.empty());
+
+        // Another threshold, first without the CRF (the slider's preview), then
+        // the CRF alone: the same lattices, and the labels of a fresh run.
+        ImageDecomposition again = first;
+        PrimapsParams other;
+        other.threshold = 0.35f;
+        redecompose(again, other, false);
+        QCOMPARE(again.crfImage.get(), first.crfImage.get());
+        applyCrf(again);
+        QCOMPARE(again.crfImage.get(), first.crfImage.get());
+        QVERIFY(again.crfApplied);
+        params.useRecommendedThreshold = false;
+        params.primaps.threshold = 0.35f;
+        const ImageDecomposition fresh = decomposeImage(scene.rgb, *backbone, params);
+        QCOMPARE(cv::countNonZero(again.labels != fresh.labels), 0);
+
+        // Other kernels need other lattices; other iterations do not.
+        DenseCrfParams iterations;
+        iterations.iterations = 3;
+        applyCrf(again, iterations);
+        QCOMPARE(again.crfImage.get(), first.crfImage.get());
+        DenseCrfParams wider;
+        wider.bilateralSxy = 40.0f;
+        applyCrf(again, wider);
+        QVERIFY(again.crfImage.get() != first.crfImage.get());
+    }
+
+    void crfAboveTheProcessingResolution()
+    {
+        // The scene drawn at three times the size: the features at 320 short side,
+        // the CRF at up to 300,000 pixels of the original.
+        const Scene scene = makeScene(3);
+        auto backbone = createBackbone("filterbank");
+        PipelineParams params;
+        params.crfMaxPixels = 300000;
+        const ImageDecomposition fine = decomposeImage(scene.rgb, *backbone, params);
+        params.crfMaxPixels = 0;
+        const ImageDecomposition coarse = decomposeImage(scene.rgb, *backbone, params);
+
+        QCOMPARE(coarse.crfSize, coarse.prepared.rgb.size());
+        QVERIFY(coarse.fineLabels.empty());
+        QVERIFY(fine.crfApplied);
+        QVERIFY(fine.crfSize.area() <= 300000);
+        QVERIFY(fine.crfSize.area() > 2 * fine.prepared.rgb.size().area());
+        QVERIFY(std::abs(double(fine.crfSize.width) / fine.crfSize.height -
+                         double(scene.rgb.cols) / scene.rgb.rows) < 0.01);
+        QCOMPARE(fine.crfSize, crfResolution(fine.prepared, 300000));
+        QCOMPARE(fine.fineLabels.size(), fine.crfSize);
+        QCOMPARE(fine.fineLabelsBeforeCrf.size(), fine.crfSize);
+        QCOMPARE(fine.labels.size(), fine.prepared.rgb.size());
+        QCOMPARE(fine.labelsAtOriginalSize().size(), scene.rgb.size());
+        // The same masks (same features and threshold), with sharper edges.
+        QCOMPARE(fine.trace.iterations.size(), coarse.trace.iterations.size());
+        const double fineDistance = meanBoundaryDistance(fine.labelsAtOriginalSize(), scene.truth);
+        const double coarseDistance =
+            meanBoundaryDistance(coarse.labelsAtOriginalSize(), scene.truth);
+        const double fineAccuracy = matchedAccuracy(fine.labelsAtOriginalSize(), scene.truth);
+        const double coarseAccuracy = matchedAccuracy(coarse.labelsAtOriginalSize(), scene.truth);
+        qInfo("CRF at %dx%d: boundary %.2f px from the true edge, accuracy %.4f; at the "
+              "processing resolution %dx%d: %.2f px, %.4f",
+              fine.crfSize.width, fine.crfSize.height, fineDistance, fineAccuracy,
+              coarse.crfSize.width, coarse.crfSize.height, coarseDistance, coarseAccuracy);
+        QVERIFY(fineDistance < coarseDistance);
+        QVERIFY(fineAccuracy >= coarseAccuracy);
+
+        // Cropping loses part of the original: the CRF stays at the processing
+        // resolution.
+        params.crfMaxPixels = 300000;
+        params.preprocess.fit = FitMode::CenterCropSquare;
+        const ImageDecomposition cropped = decomposeImage(scene.rgb, *backbone, params);
+        QCOMPARE(cropped.crfSize, cropped.prepared.rgb.size());
+        QVERIFY(cropped.fineLabels.empty());
     }
 };
 

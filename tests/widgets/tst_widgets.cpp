@@ -19,6 +19,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <QFile>
 #include <QListWidget>
 #include <QPainter>
@@ -126,6 +127,7 @@ private slots:
     void decomposeJobReusesFeatures();
     void decomposeJobCrfFlag();
     void decomposeJobNoticesChangedFile();
+    void decomposeJobPreviewsThenRefinesBigPhoto();
 };
 
 void TestWidgets::rgbRoundTrip()
@@ -915,4 +917,63 @@ void TestWidgets::decomposeJobNoticesChangedFile()
 }
 
 QTEST_MAIN(TestWidgets)
+void TestWidgets::decomposeJobPreviewsThenRefinesBigPhoto()
+{
+    // A 3-megapixel photo: the features at 320 short side, the CRF at the
+    // studio's resolution, the masks before it delivered first.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString path = dir.filePath(QStringLiteral("big.jpg"));
+    cv::Mat big;
+    cv::resize(cv::imread(kOtherSample.toStdString()), big, cv::Size(2000, 1500), 0, 0,
+               cv::INTER_CUBIC);
+    QVERIFY(cv::imwrite(path.toStdString(), big));
+
+    DecomposeJob job;
+    QSignalSpy previews(&job, &DecomposeJob::preview);
+    DecomposeRequest request;
+    request.path = path;
+    QCOMPARE(request.crfMaxPixels, DecomposeRequest::kStudioCrfMaxPixels);
+    const DecomposeResult refined = runJob(job, request);
+    QVERIFY2(refined.ok(), qPrintable(refined.error));
+    QVERIFY(!refined.preview);
+    QCOMPARE(previews.count(), 1);
+    const DecomposeResult preview = previews.first().at(0).value<DecomposeResult>();
+    QVERIFY(preview.preview);
+    QCOMPARE(preview.generation, refined.generation);
+    QVERIFY(!preview.decomposition->crfApplied);
+
+    const ImageDecomposition& d = *refined.decomposition;
+    QVERIFY(d.crfApplied);
+    QVERIFY(d.crfSize.area() <= DecomposeRequest::kStudioCrfMaxPixels);
+    QVERIFY(d.crfSize.area() > 2 * d.prepared.rgb.size().area());
+    QCOMPARE(d.fineLabels.size(), d.crfSize);
+    // The preview is the CRF's input at the processing resolution.
+    QVERIFY(sameMat(preview.decomposition->labels, d.labelsBeforeCrf));
+    QCOMPARE(d.labelsAtOriginalSize().size(), big.size());
+
+    // The canvas shows the finer maps over the whole photo.
+    CanvasWidget canvas;
+    canvas.setDecomposition(refined.photo, d);
+    QVERIFY(sameMat(canvas.labels(), d.fineLabels));
+    QVERIFY(sameMat(canvas.beforeLabels(), d.fineLabelsBeforeCrf));
+
+    // Another threshold on the same photo: the lattices are not built again.
+    request.threshold = 0.45f;
+    const DecomposeResult next = runJob(job, request);
+    QVERIFY2(next.ok(), qPrintable(next.error));
+    QVERIFY(next.featuresReused);
+    QVERIFY(next.decomposition->crfApplied);
+    QCOMPARE(next.decomposition->crfImage.get(), d.crfImage.get());
+    qInfo("CRF at %dx%d: %.0f ms with the lattices built, %.0f ms with them kept",
+          d.crfSize.width, d.crfSize.height, d.timings.crf, next.decomposition->timings.crf);
+
+    // The CLI's choice: the processing resolution.
+    request.crfMaxPixels = 0;
+    const DecomposeResult reference = runJob(job, request);
+    QVERIFY(reference.ok());
+    QCOMPARE(reference.decomposition->crfSize, reference.decomposition->prepared.rgb.size());
+    QVERIFY(reference.decomposition->fineLabels.empty());
+}
+
 #include "tst_widgets.moc"
