@@ -8,6 +8,7 @@
 #include <opencv2/core/version.hpp>
 #include <torch/version.h>
 
+#include <dlfcn.h>
 #include <thread>
 
 namespace primaps {
@@ -18,6 +19,11 @@ void configureThreads(int threads)
         threads = int(std::max(1u, std::thread::hardware_concurrency()));
     at::set_num_threads(threads);
     cv::setNumThreads(threads);
+    // OpenBLAS keeps a pool of its own (sized from the cores at load time); it is
+    // looked up at run time because Debian swaps BLAS libraries without relinking.
+    using SetThreads = void (*)(int);
+    if (const auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+        set(threads);
 }
 
 int computeThreads() { return at::get_num_threads(); }

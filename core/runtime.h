@@ -5,8 +5,8 @@
 
 namespace primaps {
 
-/// Sets the intra-op thread count of LibTorch and OpenCV (LibTorch defaults to
-/// one thread here). `threads` <= 0 means one per hardware thread. Call once at
+/// Sets the intra-op thread count of LibTorch, OpenCV and OpenBLAS (LibTorch
+/// defaults to one thread here). `threads` <= 0 means one per hardware thread. Call once at
 /// start-up, from the main thread, before any work is queued.
 void configureThreads(int threads = 0);
 
