@@ -203,7 +203,14 @@ private slots:
     void usageErrors()
     {
         QCOMPARE(runCli(QStringList{"fit", "--out", run, "--shard", "0/2"} + common).exitCode, 2);
-        QCOMPARE(runCli({"eval", "--run", run}).exitCode, 2); // no dataset
+        // Without --dataset and --root, eval takes the run's; a folder without split
+        // lists is evaluated on the images it was fitted on, and eval says so.
+        const Run fromRun = runCli({"eval", "--run", run});
+        QVERIFY2(fromRun.exitCode == 0, qPrintable(fromRun.err));
+        QVERIFY(fromRun.out.startsWith("Acc "));
+        QVERIFY2(fromRun.err.contains("note: folder dataset") && fromRun.err.contains("--holdout"),
+                 qPrintable(fromRun.err));
+        QCOMPARE(runCli({"eval", "--run", run, "--dataset", "folder"}).exitCode, 2); // no root
         QCOMPARE(
             runCli({"eval", "--run", tmp.path(), "--dataset", "folder", "--root", ds}).exitCode,
             2); // no run.json
