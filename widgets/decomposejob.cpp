@@ -104,8 +104,11 @@ private:
                 if (sameFile != m_cache.end()) {
                     entry.image = sameFile->image;
                     entry.photo = sameFile->photo;
+                    entry.warning = sameFile->warning;
                 } else {
-                    entry.image = loadImageRgb8(request.path.toStdString());
+                    std::string partial;
+                    entry.image = loadImageRgb8(request.path.toStdString(), &partial);
+                    entry.warning = QString::fromStdString(partial);
                     // Converted once per file; re-runs hand out the same QImage,
                     // which the canvas recognises (same cacheKey) and does not
                     // upload again.
@@ -126,6 +129,7 @@ private:
             const CacheEntry& entry = m_cache.front();
             result.image = entry.image;
             result.photo = entry.photo;
+            result.warning = entry.warning;
             result.decomposition = entry.decomposition;
         } catch (const std::bad_alloc&) {
             result.error = describe(request.path, "not enough memory to decompose this image");
@@ -180,6 +184,7 @@ private:
         QString backbone; ///< Backbone::name()
         cv::Mat image;    ///< CV_8UC3 RGB at the original size
         QImage photo;
+        QString warning; ///< the decode's (a truncated file), for every result of it
         /// The newest result for this image and backbone; its features serve
         /// the next request. Never modified: it may be on display.
         std::shared_ptr<const ImageDecomposition> decomposition;

@@ -998,6 +998,8 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
         masks += tr(" (%1 in the label map)").arg(shown);
     m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
     m_statusSeparator->show();
+    if (!result.warning.isEmpty()) // a truncated file: the picture is partly filler
+        m_messages->showMessage(result.warning);
     m_statusTimings->setText(
         tr("features %1  \u00b7  decompose %2  \u00b7  labels %3  \u00b7  CRF %4")
             .arg(result.featuresReused ? tr("cached") : milliseconds(d.timings.features),
