@@ -43,8 +43,7 @@ DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCli
                               const DatasetOptions* fromRun)
 {
     DatasetOptions o;
-    const bool given = parser.isSet(options.dataset) || parser.isSet(options.root);
-    if (fromRun && !given) {
+    if (fromRun) { // what is given replaces the run's
         o = *fromRun;
         o.split.clear();
     } else if (!parser.isSet(options.dataset) || !parser.isSet(options.root)) {

@@ -54,8 +54,8 @@ struct DatasetCliOptions
 
 /// The dataset the options name, checked into `checker` (one error per bad
 /// option). `defaultSplit` applies to the benchmark layouts and to a folder with
-/// a hold-out. `fromRun` (a run folder's dataset) stands in for --dataset,
-/// --root, --classes and --holdout when they are not given.
+/// a hold-out. `fromRun` (a run folder's dataset) stands in for each of
+/// --dataset, --root, --classes and --holdout that is not given.
 DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCliOptions& options,
                               const std::string& defaultSplit, OptionChecker& checker,
                               const DatasetOptions* fromRun = nullptr);

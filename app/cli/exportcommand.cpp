@@ -319,6 +319,8 @@ int runExport(const QStringList& arguments)
             err << "primaps: '" << QString::fromStdString(p.path) << "': " << why
                 << "; skipped\n";
         }
+        for (const DatasetProblem& p : r.warnings) // exported, but the user should know
+            err << "primaps: " << QString::fromStdString(p.message).simplified() << "\n";
         err.flush();
         const std::size_t listed = exporter->writeManifest();
         const double elapsed = clock.elapsed() / 1000.0;
@@ -327,7 +329,8 @@ int runExport(const QStringList& arguments)
                 << (shard.count > 1 ? QString(" (shard %1/%2)").arg(shard.index).arg(shard.count)
                                     : QString())
                 << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
-                << r.reused << " already exported, " << failures.size() << " failed; "
+                << r.reused << " already exported, " << failures.size() << " failed, "
+                << r.warnings.size() << " warning(s); "
                 << exporter->classes().size()
                 << (exporter->mapped() ? " classes" : " clusters") << ", "
                 << seconds(elapsed);

@@ -279,7 +279,9 @@ private slots:
         QVERIFY(fromRun.out.startsWith("Acc "));
         QVERIFY2(fromRun.err.contains("note: folder dataset") && fromRun.err.contains("--holdout"),
                  qPrintable(fromRun.err));
-        QCOMPARE(runCli({"eval", "--run", run, "--dataset", "folder"}).exitCode, 2); // no root
+        const Run otherRoot = runCli({"eval", "--run", run, "--root", tmp.filePath("nowhere")});
+        QCOMPARE(otherRoot.exitCode, 2); // the given root replaces the run's
+        QVERIFY(otherRoot.err.contains("nowhere"));
         QCOMPARE(
             runCli({"eval", "--run", tmp.path(), "--dataset", "folder", "--root", ds}).exitCode,
             2); // no run.json
