@@ -365,8 +365,9 @@ Dataset Dataset::open(const DatasetOptions& options)
         std::vector<std::string> stems;
         if (options.holdout > 0.0) {
             if (split != "train" && split != "val")
-                throw Error("folder dataset '" + options.root + "' with a hold-out: the splits "
-                            "are 'train' and 'val', not '" + split + "'");
+                throw Error("folder dataset '" + options.root +
+                            "' with a hold-out: the splits are 'train' and 'val', not '" + split +
+                            "'");
             for (const auto& [stem, path] : byStem)
                 if (heldOut(path.filename().string(), options.holdout) == (split == "val"))
                     stems.push_back(stem);
@@ -619,8 +620,8 @@ DatasetSample Dataset::load(std::size_t index, LabelUse use) const
             try {
                 const ImageHeader h = readImageHeader(item.labelPath);
                 if (h.width != sample.rgb.cols || h.height != sample.rgb.rows)
-                    warn("'" + item.labelPath + "': label map is " + std::to_string(h.width) +
-                         "x" + std::to_string(h.height) + " but its image is " +
+                    warn("'" + item.labelPath + "': label map is " + std::to_string(h.width) + "x" +
+                         std::to_string(h.height) + " but its image is " +
                          std::to_string(sample.rgb.cols) + "x" + std::to_string(sample.rgb.rows) +
                          "; the image is used, the label cannot be");
             } catch (const Error& e) {
@@ -661,8 +662,7 @@ DatasetSample Dataset::load(std::size_t index, LabelUse use) const
                  (kind_ == DatasetKind::Folder
                       ? " (classes 0.." + std::to_string(classCount() - 1) + ", 255 = ignore)"
                       : std::string()) +
-                 ": " + values + (unknownValues.size() == 5 ? ", ..." : "") +
-                 "; they are ignored");
+                 ": " + values + (unknownValues.size() == 5 ? ", ..." : "") + "; they are ignored");
         }
     }
     return sample;

@@ -131,7 +131,8 @@ public:
     /// and evaluation see the same images.
     bool allImagesOfFolder() const
     {
-        return kind_ == DatasetKind::Folder && holdout_ <= 0.0 && (split_.empty() || split_ == "all");
+        return kind_ == DatasetKind::Folder && holdout_ <= 0.0 &&
+               (split_.empty() || split_ == "all");
     }
 
     /// Identity of the data for cache keys: kind and canonical root.

@@ -92,8 +92,14 @@ std::uint32_t le32(const std::uint8_t* p)
 {
     return std::uint32_t(p[3]) << 24 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[1]) << 8 | p[0];
 }
-std::uint16_t be16(const std::uint8_t* p) { return std::uint16_t(p[0] << 8 | p[1]); }
-std::uint16_t le16(const std::uint8_t* p) { return std::uint16_t(p[1] << 8 | p[0]); }
+std::uint16_t be16(const std::uint8_t* p)
+{
+    return std::uint16_t(p[0] << 8 | p[1]);
+}
+std::uint16_t le16(const std::uint8_t* p)
+{
+    return std::uint16_t(p[1] << 8 | p[0]);
+}
 
 struct Damaged
 {
@@ -355,8 +361,9 @@ void readWebp(ByteReader& r, ImageHeader& h)
         const std::uint32_t bits = le32(b + 21);
         setSize(h, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1);
     } else if (chunk == "VP8X") {
-        setSize(h, (std::uint64_t(b[24]) | std::uint64_t(b[25]) << 8 | std::uint64_t(b[26]) << 16) + 1,
-                (std::uint64_t(b[27]) | std::uint64_t(b[28]) << 8 | std::uint64_t(b[29]) << 16) + 1);
+        setSize(
+            h, (std::uint64_t(b[24]) | std::uint64_t(b[25]) << 8 | std::uint64_t(b[26]) << 16) + 1,
+            (std::uint64_t(b[27]) | std::uint64_t(b[28]) << 8 | std::uint64_t(b[29]) << 16) + 1);
     } else {
         throw Damaged{"its WebP header names an unknown chunk '" + chunk + "'"};
     }

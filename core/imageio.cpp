@@ -49,8 +49,8 @@ void checkPixelCount(std::int64_t width, std::int64_t height, const std::string&
     const double pixels = double(width) * double(height);
     if (pixels > double(budget.maxPixels))
         throw Error(what + " (" + megapixels(pixels) + "), more than the pixel budget of " +
-                    megapixels(double(budget.maxPixels)) + " (" +
-                    std::to_string(budget.maxPixels) + " pixels); " + budget.howToRaise);
+                    megapixels(double(budget.maxPixels)) + " (" + std::to_string(budget.maxPixels) +
+                    " pixels); " + budget.howToRaise);
 }
 
 cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
@@ -80,8 +80,8 @@ cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
     }
     if (raw.empty()) {
         if (!header.complete)
-            throw Error("'" + path + "': cannot decode this " + header.format + " image: " +
-                        header.incompleteWhy);
+            throw Error("'" + path + "': cannot decode this " + header.format +
+                        " image: " + header.incompleteWhy);
         throw Error("'" + path + "': the " + header.format +
                     " image data is damaged and cannot be decoded");
     }

@@ -27,9 +27,9 @@ void checkBudget(cv::Size original, long long longSide, long long shortSide, int
                     budget.howToRaise + ", or cut the image into pieces");
     if (shorter > 0)
         checkPixelCount(newLong, shorter,
-                        "resized to " + std::to_string(shorter) + " pixels on its shorter side, the " +
-                            size + " image would have " + std::to_string(newLong) + "x" +
-                            std::to_string(shorter) + " pixels");
+                        "resized to " + std::to_string(shorter) +
+                            " pixels on its shorter side, the " + size + " image would have " +
+                            std::to_string(newLong) + "x" + std::to_string(shorter) + " pixels");
 }
 
 } // namespace

@@ -22,7 +22,8 @@ void configureThreads(int threads)
     // OpenBLAS keeps a pool of its own (sized from the cores at load time); it is
     // looked up at run time because Debian swaps BLAS libraries without relinking.
     using SetThreads = void (*)(int);
-    if (const auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    if (const auto set =
+            reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
         set(threads);
 }
 

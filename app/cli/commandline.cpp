@@ -19,8 +19,8 @@ std::optional<int> parseCommandLine(QCommandLineParser& parser, const QStringLis
     QStringList forParser = arguments;
     forParser.removeAt(1); // the command name
     if (!parser.parse(forParser)) {
-        err << "primaps " << command << ": " << parser.errorText() << "; see 'primaps "
-            << command << " --help'\n";
+        err << "primaps " << command << ": " << parser.errorText() << "; see 'primaps " << command
+            << " --help'\n";
         return ExitUsage;
     }
     if (parser.isSet("help")) {
@@ -84,10 +84,9 @@ QString OptionChecker::choice(const QCommandLineOption& option, const QStringLis
     const QString v = parser_.value(option);
     if (choices.contains(v))
         return v;
-    fail(&option, QString("must be %1, not '%2'")
-                      .arg(choices.size() == 2 ? choices.join(" or ")
-                                               : "one of " + choices.join(", "),
-                           v));
+    fail(&option,
+         QString("must be %1, not '%2'")
+             .arg(choices.size() == 2 ? choices.join(" or ") : "one of " + choices.join(", "), v));
     return choices.front();
 }
 

@@ -80,10 +80,12 @@ struct ResourceOptions
         "N"};
     QCommandLineOption maxAspect{
         "max-aspect",
-        "Refuse images whose longer side is more than R times the shorter one (default: 50).",
-        "R"};
+        "Refuse images whose longer side is more than R times the shorter one (default: 50).", "R"};
 
-    void addTo(QCommandLineParser& parser) const { parser.addOptions({threads, maxPixels, maxAspect}); }
+    void addTo(QCommandLineParser& parser) const
+    {
+        parser.addOptions({threads, maxPixels, maxAspect});
+    }
 
     /// Checks the values into `checker`; when they are fine, sets the thread
     /// count and the pixel budget of this process.

@@ -84,8 +84,8 @@ Dataset openDataset(const DatasetOptions& o, QTextStream& err, bool quiet)
         err << QString::fromStdString(toString(d.kind())) << " '"
             << QString::fromStdString(d.root()) << "'"
             << (d.split().empty() ? QString() : ", split " + QString::fromStdString(d.split()))
-            << (d.holdout() > 0 ? QString(" (hold-out %1)").arg(d.holdout()) : QString())
-            << ": " << d.listed() << " listed, " << d.size() << " usable, " << d.problems().size()
+            << (d.holdout() > 0 ? QString(" (hold-out %1)").arg(d.holdout()) : QString()) << ": "
+            << d.listed() << " listed, " << d.size() << " usable, " << d.problems().size()
             << " problem(s), " << d.classCount() << " classes\n";
     err.flush();
     return d;

@@ -311,7 +311,8 @@ int runDecompose(const QStringList& arguments)
     resources.apply(parser, check);
     if (!parser.isSet(outOption))
         check.fail(nullptr, "--out DIR is required");
-    else if (QFileInfo(parser.value(outOption)).exists() && !QFileInfo(parser.value(outOption)).isDir())
+    else if (QFileInfo(parser.value(outOption)).exists() &&
+             !QFileInfo(parser.value(outOption)).isDir())
         check.fail(&outOption, "'" + parser.value(outOption) + "' is a file, not a folder");
     if (parser.isSet(thresholdOption))
         settings.threshold = float(check.number(thresholdOption, 0.0, 1.0, true));

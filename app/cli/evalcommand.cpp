@@ -252,12 +252,12 @@ int runEval(const QStringList& arguments)
             if (!quiet)
                 err << "partial counts written to '" << partialPath << "'\n";
         } else {
-            printResult(out, result, dataset->classNames(), job.confusion(), json,
-                        {{"crf", parser.isSet(crfOption)},
-                         {"theta", theta},
-                         {"split", QString::fromStdString(dataset->split().empty()
-                                                              ? std::string("all")
-                                                              : dataset->split())}});
+            printResult(
+                out, result, dataset->classNames(), job.confusion(), json,
+                {{"crf", parser.isSet(crfOption)},
+                 {"theta", theta},
+                 {"split", QString::fromStdString(dataset->split().empty() ? std::string("all")
+                                                                           : dataset->split())}});
         }
         return job.report().failures.empty() ? ExitOk : ExitSomeInputsFailed;
     } catch (const std::exception& e) {

@@ -330,10 +330,8 @@ int runExport(const QStringList& arguments)
                                     : QString())
                 << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
                 << r.reused << " already exported, " << failures.size() << " failed, "
-                << r.warnings.size() << " warning(s); "
-                << exporter->classes().size()
-                << (exporter->mapped() ? " classes" : " clusters") << ", "
-                << seconds(elapsed);
+                << r.warnings.size() << " warning(s); " << exporter->classes().size()
+                << (exporter->mapped() ? " classes" : " clusters") << ", " << seconds(elapsed);
             if (r.computed > 0)
                 out << " (" << seconds(elapsed / double(r.computed)) << " per exported image)";
             out << "\n";

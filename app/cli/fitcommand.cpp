@@ -4,10 +4,10 @@
 #include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
-#include "preprocess.h"
 #include "emfit.h"
 #include "error.h"
 #include "fitrun.h"
+#include "preprocess.h"
 
 #include <memory>
 #include <unistd.h>
@@ -131,9 +131,8 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         return check.integer(option, minimum);
     };
     o.resources.apply(parser, check);
-    const QString stageName =
-        fitCommand ? check.choice(o.stage, {"features", "masks", "fit"})
-                   : check.choice(o.maskStage, {"features", "masks"});
+    const QString stageName = fitCommand ? check.choice(o.stage, {"features", "masks", "fit"})
+                                         : check.choice(o.maskStage, {"features", "masks"});
     const Stage last = stageName == "features" ? Stage::Features
                        : stageName == "masks"  ? Stage::Masks
                                                : Stage::Fit;
@@ -168,7 +167,8 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
     run.maskCrf = !parser.isSet(o.noMaskCrf);
     run.backbone = parser.value(o.backbone).toStdString();
     run.weights = parser.value(o.weights).toStdString();
-    run.resolution = parser.isSet(o.resolution) ? check.integer(o.resolution, 1, kMaxResizeSide) : 0;
+    run.resolution =
+        parser.isSet(o.resolution) ? check.integer(o.resolution, 1, kMaxResizeSide) : 0;
     if (parser.isSet(o.threshold))
         run.threshold = float(check.number(o.threshold, 0.0, 1.0, true));
     if (fitCommand) {
@@ -185,8 +185,6 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         run.restart = parser.isSet(o.restart);
         run.validationSplit = parser.value(o.valSplit).toStdString();
         run.validationEvery = parser.isSet(o.valEvery) ? intValue(parser, o.valEvery, 1) : 0;
-    } else {
-        run.lastStage = last == Stage::Features ? FitStage::Features : FitStage::Masks;
     }
     if (!check.ok())
         return check.report(err, command);

@@ -201,7 +201,8 @@ private slots:
         const Run run = runCli({"decompose", image, "--out", out, "--threads", "1"});
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         const nlohmann::json trace = readJson(out + "/pic_trace.json");
-        const cv::Mat masks = cv::imread((out + "/pic_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        const cv::Mat masks =
+            cv::imread((out + "/pic_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
         // The trace's counts are those of the written label map.
         std::set<int> ids;
         int unassigned = 0;
@@ -217,7 +218,8 @@ private slots:
                  double(unassigned) / double(masks.total()));
         const QString expected = QString("%1 proposals").arg(trace["masks"].get<int>());
         QVERIFY2(run.out.contains(expected), qPrintable(run.out));
-        QVERIFY2(run.out.contains(QString("%1 in the label map").arg(ids.size())), qPrintable(run.out));
+        QVERIFY2(run.out.contains(QString("%1 in the label map").arg(ids.size())),
+                 qPrintable(run.out));
         QVERIFY(run.out.contains("% unassigned"));
     }
 
@@ -233,9 +235,11 @@ private slots:
         f.close();
         const Run run = runCli({"decompose", image, "--out", dir.filePath("out")});
         QCOMPARE(run.exitCode, 0);
-        QVERIFY2(run.err.contains("cut.jpg") && run.err.contains("partly decoded"), qPrintable(run.err));
+        QVERIFY2(run.err.contains("cut.jpg") && run.err.contains("partly decoded"),
+                 qPrintable(run.err));
         QVERIFY(QFileInfo::exists(dir.filePath("out/cut_masks.png")));
-        const Run strict = runCli({"decompose", image, "--out", dir.filePath("strict"), "--strict"});
+        const Run strict =
+            runCli({"decompose", image, "--out", dir.filePath("strict"), "--strict"});
         QCOMPARE(strict.exitCode, 1);
         QVERIFY(!QFileInfo::exists(dir.filePath("strict")));
     }
@@ -247,12 +251,14 @@ private slots:
         for (const char* fitOnly : {"--method", "--epochs", "--lr", "--val-split", "--restart"})
             QVERIFY2(!masks.out.contains(fitOnly), fitOnly);
         QVERIFY(!masks.out.contains("fit (default)"));
-        for (const char* own : {"--cache", "--stage", "--shard", "--threads", "--max-pixels", "--holdout"})
+        for (const char* own :
+             {"--cache", "--stage", "--shard", "--threads", "--max-pixels", "--holdout"})
             QVERIFY2(masks.out.contains(own), own);
         const Run fit = runCli({"fit", "--help"});
         for (const char* option : {"--method", "--epochs", "--lr", "--val-split", "--threads"})
             QVERIFY2(fit.out.contains(option), option);
-        for (const char* command : {"decompose", "masks", "fit", "eval", "export", "features", "backbones"}) {
+        for (const char* command :
+             {"decompose", "masks", "fit", "eval", "export", "features", "backbones"}) {
             const Run help = runCli({command, "--help"});
             QVERIFY2(!help.out.contains("DESIGN"), command);
             if (QString(command) != "backbones")

@@ -208,19 +208,23 @@ private slots:
         QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
         env.insert("PRIMAPS_PROGRESS_SECONDS", "0");
         const QString heldRun = QDir(tmp.path()).filePath("heldrun");
-        const QStringList args = QStringList{"fit", "--cache", QDir(tmp.path()).filePath("cacheH"),
-                                             "--out", heldRun, "--epochs", "1", "--batch-size",
-                                             "3", "--holdout", "0.3", "--threads", "1"} +
-                                 common;
-        const Run quiet = primaps::testing::runProgram(PRIMAPS_CLI, QStringList(args) << "-q",
-                                                       {}, env);
+        const QStringList args =
+            QStringList{"fit",       "--cache",      QDir(tmp.path()).filePath("cacheH"),
+                        "--out",     heldRun,        "--epochs",
+                        "1",         "--batch-size", "3",
+                        "--holdout", "0.3",          "--threads",
+                        "1"} +
+            common;
+        const Run quiet =
+            primaps::testing::runProgram(PRIMAPS_CLI, QStringList(args) << "-q", {}, env);
         QVERIFY2(quiet.exitCode == 0, qPrintable(quiet.err));
         QVERIFY2(quiet.err.isEmpty(), qPrintable(quiet.err));
         const Run fit =
             primaps::testing::runProgram(PRIMAPS_CLI, QStringList(args) << "--restart", {}, env);
         QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
-        QVERIFY2(fit.err.contains(QRegularExpression("\\nfit: features \\d+/\\d+ \\(\\d+%\\) ETA ")),
-                 qPrintable(fit.err));
+        QVERIFY2(
+            fit.err.contains(QRegularExpression("\\nfit: features \\d+/\\d+ \\(\\d+%\\) ETA ")),
+            qPrintable(fit.err));
         QVERIFY2(fit.err.contains(QRegularExpression("\\nfit: em \\d+/\\d+ \\(\\d+%\\).* ETA ")),
                  qPrintable(fit.err));
         QVERIFY(!fit.err.contains('\r'));
@@ -257,8 +261,8 @@ private slots:
         for (int i = 0; i < 3; ++i)
             writeSample(QDir(odd), QString("im%1").arg(i), unsigned(40 + i));
         std::ofstream(QDir(odd).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
-        cv::Mat label = cv::imread(QDir(odd).filePath("labels/im1.png").toStdString(),
-                                   cv::IMREAD_UNCHANGED);
+        cv::Mat label =
+            cv::imread(QDir(odd).filePath("labels/im1.png").toStdString(), cv::IMREAD_UNCHANGED);
         label(cv::Rect(0, 0, 10, 5)).setTo(9);
         cv::imwrite(QDir(odd).filePath("labels/im1.png").toStdString(), label);
         const Run r = runCli({"eval", "--run", run, "--dataset", "folder", "--root", odd});

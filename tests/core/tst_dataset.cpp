@@ -10,8 +10,8 @@
 #include <matio.h>
 #include <opencv2/imgcodecs.hpp>
 #include <QTemporaryDir>
-#include <set>
 #include <QtTest>
+#include <set>
 
 using namespace primaps;
 namespace fs = std::filesystem;
@@ -144,7 +144,8 @@ private slots:
         const Dataset d = Dataset::open({DatasetKind::Folder, r.string(), "", 0, false});
         const DatasetSample a = d.load(0);
         QCOMPARE(a.warnings.size(), std::size_t(1));
-        QVERIFY2(a.warnings[0].find("3 pixel(s) hold label ids that are no class") != std::string::npos,
+        QVERIFY2(a.warnings[0].find("3 pixel(s) hold label ids that are no class") !=
+                     std::string::npos,
                  a.warnings[0].c_str());
         QVERIFY(a.warnings[0].find("7, 9") != std::string::npos);
         // A command that needs no labels loses nothing but a warning to a bad one.
