@@ -20,8 +20,12 @@ std::vector<std::string> availableBackbones()
 
 std::unique_ptr<Backbone> createBackbone(const std::string& name, const BackboneOptions& options)
 {
-    if (name == "filterbank")
+    if (name == "filterbank") {
+        if (options.useCuda)
+            throw Error("the filterbank backbone runs on the CPU only; CUDA applies to the ViT "
+                        "and TorchScript backbones");
         return std::make_unique<FilterBankBackbone>();
+    }
     if (findModel(name)) {
         VitOptions vit;
         vit.useCuda = options.useCuda;

@@ -45,7 +45,7 @@ struct BackboneOptions
     std::string weightsPath; ///< checkpoint or TorchScript file, for backbones that need one
     /// Run on the first CUDA device. Only when the linked LibTorch has CUDA and a
     /// device is present; otherwise createBackbone() throws a clear primaps::Error.
-    /// The filterbank backbone always runs on the CPU and ignores this.
+    /// The filterbank backbone runs on the CPU only: asking it for CUDA is an error.
     bool useCuda = false;
 };
 

@@ -2,6 +2,7 @@
 #include "dataset.h"
 
 #include "error.h"
+#include "imageheader.h"
 #include "imageio.h"
 #include "preprocess.h"
 
@@ -186,8 +187,25 @@ int cvDepthOf(matio_classes c)
     }
 }
 
+// Whether an image file is in the hold-out part: FNV-1a over a fixed seed and
+// the file name, as a fraction of 2^64. The seed is part of the format: changing
+// it would move images between train and val of existing runs.
+bool heldOut(const std::string& fileName, double fraction)
+{
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : "primaps-holdout-v1\n" + fileName) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return double(h >> 11) / double(1ull << 53) < fraction;
+}
+
 cv::Mat loadLabelPng(const std::string& path)
 {
+    const ImageHeader header = readImageHeader(path);
+    checkPixelCount(header.width, header.height,
+                    "'" + path + "': label map of " + std::to_string(header.width) + "x" +
+                        std::to_string(header.height) + " pixels");
     cv::Mat raw;
     try {
         raw = cv::imread(path, cv::IMREAD_UNCHANGED);
@@ -195,7 +213,11 @@ cv::Mat loadLabelPng(const std::string& path)
         throw Error("'" + path + "': cannot decode label image (" + e.err + ")");
     }
     if (raw.empty())
-        throw Error("'" + path + "': not a readable label image, or the file is corrupt");
+        throw Error("'" + path + "': not a readable label image" +
+                    (header.complete ? std::string(", or the file is corrupt")
+                                     : ": " + header.incompleteWhy));
+    if (!header.complete)
+        throw Error("'" + path + "': label map only partly decoded: " + header.incompleteWhy);
     if (raw.type() != CV_8UC1)
         throw Error("'" + path + "': a label map must be a single-channel 8-bit image");
     return raw;
@@ -296,6 +318,13 @@ Dataset Dataset::open(const DatasetOptions& options)
     Dataset d;
     d.kind_ = options.kind;
     d.root_ = options.root;
+    d.strict_ = options.strict;
+    if (!(options.holdout >= 0.0 && options.holdout < 1.0))
+        throw Error("the hold-out fraction must be in [0, 1)");
+    if (options.holdout > 0.0 && options.kind != DatasetKind::Folder)
+        throw Error(std::string(toString(options.kind)) +
+                    " has its own splits; a hold-out fraction applies to folder datasets");
+    d.holdout_ = options.holdout;
     const fs::path root(options.root);
     if (options.root.empty() || !isDir(root))
         throw Error("dataset root '" + options.root + "' is not a folder");
@@ -334,14 +363,23 @@ Dataset Dataset::open(const DatasetOptions& options)
             byStem[stem] = entry.path();
         }
         std::vector<std::string> stems;
-        if (split.empty() || split == "all") {
+        if (options.holdout > 0.0) {
+            if (split != "train" && split != "val")
+                throw Error("folder dataset '" + options.root +
+                            "' with a hold-out: the splits are 'train' and 'val', not '" + split +
+                            "'");
+            for (const auto& [stem, path] : byStem)
+                if (heldOut(path.filename().string(), options.holdout) == (split == "val"))
+                    stems.push_back(stem);
+        } else if (split.empty() || split == "all") {
             for (const auto& [stem, path] : byStem)
                 stems.push_back(stem);
         } else {
             const fs::path list = root / (split + ".txt");
             if (!isFile(list))
                 throw Error("folder dataset '" + options.root + "': split '" + split +
-                            "' needs a list of image names in '" + list.string() + "'");
+                            "' needs a list of image names in '" + list.string() +
+                            "' (or hold out a fraction of the images as 'val')");
             stems = readLines(list);
             for (const std::string& s : stems)
                 checkId(s, list);
@@ -367,6 +405,10 @@ Dataset Dataset::open(const DatasetOptions& options)
         const int known = d.classNames_.empty() ? 255 : int(d.classNames_.size());
         for (int v = 0; v < known; ++v)
             d.lut_[std::size_t(v)] = v;
+        // Without a class count every id is a class; with one, ids beyond it are
+        // mistakes (a label made for another class list), not "ignore".
+        for (int v = known; v < 255; ++v)
+            d.knownRaw_[std::size_t(v)] = false;
         break;
     }
     case DatasetKind::Cityscapes: {
@@ -403,6 +445,8 @@ Dataset Dataset::open(const DatasetOptions& options)
         d.classNames_ = kCityscapesClasses;
         for (int v = 7; v <= 33; ++v)
             d.lut_[std::size_t(v)] = v - 7;
+        for (int v = 34; v < 255; ++v) // 0..6 are Cityscapes' void classes, ignored
+            d.knownRaw_[std::size_t(v)] = false;
         break;
     }
     case DatasetKind::CocoStuff27: {
@@ -433,6 +477,8 @@ Dataset Dataset::open(const DatasetOptions& options)
         d.classNames_ = kCocoStuffClasses;
         for (std::size_t v = 0; v < kCocoFineToCoarse.size(); ++v)
             d.lut_[v] = kCocoFineToCoarse[v];
+        for (std::size_t v = kCocoFineToCoarse.size(); v < 255; ++v)
+            d.knownRaw_[v] = false;
         break;
     }
     case DatasetKind::Potsdam3: {
@@ -469,6 +515,8 @@ Dataset Dataset::open(const DatasetOptions& options)
         const int coarse[6] = {0, 1, 2, 2, 0, 1};
         for (int v = 0; v < 6; ++v)
             d.lut_[std::size_t(v)] = coarse[v];
+        for (int v = 6; v < 255; ++v)
+            d.knownRaw_[std::size_t(v)] = false;
         break;
     }
     }
@@ -523,12 +571,18 @@ std::string Dataset::fingerprint() const
     return std::string(toString(kind_)) + ":" + canonical.string();
 }
 
-DatasetSample Dataset::load(std::size_t index) const
+DatasetSample Dataset::load(std::size_t index, LabelUse use) const
 {
     if (index >= items_.size())
         throw Error("dataset item " + std::to_string(index) + " out of range");
     const DatasetItem& item = items_[index];
     DatasetSample sample;
+    auto warn = [&](const std::string& message) {
+        if (strict_)
+            throw Error(message + " (stopping: strict)");
+        sample.warnings.push_back(message);
+    };
+    const bool decodeLabels = use == LabelUse::Decode && !item.labelPath.empty();
     cv::Mat rawLabels;
     if (kind_ == DatasetKind::Potsdam3) {
         const cv::Mat img = readMatVariable(item.imagePath, "img");
@@ -546,7 +600,7 @@ DatasetSample Dataset::load(std::size_t index) const
             rgb.convertTo(sample.rgb, CV_8U, 255.0);
         else
             rgb.convertTo(sample.rgb, CV_8U);
-        if (!item.labelPath.empty()) {
+        if (decodeLabels) {
             const cv::Mat gt = readMatVariable(item.labelPath, "gt");
             if (gt.channels() != 1)
                 throw Error("'" + item.labelPath + "': variable 'gt' must be a 2-D array");
@@ -555,9 +609,25 @@ DatasetSample Dataset::load(std::size_t index) const
             rawLabels = ids;
         }
     } else {
-        sample.rgb = loadImageRgb8(item.imagePath);
-        if (!item.labelPath.empty())
+        std::string partial;
+        sample.rgb = loadImageRgb8(item.imagePath, &partial);
+        if (!partial.empty())
+            warn(partial);
+        if (decodeLabels) {
             rawLabels = loadLabelPng(item.labelPath);
+        } else if (use == LabelUse::CheckSize && !item.labelPath.empty()) {
+            // The label is not needed here, so its problems cost the image nothing.
+            try {
+                const ImageHeader h = readImageHeader(item.labelPath);
+                if (h.width != sample.rgb.cols || h.height != sample.rgb.rows)
+                    warn("'" + item.labelPath + "': label map is " + std::to_string(h.width) + "x" +
+                         std::to_string(h.height) + " but its image is " +
+                         std::to_string(sample.rgb.cols) + "x" + std::to_string(sample.rgb.rows) +
+                         "; the image is used, the label cannot be");
+            } catch (const Error& e) {
+                warn(std::string(e.what()) + "; the image is used, the label cannot be");
+            }
+        }
     }
     if (!rawLabels.empty()) {
         const std::string& path = item.labelPath;
@@ -566,13 +636,33 @@ DatasetSample Dataset::load(std::size_t index) const
                         std::to_string(rawLabels.rows) + " but its image is " +
                         std::to_string(sample.rgb.cols) + "x" + std::to_string(sample.rgb.rows));
         sample.labels.create(rawLabels.size(), CV_8UC1);
+        std::size_t unknownPixels = 0;
+        std::vector<int> unknownValues; // the first few, for the message
         for (int y = 0; y < rawLabels.rows; ++y) {
             std::uint8_t* out = sample.labels.ptr<std::uint8_t>(y);
             for (int x = 0; x < rawLabels.cols; ++x) {
                 const int raw = rawLabels.depth() == CV_8U ? int(rawLabels.ptr<std::uint8_t>(y)[x])
                                                            : rawLabels.ptr<std::int32_t>(y)[x];
                 out[x] = std::uint8_t(mapLabel(raw));
+                if (raw < 0 || raw > 255 || !knownRaw_[std::size_t(raw)]) {
+                    ++unknownPixels;
+                    if (unknownValues.size() < 5 &&
+                        std::find(unknownValues.begin(), unknownValues.end(), raw) ==
+                            unknownValues.end())
+                        unknownValues.push_back(raw);
+                }
             }
+        }
+        if (unknownPixels > 0) {
+            std::string values;
+            for (int v : unknownValues)
+                values += (values.empty() ? "" : ", ") + std::to_string(v);
+            warn("'" + path + "': " + std::to_string(unknownPixels) +
+                 " pixel(s) hold label ids that are no class of " + toString(kind_) +
+                 (kind_ == DatasetKind::Folder
+                      ? " (classes 0.." + std::to_string(classCount() - 1) + ", 255 = ignore)"
+                      : std::string()) +
+                 ": " + values + (unknownValues.size() == 5 ? ", ..." : "") + "; they are ignored");
         }
     }
     return sample;

@@ -11,7 +11,7 @@ namespace primaps {
 
 struct PreparedImage;
 
-/// The dataset layouts core can read (DESIGN 3.6).
+/// The dataset layouts core can read (see docs or README, "Datasets").
 enum class DatasetKind
 {
     Folder,      ///< ROOT/images/*.{png,jpg,jpeg}, optional ROOT/labels/<stem>.png and classes.txt
@@ -38,8 +38,15 @@ struct DatasetOptions
     std::string split;
     /// Folder only: number of classes when there is no classes.txt (0 = unknown).
     int classes = 0;
-    /// Missing files stop open() with an error naming them instead of being skipped.
+    /// Missing files stop open() with an error naming them instead of being skipped;
+    /// load() throws instead of warning about a partly decoded image or label ids
+    /// outside the class range.
     bool strict = false;
+    /// Folder only: > 0 splits the images (every image in ROOT/images, split lists
+    /// are not read) into "val", this fraction of them chosen by a seeded hash of
+    /// their file names (stable across runs and machines), and "train", the rest;
+    /// `split` must then be "train" or "val". In [0, 1).
+    double holdout = 0.0;
 };
 
 /// One image of a dataset.
@@ -65,6 +72,17 @@ struct DatasetSample
 {
     cv::Mat rgb;    ///< CV_8UC3, RGB order
     cv::Mat labels; ///< CV_8UC1 class ids in [0, classCount()), 255 = ignore; empty without labels
+    /// Problems that did not stop the load, one line each naming the file: a
+    /// partly decoded (truncated) image, label ids outside the class range (those
+    /// pixels are ignored), a label map of another size (with LabelUse::CheckSize).
+    std::vector<std::string> warnings;
+};
+
+/// What Dataset::load() does with an item's label file.
+enum class LabelUse
+{
+    Decode,    ///< decode and map it (evaluation, validation)
+    CheckSize, ///< only compare its size with the image's, from its header (features, masks)
 };
 
 /// A dataset opened from disk: the list of usable items (sorted by id, so every run
@@ -99,11 +117,23 @@ public:
     /// Items the split lists (usable + missing images).
     std::size_t listed() const { return listed_; }
 
-    /// Decodes item `index`: the image as RGB and, when it has a label file, the
-    /// labels mapped to class ids (255 = ignore). Throws primaps::Error naming the
-    /// file when it cannot be decoded, the label has another size than the image,
-    /// or the label is not a single-channel 8-bit map. Thread-safe.
-    DatasetSample load(std::size_t index) const;
+    /// Decodes item `index`: the image as RGB and, with LabelUse::Decode and a
+    /// label file, the labels mapped to class ids (255 = ignore). Throws
+    /// primaps::Error naming the file when it cannot be decoded or exceeds the
+    /// pixel budget, the label has another size than the image (Decode), the label
+    /// is not a single-channel 8-bit map, or (strict) the sample would carry a
+    /// warning. Thread-safe.
+    DatasetSample load(std::size_t index, LabelUse labels = LabelUse::Decode) const;
+
+    /// The fraction of the images held out as "val" (DatasetOptions::holdout).
+    double holdout() const { return holdout_; }
+    /// A folder dataset read as a whole: no split list and no holdout, so training
+    /// and evaluation see the same images.
+    bool allImagesOfFolder() const
+    {
+        return kind_ == DatasetKind::Folder && holdout_ <= 0.0 &&
+               (split_.empty() || split_ == "all");
+    }
 
     /// Identity of the data for cache keys: kind and canonical root.
     std::string fingerprint() const;
@@ -120,6 +150,10 @@ private:
     std::vector<DatasetProblem> problems_;
     std::size_t listed_ = 0;
     std::vector<int> lut_ = std::vector<int>(256, 255);
+    /// Raw label values that are legitimate (a class or a deliberate "ignore").
+    std::vector<bool> knownRaw_ = std::vector<bool>(256, true);
+    bool strict_ = false;
+    double holdout_ = 0.0;
 };
 
 /// Labels prepared like their image (evaluation protocol): nearest-neighbour resize

@@ -78,6 +78,13 @@ void recordFailure(StageReport& report, bool strict, const std::string& path, co
     report.failures.push_back({path, why});
 }
 
+void recordWarnings(StageReport& report, const DatasetItem& item,
+                    const std::vector<std::string>& warnings)
+{
+    for (const std::string& w : warnings)
+        report.warnings.push_back({item.imagePath, w});
+}
+
 void forEachShardItem(const Dataset& dataset, Shard shard, StageReport& report, JobControl& control,
                       const char* stage,
                       const std::function<void(std::size_t, const DatasetItem&)>& body)
@@ -178,7 +185,8 @@ void FeatureJob::run(JobControl& control)
                 ++report_.reused;
             } else {
                 try {
-                    const DatasetSample sample = dataset_.load(i);
+                    const DatasetSample sample = dataset_.load(i, LabelUse::CheckSize);
+                    recordWarnings(report_, item, sample.warnings);
                     const PreparedImage prepared =
                         prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
                     for (const std::string& entry : missing) {
@@ -227,7 +235,9 @@ void MaskJob::run(JobControl& control)
                     const int patch =
                         std::max(1, settings_.resolution / std::max(1, d.features.height));
                     if (crf_) {
-                        d.prepared = prepareForBackbone(dataset_.load(i).rgb, patch, settings_);
+                        // The features stage has reported the image's warnings.
+                        d.prepared = prepareForBackbone(dataset_.load(i, LabelUse::CheckSize).rgb,
+                                                        patch, settings_);
                     } else {
                         d.prepared.rgb =
                             cv::Mat(d.features.height * patch, d.features.width * patch, CV_8UC3,
@@ -284,6 +294,7 @@ ItemPrediction predictItem(const Dataset& dataset, std::size_t index, Backbone& 
     const DatasetItem& item = dataset.items().at(index);
     DatasetSample sample = dataset.load(index);
     ItemPrediction p;
+    p.warnings = std::move(sample.warnings);
     p.original = sample.rgb;
     p.prepared = prepareForBackbone(sample.rgb, backbone.patchSize(), settings);
     if (!sample.labels.empty())
@@ -340,6 +351,7 @@ void EvaluationJob::run(JobControl& control)
                     const ItemPrediction p =
                         predictItem(dataset_, i, backbone_, cache_, settings_, prototypes_, crf_);
                     ++(p.featuresReused ? report_.reused : report_.computed);
+                    recordWarnings(report_, item, p.warnings);
                     confusion_.add(p.clusters, p.labels);
                 } catch (const std::exception& e) {
                     recordFailure(report_, strict_, item.imagePath, e.what());

@@ -30,7 +30,7 @@ struct Shard
 /// Parses "i/N" (0 <= i < N). Throws primaps::Error on anything else.
 Shard parseShard(const std::string& text);
 
-/// How images become features for the dataset-level stages (DESIGN 3.1, 3.5):
+/// How images become features for the dataset-level stages (as the paper evaluates):
 /// shorter side resized to `resolution`, centre-cropped square.
 struct FeatureSettings
 {
@@ -65,6 +65,10 @@ struct StageReport
     std::size_t reused = 0;               ///< already in the cache (resumed)
     std::size_t skipped = 0;              ///< no label map (evaluation only)
     std::vector<DatasetProblem> failures; ///< could not be processed, with the reason
+    /// Processed, but with a problem the user should know of (a partly decoded
+    /// image, label ids outside the class range, a label of another size), one
+    /// message each naming the file.
+    std::vector<DatasetProblem> warnings;
 };
 
 /// Runs `body(index, item)` for each item of the shard in dataset order, the one
@@ -79,6 +83,10 @@ void forEachShardItem(const Dataset& dataset, Shard shard, StageReport& report, 
 /// Records a failed item (path and reason) in `report`, or with `strict` throws
 /// primaps::Error naming it instead.
 void recordFailure(StageReport& report, bool strict, const std::string& path, const std::string& why);
+
+/// Records a loaded item's warnings (DatasetSample::warnings) in `report`.
+void recordWarnings(StageReport& report, const DatasetItem& item,
+                    const std::vector<std::string>& warnings);
 
 /// Decodes, prepares and runs the backbone on every shard item that the cache
 /// lacks, writing each entry atomically. A failing item is recorded in the report
@@ -164,6 +172,7 @@ struct ItemPrediction
     cv::Mat labels; ///< CV_8UC1 ground truth prepared like the image; empty without a label file
     FeatureMap features; ///< the features predicted from, as the cache holds them (fp16 values)
     bool featuresReused = false; ///< the features came from the cache
+    std::vector<std::string> warnings; ///< the loaded sample's (DatasetSample::warnings)
 };
 
 /// Decodes item `index`, takes its features from `cache` (computing and storing

@@ -153,7 +153,14 @@ FittedRun openFittedRun(const std::string& dir, const std::string& theta,
         throw Error("the fit in '" + dir +
                     "' has not finished; run 'primaps fit' again to complete it");
     r.thetaPath = runFilePath(dir, theta == "m" ? "theta_m.json" : "theta_r.json");
-    r.prototypes = prototypesFromJson(readFile(r.thetaPath));
+    try {
+        r.prototypes = prototypesFromJson(readFile(r.thetaPath));
+    } catch (const Error& e) {
+        const std::string why = e.what();
+        if (why.find(r.thetaPath) != std::string::npos)
+            throw;
+        throw Error("'" + r.thetaPath + "': " + why);
+    }
     r.weights = !weights.empty() ? weights : r.folder.settings.weights;
     BackboneOptions options;
     options.weightsPath = r.weights;

@@ -60,6 +60,7 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         run.dataset.kind = datasetKindFromString(j.at("dataset").get<std::string>());
         run.dataset.root = j.at("root").get<std::string>();
         run.dataset.split = j.value("split", std::string());
+        run.dataset.holdout = j.value("holdout", 0.0);
         FitRunSettings& s = run.settings;
         s.em.classes = j.at("classes").get<int>();
         if (run.dataset.kind == DatasetKind::Folder)
@@ -294,6 +295,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         {"dataset", toString(dataset_.kind())},
         {"root", dataset_.root()},
         {"split", dataset_.split()},
+        {"holdout", dataset_.holdout()},
         {"classes", s.em.classes},
         {"class_names", names},
         {"backbone", backbone_->name()},
@@ -335,6 +337,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         vo.kind = dataset_.kind();
         vo.root = dataset_.root();
         vo.split = s.validationSplit;
+        vo.holdout = dataset_.holdout();
         vo.classes = dataset_.classCount() > 0 ? dataset_.classCount() : s.em.classes;
         valDataset = Dataset::open(vo);
         if (!valDataset->hasLabels())

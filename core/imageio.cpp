@@ -2,22 +2,73 @@
 #include "imageio.h"
 
 #include "error.h"
+#include "imageheader.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 namespace primaps {
 
-cv::Mat loadImageRgb8(const std::string& path)
+namespace {
+
+std::mutex g_budgetMutex;
+PixelBudget g_budget;
+
+std::string megapixels(double pixels)
+{
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f MP", pixels / 1e6);
+    return text;
+}
+
+} // namespace
+
+PixelBudget pixelBudget()
+{
+    std::lock_guard<std::mutex> lock(g_budgetMutex);
+    return g_budget;
+}
+
+void setPixelBudget(const PixelBudget& budget)
+{
+    if (budget.maxPixels < 1)
+        throw Error("the pixel budget must allow at least one pixel");
+    if (!(budget.maxAspect >= 1.0))
+        throw Error("the aspect-ratio limit must be at least 1");
+    std::lock_guard<std::mutex> lock(g_budgetMutex);
+    g_budget = budget;
+}
+
+void checkPixelCount(std::int64_t width, std::int64_t height, const std::string& what)
+{
+    const PixelBudget budget = pixelBudget();
+    const double pixels = double(width) * double(height);
+    if (pixels > double(budget.maxPixels))
+        throw Error(what + " (" + megapixels(pixels) + "), more than the pixel budget of " +
+                    megapixels(double(budget.maxPixels)) + " (" + std::to_string(budget.maxPixels) +
+                    " pixels); " + budget.howToRaise);
+}
+
+cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
 {
     namespace fs = std::filesystem;
+    if (partial)
+        partial->clear();
     std::error_code ec;
     if (!fs::exists(path, ec))
         throw Error("'" + path + "': no such file");
     if (fs::is_directory(path, ec))
         throw Error("'" + path + "': is a folder, not an image");
+
+    // The size from the header, before a decoder allocates anything for it.
+    const ImageHeader header = readImageHeader(path);
+    checkPixelCount(header.width, header.height,
+                    "'" + path + "': " + std::to_string(header.width) + "x" +
+                        std::to_string(header.height) + " pixels");
 
     cv::Mat raw;
     try {
@@ -27,8 +78,16 @@ cv::Mat loadImageRgb8(const std::string& path)
     } catch (const cv::Exception& e) {
         throw Error("'" + path + "': cannot decode image (" + e.err + ")");
     }
-    if (raw.empty())
-        throw Error("'" + path + "': not an image OpenCV can read, or the file is corrupt");
+    if (raw.empty()) {
+        if (!header.complete)
+            throw Error("'" + path + "': cannot decode this " + header.format +
+                        " image: " + header.incompleteWhy);
+        throw Error("'" + path + "': the " + header.format +
+                    " image data is damaged and cannot be decoded");
+    }
+    if (!header.complete && partial)
+        *partial = "'" + path + "': partly decoded: " + header.incompleteWhy +
+                   "; the missing part of the picture is filler";
 
     cv::Mat bgr8;
     switch (raw.depth()) {
@@ -47,6 +106,7 @@ cv::Mat loadImageRgb8(const std::string& path)
         raw.convertTo(bgr8, CV_8U);
         break;
     }
+    raw.release();
     cv::Mat rgb;
     cv::cvtColor(bgr8, rgb, cv::COLOR_BGR2RGB);
     return rgb;

@@ -485,6 +485,7 @@ void LabelExportJob::run(JobControl& control)
                                  dataset_, i, backbone_, cache_, settings_, prototypes_,
                                  exporter_.settings().crf);
                              files_ += std::size_t(exporter_.write(item, p));
+                             recordWarnings(report_, item, p.warnings);
                              ++report_.computed;
                          } catch (const std::exception& e) {
                              recordFailure(report_, strict_, item.imagePath, e.what());

@@ -2,12 +2,37 @@
 #include "preprocess.h"
 
 #include "error.h"
+#include "imageio.h"
 
 #include <opencv2/imgproc.hpp>
 
 #include <string>
 
 namespace primaps {
+
+namespace {
+
+// Before the resize allocates: a thin image enlarged to the backbone's shorter
+// side would otherwise grow without bound (3000x2 -> 480000x320).
+void checkBudget(cv::Size original, long long longSide, long long shortSide, int shorter,
+                 long long newLong)
+{
+    const PixelBudget budget = pixelBudget();
+    const std::string size =
+        std::to_string(original.width) + "x" + std::to_string(original.height) + "-pixel";
+    if (double(longSide) > budget.maxAspect * double(shortSide))
+        throw Error("the " + size + " image has an aspect ratio of " +
+                    std::to_string(int(double(longSide) / double(shortSide) + 0.5)) +
+                    ":1, beyond the limit of " + std::to_string(int(budget.maxAspect)) + ":1; " +
+                    budget.howToRaise + ", or cut the image into pieces");
+    if (shorter > 0)
+        checkPixelCount(newLong, shorter,
+                        "resized to " + std::to_string(shorter) +
+                            " pixels on its shorter side, the " + size + " image would have " +
+                            std::to_string(newLong) + "x" + std::to_string(shorter) + " pixels");
+}
+
+} // namespace
 
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
 {
@@ -24,7 +49,13 @@ PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
     PreparedImage out;
     out.originalSize = rgb.size();
 
+    if (params.shorterSide > kMaxResizeSide)
+        throw Error("the resize length must be at most " + std::to_string(kMaxResizeSide) +
+                    ", got " + std::to_string(params.shorterSide));
+
     cv::Mat resized = rgb;
+    if (params.shorterSide == 0)
+        checkBudget(rgb.size(), std::max(rgb.cols, rgb.rows), std::min(rgb.cols, rgb.rows), 0, 0);
     if (params.shorterSide > 0) {
         const int shortSide = std::min(rgb.cols, rgb.rows);
         const int longSide = std::max(rgb.cols, rgb.rows);
@@ -32,6 +63,7 @@ PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
             int((long long)params.shorterSide * longSide / shortSide); // truncation as torchvision
         const cv::Size target = rgb.cols <= rgb.rows ? cv::Size(params.shorterSide, newLong)
                                                      : cv::Size(newLong, params.shorterSide);
+        checkBudget(rgb.size(), longSide, shortSide, params.shorterSide, newLong);
         if (target != rgb.size()) {
             const bool shrink = target.area() < rgb.size().area();
             cv::resize(rgb, resized, target, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);

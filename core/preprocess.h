@@ -7,7 +7,11 @@
 
 namespace primaps {
 
-/// How the resized image is made to fit the patch grid (DESIGN 3.1).
+/// The largest shorter side an image may be resized to (`--resize`): beyond it a
+/// ViT's attention alone would need tens of gigabytes.
+constexpr int kMaxResizeSide = 2048;
+
+/// How the resized image is made to fit the patch grid.
 enum class FitMode {
     PadToPatchMultiple,  ///< keep every pixel; pad bottom/right by reflection (GUI, CLI default)
     CropToPatchMultiple, ///< drop up to patch-1 pixels, centred
@@ -37,7 +41,10 @@ struct PreparedImage
 /// Resizes (area interpolation when shrinking, bilinear when enlarging; the long
 /// side is truncated like torchvision's Resize) and crops or pads to the patch
 /// grid. `rgb` must be CV_8UC3. Throws primaps::Error on an empty image, a wrong
-/// type, an image smaller than one patch after resizing, or bad parameters.
+/// type, an image smaller than one patch after resizing, bad parameters
+/// (shorterSide beyond kMaxResizeSide), or, before anything is allocated, an
+/// image beyond the pixel budget (imageio.h): an aspect ratio over maxAspect, or
+/// more than maxPixels after the resize.
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params);
 
 /// Maps a per-pixel label map of the prepared image (CV_8U, CV_16U or CV_32S, size

@@ -9,6 +9,7 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <dlfcn.h>
 #include <sched.h>
 #include <thread>
 
@@ -40,6 +41,12 @@ void configureThreads(int threads)
     }
     at::set_num_threads(threads);
     cv::setNumThreads(threads);
+    // OpenBLAS keeps a pool of its own (sized from the cores at load time); it is
+    // looked up at run time because Debian swaps BLAS libraries without relinking.
+    using SetThreads = void (*)(int);
+    if (const auto set =
+            reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+        set(threads);
 }
 
 int computeThreads() { return at::get_num_threads(); }

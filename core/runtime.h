@@ -5,9 +5,9 @@
 
 namespace primaps {
 
-/// Sets the intra-op thread count of LibTorch and OpenCV (LibTorch defaults to
-/// one thread here). `threads` <= 0 means $OMP_NUM_THREADS when set, else one per
-/// CPU this process may use (its affinity mask, e.g. a Slurm task's). Call once at
+/// Sets the intra-op thread count of LibTorch, OpenCV and OpenBLAS (LibTorch
+/// defaults to one thread here). `threads` <= 0 means $OMP_NUM_THREADS when set,
+/// else one per CPU this process may use (its affinity mask, e.g. a Slurm task's). Call once at
 /// start-up, from the main thread, before any work is queued.
 void configureThreads(int threads = 0);
 

@@ -24,6 +24,10 @@ std::string traceToJson(const PrimapsTrace& trace, const TraceContext& context, 
                          {"height", context.imageHeight},
                          {"background", 0},
                          {"crf", context.crf}};
+    if (context.labelIdsKept >= 0) {
+        root["label_map"]["ids_kept"] = context.labelIdsKept;
+        root["label_map"]["unassigned_share"] = context.unassignedShare;
+    }
     if (context.crf) {
         const DenseCrfParams& p = context.crfParams;
         root["crf"] = {{"iterations", p.iterations},

@@ -15,6 +15,11 @@ struct TraceContext
     std::string backbone; ///< backbone name, or "features" for a .npy input
     int imageWidth = 0;   ///< size of the label map written beside the trace
     int imageHeight = 0;
+    /// What the label map holds (written when labelIdsKept >= 0): the number of
+    /// proposal ids present (the CRF and the background channel remove some) and
+    /// the share of pixels left at 0.
+    int labelIdsKept = -1;
+    double unassignedShare = 0.0;
     bool crf = false;         ///< whether step 5 ran the dense CRF
     DenseCrfParams crfParams; ///< its settings, written when crf is true
 };

@@ -105,8 +105,11 @@ private:
                 if (sameFile != m_cache.end()) {
                     entry.image = sameFile->image;
                     entry.photo = sameFile->photo;
+                    entry.warning = sameFile->warning;
                 } else {
-                    entry.image = loadImageRgb8(request.path.toStdString());
+                    std::string partial;
+                    entry.image = loadImageRgb8(request.path.toStdString(), &partial);
+                    entry.warning = QString::fromStdString(partial);
                     // Converted once per file; re-runs hand out the same QImage,
                     // which the canvas recognises (same cacheKey) and does not
                     // upload again.
@@ -127,6 +130,7 @@ private:
             CacheEntry& entry = m_cache.front();
             result.image = entry.image;
             result.photo = entry.photo;
+            result.warning = entry.warning;
             entry.decomposition = decomposition;
             result.decomposition = decomposition;
             if (request.crf) {
@@ -193,6 +197,7 @@ private:
         QString backbone; ///< Backbone::name()
         cv::Mat image;    ///< CV_8UC3 RGB at the original size
         QImage photo;
+        QString warning; ///< the decode's (a truncated file), for every result of it
         /// The newest result for this image and backbone; its features serve
         /// the next request. Never modified: it may be on display.
         std::shared_ptr<const ImageDecomposition> decomposition;

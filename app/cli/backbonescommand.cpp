@@ -2,6 +2,7 @@
 // `primaps backbones`: what can extract features, which checkpoint files are present,
 // and where they are looked for.
 #include "backbone.h"
+#include "commandline.h"
 #include "commands.h"
 #include "modelcatalog.h"
 
@@ -10,7 +11,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QRegularExpression>
 #include <QTextStream>
 
 namespace primaps::cli {
@@ -25,21 +25,10 @@ int runBackbones(const QStringList& arguments)
         "List the backbones, whether their checkpoint files are present, and the folders\n"
         "searched for them. Nothing is downloaded: fetch a missing file from the address\n"
         "shown and pass it with --weights, or put it into one of the folders.");
-    parser.addHelpOption();
     const QCommandLineOption jsonOption("json", "Print the list as JSON.");
     parser.addOption(jsonOption);
-    QStringList forParser = arguments;
-    forParser.removeAt(1);
-    if (!parser.parse(forParser)) {
-        err << "primaps backbones: " << parser.errorText() << "\n";
-        return ExitUsage;
-    }
-    if (parser.isSet("help")) {
-        QString help = parser.helpText();
-        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps backbones");
-        out << help;
-        return ExitOk;
-    }
+    if (const auto done = parseCommandLine(parser, arguments, "backbones"))
+        return *done;
     if (!parser.positionalArguments().isEmpty()) {
         err << "primaps backbones: takes no arguments; see 'primaps backbones --help'\n";
         return ExitUsage;

@@ -38,24 +38,44 @@ bool interrupted()
     return g_interrupted.load();
 }
 
-Dataset openDataset(const QCommandLineParser& parser, const DatasetCliOptions& options,
-                    const std::string& defaultSplit, QTextStream& err, bool quiet)
+DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCliOptions& options,
+                              const std::string& defaultSplit, OptionChecker& checker,
+                              const DatasetOptions* fromRun)
 {
-    if (!parser.isSet(options.dataset) || !parser.isSet(options.root))
-        throw Error("--dataset KIND and --root DIR are required");
     DatasetOptions o;
-    o.kind = datasetKindFromString(parser.value(options.dataset).toStdString());
-    o.root = parser.value(options.root).toStdString();
-    o.split = parser.isSet(options.split)     ? parser.value(options.split).toStdString()
-              : o.kind == DatasetKind::Folder ? std::string()
-                                              : defaultSplit;
-    if (parser.isSet(options.classes)) {
-        bool ok = false;
-        o.classes = parser.value(options.classes).toInt(&ok);
-        if (!ok || o.classes < 1 || o.classes > 254)
-            throw Error("--classes must be a whole number in 1..254");
+    if (fromRun) { // what is given replaces the run's
+        o = *fromRun;
+        o.split.clear();
+    } else if (!parser.isSet(options.dataset) || !parser.isSet(options.root)) {
+        checker.fail(nullptr, "--dataset KIND and --root DIR are required");
     }
+    if (parser.isSet(options.dataset))
+        checker.guard(&options.dataset, [&] {
+            o.kind = datasetKindFromString(parser.value(options.dataset).toStdString());
+        });
+    if (parser.isSet(options.root))
+        o.root = parser.value(options.root).toStdString();
+    if (parser.isSet(options.classes))
+        o.classes = checker.integer(options.classes, 1, 254);
+    if (parser.isSet(options.holdout)) {
+        o.holdout = checker.number(options.holdout, 0.0, 1.0, true, true);
+        if (o.kind != DatasetKind::Folder)
+            checker.fail(&options.holdout, "applies to folder datasets; " +
+                                               QString(toString(o.kind)) + " has its own splits");
+    }
+    const bool namedSplits = o.kind != DatasetKind::Folder || o.holdout > 0.0;
+    o.split = parser.isSet(options.split) ? parser.value(options.split).toStdString()
+              : namedSplits               ? defaultSplit
+                                          : std::string();
     o.strict = parser.isSet(options.strict);
+    if (parser.isSet(options.shard))
+        checker.guard(&options.shard,
+                      [&] { parseShard(parser.value(options.shard).toStdString()); });
+    return o;
+}
+
+Dataset openDataset(const DatasetOptions& o, QTextStream& err, bool quiet)
+{
     Dataset d = Dataset::open(o);
     for (const DatasetProblem& p : d.problems())
         err << "primaps: '" << QString::fromStdString(p.path)
@@ -64,30 +84,61 @@ Dataset openDataset(const QCommandLineParser& parser, const DatasetCliOptions& o
         err << QString::fromStdString(toString(d.kind())) << " '"
             << QString::fromStdString(d.root()) << "'"
             << (d.split().empty() ? QString() : ", split " + QString::fromStdString(d.split()))
-            << ": " << d.listed() << " listed, " << d.size() << " usable, " << d.problems().size()
+            << (d.holdout() > 0 ? QString(" (hold-out %1)").arg(d.holdout()) : QString()) << ": "
+            << d.listed() << " listed, " << d.size() << " usable, " << d.problems().size()
             << " problem(s), " << d.classCount() << " classes\n";
     err.flush();
     return d;
 }
 
+QString wholeFolderNote(const Dataset& d)
+{
+    if (!d.allImagesOfFolder())
+        return {};
+    return QString("note: folder dataset '%1' has no split lists (%1/train.txt, val.txt), so all "
+                   "%2 images are used, the ones a run was fitted on too; pass --holdout F to "
+                   "keep a fraction apart as 'val'")
+        .arg(QString::fromStdString(d.root()))
+        .arg(d.size());
+}
+
 void printStageReport(const char* stage, const StageReport& report, QTextStream& err, bool quiet)
 {
+    // Core's messages usually name the file already; name it once.
+    auto line = [&](const DatasetProblem& p) {
+        const QString path = QString::fromStdString(p.path);
+        QString why = QString::fromStdString(p.message).simplified();
+        if (!why.startsWith("'"))
+            why = "'" + path + "': " + why;
+        return "primaps: " + why;
+    };
     for (const DatasetProblem& p : report.failures)
-        err << "primaps: '" << QString::fromStdString(p.path)
-            << "': " << QString(QString::fromStdString(p.message)).simplified() << "; skipped\n";
-    if (!quiet || !report.failures.empty()) {
+        err << line(p) << "; skipped\n";
+    for (const DatasetProblem& p : report.warnings)
+        err << line(p) << "\n";
+    if (!quiet || !report.failures.empty() || !report.warnings.empty()) {
         err << stage << ": " << report.items << " item(s): " << report.computed << " computed, "
             << report.reused << " reused from the cache";
         if (report.skipped)
             err << ", " << report.skipped << " without labels";
-        err << ", " << report.failures.size() << " failed\n";
+        err << ", " << report.failures.size() << " failed";
+        if (!report.warnings.empty())
+            err << ", " << report.warnings.size() << " warning(s)";
+        err << "\n";
     }
     err.flush();
 }
 
 JobState runWithProgress(Job& job, QTextStream& err, bool quiet, const QString& command)
 {
-    const bool terminal = ::isatty(STDERR_FILENO) == 1 && !quiet;
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    // Off a terminal (nohup, a pipe, a job scheduler's log) a plain line now and
+    // then, so that a long run shows it is alive without flooding the log.
+    bool ok = false;
+    double interval = qEnvironmentVariable("PRIMAPS_PROGRESS_SECONDS").toDouble(&ok);
+    if (!ok || !(interval >= 0))
+        interval = 10.0;
+    const qint64 intervalMs = terminal ? 200 : qint64(interval * 1000);
     JobControl control;
     QElapsedTimer sinceDraw;
     sinceDraw.start();
@@ -95,12 +146,14 @@ JobState runWithProgress(Job& job, QTextStream& err, bool quiet, const QString& 
     control.setProgressCallback([&](const JobProgress& p) {
         if (g_interrupted.load())
             control.cancel();
-        if (!terminal)
+        if (quiet)
             return;
-        if (sinceDraw.elapsed() < 200 && p.step < p.totalSteps)
+        // A terminal's line is redrawn at a stage's end too; a log gets no
+        // line for it, the stage report follows.
+        if (sinceDraw.elapsed() < intervalMs && !(terminal && p.step >= p.totalSteps))
             return;
         sinceDraw.restart();
-        QString line = QString("\r%1 %2/%3 (%4%)")
+        QString line = QString("%1 %2/%3 (%4%)")
                            .arg(QString::fromStdString(p.stage))
                            .arg(p.step)
                            .arg(p.totalSteps)
@@ -110,8 +163,12 @@ JobState runWithProgress(Job& job, QTextStream& err, bool quiet, const QString& 
         for (const auto& [name, value] : p.values)
             line += QString(" %1 %2").arg(QString::fromStdString(name)).arg(value, 0, 'g', 4);
         line += " ETA " + duration(p.etaSeconds);
-        err << line.leftJustified(79) << Qt::flush;
-        drawn = true;
+        if (terminal) {
+            err << "\r" << line.leftJustified(79) << Qt::flush;
+            drawn = true;
+        } else {
+            err << command << ": " << line << "\n" << Qt::flush;
+        }
     });
     auto previous = std::signal(SIGINT, onInterrupt);
     const JobState state = runJob(job, control);

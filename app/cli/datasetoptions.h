@@ -3,6 +3,7 @@
 // problem reporting, a progress line for terminals, and Ctrl-C handling.
 #pragma once
 
+#include "commandline.h"
 #include "dataset.h"
 #include "datasetjobs.h"
 #include "job.h"
@@ -30,8 +31,15 @@ struct DatasetCliOptions
                                "Number of classes of a folder dataset without "
                                "classes.txt.",
                                "K"};
-    QCommandLineOption strict{"strict", "Stop at the first missing or unreadable file instead of "
-                                        "reporting and skipping it."};
+    QCommandLineOption holdout{"holdout",
+                               "Folder dataset without split lists: hold out this fraction of "
+                               "the images (chosen by a fixed hash of their file names) as split "
+                               "'val', the rest is split 'train'.",
+                               "F"};
+    QCommandLineOption strict{"strict",
+                              "Stop at the first missing, unreadable or partly decoded file, or "
+                              "label ids outside the class range, instead of reporting it and "
+                              "going on."};
     QCommandLineOption shard{"shard",
                              "Process only items i, i+N, i+2N, ... (0 <= i < N), e.g. "
                              "one task of a cluster job array.",
@@ -40,21 +48,32 @@ struct DatasetCliOptions
 
     void addTo(QCommandLineParser& parser) const
     {
-        parser.addOptions({dataset, root, split, classes, strict, shard, quiet});
+        parser.addOptions({dataset, root, split, classes, holdout, strict, shard, quiet});
     }
 };
 
-/// Opens the dataset named by the options; `defaultSplit` applies to the
-/// benchmark layouts. Prints the counts and every problem to `err` (problems
-/// always, counts unless quiet). Throws primaps::Error for unusable options.
-Dataset openDataset(const QCommandLineParser& parser, const DatasetCliOptions& options,
-                    const std::string& defaultSplit, QTextStream& err, bool quiet);
+/// The dataset the options name, checked into `checker` (one error per bad
+/// option). `defaultSplit` applies to the benchmark layouts and to a folder with
+/// a hold-out. `fromRun` (a run folder's dataset) stands in for each of
+/// --dataset, --root, --classes and --holdout that is not given.
+DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCliOptions& options,
+                              const std::string& defaultSplit, OptionChecker& checker,
+                              const DatasetOptions* fromRun = nullptr);
 
-/// Prints a stage report (counts, then one line per failure) to `err`.
+/// Opens the dataset. Prints the counts and every problem to `err` (problems
+/// always, counts unless quiet). Throws primaps::Error when it cannot be opened.
+Dataset openDataset(const DatasetOptions& options, QTextStream& err, bool quiet);
+
+/// One line for a folder dataset read as a whole (no split list, no hold-out),
+/// where evaluation sees the training images; empty otherwise.
+QString wholeFolderNote(const Dataset& dataset);
+
+/// Prints a stage report (one line per failure and per warning, then the counts) to `err`.
 void printStageReport(const char* stage, const StageReport& report, QTextStream& err, bool quiet);
 
 /// Runs `job` on this thread with a progress display: a self-updating line when
-/// stderr is a terminal, nothing in between when it is not (CI logs stay short).
+/// stderr is a terminal, otherwise one plain line every ~10 s (the environment
+/// variable PRIMAPS_PROGRESS_SECONDS changes the interval), nothing with `quiet`.
 /// Ctrl-C cancels the job at its next safe point. Returns the final state; a
 /// failure's message is printed.
 JobState runWithProgress(Job& job, QTextStream& err, bool quiet, const QString& command);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "atomicfile.h"
 #include "backbone.h"
+#include "commandline.h"
 #include "commands.h"
 #include "error.h"
 #include "imageio.h"
 #include "npy.h"
 #include "overlay.h"
 #include "pipeline.h"
+#include "preprocess.h"
 #include "tracejson.h"
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <QRegularExpression>
 #include <QSet>
 #include <QTextStream>
 #include <unistd.h>
@@ -44,6 +45,7 @@ struct Settings
     bool traceMaps = false;
     bool overwrite = false;
     bool quiet = false;
+    bool strict = false; ///< a partly decoded image fails instead of being used
 };
 
 // Expands folders to the images directly inside them (sorted, so runs are
@@ -105,10 +107,31 @@ private:
     int saved_ = -1;
 };
 
-cv::Mat loadQuietly(const std::string& path)
+cv::Mat loadQuietly(const std::string& path, std::string& partial)
 {
     MutedStderr muted;
-    return loadImageRgb8(path);
+    return loadImageRgb8(path, &partial);
+}
+
+// What the written label map holds: the proposals that survived the CRF and the
+// background channel, and the share of pixels left at 0.
+struct LabelMapSummary
+{
+    int idsKept = 0;
+    double unassignedShare = 0.0;
+};
+
+LabelMapSummary summarize(const cv::Mat& labels)
+{
+    LabelMapSummary s;
+    const cv::Mat ids = labels.reshape(1, 1);
+    std::vector<std::size_t> counts(256, 0);
+    for (int i = 0; i < ids.cols; ++i)
+        ++counts[ids.at<std::uint8_t>(0, i)];
+    for (std::size_t id = 1; id < counts.size(); ++id)
+        s.idsKept += counts[id] > 0 ? 1 : 0;
+    s.unassignedShare = labels.total() ? double(counts[0]) / double(labels.total()) : 0.0;
+    return s;
 }
 
 // A label map at feature-grid resolution is tiny; enlarge it (nearest) so the
@@ -123,7 +146,7 @@ cv::Mat enlargedLabelPicture(const cv::Mat& labels)
 }
 
 void processInput(const Input& input, Backbone* backbone, const Settings& settings,
-                  QTextStream& out)
+                  QTextStream& out, QTextStream& err)
 {
     QElapsedTimer timer;
     timer.start();
@@ -150,7 +173,13 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
         overlay = enlargedLabelPicture(masks);
         context.backbone = "features";
     } else {
-        const cv::Mat rgb = loadQuietly(path);
+        std::string partial;
+        const cv::Mat rgb = loadQuietly(path, partial);
+        if (!partial.empty()) {
+            if (settings.strict)
+                throw Error(partial + " (stopping: --strict)");
+            err << "primaps: " << QString::fromStdString(partial) << "\n" << Qt::flush;
+        }
         PipelineParams params;
         params.primaps = settings.primaps;
         params.useRecommendedThreshold = !settings.threshold.has_value();
@@ -169,7 +198,12 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
     }
     context.imageWidth = masks.cols;
     context.imageHeight = masks.rows;
+    const LabelMapSummary summary = summarize(masks);
+    context.labelIdsKept = summary.idsKept;
+    context.unassignedShare = summary.unassignedShare;
 
+    if (!QDir().mkpath(settings.out.path()))
+        throw Error("cannot create the output folder '" + settings.out.path().toStdString() + "'");
     writeImageAtomic(masksPath.toStdString(), masks);
     writeImageAtomic(overlayPath.toStdString(), rgbToBgr(overlay));
     writeFileAtomic(tracePath.toStdString(),
@@ -177,8 +211,10 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
 
     if (!settings.quiet)
         out << QFileInfo(input.path).fileName() << ": " << result.trace.iterations.size()
-            << " masks, " << QString::number(100.0 * result.trace.finalCoverage, 'f', 1)
-            << "% covered, stopped by " << toString(result.trace.stopReason)
+            << " proposals (" << QString::number(100.0 * result.trace.finalCoverage, 'f', 1)
+            << "% of the feature grid covered), " << summary.idsKept << " in the label map, "
+            << QString::number(100.0 * summary.unassignedShare, 'f', 1)
+            << "% unassigned; stopped by " << toString(result.trace.stopReason)
             << (result.crfApplied ? ", CRF" : "") << ", " << timer.elapsed() << " ms -> "
             << settings.out.filePath(stem) << "_{masks,overlay}.png\n"
             << Qt::flush;
@@ -201,8 +237,9 @@ int runDecompose(const QStringList& arguments)
         "  <stem>_overlay.png  the masks blended over the image\n"
         "  <stem>_trace.json   threshold, per-iteration area and coverage, stop reason\n"
         "A folder argument stands for the images directly inside it. A bad input is\n"
-        "reported on stderr and skipped; the exit code is then 1.");
-    parser.addHelpOption();
+        "reported on stderr and skipped; the exit code is then 1. Stdout gets one line\n"
+        "per input: the proposals found, how many of them the label map keeps (the\n"
+        "CRF and the background channel remove some) and its unassigned share.");
     parser.addPositionalArgument("images", "Image files or folders to decompose.", "[IMAGE...]");
     const QCommandLineOption outOption({"o", "out"}, "Output folder (created if missing).", "DIR");
     const QCommandLineOption thresholdOption(
@@ -238,7 +275,7 @@ int runDecompose(const QStringList& arguments)
         "FILE.npy");
     const QCommandLineOption resizeOption(
         "resize",
-        "Resize images so the shorter side is N pixels (0 keeps the size). "
+        "Resize images so the shorter side is N pixels (0 keeps the size; at most 2048). "
         "Default: the backbone's recommended size (320; 322 for /14 ViTs).",
         "N");
     const QCommandLineOption coverageOption(
@@ -252,23 +289,17 @@ int runDecompose(const QStringList& arguments)
     const QCommandLineOption mapsOption(
         "trace-maps", "Also write each iteration's principal direction and maps into the trace.");
     const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
+    const QCommandLineOption strictOption(
+        "strict", "Treat a partly decoded (truncated) image as a failure instead of a warning.");
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
     parser.addOptions({outOption, thresholdOption, backboneOption, weightsOption, deviceOption,
                        featuresOption, resizeOption, coverageOption, iterationsOption,
-                       opacityOption, noCrfOption, mapsOption, overwriteOption, quietOption});
-
-    QStringList forParser = arguments;
-    forParser.removeAt(1); // the command name
-    if (!parser.parse(forParser)) {
-        err << "primaps decompose: " << parser.errorText() << "\n";
-        return ExitUsage;
-    }
-    if (parser.isSet("help")) {
-        QString help = parser.helpText();
-        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps decompose");
-        out << help;
-        return ExitOk;
-    }
+                       opacityOption, noCrfOption, mapsOption, overwriteOption, strictOption,
+                       quietOption});
+    const ResourceOptions resources;
+    resources.addTo(parser);
+    if (const auto done = parseCommandLine(parser, arguments, "decompose"))
+        return *done;
 
     auto usageError = [&](const QString& message) {
         err << "primaps decompose: " << message << "; see 'primaps decompose --help'\n";
@@ -276,34 +307,26 @@ int runDecompose(const QStringList& arguments)
     };
 
     Settings settings;
+    OptionChecker check(parser);
+    resources.apply(parser, check);
     if (!parser.isSet(outOption))
-        return usageError("--out DIR is required");
-    bool ok = true;
-    if (parser.isSet(thresholdOption)) {
-        const float t = parser.value(thresholdOption).toFloat(&ok);
-        if (!ok || !(t > 0.0f && t <= 1.0f))
-            return usageError("--threshold must be a number in (0, 1]");
-        settings.threshold = t;
-    }
-    if (parser.isSet(resizeOption)) {
-        const int r = parser.value(resizeOption).toInt(&ok);
-        if (!ok || r < 0)
-            return usageError("--resize must be a whole number >= 0");
-        settings.resize = r;
-    }
-    settings.primaps.coverage = parser.value(coverageOption).toFloat(&ok);
-    if (!ok || !(settings.primaps.coverage > 0.0f && settings.primaps.coverage <= 1.0f))
-        return usageError("--coverage must be a number in (0, 1]");
-    settings.primaps.maxIterations = parser.value(iterationsOption).toInt(&ok);
-    if (!ok || settings.primaps.maxIterations < 1 || settings.primaps.maxIterations > 254)
-        return usageError("--max-iterations must be a whole number in 1..254");
-    settings.opacity = parser.value(opacityOption).toFloat(&ok);
-    if (!ok || settings.opacity < 0.0f || settings.opacity > 1.0f)
-        return usageError("--opacity must be a number in [0, 1]");
+        check.fail(nullptr, "--out DIR is required");
+    else if (QFileInfo(parser.value(outOption)).exists() &&
+             !QFileInfo(parser.value(outOption)).isDir())
+        check.fail(&outOption, "'" + parser.value(outOption) + "' is a file, not a folder");
+    if (parser.isSet(thresholdOption))
+        settings.threshold = float(check.number(thresholdOption, 0.0, 1.0, true));
+    if (parser.isSet(resizeOption))
+        settings.resize = check.integer(resizeOption, 0, kMaxResizeSide);
+    settings.primaps.coverage = float(check.number(coverageOption, 0.0, 1.0, true));
+    settings.primaps.maxIterations = check.integer(iterationsOption, 1, 254);
+    settings.opacity = float(check.number(opacityOption, 0.0, 1.0));
+    const QString device = check.choice(deviceOption, {"cpu", "cuda"});
     settings.crf = !parser.isSet(noCrfOption);
     settings.traceMaps = parser.isSet(mapsOption);
     settings.overwrite = parser.isSet(overwriteOption);
     settings.quiet = parser.isSet(quietOption);
+    settings.strict = parser.isSet(strictOption);
 
     QList<Input> inputs;
     for (const QString& argument : parser.positionalArguments()) {
@@ -316,7 +339,9 @@ int runDecompose(const QStringList& arguments)
     for (const QString& file : parser.values(featuresOption))
         inputs.push_back({file, true});
     if (inputs.isEmpty())
-        return usageError("no inputs: give IMAGE paths and/or --features FILE.npy");
+        check.fail(nullptr, "no inputs: give IMAGE paths and/or --features FILE.npy");
+    if (!check.ok())
+        return check.report(err, "decompose");
 
     std::unique_ptr<Backbone> backbone;
     const bool needsBackbone =
@@ -325,9 +350,6 @@ int runDecompose(const QStringList& arguments)
         try {
             BackboneOptions backboneOptions;
             backboneOptions.weightsPath = parser.value(weightsOption).toStdString();
-            const QString device = parser.value(deviceOption);
-            if (device != "cpu" && device != "cuda")
-                return usageError("--device must be cpu or cuda");
             backboneOptions.useCuda = device == "cuda";
             backbone = createBackbone(parser.value(backboneOption).toStdString(), backboneOptions);
         } catch (const std::exception& e) {
@@ -335,12 +357,8 @@ int runDecompose(const QStringList& arguments)
         }
     }
 
-    const QString outPath = parser.value(outOption);
-    if (!QDir().mkpath(outPath)) {
-        err << "primaps decompose: cannot create output folder '" << outPath << "'\n";
-        return ExitSomeInputsFailed;
-    }
-    settings.out = QDir(outPath);
+    // Created with the first output, so that a run where every input fails leaves nothing.
+    settings.out = QDir(parser.value(outOption));
 
     // Two inputs with the same stem would write the same output files.
     QHash<QString, QString> stems;
@@ -355,7 +373,7 @@ int runDecompose(const QStringList& arguments)
         }
         stems.insert(stem, input.path);
         try {
-            processInput(input, backbone.get(), settings, out);
+            processInput(input, backbone.get(), settings, out, err);
         } catch (const std::exception& e) {
             // One line per failure; cv::Exception and LibTorch errors are
             // std::exceptions too, so nothing escapes and the next input runs.

@@ -3,6 +3,7 @@
 // a labelled split, optionally with CRF post-processing; shard partials + merge.
 #include "atomicfile.h"
 #include "backbone.h"
+#include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
 #include "emfit.h"
@@ -12,12 +13,12 @@
 #include "fittedrun.h"
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QRegularExpression>
 
 namespace primaps::cli {
 
@@ -91,10 +92,14 @@ void printResult(QTextStream& out, const EvaluationResult& r, const std::vector<
                  const ConfusionMatrix& confusion, bool json, const QJsonObject& settings = {})
 {
     if (json) {
-        QJsonObject o = evaluationJson(r, names, confusion);
-        for (auto it = settings.begin(); it != settings.end(); ++it)
-            o.insert(it.key(), it.value());
-        out << QJsonDocument(o).toJson();
+        // Core's JSON as it is: its numbers keep their type (every IoU a float,
+        // also a whole one), which a round trip through QJsonDocument would not.
+        auto o = nlohmann::ordered_json::parse(evaluationToJson(r, names, confusion));
+        const auto extra =
+            nlohmann::ordered_json::parse(QJsonDocument(settings).toJson().toStdString());
+        for (const auto& [key, value] : extra.items())
+            o[key] = value;
+        out << QString::fromStdString(o.dump(4)) << "\n";
     } else {
         out << QString::fromStdString(formatEvaluation(r, names));
     }
@@ -108,11 +113,16 @@ int runEval(const QStringList& arguments)
     QTextStream out(stdout);
     QTextStream err(stderr);
     DatasetCliOptions data;
+    const ResourceOptions resources;
     const QCommandLineOption runOption("run", "Run folder written by 'primaps fit'.", "RUN_DIR");
     const QCommandLineOption crfOption("crf", "Refine predictions with the dense CRF first.");
     const QCommandLineOption jsonOption(
-        "json", "Print JSON: acc, miou, per_class_iou (null = class without pixels), matching, "
-                "class_names, pixels, confusion.");
+        "json",
+        "Print JSON: acc, miou (percent), per_class_iou (percent, one per class in "
+        "class_names order; a float, or null for a class with no labelled pixel), class_names, "
+        "matching (per cluster its class and how: hungarian or majority), pixels, clusters, "
+        "classes, and confusion: pixel counts, one row per cluster (0..clusters-1), one column "
+        "per class (class_names order).");
     const QCommandLineOption thetaOption("theta",
                                          "Prototypes to evaluate: m (theta_M, default) "
                                          "or r (theta_R).",
@@ -123,6 +133,7 @@ int runEval(const QStringList& arguments)
     const QCommandLineOption partialOption(
         "partial", "With --shard: write this shard's confusion counts to FILE for --merge.",
         "FILE");
+    const QCommandLineOption overwriteOption("overwrite", "Replace an existing --partial FILE.");
     const QCommandLineOption mergeOption(
         "merge",
         "Merge the partial files of every shard, each once (repeat the option), and print "
@@ -130,28 +141,20 @@ int runEval(const QStringList& arguments)
         "FILE");
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        "Evaluate a fitted run on a labelled split (DESIGN 3.5): flip-averaged features at the "
-        "run's resolution (cached), cluster predictions at the centre-cropped image resolution, "
-        "Hungarian matching of clusters to classes (extra clusters by majority), pixel "
-        "accuracy, mIoU and per-class IoU in percent. Images without labels are skipped and "
-        "counted. Shards: run '--shard i/N --partial part_i.json' per task, then "
+        "Evaluate a fitted run on a labelled split (the paper's protocol, README 'How faithful "
+        "it is'): flip-averaged features at the run's resolution (cached), cluster predictions "
+        "at the centre-cropped image resolution, Hungarian matching of clusters to classes "
+        "(extra clusters by majority), pixel accuracy, mIoU and per-class IoU in percent. "
+        "--dataset, --root, --classes and --holdout default to the run's (its run.json); the "
+        "split defaults to val. Images without labels are skipped and counted. Shards: run "
+        "'--shard i/N --partial part_i.json' per task, then "
         "'--merge part_0.json --merge part_1.json ...'.");
-    parser.addHelpOption();
     data.addTo(parser);
     parser.addOptions({runOption, crfOption, jsonOption, thetaOption, cacheOption, weightsOption,
-                       partialOption, mergeOption});
-    QStringList forParser = arguments;
-    forParser.removeAt(1);
-    if (!parser.parse(forParser)) {
-        err << "primaps eval: " << parser.errorText() << "\n";
-        return ExitUsage;
-    }
-    if (parser.isSet("help")) {
-        QString help = parser.helpText();
-        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps eval");
-        out << help;
-        return ExitOk;
-    }
+                       partialOption, overwriteOption, mergeOption});
+    resources.addTo(parser);
+    if (const auto done = parseCommandLine(parser, arguments, "eval"))
+        return *done;
     auto usageError = [&](const QString& message) {
         err << "primaps eval: " << message << "; see 'primaps eval --help'\n";
         return ExitUsage;
@@ -159,7 +162,11 @@ int runEval(const QStringList& arguments)
     const bool quiet = parser.isSet(data.quiet);
     const bool json = parser.isSet(jsonOption);
 
+    OptionChecker check(parser);
+    resources.apply(parser, check);
     if (parser.isSet(mergeOption)) {
+        if (!check.ok())
+            return check.report(err, "eval");
         try {
             const MergedPartials merged = mergePartials(parser.values(mergeOption));
             printResult(out, evaluate(merged.confusion), merged.names, merged.confusion, json,
@@ -170,13 +177,28 @@ int runEval(const QStringList& arguments)
         }
     }
 
-    if (!parser.isSet(runOption))
-        return usageError("--run RUN_DIR is required");
-    const QString theta = parser.value(thetaOption);
-    if (theta != "m" && theta != "r")
-        return usageError("--theta must be m or r");
+    const QString theta = check.choice(thetaOption, {"m", "r"});
     if (parser.isSet(partialOption) != parser.isSet(data.shard))
-        return usageError("--shard and --partial go together");
+        check.fail(nullptr, "--shard and --partial go together");
+    const QString partialPath = parser.value(partialOption);
+    if (parser.isSet(partialOption)) {
+        if (QFileInfo(partialPath).isDir())
+            check.fail(&partialOption, "'" + partialPath + "' is a folder; give a file name");
+        else if (QFileInfo::exists(partialPath) && !parser.isSet(overwriteOption))
+            check.fail(&partialOption,
+                       "'" + partialPath + "' exists; pass --overwrite to replace it");
+    }
+    // The run's dataset stands in for --dataset, --root, --classes and --holdout.
+    std::optional<FitRunFolder> folder;
+    if (!parser.isSet(runOption))
+        check.fail(nullptr, "--run RUN_DIR is required");
+    else
+        check.guard(&runOption,
+                    [&] { folder = readFitRunFolder(parser.value(runOption).toStdString()); });
+    const DatasetOptions datasetChoice =
+        datasetOptions(parser, data, "val", check, folder ? &folder->dataset : nullptr);
+    if (!check.ok())
+        return check.report(err, "eval");
 
     FittedRun run;
     std::optional<Dataset> dataset;
@@ -187,12 +209,21 @@ int runEval(const QStringList& arguments)
                             parser.value(cacheOption).toStdString());
         if (parser.isSet(data.shard))
             shard = parseShard(parser.value(data.shard).toStdString());
-        dataset = openDataset(parser, data, "val", err, quiet);
+        dataset = openDataset(datasetChoice, err, quiet);
         if (dataset->classCount() < 1)
             throw Error("the dataset has no class list: give --classes K (or a classes.txt)");
     } catch (const std::exception& e) {
         return usageError(QString::fromStdString(e.what()));
     }
+    if (!dataset->hasLabels()) {
+        err << "primaps eval: no label maps: split '" << QString::fromStdString(dataset->split())
+            << "' of '" << QString::fromStdString(dataset->root())
+            << "' has none of its label files, so there is nothing to evaluate against\n";
+        return ExitSomeInputsFailed;
+    }
+    const QString note = wholeFolderNote(*dataset);
+    if (!note.isEmpty())
+        err << note << "\n" << Qt::flush;
 
     try {
         const FeatureCache cache(
@@ -205,19 +236,28 @@ int runEval(const QStringList& arguments)
             return ExitInterrupted;
         if (state == JobState::Failed)
             return ExitSomeInputsFailed;
+        if (job.confusion().total() == 0 && !parser.isSet(partialOption)) {
+            err << "primaps eval: no labelled pixel could be evaluated (every label file failed "
+                   "or holds only ignore ids); there is no result\n";
+            return ExitSomeInputsFailed;
+        }
         const EvaluationResult result = evaluate(job.confusion());
         if (parser.isSet(partialOption)) {
             QJsonObject partial = evaluationJson(result, dataset->classNames(), job.confusion());
             partial["crf"] = parser.isSet(crfOption);
             partial["theta"] = theta;
             partial["shard"] = parser.value(data.shard);
-            writeFileAtomic(parser.value(partialOption).toStdString(),
+            writeFileAtomic(partialPath.toStdString(),
                             QJsonDocument(partial).toJson().toStdString());
             if (!quiet)
-                err << "partial counts written to '" << parser.value(partialOption) << "'\n";
+                err << "partial counts written to '" << partialPath << "'\n";
         } else {
-            printResult(out, result, dataset->classNames(), job.confusion(), json,
-                        {{"crf", parser.isSet(crfOption)}, {"theta", theta}});
+            printResult(
+                out, result, dataset->classNames(), job.confusion(), json,
+                {{"crf", parser.isSet(crfOption)},
+                 {"theta", theta},
+                 {"split", QString::fromStdString(dataset->split().empty() ? std::string("all")
+                                                                           : dataset->split())}});
         }
         return job.report().failures.empty() ? ExitOk : ExitSomeInputsFailed;
     } catch (const std::exception& e) {

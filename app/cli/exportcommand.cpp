@@ -5,6 +5,7 @@
 // pictures, plus manifest.json, classes.txt and legend.png.
 #include "atomicfile.h"
 #include "backbone.h"
+#include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
 #include "error.h"
@@ -16,7 +17,6 @@
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonDocument>
-#include <QRegularExpression>
 #include <set>
 
 namespace primaps::cli {
@@ -64,10 +64,12 @@ struct ExportOptions
                                               "other settings in the same folder."};
     QCommandLineOption cache{"cache", "Feature cache (default: the run's).", "DIR"};
     QCommandLineOption weights{"weights", "Backbone weights (default: the run's).", "FILE"};
+    ResourceOptions resources;
 
     void addTo(QCommandLineParser& parser) const
     {
         data.addTo(parser);
+        resources.addTo(parser);
         parser.addOptions({run, out, crf, theta, match, rawClusters, colour, overlay, opacity,
                            format, size, overwrite, cache, weights});
     }
@@ -129,61 +131,63 @@ int runExport(const QStringList& arguments)
         "colours, and every image with its files. Files are written atomically and never "
         "replaced without --overwrite; running the same command again skips finished images, "
         "also after Ctrl-C. With --shard i/N each task exports its part (give --match); run "
-        "the command once more without --shard afterwards for the complete manifest.");
-    parser.addHelpOption();
+        "the command once more without --shard afterwards for the complete manifest. "
+        "--dataset, --root, --classes and --holdout default to the run's (its run.json).");
     o.addTo(parser);
-    QStringList forParser = arguments;
-    forParser.removeAt(1);
-    if (!parser.parse(forParser)) {
-        err << "primaps export: " << parser.errorText() << "\n";
-        return ExitUsage;
-    }
-    if (parser.isSet("help")) {
-        QString help = parser.helpText();
-        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps export");
-        out << help;
-        return ExitOk;
-    }
+    if (const auto done = parseCommandLine(parser, arguments, "export"))
+        return *done;
     auto usageError = [&](const QString& message) {
         err << "primaps export: " << message << "; see 'primaps export --help'\n";
         return ExitUsage;
     };
     const bool quiet = parser.isSet(o.data.quiet);
-    if (!parser.isSet(o.run))
-        return usageError("--run RUN_DIR is required");
-    if (!parser.isSet(o.out))
-        return usageError("--out DIR is required");
-    if (parser.isSet(o.rawClusters) && parser.isSet(o.match))
-        return usageError("--raw-clusters and --match exclude each other");
     const bool crf = parser.isSet(o.crf);
     const QDir outDir(parser.value(o.out));
+
+    // Every option is checked before the run is opened or anything is planned.
+    OptionChecker check(parser);
+    o.resources.apply(parser, check);
+    std::optional<FitRunFolder> folder;
+    if (!parser.isSet(o.run))
+        check.fail(nullptr, "--run RUN_DIR is required");
+    else
+        check.guard(&o.run, [&] { folder = readFitRunFolder(parser.value(o.run).toStdString()); });
+    if (!parser.isSet(o.out))
+        check.fail(nullptr, "--out DIR is required");
+    else if (QFileInfo::exists(outDir.path()) && !QFileInfo(outDir.path()).isDir())
+        check.fail(&o.out, "'" + outDir.path() + "' is a file, not a folder");
+    if (parser.isSet(o.rawClusters) && parser.isSet(o.match))
+        check.fail(nullptr, "--raw-clusters and --match exclude each other");
+    const QString theta = check.choice(o.theta, {"m", "r"});
+    LabelExportSettings settings;
+    settings.outDir = outDir.path().toStdString();
+    settings.crf = crf;
+    check.guard(&o.format, [&] {
+        settings.layout = exportLayoutFromString(parser.value(o.format).toStdString());
+    });
+    check.guard(&o.size,
+                [&] { settings.size = exportSizeFromString(parser.value(o.size).toStdString()); });
+    settings.colour = parser.isSet(o.colour);
+    settings.overlay = parser.isSet(o.overlay);
+    settings.overlayOpacity = float(check.number(o.opacity, 0.0, 1.0));
+    settings.overwrite = parser.isSet(o.overwrite);
+    const std::string runSplit = folder ? folder->dataset.split : std::string();
+    const DatasetOptions datasetChoice =
+        datasetOptions(parser, o.data, runSplit.empty() ? "train" : runSplit, check,
+                       folder ? &folder->dataset : nullptr);
+    if (!check.ok())
+        return check.report(err, "export");
 
     FittedRun run;
     std::optional<Dataset> dataset;
     Shard shard;
-    LabelExportSettings settings;
     try {
-        if (parser.value(o.theta) != "m" && parser.value(o.theta) != "r")
-            throw Error("--theta must be m or r");
-        run = openFittedRun(parser.value(o.run).toStdString(),
-                            parser.value(o.theta).toStdString(),
+        run = openFittedRun(parser.value(o.run).toStdString(), theta.toStdString(),
                             parser.value(o.weights).toStdString(),
                             parser.value(o.cache).toStdString());
         if (parser.isSet(o.data.shard))
             shard = parseShard(parser.value(o.data.shard).toStdString());
-        const std::string& runSplit = run.folder.dataset.split;
-        dataset = openDataset(parser, o.data, runSplit.empty() ? "train" : runSplit, err, quiet);
-        settings.outDir = outDir.path().toStdString();
-        settings.crf = crf;
-        settings.layout = exportLayoutFromString(parser.value(o.format).toStdString());
-        settings.size = exportSizeFromString(parser.value(o.size).toStdString());
-        settings.colour = parser.isSet(o.colour);
-        settings.overlay = parser.isSet(o.overlay);
-        bool ok = false;
-        settings.overlayOpacity = parser.value(o.opacity).toFloat(&ok);
-        if (!ok)
-            throw Error("--opacity must be a number in [0, 1]");
-        settings.overwrite = parser.isSet(o.overwrite);
+        dataset = openDataset(datasetChoice, err, quiet);
     } catch (const std::exception& e) {
         return usageError(QString::fromStdString(e.what()));
     }
@@ -315,6 +319,8 @@ int runExport(const QStringList& arguments)
             err << "primaps: '" << QString::fromStdString(p.path) << "': " << why
                 << "; skipped\n";
         }
+        for (const DatasetProblem& p : r.warnings) // exported, but the user should know
+            err << "primaps: " << QString::fromStdString(p.message).simplified() << "\n";
         err.flush();
         const std::size_t listed = exporter->writeManifest();
         const double elapsed = clock.elapsed() / 1000.0;
@@ -323,10 +329,9 @@ int runExport(const QStringList& arguments)
                 << (shard.count > 1 ? QString(" (shard %1/%2)").arg(shard.index).arg(shard.count)
                                     : QString())
                 << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
-                << r.reused << " already exported, " << failures.size() << " failed; "
-                << exporter->classes().size()
-                << (exporter->mapped() ? " classes" : " clusters") << ", "
-                << seconds(elapsed);
+                << r.reused << " already exported, " << failures.size() << " failed, "
+                << r.warnings.size() << " warning(s); " << exporter->classes().size()
+                << (exporter->mapped() ? " classes" : " clusters") << ", " << seconds(elapsed);
             if (r.computed > 0)
                 out << " (" << seconds(elapsed / double(r.computed)) << " per exported image)";
             out << "\n";

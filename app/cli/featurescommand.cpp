@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `primaps features`: one image through a backbone into a C x h x w float32 .npy file.
 #include "backbone.h"
+#include "commandline.h"
 #include "commands.h"
 #include "error.h"
 #include "imageio.h"
@@ -13,7 +14,6 @@
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <QRegularExpression>
 #include <QTextStream>
 
 namespace primaps::cli {
@@ -73,7 +73,6 @@ int runFeatures(const QStringList& arguments)
         "and where their checkpoint files are looked for.\n"
         "With --dataset KIND --root DIR --out RUN_DIR it caches the features of a whole "
         "dataset instead: the same as `primaps masks ... --stage features` (see its --help).");
-    parser.addHelpOption();
     parser.addPositionalArgument("image", "Image file (PNG, JPEG, ...).", "IMAGE");
     const QCommandLineOption backboneOption(
         {"b", "backbone"}, "Feature extractor: " + backboneList() + ".", "NAME", "filterbank");
@@ -88,7 +87,7 @@ int runFeatures(const QStringList& arguments)
         "CUDA; Debian's is CPU-only).",
         "DEVICE", "cpu");
     const QCommandLineOption resizeOption(
-        "resize", "Resize so the shorter side is N pixels (0 keeps the size).", "N");
+        "resize", "Resize so the shorter side is N pixels (0 keeps the size; at most 2048).", "N");
     const QCommandLineOption cropOption(
         "crop",
         "Centre-crop to a resize x resize square (evaluation protocol) instead of padding.");
@@ -100,46 +99,31 @@ int runFeatures(const QStringList& arguments)
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
     parser.addOptions({backboneOption, weightsOption, deviceOption, resizeOption, cropOption,
                        flipOption, outOption, overwriteOption, quietOption});
+    const ResourceOptions resources;
+    resources.addTo(parser);
+    if (const auto done = parseCommandLine(parser, arguments, "features"))
+        return *done;
 
-    QStringList forParser = arguments;
-    forParser.removeAt(1); // the command name
-    if (!parser.parse(forParser)) {
-        err << "primaps features: " << parser.errorText() << "\n";
-        return ExitUsage;
-    }
-    if (parser.isSet("help")) {
-        QString help = parser.helpText();
-        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps features");
-        out << help;
-        return ExitOk;
-    }
-    auto usageError = [&](const QString& message) {
-        err << "primaps features: " << message << "; see 'primaps features --help'\n";
-        return ExitUsage;
-    };
-
+    OptionChecker check(parser);
+    resources.apply(parser, check);
     const QStringList images = parser.positionalArguments();
     if (images.size() != 1)
-        return usageError("give exactly one IMAGE");
-    if (!parser.isSet(outOption))
-        return usageError("--out FILE.npy is required");
+        check.fail(nullptr, "give exactly one IMAGE");
     const QString outPath = parser.value(outOption);
-    if (!parser.isSet(overwriteOption) && QFileInfo::exists(outPath))
-        return usageError("'" + outPath + "' exists; pass --overwrite to replace it");
+    if (!parser.isSet(outOption))
+        check.fail(nullptr, "--out FILE.npy is required");
+    else if (QFileInfo(outPath).isDir())
+        check.fail(&outOption, "'" + outPath + "' is a folder; give a file name");
+    else if (!parser.isSet(overwriteOption) && QFileInfo::exists(outPath))
+        check.fail(&outOption, "'" + outPath + "' exists; pass --overwrite to replace it");
     std::optional<int> resize;
-    if (parser.isSet(resizeOption)) {
-        bool ok = false;
-        resize = parser.value(resizeOption).toInt(&ok);
-        if (!ok || *resize < 0)
-            return usageError("--resize must be a whole number >= 0");
-    }
-
+    if (parser.isSet(resizeOption))
+        resize = check.integer(resizeOption, 0, kMaxResizeSide);
     BackboneOptions options;
     options.weightsPath = parser.value(weightsOption).toStdString();
-    const QString device = parser.value(deviceOption);
-    if (device != "cpu" && device != "cuda")
-        return usageError("--device must be cpu or cuda");
-    options.useCuda = device == "cuda";
+    options.useCuda = check.choice(deviceOption, {"cpu", "cuda"}) == "cuda";
+    if (!check.ok())
+        return check.report(err, "features");
     const std::string backboneName = parser.value(backboneOption).toStdString();
     std::unique_ptr<Backbone> backbone;
     try {
@@ -153,7 +137,10 @@ int runFeatures(const QStringList& arguments)
     try {
         QElapsedTimer timer;
         timer.start();
-        const cv::Mat rgb = loadImageRgb8(imagePath.toStdString());
+        std::string partial;
+        const cv::Mat rgb = loadImageRgb8(imagePath.toStdString(), &partial);
+        if (!partial.empty())
+            err << "primaps: " << QString::fromStdString(partial) << "\n" << Qt::flush;
         PreprocessParams params;
         params.shorterSide = resize.value_or(backbone->recommendedResize());
         params.patchSize = backbone->patchSize();

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: MIT
 // `primaps fit` (features -> masks -> PriMaPs-EM or the k-means baseline over a
 // dataset) and `primaps masks` (the per-image stages only, shardable).
+#include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
 #include "emfit.h"
 #include "error.h"
 #include "fitrun.h"
+#include "preprocess.h"
 
 #include <memory>
-#include <QRegularExpression>
 #include <unistd.h>
 
 namespace primaps::cli {
@@ -48,14 +49,18 @@ struct FitOptions
     QCommandLineOption noMaskCrf{"no-mask-crf", "Masks without the dense CRF refinement."};
     QCommandLineOption stage{"stage", "Stop after this stage: features, masks or fit (default).",
                              "NAME", "fit"};
+    QCommandLineOption maskStage{"stage", "Stop after this stage: features or masks (default).",
+                                 "NAME", "masks"};
     QCommandLineOption epochs{"epochs", "Epochs of EM (or of k-means for --method kmeans).", "N",
                               "50"};
     QCommandLineOption initEpochs{"init-epochs", "k-means epochs before EM.", "N", "2"};
     QCommandLineOption batchSize{"batch-size", "Images per step.", "N", "32"};
-    QCommandLineOption seed{"seed", "Random seed.", "N", "0"};
+    QCommandLineOption seed{"seed", "Random seed (of the fit, and of the augmented views).", "N",
+                            "0"};
     QCommandLineOption emaEvery{"ema-every", "EM steps between EMA updates of theta_M.", "N", "10"};
-    QCommandLineOption emaDecay{"ema-decay", "EMA decay (after the warm-up).", "F", "0.98"};
-    QCommandLineOption learningRate{"lr", "Adam learning rate.", "F", "0.005"};
+    QCommandLineOption emaDecay{"ema-decay", "EMA decay (after the warm-up), in [0, 1].", "F",
+                                "0.98"};
+    QCommandLineOption learningRate{"lr", "Adam learning rate, > 0.", "F", "0.005"};
     QCommandLineOption pcaImages{"pca-images", "Images pooled for the PCA initialisation.", "N",
                                  "2976"};
     QCommandLineOption checkpointEvery{"checkpoint-every", "Steps between checkpoints.", "N", "50"};
@@ -75,35 +80,21 @@ struct FitOptions
                                     "epoch draws one.",
                                     "N", "1"};
 
-    void addTo(QCommandLineParser& parser) const
+    ResourceOptions resources;
+
+    /// `masks` takes the per-image stages' options only; `fit` all of them.
+    void addTo(QCommandLineParser& parser, bool fit) const
     {
         data.addTo(parser);
-        parser.addOptions(
-            {out,       method,      backbone,     weights,      cache,      resolution,
-             threshold, noMaskCrf,   stage,        epochs,       initEpochs, batchSize,
-             seed,      emaEvery,    emaDecay,     learningRate, pcaImages,  checkpointEvery,
-             restart,   studentAugs, studentViews, valSplit,     valEvery});
+        resources.addTo(parser);
+        parser.addOptions({out, backbone, weights, cache, resolution, threshold, noMaskCrf,
+                           fit ? stage : maskStage, seed, studentAugs, studentViews});
+        if (fit)
+            parser.addOptions({method, epochs, initEpochs, batchSize, emaEvery, emaDecay,
+                               learningRate, pcaImages, checkpointEvery, restart, valSplit,
+                               valEvery});
     }
 };
-
-int intValue(const QCommandLineParser& parser, const QCommandLineOption& option, int minimum)
-{
-    bool ok = false;
-    const int v = parser.value(option).toInt(&ok);
-    if (!ok || v < minimum)
-        throw Error("--" + option.names().last().toStdString() +
-                    " must be a whole number >= " + std::to_string(minimum));
-    return v;
-}
-
-double doubleValue(const QCommandLineParser& parser, const QCommandLineOption& option)
-{
-    bool ok = false;
-    const double v = parser.value(option).toDouble(&ok);
-    if (!ok)
-        throw Error("--" + option.names().last().toStdString() + " must be a number");
-    return v;
-}
 
 int runDatasetStages(const QStringList& arguments, const QString& command, bool fitCommand)
 {
@@ -113,96 +104,104 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
     QCommandLineParser parser;
     parser.setApplicationDescription(
         fitCommand
-            ? "Fit class prototypes over a dataset (DESIGN 3.4): cache backbone features, cache "
-              "PriMaPs masks, then run PriMaPs-EM (or the k-means baseline) with progress, "
-              "checkpoints and resume. Writes into RUN_DIR: theta_m.json, theta_r.json (the "
-              "prototypes), history.csv (per-step losses), state.json (checkpoint) and run.json "
-              "(settings for 'primaps eval'). Ctrl-C stops at the next step and keeps the "
-              "checkpoint; the same command continues. The per-image stages accept --shard i/N "
-              "(run them in a job array with --stage masks, then the fit once)."
+            ? "Fit class prototypes over a dataset: cache backbone features, cache PriMaPs masks, "
+              "then run PriMaPs-EM (or the k-means baseline) with progress, checkpoints and "
+              "resume (README, 'The command line'). Writes into RUN_DIR: theta_m.json, "
+              "theta_r.json (the prototypes), history.csv (per-step losses), state.json "
+              "(checkpoint) and run.json (settings for 'primaps eval'). Ctrl-C stops at the next "
+              "step and keeps the checkpoint; the same command continues. The per-image stages "
+              "are 'primaps masks' (shardable with --shard i/N in a job array); run the fit once "
+              "afterwards."
             : "Cache backbone features and PriMaPs masks for a dataset (the per-image stages of "
               "'primaps fit'), resumable and shardable with --shard i/N.");
-    parser.addHelpOption();
-    o.addTo(parser);
-    QStringList forParser = arguments;
-    forParser.removeAt(1);
-    if (!parser.parse(forParser)) {
-        err << "primaps " << command << ": " << parser.errorText() << "\n";
-        return ExitUsage;
-    }
-    if (parser.isSet("help")) {
-        QString help = parser.helpText();
-        help.replace(QRegularExpression("^Usage: \\S+"), "Usage: primaps " + command);
-        out << help;
-        return ExitOk;
-    }
+    o.addTo(parser, fitCommand);
+    if (const auto done = parseCommandLine(parser, arguments, command))
+        return *done;
     auto usageError = [&](const QString& message) {
         err << "primaps " << command << ": " << message << "; see 'primaps " << command
             << " --help'\n";
         return ExitUsage;
     };
 
+    // Every value is checked before anything is read or computed; each bad one
+    // gets its own line.
     const bool quiet = parser.isSet(o.data.quiet);
-    Stage last = Stage::Fit;
-    const QString stageName = parser.isSet(o.stage) ? parser.value(o.stage)
-                              : fitCommand          ? QString("fit")
-                                                    : QString("masks");
-    if (stageName == "features")
-        last = Stage::Features;
-    else if (stageName == "masks")
-        last = Stage::Masks;
-    else if (stageName != "fit" || !fitCommand)
-        return usageError(fitCommand ? "--stage must be features, masks or fit"
-                                     : "--stage must be features or masks");
+    OptionChecker check(parser);
+    auto intValue = [&](const QCommandLineParser&, const QCommandLineOption& option, int minimum) {
+        return check.integer(option, minimum);
+    };
+    o.resources.apply(parser, check);
+    const QString stageName = fitCommand ? check.choice(o.stage, {"features", "masks", "fit"})
+                                         : check.choice(o.maskStage, {"features", "masks"});
+    const Stage last = stageName == "features" ? Stage::Features
+                       : stageName == "masks"  ? Stage::Masks
+                                               : Stage::Fit;
 
     FitRunSettings run;
     run.lastStage = last == Stage::Features ? FitStage::Features
                     : last == Stage::Masks  ? FitStage::Masks
                                             : FitStage::Fit;
-    std::unique_ptr<DatasetFitJob> job;
-    try {
-        if (parser.isSet(o.data.shard)) {
+    const DatasetOptions data = datasetOptions(parser, o.data, "train", check);
+    if (parser.isSet(o.data.shard)) {
+        try { // a malformed value has been reported by datasetOptions()
             run.shard = parseShard(parser.value(o.data.shard).toStdString());
-            if (last == Stage::Fit)
-                throw Error("--shard applies to the per-image stages: use --stage masks (or "
-                            "features) per shard, then run the fit once without --shard");
+        } catch (const Error&) {
         }
-        if (!parser.isSet(o.out) && !parser.isSet(o.cache))
-            throw Error(fitCommand ? "--out RUN_DIR is required" : "--cache DIR is required");
-        run.runDir = parser.value(o.out).toStdString();
-        run.cacheDir = parser.value(o.cache).toStdString();
-        if (last == Stage::Fit && run.runDir.empty())
-            throw Error("--out RUN_DIR is required");
-        EmParams& em = run.em;
-        em.method = emMethodFromString(parser.value(o.method).toStdString());
+        if (last == Stage::Fit)
+            check.fail(&o.data.shard, "applies to the per-image stages: run 'primaps masks' (or "
+                                      "--stage masks) per shard, then the fit once without "
+                                      "--shard");
+    }
+    if (!parser.isSet(o.out) && !parser.isSet(o.cache))
+        check.fail(nullptr, fitCommand ? "--out RUN_DIR is required" : "--cache DIR is required");
+    else if (last == Stage::Fit && !parser.isSet(o.out))
+        check.fail(nullptr, "--out RUN_DIR is required");
+    run.runDir = parser.value(o.out).toStdString();
+    run.cacheDir = parser.value(o.cache).toStdString();
+    EmParams& em = run.em;
+    em.seed = std::uint64_t(intValue(parser, o.seed, 0));
+    em.studentAugmentation = parser.isSet(o.studentAugs);
+    em.classes = parser.isSet(o.data.classes) ? data.classes : 0;
+    run.studentViews = intValue(parser, o.studentViews, 1);
+    run.strict = parser.isSet(o.data.strict);
+    run.maskCrf = !parser.isSet(o.noMaskCrf);
+    run.backbone = parser.value(o.backbone).toStdString();
+    run.weights = parser.value(o.weights).toStdString();
+    run.resolution =
+        parser.isSet(o.resolution) ? check.integer(o.resolution, 1, kMaxResizeSide) : 0;
+    if (parser.isSet(o.threshold))
+        run.threshold = float(check.number(o.threshold, 0.0, 1.0, true));
+    if (fitCommand) {
+        check.guard(&o.method,
+                    [&] { em.method = emMethodFromString(parser.value(o.method).toStdString()); });
         em.epochs = intValue(parser, o.epochs, 0);
         em.initEpochs = intValue(parser, o.initEpochs, 0);
         em.batchSize = intValue(parser, o.batchSize, 1);
-        em.seed = std::uint64_t(intValue(parser, o.seed, 0));
         em.emaEvery = intValue(parser, o.emaEvery, 0);
-        em.emaDecay = float(doubleValue(parser, o.emaDecay));
-        em.learningRate = float(doubleValue(parser, o.learningRate));
+        em.emaDecay = float(check.number(o.emaDecay, 0.0, 1.0));
+        em.learningRate = float(check.number(o.learningRate, 0.0, 1e3, true));
         em.pcaImages = intValue(parser, o.pcaImages, 1);
-        em.studentAugmentation = parser.isSet(o.studentAugs);
-        em.classes = parser.isSet(o.data.classes) ? intValue(parser, o.data.classes, 1) : 0;
-        run.studentViews = intValue(parser, o.studentViews, 1);
         run.checkpointEvery = intValue(parser, o.checkpointEvery, 1);
         run.restart = parser.isSet(o.restart);
-        run.strict = parser.isSet(o.data.strict);
-        run.maskCrf = !parser.isSet(o.noMaskCrf);
         run.validationSplit = parser.value(o.valSplit).toStdString();
         run.validationEvery = parser.isSet(o.valEvery) ? intValue(parser, o.valEvery, 1) : 0;
-        run.backbone = parser.value(o.backbone).toStdString();
-        run.weights = parser.value(o.weights).toStdString();
-        run.resolution = parser.isSet(o.resolution) ? intValue(parser, o.resolution, 1) : 0;
-        if (parser.isSet(o.threshold)) {
-            run.threshold = float(doubleValue(parser, o.threshold));
-            if (!(run.threshold > 0.0f && run.threshold <= 1.0f))
-                throw Error("--threshold must be in (0, 1]");
-        }
-        Dataset dataset = openDataset(parser, o.data, "train", err, quiet);
+    }
+    if (!check.ok())
+        return check.report(err, command);
+
+    std::unique_ptr<DatasetFitJob> job;
+    try {
+        Dataset dataset = openDataset(data, err, quiet);
         if (em.classes == 0 && dataset.classCount() < 1 && last == Stage::Fit)
             throw Error("the dataset has no classes.txt: give --classes K");
+        if (!run.validationSplit.empty()) {
+            // Listed now, so that a wrong split stops the fit before the caching.
+            DatasetOptions validation = data;
+            validation.split = run.validationSplit;
+            validation.classes = dataset.classCount() > 0 ? dataset.classCount() : em.classes;
+            if (!Dataset::open(validation).hasLabels())
+                throw Error("--val-split: split '" + run.validationSplit + "' has no labels");
+        }
         job = std::make_unique<DatasetFitJob>(std::move(dataset), run);
     } catch (const std::exception& e) {
         return usageError(QString::fromStdString(e.what()));

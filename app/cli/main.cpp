@@ -35,6 +35,8 @@ Commands:
 Options:
   -h, --help     Show this help, or `primaps <command> --help` for a command.
   -v, --version  Show the version and the libraries this build uses.
+The computing commands also take --threads N (default: one per core) and the
+pixel budget --max-pixels N, --max-aspect R. More in README, "The command line".
 
 Exit codes: 0 success, 1 some inputs failed (the rest were processed),
 2 bad arguments, 130 interrupted (masks/fit/eval/export: run again to continue).
@@ -66,7 +68,7 @@ int main(int argc, char** argv)
         return primaps::cli::ExitOk;
     }
 
-    primaps::configureThreads();
+    // Each command sets the thread count from its --threads option.
     if (command == "decompose")
         return primaps::cli::runDecompose(args);
     if (command == "masks")

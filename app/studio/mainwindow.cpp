@@ -1015,6 +1015,8 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
         masks += tr(" (%1 in the label map)").arg(shown);
     m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
     m_statusSeparator->show();
+    if (!result.warning.isEmpty() && !result.preview) // a truncated file: the picture is partly filler
+        m_messages->showMessage(result.warning);
     // The studio picks the CRF's resolution (DecomposeRequest::crfMaxPixels);
     // the status bar says which.
     const cv::Size crfSize =

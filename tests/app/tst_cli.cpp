@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <random>
+#include <set>
 
 namespace {
 
@@ -189,6 +190,80 @@ private slots:
 
         QCOMPARE(runCli({"decompose", image, "--out", out, "--overwrite"}).exitCode, 0);
         QVERIFY(!cv::imread((out + "/pic_masks.png").toStdString()).empty());
+    }
+
+    void reportsProposalsAndWhatTheLabelMapKeeps()
+    {
+        QTemporaryDir dir;
+        const QString image = dir.filePath("pic.png");
+        cv::imwrite(image.toStdString(), threeRegionImage(96, 128, 7));
+        const QString out = dir.filePath("out");
+        const Run run = runCli({"decompose", image, "--out", out, "--threads", "1"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const nlohmann::json trace = readJson(out + "/pic_trace.json");
+        const cv::Mat masks =
+            cv::imread((out + "/pic_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        // The trace's counts are those of the written label map.
+        std::set<int> ids;
+        int unassigned = 0;
+        for (int y = 0; y < masks.rows; ++y)
+            for (int x = 0; x < masks.cols; ++x) {
+                const int id = masks.at<uchar>(y, x);
+                unassigned += id == 0;
+                if (id != 0)
+                    ids.insert(id);
+            }
+        QCOMPARE(trace["label_map"]["ids_kept"].get<int>(), int(ids.size()));
+        QCOMPARE(trace["label_map"]["unassigned_share"].get<double>(),
+                 double(unassigned) / double(masks.total()));
+        const QString expected = QString("%1 proposals").arg(trace["masks"].get<int>());
+        QVERIFY2(run.out.contains(expected), qPrintable(run.out));
+        QVERIFY2(run.out.contains(QString("%1 in the label map").arg(ids.size())),
+                 qPrintable(run.out));
+        QVERIFY(run.out.contains("% unassigned"));
+    }
+
+    void truncatedImageIsAWarningOrWithStrictAFailure()
+    {
+        QTemporaryDir dir;
+        std::vector<uchar> jpeg;
+        cv::imencode(".jpg", threeRegionImage(120, 160, 9), jpeg);
+        const QString image = dir.filePath("cut.jpg");
+        QFile f(image);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(reinterpret_cast<const char*>(jpeg.data()), qint64(jpeg.size() / 2));
+        f.close();
+        const Run run = runCli({"decompose", image, "--out", dir.filePath("out")});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.err.contains("cut.jpg") && run.err.contains("partly decoded"),
+                 qPrintable(run.err));
+        QVERIFY(QFileInfo::exists(dir.filePath("out/cut_masks.png")));
+        const Run strict =
+            runCli({"decompose", image, "--out", dir.filePath("strict"), "--strict"});
+        QCOMPARE(strict.exitCode, 1);
+        QVERIFY(!QFileInfo::exists(dir.filePath("strict")));
+    }
+
+    void eachCommandListsItsOwnOptions()
+    {
+        const Run masks = runCli({"masks", "--help"});
+        QCOMPARE(masks.exitCode, 0);
+        for (const char* fitOnly : {"--method", "--epochs", "--lr", "--val-split", "--restart"})
+            QVERIFY2(!masks.out.contains(fitOnly), fitOnly);
+        QVERIFY(!masks.out.contains("fit (default)"));
+        for (const char* own :
+             {"--cache", "--stage", "--shard", "--threads", "--max-pixels", "--holdout"})
+            QVERIFY2(masks.out.contains(own), own);
+        const Run fit = runCli({"fit", "--help"});
+        for (const char* option : {"--method", "--epochs", "--lr", "--val-split", "--threads"})
+            QVERIFY2(fit.out.contains(option), option);
+        for (const char* command :
+             {"decompose", "masks", "fit", "eval", "export", "features", "backbones"}) {
+            const Run help = runCli({command, "--help"});
+            QVERIFY2(!help.out.contains("DESIGN"), command);
+            if (QString(command) != "backbones")
+                QVERIFY2(help.out.contains("--threads"), command);
+        }
     }
 
     void badArgumentsAreUsageErrors()

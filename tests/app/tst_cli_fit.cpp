@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `primaps masks`, `fit` and `eval` on a small folder dataset written here: shards
 // and merge, resume, reported failures, JSON output.
+#include "atomicfile.h"
 #include "testsupport.h"
 
 #include <fstream>
@@ -200,10 +201,91 @@ private slots:
         QVERIFY(strict.err.contains("strict"));
     }
 
+    void progressOffATerminalHoldoutAndJsonTypes()
+    {
+        // stderr is a pipe here: plain progress lines (every 0 s for the test,
+        // ~10 s by default), none with --quiet.
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("PRIMAPS_PROGRESS_SECONDS", "0");
+        const QString heldRun = QDir(tmp.path()).filePath("heldrun");
+        const QStringList args =
+            QStringList{"fit",       "--cache",      QDir(tmp.path()).filePath("cacheH"),
+                        "--out",     heldRun,        "--epochs",
+                        "1",         "--batch-size", "3",
+                        "--holdout", "0.3",          "--threads",
+                        "1"} +
+            common;
+        const Run quiet =
+            primaps::testing::runProgram(PRIMAPS_CLI, QStringList(args) << "-q", {}, env);
+        QVERIFY2(quiet.exitCode == 0, qPrintable(quiet.err));
+        QVERIFY2(quiet.err.isEmpty(), qPrintable(quiet.err));
+        const Run fit =
+            primaps::testing::runProgram(PRIMAPS_CLI, QStringList(args) << "--restart", {}, env);
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        QVERIFY2(
+            fit.err.contains(QRegularExpression("\\nfit: features \\d+/\\d+ \\(\\d+%\\) ETA ")),
+            qPrintable(fit.err));
+        QVERIFY2(fit.err.contains(QRegularExpression("\\nfit: em \\d+/\\d+ \\(\\d+%\\).* ETA ")),
+                 qPrintable(fit.err));
+        QVERIFY(!fit.err.contains('\r'));
+        const QRegularExpressionMatch train =
+            QRegularExpression("split train \\(hold-out 0.3\\): (\\d+) listed").match(fit.err);
+        QVERIFY2(train.hasMatch(), qPrintable(fit.err));
+        const nlohmann::json runJson = nlohmann::json::parse(
+            primaps::readFile(QDir(heldRun).filePath("run.json").toStdString()));
+        QCOMPARE(runJson["holdout"].get<double>(), 0.3);
+
+        // eval defaults to the run's dataset and its held-out split.
+        const Run eval = runCli({"eval", "--run", heldRun, "--json"});
+        QVERIFY2(eval.exitCode == 0, qPrintable(eval.err));
+        const QRegularExpressionMatch val =
+            QRegularExpression("split val \\(hold-out 0.3\\): (\\d+) listed").match(eval.err);
+        QVERIFY2(val.hasMatch(), qPrintable(eval.err));
+        QCOMPARE(train.captured(1).toInt() + val.captured(1).toInt(), 10);
+        QVERIFY(val.captured(1).toInt() >= 1);
+        QVERIFY(!eval.err.contains("note: folder dataset"));
+        const nlohmann::json j = parse(eval.out);
+        QCOMPARE(j["split"].get<std::string>(), std::string("val"));
+        // Every IoU is a float (or null for a class without pixels), also a whole one.
+        for (const auto& v : j["per_class_iou"])
+            QVERIFY(v.is_null() || v.is_number_float());
+        QVERIFY(j["acc"].is_number_float());
+    }
+
+    void labelProblemsAreCounted()
+    {
+        // Label ids outside the three classes: counted per file and reported; the
+        // rest of the image is evaluated.
+        QDir root(tmp.path());
+        const QString odd = root.filePath("oddlabels");
+        for (int i = 0; i < 3; ++i)
+            writeSample(QDir(odd), QString("im%1").arg(i), unsigned(40 + i));
+        std::ofstream(QDir(odd).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        cv::Mat label =
+            cv::imread(QDir(odd).filePath("labels/im1.png").toStdString(), cv::IMREAD_UNCHANGED);
+        label(cv::Rect(0, 0, 10, 5)).setTo(9);
+        cv::imwrite(QDir(odd).filePath("labels/im1.png").toStdString(), label);
+        const Run r = runCli({"eval", "--run", run, "--dataset", "folder", "--root", odd});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("im1.png': 50 pixel(s) hold label ids that are no class"),
+                 qPrintable(r.err));
+        QVERIFY(r.err.contains("1 warning(s)"));
+        QVERIFY(r.out.startsWith("Acc "));
+    }
+
     void usageErrors()
     {
         QCOMPARE(runCli(QStringList{"fit", "--out", run, "--shard", "0/2"} + common).exitCode, 2);
-        QCOMPARE(runCli({"eval", "--run", run}).exitCode, 2); // no dataset
+        // Without --dataset and --root, eval takes the run's; a folder without split
+        // lists is evaluated on the images it was fitted on, and eval says so.
+        const Run fromRun = runCli({"eval", "--run", run});
+        QVERIFY2(fromRun.exitCode == 0, qPrintable(fromRun.err));
+        QVERIFY(fromRun.out.startsWith("Acc "));
+        QVERIFY2(fromRun.err.contains("note: folder dataset") && fromRun.err.contains("--holdout"),
+                 qPrintable(fromRun.err));
+        const Run otherRoot = runCli({"eval", "--run", run, "--root", tmp.filePath("nowhere")});
+        QCOMPARE(otherRoot.exitCode, 2); // the given root replaces the run's
+        QVERIFY(otherRoot.err.contains("nowhere"));
         QCOMPARE(
             runCli({"eval", "--run", tmp.path(), "--dataset", "folder", "--root", ds}).exitCode,
             2); // no run.json

@@ -3,6 +3,7 @@
 #include "dataset.h"
 #include "error.h"
 #include "preprocess.h"
+#include "testsupport.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <set>
 
 using namespace primaps;
 namespace fs = std::filesystem;
@@ -129,6 +131,65 @@ private slots:
             Error, Dataset::open({DatasetKind::Folder, r.string(), "nope", 0, false}));
         QVERIFY_THROWS_EXCEPTION(
             Error, Dataset::open({DatasetKind::Folder, (r / "x").string(), "", 0, false}));
+    }
+
+    void labelProblemsAreWarningsOrWithStrictErrors()
+    {
+        const fs::path r = root("checked");
+        writeImage(r / "images" / "a.png", 4, 3);
+        writeImage(r / "images" / "b.png", 4, 3);
+        writeLabel(r / "labels" / "a.png", {0, 1, 2, 255, 0, 1, 2, 7, 9, 9, 0, 0}, 4);
+        writeLabel(r / "labels" / "b.png", {1, 1, 1, 1, 1, 1}, 3); // 3 x 2, the image is 4 x 3
+        writeText(r / "classes.txt", "sky\nroad\ntree\n");
+        const Dataset d = Dataset::open({DatasetKind::Folder, r.string(), "", 0, false});
+        const DatasetSample a = d.load(0);
+        QCOMPARE(a.warnings.size(), std::size_t(1));
+        QVERIFY2(a.warnings[0].find("3 pixel(s) hold label ids that are no class") !=
+                     std::string::npos,
+                 a.warnings[0].c_str());
+        QVERIFY(a.warnings[0].find("7, 9") != std::string::npos);
+        // A command that needs no labels loses nothing but a warning to a bad one.
+        EXPECT_ERROR_CONTAINING(d.load(1), "label map is 3x2 but its image is 4x3");
+        const DatasetSample b = d.load(1, LabelUse::CheckSize);
+        QVERIFY(b.labels.empty());
+        QCOMPARE(b.rgb.size(), cv::Size(4, 3));
+        QCOMPARE(b.warnings.size(), std::size_t(1));
+        // Strict: the warning is an error naming the label file.
+        const Dataset strict = Dataset::open({DatasetKind::Folder, r.string(), "", 0, true});
+        EXPECT_ERROR_CONTAINING(strict.load(0), (r / "labels" / "a.png").string());
+        EXPECT_ERROR_CONTAINING(strict.load(1, LabelUse::CheckSize), "strict");
+    }
+
+    void holdoutSplitsAFolderStably()
+    {
+        const fs::path r = root("holdout");
+        for (int i = 0; i < 40; ++i)
+            writeImage(r / "images" / ("img" + std::to_string(i) + ".png"), 4, 3);
+        DatasetOptions o{DatasetKind::Folder, r.string(), "train", 0, false};
+        o.holdout = 0.25;
+        const Dataset train = Dataset::open(o);
+        o.split = "val";
+        const Dataset val = Dataset::open(o);
+        QCOMPARE(train.size() + val.size(), std::size_t(40));
+        QVERIFY(val.size() >= 4 && val.size() <= 18); // about a quarter
+        std::set<std::string> ids;
+        for (const Dataset* d : {&train, &val})
+            for (const DatasetItem& item : d->items())
+                QVERIFY(ids.insert(item.id).second); // disjoint
+        QCOMPARE(val.holdout(), 0.25);
+        QVERIFY(!val.allImagesOfFolder());
+        // The same files give the same split, whatever else is in the folder.
+        writeImage(r / "images" / "late.png", 4, 3);
+        const Dataset again = Dataset::open(o);
+        std::size_t kept = 0;
+        for (const DatasetItem& item : again.items())
+            kept += std::any_of(val.items().begin(), val.items().end(),
+                                [&](const DatasetItem& v) { return v.id == item.id; });
+        QCOMPARE(kept, val.size());
+        o.split = "all";
+        QVERIFY_THROWS_EXCEPTION(Error, Dataset::open(o));
+        o.kind = DatasetKind::Cityscapes;
+        QVERIFY_THROWS_EXCEPTION(Error, Dataset::open(o));
     }
 
     void folderWithoutLabelsOrClasses()

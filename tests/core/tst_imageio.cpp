@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// Image headers, the pixel budget and partial decodes: sizes known before any
+// pixel is decoded, and truncated files told apart from whole ones.
+#include "atomicfile.h"
+#include "imageheader.h"
+#include "imageio.h"
+#include "preprocess.h"
+#include "testsupport.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace primaps;
+
+namespace {
+
+std::string encoded(const cv::Mat& img, const char* ext)
+{
+    std::vector<uchar> buffer;
+    cv::imencode(ext, img, buffer);
+    return std::string(buffer.begin(), buffer.end());
+}
+
+// Restores the process-wide budget when a test ends, whatever it set.
+struct BudgetGuard
+{
+    PixelBudget saved = pixelBudget();
+    ~BudgetGuard() { setPixelBudget(saved); }
+};
+
+} // namespace
+
+class TestImageIo : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir dir;
+    std::string file(const char* name) const { return dir.filePath(name).toStdString(); }
+
+private slots:
+    void headersGiveTheSizeOfEveryFormat()
+    {
+        const cv::Mat img = testing::patternedImage(37, 53);
+        for (const char* ext : {".png", ".jpg", ".bmp", ".tif", ".webp", ".ppm"}) {
+            const std::string path = file((std::string("whole") + ext).c_str());
+            writeFileAtomic(path, encoded(img, ext));
+            const ImageHeader h = readImageHeader(path);
+            const cv::Mat decoded = cv::imread(path, cv::IMREAD_UNCHANGED);
+            QVERIFY2(h.width == decoded.cols && h.height == decoded.rows, ext);
+            QVERIFY2(h.complete, ext);
+        }
+    }
+
+    void truncatedFilesAreIncomplete()
+    {
+        const cv::Mat img = testing::patternedImage(120, 160);
+        for (const char* ext : {".png", ".jpg", ".bmp", ".webp", ".ppm"}) {
+            const std::string whole = encoded(img, ext);
+            const std::string path = file((std::string("cut") + ext).c_str());
+            writeFileAtomic(path, whole.substr(0, whole.size() * 2 / 3));
+            const ImageHeader h = readImageHeader(path);
+            QVERIFY2(!h.complete, ext);
+            QVERIFY2(!h.incompleteWhy.empty(), ext);
+            QCOMPARE(h.width, 160);
+        }
+        // Data after the end marker (a camera's trailer) does not make a JPEG partial.
+        writeFileAtomic(file("trailer.jpg"), encoded(img, ".jpg") + std::string(500, 'x'));
+        QVERIFY(readImageHeader(file("trailer.jpg")).complete);
+    }
+
+    void truncatedJpegLoadsWithAWarning()
+    {
+        const std::string whole = encoded(testing::patternedImage(240, 320), ".jpg");
+        writeFileAtomic(file("partial.jpg"), whole.substr(0, whole.size() / 3));
+        std::string warning = "stale";
+        const cv::Mat rgb = loadImageRgb8(file("partial.jpg"), &warning);
+        QCOMPARE(rgb.size(), cv::Size(320, 240));
+        QVERIFY2(warning.find("partial.jpg") != std::string::npos, warning.c_str());
+        QVERIFY(warning.find("partly decoded") != std::string::npos);
+        writeFileAtomic(file("complete.jpg"), whole);
+        loadImageRgb8(file("complete.jpg"), &warning);
+        QVERIFY(warning.empty());
+    }
+
+    void budgetRefusesBeforeDecoding()
+    {
+        BudgetGuard guard;
+        // 30000 x 30000 claimed by a 8x8 PNG's header: refused, not decoded.
+        std::string png = encoded(testing::patternedImage(8, 8), ".png");
+        for (int i = 0; i < 4; ++i) {
+            png[16 + std::size_t(i)] = char((30000u >> (24 - 8 * i)) & 0xFF);
+            png[20 + std::size_t(i)] = char((30000u >> (24 - 8 * i)) & 0xFF);
+        }
+        writeFileAtomic(file("claims.png"), png);
+        EXPECT_ERROR_CONTAINING(loadImageRgb8(file("claims.png")), "30000x30000 pixels (900.0 MP)");
+        EXPECT_ERROR_CONTAINING(loadImageRgb8(file("claims.png")), "pixel budget of 64.0 MP");
+
+        writeFileAtomic(file("small.png"), encoded(testing::patternedImage(20, 30), ".png"));
+        PixelBudget tight;
+        tight.maxPixels = 599;
+        tight.howToRaise = "raise it in the test";
+        setPixelBudget(tight);
+        EXPECT_ERROR_CONTAINING(loadImageRgb8(file("small.png")), "raise it in the test");
+        tight.maxPixels = 600;
+        setPixelBudget(tight);
+        QCOMPARE(loadImageRgb8(file("small.png")).size(), cv::Size(30, 20));
+        tight.maxPixels = 0;
+        QVERIFY_THROWS_EXCEPTION(Error, setPixelBudget(tight));
+    }
+
+    void thinImagesAndHugeResizesAreRefused()
+    {
+        BudgetGuard guard;
+        PreprocessParams p;
+        p.shorterSide = 320;
+        // 3000 x 2 would be resized to 480000 x 320.
+        EXPECT_ERROR_CONTAINING(prepareImage(testing::patternedImage(2, 3000), p), "1500:1");
+        PixelBudget wide;
+        wide.maxAspect = 5000;
+        setPixelBudget(wide);
+        EXPECT_ERROR_CONTAINING(prepareImage(testing::patternedImage(2, 3000), p), "480000x320");
+        // Just inside both limits.
+        wide.maxAspect = 50;
+        setPixelBudget(wide);
+        QCOMPARE(prepareImage(testing::patternedImage(10, 500), p).resizedSize,
+                 cv::Size(16000, 320));
+        p.shorterSide = kMaxResizeSide + 1;
+        EXPECT_ERROR_CONTAINING(prepareImage(testing::patternedImage(10, 10), p), "at most 2048");
+    }
+
+    void unknownAndDamagedFilesNameThemselves()
+    {
+        writeFileAtomic(file("anim.gif"), "GIF89a\x01\0\x01\0\0\0\0;");
+        EXPECT_ERROR_CONTAINING(readImageHeader(file("anim.gif")), "anim.gif");
+        EXPECT_ERROR_CONTAINING(readImageHeader(file("anim.gif")), "not an image in a format");
+        writeFileAtomic(file("empty.png"), "");
+        EXPECT_ERROR_CONTAINING(readImageHeader(file("empty.png")), "empty");
+        writeFileAtomic(file("short.png"), std::string("\x89PNG\r\n\x1a\n\0\0", 10));
+        EXPECT_ERROR_CONTAINING(readImageHeader(file("short.png")), "short.png");
+    }
+};
+
+QTEST_GUILESS_MAIN(TestImageIo)
+#include "tst_imageio.moc"
