@@ -4,6 +4,7 @@
 // pictures, a class list, a legend and a manifest that a training pipeline reads.
 #pragma once
 
+#include "classtable.h"
 #include "dataset.h"
 #include "datasetjobs.h"
 #include "job.h"
@@ -61,6 +62,16 @@ struct LabelExportSettings
     /// Replace existing files (and an export made with other parameters) instead
     /// of keeping them.
     bool overwrite = false;
+    /// Names and colours of the classes of a matched export (the run's
+    /// RUN_DIR/classes.json); empty = the dataset's names in the default colours
+    /// (defaultClassTable()). Must have the dataset's class count.
+    ClassTable classTable;
+    /// A CorrectionStore folder (e.g. RUN_DIR/corrections) whose maps replace the
+    /// predicted classes where the user corrected them, before the labels are
+    /// mapped to the output size; empty = none. Only for matched exports. The
+    /// manifest records the folder, the corrected images and a digest (a changed
+    /// correction makes an existing export "made with other parameters").
+    std::string correctionsDir;
 };
 
 /// Where the labels come from; the manifest records it, and the parts that decide
