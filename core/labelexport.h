@@ -147,8 +147,14 @@ public:
     /// written. Throws primaps::Error naming the file on a write failure.
     int write(const DatasetItem& item, const ItemPrediction& prediction) const;
 
-    /// The label map of a prediction as written (CV_8U or CV_16U file values).
-    cv::Mat labelValues(const ItemPrediction& prediction) const;
+    /// The label map of a prediction as written (CV_8U or CV_16U file values),
+    /// with the correction of item `itemId` applied when the settings name a
+    /// corrections folder. Throws primaps::Error naming the correction file when
+    /// it is not of the prediction's (prepared) size or names an unknown class.
+    cv::Mat labelValues(const ItemPrediction& prediction, const std::string& itemId = {}) const;
+
+    /// Items with a stored correction (sorted ids); empty without a corrections folder.
+    const std::vector<std::string>& correctedItems() const { return corrected_; }
 
     /// Writes manifest.json atomically: format, versions, parameters, source,
     /// classes, and every dataset item whose labels exist on disk (any shard's),
@@ -159,7 +165,7 @@ public:
 private:
     std::string parametersJson() const;
     ExportPaths pathsOf(const DatasetItem& item, bool colour, bool overlay) const;
-    cv::Mat idsAtOutputSize(const ItemPrediction& prediction) const;
+    cv::Mat idsAtOutputSize(const ItemPrediction& prediction, const std::string& itemId) const;
 
     const Dataset& dataset_;
     int clusters_;
@@ -168,6 +174,8 @@ private:
     std::vector<ExportClass> classes_;
     int ignore_ = 255;
     int depth_ = 8;
+    std::vector<std::string> corrected_;
+    std::string correctionsDigest_;
 };
 
 /// Exports the shard items: items whose outputs all exist are counted as reused

@@ -145,9 +145,8 @@ public:
     /// Opens RUN_DIR (complete fit: run.json, theta_m.json, theta_r.json) for
     /// `dataset`. `weights` / `cache` override the run's backbone weights and
     /// cache folder. Throws primaps::Error with a message for the user (naming
-    /// the run folder or file) when the run is incomplete or unreadable, the
-    /// backbone does not fit the prototypes, or the dataset's class count differs
-    /// from the run's (when both are known).
+    /// the run folder or file) when the run is incomplete or unreadable, or the
+    /// backbone does not fit the prototypes.
     RunReview(const std::string& runDir, Dataset dataset, const std::string& weights = {},
               const std::string& cache = {});
     ~RunReview();
