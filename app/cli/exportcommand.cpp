@@ -5,12 +5,15 @@
 // pictures, plus manifest.json, classes.txt and legend.png.
 #include "atomicfile.h"
 #include "backbone.h"
+#include "classtable.h"
 #include "commands.h"
+#include "corrections.h"
 #include "datasetoptions.h"
 #include "error.h"
 #include "featurecache.h"
 #include "fittedrun.h"
 #include "labelexport.h"
+#include "matchedits.h"
 
 #include <QDir>
 #include <QElapsedTimer>
@@ -64,12 +67,17 @@ struct ExportOptions
                                               "other settings in the same folder."};
     QCommandLineOption cache{"cache", "Feature cache (default: the run's).", "DIR"};
     QCommandLineOption weights{"weights", "Backbone weights (default: the run's).", "FILE"};
+    QCommandLineOption corrections{"corrections",
+                                   "Folder of label corrections to apply (default: the run's "
+                                   "RUN_DIR/corrections when it exists).",
+                                   "DIR"};
+    QCommandLineOption noCorrections{"no-corrections", "Ignore the run's corrections."};
 
     void addTo(QCommandLineParser& parser) const
     {
         data.addTo(parser);
         parser.addOptions({run, out, crf, theta, match, rawClusters, colour, overlay, opacity,
-                           format, size, overwrite, cache, weights});
+                           format, size, overwrite, cache, weights, corrections, noCorrections});
     }
 };
 
@@ -101,6 +109,24 @@ void checkMatchSettings(const QJsonObject& match, const QString& path, bool crf,
                     theta);
 }
 
+// RUN_DIR/match.json (the studio's edited match) applies when it was made for
+// this theta and CRF setting; otherwise the export says why it is left out.
+bool useRunMatch(const FittedRun& run, bool crf, bool quiet, QTextStream& err)
+{
+    const std::string path = runMatchPath(run.dir);
+    if (!QFileInfo::exists(QString::fromStdString(path)))
+        return false;
+    const RunMatch match = readRunMatch(path);
+    if (match.theta == run.theta && match.crf == crf)
+        return true;
+    if (!quiet)
+        err << "match: not using '" << QString::fromStdString(path) << "': it matches theta_"
+            << QString::fromStdString(match.theta) << (match.crf ? " with" : " without")
+            << " the CRF, this export uses theta_" << QString::fromStdString(run.theta)
+            << (crf ? " with" : " without") << " it\n";
+    return false;
+}
+
 QString seconds(double s)
 {
     return QString::number(s, 'f', s < 10 ? 2 : 1) + " s";
@@ -123,10 +149,14 @@ int runExport(const QStringList& arguments)
         "centre crop, optional --crf) and written as an 8-bit label PNG (16-bit for more than "
         "255 clusters). Cluster ids become dataset classes through the Hungarian match of the "
         "run: by default it is computed by evaluating the split first (it needs labels) and "
-        "kept in DIR/match.json; --match takes one from 'primaps eval --json' instead, and "
+        "kept in DIR/match.json; the run's RUN_DIR/match.json (the studio's match, with its "
+        "overrides, merged and ignored clusters) is used instead when it was made for the same "
+        "theta and CRF setting; --match takes one from 'primaps eval --json' instead, and "
         "--raw-clusters keeps the cluster ids. DIR/manifest.json describes the export for a "
         "training pipeline: source run, dataset, parameters, classes with names, values and "
-        "colours, and every image with its files. Files are written atomically and never "
+        "colours (the run's RUN_DIR/classes.json when present), and every image with its files. "
+        "Label corrections in RUN_DIR/corrections (or --corrections DIR) replace the predicted "
+        "classes where the user corrected them; the manifest lists the corrected images. Files are written atomically and never "
         "replaced without --overwrite; running the same command again skips finished images, "
         "also after Ctrl-C. With --shard i/N each task exports its part (give --match); run "
         "the command once more without --shard afterwards for the complete manifest.");
@@ -213,6 +243,13 @@ int runExport(const QStringList& arguments)
             checkMatchSettings(m, path, crf, run.theta);
             settings.clusterToClass = matchFromJson(m, path, clusters, classes);
             matchSource = QFileInfo(path).absoluteFilePath();
+        } else if (!parser.isSet(o.rawClusters) && useRunMatch(run, crf, quiet, err)) {
+            // The studio's match, with the user's overrides, merges and ignores.
+            const QString path = QString::fromStdString(runMatchPath(run.dir));
+            settings.clusterToClass = matchFromJson(readJsonObject(path), path, clusters, classes);
+            matchSource = QFileInfo(path).absoluteFilePath();
+            if (!quiet)
+                err << "match: using the run's '" << path << "'\n";
         } else if (!parser.isSet(o.rawClusters)) {
             std::optional<QJsonObject> earlier;
             if (QFileInfo::exists(stored)) {
@@ -281,9 +318,24 @@ int runExport(const QStringList& arguments)
 
     std::optional<LabelExport> exporter;
     try {
+        if (!settings.clusterToClass.empty()) {
+            settings.classTable = loadRunClassTable(run.dir, defaultClassTable(*dataset));
+            QString folder = parser.value(o.corrections);
+            if (folder.isEmpty() && !parser.isSet(o.noCorrections))
+                folder = QString::fromStdString(CorrectionStore::runFolder(run.dir));
+            if (parser.isSet(o.corrections) && !QFileInfo(folder).isDir())
+                throw Error("--corrections: '" + folder.toStdString() + "' is not a folder");
+            if (!parser.isSet(o.noCorrections) && QFileInfo(folder).isDir())
+                settings.correctionsDir = folder.toStdString();
+        } else if (parser.isSet(o.corrections)) {
+            throw Error("--corrections needs classes; it cannot be applied to --raw-clusters");
+        }
         source.match = matchSource.toStdString();
         exporter.emplace(*dataset, run.prototypes.classes, settings, source);
         exporter->prepareFolder();
+        if (!quiet && !exporter->correctedItems().empty())
+            err << "corrections: " << exporter->correctedItems().size() << " image(s) from '"
+                << QString::fromStdString(settings.correctionsDir) << "'\n";
         if (matchToStore)
             writeFileAtomic(outDir.filePath("match.json").toStdString(),
                             QJsonDocument(*matchToStore).toJson().toStdString());
