@@ -251,6 +251,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     connect(&m_watcher, &QFutureWatcher<std::shared_ptr<Outcome>>::finished, this,
             &EvaluationWidget::onEvaluationDone);
     m_sortCheck->setEnabled(false);
+    createMatchEditing(bar);
 }
 
 EvaluationWidget::~EvaluationWidget()
@@ -327,6 +328,10 @@ void EvaluationWidget::setReport(const EvaluationReport& report, const QString& 
             m_messages->showMessage(error);
     }
     m_sortCheck->setEnabled(true);
+    m_computed = report.result;
+    m_edits = MatchEdits();
+    m_edited = primaps::applyMatchEdits(m_computed, m_edits);
+    m_matchUndo->clear();
     rebuild();
     emit reportChanged();
 }
@@ -377,6 +382,14 @@ void EvaluationWidget::applyStyles()
 
 void EvaluationWidget::saveStyles()
 {
+    if (!m_classTablePath.isEmpty()) {
+        try {
+            writeClassTable(m_classTablePath.toStdString(), classTable());
+        } catch (const std::exception& e) {
+            m_messages->showMessage(QString::fromStdString(e.what()));
+        }
+        return;
+    }
     if (m_resultsPath.isEmpty())
         return;
     const QString error = writeClassStyles(classStylesPath(m_resultsPath), m_styles);
@@ -619,11 +632,7 @@ void EvaluationWidget::refreshTable()
     for (int c = 0; c < r.clusters; ++c) {
         m_table->setItem(c, ClusterColumn, readOnly(QString::number(c)));
         fillClass(c, r.clusterToClass[std::size_t(c)]);
-        m_table->setItem(c, KindColumn,
-                         readOnly(r.matchKind[std::size_t(c)] == MatchKind::Majority
-                                      ? tr("majority")
-                                      : tr("one-to-one"),
-                                  Qt::AlignLeft | Qt::AlignVCenter));
+        m_table->setItem(c, KindColumn, readOnly(matchKindText(c), Qt::AlignLeft | Qt::AlignVCenter));
         const double share =
             total > 0 ? 100.0 * double(clusterPixels[std::size_t(c)]) / double(total) : 0.0;
         m_table->setItem(c, ShareColumn, readOnly(QString::number(share, 'f', 1)));

@@ -27,6 +27,7 @@ class ImageListWidget;
 class LabelEditor;
 class LegendWidget;
 class MessageWidget;
+class ReviewController;
 class StepperWidget;
 
 /// The PriMaPs Studio window: image list (left), canvas with legend (centre),
@@ -110,6 +111,8 @@ public:
     EvaluationWidget* evaluationView() const { return m_evaluation; }
     /// Evaluation > Evaluate Last Fit: enabled once a fit has finished.
     QAction* evaluateLastFitAction() const { return m_evaluateLastFitAction; }
+    /// Reviewing a fitted run or a dataset (Dataset dock, Review tool bar).
+    ReviewController* reviewController() const { return m_review; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -178,6 +181,7 @@ private:
     QDockWidget* m_featuresDock = nullptr;
     QDockWidget* m_fitDock = nullptr;
     EvaluationWidget* m_evaluation = nullptr;
+    ReviewController* m_review = nullptr;
     QAction* m_evaluateLastFitAction = nullptr;
     QString m_lastFinishedRun; ///< run folder of the last fit that finished
     QDockWidget* m_evaluationDock = nullptr;

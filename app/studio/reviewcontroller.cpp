@@ -1,0 +1,844 @@
+// SPDX-License-Identifier: MIT
+#include "reviewcontroller.h"
+
+#include "canvaswidget.h"
+#include "datasetbrowserwidget.h"
+#include "error.h"
+#include "evaluationwidget.h"
+#include "imageconvert.h"
+#include "imagelistwidget.h"
+#include "labeleditor.h"
+#include "legendwidget.h"
+#include "mainwindow.h"
+#include "maskvotewidget.h"
+#include "messagewidget.h"
+#include "reviewjob.h"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <QActionGroup>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGraphicsPathItem>
+#include <QGraphicsScene>
+#include <QHBoxLayout>
+#include <QPainterPath>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMouseEvent>
+#include <QPushButton>
+#include <QStatusBar>
+#include <QToolBar>
+
+namespace primaps {
+
+namespace {
+
+// A press and release closer than this (screen pixels) is a click, not a pan.
+constexpr int kClickSlop = 4;
+
+struct LayerInfo
+{
+    ReviewController::Layer layer;
+    const char* name;
+    const char* title;
+    const char* shortcut;
+    const char* tip;
+};
+
+const LayerInfo kLayers[] = {
+    {ReviewController::Layer::Photo, "photo", QT_TRANSLATE_NOOP("ReviewController", "Photo"),
+     "Alt+1", QT_TRANSLATE_NOOP("ReviewController", "The image as the run saw it (its evaluation crop)")},
+    {ReviewController::Layer::GroundTruth, "gt",
+     QT_TRANSLATE_NOOP("ReviewController", "Ground truth"), "Alt+2",
+     QT_TRANSLATE_NOOP("ReviewController", "The dataset's labels (when the image has them)")},
+    {ReviewController::Layer::Masks, "masks", QT_TRANSLATE_NOOP("ReviewController", "Masks"),
+     "Alt+3", QT_TRANSLATE_NOOP("ReviewController", "The PriMaPs masks the fit used")},
+    {ReviewController::Layer::PseudoLabel, "pseudo",
+     QT_TRANSLATE_NOOP("ReviewController", "Pseudo-label"), "Alt+4",
+     QT_TRANSLATE_NOOP("ReviewController",
+                       "Each mask takes \u03b8_M's majority class (the E-step). Click a mask to "
+                       "see its vote.")},
+    {ReviewController::Layer::Prediction, "prediction",
+     QT_TRANSLATE_NOOP("ReviewController", "Prediction"), "Alt+5",
+     QT_TRANSLATE_NOOP("ReviewController",
+                       "The prototypes' class per pixel, as 'primaps eval' predicts it")},
+    {ReviewController::Layer::Errors, "errors", QT_TRANSLATE_NOOP("ReviewController", "Errors"),
+     "Alt+6",
+     QT_TRANSLATE_NOOP("ReviewController",
+                       "The prediction against the ground truth: green right, red wrong, orange "
+                       "an ignored cluster")},
+};
+
+QString percentText(double v)
+{
+    return std::isnan(v) ? QStringLiteral("n/a") : QString::number(v, 'f', 1) + QStringLiteral(" %");
+}
+
+/// The Images dock's dock, the Evaluation dock: the window owns them, their
+/// contents are reachable through its accessors.
+QDockWidget* dockOf(QWidget* content)
+{
+    return content ? qobject_cast<QDockWidget*>(content->parentWidget()) : nullptr;
+}
+
+} // namespace
+
+QString ReviewController::layerName(Layer layer)
+{
+    for (const LayerInfo& info : kLayers)
+        if (info.layer == layer)
+            return QString::fromLatin1(info.name);
+    return {};
+}
+
+bool ReviewController::layerFromName(const QString& name, Layer* layer)
+{
+    for (const LayerInfo& info : kLayers)
+        if (name == QLatin1String(info.name)) {
+            *layer = info.layer;
+            return true;
+        }
+    return false;
+}
+
+ReviewController::ReviewController(MainWindow* window) : QObject(window), m_window(window)
+{
+    m_job = new ReviewJob(this);
+    connect(m_job, &ReviewJob::opened, this, &ReviewController::onOpened);
+    connect(m_job, &ReviewJob::reviewed, this, &ReviewController::onReviewed);
+    connect(m_job, &ReviewJob::countsFinished, this, &ReviewController::onCountsFinished);
+    connect(m_job, &ReviewJob::countsProgress, this, [this](double fraction, const QString&) {
+        m_browser->setStatusText(
+            tr("Per-image metrics: %1 % of the split counted\u2026").arg(int(100 * fraction)));
+    });
+    createDocks();
+    createActions();
+
+    EvaluationWidget* evaluation = m_window->evaluationView();
+    connect(evaluation, &EvaluationWidget::matchEditsChanged, this, &ReviewController::onMatchEdited);
+    connect(evaluation, &EvaluationWidget::classStylesChanged, this,
+            &ReviewController::onClassesEdited);
+    // A loose image chosen in the Images dock takes the canvas back.
+    connect(m_window->imageList(), &ImageListWidget::currentPathChanged, this,
+            [this](const QString& path) {
+                if (!path.isEmpty())
+                    setActive(false);
+            });
+    m_window->canvas()->viewport()->installEventFilter(this);
+}
+
+ReviewController::~ReviewController() = default;
+
+void ReviewController::createDocks()
+{
+    m_browser = new DatasetBrowserWidget(m_window);
+    m_browserDock = new QDockWidget(tr("Dataset"), m_window);
+    m_browserDock->setObjectName(QStringLiteral("DatasetDock"));
+    m_browserDock->setWidget(m_browser);
+    m_window->addDockWidget(Qt::LeftDockWidgetArea, m_browserDock);
+    if (QDockWidget* images = dockOf(m_window->imageList()))
+        m_window->tabifyDockWidget(images, m_browserDock);
+    m_browserDock->hide();
+    connect(m_browser, &DatasetBrowserWidget::currentIndexChanged, this,
+            &ReviewController::selectIndex);
+
+    m_vote = new MaskVoteWidget(m_window);
+    m_voteDock = new QDockWidget(tr("Mask vote"), m_window);
+    m_voteDock->setObjectName(QStringLiteral("MaskVoteDock"));
+    m_voteDock->setWidget(m_vote);
+    m_window->addDockWidget(Qt::RightDockWidgetArea, m_voteDock);
+    m_voteDock->hide();
+}
+
+void ReviewController::createActions()
+{
+    QMenu* file = m_window->menuBar()->actions().value(0) ? m_window->menuBar()->actions()[0]->menu()
+                                                          : nullptr;
+    m_openDatasetAction = new QAction(tr("Open &Dataset\u2026"), this);
+    m_openDatasetAction->setToolTip(tr("Page through a dataset split's images and ground truth"));
+    connect(m_openDatasetAction, &QAction::triggered, this, &ReviewController::openDatasetDialog);
+    m_openRunAction = new QAction(tr("Open &Run\u2026"), this);
+    m_openRunAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+O")));
+    m_openRunAction->setToolTip(
+        tr("Review a fitted run: its pseudo-labels, predictions and errors image by image"));
+    connect(m_openRunAction, &QAction::triggered, this, &ReviewController::openRunDialog);
+    if (file) {
+        // After Open Folder…, before the exports.
+        const QList<QAction*> actions = file->actions();
+        QAction* before = actions.size() > 2 ? actions[2] : nullptr;
+        file->insertAction(before, m_openDatasetAction);
+        file->insertAction(before, m_openRunAction);
+    }
+
+    m_toolBar = new QToolBar(tr("Review"), m_window);
+    m_toolBar->setObjectName(QStringLiteral("ReviewToolBar"));
+    m_toolBar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+    m_layerGroup = new QActionGroup(this);
+    for (const LayerInfo& info : kLayers) {
+        QAction* a = m_toolBar->addAction(tr(info.title));
+        a->setCheckable(true);
+        a->setData(int(info.layer));
+        a->setShortcut(QKeySequence(QString::fromLatin1(info.shortcut)));
+        a->setToolTip(QStringLiteral("%1 (%2)\n%3")
+                          .arg(tr(info.title), QString::fromLatin1(info.shortcut), tr(info.tip)));
+        a->setChecked(info.layer == m_layer);
+        m_layerGroup->addAction(a);
+    }
+    connect(m_layerGroup, &QActionGroup::triggered, this,
+            [this](QAction* a) { setLayer(Layer(a->data().toInt())); });
+    m_toolBar->addSeparator();
+    m_thetaCombo = new QComboBox(m_toolBar);
+    m_thetaCombo->addItem(tr("\u03b8_R (trained)"), QStringLiteral("r"));
+    m_thetaCombo->addItem(tr("\u03b8_M (EMA)"), QStringLiteral("m"));
+    m_thetaCombo->setToolTip(tr("Prototypes of the prediction, the error map and the metrics"));
+    m_toolBar->addWidget(m_thetaCombo);
+    m_crfAction = m_toolBar->addAction(tr("CRF"));
+    m_crfAction->setCheckable(true);
+    m_crfAction->setToolTip(tr("Refine the prediction with the dense CRF (slower)"));
+    auto changed = [this] {
+        setPrediction(m_thetaCombo->currentData().toString(), m_crfAction->isChecked());
+    };
+    connect(m_thetaCombo, &QComboBox::currentIndexChanged, this, changed);
+    connect(m_crfAction, &QAction::toggled, this, changed);
+    m_toolBar->addSeparator();
+    m_metricsLabel = new QLabel(m_toolBar);
+    m_metricsLabel->setContentsMargins(6, 0, 6, 0);
+    m_metricsLabel->setToolTip(tr("This image's pixel accuracy and mean IoU under the current "
+                                  "cluster-to-class match (as 'primaps eval' scores a split "
+                                  "holding only this image)"));
+    m_toolBar->addWidget(m_metricsLabel);
+    m_window->addToolBarBreak();
+    m_window->addToolBar(m_toolBar);
+    m_toolBar->hide();
+}
+
+bool ReviewController::hasRun() const
+{
+    return m_job->hasRun();
+}
+
+QString ReviewController::runDir() const
+{
+    return m_job->runDir();
+}
+
+QAction* ReviewController::layerAction(Layer layer) const
+{
+    for (QAction* a : m_layerGroup->actions())
+        if (Layer(a->data().toInt()) == layer)
+            return a;
+    return nullptr;
+}
+
+void ReviewController::openRunDialog()
+{
+    const QString dir = QFileDialog::getExistingDirectory(
+        m_window, tr("Open Run (a folder written by Fit \u25b8 New Fit or 'primaps fit')"));
+    if (!dir.isEmpty())
+        openRun(dir);
+}
+
+void ReviewController::openDatasetDialog()
+{
+    QDialog dialog(m_window);
+    dialog.setWindowTitle(tr("Open Dataset"));
+    auto* form = new QFormLayout(&dialog);
+    auto* kind = new QComboBox(&dialog);
+    for (DatasetKind k : {DatasetKind::Folder, DatasetKind::Cityscapes, DatasetKind::CocoStuff27,
+                          DatasetKind::Potsdam3})
+        kind->addItem(QString::fromLatin1(toString(k)), QString::fromLatin1(toString(k)));
+    auto* root = new QLineEdit(&dialog);
+    auto* browse = new QPushButton(tr("Browse\u2026"), &dialog);
+    auto* rootRow = new QHBoxLayout;
+    rootRow->addWidget(root, 1);
+    rootRow->addWidget(browse);
+    auto* split = new QLineEdit(&dialog);
+    split->setPlaceholderText(tr("empty: all images (folder) or train"));
+    form->addRow(tr("Layout"), kind);
+    form->addRow(tr("Root folder"), rootRow);
+    form->addRow(tr("Split"), split);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Open | QDialogButtonBox::Cancel, &dialog);
+    form->addRow(buttons);
+    connect(browse, &QPushButton::clicked, &dialog, [&] {
+        const QString dir = QFileDialog::getExistingDirectory(&dialog, tr("Dataset root"));
+        if (!dir.isEmpty())
+            root->setText(dir);
+    });
+    connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
+    if (dialog.exec() != QDialog::Accepted || root->text().isEmpty())
+        return;
+    DatasetOptions options;
+    options.kind = datasetKindFromString(kind->currentData().toString().toStdString());
+    options.root = root->text().toStdString();
+    options.split = split->text().trimmed().toStdString();
+    openDataset(options);
+}
+
+void ReviewController::openRun(const QString& runDir, const DatasetOptions& dataset)
+{
+    m_window->statusBar()->showMessage(
+        tr("Opening run %1\u2026").arg(QDir::toNativeSeparators(runDir)));
+    m_job->open(runDir, dataset);
+}
+
+void ReviewController::openDataset(const DatasetOptions& dataset)
+{
+    m_window->statusBar()->showMessage(
+        tr("Opening dataset %1\u2026").arg(QString::fromStdString(dataset.root)));
+    m_job->openDataset(dataset);
+}
+
+void ReviewController::reportError(const QString& message)
+{
+    m_window->messageWidget()->showMessage(message);
+    m_window->statusBar()->showMessage(message);
+}
+
+void ReviewController::onOpened(const ReviewOpenResult& result)
+{
+    if (!result.error.isEmpty()) {
+        reportError(tr("Cannot open: %1").arg(result.error));
+        emit opened(false, result.error);
+        return;
+    }
+    m_counts.reset();
+    m_clusterToClass.clear();
+    m_review.reset();
+    m_index = -1;
+    const Dataset& dataset = *result.dataset;
+    m_classes = defaultClassTable(dataset);
+    if (!result.runDir.isEmpty()) {
+        const std::string run = result.runDir.toStdString();
+        // The Evaluation dock kept names and colours beside its results files;
+        // the run's one table takes them over once.
+        std::string legacy;
+        for (const char* name : {"eval_theta_m.json", "eval_theta_r.json", "eval_theta_m_crf.json",
+                                 "eval_theta_r_crf.json"}) {
+            const QString sidecar = classStylesPath(QString::fromStdString(runFilePath(run, name)));
+            if (QFileInfo::exists(sidecar)) {
+                legacy = sidecar.toStdString();
+                break;
+            }
+        }
+        try {
+            bool folded = false;
+            m_classes = loadRunClassTable(run, m_classes, legacy, &folded);
+            if (folded)
+                writeClassTable(runClassTablePath(run), m_classes);
+        } catch (const std::exception& e) {
+            reportError(QString::fromStdString(e.what()));
+        }
+    }
+    const QString title =
+        result.runDir.isEmpty()
+            ? QStringLiteral("%1 \u00b7 %2")
+                  .arg(QFileInfo(QString::fromStdString(dataset.root())).fileName(),
+                       QString::fromStdString(dataset.split().empty() ? "all" : dataset.split()))
+            : QStringLiteral("%1 \u00b7 %2")
+                  .arg(QFileInfo(result.runDir).fileName(),
+                       QString::fromStdString(dataset.split().empty() ? "all" : dataset.split()));
+    m_browser->setDataset(result.dataset, title);
+    m_browserDock->show();
+    m_browserDock->raise();
+    m_toolBar->show();
+    for (QAction* a : m_layerGroup->actions()) {
+        const Layer l = Layer(a->data().toInt());
+        a->setEnabled(hasRun() || l == Layer::Photo || l == Layer::GroundTruth);
+    }
+    if (!hasRun() && m_layer != Layer::Photo)
+        setLayer(Layer::GroundTruth);
+    m_thetaCombo->setEnabled(hasRun());
+    m_crfAction->setEnabled(hasRun());
+    if (!result.problems.isEmpty())
+        reportError(tr("%n listed file(s) are missing and were left out; the first: %1", nullptr,
+                       int(result.problems.size()))
+                        .arg(result.problems.first()));
+    m_window->statusBar()->showMessage(
+        tr("%1: %n image(s)", nullptr, int(dataset.size())).arg(title), 5000);
+    if (hasRun()) {
+        m_voteDock->show();
+        m_job->startCounts(m_prediction);
+    }
+    emit opened(true, QString());
+    m_browser->setCurrentIndex(0);
+}
+
+bool ReviewController::selectImage(const QString& nameOrPath)
+{
+    const int row = m_browser->model()->findRow(nameOrPath);
+    if (row < 0)
+        return false;
+    m_browser->setCurrentIndex(row);
+    if (m_index != row)
+        selectIndex(row);
+    return true;
+}
+
+void ReviewController::selectIndex(int datasetIndex)
+{
+    if (datasetIndex < 0)
+        return;
+    m_index = datasetIndex;
+    setActive(true);
+    requestCurrent();
+}
+
+void ReviewController::setActive(bool active)
+{
+    if (m_active == active)
+        return;
+    m_active = active;
+    if (active) {
+        // The decomposition's editor document (if any) lets go of the canvas.
+        m_window->labelEditor()->setCurrentImage(QString());
+    } else {
+        clearOutline();
+        m_window->canvas()->setBadgeText(QString());
+    }
+}
+
+void ReviewController::setLayer(Layer layer)
+{
+    m_layer = layer;
+    if (QAction* a = layerAction(layer))
+        a->setChecked(true);
+    clearOutline();
+    if (m_review)
+        showLayer();
+}
+
+void ReviewController::setPrediction(const QString& theta, bool crf)
+{
+    ReviewPrediction p;
+    p.theta = theta.toStdString();
+    p.crf = crf;
+    {
+        const QSignalBlocker a(m_thetaCombo), b(m_crfAction);
+        m_thetaCombo->setCurrentIndex(m_thetaCombo->findData(theta));
+        m_crfAction->setChecked(crf);
+    }
+    if (p == m_prediction)
+        return;
+    m_prediction = p;
+    if (hasRun()) {
+        m_counts.reset();
+        m_job->startCounts(m_prediction);
+    }
+    requestCurrent();
+}
+
+void ReviewController::requestCurrent()
+{
+    if (m_index < 0 || !m_job->dataset())
+        return;
+    m_window->statusBar()->showMessage(
+        tr("Reviewing %1\u2026").arg(m_browser->model()->idAt(m_index)));
+    m_job->requestReview(m_index, m_prediction);
+}
+
+void ReviewController::onReviewed(int index, std::shared_ptr<const ImageReview> review,
+                                  const QString& error)
+{
+    if (index != m_index || !m_active)
+        return;
+    if (!review) {
+        m_review.reset();
+        m_window->canvas()->clear();
+        m_window->legend()->clear();
+        reportError(error);
+        emit layerShown(false);
+        return;
+    }
+    m_review = std::move(review);
+    m_window->setWindowTitle(tr("%1 \u2014 PriMaPs Studio").arg(QString::fromStdString(m_review->id)));
+    m_inspectedMask = 0;
+    m_vote->clear();
+    clearOutline();
+    showLayer();
+    m_window->statusBar()->showMessage(
+        tr("%1: %2 \u00d7 %3 px as the run sees it%4")
+            .arg(QString::fromStdString(m_review->id))
+            .arg(m_review->photo.cols)
+            .arg(m_review->photo.rows)
+            .arg(m_review->masksFromCache ? tr(", masks from the run's cache") : QString()));
+    emit layerShown(true);
+}
+
+cv::Mat ReviewController::toClassDisplay(const cv::Mat& clusters) const
+{
+    cv::Mat display(clusters.size(), CV_8UC1, cv::Scalar(0));
+    if (clusters.empty())
+        return display;
+    if (m_clusterToClass.empty()) {
+        // No match yet: clusters by id (cluster c shows as c + 1).
+        for (int y = 0; y < clusters.rows; ++y) {
+            const auto* in = clusters.ptr<std::int32_t>(y);
+            auto* out = display.ptr<std::uint8_t>(y);
+            for (int x = 0; x < clusters.cols; ++x)
+                out[x] = in[x] >= 0 && in[x] < 254 ? std::uint8_t(in[x] + 1) : 0;
+        }
+        return display;
+    }
+    const cv::Mat classes = mapClusters(clusters, m_clusterToClass);
+    for (int y = 0; y < classes.rows; ++y) {
+        const auto* in = classes.ptr<std::uint8_t>(y);
+        auto* out = display.ptr<std::uint8_t>(y);
+        for (int x = 0; x < classes.cols; ++x)
+            out[x] = in[x] < 254 ? std::uint8_t(in[x] + 1) : 0;
+    }
+    return display;
+}
+
+cv::Mat ReviewController::layerMap(Layer layer) const
+{
+    if (!m_review)
+        return {};
+    const ImageReview& r = *m_review;
+    switch (layer) {
+    case Layer::Photo:
+        return {};
+    case Layer::GroundTruth: {
+        if (r.groundTruth.empty())
+            return {};
+        cv::Mat display(r.groundTruth.size(), CV_8UC1);
+        for (int y = 0; y < display.rows; ++y) {
+            const auto* in = r.groundTruth.ptr<std::uint8_t>(y);
+            auto* out = display.ptr<std::uint8_t>(y);
+            for (int x = 0; x < display.cols; ++x)
+                out[x] = in[x] < 254 ? std::uint8_t(in[x] + 1) : 0;
+        }
+        return display;
+    }
+    case Layer::Masks:
+        return r.masks;
+    case Layer::PseudoLabel:
+        return toClassDisplay(r.pseudoLabel);
+    case Layer::Prediction:
+        return toClassDisplay(r.prediction);
+    case Layer::Errors: {
+        if (m_clusterToClass.empty() || r.prediction.empty())
+            return {};
+        const cv::Mat errors =
+            errorMap(mapClusters(r.prediction, m_clusterToClass), r.groundTruth, m_classes.size());
+        cv::Mat display(errors.size(), CV_8UC1);
+        for (int y = 0; y < display.rows; ++y) {
+            const auto* in = errors.ptr<std::uint8_t>(y);
+            auto* out = display.ptr<std::uint8_t>(y);
+            for (int x = 0; x < display.cols; ++x)
+                out[x] = in[x] == ErrorNoTruth ? 0 : std::uint8_t(in[x] + 1);
+        }
+        return display;
+    }
+    }
+    return {};
+}
+
+LabelTable ReviewController::layerTable(Layer layer) const
+{
+    LabelTable table;
+    switch (layer) {
+    case Layer::Photo:
+    case Layer::Masks:
+        break; // masks keep their default names and colours
+    case Layer::Errors:
+        table.setName(0, tr("no ground truth").toStdString());
+        table.setName(1, tr("correct").toStdString());
+        table.setColor(1, cv::Vec3b(46, 160, 67));
+        table.setName(2, tr("wrong class").toStdString());
+        table.setColor(2, cv::Vec3b(215, 38, 38));
+        table.setName(3, tr("ignored cluster").toStdString());
+        table.setColor(3, cv::Vec3b(245, 158, 11));
+        break;
+    case Layer::GroundTruth:
+    case Layer::PseudoLabel:
+    case Layer::Prediction: {
+        table.setName(0, layer == Layer::GroundTruth ? tr("ignore").toStdString()
+                                                     : tr("no class").toStdString());
+        const bool clusters = layer != Layer::GroundTruth && m_clusterToClass.empty();
+        if (clusters)
+            break; // cluster ids in the default colours until a match is known
+        for (int j = 0; j < m_classes.size() && j < 254; ++j) {
+            table.setName(j + 1, m_classes.classes[std::size_t(j)].name);
+            table.setColor(j + 1, m_classes.classes[std::size_t(j)].colour);
+        }
+        break;
+    }
+    }
+    return table;
+}
+
+void ReviewController::showLayer()
+{
+    if (!m_review || !m_active)
+        return;
+    CanvasWidget* canvas = m_window->canvas();
+    LegendWidget* legend = m_window->legend();
+    const QImage photo = toQImage(m_review->photo);
+    if (canvas->photo().size() != photo.size() || canvas->photo() != photo)
+        canvas->setPhoto(photo);
+    const cv::Mat map = layerMap(m_layer);
+    const LabelTable table = layerTable(m_layer);
+    canvas->setLabelTable(table);
+    canvas->setLabels(map, QRectF(0, 0, m_review->photo.cols, m_review->photo.rows));
+    legend->setLabelTable(table);
+    if (map.empty())
+        legend->clear();
+    else
+        legend->setAreas(canvas->areaFractions());
+    QString caption, badge;
+    switch (m_layer) {
+    case Layer::Photo:
+        caption = tr("Photo");
+        break;
+    case Layer::GroundTruth:
+        caption = tr("Ground truth");
+        if (map.empty())
+            badge = tr("This image has no ground truth");
+        break;
+    case Layer::Masks:
+        caption = tr("PriMaPs masks");
+        break;
+    case Layer::PseudoLabel:
+        caption = tr("Pseudo-label (\u03b8_M's vote per mask)");
+        break;
+    case Layer::Prediction:
+        caption = tr("Prediction \u03b8_%1%2")
+                      .arg(QString::fromStdString(m_review->predictionKind.theta).toUpper(),
+                           m_review->predictionKind.crf ? tr(" + CRF") : QString());
+        break;
+    case Layer::Errors:
+        caption = tr("Errors of \u03b8_%1%2")
+                      .arg(QString::fromStdString(m_review->predictionKind.theta).toUpper(),
+                           m_review->predictionKind.crf ? tr(" + CRF") : QString());
+        if (m_review->groundTruth.empty())
+            badge = tr("No ground truth: nothing to compare with");
+        else if (m_clusterToClass.empty())
+            badge = tr("The error map appears once the split is counted (cluster-to-class match)");
+        break;
+    }
+    if (badge.isEmpty() && m_clusterToClass.empty() &&
+        (m_layer == Layer::PseudoLabel || m_layer == Layer::Prediction) && hasRun())
+        badge = tr("Showing cluster ids: the class match appears once the split is counted");
+    legend->setCaption(caption);
+    canvas->setBadgeText(badge);
+    updateMetrics();
+}
+
+void ReviewController::updateMetrics()
+{
+    m_metrics = ImageMetrics();
+    if (!m_review || !hasRun() || m_clusterToClass.empty() || !m_review->counts.labelled) {
+        m_metricsLabel->setText(m_review && hasRun() && !m_review->counts.labelled
+                                    ? tr("no ground truth")
+                                    : QString());
+        return;
+    }
+    try {
+        m_metrics = scoreImage(m_review->counts, m_clusterToClass);
+        m_metricsLabel->setText(tr("<b>This image:</b> Acc %1 \u00b7 mIoU %2")
+                                    .arg(percentText(m_metrics.accuracy),
+                                         percentText(m_metrics.meanIoU)));
+    } catch (const std::exception& e) {
+        m_metricsLabel->setText(QString::fromStdString(e.what()));
+    }
+}
+
+void ReviewController::onCountsFinished(std::shared_ptr<const SplitCounts> counts,
+                                        const QString& error)
+{
+    if (!counts) {
+        m_browser->setStatusText(error.isEmpty() ? QString() : tr("No per-image metrics: %1").arg(error));
+        emit metricsReady(false);
+        return;
+    }
+    m_counts = std::move(counts);
+    const ConfusionMatrix total = m_counts->total();
+    QString note;
+    if (!m_counts->failures.empty())
+        note = tr("%n image(s) could not be counted; the first: %1", nullptr,
+                  int(m_counts->failures.size()))
+                   .arg(QString::fromStdString(m_counts->failures.front().path + ": " +
+                                               m_counts->failures.front().message));
+    m_browser->setStatusText(note);
+    if (total.total() == 0) {
+        emit metricsReady(false);
+        return;
+    }
+    EvaluationReport report;
+    report.confusion = total;
+    report.result = evaluate(total);
+    report.classNames = m_classes.names();
+    EvaluationWidget* evaluation = m_window->evaluationView();
+    const QString run = runDir();
+    evaluation->setReport(report, QString());
+    evaluation->setClassTable(m_classes,
+                              QString::fromStdString(runClassTablePath(run.toStdString())));
+    m_clusterToClass = report.result.clusterToClass;
+    // The user's edits of this run's match, when they were made for the same counts.
+    const std::string matchPath = runMatchPath(run.toStdString());
+    if (QFileInfo::exists(QString::fromStdString(matchPath))) {
+        try {
+            const RunMatch stored = readRunMatch(matchPath);
+            if (!stored.edits.empty() && stored.confusion.clusters() == total.clusters() &&
+                stored.confusion.classes() == total.classes())
+                evaluation->setMatchEdits(stored.edits);
+        } catch (const std::exception& e) {
+            reportError(QString::fromStdString(e.what()));
+        }
+    }
+    m_clusterToClass = evaluation->editedMatch().clusterToClass;
+    updateListMetrics();
+    showLayer();
+    emit metricsReady(true);
+}
+
+void ReviewController::updateListMetrics()
+{
+    if (!m_counts || m_clusterToClass.empty())
+        return;
+    const Dataset& dataset = *m_job->dataset();
+    std::vector<ImageListMetrics> list(dataset.size());
+    std::size_t next = 0;
+    for (const ImageCounts& image : m_counts->images) {
+        // Counts are in dataset order: a forward scan finds each item.
+        while (next < dataset.size() && dataset.items()[next].id != image.id)
+            ++next;
+        if (next >= dataset.size())
+            break;
+        ImageListMetrics& m = list[next];
+        if (!image.labelled)
+            continue;
+        const ImageMetrics s = scoreImage(image, m_clusterToClass);
+        m.accuracy = s.accuracy;
+        m.meanIoU = s.meanIoU;
+        m.classShares.assign(s.classShare.begin(), s.classShare.end());
+        m.known = true;
+    }
+    m_browser->setMetrics(std::move(list));
+}
+
+void ReviewController::onMatchEdited(const MatchEdits&)
+{
+    if (!hasRun() || !m_counts)
+        return;
+    m_clusterToClass = m_window->evaluationView()->editedMatch().clusterToClass;
+    saveMatch();
+    updateListMetrics();
+    showLayer();
+    if (m_inspectedMask > 0 && m_review)
+        if (const MaskVote* vote = m_review->voteOf(m_inspectedMask))
+            m_vote->setVote(*vote, m_clusterToClass, m_classes);
+}
+
+void ReviewController::saveMatch()
+{
+    RunMatch match;
+    match.confusion = m_counts->total();
+    match.edits = m_window->evaluationView()->matchEdits();
+    match.classNames = m_classes.names();
+    match.theta = m_prediction.theta;
+    match.crf = m_prediction.crf;
+    match.split = m_job->dataset()->split();
+    try {
+        writeRunMatch(runMatchPath(runDir().toStdString()), match);
+    } catch (const std::exception& e) {
+        reportError(QString::fromStdString(e.what()));
+    }
+}
+
+void ReviewController::onClassesEdited()
+{
+    if (!hasRun() || !m_counts)
+        return;
+    const ClassTable table = m_window->evaluationView()->classTable();
+    if (table.size() != m_classes.size())
+        return;
+    m_classes = table; // the dock saved it to RUN_DIR/classes.json
+    showLayer();
+}
+
+void ReviewController::clearOutline()
+{
+    if (m_outline) {
+        if (m_outline->scene())
+            m_outline->scene()->removeItem(m_outline);
+        delete m_outline;
+        m_outline = nullptr;
+    }
+}
+
+int ReviewController::inspectMask(const QPoint& pixel)
+{
+    if (!m_review || m_review->masks.empty() || pixel.x() < 0 || pixel.y() < 0 ||
+        pixel.x() >= m_review->masks.cols || pixel.y() >= m_review->masks.rows)
+        return 0;
+    const int id = m_review->masks.at<std::uint8_t>(pixel.y(), pixel.x());
+    clearOutline();
+    const MaskVote* vote = id > 0 ? m_review->voteOf(id) : nullptr;
+    if (vote == nullptr) {
+        m_inspectedMask = 0;
+        m_vote->clear();
+        return 0;
+    }
+    m_inspectedMask = id;
+    m_vote->setVote(*vote, m_clusterToClass, m_classes);
+    m_voteDock->show();
+    m_voteDock->raise();
+    // The mask's outline over whatever layer is shown.
+    std::vector<std::vector<cv::Point>> contours;
+    cv::Mat inside = m_review->masks == id;
+    cv::findContours(inside, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    QPainterPath path;
+    for (const auto& contour : contours) {
+        if (contour.empty())
+            continue;
+        QPolygonF polygon;
+        for (const cv::Point& p : contour)
+            polygon << QPointF(p.x + 0.5, p.y + 0.5);
+        polygon << polygon.first();
+        path.addPolygon(polygon);
+    }
+    QGraphicsScene* scene = m_window->canvas()->scene();
+    if (scene) {
+        m_outline = scene->addPath(path, QPen(QColor(255, 221, 0), 2.5));
+        m_outline->setPen([] {
+            QPen pen(QColor(255, 221, 0), 2.5);
+            pen.setCosmetic(true);
+            return pen;
+        }());
+        m_outline->setZValue(100);
+    }
+    return id;
+}
+
+bool ReviewController::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_window->canvas()->viewport() && m_active && m_review &&
+        m_layer == Layer::PseudoLabel && !m_window->canvas()->isEditing()) {
+        if (event->type() == QEvent::MouseButtonPress) {
+            auto* e = static_cast<QMouseEvent*>(event);
+            if (e->button() == Qt::LeftButton)
+                m_pressPos = e->position().toPoint();
+        } else if (event->type() == QEvent::MouseButtonRelease) {
+            auto* e = static_cast<QMouseEvent*>(event);
+            if (e->button() == Qt::LeftButton && m_pressPos.x() >= 0 &&
+                (e->position().toPoint() - m_pressPos).manhattanLength() <= kClickSlop) {
+                const QPointF scene = m_window->canvas()->mapToScene(e->position().toPoint());
+                inspectMask(QPoint(int(std::floor(scene.x())), int(std::floor(scene.y()))));
+            }
+            m_pressPos = QPoint(-1, -1);
+        }
+    }
+    return QObject::eventFilter(watched, event);
+}
+
+} // namespace primaps
