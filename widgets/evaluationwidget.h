@@ -139,6 +139,8 @@ public:
     /// Takes back every edit of `cluster`.
     bool resetCluster(int cluster);
     QUndoStack* matchUndoStack() const { return m_matchUndo; }
+    /// How `cluster` got its class, as the table's Match column says it.
+    QString matchKindText(int cluster) const;
     /// The context menu of a table row's cluster (tests call it with a position).
     void showMatchMenu(const QPoint& tablePos);
 
@@ -193,7 +195,6 @@ private:
     int tableRowClass(int row) const;
     void createMatchEditing(QHBoxLayout* bar);
     void applyMatchEdits(const MatchEdits& edits);
-    QString matchKindText(int cluster) const;
 
     EvaluationReport m_report;
     bool m_hasReport = false;

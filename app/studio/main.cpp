@@ -4,6 +4,7 @@
 
 #include "imagelistwidget.h"
 #include "mainwindow.h"
+#include "reviewcommandline.h"
 #include "runtime.h"
 
 #include <cstdio>
@@ -47,6 +48,7 @@ int main(int argc, char* argv[])
         QStringLiteral("compare"),
         QStringLiteral("Start in the before/after CRF view (View > Before / After CRF)."));
     parser.addOption(compare);
+    parser.addOptions(primaps::reviewOptions());
     parser.addPositionalArgument(QStringLiteral("images"),
                                  QStringLiteral("Image files or folders to open."),
                                  QStringLiteral("[images...]"));
@@ -56,6 +58,14 @@ int main(int argc, char* argv[])
 
     primaps::MainWindow window;
     const QString shotPath = parser.value(screenshot);
+    if (primaps::wantsReview(parser)) {
+        window.setPersistSettings(shotPath.isEmpty());
+        if (shotPath.isEmpty())
+            window.restoreSettings();
+        window.show();
+        const int code = primaps::startReviewFromCommandLine(window, parser, shotPath);
+        return code >= 0 ? code : app.exec();
+    }
     if (shotPath.isEmpty()) {
         window.restoreSettings();
     } else {
@@ -85,6 +95,24 @@ int main(int argc, char* argv[])
     }
     if (parser.isSet(compare))
         window.compareAction()->setChecked(true);
+    if (!shotPath.isEmpty()) {
+        // An image that turns out unreadable is taken out of the list; when none
+        // is left there is nothing to wait for: say why and stop at once.
+        QObject::connect(window.imageList(), &primaps::ImageListWidget::imageRejected, &window,
+                         [](const QString& path, const QString& reason) {
+                             std::fprintf(stderr, "primaps-studio: %s: %s\n",
+                                          qPrintable(QDir::toNativeSeparators(path)),
+                                          qPrintable(reason));
+                         });
+        QObject::connect(window.imageList(), &primaps::ImageListWidget::loadingFinished, &window,
+                         [&window] {
+                             if (window.imageList()->count() > 0)
+                                 return;
+                             std::fprintf(stderr, "primaps-studio: no readable image to "
+                                                  "decompose; no screenshot\n");
+                             QApplication::exit(1);
+                         });
+    }
     window.show();
     window.openInitial(parser.positionalArguments());
     if (!shotPath.isEmpty() && window.imageList()->count() == 0) {
