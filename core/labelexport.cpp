@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <array>
-#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -52,16 +51,6 @@ void makeParent(const std::string& path)
 std::string relative(const std::string& path, const std::string& base)
 {
     return fs::path(path).lexically_relative(base).generic_string();
-}
-
-std::string nowUtc()
-{
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
 }
 
 ordered colourJson(const cv::Vec3b& c)
@@ -443,7 +432,7 @@ std::size_t LabelExport::writeManifest() const
         {"format", "primaps-export"},
         {"version", 1},
         {"primaps_version", versionString()},
-        {"written", nowUtc()},
+        {"written", utcTimestamp()},
         {"source",
          {{"run", source_.run},
           {"theta", source_.theta},

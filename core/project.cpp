@@ -3,10 +3,10 @@
 
 #include "atomicfile.h"
 #include "error.h"
+#include "runtime.h"
 
 #include <algorithm>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -44,16 +44,6 @@ std::string resolvedPath(const std::string& stored, const fs::path& base)
         return stored;
     const fs::path p(stored);
     return (p.is_absolute() ? p : base / p).lexically_normal().string();
-}
-
-std::string nowUtc()
-{
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
 }
 
 // Strict field access: every error names the file and the field's path.
@@ -347,7 +337,7 @@ void writeAutosave(const std::string& autosavePath, const Project& project,
     ordered o = projectJson(project, base);
     o["autosave"] = {{"project", projectPath.empty() ? std::string()
                                                      : fs::absolute(projectPath).string()},
-                     {"written", nowUtc()}};
+                     {"written", utcTimestamp()}};
     std::error_code ec;
     fs::create_directories(fs::path(autosavePath).parent_path(), ec);
     if (ec)
