@@ -376,8 +376,11 @@ SplitCounts parseSplitCounts(const std::string& text, const std::string& source)
         c.resolution = o.at("resolution").get<int>();
         c.clusters = o.at("clusters").get<int>();
         c.classes = o.at("classes").get<int>();
-        if (c.clusters < 1 || c.classes < 1 || c.clusters > 65535 || c.classes > 65535)
-            throw Error("fields 'clusters' and 'classes' must be in [1, 65535]");
+        // Bounded, so that a damaged file cannot make every image allocate gigabytes.
+        if (c.clusters < 1 || c.classes < 1 || c.clusters > 4096 || c.classes > 4096 ||
+            std::int64_t(c.clusters) * c.classes > (std::int64_t(1) << 20))
+            throw Error("fields 'clusters' and 'classes' must be in [1, 4096] with at most "
+                        "2^20 cells");
         const std::size_t cells = std::size_t(c.clusters) * std::size_t(c.classes);
         for (const json& e : o.at("images")) {
             ImageCounts i;

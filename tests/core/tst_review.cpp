@@ -269,6 +269,11 @@ private slots:
         writeFileAtomic(file, "{not json");
         QVERIFY(!loadSplitCounts(review, ReviewPrediction{}));
         EXPECT_ERROR_CONTAINING(parseSplitCounts("{\"format\": 1}", "x.json"), "'x.json'");
+        // A damaged size cannot make the reader allocate clusters x classes per image.
+        std::string huge = splitCountsToJson(*all);
+        const std::size_t number = huge.find("\"clusters\":") + 11;
+        huge.replace(number, huge.find(',', number) - number, "99999");
+        EXPECT_ERROR_CONTAINING(parseSplitCounts(huge, "x.json"), "'x.json': fields 'clusters'");
     }
 
     // Overrides, merges and ignores change Acc and mIoU exactly as recomputed by
