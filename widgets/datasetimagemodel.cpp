@@ -78,12 +78,16 @@ DatasetImageModel::DatasetImageModel(QObject* parent) : QAbstractListModel(paren
     m_thumbnails.setMaxCost(kThumbnailCacheBytes);
     // Thumbnails compete with the review layers for the two cores.
     m_pool.setMaxThreadCount(std::max(1, QThread::idealThreadCount() / 2));
-    m_placeholder = QImage(kThumbnailSize / 2, QImage::Format_ARGB32_Premultiplied);
-    m_placeholder.fill(Qt::transparent);
-    QPainter painter(&m_placeholder);
-    painter.setPen(Qt::NoPen);
-    painter.setBrush(QColor(128, 128, 128, 60));
-    painter.drawRoundedRect(m_placeholder.rect().adjusted(2, 2, -2, -2), 4, 4);
+    QImage placeholder(kThumbnailSize, QImage::Format_ARGB32_Premultiplied);
+    placeholder.fill(Qt::transparent);
+    {
+        QPainter painter(&placeholder);
+        painter.setPen(Qt::NoPen);
+        painter.setBrush(QColor(128, 128, 128, 60));
+        painter.drawRoundedRect(placeholder.rect().adjusted(4, 4, -4, -4), 8, 8);
+    }
+    // Icons, not images: the view scales an icon to its icon size.
+    m_placeholder = QIcon(QPixmap::fromImage(placeholder));
 }
 
 DatasetImageModel::~DatasetImageModel()
@@ -208,7 +212,7 @@ QVariant DatasetImageModel::data(const QModelIndex& index, int role) const
         return tip;
     }
     case Qt::DecorationRole: {
-        if (QImage* cached = m_thumbnails.object(row))
+        if (QIcon* cached = m_thumbnails.object(row))
             return *cached;
         requestThumbnail(row);
         return m_placeholder;
@@ -297,7 +301,7 @@ void DatasetImageModel::onThumbnailDecoded(quint64 generation, int row, const QI
     m_requested.remove(row);
     if (!image.isNull()) {
         const int bytes = int(std::min<qsizetype>(image.sizeInBytes(), kThumbnailCacheBytes));
-        m_thumbnails.insert(row, new QImage(image), std::max(1, bytes));
+        m_thumbnails.insert(row, new QIcon(QPixmap::fromImage(image)), std::max(1, bytes));
         const QModelIndex i = index(row);
         emit dataChanged(i, i, {Qt::DecorationRole});
     }

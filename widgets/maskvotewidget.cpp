@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <numeric>
 #include <QLabel>
+#include <QMenu>
 #include <QPainter>
+#include <QPushButton>
 #include <QVBoxLayout>
 
 namespace primaps {
@@ -27,12 +29,19 @@ MaskVoteWidget::MaskVoteWidget(QWidget* parent) : QWidget(parent)
     m_summary->setTextFormat(Qt::RichText);
     layout->addWidget(m_summary);
     layout->addStretch(1);
+    m_classButton = new QPushButton(tr("Give this mask the class\u2026"), this);
+    m_classButton->setToolTip(tr("Correct the pseudo-label: every pixel of the mask gets the "
+                                 "class you choose (undoable; saved as a correction)"));
+    m_classMenu = new QMenu(m_classButton);
+    m_classButton->setMenu(m_classMenu);
+    layout->addWidget(m_classButton, 0, Qt::AlignLeft);
     clear();
 }
 
 void MaskVoteWidget::clear()
 {
     m_vote = MaskVote();
+    m_classButton->setEnabled(false);
     m_summary->setText(tr("Click a mask in the <b>pseudo-label</b> layer to see why it got its "
                           "class: \u03b8_M's vote over the mask's pixels (the E-step)."));
     update();
@@ -45,6 +54,7 @@ void MaskVoteWidget::setVote(const MaskVote& vote, const std::vector<int>& clust
     m_clusterToClass = clusterToClass;
     m_classes = classes;
     m_summary->setText(summary());
+    m_classButton->setEnabled(true);
     update();
 }
 

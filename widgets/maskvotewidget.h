@@ -8,6 +8,8 @@
 #include <vector>
 
 class QLabel;
+class QMenu;
+class QPushButton;
 
 namespace primaps {
 
@@ -32,6 +34,9 @@ public:
     /// The summary line ("Mask 3 → road: 812 of 940 px …").
     QString summary() const;
 
+    /// "Give this mask the class…": its owner fills the menu before it shows.
+    QMenu* classMenu() const { return m_classMenu; }
+
     QSize sizeHint() const override { return {260, 220}; }
 
 protected:
@@ -45,6 +50,8 @@ private:
     std::vector<int> m_clusterToClass;
     ClassTable m_classes;
     QLabel* m_summary = nullptr;
+    QPushButton* m_classButton = nullptr;
+    QMenu* m_classMenu = nullptr;
 };
 
 } // namespace primaps

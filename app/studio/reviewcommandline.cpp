@@ -11,6 +11,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QScreen>
 #include <QTimer>
 
 namespace primaps {
@@ -72,6 +73,11 @@ int startReviewFromCommandLine(MainWindow& window, const QCommandLineParser& par
                                const QString& screenshotPath)
 {
     ReviewController* review = window.reviewController();
+    if (!screenshotPath.isEmpty()) {
+        // What a user of this screen sees: the window fits it.
+        if (const QScreen* screen = window.screen())
+            window.resize(window.size().boundedTo(screen->availableGeometry().size()));
+    }
     const QString runDir = parser.value(QStringLiteral("run"));
     DatasetOptions options;
     if (parser.isSet(QStringLiteral("root"))) {

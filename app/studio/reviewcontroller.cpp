@@ -13,6 +13,8 @@
 #include "maskvotewidget.h"
 #include "messagewidget.h"
 #include "reviewjob.h"
+#include "reviewlayers.h"
+#include "corrections.h"
 
 #include <cmath>
 #include <opencv2/imgproc.hpp>
@@ -31,6 +33,7 @@
 #include <QPainterPath>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMouseEvent>
 #include <QPushButton>
@@ -133,6 +136,21 @@ ReviewController::ReviewController(MainWindow* window) : QObject(window), m_wind
                     setActive(false);
             });
     m_window->canvas()->viewport()->installEventFilter(this);
+    connect(m_window->labelEditor(), &LabelEditor::labelsChanged, this,
+            &ReviewController::onEditorChanged);
+    // The vote dock's "class of this mask" menu: the classes of the table.
+    connect(m_vote->classMenu(), &QMenu::aboutToShow, this, [this] {
+        QMenu* menu = m_vote->classMenu();
+        menu->clear();
+        const int mask = m_inspectedMask;
+        for (int j = 0; j < m_classes.size(); ++j)
+            menu->addAction(QString::fromStdString(m_classes.classes[std::size_t(j)].name), this,
+                            [this, mask, j] { setMaskClass(mask, j); });
+        menu->addSeparator();
+        menu->addAction(tr("ignore"), this, [this, mask] { setMaskClass(mask, -1); });
+        for (QAction* a : menu->actions())
+            a->setEnabled(isEditableLayer() && mask > 0);
+    });
 }
 
 ReviewController::~ReviewController() = default;
@@ -215,6 +233,10 @@ void ReviewController::createActions()
                                   "cluster-to-class match (as 'primaps eval' scores a split "
                                   "holding only this image)"));
     m_toolBar->addWidget(m_metricsLabel);
+    m_correctionsLabel = new QLabel(m_toolBar);
+    m_correctionsLabel->setToolTip(tr("Pixels of this image you corrected, per class (Edit "
+                                      "labels on the pseudo-label or prediction layer)"));
+    m_toolBar->addWidget(m_correctionsLabel);
     m_window->addToolBarBreak();
     m_window->addToolBar(m_toolBar);
     m_toolBar->hide();
@@ -310,10 +332,14 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
         emit opened(false, result.error);
         return;
     }
+    flushCorrections();
     m_counts.reset();
     m_clusterToClass.clear();
     m_review.reset();
     m_index = -1;
+    m_store = result.runDir.isEmpty()
+                  ? CorrectionStore()
+                  : CorrectionStore(CorrectionStore::runFolder(result.runDir.toStdString()));
     const Dataset& dataset = *result.dataset;
     m_classes = defaultClassTable(dataset);
     if (!result.runDir.isEmpty()) {
@@ -368,8 +394,9 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
         m_voteDock->show();
         m_job->startCounts(m_prediction);
     }
-    emit opened(true, QString());
+    // The first image, unless whoever hears opened() chooses another.
     m_browser->setCurrentIndex(0);
+    emit opened(true, QString());
 }
 
 bool ReviewController::selectImage(const QString& nameOrPath)
@@ -387,6 +414,10 @@ void ReviewController::selectIndex(int datasetIndex)
 {
     if (datasetIndex < 0)
         return;
+    if (datasetIndex != m_index && hasPendingCorrections()) {
+        flushCorrections(); // every image switch saves
+        emit imageSwitched();
+    }
     m_index = datasetIndex;
     setActive(true);
     requestCurrent();
@@ -455,7 +486,7 @@ void ReviewController::onReviewed(int index, std::shared_ptr<const ImageReview> 
         m_window->canvas()->clear();
         m_window->legend()->clear();
         reportError(error);
-        emit layerShown(false);
+        emit layerShown(false, error);
         return;
     }
     m_review = std::move(review);
@@ -470,110 +501,154 @@ void ReviewController::onReviewed(int index, std::shared_ptr<const ImageReview> 
             .arg(m_review->photo.cols)
             .arg(m_review->photo.rows)
             .arg(m_review->masksFromCache ? tr(", masks from the run's cache") : QString()));
-    emit layerShown(true);
+    emit layerShown(true, QString());
 }
 
-cv::Mat ReviewController::toClassDisplay(const cv::Mat& clusters) const
+cv::Mat ReviewController::correctionOf(const std::string& id) const
 {
-    cv::Mat display(clusters.size(), CV_8UC1, cv::Scalar(0));
-    if (clusters.empty())
-        return display;
-    if (m_clusterToClass.empty()) {
-        // No match yet: clusters by id (cluster c shows as c + 1).
-        for (int y = 0; y < clusters.rows; ++y) {
-            const auto* in = clusters.ptr<std::int32_t>(y);
-            auto* out = display.ptr<std::uint8_t>(y);
-            for (int x = 0; x < clusters.cols; ++x)
-                out[x] = in[x] >= 0 && in[x] < 254 ? std::uint8_t(in[x] + 1) : 0;
-        }
-        return display;
+    const auto it = m_pendingCorrections.find(id);
+    if (it != m_pendingCorrections.end())
+        return it->second;
+    if (!m_store.valid())
+        return {};
+    try {
+        return m_store.read(id);
+    } catch (const std::exception&) {
+        return {}; // reported when the image is shown (showLayer)
     }
-    const cv::Mat classes = mapClusters(clusters, m_clusterToClass);
-    for (int y = 0; y < classes.rows; ++y) {
-        const auto* in = classes.ptr<std::uint8_t>(y);
-        auto* out = display.ptr<std::uint8_t>(y);
-        for (int x = 0; x < classes.cols; ++x)
-            out[x] = in[x] < 254 ? std::uint8_t(in[x] + 1) : 0;
-    }
-    return display;
 }
 
-cv::Mat ReviewController::layerMap(Layer layer) const
+cv::Mat ReviewController::layerMap(Layer layer, bool corrected) const
 {
     if (!m_review)
         return {};
     const ImageReview& r = *m_review;
+    const cv::Mat correction = corrected && !m_clusterToClass.empty() ? correctionOf(r.id) : cv::Mat();
     switch (layer) {
     case Layer::Photo:
         return {};
-    case Layer::GroundTruth: {
-        if (r.groundTruth.empty())
-            return {};
-        cv::Mat display(r.groundTruth.size(), CV_8UC1);
-        for (int y = 0; y < display.rows; ++y) {
-            const auto* in = r.groundTruth.ptr<std::uint8_t>(y);
-            auto* out = display.ptr<std::uint8_t>(y);
-            for (int x = 0; x < display.cols; ++x)
-                out[x] = in[x] < 254 ? std::uint8_t(in[x] + 1) : 0;
-        }
-        return display;
-    }
+    case Layer::GroundTruth:
+        return classDisplay(r.groundTruth);
     case Layer::Masks:
         return r.masks;
     case Layer::PseudoLabel:
-        return toClassDisplay(r.pseudoLabel);
+        return clusterDisplay(r.pseudoLabel, m_clusterToClass, correction, m_classes.size());
     case Layer::Prediction:
-        return toClassDisplay(r.prediction);
-    case Layer::Errors: {
+        return clusterDisplay(r.prediction, m_clusterToClass, correction, m_classes.size());
+    case Layer::Errors:
         if (m_clusterToClass.empty() || r.prediction.empty())
             return {};
-        const cv::Mat errors =
-            errorMap(mapClusters(r.prediction, m_clusterToClass), r.groundTruth, m_classes.size());
-        cv::Mat display(errors.size(), CV_8UC1);
-        for (int y = 0; y < display.rows; ++y) {
-            const auto* in = errors.ptr<std::uint8_t>(y);
-            auto* out = display.ptr<std::uint8_t>(y);
-            for (int x = 0; x < display.cols; ++x)
-                out[x] = in[x] == ErrorNoTruth ? 0 : std::uint8_t(in[x] + 1);
-        }
-        return display;
-    }
+        return errorDisplay(
+            errorMap(mapClusters(r.prediction, m_clusterToClass), r.groundTruth, m_classes.size()));
     }
     return {};
 }
 
 LabelTable ReviewController::layerTable(Layer layer) const
 {
-    LabelTable table;
     switch (layer) {
     case Layer::Photo:
     case Layer::Masks:
-        break; // masks keep their default names and colours
+        return {}; // masks keep their default names and colours
     case Layer::Errors:
-        table.setName(0, tr("no ground truth").toStdString());
-        table.setName(1, tr("correct").toStdString());
-        table.setColor(1, cv::Vec3b(46, 160, 67));
-        table.setName(2, tr("wrong class").toStdString());
-        table.setColor(2, cv::Vec3b(215, 38, 38));
-        table.setName(3, tr("ignored cluster").toStdString());
-        table.setColor(3, cv::Vec3b(245, 158, 11));
-        break;
+        return errorLayerTable();
     case Layer::GroundTruth:
+        return classLayerTable(m_classes, tr("ignore").toStdString());
     case Layer::PseudoLabel:
-    case Layer::Prediction: {
-        table.setName(0, layer == Layer::GroundTruth ? tr("ignore").toStdString()
-                                                     : tr("no class").toStdString());
-        const bool clusters = layer != Layer::GroundTruth && m_clusterToClass.empty();
-        if (clusters)
-            break; // cluster ids in the default colours until a match is known
-        for (int j = 0; j < m_classes.size() && j < 254; ++j) {
-            table.setName(j + 1, m_classes.classes[std::size_t(j)].name);
-            table.setColor(j + 1, m_classes.classes[std::size_t(j)].colour);
+    case Layer::Prediction:
+        if (m_clusterToClass.empty()) {
+            LabelTable clusters; // cluster ids in the default colours until a match is known
+            clusters.setName(0, tr("no class").toStdString());
+            return clusters;
         }
-        break;
+        // 0: pixels outside every mask (the E-step leaves them unlabelled), or
+        // an ignored cluster.
+        return classLayerTable(m_classes, layer == Layer::PseudoLabel
+                                              ? tr("no mask").toStdString()
+                                              : tr("ignored cluster").toStdString());
     }
+    return {};
+}
+
+bool ReviewController::isEditableLayer() const
+{
+    return m_review && hasRun() && !m_clusterToClass.empty() &&
+           (m_layer == Layer::PseudoLabel || m_layer == Layer::Prediction);
+}
+
+QString ReviewController::editorKey() const
+{
+    return m_review ? QStringLiteral("review/%1/%2")
+                          .arg(layerName(m_layer), QString::fromStdString(m_review->id))
+                    : QString();
+}
+
+void ReviewController::onEditorChanged()
+{
+    if (!m_active || !isEditableLayer())
+        return;
+    LabelEditor* editor = m_window->labelEditor();
+    const QString key = editorKey();
+    if (editor->shownPath() != key)
+        return;
+    const cv::Mat correction = correctionFromEdit(classesFromDisplay(editor->baseLabels(key)),
+                                                  classesFromDisplay(editor->labels(key)));
+    m_pendingCorrections[m_review->id] = correction;
+    updateCorrectionSummary();
+    emit edited();
+}
+
+void ReviewController::updateCorrectionSummary()
+{
+    const cv::Mat correction = m_review ? correctionOf(m_review->id) : cv::Mat();
+    QStringList parts;
+    if (!correction.empty()) {
+        const LabelCounts counts = correctedPixelCounts(correction);
+        for (int j = 0; j < m_classes.size(); ++j)
+            if (counts[std::size_t(j)] > 0)
+                parts << QStringLiteral("%1 %2")
+                             .arg(QString::fromStdString(m_classes.classes[std::size_t(j)].name))
+                             .arg(counts[std::size_t(j)]);
+        if (counts[CorrectionIgnore] > 0)
+            parts << tr("ignore %1").arg(counts[CorrectionIgnore]);
     }
-    return table;
+    m_correctionsLabel->setText(parts.isEmpty() ? QString()
+                                                : tr("Corrected px: %1").arg(parts.join(", ")));
+}
+
+bool ReviewController::flushCorrections()
+{
+    bool ok = true;
+    for (auto it = m_pendingCorrections.begin(); it != m_pendingCorrections.end();) {
+        try {
+            m_store.write(it->first, it->second);
+            it = m_pendingCorrections.erase(it);
+        } catch (const std::exception& e) {
+            reportError(QString::fromStdString(e.what()));
+            ok = false;
+            ++it;
+        }
+    }
+    return ok;
+}
+
+bool ReviewController::setMaskClass(int mask, int cls)
+{
+    if (!isEditableLayer() || mask <= 0 || cls < -1 || cls >= m_classes.size())
+        return false;
+    LabelEditor* editor = m_window->labelEditor();
+    const QString key = editorKey();
+    if (editor->shownPath() != key)
+        return false;
+    cv::Mat labels = editor->labels(key).clone();
+    const cv::Mat before = labels.clone();
+    labels.setTo(cls < 0 ? 0 : cls + 1, m_review->masks == mask);
+    const LabelPatch patch = diffLabels(before, labels);
+    return editor->applyEdit(patch, cls < 0 ? tr("Mask %1 \u2192 ignore").arg(mask)
+                                            : tr("Mask %1 \u2192 %2")
+                                                  .arg(mask)
+                                                  .arg(QString::fromStdString(
+                                                      m_classes.classes[std::size_t(cls)].name)));
 }
 
 void ReviewController::showLayer()
@@ -587,8 +662,17 @@ void ReviewController::showLayer()
         canvas->setPhoto(photo);
     const cv::Mat map = layerMap(m_layer);
     const LabelTable table = layerTable(m_layer);
-    canvas->setLabelTable(table);
-    canvas->setLabels(map, QRectF(0, 0, m_review->photo.cols, m_review->photo.rows));
+    LabelEditor* editor = m_window->labelEditor();
+    if (isEditableLayer()) {
+        // Class layers are editable: the label editor shows them, with the
+        // user's corrections, and reports each edit (onEditorChanged()).
+        editor->showExternal(editorKey(), photo, m_review->photo, layerMap(m_layer, false), map,
+                             table);
+    } else {
+        editor->setCurrentImage(QString());
+        canvas->setLabelTable(table);
+        canvas->setLabels(map, QRectF(0, 0, m_review->photo.cols, m_review->photo.rows));
+    }
     legend->setLabelTable(table);
     if (map.empty())
         legend->clear();
@@ -631,6 +715,7 @@ void ReviewController::showLayer()
     legend->setCaption(caption);
     canvas->setBadgeText(badge);
     updateMetrics();
+    updateCorrectionSummary();
 }
 
 void ReviewController::updateMetrics()
@@ -732,6 +817,7 @@ void ReviewController::onMatchEdited(const MatchEdits&)
         return;
     m_clusterToClass = m_window->evaluationView()->editedMatch().clusterToClass;
     saveMatch();
+    emit edited();
     updateListMetrics();
     showLayer();
     if (m_inspectedMask > 0 && m_review)
@@ -764,6 +850,7 @@ void ReviewController::onClassesEdited()
         return;
     m_classes = table; // the dock saved it to RUN_DIR/classes.json
     showLayer();
+    emit edited();
 }
 
 void ReviewController::clearOutline()

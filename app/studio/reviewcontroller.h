@@ -2,11 +2,13 @@
 #pragma once
 
 #include "classtable.h"
+#include "corrections.h"
 #include "dataset.h"
 #include "labelmap.h"
 #include "matchedits.h"
 #include "runreview.h"
 
+#include <map>
 #include <memory>
 #include <QObject>
 #include <QPoint>
@@ -97,9 +99,22 @@ public:
     std::shared_ptr<const SplitCounts> splitCounts() const { return m_counts; }
     /// The map a layer shows (display ids: class + 1 for class layers, 0 = no
     /// class / no truth; mask ids; 1 correct, 2 wrong, 3 unpredicted for errors).
-    cv::Mat layerMap(Layer layer) const;
+    cv::Mat layerMap(Layer layer, bool corrected = true) const;
     /// Names and colours of `layer`'s display ids.
     LabelTable layerTable(Layer layer) const;
+
+    /// Corrections (class space): the shown class layer is edited in the label
+    /// editor; each edit becomes a correction map of the image, kept in memory
+    /// until flushCorrections() writes it to the store (autosave, image switch,
+    /// close). The correction of `id`: pending, else stored; empty when none.
+    cv::Mat correctionOf(const std::string& id) const;
+    const CorrectionStore& correctionStore() const { return m_store; }
+    bool hasPendingCorrections() const { return !m_pendingCorrections.empty(); }
+    /// Writes pending corrections; false (reported) when one could not be written.
+    bool flushCorrections();
+    /// Gives every pixel of PriMaPs mask `mask` the class `cls` (-1: ignore) in
+    /// the shown class layer, as one undoable edit.
+    bool setMaskClass(int mask, int cls);
 
     /// The pseudo-label layer's answer to a click at `photoPixel` (prepared
     /// image pixels): selects that mask, outlines it and shows its vote.
@@ -119,10 +134,15 @@ public:
 signals:
     /// A run or dataset was opened (ok) or could not be (error says why).
     void opened(bool ok, const QString& error);
-    /// The current image's layer is on the canvas (ok) or failed (not ok).
-    void layerShown(bool ok);
+    /// The current image's layer is on the canvas (ok) or the image could not be
+    /// reviewed (`error` says why, naming the file).
+    void layerShown(bool ok, const QString& error);
     /// The split's per-image metrics are known (or could not be computed).
     void metricsReady(bool ok);
+    /// The user changed something worth saving (a correction, the match, a class).
+    void edited();
+    /// Another image was chosen after edits of the previous one (autosave point).
+    void imageSwitched();
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -145,7 +165,10 @@ private:
     void clearOutline();
     void saveMatch();
     void reportError(const QString& message);
-    cv::Mat toClassDisplay(const cv::Mat& clusters) const;
+    bool isEditableLayer() const;
+    QString editorKey() const;
+    void onEditorChanged();
+    void updateCorrectionSummary();
 
     MainWindow* m_window;
     ReviewJob* m_job = nullptr;
@@ -158,6 +181,7 @@ private:
     QComboBox* m_thetaCombo = nullptr;
     QAction* m_crfAction = nullptr;
     QLabel* m_metricsLabel = nullptr;
+    QLabel* m_correctionsLabel = nullptr;
     QAction* m_openRunAction = nullptr;
     QAction* m_openDatasetAction = nullptr;
     QGraphicsPathItem* m_outline = nullptr;
@@ -172,6 +196,8 @@ private:
     ClassTable m_classes;
     ImageMetrics m_metrics;
     int m_inspectedMask = 0;
+    CorrectionStore m_store;
+    std::map<std::string, cv::Mat> m_pendingCorrections;
     QPoint m_pressPos{-1, -1};
 };
 
