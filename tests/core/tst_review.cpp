@@ -14,6 +14,7 @@
 #include "featurecache.h"
 #include "fitrun.h"
 #include "matchedits.h"
+#include "pseudolabelexport.h"
 #include "runreview.h"
 #include "testsupport.h"
 
@@ -346,6 +347,39 @@ private slots:
                                 "cycle");
         EXPECT_ERROR_CONTAINING(evaluateWithEdits(confusion, MatchEdits{{}, {{0, 0}}, {}}),
                                 "itself");
+    }
+
+    // The export job the CLI and the studio share: a refused request exports
+    // nothing; an accepted one writes every image and the manifest.
+    void exportJobRefusesOrExports()
+    {
+        FittedRun run = openFittedRun(runDir, "m");
+        const Dataset dataset = openSplit();
+        PseudoLabelExportRequest request;
+        request.settings.outDir = QDir(tmp.path()).filePath("export").toStdString();
+        request.match = ExportMatchSource::File;
+        request.matchFile = QDir(tmp.path()).filePath("missing.json").toStdString();
+        {
+            PseudoLabelExportJob job(run, dataset, request);
+            JobControl control;
+            QCOMPARE(runJob(job, control), JobState::Failed);
+            QVERIFY(job.refused());
+            QVERIFY(control.error().find("missing.json") != std::string::npos);
+            QVERIFY(!job.exporter());
+            QVERIFY(!fs::exists(request.settings.outDir));
+        }
+        request.match = ExportMatchSource::Auto;
+        std::vector<std::string> log;
+        PseudoLabelExportJob job(run, dataset, request);
+        job.setLogCallback([&](const std::string& line) { log.push_back(line); });
+        JobControl control;
+        QCOMPARE(runJob(job, control), JobState::Finished);
+        QVERIFY(!job.refused());
+        QVERIFY(job.exporter() && job.exporter()->mapped());
+        QCOMPARE(job.report().computed, std::size_t(kImages));
+        QCOMPARE(job.listed(), std::size_t(kImages));
+        QVERIFY(!log.empty() && log.front().find("Hungarian") != std::string::npos);
+        QVERIFY(fs::exists(request.settings.outDir + "/labels/im0.png"));
     }
 
     // RUN_DIR/match.json: round trip, readable as a plain evaluation (what
