@@ -2,25 +2,18 @@
 // `primaps export`: a pseudo-label dataset from a fitted run. Per image the
 // evaluation's prediction (optionally CRF-refined), mapped to classes by the
 // run's Hungarian match, as label PNGs with optional colour and overlay
-// pictures, plus manifest.json, classes.txt and legend.png.
-#include "atomicfile.h"
+// pictures, plus manifest.json, classes.txt and legend.png. The export itself
+// is core's PseudoLabelExportJob, which the studio runs too; this file maps
+// options to its request and prints its outcome.
 #include "backbone.h"
-#include "classtable.h"
 #include "commands.h"
-#include "corrections.h"
 #include "datasetoptions.h"
 #include "error.h"
-#include "featurecache.h"
-#include "fittedrun.h"
-#include "labelexport.h"
-#include "matchedits.h"
+#include "pseudolabelexport.h"
 
 #include <QDir>
 #include <QElapsedTimer>
-#include <QFileInfo>
-#include <QJsonDocument>
 #include <QRegularExpression>
-#include <set>
 
 namespace primaps::cli {
 
@@ -81,52 +74,6 @@ struct ExportOptions
     }
 };
 
-// Identity of a match file's origin, so that a match.json left by an earlier
-// export is reused only for the same prototypes, dataset and CRF setting.
-QJsonObject matchIdentity(const FittedRun& run, const Dataset& dataset, bool crf)
-{
-    return QJsonObject{
-        {"crf", crf},
-        {"theta", QString::fromStdString(run.theta)},
-        {"prototypes_digest", QString::fromStdString(hashFile(run.thetaPath))},
-        {"dataset_fingerprint", QString::fromStdString(dataset.fingerprint())},
-        {"split", QString::fromStdString(dataset.split())},
-    };
-}
-
-// The settings a match file records must be the export's: a match made without
-// the CRF does not describe CRF-refined predictions, theta_R's not theta_M's.
-void checkMatchSettings(const QJsonObject& match, const QString& path, bool crf,
-                        const std::string& theta)
-{
-    if (match.contains("crf") && match.value("crf").toBool() != crf)
-        throw Error("'" + path.toStdString() + "' was computed " +
-                    (crf ? "without" : "with") + " --crf; this export runs " +
-                    (crf ? "with" : "without") + " it");
-    if (match.contains("theta") && match.value("theta").toString().toStdString() != theta)
-        throw Error("'" + path.toStdString() + "' matches theta_" +
-                    match.value("theta").toString().toStdString() + ", this export uses theta_" +
-                    theta);
-}
-
-// RUN_DIR/match.json (the studio's edited match) applies when it was made for
-// this theta and CRF setting; otherwise the export says why it is left out.
-bool useRunMatch(const FittedRun& run, bool crf, bool quiet, QTextStream& err)
-{
-    const std::string path = runMatchPath(run.dir);
-    if (!QFileInfo::exists(QString::fromStdString(path)))
-        return false;
-    const RunMatch match = readRunMatch(path);
-    if (match.theta == run.theta && match.crf == crf)
-        return true;
-    if (!quiet)
-        err << "match: not using '" << QString::fromStdString(path) << "': it matches theta_"
-            << QString::fromStdString(match.theta) << (match.crf ? " with" : " without")
-            << " the CRF, this export uses theta_" << QString::fromStdString(run.theta)
-            << (crf ? " with" : " without") << " it\n";
-    return false;
-}
-
 QString seconds(double s)
 {
     return QString::number(s, 'f', s < 10 ? 2 : 1) + " s";
@@ -185,13 +132,11 @@ int runExport(const QStringList& arguments)
         return usageError("--out DIR is required");
     if (parser.isSet(o.rawClusters) && parser.isSet(o.match))
         return usageError("--raw-clusters and --match exclude each other");
-    const bool crf = parser.isSet(o.crf);
     const QDir outDir(parser.value(o.out));
 
     FittedRun run;
     std::optional<Dataset> dataset;
-    Shard shard;
-    LabelExportSettings settings;
+    PseudoLabelExportRequest request;
     try {
         if (parser.value(o.theta) != "m" && parser.value(o.theta) != "r")
             throw Error("--theta must be m or r");
@@ -200,11 +145,12 @@ int runExport(const QStringList& arguments)
                             parser.value(o.weights).toStdString(),
                             parser.value(o.cache).toStdString());
         if (parser.isSet(o.data.shard))
-            shard = parseShard(parser.value(o.data.shard).toStdString());
+            request.shard = parseShard(parser.value(o.data.shard).toStdString());
         const std::string& runSplit = run.folder.dataset.split;
         dataset = openDataset(parser, o.data, runSplit.empty() ? "train" : runSplit, err, quiet);
+        LabelExportSettings& settings = request.settings;
         settings.outDir = outDir.path().toStdString();
-        settings.crf = crf;
+        settings.crf = parser.isSet(o.crf);
         settings.layout = exportLayoutFromString(parser.value(o.format).toStdString());
         settings.size = exportSizeFromString(parser.value(o.size).toStdString());
         settings.colour = parser.isSet(o.colour);
@@ -217,185 +163,66 @@ int runExport(const QStringList& arguments)
     } catch (const std::exception& e) {
         return usageError(QString::fromStdString(e.what()));
     }
-
-    ExportSource source;
-    source.run = QFileInfo(QString::fromStdString(run.dir)).absoluteFilePath().toStdString();
-    source.theta = run.theta;
-    source.backbone = run.backbone->name();
-    source.weights = run.weights;
-    source.resolution = run.settings.resolution;
-
-    // The match: none, given, left by an earlier run of this export, or computed.
-    QString matchSource = "none";
-    std::vector<DatasetProblem> matchFailures;
-    // A computed match is stored only once the folder has taken the export, so
-    // that a refused export leaves the match of the labels on disk alone.
-    std::optional<QJsonObject> matchToStore;
-    try {
-        source.prototypesDigest = hashFile(run.thetaPath);
-        const int clusters = run.prototypes.classes;
-        const int classes = dataset->classCount();
-        const QString stored = outDir.filePath("match.json");
-        const QJsonObject identity = matchIdentity(run, *dataset, crf);
-        if (parser.isSet(o.match)) {
-            const QString path = parser.value(o.match);
-            const QJsonObject m = readJsonObject(path);
-            checkMatchSettings(m, path, crf, run.theta);
-            settings.clusterToClass = matchFromJson(m, path, clusters, classes);
-            matchSource = QFileInfo(path).absoluteFilePath();
-        } else if (!parser.isSet(o.rawClusters) && useRunMatch(run, crf, quiet, err)) {
-            // The studio's match, with the user's overrides, merges and ignores.
-            const QString path = QString::fromStdString(runMatchPath(run.dir));
-            settings.clusterToClass = matchFromJson(readJsonObject(path), path, clusters, classes);
-            matchSource = QFileInfo(path).absoluteFilePath();
-            if (!quiet)
-                err << "match: using the run's '" << path << "'\n";
-        } else if (!parser.isSet(o.rawClusters)) {
-            std::optional<QJsonObject> earlier;
-            if (QFileInfo::exists(stored)) {
-                const QJsonObject m = readJsonObject(stored);
-                if (m.value("identity").toObject() == identity)
-                    earlier = m;
-            }
-            if (earlier) {
-                settings.clusterToClass = matchFromJson(*earlier, stored, clusters, classes);
-                matchSource = "evaluation of the split (" + stored + ")";
-                if (!quiet)
-                    err << "match: using '" << stored << "' from an earlier run of this export\n";
-            } else {
-                if (classes < 1 || !dataset->hasLabels())
-                    throw Error("this split has no labels to match clusters to classes: pass "
-                                "--match FILE (from 'primaps eval --json' on a labelled split) or "
-                                "--raw-clusters");
-                if (parser.isSet(o.data.shard))
-                    throw Error("with --shard, give the match: --match FILE from 'primaps eval "
-                                "--json' (or its --shard/--merge form), so that every task "
-                                "maps clusters alike without evaluating the whole split");
-                {
-                    // Refuse a folder that holds another export before the
-                    // evaluation, which may take long; the match is not known yet.
-                    LabelExportSettings provisional = settings;
-                    provisional.clusterToClass.assign(std::size_t(clusters), -1);
-                    LabelExport(*dataset, clusters, provisional, source).checkFolder(false);
-                }
-                const FeatureCache cache(
-                    run.cacheDir,
-                    featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
-                EvaluationJob evaluation(*dataset, *run.backbone, cache, run.settings,
-                                         run.prototypes, crf, Shard{}, parser.isSet(o.data.strict));
-                const JobState state = runWithProgress(evaluation, err, quiet, "export");
-                if (state == JobState::Canceled)
-                    return ExitInterrupted;
-                if (state == JobState::Failed)
-                    return ExitSomeInputsFailed;
-                const StageReport& r = evaluation.report();
-                // Failing images are reported once, by the export below.
-                matchFailures = r.failures;
-                const ConfusionMatrix& confusion = evaluation.confusion();
-                if (confusion.total() == 0)
-                    throw Error("no labelled pixel could be evaluated, so there is no match; "
-                                "pass --match FILE or --raw-clusters");
-                const EvaluationResult result = evaluate(confusion);
-                QJsonObject m = evaluationJson(result, dataset->classNames(), confusion);
-                m["crf"] = crf;
-                m["theta"] = QString::fromStdString(run.theta);
-                m["run"] = QString::fromStdString(source.run);
-                m["identity"] = identity;
-                matchToStore = m;
-                settings.clusterToClass = result.clusterToClass;
-                matchSource = "evaluation of the split (" + stored + ")";
-                if (!quiet)
-                    err << "match: Hungarian on " << (r.items - r.skipped - r.failures.size())
-                        << " labelled image(s) (" << r.skipped << " without labels), Acc "
-                        << QString::number(result.accuracy, 'f', 2) << " %, mIoU "
-                        << QString::number(result.meanIoU, 'f', 2) << " % -> '" << stored
-                        << "'\n";
-            }
-        }
-    } catch (const std::exception& e) {
-        return usageError(QString::fromStdString(e.what()));
+    if (parser.isSet(o.match)) {
+        request.match = ExportMatchSource::File;
+        request.matchFile = parser.value(o.match).toStdString();
+    } else if (parser.isSet(o.rawClusters)) {
+        request.match = ExportMatchSource::RawClusters;
     }
-
-    std::optional<LabelExport> exporter;
-    try {
-        if (!settings.clusterToClass.empty()) {
-            settings.classTable = loadRunClassTable(run.dir, defaultClassTable(*dataset));
-            QString folder = parser.value(o.corrections);
-            if (folder.isEmpty() && !parser.isSet(o.noCorrections))
-                folder = QString::fromStdString(CorrectionStore::runFolder(run.dir));
-            if (parser.isSet(o.corrections) && !QFileInfo(folder).isDir())
-                throw Error("--corrections: '" + folder.toStdString() + "' is not a folder");
-            if (!parser.isSet(o.noCorrections) && QFileInfo(folder).isDir())
-                settings.correctionsDir = folder.toStdString();
-        } else if (parser.isSet(o.corrections)) {
-            throw Error("--corrections needs classes; it cannot be applied to --raw-clusters");
-        }
-        source.match = matchSource.toStdString();
-        exporter.emplace(*dataset, run.prototypes.classes, settings, source);
-        exporter->prepareFolder();
-        if (!quiet && !exporter->correctedItems().empty())
-            err << "corrections: " << exporter->correctedItems().size() << " image(s) from '"
-                << QString::fromStdString(settings.correctionsDir) << "'\n";
-        if (matchToStore)
-            writeFileAtomic(outDir.filePath("match.json").toStdString(),
-                            QJsonDocument(*matchToStore).toJson().toStdString());
-    } catch (const std::exception& e) {
-        return usageError(QString::fromStdString(e.what()));
+    if (parser.isSet(o.noCorrections)) {
+        request.corrections = ExportCorrectionsSource::None;
+    } else if (parser.isSet(o.corrections)) {
+        request.corrections = ExportCorrectionsSource::Folder;
+        request.correctionsDir = parser.value(o.corrections).toStdString();
     }
+    request.strict = parser.isSet(o.data.strict);
+    const Shard shard = request.shard;
 
-    try {
-        const FeatureCache cache(
-            run.cacheDir,
-            featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
-        LabelExportJob job(*exporter, *dataset, *run.backbone, cache, run.settings, run.prototypes,
-                           shard, parser.isSet(o.data.strict));
-        const JobState state = runWithProgress(job, err, quiet, "export");
-        const StageReport& r = job.report();
-        std::set<std::string> reported;
-        for (const DatasetProblem& p : r.failures)
-            reported.insert(p.path);
-        std::vector<DatasetProblem> failures = r.failures;
-        for (const DatasetProblem& p : matchFailures)
-            if (!reported.count(p.path) && shard.count == 1)
-                failures.push_back(p);
-        for (const DatasetProblem& p : failures) {
-            // Core's messages often name the file already; name it once.
-            QString why = QString::fromStdString(p.message).simplified();
-            const QString prefix = "'" + QString::fromStdString(p.path) + "': ";
-            if (why.startsWith(prefix))
-                why = why.mid(prefix.size());
-            err << "primaps: '" << QString::fromStdString(p.path) << "': " << why
-                << "; skipped\n";
-        }
-        err.flush();
-        const std::size_t listed = exporter->writeManifest();
-        const double elapsed = clock.elapsed() / 1000.0;
-        if (!quiet || !failures.empty()) {
-            out << "export: " << r.items << " image(s)"
-                << (shard.count > 1 ? QString(" (shard %1/%2)").arg(shard.index).arg(shard.count)
-                                    : QString())
-                << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
-                << r.reused << " already exported, " << failures.size() << " failed; "
-                << exporter->classes().size()
-                << (exporter->mapped() ? " classes" : " clusters") << ", "
-                << seconds(elapsed);
-            if (r.computed > 0)
-                out << " (" << seconds(elapsed / double(r.computed)) << " per exported image)";
-            out << "\n";
-            out << "manifest: '" << QString::fromStdString(exporter->manifestPath()) << "' lists "
-                << listed << " of " << dataset->size() << " image(s)"
-                << (listed == dataset->size() ? "" : "; the rest are missing") << "\n";
-        }
-        out.flush();
-        if (state == JobState::Canceled)
-            return ExitInterrupted;
-        if (state == JobState::Failed)
-            return ExitSomeInputsFailed;
-        return failures.empty() ? ExitOk : ExitSomeInputsFailed;
-    } catch (const std::exception& e) {
-        err << "primaps export: " << QString::fromStdString(e.what()) << "\n";
+    PseudoLabelExportJob job(run, *dataset, request);
+    job.setLogCallback([&](const std::string& line) {
+        if (!quiet)
+            err << QString::fromStdString(line) << "\n";
+    });
+    // Progress, Ctrl-C and the error line as every dataset command; a refused
+    // request (bad match, a folder with another export, ...) exported nothing.
+    const JobState state = runWithProgress(job, err, quiet, "export");
+    if (job.refused())
+        return ExitUsage;
+    const LabelExport* exporter = job.exporter();
+    if (!exporter)
+        return state == JobState::Canceled ? ExitInterrupted : ExitSomeInputsFailed;
+    const StageReport& r = job.report();
+    for (const DatasetProblem& p : job.failures()) {
+        // Core's messages often name the file already; name it once.
+        QString why = QString::fromStdString(p.message).simplified();
+        const QString prefix = "'" + QString::fromStdString(p.path) + "': ";
+        if (why.startsWith(prefix))
+            why = why.mid(prefix.size());
+        err << "primaps: '" << QString::fromStdString(p.path) << "': " << why << "; skipped\n";
+    }
+    err.flush();
+    const double elapsed = clock.elapsed() / 1000.0;
+    if (!quiet || !job.failures().empty()) {
+        out << "export: " << r.items << " image(s)"
+            << (shard.count > 1 ? QString(" (shard %1/%2)").arg(shard.index).arg(shard.count)
+                                : QString())
+            << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
+            << r.reused << " already exported, " << job.failures().size() << " failed; "
+            << exporter->classes().size() << (exporter->mapped() ? " classes" : " clusters")
+            << ", " << seconds(elapsed);
+        if (r.computed > 0)
+            out << " (" << seconds(elapsed / double(r.computed)) << " per exported image)";
+        out << "\n";
+        out << "manifest: '" << QString::fromStdString(exporter->manifestPath()) << "' lists "
+            << job.listed() << " of " << dataset->size() << " image(s)"
+            << (job.listed() == dataset->size() ? "" : "; the rest are missing") << "\n";
+    }
+    out.flush();
+    if (state == JobState::Canceled)
+        return ExitInterrupted;
+    if (state == JobState::Failed)
         return ExitSomeInputsFailed;
-    }
+    return job.failures().empty() ? ExitOk : ExitSomeInputsFailed;
 }
 
 } // namespace primaps::cli
