@@ -4,6 +4,7 @@
 #include "atomicfile.h"
 #include "dataset.h"
 #include "error.h"
+#include "jsontext_p.h"
 #include "overlay.h"
 
 #include <array>
@@ -95,12 +96,7 @@ ClassTable parseClassTable(const std::string& text, const std::string& source,
                            const ClassTable& fallback)
 {
     const std::string file = "'" + source + "'";
-    json o;
-    try {
-        o = json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error(file + ": not JSON (" + e.what() + ")");
-    }
+    const json o = parseJsonText(text, source);
     if (!o.is_object() || !o.contains("format") || !o["format"].is_string())
         throw Error(file + ": not a class table (no \"format\")");
     const std::string format = o["format"].get<std::string>();

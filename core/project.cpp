@@ -3,6 +3,7 @@
 
 #include "atomicfile.h"
 #include "error.h"
+#include "jsontext_p.h"
 #include "runtime.h"
 
 #include <algorithm>
@@ -261,15 +262,6 @@ Project projectFromJson(const json& o, const std::string& projectPath)
     return p;
 }
 
-json parseJson(const std::string& text, const std::string& path)
-{
-    try {
-        return json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error("'" + path + "': not JSON (" + e.what() + ")");
-    }
-}
-
 } // namespace
 
 bool Project::operator==(const Project& o) const
@@ -293,7 +285,7 @@ std::string projectToJson(const Project& project, const std::string& projectPath
 
 Project parseProject(const std::string& text, const std::string& projectPath)
 {
-    return projectFromJson(parseJson(text, projectPath), projectPath);
+    return projectFromJson(parseJsonText(text, projectPath), projectPath);
 }
 
 Project readProject(const std::string& path)
@@ -347,7 +339,7 @@ void writeAutosave(const std::string& autosavePath, const Project& project,
 
 Autosave readAutosave(const std::string& autosavePath)
 {
-    json o = parseJson(readFile(autosavePath), autosavePath);
+    json o = parseJsonText(readFile(autosavePath), autosavePath);
     const Reader r(autosavePath);
     const json info = r.object(o, "autosave", "autosave");
     Autosave a;

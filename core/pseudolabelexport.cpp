@@ -7,6 +7,7 @@
 #include "corrections.h"
 #include "error.h"
 #include "featurecache.h"
+#include "jsontext_p.h"
 #include "matchedits.h"
 
 #include <cstdio>
@@ -37,13 +38,7 @@ std::string percent(double v)
 
 json readJsonObject(const std::string& path)
 {
-    const std::string text = readFile(path);
-    json o;
-    try {
-        o = json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error("'" + path + "': not a JSON object (" + e.what() + ")");
-    }
+    const json o = parseJsonText(readFile(path), path);
     if (!o.is_object())
         throw Error("'" + path + "': not a JSON object");
     return o;
