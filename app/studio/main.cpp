@@ -4,6 +4,7 @@
 
 #include "imagelistwidget.h"
 #include "mainwindow.h"
+#include "projectcontroller.h"
 #include "reviewcommandline.h"
 #include "runtime.h"
 
@@ -50,8 +51,9 @@ int main(int argc, char* argv[])
     parser.addOption(compare);
     parser.addOptions(primaps::reviewOptions());
     parser.addPositionalArgument(QStringLiteral("images"),
-                                 QStringLiteral("Image files or folders to open."),
-                                 QStringLiteral("[images...]"));
+                                 QStringLiteral("Image files or folders to open, or one "
+                                                "PROJECT.primaps file."),
+                                 QStringLiteral("[images...|PROJECT.primaps]"));
     parser.process(app);
 
     primaps::configureThreads();
@@ -114,7 +116,18 @@ int main(int argc, char* argv[])
                          });
     }
     window.show();
-    window.openInitial(parser.positionalArguments());
+    QStringList paths = parser.positionalArguments();
+    if (paths.size() == 1 && paths.first().endsWith(QLatin1String(".primaps"))) {
+        // primaps-studio PROJECT.primaps: the project, not images.
+        window.openInitial({});
+        if (!window.projectController()->open(paths.first()))
+            std::fprintf(stderr, "primaps-studio: cannot open the project '%s'\n",
+                         qPrintable(paths.first()));
+        return app.exec();
+    }
+    window.openInitial(paths);
+    if (shotPath.isEmpty())
+        QTimer::singleShot(0, &window, [&window] { window.projectController()->offerRecovery(); });
     if (!shotPath.isEmpty() && window.imageList()->count() == 0) {
         std::fprintf(stderr, "primaps-studio: no image to decompose; no screenshot\n");
         return 1;

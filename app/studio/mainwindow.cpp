@@ -14,6 +14,7 @@
 #include "legendwidget.h"
 #include "messagewidget.h"
 #include "overlay.h"
+#include "projectcontroller.h"
 #include "reviewcontroller.h"
 #include "runtime.h"
 #include "stepperwidget.h"
@@ -126,6 +127,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     createToolBar();
     createStatusBar();
     m_review = new ReviewController(this);
+    m_project = new ProjectController(this, m_review);
 
     // One banner for every problem, over the picture where the eye is.
     m_images->setMessageWidget(m_messages);

@@ -853,6 +853,22 @@ void ReviewController::onClassesEdited()
     emit edited();
 }
 
+void ReviewController::setClassTable(const ClassTable& table)
+{
+    if (table.size() != m_classes.size() || !hasRun())
+        return;
+    m_classes = table;
+    const std::string path = runClassTablePath(runDir().toStdString());
+    m_window->evaluationView()->setClassTable(m_classes, QString::fromStdString(path));
+    try {
+        writeClassTable(path, m_classes);
+    } catch (const std::exception& e) {
+        reportError(QString::fromStdString(e.what()));
+    }
+    showLayer();
+    emit edited();
+}
+
 void ReviewController::clearOutline()
 {
     if (m_outline) {

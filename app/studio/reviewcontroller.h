@@ -93,6 +93,8 @@ public:
     /// match.json was read).
     const std::vector<int>& clusterToClass() const { return m_clusterToClass; }
     const ClassTable& classTable() const { return m_classes; }
+    /// Replaces the class table (same class count) and saves it in the run folder.
+    void setClassTable(const ClassTable& table);
     /// The current image's numbers under the current match; pixels = 0 when unknown.
     ImageMetrics currentMetrics() const { return m_metrics; }
     /// The split's counts (null until counted).

@@ -12,6 +12,7 @@
 #include "evaluationwidget.h"
 #include "featurecache.h"
 #include "mainwindow.h"
+#include "projectcontroller.h"
 #include "maskvotewidget.h"
 #include "matchedits.h"
 #include "reviewcontroller.h"
@@ -22,7 +23,10 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <QFile>
 #include <QLabel>
+#include <QProcess>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -35,6 +39,27 @@ using primaps::testing::sameMat;
 namespace {
 
 using Layer = ReviewController::Layer;
+
+QByteArray bytesOf(const QString& path)
+{
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+/// The first pixel of the review's masks with a mask id, and that id.
+std::pair<QPoint, int> firstMaskPixel(const ImageReview& r)
+{
+    for (int y = 0; y < r.masks.rows; ++y)
+        for (int x = 0; x < r.masks.cols; ++x)
+            if (r.masks.at<uchar>(y, x) > 0 && r.masks.at<uchar>(y, x) < 255)
+                return {QPoint(x, y), r.masks.at<uchar>(y, x)};
+    return {QPoint(-1, -1), 0};
+}
+
+/// The edits the crash-recovery child makes (and the parent expects back).
+constexpr int kChildCluster = 1;
+constexpr int kChildImage = 5;
+const char* const kChildClassName = "cube";
 
 testing::CliRun runCli(const QStringList& args)
 {
@@ -114,6 +139,9 @@ private slots:
     {
         if (qEnvironmentVariableIsSet("PRIMAPS_REVIEW_FIXTURE")) // keep it for screenshots
             tmp.setAutoRemove(false);
+        // Autosaves and settings of this test stay in its folder.
+        qputenv("PRIMAPS_RECOVERY_DIR", path("recovery-main").toLocal8Bit());
+        qputenv("XDG_CONFIG_HOME", path("config").toLocal8Bit());
         ds = path("ds");
         for (int i = 0; i < 8; ++i)
             testing::writeDiscAndBoxSample(QDir(ds).filePath(QString("images/im%1.png").arg(i)),
@@ -318,7 +346,186 @@ private slots:
         evaluation->matchUndoStack()->undo();
         QCOMPARE(review->clusterToClass(), before.clusterToClass);
     }
+
+    void projectRoundTrip()
+    {
+        const QString projectPath = path("review.primaps");
+        Project saved;
+        QByteArray correctionBytes;
+        std::string correctedId;
+        {
+            MainWindow w;
+            w.show();
+            openRun(w);
+            ReviewController* review = w.reviewController();
+            EvaluationWidget* evaluation = w.evaluationView();
+            QVERIFY(evaluation->overrideCluster(0, (evaluation->computedResult().clusterToClass[0] + 2) % 3));
+            QVERIFY(evaluation->setClusterIgnored(2, true));
+            ClassTable table = review->classTable();
+            table.classes[1].name = "sphere";
+            table.classes[1].colour = cv::Vec3b(10, 20, 30);
+            review->setClassTable(table);
+            showIndex(review, 4);
+            review->setLayer(Layer::PseudoLabel);
+            const auto [pixel, mask] = firstMaskPixel(*review->currentReview());
+            QVERIFY(mask > 0);
+            QVERIFY(review->setMaskClass(mask, 1) || review->setMaskClass(mask, 2));
+            QVERIFY(review->hasPendingCorrections());
+            correctedId = review->currentReview()->id;
+            QVERIFY(w.projectController()->save(projectPath));
+            QVERIFY(!review->hasPendingCorrections());
+            const QString file = QString::fromStdString(review->correctionStore().path(correctedId));
+            correctionBytes = bytesOf(file);
+            QVERIFY(!correctionBytes.isEmpty());
+            QVERIFY(countNonZero(review->correctionOf(correctedId) != CorrectionNone) > 0);
+            saved = w.projectController()->currentProject();
+            QCOMPARE(saved.currentImage, correctedId);
+            QVERIFY(!saved.matchEdits.empty());
+        }
+        MainWindow w2;
+        w2.show();
+        QSignalSpy applied(w2.projectController(), &ProjectController::projectApplied);
+        QVERIFY(w2.projectController()->open(projectPath));
+        QVERIFY(applied.wait(300000));
+        w2.reviewController()->job()->waitIdle();
+        const Project reopened = w2.projectController()->currentProject();
+        QVERIFY(reopened == saved);
+        QVERIFY(w2.evaluationView()->matchEdits() == saved.matchEdits);
+        QCOMPARE(w2.reviewController()->classTable().classes[1].name, std::string("sphere"));
+        const QString file = QString::fromStdString(
+            w2.reviewController()->correctionStore().path(correctedId));
+        QCOMPARE(bytesOf(file), correctionBytes);
+        QCOMPARE(w2.reviewController()->currentReview()->id, correctedId);
+        // The corrected pixels show on the pseudo-label layer.
+        w2.reviewController()->setLayer(Layer::PseudoLabel);
+        const cv::Mat correction = w2.reviewController()->correctionOf(correctedId);
+        const cv::Mat shown = w2.canvas()->labels();
+        for (int y = 0; y < shown.rows; ++y)
+            for (int x = 0; x < shown.cols; ++x)
+                if (correction.at<uchar>(y, x) < CorrectionIgnore)
+                    QCOMPARE(int(shown.at<uchar>(y, x)), correction.at<uchar>(y, x) + 1);
+    }
+
+    void crashRecoveryRestoresEveryEdit()
+    {
+        // A clean slate: no edits in the run folder, own settings and recovery folder.
+        QFile::remove(QString::fromStdString(runMatchPath(run.toStdString())));
+        QFile::remove(QString::fromStdString(runClassTablePath(run.toStdString())));
+        QDir(QString::fromStdString(CorrectionStore::runFolder(run.toStdString()))).removeRecursively();
+        const QString recovery = path("recovery");
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert("PRIMAPS_RECOVERY_DIR", recovery);
+        env.insert("XDG_CONFIG_HOME", path("child-config"));
+        env.insert("QT_QPA_PLATFORM", "offscreen");
+        QProcess child;
+        child.setProcessEnvironment(env);
+        child.start(QCoreApplication::applicationFilePath(), {"--child", run});
+        QVERIFY(child.waitForStarted());
+        QVERIFY2(QTest::qWaitFor(
+                     [&] {
+                         child.waitForReadyRead(100);
+                         return child.peek(4096).contains("EDITED");
+                     },
+                     300000),
+                 qPrintable(QString::fromUtf8(child.readAllStandardError())));
+        const QList<QByteArray> words = child.readAllStandardOutput().trimmed().split(' ');
+        QCOMPARE(words.size(), 3);
+        const int mask = words[2].toInt();
+        // Past the autosave interval (1 s) the autosave holds the edits; then
+        // the child dies without any chance to clean up.
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                QDir d(recovery);
+                return !d.entryList({"*.autosave"}, QDir::Files).isEmpty() &&
+                       QDir(QString::fromStdString(CorrectionStore::runFolder(run.toStdString())))
+                           .exists();
+            },
+            60000));
+        QTest::qWait(1500); // one more interval: the newest edit is in too
+        child.kill(); // SIGKILL
+        QVERIFY(child.waitForFinished(10000));
+        QCOMPARE(child.exitStatus(), QProcess::CrashExit);
+        // The run folder's own copies are gone: what comes back comes from the autosave.
+        QFile::remove(QString::fromStdString(runMatchPath(run.toStdString())));
+        QFile::remove(QString::fromStdString(runClassTablePath(run.toStdString())));
+
+        qputenv("PRIMAPS_RECOVERY_DIR", recovery.toLocal8Bit());
+        MainWindow w;
+        w.show();
+        int asked = 0;
+        w.projectController()->setRestoreQuestion([&](const Autosave& a) {
+            ++asked;
+            return !a.project.runDir.empty();
+        });
+        QSignalSpy applied(w.projectController(), &ProjectController::projectApplied);
+        QVERIFY(w.projectController()->offerRecovery());
+        QCOMPARE(asked, 1);
+        QVERIFY(applied.wait(300000));
+        w.reviewController()->job()->waitIdle();
+        ReviewController* review = w.reviewController();
+        EvaluationWidget* evaluation = w.evaluationView();
+        QCOMPARE(evaluation->matchEdits().overrides.size(), std::size_t(1));
+        QVERIFY(evaluation->matchEdits().overrides.count(kChildCluster));
+        QCOMPARE(review->classTable().classes[2].name, std::string(kChildClassName));
+        QCOMPARE(review->currentIndex(), kChildImage);
+        const cv::Mat correction = review->correctionOf(review->currentReview()->id);
+        QVERIFY(!correction.empty());
+        const cv::Mat masks = review->currentReview()->masks;
+        QVERIFY(cv::countNonZero(correction != CorrectionNone) > 0);
+        for (int y = 0; y < masks.rows; ++y)
+            for (int x = 0; x < masks.cols; ++x)
+                if (correction.at<uchar>(y, x) != CorrectionNone)
+                    QCOMPARE(int(masks.at<uchar>(y, x)), mask);
+        // Restored edits are back in the run folder for the CLI.
+        QVERIFY(!readRunMatch(runMatchPath(run.toStdString())).edits.empty());
+        QVERIFY(QDir(recovery).entryList({"untitled-*"}, QDir::Files).isEmpty() ||
+                QDir(recovery).entryList({"untitled-*"}, QDir::Files).size() <= 1);
+        qputenv("PRIMAPS_RECOVERY_DIR", path("recovery-main").toLocal8Bit());
+    }
 };
 
-QTEST_MAIN(TestStudioReview)
+/// The child studio of the crash-recovery test: opens the run, makes its edits,
+/// says so on stdout and keeps running (autosaving) until it is killed.
+int runChild(int argc, char** argv)
+{
+    QApplication app(argc, argv);
+    const QString run = QString::fromLocal8Bit(argv[2]);
+    QSettings().setValue(ProjectController::intervalSettingKey(), 1.0); // 1 s autosave
+    MainWindow w;
+    w.show();
+    ReviewController* review = w.reviewController();
+    QObject::connect(review, &ReviewController::metricsReady, &w, [&](bool ok) {
+        if (!ok)
+            qFatal("child: no metrics");
+        EvaluationWidget* evaluation = w.evaluationView();
+        const int cls = (evaluation->computedResult().clusterToClass[kChildCluster] + 1) % 3;
+        evaluation->overrideCluster(kChildCluster, cls);
+        ClassTable table = review->classTable();
+        table.classes[2].name = kChildClassName;
+        review->setClassTable(table);
+        review->setLayer(Layer::PseudoLabel);
+        review->selectIndex(kChildImage);
+    });
+    QObject::connect(review, &ReviewController::layerShown, &w, [&](bool ok) {
+        if (!ok || review->currentIndex() != kChildImage || review->clusterToClass().empty())
+            return;
+        const auto [pixel, mask] = firstMaskPixel(*review->currentReview());
+        if (!review->setMaskClass(mask, 0) && !review->setMaskClass(mask, 1))
+            qFatal("child: no correction");
+        std::printf("EDITED %d %d\n", kChildImage, mask);
+        std::fflush(stdout);
+    });
+    review->openRun(run);
+    return app.exec();
+}
+
+int main(int argc, char** argv)
+{
+    if (argc >= 3 && std::string(argv[1]) == "--child")
+        return runChild(argc, argv);
+    QApplication app(argc, argv);
+    TestStudioReview test;
+    QTEST_SET_MAIN_SOURCE_PATH
+    return QTest::qExec(&test, argc, argv);
+}
 #include "tst_studio_review.moc"
