@@ -13,6 +13,7 @@
 #include "maskvotewidget.h"
 #include "messagewidget.h"
 #include "reviewjob.h"
+#include "pseudolabelexportdialog.h"
 #include "reviewlayers.h"
 #include "corrections.h"
 
@@ -188,12 +189,19 @@ void ReviewController::createActions()
     m_openRunAction->setToolTip(
         tr("Review a fitted run: its pseudo-labels, predictions and errors image by image"));
     connect(m_openRunAction, &QAction::triggered, this, &ReviewController::openRunDialog);
+    m_exportAction = new QAction(tr("Export &Pseudo-Label Dataset\u2026"), this);
+    m_exportAction->setToolTip(tr("Write the run's pseudo-labels for its dataset, with your "
+                                  "match edits and corrections, as 'primaps export' does"));
+    m_exportAction->setEnabled(false);
+    connect(m_exportAction, &QAction::triggered, this, &ReviewController::openExportDialog);
     if (file) {
         // After Open Folder…, before the exports.
         const QList<QAction*> actions = file->actions();
         QAction* before = actions.size() > 2 ? actions[2] : nullptr;
         file->insertAction(before, m_openDatasetAction);
         file->insertAction(before, m_openRunAction);
+        QAction* exports = actions.size() > 3 ? actions[3] : nullptr;
+        file->insertAction(exports, m_exportAction);
     }
 
     m_toolBar = new QToolBar(tr("Review"), m_window);
@@ -266,6 +274,17 @@ void ReviewController::openRunDialog()
         m_window, tr("Open Run (a folder written by Fit \u25b8 New Fit or 'primaps fit')"));
     if (!dir.isEmpty())
         openRun(dir);
+}
+
+void ReviewController::openExportDialog()
+{
+    if (!hasRun())
+        return;
+    flushCorrections(); // the export reads the corrections from disk
+    auto* dialog = new PseudoLabelExportDialog(runDir(), DatasetOptions(), m_window);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setPrediction(QString::fromStdString(m_prediction.theta), m_prediction.crf);
+    dialog->show();
 }
 
 void ReviewController::openDatasetDialog()
@@ -383,6 +402,7 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
     if (!hasRun() && m_layer != Layer::Photo)
         setLayer(Layer::GroundTruth);
     m_thetaCombo->setEnabled(hasRun());
+    m_exportAction->setEnabled(hasRun());
     m_crfAction->setEnabled(hasRun());
     if (!result.problems.isEmpty())
         reportError(tr("%n listed file(s) are missing and were left out; the first: %1", nullptr,

@@ -131,6 +131,8 @@ public:
     QAction* layerAction(Layer layer) const;
     QAction* openRunAction() const { return m_openRunAction; }
     QAction* openDatasetAction() const { return m_openDatasetAction; }
+    /// File ▸ Export Pseudo-Label Dataset… (enabled with a run).
+    QAction* exportAction() const { return m_exportAction; }
     QLabel* metricsLabel() const { return m_metricsLabel; }
 
 signals:
@@ -154,6 +156,7 @@ private:
     void createDocks();
     void openRunDialog();
     void openDatasetDialog();
+    void openExportDialog();
     void onOpened(const ReviewOpenResult& result);
     void onReviewed(int index, std::shared_ptr<const ImageReview> review, const QString& error);
     void onCountsFinished(std::shared_ptr<const SplitCounts> counts, const QString& error);
@@ -186,6 +189,7 @@ private:
     QLabel* m_correctionsLabel = nullptr;
     QAction* m_openRunAction = nullptr;
     QAction* m_openDatasetAction = nullptr;
+    QAction* m_exportAction = nullptr;
     QGraphicsPathItem* m_outline = nullptr;
 
     bool m_active = false;

@@ -13,6 +13,7 @@
 #include "featurecache.h"
 #include "mainwindow.h"
 #include "projectcontroller.h"
+#include "pseudolabelexportdialog.h"
 #include "maskvotewidget.h"
 #include "matchedits.h"
 #include "reviewcontroller.h"
@@ -23,6 +24,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <QDirIterator>
 #include <QFile>
 #include <QLabel>
 #include <QProcess>
@@ -345,6 +347,61 @@ private slots:
         evaluation->matchUndoStack()->undo();
         evaluation->matchUndoStack()->undo();
         QCOMPARE(review->clusterToClass(), before.clusterToClass);
+    }
+
+    void exportDialogWritesWhatTheCliWrites()
+    {
+        MainWindow w;
+        w.show();
+        openRun(w);
+        ReviewController* review = w.reviewController();
+        QVERIFY(review->exportAction()->isEnabled());
+        QVERIFY(w.evaluationView()->overrideCluster(0, (w.evaluationView()->computedResult().clusterToClass[0] + 1) % 3));
+        showIndex(review, 1);
+        review->setLayer(Layer::PseudoLabel);
+        const auto [pixel, mask] = firstMaskPixel(*review->currentReview());
+        QVERIFY(review->setMaskClass(mask, 2) || review->setMaskClass(mask, 1));
+        QVERIFY(review->flushCorrections());
+
+        const QString studioOut = path("export-studio"), cliOut = path("export-cli");
+        PseudoLabelExportDialog dialog(run, DatasetOptions(), &w);
+        dialog.setOutputFolder(studioOut);
+        dialog.setPrediction("r", false);
+        QSignalSpy finished(&dialog, &PseudoLabelExportDialog::exportFinished);
+        QVERIFY(dialog.start());
+        QVERIFY2(testing::waitNextOk(finished, 300000), qPrintable(dialog.summary()));
+        const testing::CliRun cli = runCli({"export", "--run", run, "--dataset", "folder", "--root",
+                                            ds, "--theta", "r", "--out", cliOut, "-q"});
+        QVERIFY2(cli.exitCode == 0, qPrintable(cli.err));
+        int compared = 0;
+        for (QDirIterator it(QDir(cliOut).filePath("labels"), QDir::Files,
+                             QDirIterator::Subdirectories);
+             it.hasNext();) {
+            const QString file = it.next();
+            const QString relative = QDir(cliOut).relativeFilePath(file);
+            QCOMPARE(bytesOf(QDir(studioOut).filePath(relative)), bytesOf(file));
+            ++compared;
+        }
+        QCOMPARE(compared, 8);
+        // The corrected image carries the correction.
+        const cv::Mat labels = cv::imread(
+            QDir(studioOut).filePath("labels/" + QString::fromStdString(review->currentReview()->id) + ".png").toStdString(),
+            cv::IMREAD_UNCHANGED);
+        QVERIFY(!labels.empty());
+
+        // A folder with files: asked first; Cancel starts nothing, Replace rewrites.
+        QStringList asked;
+        dialog.setExistingQuestion([&](const QString& folder) {
+            asked << folder;
+            return asked.size() == 1 ? PseudoLabelExportDialog::ExistingChoice::Cancel
+                                     : PseudoLabelExportDialog::ExistingChoice::Replace;
+        });
+        QVERIFY(!dialog.start());
+        QVERIFY(dialog.start());
+        QVERIFY(testing::waitNextOk(finished, 300000));
+        QCOMPARE(asked.size(), 2);
+        QVERIFY(dialog.summary().contains("8 image(s) exported"));
+        w.evaluationView()->matchUndoStack()->undo();
     }
 
     void projectRoundTrip()
