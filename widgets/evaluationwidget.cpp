@@ -183,7 +183,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     m_headline->setWordWrap(true);
 
     m_confusionPlot = new QCustomPlot(this);
-    m_confusionPlot->setMinimumSize(280, 240);
+    m_confusionPlot->setMinimumSize(280, 150);
     m_colorMap = new QCPColorMap(m_confusionPlot->xAxis, m_confusionPlot->yAxis);
     QCPColorGradient gradient;
     gradient.setColorStopAt(0.0, QColor(255, 255, 255));
@@ -212,7 +212,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     connect(m_confusionPlot, &QCustomPlot::mouseMove, this, &EvaluationWidget::onConfusionHover);
 
     m_iouPlot = new QCustomPlot(this);
-    m_iouPlot->setMinimumSize(280, 240);
+    m_iouPlot->setMinimumSize(280, 150);
     m_iouPlot->yAxis->setLabel(tr("IoU (%)"));
     m_iouPlot->yAxis->setRange(0, 100);
     m_iouPlot->xAxis->setTickLabelRotation(60);

@@ -60,6 +60,10 @@ QList<QCommandLineOption> reviewOptions()
          QStringLiteral("m|r")},
         {QStringLiteral("crf"),
          QStringLiteral("Refine the prediction with the dense CRF (review mode).")},
+        {QStringLiteral("inspect-mask"),
+         QStringLiteral("Show the vote of PriMaPs mask ID of the image, as a click on it in the "
+                        "pseudo-label layer does."),
+         QStringLiteral("ID")},
     };
 }
 
@@ -185,6 +189,27 @@ int startReviewFromCommandLine(MainWindow& window, const QCommandLineParser& par
             fail(QStringLiteral("the review did not finish within %1 s; no screenshot")
                      .arg(kReviewScreenshotTimeoutMs / 1000));
         });
+    }
+    if (parser.isSet(QStringLiteral("inspect-mask"))) {
+        // Once the chosen image and the class match are both there.
+        const int mask = parser.value(QStringLiteral("inspect-mask")).toInt();
+        auto done = std::make_shared<bool>(false);
+        auto inspect = [review, mask, image, done] {
+            const auto r = review->currentReview();
+            if (*done || !r || review->clusterToClass().empty() ||
+                (!image.isEmpty() && review->currentIndex() != review->browser()->model()->findRow(image)))
+                return;
+            *done = true;
+            for (int y = 0; y < r->masks.rows; ++y)
+                for (int x = 0; x < r->masks.cols; ++x)
+                    if (r->masks.at<std::uint8_t>(y, x) == mask) {
+                        review->inspectMask(QPoint(x, y));
+                        return;
+                    }
+            std::fprintf(stderr, "primaps-studio: the image has no mask %d\n", mask);
+        };
+        QObject::connect(review, &ReviewController::layerShown, &window, inspect);
+        QObject::connect(review, &ReviewController::metricsReady, &window, inspect);
     }
     if (runDir.isEmpty())
         review->openDataset(options);

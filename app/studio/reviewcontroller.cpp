@@ -183,6 +183,8 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
     m_browser->setDataset(result.dataset, title);
     m_browserDock->show();
     m_browserDock->raise();
+    // Room for the names and their Acc / mIoU.
+    m_window->resizeDocks({m_browserDock}, {280}, Qt::Horizontal);
     m_toolBar->show();
     for (QAction* a : m_layerGroup->actions()) {
         const Layer l = Layer(a->data().toInt());
@@ -201,6 +203,7 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
         tr("%1: %n image(s)", nullptr, int(dataset.size())).arg(title), 5000);
     if (hasRun()) {
         m_voteDock->show();
+        m_voteDock->raise();
         m_job->startCounts(m_prediction);
     }
     // The first image, unless whoever hears opened() chooses another.
@@ -243,6 +246,7 @@ void ReviewController::setActive(bool active)
     } else {
         clearOutline();
         m_window->canvas()->setBadgeText(QString());
+        m_window->legend()->setShowIds(true);
     }
 }
 
@@ -388,6 +392,7 @@ void ReviewController::showLayer()
         canvas->setLabels(map, QRectF(0, 0, m_review->photo.cols, m_review->photo.rows));
     }
     legend->setLabelTable(table);
+    legend->setShowIds(m_layer == Layer::Masks);
     if (map.empty())
         legend->clear();
     else

@@ -105,6 +105,9 @@ void ReviewController::createDocks()
     m_voteDock->setObjectName(QStringLiteral("MaskVoteDock"));
     m_voteDock->setWidget(m_vote);
     m_window->addDockWidget(Qt::RightDockWidgetArea, m_voteDock);
+    // A tab beside the Features dock: both explain what is on the canvas.
+    if (auto* features = m_window->findChild<QDockWidget*>(QStringLiteral("FeaturesDock")))
+        m_window->tabifyDockWidget(features, m_voteDock);
     m_voteDock->hide();
 }
 
@@ -165,6 +168,16 @@ void ReviewController::createActions()
     };
     connect(m_thetaCombo, &QComboBox::currentIndexChanged, this, changed);
     connect(m_crfAction, &QAction::toggled, this, changed);
+    // The split's metrics and the editable match live in the Evaluation dock.
+    if (QDockWidget* evaluation = dockOf(m_window->evaluationView())) {
+        QAction* match = m_toolBar->addAction(tr("Match\u2026"));
+        match->setToolTip(tr("The split's Acc, mIoU, confusion matrix and the cluster-to-class "
+                             "match: right-click a cluster to override, merge or ignore it"));
+        connect(match, &QAction::triggered, evaluation, [evaluation] {
+            evaluation->show();
+            evaluation->raise();
+        });
+    }
     m_toolBar->addSeparator();
     m_metricsLabel = new QLabel(m_toolBar);
     m_metricsLabel->setContentsMargins(6, 0, 6, 0);
