@@ -3,6 +3,7 @@
 #include "reviewcontroller.h"
 
 #include "datasetbrowserwidget.h"
+#include "evaluationwidget.h"
 #include "mainwindow.h"
 #include "maskvotewidget.h"
 #include "pseudolabelexportdialog.h"
