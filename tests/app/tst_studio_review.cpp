@@ -11,6 +11,7 @@
 #include "emfit.h"
 #include "evaluationwidget.h"
 #include "featurecache.h"
+#include "labeleditor.h"
 #include "mainwindow.h"
 #include "projectcontroller.h"
 #include "pseudolabelexportdialog.h"
@@ -402,6 +403,37 @@ private slots:
         QCOMPARE(asked.size(), 2);
         QVERIFY(dialog.summary().contains("8 image(s) exported"));
         w.evaluationView()->matchUndoStack()->undo();
+    }
+
+    void correctionsInClassSpaceWithUndo()
+    {
+        MainWindow w;
+        w.show();
+        openRun(w);
+        ReviewController* review = w.reviewController();
+        showIndex(review, 6);
+        review->setLayer(Layer::Prediction);
+        LabelEditor* editor = w.labelEditor();
+        editor->setEditMode(true);
+        QVERIFY(w.canvas()->isEditingEnabled());
+        const std::string id = review->currentReview()->id;
+        const cv::Mat before = w.canvas()->labels().clone();
+        // Reassign the segment under (2, 2) to class 1 (display id 2), then erase a disc to ignore.
+        const int was = before.at<uchar>(2, 2);
+        const int target = was == 2 ? 3 : 2;
+        QVERIFY(editor->reassignSegment(QPoint(2, 2), target));
+        cv::Mat correction = review->correctionOf(id);
+        QCOMPARE(int(correction.at<uchar>(2, 2)), target - 1);
+        const LabelCounts counts = correctedPixelCounts(correction);
+        QVERIFY(counts[std::size_t(target - 1)] > 0);
+        // Undo takes the correction back: no corrected pixel left.
+        editor->undoStack(editor->shownPath())->undo();
+        correction = review->correctionOf(id);
+        QCOMPARE(cv::countNonZero(correction != CorrectionNone), 0);
+        QVERIFY(sameMat(w.canvas()->labels(), before));
+        // Such documents are stored by the review, never "unexported".
+        QVERIFY(editor->unsavedImages().isEmpty());
+        editor->setEditMode(false);
     }
 
     void projectRoundTrip()
