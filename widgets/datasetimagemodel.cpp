@@ -71,6 +71,16 @@ QImage decodeThumbnail(const Dataset* dataset, int index, const QString& path)
     }
 }
 
+/// A pixmap at twice the view's icon size, marked as such: the view draws it at
+/// the icon size (sharp on high-density screens) without scaling it (an icon
+/// would keep scaled copies besides, and memory would no longer be the cache's).
+QPixmap thumbnailPixmap(const QImage& image)
+{
+    QPixmap pixmap = QPixmap::fromImage(image);
+    pixmap.setDevicePixelRatio(2.0);
+    return pixmap;
+}
+
 } // namespace
 
 DatasetImageModel::DatasetImageModel(QObject* parent) : QAbstractListModel(parent)
@@ -86,8 +96,7 @@ DatasetImageModel::DatasetImageModel(QObject* parent) : QAbstractListModel(paren
         painter.setBrush(QColor(128, 128, 128, 60));
         painter.drawRoundedRect(placeholder.rect().adjusted(4, 4, -4, -4), 8, 8);
     }
-    // Icons, not images: the view scales an icon to its icon size.
-    m_placeholder = QIcon(QPixmap::fromImage(placeholder));
+    m_placeholder = thumbnailPixmap(placeholder);
 }
 
 DatasetImageModel::~DatasetImageModel()
@@ -212,7 +221,7 @@ QVariant DatasetImageModel::data(const QModelIndex& index, int role) const
         return tip;
     }
     case Qt::DecorationRole: {
-        if (QIcon* cached = m_thumbnails.object(row))
+        if (QPixmap* cached = m_thumbnails.object(row))
             return *cached;
         requestThumbnail(row);
         return m_placeholder;
@@ -301,7 +310,7 @@ void DatasetImageModel::onThumbnailDecoded(quint64 generation, int row, const QI
     m_requested.remove(row);
     if (!image.isNull()) {
         const int bytes = int(std::min<qsizetype>(image.sizeInBytes(), kThumbnailCacheBytes));
-        m_thumbnails.insert(row, new QIcon(QPixmap::fromImage(image)), std::max(1, bytes));
+        m_thumbnails.insert(row, new QPixmap(thumbnailPixmap(image)), std::max(1, bytes));
         const QModelIndex i = index(row);
         emit dataChanged(i, i, {Qt::DecorationRole});
     }

@@ -6,7 +6,7 @@
 #include <mutex>
 #include <QAbstractListModel>
 #include <QCache>
-#include <QIcon>
+#include <QPixmap>
 #include <QImage>
 #include <QSet>
 #include <QSize>
@@ -101,10 +101,10 @@ private:
     std::shared_ptr<const Dataset> m_dataset;
     std::vector<ImageListMetrics> m_metrics;
     QStringList m_classNames;
-    QIcon m_placeholder;
+    QPixmap m_placeholder;
 
     // Mutable: data() is const but asks for decodes and fills the cache.
-    mutable QCache<int, QIcon> m_thumbnails;
+    mutable QCache<int, QPixmap> m_thumbnails;
     mutable QSet<int> m_requested; ///< queued or decoding, GUI thread's view
     mutable std::mutex m_queueMutex;
     mutable std::deque<int> m_queue; ///< rows waiting, newest at the back
