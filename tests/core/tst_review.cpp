@@ -209,6 +209,16 @@ private slots:
             }
     }
 
+    void defaultSplitOfARun()
+    {
+        FitRunFolder folder = readFitRunFolder(runDir);
+        QCOMPARE(runEvaluationSplit(folder), folder.dataset.split); // a folder: its own split
+        folder.dataset.kind = DatasetKind::Cityscapes;
+        QCOMPARE(runEvaluationSplit(folder), std::string("val"));
+        folder.settings.validationSplit = "held-out";
+        QCOMPARE(runEvaluationSplit(folder), std::string("held-out"));
+    }
+
     void errorMapMarksRightWrongAndUnknown()
     {
         cv::Mat predicted = (cv::Mat_<std::int32_t>(1, 5) << 0, 1, 2, -1, 1);
