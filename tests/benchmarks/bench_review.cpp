@@ -2,10 +2,14 @@
 // The review's interactive paths: re-scoring a split after a match edit (from the
 // stored counts, no prediction), re-scoring every image for sorting, and reading
 // a 5,000-image counts file when a run is reopened.
+#include "fitrun.h"
 #include "matchedits.h"
 #include "runreview.h"
 
 #include <benchmark/benchmark.h>
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
 #include <random>
 
 namespace {
@@ -99,6 +103,59 @@ void BM_ParseSplitCounts(benchmark::State& state)
         benchmark::DoNotOptimize(parseSplitCounts(text, "counts.json"));
 }
 BENCHMARK(BM_ParseSplitCounts)->Arg(5000)->Unit(benchmark::kMillisecond);
+
+// A run fitted once per process on four generated 640x480 photos at the
+// filterbank's resolution 320, in a temporary folder.
+struct FittedFixture
+{
+    std::filesystem::path root;
+    FittedFixture()
+    {
+        root = std::filesystem::temp_directory_path() /
+               ("bench_review_" + std::to_string(std::random_device{}()));
+        std::filesystem::create_directories(root / "ds" / "images");
+        std::mt19937 rng(3);
+        std::uniform_int_distribution<int> colour(0, 255);
+        for (int i = 0; i < 4; ++i) {
+            cv::Mat bgr(480, 640, CV_8UC3);
+            for (int b = 0; b < 12; ++b) // blocks of flat colour
+                bgr(cv::Rect((b % 4) * 160, (b / 4) * 160, 160, 160))
+                    .setTo(cv::Scalar(colour(rng), colour(rng), colour(rng)));
+            cv::imwrite((root / "ds" / "images" / ("im" + std::to_string(i) + ".png")).string(),
+                        bgr);
+        }
+        std::ofstream(root / "ds" / "classes.txt") << "a\nb\nc\n";
+        FitRunSettings s;
+        s.runDir = (root / "run").string();
+        s.resolution = 320;
+        s.em.epochs = 1;
+        s.em.batchSize = 2;
+        s.em.classes = 8;
+        DatasetFitJob fit(dataset(), s);
+        JobControl control;
+        runJob(fit, control);
+    }
+    ~FittedFixture() { std::filesystem::remove_all(root); }
+    Dataset dataset() const
+    {
+        DatasetOptions o;
+        o.root = (root / "ds").string();
+        return Dataset::open(o);
+    }
+};
+
+// All layers of one image whose features and masks are cached (paging through
+// a reviewed split), without and with the dense CRF on the prediction.
+void BM_ReviewCachedImage(benchmark::State& state)
+{
+    static FittedFixture fixture;
+    RunReview review((fixture.root / "run").string(), fixture.dataset());
+    const ReviewPrediction prediction{"r", state.range(0) != 0};
+    review.review(0, prediction); // fills the evaluation cache
+    for (auto _ : state)
+        benchmark::DoNotOptimize(review.review(0, prediction));
+}
+BENCHMARK(BM_ReviewCachedImage)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 } // namespace
 
