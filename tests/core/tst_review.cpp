@@ -390,6 +390,16 @@ private slots:
         QCOMPARE(job.listed(), std::size_t(kImages));
         QVERIFY(!log.empty() && log.front().find("Hungarian") != std::string::npos);
         QVERIFY(fs::exists(request.settings.outDir + "/labels/im0.png"));
+
+        // A damaged match.json in the run is named, not skipped silently.
+        writeFileAtomic(runMatchPath(runDir), "{\"clusters\": 6");
+        PseudoLabelExportJob damaged(run, dataset, request);
+        JobControl again;
+        QCOMPARE(runJob(damaged, again), JobState::Failed);
+        QVERIFY(damaged.refused());
+        QVERIFY2(again.error().find("match.json': not JSON") != std::string::npos,
+                 again.error().c_str());
+        fs::remove(runMatchPath(runDir));
     }
 
     // RUN_DIR/match.json: round trip, readable as a plain evaluation (what
