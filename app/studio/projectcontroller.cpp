@@ -5,6 +5,7 @@
 #include "datasetbrowserwidget.h"
 #include "evaluationwidget.h"
 #include "fitrun.h"
+#include "imagelistwidget.h"
 #include "mainwindow.h"
 #include "messagewidget.h"
 #include "modelregistry.h"
@@ -140,6 +141,9 @@ Project ProjectController::currentProject() const
         p.dataset.root = dataset->root();
         p.dataset.split = dataset->split();
         p.dataset.classes = dataset->classCount();
+    } else {
+        for (const QString& image : m_window->imageList()->paths())
+            p.images.push_back(image.toStdString()); // loose images, without a dataset
     }
     p.runDir = m_review->runDir().toStdString();
     if (!p.runDir.empty()) {
@@ -267,8 +271,14 @@ void ProjectController::apply(const Project& project)
                           project.hasDataset ? project.dataset : DatasetOptions());
     else if (project.hasDataset)
         m_review->openDataset(project.dataset);
-    else
+    else {
+        QStringList images;
+        for (const std::string& image : project.images)
+            images << fromStd(image);
+        if (!images.isEmpty())
+            m_window->openPaths(images);
         finishApply();
+    }
 }
 
 void ProjectController::finishApply()
