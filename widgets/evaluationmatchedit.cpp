@@ -69,7 +69,7 @@ QString EvaluationWidget::matchKindText(int cluster) const
     case MatchEntryKind::Hungarian:
         return tr("one-to-one");
     case MatchEntryKind::Majority:
-        return tr("majority (extra cluster)");
+        return tr("majority");
     case MatchEntryKind::Override:
         return tr("override (was %1)").arg(className(m_edited.computedClass[c]));
     case MatchEntryKind::Merged:
