@@ -52,17 +52,6 @@ QString percent(double v)
     return std::isnan(v) ? QStringLiteral("n/a") : QString::number(v, 'f', 1);
 }
 
-// Split the studio evaluates a run on: the split the fit validated on, the
-// benchmarks' validation split, or (a folder without split lists) what it fitted.
-std::string evaluationSplit(const FitRunFolder& folder)
-{
-    if (!folder.settings.validationSplit.empty())
-        return folder.settings.validationSplit;
-    if (folder.dataset.kind != DatasetKind::Folder)
-        return "val";
-    return folder.dataset.split;
-}
-
 QIcon swatch(const QColor& color)
 {
     QPixmap pixmap(14, 14);
@@ -696,7 +685,7 @@ bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, 
         try {
             FittedRun run = openFittedRun(dir, thetaName);
             DatasetOptions options = run.folder.dataset;
-            options.split = evaluationSplit(run.folder);
+            options.split = runEvaluationSplit(run.folder);
             const Dataset dataset = Dataset::open(options);
             if (dataset.classCount() < 1)
                 throw Error("the run's dataset has no class list, so there is nothing to "

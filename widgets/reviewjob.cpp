@@ -15,17 +15,6 @@ namespace {
 // each review holds a few prepared-size layers, so a handful is cheap.
 constexpr std::size_t kCachedReviews = 8;
 
-/// The split a run is reviewed on by default: the one it was validated on, the
-/// benchmark datasets' "val", or the split it was fitted on.
-std::string reviewSplit(const FitRunFolder& folder)
-{
-    if (!folder.settings.validationSplit.empty())
-        return folder.settings.validationSplit;
-    if (folder.dataset.kind != DatasetKind::Folder)
-        return "val";
-    return folder.dataset.split;
-}
-
 } // namespace
 
 struct ReviewJob::ReviewOutcome
@@ -77,7 +66,7 @@ void ReviewJob::open(const QString& runDir, const DatasetOptions& datasetOptions
             if (o.root.empty()) {
                 const FitRunFolder folder = readFitRunFolder(dir);
                 o = folder.dataset;
-                o.split = reviewSplit(folder);
+                o.split = runEvaluationSplit(folder);
             }
             auto dataset = std::make_shared<const Dataset>(Dataset::open(o));
             // Two reviews, two backbones: one for the image on screen, one for
