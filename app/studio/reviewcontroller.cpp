@@ -181,6 +181,11 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
                   .arg(QFileInfo(result.runDir).fileName(),
                        QString::fromStdString(dataset.split().empty() ? "all" : dataset.split()));
     m_browser->setDataset(result.dataset, title);
+    // The side columns run the full height, so that a dock opened below the
+    // canvas (Evaluation) takes its height from the canvas, not from them: on
+    // a 768-pixel screen their minimum heights would not fit on top of each other.
+    m_window->setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
+    m_window->setCorner(Qt::BottomRightCorner, Qt::RightDockWidgetArea);
     m_browserDock->show();
     m_browserDock->raise();
     // Room for the names and their Acc / mIoU.
