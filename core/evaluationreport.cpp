@@ -4,6 +4,7 @@
 #include "atomicfile.h"
 #include "backbone.h"
 #include "error.h"
+#include "jsontext_p.h"
 
 #include <cmath>
 #include <limits>
@@ -57,12 +58,7 @@ std::string evaluationToJson(const EvaluationResult& r, const std::vector<std::s
 EvaluationReport parseEvaluationJson(const std::string& text, const std::string& source)
 {
     const std::string file = "'" + source + "'";
-    json o;
-    try {
-        o = json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error(file + ": not JSON (" + e.what() + ")");
-    }
+    const json o = parseJsonText(text, source);
     if (!o.is_object())
         throw Error(file + ": not an evaluation (expected a JSON object)");
     EvaluationReport report;

@@ -99,6 +99,15 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
     return run;
 }
 
+std::string runEvaluationSplit(const FitRunFolder& folder)
+{
+    if (!folder.settings.validationSplit.empty())
+        return folder.settings.validationSplit;
+    if (folder.dataset.kind != DatasetKind::Folder)
+        return "val";
+    return folder.dataset.split;
+}
+
 std::int64_t readFitCheckpointStep(const std::string& runDir)
 {
     try {

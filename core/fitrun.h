@@ -63,6 +63,12 @@ struct FitRunFolder
 /// run description. Any thread.
 FitRunFolder readFitRunFolder(const std::string& runDir);
 
+/// The split a finished run is evaluated and reviewed on unless the user picks
+/// another: the validation split it was fitted with, else "val" for the
+/// benchmark datasets (whose training split has no labels to spare), else the
+/// split it was fitted on (a folder dataset). Any thread.
+std::string runEvaluationSplit(const FitRunFolder& folder);
+
 /// Steps done by the checkpoint RUN_DIR/state.json, without loading the data;
 /// -1 when there is no readable checkpoint. Any thread.
 std::int64_t readFitCheckpointStep(const std::string& runDir);

@@ -2,6 +2,7 @@
 #include "labelexport.h"
 
 #include "atomicfile.h"
+#include "corrections.h"
 #include "error.h"
 #include "evaluation.h"
 #include "featurecache.h"
@@ -10,7 +11,6 @@
 
 #include <algorithm>
 #include <array>
-#include <ctime>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -30,17 +30,6 @@ std::string absolute(const std::string& path)
     const fs::path p = fs::absolute(path, ec);
     return ec ? path : p.lexically_normal().string();
 }
-
-// The official colours of Cityscapes' label ids 7..33 (the 27 classes, in order),
-// so an export opens in Cityscapes tools with the colours people know.
-const std::array<cv::Vec3b, 27> kCityscapesColours = {{
-    {128, 64, 128}, {244, 35, 232}, {250, 170, 160}, {230, 150, 140}, {70, 70, 70},
-    {102, 102, 156}, {190, 153, 153}, {180, 165, 180}, {150, 100, 100}, {150, 120, 90},
-    {153, 153, 153}, {153, 153, 153}, {250, 170, 30}, {220, 220, 0}, {107, 142, 35},
-    {152, 251, 152}, {70, 130, 180}, {220, 20, 60}, {255, 0, 0}, {0, 0, 142},
-    {0, 0, 70}, {0, 60, 100}, {0, 0, 90}, {0, 0, 110}, {0, 80, 100},
-    {0, 0, 230}, {119, 11, 32},
-}};
 
 const cv::Vec3b kIgnoreColour(0, 0, 0);
 
@@ -62,16 +51,6 @@ void makeParent(const std::string& path)
 std::string relative(const std::string& path, const std::string& base)
 {
     return fs::path(path).lexically_relative(base).generic_string();
-}
-
-std::string nowUtc()
-{
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
 }
 
 ordered colourJson(const cv::Vec3b& c)
@@ -156,15 +135,17 @@ LabelExport::LabelExport(const Dataset& dataset, int clusters, LabelExportSettin
             if (c < -1 || c >= k)
                 throw Error("the match gives class " + std::to_string(c) + ", the dataset has " +
                             std::to_string(k) + " classes");
-        const std::vector<std::string>& names = dataset_.classNames();
+        const ClassTable table =
+            settings_.classTable.empty() ? defaultClassTable(dataset_) : settings_.classTable;
+        if (table.size() != k)
+            throw Error("the class table has " + std::to_string(table.size()) +
+                        " classes, the dataset " + std::to_string(k));
         for (int c = 0; c < k; ++c) {
             ExportClass e;
             e.id = c;
             e.value = c;
-            e.name = names[std::size_t(c)];
-            e.colour = dataset_.kind() == DatasetKind::Cityscapes && k == 27
-                           ? kCityscapesColours[std::size_t(c)]
-                           : labelColor(c + 1);
+            e.name = table.classes[std::size_t(c)].name;
+            e.colour = table.classes[std::size_t(c)].colour;
             if (cityscapes) {
                 // The raw label value the dataset maps to class c (7 + c).
                 for (int v = 0; v < 256; ++v)
@@ -181,6 +162,13 @@ LabelExport::LabelExport(const Dataset& dataset, int clusters, LabelExportSettin
             classes_.push_back({c, c, "cluster " + std::to_string(c), labelColor(c + 1)});
         depth_ = clusters_ > 255 ? 16 : 8;
         ignore_ = depth_ == 16 ? 65535 : 255;
+    }
+    if (!settings_.correctionsDir.empty()) {
+        if (!mapped())
+            throw Error("corrections are in classes; they cannot be applied to raw clusters");
+        const CorrectionStore store(settings_.correctionsDir);
+        corrected_ = store.keys();
+        correctionsDigest_ = store.digest();
     }
 }
 
@@ -240,6 +228,9 @@ std::string LabelExport::parametersJson() const
         {"ignore", ignore_},
         {"bit_depth", depth_},
     };
+    if (!settings_.correctionsDir.empty())
+        p["corrections"] = {{"folder", absolute(settings_.correctionsDir)},
+                            {"digest", correctionsDigest_}};
     return p.dump();
 }
 
@@ -274,6 +265,10 @@ void LabelExport::checkFolder(bool compareMatch) const
                         ", now " + it.value().dump() +
                         "); use another --out or pass --overwrite to replace it");
     }
+    if (theirs.contains("corrections") && !mine.contains("corrections"))
+        throw Error("'" + settings_.outDir +
+                    "' holds an export with corrections applied; this one has none. Use "
+                    "another --out or pass --overwrite to replace it");
 }
 
 void LabelExport::prepareFolder() const
@@ -294,7 +289,8 @@ void LabelExport::prepareFolder() const
         writeManifest();
 }
 
-cv::Mat LabelExport::idsAtOutputSize(const ItemPrediction& prediction) const
+cv::Mat LabelExport::idsAtOutputSize(const ItemPrediction& prediction,
+                                     const std::string& itemId) const
 {
     if (prediction.clusters.type() != CV_32S ||
         prediction.clusters.size() != prediction.prepared.rgb.size())
@@ -304,14 +300,20 @@ cv::Mat LabelExport::idsAtOutputSize(const ItemPrediction& prediction) const
         mapClusters(prediction.clusters, settings_.clusterToClass).convertTo(ids, CV_32S);
     else
         ids = prediction.clusters;
+    // Corrections live at the prepared size, in classes: applied before the
+    // labels are mapped back to the image, like the prediction they replace.
+    if (!itemId.empty() && std::binary_search(corrected_.begin(), corrected_.end(), itemId)) {
+        const CorrectionStore store(settings_.correctionsDir);
+        applyCorrection(ids, store.read(itemId), int(classes_.size()), -1, store.path(itemId));
+    }
     if (settings_.size == ExportSize::Prepared)
         return ids;
     return labelsToOriginal(ids, prediction.prepared, -1);
 }
 
-cv::Mat LabelExport::labelValues(const ItemPrediction& prediction) const
+cv::Mat LabelExport::labelValues(const ItemPrediction& prediction, const std::string& itemId) const
 {
-    const cv::Mat ids = idsAtOutputSize(prediction);
+    const cv::Mat ids = idsAtOutputSize(prediction, itemId);
     std::vector<int> value(classes_.size());
     for (std::size_t c = 0; c < classes_.size(); ++c)
         value[c] = classes_[c].value;
@@ -340,7 +342,7 @@ int LabelExport::write(const DatasetItem& item, const ItemPrediction& prediction
     // Pictures first, labels last: a label file on disk means its item is done
     // for a reader that only looks at labels.
     if (wanted(p.colour) || wanted(p.overlay)) {
-        const cv::Mat ids = idsAtOutputSize(prediction);
+        const cv::Mat ids = idsAtOutputSize(prediction, item.id);
         const int k = int(classes_.size());
         cv::Mat colour(ids.size(), CV_8UC3);
         for (int y = 0; y < ids.rows; ++y) {
@@ -386,7 +388,7 @@ int LabelExport::write(const DatasetItem& item, const ItemPrediction& prediction
     }
     if (wanted(p.labels)) {
         makeParent(p.labels);
-        writeImageAtomic(p.labels, labelValues(prediction));
+        writeImageAtomic(p.labels, labelValues(prediction, item.id));
         ++written;
     }
     return written;
@@ -422,13 +424,15 @@ std::size_t LabelExport::writeManifest() const
         }
         if (!item.labelPath.empty())
             entry["ground_truth"] = absolute(item.labelPath);
+        if (std::binary_search(corrected_.begin(), corrected_.end(), item.id))
+            entry["corrected"] = true;
         images.push_back(entry);
     }
     const ordered manifest = {
         {"format", "primaps-export"},
         {"version", 1},
         {"primaps_version", versionString()},
-        {"written", nowUtc()},
+        {"written", utcTimestamp()},
         {"source",
          {{"run", source_.run},
           {"theta", source_.theta},
@@ -448,6 +452,12 @@ std::size_t LabelExport::writeManifest() const
         {"classes", classes},
         {"legend", "legend.png"},
         {"class_list", "classes.txt"},
+        {"corrections",
+         settings_.correctionsDir.empty()
+             ? ordered(nullptr)
+             : ordered{{"folder", absolute(settings_.correctionsDir)},
+                       {"digest", correctionsDigest_},
+                       {"images", corrected_}}},
         {"complete", missing.empty()},
         {"counts",
          {{"images", images.size()},

@@ -4,6 +4,7 @@
 // pictures, a class list, a legend and a manifest that a training pipeline reads.
 #pragma once
 
+#include "classtable.h"
 #include "dataset.h"
 #include "datasetjobs.h"
 #include "job.h"
@@ -61,6 +62,16 @@ struct LabelExportSettings
     /// Replace existing files (and an export made with other parameters) instead
     /// of keeping them.
     bool overwrite = false;
+    /// Names and colours of the classes of a matched export (the run's
+    /// RUN_DIR/classes.json); empty = the dataset's names in the default colours
+    /// (defaultClassTable()). Must have the dataset's class count.
+    ClassTable classTable;
+    /// A CorrectionStore folder (e.g. RUN_DIR/corrections) whose maps replace the
+    /// predicted classes where the user corrected them, before the labels are
+    /// mapped to the output size; empty = none. Only for matched exports. The
+    /// manifest records the folder, the corrected images and a digest (a changed
+    /// correction makes an existing export "made with other parameters").
+    std::string correctionsDir;
 };
 
 /// Where the labels come from; the manifest records it, and the parts that decide
@@ -136,8 +147,14 @@ public:
     /// written. Throws primaps::Error naming the file on a write failure.
     int write(const DatasetItem& item, const ItemPrediction& prediction) const;
 
-    /// The label map of a prediction as written (CV_8U or CV_16U file values).
-    cv::Mat labelValues(const ItemPrediction& prediction) const;
+    /// The label map of a prediction as written (CV_8U or CV_16U file values),
+    /// with the correction of item `itemId` applied when the settings name a
+    /// corrections folder. Throws primaps::Error naming the correction file when
+    /// it is not of the prediction's (prepared) size or names an unknown class.
+    cv::Mat labelValues(const ItemPrediction& prediction, const std::string& itemId = {}) const;
+
+    /// Items with a stored correction (sorted ids); empty without a corrections folder.
+    const std::vector<std::string>& correctedItems() const { return corrected_; }
 
     /// Writes manifest.json atomically: format, versions, parameters, source,
     /// classes, and every dataset item whose labels exist on disk (any shard's),
@@ -148,7 +165,7 @@ public:
 private:
     std::string parametersJson() const;
     ExportPaths pathsOf(const DatasetItem& item, bool colour, bool overlay) const;
-    cv::Mat idsAtOutputSize(const ItemPrediction& prediction) const;
+    cv::Mat idsAtOutputSize(const ItemPrediction& prediction, const std::string& itemId) const;
 
     const Dataset& dataset_;
     int clusters_;
@@ -157,6 +174,8 @@ private:
     std::vector<ExportClass> classes_;
     int ignore_ = 255;
     int depth_ = 8;
+    std::vector<std::string> corrected_;
+    std::string correctionsDigest_;
 };
 
 /// Exports the shard items: items whose outputs all exist are counted as reused

@@ -4,6 +4,7 @@
 #include "primaps/version.h"
 
 #include <ATen/Parallel.h>
+#include <ctime>
 #include <opencv2/core.hpp>
 #include <opencv2/core/version.hpp>
 #include <torch/version.h>
@@ -56,6 +57,16 @@ std::string versionString() { return PRIMAPS_VERSION_STRING; }
 std::string buildDescription()
 {
     return std::string("LibTorch ") + TORCH_VERSION + ", OpenCV " + CV_VERSION;
+}
+
+std::string utcTimestamp()
+{
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
 }
 
 } // namespace primaps

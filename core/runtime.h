@@ -17,6 +17,10 @@ int computeThreads();
 /// "0.1.0", from the CMake project version.
 std::string versionString();
 
+/// The current time in UTC, ISO 8601 to the second ("2026-12-05T23:15:07Z"),
+/// for the files that record when they were written. Any thread.
+std::string utcTimestamp();
+
 /// One line naming the library versions this build uses (for --version and About).
 std::string buildDescription();
 

@@ -52,17 +52,6 @@ QString percent(double v)
     return std::isnan(v) ? QStringLiteral("n/a") : QString::number(v, 'f', 1);
 }
 
-// Split the studio evaluates a run on: the split the fit validated on, the
-// benchmarks' validation split, or (a folder without split lists) what it fitted.
-std::string evaluationSplit(const FitRunFolder& folder)
-{
-    if (!folder.settings.validationSplit.empty())
-        return folder.settings.validationSplit;
-    if (folder.dataset.kind != DatasetKind::Folder)
-        return "val";
-    return folder.dataset.split;
-}
-
 QIcon swatch(const QColor& color)
 {
     QPixmap pixmap(14, 14);
@@ -183,7 +172,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     m_headline->setWordWrap(true);
 
     m_confusionPlot = new QCustomPlot(this);
-    m_confusionPlot->setMinimumSize(280, 240);
+    m_confusionPlot->setMinimumSize(280, 150);
     m_colorMap = new QCPColorMap(m_confusionPlot->xAxis, m_confusionPlot->yAxis);
     QCPColorGradient gradient;
     gradient.setColorStopAt(0.0, QColor(255, 255, 255));
@@ -212,7 +201,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     connect(m_confusionPlot, &QCustomPlot::mouseMove, this, &EvaluationWidget::onConfusionHover);
 
     m_iouPlot = new QCustomPlot(this);
-    m_iouPlot->setMinimumSize(280, 240);
+    m_iouPlot->setMinimumSize(280, 150);
     m_iouPlot->yAxis->setLabel(tr("IoU (%)"));
     m_iouPlot->yAxis->setRange(0, 100);
     m_iouPlot->xAxis->setTickLabelRotation(60);
@@ -251,6 +240,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     connect(&m_watcher, &QFutureWatcher<std::shared_ptr<Outcome>>::finished, this,
             &EvaluationWidget::onEvaluationDone);
     m_sortCheck->setEnabled(false);
+    createMatchEditing(bar);
 }
 
 EvaluationWidget::~EvaluationWidget()
@@ -327,6 +317,10 @@ void EvaluationWidget::setReport(const EvaluationReport& report, const QString& 
             m_messages->showMessage(error);
     }
     m_sortCheck->setEnabled(true);
+    m_computed = report.result;
+    m_edits = MatchEdits();
+    m_edited = primaps::applyMatchEdits(m_computed, m_edits);
+    m_matchUndo->clear();
     rebuild();
     emit reportChanged();
 }
@@ -377,6 +371,14 @@ void EvaluationWidget::applyStyles()
 
 void EvaluationWidget::saveStyles()
 {
+    if (!m_classTablePath.isEmpty()) {
+        try {
+            writeClassTable(m_classTablePath.toStdString(), classTable());
+        } catch (const std::exception& e) {
+            m_messages->showMessage(QString::fromStdString(e.what()));
+        }
+        return;
+    }
     if (m_resultsPath.isEmpty())
         return;
     const QString error = writeClassStyles(classStylesPath(m_resultsPath), m_styles);
@@ -619,11 +621,7 @@ void EvaluationWidget::refreshTable()
     for (int c = 0; c < r.clusters; ++c) {
         m_table->setItem(c, ClusterColumn, readOnly(QString::number(c)));
         fillClass(c, r.clusterToClass[std::size_t(c)]);
-        m_table->setItem(c, KindColumn,
-                         readOnly(r.matchKind[std::size_t(c)] == MatchKind::Majority
-                                      ? tr("majority")
-                                      : tr("one-to-one"),
-                                  Qt::AlignLeft | Qt::AlignVCenter));
+        m_table->setItem(c, KindColumn, readOnly(matchKindText(c), Qt::AlignLeft | Qt::AlignVCenter));
         const double share =
             total > 0 ? 100.0 * double(clusterPixels[std::size_t(c)]) / double(total) : 0.0;
         m_table->setItem(c, ShareColumn, readOnly(QString::number(share, 'f', 1)));
@@ -687,7 +685,7 @@ bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, 
         try {
             FittedRun run = openFittedRun(dir, thetaName);
             DatasetOptions options = run.folder.dataset;
-            options.split = evaluationSplit(run.folder);
+            options.split = runEvaluationSplit(run.folder);
             const Dataset dataset = Dataset::open(options);
             if (dataset.classCount() < 1)
                 throw Error("the run's dataset has no class list, so there is nothing to "

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "classtable.h"
 #include "evaluationreport.h"
 #include "job.h"
+#include "matchedits.h"
 
 #include <memory>
 #include <QColor>
@@ -21,6 +23,8 @@ class QProgressBar;
 class QPushButton;
 class QTableWidget;
 class QTableWidgetItem;
+class QUndoStack;
+class QHBoxLayout;
 
 namespace primaps {
 
@@ -115,6 +119,37 @@ public:
     double barKey(int cls) const;
     QTableWidget* matchTable() const { return m_table; }
 
+    // --- Match editing (evaluationmatchedit.cpp) --------------------------------
+    /// The user's overrides, merges and ignored clusters on top of the computed
+    /// match. The metrics, heat map, bars and table show the edited match,
+    /// recomputed from the stored confusion counts (no re-prediction).
+    const MatchEdits& matchEdits() const { return m_edits; }
+    /// The match after the edits (class per cluster, -1 = ignored, kinds).
+    const EditedMatch& editedMatch() const { return m_edited; }
+    /// evaluate()'s own result for the counts, before any edit.
+    const EvaluationResult& computedResult() const { return m_computed; }
+    /// Replaces the edits without an undo step (e.g. read from match.json).
+    /// Returns false and shows the error when they do not fit the counts.
+    bool setMatchEdits(const MatchEdits& edits);
+    /// One undoable step to `edits`, named `text` ("Cluster 3 → road").
+    bool editMatch(const MatchEdits& edits, const QString& text);
+    bool overrideCluster(int cluster, int cls);
+    bool mergeCluster(int cluster, int into);
+    bool setClusterIgnored(int cluster, bool ignored);
+    /// Takes back every edit of `cluster`.
+    bool resetCluster(int cluster);
+    QUndoStack* matchUndoStack() const { return m_matchUndo; }
+    /// How `cluster` got its class, as the table's Match column says it.
+    QString matchKindText(int cluster) const;
+    /// The context menu of a table row's cluster (tests call it with a position).
+    void showMatchMenu(const QPoint& tablePos);
+
+    /// The dataset-wide class table: names and colours of every class. With a
+    /// `savePath` (RUN_DIR/classes.json) edits are saved there instead of in a
+    /// sidecar beside the results file.
+    void setClassTable(const ClassTable& table, const QString& savePath = {});
+    ClassTable classTable() const;
+
     /// Table columns.
     enum Column
     {
@@ -138,6 +173,8 @@ signals:
     void reportChanged();
     void classStylesChanged();
     void evaluatingChanged(bool running);
+    /// The edited match changed (an edit, undo or redo): `edits` is the new state.
+    void matchEditsChanged(const primaps::MatchEdits& edits);
 
 private:
     /// Says so in the banner and returns true while an evaluation runs.
@@ -156,6 +193,8 @@ private:
     void onCellActivated(int row, int column);
     void onConfusionHover(QMouseEvent* event);
     int tableRowClass(int row) const;
+    void createMatchEditing(QHBoxLayout* bar);
+    void applyMatchEdits(const MatchEdits& edits);
 
     EvaluationReport m_report;
     bool m_hasReport = false;
@@ -184,6 +223,13 @@ private:
     QCustomPlot* m_iouPlot = nullptr;
     QTableWidget* m_table = nullptr;
     QVector<QPushButton*> m_runButtons;
+
+    EvaluationResult m_computed;
+    MatchEdits m_edits;
+    EditedMatch m_edited;
+    QUndoStack* m_matchUndo = nullptr;
+    QString m_classTablePath;
+    friend class MatchEditCommand;
 };
 
 } // namespace primaps

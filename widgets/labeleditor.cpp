@@ -100,6 +100,7 @@ struct LabelEditor::Document
     LabelTable table;
     QUndoStack* stack = nullptr;
     bool edited = false; ///< labels differ from base, or the table is customised
+    bool external = false; ///< kept and saved by its owner (showExternal())
 
     void refreshEdited() { edited = !table.empty() || !sameMat(labels, base); }
 };
@@ -476,6 +477,39 @@ LabelEditor::Document* LabelEditor::ensureDocument()
     return doc;
 }
 
+void LabelEditor::showExternal(const QString& key, const QImage& photo, const cv::Mat& rgb,
+                               const cv::Mat& base, const cv::Mat& labels, const LabelTable& table)
+{
+    Document* doc = find(key);
+    if (!doc) {
+        auto created = std::make_unique<Document>();
+        created->path = key;
+        created->external = true;
+        created->stack = new QUndoStack(this);
+        m_undoGroup->addStack(created->stack);
+        connect(created->stack, &QUndoStack::indexChanged, this, &LabelEditor::updateActions);
+        doc = created.get();
+        m_documents[key] = std::move(created);
+    }
+    if (!sameMat(doc->base, base) || !sameMat(doc->labels, labels)) {
+        doc->base = base.clone();
+        doc->labels = labels.clone();
+        doc->stack->clear();
+    }
+    doc->photo = photo;
+    doc->image = rgb;
+    doc->table = table;
+    doc->refreshEdited();
+    m_currentPath = key;
+    m_result = DecomposeResult();
+    takeOver(doc);
+}
+
+bool LabelEditor::applyEdit(const LabelPatch& patch, const QString& text)
+{
+    return pushPatch(m_shown, patch, text);
+}
+
 void LabelEditor::setCurrentImage(const QString& path)
 {
     m_currentPath = path;
@@ -639,7 +673,7 @@ QStringList LabelEditor::editedImages() const
 {
     QStringList paths;
     for (const auto& entry : m_documents)
-        if (entry.second->edited)
+        if (entry.second->edited && !entry.second->external)
             paths << entry.first;
     return paths;
 }
@@ -648,7 +682,7 @@ QStringList LabelEditor::unsavedImages() const
 {
     QStringList paths;
     for (const auto& entry : m_documents)
-        if (entry.second->edited && !entry.second->stack->isClean())
+        if (entry.second->edited && !entry.second->external && !entry.second->stack->isClean())
             paths << entry.first;
     return paths;
 }

@@ -81,6 +81,19 @@ public:
     QAction* useNewMasksAction() const { return m_useNewAction; }
     QAction* toolAction(int tool) const;
 
+    /// Shows a label map that another part of the studio keeps and stores (a
+    /// reviewed image's classes: display id = class + 1, 0 = ignore) as the
+    /// document `key`, editable with every tool. `base` is the map the edits
+    /// start from, `labels` the map with the edits so far. A document whose base
+    /// changed (e.g. a new cluster match) starts a new undo history. The owner
+    /// reads labels(key) on labelsChanged() and saves them itself, so such
+    /// documents are never "unexported" and not among editedImages().
+    void showExternal(const QString& key, const QImage& photo, const cv::Mat& rgb,
+                      const cv::Mat& base, const cv::Mat& labels, const LabelTable& table);
+    /// Applies `patch` to the shown document as one undoable step named `text`.
+    /// False when nothing is shown or the patch is empty.
+    bool applyEdit(const LabelPatch& patch, const QString& text);
+
     // --- State ------------------------------------------------------------------
     bool isEditMode() const;
     void setEditMode(bool on);

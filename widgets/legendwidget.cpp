@@ -49,11 +49,23 @@ QString LegendWidget::textFor(int id, double fraction) const
     if (id == 0)
         return QStringLiteral("%1  %2").arg(QString::fromStdString(m_table.name(0)),
                                             percent(fraction));
+    if (m_table.hasName(id) && !m_showIds)
+        return QStringLiteral("%1  %2").arg(QString::fromStdString(m_table.name(id)), percent(fraction));
     if (m_table.hasName(id))
         return QStringLiteral("%1 %2  %3")
             .arg(id)
             .arg(QString::fromStdString(m_table.name(id)), percent(fraction));
     return QStringLiteral("%1  %2").arg(id).arg(percent(fraction));
+}
+
+void LegendWidget::setShowIds(bool show)
+{
+    if (m_showIds == show)
+        return;
+    m_showIds = show;
+    rebuildEntries();
+    updateGeometry();
+    update();
 }
 
 void LegendWidget::rebuildEntries()

@@ -40,6 +40,9 @@ public:
     void setHoveredMask(int id);
     /// Names and colours of the chips.
     void setLabelTable(const LabelTable& table);
+    /// Whether chips of named labels show their id before the name (default
+    /// yes). Class layers turn it off: their ids are display ids, not class ids.
+    void setShowIds(bool show);
     /// Editing mode: clicks choose the current label (labelChosen()).
     void setEditable(bool editable);
     bool isEditable() const { return m_editable; }
@@ -99,6 +102,7 @@ private:
     std::vector<double> m_fractions;
     LabelTable m_table;
     bool m_editable = false;
+    bool m_showIds = true;
     int m_current = -1;
     QString m_caption;
     int m_highlighted = 0;

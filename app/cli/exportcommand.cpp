@@ -2,22 +2,19 @@
 // `primaps export`: a pseudo-label dataset from a fitted run. Per image the
 // evaluation's prediction (optionally CRF-refined), mapped to classes by the
 // run's Hungarian match, as label PNGs with optional colour and overlay
-// pictures, plus manifest.json, classes.txt and legend.png.
-#include "atomicfile.h"
+// pictures, plus manifest.json, classes.txt and legend.png. The export itself
+// is core's PseudoLabelExportJob, which the studio runs too; this file maps
+// options to its request and prints its outcome.
 #include "backbone.h"
 #include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
 #include "error.h"
-#include "featurecache.h"
-#include "fittedrun.h"
-#include "labelexport.h"
+#include "pseudolabelexport.h"
 
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
-#include <QJsonDocument>
-#include <set>
 
 namespace primaps::cli {
 
@@ -64,6 +61,11 @@ struct ExportOptions
                                               "other settings in the same folder."};
     QCommandLineOption cache{"cache", "Feature cache (default: the run's).", "DIR"};
     QCommandLineOption weights{"weights", "Backbone weights (default: the run's).", "FILE"};
+    QCommandLineOption corrections{"corrections",
+                                   "Folder of label corrections to apply (default: the run's "
+                                   "RUN_DIR/corrections when it exists).",
+                                   "DIR"};
+    QCommandLineOption noCorrections{"no-corrections", "Ignore the run's corrections."};
     ResourceOptions resources;
 
     void addTo(QCommandLineParser& parser) const
@@ -71,37 +73,9 @@ struct ExportOptions
         data.addTo(parser);
         resources.addTo(parser);
         parser.addOptions({run, out, crf, theta, match, rawClusters, colour, overlay, opacity,
-                           format, size, overwrite, cache, weights});
+                           format, size, overwrite, cache, weights, corrections, noCorrections});
     }
 };
-
-// Identity of a match file's origin, so that a match.json left by an earlier
-// export is reused only for the same prototypes, dataset and CRF setting.
-QJsonObject matchIdentity(const FittedRun& run, const Dataset& dataset, bool crf)
-{
-    return QJsonObject{
-        {"crf", crf},
-        {"theta", QString::fromStdString(run.theta)},
-        {"prototypes_digest", QString::fromStdString(hashFile(run.thetaPath))},
-        {"dataset_fingerprint", QString::fromStdString(dataset.fingerprint())},
-        {"split", QString::fromStdString(dataset.split())},
-    };
-}
-
-// The settings a match file records must be the export's: a match made without
-// the CRF does not describe CRF-refined predictions, theta_R's not theta_M's.
-void checkMatchSettings(const QJsonObject& match, const QString& path, bool crf,
-                        const std::string& theta)
-{
-    if (match.contains("crf") && match.value("crf").toBool() != crf)
-        throw Error("'" + path.toStdString() + "' was computed " +
-                    (crf ? "without" : "with") + " --crf; this export runs " +
-                    (crf ? "with" : "without") + " it");
-    if (match.contains("theta") && match.value("theta").toString().toStdString() != theta)
-        throw Error("'" + path.toStdString() + "' matches theta_" +
-                    match.value("theta").toString().toStdString() + ", this export uses theta_" +
-                    theta);
-}
 
 QString seconds(double s)
 {
@@ -125,10 +99,14 @@ int runExport(const QStringList& arguments)
         "centre crop, optional --crf) and written as an 8-bit label PNG (16-bit for more than "
         "255 clusters). Cluster ids become dataset classes through the Hungarian match of the "
         "run: by default it is computed by evaluating the split first (it needs labels) and "
-        "kept in DIR/match.json; --match takes one from 'primaps eval --json' instead, and "
+        "kept in DIR/match.json; the run's RUN_DIR/match.json (the studio's match, with its "
+        "overrides, merged and ignored clusters) is used instead when it was made for the same "
+        "theta and CRF setting; --match takes one from 'primaps eval --json' instead, and "
         "--raw-clusters keeps the cluster ids. DIR/manifest.json describes the export for a "
         "training pipeline: source run, dataset, parameters, classes with names, values and "
-        "colours, and every image with its files. Files are written atomically and never "
+        "colours (the run's RUN_DIR/classes.json when present), and every image with its files. "
+        "Label corrections in RUN_DIR/corrections (or --corrections DIR) replace the predicted "
+        "classes where the user corrected them; the manifest lists the corrected images. Files are written atomically and never "
         "replaced without --overwrite; running the same command again skips finished images, "
         "also after Ctrl-C. With --shard i/N each task exports its part (give --match); run "
         "the command once more without --shard afterwards for the complete manifest. "
@@ -159,7 +137,8 @@ int runExport(const QStringList& arguments)
     if (parser.isSet(o.rawClusters) && parser.isSet(o.match))
         check.fail(nullptr, "--raw-clusters and --match exclude each other");
     const QString theta = check.choice(o.theta, {"m", "r"});
-    LabelExportSettings settings;
+    PseudoLabelExportRequest request;
+    LabelExportSettings& settings = request.settings;
     settings.outDir = outDir.path().toStdString();
     settings.crf = crf;
     check.guard(&o.format, [&] {
@@ -180,175 +159,79 @@ int runExport(const QStringList& arguments)
 
     FittedRun run;
     std::optional<Dataset> dataset;
-    Shard shard;
     try {
         run = openFittedRun(parser.value(o.run).toStdString(), theta.toStdString(),
                             parser.value(o.weights).toStdString(),
                             parser.value(o.cache).toStdString());
         if (parser.isSet(o.data.shard))
-            shard = parseShard(parser.value(o.data.shard).toStdString());
+            request.shard = parseShard(parser.value(o.data.shard).toStdString());
         dataset = openDataset(datasetChoice, err, quiet);
     } catch (const std::exception& e) {
         return usageError(QString::fromStdString(e.what()));
     }
-
-    ExportSource source;
-    source.run = QFileInfo(QString::fromStdString(run.dir)).absoluteFilePath().toStdString();
-    source.theta = run.theta;
-    source.backbone = run.backbone->name();
-    source.weights = run.weights;
-    source.resolution = run.settings.resolution;
-
-    // The match: none, given, left by an earlier run of this export, or computed.
-    QString matchSource = "none";
-    std::vector<DatasetProblem> matchFailures;
-    // A computed match is stored only once the folder has taken the export, so
-    // that a refused export leaves the match of the labels on disk alone.
-    std::optional<QJsonObject> matchToStore;
-    try {
-        source.prototypesDigest = hashFile(run.thetaPath);
-        const int clusters = run.prototypes.classes;
-        const int classes = dataset->classCount();
-        const QString stored = outDir.filePath("match.json");
-        const QJsonObject identity = matchIdentity(run, *dataset, crf);
-        if (parser.isSet(o.match)) {
-            const QString path = parser.value(o.match);
-            const QJsonObject m = readJsonObject(path);
-            checkMatchSettings(m, path, crf, run.theta);
-            settings.clusterToClass = matchFromJson(m, path, clusters, classes);
-            matchSource = QFileInfo(path).absoluteFilePath();
-        } else if (!parser.isSet(o.rawClusters)) {
-            std::optional<QJsonObject> earlier;
-            if (QFileInfo::exists(stored)) {
-                const QJsonObject m = readJsonObject(stored);
-                if (m.value("identity").toObject() == identity)
-                    earlier = m;
-            }
-            if (earlier) {
-                settings.clusterToClass = matchFromJson(*earlier, stored, clusters, classes);
-                matchSource = "evaluation of the split (" + stored + ")";
-                if (!quiet)
-                    err << "match: using '" << stored << "' from an earlier run of this export\n";
-            } else {
-                if (classes < 1 || !dataset->hasLabels())
-                    throw Error("this split has no labels to match clusters to classes: pass "
-                                "--match FILE (from 'primaps eval --json' on a labelled split) or "
-                                "--raw-clusters");
-                if (parser.isSet(o.data.shard))
-                    throw Error("with --shard, give the match: --match FILE from 'primaps eval "
-                                "--json' (or its --shard/--merge form), so that every task "
-                                "maps clusters alike without evaluating the whole split");
-                {
-                    // Refuse a folder that holds another export before the
-                    // evaluation, which may take long; the match is not known yet.
-                    LabelExportSettings provisional = settings;
-                    provisional.clusterToClass.assign(std::size_t(clusters), -1);
-                    LabelExport(*dataset, clusters, provisional, source).checkFolder(false);
-                }
-                const FeatureCache cache(
-                    run.cacheDir,
-                    featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
-                EvaluationJob evaluation(*dataset, *run.backbone, cache, run.settings,
-                                         run.prototypes, crf, Shard{}, parser.isSet(o.data.strict));
-                const JobState state = runWithProgress(evaluation, err, quiet, "export");
-                if (state == JobState::Canceled)
-                    return ExitInterrupted;
-                if (state == JobState::Failed)
-                    return ExitSomeInputsFailed;
-                const StageReport& r = evaluation.report();
-                // Failing images are reported once, by the export below.
-                matchFailures = r.failures;
-                const ConfusionMatrix& confusion = evaluation.confusion();
-                if (confusion.total() == 0)
-                    throw Error("no labelled pixel could be evaluated, so there is no match; "
-                                "pass --match FILE or --raw-clusters");
-                const EvaluationResult result = evaluate(confusion);
-                QJsonObject m = evaluationJson(result, dataset->classNames(), confusion);
-                m["crf"] = crf;
-                m["theta"] = QString::fromStdString(run.theta);
-                m["run"] = QString::fromStdString(source.run);
-                m["identity"] = identity;
-                matchToStore = m;
-                settings.clusterToClass = result.clusterToClass;
-                matchSource = "evaluation of the split (" + stored + ")";
-                if (!quiet)
-                    err << "match: Hungarian on " << (r.items - r.skipped - r.failures.size())
-                        << " labelled image(s) (" << r.skipped << " without labels), Acc "
-                        << QString::number(result.accuracy, 'f', 2) << " %, mIoU "
-                        << QString::number(result.meanIoU, 'f', 2) << " % -> '" << stored
-                        << "'\n";
-            }
-        }
-    } catch (const std::exception& e) {
-        return usageError(QString::fromStdString(e.what()));
+    if (parser.isSet(o.match)) {
+        request.match = ExportMatchSource::File;
+        request.matchFile = parser.value(o.match).toStdString();
+    } else if (parser.isSet(o.rawClusters)) {
+        request.match = ExportMatchSource::RawClusters;
     }
-
-    std::optional<LabelExport> exporter;
-    try {
-        source.match = matchSource.toStdString();
-        exporter.emplace(*dataset, run.prototypes.classes, settings, source);
-        exporter->prepareFolder();
-        if (matchToStore)
-            writeFileAtomic(outDir.filePath("match.json").toStdString(),
-                            QJsonDocument(*matchToStore).toJson().toStdString());
-    } catch (const std::exception& e) {
-        return usageError(QString::fromStdString(e.what()));
+    if (parser.isSet(o.noCorrections)) {
+        request.corrections = ExportCorrectionsSource::None;
+    } else if (parser.isSet(o.corrections)) {
+        request.corrections = ExportCorrectionsSource::Folder;
+        request.correctionsDir = parser.value(o.corrections).toStdString();
     }
+    request.strict = parser.isSet(o.data.strict);
+    const Shard shard = request.shard;
 
-    try {
-        const FeatureCache cache(
-            run.cacheDir,
-            featureCacheKey(*dataset, run.backbone->name(), run.weights, run.settings));
-        LabelExportJob job(*exporter, *dataset, *run.backbone, cache, run.settings, run.prototypes,
-                           shard, parser.isSet(o.data.strict));
-        const JobState state = runWithProgress(job, err, quiet, "export");
-        const StageReport& r = job.report();
-        std::set<std::string> reported;
-        for (const DatasetProblem& p : r.failures)
-            reported.insert(p.path);
-        std::vector<DatasetProblem> failures = r.failures;
-        for (const DatasetProblem& p : matchFailures)
-            if (!reported.count(p.path) && shard.count == 1)
-                failures.push_back(p);
-        for (const DatasetProblem& p : failures) {
-            // Core's messages often name the file already; name it once.
-            QString why = QString::fromStdString(p.message).simplified();
-            const QString prefix = "'" + QString::fromStdString(p.path) + "': ";
-            if (why.startsWith(prefix))
-                why = why.mid(prefix.size());
-            err << "primaps: '" << QString::fromStdString(p.path) << "': " << why
-                << "; skipped\n";
-        }
-        for (const DatasetProblem& p : r.warnings) // exported, but the user should know
-            err << "primaps: " << QString::fromStdString(p.message).simplified() << "\n";
-        err.flush();
-        const std::size_t listed = exporter->writeManifest();
-        const double elapsed = clock.elapsed() / 1000.0;
-        if (!quiet || !failures.empty()) {
-            out << "export: " << r.items << " image(s)"
-                << (shard.count > 1 ? QString(" (shard %1/%2)").arg(shard.index).arg(shard.count)
-                                    : QString())
-                << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
-                << r.reused << " already exported, " << failures.size() << " failed, "
-                << r.warnings.size() << " warning(s); " << exporter->classes().size()
-                << (exporter->mapped() ? " classes" : " clusters") << ", " << seconds(elapsed);
-            if (r.computed > 0)
-                out << " (" << seconds(elapsed / double(r.computed)) << " per exported image)";
-            out << "\n";
-            out << "manifest: '" << QString::fromStdString(exporter->manifestPath()) << "' lists "
-                << listed << " of " << dataset->size() << " image(s)"
-                << (listed == dataset->size() ? "" : "; the rest are missing") << "\n";
-        }
-        out.flush();
-        if (state == JobState::Canceled)
-            return ExitInterrupted;
-        if (state == JobState::Failed)
-            return ExitSomeInputsFailed;
-        return failures.empty() ? ExitOk : ExitSomeInputsFailed;
-    } catch (const std::exception& e) {
-        err << "primaps export: " << QString::fromStdString(e.what()) << "\n";
+    PseudoLabelExportJob job(run, *dataset, request);
+    job.setLogCallback([&](const std::string& line) {
+        if (!quiet)
+            err << QString::fromStdString(line) << "\n";
+    });
+    // Progress, Ctrl-C and the error line as every dataset command; a refused
+    // request (bad match, a folder with another export, ...) exported nothing.
+    const JobState state = runWithProgress(job, err, quiet, "export");
+    if (job.refused())
+        return ExitUsage;
+    const LabelExport* exporter = job.exporter();
+    if (!exporter)
+        return state == JobState::Canceled ? ExitInterrupted : ExitSomeInputsFailed;
+    const StageReport& r = job.report();
+    for (const DatasetProblem& p : job.failures()) {
+        // Core's messages often name the file already; name it once.
+        QString why = QString::fromStdString(p.message).simplified();
+        const QString prefix = "'" + QString::fromStdString(p.path) + "': ";
+        if (why.startsWith(prefix))
+            why = why.mid(prefix.size());
+        err << "primaps: '" << QString::fromStdString(p.path) << "': " << why << "; skipped\n";
+    }
+    for (const DatasetProblem& p : r.warnings) // exported, but the user should know
+        err << "primaps: " << QString::fromStdString(p.message).simplified() << "\n";
+    err.flush();
+    const double elapsed = clock.elapsed() / 1000.0;
+    if (!quiet || !job.failures().empty()) {
+        out << "export: " << r.items << " image(s)"
+            << (shard.count > 1 ? QString(" (shard %1/%2)").arg(shard.index).arg(shard.count)
+                                : QString())
+            << ": " << r.computed << " exported (" << job.filesWritten() << " files), "
+            << r.reused << " already exported, " << job.failures().size() << " failed, "
+            << r.warnings.size() << " warning(s); "
+            << exporter->classes().size() << (exporter->mapped() ? " classes" : " clusters")
+            << ", " << seconds(elapsed);
+        if (r.computed > 0)
+            out << " (" << seconds(elapsed / double(r.computed)) << " per exported image)";
+        out << "\n";
+        out << "manifest: '" << QString::fromStdString(exporter->manifestPath()) << "' lists "
+            << job.listed() << " of " << dataset->size() << " image(s)"
+            << (job.listed() == dataset->size() ? "" : "; the rest are missing") << "\n";
+    }
+    out.flush();
+    if (state == JobState::Canceled)
+        return ExitInterrupted;
+    if (state == JobState::Failed)
         return ExitSomeInputsFailed;
-    }
+    return job.failures().empty() ? ExitOk : ExitSomeInputsFailed;
 }
 
 } // namespace primaps::cli

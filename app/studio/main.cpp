@@ -4,6 +4,8 @@
 
 #include "imagelistwidget.h"
 #include "mainwindow.h"
+#include "projectcontroller.h"
+#include "reviewcommandline.h"
 #include "runtime.h"
 
 #include <cstdio>
@@ -76,15 +78,25 @@ int main(int argc, char* argv[])
         QStringLiteral("compare"),
         QStringLiteral("Start in the before/after CRF view (View > Before / After CRF)."));
     parser.addOption(compare);
+    parser.addOptions(primaps::reviewOptions());
     parser.addPositionalArgument(QStringLiteral("images"),
-                                 QStringLiteral("Image files or folders to open."),
-                                 QStringLiteral("[images...]"));
+                                 QStringLiteral("Image files or folders to open, or one "
+                                                "PROJECT.primaps file."),
+                                 QStringLiteral("[images...|PROJECT.primaps]"));
     parser.process(app);
 
     primaps::configureThreads();
 
     primaps::MainWindow window;
     const QString shotPath = parser.value(screenshot);
+    if (primaps::wantsReview(parser)) {
+        window.setPersistSettings(shotPath.isEmpty());
+        if (shotPath.isEmpty())
+            window.restoreSettings();
+        window.show();
+        const int code = primaps::startReviewFromCommandLine(window, parser, shotPath);
+        return code >= 0 ? code : app.exec();
+    }
     if (shotPath.isEmpty()) {
         window.restoreSettings();
     } else {
@@ -114,8 +126,37 @@ int main(int argc, char* argv[])
     }
     if (parser.isSet(compare))
         window.compareAction()->setChecked(true);
+    if (!shotPath.isEmpty()) {
+        // An image that turns out unreadable is taken out of the list; when none
+        // is left there is nothing to wait for: say why and stop at once.
+        QObject::connect(window.imageList(), &primaps::ImageListWidget::imageRejected, &window,
+                         [](const QString& path, const QString& reason) {
+                             std::fprintf(stderr, "primaps-studio: %s: %s\n",
+                                          qPrintable(QDir::toNativeSeparators(path)),
+                                          qPrintable(reason));
+                         });
+        QObject::connect(window.imageList(), &primaps::ImageListWidget::loadingFinished, &window,
+                         [&window] {
+                             if (window.imageList()->count() > 0)
+                                 return;
+                             std::fprintf(stderr, "primaps-studio: no readable image to "
+                                                  "decompose; no screenshot\n");
+                             QApplication::exit(1);
+                         });
+    }
     window.show();
-    window.openInitial(parser.positionalArguments());
+    QStringList paths = parser.positionalArguments();
+    if (paths.size() == 1 && paths.first().endsWith(QLatin1String(".primaps"))) {
+        // primaps-studio PROJECT.primaps: the project, not images.
+        window.openInitial({});
+        if (!window.projectController()->open(paths.first()))
+            std::fprintf(stderr, "primaps-studio: cannot open the project '%s'\n",
+                         qPrintable(paths.first()));
+        return app.exec();
+    }
+    window.openInitial(paths);
+    if (shotPath.isEmpty())
+        QTimer::singleShot(0, &window, [&window] { window.projectController()->offerRecovery(); });
     if (!shotPath.isEmpty() && window.imageList()->count() == 0) {
         std::fprintf(stderr, "primaps-studio: no image to decompose; no screenshot\n");
         return 1;

@@ -16,6 +16,8 @@
 #include "legendwidget.h"
 #include "messagewidget.h"
 #include "overlay.h"
+#include "projectcontroller.h"
+#include "reviewcontroller.h"
 #include "runtime.h"
 #include "stepperwidget.h"
 
@@ -128,6 +130,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     createActions();
     createToolBar();
     createStatusBar();
+    m_review = new ReviewController(this);
+    m_project = new ProjectController(this, m_review);
 
     // One banner for every problem, over the picture where the eye is.
     m_images->setMessageWidget(m_messages);
@@ -975,8 +979,9 @@ void MainWindow::onBusyChanged(bool busy)
 
 void MainWindow::onDecomposed(const DecomposeResult& result)
 {
-    // The list may have moved on (or emptied) while this was computed.
-    if (result.request.path != m_images->currentPath())
+    // The list may have moved on (or emptied) while this was computed, or a
+    // dataset image under review may own the canvas.
+    if (result.request.path != m_images->currentPath() || m_review->isActive())
         return;
     m_current = result;
     if (!result.ok()) {

@@ -27,6 +27,8 @@ class ImageListWidget;
 class LabelEditor;
 class LegendWidget;
 class MessageWidget;
+class ProjectController;
+class ReviewController;
 class StepperWidget;
 
 /// The PriMaPs Studio window: image list (left), canvas with legend (centre),
@@ -111,6 +113,10 @@ public:
     EvaluationWidget* evaluationView() const { return m_evaluation; }
     /// Evaluation > Evaluate Last Fit: enabled once a fit has finished.
     QAction* evaluateLastFitAction() const { return m_evaluateLastFitAction; }
+    /// Reviewing a fitted run or a dataset (Dataset dock, Review tool bar).
+    ReviewController* reviewController() const { return m_review; }
+    /// The project file, autosave and crash recovery (File menu).
+    ProjectController* projectController() const { return m_project; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -179,6 +185,8 @@ private:
     QDockWidget* m_featuresDock = nullptr;
     QDockWidget* m_fitDock = nullptr;
     EvaluationWidget* m_evaluation = nullptr;
+    ReviewController* m_review = nullptr;
+    ProjectController* m_project = nullptr;
     QAction* m_evaluateLastFitAction = nullptr;
     QString m_lastFinishedRun; ///< run folder of the last fit that finished
     QDockWidget* m_evaluationDock = nullptr;
