@@ -39,7 +39,8 @@ double QualityResult::smallestShare() const
 }
 
 QualityResult runQuality(const std::string& root, const std::string& cacheDir,
-                         const std::string& runDir, const EmParams& em, bool crf)
+                         const std::string& runDir, const EmParams& em, bool crf,
+                         int resolution)
 {
     QualityResult result;
     DatasetOptions train;
@@ -50,6 +51,7 @@ QualityResult runQuality(const std::string& root, const std::string& cacheDir,
     settings.cacheDir = cacheDir;
     settings.em = em;
     settings.restart = true;
+    settings.resolution = resolution;
 
     // Stage times from the stage callbacks: each per-image stage ends with one.
     auto start = std::chrono::steady_clock::now();

@@ -30,9 +30,11 @@ struct QualityResult
 /// Fits on ROOT's `train` split into `runDir` (features and masks cached in
 /// `cacheDir`, shared between runs) with the filterbank backbone and `em`
 /// (classes <= 0: the dataset's), then evaluates theta_M on `val`, and with the
-/// CRF too when `crf`. Throws primaps::Error when a stage fails.
+/// CRF too when `crf`. `resolution` 0 is the backbone's (320). Throws
+/// primaps::Error when a stage fails.
 QualityResult runQuality(const std::string& root, const std::string& cacheDir,
-                         const std::string& runDir, const EmParams& em, bool crf);
+                         const std::string& runDir, const EmParams& em, bool crf,
+                         int resolution = 0);
 
 /// Writes the training split's cached features and masks, as the fit in
 /// `runDir` read them, and the labels to `outDir` as features.npy (N x C x h x w

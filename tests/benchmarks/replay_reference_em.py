@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Replays the official PriMaPs training procedure on exported caches.
 
@@ -23,8 +23,6 @@ benchmark-side tool, no test depends on it.
     python3 tests/benchmarks/replay_reference_em.py DIR [--seeds 0,1,2] [--epochs 50]
 """
 import argparse
-import copy
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -101,7 +99,10 @@ def run(data, seed, epochs, init_epochs, batch, lr, ema_every, ema_decay, gamma,
     seghead = nn.utils.weight_norm(nn.Conv2d(c, k, 1, bias=False), name="weight", dim=0)
     seghead.weight_v.data.copy_(probe.weight_v.data)
     seghead.weight_g.data.fill_(1.0)
-    ema = copy.deepcopy(seghead)
+    # A copy of the head (deepcopy refuses weight_norm's computed weight).
+    ema = nn.utils.weight_norm(nn.Conv2d(c, k, 1, bias=False), name="weight", dim=0)
+    ema.weight_v.data.copy_(seghead.weight_v.data)
+    ema.weight_g.data.copy_(seghead.weight_g.data)
     ema.requires_grad_(False)
     ema_calls = 0
     optim = torch.optim.Adam(seghead.parameters(), lr=lr)
