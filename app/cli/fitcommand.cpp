@@ -46,6 +46,16 @@ struct FitOptions
                                   "N"};
     QCommandLineOption threshold{"threshold", "PriMaPs threshold (default: the backbone's).", "T"};
     QCommandLineOption noMaskCrf{"no-mask-crf", "Masks without the dense CRF refinement."};
+    QCommandLineOption protocol{"protocol",
+                                "robust (default: keeps every cluster alive, see "
+                                "docs/em-quality.md) or paper (the reference's procedure step "
+                                "for step).",
+                                "NAME", "robust"};
+    QCommandLineOption clusters{"clusters",
+                                "Prototypes to fit (default: the dataset's classes); more than "
+                                "the classes over-clusters, and 'primaps eval' then matches "
+                                "many clusters to one class.",
+                                "N"};
     QCommandLineOption stage{"stage", "Stop after this stage: features, masks or fit (default).",
                              "NAME", "fit"};
     QCommandLineOption epochs{"epochs", "Epochs of EM (or of k-means for --method kmeans).", "N",
@@ -83,6 +93,7 @@ struct FitOptions
              threshold, noMaskCrf,   stage,        epochs,       initEpochs, batchSize,
              seed,      emaEvery,    emaDecay,     learningRate, pcaImages,  checkpointEvery,
              restart,   studentAugs, studentViews, valSplit,     valEvery});
+        parser.addOptions({protocol, clusters});
     }
 };
 
@@ -184,7 +195,10 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         em.learningRate = float(doubleValue(parser, o.learningRate));
         em.pcaImages = intValue(parser, o.pcaImages, 1);
         em.studentAugmentation = parser.isSet(o.studentAugs);
-        em.classes = parser.isSet(o.data.classes) ? intValue(parser, o.data.classes, 1) : 0;
+        em.classes = parser.isSet(o.clusters)       ? intValue(parser, o.clusters, 1)
+                     : parser.isSet(o.data.classes) ? intValue(parser, o.data.classes, 1)
+                                                    : 0;
+        em.protocol = emProtocolFromString(parser.value(o.protocol).toStdString());
         run.studentViews = intValue(parser, o.studentViews, 1);
         run.checkpointEvery = intValue(parser, o.checkpointEvery, 1);
         run.restart = parser.isSet(o.restart);
