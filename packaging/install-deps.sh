@@ -19,6 +19,8 @@ packages=(
   libopenblas0-pthread libblas-dev liblapack-dev
   # tests and benchmarks
   libbenchmark-dev
+  # real texture photographs (GIMP's patterns) for the PriMaPs-EM quality test
+  gimp-data
   xvfb xauth
   # Qt's offscreen/xcb platform plugins need these fonts to render text
   fonts-dejavu-core

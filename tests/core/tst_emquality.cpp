@@ -45,8 +45,7 @@ private slots:
         QVERIFY2(std::filesystem::exists(std::string(kPatterns) + "Animal/leopard.pat"),
                  "gimp-data's patterns are missing: run packaging/install-deps.sh");
         bench::MosaicSpec spec;
-        spec.images = 30;
-        spec.size = 160; // a quarter of the benchmark's pixels: fits in a unit test's time
+        spec.images = 36;
         spec.seed = 7;
         data = dir.filePath("data").toStdString();
         cache = dir.filePath("cache").toStdString();
@@ -58,10 +57,10 @@ private slots:
         // Every label pixel is a class id, the classes are dealt evenly and the
         // split lists hold every image once.
         const cv::Mat labels = cv::imread(data + "/labels/m0000.png", cv::IMREAD_UNCHANGED);
-        QCOMPARE(labels.size(), cv::Size(160, 160));
+        QCOMPARE(labels.size(), cv::Size(320, 320));
         std::vector<double> share(6, 0.0);
         double total = 0;
-        for (int i = 0; i < 30; ++i) {
+        for (int i = 0; i < 36; ++i) {
             char name[64];
             std::snprintf(name, sizeof name, "/labels/m%04d.png", i);
             const cv::Mat l = cv::imread(data + name, cv::IMREAD_UNCHANGED);
@@ -114,7 +113,7 @@ private:
         const std::string run =
             dir.filePath(QString("run_%1_%2").arg(toString(method), toString(protocol)))
                 .toStdString();
-        const bench::QualityResult r = bench::runQuality(data, cache, run, em, false, 160);
+        const bench::QualityResult r = bench::runQuality(data, cache, run, em, false);
         QString shares;
         for (double s : r.clusterShare)
             shares += QString(" %1").arg(100 * s, 0, 'f', 1);
