@@ -39,10 +39,6 @@ constexpr int kInitPositions = 65536;
 constexpr int kInitRestarts = 4;
 constexpr double kStarvedShare = 0.25;
 constexpr int kReseedEvery = 10;
-// Robust E-step: a cluster whose masks in a batch hold less than this share of
-// its fair part (1 / K) of the pseudo-labelled pixels is fed masks from
-// clusters above it (those that vote for it most, then those closest to it).
-constexpr double kFedShare = 0.5;
 
 using detail::permutation;
 using detail::Rng;
@@ -522,26 +518,17 @@ EmStepInfo EmFit::Impl::emStep()
     at::Tensor confidence = at::zeros({k}, at::kDouble);
     at::Tensor nllPerClass = at::zeros({k}, at::kDouble);
     std::int64_t pixels = 0, labelled = 0;
-    // E-step for the whole batch first: the robust protocol balances the masks'
-    // pseudo-labels across the batch before any target is formed.
-    struct Vote
-    {
-        std::uint32_t index;
-        FeatureMap features;
-        cv::Mat masks;
-        std::vector<int> mode; // cluster of each mask id, -1 = none
-    };
-    std::vector<Vote> votes;
-    std::vector<detail::MaskSummary> batchMasks; // robust protocol only
+    std::vector<detail::MaskSummary> batchMasks; // robust protocol: re-seeding candidates
     for (std::uint32_t index : batch()) {
         FeatureMap f = checkedFeatures(index, false);
+        const int fh = f.height, fw = f.width;
         const cv::Mat masks = data.masks(index);
         if (masks.type() != CV_8UC1 || masks.empty())
             throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
         const int lh = masks.rows, lw = masks.cols;
         const std::int64_t hw = std::int64_t(lh) * lw;
 
-        // theta_M's prediction at label resolution, each mask's mode.
+        // E-step: theta_M's prediction at label resolution, each mask's mode.
         const at::Tensor predM =
             upsample(weightsM.mm(featureMatrix(f)).view({1, k, f.height, f.width}), lh, lw)
                 .argmax(1)
@@ -564,31 +551,12 @@ EmStepInfo EmFit::Impl::emStep()
                 mode[std::size_t(m)] = int(best - first);
         }
         if (params.protocol == EmProtocol::Robust) {
-            for (detail::MaskSummary& m : detail::summariseMasks(f, masks, mode)) {
-                m.image = int(votes.size());
-                const auto first = histogram.begin() + std::ptrdiff_t(std::size_t(m.id) * std::size_t(k));
-                m.votes.assign(first, first + k);
+            std::vector<detail::MaskSummary> summaries = detail::summariseMasks(f, masks, mode);
+            for (detail::MaskSummary& m : summaries) {
+                pseudoPixels[std::size_t(m.cluster)] += m.pixels;
                 batchMasks.push_back(std::move(m));
             }
         }
-        votes.push_back({index, std::move(f), masks, std::move(mode)});
-    }
-    if (params.protocol == EmProtocol::Robust) {
-        detail::feedStarvedClusters(batchMasks, thetaM, kFedShare / k);
-        for (const detail::MaskSummary& m : batchMasks) {
-            votes[std::size_t(m.image)].mode[std::size_t(m.id)] = m.cluster;
-            pseudoPixels[std::size_t(m.cluster)] += m.pixels;
-        }
-    }
-
-    for (Vote& vote : votes) {
-        const std::uint32_t index = vote.index;
-        FeatureMap f = std::move(vote.features);
-        const int fh = f.height, fw = f.width;
-        const cv::Mat& masks = vote.masks;
-        const std::vector<int>& mode = vote.mode;
-        const int lh = masks.rows, lw = masks.cols;
-        const std::int64_t hw = std::int64_t(lh) * lw;
         at::Tensor target = at::zeros({hw}, at::kLong);
         at::Tensor valid = at::zeros({hw}, at::kFloat);
         std::int64_t* t = target.data_ptr<std::int64_t>();

@@ -80,10 +80,9 @@ enum class EmProtocol
     /// gradient k-means, then PriMaPs-EM exactly as the official code runs it.
     Paper,
     /// The default: the same model and losses, with the changes that keep every
-    /// prototype alive on real data (docs/em-quality.md): a spherical k-means
-    /// initialisation (k-means++ seeding, restarts), an E-step that feeds
-    /// clusters below half their fair share of the pseudo-labels, and starved
-    /// prototypes re-seeded from the worst-fitting masks.
+    /// prototype alive on real data (docs/em-quality.md): a k-means++ seeded
+    /// Lloyd initialisation with restarts, and dead prototypes re-seeded during
+    /// EM from the worst-fitting masks.
     Robust,
 };
 const char* toString(EmProtocol protocol);

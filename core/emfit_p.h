@@ -53,17 +53,7 @@ struct MaskSummary
     int cluster = -1;
     double pixels = 0;
     std::vector<float> meanFeature;
-    int id = 0;                      ///< mask id in its image
-    int image = 0;                   ///< the image's place in the batch (set by the caller)
-    std::vector<std::int64_t> votes; ///< pixels predicted as each cluster (set by the caller)
 };
-
-/// The robust E-step's balance: while a cluster holds less than `minShare` of
-/// the masks' pixels, it takes over the mask that votes most for it (then the
-/// one whose mean feature it scores closest to the mask's own cluster) from a
-/// cluster that stays at or above `minShare` without it. Changes `cluster`.
-void feedStarvedClusters(std::vector<MaskSummary>& masks, const Prototypes& thetaM,
-                         double minShare);
 
 /// Summaries of the masks 1..254 of one image: `masks` at label resolution,
 /// `modes` the cluster of each mask id (-1: none), `features` C x h x w.

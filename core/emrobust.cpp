@@ -132,10 +132,7 @@ std::vector<MaskSummary> summariseMasks(const FeatureMap& features, const cv::Ma
                 continue;
             if (slot[std::size_t(id)] < 0) {
                 slot[std::size_t(id)] = int(out.size());
-                MaskSummary m;
-                m.cluster = modes[std::size_t(id)];
-                m.id = id;
-                out.push_back(std::move(m));
+                out.push_back({modes[std::size_t(id)], 0.0, {}});
                 counts.resize(counts.size() + cells, 0.0f);
             }
             const int cx = std::min(fw - 1, int((x + 0.5) * fw / lw));
@@ -155,66 +152,6 @@ std::vector<MaskSummary> summariseMasks(const FeatureMap& features, const cv::Ma
         out[s].meanFeature.assign(m, m + features.channels);
     }
     return out;
-}
-
-void feedStarvedClusters(std::vector<MaskSummary>& masks, const Prototypes& thetaM,
-                         double minShare)
-{
-    const int k = thetaM.classes;
-    const std::size_t dim = std::size_t(thetaM.dim);
-    std::vector<double> held(std::size_t(k), 0.0);
-    double total = 0;
-    for (const MaskSummary& m : masks) {
-        held[std::size_t(m.cluster)] += m.pixels;
-        total += m.pixels;
-    }
-    const double floor = minShare * total;
-    // theta_M's score of each cluster for a mask's mean feature (gain x cosine),
-    // the tie-breaker when no pixel of any candidate votes for the starved cluster.
-    std::vector<double> unitNorm(std::size_t(k), 0.0);
-    for (int c = 0; c < k; ++c) {
-        double n = 0;
-        for (std::size_t i = 0; i < dim; ++i)
-            n += double(thetaM.direction[std::size_t(c) * dim + i]) *
-                 thetaM.direction[std::size_t(c) * dim + i];
-        unitNorm[std::size_t(c)] = std::sqrt(std::max(1e-24, n));
-    }
-    auto score = [&](const MaskSummary& m, int c) {
-        double dot = 0, nm = 0;
-        for (std::size_t i = 0; i < dim; ++i) {
-            dot += double(thetaM.direction[std::size_t(c) * dim + i]) * m.meanFeature[i];
-            nm += double(m.meanFeature[i]) * m.meanFeature[i];
-        }
-        return thetaM.gain[std::size_t(c)] * dot /
-               (unitNorm[std::size_t(c)] * std::sqrt(std::max(1e-24, nm)));
-    };
-    std::vector<int> order(static_cast<std::size_t>(k));
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int a, int b) { return held[std::size_t(a)] < held[std::size_t(b)]; });
-    for (int c : order) {
-        while (held[std::size_t(c)] < floor) {
-            MaskSummary* best = nullptr;
-            double bestVote = -1, bestMargin = -1e300;
-            for (MaskSummary& m : masks) {
-                const int from = m.cluster;
-                if (from == c || held[std::size_t(from)] - m.pixels < floor)
-                    continue;
-                const double vote = double(m.votes[std::size_t(c)]) / std::max(1.0, m.pixels);
-                const double margin = vote > 0 || bestVote > 0 ? 0.0 : score(m, c) - score(m, from);
-                if (vote > bestVote || (vote == bestVote && margin > bestMargin)) {
-                    best = &m;
-                    bestVote = vote;
-                    bestMargin = margin;
-                }
-            }
-            if (!best)
-                break;
-            held[std::size_t(best->cluster)] -= best->pixels;
-            held[std::size_t(c)] += best->pixels;
-            best->cluster = c;
-        }
-    }
 }
 
 std::vector<int> reseedDeadPrototypes(Prototypes& thetaR, Prototypes& thetaM,
