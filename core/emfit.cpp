@@ -4,6 +4,7 @@
 // 1x1 prototypes), so the chain rule is short, memory stays bounded per image, and
 // the whole state (Adam moments included) is plain arrays that checkpoint exactly.
 #include "emfit.h"
+#include "emfit_p.h"
 
 #include "atomicfile.h"
 #include "error.h"
@@ -18,36 +19,7 @@ namespace primaps {
 
 using nlohmann::json;
 
-namespace {
-
-constexpr int kStateVersion = 1;
-
-// splitmix64: tiny, fast, and its whole state is one integer, so checkpoints carry
-// it exactly. The standard library's distributions are implementation-defined,
-// hence the own bounded draw.
-struct Rng
-{
-    std::uint64_t state = 0;
-
-    std::uint64_t next()
-    {
-        std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
-    std::uint64_t below(std::uint64_t n)
-    {
-        const std::uint64_t limit = ~std::uint64_t(0) - (~std::uint64_t(0) % n);
-        std::uint64_t x;
-        do {
-            x = next();
-        } while (x >= limit);
-        return x % n;
-    }
-};
-
-std::vector<std::uint32_t> permutation(std::size_t n, Rng& rng)
+std::vector<std::uint32_t> detail::permutation(std::size_t n, Rng& rng)
 {
     std::vector<std::uint32_t> order(n);
     std::iota(order.begin(), order.end(), 0u);
@@ -55,6 +27,21 @@ std::vector<std::uint32_t> permutation(std::size_t n, Rng& rng)
         std::swap(order[i - 1], order[std::size_t(rng.below(i))]);
     return order;
 }
+
+namespace {
+
+constexpr int kStateVersion = 1;
+// Robust protocol (docs/em-quality.md): feature positions and restarts of the
+// spherical k-means initialisation; a prototype is starved when it receives
+// less than this share of its fair part (1 / K) of the pseudo-labels counted
+// between two checks, which run every kReseedEvery EM steps.
+constexpr int kInitPositions = 65536;
+constexpr int kInitRestarts = 4;
+constexpr double kStarvedShare = 0.25;
+constexpr int kReseedEvery = 10;
+
+using detail::permutation;
+using detail::Rng;
 
 // Adam exactly as torch.optim.Adam (betas 0.9/0.999, eps 1e-8, no weight decay).
 struct Adam
@@ -218,6 +205,20 @@ EmMethod emMethodFromString(const std::string& name)
     throw Error("unknown fit method '" + name + "' (known: primaps-em, kmeans)");
 }
 
+const char* toString(EmProtocol protocol)
+{
+    return protocol == EmProtocol::Paper ? "paper" : "robust";
+}
+
+EmProtocol emProtocolFromString(const std::string& name)
+{
+    if (name == "paper")
+        return EmProtocol::Paper;
+    if (name == "robust")
+        return EmProtocol::Robust;
+    throw Error("unknown fit protocol '" + name + "' (known: robust, paper)");
+}
+
 const char* toString(EmPhase phase)
 {
     switch (phase) {
@@ -250,6 +251,10 @@ struct EmFit::Impl
     Adam adamGain, adamDirection;
     std::int64_t emSteps = 0;
     std::int64_t emaCalls = 0;
+    // Robust protocol: pseudo-labelled pixels per cluster since the last check
+    // for starved prototypes, and how many were re-seeded in the whole fit.
+    std::vector<double> pseudoPixels;
+    std::int64_t reseeds = 0;
     std::vector<EmStepInfo> history;
 
     Impl(const EmDataSource& source, const EmParams& p) : data(source), params(p) {}
@@ -349,6 +354,7 @@ struct EmFit::Impl
         adamDirection.reset(thetaR.direction.size());
         emSteps = 0;
         emaCalls = 0;
+        pseudoPixels.assign(std::size_t(thetaR.classes), 0.0);
     }
 
     EmStepInfo pcaStep();
@@ -362,6 +368,18 @@ EmStepInfo EmFit::Impl::pcaStep()
     const std::vector<std::uint32_t> sample = permutation(imageCount, rng);
     const std::size_t count =
         std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
+    if (params.protocol == EmProtocol::Robust) {
+        const int dim = checkedFeatures(sample[0], false).channels;
+        if (params.classes > dim)
+            throw Error("cannot fit " + std::to_string(params.classes) + " prototypes to " +
+                        std::to_string(dim) + "-dimensional features");
+        thetaR = detail::sphericalKMeans(
+            data, std::vector<std::uint32_t>(sample.begin(), sample.begin() + std::ptrdiff_t(count)),
+            params.classes, kInitPositions, kInitRestarts, rng);
+        thetaM = thetaR;
+        enterKMeans();
+        return EmStepInfo{};
+    }
     at::Tensor gram, sum;
     std::int64_t n = 0;
     int dim = 0;
@@ -500,6 +518,7 @@ EmStepInfo EmFit::Impl::emStep()
     at::Tensor confidence = at::zeros({k}, at::kDouble);
     at::Tensor nllPerClass = at::zeros({k}, at::kDouble);
     std::int64_t pixels = 0, labelled = 0;
+    std::vector<detail::MaskSummary> batchMasks; // robust protocol: re-seeding candidates
     for (std::uint32_t index : batch()) {
         FeatureMap f = checkedFeatures(index, false);
         const int fh = f.height, fw = f.width;
@@ -530,6 +549,13 @@ EmStepInfo EmFit::Impl::emStep()
             const auto best = std::max_element(first, first + k); // ties: lowest class
             if (*best > 0)
                 mode[std::size_t(m)] = int(best - first);
+        }
+        if (params.protocol == EmProtocol::Robust) {
+            std::vector<detail::MaskSummary> summaries = detail::summariseMasks(f, masks, mode);
+            for (detail::MaskSummary& m : summaries) {
+                pseudoPixels[std::size_t(m.cluster)] += m.pixels;
+                batchMasks.push_back(std::move(m));
+            }
         }
         at::Tensor target = at::zeros({hw}, at::kLong);
         at::Tensor valid = at::zeros({hw}, at::kFloat);
@@ -614,6 +640,13 @@ EmStepInfo EmFit::Impl::emStep()
     ++emSteps;
     if (params.emaEvery > 0 && emSteps % params.emaEvery == 0)
         info.emaDecay = emaUpdate();
+    if (params.protocol == EmProtocol::Robust && emSteps % kReseedEvery == 0) {
+        reseeds += std::int64_t(detail::reseedDeadPrototypes(
+                                    thetaR, thetaM, adamDirection.m, adamDirection.v, adamGain.m,
+                                    adamGain.v, pseudoPixels, batchMasks, kStarvedShare / k)
+                                    .size());
+        std::fill(pseudoPixels.begin(), pseudoPixels.end(), 0.0);
+    }
     return info;
 }
 
@@ -671,6 +704,10 @@ const Prototypes& EmFit::thetaR() const
 {
     return d->thetaR;
 }
+std::int64_t EmFit::reseeds() const
+{
+    return d->reseeds;
+}
 const std::vector<EmStepInfo>& EmFit::history() const
 {
     return d->history;
@@ -713,6 +750,7 @@ std::string EmFit::saveState() const
         {"version", kStateVersion},
         {"params",
          {{"method", toString(p.method)},
+          {"protocol", toString(p.protocol)},
           {"classes", p.classes},
           {"epochs", p.epochs},
           {"init_epochs", p.initEpochs},
@@ -739,6 +777,8 @@ std::string EmFit::saveState() const
          {{"step", d->adamDirection.step}, {"m", d->adamDirection.m}, {"v", d->adamDirection.v}}},
         {"em_steps", d->emSteps},
         {"ema_calls", d->emaCalls},
+        {"pseudo_pixels", d->pseudoPixels},
+        {"reseeds", d->reseeds},
         {"history", history},
     };
     return state.dump();
@@ -755,7 +795,10 @@ void EmFit::restoreState(const std::string& text)
         const json& p = s.at("params");
         const EmParams& mine = d->params;
         const bool same =
-            p.at("method") == toString(mine.method) && p.at("classes") == mine.classes &&
+            p.at("method") == toString(mine.method) &&
+            // States written before protocols existed are the paper's procedure.
+            p.value("protocol", std::string("paper")) == toString(mine.protocol) &&
+            p.at("classes") == mine.classes &&
             p.at("epochs") == mine.epochs && p.at("init_epochs") == mine.initEpochs &&
             p.at("batch_size") == mine.batchSize && p.at("seed") == mine.seed &&
             p.at("learning_rate").get<float>() == mine.learningRate &&
@@ -789,6 +832,8 @@ void EmFit::restoreState(const std::string& text)
         restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
         restored.emSteps = s.at("em_steps").get<std::int64_t>();
         restored.emaCalls = s.at("ema_calls").get<std::int64_t>();
+        restored.pseudoPixels = s.value("pseudo_pixels", std::vector<double>());
+        restored.reseeds = s.value("reseeds", std::int64_t(0));
         restored.history = historyFrom(s.at("history"));
         if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
             (restored.order.size() != d->imageCount ||
@@ -796,7 +841,9 @@ void EmFit::restoreState(const std::string& text)
              restored.adamDirection.v.size() != restored.thetaR.direction.size() ||
              restored.adamGain.m.size() != restored.adamGain.v.size() ||
              restored.thetaM.direction.size() != restored.thetaR.direction.size() ||
-             restored.thetaR.classes != d->params.classes))
+             restored.thetaR.classes != d->params.classes ||
+             (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
+              restored.pseudoPixels.size() != std::size_t(d->params.classes))))
             throw Error("inconsistent sizes");
     } catch (const Error& e) {
         throw Error(std::string("cannot restore the EM state: ") + e.what());
@@ -815,6 +862,8 @@ void EmFit::restoreState(const std::string& text)
     d->adamDirection = std::move(restored.adamDirection);
     d->emSteps = restored.emSteps;
     d->emaCalls = restored.emaCalls;
+    d->pseudoPixels = std::move(restored.pseudoPixels);
+    d->reseeds = restored.reseeds;
     d->history = std::move(restored.history);
 }
 

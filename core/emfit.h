@@ -73,6 +73,22 @@ const char* toString(EmMethod method);
 /// "primaps-em" or "kmeans"; throws primaps::Error otherwise.
 EmMethod emMethodFromString(const std::string& name);
 
+/// Which procedure a fit follows (recorded in run.json and the checkpoint).
+enum class EmProtocol
+{
+    /// The reference's training step for step: PCA directions, 2 epochs of
+    /// gradient k-means, then PriMaPs-EM exactly as the official code runs it.
+    Paper,
+    /// The default: the same model and losses, with the changes that keep every
+    /// prototype alive on real data (docs/em-quality.md): a k-means++ seeded
+    /// Lloyd initialisation with restarts, and dead prototypes re-seeded during
+    /// EM from the worst-fitting masks.
+    Robust,
+};
+const char* toString(EmProtocol protocol);
+/// "paper" or "robust"; throws primaps::Error otherwise.
+EmProtocol emProtocolFromString(const std::string& name);
+
 enum class EmPhase
 {
     Pca,
@@ -86,6 +102,9 @@ const char* toString(EmPhase phase);
 struct EmParams
 {
     EmMethod method = EmMethod::PrimapsEm;
+    EmProtocol protocol = EmProtocol::Robust;
+    /// Number of prototypes (clusters); may exceed the dataset's classes
+    /// (over-clustering, evaluated by a many-to-one match).
     int classes = 27;
     /// Epochs of the final phase: EM for PrimapsEm, k-means for KMeans.
     int epochs = 50;
@@ -158,6 +177,9 @@ public:
     const Prototypes& thetaM() const;
     /// The trained prototypes.
     const Prototypes& thetaR() const;
+    /// Prototypes re-seeded so far because the E-step starved them (robust
+    /// protocol; always 0 for the paper's).
+    std::int64_t reseeds() const;
     /// Every step so far (kept across checkpoints).
     const std::vector<EmStepInfo>& history() const;
 

@@ -310,6 +310,26 @@ cv::Mat mapClusters(const cv::Mat& predictions, const std::vector<int>& clusterT
     return out;
 }
 
+const char* matchingKind(const EvaluationResult& result)
+{
+    if (result.clusters > result.classes)
+        return "many-to-one";
+    return result.clusters == result.classes ? "one-to-one" : "one-to-one, partial";
+}
+
+std::string describeMatching(const EvaluationResult& result)
+{
+    const std::string counts = std::to_string(result.clusters) + " clusters onto " +
+                               std::to_string(result.classes) + " classes";
+    if (result.clusters <= result.classes)
+        return std::string(matchingKind(result)) + ": " + counts + " (Hungarian matching)";
+    const auto majority = std::count(result.matchKind.begin(), result.matchKind.end(),
+                                     MatchKind::Majority);
+    return std::string(matchingKind(result)) + ": " + counts + " (" +
+           std::to_string(result.clusters - int(majority)) + " by Hungarian matching, " +
+           std::to_string(majority) + " by majority, marked *)";
+}
+
 std::string formatEvaluation(const EvaluationResult& result, const std::vector<std::string>& names)
 {
     auto number = [](double v) {
@@ -320,7 +340,8 @@ std::string formatEvaluation(const EvaluationResult& result, const std::vector<s
         return std::string(buffer);
     };
     std::string text = "Acc  " + number(result.accuracy) + "\nmIoU " + number(result.meanIoU) +
-                       "\n" + "pixels " + std::to_string(result.pixels) + "\n" +
+                       "\n" + "pixels " + std::to_string(result.pixels) + "\n" + "match " +
+                       describeMatching(result) + "\n" +
                        "class IoU (clusters matched to the class):\n";
     for (int j = 0; j < result.classes; ++j) {
         const std::string name = std::size_t(j) < names.size() && !names[std::size_t(j)].empty()

@@ -110,13 +110,24 @@ struct EvaluationResult
 /// primaps::Error.
 EvaluationResult evaluate(const ConfusionMatrix& confusion);
 
+/// The kind of matching evaluate() made: "one-to-one" (as many clusters as
+/// classes), "many-to-one" (over-clustering: every class takes one cluster by the
+/// Hungarian matching, the other clusters join the class they overlap most) or
+/// "one-to-one, partial" (fewer clusters than classes: some classes get none).
+const char* matchingKind(const EvaluationResult& result);
+
+/// One line for the user: the matching kind with its counts, e.g. "many-to-one:
+/// 12 clusters onto 6 classes (6 by Hungarian matching, 6 by majority)".
+std::string describeMatching(const EvaluationResult& result);
+
 /// Maps a cluster-id image (CV_8U/CV_16U/CV_32S) to class ids (CV_8U) through
 /// `clusterToClass`; clusters without a class (-1) and ids outside the table
 /// become `ignore`. Throws primaps::Error on a wrong type.
 cv::Mat mapClusters(const cv::Mat& predictions, const std::vector<int>& clusterToClass,
                     int ignore = 255);
 
-/// A human-readable multi-line table: Acc, mIoU, then one line per class
+/// A human-readable multi-line table: Acc, mIoU, the matching
+/// (describeMatching()), then one line per class
 /// (`names` may be shorter than the class count; missing names print as "class N").
 std::string formatEvaluation(const EvaluationResult& result,
                              const std::vector<std::string>& names = {});

@@ -47,6 +47,7 @@ std::string evaluationToJson(const EvaluationResult& r, const std::vector<std::s
                     {"miou", number(r.meanIoU)},
                     {"per_class_iou", perClass},
                     {"class_names", nameArray},
+                    {"match", matchingKind(r)},
                     {"matching", matching},
                     {"pixels", r.pixels},
                     {"clusters", r.clusters},

@@ -62,9 +62,12 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         run.dataset.split = j.value("split", std::string());
         run.dataset.holdout = j.value("holdout", 0.0);
         FitRunSettings& s = run.settings;
-        s.em.classes = j.at("classes").get<int>();
+        // "clusters" (the prototypes) may exceed "classes" (the dataset's); runs
+        // written before over-clustering have only "classes", and both were equal.
+        const int classes = j.at("classes").get<int>();
+        s.em.classes = j.value("clusters", classes);
         if (run.dataset.kind == DatasetKind::Folder)
-            run.dataset.classes = s.em.classes;
+            run.dataset.classes = classes;
         s.backbone = j.at("backbone").get<std::string>();
         s.weights = j.value("weights", std::string());
         s.resolution = j.at("resolution").get<int>();
@@ -73,6 +76,8 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         s.cacheDir = j.value("cache", std::string());
         s.runDir = runDir;
         s.em.method = emMethodFromString(j.at("method").get<std::string>());
+        // Runs written before protocols existed followed the paper's procedure.
+        s.em.protocol = emProtocolFromString(j.value("protocol", std::string("paper")));
         s.em.epochs = j.at("epochs").get<int>();
         s.em.initEpochs = j.at("init_epochs").get<int>();
         s.em.batchSize = j.at("batch_size").get<int>();
@@ -185,6 +190,9 @@ DatasetFitJob::DatasetFitJob(Dataset dataset, FitRunSettings settings)
         throw Error("the PriMaPs threshold must be in (0, 1]");
     if (s.em.classes <= 0)
         s.em.classes = dataset_.classCount();
+    else if (dataset_.classCount() > 0 && s.em.classes < dataset_.classCount())
+        throw Error("the fit needs at least as many clusters as the dataset has classes (" +
+                    std::to_string(dataset_.classCount()) + "); more clusters over-cluster");
     if (s.em.classes < 1 && s.lastStage == FitStage::Fit)
         throw Error("the dataset has no class list (classes.txt): give the number of classes");
 }
@@ -305,7 +313,8 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         {"root", dataset_.root()},
         {"split", dataset_.split()},
         {"holdout", dataset_.holdout()},
-        {"classes", s.em.classes},
+        {"classes", dataset_.classCount() > 0 ? dataset_.classCount() : s.em.classes},
+        {"clusters", s.em.classes},
         {"class_names", names},
         {"backbone", backbone_->name()},
         {"weights", s.weights},
@@ -315,6 +324,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         {"cache", absolutePath(s.cacheDir)},
         {"feature_cache_key", r.featureKey.text()},
         {"method", toString(s.em.method)},
+        {"protocol", toString(s.em.protocol)},
         {"epochs", s.em.epochs},
         {"init_epochs", s.em.initEpochs},
         {"batch_size", s.em.batchSize},
@@ -329,6 +339,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         {"val_split", s.validationSplit},
         {"val_every", s.validationEvery},
         {"images", int(data.size())},
+        {"reseeded_prototypes", fit.reseeds()},
         {"complete", false},
     };
     const std::string runJson = runFilePath(s.runDir, "run.json");
@@ -406,6 +417,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
     writeFileAtomic(runFilePath(s.runDir, "history.csv"), csv);
     runInfo["complete"] = true;
     runInfo["steps"] = fit.stepsDone();
+    runInfo["reseeded_prototypes"] = fit.reseeds();
     writeFileAtomic(runJson, runInfo.dump(4) + "\n");
 }
 

@@ -21,6 +21,8 @@ packages=(
   help2man
   # tests and benchmarks
   libbenchmark-dev
+  # real texture photographs (GIMP's patterns) for the PriMaPs-EM quality test
+  gimp-data
   xvfb xauth
   # Qt's offscreen/xcb platform plugins need these fonts to render text
   fonts-dejavu-core

@@ -47,6 +47,16 @@ struct FitOptions
                                   "N"};
     QCommandLineOption threshold{"threshold", "PriMaPs threshold (default: the backbone's).", "T"};
     QCommandLineOption noMaskCrf{"no-mask-crf", "Masks without the dense CRF refinement."};
+    QCommandLineOption protocol{"protocol",
+                                "robust (default: keeps every cluster alive, see "
+                                "docs/em-quality.md) or paper (the reference's procedure step "
+                                "for step).",
+                                "NAME", "robust"};
+    QCommandLineOption clusters{"clusters",
+                                "Prototypes to fit (default: the dataset's classes); more than "
+                                "the classes over-clusters, and 'primaps eval' then matches "
+                                "many clusters to one class.",
+                                "N"};
     QCommandLineOption stage{"stage", "Stop after this stage: features, masks or fit (default).",
                              "NAME", "fit"};
     QCommandLineOption maskStage{"stage", "Stop after this stage: features or masks (default).",
@@ -92,7 +102,7 @@ struct FitOptions
         if (fit)
             parser.addOptions({method, epochs, initEpochs, batchSize, emaEvery, emaDecay,
                                learningRate, pcaImages, checkpointEvery, restart, valSplit,
-                               valEvery});
+                               valEvery, protocol, clusters});
     }
 };
 
@@ -181,6 +191,11 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         em.emaDecay = float(check.number(o.emaDecay, 0.0, 1.0));
         em.learningRate = float(check.number(o.learningRate, 0.0, 1e3, true));
         em.pcaImages = intValue(parser, o.pcaImages, 1);
+        if (parser.isSet(o.clusters))
+            em.classes = intValue(parser, o.clusters, 1);
+        check.guard(&o.protocol, [&] {
+            em.protocol = emProtocolFromString(parser.value(o.protocol).toStdString());
+        });
         run.checkpointEvery = intValue(parser, o.checkpointEvery, 1);
         run.restart = parser.isSet(o.restart);
         run.validationSplit = parser.value(o.valSplit).toStdString();

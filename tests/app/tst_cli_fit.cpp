@@ -92,6 +92,51 @@ private slots:
         QVERIFY(other.err.contains("--restart"));
     }
 
+    void protocolAndOverClustering()
+    {
+        // run.json records the protocol and the clusters beside the classes; eval
+        // matches the extra clusters many-to-one and says so.
+        const QString run3 = QDir(tmp.path()).filePath("run-over");
+        const Run fit = runCli(QStringList{"fit", "--cache", cache, "--out", run3, "--epochs", "2",
+                                           "--batch-size", "4", "--protocol", "paper",
+                                           "--clusters", "5"} +
+                               common);
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        std::ifstream in(QDir(run3).filePath("run.json").toStdString());
+        const nlohmann::json info = nlohmann::json::parse(in);
+        QCOMPARE(info["protocol"], "paper");
+        QCOMPARE(info["clusters"], 5);
+        QCOMPARE(info["classes"], 3);
+        QCOMPARE(info["reseeded_prototypes"], 0);
+        const Run eval =
+            runCli({"eval", "--run", run3, "--dataset", "folder", "--root", ds, "--json"});
+        QVERIFY2(eval.exitCode == 0, qPrintable(eval.err));
+        const nlohmann::json result = parse(eval.out);
+        QCOMPARE(result["match"], "many-to-one");
+        QCOMPARE(result["clusters"], 5);
+        QCOMPARE(result["classes"], 3);
+        const Run text = runCli({"eval", "--run", run3, "--dataset", "folder", "--root", ds});
+        QVERIFY2(text.out.contains("match many-to-one: 5 clusters onto 3 classes"),
+                 qPrintable(text.out));
+
+        // The default protocol is the robust one.
+        const QString run4 = QDir(tmp.path()).filePath("run-robust");
+        QCOMPARE(runCli(QStringList{"fit", "--cache", cache, "--out", run4, "--epochs", "1",
+                                    "--batch-size", "4"} +
+                        common)
+                     .exitCode,
+                 0);
+        std::ifstream in4(QDir(run4).filePath("run.json").toStdString());
+        QCOMPARE(nlohmann::json::parse(in4)["protocol"], "robust");
+
+        const Run bad = runCli(QStringList{"fit", "--out", run3, "--protocol", "fast"} + common);
+        QCOMPARE(bad.exitCode, 2);
+        QVERIFY(bad.err.contains("unknown fit protocol 'fast'"));
+        const Run few = runCli(QStringList{"fit", "--out", run3, "--clusters", "2"} + common);
+        QCOMPARE(few.exitCode, 2);
+        QVERIFY(few.err.contains("at least as many clusters"));
+    }
+
     void featuresOverADatasetAreTheFirstStage()
     {
         const QString own = QDir(tmp.path()).filePath("featcache");

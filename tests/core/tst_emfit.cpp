@@ -128,10 +128,12 @@ EvaluationResult evaluateFit(const SyntheticData& data, const Prototypes& p, int
     return evaluate(m);
 }
 
-EmParams testParams(EmMethod method)
+// The paper's procedure by default: these tests pin its exact behaviour.
+EmParams testParams(EmMethod method, EmProtocol protocol = EmProtocol::Paper)
 {
     EmParams p;
     p.method = method;
+    p.protocol = protocol;
     p.classes = 4;
     p.epochs = 20;
     p.initEpochs = 2;
@@ -282,10 +284,18 @@ private slots:
         }
     }
 
+    void sameSeedSameResult_data()
+    {
+        QTest::addColumn<int>("protocol");
+        QTest::newRow("paper") << int(EmProtocol::Paper);
+        QTest::newRow("robust") << int(EmProtocol::Robust);
+    }
+
     void sameSeedSameResult()
     {
+        QFETCH(int, protocol);
         const SyntheticData data(SyntheticConfig{});
-        EmParams p = testParams(EmMethod::PrimapsEm);
+        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
         p.studentAugmentation = true;
         EmFit a(data, p), b(data, p);
         runToEnd(a);
@@ -299,10 +309,13 @@ private slots:
         QVERIFY(a.thetaM().direction != c.thetaM().direction);
     }
 
+    void cancelAndResumeEqualsUninterrupted_data() { sameSeedSameResult_data(); }
+
     void cancelAndResumeEqualsUninterrupted()
     {
+        QFETCH(int, protocol);
         const SyntheticData data(SyntheticConfig{});
-        const EmParams p = testParams(EmMethod::PrimapsEm);
+        const EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
         EmFit whole(data, p);
         runToEnd(whole);
 
@@ -336,6 +349,23 @@ private slots:
         QCOMPARE(resumed.history().size(), whole.history().size());
         QCOMPARE(resumed.history().back().loss, whole.history().back().loss);
         QCOMPARE(control.progress().step, whole.totalSteps());
+        QCOMPARE(resumed.reseeds(), whole.reseeds());
+        QCOMPARE(resumed.saveState(), whole.saveState());
+    }
+
+    void protocolIsPartOfTheState()
+    {
+        // A checkpoint of one protocol never resumes a fit of the other.
+        const SyntheticData data(SyntheticConfig{});
+        EmFit paper(data, testParams(EmMethod::PrimapsEm, EmProtocol::Paper));
+        paper.step();
+        EmFit robust(data, testParams(EmMethod::PrimapsEm, EmProtocol::Robust));
+        QVERIFY_THROWS_EXCEPTION(Error, robust.restoreState(paper.saveState()));
+        QCOMPARE(nlohmann::json::parse(paper.saveState())["params"]["protocol"], "paper");
+        QCOMPARE(emProtocolFromString("robust"), EmProtocol::Robust);
+        QCOMPARE(std::string(toString(EmProtocol::Paper)), std::string("paper"));
+        QVERIFY_THROWS_EXCEPTION(Error, emProtocolFromString("fast"));
+        QCOMPARE(int(EmParams().protocol), int(EmProtocol::Robust));
     }
 
     void pauseAndResume()

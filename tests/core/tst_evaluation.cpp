@@ -2,9 +2,11 @@
 // Confusion matrix, Hungarian matching and the metrics against hand-computed cases.
 #include "error.h"
 #include "evaluation.h"
+#include "evaluationreport.h"
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <opencv2/core.hpp>
 #include <QtTest>
@@ -166,6 +168,41 @@ private slots:
         QCOMPARE(r.classIoU[0], 80.0);
         QCOMPARE(r.classIoU[1], 100.0 * 5 / 6);
         QCOMPARE(r.meanIoU, (80.0 + 500.0 / 6) / 2);
+    }
+
+    void manyToOneTakesTheHungarianMatchFirst()
+    {
+        // counts: c0 = (5, 4), c1 = (6, 0), c2 = (0, 1). Majority alone would send c0
+        // and c1 to class 0 (Acc 75 %); the reference first matches one cluster per
+        // class by the Hungarian algorithm: class 0 <- c1, class 1 <- c0 (6 + 4 =
+        // 10, the best one-to-one total), then the extra c2 joins its majority class 1.
+        // Matched rows: class 0 = (6, 0), class 1 = c0 + c2 = (5, 5).
+        std::vector<int> predictions, labels;
+        auto add = [&](int cluster, int cls, int n) {
+            predictions.insert(predictions.end(), std::size_t(n), cluster);
+            labels.insert(labels.end(), std::size_t(n), cls);
+        };
+        add(0, 0, 5);
+        add(0, 1, 4);
+        add(1, 0, 6);
+        add(2, 1, 1);
+        const EvaluationResult r = evaluate(confusionOf(3, 2, predictions, labels));
+        QCOMPARE(r.clusterToClass, (std::vector<int>{1, 0, 1}));
+        QCOMPARE(r.matchKind[2], MatchKind::Majority);
+        QCOMPARE(r.matched, (std::vector<std::int64_t>{6, 0, 5, 5}));
+        QCOMPARE(r.accuracy, 100.0 * 11 / 16);
+        QCOMPARE(r.classIoU[0], 100.0 * 6 / 11);
+        QCOMPARE(r.classIoU[1], 50.0);
+        QCOMPARE(std::string(matchingKind(r)), std::string("many-to-one"));
+        QCOMPARE(describeMatching(r), std::string("many-to-one: 3 clusters onto 2 classes (2 by "
+                                                  "Hungarian matching, 1 by majority, marked *)"));
+        QVERIFY(formatEvaluation(r).find("match many-to-one") != std::string::npos);
+        QVERIFY(formatEvaluation(r).find("(0,2*)") != std::string::npos); // class 1: c0, c2 (majority)
+        const nlohmann::json j =
+            nlohmann::json::parse(evaluationToJson(r, {}, confusionOf(3, 2, predictions, labels)));
+        QCOMPARE(j["match"], "many-to-one");
+        const EvaluationResult square = evaluate(confusionOf(2, 2, {0, 1}, {0, 1}));
+        QCOMPARE(std::string(matchingKind(square)), std::string("one-to-one"));
     }
 
     void fewerClustersThanClasses()
