@@ -30,7 +30,7 @@ public:
     virtual int dim() const = 0;
     /// PriMaPs threshold tau that suits this backbone's similarity distribution.
     virtual float recommendedThreshold() const = 0;
-    /// Shorter image side the backbone is meant to see (DESIGN 3.1).
+    /// Shorter image side the backbone is meant to see (docs/ALGORITHM.md, "Resize and fit to the patch grid").
     virtual int recommendedResize() const { return 320; }
 
     /// Features of one image. `rgb` is CV_8UC3 in RGB order whose height and

@@ -13,7 +13,7 @@ class Mat;
 namespace primaps {
 
 /// Parameters of the fully connected CRF. The defaults are the reference values
-/// of PriMaPs (DESIGN 3.3). A kernel whose weight is 0 is skipped entirely.
+/// of PriMaPs (docs/ALGORITHM.md, "Dense CRF"). A kernel whose weight is 0 is skipped entirely.
 struct DenseCrfParams
 {
     int iterations = 10;          ///< mean-field steps run by DenseCrf::run() and denseCrf()

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// PriMaPs-EM and the k-means baseline (DESIGN 3.4). The gradients are written out
+// PriMaPs-EM and the k-means baseline (docs/ALGORITHM.md, "PriMaPs-EM"). The gradients are written out
 // by hand instead of going through autograd: the model is linear (weight-normalised
 // 1x1 prototypes), so the chain rule is short, memory stays bounded per image, and
 // the whole state (Adam moments included) is plain arrays that checkpoint exactly.

@@ -40,7 +40,7 @@ std::vector<float> clusterLogits(const FeatureMap& features, const Prototypes& p
 cv::Mat predictClusters(const FeatureMap& features, const Prototypes& prototypes, cv::Size size);
 
 /// Element-wise mean of a feature map and the horizontally mirrored features of
-/// the mirrored image (DESIGN 3.1: evaluation averages both). `flipped` must have
+/// the mirrored image (docs/ALGORITHM.md, "Flip averaging": evaluation averages both). `flipped` must have
 /// the same shape; it is mirrored back here. Throws primaps::Error otherwise.
 FeatureMap averageWithFlipped(const FeatureMap& features, const FeatureMap& flipped);
 
@@ -98,7 +98,7 @@ enum class EmPhase
 };
 const char* toString(EmPhase phase);
 
-/// Settings of a fit; the defaults are the reference's (DESIGN 3.4).
+/// Settings of a fit; the defaults are the reference's (docs/ALGORITHM.md, "PriMaPs-EM").
 struct EmParams
 {
     EmMethod method = EmMethod::PrimapsEm;
@@ -138,7 +138,7 @@ struct EmStepInfo
     double labelledFraction = 0; ///< EM: pixels with a pseudo-label / all pixels
 };
 
-/// The dataset-level fit (DESIGN 3.4), one batch per step(), so that a GUI can
+/// The dataset-level fit (docs/ALGORITHM.md, "PriMaPs-EM"), one batch per step(), so that a GUI can
 /// show every step and tests can run it synchronously.
 ///
 /// Determinism: for the same data, parameters and seed on the same machine and

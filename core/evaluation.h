@@ -12,7 +12,7 @@ class Mat;
 namespace primaps {
 
 /// Counts of (predicted cluster, ground-truth class) pairs over valid label pixels
-/// (DESIGN 3.5). Rows are clusters, columns classes. A label pixel is valid when
+/// (docs/ALGORITHM.md, "Evaluation"). Rows are clusters, columns classes. A label pixel is valid when
 /// its value is in [0, classes()); everything else (255 = ignore, or any id the
 /// dataset does not know) is skipped, as the reference's metric does.
 ///
@@ -76,7 +76,7 @@ enum class MatchKind
                ///< most; a cluster without any pixels goes to class 0 like in the reference
 };
 
-/// Metrics in percent, as the paper reports them (DESIGN 3.5).
+/// Metrics in percent, as the paper reports them (docs/ALGORITHM.md, "Evaluation").
 struct EvaluationResult
 {
     int clusters = 0;

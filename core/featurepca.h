@@ -27,7 +27,7 @@ struct FeaturePcaParams
 ///
 /// Sign rule: component k is oriented so that (x0 - mean) . v_k <= 0, where x0 is
 /// the first position in row-major order; this is PriMaPs' rule for its
-/// directions (DESIGN 3.2a), so component 0 is the direction of the first
+/// directions (docs/ALGORITHM.md, "Sign rule"), so component 0 is the direction of the first
 /// PriMaPs iteration and its projection map the same picture up to scale. When
 /// (x0 - mean) . v_k is exactly 0 the coefficient of largest magnitude is made
 /// positive instead, so the result is deterministic in every case.

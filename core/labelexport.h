@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A pseudo-label dataset from a fitted run (DESIGN 2, "Export"): per image a
+// A pseudo-label dataset from a fitted run (docs/ARCHITECTURE.md, "Export formats"): per image a
 // label PNG made by the evaluation's prediction path, optional colour and overlay
 // pictures, a class list, a legend and a manifest that a training pipeline reads.
 #pragma once

@@ -20,7 +20,7 @@ struct ModelInfo
     int depth = 0;
     int heads = 0;
     std::int64_t parameters = 0;
-    int resize = 320;              ///< recommended shorter side (DESIGN 3.1)
+    int resize = 320;              ///< recommended shorter side (docs/ALGORITHM.md, "Resize and fit to the patch grid")
     float threshold = 0.4f;        ///< recommended PriMaPs threshold
     std::string url;               ///< official download address
     std::string fileName;          ///< file name of the published checkpoint

@@ -20,7 +20,7 @@ struct PipelineParams
     bool useRecommendedThreshold = true;
     /// Use the backbone's recommendedResize() instead of preprocess.shorterSide.
     bool useRecommendedResize = true;
-    /// Step 5: refine the upsampled masks with the dense CRF (DESIGN 3.3). Off
+    /// Step 5: refine the upsampled masks with the dense CRF (docs/ALGORITHM.md, "Dense CRF"). Off
     /// gives the plain argmax of the bilinearly upsampled masks.
     bool crf = true;
     DenseCrfParams crfParams;
@@ -76,7 +76,7 @@ struct ImageDecomposition
     cv::Mat labelsAtOriginalSize() const;
 };
 
-/// image -> preprocess -> backbone features -> PriMaPs -> mask ids (DESIGN 2).
+/// image -> preprocess -> backbone features -> PriMaPs -> mask ids (docs/ARCHITECTURE.md, "Data flow").
 /// `rgb` is CV_8UC3 RGB. Throws primaps::Error on bad input. May be called from
 /// any thread; `backbone` must not be used by another thread meanwhile.
 ImageDecomposition decomposeImage(const cv::Mat& rgb, Backbone& backbone, const PipelineParams& params);

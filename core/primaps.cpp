@@ -239,7 +239,7 @@ const PrimapsIteration* PrimapsDecomposer::step()
     it.refinedMax = *std::max_element(it.refinedSimilarity.begin(), it.refinedSimilarity.end());
     if (!(it.refinedMax > 0.0f)) {
         // The reference divides by zero here and poisons the image with NaN;
-        // we stop and keep the proposals found so far (DESIGN 3.2 2f).
+        // we stop and keep the proposals found so far (docs/ALGORITHM.md, "Clean stop").
         return stop(StopReason::NothingPositive);
     }
     const float cut = params.threshold * it.refinedMax;

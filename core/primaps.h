@@ -11,7 +11,7 @@
 
 namespace primaps {
 
-/// Parameters of one PriMaPs decomposition (DESIGN 3.2).
+/// Parameters of one PriMaPs decomposition (docs/ALGORITHM.md, "PriMaPs decomposition").
 struct PrimapsParams
 {
     float threshold = 0.4f; ///< tau: similarities below tau * max are cut (paper: 0.4 for DINO)
@@ -24,7 +24,7 @@ struct PrimapsParams
 enum class StopReason {
     Running,         ///< not stopped yet
     Coverage,        ///< the assigned fraction reached PrimapsParams::coverage (the normal end)
-    NothingPositive, ///< no remaining position had a positive refined similarity (DESIGN 3.2 2f)
+    NothingPositive, ///< no remaining position had a positive refined similarity (docs/ALGORITHM.md, "Clean stop")
     Stalled,         ///< `remaining` did not change over PrimapsParams::stallWindow iterations
     IterationCap,    ///< PrimapsParams::maxIterations proposals were extracted
 };
@@ -62,7 +62,7 @@ struct PrimapsTrace
 
 /// PriMaPs decomposition of one feature map, one iteration at a time.
 ///
-/// Sign rule for the principal direction (deliberate, see DESIGN 3.2a): v is
+/// Sign rule for the principal direction (deliberate, see docs/ALGORITHM.md, "Sign rule"): v is
 /// oriented so that (x0 - mean) . v < 0, where x0 is the first remaining position
 /// in row-major order and mean the mean of the remaining raw features. This is
 /// what the reference implementation's randomised PCA does on CPU and it

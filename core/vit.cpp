@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // DINO and DINOv2 Vision Transformers as LibTorch modules whose parameter names are the
 // official checkpoint keys, so loading is a name-by-name, shape-checked copy. The forward
-// pass follows the reference implementations operation by operation (DESIGN 3.1); the
+// pass follows the reference implementations operation by operation (docs/ALGORITHM.md, "DINO and DINOv2 ViTs"); the
 // comments name the places where the two families differ.
 #include "vit.h"
 

@@ -12,7 +12,7 @@ namespace primaps {
 class StateDict;
 
 /// The two ViT families of the paper's table. They differ in details that change the
-/// numbers (DESIGN 3.1): DINOv2 has LayerScale and scales the queries before q.k,
+/// numbers (docs/ALGORITHM.md, "DINO and DINOv2 ViTs"): DINOv2 has LayerScale and scales the queries before q.k,
 /// DINO v1 scales the logits after it.
 enum class VitFamily
 {
@@ -83,7 +83,7 @@ struct VitOptions
 VitConfig detectVitConfig(const StateDict& weights, const VitOptions& options = {});
 
 /// A DINO or DINOv2 Vision Transformer evaluated natively with LibTorch, numerically
-/// faithful to the reference implementations (DESIGN 3.1).
+/// faithful to the reference implementations (docs/ALGORITHM.md, "DINO and DINOv2 ViTs").
 ///
 /// Construction copies every parameter from the state dict, checking each name and
 /// shape; it fails rather than load partially. Threading: features() may be called

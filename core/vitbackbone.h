@@ -31,7 +31,7 @@ public:
     int dim() const override { return vit_.config().embedDim; }
     /// 0.4, the paper's value for the DINO family.
     float recommendedThreshold() const override { return 0.4f; }
-    /// 320 for /8 and /16 backbones, 322 (= 23 x 14) for /14 ones (DESIGN 3.1).
+    /// 320 for /8 and /16 backbones, 322 (= 23 x 14) for /14 ones (docs/ALGORITHM.md, "DINO and DINOv2 ViTs").
     int recommendedResize() const override;
 
     /// ImageNet-normalises `rgb` and returns VisionTransformer::features(). Throws

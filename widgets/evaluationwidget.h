@@ -47,7 +47,7 @@ QString writeClassStyles(const QString& path, const QVector<ClassStyle>& styles)
 /// Where the class styles of a results file live: "eval.json" -> "eval.classes.json".
 QString classStylesPath(const QString& resultsPath);
 
-/// The evaluation view (DESIGN 5): Acc and mIoU, the confusion matrix as a heat
+/// The evaluation view (docs/ARCHITECTURE.md, "Widgets: evaluate"): Acc and mIoU, the confusion matrix as a heat
 /// map (rows ground-truth classes, columns clusters ordered by their matched
 /// class, each row normalised to its class's pixels; hovering shows the counts),
 /// per-class IoU bars in the classes' colours (optionally sorted), and the

@@ -26,7 +26,7 @@ struct FeaturePca;
 class FeatureImageView;
 struct FeatureViewData;
 
-/// The "Features" dock (DESIGN 5, eigenvector / PCA-RGB view): what the backbone
+/// The "Features" dock (docs/ARCHITECTURE.md, "Widgets: explore"; eigenvector / PCA-RGB view): what the backbone
 /// sees and why PriMaPs splits where it does.
 ///
 /// - PCA-RGB: three principal components of the image's feature map (chosen

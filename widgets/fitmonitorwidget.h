@@ -25,7 +25,7 @@ namespace primaps {
 
 class MessageWidget;
 
-/// The EM fit monitor (DESIGN 5): runs a dataset fit through a FitController
+/// The EM fit monitor (docs/ARCHITECTURE.md, "Widgets: fit"): runs a dataset fit through a FitController
 /// and shows it while it runs: stage, epoch, step, progress and ETA; the loss
 /// of each step (k-means and EM on their own axes), the validation metrics and
 /// the share of pixels with a pseudo-label, and the EMA decay, over the steps,

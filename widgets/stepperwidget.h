@@ -11,7 +11,7 @@ namespace primaps {
 struct PrimapsTrace;
 class StepHeader;
 
-/// The step list: one row per PriMaPs iteration of a trace (DESIGN 3.2, 2a-2e),
+/// The step list: one row per PriMaPs iteration of a trace (docs/ALGORITHM.md, "PriMaPs decomposition"),
 /// showing the similarity to the principal component, the similarity to the
 /// nearest-neighbour seed, and the thresholded mask, each at the feature
 /// grid's resolution (grey = taken by earlier masks), with the iteration number,

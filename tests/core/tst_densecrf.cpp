@@ -181,7 +181,7 @@ KernelMatrices crfKernels(const cv::Mat& rgb, const DenseCrfParams& params, bool
             matrix(imageFeatures(rgb, params.bilateralSxy, params.bilateralSrgb, true), 5)};
 }
 
-// The dense CRF of DESIGN 3.3 written out directly, in double precision, with
+// The dense CRF of docs/ALGORITHM.md, "Dense CRF" written out directly, in double precision, with
 // given kernel matrices: an independent statement of the mean-field semantics
 // (unary, Q0, symmetric normalisation keeping the pixel's own contribution, the
 // sign of the Potts term).
@@ -355,7 +355,7 @@ void TestDenseCrf::fidelityAgainstReference()
     const int labels = 6;
     const std::vector<float> reference = qRef.toFloat32();
 
-    // DESIGN 3.2 step 5: bilinear upsampling to the image size, then the CRF.
+    // docs/ALGORITHM.md, "Upsampling and labels": bilinear upsampling to the image size, then the CRF.
     const std::vector<float> q = primaps::denseCrfUpsampled(logp.toFloat32(), labels, 16, 16, rgb);
     QCOMPARE(q.size(), reference.size());
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The image pipeline end to end (DESIGN 2): filterbank features, PriMaPs, step 5
+// The image pipeline end to end (docs/ARCHITECTURE.md, "Data flow"): filterbank features, PriMaPs, step 5
 // with and without the dense CRF, and re-decomposition on cached features.
 #include "backbone.h"
 #include "error.h"

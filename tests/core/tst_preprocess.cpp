@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Image loading and preprocessing (DESIGN 3.1): formats, depths, orientation,
+// Image loading and preprocessing (docs/ALGORITHM.md, "Image preprocessing"): formats, depths, orientation,
 // odd sizes, the three fit modes, normalisation, and bad files.
 #include "atomicfile.h"
 #include "error.h"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// PriMaPs decomposition (DESIGN 3.2): fidelity to the reference implementation,
+// PriMaPs decomposition (docs/ALGORITHM.md, "PriMaPs decomposition"): fidelity to the reference implementation,
 // planted clusters, stop rules, threshold behaviour, mask stack and upsampling.
 #include "eigen.h"
 #include "error.h"
