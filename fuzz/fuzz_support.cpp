@@ -14,19 +14,21 @@ namespace primaps::fuzz {
 
 const std::string& scratchDir()
 {
-    static const std::string dir = [] {
+    // Allocated once and never freed: the exit handler that removes the folder runs
+    // after a static std::string would already have been destroyed.
+    static const std::string* const dir = [] {
         std::error_code ec;
-        const fs::path base =
-            fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
+        const fs::path base = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
+                                                                : fs::temp_directory_path();
         const fs::path d = base / ("primaps-fuzz-" + std::to_string(::getpid()));
         fs::create_directories(d);
         std::atexit([] {
             std::error_code ignored;
             fs::remove_all(scratchDir(), ignored);
         });
-        return d.string();
+        return new std::string(d.string());
     }();
-    return dir;
+    return *dir;
 }
 
 std::string writeScratch(const std::string& name, std::string_view bytes)
