@@ -19,6 +19,9 @@ packages=(
   libopenblas0-pthread libblas-dev liblapack-dev
   # tests and benchmarks
   libbenchmark-dev
+  # the sanitizer build and the fuzz targets (packaging/test.sh --sanitizers):
+  # clang, its ASan/UBSan/libFuzzer runtimes, llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm-14
   xvfb xauth
   # Qt's offscreen/xcb platform plugins need these fonts to render text
   fonts-dejavu-core
