@@ -10,17 +10,8 @@
 #include "preprocess.h"
 
 #include <cstdint>
-#include <cstdlib>
 
 using namespace primaps;
-
-extern "C" int LLVMFuzzerInitialize(int*, char***)
-{
-    // OpenCV's own decoded-size cap, lowered from 2^30 pixels so that one input cannot
-    // take the fuzzer's 2 GB; core's pixel budget sits in front of it in the program.
-    setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "16777216", 0);
-    return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {

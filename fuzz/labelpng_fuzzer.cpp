@@ -13,16 +13,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <cstdint>
-#include <cstdlib>
 #include <vector>
 
 using namespace primaps;
-
-extern "C" int LLVMFuzzerInitialize(int*, char***)
-{
-    setenv("OPENCV_IO_MAX_IMAGE_PIXELS", "16777216", 0); // as in image_fuzzer.cpp
-    return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
