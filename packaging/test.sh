@@ -26,11 +26,17 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# Each stage's wall time, for the CI log (CI has 90 minutes).
+stage_start=$SECONDS
+stage_done() { echo "test.sh: $1 took $((SECONDS - stage_start)) s"; stage_start=$SECONDS; }
+
 bash "$root/packaging/build.sh"
+stage_done "install + build"
 
 export QT_QPA_PLATFORM=offscreen
 jobs="$(nproc 2>/dev/null || echo 2)"
 ctest --test-dir "$build" --output-on-failure --parallel "$jobs"
+stage_done "test suite"
 
 [ "$sanitizers" -eq 1 ] || exit 0
 
@@ -41,6 +47,7 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$sanitize_build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DPRIMAPS_SANITIZE=address,undefined -DPRIMAPS_FUZZ=ON -DPRIMAPS_BUILD_BENCHMARKS=OFF
 cmake --build "$sanitize_build" --parallel "$jobs"
+stage_done "sanitizer build"
 
 sup="$root/packaging/sanitizers"
 export ASAN_OPTIONS="suppressions=$sup/asan.supp:detect_leaks=1:check_initialization_order=1:strict_init_order=1"
@@ -49,6 +56,8 @@ export UBSAN_OPTIONS="suppressions=$sup/ubsan.supp:print_stacktrace=1:halt_on_er
 # ASan's shadow memory and LibTorch's thread pools: one test at a time per core is
 # plenty, and the timeouts are the release build's times ten.
 ctest --test-dir "$sanitize_build" --output-on-failure --parallel "$jobs" --timeout 1800
+stage_done "sanitizer test suite"
 
 [ "$fuzz_seconds" -gt 0 ] || exit 0
 bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds"
+stage_done "fuzzing"
