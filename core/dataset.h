@@ -165,8 +165,9 @@ cv::Mat prepareLabels(const cv::Mat& labels, const PreparedImage& prepared);
 /// Reads a MATLAB .mat file's numeric variable as an OpenCV matrix: rank 2 gives
 /// one channel, rank 3 (H x W x C) gives C channels (at most 4), in the file's
 /// element type (8/16-bit integers, 32/64-bit floats, 32-bit signed). Throws
-/// primaps::Error naming the file and variable when the file cannot be read, the
-/// variable is missing, complex, sparse or of another class. Thread-safe.
+/// primaps::Error naming the file and variable when the file cannot be read or is
+/// not a MAT 5/7.3 file (MATLAB 4 files are refused), the variable is missing,
+/// complex, sparse or of another class. Thread-safe.
 cv::Mat readMatVariable(const std::string& path, const std::string& variable);
 
 } // namespace primaps

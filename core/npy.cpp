@@ -235,8 +235,13 @@ NpyArray readNpy(const std::string& path)
     const std::string dims = m[1];
     const std::regex number(R"(\d+)");
     std::sregex_iterator it(dims.begin(), dims.end(), number);
-    for (; it != std::sregex_iterator(); ++it)
-        array.shape.push_back(std::stoll((*it)[0]));
+    for (; it != std::sregex_iterator(); ++it) {
+        try {
+            array.shape.push_back(std::stoll((*it)[0]));
+        } catch (const std::out_of_range&) {
+            throw fail("malformed .npy header (a dimension of shape (" + dims + ") is too large)");
+        }
+    }
 
     DType t;
     try {
@@ -246,7 +251,14 @@ NpyArray readNpy(const std::string& path)
     }
     if (t.size <= 0 || (t.kind != 'f' && t.kind != 'i' && t.kind != 'u' && t.kind != 'b'))
         throw fail("unsupported dtype '" + array.dtype + "'");
-    const std::size_t expected = std::size_t(array.elementCount()) * std::size_t(t.size);
+    // The element count and the byte count must not overflow: a header promising
+    // 2^62 x 4 elements would otherwise wrap to a small size and pass the check below.
+    std::int64_t expectedBytes = t.size;
+    for (const std::int64_t d : array.shape)
+        if (__builtin_mul_overflow(expectedBytes, d, &expectedBytes))
+            throw fail("malformed .npy header (shape " + shapeString(array.shape) +
+                       " is too large)");
+    const std::size_t expected = std::size_t(expectedBytes);
     const std::size_t available = bytes.size() - offset - headerLen;
     if (available < expected)
         throw fail("truncated: the header promises " + std::to_string(expected) +

@@ -963,6 +963,7 @@ void FeatureViewWidget::trackCanvas(QGraphicsView* view)
     if (m_tracked)
         m_tracked->viewport()->removeEventFilter(this);
     m_tracked = view;
+    m_trackedViewport = view ? view->viewport() : nullptr;
     if (view) {
         view->viewport()->setMouseTracking(true);
         view->viewport()->installEventFilter(this);
@@ -971,8 +972,8 @@ void FeatureViewWidget::trackCanvas(QGraphicsView* view)
 
 bool FeatureViewWidget::eventFilter(QObject* watched, QEvent* event)
 {
-    if (m_tracked && watched == m_tracked->viewport()) {
-        if (event->type() == QEvent::MouseMove) {
+    if (m_trackedViewport && watched == m_trackedViewport.get()) {
+        if (event->type() == QEvent::MouseMove && m_tracked) {
             const auto* move = static_cast<QMouseEvent*>(event);
             showImagePoint(m_tracked->mapToScene(move->position().toPoint()));
         } else if (event->type() == QEvent::Leave) {

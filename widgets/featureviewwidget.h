@@ -192,6 +192,9 @@ private:
     QCustomPlot* m_chart = nullptr;
     QAction* m_exportAction = nullptr;
     QPointer<QGraphicsView> m_tracked; ///< may be destroyed before this widget
+    /// m_tracked's viewport: events are matched against it without touching the view,
+    /// which may be half destroyed when its viewport's last events arrive.
+    QPointer<QObject> m_trackedViewport;
 };
 
 } // namespace primaps

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs the libFuzzer targets of a fuzz build for a bounded time each.
+#
+#   bash fuzz/run.sh BUILD_DIR [SECONDS] [TARGET...]
+#
+# BUILD_DIR was configured with -DPRIMAPS_FUZZ=ON (packaging/test.sh --sanitizers makes
+# build-sanitize/ that way). SECONDS per target (default 60); TARGETs default to all
+# (checkpoint npy image labelpng mat runfolder). Seeds come from fuzz_make_seeds; the
+# corpus grows in BUILD_DIR/fuzz-corpus/<target> and is kept between runs, so a long
+# run continues where the last one stopped:
+#
+#   bash fuzz/run.sh build-sanitize 3600 checkpoint     # one hour on the unpickler
+#
+# A crash stops the target, leaves its input in BUILD_DIR/fuzz-artifacts/ and makes this
+# script exit 1 after the other targets ran. Extra libFuzzer flags: PRIMAPS_FUZZ_FLAGS.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ $# -lt 1 ]; then
+  sed -n '3,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+fi
+build="$(cd "$1" && pwd)"
+seconds="${2:-60}"
+shift $(( $# >= 2 ? 2 : 1 ))
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint npy image labelpng mat runfolder)
+
+cmake --build "$build" --target fuzzers --parallel "$(nproc 2>/dev/null || echo 2)"
+
+seeds="$build/fuzz-seeds"
+rm -rf "$seeds"
+"$build/fuzz/fuzz_make_seeds" "$seeds" >/dev/null
+
+# Suppressions for Debian's uninstrumented libraries, as for the sanitizer test run;
+# leaks are not looked for while fuzzing (caches in OpenCV and matio grow by design).
+sup="$root/packaging/sanitizers"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:suppressions=$sup/asan.supp}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$sup/ubsan.supp}"
+
+# OpenCV's decoders allocate whatever a header claims (a 19-byte PBM asked for 2.4 GB);
+# until core refuses such images itself (its pixel budget), cap OpenCV at 64 megapixels
+# so the fuzzers explore instead of stopping at that one known finding. OpenCV reads
+# these when it is loaded, so they must be set before the target starts.
+export OPENCV_IO_MAX_IMAGE_PIXELS="${OPENCV_IO_MAX_IMAGE_PIXELS:-67108864}"
+export OPENCV_LOG_LEVEL="${OPENCV_LOG_LEVEL:-FATAL}"
+
+failed=()
+for t in "${targets[@]}"; do
+  exe="$build/fuzz/fuzz_$t"
+  corpus="$build/fuzz-corpus/$t"
+  artifacts="$build/fuzz-artifacts/$t"
+  mkdir -p "$corpus" "$artifacts"
+  echo "fuzz: $t for ${seconds}s (corpus $corpus)"
+  # rss_limit_mb: the issue's bound for one input; timeout: a single input taking
+  # longer is a hang worth fixing. Output goes to a log; its tail is shown.
+  log="$artifacts/last-run.log"
+  inputs=("$corpus" "$seeds/$t")
+  [ -d "$root/fuzz/regressions/$t" ] && inputs+=("$root/fuzz/regressions/$t")
+  # shellcheck disable=SC2086
+  if "$exe" "${inputs[@]}" \
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/" ${PRIMAPS_FUZZ_FLAGS:-} >"$log" 2>&1; then
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^Done' "$log" | tr '\n' ' '
+    echo
+  else
+    failed+=("$t")
+    tail -n 60 "$log"
+    echo "fuzz: $t FAILED; the input is in $artifacts/. Reproduce with"
+    echo "  $exe $artifacts/<crash-file>"
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz: crashes in: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz: ${#targets[@]} target(s), ${seconds}s each, no crash"
