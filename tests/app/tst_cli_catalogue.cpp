@@ -450,7 +450,7 @@ private slots:
         row("mat: garbage file",
             QStringList{"masks", "--cache", "@/scratch/m", "--dataset", "potsdam3", "--root",
                         "@/potsdam_bad", "--split", "train"},
-            1, "not a MATLAB .mat file");
+            1, "not a MATLAB 5 or 7.3 .mat file");
         row("mat: variable missing",
             QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "potsdam3", "--root",
                         "@/potsdam_var"},
