@@ -110,6 +110,16 @@ struct EvaluationResult
 /// primaps::Error.
 EvaluationResult evaluate(const ConfusionMatrix& confusion);
 
+/// Acc, mIoU, per-class IoU and the matched matrix of `confusion` under a given
+/// match, computed exactly as evaluate() computes them for its own match.
+/// Clusters mapped to -1 (ignored) predict no class: their pixels count as
+/// wrong for Acc and as false negatives of their true class, and they are not in
+/// `matched`. The result's clusterToClass is `clusterToClass`; matchKind is left
+/// as Hungarian. O(clusters x classes): microseconds for any realistic size.
+/// Throws primaps::Error when the sizes disagree or a class is out of range.
+EvaluationResult scoreMatch(const ConfusionMatrix& confusion,
+                            const std::vector<int>& clusterToClass);
+
 /// The kind of matching evaluate() made: "one-to-one" (as many clusters as
 /// classes), "many-to-one" (over-clustering: every class takes one cluster by the
 /// Hungarian matching, the other clusters join the class they overlap most) or

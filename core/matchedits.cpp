@@ -119,60 +119,6 @@ EditedMatch applyMatchEdits(const EvaluationResult& computed, const MatchEdits& 
     return m;
 }
 
-EvaluationResult scoreMatch(const ConfusionMatrix& confusion, const std::vector<int>& clusterToClass)
-{
-    const int k = confusion.clusters();
-    const int n = confusion.classes();
-    if (k < 1 || n < 1)
-        throw Error("cannot score an empty confusion matrix");
-    if (int(clusterToClass.size()) != k)
-        throw Error("the match has " + std::to_string(clusterToClass.size()) +
-                    " cluster(s), the confusion matrix " + std::to_string(k));
-    EvaluationResult r;
-    r.clusters = k;
-    r.classes = n;
-    r.pixels = confusion.total();
-    r.clusterToClass = clusterToClass;
-    r.matchKind.assign(std::size_t(k), MatchKind::Hungarian);
-    r.matched.assign(std::size_t(n) * std::size_t(n), 0);
-    // actual[j]: every valid pixel of class j, also those of ignored clusters
-    // (they are false negatives of j).
-    std::vector<std::int64_t> actual(std::size_t(n), 0), predicted(std::size_t(n), 0);
-    for (int c = 0; c < k; ++c) {
-        const int p = clusterToClass[std::size_t(c)];
-        if (p < -1 || p >= n)
-            throw Error("the match gives cluster " + std::to_string(c) + " class " +
-                        std::to_string(p) + "; there are classes 0.." + std::to_string(n - 1));
-        for (int j = 0; j < n; ++j) {
-            const std::int64_t v = confusion.at(c, j);
-            actual[std::size_t(j)] += v;
-            if (p >= 0) {
-                r.matched[std::size_t(p) * std::size_t(n) + std::size_t(j)] += v;
-                predicted[std::size_t(p)] += v;
-            }
-        }
-    }
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    std::int64_t correct = 0;
-    double iouSum = 0;
-    int defined = 0;
-    r.classIoU.assign(std::size_t(n), nan);
-    for (int j = 0; j < n; ++j) {
-        const std::int64_t tp = r.matched[std::size_t(j) * std::size_t(n) + std::size_t(j)];
-        correct += tp;
-        const std::int64_t unionCount = predicted[std::size_t(j)] + actual[std::size_t(j)] - tp;
-        if (unionCount == 0)
-            continue;
-        const double iou = 100.0 * double(tp) / double(unionCount);
-        r.classIoU[std::size_t(j)] = iou;
-        iouSum += iou;
-        ++defined;
-    }
-    r.accuracy = r.pixels > 0 ? 100.0 * double(correct) / double(r.pixels) : nan;
-    r.meanIoU = defined > 0 ? iouSum / defined : nan;
-    return r;
-}
-
 EvaluationResult evaluateWithEdits(const ConfusionMatrix& confusion, const MatchEdits& edits,
                                    EditedMatch* match)
 {

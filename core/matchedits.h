@@ -66,16 +66,6 @@ struct EditedMatch
 /// a cluster is merged into itself or the merges form a cycle. Any thread.
 EditedMatch applyMatchEdits(const EvaluationResult& computed, const MatchEdits& edits);
 
-/// Acc, mIoU, per-class IoU and the matched matrix of `confusion` under a given
-/// match, computed exactly as evaluate() computes them for its own match.
-/// Clusters mapped to -1 (ignored) predict no class: their pixels count as
-/// wrong for Acc and as false negatives of their true class, and they are not in
-/// `matched`. The result's clusterToClass is `clusterToClass`; matchKind is left
-/// as Hungarian. O(clusters x classes): microseconds for any realistic size.
-/// Throws primaps::Error when the sizes disagree or a class is out of range.
-EvaluationResult scoreMatch(const ConfusionMatrix& confusion,
-                            const std::vector<int>& clusterToClass);
-
 /// evaluate(confusion), then applyMatchEdits() and scoreMatch(): the metrics of
 /// the edited match. `match` (optional) receives the edited match. Throws like
 /// applyMatchEdits(). For repeated edits, keep evaluate()'s result and call
