@@ -10,11 +10,11 @@
 // state, not output.
 #include "atomicfile.h"
 #include "npy.h"
+#include "matfixture.h"
 #include "testsupport.h"
 
 #include <fstream>
 #include <map>
-#include <matio.h>
 #include <opencv2/imgcodecs.hpp>
 #include <QCryptographicHash>
 #include <QDirIterator>
@@ -104,20 +104,6 @@ std::string tiffClaiming(std::uint32_t w, std::uint32_t h)
         s += e;
     }
     return s + std::string(4, '\0');
-}
-
-template <typename T>
-void writeMat(const QString& path, const char* name, matio_classes cls, matio_types type,
-              std::vector<std::size_t> dims, std::vector<T> values)
-{
-    QDir().mkpath(QFileInfo(path).path());
-    mat_t* mat = Mat_CreateVer(path.toStdString().c_str(), nullptr, MAT_FT_MAT5);
-    QVERIFY(mat);
-    matvar_t* var = Mat_VarCreate(name, cls, type, int(dims.size()), dims.data(), values.data(), 0);
-    QVERIFY(var);
-    QCOMPARE(Mat_VarWrite(mat, var, MAT_COMPRESSION_NONE), 0);
-    Mat_VarFree(var);
-    Mat_Close(mat);
 }
 
 // Every file under `root` except scratch/, with a digest of its content.
@@ -254,11 +240,11 @@ private slots:
         QDir().mkpath(at("potsdam/imgs"));
         writeBytes(at("potsdam_bad/labelled_train.txt"), "a\nb\nc\n");
         writeBytes(at("potsdam_bad/imgs/a.mat"), "MATLAB 5.0 MAT-file, but nothing follows");
-        writeMat<double>(at("potsdam_var/imgs/a.mat"), "picture", MAT_C_DOUBLE, MAT_T_DOUBLE,
-                         {4, 4, 3}, std::vector<double>(48, 0.5));
+        writeMat<double>(at("potsdam_var/imgs/a.mat").toStdString(), "picture", MAT_C_DOUBLE,
+                         MAT_T_DOUBLE, {4, 4, 3}, std::vector<double>(48, 0.5));
         writeBytes(at("potsdam_var/labelled_train.txt"), "a\n");
-        writeMat<double>(at("potsdam_grey/imgs/a.mat"), "img", MAT_C_DOUBLE, MAT_T_DOUBLE, {4, 4},
-                         std::vector<double>(16, 0.5));
+        writeMat<double>(at("potsdam_grey/imgs/a.mat").toStdString(), "img", MAT_C_DOUBLE,
+                         MAT_T_DOUBLE, {4, 4}, std::vector<double>(16, 0.5));
         writeBytes(at("potsdam_grey/labelled_train.txt"), "a\n");
 
         // a fitted run, and damaged copies of it

@@ -3,11 +3,11 @@
 #include "dataset.h"
 #include "error.h"
 #include "preprocess.h"
+#include "matfixture.h"
 #include "testsupport.h"
 
 #include <filesystem>
 #include <fstream>
-#include <matio.h>
 #include <opencv2/imgcodecs.hpp>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -52,22 +52,6 @@ std::vector<int> labelValues(const cv::Mat& m)
         for (int x = 0; x < m.cols; ++x)
             v.push_back(m.at<std::uint8_t>(y, x));
     return v;
-}
-
-// Writes one variable into a MATLAB v5 file with matio; `values` in MATLAB's
-// column-major order.
-template <typename T>
-void writeMat(const fs::path& path, const char* name, matio_classes cls, matio_types type,
-              std::vector<std::size_t> dims, std::vector<T> values)
-{
-    fs::create_directories(path.parent_path());
-    mat_t* mat = Mat_CreateVer(path.string().c_str(), nullptr, MAT_FT_MAT5);
-    QVERIFY(mat);
-    matvar_t* var = Mat_VarCreate(name, cls, type, int(dims.size()), dims.data(), values.data(), 0);
-    QVERIFY(var);
-    QCOMPARE(Mat_VarWrite(mat, var, MAT_COMPRESSION_NONE), 0);
-    Mat_VarFree(var);
-    Mat_Close(mat);
 }
 
 } // namespace
