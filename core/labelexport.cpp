@@ -6,6 +6,7 @@
 #include "error.h"
 #include "evaluation.h"
 #include "featurecache.h"
+#include "interchange/indexedpng.h"
 #include "overlay.h"
 #include "runtime.h"
 
@@ -228,6 +229,8 @@ std::string LabelExport::parametersJson() const
         {"ignore", ignore_},
         {"bit_depth", depth_},
     };
+    if (settings_.palette)
+        p["palette"] = true; // only when set: earlier manifests have no such key
     if (!settings_.correctionsDir.empty())
         p["corrections"] = {{"folder", absolute(settings_.correctionsDir)},
                             {"digest", correctionsDigest_}};
@@ -388,7 +391,16 @@ int LabelExport::write(const DatasetItem& item, const ItemPrediction& prediction
     }
     if (wanted(p.labels)) {
         makeParent(p.labels);
-        writeImageAtomic(p.labels, labelValues(prediction, item.id));
+        const cv::Mat values = labelValues(prediction, item.id);
+        if (settings_.palette && depth_ == 8) {
+            std::vector<cv::Vec3b> palette(256, kIgnoreColour);
+            for (const ExportClass& c : classes_)
+                palette[std::size_t(c.value)] = c.colour;
+            writeFileAtomic(p.labels,
+                            interchange::encodeIndexedPng(values, palette, source_.provenanceJson));
+        } else {
+            writeImageAtomic(p.labels, values);
+        }
         ++written;
     }
     return written;
@@ -446,6 +458,8 @@ std::size_t LabelExport::writeManifest() const
           {"split", dataset_.split()},
           {"images", dataset_.size()}}},
         {"parameters", ordered::parse(parametersJson())},
+        {"provenance", source_.provenanceJson.empty() ? ordered(nullptr)
+                                                      : ordered::parse(source_.provenanceJson)},
         {"label_values", mapped() ? "class ids" : "cluster ids"},
         {"ignore_value", ignore_},
         {"bit_depth", depth_},

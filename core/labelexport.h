@@ -56,6 +56,9 @@ struct LabelExportSettings
     std::vector<int> clusterToClass;
     ExportLayout layout = ExportLayout::Mirror;
     ExportSize size = ExportSize::Original;
+    /// Label PNGs with the class colours as their palette (8-bit indexed PNGs:
+    /// viewers show colours, PIL and numpy read the values).
+    bool palette = false;
     bool colour = false;         ///< also a palette picture per image
     bool overlay = false;        ///< also the palette blended over the image
     float overlayOpacity = 0.5f; ///< in [0, 1]
@@ -85,6 +88,9 @@ struct ExportSource
     std::string weights;
     int resolution = 0;
     std::string match; ///< where clusterToClass came from ("none" for cluster ids)
+    /// A JSON object recorded as the manifest's "provenance" (and in palette
+    /// PNGs' text) when not empty: tool, run, backbone and checkpoint digest, ...
+    std::string provenanceJson;
 };
 
 /// One value class of the export: what a label value means and how it is drawn.

@@ -7,9 +7,12 @@
 #include "corrections.h"
 #include "error.h"
 #include "featurecache.h"
+#include "interchange/sha256.h"
+#include "runtime.h"
 #include "jsontext_p.h"
 #include "matchedits.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -180,8 +183,74 @@ bool PseudoLabelExportJob::resolveMatch(JobControl& control, LabelExportSettings
     return true;
 }
 
+std::string PseudoLabelExportJob::provenance(const LabelExportSettings& settings) const
+{
+    const FitRunSettings& fit = run_.folder.settings;
+    std::error_code ec;
+    json weightsDigest = nullptr; // a backbone without weights (filterbank) has none
+    if (!run_.weights.empty() && fs::is_regular_file(run_.weights, ec))
+        weightsDigest = interchange::sha256OfFile(run_.weights);
+    const float threshold =
+        fit.threshold > 0 ? fit.threshold : run_.backbone->recommendedThreshold();
+    return json{{"tool", "primaps"},
+                {"version", versionString()},
+                {"written", utcTimestamp()},
+                {"run", absolutePath(run_.dir)},
+                {"theta", run_.theta},
+                {"backbone", run_.backbone->name()},
+                {"weights", run_.weights},
+                {"weights_sha256", weightsDigest},
+                {"threshold", std::round(double(threshold) * 1e6) / 1e6}, // 0.6, not 0.6000000238
+                {"protocol", toString(fit.em.protocol)},
+                {"seed", fit.em.seed},
+                {"crf", settings.crf},
+                {"dataset", {{"kind", toString(dataset_.kind())},
+                             {"root", absolutePath(dataset_.root())},
+                             {"split", dataset_.split()}}},
+                {"export_folder", absolutePath(settings.outDir)},
+                {"size", toString(settings.size)},
+                {"resolution", run_.settings.resolution},
+                {"patch_size", run_.backbone->patchSize()}}
+        .dump();
+}
+
+void PseudoLabelExportJob::writeFormats()
+{
+    interchange::InterchangeSet set;
+    const LabelExportSettings& settings = exporter_->settings();
+    set.outDir = settings.outDir;
+    set.split = dataset_.split().empty() ? "all" : dataset_.split();
+    for (const ExportClass& c : exporter_->classes())
+        set.classes.push_back({c.id, c.value, c.name, c.colour});
+    set.ignoreValue = exporter_->ignoreValue();
+    set.overwrite = settings.overwrite;
+    const std::string manifest = readFile(exporter_->manifestPath());
+    set.provenanceJson = json::parse(manifest).at("provenance").dump();
+    for (const DatasetItem& item : dataset_.items()) {
+        const fs::path image = fs::path(absolutePath(item.imagePath))
+                                   .lexically_relative(absolutePath(dataset_.root()));
+        set.images.push_back({item.id, absolutePath(item.imagePath),
+                              image.empty() ? fs::path(item.imagePath).filename().generic_string()
+                                            : image.generic_string(),
+                              exporter_->paths(item).labels});
+    }
+    for (interchange::InterchangeFormat format : request_.formats) {
+        const std::vector<std::string> files =
+            interchange::writeInterchange(format, set, &keptFormatFiles_);
+        formatFiles_.insert(formatFiles_.end(), files.begin(), files.end());
+        if (log_ && !files.empty())
+            log_(std::string(interchange::toString(format)) + ": " + std::to_string(files.size()) +
+                 " file(s) written");
+    }
+    if (log_ && !keptFormatFiles_.empty())
+        log_("formats: " + std::to_string(keptFormatFiles_.size()) +
+             " file(s) already there, kept (pass --overwrite to replace them)");
+}
+
 void PseudoLabelExportJob::run(JobControl& control)
 {
+    formatFiles_.clear();
+    keptFormatFiles_.clear();
     failures_.clear();
     evaluationFailures_.clear();
     exporter_.reset();
@@ -218,6 +287,14 @@ void PseudoLabelExportJob::run(JobControl& control)
         throw Error("--corrections needs classes; it cannot be applied to --raw-clusters");
     }
     source.match = matchSource_;
+    if (!request_.formats.empty()) {
+        if (settings.clusterToClass.empty())
+            throw Error("the annotation-tool formats name classes; they cannot hold --raw-clusters");
+        if (settings.layout != ExportLayout::Mirror)
+            throw Error("the annotation-tool formats are written beside the mirror layout, not "
+                        "the cityscapes one");
+    }
+    source.provenanceJson = provenance(settings);
     exporter_ = std::make_unique<LabelExport>(dataset_, run_.prototypes.classes, settings, source);
     exporter_->prepareFolder();
     // A computed match is stored only once the folder has taken the export, so
@@ -253,6 +330,17 @@ void PseudoLabelExportJob::run(JobControl& control)
         throw;
     }
     finish();
+    if (request_.formats.empty() || control.isCanceled())
+        return;
+    // The formats hold the whole split: written only once every image is, so
+    // that an interrupted export leaves the previous files (or none).
+    if (listed_ != dataset_.size()) {
+        if (log_)
+            log_("formats: not written, " + std::to_string(dataset_.size() - listed_) +
+                 " image(s) are still missing; run the export again");
+        return;
+    }
+    writeFormats();
 }
 
 } // namespace primaps

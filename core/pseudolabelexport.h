@@ -7,6 +7,7 @@
 #pragma once
 
 #include "evaluationreport.h"
+#include "interchange/interchange.h"
 #include "job.h"
 #include "labelexport.h"
 
@@ -50,6 +51,9 @@ struct PseudoLabelExportRequest
     std::string correctionsDir;
     Shard shard;
     bool strict = false; ///< stop at the first unusable image
+    /// Annotation-tool formats written from the label files once every image of
+    /// the split is exported (needs classes and the mirror layout).
+    std::vector<interchange::InterchangeFormat> formats;
 };
 
 /// The export as one job. Progress stages: "evaluation" (only when the match is
@@ -91,9 +95,15 @@ public:
     std::size_t listed() const { return listed_; }
     /// Where the match came from (a file's absolute path, or "none").
     const std::string& matchSource() const { return matchSource_; }
+    /// Files of the requested formats written by this run, and those left alone
+    /// because they existed (no overwrite).
+    const std::vector<std::string>& formatFiles() const { return formatFiles_; }
+    const std::vector<std::string>& keptFormatFiles() const { return keptFormatFiles_; }
 
 private:
     bool resolveMatch(JobControl& control, LabelExportSettings& settings, ExportSource& source);
+    std::string provenance(const LabelExportSettings& settings) const;
+    void writeFormats();
 
     FittedRun& run_;
     const Dataset& dataset_;
@@ -107,6 +117,8 @@ private:
     std::size_t files_ = 0;
     std::size_t listed_ = 0;
     std::string matchSource_ = "none";
+    std::vector<std::string> formatFiles_;
+    std::vector<std::string> keptFormatFiles_;
     bool refused_ = false;
 };
 

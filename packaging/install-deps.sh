@@ -15,6 +15,8 @@ packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   nlohmann-json3-dev
   libmatio-dev
+  # CVAT's zip archives; indexed (palette) label PNGs
+  libzip-dev libpng-dev
   # fast BLAS for LibTorch (the reference BLAS is ~30x slower)
   libopenblas0-pthread libblas-dev liblapack-dev
   # man pages, made from --help at build time

@@ -30,6 +30,10 @@ int runEval(const QStringList& arguments);
 /// `primaps export ...`: a pseudo-label dataset from a fitted run (exportcommand.cpp).
 int runExport(const QStringList& arguments);
 
+/// `primaps import --format F FILE --run RUN_DIR`: corrected annotations back into a
+/// run's corrections, with a change report (importcommand.cpp).
+int runImport(const QStringList& arguments);
+
 /// `primaps features IMAGE --backbone NAME ... --out FILE.npy`: one image's backbone
 /// features as a float32 C x h x w array (featurescommand.cpp).
 int runFeatures(const QStringList& arguments);

@@ -48,9 +48,19 @@ struct ExportOptions
                               "File layout: mirror (default: labels/<relative path>.png, class "
                               "ids, 255 = ignore) or cityscapes "
                               "(gtFine/<split>/<city>/<name>_gtFine_labelIds.png with "
-                              "Cityscapes label ids, 0 = unlabelled).",
-                              "NAME",
+                              "Cityscapes label ids, 0 = unlabelled). Annotation-tool formats, "
+                              "written beside the mirror layout once every image is exported "
+                              "(comma-separated for several): coco (coco_<split>.json, one "
+                              "compressed-RLE annotation per class and image), coco-panoptic "
+                              "(panoptic_<split>.json + panoptic_<split>/), cvat "
+                              "(cvat_<split>.zip, 'Segmentation mask 1.1'), labelstudio "
+                              "(labelstudio_<split>.json with brush predictions + "
+                              "labelstudio_config.xml). 'primaps import' reads corrections back.",
+                              "NAME[,NAME...]",
                               "mirror"};
+    QCommandLineOption palette{"palette", "Write the label PNGs as 8-bit indexed PNGs whose "
+                                          "palette holds the class colours (255 = ignore, "
+                                          "black), so that image viewers show the classes."};
     QCommandLineOption size{"size",
                             "Label size: original (default: the image's; pixels outside the "
                             "evaluation crop are ignore) or prepared (the crop at the run's "
@@ -73,7 +83,7 @@ struct ExportOptions
         data.addTo(parser);
         resources.addTo(parser);
         parser.addOptions({run, out, crf, theta, match, rawClusters, colour, overlay, opacity,
-                           format, size, overwrite, cache, weights, corrections, noCorrections});
+                           format, palette, size, overwrite, cache, weights, corrections, noCorrections});
     }
 };
 
@@ -142,8 +152,21 @@ int runExport(const QStringList& arguments)
     settings.outDir = outDir.path().toStdString();
     settings.crf = crf;
     check.guard(&o.format, [&] {
-        settings.layout = exportLayoutFromString(parser.value(o.format).toStdString());
+        for (const QString& name : parser.value(o.format).split(',', Qt::SkipEmptyParts)) {
+            const std::string n = name.trimmed().toStdString();
+            if (n == "mirror" || n == "cityscapes")
+                settings.layout = exportLayoutFromString(n);
+            else
+                request.formats.push_back(interchange::interchangeFormatFromString(n));
+        }
+        if (!request.formats.empty() && settings.layout == ExportLayout::Cityscapes)
+            throw Error("the annotation-tool formats are written beside the mirror layout, "
+                        "not with cityscapes");
     });
+    settings.palette = parser.isSet(o.palette);
+    if (!request.formats.empty() && parser.isSet(o.rawClusters))
+        check.fail(&o.format, "the annotation-tool formats name classes; they cannot hold "
+                              "--raw-clusters");
     check.guard(&o.size,
                 [&] { settings.size = exportSizeFromString(parser.value(o.size).toStdString()); });
     settings.colour = parser.isSet(o.colour);
@@ -225,6 +248,13 @@ int runExport(const QStringList& arguments)
         out << "manifest: '" << QString::fromStdString(exporter->manifestPath()) << "' lists "
             << job.listed() << " of " << dataset->size() << " image(s)"
             << (job.listed() == dataset->size() ? "" : "; the rest are missing") << "\n";
+        for (const std::string& f : job.formatFiles())
+            if (f.size() < 4 || f.compare(f.size() - 4, 4, ".png") != 0)
+                out << "written: '" << QString::fromStdString(f) << "'\n";
+        for (const std::string& f : job.keptFormatFiles())
+            if (f.size() < 4 || f.compare(f.size() - 4, 4, ".png") != 0)
+                out << "kept: '" << QString::fromStdString(f)
+                    << "' (exists; --overwrite replaces it)\n";
     }
     out.flush();
     if (state == JobState::Canceled)

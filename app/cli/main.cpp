@@ -27,6 +27,9 @@ Commands:
   export      Export a pseudo-label dataset from a fitted run: label PNGs
               (matched classes or raw clusters), colour and overlay pictures,
               a manifest (resumable; --shard i/N).
+  import      Import corrected annotations (COCO, CVAT, Label Studio, PNG)
+              into a run's corrections and report what the annotators
+              changed (per class changed pixels and IoU).
   features    Extract one image's backbone features into a C x h x w .npy array
               (--backbone dino_vits8 --weights FILE.pth, torchscript, ...).
   backbones   List the backbones, their checkpoint files and where they are
@@ -79,6 +82,8 @@ int main(int argc, char** argv)
         return primaps::cli::runEval(args);
     if (command == "export")
         return primaps::cli::runExport(args);
+    if (command == "import")
+        return primaps::cli::runImport(args);
     if (command == "features")
         return primaps::cli::runFeatures(args);
     if (command == "backbones")

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+// COCO (https://cocodataset.org/#format-data): the semantic export as COCO-Stuff
+// writes it (one annotation per class present in an image, compressed RLE,
+// iscrowd 0), COCO panoptic (one segment per connected component of a class),
+// and reading COCO annotations back (RLE or polygons).
+#include "interchange/interchange.h"
+
+#include "atomicfile.h"
+#include "error.h"
+#include "interchange/rle.h"
+#include "jsontext_p.h"
+#include "runtime.h"
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace primaps::interchange {
+
+namespace {
+
+namespace fs = std::filesystem;
+using ordered = nlohmann::ordered_json;
+using json = nlohmann::json;
+
+ordered infoJson(const InterchangeSet& set)
+{
+    const std::string date = utcTimestamp();
+    return {{"description", "PriMaPs pseudo-labels (" + set.split + ")"},
+            {"version", versionString()},
+            {"year", std::stoi(date.substr(0, 4))},
+            {"contributor", "primaps " + versionString()},
+            {"date_created", date},
+            {"primaps", ordered::parse(set.provenanceJson)}};
+}
+
+ordered imageJson(const InterchangeImage& image, int id, const cv::Mat& values)
+{
+    return {{"id", id},
+            {"file_name", image.fileName},
+            {"width", values.cols},
+            {"height", values.rows},
+            {"primaps_item", image.id}};
+}
+
+ordered bboxJson(const cv::Mat& mask)
+{
+    const cv::Rect r = cv::boundingRect(mask);
+    return ordered::array({r.x, r.y, r.width, r.height});
+}
+
+} // namespace
+
+std::vector<std::string> writeCoco(const InterchangeSet& set, std::vector<std::string>& kept)
+{
+    std::vector<std::string> written;
+    const std::string path = (fs::path(set.outDir) / ("coco_" + set.split + ".json")).string();
+    std::error_code ec;
+    if (!set.overwrite && fs::exists(path, ec)) {
+        kept.push_back(path);
+        return written;
+    }
+    ordered categories = ordered::array();
+    for (const InterchangeClass& c : set.classes)
+        categories.push_back({{"id", c.id + 1},
+                              {"name", c.name},
+                              {"supercategory", "primaps"},
+                              {"color", {int(c.colour[0]), int(c.colour[1]), int(c.colour[2])}},
+                              {"primaps_value", c.value}});
+    ordered images = ordered::array();
+    ordered annotations = ordered::array();
+    int annotationId = 0;
+    for (std::size_t i = 0; i < set.images.size(); ++i) {
+        const cv::Mat values = readLabelValues(set.images[i].labelsPath);
+        images.push_back(imageJson(set.images[i], int(i) + 1, values));
+        for (const InterchangeClass& c : set.classes) {
+            const cv::Mat mask = values == c.value;
+            const int area = cv::countNonZero(mask);
+            if (area == 0)
+                continue;
+            annotations.push_back(
+                {{"id", ++annotationId},
+                 {"image_id", int(i) + 1},
+                 {"category_id", c.id + 1},
+                 {"segmentation",
+                  {{"size", {values.rows, values.cols}},
+                   {"counts", cocoRleString(cocoRunLengths(mask))}}},
+                 {"area", area},
+                 {"bbox", bboxJson(mask)},
+                 {"iscrowd", 0}});
+        }
+    }
+    const ordered coco = {{"info", infoJson(set)},
+                          {"licenses", ordered::array()},
+                          {"images", images},
+                          {"annotations", annotations},
+                          {"categories", categories}};
+    writeOutput(path, coco.dump() + "\n", true, written, kept);
+    return written;
+}
+
+std::vector<std::string> writeCocoPanoptic(const InterchangeSet& set,
+                                           std::vector<std::string>& kept)
+{
+    std::vector<std::string> written;
+    const fs::path out(set.outDir);
+    const std::string folder = "panoptic_" + set.split;
+    const std::string path = (out / (folder + ".json")).string();
+    std::error_code ec;
+    const bool keepJson = !set.overwrite && fs::exists(path, ec);
+    std::map<int, const InterchangeClass*> byValue;
+    for (const InterchangeClass& c : set.classes)
+        byValue[c.value] = &c;
+    ordered categories = ordered::array();
+    for (const InterchangeClass& c : set.classes)
+        categories.push_back({{"id", c.id + 1},
+                              {"name", c.name},
+                              {"supercategory", "primaps"},
+                              {"isthing", 1},
+                              {"color", {int(c.colour[0]), int(c.colour[1]), int(c.colour[2])}}});
+    ordered images = ordered::array();
+    ordered annotations = ordered::array();
+    for (std::size_t i = 0; i < set.images.size(); ++i) {
+        const InterchangeImage& image = set.images[i];
+        const cv::Mat values = readLabelValues(image.labelsPath);
+        int count = 0;
+        const cv::Mat components = componentsPerValue(values, set.ignoreValue, &count);
+        // Segment k is colour R + 256 G + 256^2 B = k (0 = void, the ignored pixels).
+        cv::Mat bgr(values.size(), CV_8UC3);
+        std::vector<int> area(std::size_t(count) + 1, 0), category(std::size_t(count) + 1, 0);
+        std::vector<cv::Rect> box(std::size_t(count) + 1);
+        for (int y = 0; y < values.rows; ++y)
+            for (int x = 0; x < values.cols; ++x) {
+                const int k = components.at<std::int32_t>(y, x);
+                bgr.at<cv::Vec3b>(y, x) = cv::Vec3b(std::uint8_t(k >> 16), std::uint8_t(k >> 8),
+                                                    std::uint8_t(k));
+                if (k == 0)
+                    continue;
+                const auto cls = byValue.find(values.at<std::uint8_t>(y, x));
+                category[std::size_t(k)] = cls == byValue.end() ? 0 : cls->second->id + 1;
+                box[std::size_t(k)] = area[std::size_t(k)]++ == 0
+                                          ? cv::Rect(x, y, 1, 1)
+                                          : box[std::size_t(k)] | cv::Rect(x, y, 1, 1);
+            }
+        ordered segments = ordered::array();
+        for (int k = 1; k <= count; ++k) {
+            const cv::Rect& r = box[std::size_t(k)];
+            segments.push_back({{"id", k},
+                                {"category_id", category[std::size_t(k)]},
+                                {"area", area[std::size_t(k)]},
+                                {"bbox", {r.x, r.y, r.width, r.height}},
+                                {"iscrowd", 0}});
+        }
+        const std::string png = image.id + ".png";
+        std::vector<std::uint8_t> bytes;
+        if (!cv::imencode(".png", bgr, bytes))
+            throw Error("cannot encode the panoptic PNG of '" + image.id + "'");
+        writeOutput((out / folder / png).string(), std::string(bytes.begin(), bytes.end()),
+                    set.overwrite, written, kept);
+        images.push_back(imageJson(image, int(i) + 1, values));
+        annotations.push_back(
+            {{"image_id", int(i) + 1}, {"file_name", png}, {"segments_info", segments}});
+    }
+    if (keepJson) {
+        kept.push_back(path);
+        return written;
+    }
+    const ordered panoptic = {{"info", infoJson(set)},
+                              {"licenses", ordered::array()},
+                              {"images", images},
+                              {"annotations", annotations},
+                              {"categories", categories}};
+    writeOutput(path, panoptic.dump() + "\n", true, written, kept);
+    return written;
+}
+
+AnnotationSet readCoco(const std::string& path)
+{
+    const json coco = parseJsonText(readFile(path), path);
+    const std::string file = "'" + path + "'";
+    if (!coco.is_object() || !coco.contains("images") || !coco["images"].is_array() ||
+        !coco.contains("annotations") || !coco["annotations"].is_array() ||
+        !coco.contains("categories") || !coco["categories"].is_array())
+        throw Error(file + ": not a COCO file (it needs images, annotations and categories)");
+    AnnotationSet set;
+    if (coco.contains("info") && coco["info"].is_object() && coco["info"].contains("primaps"))
+        set.provenanceJson = coco["info"]["primaps"].dump();
+    std::map<long long, int> categoryLabel;
+    for (const json& c : coco["categories"]) {
+        if (!c.is_object() || !c.contains("id") || !c["id"].is_number_integer() ||
+            !c.contains("name") || !c["name"].is_string())
+            throw Error(file + ": a category without an integer id and a name: " + c.dump());
+        categoryLabel[c["id"].get<long long>()] = int(set.labels.size());
+        set.labels.push_back(c["name"].get<std::string>());
+    }
+    std::map<long long, std::size_t> imageIndex;
+    for (const json& im : coco["images"]) {
+        if (!im.is_object() || !im.contains("id") || !im.contains("width") ||
+            !im.contains("height") || !im["width"].is_number_integer() ||
+            !im["height"].is_number_integer()) {
+            set.problems.emplace_back(path, "an image without id, width and height: " + im.dump());
+            continue;
+        }
+        const int w = im["width"].get<int>(), h = im["height"].get<int>();
+        if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28)) {
+            set.problems.emplace_back(path, "image " + im["id"].dump() + " has an unusable size");
+            continue;
+        }
+        std::string name = im.value("primaps_item", std::string());
+        if (name.empty())
+            name = im.value("file_name", std::string());
+        imageIndex[im["id"].get<long long>()] = set.images.size();
+        set.images.push_back({name, cv::Mat(h, w, CV_32S, cv::Scalar(-1))});
+    }
+    for (const json& a : coco["annotations"]) {
+        const std::string where = "annotation " + (a.is_object() && a.contains("id") ? a["id"].dump() : "?");
+        try {
+            if (!a.is_object() || !a.contains("image_id") || !a.contains("category_id") ||
+                !a.contains("segmentation"))
+                throw Error("needs image_id, category_id and segmentation");
+            const auto image = imageIndex.find(a["image_id"].get<long long>());
+            if (image == imageIndex.end())
+                throw Error("refers to image " + a["image_id"].dump() + ", which is not listed");
+            const auto label = categoryLabel.find(a["category_id"].get<long long>());
+            if (label == categoryLabel.end())
+                throw Error("refers to category " + a["category_id"].dump() +
+                            ", which is not listed");
+            cv::Mat& labels = set.images[image->second].labels;
+            const json& seg = a["segmentation"];
+            cv::Mat mask;
+            if (seg.is_object()) {
+                const int h = seg.at("size").at(0).get<int>(), w = seg.at("size").at(1).get<int>();
+                if (h != labels.rows || w != labels.cols)
+                    throw Error("its RLE is " + std::to_string(w) + "x" + std::to_string(h) +
+                                ", the image " + std::to_string(labels.cols) + "x" +
+                                std::to_string(labels.rows));
+                const json& counts = seg.at("counts");
+                mask = counts.is_string()
+                           ? cocoMaskFromRuns(parseCocoRleString(counts.get<std::string>()), h, w)
+                           : cocoMaskFromRuns(counts.get<std::vector<std::uint32_t>>(), h, w);
+            } else if (seg.is_array()) {
+                // Polygons [x1, y1, x2, y2, ...] in pixel coordinates (CVAT's COCO export).
+                mask = cv::Mat(labels.size(), CV_8UC1, cv::Scalar(0));
+                for (const json& polygon : seg) {
+                    const std::vector<double> xy = polygon.get<std::vector<double>>();
+                    std::vector<cv::Point> points;
+                    for (std::size_t k = 0; k + 1 < xy.size(); k += 2)
+                        points.emplace_back(int(std::lround(xy[k])), int(std::lround(xy[k + 1])));
+                    if (points.size() >= 3)
+                        cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{points},
+                                     cv::Scalar(1));
+                }
+            } else {
+                throw Error("its segmentation is neither RLE nor polygons");
+            }
+            labels.setTo(cv::Scalar(label->second), mask);
+        } catch (const json::exception& e) {
+            set.problems.emplace_back(path, where + ": malformed (" + e.what() + ")");
+        } catch (const Error& e) {
+            set.problems.emplace_back(path, where + ": " + e.what());
+        }
+    }
+    return set;
+}
+
+} // namespace primaps::interchange

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// Label Studio (https://labelstud.io/guide/predictions): a tasks file whose
+// predictions hold one `brushlabels` result per class present in an image, its
+// mask in Label Studio's brush RLE (rle.h), and the labelling config that
+// names the same labels. Reading takes a Label Studio JSON export: each task's
+// latest submitted annotation.
+#include "interchange/interchange.h"
+
+#include "atomicfile.h"
+#include "error.h"
+#include "interchange/rle.h"
+#include "jsontext_p.h"
+#include "runtime.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+namespace primaps::interchange {
+
+namespace {
+
+namespace fs = std::filesystem;
+using ordered = nlohmann::ordered_json;
+using json = nlohmann::json;
+
+// The names of the labelling config; the tasks' results refer to them.
+constexpr const char* kFromName = "label";
+constexpr const char* kToName = "image";
+
+std::string xmlEscape(const std::string& text)
+{
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string hexColour(const cv::Vec3b& c)
+{
+    char text[8];
+    std::snprintf(text, sizeof text, "#%02x%02x%02x", c[0], c[1], c[2]);
+    return text;
+}
+
+std::string labellingConfig(const InterchangeSet& set)
+{
+    std::string comment = set.provenanceJson;
+    for (std::size_t p; (p = comment.find("--")) != std::string::npos;)
+        comment.replace(p, 2, "- -"); // "--" may not appear inside an XML comment
+    std::string xml = "<!-- Written by primaps " + versionString() + ": " + comment + " -->\n";
+    xml += "<View>\n  <Image name=\"" + std::string(kToName) +
+           "\" value=\"$image\" zoom=\"true\"/>\n  <BrushLabels name=\"" + kFromName +
+           "\" toName=\"" + kToName + "\">\n";
+    for (const InterchangeClass& c : set.classes)
+        xml += "    <Label value=\"" + xmlEscape(c.name) + "\" background=\"" +
+               hexColour(c.colour) + "\"/>\n";
+    xml += "  </BrushLabels>\n</View>\n";
+    return xml;
+}
+
+} // namespace
+
+std::vector<std::string> writeLabelStudio(const InterchangeSet& set,
+                                          std::vector<std::string>& kept)
+{
+    std::vector<std::string> written;
+    const fs::path out(set.outDir);
+    const std::string tasksPath = (out / ("labelstudio_" + set.split + ".json")).string();
+    writeOutput((out / "labelstudio_config.xml").string(), labellingConfig(set), set.overwrite,
+                written, kept);
+    std::error_code ec;
+    if (!set.overwrite && fs::exists(tasksPath, ec)) {
+        kept.push_back(tasksPath);
+        return written;
+    }
+    const ordered provenance = ordered::parse(set.provenanceJson);
+    const std::string model = "primaps " + versionString();
+    ordered tasks = ordered::array();
+    for (const InterchangeImage& image : set.images) {
+        const cv::Mat values = readLabelValues(image.labelsPath);
+        ordered results = ordered::array();
+        for (const InterchangeClass& c : set.classes) {
+            const cv::Mat mask = values == c.value;
+            if (cv::countNonZero(mask) == 0)
+                continue;
+            results.push_back({{"id", "c" + std::to_string(c.id)},
+                               {"type", "brushlabels"},
+                               {"from_name", kFromName},
+                               {"to_name", kToName},
+                               {"original_width", values.cols},
+                               {"original_height", values.rows},
+                               {"image_rotation", 0},
+                               {"value",
+                                {{"format", "rle"},
+                                 {"rle", brushRleFromMask(mask)},
+                                 {"brushlabels", {c.name}}}}});
+        }
+        tasks.push_back(
+            {{"data",
+              {{"image", "/data/local-files/?d=" + image.fileName},
+               {"primaps", {{"item", image.id}, {"provenance", provenance}}}}},
+             {"predictions", {{{"model_version", model}, {"result", results}}}}});
+    }
+    writeOutput(tasksPath, tasks.dump() + "\n", true, written, kept);
+    return written;
+}
+
+AnnotationSet readLabelStudio(const std::string& path)
+{
+    const json tasks = parseJsonText(readFile(path), path);
+    if (!tasks.is_array())
+        throw Error("'" + path + "': not a Label Studio JSON export (a list of tasks)");
+    AnnotationSet set;
+    auto labelIndex = [&](const std::string& name) {
+        for (std::size_t i = 0; i < set.labels.size(); ++i)
+            if (set.labels[i] == name)
+                return int(i);
+        set.labels.push_back(name);
+        return int(set.labels.size()) - 1;
+    };
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+        const json& task = tasks[t];
+        const std::string where = "task " + (task.is_object() && task.contains("id")
+                                                 ? task["id"].dump()
+                                                 : std::to_string(t + 1));
+        try {
+            if (!task.is_object() || !task.contains("data") || !task["data"].is_object())
+                throw Error("has no data");
+            const json& data = task["data"];
+            std::string name;
+            if (data.contains("primaps") && data["primaps"].is_object()) {
+                name = data["primaps"].value("item", std::string());
+                if (set.provenanceJson.empty() && data["primaps"].contains("provenance"))
+                    set.provenanceJson = data["primaps"]["provenance"].dump();
+            }
+            if (name.empty()) {
+                name = data.value("image", std::string());
+                const std::size_t q = name.find("?d=");
+                if (q != std::string::npos)
+                    name = name.substr(q + 3);
+            }
+            // The latest submitted annotation; predictions are not corrections.
+            const json* chosen = nullptr;
+            if (task.contains("annotations") && task["annotations"].is_array())
+                for (const json& a : task["annotations"])
+                    if (a.is_object() && !a.value("was_cancelled", false) && a.contains("result"))
+                        chosen = &a;
+            if (!chosen)
+                continue; // not annotated
+            cv::Mat labels;
+            for (const json& r : (*chosen)["result"]) {
+                std::string type = r.value("type", std::string());
+                for (char& c : type)
+                    c = char(std::tolower(static_cast<unsigned char>(c)));
+                if (type != "brushlabels")
+                    continue;
+                const json& value = r.at("value");
+                if (!value.contains("rle") || !value.contains("brushlabels") ||
+                    value["brushlabels"].empty())
+                    throw Error("a brush result without rle or label");
+                const int w = r.at("original_width").get<int>();
+                const int h = r.at("original_height").get<int>();
+                if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28))
+                    throw Error("a brush result with an unusable size");
+                if (labels.empty())
+                    labels = cv::Mat(h, w, CV_32S, cv::Scalar(-1));
+                if (labels.rows != h || labels.cols != w)
+                    throw Error("brush results of different sizes");
+                const cv::Mat mask = brushRleToMask(
+                    value["rle"].get<std::vector<std::uint8_t>>(), h, w);
+                labels.setTo(cv::Scalar(labelIndex(value["brushlabels"][0].get<std::string>())),
+                             mask);
+            }
+            if (labels.empty())
+                continue; // annotated without any brush: nothing this import can use
+            set.images.push_back({name, labels});
+        } catch (const json::exception& e) {
+            set.problems.emplace_back(path, where + ": malformed (" + e.what() + ")");
+        } catch (const Error& e) {
+            set.problems.emplace_back(path, where + ": " + e.what());
+        }
+    }
+    return set;
+}
+
+} // namespace primaps::interchange
