@@ -67,6 +67,21 @@ PseudoLabelExportDialog::PseudoLabelExportDialog(const QString& runDir,
     form->addRow(QString(), m_colour);
     form->addRow(QString(), m_overlay);
     form->addRow(QString(), m_corrections);
+    m_palette = new QCheckBox(tr("Label PNGs with the class colours as palette"), this);
+    form->addRow(QString(), m_palette);
+    // The annotation tools' formats, written beside the label PNGs.
+    auto* formats = new QHBoxLayout;
+    for (interchange::InterchangeFormat f :
+         {interchange::InterchangeFormat::Coco, interchange::InterchangeFormat::CocoPanoptic,
+          interchange::InterchangeFormat::Cvat, interchange::InterchangeFormat::LabelStudio}) {
+        static const char* const names[] = {"COCO", "COCO panoptic", "CVAT", "Label Studio"};
+        auto* box = new QCheckBox(tr(names[int(f)]), this);
+        box->setProperty("format", int(f));
+        m_formats.push_back(box);
+        formats->addWidget(box);
+    }
+    formats->addStretch();
+    form->addRow(tr("Also as"), formats);
     layout->addLayout(form);
     m_progress = new QProgressBar(this);
     m_progress->setRange(0, 1000);
@@ -161,6 +176,10 @@ bool PseudoLabelExportDialog::start()
     request.settings.colour = m_colour->isChecked();
     request.settings.overlay = m_overlay->isChecked();
     request.settings.overwrite = overwrite;
+    request.settings.palette = m_palette->isChecked();
+    for (QCheckBox* box : m_formats)
+        if (box->isChecked())
+            request.formats.push_back(interchange::InterchangeFormat(box->property("format").toInt()));
     request.corrections = m_corrections->isChecked() ? ExportCorrectionsSource::Auto
                                                      : ExportCorrectionsSource::None;
     const std::string runDir = m_runDir.toStdString();

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 #include <QDialog>
 #include <QFutureWatcher>
 
@@ -78,6 +79,8 @@ private:
     QLineEdit* m_folder = nullptr;
     QComboBox* m_theta = nullptr;
     QCheckBox* m_crf = nullptr;
+    QCheckBox* m_palette = nullptr;
+    std::vector<QCheckBox*> m_formats; ///< COCO, panoptic, CVAT, Label Studio
     QCheckBox* m_colour = nullptr;
     QCheckBox* m_overlay = nullptr;
     QCheckBox* m_corrections = nullptr;

@@ -199,6 +199,7 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
         setLayer(Layer::GroundTruth);
     m_thetaCombo->setEnabled(hasRun());
     m_exportAction->setEnabled(hasRun());
+    m_importAction->setEnabled(hasRun());
     m_crfAction->setEnabled(hasRun());
     if (!result.problems.isEmpty())
         reportError(tr("%n listed file(s) are missing and were left out; the first: %1", nullptr,

@@ -133,6 +133,8 @@ public:
     QAction* openDatasetAction() const { return m_openDatasetAction; }
     /// File ▸ Export Pseudo-Label Dataset… (enabled with a run).
     QAction* exportAction() const { return m_exportAction; }
+    /// File ▸ Import Corrections… (enabled with a run).
+    QAction* importAction() const { return m_importAction; }
     QLabel* metricsLabel() const { return m_metricsLabel; }
 
 signals:
@@ -157,6 +159,8 @@ private:
     void openRunDialog();
     void openDatasetDialog();
     void openExportDialog();
+    /// File ▸ Import Corrections…: ImportCorrectionsDialog on the run, modal.
+    void openImportDialog();
     void onOpened(const ReviewOpenResult& result);
     void onReviewed(int index, std::shared_ptr<const ImageReview> review, const QString& error);
     void onCountsFinished(std::shared_ptr<const SplitCounts> counts, const QString& error);
@@ -190,6 +194,7 @@ private:
     QAction* m_openRunAction = nullptr;
     QAction* m_openDatasetAction = nullptr;
     QAction* m_exportAction = nullptr;
+    QAction* m_importAction = nullptr;
     QGraphicsPathItem* m_outline = nullptr;
 
     bool m_active = false;

@@ -6,6 +6,7 @@
 #include "evaluationwidget.h"
 #include "mainwindow.h"
 #include "maskvotewidget.h"
+#include "importcorrectionsdialog.h"
 #include "pseudolabelexportdialog.h"
 #include "imagelistwidget.h"
 
@@ -129,6 +130,11 @@ void ReviewController::createActions()
                                   "match edits and corrections, as 'primaps export' does"));
     m_exportAction->setEnabled(false);
     connect(m_exportAction, &QAction::triggered, this, &ReviewController::openExportDialog);
+    m_importAction = new QAction(tr("&Import Corrections\u2026"), this);
+    m_importAction->setToolTip(tr("Store annotations corrected in CVAT, Label Studio or as COCO "
+                                  "as the run's corrections, and see what the annotators changed"));
+    m_importAction->setEnabled(false);
+    connect(m_importAction, &QAction::triggered, this, &ReviewController::openImportDialog);
     if (file) {
         // After Open Folder…, before the exports.
         const QList<QAction*> actions = file->actions();
@@ -137,6 +143,7 @@ void ReviewController::createActions()
         file->insertAction(before, m_openRunAction);
         QAction* exports = actions.size() > 3 ? actions[3] : nullptr;
         file->insertAction(exports, m_exportAction);
+        file->insertAction(exports, m_importAction);
     }
 
     m_toolBar = new QToolBar(tr("Review"), m_window);
@@ -211,6 +218,23 @@ void ReviewController::openExportDialog()
     auto* dialog = new PseudoLabelExportDialog(runDir(), DatasetOptions(), m_window);
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     dialog->setPrediction(QString::fromStdString(m_prediction.theta), m_prediction.crf);
+    dialog->show();
+}
+
+void ReviewController::openImportDialog()
+{
+    if (!hasRun())
+        return;
+    flushCorrections(); // the import merges with the stored corrections
+    auto* dialog = new ImportCorrectionsDialog(runDir(), m_window);
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    dialog->setModal(true); // no edits while corrections are being stored
+    connect(dialog, &ImportCorrectionsDialog::importFinished, this, [this](bool, int stored) {
+        if (stored > 0) {
+            requestCurrent(); // the current image shows the stored corrections
+            updateCorrectionSummary();
+        }
+    });
     dialog->show();
 }
 

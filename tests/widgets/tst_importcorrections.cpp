@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// File ▸ Import Corrections…: ImportCorrectionsDialog on a run fitted and
+// exported with the `primaps` CLI; a Label Studio file with one known edit
+// comes back, the dialog shows the change per class and per image, and the
+// correction is in the run's store.
+#include "corrections.h"
+#include "importcorrectionsdialog.h"
+#include "interchange/rle.h"
+#include "testsupport.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <QSignalSpy>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using nlohmann::json;
+
+class TestImportCorrections : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir tmp;
+    QString run, out;
+
+private slots:
+    void initTestCase()
+    {
+        const QDir base(tmp.path());
+        const QString ds = base.filePath("ds");
+        for (int i = 0; i < 3; ++i)
+            primaps::testing::writeDiscAndBoxSample(QDir(ds).filePath(QString("images/im%1.png").arg(i)),
+                                                    QDir(ds).filePath(QString("labels/im%1.png").arg(i)),
+                                                    7 + unsigned(i));
+        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        run = base.filePath("run");
+        out = base.filePath("export");
+        const QStringList data{"--dataset", "folder", "--root", ds};
+        auto cli = [](const QStringList& args) {
+            return primaps::testing::runProgram(PRIMAPS_CLI, args);
+        };
+        const auto fit = cli(QStringList{"fit", "--out", run, "--epochs", "1", "--batch-size",
+                                         "3", "--resolution", "64", "-q"} + data);
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        const auto ex = cli(QStringList{"export", "--run", run, "--out", out, "--size",
+                                        "prepared", "--format", "labelstudio", "-q"} + data);
+        QVERIFY2(ex.exitCode == 0, qPrintable(ex.err));
+    }
+
+    void knownEditIsShownAndStored()
+    {
+        std::ifstream in(QDir(out).filePath("labelstudio_all.json").toStdString());
+        json tasks = json::parse(in);
+        // The annotator accepted every prediction and, in the first image, erased
+        // a 5 x 4 block from every brush: those 20 pixels become "ignore".
+        for (json& t : tasks)
+            t["annotations"] = json::array({{{"result", t["predictions"][0]["result"]}}});
+        json& first = tasks[0];
+        const std::string id = first["data"]["primaps"]["item"].get<std::string>();
+        const int w = first["predictions"][0]["result"][0]["original_width"].get<int>();
+        const int h = first["predictions"][0]["result"][0]["original_height"].get<int>();
+        cv::Mat block(h, w, CV_8UC1, cv::Scalar(0));
+        block(cv::Rect(2, 3, 5, 4)).setTo(1);
+        for (json& r : first["annotations"][0]["result"]) {
+            cv::Mat m = primaps::interchange::brushRleToMask(
+                r["value"]["rle"].get<std::vector<std::uint8_t>>(), h, w);
+            m.setTo(0, block);
+            r["value"]["rle"] = primaps::interchange::brushRleFromMask(m);
+        }
+        const QString file = QDir(tmp.path()).filePath("project-1-labelstudio.json");
+        std::ofstream(file.toStdString()) << tasks.dump();
+
+        primaps::ImportCorrectionsDialog dialog(run);
+        dialog.setFile(file);
+        QSignalSpy finished(&dialog, &primaps::ImportCorrectionsDialog::importFinished);
+        QVERIFY(dialog.start());
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.last().at(0).toBool(), true);
+        QCOMPARE(finished.last().at(1).toInt(), 1);
+        QCOMPARE(dialog.report().changed, std::int64_t(20));
+        QVERIFY2(dialog.summary().startsWith("20 of "), qPrintable(dialog.summary()));
+        auto* images = dialog.findChildren<QTableWidget*>().at(1);
+        QCOMPARE(images->rowCount(), 3);
+        QCOMPARE(images->item(0, 0)->text(), QString::fromStdString(id)); // most changed first
+        QCOMPARE(images->item(0, 1)->data(Qt::DisplayRole).toLongLong(), 20LL);
+        auto* classes = dialog.findChildren<QTableWidget*>().at(0);
+        QCOMPARE(classes->rowCount(), 3);
+        const cv::Mat stored =
+            primaps::CorrectionStore(primaps::CorrectionStore::runFolder(run.toStdString())).read(id);
+        QCOMPARE(cv::countNonZero(stored == primaps::CorrectionIgnore), 20);
+    }
+};
+
+QTEST_MAIN(TestImportCorrections)
+#include "tst_importcorrections.moc"
