@@ -99,6 +99,8 @@ ImportCorrectionsDialog::ImportCorrectionsDialog(const QString& runDir, QWidget*
                       this);
     m_images = table({tr("Image"), tr("Changed"), tr("Pixels"), tr("Classes changed"), tr("Status")},
                      this);
+    m_images->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+    m_images->horizontalHeader()->setSectionResizeMode(3, QHeaderView::Stretch);
     layout->addWidget(new QLabel(tr("Per class"), this));
     layout->addWidget(m_classes, 1);
     layout->addWidget(new QLabel(tr("Per image"), this));
@@ -255,6 +257,7 @@ void ImportCorrectionsDialog::showReport()
         m_classes->setItem(row, 4, new QTableWidgetItem(iouText(c.iou())));
     }
     m_classes->setSortingEnabled(true);
+    m_classes->sortByColumn(1, Qt::DescendingOrder); // the most changed class first
     m_images->setSortingEnabled(false);
     m_images->setRowCount(0);
     for (const interchange::ImageChange& im : r.images) {

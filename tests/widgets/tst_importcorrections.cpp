@@ -89,6 +89,13 @@ private slots:
         const cv::Mat stored =
             primaps::CorrectionStore(primaps::CorrectionStore::runFolder(run.toStdString())).read(id);
         QCOMPARE(cv::countNonZero(stored == primaps::CorrectionIgnore), 20);
+        // PRIMAPS_SCREENSHOT_DIR=DIR keeps a picture of the dialog with its report.
+        if (qEnvironmentVariableIsSet("PRIMAPS_SCREENSHOT_DIR")) {
+            dialog.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+            QVERIFY(dialog.grab().save(
+                QDir(qEnvironmentVariable("PRIMAPS_SCREENSHOT_DIR")).filePath("import-corrections.png")));
+        }
     }
 };
 
