@@ -556,6 +556,57 @@ private slots:
         QCOMPARE(report["unknown_labels"][0]["pixels"].get<long>(), 12L);
     }
 
+    void pngFolderEditAtTheImageSize()
+    {
+        // The export's labels copied and edited as an annotator would in an
+        // image editor: values are the export's class values.
+        const QString edited = path("edited labels");
+        QVERIFY(QDir().mkpath(edited));
+        const std::string id = labels.begin()->first;
+        cv::Mat after = labels.begin()->second.clone();
+        after(cv::Rect(20, 10, 9, 6)).setTo((after.at<std::uint8_t>(12, 24) + 1) % 3);
+        const long expected = long(cv::countNonZero(after != labels.begin()->second));
+        QVERIFY(cv::imwrite(QDir(edited).filePath(QString::fromStdString(id) + ".png").toStdString(),
+                            after));
+        const Run r = runCli({"import", "--format", "png", edited, "--run", run, "--export", out,
+                              "--json", "-q"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err + r.out));
+        const json report = json::parse(r.out.toStdString());
+        QCOMPARE(report["changed_pixels"].get<long>(), expected);
+        QCOMPARE(int(report["images"].size()), 1);
+        QCOMPARE(report["stored"].get<int>(), 1);
+        // Stored at the run's crop (64 x 64 here), where the edit covers crop pixels.
+        const cv::Mat stored = cv::imread(
+            QDir(run).filePath("corrections/" + QString::fromStdString(id) + ".png").toStdString(),
+            cv::IMREAD_UNCHANGED);
+        QCOMPARE(stored.cols, 64);
+        QCOMPARE(stored.rows, 64);
+        QVERIFY(cv::countNonZero(stored != 255) > 0);
+        QVERIFY(QDir(QDir(run).filePath("corrections")).removeRecursively());
+    }
+
+    void anotherRunsExportIsRefused()
+    {
+        const Run r = runCli({"import", "--format", "coco", QDir(out).filePath("coco_all.json"),
+                              "--run", ds, "-q"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("was exported from the run"), qPrintable(r.err));
+    }
+
+    void damagedAnnotationsAreReportedAndTheRestImported()
+    {
+        json coco = readJson(QDir(out).filePath("coco_all.json"));
+        coco["annotations"][0]["segmentation"]["counts"] = "0~~"; // not COCO's alphabet
+        writeText(path("damaged.json"), coco.dump());
+        const Run r = runCli({"import", "--format", "coco", path("damaged.json"), "--run", run,
+                              "--json", "--dry-run", "-q"});
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains("annotation 1:"), qPrintable(r.err));
+        const json report = json::parse(r.out.toStdString());
+        QCOMPARE(int(report["images"].size()), 6);
+        QCOMPARE(int(report["problems"].size()), 1);
+    }
+
     void existingFilesAreKeptWithoutOverwrite()
     {
         const QString coco = QDir(out).filePath("coco_all.json");
