@@ -231,7 +231,7 @@ void ReviewController::openImportDialog()
     dialog->setModal(true); // no edits while corrections are being stored
     connect(dialog, &ImportCorrectionsDialog::importFinished, this, [this](bool, int stored) {
         if (stored > 0) {
-            requestCurrent(); // the current image shows the stored corrections
+            showLayer(); // the current image shows the stored corrections
             updateCorrectionSummary();
         }
     });

@@ -73,8 +73,12 @@ ExportRecord readExport(const std::string& dir, const std::string& runDir)
             e.labelsOf[id] = (fs::path(dir) / im.at("labels").get<std::string>()).string();
             const fs::path image(im.value("image", std::string()));
             for (const std::string& key : {image.filename().string(), image.stem().string()})
-                if (!key.empty())
-                    e.idOfName.emplace(key, e.idOfName.count(key) ? std::string() : id);
+                if (!key.empty()) {
+                    // A name two images share identifies neither.
+                    const auto [at, added] = e.idOfName.emplace(key, id);
+                    if (!added && at->second != id)
+                        at->second.clear();
+                }
         }
         const json& parameters = m.at("parameters");
         e.originalSize = parameters.at("size").get<std::string>() == "original";

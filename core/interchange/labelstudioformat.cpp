@@ -12,6 +12,7 @@
 #include "jsontext_p.h"
 #include "runtime.h"
 
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -38,6 +39,21 @@ std::string xmlEscape(const std::string& text)
         case '>': out += "&gt;"; break;
         case '"': out += "&quot;"; break;
         default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string percentDecoded(const std::string& text)
+{
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out.push_back(char(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
         }
     }
     return out;
@@ -146,6 +162,7 @@ AnnotationSet readLabelStudio(const std::string& path)
                 const std::size_t q = name.find("?d=");
                 if (q != std::string::npos)
                     name = name.substr(q + 3);
+                name = percentDecoded(name); // Label Studio's URLs escape spaces and more
             }
             // The latest submitted annotation; predictions are not corrections.
             const json* chosen = nullptr;

@@ -444,6 +444,27 @@ private slots:
                 QDir(QDir(run).filePath("corrections")).isEmpty());
     }
 
+    void labelStudioTasksFoundByTheirImageUrl()
+    {
+        // Tasks re-created in Label Studio lose our data.primaps: the image URL
+        // (percent-encoded) names the image, and --export the export.
+        json tasks = readJson(QDir(out).filePath("labelstudio_all.json"));
+        for (json& t : tasks) {
+            std::string url = t["data"]["image"].get<std::string>();
+            for (std::size_t p; (p = url.find(' ')) != std::string::npos;)
+                url.replace(p, 1, "%20");
+            t["data"] = {{"image", url}};
+            t["annotations"] = json::array({{{"result", t["predictions"][0]["result"]}}});
+        }
+        writeText(path("urls.json"), tasks.dump());
+        const Run r = runCli({"import", "--format", "labelstudio", path("urls.json"), "--run", run,
+                              "--export", out, "--json", "-q"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err + r.out));
+        const json report = json::parse(r.out.toStdString());
+        QCOMPARE(int(report["images"].size()), 6);
+        QCOMPARE(report["changed_pixels"].get<long>(), 0L);
+    }
+
     void knownEditIsReportedAndStoredExactly()
     {
         // An export at the run's crop, so that the stored correction is the edit itself.
