@@ -8,6 +8,9 @@
 #include "evaluationreport.h"
 #include "filterbank.h"
 #include "fuzz_support.h"
+#include "interchange/indexedpng.h"
+#include "interchange/interchange.h"
+#include "interchange/rle.h"
 #include "npy.h"
 
 #include <caffe2/serialize/inline_container.h>
@@ -284,6 +287,43 @@ void runFolderSeeds()
     seed("runfolder", "eval_only", fuzz::joinParts({"", "", "", "", eval}));
 }
 
+// ---- corrected annotations: each format written by the export's own writers ----
+void annotationSeeds()
+{
+    namespace ix = primaps::interchange;
+    const cv::Mat values = (cv::Mat_<std::uint8_t>(3, 4) << 0, 0, 1, 1, 0, 2, 2, 1, 255, 2, 0, 0);
+    const fs::path dir = fs::path(fuzz::scratchDir()) / "annotation-seeds";
+    fs::create_directories(dir / "labels");
+    const std::vector<cv::Vec3b> palette = {{200, 0, 0}, {0, 200, 0}, {0, 0, 200}};
+    const std::string png = ix::encodeIndexedPng(values, palette, "{}");
+    std::ofstream(dir / "labels" / "a.png", std::ios::binary) << png;
+    ix::InterchangeSet set;
+    set.outDir = dir.string();
+    set.split = "seed";
+    set.classes = {{0, 0, "road", palette[0]}, {1, 1, "sky", palette[1]}, {2, 2, "car", palette[2]}};
+    set.images = {{"a", "/images/a.png", "images/a.png", (dir / "labels" / "a.png").string()}};
+    set.provenanceJson = R"({"export_folder": "/nowhere"})";
+    set.overwrite = true;
+    std::vector<std::string> kept;
+    ix::writeCoco(set, kept);
+    ix::writeCvat(set, kept);
+    ix::writeLabelStudio(set, kept);
+    seed("annotations", "coco", std::string(1, '\x00') + readFile((dir / "coco_seed.json").string()));
+    // Label Studio reads annotations: the predictions, as an annotator accepted them.
+    nlohmann::json tasks = nlohmann::json::parse(readFile((dir / "labelstudio_seed.json").string()));
+    for (nlohmann::json& t : tasks)
+        t["annotations"] = nlohmann::json::array({{{"result", t["predictions"][0]["result"]}}});
+    seed("annotations", "labelstudio", std::string(1, '\x01') + tasks.dump());
+    seed("annotations", "cvat", std::string(1, '\x02') + readFile((dir / "cvat_seed.zip").string()));
+    seed("annotations", "palette_png", std::string(1, '\x03') + png);
+    // COCO's uncompressed run lists and polygons.
+    nlohmann::json coco = nlohmann::json::parse(readFile((dir / "coco_seed.json").string()));
+    coco["annotations"][0]["segmentation"]["counts"] =
+        ix::parseCocoRleString(coco["annotations"][0]["segmentation"]["counts"].get<std::string>());
+    coco["annotations"][1]["segmentation"] = {{0, 0, 3, 0, 3, 2}};
+    seed("annotations", "coco_runs_polygon", std::string(1, '\x00') + coco.dump());
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -300,6 +340,7 @@ int main(int argc, char** argv)
         labelSeeds();
         matSeeds();
         runFolderSeeds();
+        annotationSeeds();
     } catch (const std::exception& e) {
         std::cerr << "fuzz_make_seeds: " << e.what() << "\n";
         return 1;

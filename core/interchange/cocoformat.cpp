@@ -197,7 +197,8 @@ AnnotationSet readCoco(const std::string& path)
     }
     std::map<long long, std::size_t> imageIndex;
     for (const json& im : coco["images"]) {
-        if (!im.is_object() || !im.contains("id") || !im.contains("width") ||
+        if (!im.is_object() || !im.contains("id") || !im["id"].is_number_integer() ||
+            !im.contains("width") ||
             !im.contains("height") || !im["width"].is_number_integer() ||
             !im["height"].is_number_integer()) {
             set.problems.emplace_back(path, "an image without id, width and height: " + im.dump());
@@ -208,9 +209,11 @@ AnnotationSet readCoco(const std::string& path)
             set.problems.emplace_back(path, "image " + im["id"].dump() + " has an unusable size");
             continue;
         }
-        std::string name = im.value("primaps_item", std::string());
-        if (name.empty())
-            name = im.value("file_name", std::string());
+        std::string name = im.contains("primaps_item") && im["primaps_item"].is_string()
+                               ? im["primaps_item"].get<std::string>()
+                               : std::string();
+        if (name.empty() && im.contains("file_name") && im["file_name"].is_string())
+            name = im["file_name"].get<std::string>();
         imageIndex[im["id"].get<long long>()] = set.images.size();
         set.images.push_back({name, cv::Mat(h, w, CV_32S, cv::Scalar(-1))});
     }

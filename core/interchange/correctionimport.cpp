@@ -182,7 +182,11 @@ void CorrectionImportJob::run(JobControl& control)
                 throw Error("'" + q.file + "' does not say which export it was made from; name "
                             "it with --export DIR");
             const json p = parseJsonText(annotations.provenanceJson, q.file);
-            exportDir = p.value("export_folder", std::string());
+            if (p.is_object() && p.contains("export_folder") && p["export_folder"].is_string())
+                exportDir = p["export_folder"].get<std::string>();
+            if (exportDir.empty())
+                throw Error("'" + q.file + "': its provenance names no export folder; name the "
+                            "export with --export DIR");
         }
     } else if (exportDir.empty()) {
         exportDir = q.file;

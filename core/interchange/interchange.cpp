@@ -33,12 +33,16 @@ AnnotationSet readPngFolder(const std::string& path, const std::vector<Interchan
     if (fs::is_regular_file(manifest, ec)) {
         // The folder says what its values mean.
         const nlohmann::json m = parseJsonText(readFile(manifest.string()), manifest.string());
-        if (m.contains("classes") && m["classes"].is_array()) {
-            valueClasses.clear();
-            for (const auto& c : m["classes"])
-                valueClasses.push_back(
-                    {c.value("id", 0), c.value("value", 0), c.value("name", std::string()), {}});
-            ignore = m.value("ignore_value", ignoreValue);
+        try {
+            if (m.contains("classes") && m["classes"].is_array()) {
+                valueClasses.clear();
+                for (const auto& c : m["classes"])
+                    valueClasses.push_back({c.value("id", 0), c.value("value", 0),
+                                            c.value("name", std::string()), {}});
+                ignore = m.value("ignore_value", ignoreValue);
+            }
+        } catch (const nlohmann::json::exception& e) {
+            throw Error("'" + manifest.string() + "': not an export manifest (" + e.what() + ")");
         }
         if (fs::is_directory(root / "labels", ec))
             root /= "labels";
