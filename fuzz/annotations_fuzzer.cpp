@@ -18,19 +18,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     const std::string_view file(reinterpret_cast<const char*>(data + 1), size - 1);
     try {
+        interchange::AnnotationSet set;
         switch (data[0] % 4) {
         case 0:
-            (void)interchange::readCoco(fuzz::writeScratch("corrected.json", file));
+            set = interchange::readCoco(fuzz::writeScratch("corrected.json", file));
             break;
         case 1:
-            (void)interchange::readLabelStudio(fuzz::writeScratch("corrected.json", file));
+            set = interchange::readLabelStudio(fuzz::writeScratch("corrected.json", file));
             break;
         case 2:
-            (void)interchange::readCvat(fuzz::writeScratch("corrected.zip", file));
+            set = interchange::readCvat(fuzz::writeScratch("corrected.zip", file));
             break;
         default:
             (void)interchange::readLabelValues(fuzz::writeScratch("labels.png", file));
             break;
+        }
+        // Every image's map, as the import decodes them.
+        std::vector<std::string> problems;
+        for (const interchange::AnnotatedImage& image : set.images) {
+            try {
+                (void)image.decode(set.labels, problems);
+            } catch (const Error& e) {
+                fuzz::rejected(e);
+            }
         }
     } catch (const Error& e) {
         fuzz::rejected(e);

@@ -11,7 +11,9 @@
 #include "jsontext_p.h"
 #include "runtime.h"
 
+#include <cmath>
 #include <filesystem>
+#include <memory>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -178,28 +180,36 @@ std::vector<std::string> writeCocoPanoptic(const InterchangeSet& set,
 
 AnnotationSet readCoco(const std::string& path)
 {
-    const json coco = parseJsonText(readFile(path), path);
+    // The document stays parsed (shared by the images' decoders); each image's
+    // map is made only when the import asks for it.
+    auto coco = std::make_shared<const json>(parseJsonText(readFile(path), path));
     const std::string file = "'" + path + "'";
-    if (!coco.is_object() || !coco.contains("images") || !coco["images"].is_array() ||
-        !coco.contains("annotations") || !coco["annotations"].is_array() ||
-        !coco.contains("categories") || !coco["categories"].is_array())
+    if (!coco->is_object() || !coco->contains("images") || !(*coco)["images"].is_array() ||
+        !coco->contains("annotations") || !(*coco)["annotations"].is_array() ||
+        !coco->contains("categories") || !(*coco)["categories"].is_array())
         throw Error(file + ": not a COCO file (it needs images, annotations and categories)");
     AnnotationSet set;
-    if (coco.contains("info") && coco["info"].is_object() && coco["info"].contains("primaps"))
-        set.provenanceJson = coco["info"]["primaps"].dump();
+    const json& info = coco->contains("info") ? (*coco)["info"] : json();
+    if (info.is_object() && info.contains("primaps"))
+        set.provenanceJson = info["primaps"].dump();
     std::map<long long, int> categoryLabel;
-    for (const json& c : coco["categories"]) {
+    for (const json& c : (*coco)["categories"]) {
         if (!c.is_object() || !c.contains("id") || !c["id"].is_number_integer() ||
             !c.contains("name") || !c["name"].is_string())
             throw Error(file + ": a category without an integer id and a name: " + c.dump());
         categoryLabel[c["id"].get<long long>()] = int(set.labels.size());
         set.labels.push_back(c["name"].get<std::string>());
     }
-    std::map<long long, std::size_t> imageIndex;
-    for (const json& im : coco["images"]) {
+    struct Image
+    {
+        int width = 0, height = 0;
+        std::vector<const json*> annotations;
+    };
+    auto images = std::make_shared<std::map<long long, Image>>();
+    std::vector<std::pair<long long, std::string>> order;
+    for (const json& im : (*coco)["images"]) {
         if (!im.is_object() || !im.contains("id") || !im["id"].is_number_integer() ||
-            !im.contains("width") ||
-            !im.contains("height") || !im["width"].is_number_integer() ||
+            !im.contains("width") || !im.contains("height") || !im["width"].is_number_integer() ||
             !im["height"].is_number_integer()) {
             set.problems.emplace_back(path, "an image without id, width and height: " + im.dump());
             continue;
@@ -214,56 +224,88 @@ AnnotationSet readCoco(const std::string& path)
                                : std::string();
         if (name.empty() && im.contains("file_name") && im["file_name"].is_string())
             name = im["file_name"].get<std::string>();
-        imageIndex[im["id"].get<long long>()] = set.images.size();
-        set.images.push_back({name, cv::Mat(h, w, CV_32S, cv::Scalar(-1))});
-    }
-    for (const json& a : coco["annotations"]) {
-        const std::string where = "annotation " + (a.is_object() && a.contains("id") ? a["id"].dump() : "?");
-        try {
-            if (!a.is_object() || !a.contains("image_id") || !a.contains("category_id") ||
-                !a.contains("segmentation"))
-                throw Error("needs image_id, category_id and segmentation");
-            const auto image = imageIndex.find(a["image_id"].get<long long>());
-            if (image == imageIndex.end())
-                throw Error("refers to image " + a["image_id"].dump() + ", which is not listed");
-            const auto label = categoryLabel.find(a["category_id"].get<long long>());
-            if (label == categoryLabel.end())
-                throw Error("refers to category " + a["category_id"].dump() +
-                            ", which is not listed");
-            cv::Mat& labels = set.images[image->second].labels;
-            const json& seg = a["segmentation"];
-            cv::Mat mask;
-            if (seg.is_object()) {
-                const int h = seg.at("size").at(0).get<int>(), w = seg.at("size").at(1).get<int>();
-                if (h != labels.rows || w != labels.cols)
-                    throw Error("its RLE is " + std::to_string(w) + "x" + std::to_string(h) +
-                                ", the image " + std::to_string(labels.cols) + "x" +
-                                std::to_string(labels.rows));
-                const json& counts = seg.at("counts");
-                mask = counts.is_string()
-                           ? cocoMaskFromRuns(parseCocoRleString(counts.get<std::string>()), h, w)
-                           : cocoMaskFromRuns(counts.get<std::vector<std::uint32_t>>(), h, w);
-            } else if (seg.is_array()) {
-                // Polygons [x1, y1, x2, y2, ...] in pixel coordinates (CVAT's COCO export).
-                mask = cv::Mat(labels.size(), CV_8UC1, cv::Scalar(0));
-                for (const json& polygon : seg) {
-                    const std::vector<double> xy = polygon.get<std::vector<double>>();
-                    std::vector<cv::Point> points;
-                    for (std::size_t k = 0; k + 1 < xy.size(); k += 2)
-                        points.emplace_back(int(std::lround(xy[k])), int(std::lround(xy[k + 1])));
-                    if (points.size() >= 3)
-                        cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{points},
-                                     cv::Scalar(1));
-                }
-            } else {
-                throw Error("its segmentation is neither RLE nor polygons");
-            }
-            labels.setTo(cv::Scalar(label->second), mask);
-        } catch (const json::exception& e) {
-            set.problems.emplace_back(path, where + ": malformed (" + e.what() + ")");
-        } catch (const Error& e) {
-            set.problems.emplace_back(path, where + ": " + e.what());
+        const long long id = im["id"].get<long long>();
+        if (images->count(id)) {
+            set.problems.emplace_back(path, "image id " + std::to_string(id) + " is listed twice");
+            continue;
         }
+        (*images)[id] = Image{w, h, {}};
+        order.emplace_back(id, name);
+    }
+    for (const json& a : (*coco)["annotations"]) {
+        if (!a.is_object() || !a.contains("image_id") || !a["image_id"].is_number_integer()) {
+            set.problems.emplace_back(path, "an annotation without an integer image_id");
+            continue;
+        }
+        const auto image = images->find(a["image_id"].get<long long>());
+        if (image == images->end()) {
+            set.problems.emplace_back(path, "an annotation refers to image " +
+                                                a["image_id"].dump() + ", which is not listed");
+            continue;
+        }
+        image->second.annotations.push_back(&a);
+    }
+    for (const auto& [id, name] : order) {
+        const long long imageId = id;
+        set.images.push_back(
+            {name, [coco, images, imageId, categoryLabel, path](std::vector<std::string>&,
+                                                                std::vector<std::string>& problems) {
+                 const Image& image = images->at(imageId);
+                 cv::Mat labels(image.height, image.width, CV_32S, cv::Scalar(-1));
+                 for (const json* annotation : image.annotations) {
+                     const json& a = *annotation;
+                     const std::string where =
+                         "annotation " + (a.contains("id") ? a["id"].dump() : "?") + ": ";
+                     try {
+                         if (!a.contains("category_id") || !a.contains("segmentation"))
+                             throw Error("needs category_id and segmentation");
+                         const auto label = categoryLabel.find(a["category_id"].get<long long>());
+                         if (label == categoryLabel.end())
+                             throw Error("refers to category " + a["category_id"].dump() +
+                                         ", which is not listed");
+                         const json& seg = a["segmentation"];
+                         cv::Mat mask;
+                         if (seg.is_object()) {
+                             const int h = seg.at("size").at(0).get<int>();
+                             const int w = seg.at("size").at(1).get<int>();
+                             if (h != labels.rows || w != labels.cols)
+                                 throw Error("its RLE is " + std::to_string(w) + "x" +
+                                             std::to_string(h) + ", the image " +
+                                             std::to_string(labels.cols) + "x" +
+                                             std::to_string(labels.rows));
+                             const json& counts = seg.at("counts");
+                             mask = counts.is_string()
+                                        ? cocoMaskFromRuns(
+                                              parseCocoRleString(counts.get<std::string>()), h, w)
+                                        : cocoMaskFromRuns(
+                                              counts.get<std::vector<std::uint32_t>>(), h, w);
+                         } else if (seg.is_array()) {
+                             // Polygons [x1, y1, x2, y2, ...] in pixels (CVAT's COCO export).
+                             mask = cv::Mat(labels.size(), CV_8UC1, cv::Scalar(0));
+                             for (const json& polygon : seg) {
+                                 const std::vector<double> xy = polygon.get<std::vector<double>>();
+                                 std::vector<cv::Point> points;
+                                 for (std::size_t k = 0; k + 1 < xy.size(); k += 2)
+                                     if (std::isfinite(xy[k]) && std::isfinite(xy[k + 1]) &&
+                                         std::abs(xy[k]) < 1e7 && std::abs(xy[k + 1]) < 1e7)
+                                         points.emplace_back(int(std::lround(xy[k])),
+                                                             int(std::lround(xy[k + 1])));
+                                 if (points.size() >= 3)
+                                     cv::fillPoly(mask, std::vector<std::vector<cv::Point>>{points},
+                                                  cv::Scalar(1));
+                             }
+                         } else {
+                             throw Error("its segmentation is neither RLE nor polygons");
+                         }
+                         labels.setTo(cv::Scalar(label->second), mask);
+                     } catch (const json::exception& e) {
+                         problems.push_back(where + "malformed (" + std::string(e.what()) + ")");
+                     } catch (const Error& e) {
+                         problems.push_back(where + e.what());
+                     }
+                 }
+                 return labels;
+             }});
     }
     return set;
 }

@@ -201,12 +201,20 @@ void CorrectionImportJob::run(JobControl& control)
     for (const InterchangeClass& c : exported.classes)
         defaults.classes.push_back({c.name, c.colour});
     const ClassTable table = loadRunClassTable(q.runDir, defaults);
-    std::vector<int> classOfLabel(annotations.labels.size(), -1);
-    for (std::size_t l = 0; l < annotations.labels.size(); ++l)
-        for (int c = 0; c < table.size(); ++c)
-            if (table.classes[std::size_t(c)].name == annotations.labels[l])
-                classOfLabel[l] = c;
-    std::vector<UnknownLabel> unknown(annotations.labels.size());
+    // Grows with the labels the decoders find (colours or values without a name).
+    std::vector<int> classOfLabel;
+    std::vector<UnknownLabel> unknown;
+    auto mapNewLabels = [&] {
+        for (std::size_t l = classOfLabel.size(); l < annotations.labels.size(); ++l) {
+            int cls = -1;
+            for (int c = 0; c < table.size(); ++c)
+                if (table.classes[std::size_t(c)].name == annotations.labels[l])
+                    cls = c;
+            classOfLabel.push_back(cls);
+            unknown.emplace_back();
+        }
+    };
+    mapNewLabels();
     std::vector<int> valueToClass(256, kIgnore);
     for (const InterchangeClass& c : exported.classes)
         if (c.value >= 0 && c.value < 256)
@@ -247,11 +255,16 @@ void CorrectionImportJob::run(JobControl& control)
             continue;
         }
         try {
+            std::vector<std::string> partial;
+            const cv::Mat annotatedLabels = annotated.decode(annotations.labels, partial);
+            for (const std::string& why : partial)
+                report_.problems.push_back({q.file, why});
+            mapNewLabels();
             const cv::Mat values = readLabelValues(exported.labelsOf.at(id));
-            if (values.size() != annotated.labels.size())
+            if (values.size() != annotatedLabels.size())
                 throw Error("the annotation of '" + id + "' is " +
-                            std::to_string(annotated.labels.cols) + "x" +
-                            std::to_string(annotated.labels.rows) + ", its pseudo-label " +
+                            std::to_string(annotatedLabels.cols) + "x" +
+                            std::to_string(annotatedLabels.rows) + ", its pseudo-label " +
                             std::to_string(values.cols) + "x" + std::to_string(values.rows));
             // Both maps in class ids (255 = ignore), at the export's size.
             cv::Mat before(values.size(), CV_8UC1), after(values.size(), CV_8UC1);
@@ -260,7 +273,7 @@ void CorrectionImportJob::run(JobControl& control)
                 for (int x = 0; x < values.cols; ++x) {
                     const int b = valueToClass[values.at<std::uint8_t>(y, x)];
                     before.at<std::uint8_t>(y, x) = std::uint8_t(b);
-                    const int label = annotated.labels.at<std::int32_t>(y, x);
+                    const int label = annotatedLabels.at<std::int32_t>(y, x);
                     int a = kIgnore;
                     if (label >= 0 && classOfLabel[std::size_t(label)] >= 0) {
                         a = classOfLabel[std::size_t(label)];
@@ -391,6 +404,8 @@ void CorrectionImportJob::run(JobControl& control)
             }
             report_.images.push_back(std::move(change));
         } catch (const Error& e) {
+            report_.problems.push_back({exported.labelsOf.at(id), e.what()});
+        } catch (const cv::Exception& e) {
             report_.problems.push_back({exported.labelsOf.at(id), e.what()});
         }
         progress.step = std::int64_t(i) + 1;

@@ -184,15 +184,15 @@ std::vector<std::string> writeCvat(const InterchangeSet& set, std::vector<std::s
 AnnotationSet readCvat(const std::string& path)
 {
     int error = 0;
-    std::unique_ptr<zip_t, void (*)(zip_t*)> zip(zip_open(path.c_str(), ZIP_RDONLY, &error),
-                                                 zip_discard);
+    // Shared by the images' decoders, which read their entries one at a time.
+    std::shared_ptr<zip_t> zip(zip_open(path.c_str(), ZIP_RDONLY, &error), zip_discard);
     if (!zip)
         throw Error("'" + path + "': not a readable zip file");
     AnnotationSet set;
     const zip_int64_t labelmapIndex = zip_name_locate(zip.get(), "labelmap.txt", 0);
     if (labelmapIndex < 0)
         throw Error("'" + path + "': no labelmap.txt; export the task as 'Segmentation mask 1.1'");
-    std::map<std::uint32_t, int> labelOfColour;
+    auto labelOfColour = std::make_shared<std::map<std::uint32_t, int>>();
     std::istringstream labelmap(readEntry(zip.get(), labelmapIndex, "labelmap.txt", path));
     for (std::string line; std::getline(labelmap, line);) {
         if (!line.empty() && line.back() == '\r')
@@ -210,10 +210,10 @@ AnnotationSet readCvat(const std::string& path)
         }
         const std::uint32_t key = rgbKey(std::uint8_t(r), std::uint8_t(g), std::uint8_t(b));
         if (name == "background" || key == 0) {
-            labelOfColour[key] = -1;
+            (*labelOfColour)[key] = -1;
             continue;
         }
-        labelOfColour[key] = int(set.labels.size());
+        (*labelOfColour)[key] = int(set.labels.size());
         set.labels.push_back(name);
     }
     const zip_int64_t provenance = zip_name_locate(zip.get(), "primaps_provenance.json", 0);
@@ -227,33 +227,33 @@ AnnotationSet readCvat(const std::string& path)
         if (name.rfind(prefix, 0) != 0 || name.size() <= prefix.size() + 4 ||
             name.compare(name.size() - 4, 4, ".png") != 0)
             continue;
-        try {
-            const std::string bytes = readEntry(zip.get(), i, name, path);
-            const cv::Mat bgr = cv::imdecode(std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
-                                             cv::IMREAD_COLOR);
-            if (bgr.empty())
-                throw Error("'" + name + "' is not a readable image");
-            cv::Mat labels(bgr.size(), CV_32S, cv::Scalar(-1));
-            for (int y = 0; y < bgr.rows; ++y)
-                for (int x = 0; x < bgr.cols; ++x) {
-                    const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
-                    const std::uint32_t key = rgbKey(p[2], p[1], p[0]);
-                    auto found = labelOfColour.find(key);
-                    if (found == labelOfColour.end()) {
-                        // A colour labelmap.txt does not name: reported, never guessed.
-                        char text[48];
-                        std::snprintf(text, sizeof text, "colour %d,%d,%d", p[2], p[1], p[0]);
-                        labelOfColour[key] = int(set.labels.size());
-                        set.labels.push_back(text);
-                        found = labelOfColour.find(key);
-                    }
-                    labels.at<std::int32_t>(y, x) = found->second;
-                }
-            set.images.push_back(
-                {name.substr(prefix.size(), name.size() - prefix.size() - 4), labels});
-        } catch (const Error& e) {
-            set.problems.emplace_back(path, e.what());
-        }
+        set.images.push_back(
+            {name.substr(prefix.size(), name.size() - prefix.size() - 4),
+             [zip, i, name, path, labelOfColour](std::vector<std::string>& labels,
+                                                 std::vector<std::string>&) {
+                 const std::string bytes = readEntry(zip.get(), i, name, path);
+                 const cv::Mat bgr = cv::imdecode(
+                     std::vector<std::uint8_t>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR);
+                 if (bgr.empty())
+                     throw Error("'" + path + "': '" + name + "' is not a readable image");
+                 cv::Mat map(bgr.size(), CV_32S, cv::Scalar(-1));
+                 for (int y = 0; y < bgr.rows; ++y)
+                     for (int x = 0; x < bgr.cols; ++x) {
+                         const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
+                         const std::uint32_t key = rgbKey(p[2], p[1], p[0]);
+                         auto found = labelOfColour->find(key);
+                         if (found == labelOfColour->end()) {
+                             // A colour labelmap.txt does not name: reported, never guessed.
+                             char text[48];
+                             std::snprintf(text, sizeof text, "colour %d,%d,%d", p[2], p[1], p[0]);
+                             (*labelOfColour)[key] = int(labels.size());
+                             labels.push_back(text);
+                             found = labelOfColour->find(key);
+                         }
+                         map.at<std::int32_t>(y, x) = found->second;
+                     }
+                 return map;
+             }});
     }
     return set;
 }

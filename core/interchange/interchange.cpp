@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <opencv2/imgproc.hpp>
 #include <set>
 
@@ -48,9 +49,9 @@ AnnotationSet readPngFolder(const std::string& path, const std::vector<Interchan
             root /= "labels";
     }
     AnnotationSet set;
-    std::map<int, int> valueToLabel;
+    auto valueToLabel = std::make_shared<std::map<int, int>>();
     for (const InterchangeClass& c : valueClasses) {
-        valueToLabel[c.value] = int(set.labels.size());
+        (*valueToLabel)[c.value] = int(set.labels.size());
         set.labels.push_back(c.name);
     }
     std::vector<fs::path> files;
@@ -64,32 +65,26 @@ AnnotationSet readPngFolder(const std::string& path, const std::vector<Interchan
     for (const fs::path& file : files) {
         std::string name = file.lexically_relative(root).generic_string();
         name = name.substr(0, name.size() - 4);
-        try {
-            const cv::Mat values = readLabelValues(file.string());
-            cv::Mat labels(values.size(), CV_32S, cv::Scalar(-1));
-            std::set<int> unknown;
-            for (int y = 0; y < values.rows; ++y)
-                for (int x = 0; x < values.cols; ++x) {
-                    const int v = values.at<std::uint8_t>(y, x);
-                    if (v == ignore)
-                        continue;
-                    const auto found = valueToLabel.find(v);
-                    if (found != valueToLabel.end()) {
-                        labels.at<std::int32_t>(y, x) = found->second;
-                        continue;
-                    }
-                    // A value no class has: its own label name, reported as unknown.
-                    const std::string label = "value " + std::to_string(v);
-                    auto at = std::find(set.labels.begin(), set.labels.end(), label);
-                    if (at == set.labels.end())
-                        at = set.labels.insert(set.labels.end(), label);
-                    valueToLabel[v] = int(at - set.labels.begin());
-                    labels.at<std::int32_t>(y, x) = valueToLabel[v];
-                }
-            set.images.push_back({name, labels});
-        } catch (const Error& e) {
-            set.problems.emplace_back(file.string(), e.what());
-        }
+        set.images.push_back(
+            {name, [file, ignore, valueToLabel](std::vector<std::string>& labels,
+                                                std::vector<std::string>&) {
+                 const cv::Mat values = readLabelValues(file.string());
+                 cv::Mat map(values.size(), CV_32S, cv::Scalar(-1));
+                 for (int y = 0; y < values.rows; ++y)
+                     for (int x = 0; x < values.cols; ++x) {
+                         const int v = values.at<std::uint8_t>(y, x);
+                         if (v == ignore)
+                             continue;
+                         auto found = valueToLabel->find(v);
+                         if (found == valueToLabel->end()) {
+                             // A value no class has: its own name, reported as unknown.
+                             labels.push_back("value " + std::to_string(v));
+                             found = valueToLabel->emplace(v, int(labels.size()) - 1).first;
+                         }
+                         map.at<std::int32_t>(y, x) = found->second;
+                     }
+                 return map;
+             }});
     }
     return set;
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <opencv2/core/mat.hpp>
 #include <opencv2/core/matx.hpp>
 #include <string>
@@ -77,11 +78,18 @@ cv::Mat readLabelValues(const std::string& path);
 cv::Mat componentsPerValue(const cv::Mat& values, int ignoreValue, int* count);
 
 /// Corrected annotations as a file holds them, before any mapping to classes.
+/// Label maps are decoded one image at a time (decode()), so that a file of
+/// thousands of images never holds all their maps in memory.
 struct AnnotatedImage
 {
     std::string name; ///< how the file names the image: an item id or a file name
-    /// CV_32S: index into AnnotationSet::labels, -1 = not annotated.
-    cv::Mat labels;
+    /// The label map, CV_32S: index into `labels`, -1 = not annotated. Labels the
+    /// map uses that `labels` does not have yet (a colour labelmap.txt does not
+    /// list, a value no class has) are appended to it. Parts that cannot be read
+    /// are described in `problems` and left unannotated; throws primaps::Error
+    /// when the image cannot be read at all.
+    std::function<cv::Mat(std::vector<std::string>& labels, std::vector<std::string>& problems)>
+        decode;
 };
 
 struct AnnotationSet

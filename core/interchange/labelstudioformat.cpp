@@ -13,7 +13,9 @@
 #include "runtime.h"
 
 #include <cctype>
+#include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
@@ -57,6 +59,17 @@ std::string percentDecoded(const std::string& text)
         }
     }
     return out;
+}
+
+// A brush result ("brushlabels", in any case, as Label Studio's versions write it).
+bool isBrush(const json& result)
+{
+    if (!result.is_object() || !result.contains("type") || !result["type"].is_string())
+        return false;
+    std::string type = result["type"].get<std::string>();
+    for (char& c : type)
+        c = char(std::tolower(static_cast<unsigned char>(c)));
+    return type == "brushlabels";
 }
 
 std::string hexColour(const cv::Vec3b& c)
@@ -131,19 +144,12 @@ std::vector<std::string> writeLabelStudio(const InterchangeSet& set,
 
 AnnotationSet readLabelStudio(const std::string& path)
 {
-    const json tasks = parseJsonText(readFile(path), path);
-    if (!tasks.is_array())
+    auto tasks = std::make_shared<const json>(parseJsonText(readFile(path), path));
+    if (!tasks->is_array())
         throw Error("'" + path + "': not a Label Studio JSON export (a list of tasks)");
     AnnotationSet set;
-    auto labelIndex = [&](const std::string& name) {
-        for (std::size_t i = 0; i < set.labels.size(); ++i)
-            if (set.labels[i] == name)
-                return int(i);
-        set.labels.push_back(name);
-        return int(set.labels.size()) - 1;
-    };
-    for (std::size_t t = 0; t < tasks.size(); ++t) {
-        const json& task = tasks[t];
+    for (std::size_t t = 0; t < tasks->size(); ++t) {
+        const json& task = (*tasks)[t];
         const std::string where = "task " + (task.is_object() && task.contains("id")
                                                  ? task["id"].dump()
                                                  : std::to_string(t + 1));
@@ -168,37 +174,61 @@ AnnotationSet readLabelStudio(const std::string& path)
             const json* chosen = nullptr;
             if (task.contains("annotations") && task["annotations"].is_array())
                 for (const json& a : task["annotations"])
-                    if (a.is_object() && !a.value("was_cancelled", false) && a.contains("result"))
+                    if (a.is_object() && !a.value("was_cancelled", false) && a.contains("result") &&
+                        a["result"].is_array())
                         chosen = &a;
             if (!chosen)
                 continue; // not annotated
-            cv::Mat labels;
-            for (const json& r : (*chosen)["result"]) {
-                std::string type = r.value("type", std::string());
-                for (char& c : type)
-                    c = char(std::tolower(static_cast<unsigned char>(c)));
-                if (type != "brushlabels")
-                    continue;
-                const json& value = r.at("value");
-                if (!value.contains("rle") || !value.contains("brushlabels") ||
-                    value["brushlabels"].empty())
-                    throw Error("a brush result without rle or label");
-                const int w = r.at("original_width").get<int>();
-                const int h = r.at("original_height").get<int>();
-                if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28))
-                    throw Error("a brush result with an unusable size");
-                if (labels.empty())
-                    labels = cv::Mat(h, w, CV_32S, cv::Scalar(-1));
-                if (labels.rows != h || labels.cols != w)
-                    throw Error("brush results of different sizes");
-                const cv::Mat mask = brushRleToMask(
-                    value["rle"].get<std::vector<std::uint8_t>>(), h, w);
-                labels.setTo(cv::Scalar(labelIndex(value["brushlabels"][0].get<std::string>())),
-                             mask);
-            }
-            if (labels.empty())
-                continue; // annotated without any brush: nothing this import can use
-            set.images.push_back({name, labels});
+            // The size comes from the brush results; an annotation without any has
+            // nothing this import can use.
+            const json* first = nullptr;
+            for (const json& r : (*chosen)["result"])
+                if (r.is_object() && r.contains("original_width") && isBrush(r)) {
+                    first = &r;
+                    break;
+                }
+            if (!first)
+                continue;
+            const int w = first->at("original_width").get<int>();
+            const int h = first->at("original_height").get<int>();
+            if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28))
+                throw Error("a brush result with an unusable size");
+            const json* results = &(*chosen)["result"];
+            set.images.push_back(
+                {name, [tasks, results, w, h, where](std::vector<std::string>& labels,
+                                                     std::vector<std::string>& problems) {
+                     auto labelIndex = [&](const std::string& label) {
+                         for (std::size_t i = 0; i < labels.size(); ++i)
+                             if (labels[i] == label)
+                                 return int(i);
+                         labels.push_back(label);
+                         return int(labels.size()) - 1;
+                     };
+                     cv::Mat map(h, w, CV_32S, cv::Scalar(-1));
+                     for (const json& r : *results) {
+                         try {
+                             if (!isBrush(r))
+                                 continue;
+                             const json& value = r.at("value");
+                             if (!value.contains("rle") || !value.contains("brushlabels") ||
+                                 !value["brushlabels"].is_array() || value["brushlabels"].empty())
+                                 throw Error("a brush result without rle or label");
+                             if (r.at("original_width").get<int>() != w ||
+                                 r.at("original_height").get<int>() != h)
+                                 throw Error("brush results of different sizes");
+                             const cv::Mat mask = brushRleToMask(
+                                 value["rle"].get<std::vector<std::uint8_t>>(), h, w);
+                             map.setTo(cv::Scalar(labelIndex(
+                                           value["brushlabels"][0].get<std::string>())),
+                                       mask);
+                         } catch (const json::exception& e) {
+                             problems.push_back(where + ": malformed (" + e.what() + ")");
+                         } catch (const Error& e) {
+                             problems.push_back(where + ": " + e.what());
+                         }
+                     }
+                     return map;
+                 }});
         } catch (const json::exception& e) {
             set.problems.emplace_back(path, where + ": malformed (" + e.what() + ")");
         } catch (const Error& e) {
