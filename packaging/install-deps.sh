@@ -15,6 +15,8 @@ packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   nlohmann-json3-dev
   libmatio-dev
+  # animation export: GIF (giflib) and animated WebP (libwebp's encoder, mux and demux)
+  libgif-dev libwebp-dev
   # fast BLAS for LibTorch (the reference BLAS is ~30x slower)
   libopenblas0-pthread libblas-dev liblapack-dev
   # man pages, made from --help at build time
