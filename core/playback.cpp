@@ -302,6 +302,14 @@ cv::Mat PlaybackRenderer::render(int frame) const
     return out;
 }
 
+cv::Mat PlaybackRenderer::renderPanel(int frame, Panel panel) const
+{
+    const PlaybackFrameInfo& frameInfo = info(frame);
+    if (frameInfo.final)
+        return (panel == Panel::Image ? m_finalOverlay : m_finalColours).clone();
+    return panel == Panel::Image ? imagePanel(frameInfo.iteration) : directionPanel(frameInfo.iteration);
+}
+
 std::vector<cv::Mat> renderPlaybackFrames(const PlaybackRenderer& renderer)
 {
     std::vector<cv::Mat> frames;

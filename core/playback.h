@@ -59,6 +59,14 @@ public:
     cv::Mat render(int frame) const;
     cv::Size frameSize() const { return m_frameSize; }
 
+    /// One picture of a frame alone, at panelSize() (the image's aspect), for a
+    /// viewer that lays it over the photo: the photo with the masks so far
+    /// (final frame: the label map's overlay), or the principal-direction heat
+    /// map (final frame: the label map's colours). Throws like render().
+    enum class Panel { Image, Direction };
+    cv::Mat renderPanel(int frame, Panel panel) const;
+    cv::Size panelSize() const { return m_panelSize; }
+
 private:
     cv::Mat imagePanel(int iteration) const;
     cv::Mat directionPanel(int iteration) const;
