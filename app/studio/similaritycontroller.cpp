@@ -126,7 +126,7 @@ SimilarityController::~SimilarityController()
 {
     m_watcher.waitForFinished();
     m_pcaWatcher.waitForFinished();
-    restoreThumbnails();
+    // No restoreThumbnails(): the window is being destroyed, its list may be gone already.
 }
 
 QString SimilarityController::backbone() const
