@@ -392,8 +392,12 @@ void PlaybackWidget::exportWithDialog()
     if (formatFor(path).isEmpty()) {
         // No known extension: take the chosen filter's (the dialog asked about the name as typed).
         path += "." + suffixes.value(std::max(0, int(filters.indexOf(selected))));
-        if (QFileInfo::exists(path))
-            return; // never replace a file the user was not asked about
+        if (QFileInfo::exists(path)) {
+            // The dialog asked about the name as typed, not about this one.
+            m_caption->setText(tr("%1 exists; export again and choose another name.")
+                                   .arg(QFileInfo(path).fileName()));
+            return;
+        }
     }
     exportAnimation(path);
 }

@@ -34,24 +34,28 @@ namespace {
 // Under the playback's frames (z 5), over the photo and labels (z 0..1).
 constexpr double kSimilarityLayerZ = 4.0;
 constexpr double kHeatOpacity = 0.7;
-// The canvas's heat map is drawn at most this large (smoothly interpolated
-// between patch centres, so more pixels add nothing but time).
+// The canvas's heat map is drawn between these sizes (smoothly interpolated
+// between patch centres: more pixels add nothing but time; a small photo's
+// map is drawn larger so that the ring around the patch stays thin when zoomed).
+constexpr int kHeatMinLongSide = 720;
 constexpr int kHeatLongSide = 1280;
 constexpr int kThumbnailLongSide = 160;
 
-cv::Size fitted(cv::Size original, int longSide)
+cv::Size fitted(cv::Size original, int longSide, int minLongSide = 0)
 {
-    const double scale = std::min(1.0, double(longSide) / std::max(original.width, original.height));
+    const int side = std::max(original.width, original.height);
+    const double scale = std::clamp(1.0, double(minLongSide) / side, double(longSide) / side);
     return {std::max(1, int(std::lround(original.width * scale))),
             std::max(1, int(std::lround(original.height * scale)))};
 }
 
 // Similarities -1..1 in the diverging colours of the studio's other maps, over
 // the image's extent (padding dropped), interpolated between patch centres.
-cv::Mat heatOverImage(const std::vector<float>& map, const ImageDecomposition& d, int longSide)
+cv::Mat heatOverImage(const std::vector<float>& map, const ImageDecomposition& d, int longSide,
+                      int minLongSide = 0)
 {
     const cv::Mat grid = heatmap(map, d.features.height, d.features.width, -1.0f, 1.0f);
-    return gridToImage(grid, d.prepared, fitted(d.prepared.originalSize, longSide), true);
+    return gridToImage(grid, d.prepared, fitted(d.prepared.originalSize, longSide, minLongSide), true);
 }
 
 } // namespace
@@ -240,7 +244,7 @@ void SimilarityController::start()
         try {
             if (current && current->features.channels == int(query.size())) {
                 out->currentMap = cosineSimilarityMap(current->features, query);
-                cv::Mat heat = heatOverImage(out->currentMap, *current, kHeatLongSide);
+                cv::Mat heat = heatOverImage(out->currentMap, *current, kHeatLongSide, kHeatMinLongSide);
                 if (ringed) {
                     // Ring the clicked patch: the centre of its cell, in heat-map pixels.
                     const PreparedImage& p = current->prepared;
@@ -251,9 +255,10 @@ void SimilarityController::start()
                     const cv::Point centre(
                         int(((cell.x() + 0.5) * patchX - p.contentInPrepared.x + p.regionInResized.x) * sx),
                         int(((cell.y() + 0.5) * patchY - p.contentInPrepared.y + p.regionInResized.y) * sy));
-                    const int radius = std::max(6, int(std::lround(patchX * sx)));
-                    cv::circle(heat, centre, radius + 2, cv::Scalar(0, 0, 0), 3, cv::LINE_AA);
-                    cv::circle(heat, centre, radius, cv::Scalar(255, 255, 255), 2, cv::LINE_AA);
+                    const int radius = std::max(4, int(std::lround(0.9 * patchX * sx)));
+                    const int line = std::max(1, radius / 5);
+                    cv::circle(heat, centre, radius + line, cv::Scalar(0, 0, 0), line + 1, cv::LINE_AA);
+                    cv::circle(heat, centre, radius, cv::Scalar(255, 255, 255), line, cv::LINE_AA);
                 }
                 out->currentHeat = toQImage(heat);
             }
