@@ -93,6 +93,29 @@ int webpFrames(const QString& path, cv::Size* size)
     return decoded == int(info.frame_count) ? decoded : -1;
 }
 
+// The fixture's playback written to a fresh folder as `name`, the write timed.
+struct TimedExport
+{
+    QTemporaryDir dir;
+    PlaybackRenderer renderer{fixture(), PlaybackStyle{240, 0.6f, true}};
+    std::vector<cv::Mat> frames = renderPlaybackFrames(renderer);
+    QString path;
+    AnimationReport report;
+    std::string error;
+
+    explicit TimedExport(const QString& name) : path(dir.filePath(name))
+    {
+        QElapsedTimer clock;
+        clock.start();
+        error = errorOf([&] { report = writeAnimation(path.toStdString(), frames); });
+        if (error.empty())
+            qInfo("%s%s: %d frames of %dx%d in %lld ms (%.1f ms per frame), %zu bytes",
+                  toString(report.format), report.codec.empty() ? "" : (" " + report.codec).c_str(),
+                  report.frames, frames[0].cols, frames[0].rows, clock.elapsed(),
+                  double(clock.elapsed()) / report.frames, report.bytes);
+    }
+};
+
 QStringList leftovers(const QString& dir)
 {
     return QDir(dir).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot);
@@ -170,65 +193,41 @@ void TestAnimation::featuresWithoutPhotoRender()
 
 void TestAnimation::gifReadsBack()
 {
-    QTemporaryDir dir;
-    const PlaybackRenderer renderer(fixture(), PlaybackStyle{240, 0.6f, true});
-    const std::vector<cv::Mat> frames = renderPlaybackFrames(renderer);
-    const QString path = dir.filePath("steps.gif");
-    QElapsedTimer clock;
-    clock.start();
-    const AnimationReport report = writeAnimation(path.toStdString(), frames);
-    qInfo("GIF: %d frames of %dx%d in %lld ms (%.1f ms per frame), %zu bytes", report.frames,
-          frames[0].cols, frames[0].rows, clock.elapsed(),
-          double(clock.elapsed()) / report.frames, report.bytes);
-    QCOMPARE(report.format, AnimationFormat::Gif);
+    const TimedExport e("steps.gif");
+    QVERIFY2(e.error.empty(), e.error.c_str());
+    QCOMPARE(e.report.format, AnimationFormat::Gif);
     cv::Size size;
-    QCOMPARE(gifFrames(path, &size), renderer.frameCount());
-    QCOMPARE(size, renderer.frameSize());
-    QCOMPARE(leftovers(dir.path()), QStringList{"steps.gif"});
+    QCOMPARE(gifFrames(e.path, &size), e.renderer.frameCount());
+    QCOMPARE(size, e.renderer.frameSize());
+    QCOMPARE(leftovers(e.dir.path()), QStringList{"steps.gif"});
 }
 
 void TestAnimation::webpReadsBack()
 {
-    QTemporaryDir dir;
-    const PlaybackRenderer renderer(fixture(), PlaybackStyle{240, 0.6f, true});
-    const std::vector<cv::Mat> frames = renderPlaybackFrames(renderer);
-    const QString path = dir.filePath("steps.webp");
-    QElapsedTimer clock;
-    clock.start();
-    const AnimationReport report = writeAnimation(path.toStdString(), frames);
-    qInfo("WebP: %d frames in %lld ms (%.1f ms per frame), %zu bytes", report.frames,
-          clock.elapsed(), double(clock.elapsed()) / report.frames, report.bytes);
+    const TimedExport e("steps.webp");
+    QVERIFY2(e.error.empty(), e.error.c_str());
     cv::Size size;
-    QCOMPARE(webpFrames(path, &size), renderer.frameCount());
-    QCOMPARE(size, renderer.frameSize());
-    QCOMPARE(leftovers(dir.path()), QStringList{"steps.webp"});
+    QCOMPARE(webpFrames(e.path, &size), e.renderer.frameCount());
+    QCOMPARE(size, e.renderer.frameSize());
+    QCOMPARE(leftovers(e.dir.path()), QStringList{"steps.webp"});
 }
 
 void TestAnimation::mp4ReadsBack()
 {
-    QTemporaryDir dir;
-    const PlaybackRenderer renderer(fixture(), PlaybackStyle{240, 0.6f, true});
-    const std::vector<cv::Mat> frames = renderPlaybackFrames(renderer);
-    const QString path = dir.filePath("steps.mp4");
-    AnimationReport report;
-    QElapsedTimer clock;
-    clock.start();
-    const std::string error = errorOf([&] { report = writeAnimation(path.toStdString(), frames); });
-    if (error.find("no MP4 video encoder") != std::string::npos)
-        QSKIP(("this OpenCV build cannot encode MP4: " + error).c_str());
-    QVERIFY2(error.empty(), error.c_str());
-    qInfo("MP4 (%s): %d frames in %lld ms (%.1f ms per frame), %zu bytes", report.codec.c_str(),
-          report.frames, clock.elapsed(), double(clock.elapsed()) / report.frames, report.bytes);
-    cv::VideoCapture capture(path.toStdString());
+    const TimedExport e("steps.mp4");
+    if (e.error.find("no MP4 video encoder") != std::string::npos)
+        QSKIP(("this OpenCV build cannot encode MP4: " + e.error).c_str());
+    QVERIFY2(e.error.empty(), e.error.c_str());
+    cv::VideoCapture capture(e.path.toStdString());
     QVERIFY(capture.isOpened());
     int decoded = 0;
     cv::Mat frame;
     while (capture.read(frame)) {
-        QCOMPARE(frame.size(), renderer.frameSize());
+        QCOMPARE(frame.size(), e.renderer.frameSize());
         ++decoded;
     }
-    QCOMPARE(decoded, renderer.frameCount());
-    QCOMPARE(leftovers(dir.path()), QStringList{"steps.mp4"});
+    QCOMPARE(decoded, e.renderer.frameCount());
+    QCOMPARE(leftovers(e.dir.path()), QStringList{"steps.mp4"});
 }
 
 void TestAnimation::missingMp4CodecIsNamed()
