@@ -77,6 +77,38 @@ void writeImageAtomic(const std::string& path, const cv::Mat& image)
     writeFileAtomic(path, std::string(buffer.begin(), buffer.end()));
 }
 
+std::string createTemporaryBeside(const std::string& path, const std::string& suffix)
+{
+    namespace fs = std::filesystem;
+    const fs::path target(path);
+    const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    std::string pattern = (folder / ("." + target.filename().string() + ".XXXXXX" + suffix)).string();
+    const int fd = ::mkstemps(pattern.data(), int(suffix.size()));
+    if (fd < 0)
+        throw Error("cannot write '" + path + "': " + systemError());
+    ::fchmod(fd, 0644);
+    ::close(fd);
+    return pattern;
+}
+
+void commitTemporaryFile(const std::string& temporary, const std::string& path)
+{
+    const int fd = ::open(temporary.c_str(), O_RDONLY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        const std::string reason = systemError();
+        if (fd >= 0)
+            ::close(fd);
+        ::unlink(temporary.c_str());
+        throw Error("cannot write '" + path + "': " + reason);
+    }
+    ::close(fd);
+    if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+        const std::string reason = systemError();
+        ::unlink(temporary.c_str());
+        throw Error("cannot write '" + path + "': " + reason);
+    }
+}
+
 std::string readFile(const std::string& path)
 {
     std::ifstream in(path, std::ios::binary);

@@ -20,6 +20,18 @@ void writeFileAtomic(const std::string& path, const std::string& bytes);
 /// colour images. Throws primaps::Error when encoding or writing fails.
 void writeImageAtomic(const std::string& path, const cv::Mat& image);
 
+/// For writers that need a file name rather than bytes (a video encoder): creates
+/// an empty temporary file beside `path` whose name ends in `suffix` (so that the
+/// writer picks the right container) and returns its name. Write it, then
+/// commitTemporaryFile() it, or remove it on failure. Throws primaps::Error
+/// naming `path` when the folder is not writable.
+std::string createTemporaryBeside(const std::string& path, const std::string& suffix);
+
+/// Flushes `temporary` to disk and renames it over `path` (the atomic step of
+/// writeFileAtomic()). On failure removes `temporary` and throws primaps::Error
+/// naming `path`.
+void commitTemporaryFile(const std::string& temporary, const std::string& path);
+
 /// Reads a whole file. Throws primaps::Error naming the path when it cannot.
 std::string readFile(const std::string& path);
 

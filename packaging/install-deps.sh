@@ -17,6 +17,8 @@ packages=(
   libmatio-dev
   # CVAT's zip archives; indexed (palette) label PNGs
   libzip-dev libpng-dev
+  # animation export: GIF (giflib) and animated WebP (libwebp's encoder, mux and demux)
+  libgif-dev libwebp-dev
   # fast BLAS for LibTorch (the reference BLAS is ~30x slower)
   libopenblas0-pthread libblas-dev liblapack-dev
   # man pages, made from --help at build time

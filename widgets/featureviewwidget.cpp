@@ -5,6 +5,7 @@
 #include "featurepca.h"
 #include "imageconvert.h"
 #include "overlay.h"
+#include "patchsimilarity.h"
 #include "pipeline.h"
 
 #include <algorithm>
@@ -42,6 +43,8 @@ struct FeatureViewData
 {
     std::shared_ptr<const ImageDecomposition> decomposition;
     std::shared_ptr<const FeaturePca> pca;
+    /// The basis shared by all images the PCA was projected on, or nullptr (its own PCA).
+    std::shared_ptr<const FeaturePca> basis;
     std::vector<IterationProjection> iterations;
     /// Per position: the 1-based iteration whose mask took it first, 0 for none.
     std::vector<int> takenBy;
@@ -81,16 +84,21 @@ bool sameFeatures(const FeatureMap& a, const FeatureMap& b)
 // Runs on a pool thread.
 std::shared_ptr<const FeatureViewData>
 compute(const std::shared_ptr<const ImageDecomposition>& decomposition,
-        const std::shared_ptr<const FeatureViewData>& previous)
+        const std::shared_ptr<const FeatureViewData>& previous,
+        const std::shared_ptr<const FeaturePca>& basis)
 {
     auto data = std::make_shared<FeatureViewData>();
     data->decomposition = decomposition;
+    const bool shared = basis && basis->channels == decomposition->features.channels;
+    data->basis = shared ? basis : nullptr;
     QElapsedTimer clock;
     clock.start();
     try {
         const FeatureMap& features = decomposition->features;
-        if (previous && previous->pca && previous->decomposition &&
-            sameFeatures(previous->decomposition->features, features)) {
+        if (data->basis) {
+            data->pca = std::make_shared<const FeaturePca>(projectOntoPca(*data->basis, features));
+        } else if (previous && previous->pca && !previous->basis && previous->decomposition &&
+                   sameFeatures(previous->decomposition->features, features)) {
             data->pca = previous->pca; // another threshold on the same features
             data->pcaReused = true;
         } else {
@@ -364,6 +372,12 @@ FeatureViewWidget::FeatureViewWidget(QWidget* parent) : QWidget(parent)
         m_view->update();
     });
     display->addWidget(m_smooth);
+    m_acrossImages = new QCheckBox(tr("All images"), this);
+    m_acrossImages->setToolTip(
+        tr("Fit the principal components to the features of every loaded image, so that a "
+           "colour means the same in each (computed in the background)"));
+    connect(m_acrossImages, &QCheckBox::toggled, this, &FeatureViewWidget::pcaAcrossImagesToggled);
+    display->addWidget(m_acrossImages);
     display->addSpacing(6);
     auto* opacityLabel = new QLabel(tr("Opacity"), this);
     m_opacity = new QSlider(Qt::Horizontal, this);
@@ -523,6 +537,30 @@ void FeatureViewWidget::setDecomposition(std::shared_ptr<const ImageDecompositio
     updateCaption();
 }
 
+bool FeatureViewWidget::isPcaAcrossImages() const
+{
+    return m_acrossImages->isChecked();
+}
+
+void FeatureViewWidget::setPcaAcrossImages(bool on)
+{
+    m_acrossImages->setChecked(on);
+}
+
+void FeatureViewWidget::setPcaBasis(std::shared_ptr<const FeaturePca> basis, int images)
+{
+    if (basis == m_basis)
+        return;
+    m_basis = std::move(basis);
+    m_basisImages = images;
+    if (!m_decomposition)
+        return;
+    m_pending = m_decomposition; // the same features, projected anew
+    m_hasPending = true;
+    if (!m_running)
+        startNext();
+}
+
 void FeatureViewWidget::startNext()
 {
     if (!m_hasPending)
@@ -536,8 +574,9 @@ void FeatureViewWidget::startNext()
     // The newest finished result, whoever's it was, may hold the same features.
     const std::shared_ptr<const FeatureViewData> previous = m_data;
     const std::shared_ptr<const ImageDecomposition> decomposition = m_running->decomposition;
-    m_running->watcher.setFuture(
-        QtConcurrent::run([decomposition, previous] { return compute(decomposition, previous); }));
+    const std::shared_ptr<const FeaturePca> basis = m_basis;
+    m_running->watcher.setFuture(QtConcurrent::run(
+        [decomposition, previous, basis] { return compute(decomposition, previous, basis); }));
 }
 
 void FeatureViewWidget::onComputed()
@@ -788,6 +827,8 @@ void FeatureViewWidget::updateCaption()
         if (distinct)
             text += tr(" (%1 of the variance)").arg(percent(shown));
         text += QStringLiteral(" \u00b7 ") + grid;
+        if (m_data && m_data->basis)
+            text += QStringLiteral(" \u00b7 ") + tr("fitted across %n image(s)", nullptr, m_basisImages);
         m_caption->setText(softSpan + text + QStringLiteral("</span>"));
     }
 }

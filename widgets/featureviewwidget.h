@@ -118,6 +118,17 @@ public:
     /// The caption over the picture (with the step's summary in the step view).
     QString captionText() const;
 
+    /// PCA-RGB fitted across all loaded images (the "All images" box): whoever
+    /// owns the images computes the basis (computeJointFeaturePca()) when
+    /// pcaAcrossImagesToggled() asks and hands it over with setPcaBasis().
+    bool isPcaAcrossImages() const;
+    void setPcaAcrossImages(bool on);
+    /// Projects every image's features onto `basis` instead of fitting its own
+    /// PCA (nullptr: each image its own again); `images` is how many images it
+    /// was fitted to, for the caption. Recomputes the picture in the background.
+    void setPcaBasis(std::shared_ptr<const FeaturePca> basis, int images = 0);
+    std::shared_ptr<const FeaturePca> pcaBasis() const { return m_basis; }
+
     /// Writes renderForExport() to `path` as a PNG, atomically, on a pool
     /// thread; exportFinished() reports the outcome. Replaces an existing file:
     /// exportAction() asks first. Returns false when there is nothing to write.
@@ -143,6 +154,8 @@ signals:
     /// A computation's result is on display (or its error in the caption).
     void resultShown();
     void exportFinished(const QString& path, const QString& error);
+    /// The "All images" box was toggled by the user.
+    void pcaAcrossImagesToggled(bool on);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -185,6 +198,9 @@ private:
     QLabel* m_stepInfo = nullptr;
     std::array<QComboBox*, 3> m_combos{};
     QCheckBox* m_smooth = nullptr;
+    QCheckBox* m_acrossImages = nullptr;
+    std::shared_ptr<const FeaturePca> m_basis;
+    int m_basisImages = 0;
     QSlider* m_opacity = nullptr;
     QToolButton* m_exportButton = nullptr;
     FeatureImageView* m_view = nullptr;

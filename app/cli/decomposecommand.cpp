@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "animationwriter.h"
 #include "atomicfile.h"
 #include "backbone.h"
 #include "commandline.h"
@@ -8,6 +9,7 @@
 #include "npy.h"
 #include "overlay.h"
 #include "pipeline.h"
+#include "playback.h"
 #include "preprocess.h"
 #include "tracejson.h"
 
@@ -46,7 +48,21 @@ struct Settings
     bool overwrite = false;
     bool quiet = false;
     bool strict = false; ///< a partly decoded image fails instead of being used
+    /// --animation: the playback of the iterations; with several inputs each
+    /// gets its own file, "<stem>_" before the given name.
+    QString animation;
+    bool animationPerInput = false;
+    AnimationOptions animationOptions;
+    PlaybackStyle playbackStyle;
 };
+
+QString animationPathFor(const Settings& settings, const QString& stem)
+{
+    if (!settings.animationPerInput)
+        return settings.animation;
+    const QFileInfo info(settings.animation);
+    return info.dir().filePath(stem + "_" + info.fileName());
+}
 
 // Expands folders to the images directly inside them (sorted, so runs are
 // reproducible); files are taken as given and judged when they are read.
@@ -155,8 +171,13 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
     const QString masksPath = settings.out.filePath(stem + "_masks.png");
     const QString overlayPath = settings.out.filePath(stem + "_overlay.png");
     const QString tracePath = settings.out.filePath(stem + "_trace.json");
+    QStringList targets{masksPath, overlayPath, tracePath};
+    const QString animationPath =
+        settings.animation.isEmpty() ? QString() : animationPathFor(settings, stem);
+    if (!animationPath.isEmpty())
+        targets << animationPath;
     if (!settings.overwrite)
-        for (const QString& target : {masksPath, overlayPath, tracePath})
+        for (const QString& target : targets)
             if (QFileInfo::exists(target))
                 throw Error("'" + path + "': output '" + target.toStdString() +
                             "' exists; pass --overwrite to replace it");
@@ -208,6 +229,22 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
     writeImageAtomic(overlayPath.toStdString(), rgbToBgr(overlay));
     writeFileAtomic(tracePath.toStdString(),
                     traceToJson(result.trace, context, settings.traceMaps));
+    QString animationNote;
+    if (!animationPath.isEmpty()) {
+        QElapsedTimer animationClock;
+        animationClock.start();
+        PlaybackStyle style = settings.playbackStyle;
+        style.opacity = settings.opacity;
+        const PlaybackRenderer renderer(result, style);
+        const AnimationReport report = writeAnimation(
+            animationPath.toStdString(), renderPlaybackFrames(renderer), settings.animationOptions);
+        animationNote = QString(", %1 %2 (%3 frames%4, %5 ms)")
+                            .arg(QString::fromLatin1(toString(report.format)), animationPath)
+                            .arg(renderer.frameCount())
+                            .arg(report.codec.empty() ? QString()
+                                                      : ", " + QString::fromStdString(report.codec))
+                            .arg(animationClock.elapsed());
+    }
 
     if (!settings.quiet)
         out << QFileInfo(input.path).fileName() << ": " << result.trace.iterations.size()
@@ -216,7 +253,7 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
             << QString::number(100.0 * summary.unassignedShare, 'f', 1)
             << "% unassigned; stopped by " << toString(result.trace.stopReason)
             << (result.crfApplied ? ", CRF" : "") << ", " << timer.elapsed() << " ms -> "
-            << settings.out.filePath(stem) << "_{masks,overlay}.png\n"
+            << settings.out.filePath(stem) << "_{masks,overlay}.png" << animationNote << "\n"
             << Qt::flush;
 }
 
@@ -236,6 +273,8 @@ int runDecompose(const QStringList& arguments)
         "                      in extraction order; edges refined by the dense CRF\n"
         "  <stem>_overlay.png  the masks blended over the image\n"
         "  <stem>_trace.json   threshold, per-iteration area and coverage, stop reason\n"
+        "and with --animation FILE the playback of the iterations (GIF, WebP, MP4 or a\n"
+        "PNG sheet), written where FILE says.\n"
         "A folder argument stands for the images directly inside it. A bad input is\n"
         "reported on stderr and skipped; the exit code is then 1. Stdout gets one line\n"
         "per input: the proposals found, how many of them the label map keeps (the\n"
@@ -291,11 +330,22 @@ int runDecompose(const QStringList& arguments)
     const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
     const QCommandLineOption strictOption(
         "strict", "Treat a partly decoded (truncated) image as a failure instead of a warning.");
+    const QCommandLineOption animationOption(
+        "animation",
+        "Also write the playback of the iterations (each proposal on the image, the "
+        "similarity to its principal direction, the remaining area; then the label map): "
+        ".gif, .webp or .mp4 by the extension, or .png for one slide-ready sheet of all "
+        "frames. With several inputs each gets its own file, named <stem>_FILE.",
+        "FILE");
+    const QCommandLineOption animationFpsOption(
+        "animation-fps", "Playback speed in iterations per second (0.1..60).", "F", "1");
+    const QCommandLineOption animationHeightOption(
+        "animation-height", "Height of the animation's pictures in pixels (64..2160).", "N", "480");
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
     parser.addOptions({outOption, thresholdOption, backboneOption, weightsOption, deviceOption,
                        featuresOption, resizeOption, coverageOption, iterationsOption,
                        opacityOption, noCrfOption, mapsOption, overwriteOption, strictOption,
-                       quietOption});
+                       animationOption, animationFpsOption, animationHeightOption, quietOption});
     const ResourceOptions resources;
     resources.addTo(parser);
     if (const auto done = parseCommandLine(parser, arguments, "decompose"))
@@ -327,6 +377,16 @@ int runDecompose(const QStringList& arguments)
     settings.overwrite = parser.isSet(overwriteOption);
     settings.quiet = parser.isSet(quietOption);
     settings.strict = parser.isSet(strictOption);
+    if (parser.isSet(animationOption)) {
+        settings.animation = parser.value(animationOption);
+        try {
+            animationFormatFor(settings.animation.toStdString());
+        } catch (const Error& e) {
+            check.fail(&animationOption, QString::fromStdString(e.what()));
+        }
+    }
+    settings.animationOptions.framesPerSecond = check.number(animationFpsOption, 0.1, 60.0);
+    settings.playbackStyle.panelHeight = check.integer(animationHeightOption, 64, 2160);
 
     QList<Input> inputs;
     for (const QString& argument : parser.positionalArguments()) {
@@ -340,6 +400,7 @@ int runDecompose(const QStringList& arguments)
         inputs.push_back({file, true});
     if (inputs.isEmpty())
         check.fail(nullptr, "no inputs: give IMAGE paths and/or --features FILE.npy");
+    settings.animationPerInput = inputs.size() > 1;
     if (!check.ok())
         return check.report(err, "decompose");
 

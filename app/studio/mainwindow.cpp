@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "mainwindow.h"
+#include "playbackpanel.h"
+#include "similaritycontroller.h"
 
 #include "atomicfile.h"
 #include "backbone.h"
@@ -132,6 +134,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     createStatusBar();
     m_review = new ReviewController(this);
     m_project = new ProjectController(this, m_review);
+    m_playback = new PlaybackPanel(this);
+    m_similarity = new SimilarityController(this);
 
     // One banner for every problem, over the picture where the eye is.
     m_images->setMessageWidget(m_messages);

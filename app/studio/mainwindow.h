@@ -27,6 +27,8 @@ class ImageListWidget;
 class LabelEditor;
 class LegendWidget;
 class MessageWidget;
+class PlaybackPanel;
+class SimilarityController;
 class ProjectController;
 class ReviewController;
 class StepperWidget;
@@ -117,6 +119,10 @@ public:
     ReviewController* reviewController() const { return m_review; }
     /// The project file, autosave and crash recovery (File menu).
     ProjectController* projectController() const { return m_project; }
+    /// Step-through playback of the iterations and its export (Playback dock).
+    PlaybackPanel* playbackPanel() const { return m_playback; }
+    /// Ctrl+click similarity and the PCA-RGB fitted across images.
+    SimilarityController* similarityController() const { return m_similarity; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -187,6 +193,8 @@ private:
     EvaluationWidget* m_evaluation = nullptr;
     ReviewController* m_review = nullptr;
     ProjectController* m_project = nullptr;
+    PlaybackPanel* m_playback = nullptr;
+    SimilarityController* m_similarity = nullptr;
     QAction* m_evaluateLastFitAction = nullptr;
     QString m_lastFinishedRun; ///< run folder of the last fit that finished
     QDockWidget* m_evaluationDock = nullptr;
