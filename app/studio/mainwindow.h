@@ -86,6 +86,8 @@ public:
     /// after the debounce delay.
     double threshold() const;
     void setThreshold(double tau);
+    /// Whether decompositions use the backbone's recommended threshold (no value set by the user).
+    bool usesRecommendedThreshold() const { return m_useRecommendedThreshold; }
 
     /// The result on display (ok() is false before the first one or after an error).
     const DecomposeResult& currentResult() const { return m_current; }
