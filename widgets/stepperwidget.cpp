@@ -31,6 +31,7 @@ enum Role
 
 constexpr int kMargin = 8;
 constexpr int kGap = 6;
+constexpr int kMaxColumnWidth = 112;
 const QColor kTaken(140, 140, 140); // positions earlier masks took
 
 QColor toQColor(const cv::Vec3b& rgb)
@@ -49,7 +50,9 @@ struct Columns
 Columns columnsFor(int viewWidth, double aspect)
 {
     Columns c;
-    c.width = std::max(24, (viewWidth - 2 * kMargin - 2 * kGap) / 3);
+    // Wider maps would only make taller cards: at this size they read well and
+    // three cards fit in a steps dock on a 1080-pixel screen.
+    c.width = std::clamp((viewWidth - 2 * kMargin - 2 * kGap) / 3, 24, kMaxColumnWidth);
     // Tall images would make very long rows; they are letterboxed at 1.25 instead.
     c.height = int(std::lround(c.width * std::min(aspect, 1.25)));
     for (int i = 0; i < 3; ++i)
@@ -433,6 +436,18 @@ void StepperWidget::setTrace(const PrimapsTrace& trace)
         m_list->setCurrentRow(previous);
     else if (previous >= 0)
         emit iterationSelected(-1);
+}
+
+int StepperWidget::fullyVisibleRows() const
+{
+    const QRect viewport = m_list->viewport()->rect();
+    int rows = 0;
+    for (int i = 0; i < m_list->count(); ++i) {
+        const QRect r = m_list->visualItemRect(m_list->item(i));
+        if (!r.isEmpty() && viewport.contains(r))
+            ++rows;
+    }
+    return rows;
 }
 
 int StepperWidget::iterationCount() const

@@ -32,6 +32,8 @@ public:
     void setBusy(bool busy);
 
     int iterationCount() const;
+    /// Rows (step cards) shown whole in the list's viewport right now.
+    int fullyVisibleRows() const;
     /// Selected iteration (0-based), or -1.
     int selectedIteration() const;
     /// The summary line (stop reason) under the rows.

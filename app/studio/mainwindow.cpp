@@ -16,6 +16,7 @@
 #include "legendwidget.h"
 #include "messagewidget.h"
 #include "overlay.h"
+#include "perspectives.h"
 #include "projectcontroller.h"
 #include "reviewcontroller.h"
 #include "runtime.h"
@@ -143,7 +144,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     connect(m_canvas, &CanvasWidget::hoveredMaskChanged, m_legend, &LegendWidget::setHoveredMask);
     connect(m_editor, &LabelEditor::displayChanged, this, &MainWindow::updateCrfLabels);
 
-    resize(1400, 900);
+    m_perspectives = new PerspectiveController(this);
+    resize(m_perspectives->defaultWindowSize());
+    m_perspectives->applyInitial();
     updateActions();
     m_canvas->setFocus();
 }
@@ -196,8 +199,7 @@ void MainWindow::createDocks()
                         Qt::BottomDockWidgetArea);
     m_fitDock->hide();
     connect(m_fitMonitor, &FitMonitorWidget::errorOccurred, this, [this](const QString& message) {
-        m_fitDock->show();
-        m_fitDock->raise();
+        showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
         m_statusMessage->setStyleSheet(QStringLiteral("color: #b3261e;"));
         m_statusMessage->setText(message);
     });
@@ -235,10 +237,8 @@ void MainWindow::createDocks()
                                Qt::BottomDockWidgetArea);
     tabifyDockWidget(m_fitDock, m_evaluationDock);
     m_evaluationDock->hide();
-    connect(m_evaluation, &EvaluationWidget::evaluatingChanged, this, [this] {
-        m_evaluationDock->show();
-        m_evaluationDock->raise();
-    });
+    connect(m_evaluation, &EvaluationWidget::evaluatingChanged, this,
+            [this] { showInPerspective(PerspectiveController::Perspective::Evaluate, m_evaluationDock); });
 
     resizeDocks({imagesDock, stepsDock}, {240, 400}, Qt::Horizontal);
     resizeDocks({stepsDock, m_featuresDock}, {430, 470}, Qt::Vertical);
@@ -351,8 +351,7 @@ void MainWindow::createActions()
 
     QMenu* evaluation = menuBar()->addMenu(tr("E&valuation"));
     auto showEvaluation = [this] {
-        m_evaluationDock->show();
-        m_evaluationDock->raise();
+        showInPerspective(PerspectiveController::Perspective::Evaluate, m_evaluationDock);
     };
     QAction* openResults = evaluation->addAction(tr("&Open Results\u2026"), this, [=] {
         showEvaluation();
@@ -551,8 +550,7 @@ void MainWindow::restoreSettings()
     QSettings settings;
     if (settings.contains(QStringLiteral("window/geometry")))
         restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    if (settings.contains(QStringLiteral("window/state")))
-        restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    m_perspectives->restoreSettings(); // each perspective's dock arrangement
     m_editor->toolBar()->setVisible(m_editor->isEditMode()); // follows the mode, not the state
     const int opacity = settings.value(QStringLiteral("view/opacity"), kDefaultOpacity).toInt();
     m_opacitySlider->setValue(std::clamp(opacity, 0, 100));
@@ -567,11 +565,27 @@ void MainWindow::restoreSettings()
     m_compareAction->setChecked(settings.value(QStringLiteral("view/compare"), false).toBool());
 }
 
+void MainWindow::setPersistSettings(bool persist)
+{
+    m_persistSettings = persist;
+    m_perspectives->setPersist(persist);
+}
+
+void MainWindow::showInPerspective(PerspectiveController::Perspective perspective, QDockWidget* dock)
+{
+    // A dock that opens by itself (a fit starts, an evaluation runs) brings
+    // its perspective, unless the user looks at the dataset next to it.
+    if (m_perspectives->current() != PerspectiveController::Perspective::Review)
+        m_perspectives->setCurrent(perspective);
+    dock->show();
+    dock->raise();
+}
+
 void MainWindow::writeSettings()
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    settings.setValue(QStringLiteral("window/state"), saveState());
+    m_perspectives->saveCurrent();
     settings.setValue(QStringLiteral("view/opacity"), m_opacitySlider->value());
     settings.setValue(QStringLiteral("view/overlay"), m_overlayAction->isChecked());
     settings.setValue(QStringLiteral("decompose/backbone"), m_backboneCombo->currentText());
@@ -789,8 +803,7 @@ bool MainWindow::exportCurrent(const QString& path, ExportKind kind)
 void MainWindow::newFitDialog()
 {
     if (m_fitMonitor->controller()->isRunning()) {
-        m_fitDock->show();
-        m_fitDock->raise();
+        showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
         showError(tr("A fit is running: cancel it in the fit monitor before starting another."));
         return;
     }
@@ -801,8 +814,7 @@ void MainWindow::newFitDialog()
         return;
     if (m_persistSettings)
         dialog.saveRecent();
-    m_fitDock->show();
-    m_fitDock->raise();
+    showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
     m_fitMonitor->startFit(dialog.datasetOptions(), dialog.settings());
 }
 
@@ -815,8 +827,7 @@ void MainWindow::resumeFitDialog()
     if (dir.isEmpty())
         return;
     settings.setValue(QStringLiteral("fit/run"), dir);
-    m_fitDock->show();
-    m_fitDock->raise();
+    showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
     m_fitMonitor->resumeRun(dir);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "decomposejob.h"
+#include "perspectives.h"
 
 #include <QMainWindow>
 #include <QStringList>
@@ -68,7 +69,7 @@ public:
     /// constructor, so that screenshots and tests start from the defaults.
     void restoreSettings();
     /// Whether closing the window stores those settings (default: yes).
-    void setPersistSettings(bool persist) { m_persistSettings = persist; }
+    void setPersistSettings(bool persist);
 
     enum class ExportKind
     {
@@ -119,6 +120,8 @@ public:
     ReviewController* reviewController() const { return m_review; }
     /// The project file, autosave and crash recovery (File menu).
     ProjectController* projectController() const { return m_project; }
+    /// Explore / Review / Fit / Evaluate / Annotate and their dock arrangements.
+    PerspectiveController* perspectives() const { return m_perspectives; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -144,6 +147,7 @@ private:
     void createDocks();
     void createStatusBar();
     void writeSettings();
+    void showInPerspective(PerspectiveController::Perspective perspective, QDockWidget* dock);
 
     void openImagesDialog();
     void openFolderDialog();
@@ -189,6 +193,7 @@ private:
     EvaluationWidget* m_evaluation = nullptr;
     ReviewController* m_review = nullptr;
     ProjectController* m_project = nullptr;
+    PerspectiveController* m_perspectives = nullptr;
     QAction* m_evaluateLastFitAction = nullptr;
     QString m_lastFinishedRun; ///< run folder of the last fit that finished
     QDockWidget* m_evaluationDock = nullptr;
