@@ -1017,6 +1017,9 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
     // Before the step list, which re-selects the user's step of the new trace.
     m_features->setDecomposition(result.decomposition, result.photo, result.request.path);
     m_stepper->setTrace(d.trace);
+    // One numbering and both areas in the legend and the step list.
+    m_stepper->setLabelShares(m_canvas->areaFractions());
+    m_legend->setProposalAreas(m_stepper->proposalAreas());
     m_features->setSelectedIteration(m_stepper->selectedIteration());
 
     m_recommendedThreshold = result.recommendedThreshold;
@@ -1026,9 +1029,9 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
 
     const int proposals = int(d.trace.iterations.size());
     const int shown = m_legend->maskCount();
-    QString masks = proposals == 1 ? tr("1 mask") : tr("%1 masks").arg(proposals);
+    QString masks = proposals == 1 ? tr("1 proposal") : tr("%1 proposals").arg(proposals);
     if (shown != proposals)
-        masks += tr(" (%1 in the label map)").arg(shown);
+        masks += tr(", %1 in the label map").arg(shown);
     m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
     m_statusSeparator->show();
     if (!result.warning.isEmpty() && !result.preview) // a truncated file: the picture is partly filler
@@ -1069,7 +1072,13 @@ void MainWindow::updateCrfLabels()
         which = tr("without CRF until the CRF is done");
     else
         which = preview ? tr("preview without CRF") : tr("without CRF");
-    m_legend->setCaption(d.crfApplied ? tr("Masks after CRF") : tr("Masks without CRF"));
+    // Both halves of the before | after view are described: each chip gives
+    // its share left (before the CRF) | right (after it).
+    const bool comparing = m_canvas->isComparing() && m_editor->shownPath().isEmpty();
+    m_legend->setBeforeAreas(comparing ? m_canvas->beforeAreaFractions() : std::vector<double>());
+    m_legend->setCaption(comparing       ? tr("Before | after CRF")
+                         : d.crfApplied ? tr("Labels after CRF")
+                                        : tr("Labels without CRF"));
     // The canvas says it where the eye is: a preview is not the final result,
     // and the split view has nothing to compare until the CRF has run.
     QString badge;

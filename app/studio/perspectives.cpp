@@ -361,7 +361,9 @@ void PerspectiveController::applyDefault(Perspective perspective)
         m_window->addDockWidget(Qt::LeftDockWidgetArea, dock(kFeatures));
         pair(kImages, kFeatures, false);
     } else {
-        pair(kSteps, kFeatures, false);
+        // A laptop's screen has no room for both under each other: tabs, the
+        // step list in front.
+        pair(kSteps, kFeatures, true);
     }
     pair(kImages, kDataset, true);
     pair(kFeatures, kVote, true);
@@ -374,6 +376,8 @@ void PerspectiveController::applyDefault(Perspective perspective)
     for (const QString& name : docks)
         if (QDockWidget* d = dock(name))
             d->raise();
+    if (docks.contains(kSteps))
+        dock(kSteps)->raise();
 
     resizeDefaultDocks();
 }
@@ -410,12 +414,6 @@ void PerspectiveController::resizeDefaultDocks()
     if (featuresLeft && docks.contains(kImages))
         m_window->resizeDocks({dock(kImages), dock(kFeatures)},
                               {height * 30 / 100, height * 70 / 100}, Qt::Vertical);
-    else if (docks.contains(kSteps) && docks.contains(kFeatures)) {
-        // Three step cards need about 600 pixels; a small screen shares more evenly.
-        const int steps = height >= 900 ? height * 70 / 100 : height * 60 / 100;
-        m_window->resizeDocks({dock(kSteps), dock(kFeatures)}, {steps, height - steps},
-                              Qt::Vertical);
-    }
     for (const QString& name : {kFit, kEvaluation})
         if (docks.contains(name) && dock(name))
             m_window->resizeDocks({dock(name)}, {height * 62 / 100}, Qt::Vertical);

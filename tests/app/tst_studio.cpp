@@ -216,7 +216,7 @@ void TestStudio::crfToggleChangesShownResult()
     const ImageDecomposition& a = *withCrf.decomposition;
     QVERIFY(a.crfApplied);
     QVERIFY(sameMat(window.canvas()->labels(), shownPart(a.labels, a)));
-    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks after CRF"));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Labels after CRF"));
     QVERIFY2(statusText(window).contains(QStringLiteral("after CRF")),
              qPrintable(statusText(window)));
     QVERIFY2(statusText(window).contains(QRegularExpression(QStringLiteral("CRF \\d+ ms"))),
@@ -235,7 +235,7 @@ void TestStudio::crfToggleChangesShownResult()
     QVERIFY(sameMat(b.labels, a.labelsBeforeCrf));
     QVERIFY(!sameMat(b.labels, a.labels)); // the CRF changed the labels
     QVERIFY(sameMat(window.canvas()->labels(), shownPart(b.labels, b)));
-    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks without CRF"));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Labels without CRF"));
     QVERIFY(statusText(window).contains(QStringLiteral("CRF off")));
     QVERIFY(!window.isShowingPreview());
     QVERIFY(window.canvas()->badgeText().isEmpty());
@@ -276,7 +276,7 @@ void TestStudio::sliderDragPreviewsWithoutCrfAndRefinesOnRelease()
     QVERIFY(window.canvas()->badgeText().contains(QStringLiteral("released")));
     QVERIFY(statusText(window).contains(QStringLiteral("preview without CRF")));
     QVERIFY(statusText(window).contains(QStringLiteral("CRF on release")));
-    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks without CRF"));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Labels without CRF"));
 
     // Quick moves: one preview at a time, the newest value next; 0.50 is
     // skipped because 0.55 came before the 0.45 preview was done.
@@ -303,7 +303,7 @@ void TestStudio::sliderDragPreviewsWithoutCrfAndRefinesOnRelease()
     QVERIFY(seen[3].second);
     QVERIFY(!window.isShowingPreview());
     QVERIFY(window.canvas()->badgeText().isEmpty());
-    QCOMPARE(window.legend()->caption(), QStringLiteral("Masks after CRF"));
+    QCOMPARE(window.legend()->caption(), QStringLiteral("Labels after CRF"));
     QTest::qWait(300);
     QCOMPARE(seen.size(), 4);
 

@@ -11,13 +11,18 @@
 //
 // Set PRIMAPS_LAYOUT_SCREENSHOTS=folder to save a picture of every perspective.
 
+#include "canvaswidget.h"
 #include "imagelistwidget.h"
 #include "labeleditor.h"
+#include "labelmap.h"
+#include "legendwidget.h"
 #include "mainwindow.h"
 #include "perspectives.h"
+#include "primaps.h"
 #include "stepperwidget.h"
 #include "testsupport.h"
 
+#include <cmath>
 #include <cstdio>
 #include <QApplication>
 #include <QDir>
@@ -42,6 +47,14 @@ const QString kAstronaut = QStringLiteral(PRIMAPS_SAMPLES_DIR "/astronaut.jpg");
 const QString kChelsea = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 
 QSize g_screen(1366, 768);
+
+// The legend's and the step list's way of writing a share.
+QString percent(double fraction)
+{
+    if (fraction > 0.0 && fraction < 0.0005)
+        return QStringLiteral("<0.1 %");
+    return QStringLiteral("%1 %").arg(100.0 * fraction, 0, 'f', 1);
+}
 
 QString describe(const QRect& r)
 {
@@ -178,6 +191,83 @@ private slots:
         again.perspectives()->resetLayout();
         QVERIFY(again.findChild<QDockWidget*>(QStringLiteral("FeaturesDock"))->isVisible());
         QSettings().clear();
+    }
+
+    // One sample, three views: the canvas's label map, the legend's chips and
+    // the step cards give each surviving proposal the same consecutive number
+    // and the same label-map share; the proposal area is named as such in the
+    // step card and the chip's tooltip; id 0 is "unassigned".
+    void legendStepsAndCanvasAgree()
+    {
+        MainWindow w;
+        w.setPersistSettings(false);
+        QSignalSpy shown(&w, &MainWindow::decompositionShown);
+        w.show();
+        w.openInitial({kAstronaut});
+        QVERIFY(primaps::testing::waitNextOk(shown, kTimeoutMs));
+        const cv::Mat labels = w.canvas()->labels();
+        QVERIFY(!labels.empty());
+        const LabelCounts counts = countLabels(labels);
+        const double total = double(labels.total());
+        const PrimapsTrace& trace = w.currentResult().decomposition->trace;
+        const double grid = double(trace.height) * trace.width;
+        LegendWidget* legend = w.legend();
+        StepperWidget* steps = w.stepper();
+        QCOMPARE(steps->iterationCount(), int(trace.iterations.size()));
+        int expected = 0;
+        int survivors = 0;
+        for (int k = 0; k < steps->iterationCount(); ++k) {
+            const int id = k + 1;
+            const double share = counts[std::size_t(id)] / total;
+            const QString area = percent(trace.iterations[std::size_t(k)].assigned / grid);
+            QCOMPARE(steps->areaText(k), QStringLiteral("proposal area %1").arg(area));
+            if (counts[std::size_t(id)] == 0) {
+                QCOMPARE(steps->labelNumber(k), 0);
+                QCOMPARE(legend->displayNumber(id), 0);
+                QVERIFY(legend->chipText(id).isEmpty());
+                QVERIFY(steps->detailText(k).contains(QStringLiteral("not in the label map")));
+                continue;
+            }
+            ++survivors;
+            ++expected; // consecutive, in extraction order
+            QCOMPARE(std::abs(w.canvas()->areaFractions()[std::size_t(id)] - share) < 1e-12, true);
+            QCOMPARE(legend->displayNumber(id), expected);
+            QCOMPARE(steps->labelNumber(k), expected);
+            QCOMPARE(legend->chipText(id),
+                     QStringLiteral("%1  %2").arg(expected).arg(percent(share)));
+            QVERIFY2(
+                steps->detailText(k).contains(
+                    QStringLiteral("label %1: %2 of the map").arg(expected).arg(percent(share))),
+                qPrintable(steps->detailText(k)));
+            const QString tip = legend->chipToolTip(id);
+            QVERIFY2(tip.contains(QStringLiteral("PriMaPs step %1").arg(id)), qPrintable(tip));
+            QVERIFY(tip.contains(QStringLiteral("Label-map share %1").arg(percent(share))));
+            QVERIFY(tip.contains(QStringLiteral("Proposal area %1").arg(area)));
+        }
+        QVERIFY(survivors > 1);
+        QCOMPARE(legend->maskCount(), survivors);
+        QVERIFY(survivors < steps->iterationCount()); // the sample has proposals that vanish
+        // Pixels of no mask: "unassigned", with the reason.
+        QVERIFY(counts[0] > 0);
+        QCOMPARE(legend->chipText(0),
+                 QStringLiteral("unassigned  %1").arg(percent(counts[0] / total)));
+        QVERIFY(legend->chipToolTip(0).contains(QStringLiteral("median filter")));
+
+        // Before | after: each chip gives the left half's share and the right half's.
+        w.compareAction()->setChecked(true);
+        QVERIFY(w.canvas()->isComparing());
+        QCOMPARE(legend->caption(), QStringLiteral("Before | after CRF"));
+        const LabelCounts before = countLabels(w.canvas()->beforeLabels());
+        const double beforeTotal = double(w.canvas()->beforeLabels().total());
+        for (int id = 1; id <= steps->iterationCount(); ++id)
+            if (counts[std::size_t(id)] > 0)
+                QCOMPARE(legend->chipText(id),
+                         QStringLiteral("%1  %2 | %3")
+                             .arg(legend->displayNumber(id))
+                             .arg(percent(before[std::size_t(id)] / beforeTotal),
+                                  percent(counts[std::size_t(id)] / total)));
+        w.compareAction()->setChecked(false);
+        QCOMPARE(legend->caption(), QStringLiteral("Labels after CRF"));
     }
 
     void namesRoundTrip()
