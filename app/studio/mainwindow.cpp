@@ -14,6 +14,7 @@
 #include "imagelistwidget.h"
 #include "labeleditor.h"
 #include "legendwidget.h"
+#include "messagelog.h"
 #include "messagewidget.h"
 #include "overlay.h"
 #include "perspectives.h"
@@ -131,6 +132,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     createActions();
     createToolBar();
     createStatusBar();
+    installMessageLog(this);
     m_review = new ReviewController(this);
     m_project = new ProjectController(this, m_review);
 

@@ -338,7 +338,7 @@ void PerspectiveController::applyDefault(Perspective perspective)
         {kImages, Qt::LeftDockWidgetArea},      {kDataset, Qt::LeftDockWidgetArea},
         {kSteps, Qt::RightDockWidgetArea},      {kFeatures, Qt::RightDockWidgetArea},
         {kVote, Qt::RightDockWidgetArea},       {kFit, Qt::BottomDockWidgetArea},
-        {kEvaluation, Qt::BottomDockWidgetArea}};
+        {kEvaluation, Qt::BottomDockWidgetArea}, {QStringLiteral("MessageLogDock"), Qt::BottomDockWidgetArea}};
     for (const Home& home : homes)
         if (QDockWidget* d = dock(home.dock)) {
             d->setFloating(false);

@@ -10,6 +10,7 @@
 #include "imageconvert.h"
 #include "imagelistwidget.h"
 #include "legendwidget.h"
+#include "messagelogwidget.h"
 #include "messagewidget.h"
 #include "overlay.h"
 #include "pipeline.h"
@@ -26,6 +27,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QToolButton>
 #include <random>
 
 using namespace primaps;
@@ -119,6 +121,7 @@ private slots:
     void stepperFromSyntheticTrace();
     void stepperFromRealDecomposition();
     void messageWidgetAccumulatesAndDismisses();
+    void messageLogKeepsEveryMessage();
     void imageListRejectsUnreadableFiles();
     void imageListIgnoresDuplicatesAndExpandsFolders();
     void decomposeJobDeliversResult();
@@ -562,10 +565,16 @@ void TestWidgets::stepperFromSyntheticTrace()
     QCOMPARE(stepper.selectedIteration(), 1);
 
     // Rows follow the width: the maps keep their aspect ratio, so a wider list
-    // gives taller rows.
+    // gives taller rows, up to a size at which three cards still fit a dock.
+    stepper.resize(240, 600);
+    QTest::qWait(100);
     const int rowHeight = list->visualItemRect(list->item(0)).height();
     stepper.resize(600, 600);
     QTRY_VERIFY(list->visualItemRect(list->item(0)).height() > rowHeight);
+    const int wideHeight = list->visualItemRect(list->item(0)).height();
+    stepper.resize(1200, 600);
+    QTest::qWait(50);
+    QCOMPARE(list->visualItemRect(list->item(0)).height(), wideHeight);
 
     // Rows are painted without crashing at a very narrow width too.
     stepper.resize(120, 300);
@@ -602,7 +611,17 @@ void TestWidgets::messageWidgetAccumulatesAndDismisses()
     QCOMPARE(messages->text(), QStringLiteral("second"));
     QCOMPARE(messages->messages().size(), 2);
     QVERIFY(messages->hasError());
-    QVERIFY(messages->toolTip().contains(QStringLiteral("first")));
+    // Earlier messages are one click away (the log), not behind a hover.
+    QVERIFY(messages->toolTip().isEmpty());
+    QToolButton* more = nullptr;
+    const QList<QToolButton*> buttons = messages->findChildren<QToolButton*>();
+    for (QToolButton* b : buttons)
+        if (b->text().contains(QStringLiteral("1 more")))
+            more = b;
+    QVERIFY(more);
+    QSignalSpy logRequests(messages, &MessageWidget::logRequested);
+    more->click();
+    QCOMPARE(logRequests.count(), 1);
     messages->showMessage(QStringLiteral("first")); // again: moves to the end, no duplicate
     QCOMPARE(messages->messages(),
              QStringList({QStringLiteral("second"), QStringLiteral("first")}));
@@ -611,6 +630,31 @@ void TestWidgets::messageWidgetAccumulatesAndDismisses()
     QVERIFY(!messages->isVisible());
     QCOMPARE(spy.count(), 1);
     QVERIFY(messages->messages().isEmpty());
+}
+
+void TestWidgets::messageLogKeepsEveryMessage()
+{
+    QWidget parent;
+    auto* banner = new MessageWidget(&parent);
+    auto* log = new MessageLogWidget(&parent);
+    connect(banner, &MessageWidget::messageAdded, log, &MessageLogWidget::addMessage);
+    banner->showMessage(QStringLiteral("'a.png': truncated"));
+    banner->showMessage(QStringLiteral("Autosaved"), MessageWidget::Kind::Information);
+    banner->dismiss(); // the banner forgets, the log does not
+    banner->showMessage(QStringLiteral("'b.jpg': not an image"));
+    QCOMPARE(log->count(), 3);
+    QVERIFY(log->entries()[0].error);
+    QVERIFY(!log->entries()[1].error);
+    const QStringList lines = log->toPlainText().split(QLatin1Char('\n'));
+    QCOMPARE(lines.size(), 3);
+    QVERIFY(lines[0].endsWith(QStringLiteral("error: 'a.png': truncated")));
+    QVERIFY(lines[1].endsWith(QStringLiteral("  Autosaved")));
+    for (int i = 0; i < MessageLogWidget::kCapacity + 5; ++i)
+        log->addMessage(QString::number(i), false);
+    QCOMPARE(log->count(), MessageLogWidget::kCapacity);
+    QCOMPARE(log->entries().last().text, QString::number(MessageLogWidget::kCapacity + 4));
+    log->clear();
+    QCOMPARE(log->count(), 0);
 }
 
 void TestWidgets::imageListRejectsUnreadableFiles()
