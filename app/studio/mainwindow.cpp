@@ -3,6 +3,7 @@
 
 #include "atomicfile.h"
 #include "backbone.h"
+#include "backbonehint.h"
 #include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
 #include "datadir.h"
@@ -149,6 +150,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_perspectives = new PerspectiveController(this);
     resize(m_perspectives->defaultWindowSize());
     m_perspectives->applyInitial();
+    new BackboneHint(this); // first contact without DINO weights
     updateActions();
     m_canvas->setFocus();
 }

@@ -11,10 +11,13 @@
 //
 // Set PRIMAPS_LAYOUT_SCREENSHOTS=folder to save a picture of every perspective.
 
+#include "backbonehint.h"
+#include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
 #include "imagelistwidget.h"
 #include "labeleditor.h"
 #include "labelmap.h"
+#include "modelcatalog.h"
 #include "legendwidget.h"
 #include "mainwindow.h"
 #include "perspectives.h"
@@ -77,6 +80,60 @@ private slots:
         QVERIFY(m_recovery.isValid());
         qputenv("PRIMAPS_RECOVERY_DIR", m_recovery.path().toLocal8Bit());
         QCOMPARE(QGuiApplication::primaryScreen()->availableGeometry().size(), g_screen);
+        // No backbone checkpoint anywhere: the first-contact hint shows (and the
+        // perspectives must fit with it).
+        QVERIFY(m_models.isValid());
+        for (const char* var : {"PRIMAPS_MODELS_DIR", "XDG_DATA_HOME", "TORCH_HOME"})
+            qputenv(var, QDir(m_models.path()).filePath(QLatin1String(var)).toLocal8Bit());
+    }
+
+    void backboneHintOnFirstContact()
+    {
+        QSettings().remove(BackboneHint::settingsKey());
+        QVERIFY(!BackboneHint::anyCheckpointInstalled());
+        {
+            MainWindow w;
+            w.setPersistSettings(false);
+            w.show();
+            auto* hint = w.findChild<BackboneHint*>();
+            QVERIFY(hint);
+            QVERIFY(hint->isVisible());
+            QVERIFY(hint->text().contains(QStringLiteral("filter-bank")));
+            QVERIFY(hint->text().contains(QStringLiteral("Backbones")));
+            w.perspectives()->setCurrent(Perspective::Fit);
+            QVERIFY(!hint->isVisible()); // Explore only
+            w.perspectives()->setCurrent(Perspective::Explore);
+            QVERIFY(hint->isVisible());
+            // The button opens the manager; nothing is fetched without a click there.
+            hint->openBackbones();
+            auto* manager = w.findChild<BackboneManagerDialog*>();
+            QVERIFY(manager);
+            QVERIFY(manager->isVisible());
+            manager->close();
+            QVERIFY(QDir(qEnvironmentVariable("XDG_DATA_HOME")).isEmpty() ||
+                    !QDir(qEnvironmentVariable("XDG_DATA_HOME")).exists());
+            hint->dismiss();
+            QVERIFY(!hint->isVisible());
+        }
+        {
+            MainWindow again; // dismissed for good
+            again.show();
+            QVERIFY(!again.findChild<BackboneHint*>()->isVisible());
+        }
+        QSettings().remove(BackboneHint::settingsKey());
+        // A checkpoint in the models folder: no hint.
+        const QString folder = qEnvironmentVariable("PRIMAPS_MODELS_DIR");
+        QVERIFY(QDir().mkpath(folder));
+        QFile fake(QDir(folder).filePath(QString::fromStdString(modelCatalog().front().fileName)));
+        QVERIFY(fake.open(QIODevice::WriteOnly));
+        fake.close();
+        QVERIFY(BackboneHint::anyCheckpointInstalled());
+        {
+            MainWindow withWeights;
+            withWeights.show();
+            QVERIFY(!withWeights.findChild<BackboneHint*>()->isVisible());
+        }
+        QVERIFY(fake.remove());
     }
 
     void everyPerspectiveFitsTheScreen()
@@ -283,6 +340,7 @@ private slots:
 
 private:
     QTemporaryDir m_recovery;
+    QTemporaryDir m_models;
 };
 
 namespace {
