@@ -10,7 +10,9 @@
 #include "imageconvert.h"
 #include "imagelistwidget.h"
 #include "legendwidget.h"
+#include "imageio.h"
 #include "messagelogwidget.h"
+#include "transparency.h"
 #include "messagewidget.h"
 #include "overlay.h"
 #include "pipeline.h"
@@ -122,6 +124,7 @@ private slots:
     void stepperFromRealDecomposition();
     void messageWidgetAccumulatesAndDismisses();
     void messageLogKeepsEveryMessage();
+    void transparentImagesOnACheckerboard();
     void imageListRejectsUnreadableFiles();
     void imageListIgnoresDuplicatesAndExpandsFolders();
     void decomposeJobDeliversResult();
@@ -630,6 +633,37 @@ void TestWidgets::messageWidgetAccumulatesAndDismisses()
     QVERIFY(!messages->isVisible());
     QCOMPARE(spy.count(), 1);
     QVERIFY(messages->messages().isEmpty());
+}
+
+// A PNG whose right half is fully transparent (its colour black) shows a grey
+// checkerboard there, not black; opaque and half-transparent pixels blend as
+// straight alpha says; an opaque PNG is left as decoded.
+void TestWidgets::transparentImagesOnACheckerboard()
+{
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(QStringLiteral("clear.png")).toStdString();
+    cv::Mat bgra(16, 32, CV_8UC4, cv::Scalar(0, 0, 255, 255)); // opaque red
+    bgra(cv::Rect(16, 0, 16, 16)).setTo(cv::Scalar(0, 0, 0, 0));
+    bgra.at<cv::Vec4b>(3, 3) = cv::Vec4b(255, 0, 0, 128); // half-transparent blue
+    QVERIFY(cv::imwrite(path, bgra));
+    cv::Mat rgb = loadImageRgb8(path);
+    QCOMPARE(rgb.at<cv::Vec3b>(8, 24), cv::Vec3b(0, 0, 0)); // what core decodes
+    QVERIFY(compositeTransparency(path, rgb));
+    QCOMPARE(rgb.at<cv::Vec3b>(8, 4), cv::Vec3b(255, 0, 0));
+    for (const cv::Point p : {cv::Point(16, 0), cv::Point(24, 0), cv::Point(24, 8), cv::Point(31, 15)})
+        QCOMPARE(rgb.at<cv::Vec3b>(p), cv::Vec3b::all(checkerGrey(p.x, p.y)));
+    QVERIFY(checkerGrey(16, 0) != checkerGrey(24, 0)); // a checkerboard, not a flat grey
+    const cv::Vec3b half = rgb.at<cv::Vec3b>(3, 3);
+    const double a = 128.0 / 255.0;
+    QVERIFY(std::abs(half[0] - checkerGrey(3, 3) * (1 - a)) <= 1.0);
+    QVERIFY(std::abs(half[2] - (255 * a + checkerGrey(3, 3) * (1 - a))) <= 1.0);
+
+    const std::string opaque = dir.filePath(QStringLiteral("opaque.png")).toStdString();
+    QVERIFY(cv::imwrite(opaque, cv::Mat(8, 8, CV_8UC3, cv::Scalar(10, 20, 30))));
+    cv::Mat plain = loadImageRgb8(opaque);
+    const cv::Mat before = plain.clone();
+    QVERIFY(!compositeTransparency(opaque, plain));
+    QCOMPARE(cv::norm(plain, before, cv::NORM_INF), 0.0);
 }
 
 void TestWidgets::messageLogKeepsEveryMessage()
