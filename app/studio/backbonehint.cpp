@@ -59,10 +59,13 @@ BackboneHint::BackboneHint(MainWindow* window) : QFrame(window), m_window(window
 
     m_needed = !QSettings().value(settingsKey(), false).toBool() && !anyCheckpointInstalled();
     if (auto* column = qobject_cast<QBoxLayout*>(window->centralWidget()->layout())) {
-        auto* margin = new QHBoxLayout;
+        // In a margin of its own, which hides with it.
+        m_frame = new QWidget(window->centralWidget());
+        auto* margin = new QHBoxLayout(m_frame);
         margin->setContentsMargins(6, 6, 6, 0);
+        setParent(m_frame);
         margin->addWidget(this);
-        column->insertLayout(0, margin);
+        column->insertWidget(0, m_frame);
     }
     connect(window->perspectives(), &PerspectiveController::perspectiveChanged, this,
             [this](PerspectiveController::Perspective p) {
@@ -78,6 +81,8 @@ QString BackboneHint::text() const
 
 void BackboneHint::update(bool explore)
 {
+    if (m_frame)
+        m_frame->setVisible(m_needed && explore);
     setVisible(m_needed && explore);
 }
 
@@ -85,7 +90,7 @@ void BackboneHint::dismiss()
 {
     m_needed = false;
     QSettings().setValue(settingsKey(), true);
-    hide();
+    update(false);
 }
 
 void BackboneHint::openBackbones()

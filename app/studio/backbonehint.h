@@ -38,6 +38,7 @@ private:
 
     MainWindow* m_window;
     QLabel* m_label = nullptr;
+    QWidget* m_frame = nullptr; ///< the margin around the hint in the window's column
     bool m_needed = false;
 };
 
