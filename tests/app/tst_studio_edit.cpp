@@ -15,6 +15,7 @@
 #include "legendwidget.h"
 #include "loosecorrections.h"
 #include "mainwindow.h"
+#include "perspectives.h"
 #include "project.h"
 #include "projectcontroller.h"
 #include "testsupport.h"
@@ -85,6 +86,10 @@ struct Studio
     Studio()
     {
         window.setPersistSettings(false);
+        // Strokes are checked pixel for pixel with the picture above 100 %: a
+        // window as on a desktop screen, larger than the offscreen one.
+        window.perspectives()->setAvailableOverride(QRect(0, 0, 1400, 900));
+        window.resize(1400, 900);
         editor->setOverwriteQuestion([this](const QStringList&) {
             ++overwriteQuestions;
             return overwriteAnswer;
