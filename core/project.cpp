@@ -320,6 +320,21 @@ std::string untitledAutosavePath(const std::string& session)
     return (fs::path(recoveryFolder()) / ("untitled-" + session + ".primaps.autosave")).string();
 }
 
+std::string untitledCorrectionsFolder(const std::string& session)
+{
+    return (fs::path(recoveryFolder()) / ("untitled-" + session + ".corrections")).string();
+}
+
+bool isUntitledCorrectionsFolder(const std::string& folder)
+{
+    if (folder.empty())
+        return false;
+    const fs::path path = fs::absolute(folder).lexically_normal();
+    const std::string name = path.filename().string();
+    return path.parent_path() == fs::absolute(recoveryFolder()).lexically_normal() &&
+           name.rfind("untitled-", 0) == 0 && path.extension() == ".corrections";
+}
+
 void writeAutosave(const std::string& autosavePath, const Project& project,
                    const std::string& projectPath)
 {

@@ -103,6 +103,12 @@ std::string recoveryFolder();
 /// "<recoveryFolder()>/untitled-<session>.primaps.autosave"; `session` is any
 /// token unique to the running studio (e.g. its process id and start time).
 std::string untitledAutosavePath(const std::string& session);
+/// "<recoveryFolder()>/untitled-<session>.corrections": where the label
+/// corrections of loose images go until the project is saved.
+std::string untitledCorrectionsFolder(const std::string& session);
+/// Whether `folder` is such a folder (in recoveryFolder(), named untitled-*.corrections),
+/// i.e. the studio's own copy that it may remove once the work is saved or dropped.
+bool isUntitledCorrectionsFolder(const std::string& folder);
 
 /// Writes an autosave atomically (creating its folder). Throws primaps::Error
 /// naming the file.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "canvaswidget.h"
 
+#include "labelnumbering.h"
+
 #include "overlay.h"
 #include "pipeline.h"
 
@@ -873,7 +875,15 @@ void CanvasWidget::updateHover(const QPoint& viewPos)
         const bool before = showsBeforeAt(photoPoint);
         const std::vector<double>& fractions = before ? m_beforeFractions : m_fractions;
         const double share = id < int(fractions.size()) ? fractions[std::size_t(id)] : 0.0;
-        const QString name = QString::fromStdString(m_table.name(id)).toHtmlEscaped();
+        // The legend's words: consecutive label numbers, "unassigned" for id 0
+        // (while editing, the ids the editor's tools use).
+        QString name = QString::fromStdString(m_table.name(id)).toHtmlEscaped();
+        if (!m_table.hasName(id)) {
+            const std::vector<int> numbers = consecutiveLabelNumbers(fractions);
+            const int number =
+                m_editBase.empty() && id < int(numbers.size()) ? numbers[std::size_t(id)] : id;
+            name = id == 0 ? tr("unassigned") : tr("label %1").arg(number > 0 ? number : id);
+        }
         const QString idText =
             m_table.hasName(id) ? QStringLiteral(" <span style=\"color:#aab\">%1</span>").arg(id)
                                 : QString();
@@ -884,7 +894,7 @@ void CanvasWidget::updateHover(const QPoint& viewPos)
                           : QString();
         m_hoverLabel->setText(
             QStringLiteral("%1<span style=\"color:%2\">\u25a0</span> <b>%3</b>%7 &nbsp;%4 % of "
-                           "the image &nbsp;<span style=\"color:#aab\">x %5, y %6</span>")
+                           "the label map &nbsp;<span style=\"color:#aab\">x %5, y %6</span>")
                 .arg(side, labelQColor(m_table, id).name(), name)
                 .arg(100.0 * share, 0, 'f', 1)
                 .arg(int(photoPoint.x()))

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "decomposejob.h"
 
+#include "transparency.h"
+
 #include "backbone.h"
 #include "error.h"
 #include "imageconvert.h"
@@ -109,6 +111,8 @@ private:
                 } else {
                     std::string partial;
                     entry.image = loadImageRgb8(request.path.toStdString(), &partial);
+                    // Clear pixels on a checkerboard, not on whatever colour they hold.
+                    compositeTransparency(request.path.toStdString(), entry.image);
                     entry.warning = QString::fromStdString(partial);
                     // Converted once per file; re-runs hand out the same QImage,
                     // which the canvas recognises (same cacheKey) and does not

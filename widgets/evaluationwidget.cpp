@@ -4,6 +4,7 @@
 #include "atomicfile.h"
 #include "backbone.h"
 #include "dataset.h"
+#include "emptyplotcover.h"
 #include "error.h"
 #include "featurecache.h"
 #include "messagewidget.h"
@@ -206,6 +207,15 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     m_iouPlot->yAxis->setRange(0, 100);
     m_iouPlot->xAxis->setTickLabelRotation(60);
     m_iouPlot->xAxis->grid()->setVisible(false);
+
+    // Before a report: a sentence, not axes with invented ranges.
+    for (QCustomPlot* plot : {m_confusionPlot, m_iouPlot})
+        new EmptyPlotCover(
+            plot, [this] { return !m_hasReport; },
+            plot == m_confusionPlot
+                ? tr("The confusion matrix of an evaluation appears here (Evaluation \u25b8 Open "
+                     "Results\u2026 or Evaluate Run\u2026).")
+                : tr("Each class's IoU appears here once a run is evaluated."));
 
     m_table = new QTableWidget(0, ColumnCount, this);
     m_table->setHorizontalHeaderLabels(

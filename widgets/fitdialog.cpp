@@ -278,9 +278,36 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
         // A folder dataset with labels is worth validating on.
         if (m_kind->currentIndex() == 0 && !m_existingRun)
             m_validation->setChecked(QDir(m_root->text()).exists(QStringLiteral("labels")));
+        limitToFolderSize();
     });
     onKindChanged();
     updateMethodControls();
+}
+
+int FitDialog::folderImageCount() const
+{
+    if (m_kind->currentIndex() != 0)
+        return -1;
+    const QDir images(QDir(m_root->text().trimmed()).filePath(QStringLiteral("images")));
+    if (!images.exists())
+        return -1;
+    return int(images
+                   .entryList({QStringLiteral("*.png"), QStringLiteral("*.jpg"),
+                               QStringLiteral("*.jpeg"), QStringLiteral("*.PNG"),
+                               QStringLiteral("*.JPG"), QStringLiteral("*.JPEG")},
+                              QDir::Files)
+                   .size());
+}
+
+void FitDialog::limitToFolderSize()
+{
+    // The defaults follow the data: no more PCA images than the folder holds.
+    const int images = folderImageCount();
+    m_pcaImages->setMaximum(images > 0 ? images : 1000000);
+    if (images > 0)
+        m_pcaImages->setToolTip(tr("Images whose features are pooled for the PCA initialisation "
+                                   "(the folder has %1)")
+                                    .arg(images));
 }
 
 void FitDialog::onKindChanged()
@@ -298,6 +325,7 @@ void FitDialog::onKindChanged()
     // it has a labels/ subfolder (checked when its root is entered).
     if (info.kind != DatasetKind::Folder)
         m_validation->setChecked(true);
+    limitToFolderSize();
 }
 
 void FitDialog::updateMethodControls()
@@ -377,6 +405,7 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     m_learningRate->setValue(double(s.em.learningRate));
     m_emaDecay->setValue(double(s.em.emaDecay));
     m_emaEvery->setValue(s.em.emaEvery);
+    limitToFolderSize(); // the root is known now
     m_pcaImages->setValue(s.em.pcaImages);
     m_student->setChecked(s.em.studentAugmentation);
     m_studentViews->setValue(s.studentViews);

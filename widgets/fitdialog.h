@@ -63,6 +63,11 @@ public slots:
 
 private:
     void onKindChanged();
+    /// A folder dataset's image count (ROOT/images), -1 when unknown (another
+    /// layout, no folder yet). Counted when the root is entered.
+    int folderImageCount() const;
+    /// Caps the PCA images at the folder's image count.
+    void limitToFolderSize();
     void inspectRunFolder();
     void browseRoot();
     void browseRun();

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 #include <QCheckBox>
+#include "emptyplotcover.h"
+
 #include <qcustomplot.h>
 #include <QDesktopServices>
 #include <QDir>
@@ -172,6 +174,16 @@ FitMonitorWidget::FitMonitorWidget(QWidget* parent) : QWidget(parent)
     buildPlot();
     connect(m_plot, &QCustomPlot::mouseMove, this, &FitMonitorWidget::onPlotMouseMove);
     plotLayout->addWidget(m_plot, 1);
+    m_emptyCover = new EmptyPlotCover(
+        m_plot,
+        [this] {
+            for (const auto& entry : m_graphs)
+                if (!entry.second->data()->isEmpty())
+                    return false;
+            return true;
+        },
+        tr("No fit yet.\nThe loss, mIoU and decay curves appear here with the first steps of a "
+           "fit (Fit \u25b8 New Fit\u2026 or Resume Fit\u2026)."));
 
     m_readout = new QLabel(plotColumn);
     m_readout->setTextFormat(Qt::PlainText);

@@ -23,6 +23,8 @@ class QTimer;
 
 namespace primaps {
 
+class EmptyPlotCover;
+
 class MessageWidget;
 
 /// The EM fit monitor (docs/ARCHITECTURE.md, "Widgets: fit"): runs a dataset fit through a FitController
@@ -162,6 +164,7 @@ private:
     QString m_summaryText;
     bool m_logScale = false;
     bool m_hasValidation = false;
+    EmptyPlotCover* m_emptyCover = nullptr; ///< the plot's state before the first step
 };
 
 } // namespace primaps

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "imagelistwidget.h"
 
+#include "transparency.h"
+
 #include "imageconvert.h"
 #include "imageio.h"
 #include "messagewidget.h"
@@ -68,7 +70,8 @@ ImageListWidget::Thumbnail ImageListWidget::loadThumbnail(const QString& path)
     Thumbnail result;
     result.path = path;
     try {
-        const cv::Mat rgb = loadImageRgb8(path.toStdString());
+        cv::Mat rgb = loadImageRgb8(path.toStdString());
+        compositeTransparency(path.toStdString(), rgb);
         result.size = QSize(rgb.cols, rgb.rows);
         // Twice the icon size keeps thumbnails sharp on high-density screens.
         const double scale = std::min(

@@ -101,6 +101,7 @@ struct LabelEditor::Document
     QUndoStack* stack = nullptr;
     bool edited = false; ///< labels differ from base, or the table is customised
     bool external = false; ///< kept and saved by its owner (showExternal())
+    bool restoreAsked = false; ///< the restore hook was asked for this document
 
     void refreshEdited() { edited = !table.empty() || !sameMat(labels, base); }
 };
@@ -464,6 +465,7 @@ LabelEditor::Document* LabelEditor::ensureDocument()
     Document* doc = find(m_currentPath);
     if (!doc) {
         doc = createDocument(m_result, fresh);
+        restore(doc, m_result);
     } else if (!doc->edited) {
         doc->photo = m_result.photo;
         doc->image = m_result.image;
@@ -532,13 +534,21 @@ bool LabelEditor::showResult(const DecomposeResult& result)
         return false;
     }
     Document* doc = find(result.request.path);
-    if (!doc && !isEditMode()) {
-        release();
-        return false;
-    }
     const cv::Mat fresh = result.decomposition->labelsAtOriginalSize();
     if (!doc) {
+        // Corrections kept from an earlier session make a document even outside
+        // the editing mode, like corrections made in this one.
+        const cv::Mat restored = restoredLabels(result.request.path, fresh, result.preview);
+        if (restored.empty() && !isEditMode()) {
+            release();
+            return false;
+        }
         doc = createDocument(result, fresh);
+        doc->restoreAsked = !result.preview;
+        if (!restored.empty()) {
+            doc->labels = restored;
+            doc->refreshEdited();
+        }
     } else {
         doc->photo = result.photo;
         doc->image = result.image;
@@ -551,6 +561,7 @@ bool LabelEditor::showResult(const DecomposeResult& result)
             }
             doc->pending = cv::Mat();
             doc->baseInfo = describe(result);
+            restore(doc, result); // a document made from a preview had not asked yet
         } else if (sameMat(fresh, doc->base)) {
             doc->pending = cv::Mat();
         } else {
@@ -564,6 +575,35 @@ bool LabelEditor::showResult(const DecomposeResult& result)
     }
     takeOver(doc);
     return true;
+}
+
+cv::Mat LabelEditor::restoredLabels(const QString& path, const cv::Mat& base, bool preview) const
+{
+    if (!m_restoreHook || preview)
+        return {};
+    const cv::Mat restored = m_restoreHook(path, base);
+    if (restored.empty() || restored.size() != base.size() || restored.type() != base.type())
+        return {};
+    return restored.clone();
+}
+
+bool LabelEditor::restore(Document* doc, const DecomposeResult& result)
+{
+    if (doc->external || doc->restoreAsked || result.preview)
+        return false;
+    doc->restoreAsked = true;
+    const cv::Mat restored = restoredLabels(doc->path, doc->base, false);
+    if (restored.empty())
+        return false;
+    doc->labels = restored;
+    doc->refreshEdited();
+    return true;
+}
+
+bool LabelEditor::isExternal(const QString& path) const
+{
+    const Document* doc = find(path);
+    return doc && doc->external;
 }
 
 void LabelEditor::takeOver(Document* doc)
@@ -701,6 +741,7 @@ void LabelEditor::applyPatch(Document* doc, const LabelPatch& patch, bool forwar
     updateUnsaved();
     updateActions();
     emit labelsChanged();
+    emit documentEdited(doc->path);
 }
 
 void LabelEditor::applyTable(Document* doc, const LabelTable& table)
@@ -729,6 +770,7 @@ void LabelEditor::replaceLabels(Document* doc, const cv::Mat& base, const cv::Ma
     updateUnsaved();
     updateActions();
     emit labelsChanged();
+    emit documentEdited(doc->path);
 }
 
 bool LabelEditor::pushPatch(Document* doc, const LabelPatch& patch, const QString& text)

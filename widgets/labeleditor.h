@@ -154,10 +154,22 @@ public:
     /// Replaces the question asked on close about unsaved corrections.
     void setUnsavedQuestion(std::function<UnsavedChoice(const QStringList& images)> question);
 
+    // --- Corrections kept by the project --------------------------------------
+    /// Labels of `path` kept from an earlier session (the decomposition `base`
+    /// with its stored corrections applied), or an empty map when there are none.
+    using RestoreHook = std::function<cv::Mat(const QString& path, const cv::Mat& base)>;
+    /// Asked once per image document, with its first final (not preview)
+    /// decomposition: restored labels become the document's corrected labels.
+    void setRestoreHook(RestoreHook hook) { m_restoreHook = std::move(hook); }
+    /// Whether `path`'s document belongs to another part of the studio (showExternal()).
+    bool isExternal(const QString& path) const;
+
 signals:
     void editModeChanged(bool on);
     /// The shown labels or label table changed.
     void labelsChanged();
+    /// The labels of the document `path` changed (an edit, undo, redo, revert).
+    void documentEdited(const QString& path);
     /// The editor took over or gave back the canvas; the window refreshes captions.
     void displayChanged();
     void unsavedChanged(bool any);
@@ -184,6 +196,9 @@ private:
     void applyTable(Document* doc, const LabelTable& table);
     void replaceLabels(Document* doc, const cv::Mat& base, const cv::Mat& labels,
                        const cv::Mat& pending);
+    /// The restore hook's labels for a fresh document; false when there are none.
+    bool restore(Document* doc, const DecomposeResult& result);
+    cv::Mat restoredLabels(const QString& path, const cv::Mat& base, bool preview) const;
     bool pushTable(Document* doc, const LabelTable& table, const QString& text);
     bool pushPatch(Document* doc, const LabelPatch& patch, const QString& text);
     void onCanvasEdited(const LabelPatch& patch, const QString& description);
@@ -217,6 +232,7 @@ private:
     bool m_lastUnsaved = false;
     std::function<bool(const QStringList&)> m_overwriteQuestion;
     std::function<UnsavedChoice(const QStringList&)> m_unsavedQuestion;
+    RestoreHook m_restoreHook;
 
     QUndoGroup* m_undoGroup = nullptr;
     QMenu* m_menu = nullptr;

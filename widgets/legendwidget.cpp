@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "legendwidget.h"
 
+#include "labelnumbering.h"
 #include "overlay.h"
 
 #include <algorithm>
 #include <QContextMenuEvent>
+#include <QHelpEvent>
+#include <QToolTip>
 #include <QMouseEvent>
 #include <QPainter>
 
@@ -33,9 +36,6 @@ LegendWidget::LegendWidget(QWidget* parent) : QWidget(parent)
 {
     setMouseTracking(true);
     setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Fixed);
-    setToolTip(tr("Masks in the overlay with the share of the image each covers.\n"
-                  "Click a mask to highlight it; click it again to show all.\n"
-                  "Right-click for rename, colour and merge."));
 }
 
 void LegendWidget::setAreas(const std::vector<double>& fractions)
@@ -44,18 +44,107 @@ void LegendWidget::setAreas(const std::vector<double>& fractions)
     rebuildEntries();
 }
 
-QString LegendWidget::textFor(int id, double fraction) const
+void LegendWidget::setProposalAreas(const std::vector<double>& areas)
 {
-    if (id == 0)
-        return QStringLiteral("%1  %2").arg(QString::fromStdString(m_table.name(0)),
-                                            percent(fraction));
-    if (m_table.hasName(id) && !m_showIds)
-        return QStringLiteral("%1  %2").arg(QString::fromStdString(m_table.name(id)), percent(fraction));
+    m_proposalAreas = areas;
+}
+
+void LegendWidget::setBeforeAreas(const std::vector<double>& fractions)
+{
+    if (fractions == m_beforeFractions)
+        return;
+    m_beforeFractions = fractions;
+    rebuildEntries();
+}
+
+QString LegendWidget::nameOf(int id) const
+{
+    // The file formats call id 0 "background"; in the studio it is what it is:
+    // pixels no mask was given.
+    if (id == 0 && !m_table.hasName(0))
+        return tr("unassigned");
+    return QString::fromStdString(m_table.name(id));
+}
+
+QString LegendWidget::textFor(int id, double fraction, int number) const
+{
+    QString share = percent(fraction);
+    if (!m_beforeFractions.empty()) {
+        const double before =
+            std::size_t(id) < m_beforeFractions.size() ? m_beforeFractions[std::size_t(id)] : 0.0;
+        share = QStringLiteral("%1 | %2").arg(percent(before), share);
+    }
+    if (id == 0 || (m_table.hasName(id) && !m_showIds))
+        return QStringLiteral("%1  %2").arg(nameOf(id), share);
     if (m_table.hasName(id))
-        return QStringLiteral("%1 %2  %3")
-            .arg(id)
-            .arg(QString::fromStdString(m_table.name(id)), percent(fraction));
-    return QStringLiteral("%1  %2").arg(id).arg(percent(fraction));
+        return QStringLiteral("%1 %2  %3").arg(id).arg(nameOf(id), share);
+    return QStringLiteral("%1  %2").arg(number > 0 ? number : id).arg(share);
+}
+
+int LegendWidget::displayNumber(int id) const
+{
+    for (const Entry& entry : m_entries)
+        if (entry.id == id)
+            return entry.number > 0 ? entry.number : (m_table.hasName(id) ? 0 : id);
+    return 0;
+}
+
+QString LegendWidget::chipToolTip(int id) const
+{
+    const Entry* found = nullptr;
+    for (const Entry& entry : m_entries)
+        if (entry.id == id)
+            found = &entry;
+    if (!found)
+        return {};
+    QString share = tr("Label-map share %1: the part of the image's pixels with this label.")
+                        .arg(percent(found->fraction));
+    if (!m_beforeFractions.empty())
+        share = tr("Label-map share %1 before the CRF (left half), %2 after it (right half).")
+                    .arg(percent(std::size_t(id) < m_beforeFractions.size()
+                                     ? m_beforeFractions[std::size_t(id)]
+                                     : 0.0),
+                         percent(found->fraction));
+    if (id == 0)
+        return tr("Unassigned: pixels no mask was given. After a 3\u00d73 median filter the "
+                  "proposals compete with an \"unassigned\" channel (their mean strength minus "
+                  "their sum); where it wins, and where the CRF keeps it, no mask claims the "
+                  "pixel.\n") +
+               share;
+    QString text = m_editable || m_table.hasName(id)
+                       ? tr("%1 (label %2)").arg(nameOf(id)).arg(id)
+                       : tr("Label %1: the proposal of PriMaPs step %2").arg(found->number).arg(id);
+    text += QLatin1Char('\n') + share;
+    if (std::size_t(id) < m_proposalAreas.size() && !m_editable)
+        text += QLatin1Char('\n') +
+                tr("Proposal area %1: the share of the feature grid step %2 claimed, before the "
+                   "median filter, later steps and the CRF reshaped it.")
+                    .arg(percent(m_proposalAreas[std::size_t(id)]))
+                    .arg(id);
+    text += QLatin1Char('\n') +
+            (m_editable ? tr("Click to paint with it; right-click for rename, colour, merge; "
+                             "double-click to rename.")
+                        : tr("Click to highlight it, again to show all; right-click for rename, "
+                             "colour and merge."));
+    return text;
+}
+
+bool LegendWidget::event(QEvent* event)
+{
+    if (event->type() == QEvent::ToolTip) {
+        auto* help = static_cast<QHelpEvent*>(event);
+        const int index = entryAt(help->pos());
+        if (index >= 0)
+            QToolTip::showText(help->globalPos(), chipToolTip(m_entries[index].id), this,
+                               m_entries[index].rect);
+        else
+            QToolTip::showText(help->globalPos(),
+                               tr("The labels on the canvas with their label-map share: the part "
+                                  "of the image's pixels each covers."),
+                               this);
+        return true;
+    }
+    return QWidget::event(event);
 }
 
 void LegendWidget::setShowIds(bool show)
@@ -71,6 +160,10 @@ void LegendWidget::setShowIds(bool show)
 void LegendWidget::rebuildEntries()
 {
     const std::vector<double>& fractions = m_fractions;
+    // Consecutive numbers for the masks of a decomposition; an edited map keeps
+    // its ids, which the editor's tools name.
+    const std::vector<int> numbers =
+        m_editable ? std::vector<int>(fractions.size(), 0) : consecutiveLabelNumbers(fractions);
     m_entries.clear();
     for (std::size_t id = 1; id < fractions.size(); ++id) {
         if (fractions[id] <= 0.0)
@@ -79,7 +172,8 @@ void LegendWidget::rebuildEntries()
         entry.id = int(id);
         entry.color = toQColor(m_table.color(int(id)));
         entry.fraction = fractions[id];
-        entry.text = textFor(int(id), fractions[id]);
+        entry.number = m_table.hasName(int(id)) ? 0 : numbers[id];
+        entry.text = textFor(int(id), fractions[id], entry.number);
         m_entries << entry;
     }
     if (!fractions.empty() && fractions[0] > 0.0) {
@@ -87,7 +181,7 @@ void LegendWidget::rebuildEntries()
         entry.id = 0;
         entry.color = toQColor(m_table.color(0));
         entry.fraction = fractions[0];
-        entry.text = textFor(0, fractions[0]);
+        entry.text = textFor(0, fractions[0], 0);
         m_entries << entry;
     }
     if (fraction(m_highlighted) <= 0.0)
@@ -138,13 +232,7 @@ void LegendWidget::setEditable(bool editable)
     if (editable == m_editable)
         return;
     m_editable = editable;
-    setToolTip(editable ? tr("Labels in the map with the share of the image each covers.\n"
-                             "Click a label to paint with it; right-click for rename, colour, "
-                             "merge;\ndouble-click to rename.")
-                        : tr("Masks in the overlay with the share of the image each covers.\n"
-                             "Click a mask to highlight it; click it again to show all.\n"
-                             "Right-click for rename, colour and merge."));
-    update();
+    rebuildEntries(); // ids while editing, consecutive numbers otherwise
 }
 
 void LegendWidget::setCurrentLabel(int id)

@@ -27,9 +27,21 @@ class LegendWidget : public QWidget
 public:
     explicit LegendWidget(QWidget* parent = nullptr);
 
-    /// `fractions[id]` is the share of the labelled area with mask id `id`
-    /// (index 0 = background); ids with a zero share get no chip.
+    /// `fractions[id]` is the label-map share of mask id `id`: the share of the
+    /// image's pixels with that label (index 0 = unassigned); ids with a zero
+    /// share get no chip. Unnamed masks are numbered 1, 2, 3, … in extraction
+    /// order (consecutiveLabelNumbers()); the tooltip names the extraction step.
     void setAreas(const std::vector<double>& fractions);
+    /// The proposal area of each mask id (its PriMaPs step's share of the feature
+    /// grid, as the step list shows it), for the chips' tooltips; may be empty.
+    void setProposalAreas(const std::vector<double>& areas);
+    /// The before | after view: the label-map shares of the left half's map
+    /// (before the CRF), shown beside the right half's; empty = not comparing.
+    void setBeforeAreas(const std::vector<double>& fractions);
+    /// The number a chip shows for mask id `id` (0 when it has no chip or shows a name).
+    int displayNumber(int id) const;
+    /// The chip's tooltip (empty when `id` has no chip).
+    QString chipToolTip(int id) const;
     void clear();
     /// Number of mask chips (background not counted).
     int maskCount() const;
@@ -49,7 +61,8 @@ public:
     /// The label marked as the one being painted with (-1: none).
     void setCurrentLabel(int id);
     int currentLabel() const { return m_current; }
-    /// The chip's text, e.g. "3 sky  12.0 %" (empty when `id` has no chip).
+    /// The chip's text, e.g. "3 sky  12.0 %", "2  4.1 %" or "unassigned  46.7 %"
+    /// (empty when `id` has no chip).
     QString chipText(int id) const;
     /// The chip's rectangle in widget coordinates (empty when `id` has no chip).
     QRect chipRect(int id) const;
@@ -81,6 +94,7 @@ protected:
     void mouseMoveEvent(QMouseEvent* event) override;
     void leaveEvent(QEvent* event) override;
     void resizeEvent(QResizeEvent* event) override;
+    bool event(QEvent* event) override;
 
 private:
     struct Entry
@@ -88,6 +102,7 @@ private:
         int id = 0;
         QColor color;
         double fraction = 0.0;
+        int number = 0; ///< consecutive number shown instead of the id (0: the id or a name)
         QString text;
         QRect rect; // laid out by layoutEntries()
     };
@@ -95,11 +110,14 @@ private:
     int layoutEntries(int width, QVector<Entry>* entries) const;
     int entryAt(const QPoint& pos) const;
     QString captionText() const;
-    QString textFor(int id, double fraction) const;
+    QString textFor(int id, double fraction, int number) const;
+    QString nameOf(int id) const;
     void rebuildEntries();
 
     QVector<Entry> m_entries;
     std::vector<double> m_fractions;
+    std::vector<double> m_beforeFractions;
+    std::vector<double> m_proposalAreas;
     LabelTable m_table;
     bool m_editable = false;
     bool m_showIds = true;

@@ -33,6 +33,12 @@ MessageWidget::MessageWidget(QWidget* parent) : QFrame(parent)
     m_label->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     layout->addWidget(m_label, 1);
 
+    m_showAll = new QToolButton(this);
+    m_showAll->setAutoRaise(true);
+    m_showAll->setToolTip(tr("Every message of this session (View \u25b8 Message Log)"));
+    layout->addWidget(m_showAll, 0, Qt::AlignTop);
+    connect(m_showAll, &QToolButton::clicked, this, &MessageWidget::logRequested);
+
     m_close = new QToolButton(this);
     m_close->setAutoRaise(true);
     m_close->setText(QStringLiteral("\u2715"));
@@ -53,6 +59,7 @@ void MessageWidget::showMessage(const QString& text, Kind kind)
     while (m_messages.size() > kKeptMessages)
         m_messages.removeFirst();
     m_error = m_error || kind == Kind::Error;
+    emit messageAdded(text, kind == Kind::Error);
     refresh();
     show();
 }
@@ -68,13 +75,10 @@ void MessageWidget::dismiss()
 void MessageWidget::refresh()
 {
     const int earlier = m_messages.size() - 1;
-    QString shown = m_messages.last();
-    if (earlier == 1)
-        shown += tr("  (and 1 earlier message; hover to see it)");
-    else if (earlier > 1)
-        shown += tr("  (and %1 earlier messages; hover to see them)").arg(earlier);
-    m_label->setText(shown);
-    setToolTip(earlier > 0 ? m_messages.join(QLatin1Char('\n')) : QString());
+    m_label->setText(m_messages.last());
+    m_showAll->setText(earlier == 1  ? tr("1 more\u2026")
+                       : earlier > 1 ? tr("%1 more\u2026").arg(earlier)
+                                     : tr("Log\u2026"));
 
     const int iconSize = style()->pixelMetric(QStyle::PM_SmallIconSize, nullptr, this);
     const QIcon icon = style()->standardIcon(

@@ -11,8 +11,10 @@ namespace primaps {
 
 /// A dismissible banner for problems that the user should see but that must not
 /// interrupt with a dialog. Messages accumulate: the newest is shown, a count
-/// says how many came before it, and the tooltip lists them all. Closing it
-/// forgets them. Hidden while it has nothing to say.
+/// says how many came before it, and a "Show all" link asks for the message log
+/// (logRequested()), which keeps every message of the session (messageAdded()).
+/// Closing the banner forgets them here, not in the log. Hidden while it has
+/// nothing to say.
 class MessageWidget : public QFrame
 {
     Q_OBJECT
@@ -40,6 +42,10 @@ public slots:
 
 signals:
     void dismissed();
+    /// Every message shown, for the message log.
+    void messageAdded(const QString& text, bool error);
+    /// The user asked to see every message.
+    void logRequested();
 
 private:
     void refresh();
@@ -47,6 +53,7 @@ private:
     QLabel* m_icon = nullptr;
     QLabel* m_label = nullptr;
     QToolButton* m_close = nullptr;
+    QToolButton* m_showAll = nullptr;
     QStringList m_messages;
     bool m_error = false;
 };

@@ -2,6 +2,7 @@
 #include "stepperwidget.h"
 
 #include "imageconvert.h"
+#include "labelnumbering.h"
 #include "overlay.h"
 #include "primaps.h"
 
@@ -27,10 +28,13 @@ enum Role
     SeedRole,
     IdRole,
     AreaRole,
+    CoverageRole, ///< the coverage part of DetailRole
+    LabelRole,    ///< the label number in the label map (0: not in it)
 };
 
 constexpr int kMargin = 8;
 constexpr int kGap = 6;
+constexpr int kMaxColumnWidth = 112;
 const QColor kTaken(140, 140, 140); // positions earlier masks took
 
 QColor toQColor(const cv::Vec3b& rgb)
@@ -49,7 +53,9 @@ struct Columns
 Columns columnsFor(int viewWidth, double aspect)
 {
     Columns c;
-    c.width = std::max(24, (viewWidth - 2 * kMargin - 2 * kGap) / 3);
+    // Wider maps would only make taller cards: at this size they read well and
+    // three cards fit in a steps dock on a 1080-pixel screen.
+    c.width = std::clamp((viewWidth - 2 * kMargin - 2 * kGap) / 3, 24, kMaxColumnWidth);
     // Tall images would make very long rows; they are letterboxed at 1.25 instead.
     c.height = int(std::lround(c.width * std::min(aspect, 1.25)));
     for (int i = 0; i < 3; ++i)
@@ -120,7 +126,7 @@ QString stopDescription(const PrimapsTrace& trace)
             .arg(count, percent(trace.finalCoverage), percent(trace.params.coverage));
     case StopReason::NothingPositive:
         return StepperWidget::tr("Stopped after %1: no remaining patch is similar to the next "
-                                 "seed; %2 assigned, the rest is background.")
+                                 "seed; %2 assigned, the rest stays unassigned.")
             .arg(count, percent(trace.finalCoverage));
     case StopReason::Stalled:
         return StepperWidget::tr("Stopped after %1: the remaining area did not shrink for %2 "
@@ -384,28 +390,34 @@ void StepperWidget::setTrace(const PrimapsTrace& trace)
     delegate->setAspect(w > 0 ? double(h) / w : 1.0);
 
     const double total = double(std::max(1, h * w));
+    m_proposalAreas.assign(trace.iterations.size() + 1, 0.0);
+    for (std::size_t k = 0; k < trace.iterations.size(); ++k)
+        m_proposalAreas[k + 1] = trace.iterations[k].assigned / total;
     std::vector<bool> taken(std::size_t(h) * w, false);
     for (std::size_t k = 0; k < trace.iterations.size(); ++k) {
         const PrimapsIteration& it = trace.iterations[k];
         const int id = int(k) + 1;
         auto* item = new QListWidgetItem;
         item->setData(IdRole, id);
-        item->setData(TitleRole, tr("Mask %1  \u00b7  seed (y %2, x %3)")
+        item->setData(TitleRole, tr("Step %1  \u00b7  seed (y %2, x %3)")
                                      .arg(id)
                                      .arg(it.seedIndex / std::max(1, w))
                                      .arg(it.seedIndex % std::max(1, w)));
-        item->setData(AreaRole, tr("area %1").arg(percent(it.assigned / total)));
-        item->setData(DetailRole, tr("coverage %1 \u2192 %2")
-                                      .arg(percent(it.coverageBefore),
-                                           percent(1.0 - it.remainingAfter / total)));
+        item->setData(AreaRole, tr("proposal area %1").arg(percent(it.assigned / total)));
+        const QString coverage =
+            tr("covered %1").arg(percent(1.0 - it.remainingAfter / total));
+        item->setData(CoverageRole, coverage);
+        item->setData(DetailRole, coverage);
         item->setData(SeedRole,
                       QPoint(it.seedIndex % std::max(1, w), it.seedIndex / std::max(1, w)));
         item->setData(PrincipalRole, similarityImage(it.similarity, taken, h, w));
         item->setData(RefinedRole, similarityImage(it.refinedSimilarity, taken, h, w));
         item->setData(MaskRole, maskImage(it.mask, taken, h, w, toQColor(labelColor(id))));
         item->setToolTip(
-            tr("Iteration %1: %2 of %3 patches were still free; the proposal took %4 of them.\n"
-               "Principal component explains variance %5; seed similarity max %6.")
+            tr("Step %1: %2 of %3 patches were still free; the proposal took %4 of them (its "
+               "proposal area).\nPrincipal component explains variance %5; seed similarity max "
+               "%6.\nIn the label map the proposal's share differs: the median filter, later "
+               "steps and the CRF reshape it.")
                 .arg(id)
                 .arg(it.remainingBefore)
                 .arg(h * w)
@@ -433,6 +445,53 @@ void StepperWidget::setTrace(const PrimapsTrace& trace)
         m_list->setCurrentRow(previous);
     else if (previous >= 0)
         emit iterationSelected(-1);
+}
+
+void StepperWidget::setLabelShares(const std::vector<double>& shares)
+{
+    const std::vector<int> numbers = consecutiveLabelNumbers(shares);
+    for (int row = 0; row < m_list->count(); ++row) {
+        QListWidgetItem* item = m_list->item(row);
+        const std::size_t id = std::size_t(item->data(IdRole).toInt());
+        const int number = id < numbers.size() ? numbers[id] : 0;
+        item->setData(LabelRole, number);
+        const QString label = number > 0 ? tr("label %1: %2 of the map")
+                                               .arg(number)
+                                               .arg(percent(shares[id]))
+                                         : tr("not in the label map");
+        item->setData(DetailRole, QStringLiteral("%1  \u00b7  %2")
+                                      .arg(item->data(CoverageRole).toString(), label));
+    }
+}
+
+int StepperWidget::labelNumber(int index) const
+{
+    const QListWidgetItem* item = m_list->item(index);
+    return item ? item->data(LabelRole).toInt() : 0;
+}
+
+QString StepperWidget::areaText(int index) const
+{
+    const QListWidgetItem* item = m_list->item(index);
+    return item ? item->data(AreaRole).toString() : QString();
+}
+
+QString StepperWidget::detailText(int index) const
+{
+    const QListWidgetItem* item = m_list->item(index);
+    return item ? item->data(DetailRole).toString() : QString();
+}
+
+int StepperWidget::fullyVisibleRows() const
+{
+    const QRect viewport = m_list->viewport()->rect();
+    int rows = 0;
+    for (int i = 0; i < m_list->count(); ++i) {
+        const QRect r = m_list->visualItemRect(m_list->item(i));
+        if (!r.isEmpty() && viewport.contains(r))
+            ++rows;
+    }
+    return rows;
 }
 
 int StepperWidget::iterationCount() const

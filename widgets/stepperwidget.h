@@ -2,6 +2,7 @@
 #pragma once
 
 #include <QWidget>
+#include <vector>
 
 class QLabel;
 class QListWidget;
@@ -32,6 +33,19 @@ public:
     void setBusy(bool busy);
 
     int iterationCount() const;
+    /// The label-map shares of the mask ids (index = iteration + 1, as the
+    /// legend gets them): each card says which label its proposal became, in
+    /// the legend's consecutive numbering, or that it is not in the label map.
+    void setLabelShares(const std::vector<double>& shares);
+    /// The card's label number (0: not in the label map), "proposal area …" and detail line.
+    int labelNumber(int index) const;
+    /// Each mask id's proposal area (index = iteration + 1; 0 = none): the share
+    /// of the feature grid its step claimed.
+    const std::vector<double>& proposalAreas() const { return m_proposalAreas; }
+    QString areaText(int index) const;
+    QString detailText(int index) const;
+    /// Rows (step cards) shown whole in the list's viewport right now.
+    int fullyVisibleRows() const;
     /// Selected iteration (0-based), or -1.
     int selectedIteration() const;
     /// The summary line (stop reason) under the rows.
@@ -52,6 +66,7 @@ private:
     QLabel* m_summary = nullptr;
     StepHeader* m_columns = nullptr;
     QString m_headerBase;
+    std::vector<double> m_proposalAreas;
     bool m_busy = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include "imagelistwidget.h"
 #include "mainwindow.h"
+#include "perspectivecommandline.h"
 #include "projectcontroller.h"
 #include "reviewcommandline.h"
 #include "runtime.h"
@@ -53,9 +54,11 @@ bool choosePlatform(int argc, char* argv[])
 
 int main(int argc, char* argv[])
 {
+    primaps::prepareScreenForArguments(argc, argv); // --size on the offscreen platform
     if (!choosePlatform(argc, argv))
         return 1;
     QApplication app(argc, argv);
+    primaps::cleanUpScreenPreparation();
     QApplication::setOrganizationName(QStringLiteral("PriMaPs"));
     QApplication::setApplicationName(QStringLiteral("PriMaPs Studio"));
     QApplication::setApplicationVersion(QString::fromStdString(primaps::versionString()));
@@ -79,6 +82,7 @@ int main(int argc, char* argv[])
         QStringLiteral("Start in the before/after CRF view (View > Before / After CRF)."));
     parser.addOption(compare);
     parser.addOptions(primaps::reviewOptions());
+    parser.addOptions(primaps::perspectiveOptions());
     parser.addPositionalArgument(QStringLiteral("images"),
                                  QStringLiteral("Image files or folders to open, or one "
                                                 "PROJECT.primaps file."),
@@ -93,6 +97,8 @@ int main(int argc, char* argv[])
         window.setPersistSettings(shotPath.isEmpty());
         if (shotPath.isEmpty())
             window.restoreSettings();
+        if (const int code = primaps::applyPerspectiveOptions(window, parser); code >= 0)
+            return code;
         window.show();
         const int code = primaps::startReviewFromCommandLine(window, parser, shotPath);
         return code >= 0 ? code : app.exec();
@@ -144,6 +150,8 @@ int main(int argc, char* argv[])
                              QApplication::exit(1);
                          });
     }
+    if (const int code = primaps::applyPerspectiveOptions(window, parser); code >= 0)
+        return code;
     window.show();
     QStringList paths = parser.positionalArguments();
     if (paths.size() == 1 && paths.first().endsWith(QLatin1String(".primaps"))) {

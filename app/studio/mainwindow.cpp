@@ -5,6 +5,7 @@
 
 #include "atomicfile.h"
 #include "backbone.h"
+#include "backbonehint.h"
 #include "backbonemanagerdialog.h"
 #include "canvaswidget.h"
 #include "datadir.h"
@@ -16,8 +17,10 @@
 #include "imagelistwidget.h"
 #include "labeleditor.h"
 #include "legendwidget.h"
+#include "messagelog.h"
 #include "messagewidget.h"
 #include "overlay.h"
+#include "perspectives.h"
 #include "projectcontroller.h"
 #include "reviewcontroller.h"
 #include "runtime.h"
@@ -132,6 +135,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     createActions();
     createToolBar();
     createStatusBar();
+    installMessageLog(this);
     m_review = new ReviewController(this);
     m_project = new ProjectController(this, m_review);
     m_playback = new PlaybackPanel(this);
@@ -147,7 +151,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     connect(m_canvas, &CanvasWidget::hoveredMaskChanged, m_legend, &LegendWidget::setHoveredMask);
     connect(m_editor, &LabelEditor::displayChanged, this, &MainWindow::updateCrfLabels);
 
-    resize(1400, 900);
+    m_perspectives = new PerspectiveController(this);
+    resize(m_perspectives->defaultWindowSize());
+    m_perspectives->applyInitial();
+    new BackboneHint(this); // first contact without DINO weights
     updateActions();
     m_canvas->setFocus();
 }
@@ -200,8 +207,7 @@ void MainWindow::createDocks()
                         Qt::BottomDockWidgetArea);
     m_fitDock->hide();
     connect(m_fitMonitor, &FitMonitorWidget::errorOccurred, this, [this](const QString& message) {
-        m_fitDock->show();
-        m_fitDock->raise();
+        showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
         m_statusMessage->setStyleSheet(QStringLiteral("color: #b3261e;"));
         m_statusMessage->setText(message);
     });
@@ -239,10 +245,8 @@ void MainWindow::createDocks()
                                Qt::BottomDockWidgetArea);
     tabifyDockWidget(m_fitDock, m_evaluationDock);
     m_evaluationDock->hide();
-    connect(m_evaluation, &EvaluationWidget::evaluatingChanged, this, [this] {
-        m_evaluationDock->show();
-        m_evaluationDock->raise();
-    });
+    connect(m_evaluation, &EvaluationWidget::evaluatingChanged, this,
+            [this] { showInPerspective(PerspectiveController::Perspective::Evaluate, m_evaluationDock); });
 
     resizeDocks({imagesDock, stepsDock}, {240, 400}, Qt::Horizontal);
     resizeDocks({stepsDock, m_featuresDock}, {430, 470}, Qt::Vertical);
@@ -355,8 +359,7 @@ void MainWindow::createActions()
 
     QMenu* evaluation = menuBar()->addMenu(tr("E&valuation"));
     auto showEvaluation = [this] {
-        m_evaluationDock->show();
-        m_evaluationDock->raise();
+        showInPerspective(PerspectiveController::Perspective::Evaluate, m_evaluationDock);
     };
     QAction* openResults = evaluation->addAction(tr("&Open Results\u2026"), this, [=] {
         showEvaluation();
@@ -555,8 +558,7 @@ void MainWindow::restoreSettings()
     QSettings settings;
     if (settings.contains(QStringLiteral("window/geometry")))
         restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
-    if (settings.contains(QStringLiteral("window/state")))
-        restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    m_perspectives->restoreSettings(); // each perspective's dock arrangement
     m_editor->toolBar()->setVisible(m_editor->isEditMode()); // follows the mode, not the state
     const int opacity = settings.value(QStringLiteral("view/opacity"), kDefaultOpacity).toInt();
     m_opacitySlider->setValue(std::clamp(opacity, 0, 100));
@@ -571,11 +573,27 @@ void MainWindow::restoreSettings()
     m_compareAction->setChecked(settings.value(QStringLiteral("view/compare"), false).toBool());
 }
 
+void MainWindow::setPersistSettings(bool persist)
+{
+    m_persistSettings = persist;
+    m_perspectives->setPersist(persist);
+}
+
+void MainWindow::showInPerspective(PerspectiveController::Perspective perspective, QDockWidget* dock)
+{
+    // A dock that opens by itself (a fit starts, an evaluation runs) brings
+    // its perspective, unless the user looks at the dataset next to it.
+    if (m_perspectives->current() != PerspectiveController::Perspective::Review)
+        m_perspectives->setCurrent(perspective);
+    dock->show();
+    dock->raise();
+}
+
 void MainWindow::writeSettings()
 {
     QSettings settings;
     settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
-    settings.setValue(QStringLiteral("window/state"), saveState());
+    m_perspectives->saveCurrent();
     settings.setValue(QStringLiteral("view/opacity"), m_opacitySlider->value());
     settings.setValue(QStringLiteral("view/overlay"), m_overlayAction->isChecked());
     settings.setValue(QStringLiteral("decompose/backbone"), m_backboneCombo->currentText());
@@ -793,8 +811,7 @@ bool MainWindow::exportCurrent(const QString& path, ExportKind kind)
 void MainWindow::newFitDialog()
 {
     if (m_fitMonitor->controller()->isRunning()) {
-        m_fitDock->show();
-        m_fitDock->raise();
+        showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
         showError(tr("A fit is running: cancel it in the fit monitor before starting another."));
         return;
     }
@@ -805,8 +822,7 @@ void MainWindow::newFitDialog()
         return;
     if (m_persistSettings)
         dialog.saveRecent();
-    m_fitDock->show();
-    m_fitDock->raise();
+    showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
     m_fitMonitor->startFit(dialog.datasetOptions(), dialog.settings());
 }
 
@@ -819,8 +835,7 @@ void MainWindow::resumeFitDialog()
     if (dir.isEmpty())
         return;
     settings.setValue(QStringLiteral("fit/run"), dir);
-    m_fitDock->show();
-    m_fitDock->raise();
+    showInPerspective(PerspectiveController::Perspective::Fit, m_fitDock);
     m_fitMonitor->resumeRun(dir);
 }
 
@@ -1010,6 +1025,9 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
     // Before the step list, which re-selects the user's step of the new trace.
     m_features->setDecomposition(result.decomposition, result.photo, result.request.path);
     m_stepper->setTrace(d.trace);
+    // One numbering and both areas in the legend and the step list.
+    m_stepper->setLabelShares(m_canvas->areaFractions());
+    m_legend->setProposalAreas(m_stepper->proposalAreas());
     m_features->setSelectedIteration(m_stepper->selectedIteration());
 
     m_recommendedThreshold = result.recommendedThreshold;
@@ -1019,9 +1037,9 @@ void MainWindow::onDecomposed(const DecomposeResult& result)
 
     const int proposals = int(d.trace.iterations.size());
     const int shown = m_legend->maskCount();
-    QString masks = proposals == 1 ? tr("1 mask") : tr("%1 masks").arg(proposals);
+    QString masks = proposals == 1 ? tr("1 proposal") : tr("%1 proposals").arg(proposals);
     if (shown != proposals)
-        masks += tr(" (%1 in the label map)").arg(shown);
+        masks += tr(", %1 in the label map").arg(shown);
     m_statusMasks->setText(masks + tr("  \u00b7  stop: %1").arg(toString(d.trace.stopReason)));
     m_statusSeparator->show();
     if (!result.warning.isEmpty() && !result.preview) // a truncated file: the picture is partly filler
@@ -1062,7 +1080,13 @@ void MainWindow::updateCrfLabels()
         which = tr("without CRF until the CRF is done");
     else
         which = preview ? tr("preview without CRF") : tr("without CRF");
-    m_legend->setCaption(d.crfApplied ? tr("Masks after CRF") : tr("Masks without CRF"));
+    // Both halves of the before | after view are described: each chip gives
+    // its share left (before the CRF) | right (after it).
+    const bool comparing = m_canvas->isComparing() && m_editor->shownPath().isEmpty();
+    m_legend->setBeforeAreas(comparing ? m_canvas->beforeAreaFractions() : std::vector<double>());
+    m_legend->setCaption(comparing       ? tr("Before | after CRF")
+                         : d.crfApplied ? tr("Labels after CRF")
+                                        : tr("Labels without CRF"));
     // The canvas says it where the eye is: a preview is not the final result,
     // and the split view has nothing to compare until the CRF has run.
     QString badge;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "decomposejob.h"
+#include "perspectives.h"
 
 #include <QMainWindow>
 #include <QStringList>
@@ -70,7 +71,7 @@ public:
     /// constructor, so that screenshots and tests start from the defaults.
     void restoreSettings();
     /// Whether closing the window stores those settings (default: yes).
-    void setPersistSettings(bool persist) { m_persistSettings = persist; }
+    void setPersistSettings(bool persist);
 
     enum class ExportKind
     {
@@ -88,6 +89,8 @@ public:
     /// after the debounce delay.
     double threshold() const;
     void setThreshold(double tau);
+    /// Whether decompositions use the backbone's recommended threshold (no value set by the user).
+    bool usesRecommendedThreshold() const { return m_useRecommendedThreshold; }
 
     /// The result on display (ok() is false before the first one or after an error).
     const DecomposeResult& currentResult() const { return m_current; }
@@ -123,6 +126,8 @@ public:
     PlaybackPanel* playbackPanel() const { return m_playback; }
     /// Ctrl+click similarity and the PCA-RGB fitted across images.
     SimilarityController* similarityController() const { return m_similarity; }
+    /// Explore / Review / Fit / Evaluate / Annotate and their dock arrangements.
+    PerspectiveController* perspectives() const { return m_perspectives; }
     QSlider* opacitySlider() const { return m_opacitySlider; }
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     /// Checkable: the dense CRF on or off.
@@ -148,6 +153,7 @@ private:
     void createDocks();
     void createStatusBar();
     void writeSettings();
+    void showInPerspective(PerspectiveController::Perspective perspective, QDockWidget* dock);
 
     void openImagesDialog();
     void openFolderDialog();
@@ -195,6 +201,7 @@ private:
     ProjectController* m_project = nullptr;
     PlaybackPanel* m_playback = nullptr;
     SimilarityController* m_similarity = nullptr;
+    PerspectiveController* m_perspectives = nullptr;
     QAction* m_evaluateLastFitAction = nullptr;
     QString m_lastFinishedRun; ///< run folder of the last fit that finished
     QDockWidget* m_evaluationDock = nullptr;

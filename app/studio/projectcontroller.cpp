@@ -6,6 +6,7 @@
 #include "evaluationwidget.h"
 #include "fitrun.h"
 #include "imagelistwidget.h"
+#include "loosecorrections.h"
 #include "mainwindow.h"
 #include "messagewidget.h"
 #include "modelregistry.h"
@@ -63,6 +64,12 @@ ProjectController::ProjectController(MainWindow* window, ReviewController* revie
     m_autosaveTimer = new QTimer(this);
     m_autosaveTimer->setSingleShot(true);
     connect(m_autosaveTimer, &QTimer::timeout, this, &ProjectController::autosaveNow);
+    m_loose = new LooseCorrections(m_window->labelEditor(), m_window->imageList(), this);
+    m_loose->setFolder(fromStd(untitledCorrectionsFolder(m_session.toStdString())));
+    connect(m_loose, &LooseCorrections::edited, this, &ProjectController::markDirty);
+    connect(m_loose, &LooseCorrections::problem, this, &ProjectController::reportError);
+    connect(m_window->imageList(), &ImageListWidget::currentPathChanged, m_loose,
+            &LooseCorrections::flush);
     connect(m_review, &ReviewController::edited, this, &ProjectController::markDirty);
     connect(m_review, &ReviewController::imageSwitched, this, [this] {
         if (m_dirty)
@@ -160,8 +167,13 @@ Project ProjectController::currentProject() const
         p.checkpointSha256 = m_checkpointSha256.toStdString();
         p.correctionsDir = CorrectionStore::runFolder(p.runDir);
         p.matchEdits = m_window->evaluationView()->matchEdits();
-    } else if (!m_path.isEmpty()) {
-        p.correctionsDir = CorrectionStore::projectFolder(m_path.toStdString());
+    } else if (!p.hasDataset) {
+        p.correctionsDir = m_loose->folder().toStdString();
+        // The corrections are relative to the decomposition: the next opening
+        // must decompose alike.
+        p.parameters.threshold =
+            m_window->usesRecommendedThreshold() ? 0.0f : float(m_window->threshold());
+        p.parameters.maskCrf = m_window->isCrfEnabled();
     }
     p.parameters.theta = m_review->prediction().theta;
     p.parameters.predictionCrf = m_review->prediction().crf;
@@ -193,7 +205,7 @@ bool ProjectController::autosaveNow()
     m_autosaveTimer->stop();
     if (!m_dirty)
         return true;
-    const bool flushed = m_review->flushCorrections();
+    const bool flushed = m_review->flushCorrections() && m_loose->flush();
     try {
         writeAutosave(autosavePath().toStdString(), currentProject(), m_path.toStdString());
     } catch (const std::exception& e) {
@@ -211,10 +223,17 @@ bool ProjectController::save(const QString& path)
 {
     m_review->flushCorrections();
     const QString oldAutosave = autosavePath();
+    const QString oldPath = m_path;
+    const QString newPath = QFileInfo(path).absoluteFilePath();
+    // Loose images' corrections live beside the project file: they follow it.
+    if (isLoose() &&
+        !m_loose->moveTo(fromStd(CorrectionStore::projectFolder(newPath.toStdString()))))
+        return false; // reported
     try {
-        m_path = QFileInfo(path).absoluteFilePath();
+        m_path = newPath;
         writeProject(m_path.toStdString(), currentProject());
     } catch (const std::exception& e) {
+        m_path = oldPath;
         reportError(fromStd(e.what()));
         return false;
     }
@@ -272,6 +291,13 @@ void ProjectController::apply(const Project& project)
     else if (project.hasDataset)
         m_review->openDataset(project.dataset);
     else {
+        m_loose->setFolder(fromStd(
+            !project.correctionsDir.empty() ? project.correctionsDir
+            : m_path.isEmpty() ? untitledCorrectionsFolder(m_session.toStdString())
+                               : CorrectionStore::projectFolder(m_path.toStdString())));
+        if (project.parameters.threshold > 0.0f)
+            m_window->setThreshold(project.parameters.threshold);
+        m_window->crfAction()->setChecked(project.parameters.maskCrf);
         QStringList images;
         for (const std::string& image : project.images)
             images << fromStd(image);
@@ -317,9 +343,13 @@ bool ProjectController::offerRecovery()
                            newest.project.runDir.empty() ? tr("no run")
                                                          : fromStd(newest.project.runDir))) ==
                   QMessageBox::Yes;
-    // Either way it has been dealt with: restored work autosaves under this session.
-    for (const Autosave& a : found)
+    // Either way it has been dealt with: restored work autosaves under this session,
+    // and corrections of loose images not restored are dropped with their autosave.
+    for (const Autosave& a : found) {
         removeAutosave(a.path);
+        if ((!restore || &a != &newest) && isUntitledCorrectionsFolder(a.project.correctionsDir))
+            QDir(fromStd(a.project.correctionsDir)).removeRecursively();
+    }
     if (!restore)
         return false;
     apply(newest.project);
@@ -329,7 +359,10 @@ bool ProjectController::offerRecovery()
 void ProjectController::closeCleanly()
 {
     m_review->flushCorrections();
+    m_loose->flush();
     m_autosaveTimer->stop();
+    if (m_path.isEmpty() && isUntitledCorrectionsFolder(m_loose->folder().toStdString()))
+        QDir(m_loose->folder()).removeRecursively(); // untitled work ends with a clean close
     if (m_path.isEmpty() || !m_dirty)
         removeAutosave(autosavePath().toStdString());
     else
@@ -346,6 +379,11 @@ bool ProjectController::eventFilter(QObject* watched, QEvent* event)
         });
     }
     return QObject::eventFilter(watched, event);
+}
+
+bool ProjectController::isLoose() const
+{
+    return !m_review->hasRun() && !m_review->job()->dataset();
 }
 
 void ProjectController::openDialog()

@@ -13,6 +13,7 @@ class QTimer;
 
 namespace primaps {
 
+class LooseCorrections;
 class MainWindow;
 class ReviewController;
 
@@ -25,7 +26,8 @@ class ReviewController;
 /// What a project holds comes from the review (dataset, run, backbone and its
 /// checkpoint's SHA-256, parameters, class table, match edits, where the
 /// corrections live, the image on screen); corrections themselves are per-image
-/// PNGs in the store, which an autosave flushes first.
+/// PNGs in the store, which an autosave flushes first. Loose images (no run)
+/// keep theirs in LooseCorrections, written as they are made.
 ///
 /// Threading: GUI thread only; the checkpoint's SHA-256 is computed on a pool thread.
 class ProjectController : public QObject
@@ -70,6 +72,9 @@ public:
     }
     /// A clean end: flushes corrections, removes the autosave.
     void closeCleanly();
+    /// Corrections of loose images (no run, no dataset): beside the project
+    /// file once it is saved, in the recovery folder before.
+    LooseCorrections* looseCorrections() const { return m_loose; }
 
 signals:
     /// A project (or a restored autosave) is fully applied: its edits are in place.
@@ -85,9 +90,12 @@ private:
     void saveAsDialog();
     void reportError(const QString& message);
     void finishApply();
+    /// Loose images: neither a run nor a dataset is open.
+    bool isLoose() const;
 
     MainWindow* m_window;
     ReviewController* m_review;
+    LooseCorrections* m_loose = nullptr;
     QString m_path;
     QString m_session;
     bool m_dirty = false;

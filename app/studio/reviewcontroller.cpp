@@ -141,6 +141,7 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
         return;
     }
     flushCorrections();
+    m_window->perspectives()->setCurrent(PerspectiveController::Perspective::Review);
     m_counts.reset();
     m_clusterToClass.clear();
     m_review.reset();

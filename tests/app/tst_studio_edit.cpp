@@ -13,7 +13,11 @@
 #include "labeleditor.h"
 #include "labelmap.h"
 #include "legendwidget.h"
+#include "loosecorrections.h"
 #include "mainwindow.h"
+#include "perspectives.h"
+#include "project.h"
+#include "projectcontroller.h"
 #include "testsupport.h"
 
 #include <cmath>
@@ -82,6 +86,10 @@ struct Studio
     Studio()
     {
         window.setPersistSettings(false);
+        // Strokes are checked pixel for pixel with the picture above 100 %: a
+        // window as on a desktop screen, larger than the offscreen one.
+        window.perspectives()->setAvailableOverride(QRect(0, 0, 1400, 900));
+        window.resize(1400, 900);
         editor->setOverwriteQuestion([this](const QStringList&) {
             ++overwriteQuestions;
             return overwriteAnswer;
@@ -124,6 +132,11 @@ private slots:
     void quitAsksAboutUnexportedEdits();
     void discardingSeveralEditedImagesClosesCleanly();
     void exportAllNamesNeverCollide();
+    void looseCorrectionsFollowTheProject();
+    void looseCorrectionsComeBackAfterACrash();
+
+private:
+    QTemporaryDir m_recovery;
 };
 
 void TestStudioEdit::initTestCase()
@@ -131,6 +144,9 @@ void TestStudioEdit::initTestCase()
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName(QStringLiteral("PriMaPs"));
     QCoreApplication::setApplicationName(QStringLiteral("PriMaPs Studio Edit Test"));
+    // Untitled work autosaves to the recovery folder: the test's own.
+    QVERIFY(m_recovery.isValid());
+    qputenv("PRIMAPS_RECOVERY_DIR", m_recovery.path().toLocal8Bit());
 }
 
 void TestStudioEdit::brushMergeReassignUndoRedo()
@@ -468,6 +484,141 @@ void TestStudioEdit::exportAllNamesNeverCollide()
     const QStringList files = s.editor->exportAllFiles(dir.filePath("out"), options);
     QCOMPARE(files.size(), 3);
     QCOMPARE(QSet<QString>(files.begin(), files.end()).size(), 3);
+}
+
+// Corrections of loose images are written as they are made: to the recovery
+// folder while the project is untitled, beside the project once it is saved;
+// reopening the project brings them back on the image's next decomposition.
+void TestStudioEdit::looseCorrectionsFollowTheProject()
+{
+    QTemporaryDir dir;
+    const QString projectPath = dir.filePath(QStringLiteral("cats.primaps"));
+    cv::Mat edited;
+    {
+        Studio s;
+        QVERIFY(s.open({kChelsea, kCoffee}));
+        LooseCorrections* loose = s.window.projectController()->looseCorrections();
+        const QString untitled = loose->folder();
+        QVERIFY(untitled.startsWith(m_recovery.path()));
+        s.editor->setEditMode(true);
+        const auto [a, b] = twoLabels(s.editor->labels(kChelsea));
+        QVERIFY(s.editor->reassignLabel(a, b));
+        // Written within the write delay, without a save.
+        const QString untitledFile = QDir(untitled).filePath(QStringLiteral("chelsea.png"));
+        QVERIFY(QTest::qWaitFor([&] { return QFile::exists(untitledFile); }, 5000));
+        const cv::Mat first = cv::imread(untitledFile.toStdString(), cv::IMREAD_UNCHANGED);
+        QVERIFY(sameMat(first, correctionFromEdit(s.editor->baseLabels(kChelsea),
+                                                  s.editor->labels(kChelsea))));
+
+        // Saving moves them beside the project; the untitled copy goes.
+        QVERIFY(s.window.projectController()->save(projectPath));
+        const QString folder = dir.filePath(QStringLiteral("cats.corrections"));
+        QCOMPARE(loose->folder(), folder);
+        QVERIFY(QFile::exists(QDir(folder).filePath(QStringLiteral("chelsea.png"))));
+        QVERIFY(!QDir(untitled).exists());
+
+        // A later edit goes straight there, no save needed.
+        s.window.canvas()->setBrushRadius(5);
+        s.editor->setCurrentLabel(b);
+        s.stroke(40, 40, 200, 60);
+        edited = s.editor->labels(kChelsea).clone();
+        const QString file = QDir(folder).filePath(QStringLiteral("chelsea.png"));
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                const cv::Mat stored = cv::imread(file.toStdString(), cv::IMREAD_UNCHANGED);
+                return sameMat(stored, correctionFromEdit(s.editor->baseLabels(kChelsea), edited));
+            },
+            5000));
+        // Undoing everything removes the file (no correction left) ...
+        while (s.editor->undoAction()->isEnabled())
+            s.editor->undoAction()->trigger();
+        QVERIFY(QTest::qWaitFor([&] { return !QFile::exists(file); }, 5000));
+        // ... and redoing writes it again.
+        while (s.editor->redoAction()->isEnabled())
+            s.editor->redoAction()->trigger();
+        QVERIFY(sameMat(s.editor->labels(kChelsea), edited));
+        QVERIFY(QTest::qWaitFor([&] { return QFile::exists(file); }, 5000));
+        s.unsavedAnswer = LabelEditor::UnsavedChoice::Discard; // not exported: kept by the project
+        QVERIFY(s.window.close());
+        QVERIFY(QFile::exists(file));
+    }
+
+    // A new studio, not in the editing mode: the project brings the edit back.
+    Studio s;
+    s.window.show();
+    // The edits after the save were autosaved beside the project: restoring
+    // them or not gives the same corrections (they are in the folder either way).
+    s.window.projectController()->setRestoreQuestion([](const Autosave&) { return true; });
+    QVERIFY(s.window.projectController()->open(projectPath));
+    QVERIFY(waitShown(s.shown));
+    QCOMPARE(s.current(), kChelsea);
+    QVERIFY(!s.editor->isEditMode());
+    QVERIFY(sameMat(s.editor->labels(kChelsea), edited));
+    QVERIFY(sameMat(s.window.canvas()->labels(), edited));
+    QCOMPARE(s.editor->editedImages(), QStringList{kChelsea});
+    // The other image has none.
+    s.window.imageList()->selectNext();
+    QVERIFY(waitShown(s.shown));
+    QVERIFY(s.editor->labels(kCoffee).empty());
+
+    // Two images of the same name from different folders do not share a file.
+    QVERIFY(QDir(dir.path()).mkpath(QStringLiteral("a")));
+    QVERIFY(QDir(dir.path()).mkpath(QStringLiteral("b")));
+    const QString catA = dir.filePath(QStringLiteral("a/cat.jpg"));
+    const QString catB = dir.filePath(QStringLiteral("b/cat.jpg"));
+    QVERIFY(QFile::copy(kChelsea, catA) && QFile::copy(kChelsea, catB));
+    s.window.openPaths({catA, catB});
+    LooseCorrections* loose = s.window.projectController()->looseCorrections();
+    QVERIFY(loose->keyOf(catA) != loose->keyOf(catB));
+    QCOMPARE(loose->keyOf(kChelsea), std::string("chelsea"));
+}
+
+// An untitled session that dies: the autosave names the recovery folder's
+// corrections and a new studio that restores it shows the corrected labels.
+void TestStudioEdit::looseCorrectionsComeBackAfterACrash()
+{
+    cv::Mat edited;
+    auto crashed = std::make_unique<Studio>();
+    QVERIFY(crashed->open({kCoffee}));
+    crashed->editor->setEditMode(true);
+    const auto [a, b] = twoLabels(crashed->editor->labels(kCoffee));
+    QVERIFY(crashed->editor->reassignLabel(b, a));
+    edited = crashed->editor->labels(kCoffee).clone();
+    ProjectController* project = crashed->window.projectController();
+    QVERIFY(project->isDirty());
+    QVERIFY(project->autosaveNow());
+    const QString autosave = project->autosavePath();
+    QVERIFY(autosave.startsWith(m_recovery.path()));
+    const QString folder = project->looseCorrections()->folder();
+    QVERIFY(QFile::exists(QDir(folder).filePath(QStringLiteral("coffee.png"))));
+    QCOMPARE(QString::fromStdString(readAutosave(autosave.toStdString()).project.correctionsDir),
+             folder);
+    // No clean close: the window goes away as if the process had died.
+    crashed->window.setAttribute(Qt::WA_DeleteOnClose, false);
+    QTest::qWait(1); // a new session id
+    {
+        Studio s;
+        s.window.show();
+        int asked = 0;
+        s.window.projectController()->setRestoreQuestion([&](const Autosave&) {
+            ++asked;
+            return true;
+        });
+        QVERIFY(s.window.projectController()->offerRecovery());
+        QCOMPARE(asked, 1);
+        QVERIFY(waitShown(s.shown));
+        QCOMPARE(s.current(), kCoffee);
+        QVERIFY(sameMat(s.editor->labels(kCoffee), edited));
+        QVERIFY(sameMat(s.window.canvas()->labels(), edited));
+        // Restored work stays in that folder until it is saved or dropped.
+        QCOMPARE(s.window.projectController()->looseCorrections()->folder(), folder);
+        s.unsavedAnswer = LabelEditor::UnsavedChoice::Discard;
+        QVERIFY(s.window.close());
+        QCoreApplication::processEvents();
+        // A clean close of untitled work drops its recovery copy.
+        QVERIFY(QTest::qWaitFor([&] { return !QDir(folder).exists(); }, 5000));
+    }
+    crashed.reset();
 }
 
 QTEST_MAIN(TestStudioEdit)

@@ -10,6 +10,7 @@
 #include "backbone.h"
 #include "dataset.h"
 #include "evaluationreport.h"
+#include "emptyplotcover.h"
 #include "evaluationwidget.h"
 #include "featurecache.h"
 #include "fitrun.h"
@@ -86,7 +87,15 @@ private slots:
         EvaluationWidget view;
         view.resize(1100, 760);
         view.show();
+        // Nothing loaded: both plots say so instead of showing empty axes.
+        QCoreApplication::processEvents();
+        const QList<EmptyPlotCover*> covers = view.findChildren<EmptyPlotCover*>();
+        QCOMPARE(covers.size(), 2);
+        for (EmptyPlotCover* cover : covers)
+            QTRY_VERIFY(cover->isVisible());
         QVERIFY(view.openResults(path));
+        for (EmptyPlotCover* cover : covers)
+            QTRY_VERIFY(!cover->isVisible());
         QVERIFY(!view.messageWidget()->isVisibleTo(&view));
 
         const QString headline = view.headline()->text();

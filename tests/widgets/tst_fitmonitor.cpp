@@ -9,6 +9,7 @@
 #include "evaluationwidget.h"
 #include "fitcontroller.h"
 #include "fitdialog.h"
+#include "emptyplotcover.h"
 #include "fitmonitorwidget.h"
 #include "fitrun.h"
 #include "labeleditor.h"
@@ -329,6 +330,24 @@ private slots:
         QVERIFY(dialog.validate().isEmpty());
     }
 
+    // Before any fit the plot area says what will appear, instead of axes with
+    // invented ranges; the first step's values replace the sentence.
+    void emptyPlotShowsAnEmptyState()
+    {
+        FitMonitorWidget monitor;
+        monitor.resize(900, 600);
+        monitor.show();
+        QCoreApplication::processEvents();
+        auto* cover = monitor.findChild<EmptyPlotCover*>();
+        QVERIFY(cover);
+        QTRY_VERIFY(cover->isVisible());
+        QVERIFY(cover->text().contains("No fit yet"));
+        QSignalSpy finished(&monitor, &FitMonitorWidget::fitFinished);
+        QVERIFY(monitor.startFit(dataset, settings("empty-state", 1, 2)));
+        QVERIFY(QTest::qWaitFor([&] { return !finished.isEmpty(); }, kTimeoutMs));
+        QTRY_VERIFY(!cover->isVisible());
+    }
+
     void badDatasetShowsErrorInWindow()
     {
         FitMonitorWidget monitor;
@@ -371,6 +390,10 @@ private slots:
         dialog.rootEdit()->setText(tmp.path()); // exists, but has no images/
         QVERIFY(dialog.validate().contains("images/"));
         dialog.rootEdit()->setText(ds);
+        emit dialog.rootEdit()->editingFinished();
+        // The defaults follow the data: a 10-image folder offers at most 10 PCA images.
+        QVERIFY(reference.pcaImages > 10);
+        QCOMPARE(dialog.settings().em.pcaImages, 10);
         QVERIFY(dialog.validate().contains("run folder"));
         // accept() keeps the dialog open and says why.
         dialog.accept();

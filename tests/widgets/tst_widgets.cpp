@@ -10,6 +10,9 @@
 #include "imageconvert.h"
 #include "imagelistwidget.h"
 #include "legendwidget.h"
+#include "imageio.h"
+#include "messagelogwidget.h"
+#include "transparency.h"
 #include "messagewidget.h"
 #include "overlay.h"
 #include "pipeline.h"
@@ -26,6 +29,7 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QToolButton>
 #include <random>
 
 using namespace primaps;
@@ -119,6 +123,8 @@ private slots:
     void stepperFromSyntheticTrace();
     void stepperFromRealDecomposition();
     void messageWidgetAccumulatesAndDismisses();
+    void messageLogKeepsEveryMessage();
+    void transparentImagesOnACheckerboard();
     void imageListRejectsUnreadableFiles();
     void imageListIgnoresDuplicatesAndExpandsFolders();
     void decomposeJobDeliversResult();
@@ -562,10 +568,16 @@ void TestWidgets::stepperFromSyntheticTrace()
     QCOMPARE(stepper.selectedIteration(), 1);
 
     // Rows follow the width: the maps keep their aspect ratio, so a wider list
-    // gives taller rows.
+    // gives taller rows, up to a size at which three cards still fit a dock.
+    stepper.resize(240, 600);
+    QTest::qWait(100);
     const int rowHeight = list->visualItemRect(list->item(0)).height();
     stepper.resize(600, 600);
     QTRY_VERIFY(list->visualItemRect(list->item(0)).height() > rowHeight);
+    const int wideHeight = list->visualItemRect(list->item(0)).height();
+    stepper.resize(1200, 600);
+    QTest::qWait(50);
+    QCOMPARE(list->visualItemRect(list->item(0)).height(), wideHeight);
 
     // Rows are painted without crashing at a very narrow width too.
     stepper.resize(120, 300);
@@ -602,7 +614,17 @@ void TestWidgets::messageWidgetAccumulatesAndDismisses()
     QCOMPARE(messages->text(), QStringLiteral("second"));
     QCOMPARE(messages->messages().size(), 2);
     QVERIFY(messages->hasError());
-    QVERIFY(messages->toolTip().contains(QStringLiteral("first")));
+    // Earlier messages are one click away (the log), not behind a hover.
+    QVERIFY(messages->toolTip().isEmpty());
+    QToolButton* more = nullptr;
+    const QList<QToolButton*> buttons = messages->findChildren<QToolButton*>();
+    for (QToolButton* b : buttons)
+        if (b->text().contains(QStringLiteral("1 more")))
+            more = b;
+    QVERIFY(more);
+    QSignalSpy logRequests(messages, &MessageWidget::logRequested);
+    more->click();
+    QCOMPARE(logRequests.count(), 1);
     messages->showMessage(QStringLiteral("first")); // again: moves to the end, no duplicate
     QCOMPARE(messages->messages(),
              QStringList({QStringLiteral("second"), QStringLiteral("first")}));
@@ -611,6 +633,62 @@ void TestWidgets::messageWidgetAccumulatesAndDismisses()
     QVERIFY(!messages->isVisible());
     QCOMPARE(spy.count(), 1);
     QVERIFY(messages->messages().isEmpty());
+}
+
+// A PNG whose right half is fully transparent (its colour black) shows a grey
+// checkerboard there, not black; opaque and half-transparent pixels blend as
+// straight alpha says; an opaque PNG is left as decoded.
+void TestWidgets::transparentImagesOnACheckerboard()
+{
+    QTemporaryDir dir;
+    const std::string path = dir.filePath(QStringLiteral("clear.png")).toStdString();
+    cv::Mat bgra(16, 32, CV_8UC4, cv::Scalar(0, 0, 255, 255)); // opaque red
+    bgra(cv::Rect(16, 0, 16, 16)).setTo(cv::Scalar(0, 0, 0, 0));
+    bgra.at<cv::Vec4b>(3, 3) = cv::Vec4b(255, 0, 0, 128); // half-transparent blue
+    QVERIFY(cv::imwrite(path, bgra));
+    cv::Mat rgb = loadImageRgb8(path);
+    QCOMPARE(rgb.at<cv::Vec3b>(8, 24), cv::Vec3b(0, 0, 0)); // what core decodes
+    QVERIFY(compositeTransparency(path, rgb));
+    QCOMPARE(rgb.at<cv::Vec3b>(8, 4), cv::Vec3b(255, 0, 0));
+    for (const cv::Point p : {cv::Point(16, 0), cv::Point(24, 0), cv::Point(24, 8), cv::Point(31, 15)})
+        QCOMPARE(rgb.at<cv::Vec3b>(p), cv::Vec3b::all(checkerGrey(p.x, p.y)));
+    QVERIFY(checkerGrey(16, 0) != checkerGrey(24, 0)); // a checkerboard, not a flat grey
+    const cv::Vec3b half = rgb.at<cv::Vec3b>(3, 3);
+    const double a = 128.0 / 255.0;
+    QVERIFY(std::abs(half[0] - checkerGrey(3, 3) * (1 - a)) <= 1.0);
+    QVERIFY(std::abs(half[2] - (255 * a + checkerGrey(3, 3) * (1 - a))) <= 1.0);
+
+    const std::string opaque = dir.filePath(QStringLiteral("opaque.png")).toStdString();
+    QVERIFY(cv::imwrite(opaque, cv::Mat(8, 8, CV_8UC3, cv::Scalar(10, 20, 30))));
+    cv::Mat plain = loadImageRgb8(opaque);
+    const cv::Mat before = plain.clone();
+    QVERIFY(!compositeTransparency(opaque, plain));
+    QCOMPARE(cv::norm(plain, before, cv::NORM_INF), 0.0);
+}
+
+void TestWidgets::messageLogKeepsEveryMessage()
+{
+    QWidget parent;
+    auto* banner = new MessageWidget(&parent);
+    auto* log = new MessageLogWidget(&parent);
+    connect(banner, &MessageWidget::messageAdded, log, &MessageLogWidget::addMessage);
+    banner->showMessage(QStringLiteral("'a.png': truncated"));
+    banner->showMessage(QStringLiteral("Autosaved"), MessageWidget::Kind::Information);
+    banner->dismiss(); // the banner forgets, the log does not
+    banner->showMessage(QStringLiteral("'b.jpg': not an image"));
+    QCOMPARE(log->count(), 3);
+    QVERIFY(log->entries()[0].error);
+    QVERIFY(!log->entries()[1].error);
+    const QStringList lines = log->toPlainText().split(QLatin1Char('\n'));
+    QCOMPARE(lines.size(), 3);
+    QVERIFY(lines[0].endsWith(QStringLiteral("error: 'a.png': truncated")));
+    QVERIFY(lines[1].endsWith(QStringLiteral("  Autosaved")));
+    for (int i = 0; i < MessageLogWidget::kCapacity + 5; ++i)
+        log->addMessage(QString::number(i), false);
+    QCOMPARE(log->count(), MessageLogWidget::kCapacity);
+    QCOMPARE(log->entries().last().text, QString::number(MessageLogWidget::kCapacity + 4));
+    log->clear();
+    QCOMPARE(log->count(), 0);
 }
 
 void TestWidgets::imageListRejectsUnreadableFiles()

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include "messagelog.h"
+
+#include "mainwindow.h"
+#include "messagelogwidget.h"
+#include "messagewidget.h"
+
+#include <QAction>
+#include <QDockWidget>
+#include <QMenu>
+#include <QMenuBar>
+
+namespace primaps {
+
+QDockWidget* installMessageLog(MainWindow* window)
+{
+    auto* log = new MessageLogWidget(window);
+    auto* dock = new QDockWidget(MainWindow::tr("Messages"), window);
+    dock->setObjectName(QStringLiteral("MessageLogDock"));
+    dock->setWidget(log);
+    window->addDockWidget(Qt::BottomDockWidgetArea, dock);
+    dock->hide();
+    MessageWidget* banner = window->messageWidget();
+    QObject::connect(banner, &MessageWidget::messageAdded, log, &MessageLogWidget::addMessage);
+    QObject::connect(banner, &MessageWidget::logRequested, dock, [dock] {
+        dock->show();
+        dock->raise();
+    });
+    QAction* toggle = dock->toggleViewAction();
+    toggle->setText(MainWindow::tr("&Message Log"));
+    toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_M));
+    toggle->setStatusTip(MainWindow::tr("Every message of this session"));
+    for (QAction* menu : window->menuBar()->actions())
+        if (menu->menu() && menu->text() == MainWindow::tr("&View")) {
+            menu->menu()->addAction(toggle);
+            break;
+        }
+    return dock;
+}
+
+} // namespace primaps
