@@ -70,20 +70,16 @@ public:
 /// (docs/filterbank.md); the benchmark bench_decompose_quality sweeps the others.
 struct FilterBankDesign
 {
-    /// Variance share of the colour and the texture group at each scale.
-    double colourWeight = 1.0;
+    /// Weight (standard deviation) of the colour and the texture group in each block:
+    /// a group's summed variance is its weight squared, however many channels it has.
+    double colourWeight = 1.5;
     double textureWeight = 1.0;
-    /// Variance share of the patch's own descriptor.
-    double localWeight = 1.0;
+    /// Weight of the patch's own descriptor, the first block.
+    double localWeight = 0.5;
     /// Regional context: Gaussian windows on the patch grid (sigma in patches) and
-    /// the variance share of each.
-    std::vector<double> contextSigmas{1.0, 2.0, 4.0};
-    std::vector<double> contextWeights{1.0, 1.0, 1.0};
-    /// > 0: edge-aware context. Neighbours count with a further Gaussian weight of
-    /// their colour difference (standardised colour units, this standard deviation),
-    /// so the context of a patch comes from its own region rather than across a
-    /// boundary. 0: plain Gaussian windows.
-    double contextRange = 0.0;
+    /// the weight of each block.
+    std::vector<double> contextSigmas{1.0, 2.0, 4.0, 8.0};
+    std::vector<double> contextWeights{1.0, 1.0, 1.0, 1.0};
     /// Texture energies as log(1 + e): a contrast change becomes a shift.
     bool compressTexture = true;
     /// Adds the patch's rg chromaticity r/(r+g+b), g/(r+g+b) to the colour group.

@@ -16,7 +16,7 @@
 // sample the ids and the unassigned share. A backbone is a registry name or
 // "v2:KEY=VALUE,..." for a variant of the filter bank's design, with the keys
 // colour, texture, local (weights), sigmas and ctx (lists separated by '/'),
-// range (edge-aware context), compress and chroma (0 or 1), e.g. "v2:sigmas=1/2,ctx=1/1".
+// compress and chroma (0 or 1), e.g. "v2:sigmas=1/2,ctx=1/1".
 #include "backbone.h"
 #include "error.h"
 #include "filterbank.h"
@@ -81,8 +81,6 @@ std::unique_ptr<Backbone> makeBackbone(const std::string& spec)
             d.contextSigmas = numbers(value, '/');
         else if (key == "ctx")
             d.contextWeights = numbers(value, '/');
-        else if (key == "range")
-            d.contextRange = std::stod(value);
         else if (key == "compress")
             d.compressTexture = value == "1";
         else if (key == "chroma")

@@ -396,6 +396,7 @@ private slots:
     void separatesByContextOnly();
     void rejectsBadInput_data();
     void rejectsBadInput();
+    void recommendedThresholdIsNearBest_data();
     void recommendedThresholdIsNearBest();
 };
 
@@ -412,16 +413,16 @@ void TestFilterBank::describesItself()
     QCOMPARE(v2.name(), std::string("filterbank"));
     QCOMPARE(FilterBankBackbone::kVersion, 2);
     QCOMPARE(v2.patchSize(), 8);
-    // The local descriptor (8 colour + 35 texture channels) and three context scales.
+    // The local descriptor (8 colour + 35 texture channels) and four context scales.
     QCOMPARE(v2.colourDim(), 8);
     QCOMPARE(v2.localDim(), 43);
-    QCOMPARE(v2.dim(), 4 * 43);
+    QCOMPARE(v2.dim(), 5 * 43);
     QCOMPARE(v2.recommendedResize(), 320);
     QVERIFY(v2.recommendedThreshold() > 0.0f && v2.recommendedThreshold() < 1.0f);
     QCOMPARE(primaps::createBackbone("filterbank")->dim(), v2.dim());
     QCOMPARE(primaps::createBackbone("filterbank-v1")->dim(), v1.dim());
     QVERIFY_THROWS_EXCEPTION(primaps::Error, FilterBankBackbone(primaps::FilterBankDesign{
-                                                 1.0, 1.0, 1.0, {1.0, 2.0}, {1.0}, true, true}));
+                                                 1.5, 1.0, 0.5, {1.0, 2.0}, {1.0}, true, true}));
 }
 
 void TestFilterBank::outputShape_data()
@@ -518,6 +519,7 @@ void TestFilterBank::groupsCarryTheirShares()
     primaps::FilterBankDesign design;
     design.colourWeight = 2.0;
     design.localWeight = 0.5;
+    design.contextSigmas = {1.0, 2.0, 4.0};
     design.contextWeights = {1.0, 3.0, 1.0};
     FilterBankBackbone fb(design);
     const FeatureMap f = fb.extract(rgb);
@@ -631,8 +633,18 @@ void TestFilterBank::rejectsBadInput()
     }
 }
 
+void TestFilterBank::recommendedThresholdIsNearBest_data()
+{
+    QTest::addColumn<int>("version");
+    QTest::newRow("v1") << 1;
+    QTest::newRow("v2") << 2;
+}
+
 void TestFilterBank::recommendedThresholdIsNearBest()
 {
+    // Version 1's threshold was chosen here; version 2's on real photographs
+    // (bench_decompose_quality), so for it this sweep is a floor, not the choice.
+    QFETCH(int, version);
     // Ground-truth scenes: 3-5 Voronoi regions with distinct textures and colours at the
     // recommended 320x320. Each threshold is scored by the mean over scenes of the mIoU
     // after one-to-one matching of masks to regions (see scoreMasks()).
@@ -642,15 +654,15 @@ void TestFilterBank::recommendedThresholdIsNearBest()
     for (int i = 0; i < kSceneCount; ++i)
         scenes.push_back(voronoiScene({320, 320}, 3 + i % 3, rng));
 
-    FilterBankV1Backbone fb;
+    std::unique_ptr<Backbone> fb = std::move(bothVersions()[std::size_t(version - 1)]);
     std::vector<FeatureMap> features;
     for (const Scene& scene : scenes)
-        features.push_back(fb.extract(scene.rgb));
+        features.push_back(fb->extract(scene.rgb));
 
     std::vector<float> thresholds;
     for (int i = 0; i <= 12; ++i)
         thresholds.push_back(0.2f + 0.05f * i);
-    const float recommended = fb.recommendedThreshold();
+    const float recommended = fb->recommendedThreshold();
     const bool onGrid = std::any_of(thresholds.begin(), thresholds.end(),
                                     [&](float t) { return std::abs(t - recommended) < 1e-4f; });
     if (!onGrid)
@@ -686,7 +698,8 @@ void TestFilterBank::recommendedThresholdIsNearBest()
     }
     qInfo("best tau %.2f (mIoU %.3f); recommended tau %.2f (mIoU %.3f)", bestThreshold, bestScore,
           recommended, recommendedScore);
-    QVERIFY(recommendedScore >= bestScore - 0.02);
+    if (version == 1)
+        QVERIFY(recommendedScore >= bestScore - 0.02);
     QVERIFY(recommendedScore >= 0.75);
 }
 
