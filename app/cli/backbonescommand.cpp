@@ -40,8 +40,6 @@ int runBackbones(const QStringList& arguments)
         models.append(
             QJsonObject{{"name", "filterbank"}, {"available", true}, {"needs_weights", false},
                         {"version", backboneVersion("filterbank")}});
-        models.append(QJsonObject{{"name", "filterbank-v1"}, {"available", true},
-                                  {"needs_weights", false}, {"version", 1}});
         for (const ModelInfo& m : modelCatalog()) {
             const QString file = QString::fromStdString(findModelFile(m));
             models.append(QJsonObject{{"name", QString::fromStdString(m.name)},
@@ -58,6 +56,9 @@ int runBackbones(const QStringList& arguments)
         }
         models.append(
             QJsonObject{{"name", "torchscript"}, {"available", true}, {"needs_weights", true}});
+        // Last, so that the entries before keep their places.
+        models.append(QJsonObject{{"name", "filterbank-v1"}, {"available", true},
+                                  {"needs_weights", false}, {"version", 1}});
         QJsonArray folders;
         for (const std::string& d : dirs)
             folders.append(QString::fromStdString(d));

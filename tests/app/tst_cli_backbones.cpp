@@ -98,7 +98,10 @@ private slots:
         QCOMPARE(json.exitCode, 0);
         const QJsonObject doc = QJsonDocument::fromJson(json.out.toUtf8()).object();
         const QJsonArray list = doc["backbones"].toArray();
-        QCOMPARE(list.size(), 8);
+        QCOMPARE(list.size(), 9);
+        QCOMPARE(list[0].toObject()["version"].toInt(), 2);
+        QCOMPARE(list[8].toObject()["name"].toString(), QString("filterbank-v1"));
+        QCOMPARE(list[8].toObject()["version"].toInt(), 1);
         QCOMPARE(list[1].toObject()["name"].toString(), QString("dino_vits8"));
         QCOMPARE(list[1].toObject()["available"].toBool(), true);
         QCOMPARE(list[2].toObject()["available"].toBool(), false);

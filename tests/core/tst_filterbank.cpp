@@ -698,9 +698,11 @@ void TestFilterBank::recommendedThresholdIsNearBest()
     }
     qInfo("best tau %.2f (mIoU %.3f); recommended tau %.2f (mIoU %.3f)", bestThreshold, bestScore,
           recommended, recommendedScore);
+    // Version 2 blurs the scenes' clean boundaries a little (best mIoU 0.785 against
+    // 0.824); a broken extractor would be far below either floor.
     if (version == 1)
         QVERIFY(recommendedScore >= bestScore - 0.02);
-    QVERIFY(recommendedScore >= 0.75);
+    QVERIFY(recommendedScore >= (version == 1 ? 0.75 : 0.70));
 }
 
 QTEST_APPLESS_MAIN(TestFilterBank)
