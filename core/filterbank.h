@@ -95,12 +95,12 @@ struct FilterBankDesign
 ///   chromaticity of the patch mean, which shading scales away;
 /// - texture: version 1's 35 texture energies (LoG, gradient magnitude, DoG,
 ///   structure-tensor and Hessian eigenvalues at five scales), log-compressed.
-/// Each channel is standardised over the image and each group scaled to its share of
-/// the variance, so neither the 35 texture channels outvote the colour nor the other
-/// way round. Regional context: the local descriptor averaged under Gaussian windows
-/// of 1, 2 and 4 patches (8-32 pixels) on the patch grid, each scale standardised
-/// and weighted alike. The channels are the local descriptor, then each context
-/// scale in turn.
+/// Each channel is standardised over the image and each group scaled to a fixed share
+/// of the variance (FilterBankDesign), so neither the 35 texture channels outvote the
+/// colour nor the other way round. Regional context: the local descriptor averaged
+/// under Gaussian windows of 1, 2, 4 and 8 patches (8-64 pixels) on the patch grid,
+/// each scale standardised and weighted alike. The channels are the local descriptor,
+/// then each context scale in turn (5 x 43 = 215 with the default design).
 ///
 /// Deterministic (bit-identical features for the same image); threading as version 1.
 class FilterBankBackbone : public Backbone

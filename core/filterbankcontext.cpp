@@ -6,9 +6,12 @@
 
 #include "error.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
 
 namespace primaps {
 
