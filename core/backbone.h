@@ -52,6 +52,17 @@ struct BackboneOptions
 /// Names accepted by createBackbone(), the default first.
 std::vector<std::string> availableBackbones();
 
+/// The version of the features a backbone name stands for, recorded beside the name
+/// in run.json ("backbone_version") and in the feature cache key: 2 for "filterbank"
+/// (the current default), 1 for "filterbank-v1", 0 for backbones with one version.
+int backboneVersion(const std::string& name);
+
+/// The registry name for a backbone as run.json records it, `version` 0 meaning not
+/// recorded: runs written before versions existed that name "filterbank" used
+/// version 1, so they load "filterbank-v1". Throws primaps::Error for a version this
+/// build does not know (a run written by a newer PriMaPs Studio).
+std::string backboneFromRecord(const std::string& recorded, int version);
+
 /// Creates a backbone by registry name. Throws primaps::Error naming the
 /// backbone when it is unknown or cannot be created (e.g. missing weights).
 std::unique_ptr<Backbone> createBackbone(const std::string& name,

@@ -136,7 +136,13 @@ CacheKey featureCacheKey(const Dataset& dataset, const std::string& backbone,
 {
     CacheKey key;
     key.set("dataset", dataset.fingerprint());
-    key.set("backbone", backbone);
+    // Both filter bank versions are "filterbank" here. Version 1's key is the key of
+    // the caches written before versions existed, so they keep serving the runs that
+    // made them; later versions add their number.
+    const int version = backboneVersion(backbone);
+    key.set("backbone", version > 0 ? std::string("filterbank") : backbone);
+    if (version > 1)
+        key.set("backbone-version", double(version));
     key.set("weights", weightsPath.empty() ? std::string() : hashFile(weightsPath));
     key.set("resolution", double(settings.resolution));
     key.set("preprocessing", "resize-shorter-side,center-crop-square,imagenet-normalize");

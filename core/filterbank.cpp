@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "filterbank.h"
+#include "filterbank_p.h"
 
 #include "error.h"
 
@@ -14,7 +15,7 @@ namespace primaps {
 
 namespace {
 
-constexpr int kScaleCount = int(FilterBankBackbone::kScales.size());
+constexpr int kScaleCount = int(FilterBankV1Backbone::kScales.size());
 
 enum Filter
 {
@@ -110,7 +111,7 @@ cv::Mat filter(const cv::Mat& src, const cv::Mat& kx, const cv::Mat& ky)
 /// optionally of the absolute values.
 void pool(const cv::Mat& src, float* dst, bool magnitude)
 {
-    const int p = FilterBankBackbone::kPatchSize;
+    const int p = FilterBankV1Backbone::kPatchSize;
     const int h = src.rows / p;
     const int w = src.cols / p;
     std::vector<float> rowSums(src.cols);
@@ -243,7 +244,9 @@ private:
     FeatureMap& out_;
 };
 
-void standardise(FeatureMap& features)
+} // namespace
+
+void standardiseChannels(FeatureMap& features)
 {
     const std::size_t n = features.positions();
     for (int c = 0; c < features.channels; ++c) {
@@ -265,29 +268,25 @@ void standardise(FeatureMap& features)
     }
 }
 
-} // namespace
-
-float FilterBankBackbone::recommendedThreshold() const
-{
-    // Measured, not tuned by eye: on Voronoi scenes of 3-5 textured regions the mIoU after
-    // one-to-one matching peaks at 0.6 for three independent seeds (plateau 0.55-0.65);
-    // the DINO value 0.4 lets neighbouring regions merge (mIoU 0.78 against 0.82).
-    return 0.6f;
-}
-
-FeatureMap FilterBankBackbone::extract(const cv::Mat& rgb)
+void checkFilterBankInput(const cv::Mat& rgb, const std::string& name)
 {
     if (rgb.empty())
-        throw Error("filterbank: the input image is empty");
+        throw Error(name + ": the input image is empty");
     if (rgb.dims != 2 || rgb.type() != CV_8UC3)
-        throw Error("filterbank: the input image must be 8-bit RGB (CV_8UC3), got OpenCV type " +
+        throw Error(name + ": the input image must be 8-bit RGB (CV_8UC3), got OpenCV type " +
                     std::to_string(rgb.type()) + " with " + std::to_string(rgb.channels()) +
                     " channel(s)");
-    if (rgb.rows % kPatchSize != 0 || rgb.cols % kPatchSize != 0)
-        throw Error("filterbank: image size " + std::to_string(rgb.cols) + "x" +
+    const int p = FilterBankV1Backbone::kPatchSize;
+    if (rgb.rows % p != 0 || rgb.cols % p != 0)
+        throw Error(name + ": image size " + std::to_string(rgb.cols) + "x" +
                     std::to_string(rgb.rows) + " is not a multiple of the patch size " +
-                    std::to_string(kPatchSize));
+                    std::to_string(p));
+}
 
+FeatureMap filterBankResponses(const cv::Mat& rgb)
+{
+    const int kPatchSize = FilterBankV1Backbone::kPatchSize;
+    const auto& kScales = FilterBankV1Backbone::kScales;
     cv::Mat unit, lab;
     rgb.convertTo(unit, CV_32F, 1.0 / 255.0);
     cv::cvtColor(unit, lab, cv::COLOR_RGB2Lab);
@@ -302,11 +301,26 @@ FeatureMap FilterBankBackbone::extract(const cv::Mat& rgb)
                       gaussianKernel(kStructureOuterRatio * sigma, 0)};
     }
 
-    FeatureMap out(kDim, rgb.rows / kPatchSize, rgb.cols / kPatchSize);
+    FeatureMap out(FilterBankV1Backbone::kDim, rgb.rows / kPatchSize, rgb.cols / kPatchSize);
     const int jobs = kScaleCount * JobKindCount;
     cv::parallel_for_(cv::Range(0, jobs), FilterJobs(planes[0], planes[1], planes[2], kernels, out),
                       jobs);
-    standardise(out);
+    return out;
+}
+
+float FilterBankV1Backbone::recommendedThreshold() const
+{
+    // Measured, not tuned by eye: on Voronoi scenes of 3-5 textured regions the mIoU after
+    // one-to-one matching peaks at 0.6 for three independent seeds (plateau 0.55-0.65);
+    // the DINO value 0.4 lets neighbouring regions merge (mIoU 0.78 against 0.82).
+    return 0.6f;
+}
+
+FeatureMap FilterBankV1Backbone::extract(const cv::Mat& rgb)
+{
+    checkFilterBankInput(rgb, name());
+    FeatureMap out = filterBankResponses(rgb);
+    standardiseChannels(out);
     return out;
 }
 

@@ -68,7 +68,9 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         s.em.classes = j.value("clusters", classes);
         if (run.dataset.kind == DatasetKind::Folder)
             run.dataset.classes = classes;
-        s.backbone = j.at("backbone").get<std::string>();
+        // Runs written before the filter bank had versions used version 1.
+        s.backbone = backboneFromRecord(j.at("backbone").get<std::string>(),
+                                        j.value("backbone_version", 0));
         s.weights = j.value("weights", std::string());
         s.resolution = j.at("resolution").get<int>();
         s.threshold = j.at("threshold").get<float>();
@@ -317,6 +319,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         {"clusters", s.em.classes},
         {"class_names", names},
         {"backbone", backbone_->name()},
+        {"backbone_version", backboneVersion(backbone_->name())},
         {"weights", s.weights},
         {"resolution", s.resolution},
         {"threshold", double(s.threshold)},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tracejson.h"
 
+#include "backbone.h"
 #include "runtime.h"
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,8 @@ std::string traceToJson(const PrimapsTrace& trace, const TraceContext& context, 
     root["generator"] = "PriMaPs Studio " + versionString();
     root["source"] = context.source;
     root["backbone"] = context.backbone;
+    if (const int version = backboneVersion(context.backbone); version > 0)
+        root["backbone_version"] = version;
     root["threshold"] = trace.params.threshold;
     root["coverage_target"] = trace.params.coverage;
     root["stall_window"] = trace.params.stallWindow;

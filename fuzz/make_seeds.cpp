@@ -268,7 +268,7 @@ void runFolderSeeds()
     Prototypes theta = fit.thetaM();
     Prototypes wide;
     wide.classes = 2;
-    wide.dim = FilterBankBackbone().dim();
+    wide.dim = FilterBankV1Backbone().dim(); // run.json names no version: v1
     wide.direction.assign(std::size_t(wide.classes * wide.dim), 0.5f);
     wide.gain = {1.0f, 2.0f};
 

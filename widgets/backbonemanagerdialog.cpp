@@ -346,8 +346,10 @@ void BackboneManagerDialog::updateDetails()
     QStringList lines;
     if (name == kFilterBank) {
         lines << tr("<b>Filter bank</b> &nbsp;<tt>filterbank</tt>, the default")
-              << tr("No weights and no network: Lab colour and ilastik's filter set, pooled per "
-                    "patch. It finds colour and texture segments, not semantics.");
+              << tr("No weights and no network: Lab colour, chromaticity and ilastik's filter "
+                    "set, pooled per patch, with each patch's surroundings at several scales "
+                    "(version 2; version 1 stays available as <tt>filterbank-v1</tt>). It "
+                    "finds colour and texture segments, not semantics.");
     } else if (name == kTorchScript) {
         lines << tr("<b>TorchScript</b> &nbsp;<tt>torchscript</tt>")
               << tr("Any feature extractor exported to TorchScript (for example a STEGO or HP "

@@ -38,7 +38,8 @@ int runBackbones(const QStringList& arguments)
     if (parser.isSet(jsonOption)) {
         QJsonArray models;
         models.append(
-            QJsonObject{{"name", "filterbank"}, {"available", true}, {"needs_weights", false}});
+            QJsonObject{{"name", "filterbank"}, {"available", true}, {"needs_weights", false},
+                        {"version", backboneVersion("filterbank")}});
         for (const ModelInfo& m : modelCatalog()) {
             const QString file = QString::fromStdString(findModelFile(m));
             models.append(QJsonObject{{"name", QString::fromStdString(m.name)},
@@ -55,6 +56,9 @@ int runBackbones(const QStringList& arguments)
         }
         models.append(
             QJsonObject{{"name", "torchscript"}, {"available", true}, {"needs_weights", true}});
+        // Last, so that the entries before keep their places.
+        models.append(QJsonObject{{"name", "filterbank-v1"}, {"available", true},
+                                  {"needs_weights", false}, {"version", 1}});
         QJsonArray folders;
         for (const std::string& d : dirs)
             folders.append(QString::fromStdString(d));
@@ -71,6 +75,8 @@ int runBackbones(const QStringList& arguments)
     out << "Backbones (use with --backbone NAME):\n";
     out << "  " << QString("filterbank").leftJustified(15)
         << "built in, no weights needed (the default; colour/texture, not semantics)\n";
+    out << "  " << QString("filterbank-v1").leftJustified(15)
+        << "built in: the filter bank before version 2 (runs recorded without a version)\n";
     for (const ModelInfo& m : modelCatalog()) {
         const std::string file = findModelFile(m);
         out << "  " << QString::fromStdString(m.name).leftJustified(15)

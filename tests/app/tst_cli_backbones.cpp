@@ -78,7 +78,7 @@ private slots:
     {
         const Run r = runCli({"backbones"});
         QCOMPARE(r.exitCode, 0);
-        for (const char* name : {"filterbank", "dino_vits8", "dino_vitb8", "dino_vits16",
+        for (const char* name : {"filterbank", "filterbank-v1", "dino_vits8", "dino_vitb8", "dino_vits16",
                                  "dino_vitb16", "dinov2_vits14", "dinov2_vitb14", "torchscript"})
             QVERIFY2(r.out.contains(name), name);
         QVERIFY(r.out.contains("https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/"
@@ -98,7 +98,10 @@ private slots:
         QCOMPARE(json.exitCode, 0);
         const QJsonObject doc = QJsonDocument::fromJson(json.out.toUtf8()).object();
         const QJsonArray list = doc["backbones"].toArray();
-        QCOMPARE(list.size(), 8);
+        QCOMPARE(list.size(), 9);
+        QCOMPARE(list[0].toObject()["version"].toInt(), 2);
+        QCOMPARE(list[8].toObject()["name"].toString(), QString("filterbank-v1"));
+        QCOMPARE(list[8].toObject()["version"].toInt(), 1);
         QCOMPARE(list[1].toObject()["name"].toString(), QString("dino_vits8"));
         QCOMPARE(list[1].toObject()["available"].toBool(), true);
         QCOMPARE(list[2].toObject()["available"].toBool(), false);
@@ -111,15 +114,15 @@ private slots:
         const QString img = image(200, 300); // resized to 320 x 480 by default
         const Run r = runCli({"features", img, "--out", "f.npy"});
         QCOMPARE(r.exitCode, 0);
-        QVERIFY(r.out.contains("filterbank features 50 x 40 x 60"));
+        QVERIFY(r.out.contains("filterbank features 215 x 40 x 60"));
         const NpyArray a = readNpy(dir.filePath("f.npy").toStdString());
-        QCOMPARE(a.shape, (std::vector<std::int64_t>{50, 40, 60}));
+        QCOMPARE(a.shape, (std::vector<std::int64_t>{215, 40, 60}));
         QCOMPARE(a.dtype, std::string("<f4"));
 
         const Run crop = runCli({"features", img, "--crop", "--resize", "160", "--out", "c.npy"});
         QCOMPARE(crop.exitCode, 0);
         QCOMPARE(readNpy(dir.filePath("c.npy").toStdString()).shape,
-                 (std::vector<std::int64_t>{50, 20, 20}));
+                 (std::vector<std::int64_t>{215, 20, 20}));
 
         // The exported tiny ViT through the TorchScript contract, with flip averaging.
         const Run ts = runCli({"features", img, "--backbone", "torchscript", "--weights",

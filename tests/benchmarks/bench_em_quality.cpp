@@ -31,42 +31,6 @@ using namespace primaps;
 
 namespace {
 
-const char* kSkimage = "/usr/lib/python3/dist-packages/skimage/data/";
-const char* kGimp = "/usr/share/gimp/2.0/patterns/";
-
-struct ClassSet
-{
-    std::string name;
-    std::vector<std::pair<std::string, std::string>> classes; // name, file
-};
-
-std::vector<ClassSet> classSets()
-{
-    const std::string s = kSkimage, g = kGimp;
-    return {
-        {"6",
-         {{"brick", s + "brick.png"},
-          {"grass", s + "grass.png"},
-          {"gravel", s + "gravel.png"},
-          {"leaves", g + "Plant/leaves.pat"},
-          {"bark", g + "Wood/bark.pat"},
-          {"coffee-beans", g + "Food/java.pat"}}},
-        {"12",
-         {{"leather", g + "Animal/leather.pat"},
-          {"leopard", g + "Animal/leopard.pat"},
-          {"burlap", g + "Fabric/burlap.pat"},
-          {"crinkle-paper", g + "Paper/crinklepaper.pat"},
-          {"granite", g + "Stone/granite1.pat"},
-          {"pink-marble", g + "Stone/pink_marble.pat"},
-          {"rock", g + "Stone/rock.pat"},
-          {"slate", g + "Stone/slate.pat"},
-          {"pool", g + "Water/pool.pat"},
-          {"corkboard", g + "Wood/corkboard.pat"},
-          {"pine", g + "Wood/pine.pat"},
-          {"sky", g + "Sky/sky.pat"}}},
-    };
-}
-
 std::vector<std::string> splitList(const std::string& text)
 {
     std::vector<std::string> out;
@@ -150,25 +114,14 @@ int main(int argc, char** argv)
     std::vector<std::string> order;
     try {
         for (const std::string& setName : splitList(args["sets"])) {
-            const ClassSet* set = nullptr;
-            const std::vector<ClassSet> sets = classSets();
-            for (const ClassSet& s : sets)
+            const bench::PhotoClassSet* set = nullptr;
+            const std::vector<bench::PhotoClassSet> sets = bench::benchmarkClassSets();
+            for (const bench::PhotoClassSet& s : sets)
                 if (s.name == setName)
                     set = &s;
             if (!set)
                 throw Error("unknown class set '" + setName + "' (known: 6, 12)");
-            std::vector<bench::MosaicClass> classes;
-            for (const auto& [name, file] : set->classes) {
-                if (!fs::exists(file)) {
-                    std::fprintf(stderr,
-                                 "bench_em_quality: the source photograph '%s' is missing.\n"
-                                 "Install the benchmark's data (Debian packages python3-skimage "
-                                 "and gimp-data) with\n  bash tests/benchmarks/install-data.sh\n",
-                                 file.c_str());
-                    return 3;
-                }
-                classes.push_back({name, bench::readPhotograph(file)});
-            }
+            const std::vector<bench::MosaicClass> classes = bench::loadClassSet(*set);
             bench::MosaicSpec spec;
             spec.images = std::atoi(args["images"].c_str());
             spec.seed = 2024;

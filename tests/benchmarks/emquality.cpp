@@ -40,7 +40,7 @@ double QualityResult::smallestShare() const
 
 QualityResult runQuality(const std::string& root, const std::string& cacheDir,
                          const std::string& runDir, const EmParams& em, bool crf,
-                         int resolution)
+                         int resolution, const std::string& backboneName)
 {
     QualityResult result;
     DatasetOptions train;
@@ -52,6 +52,7 @@ QualityResult runQuality(const std::string& root, const std::string& cacheDir,
     settings.em = em;
     settings.restart = true;
     settings.resolution = resolution;
+    settings.backbone = backboneName;
 
     // Stage times from the stage callbacks: each per-image stage ends with one.
     auto start = std::chrono::steady_clock::now();

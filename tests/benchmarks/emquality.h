@@ -32,9 +32,11 @@ struct QualityResult
 /// (classes <= 0: the dataset's), then evaluates theta_M on `val`, and with the
 /// CRF too when `crf`. `resolution` 0 is the backbone's (320). Throws
 /// primaps::Error when a stage fails.
+/// `backboneName` names the feature extractor (the default `filterbank`, or
+/// `filterbank-v1`).
 QualityResult runQuality(const std::string& root, const std::string& cacheDir,
                          const std::string& runDir, const EmParams& em, bool crf,
-                         int resolution = 0);
+                         int resolution = 0, const std::string& backboneName = "filterbank");
 
 /// Writes the training split's cached features and masks, as the fit in
 /// `runDir` read them, and the labels to `outDir` as features.npy (N x C x h x w

@@ -174,4 +174,46 @@ void writeMosaicDataset(const std::vector<MosaicClass>& classes, const MosaicSpe
     writeFileAtomic((fs::path(root) / "val.txt").string(), val);
 }
 
+std::vector<PhotoClassSet> benchmarkClassSets()
+{
+    const std::string s = "/usr/lib/python3/dist-packages/skimage/data/";
+    const std::string g = "/usr/share/gimp/2.0/patterns/";
+    return {
+        {"6",
+         {{"brick", s + "brick.png"},
+          {"grass", s + "grass.png"},
+          {"gravel", s + "gravel.png"},
+          {"leaves", g + "Plant/leaves.pat"},
+          {"bark", g + "Wood/bark.pat"},
+          {"coffee-beans", g + "Food/java.pat"}}},
+        {"12",
+         {{"leather", g + "Animal/leather.pat"},
+          {"leopard", g + "Animal/leopard.pat"},
+          {"burlap", g + "Fabric/burlap.pat"},
+          {"crinkle-paper", g + "Paper/crinklepaper.pat"},
+          {"granite", g + "Stone/granite1.pat"},
+          {"pink-marble", g + "Stone/pink_marble.pat"},
+          {"rock", g + "Stone/rock.pat"},
+          {"slate", g + "Stone/slate.pat"},
+          {"pool", g + "Water/pool.pat"},
+          {"corkboard", g + "Wood/corkboard.pat"},
+          {"pine", g + "Wood/pine.pat"},
+          {"sky", g + "Sky/sky.pat"}}},
+    };
+}
+
+std::vector<MosaicClass> loadClassSet(const PhotoClassSet& set)
+{
+    std::vector<MosaicClass> classes;
+    for (const auto& [name, file] : set.classes) {
+        if (!std::filesystem::exists(file))
+            throw Error("the source photograph '" + file +
+                        "' is missing. Install the benchmark's data (Debian packages "
+                        "python3-skimage and gimp-data) with\n  bash "
+                        "tests/benchmarks/install-data.sh");
+        classes.push_back({name, readPhotograph(file)});
+    }
+    return classes;
+}
+
 } // namespace primaps::bench

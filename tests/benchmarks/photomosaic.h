@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <opencv2/core/mat.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace primaps::bench {
@@ -45,5 +46,20 @@ struct MosaicSpec
 /// than two classes.
 void writeMosaicDataset(const std::vector<MosaicClass>& classes, const MosaicSpec& spec,
                         const std::string& root);
+
+/// A named set of classes for the real-photograph benchmarks: (class name, source file).
+struct PhotoClassSet
+{
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> classes;
+};
+
+/// The benchmark's class sets "6" (python3-skimage and gimp-data photographs) and
+/// "12" (gimp-data patterns), as installed by install-data.sh.
+std::vector<PhotoClassSet> benchmarkClassSets();
+
+/// Reads the photographs of `set`. Throws primaps::Error naming a missing file and
+/// how to install the benchmark's data.
+std::vector<MosaicClass> loadClassSet(const PhotoClassSet& set);
 
 } // namespace primaps::bench

@@ -4,6 +4,7 @@
 #include "backbone.h"
 #include "datasetjobs.h"
 #include "error.h"
+#include "fitrun.h"
 #include "photometric.h"
 
 #include <filesystem>
@@ -122,6 +123,44 @@ private slots:
                 featureCacheKey(d, "patch-colour", "", settings).digest());
         QVERIFY(featureCacheKey(d, "patch-colour", "", student).digest() !=
                 featureCacheKey(d, "patch-colour", "", settings).digest());
+    }
+
+    void filterBankVersionInCacheKeyAndRunFile()
+    {
+        const Dataset d = Dataset::open({DatasetKind::Folder, root.string(), "", 0, false});
+        FeatureSettings settings;
+        const std::string v2 = featureCacheKey(d, "filterbank", "", settings).text();
+        const std::string v1 = featureCacheKey(d, "filterbank-v1", "", settings).text();
+        QVERIFY(v2 != v1);
+        QVERIFY(v2.find("backbone=filterbank\nbackbone-version=2\n") != std::string::npos);
+        // Version 1 keeps the key caches had before versions existed, so they still serve.
+        QVERIFY(v1.find("backbone=filterbank\n") != std::string::npos);
+        QVERIFY(v1.find("backbone-version") == std::string::npos);
+        QCOMPARE(backboneVersion("filterbank"), 2);
+        QCOMPARE(backboneVersion("filterbank-v1"), 1);
+        QCOMPARE(backboneVersion("dino_vits8"), 0);
+
+        // run.json: no version (written before versions existed) loads version 1.
+        auto runWith = [&](const std::string& extra) {
+            const fs::path dir = fs::path(tmp.path().toStdString()) / "run-version";
+            fs::create_directories(dir);
+            std::ofstream(dir / "run.json")
+                << "{\"format\": \"primaps-run\", \"dataset\": \"folder\", \"root\": \""
+                << root.string() << "\", \"classes\": 2, \"backbone\": \"filterbank\", " << extra
+                << "\"resolution\": 32, \"threshold\": 0.6, \"method\": \"primaps-em\", "
+                   "\"epochs\": 1, \"init_epochs\": 1, \"batch_size\": 2, \"seed\": \"0\", "
+                   "\"learning_rate\": 0.005, \"ema_decay\": 0.98, \"ema_every\": 1}";
+            return readFitRunFolder(dir.string()).settings.backbone;
+        };
+        QCOMPARE(runWith(""), std::string("filterbank-v1"));
+        QCOMPARE(runWith("\"backbone_version\": 1, "), std::string("filterbank-v1"));
+        QCOMPARE(runWith("\"backbone_version\": 2, "), std::string("filterbank"));
+        try {
+            runWith("\"backbone_version\": 9, ");
+            QFAIL("an unknown filter bank version was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("version 9") != std::string::npos, e.what());
+        }
     }
 
     void studentViewsAndMasksFeedTheFit()

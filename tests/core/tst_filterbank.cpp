@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <numeric>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -16,8 +17,10 @@
 #include <string>
 #include <vector>
 
+using primaps::Backbone;
 using primaps::FeatureMap;
 using primaps::FilterBankBackbone;
+using primaps::FilterBankV1Backbone;
 
 namespace {
 
@@ -208,6 +211,41 @@ cv::Mat randomImage(cv::Size size, std::uint64_t seed)
     return rgb;
 }
 
+/// The two versions: the tests that hold for any filter bank run on both.
+std::vector<std::unique_ptr<Backbone>> bothVersions()
+{
+    std::vector<std::unique_ptr<Backbone>> out;
+    out.push_back(std::make_unique<FilterBankV1Backbone>());
+    out.push_back(std::make_unique<FilterBankBackbone>());
+    return out;
+}
+
+/// Two regions side by side, both a checkerboard of the same two colours (with sensor
+/// noise); only the cell size differs: `fine` pixels on the left, `coarse` on the right.
+/// Cells are aligned to the 8x8 patches, so a patch alone looks the same in both.
+Scene contextOnlyScene(int fine, int coarse, cv::RNG& rng)
+{
+    const cv::Size size(512, 320);
+    cv::Mat labels(size, CV_32S, cv::Scalar(0));
+    labels.colRange(size.width / 2, size.width).setTo(1);
+    const cv::Vec3b colours[2] = {{170, 70, 60}, {60, 120, 170}};
+    cv::Mat noise(size, CV_32FC3);
+    rng.fill(noise, cv::RNG::NORMAL, 0.0, 4.0);
+    Scene scene;
+    scene.rgb.create(size, CV_8UC3);
+    for (int y = 0; y < size.height; ++y)
+        for (int x = 0; x < size.width; ++x) {
+            const int cell = labels.at<int>(y, x) == 0 ? fine : coarse;
+            const cv::Vec3b c = colours[(x / cell + y / cell) % 2];
+            const cv::Vec3f n = noise.at<cv::Vec3f>(y, x);
+            for (int k = 0; k < 3; ++k)
+                scene.rgb.at<cv::Vec3b>(y, x)[k] = cv::saturate_cast<uchar>(c[k] + n[k]);
+        }
+    scene.truth = labelsAtPatches(labels, 2);
+    scene.regions = 2;
+    return scene;
+}
+
 double cosine(const FeatureMap& f, int i, int j)
 {
     double dot = 0.0, ni = 0.0, nj = 0.0;
@@ -219,6 +257,55 @@ double cosine(const FeatureMap& f, int i, int j)
         nj += b * b;
     }
     return dot / std::sqrt(ni * nj + 1e-12);
+}
+
+/// How well features separate the regions of `truth` (CV_32S at patch resolution,
+/// two regions): the mean cosine within and across regions, and the accuracy of the
+/// nearest centroid (cosine) with the centroids of the true regions.
+struct Separation
+{
+    double within = 0.0, across = 0.0, accuracy = 0.0;
+};
+
+Separation separation(const FeatureMap& f, const cv::Mat& truth)
+{
+    Separation out;
+    const int n = int(f.positions());
+    long withinCount = 0, acrossCount = 0;
+    for (int i = 0; i < n; ++i) {
+        for (int j = i + 1; j < n; ++j) {
+            const double s = cosine(f, i, j);
+            if (truth.at<int>(i) == truth.at<int>(j)) {
+                out.within += s;
+                ++withinCount;
+            } else {
+                out.across += s;
+                ++acrossCount;
+            }
+        }
+    }
+    out.within /= withinCount;
+    out.across /= acrossCount;
+
+    std::vector<std::vector<double>> centroid(2, std::vector<double>(f.channels, 0.0));
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < f.channels; ++c)
+            centroid[truth.at<int>(i)][c] += f.channel(c)[i];
+    int correct = 0;
+    for (int i = 0; i < n; ++i) {
+        double score[2];
+        for (int g = 0; g < 2; ++g) {
+            double dot = 0.0, norm = 0.0;
+            for (int c = 0; c < f.channels; ++c) {
+                dot += centroid[g][c] * f.channel(c)[i];
+                norm += centroid[g][c] * centroid[g][c];
+            }
+            score[g] = dot / std::sqrt(norm);
+        }
+        correct += (score[1] > score[0] ? 1 : 0) == truth.at<int>(i);
+    }
+    out.accuracy = double(correct) / n;
+    return out;
 }
 
 // ---- segmentation scoring -----------------------------------------------------------------
@@ -303,21 +390,39 @@ private slots:
     void deterministic();
     void regionOfInterestIsIsolated();
     void channelsStandardised();
+    void groupsCarryTheirShares();
     void constantImageGivesZeros();
     void separatesTwoTextures();
+    void separatesByContextOnly();
     void rejectsBadInput_data();
     void rejectsBadInput();
+    void recommendedThresholdIsNearBest_data();
     void recommendedThresholdIsNearBest();
 };
 
 void TestFilterBank::describesItself()
 {
-    FilterBankBackbone fb;
-    QCOMPARE(fb.name(), std::string("filterbank"));
-    QCOMPARE(fb.patchSize(), 8);
-    QCOMPARE(fb.dim(), 50);
-    QCOMPARE(fb.recommendedResize(), 320);
-    QVERIFY(fb.recommendedThreshold() > 0.0f && fb.recommendedThreshold() < 1.0f);
+    FilterBankV1Backbone v1;
+    QCOMPARE(v1.name(), std::string("filterbank-v1"));
+    QCOMPARE(v1.patchSize(), 8);
+    QCOMPARE(v1.dim(), 50);
+    QCOMPARE(v1.recommendedResize(), 320);
+    QCOMPARE(v1.recommendedThreshold(), 0.6f);
+
+    FilterBankBackbone v2;
+    QCOMPARE(v2.name(), std::string("filterbank"));
+    QCOMPARE(FilterBankBackbone::kVersion, 2);
+    QCOMPARE(v2.patchSize(), 8);
+    // The local descriptor (8 colour + 35 texture channels) and four context scales.
+    QCOMPARE(v2.colourDim(), 8);
+    QCOMPARE(v2.localDim(), 43);
+    QCOMPARE(v2.dim(), 5 * 43);
+    QCOMPARE(v2.recommendedResize(), 320);
+    QVERIFY(v2.recommendedThreshold() > 0.0f && v2.recommendedThreshold() < 1.0f);
+    QCOMPARE(primaps::createBackbone("filterbank")->dim(), v2.dim());
+    QCOMPARE(primaps::createBackbone("filterbank-v1")->dim(), v1.dim());
+    QVERIFY_THROWS_EXCEPTION(primaps::Error, FilterBankBackbone(primaps::FilterBankDesign{
+                                                 1.5, 1.0, 0.5, {1.0, 2.0}, {1.0}, true, true}));
 }
 
 void TestFilterBank::outputShape_data()
@@ -334,27 +439,30 @@ void TestFilterBank::outputShape()
 {
     QFETCH(int, width);
     QFETCH(int, height);
-    FilterBankBackbone fb;
-    const FeatureMap f = fb.extract(randomImage({width, height}, 7));
-    QCOMPARE(f.channels, fb.dim());
-    QCOMPARE(f.height, height / 8);
-    QCOMPARE(f.width, width / 8);
-    QCOMPARE(f.values.size(), std::size_t(f.channels) * f.height * f.width);
-    for (float v : f.values)
-        QVERIFY(std::isfinite(v));
+    for (const auto& fb : bothVersions()) {
+        const FeatureMap f = fb->extract(randomImage({width, height}, 7));
+        QCOMPARE(f.channels, fb->dim());
+        QCOMPARE(f.height, height / 8);
+        QCOMPARE(f.width, width / 8);
+        QCOMPARE(f.values.size(), std::size_t(f.channels) * f.height * f.width);
+        for (float v : f.values)
+            QVERIFY2(std::isfinite(v), fb->name().c_str());
+    }
 }
 
 void TestFilterBank::deterministic()
 {
     cv::RNG rng(11);
     const cv::Mat rgb = voronoiScene({160, 120}, 4, rng).rgb;
-    FilterBankBackbone first, second;
-    const FeatureMap a = first.extract(rgb);
-    const FeatureMap b = first.extract(rgb);
-    const FeatureMap c = second.extract(rgb);
-    QCOMPARE(a.values.size(), b.values.size());
-    QVERIFY(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0);
-    QVERIFY(std::memcmp(a.values.data(), c.values.data(), a.values.size() * sizeof(float)) == 0);
+    const auto first = bothVersions(), second = bothVersions();
+    for (std::size_t k = 0; k < first.size(); ++k) {
+        const FeatureMap a = first[k]->extract(rgb);
+        const FeatureMap b = first[k]->extract(rgb);
+        const FeatureMap c = second[k]->extract(rgb);
+        QCOMPARE(a.values.size(), b.values.size());
+        QVERIFY(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0);
+        QVERIFY(std::memcmp(a.values.data(), c.values.data(), a.values.size() * sizeof(float)) == 0);
+    }
 }
 
 void TestFilterBank::regionOfInterestIsIsolated()
@@ -363,11 +471,12 @@ void TestFilterBank::regionOfInterestIsIsolated()
     // around it are not part of the input (OpenCV filters would otherwise read them).
     const cv::Mat big = randomImage({160, 120}, 5);
     const cv::Mat view = big(cv::Rect(24, 16, 96, 64));
-    FilterBankBackbone fb;
-    const FeatureMap a = fb.extract(view);
-    const FeatureMap b = fb.extract(view.clone());
-    QCOMPARE(a.values.size(), b.values.size());
-    QVERIFY(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0);
+    for (const auto& fb : bothVersions()) {
+        const FeatureMap a = fb->extract(view);
+        const FeatureMap b = fb->extract(view.clone());
+        QCOMPARE(a.values.size(), b.values.size());
+        QVERIFY(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0);
+    }
 }
 
 void TestFilterBank::channelsStandardised()
@@ -379,7 +488,7 @@ void TestFilterBank::channelsStandardised()
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     cv::resize(rgb, rgb, {320, 240}, 0, 0, cv::INTER_AREA);
 
-    FilterBankBackbone fb;
+    FilterBankV1Backbone fb;
     const FeatureMap f = fb.extract(rgb);
     const std::size_t n = f.positions();
     for (int c = 0; c < f.channels; ++c) {
@@ -396,13 +505,55 @@ void TestFilterBank::channelsStandardised()
     }
 }
 
+void TestFilterBank::groupsCarryTheirShares()
+{
+    // Version 2: in every block (the local descriptor, then each context scale) the
+    // colour and the texture group each hold the variance their weight gives them,
+    // however many channels they have.
+    cv::Mat bgr = cv::imread(PRIMAPS_SAMPLES_DIR "/astronaut.jpg", cv::IMREAD_COLOR);
+    QVERIFY2(!bgr.empty(), "cannot read the astronaut sample");
+    cv::Mat rgb;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    cv::resize(rgb, rgb, {320, 240}, 0, 0, cv::INTER_AREA);
+
+    primaps::FilterBankDesign design;
+    design.colourWeight = 2.0;
+    design.localWeight = 0.5;
+    design.contextSigmas = {1.0, 2.0, 4.0};
+    design.contextWeights = {1.0, 3.0, 1.0};
+    FilterBankBackbone fb(design);
+    const FeatureMap f = fb.extract(rgb);
+    const std::size_t n = f.positions();
+    const int local = fb.localDim(), colour = fb.colourDim();
+    auto variance = [&](int c) {
+        double sum = 0.0, squares = 0.0;
+        for (std::size_t i = 0; i < n; ++i)
+            sum += f.channel(c)[i];
+        for (std::size_t i = 0; i < n; ++i)
+            squares += std::pow(f.channel(c)[i] - sum / n, 2);
+        return squares / n;
+    };
+    const double blockWeight[] = {0.5, 1.0, 3.0, 1.0};
+    for (int block = 0; block < 4; ++block) {
+        double colourVar = 0.0, textureVar = 0.0;
+        for (int c = 0; c < local; ++c)
+            (c < colour ? colourVar : textureVar) += variance(block * local + c);
+        const double w2 = blockWeight[block] * blockWeight[block];
+        QVERIFY2(std::abs(colourVar - 4.0 * w2) < 1e-3 * w2,
+                 qPrintable(QString("block %1 colour variance %2").arg(block).arg(colourVar)));
+        QVERIFY2(std::abs(textureVar - w2) < 1e-3 * w2,
+                 qPrintable(QString("block %1 texture variance %2").arg(block).arg(textureVar)));
+    }
+}
+
 void TestFilterBank::constantImageGivesZeros()
 {
-    FilterBankBackbone fb;
-    const FeatureMap f = fb.extract(cv::Mat(64, 80, CV_8UC3, cv::Scalar(200, 40, 90)));
-    QCOMPARE(f.channels, fb.dim());
-    for (float v : f.values)
-        QCOMPARE(v, 0.0f);
+    for (const auto& fb : bothVersions()) {
+        const FeatureMap f = fb->extract(cv::Mat(64, 80, CV_8UC3, cv::Scalar(200, 40, 90)));
+        QCOMPARE(f.channels, fb->dim());
+        for (float v : f.values)
+            QCOMPARE(v, 0.0f);
+    }
 }
 
 void TestFilterBank::separatesTwoTextures()
@@ -422,54 +573,33 @@ void TestFilterBank::separatesTwoTextures()
     const cv::Mat rgb = composeImage(labels, colours, textures, 50.0, cv::Mat(), rng);
     const cv::Mat truth = labelsAtPatches(labels, 2);
 
-    FilterBankBackbone fb;
-    const FeatureMap f = fb.extract(rgb);
-    const int n = int(f.positions());
+    for (const auto& fb : bothVersions()) {
+        const Separation s = separation(fb->extract(rgb), truth);
+        qInfo("%s: mean cosine within regions %.3f, across %.3f; nearest-centroid accuracy %.4f",
+              fb->name().c_str(), s.within, s.across, s.accuracy);
+        QVERIFY(s.within > s.across + 0.5);
+        QVERIFY(s.accuracy >= 0.98);
+    }
+}
 
-    double within = 0.0, across = 0.0;
-    long withinCount = 0, acrossCount = 0;
-    for (int i = 0; i < n; ++i) {
-        for (int j = i + 1; j < n; ++j) {
-            const double s = cosine(f, i, j);
-            if (truth.at<int>(i) == truth.at<int>(j)) {
-                within += s;
-                ++withinCount;
-            } else {
-                across += s;
-                ++acrossCount;
-            }
-        }
+void TestFilterBank::separatesByContextOnly()
+{
+    // The same two colours on both sides, in checkerboards of 32- and 128-pixel cells
+    // aligned to the patches: a patch by itself looks alike on both sides (the cells
+    // are wider than version 1's largest filters), its surroundings do not. Version 2's
+    // features tell the sides apart, version 1's do not.
+    cv::RNG rng(77);
+    const Scene scene = contextOnlyScene(32, 128, rng);
+    double accuracy[2] = {0.0, 0.0};
+    const auto versions = bothVersions();
+    for (int k = 0; k < 2; ++k) {
+        const Separation s = separation(versions[k]->extract(scene.rgb), scene.truth);
+        accuracy[k] = s.accuracy;
+        qInfo("%s: mean cosine within the sides %.3f, across %.3f; nearest-centroid accuracy %.3f",
+              versions[k]->name().c_str(), s.within, s.across, s.accuracy);
     }
-    within /= withinCount;
-    across /= acrossCount;
-    qInfo("mean cosine within regions %.3f, across %.3f", within, across);
-    QVERIFY(within > across + 0.5);
-
-    // Nearest centroid (cosine) with the centroids of the true regions.
-    std::vector<std::vector<double>> centroid(2, std::vector<double>(f.channels, 0.0));
-    std::vector<int> count(2, 0);
-    for (int i = 0; i < n; ++i) {
-        const int g = truth.at<int>(i);
-        ++count[g];
-        for (int c = 0; c < f.channels; ++c)
-            centroid[g][c] += f.channel(c)[i];
-    }
-    int correct = 0;
-    for (int i = 0; i < n; ++i) {
-        double score[2];
-        for (int g = 0; g < 2; ++g) {
-            double dot = 0.0, norm = 0.0;
-            for (int c = 0; c < f.channels; ++c) {
-                dot += centroid[g][c] * f.channel(c)[i];
-                norm += centroid[g][c] * centroid[g][c];
-            }
-            score[g] = dot / std::sqrt(norm);
-        }
-        correct += (score[1] > score[0] ? 1 : 0) == truth.at<int>(i);
-    }
-    const double accuracy = double(correct) / n;
-    qInfo("nearest-centroid accuracy %.4f", accuracy);
-    QVERIFY(accuracy >= 0.98);
+    QVERIFY2(accuracy[1] >= 0.93, "version 2 does not tell the sides apart");
+    QVERIFY2(accuracy[0] <= 0.8, "version 1 tells the sides apart: the scene does not need context");
 }
 
 void TestFilterBank::rejectsBadInput_data()
@@ -493,17 +623,28 @@ void TestFilterBank::rejectsBadInput()
     QFETCH(int, cols);
     QFETCH(int, type);
     const cv::Mat image = rows > 0 ? cv::Mat(rows, cols, type, cv::Scalar::all(1)) : cv::Mat();
-    FilterBankBackbone fb;
-    try {
-        fb.extract(image);
-        QFAIL("extract() accepted the image");
-    } catch (const primaps::Error& e) {
-        QVERIFY2(std::string(e.what()).find("filterbank") != std::string::npos, e.what());
+    for (const auto& fb : bothVersions()) {
+        try {
+            fb->extract(image);
+            QFAIL("extract() accepted the image");
+        } catch (const primaps::Error& e) {
+            QVERIFY2(std::string(e.what()).find(fb->name() + ":") == 0, e.what());
+        }
     }
+}
+
+void TestFilterBank::recommendedThresholdIsNearBest_data()
+{
+    QTest::addColumn<int>("version");
+    QTest::newRow("v1") << 1;
+    QTest::newRow("v2") << 2;
 }
 
 void TestFilterBank::recommendedThresholdIsNearBest()
 {
+    // Version 1's threshold was chosen here; version 2's on real photographs
+    // (bench_decompose_quality), so for it this sweep is a floor, not the choice.
+    QFETCH(int, version);
     // Ground-truth scenes: 3-5 Voronoi regions with distinct textures and colours at the
     // recommended 320x320. Each threshold is scored by the mean over scenes of the mIoU
     // after one-to-one matching of masks to regions (see scoreMasks()).
@@ -513,15 +654,15 @@ void TestFilterBank::recommendedThresholdIsNearBest()
     for (int i = 0; i < kSceneCount; ++i)
         scenes.push_back(voronoiScene({320, 320}, 3 + i % 3, rng));
 
-    FilterBankBackbone fb;
+    std::unique_ptr<Backbone> fb = std::move(bothVersions()[std::size_t(version - 1)]);
     std::vector<FeatureMap> features;
     for (const Scene& scene : scenes)
-        features.push_back(fb.extract(scene.rgb));
+        features.push_back(fb->extract(scene.rgb));
 
     std::vector<float> thresholds;
     for (int i = 0; i <= 12; ++i)
         thresholds.push_back(0.2f + 0.05f * i);
-    const float recommended = fb.recommendedThreshold();
+    const float recommended = fb->recommendedThreshold();
     const bool onGrid = std::any_of(thresholds.begin(), thresholds.end(),
                                     [&](float t) { return std::abs(t - recommended) < 1e-4f; });
     if (!onGrid)
@@ -557,8 +698,11 @@ void TestFilterBank::recommendedThresholdIsNearBest()
     }
     qInfo("best tau %.2f (mIoU %.3f); recommended tau %.2f (mIoU %.3f)", bestThreshold, bestScore,
           recommended, recommendedScore);
-    QVERIFY(recommendedScore >= bestScore - 0.02);
-    QVERIFY(recommendedScore >= 0.75);
+    // Version 2 blurs the scenes' clean boundaries a little (best mIoU 0.785 against
+    // 0.824); a broken extractor would be far below either floor.
+    if (version == 1)
+        QVERIFY(recommendedScore >= bestScore - 0.02);
+    QVERIFY(recommendedScore >= (version == 1 ? 0.75 : 0.70));
 }
 
 QTEST_APPLESS_MAIN(TestFilterBank)
