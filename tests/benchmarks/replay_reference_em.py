@@ -21,6 +21,12 @@ on these features. Needs Debian's python3-torch and python3-scipy; it is a
 benchmark-side tool, no test depends on it.
 
     python3 tests/benchmarks/replay_reference_em.py DIR [--seeds 0,1,2] [--epochs 50]
+        [--batch 32] [--label-size N] [--pseudo-labels em|oracle]
+
+--pseudo-labels oracle replaces the E-step by the true class of each mask (the
+majority of its ground-truth pixels): an experiment, not a method, that shows
+what the M-step makes of perfect mask labels. --label-size N samples masks and
+labels at N x N (nearest) before anything runs, so that a replay takes minutes.
 """
 import argparse
 import numpy as np
@@ -64,7 +70,23 @@ def evaluate(head, feats, labels, k, classes):
     return 100 * tp.sum() / confusion.sum(), 100 * np.nanmean(iou), share
 
 
-def run(data, seed, epochs, init_epochs, batch, lr, ema_every, ema_decay, gamma, method):
+def oracle_labels(masks, labels, classes):
+    """Each mask's pixels take the majority ground-truth class of the mask."""
+    out = torch.full_like(masks, IGNORE)
+    for i in range(masks.shape[0]):
+        for m in masks[i].unique():
+            if m == IGNORE:
+                continue
+            inside = masks[i] == m
+            lab = labels[i][inside]
+            lab = lab[lab < classes]
+            if lab.numel():
+                out[i][inside] = torch.bincount(lab, minlength=classes).argmax()
+    return out
+
+
+def run(data, seed, epochs, init_epochs, batch, lr, ema_every, ema_decay, gamma, method,
+        oracle=None):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     feats, masks, k = data["features"], data["masks"], data["classes"]
@@ -113,7 +135,9 @@ def run(data, seed, epochs, init_epochs, batch, lr, ema_every, ema_decay, gamma,
             with torch.no_grad():
                 prior = ema(f).argmax(1)
             pseudo = torch.full_like(masks[idx], IGNORE)
-            for b, msk in enumerate(masks[idx]):
+            if oracle is not None:
+                pseudo = oracle[idx]
+            for b, msk in enumerate(masks[idx] if oracle is None else []):
                 for m in msk.unique():
                     if m == IGNORE:
                         continue
@@ -146,6 +170,9 @@ def main():
     parser.add_argument("--init-epochs", type=int, default=2)
     parser.add_argument("--method", default="primaps-em", choices=["primaps-em", "kmeans"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--label-size", type=int, default=0)
+    parser.add_argument("--pseudo-labels", default="em", choices=["em", "oracle"])
     a = parser.parse_args()
     torch.set_num_threads(a.threads)
     feats = torch.from_numpy(np.load(a.dir + "/features.npy"))
@@ -155,10 +182,16 @@ def main():
     val_feats = torch.from_numpy(np.load(a.dir + "/val_features.npy"))
     val_labels = torch.from_numpy(np.load(a.dir + "/val_labels.npy").astype(np.int64))
     classes = int(labels[labels < IGNORE].max()) + 1
+    if a.label_size:
+        step = masks.shape[-1] // a.label_size
+        def sample(t):
+            return t[:, step // 2::step, step // 2::step].contiguous()
+        masks, labels, val_labels = sample(masks), sample(labels), sample(val_labels)
     data = {"features": feats, "masks": masks, "classes": classes}
+    oracle = oracle_labels(masks, labels, classes) if a.pseudo_labels == "oracle" else None
     for seed in [int(s) for s in a.seeds.split(",")]:
-        theta_m, theta_r = run(data, seed, a.epochs, a.init_epochs, 32, 5e-3, 10, 0.98, 2.0,
-                               a.method)
+        theta_m, theta_r = run(data, seed, a.epochs, a.init_epochs, a.batch, 5e-3, 10, 0.98, 2.0,
+                               a.method, oracle)
         for name, head in (("theta_M", theta_m), ("theta_R", theta_r)):
             acc, miou, share = evaluate(head, val_feats, val_labels, classes, classes)
             print("%s seed %d %s: Acc %.1f mIoU %.1f cluster share %% %s" % (
