@@ -4,11 +4,11 @@
 #
 #   bash fuzz/run.sh BUILD_DIR [SECONDS] [TARGET...]
 #
-# BUILD_DIR was configured with -DPRIMAPS_FUZZ=ON (packaging/test.sh --sanitizers makes
+# BUILD_DIR was configured with -DPRIMAPS_FUZZ=ON (packaging/test.sh makes
 # build-sanitize/ that way). SECONDS per target (default 60); TARGETs default to all
-# (checkpoint npy image labelpng mat runfolder). Seeds come from fuzz_make_seeds; the
-# corpus grows in BUILD_DIR/fuzz-corpus/<target> and is kept between runs, so a long
-# run continues where the last one stopped:
+# (checkpoint npy image labelpng mat runfolder project). Seeds come from fuzz_make_seeds;
+# the corpus grows in BUILD_DIR/fuzz-corpus/<target> and is kept between runs, so a
+# long run continues where the last one stopped:
 #
 #   bash fuzz/run.sh build-sanitize 3600 checkpoint     # one hour on the unpickler
 #
@@ -24,7 +24,7 @@ build="$(cd "$1" && pwd)"
 seconds="${2:-60}"
 shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint npy image labelpng mat runfolder)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint npy image labelpng mat runfolder project)
 
 cmake --build "$build" --target fuzzers --parallel "$(nproc 2>/dev/null || echo 2)"
 

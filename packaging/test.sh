@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # One command for a fresh machine: install, build, and run the whole test suite
-# (headless). CI runs it with both options (.ci/run).
+# (headless): the Release suite, the same suite built with AddressSanitizer +
+# UndefinedBehaviorSanitizer, and every fuzz target for a bounded time. CI runs it
+# verbatim (.ci/run).
 #
-#   bash packaging/test.sh [--sanitizers] [--fuzz SECONDS]
+#   bash packaging/test.sh [--quick] [--fuzz SECONDS]
 #
-# --sanitizers  also builds everything with clang, AddressSanitizer and
-#               UndefinedBehaviorSanitizer into build-sanitize/ and runs the suite there
-#               (suppressions for Debian's libraries: packaging/sanitizers/).
-# --fuzz N      then runs every fuzz target for N seconds (implies --sanitizers; the
-#               fuzz targets live in that build). docs/sanitizers-and-fuzzing.md.
+# By default, after the Release build (build/) and its suite:
+#   - everything is built again with clang, ASan and UBSan into build-sanitize/ and the
+#     suite runs there (suppressions for Debian's libraries: packaging/sanitizers/);
+#   - every fuzz target then runs for 45 seconds (fuzz/run.sh).
+# --quick       only the Release build and its suite (a quick local check).
+# --fuzz N      N seconds per fuzz target instead of 45; 0 skips fuzzing.
+# docs/sanitizers-and-fuzzing.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${PRIMAPS_BUILD_DIR:-$root/build}"
 sanitize_build="${PRIMAPS_SANITIZE_BUILD_DIR:-$root/build-sanitize}"
 
-sanitizers=0
-fuzz_seconds=0
+sanitizers=1
+fuzz_seconds=45
 while [ $# -gt 0 ]; do
   case "$1" in
-    --sanitizers) sanitizers=1 ;;
-    --fuzz) fuzz_seconds="${2:?--fuzz needs a number of seconds}"; sanitizers=1; shift ;;
-    *) echo "test.sh: unknown option '$1' (known: --sanitizers, --fuzz SECONDS)" >&2; exit 2 ;;
+    --quick) sanitizers=0 ;;
+    --fuzz)
+      fuzz_seconds="${2:?--fuzz needs a number of seconds}"; shift
+      case "$fuzz_seconds" in
+        ''|*[!0-9]*) echo "test.sh: --fuzz needs a whole number of seconds, not '$fuzz_seconds'" >&2; exit 2 ;;
+      esac ;;
+    *) echo "test.sh: unknown option '$1' (known: --quick, --fuzz SECONDS)" >&2; exit 2 ;;
   esac
   shift
 done
