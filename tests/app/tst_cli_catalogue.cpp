@@ -290,7 +290,9 @@ private slots:
             QVERIFY2(where != std::string::npos, from.c_str());
             writeBytes(at(QString("proj/") + name), text.replace(where, from.size(), to));
         };
-        const std::string image = "\"../img/good.png\"", run = "\"run\": \"../run\"";
+        // Paths outside the project's folder are stored absolute.
+        auto quoted = [&](const char* relative) { return "\"" + at(relative).toStdString() + "\""; };
+        const std::string image = quoted("img/good.png"), run = "\"run\": " + quoted("run");
         writeBytes(at("proj/truncated.primaps"), projectText.substr(0, projectText.size() / 2));
         writeBytes(at("proj/empty.primaps"), "");
         writeBytes(at("proj/badjson.primaps"), "{\"format\": \"primaps-project\",, }");
@@ -298,18 +300,18 @@ private slots:
         variant("newer.primaps", "\"version\": 1", "\"version\": 2");
         variant("version0.primaps", "\"version\": 1", "\"version\": 0");
         variant("runfile.primaps", "\"primaps-project\"", "\"primaps-run\"");
-        variant("norunfolder.primaps", run, "\"run\": \"../gone\"");
-        variant("runnojson.primaps", run, "\"run\": \"../norun\"");
-        variant("noimage.primaps", image, "\"../img/gone.png\"");
+        variant("norunfolder.primaps", run, "\"run\": " + quoted("gone"));
+        variant("runnojson.primaps", run, "\"run\": " + quoted("norun"));
+        variant("noimage.primaps", image, quoted("img/gone.png"));
         variant("nodataset.primaps", "\"dataset\": null",
                 "\"dataset\": {\"kind\": \"folder\", \"root\": \"../gone\", "
                 "\"split\": \"\", \"classes\": 0}");
         variant("nocheckpoint.primaps", "\"checkpoint\": \"\"", "\"checkpoint\": \"vit.pth\"");
-        variant("correctionsfile.primaps", "\"good.corrections\"", "\"../img/existing.txt\"");
+        variant("correctionsfile.primaps", "\"good.corrections\"", quoted("img/existing.txt"));
         variant("device.primaps", image, "\"/dev/zero\"");
         variant("folderimage.primaps", image, "\"../../../../../../../../../../../etc\"");
-        variant("nul.primaps", image, "\"../img/good.png\\u0000../../etc/passwd\"");
-        variant("newline.primaps", run, "\"run\": \"../run\\nprimaps: all is well\"");
+        variant("nul.primaps", image, "\"good.png\\u0000../../etc/passwd\"");
+        variant("newline.primaps", run, "\"run\": \"run\\nprimaps: all is well\"");
         variant("longname.primaps", image, "\"" + std::string(5000, 'a') + ".png\"");
         QDir().mkpath(at("proj/folder.primaps"));
         {
