@@ -392,7 +392,7 @@ void writeAutosave(const std::string& autosavePath, const Project& project,
 
 Autosave readAutosave(const std::string& autosavePath)
 {
-    json o = parseJsonText(readFile(autosavePath), autosavePath);
+    json o = parseJsonText(readFile(autosavePath, kMaxProjectFileBytes), autosavePath);
     const Reader r(autosavePath);
     const json info = r.object(o, "autosave", "autosave");
     Autosave a;
