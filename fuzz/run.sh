@@ -38,11 +38,9 @@ sup="$root/packaging/sanitizers"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:suppressions=$sup/asan.supp}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$sup/ubsan.supp}"
 
-# OpenCV's decoders allocate whatever a header claims (a 19-byte PBM asked for 2.4 GB);
-# until core refuses such images itself (its pixel budget), cap OpenCV at 64 megapixels
-# so the fuzzers explore instead of stopping at that one known finding. OpenCV reads
-# these when it is loaded, so they must be set before the target starts.
-export OPENCV_IO_MAX_IMAGE_PIXELS="${OPENCV_IO_MAX_IMAGE_PIXELS:-67108864}"
+# No cap on OpenCV's decoders (OPENCV_IO_MAX_IMAGE_PIXELS): core reads each image's
+# header and refuses one beyond its pixel budget before OpenCV allocates anything, and
+# an input that got past that check to a decode over 2 GB is a finding (-rss_limit_mb).
 export OPENCV_LOG_LEVEL="${OPENCV_LOG_LEVEL:-FATAL}"
 
 failed=()

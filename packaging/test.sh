@@ -62,7 +62,11 @@ export ASAN_OPTIONS="suppressions=$sup/asan.supp:detect_leaks=1:check_initializa
 export LSAN_OPTIONS="suppressions=$sup/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="suppressions=$sup/ubsan.supp:print_stacktrace=1:halt_on_error=1"
 # ASan's shadow memory and LibTorch's thread pools: one test at a time per core is
-# plenty, and the timeouts are the release build's times ten.
+# plenty, and the timeouts are the release build's times ten: ctest's per executable,
+# Qt Test's per test function (QTEST_FUNCTION_TIMEOUT, 5 min by default) and the
+# GUI tests' own waits for a decomposition or a fit (PRIMAPS_TEST_TIME_SCALE,
+# tests/support/testsupport.h).
+export QTEST_FUNCTION_TIMEOUT=3000000 PRIMAPS_TEST_TIME_SCALE=10
 # tst_densecrf's meanFieldMatchesExactKernels compares the CRF with its exact-kernel
 # reference to tolerances measured with GCC -O3; this clang -O1 build lands just
 # outside them (max |dq| 1.2e-5 vs < 1e-5, 12 vs <= 8 argmax changes), deterministically
@@ -76,5 +80,7 @@ mapfile -t crf_functions < <("$crf_test" -functions | sed 's/()$//' | grep -vx m
 stage_done "sanitizer test suite"
 
 [ "$fuzz_seconds" -gt 0 ] || exit 0
-bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds"
+# fuzz/run.sh sets its own sanitizer options (no leak checks while fuzzing).
+env -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS \
+  bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds"
 stage_done "fuzzing"
