@@ -121,4 +121,37 @@ std::string readFile(const std::string& path)
     return out.str();
 }
 
+std::string readFile(const std::string& path, std::size_t maxBytes)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (status.type() == fs::file_type::not_found)
+        throw Error("cannot open '" + path + "': no such file");
+    if (ec)
+        throw Error("cannot open '" + path + "': " + ec.message());
+    if (status.type() != fs::file_type::regular)
+        throw Error("'" + path + "' is not a regular file");
+    const std::uintmax_t size = fs::file_size(path, ec);
+    auto tooLarge = [&] {
+        return Error("'" + path + "' is larger than " + std::to_string(maxBytes >> 20) +
+                     " MB; refused unread");
+    };
+    if (!ec && size > maxBytes)
+        throw tooLarge();
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error("cannot open '" + path + "': " + systemError());
+    // One byte more than expected shows a file that grew since its size was read.
+    const std::size_t expected = ec ? maxBytes : std::size_t(size);
+    std::string bytes(expected + 1, '\0');
+    in.read(bytes.data(), std::streamsize(bytes.size()));
+    if (in.bad())
+        throw Error("cannot read '" + path + "'");
+    bytes.resize(std::size_t(in.gcount()));
+    if (bytes.size() > expected)
+        throw Error("'" + path + "' changed while it was read; refused");
+    return bytes;
+}
+
 } // namespace primaps

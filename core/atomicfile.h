@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace cv {
@@ -34,5 +35,10 @@ void commitTemporaryFile(const std::string& temporary, const std::string& path);
 
 /// Reads a whole file. Throws primaps::Error naming the path when it cannot.
 std::string readFile(const std::string& path);
+
+/// Reads a whole regular file of at most `maxBytes` bytes; anything else (a folder,
+/// a FIFO, a device, a larger file) is refused with primaps::Error naming the path
+/// before any of it is read, so a hostile name cannot block or exhaust memory.
+std::string readFile(const std::string& path, std::size_t maxBytes);
 
 } // namespace primaps

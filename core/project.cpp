@@ -84,6 +84,21 @@ public:
             fail(field, "must be a number");
         return v.get<double>();
     }
+    /// A file or folder name: a string without control characters. A NUL would cut
+    /// the name short where the operating system reads it (another file than the one
+    /// shown); a newline or escape would forge lines in the messages that name it.
+    std::string path(const json& o, const std::string& key, const std::string& field) const
+    {
+        std::string value = string(o, key, field);
+        checkPath(value, field);
+        return value;
+    }
+    void checkPath(const std::string& value, const std::string& field) const
+    {
+        if (std::any_of(value.begin(), value.end(),
+                        [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
+            fail(field, "holds a control character; a file name cannot");
+    }
     bool boolean(const json& o, const std::string& key, const std::string& field) const
     {
         const json& v = at(o, key, field);
@@ -176,7 +191,7 @@ Project projectFromJson(const json& o, const std::string& projectPath)
         } catch (const Error& e) {
             r.fail("dataset.kind", std::string("is invalid: ") + e.what());
         }
-        p.dataset.root = resolvedPath(r.string(dataset, "root", "dataset.root"), base);
+        p.dataset.root = resolvedPath(r.path(dataset, "root", "dataset.root"), base);
         if (p.dataset.root.empty())
             r.fail("dataset.root", "is empty");
         p.dataset.split = r.string(dataset, "split", "dataset.split");
@@ -186,14 +201,16 @@ Project projectFromJson(const json& o, const std::string& projectPath)
     }
     const json& images = r.array(o, "images", "images");
     for (std::size_t i = 0; i < images.size(); ++i) {
+        const std::string field = "images[" + std::to_string(i) + "]";
         if (!images[i].is_string() || images[i].get<std::string>().empty())
-            r.fail("images[" + std::to_string(i) + "]", "must be a non-empty path");
+            r.fail(field, "must be a non-empty path");
+        r.checkPath(images[i].get<std::string>(), field);
         p.images.push_back(resolvedPath(images[i].get<std::string>(), base));
     }
-    p.runDir = resolvedPath(r.string(o, "run", "run"), base);
+    p.runDir = resolvedPath(r.path(o, "run", "run"), base);
     const json& backbone = r.object(o, "backbone", "backbone");
     p.backbone = r.string(backbone, "name", "backbone.name");
-    p.checkpoint = resolvedPath(r.string(backbone, "checkpoint", "backbone.checkpoint"), base);
+    p.checkpoint = resolvedPath(r.path(backbone, "checkpoint", "backbone.checkpoint"), base);
     p.checkpointSha256 = r.string(backbone, "sha256", "backbone.sha256");
     if (!p.checkpointSha256.empty() &&
         (p.checkpointSha256.size() != 64 ||
@@ -257,7 +274,7 @@ Project projectFromJson(const json& o, const std::string& projectPath)
                                                     " class " + std::to_string(cls) +
                                                     "; the class table has " +
                                                     std::to_string(p.classes.size()));
-    p.correctionsDir = resolvedPath(r.string(o, "corrections", "corrections"), base);
+    p.correctionsDir = resolvedPath(r.path(o, "corrections", "corrections"), base);
     p.currentImage = r.string(o, "current_image", "current_image");
     return p;
 }
@@ -290,7 +307,43 @@ Project parseProject(const std::string& text, const std::string& projectPath)
 
 Project readProject(const std::string& path)
 {
-    return parseProject(readFile(path), path);
+    return parseProject(readFile(path, kMaxProjectFileBytes), path);
+}
+
+std::vector<DatasetProblem> projectFileProblems(const Project& project)
+{
+    std::vector<DatasetProblem> problems;
+    // Looks at what each name is, never into it: a FIFO or a device named as an
+    // image is reported here, not opened.
+    auto check = [&](const std::string& path, const std::string& field, fs::file_type wanted) {
+        std::error_code ec;
+        const fs::file_status status = fs::status(path, ec);
+        std::string problem;
+        if (ec && ec != std::errc::no_such_file_or_directory)
+            problem = ec.message();
+        else if (status.type() == fs::file_type::not_found)
+            problem = wanted == fs::file_type::directory ? "no such folder" : "no such file";
+        else if (status.type() != wanted)
+            problem = wanted == fs::file_type::directory ? "is not a folder"
+                                                         : "is not a regular file";
+        if (!problem.empty())
+            problems.push_back({path, "field '" + field + "' names '" + path + "': " + problem});
+        return problem.empty();
+    };
+    if (project.hasDataset)
+        check(project.dataset.root, "dataset.root", fs::file_type::directory);
+    for (std::size_t i = 0; i < project.images.size(); ++i)
+        check(project.images[i], "images[" + std::to_string(i) + "]", fs::file_type::regular);
+    if (!project.runDir.empty() && check(project.runDir, "run", fs::file_type::directory))
+        check((fs::path(project.runDir) / "run.json").string(), "run", fs::file_type::regular);
+    if (!project.checkpoint.empty())
+        check(project.checkpoint, "backbone.checkpoint", fs::file_type::regular);
+    // The corrections folder is made by the first correction; only something else
+    // in its place is a problem.
+    std::error_code ec;
+    if (!project.correctionsDir.empty() && fs::exists(project.correctionsDir, ec))
+        check(project.correctionsDir, "corrections", fs::file_type::directory);
+    return problems;
 }
 
 void writeProject(const std::string& path, const Project& project)
@@ -354,7 +407,7 @@ void writeAutosave(const std::string& autosavePath, const Project& project,
 
 Autosave readAutosave(const std::string& autosavePath)
 {
-    json o = parseJsonText(readFile(autosavePath), autosavePath);
+    json o = parseJsonText(readFile(autosavePath, kMaxProjectFileBytes), autosavePath);
     const Reader r(autosavePath);
     const json info = r.object(o, "autosave", "autosave");
     Autosave a;

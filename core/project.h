@@ -9,6 +9,7 @@
 #include "dataset.h"
 #include "matchedits.h"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,8 +74,19 @@ std::string projectToJson(const Project& project, const std::string& projectPath
 /// Does not check that the files it names exist (the caller reports those).
 Project parseProject(const std::string& text, const std::string& projectPath);
 
-/// Reads a project file; throws primaps::Error naming the file.
+/// A project file is a few kilobytes; a larger one is refused before it is read
+/// (a hostile "project" could be a device or a multi-gigabyte file).
+inline constexpr std::size_t kMaxProjectFileBytes = 16u << 20;
+
+/// Reads a project file; throws primaps::Error naming the file (also when it is not
+/// a regular file or larger than kMaxProjectFileBytes).
 Project readProject(const std::string& path);
+
+/// What a read project names that is not there: the dataset root, each loose
+/// image, the run folder (and its run.json), the checkpoint, and the corrections
+/// folder when something else stands in its place. One problem per path, its
+/// message naming the field and the path; nothing is opened or read.
+std::vector<DatasetProblem> projectFileProblems(const Project& project);
 /// Writes the project atomically (never a half-written file). Throws
 /// primaps::Error naming the file.
 void writeProject(const std::string& path, const Project& project);

@@ -12,6 +12,7 @@
 #include "interchange/interchange.h"
 #include "interchange/rle.h"
 #include "npy.h"
+#include "project.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <matio.h>
@@ -324,6 +325,50 @@ void annotationSeeds()
     seed("annotations", "coco_runs_polygon", std::string(1, '\x00') + coco.dump());
 }
 
+// ---- project files: loose images, a dataset with edits, an autosave ----
+void projectSeeds()
+{
+    // Paths inside the (fuzz scratch) project folder are stored relative to it,
+    // others absolute: the seeds have both.
+    const std::string here = (fs::current_path() / "p/project.primaps").string();
+    const std::string folder = fs::path(here).parent_path().string();
+    Project loose;
+    loose.images = {folder + "/images/a.png", "/data/elsewhere/b.jpg"};
+    loose.backbone = "filterbank";
+    loose.correctionsDir = folder + "/project.corrections";
+    seed("project", "loose_images", projectToJson(loose, here));
+
+    Project review;
+    review.hasDataset = true;
+    review.dataset.kind = DatasetKind::Folder;
+    review.dataset.root = folder + "/data";
+    review.dataset.split = "val";
+    review.dataset.classes = 3;
+    review.runDir = folder + "/runs/fit";
+    review.backbone = "dino_vits8";
+    review.checkpoint = "/opt/weights/dino_deitsmall8_pretrain.pth";
+    review.checkpointSha256 = std::string(64, 'c');
+    review.parameters.resolution = 320;
+    review.parameters.threshold = 0.35f;
+    review.parameters.maskCrf = false;
+    review.parameters.theta = "m";
+    review.parameters.predictionCrf = true;
+    review.classes = defaultClassTable({"ground", "ball", "box"});
+    review.classes.classes[1].colour = cv::Vec3b(10, 20, 30);
+    review.matchEdits.overrides[4] = 2;
+    review.matchEdits.merges[5] = 4;
+    review.matchEdits.ignored.insert(6);
+    review.correctionsDir = folder + "/runs/fit/corrections";
+    review.currentImage = "im3";
+    seed("project", "dataset_review", projectToJson(review, here));
+
+    // An autosave is a project file with more fields: written, read back as text.
+    const fs::path autosave = outDir / "autosave.tmp";
+    writeAutosave(autosave.string(), review, here);
+    seed("project", "autosave", readFile(autosave));
+    fs::remove(autosave);
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -341,6 +386,7 @@ int main(int argc, char** argv)
         matSeeds();
         runFolderSeeds();
         annotationSeeds();
+        projectSeeds();
     } catch (const std::exception& e) {
         std::cerr << "fuzz_make_seeds: " << e.what() << "\n";
         return 1;

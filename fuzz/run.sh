@@ -4,11 +4,11 @@
 #
 #   bash fuzz/run.sh BUILD_DIR [SECONDS] [TARGET...]
 #
-# BUILD_DIR was configured with -DPRIMAPS_FUZZ=ON (packaging/test.sh --sanitizers makes
+# BUILD_DIR was configured with -DPRIMAPS_FUZZ=ON (packaging/test.sh makes
 # build-sanitize/ that way). SECONDS per target (default 60); TARGETs default to all
-# (checkpoint npy image labelpng mat runfolder). Seeds come from fuzz_make_seeds; the
-# corpus grows in BUILD_DIR/fuzz-corpus/<target> and is kept between runs, so a long
-# run continues where the last one stopped:
+# (checkpoint npy image labelpng mat runfolder project). Seeds come from fuzz_make_seeds;
+# the corpus grows in BUILD_DIR/fuzz-corpus/<target> and is kept between runs, so a
+# long run continues where the last one stopped:
 #
 #   bash fuzz/run.sh build-sanitize 3600 checkpoint     # one hour on the unpickler
 #
@@ -24,7 +24,7 @@ build="$(cd "$1" && pwd)"
 seconds="${2:-60}"
 shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint npy image labelpng mat runfolder)
+[ ${#targets[@]} -gt 0 ] || targets=(checkpoint npy image labelpng mat runfolder project)
 
 cmake --build "$build" --target fuzzers --parallel "$(nproc 2>/dev/null || echo 2)"
 
@@ -38,11 +38,9 @@ sup="$root/packaging/sanitizers"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:suppressions=$sup/asan.supp}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$sup/ubsan.supp}"
 
-# OpenCV's decoders allocate whatever a header claims (a 19-byte PBM asked for 2.4 GB);
-# until core refuses such images itself (its pixel budget), cap OpenCV at 64 megapixels
-# so the fuzzers explore instead of stopping at that one known finding. OpenCV reads
-# these when it is loaded, so they must be set before the target starts.
-export OPENCV_IO_MAX_IMAGE_PIXELS="${OPENCV_IO_MAX_IMAGE_PIXELS:-67108864}"
+# No cap on OpenCV's decoders (OPENCV_IO_MAX_IMAGE_PIXELS): core reads each image's
+# header and refuses one beyond its pixel budget before OpenCV allocates anything, and
+# an input that got past that check to a decode over 2 GB is a finding (-rss_limit_mb).
 export OPENCV_LOG_LEVEL="${OPENCV_LOG_LEVEL:-FATAL}"
 
 failed=()

@@ -27,7 +27,7 @@ packages=(
   libbenchmark-dev
   # real texture photographs (GIMP's patterns) for the PriMaPs-EM quality test
   gimp-data
-  # the sanitizer build and the fuzz targets (packaging/test.sh --sanitizers):
+  # the sanitizer build and the fuzz targets (packaging/test.sh; skipped by --quick):
   # clang, its ASan/UBSan/libFuzzer runtimes, llvm-symbolizer for readable reports
   clang libclang-rt-14-dev llvm-14
   xvfb xauth

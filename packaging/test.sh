@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # One command for a fresh machine: install, build, and run the whole test suite
-# (headless). CI runs it with both options (.ci/run).
+# (headless). CI runs it verbatim (.ci/run).
 #
-#   bash packaging/test.sh [--sanitizers] [--fuzz SECONDS]
+#   bash packaging/test.sh [--sanitizers] [--fuzz SECONDS] [--quick]
 #
-# --sanitizers  also builds everything with clang, AddressSanitizer and
-#               UndefinedBehaviorSanitizer into build-sanitize/ and runs the suite there
-#               (suppressions for Debian's libraries: packaging/sanitizers/).
-# --fuzz N      then runs every fuzz target for N seconds (implies --sanitizers; the
-#               fuzz targets live in that build). docs/sanitizers-and-fuzzing.md.
+# By default: the Release build (build/) and its suite.
+# --sanitizers  also builds everything with clang, ASan and UBSan into build-sanitize/
+#               and runs the suite there (suppressions for Debian's libraries:
+#               packaging/sanitizers/).
+# --fuzz N      then runs every fuzz target for N seconds (implies --sanitizers;
+#               fuzz/run.sh). docs/sanitizers-and-fuzzing.md.
+# --quick       the Release suite only (the default; kept for scripts that pass it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${PRIMAPS_BUILD_DIR:-$root/build}"
@@ -19,9 +21,15 @@ sanitizers=0
 fuzz_seconds=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --quick) sanitizers=0 ;;
     --sanitizers) sanitizers=1 ;;
-    --fuzz) fuzz_seconds="${2:?--fuzz needs a number of seconds}"; sanitizers=1; shift ;;
-    *) echo "test.sh: unknown option '$1' (known: --sanitizers, --fuzz SECONDS)" >&2; exit 2 ;;
+    --fuzz)
+      fuzz_seconds="${2:?--fuzz needs a number of seconds}"; shift
+      case "$fuzz_seconds" in
+        ''|*[!0-9]*) echo "test.sh: --fuzz needs a whole number of seconds, not '$fuzz_seconds'" >&2; exit 2 ;;
+      esac
+      [ "$fuzz_seconds" -eq 0 ] || sanitizers=1 ;;
+    *) echo "test.sh: unknown option '$1' (known: --sanitizers, --fuzz SECONDS, --quick)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -54,7 +62,11 @@ export ASAN_OPTIONS="suppressions=$sup/asan.supp:detect_leaks=1:check_initializa
 export LSAN_OPTIONS="suppressions=$sup/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="suppressions=$sup/ubsan.supp:print_stacktrace=1:halt_on_error=1"
 # ASan's shadow memory and LibTorch's thread pools: one test at a time per core is
-# plenty, and the timeouts are the release build's times ten.
+# plenty, and the timeouts are the release build's times ten: ctest's per executable,
+# Qt Test's per test function (QTEST_FUNCTION_TIMEOUT, 5 min by default) and the
+# GUI tests' own waits for a decomposition or a fit (PRIMAPS_TEST_TIME_SCALE,
+# tests/support/testsupport.h).
+export QTEST_FUNCTION_TIMEOUT=3000000 PRIMAPS_TEST_TIME_SCALE=10
 # tst_densecrf's meanFieldMatchesExactKernels compares the CRF with its exact-kernel
 # reference to tolerances measured with GCC -O3; this clang -O1 build lands just
 # outside them (max |dq| 1.2e-5 vs < 1e-5, 12 vs <= 8 argmax changes), deterministically
@@ -68,5 +80,7 @@ mapfile -t crf_functions < <("$crf_test" -functions | sed 's/()$//' | grep -vx m
 stage_done "sanitizer test suite"
 
 [ "$fuzz_seconds" -gt 0 ] || exit 0
-bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds"
+# fuzz/run.sh sets its own sanitizer options (no leak checks while fuzzing).
+env -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS \
+  bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds"
 stage_done "fuzzing"

@@ -49,6 +49,11 @@ FitController::~FitController()
     if (m_thread) {
         m_control->cancel();
         m_thread->wait();
+        // onThreadFinished() deletes the thread, but it is queued to this object and
+        // will never run now (LeakSanitizer found the QThread of every fit still
+        // running when its window closed).
+        delete m_thread;
+        m_thread = nullptr;
         // Nothing may reach this object once it is gone: the drain and the
         // thread's finished() are queued to it, and Qt drops them with it.
     }

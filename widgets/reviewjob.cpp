@@ -161,7 +161,10 @@ void ReviewJob::startNextReview()
     if (!m_hasPending)
         return;
     m_hasPending = false;
-    const auto [index, prediction] = m_pending;
+    // Named copies, not a structured binding: C++17 cannot capture bindings in a
+    // lambda (GCC accepts it, clang, which the sanitizer build uses, refuses).
+    const int index = m_pending.first;
+    const ReviewPrediction prediction = m_pending.second;
     std::shared_ptr<RunReview> review = m_review;
     std::shared_ptr<const Dataset> dataset = m_dataset;
     m_reviewWatcher.setFuture(

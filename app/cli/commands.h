@@ -42,4 +42,8 @@ int runFeatures(const QStringList& arguments);
 /// for (backbonescommand.cpp).
 int runBackbones(const QStringList& arguments);
 
+/// `primaps project FILE.primaps`: reads a studio project and names the files it
+/// refers to that are missing (projectcommand.cpp).
+int runProject(const QStringList& arguments);
+
 } // namespace primaps::cli

@@ -34,6 +34,8 @@ Commands:
               (--backbone dino_vits8 --weights FILE.pth, torchscript, ...).
   backbones   List the backbones, their checkpoint files and where they are
               looked for.
+  project     Check a studio project file (*.primaps): what it holds and which
+              files it names are missing.
 
 Options:
   -h, --help     Show this help, or `primaps <command> --help` for a command.
@@ -88,6 +90,8 @@ int main(int argc, char** argv)
         return primaps::cli::runFeatures(args);
     if (command == "backbones")
         return primaps::cli::runBackbones(args);
+    if (command == "project")
+        return primaps::cli::runProject(args);
 
     err << "primaps: unknown command '" << command << "'; see 'primaps --help'\n";
     return primaps::cli::ExitUsage;

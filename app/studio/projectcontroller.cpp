@@ -255,6 +255,15 @@ bool ProjectController::open(const QString& path)
         return false;
     }
     m_path = QFileInfo(path).absoluteFilePath();
+    // Files the project names that are gone (a moved folder, another machine): said
+    // once, up front, instead of as whatever fails first while it is applied.
+    if (const std::vector<DatasetProblem> missing = projectFileProblems(project);
+        !missing.empty()) {
+        QStringList lines;
+        for (const DatasetProblem& problem : missing)
+            lines << fromStd(problem.message);
+        reportError(tr("%1: %2").arg(QDir::toNativeSeparators(m_path), lines.join("; ")));
+    }
     const QString autosave = autosavePath();
     if (QFileInfo(autosave).exists() &&
         QFileInfo(autosave).lastModified() >= QFileInfo(m_path).lastModified()) {

@@ -75,7 +75,8 @@ ReviewController::ReviewController(MainWindow* window) : QObject(window), m_wind
                 if (!path.isEmpty())
                     setActive(false);
             });
-    m_window->canvas()->viewport()->installEventFilter(this);
+    m_canvasViewport = m_window->canvas()->viewport();
+    m_canvasViewport->installEventFilter(this);
     connect(m_window->labelEditor(), &LabelEditor::labelsChanged, this,
             &ReviewController::onEditorChanged);
     // The vote dock's "class of this mask" menu: the classes of the table.

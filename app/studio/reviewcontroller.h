@@ -210,6 +210,9 @@ private:
     CorrectionStore m_store;
     std::map<std::string, cv::Mat> m_pendingCorrections;
     QPoint m_pressPos{-1, -1};
+    /// The canvas's viewport, whose clicks inspect masks; kept so that eventFilter()
+    /// can recognise it without calling into a window that may be half destroyed.
+    QObject* m_canvasViewport = nullptr;
 };
 
 } // namespace primaps

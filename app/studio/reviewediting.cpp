@@ -196,7 +196,13 @@ int ReviewController::inspectMask(const QPoint& pixel)
 
 bool ReviewController::eventFilter(QObject* watched, QEvent* event)
 {
-    if (watched == m_window->canvas()->viewport() && m_active && m_review &&
+    // Only mouse presses and releases on the canvas's viewport matter, and those are
+    // checked before the window is touched: the viewport also gets events while the
+    // main window is being destroyed, when calling into it is undefined (UBSan: a
+    // member call on a half-destroyed MainWindow).
+    const bool press = event->type() == QEvent::MouseButtonPress ||
+                       event->type() == QEvent::MouseButtonRelease;
+    if (press && watched == m_canvasViewport && m_active && m_review &&
         m_layer == Layer::PseudoLabel && !m_window->canvas()->isEditing()) {
         if (event->type() == QEvent::MouseButtonPress) {
             auto* e = static_cast<QMouseEvent*>(event);

@@ -10,6 +10,7 @@
 // state, not output.
 #include "atomicfile.h"
 #include "npy.h"
+#include "project.h"
 #include "matfixture.h"
 #include "testsupport.h"
 
@@ -272,6 +273,53 @@ private slots:
         QVERIFY(complete != std::string::npos);
         unfinished.replace(complete, 16, "\"complete\": false");
         writeBytes(at("unfinished/run.json"), unfinished);
+
+        // studio project files (*.primaps): one good project over the fixtures above,
+        // and damaged or hostile variants of its text
+        primaps::Project project;
+        project.images = {at("img/good.png").toStdString()};
+        project.runDir = at("run").toStdString();
+        project.backbone = "filterbank";
+        project.correctionsDir = at("proj/good.corrections").toStdString();
+        const std::string projectText =
+            primaps::projectToJson(project, at("proj/good.primaps").toStdString());
+        writeBytes(at("proj/good.primaps"), projectText);
+        auto variant = [&](const char* name, const std::string& from, const std::string& to) {
+            std::string text = projectText;
+            const std::size_t where = text.find(from);
+            QVERIFY2(where != std::string::npos, from.c_str());
+            writeBytes(at(QString("proj/") + name), text.replace(where, from.size(), to));
+        };
+        // Paths outside the project's folder are stored absolute.
+        auto quoted = [&](const char* relative) { return "\"" + at(relative).toStdString() + "\""; };
+        const std::string image = quoted("img/good.png"), run = "\"run\": " + quoted("run");
+        writeBytes(at("proj/truncated.primaps"), projectText.substr(0, projectText.size() / 2));
+        writeBytes(at("proj/empty.primaps"), "");
+        writeBytes(at("proj/badjson.primaps"), "{\"format\": \"primaps-project\",, }");
+        writeBytes(at("proj/array.primaps"), "[\"primaps-project\", 1]");
+        variant("newer.primaps", "\"version\": 1", "\"version\": 2");
+        variant("version0.primaps", "\"version\": 1", "\"version\": 0");
+        variant("runfile.primaps", "\"primaps-project\"", "\"primaps-run\"");
+        variant("norunfolder.primaps", run, "\"run\": " + quoted("gone"));
+        variant("runnojson.primaps", run, "\"run\": " + quoted("norun"));
+        variant("noimage.primaps", image, quoted("img/gone.png"));
+        variant("nodataset.primaps", "\"dataset\": null",
+                "\"dataset\": {\"kind\": \"folder\", \"root\": \"../gone\", "
+                "\"split\": \"\", \"classes\": 0}");
+        variant("nocheckpoint.primaps", "\"checkpoint\": \"\"", "\"checkpoint\": \"vit.pth\"");
+        variant("correctionsfile.primaps", "\"good.corrections\"", quoted("img/existing.txt"));
+        variant("device.primaps", image, "\"/dev/zero\"");
+        variant("folderimage.primaps", image, "\"../../../../../../../../../../../etc\"");
+        variant("nul.primaps", image, "\"good.png\\u0000../../etc/passwd\"");
+        variant("newline.primaps", run, "\"run\": \"run\\nprimaps: all is well\"");
+        variant("longname.primaps", image, "\"" + std::string(5000, 'a') + ".png\"");
+        QDir().mkpath(at("proj/folder.primaps"));
+        {
+            // 17 MB, sparse, under scratch/ so that the snapshots skip it
+            QDir().mkpath(at("scratch"));
+            QFile huge(at("scratch/huge.primaps"));
+            QVERIFY(huge.open(QIODevice::WriteOnly) && huge.resize(17 << 20));
+        }
     }
 
     void catalogue_data()
@@ -476,6 +524,58 @@ private slots:
             QStringList{"export", "--run", "@/nowhere", "--out", "@/export"}, 2, "holds no fit");
         row("run: merge of a non-partial", QStringList{"eval", "--merge", "@/eval.json"}, 2,
             "not a shard's partial");
+
+        // studio project files, through `primaps project` (which reads them as the
+        // studio does)
+        const QStringList proj = {"project"};
+        row("project: all there", proj + QStringList{"@/proj/good.primaps"}, 0,
+            "every file it names is there");
+        row("project: truncated", proj + QStringList{"@/proj/truncated.primaps"}, 2,
+            "truncated.primaps': not JSON");
+        row("project: empty file", proj + QStringList{"@/proj/empty.primaps"}, 2,
+            "empty.primaps': not JSON");
+        row("project: bad JSON", proj + QStringList{"@/proj/badjson.primaps"}, 2,
+            "badjson.primaps': not JSON");
+        row("project: a JSON array", proj + QStringList{"@/proj/array.primaps"}, 2,
+            "not a project file");
+        row("project: newer version", proj + QStringList{"@/proj/newer.primaps"}, 2,
+            "field 'version' is 2; this program reads version 1 (the file is from a newer one)");
+        row("project: version 0", proj + QStringList{"@/proj/version0.primaps"}, 2,
+            "field 'version' is 0; this program reads version 1");
+        row("project: a run's format", proj + QStringList{"@/proj/runfile.primaps"}, 2,
+            "field 'format' must be \"primaps-project\"");
+        row("project: run folder missing", proj + QStringList{"@/proj/norunfolder.primaps"}, 1,
+            "field 'run' names");
+        row("project: run folder without run.json", proj + QStringList{"@/proj/runnojson.primaps"},
+            1, "norun/run.json': no such file");
+        row("project: image missing", proj + QStringList{"@/proj/noimage.primaps"}, 1,
+            "field 'images[0]' names");
+        row("project: dataset root missing", proj + QStringList{"@/proj/nodataset.primaps"}, 1,
+            "field 'dataset.root' names");
+        row("project: checkpoint missing", proj + QStringList{"@/proj/nocheckpoint.primaps"}, 1,
+            "vit.pth': no such file");
+        row("project: corrections folder is a file",
+            proj + QStringList{"@/proj/correctionsfile.primaps"}, 1,
+            "existing.txt': is not a folder");
+        row("project: image is a device", proj + QStringList{"@/proj/device.primaps"}, 1,
+            "'/dev/zero': is not a regular file");
+        row("project: image path climbs out to /etc",
+            proj + QStringList{"@/proj/folderimage.primaps"}, 1, "'/etc': is not a regular file");
+        row("project: NUL inside a path", proj + QStringList{"@/proj/nul.primaps"}, 2,
+            "field 'images[0]' holds a control character");
+        row("project: newline inside a path", proj + QStringList{"@/proj/newline.primaps"}, 2,
+            "field 'run' holds a control character");
+        row("project: 5000-character file name", proj + QStringList{"@/proj/longname.primaps"}, 1,
+            "File name too long");
+        row("project: the file is a device", proj + QStringList{"/dev/zero"}, 2,
+            "'/dev/zero' is not a regular file");
+        row("project: the file is a folder", proj + QStringList{"@/proj/folder.primaps"}, 2,
+            "folder.primaps' is not a regular file");
+        row("project: 17 MB file", proj + QStringList{"@/scratch/huge.primaps"}, 2,
+            "is larger than 16 MB; refused unread");
+        row("project: missing file", proj + QStringList{"@/proj/gone.primaps"}, 2,
+            "gone.primaps': no such file");
+        row("project: no file given", proj, 2, "needs exactly one FILE.primaps");
 
         // command-line values
         row("value: --lr nan", fit + QStringList{"--lr", "nan"}, 2,

@@ -34,7 +34,7 @@ namespace {
 
 using primaps::testing::sameMat;
 
-constexpr int kTimeoutMs = 120000;
+const int kTimeoutMs = primaps::testing::scaledTimeout(120000);
 const QString kChelsea = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 const QString kCoffee = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
 

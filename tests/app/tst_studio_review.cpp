@@ -121,8 +121,8 @@ class TestStudioReview : public QObject
         QSignalSpy metrics(review, &ReviewController::metricsReady);
         QSignalSpy shown(review, &ReviewController::layerShown);
         review->openRun(run);
-        QVERIFY(testing::waitNextOk(opened, 120000));
-        QVERIFY(testing::waitNextOk(metrics, 300000));
+        QVERIFY(testing::waitNextOk(opened, testing::scaledTimeout(120000)));
+        QVERIFY(testing::waitNextOk(metrics, testing::scaledTimeout(300000)));
         QVERIFY(QTest::qWaitFor([&] { return review->currentReview() != nullptr; }, 120000));
         review->job()->waitIdle();
     }
@@ -370,7 +370,8 @@ private slots:
         dialog.setPrediction("r", false);
         QSignalSpy finished(&dialog, &PseudoLabelExportDialog::exportFinished);
         QVERIFY(dialog.start());
-        QVERIFY2(testing::waitNextOk(finished, 300000), qPrintable(dialog.summary()));
+        QVERIFY2(testing::waitNextOk(finished, testing::scaledTimeout(300000)),
+                 qPrintable(dialog.summary()));
         const testing::CliRun cli = runCli({"export", "--run", run, "--dataset", "folder", "--root",
                                             ds, "--theta", "r", "--out", cliOut, "-q"});
         QVERIFY2(cli.exitCode == 0, qPrintable(cli.err));
@@ -399,7 +400,7 @@ private slots:
         });
         QVERIFY(!dialog.start());
         QVERIFY(dialog.start());
-        QVERIFY(testing::waitNextOk(finished, 300000));
+        QVERIFY(testing::waitNextOk(finished, testing::scaledTimeout(300000)));
         QCOMPARE(asked.size(), 2);
         QVERIFY(dialog.summary().contains("8 image(s) exported"));
         w.evaluationView()->matchUndoStack()->undo();

@@ -5,6 +5,7 @@
 
 #include "error.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <opencv2/core.hpp>
@@ -84,9 +85,19 @@ inline bool sameMat(const cv::Mat& a, const cv::Mat& b)
            (a.empty() || cv::norm(a, b, cv::NORM_INF) == 0.0);
 }
 
-/// Waits up to `timeoutMs` for the next emission recorded by `spy` and returns its
-/// first argument as a bool (e.g. the `ok` of MainWindow::decompositionShown);
-/// false on timeout.
+/// A wall-clock limit of a test, stretched by PRIMAPS_TEST_TIME_SCALE (a whole number,
+/// default 1): packaging/test.sh sets it for the sanitizer build, whose instrumented
+/// decompositions and fits run several times slower than the Release build's.
+inline int scaledTimeout(int ms)
+{
+    bool ok = false;
+    const int scale = qEnvironmentVariableIntValue("PRIMAPS_TEST_TIME_SCALE", &ok);
+    return ok && scale > 1 ? int(std::min<qint64>(qint64(ms) * scale, 24LL * 3600 * 1000)) : ms;
+}
+
+/// Waits up to `timeoutMs` (pass it through scaledTimeout()) for the next emission
+/// recorded by `spy` and returns its first argument as a bool (e.g. the `ok` of
+/// MainWindow::decompositionShown); false on timeout.
 inline bool waitNextOk(QSignalSpy& spy, int timeoutMs)
 {
     const int before = spy.count();

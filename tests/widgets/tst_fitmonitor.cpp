@@ -32,7 +32,7 @@ using namespace primaps;
 
 namespace {
 
-constexpr int kTimeoutMs = 240000;
+const int kTimeoutMs = primaps::testing::scaledTimeout(240000);
 
 // A folder-dataset sample (images/<stem>.png + labels/<stem>.png).
 void writeSample(const QDir& root, const QString& stem, unsigned seed)
