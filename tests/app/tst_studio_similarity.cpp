@@ -90,11 +90,14 @@ bool waitFinal(MainWindow& window)
     }, kTimeoutMs);
 }
 
-void ctrlClick(MainWindow& window, const QPointF& photoPoint)
+// Returns the photo point the click lands on: the widget position is whole
+// pixels, so at a zoom below 1 it differs from `photoPoint` by up to 1/zoom.
+QPointF ctrlClick(MainWindow& window, const QPointF& photoPoint)
 {
     CanvasWidget* canvas = window.canvas();
     const QPoint pos = canvas->mapFromScene(photoPoint);
     QTest::mouseClick(canvas->viewport(), Qt::LeftButton, Qt::ControlModifier, pos);
+    return canvas->mapToScene(pos);
 }
 
 struct Session
@@ -139,8 +142,7 @@ private slots:
         const DecomposeResult& r = s.window.currentResult();
         const ImageDecomposition& d = *r.decomposition;
 
-        const QPointF point(20.5, 90.5); // in region 0 of the first scene
-        ctrlClick(s.window, point);
+        const QPointF point = ctrlClick(s.window, QPointF(20.5, 90.5)); // region 0, first scene
         QVERIFY(shown.wait(kTimeoutMs));
         const cv::Point2d g = imageToGrid({point.x(), point.y()}, d.prepared, d.features.height,
                                           d.features.width);
