@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: MIT
+// The main window's tool bar (backbone, threshold, CRF, compare, edit, overlay, zoom)
+// and its status bar.
+#include "mainwindow.h"
+#include "mainwindow_p.h"
+#include "playbackpanel.h"
+#include "similaritycontroller.h"
+
+#include "atomicfile.h"
+#include "backbone.h"
+#include "backbonehint.h"
+#include "backbonemanagerdialog.h"
+#include "canvaswidget.h"
+#include "datadir.h"
+#include "evaluationwidget.h"
+#include "exportfolder.h"
+#include "featureviewwidget.h"
+#include "fitdialog.h"
+#include "fitmonitorwidget.h"
+#include "imagelistwidget.h"
+#include "labeleditor.h"
+#include "legendwidget.h"
+#include "messagelog.h"
+#include "messagewidget.h"
+#include "overlay.h"
+#include "perspectives.h"
+#include "projectcontroller.h"
+#include "reviewcontroller.h"
+#include "runtime.h"
+#include "stepperwidget.h"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QSlider>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QtConcurrent/QtConcurrentRun>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace primaps {
+
+using namespace mainwindow_detail;
+
+void MainWindow::createToolBar()
+{
+    QToolBar* bar = addToolBar(tr("Decomposition"));
+    bar->setObjectName(QStringLiteral("DecompositionToolBar"));
+    bar->setMovable(false);
+    bar->setToolButtonStyle(Qt::ToolButtonTextOnly);
+
+    auto spacer = [bar](int width) {
+        auto* gap = new QWidget(bar);
+        gap->setFixedWidth(width);
+        bar->addWidget(gap);
+    };
+    spacer(6);
+
+    auto* backboneLabel = new QLabel(tr("Backbone"), bar);
+    bar->addWidget(backboneLabel);
+    spacer(6);
+    m_backboneCombo = new QComboBox(bar);
+    for (const std::string& name : availableBackbones())
+        m_backboneCombo->addItem(QString::fromStdString(name));
+    m_backboneCombo->setToolTip(tr("The feature extractor. 'filterbank' needs no weights and "
+                                   "finds colour and texture segments, not semantics."));
+    backboneLabel->setBuddy(m_backboneCombo);
+    bar->addWidget(m_backboneCombo);
+    connect(m_backboneCombo, &QComboBox::currentTextChanged, this, [this] {
+        m_useRecommendedThreshold = true; // each backbone has its own scale
+        submitCurrent();
+    });
+    spacer(18);
+
+    const QString thresholdTip =
+        tr("PriMaPs threshold \u03c4: patches whose similarity to the seed is below "
+           "\u03c4 \u00b7 max are left for later masks.\nHigher \u03c4 gives smaller, purer "
+           "masks and more iterations. The default is the backbone's recommendation.");
+    auto* thresholdLabel = new QLabel(tr("Threshold \u03c4"), bar);
+    thresholdLabel->setToolTip(thresholdTip);
+    bar->addWidget(thresholdLabel);
+    spacer(6);
+    m_thresholdSlider = new QSlider(Qt::Horizontal, bar);
+    m_thresholdSlider->setRange(toSlider(kThresholdMin), toSlider(kThresholdMax));
+    m_thresholdSlider->setFixedWidth(170);
+    m_thresholdSlider->setToolTip(thresholdTip);
+    bar->addWidget(m_thresholdSlider);
+    spacer(4);
+    m_thresholdSpin = new QDoubleSpinBox(bar);
+    m_thresholdSpin->setRange(kThresholdMin, kThresholdMax);
+    m_thresholdSpin->setSingleStep(0.01);
+    m_thresholdSpin->setDecimals(2);
+    m_thresholdSpin->setToolTip(thresholdTip);
+    m_thresholdSpin->setAccessibleName(tr("Threshold"));
+    thresholdLabel->setBuddy(m_thresholdSpin);
+    bar->addWidget(m_thresholdSpin);
+    m_thresholdReset = new QToolButton(bar);
+    m_thresholdReset->setText(tr("Recommended"));
+    m_thresholdReset->setToolTip(tr("Back to the backbone's recommended threshold"));
+    bar->addWidget(m_thresholdReset);
+    // A drag previews without the CRF; keys, wheel and clicks on the groove
+    // move the slider without it being down and count as edits.
+    connect(m_thresholdSlider, &QSlider::sliderPressed, this, [this] { m_dragChanged = false; });
+    connect(m_thresholdSlider, &QSlider::valueChanged, this, [this](int value) {
+        if (m_thresholdSlider->isSliderDown())
+            onThresholdDragged(value / 100.0);
+        else
+            onThresholdEdited(value / 100.0);
+    });
+    connect(m_thresholdSlider, &QSlider::sliderReleased, this, &MainWindow::onThresholdReleased);
+    connect(m_thresholdSpin, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
+            &MainWindow::onThresholdEdited);
+    connect(m_thresholdReset, &QToolButton::clicked, this, [this] {
+        m_useRecommendedThreshold = true;
+        if (m_recommendedThreshold > 0.0)
+            updateThresholdControls(m_recommendedThreshold);
+        m_rerunTimer->start();
+    });
+    updateThresholdControls(0.5);
+    spacer(18);
+
+    // A check box reads as on/off at a glance; the menu action carries the shortcut.
+    auto* crfBox = new QCheckBox(tr("Dense CRF"), bar);
+    crfBox->setChecked(m_crfAction->isChecked());
+    crfBox->setToolTip(m_crfAction->toolTip());
+    connect(crfBox, &QCheckBox::toggled, m_crfAction, &QAction::setChecked);
+    connect(m_crfAction, &QAction::toggled, crfBox, &QCheckBox::setChecked);
+    bar->addWidget(crfBox);
+    spacer(4);
+    m_compareAction->setIconText(tr("Before | After"));
+    bar->addAction(m_compareAction);
+    spacer(4);
+    // Correcting labels is a mode: its tool row shows only while the mode is on,
+    // so the window stays calm for people who only explore proposals.
+    bar->addAction(m_editor->editModeAction());
+    spacer(18);
+
+    auto* opacityLabel = new QLabel(tr("Overlay"), bar);
+    bar->addWidget(opacityLabel);
+    spacer(6);
+    m_opacitySlider = new QSlider(Qt::Horizontal, bar);
+    m_opacitySlider->setRange(0, 100);
+    m_opacitySlider->setFixedWidth(130);
+    m_opacitySlider->setToolTip(tr("Opacity of the mask colours over the image"));
+    m_opacitySlider->setAccessibleName(tr("Overlay opacity"));
+    bar->addWidget(m_opacitySlider);
+    m_opacityValue = new QLabel(bar);
+    m_opacityValue->setMinimumWidth(
+        m_opacityValue->fontMetrics().horizontalAdvance(QStringLiteral("100 %")) + 8);
+    m_opacityValue->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    bar->addWidget(m_opacityValue);
+    connect(m_opacitySlider, &QSlider::valueChanged, this, [this](int value) {
+        m_canvas->setOverlayOpacity(value / 100.0);
+        m_opacityValue->setText(QStringLiteral("%1 %").arg(value));
+    });
+    m_opacitySlider->setValue(kDefaultOpacity);
+    m_canvas->setOverlayOpacity(kDefaultOpacity / 100.0);
+    m_opacityValue->setText(QStringLiteral("%1 %").arg(kDefaultOpacity));
+
+    auto* stretch = new QWidget(bar);
+    stretch->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
+    bar->addWidget(stretch);
+    m_fitAction->setToolTip(tr("Fit the image to the window (Ctrl+0)"));
+    m_actualSizeAction->setIconText(tr("100 %"));
+    m_actualSizeAction->setToolTip(tr("One image pixel per screen pixel (Ctrl+1)"));
+    m_zoomOutAction->setIconText(QStringLiteral("\u2212"));
+    m_zoomInAction->setIconText(QStringLiteral("+"));
+    m_fitAction->setIconText(tr("Fit"));
+    bar->addAction(m_zoomOutAction);
+    bar->addAction(m_zoomInAction);
+    bar->addAction(m_fitAction);
+    bar->addAction(m_actualSizeAction);
+    spacer(6);
+    addToolBarBreak();
+    addToolBar(m_editor->toolBar());
+    m_editor->toolBar()->setVisible(m_editor->isEditMode());
+    connect(m_editor, &LabelEditor::editModeChanged, m_editor->toolBar(), &QToolBar::setVisible);
+}
+
+void MainWindow::createStatusBar()
+{
+    m_statusMessage = new QLabel(this);
+    m_statusMessage->setTextFormat(Qt::PlainText);
+    statusBar()->addWidget(m_statusMessage, 1);
+    m_busyBar = new QProgressBar(this);
+    m_busyBar->setRange(0, 0);
+    m_busyBar->setMaximumWidth(90);
+    m_busyBar->setMaximumHeight(14);
+    m_busyBar->setTextVisible(false);
+    m_busyBar->hide();
+    statusBar()->addPermanentWidget(m_busyBar);
+    m_statusMasks = new QLabel(this);
+    m_statusMasks->setContentsMargins(6, 0, 6, 0);
+    statusBar()->addPermanentWidget(m_statusMasks);
+    m_statusSeparator = new QFrame(this);
+    m_statusSeparator->setFrameShape(QFrame::VLine);
+    m_statusSeparator->setFrameShadow(QFrame::Sunken);
+    m_statusSeparator->hide();
+    statusBar()->addPermanentWidget(m_statusSeparator);
+    m_statusTimings = new QLabel(this);
+    m_statusTimings->setContentsMargins(6, 0, 6, 0);
+    m_statusTimings->setToolTip(
+        tr("Time spent computing features, in the PriMaPs loop (with the mask stack), on the "
+           "upsampled label map and in the dense CRF, for the result on display.\n"
+           "\"cached\": the features of an earlier run on this image were reused."));
+    statusBar()->addPermanentWidget(m_statusTimings);
+}
+
+} // namespace primaps
