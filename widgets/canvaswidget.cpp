@@ -53,10 +53,6 @@ private:
 
 namespace {
 
-constexpr double kMinZoom = 0.02;
-constexpr double kMaxZoom = 32.0;
-constexpr double kStep = 1.25;
-
 // Background pixels are darkened by this share of the opacity, as in core's
 // overlayLabels(), so the masks stand out without hiding what they left out.
 constexpr double kBackgroundDim = 0.55;
@@ -367,144 +363,6 @@ void CanvasWidget::setLabelTable(const LabelTable& table)
     updateHover(viewport()->mapFromGlobal(QCursor::pos()));
 }
 
-void CanvasWidget::setEditingEnabled(bool enabled)
-{
-    if (!enabled)
-        finishStroke();
-    m_editable = enabled;
-    updateDragMode();
-}
-
-void CanvasWidget::setEditTool(EditTool tool)
-{
-    if (tool == m_tool)
-        return;
-    finishStroke();
-    m_tool = tool;
-    updateDragMode();
-}
-
-bool CanvasWidget::isEditing() const
-{
-    return m_editable && m_tool != EditTool::None && !m_labels.empty();
-}
-
-bool CanvasWidget::brushActive() const
-{
-    return isEditing() && (m_tool == EditTool::Brush || m_tool == EditTool::Eraser);
-}
-
-void CanvasWidget::setBrushLabel(int id)
-{
-    m_brushLabel = std::clamp(id, 0, 255);
-}
-
-void CanvasWidget::setBrushRadius(int radius)
-{
-    radius = std::clamp(radius, 0, kMaxBrushRadius);
-    if (radius == m_brushRadius)
-        return;
-    m_brushRadius = radius;
-    viewport()->update();
-    emit brushRadiusChanged(radius);
-}
-
-void CanvasWidget::setEditBase(const cv::Mat& base)
-{
-    m_editBase = base.empty() || base.size() != m_labels.size() || base.type() != CV_8U
-                     ? cv::Mat()
-                     : base.clone();
-    if (m_editsOnly)
-        rebuildOverlay();
-}
-
-void CanvasWidget::setShowEditsOnly(bool on)
-{
-    if (on == m_editsOnly)
-        return;
-    m_editsOnly = on;
-    rebuildOverlay();
-}
-
-void CanvasWidget::applyLabelPatch(const LabelPatch& patch, bool forward)
-{
-    if (patch.empty() || m_labels.empty())
-        return;
-    finishStroke();
-    applyPatch(m_labels, patch, forward);
-    if (forward)
-        countPatch(patch);
-    else
-        countPatch(LabelPatch{patch.rect, patch.after, patch.before});
-    redrawOverlayRect(patch.rect);
-    updateFractions();
-    m_hovered = -2;
-    updateHover(viewport()->mapFromGlobal(QCursor::pos()));
-    emit labelsChanged();
-}
-
-void CanvasWidget::updateDragMode()
-{
-    const bool editing = isEditing();
-    setDragMode(editing ? QGraphicsView::NoDrag : QGraphicsView::ScrollHandDrag);
-    m_cursorOnDivider = false;
-    viewport()->setCursor(editing ? Qt::CrossCursor : Qt::OpenHandCursor);
-    viewport()->update();
-}
-
-QPointF CanvasWidget::sceneAtPixelCentre(const QPointF& viewPos) const
-{
-    // A mouse position names a screen pixel; its centre is what the pointer
-    // points at. Rounding to the pixel's corner instead would shift edits by a
-    // label pixel at some zooms and scroll offsets.
-    return viewportTransform().inverted().map(viewPos + QPointF(0.5, 0.5));
-}
-
-QPoint CanvasWidget::labelPixelAt(const QPointF& photoPoint) const
-{
-    if (m_labels.empty() || !m_labelRect.contains(photoPoint))
-        return QPoint(-1, -1);
-    const int x =
-        std::clamp(int((photoPoint.x() - m_labelRect.left()) / m_labelRect.width() * m_labels.cols),
-                   0, m_labels.cols - 1);
-    const int y =
-        std::clamp(int((photoPoint.y() - m_labelRect.top()) / m_labelRect.height() * m_labels.rows),
-                   0, m_labels.rows - 1);
-    return QPoint(x, y);
-}
-
-void CanvasWidget::paintTo(const QPoint& pixel)
-{
-    const uchar label = uchar(m_tool == EditTool::Eraser ? 0 : m_brushLabel);
-    const cv::Rect box = paintSegment(m_labels, cv::Point(m_strokeLast.x(), m_strokeLast.y()),
-                                      cv::Point(pixel.x(), pixel.y()), m_brushRadius, label);
-    m_strokeLast = pixel;
-    if (box.empty())
-        return;
-    m_strokeBox = m_strokeBox.empty() ? box : (m_strokeBox | box);
-    redrawOverlayRect(box);
-}
-
-void CanvasWidget::finishStroke()
-{
-    if (!m_stroking)
-        return;
-    m_stroking = false;
-    const LabelPatch patch = m_strokeBox.empty()
-                                 ? LabelPatch()
-                                 : diffLabels(m_strokeBefore, m_labels, m_strokeBox);
-    m_strokeBefore = cv::Mat();
-    m_strokeBox = cv::Rect();
-    if (patch.empty())
-        return;
-    countPatch(patch);
-    updateFractions();
-    m_hovered = -2;
-    updateHover(viewport()->mapFromGlobal(QCursor::pos()));
-    emit labelsEdited(patch, m_tool == EditTool::Eraser ? tr("Erase") : tr("Brush stroke"));
-    emit labelsChanged();
-}
-
 void CanvasWidget::updateLayers()
 {
     const bool comparing = isComparing();
@@ -612,69 +470,6 @@ void CanvasWidget::setHighlightedMask(int id)
         return;
     m_highlighted = id;
     rebuildOverlay();
-}
-
-void CanvasWidget::zoomIn()
-{
-    applyZoom(zoom() * kStep, false);
-}
-
-void CanvasWidget::zoomOut()
-{
-    applyZoom(zoom() / kStep, false);
-}
-
-void CanvasWidget::setZoom(double zoom)
-{
-    applyZoom(zoom, false);
-}
-
-void CanvasWidget::showActualSize()
-{
-    applyZoom(1.0, false);
-}
-
-void CanvasWidget::fitToWindow()
-{
-    m_fit = true;
-    if (m_photo.isNull()) {
-        resetTransform();
-        return;
-    }
-    // A small margin keeps the photo's edge visible against the background.
-    const QRectF target = QRectF(viewport()->rect()).adjusted(8, 8, -8, -8);
-    const double scale =
-        std::clamp(std::min(target.width() / m_photo.width(), target.height() / m_photo.height()),
-                   kMinZoom, kMaxZoom);
-    setTransform(QTransform::fromScale(scale, scale));
-    centerOn(m_scene->sceneRect().center());
-    updateZoomLabel();
-    emit zoomChanged(scale);
-}
-
-void CanvasWidget::applyZoom(double target, bool underMouse)
-{
-    const double clamped = std::clamp(target, kMinZoom, kMaxZoom);
-    const double factor = clamped / zoom();
-    if (std::abs(factor - 1.0) < 1e-9)
-        return;
-    m_fit = false;
-    setTransformationAnchor(underMouse ? QGraphicsView::AnchorUnderMouse
-                                       : QGraphicsView::AnchorViewCenter);
-    scale(factor, factor);
-    setTransformationAnchor(QGraphicsView::AnchorUnderMouse);
-    updateZoomLabel();
-    emit zoomChanged(zoom());
-}
-
-void CanvasWidget::wheelEvent(QWheelEvent* event)
-{
-    const int delta = event->angleDelta().y();
-    if (delta == 0 || m_photo.isNull())
-        return QGraphicsView::wheelEvent(event);
-    // 120 units are one notch of a mouse wheel; touchpads send smaller steps.
-    applyZoom(zoom() * std::pow(kStep, delta / 120.0), true);
-    event->accept();
 }
 
 void CanvasWidget::resizeEvent(QResizeEvent* event)
@@ -910,19 +705,6 @@ void CanvasWidget::updateHover(const QPoint& viewPos)
         m_hovered = id;
         emit hoveredMaskChanged(id);
     }
-}
-
-void CanvasWidget::updateZoomLabel()
-{
-    if (m_photo.isNull()) {
-        m_zoomLabel->hide();
-        return;
-    }
-    const QString percent = QStringLiteral("%1 %").arg(std::lround(zoom() * 100.0));
-    m_zoomLabel->setText(m_fit ? tr("Fit \u00b7 %1").arg(percent) : percent);
-    m_zoomLabel->adjustSize();
-    placeReadouts();
-    m_zoomLabel->show();
 }
 
 void CanvasWidget::placeReadouts()
