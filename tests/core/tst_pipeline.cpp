@@ -193,6 +193,69 @@ private slots:
         QVERIFY(again.crfImage.get() != first.crfImage.get());
     }
 
+    void fineCrfLatticesAreKeptAcrossThresholds()
+    {
+        // The studio's path on a photo larger than the processing resolution: the
+        // CRF at the capped original, a new threshold first without the CRF (the
+        // preview), then the CRF alone on the kept lattices. The result must be
+        // that of a fresh decomposition at that threshold, to the last label.
+        const Scene scene = makeScene(3);
+        auto backbone = createBackbone("filterbank");
+        PipelineParams params;
+        params.crfMaxPixels = 300000;
+        const ImageDecomposition first = decomposeImage(scene.rgb, *backbone, params);
+        QVERIFY(first.crfApplied);
+        QVERIFY(first.crfImage);
+        QVERIFY(first.crfSize.area() > first.prepared.rgb.size().area());
+
+        ImageDecomposition again = first;
+        PrimapsParams other;
+        other.threshold = 0.35f;
+        redecompose(again, other, false, DenseCrfParams(), params.crfMaxPixels);
+        QVERIFY(!again.crfApplied);
+        applyCrf(again, DenseCrfParams(), params.crfMaxPixels);
+        QCOMPARE(again.crfImage.get(), first.crfImage.get());
+        QCOMPARE(again.crfSize, first.crfSize);
+
+        params.useRecommendedThreshold = false;
+        params.primaps.threshold = 0.35f;
+        const ImageDecomposition fresh = decomposeImage(scene.rgb, *backbone, params);
+        QVERIFY(fresh.crfImage.get() != first.crfImage.get());
+        QCOMPARE(again.trace.iterations.size(), fresh.trace.iterations.size());
+        QCOMPARE(cv::countNonZero(again.fineLabels != fresh.fineLabels), 0);
+        QCOMPARE(cv::countNonZero(again.labels != fresh.labels), 0);
+    }
+
+    void crfResolutionIsTheCappedOriginal()
+    {
+        // What the studio asks for (640 x 480 pixels at most) on photos of several
+        // sizes; the CLI's 0 keeps the processing resolution whatever the photo.
+        const int cap = 640 * 480;
+        auto prepared = [](int width, int height) {
+            return prepareImage(cv::Mat(height, width, CV_8UC3, cv::Scalar(90, 120, 150)),
+                                PreprocessParams{});
+        };
+        // A 12-megapixel photo, landscape and portrait: the cap exactly, the aspect
+        // ratio kept.
+        const PreparedImage big = prepared(4000, 3000);
+        QCOMPARE(crfResolution(big, cap), cv::Size(640, 480));
+        QCOMPARE(crfResolution(prepared(3000, 4000), cap), cv::Size(480, 640));
+        QCOMPARE(crfResolution(big, 0), big.rgb.size());
+        // Between the processing resolution and the cap: the original's own size.
+        const PreparedImage medium = prepared(600, 450);
+        QCOMPARE(crfResolution(medium, cap), cv::Size(600, 450));
+        // Rounded down, never above the cap: 1001 x 751 scaled by sqrt(cap / area).
+        const cv::Size odd = crfResolution(prepared(1001, 751), cap);
+        QVERIFY(odd.area() <= cap);
+        QVERIFY(odd.area() > cap * 99 / 100);
+        // A photo smaller than the processing resolution (it is enlarged for the
+        // features): the CRF at the processing resolution, never below it.
+        const PreparedImage small = prepared(200, 150);
+        QCOMPARE(crfResolution(small, cap), small.rgb.size());
+        // A cap below the processing resolution does not shrink the CRF either.
+        QCOMPARE(crfResolution(big, 1000), big.rgb.size());
+    }
+
     void crfAboveTheProcessingResolution()
     {
         // The scene drawn at three times the size: the features at 320 short side,
