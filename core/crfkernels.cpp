@@ -20,6 +20,7 @@ namespace primaps::detail {
 namespace {
 
 std::atomic<CrfKernel> preferred{CrfKernel::Best};
+std::atomic<std::size_t> rowQuantum{4};
 
 inline void prefetchRow(const float* row, std::size_t k)
 {
@@ -663,9 +664,22 @@ void setPreferredCrfKernel(CrfKernel kernel)
 
 std::size_t crfRowStride(std::size_t labels, CrfKernel kernel)
 {
-    if (kernel == CrfKernel::Best && crfKernelsVectorised())
-        return (labels + 3) / 4 * 4;
+    if (kernel == CrfKernel::Best && crfKernelsVectorised()) {
+        const std::size_t quantum = crfRowQuantum();
+        return (labels + quantum - 1) / quantum * quantum;
+    }
     return labels;
+}
+
+std::size_t crfRowQuantum()
+{
+    return rowQuantum.load(std::memory_order_relaxed);
+}
+
+void setCrfRowQuantum(std::size_t quantum)
+{
+    if (quantum == 4 || quantum == kCrfLanes)
+        rowQuantum.store(quantum, std::memory_order_relaxed);
 }
 
 void AlignedFloats::resize(std::size_t n)
@@ -738,7 +752,7 @@ void meanFieldRows(float* q, const float* message, const float* unary, std::size
 {
 #ifdef PRIMAPS_CRF_AVX2
     if (labels >= 1 && useVectors(kernel, stride, {q, message, unary}) &&
-        stride - labels < 4) {
+        stride - labels < kCrfLanes) {
         PRIMAPS_BY_QUADS(stride, meanFieldAvx2<V, T>(q, message, unary, labels, stride, begin, end))
         return;
     }

@@ -3,7 +3,8 @@
 // (splat, blur, slice) and of the dense CRF's mean-field update, in two
 // implementations chosen at run time: AVX2+FMA over the labels of a row (the
 // values of a lattice vertex or a pixel are a K-vector, padded to a multiple of
-// eight), and portable loops that the compiler vectorises as it can.
+// four: whole 256-bit registers and at most one 128-bit half), and portable
+// loops that the compiler vectorises as it can.
 #pragma once
 
 #include <cstddef>
@@ -13,8 +14,8 @@
 namespace primaps::detail {
 
 /// Which implementation the CRF's kernels use. Best picks the AVX2 kernels when
-/// the processor has AVX2 and FMA and a row's length is a multiple of
-/// kCrfLanes; Portable forces the plain loops (tests compare the two).
+/// the processor has AVX2 and FMA and a row's length is a multiple of four;
+/// Portable forces the plain loops (tests compare the two).
 enum class CrfKernel
 {
     Best,
@@ -34,8 +35,15 @@ CrfKernel preferredCrfKernel();
 void setPreferredCrfKernel(CrfKernel kernel);
 
 /// The row stride DenseCrf uses for `labels` labels under `kernel`: padded to a
-/// multiple of kCrfLanes when the vector kernels run, else `labels`.
+/// multiple of crfRowQuantum() when the vector kernels run, else `labels`.
 std::size_t crfRowStride(std::size_t labels, CrfKernel kernel);
+
+/// The padding of the vector kernels' rows, process-wide: 4 (the default: whole
+/// registers and a half one; measured faster, see docs/crf.md) or kCrfLanes (whole
+/// registers only). For the benchmark's A/B; set between runs, like
+/// setPreferredCrfKernel(). Other values are ignored.
+std::size_t crfRowQuantum();
+void setCrfRowQuantum(std::size_t quantum);
 
 /// A float buffer whose data() is 64-byte aligned (a cache line; AVX2 rows of
 /// a multiple of eight floats then never straddle one). Grows, never shrinks;

@@ -91,7 +91,7 @@ private:
 /// caller serves any number of DenseCrf objects.
 ///
 /// Cost: the values of a pixel and of a lattice vertex are a vector over the
-/// labels, padded to a multiple of eight and filtered with AVX2 where the
+/// labels, padded to a multiple of four and filtered with AVX2 where the
 /// processor has it (portable loops otherwise), so a step costs a fixed part
 /// (the lattice's indexing) plus a part that grows with the padded label count.
 ///
