@@ -8,6 +8,7 @@
 #include "emgradient_p.h"
 
 #include "atomicfile.h"
+#include "blasthreads_p.h"
 #include "error.h"
 
 #include <algorithm>
@@ -714,11 +715,17 @@ EmStepInfo EmFit::step()
         info = d->pcaStep();
         break;
     case EmPhase::KMeans:
-    case EmPhase::Em:
+    case EmPhase::Em: {
+        // LibTorch's elementwise steps on this thread while OpenBLAS keeps its own
+        // pool: otherwise libgomp's workers spin between the short parallel regions
+        // of every image (62 % of an epoch's samples under perf on the shared
+        // 2-core machine; docs/performance.md).
+        const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
         info = d->phase == EmPhase::KMeans ? d->kmeansStep() : d->emStep();
         if (++d->batchInEpoch >= d->stepsPerEpoch())
             d->advanceEpoch();
         break;
+    }
     }
     info.step = ++d->stepsDone;
     d->history.push_back(info);
