@@ -9,6 +9,7 @@
 #include <omp.h>
 #endif
 #include <dlfcn.h>
+#include <mutex>
 
 namespace primaps::detail {
 
@@ -25,6 +26,70 @@ inline bool blasHasOwnThreadPool()
     }();
     return value;
 }
+
+/// OpenBLAS on one thread for a scope, for callers that split their work across
+/// threads of their own (each product then runs on the thread that calls it).
+/// OpenBLAS has one process-wide setting: the first of overlapping scopes lowers
+/// it, the last restores it. Does nothing without OpenBLAS.
+class SingleThreadedBlas
+{
+public:
+    SingleThreadedBlas()
+    {
+        const Functions& f = functions();
+        if (!f.get || !f.set)
+            return;
+        std::lock_guard<std::mutex> lock(state().mutex);
+        if (state().scopes++ == 0) {
+            state().previous = f.get();
+            if (state().previous != 1)
+                f.set(1);
+        }
+    }
+    ~SingleThreadedBlas()
+    {
+        const Functions& f = functions();
+        if (!f.get || !f.set)
+            return;
+        std::lock_guard<std::mutex> lock(state().mutex);
+        if (--state().scopes == 0 && state().previous != 1)
+            f.set(state().previous);
+    }
+    SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+    SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+    /// Whether the BLAS in this process can be switched (OpenBLAS).
+    static bool available() { return functions().get && functions().set; }
+
+private:
+    struct Functions
+    {
+        int (*get)() = nullptr;
+        void (*set)(int) = nullptr;
+    };
+    struct State
+    {
+        std::mutex mutex;
+        int scopes = 0;
+        int previous = 1;
+    };
+    static const Functions& functions()
+    {
+        static const Functions f = [] {
+            Functions out;
+            out.get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+            out.set =
+                reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+            return out;
+        }();
+        return f;
+    }
+    static State& state()
+    {
+        static State s;
+        return s;
+    }
+};
 
 /// Sets LibTorch's intra-op threads to one for a scope and restores them after: the
 /// elementwise work then runs on the calling thread while the BLAS keeps its threads.
@@ -52,7 +117,6 @@ public:
     SerialAtenOps(const SerialAtenOps&) = delete;
     SerialAtenOps& operator=(const SerialAtenOps&) = delete;
 
-private:
     static void setThreads(int threads)
     {
 #if AT_PARALLEL_OPENMP
@@ -61,7 +125,17 @@ private:
         at::set_num_threads(threads);
 #endif
     }
+
+private:
     int previous_;
 };
+
+/// LibTorch's elementwise operations on the calling thread from now on (for threads
+/// that do their share of a split computation).
+inline void serialAtenOpsOnThisThread()
+{
+    at::get_num_threads(); // LibTorch's lazy per-thread initialisation first
+    SerialAtenOps::setThreads(1);
+}
 
 } // namespace primaps::detail

@@ -5,8 +5,10 @@
 // the whole state (Adam moments included) is plain arrays that checkpoint exactly.
 #include "emfit.h"
 #include "emfit_p.h"
+#include "emgradient_p.h"
 
 #include "atomicfile.h"
+#include "blasthreads_p.h"
 #include "error.h"
 
 #include <algorithm>
@@ -508,11 +510,8 @@ EmStepInfo EmFit::Impl::emStep()
     // the batch's mean confidence per class before any gradient can be formed.
     struct Item
     {
-        FeatureMap input;  // what theta_R saw
-        at::Tensor probs;  // K x HW
-        at::Tensor target; // HW, int64, 0 where ignored
-        at::Tensor valid;  // HW, float 0/1
-        int height, width, labelHeight, labelWidth;
+        FeatureMap input; // what theta_R saw
+        detail::EmImageTerms terms;
     };
     std::vector<Item> items;
     at::Tensor confidence = at::zeros({k}, at::kDouble);
@@ -574,24 +573,17 @@ EmStepInfo EmFit::Impl::emStep()
         }
 
         // theta_R on the (possibly augmented) features.
-        Item item{student ? checkedFeatures(index, true) : std::move(f),
-                  {},
-                  target,
-                  valid,
-                  fh,
-                  fw,
-                  lh,
-                  lw};
+        // Its logits at the feature resolution, one row of K per position; the
+        // upsampling, softmax and loss terms run per label pixel (emgradient.cpp).
+        Item item{student ? checkedFeatures(index, true) : std::move(f), {}};
         if (item.input.height != fh || item.input.width != fw)
             throw Error("image " + std::to_string(index) + ": student features differ in size");
-        const at::Tensor logits =
-            upsample(weightsR.mm(featureMatrix(item.input)).view({1, k, fh, fw}), lh, lw)
-                .view({k, hw});
-        const at::Tensor logProbs = at::log_softmax(logits, 0);
-        item.probs = logProbs.exp();
-        confidence += item.probs.sum(1).to(at::kDouble);
-        const at::Tensor nll = -logProbs.gather(0, target.unsqueeze(0)).squeeze(0) * valid;
-        nllPerClass.index_add_(0, target, nll.to(at::kDouble));
+        const at::Tensor lowLogits = featureMatrix(item.input).t().mm(weightsR.t()).contiguous();
+        detail::accumulateEmImage(lowLogits.data_ptr<float>(), k, fh, fw,
+                                  target.data_ptr<std::int64_t>(), valid.data_ptr<float>(), lh,
+                                  lw, item.terms);
+        confidence += at::from_blob(item.terms.confidence.data(), {k}, at::kDouble);
+        nllPerClass += at::from_blob(item.terms.nll.data(), {k}, at::kDouble);
         pixels += hw;
         items.push_back(std::move(item));
     }
@@ -603,21 +595,16 @@ EmStepInfo EmFit::Impl::emStep()
     const double loss = (focal.to(at::kDouble) * nllPerClass).sum().item<double>() / double(pixels);
 
     // Pass 2: dL/dlogits = w_y (p - onehot(y)) / N at labelled pixels, back through
-    // the upsampling (its adjoint) and the 1x1 projection.
+    // the upsampling (its adjoint, already taken per pseudo-label in pass 1) and
+    // the 1x1 projection.
     at::Tensor gradW = at::zeros({k, dim}, at::kFloat);
+    const std::vector<float> focalWeights = toVector(focal);
     for (Item& item : items) {
-        const at::Tensor wy = focal.index_select(0, item.target) * item.valid;
-        at::Tensor grad = item.probs * wy.unsqueeze(0);
-        grad.scatter_add_(0, item.target.unsqueeze(0), (-wy).unsqueeze(0));
-        grad.div_(double(pixels));
-        at::Tensor gradLow = grad.view({1, k, item.labelHeight, item.labelWidth});
-        if (item.labelHeight != item.height || item.labelWidth != item.width)
-            gradLow = at::upsample_bilinear2d_backward(gradLow, {item.labelHeight, item.labelWidth},
-                                                       {1, k, item.height, item.width}, false,
-                                                       c10::nullopt, c10::nullopt);
-        gradW += gradLow.reshape({k, std::int64_t(item.height) * item.width})
-                     .mm(featureMatrix(item.input).t());
-        item.probs = at::Tensor(); // free as we go
+        at::Tensor gradLow = at::empty({item.terms.positions, k}, at::kFloat); // pixel-major
+        detail::emLowResolutionGradient(item.terms, focalWeights.data(), double(pixels),
+                                        gradLow.data_ptr<float>());
+        gradW.addmm_(gradLow.t(), featureMatrix(item.input).t());
+        item.terms = detail::EmImageTerms(); // free as we go
     }
 
     // Through W = g v / |v|.
@@ -728,11 +715,17 @@ EmStepInfo EmFit::step()
         info = d->pcaStep();
         break;
     case EmPhase::KMeans:
-    case EmPhase::Em:
+    case EmPhase::Em: {
+        // LibTorch's elementwise steps on this thread while OpenBLAS keeps its own
+        // pool: otherwise libgomp's workers spin between the short parallel regions
+        // of every image (62 % of an epoch's samples under perf on the shared
+        // 2-core machine; docs/performance.md).
+        const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
         info = d->phase == EmPhase::KMeans ? d->kmeansStep() : d->emStep();
         if (++d->batchInEpoch >= d->stepsPerEpoch())
             d->advanceEpoch();
         break;
+    }
     }
     info.step = ++d->stepsDone;
     d->history.push_back(info);

@@ -141,7 +141,8 @@ FeatureMap TorchScriptBackbone::extract(const cv::Mat& rgb)
                     std::to_string(patch_));
     std::vector<float> normalized = imagenetNormalize(rgb);
     c10::InferenceMode guard;
-    // As VitThreading::Auto: elementwise work on this thread when OpenBLAS has its own pool.
+    // As VitThreading::SerialElementwise: elementwise work on this thread when OpenBLAS has
+    // its own pool (a traced module cannot be split by rows as the native ViT is).
     const detail::SerialAtenOps serial(d_->device == at::kCPU && detail::blasHasOwnThreadPool());
     at::Tensor input = at::from_blob(normalized.data(), {1, 3, rgb.rows, rgb.cols},
                                      at::TensorOptions().dtype(at::kFloat));

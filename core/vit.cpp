@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "checkpoint_p.h"
 #include "error.h"
+#include "workerteam_p.h"
 
 #include <algorithm>
 #include <ATen/ATen.h>
@@ -16,6 +17,7 @@
 #include <c10/core/InferenceMode.h>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <torch/nn/module.h>
@@ -75,26 +77,44 @@ at::Tensor uninitialised(at::IntArrayRef shape)
     return at::empty(shape, at::kFloat);
 }
 
+// The token rows [begin, begin + count) that one thread of the team computes.
+struct RowRange
+{
+    std::int64_t begin = 0, count = 0;
+};
+
 // Intermediate buffers reused by every block and every call. Large temporaries would
 // otherwise be fresh mmap'ed memory each time (glibc serves blocks above 32 MB with mmap):
 // the page faults of a batched 6 x 1601 x 1601 attention matrix cost about 30 ms per
 // ViT-S/8 block on the build machine, more than the softmax over it.
 struct Workspace
 {
-    at::Tensor qkv;    // N x 3C
-    at::Tensor heads;  // N x C, the heads' outputs side by side
-    at::Tensor logits; // N x N, one head at a time (10 MB at N = 1601: stays in cache)
-    at::Tensor hidden; // N x hidden
+    // N x 3C, for even and odd blocks: a thread may still read block b's keys and
+    // values while another already writes block b + 1's rows.
+    at::Tensor qkv[2];
+    at::Tensor heads;               // N x C, the heads' outputs side by side
+    at::Tensor hidden;              // N x hidden
+    std::vector<at::Tensor> logits; // per thread: its rows x N, one head at a time
+    std::vector<RowRange> rows;     // per thread
 
-    void reserve(std::int64_t n, std::int64_t c, std::int64_t hiddenDim, at::Device device)
+    void reserve(std::int64_t n, std::int64_t c, std::int64_t hiddenDim, int threads,
+                 at::Device device)
     {
-        if (qkv.defined() && qkv.size(0) == n && qkv.device() == device)
+        if (heads.defined() && heads.size(0) == n && heads.device() == device &&
+            int(rows.size()) == threads)
             return;
         const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
-        qkv = at::empty({n, 3 * c}, options);
+        qkv[0] = at::empty({n, 3 * c}, options);
+        qkv[1] = at::empty({n, 3 * c}, options);
         heads = at::empty({n, c}, options);
-        logits = at::empty({n, n}, options);
         hidden = at::empty({n, hiddenDim}, options);
+        rows.clear();
+        logits.clear();
+        for (int t = 0; t < threads; ++t) {
+            const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+            rows.push_back({begin, end - begin});
+            logits.push_back(at::empty({end - begin, n}, options));
+        }
     }
 };
 
@@ -172,30 +192,40 @@ public:
     }
 
     // x: N x C (one image; the batch dimension of the references is 1 throughout).
-    // Heads are evaluated one after another into a shared N x N buffer; each head's result
-    // is the reference's slice of the batched matmul, computed by the same kernels.
-    at::Tensor forward(const at::Tensor& x, Workspace& ws) const
+    // The qkv projection of the rows `r` of the (normed) tokens into those rows of `out`.
+    void project(const at::Tensor& normedRows, RowRange r, at::Tensor& out) const
     {
-        const std::int64_t c = x.size(1);
-        linearInto(ws.qkv, x, qkv->weight, qkv->bias);
+        at::Tensor rows = out.narrow(0, r.begin, r.count);
+        linearInto(rows, normedRows, qkv->weight, qkv->bias);
+    }
+
+    // The attention output of the query rows `r`, once every row of `all` (N x 3C) holds
+    // its q, k, v. Heads are evaluated one after another into `logits` (r.count x N); each
+    // head's result is the reference's slice of the batched matmul, by the same kernels.
+    at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits,
+                      at::Tensor& heads) const
+    {
+        const std::int64_t c = all.size(1) / 3;
+        const at::Tensor queries = all.narrow(0, r.begin, r.count);
+        const at::Tensor outRows = heads.narrow(0, r.begin, r.count);
         for (std::int64_t h = 0; h < heads_; ++h) {
             // reshape(B, N, 3, heads, hd): q, k, v of head h are these column ranges.
-            const at::Tensor q = ws.qkv.narrow(1, h * headDim_, headDim_);
-            const at::Tensor k = ws.qkv.narrow(1, c + h * headDim_, headDim_);
-            const at::Tensor v = ws.qkv.narrow(1, 2 * c + h * headDim_, headDim_);
+            const at::Tensor q = queries.narrow(1, h * headDim_, headDim_);
+            const at::Tensor k = all.narrow(1, c + h * headDim_, headDim_);
+            const at::Tensor v = all.narrow(1, 2 * c + h * headDim_, headDim_);
             if (scaleQueries_) {
                 // DINOv2: q = q * scale, then q @ k^T.
-                at::mm_out(ws.logits, q * scale_, k.t());
+                at::mm_out(logits, q * scale_, k.t());
             } else {
                 // DINO: (q @ k^T) * scale, the scaling folded into the product (the BLAS
                 // multiplies each finished dot product by alpha: the same single rounding).
-                at::addmm_out(ws.logits, ws.logits, q, k.t(), /*beta=*/0.0, /*alpha=*/scale_);
+                at::addmm_out(logits, logits, q, k.t(), /*beta=*/0.0, /*alpha=*/scale_);
             }
-            at::_softmax_out(ws.logits, ws.logits, -1, false); // in place: rows are independent
-            at::Tensor out = ws.heads.narrow(1, h * headDim_, headDim_);
-            at::mm_out(out, ws.logits, v);
+            at::_softmax_out(logits, logits, -1, false); // in place: rows are independent
+            at::Tensor out = outRows.narrow(1, h * headDim_, headDim_);
+            at::mm_out(out, logits, v);
         }
-        return proj->forward(ws.heads);
+        return proj->forward(outRows);
     }
 
     Linear qkv{nullptr}, proj{nullptr};
@@ -216,11 +246,12 @@ public:
         fc2 = register_module("fc2", Linear(c.mlpHidden, c.embedDim, c.mlpBias));
     }
     // nn.GELU() default: the exact erf form, not the tanh approximation.
-    at::Tensor forward(const at::Tensor& x, Workspace& ws) const
+    // `hidden`: this call's rows of the N x hidden buffer.
+    at::Tensor forward(const at::Tensor& x, at::Tensor hidden) const
     {
-        linearInto(ws.hidden, x, fc1->weight, fc1->bias);
-        at::gelu_(ws.hidden);
-        return fc2->forward(ws.hidden);
+        linearInto(hidden, x, fc1->weight, fc1->bias);
+        at::gelu_(hidden);
+        return fc2->forward(hidden);
     }
 
     Linear fc1{nullptr}, fc2{nullptr};
@@ -242,17 +273,24 @@ public:
         }
     }
     // Pre-norm residual block; DINOv2 scales each branch (LayerScale) before adding.
-    // `x` is updated in place (the same sums as x = x + y).
-    void forward(at::Tensor& x, Workspace& ws) const
+    // `x` is updated in place (the same sums as x = x + y). Split in two for the rows `r`
+    // of one thread: the qkv projection, then, once all rows have theirs, the rest.
+    void beginRows(const at::Tensor& x, RowRange r, at::Tensor& qkv) const
     {
-        at::Tensor y = attn->forward(norm1->forward(x), ws);
+        attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, qkv);
+    }
+    void finishRows(at::Tensor& x, RowRange r, const at::Tensor& qkv, at::Tensor& logits,
+                    Workspace& ws) const
+    {
+        at::Tensor rows = x.narrow(0, r.begin, r.count);
+        at::Tensor y = attn->attend(qkv, r, logits, ws.heads);
         if (ls1)
             y.mul_(ls1->gamma);
-        x.add_(y);
-        y = mlp->forward(norm2->forward(x), ws);
+        rows.add_(y);
+        y = mlp->forward(norm2->forward(rows), ws.hidden.narrow(0, r.begin, r.count));
         if (ls2)
             y.mul_(ls2->gamma);
-        x.add_(y);
+        rows.add_(y);
     }
 
     LayerNorm norm1{nullptr}, norm2{nullptr};
@@ -335,15 +373,34 @@ public:
         return cachedPos_;
     }
 
-    // image: 1 x 3 x H x W. Returns the normed patch tokens, (h * w) x C.
-    at::Tensor forward(const at::Tensor& image)
+    // image: 1 x 3 x H x W. Returns the normed patch tokens, (h * w) x C. With a team,
+    // its threads share every block's rows (each with a single-threaded BLAS).
+    at::Tensor forward(const at::Tensor& image, detail::WorkerTeam* team)
     {
         at::Tensor x = patch_embed->forward(image);   // hw x C
         x = at::cat({cls_token.view({1, -1}), x}, 0); // (1 + hw) x C
         x.add_(positionalEmbedding(image.size(2), image.size(3)));
-        workspace_.reserve(x.size(0), config.embedDim, config.mlpHidden, x.device());
-        for (const auto& block : *blocks)
-            block->as<BlockImpl>()->forward(x, workspace_);
+        workspace_.reserve(x.size(0), config.embedDim, config.mlpHidden, team ? team->size() : 1,
+                           x.device());
+        const auto runBlocks = [&](int thread) {
+            c10::InferenceMode guard; // per thread; x is an inference tensor
+            const RowRange r = workspace_.rows[std::size_t(thread)];
+            for (std::size_t b = 0; b < blocks->size(); ++b) {
+                const BlockImpl& block = *(*blocks)[b]->as<BlockImpl>();
+                at::Tensor& qkv = workspace_.qkv[b % 2];
+                if (r.count > 0)
+                    block.beginRows(x, r, qkv);
+                if (team)
+                    team->sync(); // attention reads every row's keys and values
+                if (r.count > 0)
+                    block.finishRows(x, r, qkv, workspace_.logits[std::size_t(thread)],
+                                     workspace_);
+            }
+        };
+        if (team)
+            team->run(runBlocks);
+        else
+            runBlocks(0);
         x = norm->forward(x);
         return x.narrow(0, 1, x.size(0) - 1);
     }
@@ -562,6 +619,8 @@ struct VisionTransformer::Impl
     Vit vit{nullptr};
     at::Device device = at::kCPU;
     bool serialElementwise = false;
+    int rowThreads = 1; // > 1: VitThreading::RowParallel with that many threads
+    std::unique_ptr<detail::WorkerTeam> team; // made at the first features() call
 };
 
 VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions& options)
@@ -581,10 +640,17 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
         d_->vit->dropCache();
     }
     d_->vit->eval();
+    const bool openBlasPool = detail::blasHasOwnThreadPool();
+    const int threads = at::get_num_threads();
+    if (d_->device == at::kCPU && threads > 1 && detail::SingleThreadedBlas::available() &&
+        (options.threading == VitThreading::RowParallel ||
+         (options.threading == VitThreading::Auto && openBlasPool)))
+        d_->rowThreads = threads;
     d_->serialElementwise =
         d_->device == at::kCPU &&
         (options.threading == VitThreading::SerialElementwise ||
-         (options.threading == VitThreading::Auto && detail::blasHasOwnThreadPool()));
+         options.threading == VitThreading::RowParallel ||
+         (options.threading == VitThreading::Auto && openBlasPool));
 }
 
 VisionTransformer::~VisionTransformer() = default;
@@ -613,11 +679,18 @@ FeatureMap VisionTransformer::features(const float* normalized, int height, int 
                     "the patch size " + std::to_string(c.patchSize));
     c10::InferenceMode guard;
     const detail::SerialAtenOps serial(d_->serialElementwise);
+    std::optional<detail::SingleThreadedBlas> singleThreadedBlas;
+    if (d_->rowThreads > 1) {
+        if (!d_->team)
+            d_->team = std::make_unique<detail::WorkerTeam>(
+                d_->rowThreads, [] { detail::serialAtenOpsOnThisThread(); });
+        singleThreadedBlas.emplace();
+    }
     at::Tensor image = at::from_blob(const_cast<float*>(normalized), {1, 3, height, width},
                                      at::TensorOptions().dtype(at::kFloat));
     if (d_->device != at::kCPU)
         image = image.to(d_->device);
-    const at::Tensor tokens = d_->vit->forward(image).to(at::kCPU); // hw x C
+    const at::Tensor tokens = d_->vit->forward(image, d_->team.get()).to(at::kCPU); // hw x C
     const int rows = height / c.patchSize, cols = width / c.patchSize;
     FeatureMap out(c.embedDim, rows, cols);
     at::Tensor view = at::from_blob(out.values.data(), {c.embedDim, std::int64_t(rows) * cols},

@@ -51,8 +51,8 @@ struct VitConfig
 /// softmax, LayerNorm) and the BLAS (the matrix products).
 enum class VitThreading
 {
-    /// SerialElementwise when the BLAS is OpenBLAS with its own pthreads pool (Debian's
-    /// libopenblas0-pthread), Shared otherwise.
+    /// RowParallel when the BLAS is OpenBLAS with its own pthreads pool (Debian's
+    /// libopenblas0-pthread) and LibTorch has more than one thread, Shared otherwise.
     Auto,
     /// Elementwise steps on the calling thread only, the BLAS keeps all its threads. Two
     /// pools that take turns fight over the cores: libgomp's workers busy-wait ~3 ms after
@@ -61,6 +61,11 @@ enum class VitThreading
     SerialElementwise,
     /// LibTorch's intra-op setting (configureThreads()) for everything.
     Shared,
+    /// A team of as many threads as LibTorch's intra-op setting splits every block by
+    /// token rows (attention by query rows), each thread running its share of every step
+    /// with a single-threaded BLAS; the threads wait for each other once per block (the
+    /// keys and values of all tokens). Needs OpenBLAS (falls back to SerialElementwise).
+    RowParallel,
 };
 
 /// Options for VisionTransformer.

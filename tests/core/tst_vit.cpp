@@ -12,11 +12,13 @@
 #include "vit.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <opencv2/core.hpp>
+#include <tuple>
 #include <QTemporaryDir>
 #include <QtTest>
 #include "testsupport.h" // last: Qt's `slots` macro breaks LibTorch headers
@@ -107,6 +109,41 @@ private slots:
         const FeatureMap again =
             vit.features(imagenetNormalize(testing::patternedImage(height, width)), height, width);
         QCOMPARE(again.values, features.values);
+    }
+
+    // The threads of VitThreading::RowParallel split every block by token rows (here
+    // 22 and 22 tokens over 3 threads, uneven shares): the same numbers as the
+    // single-threaded steps, and within the reference tolerance.
+    void rowParallelMatchesSerial()
+    {
+        const int previousThreads = at::get_num_threads();
+        for (const auto& [name, height, width] :
+             {std::tuple<std::string, int, int>{"dino_tiny", 24, 56}, {"dinov2_tiny", 42, 98}}) {
+            const std::vector<float> image =
+                imagenetNormalize(testing::patternedImage(height, width));
+            at::set_num_threads(3);
+            VitOptions rowOptions = tinyOptions();
+            rowOptions.threading = VitThreading::RowParallel;
+            VisionTransformer rows(readStateDict(kVitData + name + ".pth"), rowOptions);
+            const FeatureMap parallel = rows.features(image, height, width);
+            const FeatureMap parallelAgain = rows.features(image, height, width);
+            at::set_num_threads(1);
+            VitOptions serialOptions = tinyOptions();
+            serialOptions.threading = VitThreading::SerialElementwise;
+            VisionTransformer serial(readStateDict(kVitData + name + ".pth"), serialOptions);
+            const FeatureMap reference = serial.features(image, height, width);
+            at::set_num_threads(previousThreads);
+
+            const NpyArray expected = readNpy(kVitData + name + "_" + std::to_string(height) +
+                                              "x" + std::to_string(width) + ".npy");
+            const float error = maxAbsDifference(parallel, expected.toFloat32());
+            const float fromSerial = maxAbsDifference(parallel, reference.values);
+            qInfo("%s %dx%d, 3 row threads: max abs error %.3g, %.3g from serial", name.c_str(),
+                  height, width, double(error), double(fromSerial));
+            QVERIFY(error <= 1e-4f);
+            QVERIFY(fromSerial <= 1e-6f);
+            QCOMPARE(parallelAgain.values, parallel.values);
+        }
     }
 
     void detectsArchitecture()
