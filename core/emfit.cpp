@@ -38,7 +38,16 @@ constexpr int kStateVersion = 1;
 // less than this share of its fair part (1 / K) of the pseudo-labels counted
 // between two checks, which run every kReseedEvery EM steps.
 constexpr int kInitPositions = 65536;
-constexpr int kInitRestarts = 4;
+constexpr int kInitRestarts = 16;
+// Robust protocol: a mask passes its vote on as a pseudo-label only when at least
+// this share of its pixels agree; a mask split between two clusters would
+// otherwise hand all its pixels to the larger one, and the E-step would move the
+// boundary between them step by step (docs/em-quality.md, "Session 5").
+constexpr double kMinVoteShare = 0.7;
+// The whitening's sample is drawn from its own generator, so that turning it on
+// or off leaves every other random draw of the fit as it was, and a restored
+// fit estimates the same transform again.
+constexpr std::uint64_t kWhiteningStream = 0x77686974656e696eull;
 constexpr double kStarvedShare = 0.25;
 constexpr int kReseedEvery = 10;
 
@@ -212,6 +221,11 @@ const char* toString(EmProtocol protocol)
     return protocol == EmProtocol::Paper ? "paper" : "robust";
 }
 
+float defaultLearningRate(EmProtocol protocol)
+{
+    return protocol == EmProtocol::Paper ? 5e-3f : 1e-3f;
+}
+
 EmProtocol emProtocolFromString(const std::string& name)
 {
     if (name == "paper")
@@ -258,8 +272,40 @@ struct EmFit::Impl
     std::vector<double> pseudoPixels;
     std::int64_t reseeds = 0;
     std::vector<EmStepInfo> history;
+    // Robust protocol with whitening: the data the fit sees, and the prototypes
+    // folded back onto the raw features for the accessors.
+    std::unique_ptr<detail::WhitenedSource> whitened;
+    mutable Prototypes foldedM, foldedR;
 
     Impl(const EmDataSource& source, const EmParams& p) : data(source), params(p) {}
+
+    bool whitens() const
+    {
+        return params.protocol == EmProtocol::Robust && params.whitenRidge > 0;
+    }
+    const EmDataSource& source() const { return whitened ? *whitened : data; }
+
+    void estimateWhitening()
+    {
+        Rng r{params.seed ^ kWhiteningStream};
+        const std::vector<std::uint32_t> sample = permutation(imageCount, r);
+        const std::size_t count =
+            std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
+        whitened = std::make_unique<detail::WhitenedSource>(
+            data, detail::estimateWhitening(
+                      data,
+                      std::vector<std::uint32_t>(sample.begin(),
+                                                 sample.begin() + std::ptrdiff_t(count)),
+                      kInitPositions, params.whitenRidge, r));
+    }
+
+    const Prototypes& rawSpace(const Prototypes& p, Prototypes& folded) const
+    {
+        if (!whitened || p.classes == 0)
+            return p;
+        folded = whitened->whitening().foldIntoRawSpace(p);
+        return folded;
+    }
 
     int batchSize() const
     {
@@ -288,7 +334,8 @@ struct EmFit::Impl
     FeatureMap checkedFeatures(std::size_t index, bool student) const
     {
         FeatureMap f =
-            student ? data.studentFeatures(index, studentViewOf(index)) : data.features(index);
+            student ? source().studentFeatures(index, studentViewOf(index))
+                    : source().features(index);
         if (f.empty() || f.values.size() != std::size_t(f.channels) * f.positions())
             throw Error("image " + std::to_string(index) + ": empty or inconsistent features");
         if (thetaR.dim > 0 && f.channels != thetaR.dim)
@@ -375,8 +422,10 @@ EmStepInfo EmFit::Impl::pcaStep()
         if (params.classes > dim)
             throw Error("cannot fit " + std::to_string(params.classes) + " prototypes to " +
                         std::to_string(dim) + "-dimensional features");
+        if (whitens())
+            estimateWhitening();
         thetaR = detail::sphericalKMeans(
-            data, std::vector<std::uint32_t>(sample.begin(), sample.begin() + std::ptrdiff_t(count)),
+            source(), std::vector<std::uint32_t>(sample.begin(), sample.begin() + std::ptrdiff_t(count)),
             params.classes, kInitPositions, kInitRestarts, rng);
         thetaM = thetaR;
         enterKMeans();
@@ -546,8 +595,13 @@ EmStepInfo EmFit::Impl::emStep()
         for (int m = 1; m < 255; ++m) {
             const auto first = histogram.begin() + std::ptrdiff_t(std::size_t(m) * std::size_t(k));
             const auto best = std::max_element(first, first + k); // ties: lowest class
-            if (*best > 0)
-                mode[std::size_t(m)] = int(best - first);
+            if (*best <= 0)
+                continue;
+            if (params.protocol == EmProtocol::Robust &&
+                double(*best) < kMinVoteShare * double(std::accumulate(first, first + k,
+                                                                        std::int64_t(0))))
+                continue;
+            mode[std::size_t(m)] = int(best - first);
         }
         if (params.protocol == EmProtocol::Robust) {
             std::vector<detail::MaskSummary> summaries = detail::summariseMasks(f, masks, mode);
@@ -649,6 +703,8 @@ EmFit::EmFit(const EmDataSource& data, const EmParams& params)
     if (!(params.learningRate > 0) || !(params.emaDecay >= 0 && params.emaDecay <= 1) ||
         !(params.focalGamma >= 0))
         throw Error("learning rate must be > 0, EMA decay in [0, 1], focal gamma >= 0");
+    if (!(params.whitenRidge >= 0) || !std::isfinite(params.whitenRidge))
+        throw Error("the whitening ridge must be a finite number >= 0");
     d->imageCount = data.size();
     if (d->imageCount == 0)
         throw Error("the fit has no images");
@@ -685,11 +741,11 @@ int EmFit::stepsPerEpoch() const
 }
 const Prototypes& EmFit::thetaM() const
 {
-    return d->thetaM;
+    return d->rawSpace(d->thetaM, d->foldedM);
 }
 const Prototypes& EmFit::thetaR() const
 {
-    return d->thetaR;
+    return d->rawSpace(d->thetaR, d->foldedR);
 }
 std::int64_t EmFit::reseeds() const
 {
@@ -755,7 +811,8 @@ std::string EmFit::saveState() const
           {"focal_gamma", p.focalGamma},
           {"pca_images", p.pcaImages},
           {"student_augmentation", p.studentAugmentation},
-          {"drop_last", p.dropLast}}},
+          {"drop_last", p.dropLast},
+          {"whiten_ridge", d->whitens() ? p.whitenRidge : 0.0f}}},
         {"images", d->imageCount},
         {"phase", int(d->phase)},
         {"epoch", d->epoch},
@@ -799,7 +856,9 @@ void EmFit::restoreState(const std::string& text)
             p.at("focal_gamma").get<float>() == mine.focalGamma &&
             p.at("pca_images") == mine.pcaImages &&
             p.at("student_augmentation") == mine.studentAugmentation &&
-            p.at("drop_last") == mine.dropLast;
+            p.at("drop_last") == mine.dropLast &&
+            // States written before the whitening existed fitted raw features.
+            p.value("whiten_ridge", 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
         if (!same)
             throw Error("the state was made with other fit parameters");
         if (s.at("images").get<std::size_t>() != d->imageCount)
@@ -858,6 +917,9 @@ void EmFit::restoreState(const std::string& text)
     d->pseudoPixels = std::move(restored.pseudoPixels);
     d->reseeds = restored.reseeds;
     d->history = std::move(restored.history);
+    d->whitened.reset();
+    if (d->whitens() && d->phase != EmPhase::Pca)
+        d->estimateWhitening();
 }
 
 std::string prototypesToJson(const Prototypes& prototypes)

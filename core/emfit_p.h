@@ -74,4 +74,41 @@ std::vector<int> reseedDeadPrototypes(Prototypes& thetaR, Prototypes& thetaM,
                                       const std::vector<double>& pixelsPerCluster,
                                       const std::vector<MaskSummary>& candidates, double minShare);
 
+/// The robust protocol's feature whitening (emwhitening.cpp): z = matrix * x,
+/// matrix = s (S + ridge * mean(eig S) * I)^(-1/2), symmetric, dim x dim.
+struct Whitening
+{
+    int dim = 0;
+    float ridge = 0;
+    std::vector<float> matrix; ///< dim x dim, row-major
+
+    /// z of every position of `f`. Throws primaps::Error when the channels differ.
+    FeatureMap apply(const FeatureMap& f) const;
+    /// Prototypes of the whitened space as prototypes of the raw features: the
+    /// same logits, gain * <direction / |direction|, x>, for every x.
+    Prototypes foldIntoRawSpace(const Prototypes& whitened) const;
+};
+
+/// Estimates the whitening from up to `maxPositions` positions drawn evenly from
+/// `images`. Throws primaps::Error on no data, mixed dimensions or ridge <= 0.
+Whitening estimateWhitening(const EmDataSource& data, const std::vector<std::uint32_t>& images,
+                            int maxPositions, float ridge, Rng& rng);
+
+/// `inner` seen through a whitening: the fit's data in the robust protocol.
+class WhitenedSource final : public EmDataSource
+{
+public:
+    WhitenedSource(const EmDataSource& inner, Whitening whitening);
+    std::size_t size() const override;
+    FeatureMap features(std::size_t index) const override;
+    cv::Mat masks(std::size_t index) const override;
+    bool hasStudentFeatures() const override;
+    FeatureMap studentFeatures(std::size_t index, std::uint64_t view) const override;
+    const Whitening& whitening() const { return whitening_; }
+
+private:
+    const EmDataSource& inner_;
+    Whitening whitening_;
+};
+
 } // namespace primaps::detail

@@ -90,6 +90,8 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         s.em.emaDecay = j.at("ema_decay").get<float>();
         s.em.emaEvery = j.at("ema_every").get<int>();
         s.em.pcaImages = j.value("pca_images", s.em.pcaImages);
+        // Runs written before the robust protocol whitened fitted raw features.
+        s.em.whitenRidge = j.value("whiten_ridge", 0.0f);
         s.em.studentAugmentation = j.value("student_augmentation", false);
         const int views = j.value("student_views", 0);
         s.studentViews = views > 0 ? views : 1;
@@ -336,6 +338,7 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         {"ema_decay", double(s.em.emaDecay)},
         {"ema_every", s.em.emaEvery},
         {"pca_images", s.em.pcaImages},
+        {"whiten_ridge", s.em.protocol == EmProtocol::Robust ? double(s.em.whitenRidge) : 0.0},
         {"student_augmentation", s.em.studentAugmentation},
         {"student_views", s.em.studentAugmentation ? s.studentViews : 0},
         {"checkpoint_every", s.checkpointEvery},

@@ -70,7 +70,16 @@ struct FitOptions
     QCommandLineOption emaEvery{"ema-every", "EM steps between EMA updates of theta_M.", "N", "10"};
     QCommandLineOption emaDecay{"ema-decay", "EMA decay (after the warm-up), in [0, 1].", "F",
                                 "0.98"};
-    QCommandLineOption learningRate{"lr", "Adam learning rate, > 0.", "F", "0.005"};
+    QCommandLineOption learningRate{"lr",
+                                    "Adam learning rate, > 0 (default: 0.001 with the robust "
+                                    "protocol, the reference's 0.005 with the paper's).",
+                                    "F"};
+    QCommandLineOption whitenRidge{"whiten-ridge",
+                                   "Robust protocol: fit on whitened features with this "
+                                   "ridge (relative to the mean eigenvalue, e.g. 0.03); 0, the "
+                                   "default, fits the raw features. Try several --seed values "
+                                   "with it (docs/em-quality.md).",
+                                   "R", "0"};
     QCommandLineOption pcaImages{"pca-images", "Images pooled for the PCA initialisation.", "N",
                                  "2976"};
     QCommandLineOption checkpointEvery{"checkpoint-every", "Steps between checkpoints.", "N", "50"};
@@ -102,7 +111,7 @@ struct FitOptions
         if (fit)
             parser.addOptions({method, epochs, initEpochs, batchSize, emaEvery, emaDecay,
                                learningRate, pcaImages, checkpointEvery, restart, valSplit,
-                               valEvery, protocol, clusters});
+                               valEvery, protocol, clusters, whitenRidge});
     }
 };
 
@@ -189,13 +198,16 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         em.batchSize = intValue(parser, o.batchSize, 1);
         em.emaEvery = intValue(parser, o.emaEvery, 0);
         em.emaDecay = float(check.number(o.emaDecay, 0.0, 1.0));
-        em.learningRate = float(check.number(o.learningRate, 0.0, 1e3, true));
         em.pcaImages = intValue(parser, o.pcaImages, 1);
+        em.whitenRidge = float(check.number(o.whitenRidge, 0.0, 1e3));
         if (parser.isSet(o.clusters))
             em.classes = intValue(parser, o.clusters, 1);
         check.guard(&o.protocol, [&] {
             em.protocol = emProtocolFromString(parser.value(o.protocol).toStdString());
         });
+        em.learningRate = parser.isSet(o.learningRate)
+                              ? float(check.number(o.learningRate, 0.0, 1e3, true))
+                              : defaultLearningRate(em.protocol);
         run.checkpointEvery = intValue(parser, o.checkpointEvery, 1);
         run.restart = parser.isSet(o.restart);
         run.validationSplit = parser.value(o.valSplit).toStdString();

@@ -140,6 +140,7 @@ int main(int argc, char** argv)
                         EmParams em;
                         em.method = emMethodFromString(method);
                         em.protocol = emProtocolFromString(protocol);
+                        em.learningRate = defaultLearningRate(em.protocol);
                         em.seed = std::uint64_t(std::atoll(seed.c_str()));
                         em.epochs = std::atoi(args["epochs"].c_str());
                         em.initEpochs = std::atoi(args["init-epochs"].c_str());

@@ -2,6 +2,7 @@
 // PriMaPs-EM and the k-means baseline on a synthetic dataset with known ground
 // truth; determinism; cancel + resume; the job runner.
 #include "emfit.h"
+#include "emfit_p.h"
 #include "error.h"
 #include "evaluation.h"
 #include "job.h"
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <random>
@@ -134,6 +136,7 @@ EmParams testParams(EmMethod method, EmProtocol protocol = EmProtocol::Paper)
     EmParams p;
     p.method = method;
     p.protocol = protocol;
+    p.learningRate = defaultLearningRate(protocol);
     p.classes = 4;
     p.epochs = 20;
     p.initEpochs = 2;
@@ -287,15 +290,19 @@ private slots:
     void sameSeedSameResult_data()
     {
         QTest::addColumn<int>("protocol");
-        QTest::newRow("paper") << int(EmProtocol::Paper);
-        QTest::newRow("robust") << int(EmProtocol::Robust);
+        QTest::addColumn<float>("whitenRidge");
+        QTest::newRow("paper") << int(EmProtocol::Paper) << 0.0f;
+        QTest::newRow("robust") << int(EmProtocol::Robust) << 0.0f;
+        QTest::newRow("robust, whitened") << int(EmProtocol::Robust) << 0.03f;
     }
 
     void sameSeedSameResult()
     {
         QFETCH(int, protocol);
+        QFETCH(float, whitenRidge);
         const SyntheticData data(SyntheticConfig{});
         EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
+        p.whitenRidge = whitenRidge;
         p.studentAugmentation = true;
         EmFit a(data, p), b(data, p);
         runToEnd(a);
@@ -314,8 +321,10 @@ private slots:
     void cancelAndResumeEqualsUninterrupted()
     {
         QFETCH(int, protocol);
+        QFETCH(float, whitenRidge);
         const SyntheticData data(SyntheticConfig{});
-        const EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
+        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
+        p.whitenRidge = whitenRidge;
         EmFit whole(data, p);
         runToEnd(whole);
 
@@ -351,6 +360,55 @@ private slots:
         QCOMPARE(control.progress().step, whole.totalSteps());
         QCOMPARE(resumed.reseeds(), whole.reseeds());
         QCOMPARE(resumed.saveState(), whole.saveState());
+    }
+
+    void whiteningFoldsExactlyOntoTheRawFeatures()
+    {
+        // The fit runs on z = T x and hands out prototypes for x: both must give
+        // the same logits everywhere, or eval and the exports would see another model.
+        const SyntheticData data(SyntheticConfig{});
+        std::vector<std::uint32_t> images(data.size());
+        std::iota(images.begin(), images.end(), 0u);
+        detail::Rng rng{3};
+        const detail::Whitening w = detail::estimateWhitening(data, images, 4096, 0.03f, rng);
+        QCOMPARE(w.dim, data.features(0).channels);
+        Prototypes whitened;
+        whitened.classes = 4;
+        whitened.dim = w.dim;
+        std::mt19937 random(7);
+        std::normal_distribution<float> normal;
+        for (int i = 0; i < whitened.classes * whitened.dim; ++i)
+            whitened.direction.push_back(normal(random));
+        whitened.gain = {0.5f, 1.0f, 2.0f, 3.0f};
+        const Prototypes raw = w.foldIntoRawSpace(whitened);
+        const FeatureMap f = data.features(1);
+        const cv::Size size(f.width * 2, f.height * 2);
+        const std::vector<float> a = clusterLogits(w.apply(f), whitened, size);
+        const std::vector<float> b = clusterLogits(f, raw, size);
+        QCOMPARE(a.size(), b.size());
+        double largest = 0, worst = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            largest = std::max(largest, std::abs(double(a[i])));
+            worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+        }
+        QVERIFY(largest > 0.1);
+        QVERIFY2(worst <= 1e-4 * largest, qPrintable(QString::number(worst)));
+        // And it is not the identity: the whitened features differ from the raw ones.
+        QVERIFY(w.apply(f).values != f.values);
+
+        // A whitened fit records its ridge, and only the robust protocol whitens.
+        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol::Robust);
+        p.whitenRidge = 0.03f;
+        EmFit fit(data, p);
+        fit.step();
+        QCOMPARE(nlohmann::json::parse(fit.saveState())["params"]["whiten_ridge"].get<float>(),
+                 0.03f);
+        p.protocol = EmProtocol::Paper;
+        EmFit paper(data, p);
+        QCOMPARE(nlohmann::json::parse(paper.saveState())["params"]["whiten_ridge"].get<float>(),
+                 0.0f);
+        p.whitenRidge = -1;
+        QVERIFY_THROWS_EXCEPTION(Error, EmFit(data, p));
     }
 
     void protocolIsPartOfTheState()

@@ -108,6 +108,7 @@ private:
         em.classes = 0; // the dataset's 6
         em.method = method;
         em.protocol = protocol;
+        em.learningRate = defaultLearningRate(protocol);
         em.epochs = 20;
         em.initEpochs = 2;
         em.batchSize = 8;
