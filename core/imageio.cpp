@@ -18,14 +18,16 @@ namespace {
 std::mutex g_budgetMutex;
 PixelBudget g_budget;
 
+constexpr std::int64_t kMinProcessingPixels = 64 * 64;
+
+} // namespace
+
 std::string megapixels(double pixels)
 {
     char text[32];
     std::snprintf(text, sizeof text, "%.1f MP", pixels / 1e6);
     return text;
 }
-
-} // namespace
 
 PixelBudget pixelBudget()
 {
@@ -39,6 +41,9 @@ void setPixelBudget(const PixelBudget& budget)
         throw Error("the pixel budget must allow at least one pixel");
     if (!(budget.maxAspect >= 1.0))
         throw Error("the aspect-ratio limit must be at least 1");
+    if (budget.maxProcessingPixels < kMinProcessingPixels)
+        throw Error("the processing budget must allow at least " +
+                    std::to_string(kMinProcessingPixels) + " pixels (64 x 64)");
     std::lock_guard<std::mutex> lock(g_budgetMutex);
     g_budget = budget;
 }

@@ -18,6 +18,14 @@ struct PixelBudget
     std::int64_t maxPixels = 64'000'000;
     /// Longer side / shorter side of the image a backbone gets.
     double maxAspect = 50.0;
+    /// Pixels of the image a backbone and the dense CRF process (the prepared
+    /// image, preprocess.h). Their memory grows with it: the CRF's by about 570
+    /// bytes per pixel, a ViT's attention with the square of its patches. A resize
+    /// beyond it is made smaller, keeping the aspect ratio, and reported
+    /// (PreparedImage::budgetNote()); a fixed-size protocol (a centre-cropped
+    /// square) beyond it is refused. 1024 x 1024 keeps one image under 2 GB
+    /// (docs/sanitizers-and-fuzzing.md, "Peak memory for one image").
+    std::int64_t maxProcessingPixels = 1024 * 1024;
     /// How the user raises the budget, appended to refusals (the CLI names its
     /// option, the studio its setting).
     std::string howToRaise = "raise the pixel budget to accept it";
@@ -26,8 +34,12 @@ struct PixelBudget
 /// The process-wide budget. Thread-safe.
 PixelBudget pixelBudget();
 /// Replaces the process-wide budget; images decoded or prepared afterwards obey
-/// it. Throws primaps::Error when maxPixels < 1 or maxAspect < 1. Thread-safe.
+/// it. Throws primaps::Error when maxPixels < 1, maxAspect < 1 or
+/// maxProcessingPixels < 4096 (a 64 x 64 image). Thread-safe.
 void setPixelBudget(const PixelBudget& budget);
+
+/// "12.3 MP": a pixel count for messages.
+std::string megapixels(double pixels);
 
 /// Throws primaps::Error when a width x height image exceeds the budget's pixel
 /// count; `what` starts the message (e.g. "'a.png': 20000x20000 pixels"). The

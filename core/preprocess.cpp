@@ -6,6 +6,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 namespace primaps {
@@ -32,7 +34,85 @@ void checkBudget(cv::Size original, long long longSide, long long shortSide, int
                             std::to_string(newLong) + "x" + std::to_string(shorter) + " pixels");
 }
 
+// Pixels of the prepared image a resize to `resized` gives in fit mode `fit`.
+std::int64_t preparedArea(cv::Size resized, FitMode fit, int patch)
+{
+    const std::int64_t w = resized.width, h = resized.height;
+    switch (fit) {
+    case FitMode::CenterCropSquare: {
+        const std::int64_t side = std::min(w, h) / patch * patch;
+        return side * side;
+    }
+    case FitMode::CropToPatchMultiple:
+        return (w / patch * patch) * (h / patch * patch);
+    case FitMode::PadToPatchMultiple:
+        break;
+    }
+    return (w + patch - 1) / patch * patch * ((h + patch - 1) / patch * patch);
+}
+
+// The resize of an image whose shorter side becomes `shorter` (torchvision's
+// truncation of the longer side).
+cv::Size resizedTo(cv::Size original, int shorter)
+{
+    const int shortSide = std::min(original.width, original.height);
+    const int longSide = std::max(original.width, original.height);
+    const int newLong = int((long long)shorter * longSide / shortSide);
+    return original.width <= original.height ? cv::Size(shorter, newLong)
+                                             : cv::Size(newLong, shorter);
+}
+
+// What the backbone and the CRF get is bounded by maxProcessingPixels: the CRF
+// needs ~570 bytes per pixel, a ViT's attention the square of its patch count.
+// A free-size fit shrinks to the largest shorter side within the budget; a
+// centre-cropped square is a protocol's fixed size, so it is refused instead.
+cv::Size withinProcessingBudget(cv::Size original, cv::Size target, FitMode fit, int patch)
+{
+    const PixelBudget budget = pixelBudget();
+    const std::int64_t area = preparedArea(target, fit, patch);
+    if (area <= budget.maxProcessingPixels)
+        return target;
+    const std::string limit = "the processing budget of " +
+                              megapixels(double(budget.maxProcessingPixels)) + " (" +
+                              std::to_string(budget.maxProcessingPixels) + " pixels)";
+    if (fit == FitMode::CenterCropSquare) {
+        const int side = std::min(target.width, target.height) / patch * patch;
+        throw Error("a centre-cropped square of " + std::to_string(side) + "x" +
+                    std::to_string(side) + " pixels (" + megapixels(double(area)) +
+                    ") is more than " + limit + "; choose a smaller resolution, or " +
+                    budget.howToRaise);
+    }
+    const int shorter = std::min(target.width, target.height);
+    // From the estimate (padding to the patch grid makes it inexact) to the largest
+    // shorter side that fits.
+    const auto fits = [&](int side) {
+        return preparedArea(resizedTo(original, side), fit, patch) <= budget.maxProcessingPixels;
+    };
+    int fitting = int(double(shorter) * std::sqrt(double(budget.maxProcessingPixels) / double(area)));
+    while (fitting + 1 < shorter && fits(fitting + 1))
+        ++fitting;
+    while (fitting > 0 && !fits(fitting))
+        --fitting;
+    const cv::Size smaller = fitting > 0 ? resizedTo(original, fitting) : cv::Size();
+    if (std::min(smaller.width, smaller.height) < patch)
+        throw Error("the " + std::to_string(original.width) + "x" +
+                    std::to_string(original.height) + "-pixel image cannot be processed within " +
+                    limit + " with a shorter side of at least one patch; " + budget.howToRaise);
+    return smaller;
+}
+
 } // namespace
+
+std::string PreparedImage::budgetNote() const
+{
+    if (requestedSize.empty())
+        return {};
+    return "processed at " + std::to_string(resizedSize.width) + "x" +
+           std::to_string(resizedSize.height) + " pixels instead of " +
+           std::to_string(requestedSize.width) + "x" + std::to_string(requestedSize.height) +
+           ", within the processing budget of " +
+           megapixels(double(pixelBudget().maxProcessingPixels));
+}
 
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
 {
@@ -53,21 +133,20 @@ PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
         throw Error("the resize length must be at most " + std::to_string(kMaxResizeSide) +
                     ", got " + std::to_string(params.shorterSide));
 
+    const int shortSide = std::min(rgb.cols, rgb.rows);
+    const int longSide = std::max(rgb.cols, rgb.rows);
+    const cv::Size asked =
+        params.shorterSide == 0 ? rgb.size() : resizedTo(rgb.size(), params.shorterSide);
+    checkBudget(rgb.size(), longSide, shortSide, params.shorterSide,
+                std::max(asked.width, asked.height));
+    const cv::Size target = withinProcessingBudget(rgb.size(), asked, params.fit, params.patchSize);
+    if (target != asked)
+        out.requestedSize = asked;
+
     cv::Mat resized = rgb;
-    if (params.shorterSide == 0)
-        checkBudget(rgb.size(), std::max(rgb.cols, rgb.rows), std::min(rgb.cols, rgb.rows), 0, 0);
-    if (params.shorterSide > 0) {
-        const int shortSide = std::min(rgb.cols, rgb.rows);
-        const int longSide = std::max(rgb.cols, rgb.rows);
-        const int newLong =
-            int((long long)params.shorterSide * longSide / shortSide); // truncation as torchvision
-        const cv::Size target = rgb.cols <= rgb.rows ? cv::Size(params.shorterSide, newLong)
-                                                     : cv::Size(newLong, params.shorterSide);
-        checkBudget(rgb.size(), longSide, shortSide, params.shorterSide, newLong);
-        if (target != rgb.size()) {
-            const bool shrink = target.area() < rgb.size().area();
-            cv::resize(rgb, resized, target, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
-        }
+    if (target != rgb.size()) {
+        const bool shrink = target.area() < rgb.size().area();
+        cv::resize(rgb, resized, target, 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
     }
     out.resizedSize = resized.size();
 

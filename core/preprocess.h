@@ -3,6 +3,7 @@
 
 #include <opencv2/core/mat.hpp>
 
+#include <string>
 #include <vector>
 
 namespace primaps {
@@ -33,6 +34,13 @@ struct PreparedImage
     cv::Size resizedSize;      ///< size after the shorter-side resize
     cv::Rect regionInResized;  ///< part of the resized image that `rgb` holds
     cv::Rect contentInPrepared; ///< where that part sits in `rgb` (the rest is padding)
+    /// The resized size that was asked for, when the processing budget
+    /// (PixelBudget::maxProcessingPixels) made resizedSize smaller; empty otherwise.
+    cv::Size requestedSize;
+
+    /// Empty, or one sentence saying that and how the processing budget shrank
+    /// the image (for a CLI line or the studio's message log).
+    std::string budgetNote() const;
 
     int gridRows(int patch) const { return rgb.rows / patch; }
     int gridCols(int patch) const { return rgb.cols / patch; }
@@ -43,8 +51,12 @@ struct PreparedImage
 /// grid. `rgb` must be CV_8UC3. Throws primaps::Error on an empty image, a wrong
 /// type, an image smaller than one patch after resizing, bad parameters
 /// (shorterSide beyond kMaxResizeSide), or, before anything is allocated, an
-/// image beyond the pixel budget (imageio.h): an aspect ratio over maxAspect, or
-/// more than maxPixels after the resize.
+/// image beyond the pixel budget (imageio.h): an aspect ratio over maxAspect,
+/// more than maxPixels after the resize, or a centre-cropped square of more than
+/// maxProcessingPixels. In the other fit modes a prepared image that would have
+/// more than maxProcessingPixels is resized smaller instead (the shorter side
+/// lowered, the aspect ratio kept; also with shorterSide 0), and requestedSize
+/// records what was asked for.
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params);
 
 /// Maps a per-pixel label map of the prepared image (CV_8U, CV_16U or CV_32S, size

@@ -6,7 +6,7 @@
 #
 # BUILD_DIR was configured with -DPRIMAPS_FUZZ=ON (packaging/test.sh makes
 # build-sanitize/ that way). SECONDS per target (default 60); TARGETs default to all
-# (checkpoint npy image labelpng mat runfolder project). Seeds come from fuzz_make_seeds;
+# (every fuzz_* program of BUILD_DIR except the seed maker and replays). Seeds come from fuzz_make_seeds;
 # the corpus grows in BUILD_DIR/fuzz-corpus/<target> and is kept between runs, so a
 # long run continues where the last one stopped:
 #
@@ -24,9 +24,17 @@ build="$(cd "$1" && pwd)"
 seconds="${2:-60}"
 shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(checkpoint npy image labelpng mat runfolder project)
 
 cmake --build "$build" --target fuzzers --parallel "$(nproc 2>/dev/null || echo 2)"
+
+# By default every target the build has (a hand-kept list once left `annotations` out).
+if [ ${#targets[@]} -eq 0 ]; then
+  for exe in "$build"/fuzz/fuzz_*; do
+    name="${exe##*/fuzz_}"
+    case "$name" in make_seeds|*_replay|*.*) continue ;; esac
+    [ -x "$exe" ] && [ -f "$exe" ] && targets+=("$name")
+  done
+fi
 
 seeds="$build/fuzz-seeds"
 rm -rf "$seeds"

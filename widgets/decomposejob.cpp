@@ -135,6 +135,12 @@ private:
             result.image = entry.image;
             result.photo = entry.photo;
             result.warning = entry.warning;
+            if (const std::string note = decomposition->prepared.budgetNote(); !note.empty()) {
+                if (!result.warning.isEmpty())
+                    result.warning += QLatin1Char('\n');
+                result.warning += QStringLiteral("%1: %2").arg(QFileInfo(request.path).fileName(),
+                                                             QString::fromStdString(note));
+            }
             entry.decomposition = decomposition;
             result.decomposition = decomposition;
             if (request.crf) {

@@ -40,8 +40,10 @@ struct DecomposeResult
     quint64 generation = 0;
     DecomposeRequest request;
     QString error;
-    /// Set on success when the image was only partly decoded (a truncated file):
-    /// one line naming the file, for the message banner.
+    /// Set on success when the image was only partly decoded (a truncated file),
+    /// or processed smaller than asked to stay within the processing budget
+    /// (PreparedImage::budgetNote()): a line each, naming the file, for the
+    /// message banner.
     QString warning;
     std::shared_ptr<const ImageDecomposition> decomposition;
     cv::Mat image; ///< the loaded image, CV_8UC3 RGB at its original size

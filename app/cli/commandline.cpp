@@ -99,6 +99,14 @@ int OptionChecker::report(QTextStream& err, const QString& command) const
     return ExitUsage;
 }
 
+QString processingBudgetLine(const QString& imagePath, const std::string& budgetNote)
+{
+    if (budgetNote.empty())
+        return {};
+    return "primaps: note: '" + imagePath + "': " + QString::fromStdString(budgetNote) +
+           " (--max-processing-pixels N raises it)";
+}
+
 void ResourceOptions::apply(const QCommandLineParser& parser, OptionChecker& checker) const
 {
     const int before = checker.errors().size();
@@ -108,7 +116,10 @@ void ResourceOptions::apply(const QCommandLineParser& parser, OptionChecker& che
         budget.maxPixels = checker.integer(maxPixels, 1);
     if (parser.isSet(maxAspect))
         budget.maxAspect = checker.number(maxAspect, 1.0, 1e6);
-    budget.howToRaise = "to accept it, raise the limit with --max-pixels N or --max-aspect R";
+    if (parser.isSet(maxProcessingPixels))
+        budget.maxProcessingPixels = checker.integer(maxProcessingPixels, 64 * 64);
+    budget.howToRaise = "to accept it, raise the limit with --max-pixels N, --max-aspect R or "
+                        "--max-processing-pixels N";
     if (checker.errors().size() != before)
         return;
     setPixelBudget(budget);

@@ -62,6 +62,11 @@ private:
     QStringList errors_;
 };
 
+/// The CLI's line for an image the processing budget made smaller
+/// (PreparedImage::budgetNote()), naming the file and the option that raises it;
+/// empty when the image was processed at the size asked for.
+QString processingBudgetLine(const QString& imagePath, const std::string& budgetNote);
+
 /// "--name", the long name of an option, for messages.
 QString optionName(const QCommandLineOption& option);
 
@@ -81,10 +86,16 @@ struct ResourceOptions
     QCommandLineOption maxAspect{
         "max-aspect",
         "Refuse images whose longer side is more than R times the shorter one (default: 50).", "R"};
+    QCommandLineOption maxProcessingPixels{
+        "max-processing-pixels",
+        "Processing budget: an image the resize would make larger than N pixels is processed "
+        "smaller (shorter side lowered, aspect kept; a note says so), so that the backbone and "
+        "the dense CRF stay within about 2 GB (default: 1048576, 1024x1024).",
+        "N"};
 
     void addTo(QCommandLineParser& parser) const
     {
-        parser.addOptions({threads, maxPixels, maxAspect});
+        parser.addOptions({threads, maxPixels, maxAspect, maxProcessingPixels});
     }
 
     /// Checks the values into `checker`; when they are fine, sets the thread

@@ -211,6 +211,9 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
             params.preprocess.shorterSide = *settings.resize;
         params.crf = settings.crf;
         result = decomposeImage(rgb, *backbone, params);
+        const QString budgetLine = processingBudgetLine(input.path, result.prepared.budgetNote());
+        if (!budgetLine.isEmpty())
+            err << budgetLine << "\n" << Qt::flush;
         masks = result.labelsAtOriginalSize();
         overlay = overlayLabels(rgb, masks, settings.opacity);
         context.backbone = backbone->name();

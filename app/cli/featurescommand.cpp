@@ -147,6 +147,9 @@ int runFeatures(const QStringList& arguments)
         params.fit =
             parser.isSet(cropOption) ? FitMode::CenterCropSquare : FitMode::PadToPatchMultiple;
         const PreparedImage prepared = prepareImage(rgb, params);
+        const QString budgetLine = processingBudgetLine(imagePath, prepared.budgetNote());
+        if (!budgetLine.isEmpty())
+            err << budgetLine << "\n" << Qt::flush;
         FeatureMap features = backbone->extract(prepared.rgb);
         if (parser.isSet(flipOption)) {
             const FeatureMap flipped = flippedFeatures(*backbone, prepared.rgb);

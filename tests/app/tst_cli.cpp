@@ -244,6 +244,31 @@ private slots:
         QVERIFY(!QFileInfo::exists(dir.filePath("strict")));
     }
 
+    // A thin image inside the aspect limit: resized to 320 on its shorter side it
+    // would have 16000x320 pixels; the processing budget shrinks it (aspect kept)
+    // and says so, and the label map still covers the original.
+    void thinImageIsProcessedWithinTheBudget()
+    {
+        QTemporaryDir dir;
+        const QString image = dir.filePath("thin strip.png");
+        cv::imwrite(image.toStdString(), threeRegionImage(10, 500, 3));
+        const QString out = dir.filePath("out");
+        const Run run = runCli({"decompose", image, "--out", out, "--no-crf",
+                                "--max-processing-pixels", "65536"});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.err.contains("thin strip.png") && run.err.contains("instead of 16000x320") &&
+                     run.err.contains("--max-processing-pixels"),
+                 qPrintable(run.err));
+        const cv::Mat masks =
+            cv::imread((out + "/thin strip_masks.png").toStdString(), cv::IMREAD_UNCHANGED);
+        QCOMPARE(masks.size(), cv::Size(500, 10));
+        // Within the budget nothing is said.
+        const Run small = runCli({"decompose", dir.filePath("thin strip.png"), "--out",
+                                  dir.filePath("small"), "--no-crf", "--resize", "16"});
+        QCOMPARE(small.exitCode, 0);
+        QVERIFY2(!small.err.contains("processing budget"), qPrintable(small.err));
+    }
+
     void eachCommandListsItsOwnOptions()
     {
         const Run masks = runCli({"masks", "--help"});

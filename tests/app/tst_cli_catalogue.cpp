@@ -359,6 +359,10 @@ private slots:
             "40000x40000 pixels");
         row("image: small image, budget 100 pixels",
             dec + QStringList{"@/img/good.png", "--max-pixels", "100"}, 1, "--max-pixels");
+        row("image: dataset square beyond the processing budget",
+            QStringList{"masks", "--cache", "@/scratch/c2048", "--dataset", "folder", "--root",
+                        "@/ds", "--resolution", "2048"},
+            1, "2048x2048 pixels (4.2 MP) is more than the processing budget");
         row("image: zero width", dec + QStringList{"@/img/zero.png"}, 1, "a size of 0x10");
         row("image: truncated JPEG, strict", dec + QStringList{"@/img/truncated.jpg", "--strict"},
             1, "partly decoded");
@@ -607,6 +611,9 @@ private slots:
             "--threads: must be a whole number in 1..1024");
         row("value: --max-pixels 0", dec + QStringList{"@/img/good.png", "--max-pixels", "0"}, 2,
             "--max-pixels");
+        row("value: --max-processing-pixels 100",
+            dec + QStringList{"@/img/good.png", "--max-processing-pixels", "100"}, 2,
+            "--max-processing-pixels");
         row("value: --max-aspect 0.5", dec + QStringList{"@/img/good.png", "--max-aspect", "0.5"},
             2, "--max-aspect");
         row("value: --threshold 1.5", dec + QStringList{"@/img/good.png", "--threshold", "1.5"}, 2,

@@ -120,13 +120,65 @@ private slots:
         wide.maxAspect = 5000;
         setPixelBudget(wide);
         EXPECT_ERROR_CONTAINING(prepareImage(testing::patternedImage(2, 3000), p), "480000x320");
-        // Just inside both limits.
+        // Just inside both limits (with room for the processing size: see below).
         wide.maxAspect = 50;
+        wide.maxProcessingPixels = 6'000'000;
         setPixelBudget(wide);
         QCOMPARE(prepareImage(testing::patternedImage(10, 500), p).resizedSize,
                  cv::Size(16000, 320));
         p.shorterSide = kMaxResizeSide + 1;
         EXPECT_ERROR_CONTAINING(prepareImage(testing::patternedImage(10, 10), p), "at most 2048");
+    }
+
+    // What the backbone and the CRF get stays within maxProcessingPixels: a free fit
+    // shrinks (aspect kept, the largest shorter side that fits), a protocol's fixed
+    // square is refused, and an image within it is untouched.
+    void processingBudgetShrinksFreeFitsAndRefusesFixedSquares()
+    {
+        BudgetGuard guard;
+        const std::int64_t budget = PixelBudget().maxProcessingPixels;
+        QCOMPARE(budget, std::int64_t(1024 * 1024));
+        PreprocessParams p;
+        p.shorterSide = 320;
+        // 500 x 10 at 320 would be 16000 x 320 (5.1 MP): 144 is the largest shorter
+        // side whose padded size fits (145 gives 7256 x 152 = 1.10 MP).
+        const PreparedImage thin = prepareImage(testing::patternedImage(10, 500), p);
+        QCOMPARE(thin.resizedSize, cv::Size(7200, 144));
+        QCOMPARE(thin.requestedSize, cv::Size(16000, 320));
+        QVERIFY(std::int64_t(thin.rgb.total()) <= budget);
+        QVERIFY2(thin.budgetNote().find("7200x144 pixels instead of 16000x320") !=
+                     std::string::npos,
+                 thin.budgetNote().c_str());
+        QCOMPARE(labelsToOriginal(cv::Mat(thin.rgb.size(), CV_8U, cv::Scalar(3)), thin).size(),
+                 cv::Size(500, 10));
+        // The same for a portrait image and for "keep the size" (shorterSide 0).
+        QCOMPARE(prepareImage(testing::patternedImage(500, 10), p).resizedSize,
+                 cv::Size(144, 7200));
+        p.shorterSide = 0;
+        const PreparedImage kept = prepareImage(testing::patternedImage(1100, 1100), p);
+        QCOMPARE(kept.resizedSize, cv::Size(1024, 1024));
+        QCOMPARE(kept.requestedSize, cv::Size(1100, 1100));
+        // Cropping to the patch grid counts the cropped size: 1030 x 1030 fits as 1024 x 1024.
+        p.fit = FitMode::CropToPatchMultiple;
+        const PreparedImage cropped = prepareImage(testing::patternedImage(1030, 1030), p);
+        QCOMPARE(cropped.rgb.size(), cv::Size(1024, 1024));
+        QVERIFY(cropped.requestedSize.empty());
+        QVERIFY(cropped.budgetNote().empty());
+        // The evaluation protocol's square is a fixed size: refused, not shrunk.
+        p.fit = FitMode::CenterCropSquare;
+        p.shorterSide = 1032;
+        EXPECT_ERROR_CONTAINING(prepareImage(testing::patternedImage(40, 60), p),
+                                "1032x1032 pixels (1.1 MP) is more than the processing budget");
+        p.shorterSide = 1024;
+        QCOMPARE(prepareImage(testing::patternedImage(40, 60), p).rgb.size(), cv::Size(1024, 1024));
+        // Configurable, with a floor of 64 x 64.
+        PixelBudget raised;
+        raised.maxProcessingPixels = 2048 * 2048;
+        setPixelBudget(raised);
+        p.shorterSide = 2048;
+        QCOMPARE(prepareImage(testing::patternedImage(40, 60), p).rgb.size(), cv::Size(2048, 2048));
+        raised.maxProcessingPixels = 64 * 64 - 1;
+        EXPECT_ERROR_CONTAINING(setPixelBudget(raised), "at least 4096 pixels");
     }
 
     void unknownAndDamagedFilesNameThemselves()

@@ -133,6 +133,7 @@ private slots:
     void decomposeJobReusesFeatures();
     void decomposeJobCrfFlag();
     void decomposeJobNoticesChangedFile();
+    void decomposeJobNotesTheProcessingBudget();
     void decomposeJobPreviewsThenRefinesBigPhoto();
 };
 
@@ -845,6 +846,44 @@ void TestWidgets::decomposeJobReportsErrorNamingFile()
     QVERIFY(!unknown.ok());
     QVERIFY2(unknown.error.contains(QStringLiteral("no-such-backbone")), qPrintable(unknown.error));
     QVERIFY2(unknown.error.contains(QStringLiteral("chelsea.jpg")), qPrintable(unknown.error));
+}
+
+// A thin image the processing budget shrinks: the result says so in its
+// warning (the message banner), naming the file, on every re-run too.
+void TestWidgets::decomposeJobNotesTheProcessingBudget()
+{
+    // Restored however the test ends: the other tests need the default budget.
+    struct Restore
+    {
+        PixelBudget saved = pixelBudget();
+        ~Restore() { setPixelBudget(saved); }
+    } restore;
+    PixelBudget small = restore.saved;
+    small.maxProcessingPixels = 64 * 1024;
+    setPixelBudget(small);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("strip.png"));
+    QVERIFY(cv::imwrite(path.toStdString(), randomMat(10, 500, CV_8UC3, 7)));
+    DecomposeJob job;
+    DecomposeRequest request;
+    request.path = path;
+    request.crf = false;
+    const DecomposeResult first = runJob(job, request);
+    QVERIFY2(first.ok(), qPrintable(first.error));
+    QVERIFY2(first.warning.startsWith(QStringLiteral("strip.png: processed at")) &&
+                 first.warning.contains(QStringLiteral("instead of 16000x320")),
+             qPrintable(first.warning));
+    QVERIFY(first.decomposition->prepared.rgb.total() <= std::size_t(small.maxProcessingPixels));
+    request.threshold = 0.6f; // the cached features: the same note, once
+    const DecomposeResult again = runJob(job, request);
+    QVERIFY(again.ok());
+    QCOMPARE(again.warning, first.warning);
+    setPixelBudget(restore.saved);
+    // Within the budget: no note.
+    request.path = kSample;
+    const DecomposeResult photo = runJob(job, request);
+    QVERIFY(photo.ok());
+    QVERIFY2(photo.warning.isEmpty(), qPrintable(photo.warning));
 }
 
 void TestWidgets::decomposeJobDeliversOnlyNewest()
