@@ -308,7 +308,11 @@ void PerspectiveController::applyDefault(Perspective perspective)
     switch (perspective) {
     case Perspective::Explore:
         // Playback under the canvas it draws on: a demo plays the steps there.
-        docks = {kImages, kSteps, kFeatures, kPlayback};
+        // Its row of controls needs ~500 px beside the side columns: on a
+        // screen narrower than a laptop's it stays in View ▸ Playback.
+        docks = {kImages, kSteps, kFeatures};
+        if (availableGeometry().width() >= 1280)
+            docks << kPlayback;
         bars = {kDecomposeBar};
         break;
     case Perspective::Review:
