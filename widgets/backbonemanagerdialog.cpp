@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "backbonemanagerdialog.h"
+#include "backgroundpool.h"
 
 #include "backbone.h"
 #include "messagewidget.h"
@@ -589,7 +590,7 @@ bool BackboneManagerDialog::importFile(const QString& path)
     m_identify = new QFutureWatcher<Identified>(this);
     connect(m_identify, &QFutureWatcherBase::finished, this, &BackboneManagerDialog::onIdentified);
     const std::vector<ModelInfo> catalog = m_catalog;
-    m_identify->setFuture(QtConcurrent::run([path, catalog] {
+    m_identify->setFuture(QtConcurrent::run(backgroundPool(), [path, catalog] {
         Identified found;
         try {
             found.name = QString::fromStdString(identifyCheckpoint(path, catalog).name);

@@ -117,6 +117,9 @@ public:
     /// Screen pixels per photo pixel.
     double zoom() const;
     bool isFitToWindow() const { return m_fit; }
+    /// The zoom as the canvas's corner read-out shows it ("Fit · 157 %" while
+    /// following the window's size, else "200 %"); empty without a photo.
+    QString zoomText() const;
     double overlayOpacity() const { return m_opacity; }
     bool isOverlayVisible() const { return m_overlayVisible; }
     int highlightedMask() const { return m_highlighted; }

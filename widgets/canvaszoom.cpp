@@ -94,14 +94,21 @@ void CanvasWidget::wheelEvent(QWheelEvent* event)
     event->accept();
 }
 
+QString CanvasWidget::zoomText() const
+{
+    if (m_photo.isNull())
+        return {};
+    const QString percent = QStringLiteral("%1 %").arg(std::lround(zoom() * 100.0));
+    return m_fit ? tr("Fit \u00b7 %1").arg(percent) : percent;
+}
+
 void CanvasWidget::updateZoomLabel()
 {
     if (m_photo.isNull()) {
         m_zoomLabel->hide();
         return;
     }
-    const QString percent = QStringLiteral("%1 %").arg(std::lround(zoom() * 100.0));
-    m_zoomLabel->setText(m_fit ? tr("Fit \u00b7 %1").arg(percent) : percent);
+    m_zoomLabel->setText(zoomText());
     m_zoomLabel->adjustSize();
     placeReadouts();
     m_zoomLabel->show();

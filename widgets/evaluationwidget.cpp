@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "evaluationwidget.h"
+#include "backgroundpool.h"
 
 #include "atomicfile.h"
 #include "backbone.h"
@@ -690,7 +691,7 @@ bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, 
     std::shared_ptr<JobControl> control = m_control;
     const std::string dir = runDir.toStdString();
     const std::string thetaName = theta.toStdString();
-    m_watcher.setFuture(QtConcurrent::run([control, dir, thetaName, crf] {
+    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [control, dir, thetaName, crf] {
         auto out = std::make_shared<Outcome>();
         try {
             FittedRun run = openFittedRun(dir, thetaName);

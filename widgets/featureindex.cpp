@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "featureindex.h"
+#include "backgroundpool.h"
 
 #include "backbone.h"
 #include "imageio.h"
@@ -78,7 +79,7 @@ void FeatureIndex::startNext()
     m_pendingPaths.clear();
     const std::shared_ptr<Task> task = m_task;
     const QPointer<FeatureIndex> self(this);
-    m_watcher.setFuture(QtConcurrent::run([task, self] {
+    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [task, self] {
         std::unique_ptr<Backbone> backbone;
         for (const QString& path : task->paths) {
             if (task->cancelled)

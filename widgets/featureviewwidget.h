@@ -165,12 +165,15 @@ private:
     void submit();
     void startNext();
     void onComputed();
+    void createChart(); ///< featureviewchart.cpp, with the chart's other members
     void rebuildChart();
     void updateChartSelection();
     void updatePicture();
     void updateCaption();
     void updateComboLabels();
     void showGridPoint(const QPointF& gridPoint);
+    /// The read-out for where the cursor is now (the hint when it is elsewhere).
+    void refreshHover();
     void exportWithDialog();
 
     std::shared_ptr<const ImageDecomposition> m_decomposition;

@@ -581,6 +581,7 @@ void FitDialog::restoreRecent()
     if (backbone >= 0)
         m_backbone->setCurrentIndex(backbone);
     m_weights->setText(settings.value(QStringLiteral("weights")).toString());
+    limitToFolderSize(); // the remembered root's image count caps the PCA images
     // A new fit goes to a new folder beside the last one.
     const QString last = settings.value(QStringLiteral("run")).toString();
     if (!last.isEmpty()) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "importcorrectionsdialog.h"
+#include "backgroundpool.h"
 
 #include <cmath>
 #include <QComboBox>
@@ -187,7 +188,7 @@ bool ImportCorrectionsDialog::start()
             this, [this, fraction] { m_progress->setValue(int(1000 * fraction)); },
             Qt::QueuedConnection);
     });
-    m_watcher.setFuture(QtConcurrent::run([request, control] {
+    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [request, control] {
         auto out = std::make_shared<Outcome>();
         interchange::CorrectionImportJob job(request);
         out->state = runJob(job, *control);

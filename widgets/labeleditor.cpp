@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "labeleditor.h"
+#include "backgroundpool.h"
 
 #include "canvaswidget.h"
 #include "exportfolder.h"
@@ -1350,7 +1351,7 @@ bool LabelEditor::runExport(const std::vector<Document*>& docs, const QStringLis
                 m_window->close();
         }
     });
-    watcher->setFuture(QtConcurrent::run([jobs, opacity] {
+    watcher->setFuture(QtConcurrent::run(backgroundPool(), [jobs, opacity] {
         try {
             for (const ExportJob& job : jobs)
                 writeLabelExport(job.files, job.labels, job.table, job.image, job.imageName,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "modeldownloader.h"
+#include "backgroundpool.h"
 
 #include "modelregistry.h"
 #include "runtime.h"
@@ -271,7 +272,7 @@ void ModelDownloader::startLocalCopy()
     };
     m_check = new QFutureWatcher<DownloadResult>(this);
     connect(m_check, &QFutureWatcherBase::finished, this, &ModelDownloader::onCheckFinished);
-    m_check->setFuture(QtConcurrent::run(
+    m_check->setFuture(QtConcurrent::run(backgroundPool(),
         [=] { return checkPart(request, part, source, cancel, onProgress, onVerifying); }));
     emit progress(0, QFileInfo(source).size());
 }
@@ -394,7 +395,7 @@ void ModelDownloader::startCheck()
     setPhase(Phase::Verifying);
     m_check = new QFutureWatcher<DownloadResult>(this);
     connect(m_check, &QFutureWatcherBase::finished, this, &ModelDownloader::onCheckFinished);
-    m_check->setFuture(QtConcurrent::run([=] {
+    m_check->setFuture(QtConcurrent::run(backgroundPool(), [=] {
         return checkPart(
             request, part, QString(), cancel, [](qint64, qint64) {}, [] {});
     }));

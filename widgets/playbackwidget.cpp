@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "playbackwidget.h"
+#include "backgroundpool.h"
 
 #include "animationwriter.h"
 #include "imageconvert.h"
@@ -155,7 +156,7 @@ void PlaybackWidget::setDecomposition(std::shared_ptr<const ImageDecomposition> 
         return; // onRendererBuilt() starts the newest one
     m_building = m_decomposition;
     const std::shared_ptr<const ImageDecomposition> d = m_building;
-    m_buildWatcher.setFuture(QtConcurrent::run([d]() -> std::shared_ptr<const PlaybackRenderer> {
+    m_buildWatcher.setFuture(QtConcurrent::run(backgroundPool(), [d]() -> std::shared_ptr<const PlaybackRenderer> {
         try {
             PlaybackStyle style;
             const int photoHeight = d->original.empty() ? d->trace.height * 8 : d->original.rows;
@@ -245,7 +246,7 @@ void PlaybackWidget::requestFrame()
     const std::shared_ptr<const PlaybackRenderer> renderer = m_renderer;
     const int frame = m_controller->currentFrame();
     const bool direction = showsDirection();
-    m_renderWatcher.setFuture(QtConcurrent::run([renderer, frame, direction] {
+    m_renderWatcher.setFuture(QtConcurrent::run(backgroundPool(), [renderer, frame, direction] {
         Rendered r;
         r.frame = frame;
         r.direction = direction;
@@ -333,7 +334,7 @@ bool PlaybackWidget::exportAnimation(const QString& path)
     AnimationOptions options;
     options.framesPerSecond = m_controller->speed();
     m_caption->setText(tr("Exporting %1…").arg(QFileInfo(path).fileName()));
-    m_exportWatcher.setFuture(QtConcurrent::run([d, path, options] {
+    m_exportWatcher.setFuture(QtConcurrent::run(backgroundPool(), [d, path, options] {
         Exported out;
         out.path = path;
         QElapsedTimer clock;

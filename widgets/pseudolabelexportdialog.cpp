@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "pseudolabelexportdialog.h"
+#include "backgroundpool.h"
 
 #include "backbone.h"
 #include "evaluationreport.h"
@@ -201,7 +202,7 @@ bool PseudoLabelExportDialog::start()
             },
             Qt::QueuedConnection);
     });
-    m_watcher.setFuture(QtConcurrent::run([runDir, theta, datasetOptions, request, control] {
+    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [runDir, theta, datasetOptions, request, control] {
         auto out = std::make_shared<Outcome>();
         try {
             FittedRun run = openFittedRun(runDir, theta);

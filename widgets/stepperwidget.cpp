@@ -117,31 +117,35 @@ QString percent(double fraction)
 
 QString stopDescription(const PrimapsTrace& trace)
 {
+    // Short enough for one line of the dock at 1080p, and a figure never
+    // split from its "%" when it does wrap.
+    const auto figure = [](double fraction) {
+        return percent(fraction).replace(QLatin1Char(' '), QChar(0x00a0));
+    };
     const int n = int(trace.iterations.size());
-    const QString count =
-        n == 1 ? StepperWidget::tr("1 iteration") : StepperWidget::tr("%1 iterations").arg(n);
+    const QString count = n == 1 ? StepperWidget::tr("1 step") : StepperWidget::tr("%1 steps").arg(n);
     switch (trace.stopReason) {
     case StopReason::Coverage:
-        return StepperWidget::tr("Stopped after %1: %2 of the patches are assigned (target %3).")
-            .arg(count, percent(trace.finalCoverage), percent(trace.params.coverage));
+        return StepperWidget::tr("Stopped after %1: %2 of the patches assigned (target %3).")
+            .arg(count, figure(trace.finalCoverage), figure(trace.params.coverage));
     case StopReason::NothingPositive:
-        return StepperWidget::tr("Stopped after %1: no remaining patch is similar to the next "
-                                 "seed; %2 assigned, the rest stays unassigned.")
-            .arg(count, percent(trace.finalCoverage));
+        return StepperWidget::tr("Stopped after %1: no patch left is similar to the next seed; "
+                                 "%2 assigned.")
+            .arg(count, figure(trace.finalCoverage));
     case StopReason::Stalled:
-        return StepperWidget::tr("Stopped after %1: the remaining area did not shrink for %2 "
-                                 "iterations; %3 assigned.")
+        return StepperWidget::tr("Stopped after %1: the rest did not shrink for %2 steps; "
+                                 "%3 assigned.")
             .arg(count)
             .arg(trace.params.stallWindow)
-            .arg(percent(trace.finalCoverage));
+            .arg(figure(trace.finalCoverage));
     case StopReason::IterationCap:
         return StepperWidget::tr("Stopped at the cap of %1; %2 assigned.")
-            .arg(count, percent(trace.finalCoverage));
+            .arg(count, figure(trace.finalCoverage));
     case StopReason::Running:
         break;
     }
     return StepperWidget::tr("Not finished: %1 so far, %2 assigned.")
-        .arg(count, percent(trace.finalCoverage));
+        .arg(count, figure(trace.finalCoverage));
 }
 
 /// Paints one iteration: title line, the three maps, and a detail line.
@@ -326,6 +330,10 @@ StepperWidget::StepperWidget(QWidget* parent) : QWidget(parent)
     m_summary = new QLabel(this);
     m_summary->setWordWrap(true);
     m_summary->setContentsMargins(kMargin, 2, kMargin, 6);
+    m_summary->setToolTip(
+        tr("Why PriMaPs stopped proposing masks. It stops when the masks cover the target share "
+           "of the patches,\nwhen no patch left is similar to the next seed, when the rest "
+           "stops shrinking, or at the step cap.\nPatches no mask took stay unassigned."));
     layout->addWidget(m_summary);
 
     connect(m_list, &QListWidget::itemSelectionChanged, this,
@@ -517,7 +525,8 @@ void StepperWidget::setSelectedIteration(int index)
 
 QString StepperWidget::summaryText() const
 {
-    return m_summary->text();
+    QString text = m_summary->text();
+    return text.replace(QChar(0x00a0), QLatin1Char(' '));
 }
 
 QString StepperWidget::headerText() const

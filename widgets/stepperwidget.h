@@ -48,7 +48,8 @@ public:
     int fullyVisibleRows() const;
     /// Selected iteration (0-based), or -1.
     int selectedIteration() const;
-    /// The summary line (stop reason) under the rows.
+    /// The summary line under the rows: why the decomposition stopped (with
+    /// plain spaces; the label keeps figures and their "%" together).
     QString summaryText() const;
     /// The caption above the rows (threshold, grid size).
     QString headerText() const;

@@ -2,6 +2,7 @@
 // primaps-studio: the desktop application. Everything but the command line
 // lives in MainWindow.
 
+#include "featureviewwidget.h"
 #include "imagelistwidget.h"
 #include "mainwindow.h"
 #include "perspectivecommandline.h"
@@ -99,6 +100,8 @@ int main(int argc, char* argv[])
             window.restoreSettings();
         if (const int code = primaps::applyPerspectiveOptions(window, parser); code >= 0)
             return code;
+        if (!shotPath.isEmpty())
+            primaps::parkPointerForScreenshot(window);
         window.show();
         const int code = primaps::startReviewFromCommandLine(window, parser, shotPath);
         return code >= 0 ? code : app.exec();
@@ -111,17 +114,28 @@ int main(int argc, char* argv[])
         QObject::connect(
             &window, &primaps::MainWindow::decompositionShown, &window,
             [&window, shotPath](bool ok) {
-                QTimer::singleShot(kScreenshotSettleMs, &window, [&window, shotPath, ok] {
-                    if (!window.grab().save(shotPath)) {
-                        std::fprintf(stderr, "primaps-studio: cannot write '%s'\n",
-                                     qPrintable(QDir::toNativeSeparators(shotPath)));
-                        QApplication::exit(1);
+                // The feature view computes its picture after the decomposition
+                // is shown: the screenshot waits for it, not for a fixed time.
+                auto* poll = new QTimer(&window);
+                poll->setInterval(50);
+                QObject::connect(poll, &QTimer::timeout, &window, [&window, shotPath, ok, poll] {
+                    if (window.featureView()->isBusy())
                         return;
-                    }
-                    std::printf("primaps-studio: saved %s\n",
-                                qPrintable(QDir::toNativeSeparators(shotPath)));
-                    QApplication::exit(ok ? 0 : 1);
+                    poll->deleteLater();
+                    poll->stop();
+                    QTimer::singleShot(kScreenshotSettleMs, &window, [&window, shotPath, ok] {
+                        if (!window.grab().save(shotPath)) {
+                            std::fprintf(stderr, "primaps-studio: cannot write '%s'\n",
+                                         qPrintable(QDir::toNativeSeparators(shotPath)));
+                            QApplication::exit(1);
+                            return;
+                        }
+                        std::printf("primaps-studio: saved %s\n",
+                                    qPrintable(QDir::toNativeSeparators(shotPath)));
+                        QApplication::exit(ok ? 0 : 1);
+                    });
                 });
+                poll->start();
             },
             Qt::SingleShotConnection);
         QTimer::singleShot(kScreenshotTimeoutMs, &window, [] {
@@ -152,6 +166,8 @@ int main(int argc, char* argv[])
     }
     if (const int code = primaps::applyPerspectiveOptions(window, parser); code >= 0)
         return code;
+    if (!shotPath.isEmpty())
+        primaps::parkPointerForScreenshot(window);
     window.show();
     QStringList paths = parser.positionalArguments();
     if (paths.size() == 1 && paths.first().endsWith(QLatin1String(".primaps"))) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The main window's files: images in (drag and drop, the open dialogs, the bundled
 // samples) and the current image's masks and overlay out (File ▸ Export).
+#include "backgroundpool.h"
 #include "mainwindow.h"
 #include "playbackpanel.h"
 #include "similaritycontroller.h"
@@ -227,7 +228,7 @@ bool MainWindow::exportCurrent(const QString& path, ExportKind kind)
     });
     m_statusMessage->setStyleSheet(QString());
     m_statusMessage->setText(tr("Saving %1\u2026").arg(QDir::toNativeSeparators(path)));
-    watcher->setFuture(QtConcurrent::run([decomposition, image, opacity, overlay, path] {
+    watcher->setFuture(QtConcurrent::run(backgroundPool(), [decomposition, image, opacity, overlay, path] {
         try {
             const cv::Mat labels = decomposition->labelsAtOriginalSize();
             cv::Mat out;

@@ -181,7 +181,14 @@ void MainWindow::createToolBar()
     stretch->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     bar->addWidget(stretch);
     m_fitAction->setToolTip(tr("Fit the image to the window (Ctrl+0)"));
-    m_actualSizeAction->setIconText(tr("100 %"));
+    // "1:1", not "100 %": a percentage here read as the current zoom, which
+    // only the canvas's corner read-out states; "Fit" stays pressed while the
+    // canvas follows the window (the read-out's "Fit · …").
+    m_actualSizeAction->setIconText(tr("1:1"));
+    m_fitAction->setCheckable(true);
+    m_fitAction->setChecked(m_canvas->isFitToWindow());
+    connect(m_canvas, &CanvasWidget::zoomChanged, m_fitAction,
+            [this] { m_fitAction->setChecked(m_canvas->isFitToWindow()); });
     m_actualSizeAction->setToolTip(tr("One image pixel per screen pixel (Ctrl+1)"));
     m_zoomOutAction->setIconText(QStringLiteral("\u2212"));
     m_zoomInAction->setIconText(QStringLiteral("+"));

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QCursor>
 #include <QDir>
 #include <QFile>
 #include <QRegularExpression>
@@ -127,6 +128,12 @@ int applyPerspectiveOptions(MainWindow& window, const QCommandLineParser& parser
             [perspectives, p] { perspectives->setCurrent(p); }, Qt::SingleShotConnection);
     }
     return -1;
+}
+
+void parkPointerForScreenshot(MainWindow& window)
+{
+    if (QScreen* screen = window.screen())
+        QCursor::setPos(screen, screen->geometry().bottomRight());
 }
 
 } // namespace primaps

@@ -31,4 +31,9 @@ void cleanUpScreenPreparation();
 /// stderr), -1 to go on.
 int applyPerspectiveOptions(MainWindow& window, const QCommandLineParser& parser);
 
+/// For a screenshot: moves the pointer to the screen's bottom-right corner. A
+/// virtual X screen starts with it in the middle, over the canvas, whose hover
+/// read-outs would then show in the picture as if someone pointed there.
+void parkPointerForScreenshot(MainWindow& window);
+
 } // namespace primaps

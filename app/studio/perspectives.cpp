@@ -32,6 +32,7 @@ const QString kFeatures = QStringLiteral("FeaturesDock");
 const QString kVote = QStringLiteral("MaskVoteDock");
 const QString kFit = QStringLiteral("FitDock");
 const QString kEvaluation = QStringLiteral("EvaluationDock");
+const QString kPlayback = QStringLiteral("PlaybackDock");
 const QString kDecomposeBar = QStringLiteral("DecompositionToolBar");
 const QString kReviewBar = QStringLiteral("ReviewToolBar");
 const QString kEditBar = QStringLiteral("LabelEditToolBar");
@@ -306,7 +307,12 @@ void PerspectiveController::applyDefault(Perspective perspective)
     QStringList bars;
     switch (perspective) {
     case Perspective::Explore:
+        // Playback under the canvas it draws on: a demo plays the steps there.
+        // Its row of controls needs ~500 px beside the side columns: on a
+        // screen narrower than a laptop's it stays in View ▸ Playback.
         docks = {kImages, kSteps, kFeatures};
+        if (availableGeometry().width() >= 1280)
+            docks << kPlayback;
         bars = {kDecomposeBar};
         break;
     case Perspective::Review:
@@ -338,7 +344,8 @@ void PerspectiveController::applyDefault(Perspective perspective)
         {kImages, Qt::LeftDockWidgetArea},      {kDataset, Qt::LeftDockWidgetArea},
         {kSteps, Qt::RightDockWidgetArea},      {kFeatures, Qt::RightDockWidgetArea},
         {kVote, Qt::RightDockWidgetArea},       {kFit, Qt::BottomDockWidgetArea},
-        {kEvaluation, Qt::BottomDockWidgetArea}, {QStringLiteral("MessageLogDock"), Qt::BottomDockWidgetArea}};
+        {kEvaluation, Qt::BottomDockWidgetArea}, {kPlayback, Qt::BottomDockWidgetArea},
+        {QStringLiteral("MessageLogDock"), Qt::BottomDockWidgetArea}};
     for (const Home& home : homes)
         if (QDockWidget* d = dock(home.dock)) {
             d->setFloating(false);
@@ -367,6 +374,9 @@ void PerspectiveController::applyDefault(Perspective perspective)
     }
     pair(kImages, kDataset, true);
     pair(kFeatures, kVote, true);
+    // Fit monitor and evaluation opened in Explore join the playback's tabs:
+    // side by side under the canvas they would widen the window.
+    pair(kPlayback, kFit, true);
     pair(kFit, kEvaluation, true);
     for (QDockWidget* d :
          m_window->findChildren<QDockWidget*>(QString(), Qt::FindDirectChildrenOnly))
@@ -417,6 +427,10 @@ void PerspectiveController::resizeDefaultDocks()
     for (const QString& name : {kFit, kEvaluation})
         if (docks.contains(name) && dock(name))
             m_window->resizeDocks({dock(name)}, {height * 62 / 100}, Qt::Vertical);
+    // A strip of controls: no taller than it needs, the canvas keeps the rest.
+    if (docks.contains(kPlayback) && dock(kPlayback))
+        m_window->resizeDocks({dock(kPlayback)}, {dock(kPlayback)->sizeHint().height()},
+                              Qt::Vertical);
 }
 
 } // namespace primaps

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "projectcontroller.h"
+#include "backgroundpool.h"
 
 #include "corrections.h"
 #include "datasetbrowserwidget.h"
@@ -99,7 +100,7 @@ ProjectController::ProjectController(MainWindow* window, ReviewController* revie
                 m_checkpointSha256 = watcher->result();
                 watcher->deleteLater();
             });
-            watcher->setFuture(QtConcurrent::run([weights] { return sha256OfFile(weights); }));
+            watcher->setFuture(QtConcurrent::run(backgroundPool(), [weights] { return sha256OfFile(weights); }));
         } catch (const std::exception&) {
             // The run opened, so run.json was readable a moment ago; nothing to add.
         }

@@ -27,9 +27,11 @@
 
 #include <cmath>
 #include <cstdio>
+#include <QAction>
 #include <QApplication>
 #include <QDir>
 #include <QDockWidget>
+#include <QLabel>
 #include <QFile>
 #include <QProcess>
 #include <QScreen>
@@ -185,11 +187,29 @@ private slots:
             }
             QVERIFY2(visibleDocks > 0, qPrintable(name));
             QVERIFY(w.centralWidget()->width() >= 200 && w.centralWidget()->height() >= 150);
+            if (p == Perspective::Explore) {
+                // A demo's controls in the default arrangement, under the canvas.
+                auto* playback = w.findChild<QDockWidget*>(QStringLiteral("PlaybackDock"));
+                QVERIFY(playback && playback->isVisible());
+                QCOMPARE(w.dockWidgetArea(playback), Qt::BottomDockWidgetArea);
+            }
             if (p == Perspective::Explore && g_screen.height() >= 1080) {
                 QVERIFY(w.stepper()->iterationCount() >= 3);
                 QVERIFY2(w.stepper()->fullyVisibleRows() >= 3,
                          qPrintable(QStringLiteral("%1 whole step cards")
                                         .arg(w.stepper()->fullyVisibleRows())));
+                // Why it stopped, in one line of the dock.
+                QLabel* summary = nullptr;
+                for (QLabel* label : w.stepper()->findChildren<QLabel*>())
+                    if (label->isVisible() &&
+                        QString(label->text()).replace(QChar(0x00a0), QLatin1Char(' ')) ==
+                            w.stepper()->summaryText())
+                        summary = label;
+                QVERIFY(summary);
+                const QMargins m = summary->contentsMargins();
+                QVERIFY2(summary->heightForWidth(summary->width()) - m.top() - m.bottom() <
+                             2 * summary->fontMetrics().lineSpacing(),
+                         qPrintable(w.stepper()->summaryText()));
             }
             if (p == Perspective::Annotate)
                 QVERIFY(w.labelEditor()->isEditMode());
@@ -328,6 +348,64 @@ private slots:
                                   percent(counts[std::size_t(id)] / total)));
         w.compareAction()->setChecked(false);
         QCOMPARE(legend->caption(), QStringLiteral("Labels after CRF"));
+    }
+
+    // One truth about the zoom: the canvas's corner read-out states it; the
+    // tool bar states no percentage of its own, and its "Fit" stays pressed
+    // exactly while the read-out says "Fit · …".
+    void zoomSaysOneThing()
+    {
+        MainWindow w;
+        w.setPersistSettings(false);
+        QSignalSpy shown(&w, &MainWindow::decompositionShown);
+        w.show();
+        w.openInitial({kAstronaut});
+        QVERIFY(primaps::testing::waitNextOk(shown, kTimeoutMs));
+        CanvasWidget* canvas = w.canvas();
+        auto* bar = w.findChild<QToolBar*>(QStringLiteral("DecompositionToolBar"));
+        QVERIFY(bar);
+        QAction* fit = nullptr;
+        QAction* actualSize = nullptr;
+        for (QAction* a : bar->actions()) {
+            QVERIFY2(!a->iconText().contains(QLatin1Char('%')), qPrintable(a->iconText()));
+            if (a->iconText() == QLatin1String("Fit"))
+                fit = a;
+            if (a->iconText() == QLatin1String("1:1"))
+                actualSize = a;
+        }
+        QVERIFY(fit && actualSize);
+        const auto badgeShows = [canvas](const QString& text) {
+            for (QLabel* label : canvas->findChildren<QLabel*>())
+                if (label->isVisible() && label->text() == text)
+                    return true;
+            return false;
+        };
+        const auto percentOf = [canvas] {
+            return QStringLiteral("%1 %").arg(std::lround(canvas->zoom() * 100.0));
+        };
+
+        QTRY_VERIFY(canvas->isFitToWindow());
+        QVERIFY(fit->isChecked());
+        QCOMPARE(canvas->zoomText(), QStringLiteral("Fit \u00b7 ") + percentOf());
+        QVERIFY(badgeShows(canvas->zoomText()));
+
+        canvas->zoomIn();
+        QVERIFY(!fit->isChecked());
+        QCOMPARE(canvas->zoomText(), percentOf());
+        QVERIFY(badgeShows(canvas->zoomText()));
+
+        actualSize->trigger();
+        QCOMPARE(canvas->zoomText(), QStringLiteral("100 %"));
+        QVERIFY(!fit->isChecked());
+        QVERIFY(badgeShows(QStringLiteral("100 %")));
+
+        fit->trigger();
+        QVERIFY(fit->isChecked());
+        QVERIFY(canvas->zoomText().startsWith(QStringLiteral("Fit")));
+        fit->trigger(); // pressing it again keeps fitting, and pressed
+        QVERIFY(fit->isChecked());
+        QVERIFY(canvas->isFitToWindow());
+        QVERIFY(badgeShows(canvas->zoomText()));
     }
 
     void namesRoundTrip()

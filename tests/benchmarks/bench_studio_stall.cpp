@@ -8,7 +8,12 @@
 //
 // Counters: stall_decompose_ms, stall_drag_ms, stall_fit_ms, stall_max_ms (the
 // largest gap, ms) and phase_*_s (wall time of each phase). Load on the machine
-// shows up in the numbers; compare runs made at the same time.
+// shows up in these numbers (a thread that waits for a core also misses ticks),
+// so each phase also reports busy_*_ms: the most CPU time the GUI thread spent
+// between two ticks, which a loaded machine stretches far less. The slowest
+// single events (receiver class, event type, GUI-thread CPU ms) are printed to
+// stderr after the run: they name what to move off the GUI thread. queued_*_ms
+// says how much of the largest gap the thread was runnable but had no core.
 #include "fitmonitorwidget.h"
 #include "imagelistwidget.h"
 #include "mainwindow.h"
@@ -16,6 +21,13 @@
 
 #include <algorithm>
 #include <benchmark/benchmark.h>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <functional>
+#include <QEvent>
+#include <QEventLoop>
+#include <QMetaEnum>
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
@@ -24,6 +36,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 #include <QTimer>
 
 using namespace primaps;
@@ -33,7 +46,30 @@ namespace {
 constexpr int kTickMs = 5;
 constexpr int kTimeoutMs = 600000;
 
-/// The largest gap between the ticks of a kTickMs timer on the GUI thread.
+/// CPU time of the calling thread in milliseconds.
+double threadCpuMs()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+/// Time the calling thread has spent runnable but waiting for a core, in
+/// milliseconds (Linux schedstat; 0 where it cannot be read).
+double threadQueuedMs()
+{
+    FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+    if (!f)
+        return 0.0;
+    unsigned long long running = 0, waiting = 0;
+    const int read = std::fscanf(f, "%llu %llu", &running, &waiting);
+    std::fclose(f);
+    return read == 2 ? double(waiting) / 1e6 : 0.0;
+}
+
+/// The largest gap between the ticks of a kTickMs timer on the GUI thread, in
+/// wall time and in the GUI thread's own CPU time; for the largest wall gap,
+/// how much of it the thread was runnable but waiting for a core.
 class StallProbe : public QObject
 {
 public:
@@ -43,15 +79,27 @@ public:
         m_timer.setInterval(kTickMs);
         connect(&m_timer, &QTimer::timeout, this, [this] {
             const double now = m_clock.nsecsElapsed() / 1e6;
-            m_largest = std::max(m_largest, now - m_last);
+            const double cpu = threadCpuMs();
+            const double queued = threadQueuedMs();
+            if (now - m_last > m_largest) {
+                m_largest = now - m_last;
+                m_queuedInLargest = queued - m_lastQueued;
+            }
+            m_largestBusy = std::max(m_largestBusy, cpu - m_lastCpu);
             m_last = now;
+            m_lastCpu = cpu;
+            m_lastQueued = queued;
         });
     }
     void start()
     {
         m_largest = 0.0;
+        m_largestBusy = 0.0;
         m_clock.start();
         m_last = 0.0;
+        m_lastCpu = threadCpuMs();
+        m_lastQueued = threadQueuedMs();
+        m_queuedInLargest = 0.0;
         m_timer.start();
     }
     /// Stops and returns the largest gap in milliseconds.
@@ -60,17 +108,125 @@ public:
         m_timer.stop();
         return m_largest;
     }
+    /// The most GUI-thread CPU time between two ticks of the last phase.
+    double largestBusy() const { return m_largestBusy; }
+    /// How much of the largest gap the thread waited for a core.
+    double queuedInLargest() const { return m_queuedInLargest; }
 
 private:
     QTimer m_timer;
     QElapsedTimer m_clock;
     double m_last = 0.0;
+    double m_lastCpu = 0.0;
     double m_largest = 0.0;
+    double m_largestBusy = 0.0;
+    double m_lastQueued = 0.0;
+    double m_queuedInLargest = 0.0;
 };
 
+/// Times every event the GUI thread delivers (CPU time of the thread) and
+/// keeps the slowest per receiver class and event type.
+class ProfilingApplication : public QApplication
+{
+public:
+    using QApplication::QApplication;
+
+    bool notify(QObject* receiver, QEvent* event) override
+    {
+        if (QThread::currentThread() != thread() || m_depth > 0)
+            return QApplication::notify(receiver, event);
+        ++m_depth;
+        const QString what = describe(receiver, event);
+        QElapsedTimer wall;
+        wall.start();
+        const double before = threadCpuMs();
+        const double queuedBefore = threadQueuedMs();
+        const bool result = QApplication::notify(receiver, event);
+        const double spent = threadCpuMs() - before;
+        const double blocked =
+            wall.nsecsElapsed() / 1e6 - spent - (threadQueuedMs() - queuedBefore);
+        --m_depth;
+        Slowest& slot = m_slowest[what];
+        slot.largest = std::max(slot.largest, spent);
+        slot.blocked = std::max(slot.blocked, blocked);
+        slot.total += spent;
+        ++slot.count;
+        return result;
+    }
+
+    void report() const
+    {
+        std::vector<std::pair<double, QString>> rows;
+        for (auto it = m_slowest.cbegin(); it != m_slowest.cend(); ++it)
+            rows.emplace_back(it->second.largest,
+                              QStringLiteral("%1 (n %2, total %3 ms, blocked up to %4 ms)")
+                                  .arg(it->first)
+                                  .arg(it->second.count)
+                                  .arg(it->second.total, 0, 'f', 0)
+                                  .arg(it->second.blocked, 0, 'f', 0));
+        std::sort(rows.rbegin(), rows.rend());
+        fprintf(stderr, "Slowest GUI-thread events (CPU ms, largest single delivery):\n");
+        for (size_t i = 0; i < std::min<size_t>(rows.size(), 15); ++i)
+            fprintf(stderr, "  %7.1f  %s\n", rows[i].first, qPrintable(rows[i].second));
+    }
+
+private:
+    struct Slowest
+    {
+        double largest = 0.0;
+        double total = 0.0;
+        double blocked = 0.0; ///< wall time neither running nor waiting for a core
+        int count = 0;
+    };
+
+    static QString describe(QObject* receiver, QEvent* event)
+    {
+        const char* type = QMetaEnum::fromType<QEvent::Type>().valueToKey(event->type());
+        return QStringLiteral("%1 %2").arg(QLatin1String(receiver->metaObject()->className()),
+                                           type ? QString::fromLatin1(type)
+                                                : QStringLiteral("event %1").arg(int(event->type())));
+    }
+
+    int m_depth = 0;
+    std::map<QString, Slowest> m_slowest;
+};
+
+/// Runs the GUI thread's event loop until done() holds or timeoutMs pass, as
+/// the application's own loop would: blocked in the event dispatcher between
+/// events. (QTest::qWait and qWaitFor sleep 10 ms between event batches, and
+/// those sleeps showed up as stalls that the studio itself never has.)
+bool spinUntil(const std::function<bool()>& done, int timeoutMs)
+{
+    if (done())
+        return true;
+    QEventLoop loop;
+    QTimer poll;
+    poll.setInterval(2);
+    QElapsedTimer clock;
+    clock.start();
+    QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+        if (done() || clock.elapsed() >= timeoutMs)
+            loop.quit();
+    });
+    poll.start();
+    loop.exec();
+    return done();
+}
+
+void spinFor(int ms)
+{
+    QElapsedTimer clock;
+    clock.start();
+    spinUntil([&] { return clock.elapsed() >= ms; }, ms + 1000);
+}
+
+/// Waits for the next emission of a (bool ok, …) signal and returns ok.
 bool waitFinal(QSignalSpy& spy)
 {
-    return primaps::testing::waitNextOk(spy, kTimeoutMs);
+    const int before = spy.count();
+    if (!spinUntil([&] { return spy.count() > before; }, kTimeoutMs))
+        return false;
+    return spy.last().at(0).toBool();
 }
 
 void BM_StudioGuiStall(benchmark::State& state)
@@ -109,6 +265,8 @@ void BM_StudioGuiStall(benchmark::State& state)
             }
         }
         const double decompose = probe.stop();
+        state.counters["busy_decompose_ms"] = probe.largestBusy();
+        state.counters["queued_decompose_ms"] = probe.queuedInLargest();
         state.counters["phase_decompose_s"] = phase.elapsed() / 1000.0;
 
         // 2. The threshold slider dragged from 0.35 to 0.85 and back, a step
@@ -120,7 +278,7 @@ void BM_StudioGuiStall(benchmark::State& state)
         for (int pass = 0; pass < 2; ++pass)
             for (int v = 35; v <= 85; v += 2) {
                 slider->setValue(pass == 0 ? v : 120 - v);
-                QTest::qWait(40);
+                spinFor(40);
             }
         slider->setSliderDown(false);
         shown.clear();
@@ -129,6 +287,8 @@ void BM_StudioGuiStall(benchmark::State& state)
             return;
         }
         const double drag = probe.stop();
+        state.counters["busy_drag_ms"] = probe.largestBusy();
+        state.counters["queued_drag_ms"] = probe.queuedInLargest();
         state.counters["phase_drag_s"] = phase.elapsed() / 1000.0;
 
         // 3. A small fit, monitored in the Fit perspective.
@@ -155,13 +315,15 @@ void BM_StudioGuiStall(benchmark::State& state)
             state.SkipWithError("the fit did not start");
             return;
         }
-        if (!QTest::qWaitFor([&] { return !finished.isEmpty(); }, kTimeoutMs)) {
+        if (!spinUntil([&] { return !finished.isEmpty(); }, kTimeoutMs)) {
             state.SkipWithError("the fit did not finish");
             return;
         }
         const double fit = probe.stop();
         state.counters["phase_fit_s"] = phase.elapsed() / 1000.0;
 
+        state.counters["busy_fit_ms"] = probe.largestBusy();
+        state.counters["queued_fit_ms"] = probe.queuedInLargest();
         state.counters["stall_decompose_ms"] = decompose;
         state.counters["stall_drag_ms"] = drag;
         state.counters["stall_fit_ms"] = fit;
@@ -176,7 +338,7 @@ int main(int argc, char** argv)
 {
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
         qputenv("QT_QPA_PLATFORM", "offscreen");
-    QApplication app(argc, argv);
+    ProfilingApplication app(argc, argv);
     QStandardPaths::setTestModeEnabled(true);
     QCoreApplication::setOrganizationName(QStringLiteral("PriMaPs"));
     QCoreApplication::setApplicationName(QStringLiteral("PriMaPs Studio Stall Benchmark"));
@@ -185,5 +347,6 @@ int main(int argc, char** argv)
     benchmark::Initialize(&argc, argv);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
+    app.report();
     return 0;
 }

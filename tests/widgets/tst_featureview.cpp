@@ -110,6 +110,7 @@ private slots:
     void chartHasOneBarPerStepAndClickSelectsIt();
     void componentChoiceAndHoverReadout();
     void tracksTheCanvas();
+    void noStaleReadoutAfterANewResult();
     void reusesThePcaWhenOnlyTheThresholdChanges();
     void exportWritesThePictureAtImageSize();
 
@@ -296,6 +297,44 @@ void TestFeatureView::tracksTheCanvas()
     const QPoint inside = canvas.mapFromScene(QPointF(kWidth * 0.8, kHeight * 0.8));
     QTest::mouseMove(canvas.viewport(), inside);
     QTRY_VERIFY(view.readoutText().contains(QStringLiteral("patch x")));
+}
+
+void TestFeatureView::noStaleReadoutAfterANewResult()
+{
+    // A point was shown (its last hover stays when no Leave arrives, as when a
+    // window appears under a resting pointer), then the next image's result
+    // arrives while the cursor is on neither the picture nor the canvas: the
+    // read-out must not show a patch nobody points at. Neither widget is on
+    // screen yet, so the pointer cannot be over them.
+    CanvasWidget canvas;
+    canvas.resize(600, 400);
+    canvas.setDecomposition(m_photo, *m_decomposition);
+    FeatureViewWidget view;
+    view.resize(420, 700);
+    view.trackCanvas(&canvas);
+    view.setDecomposition(m_decomposition, m_photo);
+    QVERIFY(waitForResult(view));
+    view.showImagePoint(QPointF(150.0, 50.0));
+    QVERIFY(view.readoutText().contains(QStringLiteral("patch x")));
+    QVERIFY(!canvas.viewport()->underMouse() && !view.imageView()->underMouse());
+
+    view.setDecomposition(std::make_shared<ImageDecomposition>(*m_decomposition), m_photo);
+    QVERIFY(waitForResult(view));
+    QVERIFY2(!view.readoutText().contains(QStringLiteral("patch x")), qPrintable(view.readoutText()));
+    QVERIFY(view.readoutText().contains(QStringLiteral("Hover")));
+
+    // A cursor resting on the canvas keeps its read-out, for the new result's features.
+    canvas.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&canvas));
+    canvas.fitToWindow();
+    const QPoint inside = canvas.mapFromScene(QPointF(kWidth * 0.7, kHeight * 0.7));
+    QTest::mouseMove(canvas.viewport(), inside - QPoint(5, 5)); // a move, wherever it was
+    QTest::mouseMove(canvas.viewport(), inside);
+    QTRY_VERIFY(view.readoutText().contains(QStringLiteral("patch x")));
+    QTRY_VERIFY(canvas.viewport()->underMouse());
+    view.setDecomposition(std::make_shared<ImageDecomposition>(*m_decomposition), m_photo);
+    QVERIFY(waitForResult(view));
+    QVERIFY2(view.readoutText().contains(QStringLiteral("patch x")), qPrintable(view.readoutText()));
 }
 
 void TestFeatureView::reusesThePcaWhenOnlyTheThresholdChanges()

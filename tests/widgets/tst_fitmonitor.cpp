@@ -23,7 +23,9 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
 #include <random>
@@ -121,6 +123,7 @@ class TestFitMonitor : public QObject
 private slots:
     void initTestCase()
     {
+        QStandardPaths::setTestModeEnabled(true); // the dialog's recent settings
         QVERIFY(tmp.isValid());
         QDir root(tmp.path());
         root.mkpath("ds/images");
@@ -407,6 +410,23 @@ private slots:
         dialog.accept();
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
         QVERIFY(!dialog.resumesExistingRun());
+    }
+
+    // The dialog opened on the last fit's dataset (its remembered root) offers
+    // no more PCA images than that folder holds, without any edit by the user.
+    void rememberedRootCapsThePcaImages()
+    {
+        QSettings settings;
+        settings.beginGroup(QStringLiteral("fit"));
+        settings.setValue(QStringLiteral("kind"), QStringLiteral("folder"));
+        settings.setValue(QStringLiteral("root"), ds);
+        settings.sync();
+        FitDialog dialog;
+        QVERIFY(EmParams().pcaImages > 10);
+        dialog.restoreRecent();
+        QCOMPARE(dialog.rootEdit()->text(), ds);
+        QCOMPARE(dialog.settings().em.pcaImages, 10);
+        settings.remove(QString());
     }
 
     void destroyingControllerJoinsRunningFit()

@@ -546,7 +546,7 @@ void TestWidgets::stepperFromSyntheticTrace()
     QCOMPARE(stepper.iterationCount(), 0);
     stepper.setTrace(trace);
     QCOMPARE(stepper.iterationCount(), 3);
-    QVERIFY2(stepper.summaryText().contains(QStringLiteral("3 iterations")),
+    QVERIFY2(stepper.summaryText().contains(QStringLiteral("3 steps")),
              qPrintable(stepper.summaryText()));
     QVERIFY(stepper.summaryText().contains(QStringLiteral("90.0 %")));
     QVERIFY(stepper.headerText().contains(QStringLiteral("0.40")));
