@@ -23,8 +23,8 @@ packages=(
   libopenblas0-pthread libblas-dev liblapack-dev
   # man pages, made from --help at build time
   help2man
-  # tests and benchmarks
-  libbenchmark-dev
+  # tests and benchmarks; python3 runs the include-rule check (scripts/check-includes.py)
+  libbenchmark-dev python3
   # real texture photographs (GIMP's patterns) for the PriMaPs-EM quality test
   gimp-data
   # the sanitizer build and the fuzz targets (packaging/test.sh; skipped by --quick):
