@@ -4,7 +4,7 @@
 // CVAT zip (labelmap.txt, colour PNGs) or a label PNG (palette or greyscale).
 //
 // Input: one byte choosing the format, then the file.
-#include "error.h"
+#include "support/error.h"
 #include "fuzz_support.h"
 #include "interchange/interchange.h"
 

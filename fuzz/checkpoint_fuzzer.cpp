@@ -6,8 +6,8 @@
 // storages data/0, data/1, ... which are packed into a valid archive here, so that
 // mutations reach the unpickler instead of dying at the archive's checksums.
 // Anything but primaps::Error escaping is a crash: the reader promises that.
-#include "checkpoint.h"
-#include "error.h"
+#include "backbones/checkpoint.h"
+#include "support/error.h"
 #include "fuzz_support.h"
 
 #include <caffe2/serialize/inline_container.h>

@@ -3,7 +3,7 @@
 // names, so every harness writes its input to a private scratch folder first.
 #pragma once
 
-#include "emfit.h"
+#include "em/emfit.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -4,10 +4,10 @@
 // imagenetNormalize() and labelsToOriginal().
 //
 // Input: two parameter bytes (shorter side, patch size and fit mode), then the file.
-#include "error.h"
+#include "support/error.h"
 #include "fuzz_support.h"
-#include "imageio.h"
-#include "preprocess.h"
+#include "image/imageio.h"
+#include "image/preprocess.h"
 
 #include <cstdint>
 

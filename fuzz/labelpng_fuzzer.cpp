@@ -5,10 +5,10 @@
 //
 // Input: one byte for the class count and the resize, then the label file. The image
 // beside it is written here at the label's size, so the mapping is reached.
-#include "dataset.h"
-#include "error.h"
+#include "dataset/dataset.h"
+#include "support/error.h"
 #include "fuzz_support.h"
-#include "preprocess.h"
+#include "image/preprocess.h"
 
 #include <opencv2/imgcodecs.hpp>
 

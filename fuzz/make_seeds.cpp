@@ -2,17 +2,17 @@
 // fuzz_make_seeds OUT_DIR: writes a small seed corpus per fuzz target into
 // OUT_DIR/<target>/, made with the same writers the project (or its users' tools) use,
 // so nothing binary needs to be committed. Deterministic: the same files every run.
-#include "checkpoint.h"
-#include "emfit.h"
-#include "evaluation.h"
-#include "evaluationreport.h"
-#include "filterbank.h"
+#include "backbones/checkpoint.h"
+#include "em/emfit.h"
+#include "evaluation/evaluation.h"
+#include "runs/evaluationreport.h"
+#include "backbones/filterbank.h"
 #include "fuzz_support.h"
 #include "interchange/indexedpng.h"
 #include "interchange/interchange.h"
 #include "interchange/rle.h"
-#include "npy.h"
-#include "project.h"
+#include "support/npy.h"
+#include "runs/project.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <matio.h>

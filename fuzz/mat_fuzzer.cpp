@@ -3,8 +3,8 @@
 // and Dataset::load(), which splits, converts and maps them.
 //
 // Input: the .mat file; it is used as the image and as the ground truth of one item.
-#include "dataset.h"
-#include "error.h"
+#include "dataset/dataset.h"
+#include "support/error.h"
 #include "fuzz_support.h"
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // readNpy() and readFeaturesNpy(): header parsing, dtypes, byte orders, Fortran order.
-#include "error.h"
+#include "support/error.h"
 #include "fuzz_support.h"
-#include "npy.h"
+#include "support/npy.h"
 
 #include <cstdint>
 

@@ -5,9 +5,9 @@
 //
 // One invariant besides "no crash": a project that was accepted must survive being
 // written and read again unchanged, or a save would silently alter the user's project.
-#include "error.h"
+#include "support/error.h"
 #include "fuzz_support.h"
-#include "project.h"
+#include "runs/project.h"
 
 #include <cstdint>
 #include <cstdio>

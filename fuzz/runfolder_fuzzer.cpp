@@ -5,11 +5,11 @@
 //
 // Input: parts (fuzz_support.h) in this order: run.json, state.json, theta_m.json,
 // metrics.csv, evaluation JSON; missing parts leave the file absent.
-#include "backbone.h"
-#include "emfit.h"
-#include "error.h"
-#include "evaluationreport.h"
-#include "fitrun.h"
+#include "backbones/backbone.h"
+#include "em/emfit.h"
+#include "support/error.h"
+#include "runs/evaluationreport.h"
+#include "runs/fitrun.h"
 #include "fuzz_support.h"
 
 #include <cstdint>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // `primaps backbones`: what can extract features, which checkpoint files are present,
 // and where they are looked for.
-#include "backbone.h"
+#include "backbones/backbone.h"
 #include "commandline.h"
 #include "commands.h"
-#include "modelcatalog.h"
+#include "backbones/modelcatalog.h"
 
 #include <QCommandLineParser>
 #include <QFileInfo>

@@ -2,8 +2,8 @@
 #include "commandline.h"
 
 #include "commands.h"
-#include "imageio.h"
-#include "runtime.h"
+#include "image/imageio.h"
+#include "support/runtime.h"
 
 #include <cmath>
 #include <QRegularExpression>

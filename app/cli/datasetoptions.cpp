@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "datasetoptions.h"
 
-#include "error.h"
+#include "support/error.h"
 
 #include <atomic>
 #include <csignal>

@@ -4,9 +4,9 @@
 #pragma once
 
 #include "commandline.h"
-#include "dataset.h"
-#include "datasetjobs.h"
-#include "job.h"
+#include "dataset/dataset.h"
+#include "runs/datasetjobs.h"
+#include "support/job.h"
 
 #include <optional>
 #include <QCommandLineOption>

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
-#include "animationwriter.h"
-#include "atomicfile.h"
-#include "backbone.h"
+#include "pipeline/animationwriter.h"
+#include "support/atomicfile.h"
+#include "backbones/backbone.h"
 #include "commandline.h"
 #include "commands.h"
-#include "error.h"
-#include "imageio.h"
-#include "npy.h"
-#include "overlay.h"
-#include "pipeline.h"
-#include "playback.h"
-#include "preprocess.h"
-#include "tracejson.h"
+#include "support/error.h"
+#include "image/imageio.h"
+#include "support/npy.h"
+#include "image/overlay.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/playback.h"
+#include "image/preprocess.h"
+#include "pipeline/tracejson.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 // `primaps eval`: Hungarian-matched Acc / mIoU / per-class IoU of a fitted run on
 // a labelled split, optionally with CRF post-processing; shard partials + merge.
-#include "atomicfile.h"
-#include "backbone.h"
+#include "support/atomicfile.h"
+#include "backbones/backbone.h"
 #include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
-#include "emfit.h"
-#include "error.h"
-#include "evaluation.h"
-#include "evaluationreport.h"
+#include "em/emfit.h"
+#include "support/error.h"
+#include "evaluation/evaluation.h"
+#include "runs/evaluationreport.h"
 #include "fittedrun.h"
 
 #include <memory>

@@ -5,12 +5,12 @@
 // pictures, plus manifest.json, classes.txt and legend.png. The export itself
 // is core's PseudoLabelExportJob, which the studio runs too; this file maps
 // options to its request and prints its outcome.
-#include "backbone.h"
+#include "backbones/backbone.h"
 #include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
-#include "error.h"
-#include "pseudolabelexport.h"
+#include "support/error.h"
+#include "labels/pseudolabelexport.h"
 
 #include <QDir>
 #include <QElapsedTimer>

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // `primaps features`: one image through a backbone into a C x h x w float32 .npy file.
-#include "backbone.h"
+#include "backbones/backbone.h"
 #include "commandline.h"
 #include "commands.h"
-#include "error.h"
-#include "imageio.h"
-#include "npy.h"
-#include "preprocess.h"
+#include "support/error.h"
+#include "image/imageio.h"
+#include "support/npy.h"
+#include "image/preprocess.h"
 
 #include <algorithm>
 #include <opencv2/core.hpp>

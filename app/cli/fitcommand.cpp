@@ -4,10 +4,10 @@
 #include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
-#include "emfit.h"
-#include "error.h"
-#include "fitrun.h"
-#include "preprocess.h"
+#include "em/emfit.h"
+#include "support/error.h"
+#include "runs/fitrun.h"
+#include "image/preprocess.h"
 
 #include <memory>
 #include <unistd.h>

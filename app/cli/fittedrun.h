@@ -3,8 +3,8 @@
 // evaluationreport.h; the run folder it opens is core's FittedRun.
 #pragma once
 
-#include "evaluation.h"
-#include "evaluationreport.h"
+#include "evaluation/evaluation.h"
+#include "runs/evaluationreport.h"
 
 #include <QJsonObject>
 #include <QString>

@@ -5,8 +5,8 @@
 #include "commandline.h"
 #include "commands.h"
 #include "datasetoptions.h"
-#include "error.h"
-#include "interchange/correctionimport.h"
+#include "support/error.h"
+#include "labels/correctionimport.h"
 
 #include <cmath>
 #include <QFileInfo>

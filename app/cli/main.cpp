@@ -3,7 +3,7 @@
 // layer over primaps_core, the same code the GUI runs.
 #include "commands.h"
 
-#include "runtime.h"
+#include "support/runtime.h"
 
 #include <QCoreApplication>
 #include <QTextStream>

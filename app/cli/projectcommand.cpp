@@ -4,8 +4,8 @@
 // folder was moved or copied to another machine. Reads only; writes nothing.
 #include "commandline.h"
 #include "commands.h"
-#include "error.h"
-#include "project.h"
+#include "support/error.h"
+#include "runs/project.h"
 
 #include <QCommandLineParser>
 #include <QTextStream>

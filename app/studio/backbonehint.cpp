@@ -2,7 +2,7 @@
 #include "backbonehint.h"
 
 #include "mainwindow.h"
-#include "modelcatalog.h"
+#include "backbones/modelcatalog.h"
 #include "perspectives.h"
 
 #include <QAction>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "loosecorrections.h"
 
-#include "imagelistwidget.h"
-#include "labeleditor.h"
-#include "project.h"
+#include "explore/imagelistwidget.h"
+#include "annotate/labeleditor.h"
+#include "runs/project.h"
 
 #include <QCryptographicHash>
 #include <QDir>

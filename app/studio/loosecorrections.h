@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "corrections.h"
+#include "labels/corrections.h"
 
 #include <map>
 #include <opencv2/core/mat.hpp>

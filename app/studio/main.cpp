@@ -2,13 +2,13 @@
 // primaps-studio: the desktop application. Everything but the command line
 // lives in MainWindow.
 
-#include "featureviewwidget.h"
-#include "imagelistwidget.h"
+#include "explore/featureviewwidget.h"
+#include "explore/imagelistwidget.h"
 #include "mainwindow.h"
 #include "perspectivecommandline.h"
 #include "projectcontroller.h"
 #include "reviewcommandline.h"
-#include "runtime.h"
+#include "support/runtime.h"
 
 #include <cstdio>
 #include <cstring>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "decomposejob.h"
+#include "explore/decomposejob.h"
 #include "perspectives.h"
 
 #include <QMainWindow>

@@ -2,8 +2,8 @@
 #include "messagelog.h"
 
 #include "mainwindow.h"
-#include "messagelogwidget.h"
-#include "messagewidget.h"
+#include "common/messagelogwidget.h"
+#include "common/messagewidget.h"
 
 #include <QAction>
 #include <QDockWidget>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "perspectives.h"
 
-#include "labeleditor.h"
+#include "annotate/labeleditor.h"
 #include "mainwindow.h"
 #include "reviewcontroller.h"
-#include "reviewjob.h"
+#include "review/reviewjob.h"
 
 #include <algorithm>
 #include <QAction>

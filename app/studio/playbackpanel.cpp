@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "playbackpanel.h"
 
-#include "canvasimagelayer.h"
-#include "canvaswidget.h"
-#include "imagelistwidget.h"
+#include "explore/canvasimagelayer.h"
+#include "explore/canvaswidget.h"
+#include "explore/imagelistwidget.h"
 #include "mainwindow.h"
-#include "playbackwidget.h"
+#include "explore/playbackwidget.h"
 #include "reviewcontroller.h"
 
 #include <QDockWidget>

@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include "projectcontroller.h"
-#include "backgroundpool.h"
+#include "common/backgroundpool.h"
 
-#include "corrections.h"
-#include "datasetbrowserwidget.h"
-#include "evaluationwidget.h"
-#include "fitrun.h"
-#include "imagelistwidget.h"
+#include "labels/corrections.h"
+#include "review/datasetbrowserwidget.h"
+#include "evaluate/evaluationwidget.h"
+#include "runs/fitrun.h"
+#include "explore/imagelistwidget.h"
 #include "loosecorrections.h"
 #include "mainwindow.h"
-#include "messagewidget.h"
-#include "modelregistry.h"
+#include "common/messagewidget.h"
+#include "backbonemanager/modelregistry.h"
 #include "reviewcontroller.h"
-#include "reviewjob.h"
+#include "review/reviewjob.h"
 
 #include <QAction>
 #include <QApplication>

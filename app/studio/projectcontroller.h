@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "project.h"
+#include "runs/project.h"
 
 #include <functional>
 #include <optional>

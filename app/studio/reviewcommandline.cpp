@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "reviewcommandline.h"
 
-#include "dataset.h"
-#include "datasetbrowserwidget.h"
+#include "dataset/dataset.h"
+#include "review/datasetbrowserwidget.h"
 #include "mainwindow.h"
 #include "reviewcontroller.h"
 

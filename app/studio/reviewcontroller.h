@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "classtable.h"
-#include "corrections.h"
-#include "dataset.h"
-#include "labelmap.h"
-#include "matchedits.h"
-#include "runreview.h"
+#include "runs/classtable.h"
+#include "labels/corrections.h"
+#include "dataset/dataset.h"
+#include "labels/labelmap.h"
+#include "runs/matchedits.h"
+#include "runs/runreview.h"
 
 #include <map>
 #include <memory>

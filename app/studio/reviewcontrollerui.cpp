@@ -2,13 +2,13 @@
 // ReviewController's docks, tool bar, menu entries and dialogs.
 #include "reviewcontroller.h"
 
-#include "datasetbrowserwidget.h"
-#include "evaluationwidget.h"
+#include "review/datasetbrowserwidget.h"
+#include "evaluate/evaluationwidget.h"
 #include "mainwindow.h"
-#include "maskvotewidget.h"
-#include "importcorrectionsdialog.h"
-#include "pseudolabelexportdialog.h"
-#include "imagelistwidget.h"
+#include "review/maskvotewidget.h"
+#include "review/importcorrectionsdialog.h"
+#include "review/pseudolabelexportdialog.h"
+#include "explore/imagelistwidget.h"
 
 #include <QActionGroup>
 #include <QComboBox>

@@ -4,12 +4,12 @@
 // mask vote of a click on the pseudo-label layer with the mask's outline.
 #include "reviewcontroller.h"
 
-#include "canvaswidget.h"
-#include "evaluationwidget.h"
-#include "labeleditor.h"
+#include "explore/canvaswidget.h"
+#include "evaluate/evaluationwidget.h"
+#include "annotate/labeleditor.h"
 #include "mainwindow.h"
-#include "maskvotewidget.h"
-#include "reviewlayers.h"
+#include "review/maskvotewidget.h"
+#include "review/reviewlayers.h"
 
 #include <cmath>
 #include <opencv2/imgproc.hpp>

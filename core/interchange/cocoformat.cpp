@@ -5,11 +5,11 @@
 // and reading COCO annotations back (RLE or polygons).
 #include "interchange/interchange.h"
 
-#include "atomicfile.h"
-#include "error.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
 #include "interchange/rle.h"
-#include "jsontext_p.h"
-#include "runtime.h"
+#include "support/jsontext_p.h"
+#include "support/runtime.h"
 
 #include <cmath>
 #include <filesystem>

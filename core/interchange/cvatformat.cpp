@@ -7,8 +7,8 @@
 // with libzip into a temporary file that is renamed over the target.
 #include "interchange/interchange.h"
 
-#include "error.h"
-#include "runtime.h"
+#include "support/error.h"
+#include "support/runtime.h"
 
 #include <filesystem>
 #include <map>

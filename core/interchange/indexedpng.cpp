@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "interchange/indexedpng.h"
 
-#include "error.h"
+#include "support/error.h"
 
 #include <cstring>
 #include <png.h>

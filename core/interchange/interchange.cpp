@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "interchange/interchange.h"
 
-#include "atomicfile.h"
-#include "error.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
 #include "interchange/indexedpng.h"
-#include "jsontext_p.h"
+#include "support/jsontext_p.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -6,11 +6,11 @@
 // latest submitted annotation.
 #include "interchange/interchange.h"
 
-#include "atomicfile.h"
-#include "error.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
 #include "interchange/rle.h"
-#include "jsontext_p.h"
-#include "runtime.h"
+#include "support/jsontext_p.h"
+#include "support/runtime.h"
 
 #include <cctype>
 #include <algorithm>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "interchange/sha256.h"
 
-#include "error.h"
+#include "support/error.h"
 
 #include <array>
 #include <cstdint>

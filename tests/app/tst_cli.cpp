@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The `primaps` command line, run as a user would: real process, temporary folder.
-#include "npy.h"
+#include "support/npy.h"
 #include "testsupport.h"
 
 #include <fstream>

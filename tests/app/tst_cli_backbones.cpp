@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `primaps backbones`, `primaps features` and `decompose --weights`, run as a user would:
 // real process, temporary folder, an environment that points every model folder into it.
-#include "npy.h"
+#include "support/npy.h"
 
 // LibTorch before Qt: Qt's `slots` macro breaks its headers.
 #include <torch/script.h>

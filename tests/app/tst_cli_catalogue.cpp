@@ -8,9 +8,9 @@
 // folders) except `scratch/`, the feature caches: a command that has started
 // its per-image work may have made a cache folder there, which is working
 // state, not output.
-#include "atomicfile.h"
-#include "npy.h"
-#include "project.h"
+#include "support/atomicfile.h"
+#include "support/npy.h"
+#include "runs/project.h"
 #include "matfixture.h"
 #include "testsupport.h"
 

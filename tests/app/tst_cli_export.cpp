@@ -2,13 +2,13 @@
 // `primaps export` on small folder and Cityscapes datasets written here: the
 // labels equal eval's predictions with its match, raw clusters, manifest, resume,
 // no overwriting, a corrupt image, shards, Ctrl-C.
-#include "backbone.h"
-#include "dataset.h"
-#include "datasetjobs.h"
-#include "emfit.h"
-#include "evaluation.h"
-#include "featurecache.h"
-#include "preprocess.h"
+#include "backbones/backbone.h"
+#include "dataset/dataset.h"
+#include "runs/datasetjobs.h"
+#include "em/emfit.h"
+#include "evaluation/evaluation.h"
+#include "dataset/featurecache.h"
+#include "image/preprocess.h"
 #include "testsupport.h"
 
 #include <csignal>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `primaps masks`, `fit` and `eval` on a small folder dataset written here: shards
 // and merge, resume, reported failures, JSON output.
-#include "atomicfile.h"
+#include "support/atomicfile.h"
 #include "testsupport.h"
 
 #include <fstream>

@@ -3,12 +3,12 @@
 // `primaps fit`: a review's per-image counts equal `primaps eval` on a split of
 // that one image; the run's match.json with an override, classes.json and a
 // correction reach `primaps export`'s labels and manifest.
-#include "classtable.h"
-#include "corrections.h"
-#include "dataset.h"
-#include "evaluation.h"
-#include "matchedits.h"
-#include "runreview.h"
+#include "runs/classtable.h"
+#include "labels/corrections.h"
+#include "dataset/dataset.h"
+#include "evaluation/evaluation.h"
+#include "runs/matchedits.h"
+#include "runs/runreview.h"
 #include "testsupport.h"
 
 #include <cmath>

@@ -3,8 +3,8 @@
 // catalogue in <prefix>/share/primaps-studio, falls back to the compiled-in
 // catalogue when that file is missing or broken, and says which one it uses.
 // The real `primaps` is copied into temporary prefixes and run there.
-#include "datadir.h"
-#include "exportfolder.h"
+#include "support/datadir.h"
+#include "common/exportfolder.h"
 
 #include <QDir>
 #include <QFile>

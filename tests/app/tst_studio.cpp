@@ -5,12 +5,12 @@
 // dragged, the CRF on release), the CRF toggle and the before/after view,
 // exports, and reports a failing image in the window.
 
-#include "canvaswidget.h"
-#include "imagelistwidget.h"
-#include "legendwidget.h"
+#include "explore/canvaswidget.h"
+#include "explore/imagelistwidget.h"
+#include "explore/legendwidget.h"
 #include "mainwindow.h"
-#include "messagewidget.h"
-#include "stepperwidget.h"
+#include "common/messagewidget.h"
+#include "explore/stepperwidget.h"
 #include "testsupport.h"
 
 #include <opencv2/core.hpp>

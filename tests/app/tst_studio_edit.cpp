@@ -7,16 +7,16 @@
 //
 // Set PRIMAPS_EDIT_SCREENSHOT=file.png to save a picture of the editing mode.
 
-#include "atomicfile.h"
-#include "canvaswidget.h"
-#include "imagelistwidget.h"
-#include "labeleditor.h"
-#include "labelmap.h"
-#include "legendwidget.h"
+#include "support/atomicfile.h"
+#include "explore/canvaswidget.h"
+#include "explore/imagelistwidget.h"
+#include "annotate/labeleditor.h"
+#include "labels/labelmap.h"
+#include "explore/legendwidget.h"
 #include "loosecorrections.h"
 #include "mainwindow.h"
 #include "perspectives.h"
-#include "project.h"
+#include "runs/project.h"
 #include "projectcontroller.h"
 #include "testsupport.h"
 

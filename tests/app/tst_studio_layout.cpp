@@ -12,17 +12,17 @@
 // Set PRIMAPS_LAYOUT_SCREENSHOTS=folder to save a picture of every perspective.
 
 #include "backbonehint.h"
-#include "backbonemanagerdialog.h"
-#include "canvaswidget.h"
-#include "imagelistwidget.h"
-#include "labeleditor.h"
-#include "labelmap.h"
-#include "modelcatalog.h"
-#include "legendwidget.h"
+#include "backbonemanager/backbonemanagerdialog.h"
+#include "explore/canvaswidget.h"
+#include "explore/imagelistwidget.h"
+#include "annotate/labeleditor.h"
+#include "labels/labelmap.h"
+#include "backbones/modelcatalog.h"
+#include "explore/legendwidget.h"
 #include "mainwindow.h"
 #include "perspectives.h"
-#include "primaps.h"
-#include "stepperwidget.h"
+#include "decompose/primaps.h"
+#include "explore/stepperwidget.h"
 #include "testsupport.h"
 
 #include <cmath>

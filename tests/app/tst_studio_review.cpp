@@ -5,20 +5,20 @@
 // computed here independently, the image's metrics are `primaps eval`'s on that
 // image, and an override moves Acc/mIoU exactly as the confusion counts say,
 // undo restores them, and the override reaches `primaps export`.
-#include "canvaswidget.h"
-#include "datasetbrowserwidget.h"
-#include "datasetjobs.h"
-#include "emfit.h"
-#include "evaluationwidget.h"
-#include "featurecache.h"
-#include "labeleditor.h"
+#include "explore/canvaswidget.h"
+#include "review/datasetbrowserwidget.h"
+#include "runs/datasetjobs.h"
+#include "em/emfit.h"
+#include "evaluate/evaluationwidget.h"
+#include "dataset/featurecache.h"
+#include "annotate/labeleditor.h"
 #include "mainwindow.h"
 #include "projectcontroller.h"
-#include "pseudolabelexportdialog.h"
-#include "maskvotewidget.h"
-#include "matchedits.h"
+#include "review/pseudolabelexportdialog.h"
+#include "review/maskvotewidget.h"
+#include "runs/matchedits.h"
 #include "reviewcontroller.h"
-#include "reviewjob.h"
+#include "review/reviewjob.h"
 #include "testsupport.h"
 
 #include <cmath>

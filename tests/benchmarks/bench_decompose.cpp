@@ -5,10 +5,10 @@
 // on two cores). Reading the file is left out. Besides the wall time, the counters
 // give the process CPU time (every thread; what the work costs when the shared machine
 // makes the wall clock wait), the number of masks and each stage's median.
-#include "backbone.h"
-#include "imageio.h"
-#include "pipeline.h"
-#include "runtime.h"
+#include "backbones/backbone.h"
+#include "image/imageio.h"
+#include "pipeline/pipeline.h"
+#include "support/runtime.h"
 
 #include <opencv2/imgproc.hpp>
 

@@ -17,13 +17,13 @@
 // "v2:KEY=VALUE,..." for a variant of the filter bank's design, with the keys
 // colour, texture, local (weights), sigmas and ctx (lists separated by '/'),
 // compress and chroma (0 or 1), e.g. "v2:sigmas=1/2,ctx=1/1".
-#include "backbone.h"
-#include "error.h"
-#include "filterbank.h"
-#include "imageio.h"
+#include "backbones/backbone.h"
+#include "support/error.h"
+#include "backbones/filterbank.h"
+#include "image/imageio.h"
 #include "photomosaic.h"
-#include "pipeline.h"
-#include "runtime.h"
+#include "pipeline/pipeline.h"
+#include "support/runtime.h"
 
 #include <algorithm>
 #include <cstdio>

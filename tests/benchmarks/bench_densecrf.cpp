@@ -4,9 +4,9 @@
 // is the strict reading: nothing cached between calls).
 // The single-threaded variants are there to compare with the reference binding
 // (pydensecrf, single-threaded, about 0.26 s for the same size).
-#include "crfkernels_p.h"
-#include "densecrf.h"
-#include "error.h"
+#include "crf/crfkernels_p.h"
+#include "crf/densecrf.h"
+#include "support/error.h"
 
 #include <algorithm>
 #include <benchmark/benchmark.h>

@@ -10,9 +10,9 @@
 // per-image time and its extrapolation to 3,000 images; the cost per batch does
 // not depend on the dataset size. Set PRIMAPS_BENCH_EM_IMAGES=3000 to run the full
 // size (needs ~4 GB in the temporary folder).
-#include "emfit.h"
-#include "featurecache.h"
-#include "runtime.h"
+#include "em/emfit.h"
+#include "dataset/featurecache.h"
+#include "support/runtime.h"
 
 #include <atomic>
 #include <benchmark/benchmark.h>

@@ -13,9 +13,9 @@
 // --export writes the first fit's cached training data as .npy files for
 // replay_reference_em.py (the reference's update rules in Python).
 #include "emquality.h"
-#include "error.h"
+#include "support/error.h"
 #include "photomosaic.h"
-#include "runtime.h"
+#include "support/runtime.h"
 
 #include <cmath>
 #include <cstdio>

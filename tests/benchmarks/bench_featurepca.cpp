@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Feature PCA of the studio's Features dock: the top eight components and their
 // projections (what the dock computes per image), and the per-step projections.
-#include "featurepca.h"
-#include "primaps.h"
-#include "runtime.h"
+#include "decompose/featurepca.h"
+#include "decompose/primaps.h"
+#include "support/runtime.h"
 
 #include <benchmark/benchmark.h>
 

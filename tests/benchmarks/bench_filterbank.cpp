@@ -2,7 +2,7 @@
 // Speed of the default backbone at the recommended 320x320, version 2 beside version 1
 // in the same run (their ratio survives a loaded machine): the target is a median of at
 // most 30 ms for version 2 on a two-core machine (--benchmark_repetitions=10).
-#include "filterbank.h"
+#include "backbones/filterbank.h"
 
 #include <benchmark/benchmark.h>
 #include <opencv2/imgcodecs.hpp>

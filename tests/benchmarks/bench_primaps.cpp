@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // PriMaPs decomposition speed (target: <= 10 ms median for a 40x40x384 map
 // without CRF, steps 1-4 plus the grid label map).
-#include "primaps.h"
-#include "runtime.h"
+#include "decompose/primaps.h"
+#include "support/runtime.h"
 
 #include <benchmark/benchmark.h>
 

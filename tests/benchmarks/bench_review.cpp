@@ -2,9 +2,9 @@
 // The review's interactive paths: re-scoring a split after a match edit (from the
 // stored counts, no prediction), re-scoring every image for sorting, and reading
 // a 5,000-image counts file when a run is reopened.
-#include "fitrun.h"
-#include "matchedits.h"
-#include "runreview.h"
+#include "runs/fitrun.h"
+#include "runs/matchedits.h"
+#include "runs/runreview.h"
 
 #include <benchmark/benchmark.h>
 #include <filesystem>

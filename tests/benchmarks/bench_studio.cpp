@@ -4,8 +4,8 @@
 // memory the list costs, before and after scrolling through every row (the
 // thumbnail cache is bounded, so scrolling must not grow it without end).
 // Runs offscreen; the fixture (5,000 small PNGs) is generated once per run.
-#include "dataset.h"
-#include "datasetbrowserwidget.h"
+#include "dataset/dataset.h"
+#include "review/datasetbrowserwidget.h"
 
 #include <benchmark/benchmark.h>
 

@@ -14,8 +14,8 @@
 // single events (receiver class, event type, GUI-thread CPU ms) are printed to
 // stderr after the run: they name what to move off the GUI thread. queued_*_ms
 // says how much of the largest gap the thread was runnable but had no core.
-#include "fitmonitorwidget.h"
-#include "imagelistwidget.h"
+#include "fit/fitmonitorwidget.h"
+#include "explore/imagelistwidget.h"
 #include "mainwindow.h"
 #include "testsupport.h"
 

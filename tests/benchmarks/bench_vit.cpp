@@ -13,10 +13,10 @@
 //   bench_core --benchmark_filter='Sgemm|Vit' --benchmark_repetitions=3
 // BM_VitS8Stages splits a forward pass into the steps it performs (12 blocks each, same
 // buffers and threading as VisionTransformer), to show where the time goes.
-#include "checkpoint.h"
-#include "checkpoint_p.h"
-#include "runtime.h"
-#include "vit.h"
+#include "backbones/checkpoint.h"
+#include "backbones/checkpoint_p.h"
+#include "support/runtime.h"
+#include "backbones/vit.h"
 
 #include <algorithm>
 #include <ATen/ATen.h>

@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "emquality.h"
 
-#include "atomicfile.h"
-#include "backbone.h"
-#include "datasetjobs.h"
-#include "error.h"
-#include "evaluation.h"
-#include "featurecache.h"
-#include "fitrun.h"
-#include "npy.h"
-#include "primaps.h"
+#include "support/atomicfile.h"
+#include "backbones/backbone.h"
+#include "runs/datasetjobs.h"
+#include "support/error.h"
+#include "evaluation/evaluation.h"
+#include "dataset/featurecache.h"
+#include "runs/fitrun.h"
+#include "support/npy.h"
+#include "decompose/primaps.h"
 
 #include <algorithm>
 #include <chrono>

@@ -5,7 +5,7 @@
 // with what the quality benchmark reports: Acc, mIoU, per-class IoU, the pixel
 // share of every cluster and the wall time of each stage.
 
-#include "emfit.h"
+#include "em/emfit.h"
 
 #include <string>
 #include <utility>

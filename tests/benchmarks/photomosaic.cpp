@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "photomosaic.h"
 
-#include "atomicfile.h"
-#include "error.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
-// Playback of a decomposition (core/playback.h), its export as GIF, WebP, MP4
-// and PNG strip (core/animationwriter.h), read back with each format's own
+// Playback of a decomposition (core/pipeline/playback.h), its export as GIF, WebP, MP4
+// and PNG strip (core/pipeline/animationwriter.h), read back with each format's own
 // decoder; and the patch similarity and joint PCA of click-to-similarity
-// (core/patchsimilarity.h).
-#include "animationwriter.h"
-#include "atomicfile.h"
-#include "backbone.h"
-#include "error.h"
-#include "overlay.h"
-#include "patchsimilarity.h"
-#include "pipeline.h"
-#include "playback.h"
+// (core/decompose/patchsimilarity.h).
+#include "pipeline/animationwriter.h"
+#include "support/atomicfile.h"
+#include "backbones/backbone.h"
+#include "support/error.h"
+#include "image/overlay.h"
+#include "decompose/patchsimilarity.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/playback.h"
 #include "testsupport.h"
 
 #include <gif_lib.h>

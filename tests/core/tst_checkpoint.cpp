@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The restricted checkpoint reader: real torch.save files (tests/data/checkpoint, made by
 // make_fixtures.py), hand-made archives for every way a file can be bad, and byte flips.
-#include "checkpoint.h"
-#include "error.h"
+#include "backbones/checkpoint.h"
+#include "support/error.h"
 
 #include <algorithm>
 #include <caffe2/serialize/inline_container.h>

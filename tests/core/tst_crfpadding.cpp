@@ -4,8 +4,8 @@
 // a half one): the padding lanes hold zeros through every stage, and each label's
 // lane sees the same operations in the same order, so the marginals agree to the
 // last bit. The benchmark's A/B of the two (bench_densecrf) relies on that.
-#include "crfkernels_p.h"
-#include "densecrf.h"
+#include "crf/crfkernels_p.h"
+#include "crf/densecrf.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>

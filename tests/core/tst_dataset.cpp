@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Dataset loaders on tiny fixture trees written here in each dataset's real layout.
-#include "dataset.h"
-#include "error.h"
-#include "preprocess.h"
+#include "dataset/dataset.h"
+#include "support/error.h"
+#include "image/preprocess.h"
 #include "matfixture.h"
 #include "testsupport.h"
 

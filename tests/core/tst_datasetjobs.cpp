@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The per-image dataset stages (features, student views, masks, evaluation) on a
 // small folder dataset with a tiny deterministic backbone; shards; failures.
-#include "backbone.h"
-#include "datasetjobs.h"
-#include "error.h"
-#include "fitrun.h"
-#include "photometric.h"
+#include "backbones/backbone.h"
+#include "runs/datasetjobs.h"
+#include "support/error.h"
+#include "runs/fitrun.h"
+#include "image/photometric.h"
 
 #include <filesystem>
 #include <fstream>

@@ -2,12 +2,12 @@
 // Dense CRF and permutohedral lattice (issue 3): fidelity to the reference
 // binding's output, the lattice against brute-force Gaussian filtering, edge
 // snapping, valid distributions after every step, and clean errors.
-#include "crfkernels_p.h"
-#include "densecrf.h"
-#include "error.h"
-#include "npy.h"
-#include "permutohedral.h"
-#include "primaps.h"
+#include "crf/crfkernels_p.h"
+#include "crf/densecrf.h"
+#include "support/error.h"
+#include "support/npy.h"
+#include "crf/permutohedral.h"
+#include "decompose/primaps.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // PriMaPs-EM and the k-means baseline on a synthetic dataset with known ground
 // truth; determinism; cancel + resume; the job runner.
-#include "emfit.h"
-#include "emfit_p.h"
-#include "error.h"
-#include "evaluation.h"
-#include "job.h"
+#include "em/emfit.h"
+#include "em/emfit_p.h"
+#include "support/error.h"
+#include "evaluation/evaluation.h"
+#include "support/job.h"
 
 #include <atomic>
 #include <chrono>

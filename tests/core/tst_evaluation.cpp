@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Confusion matrix, Hungarian matching and the metrics against hand-computed cases.
-#include "error.h"
-#include "evaluation.h"
-#include "evaluationreport.h"
+#include "support/error.h"
+#include "evaluation/evaluation.h"
+#include "runs/evaluationreport.h"
 
 #include <algorithm>
 #include <cmath>

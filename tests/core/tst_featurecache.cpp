@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Feature and mask caches: fp16 round trip, atomic entries under a killed writer,
 // reuse, and invalidation when the key changes.
-#include "error.h"
-#include "featurecache.h"
+#include "support/error.h"
+#include "dataset/featurecache.h"
 
 #include <cmath>
 #include <csignal>

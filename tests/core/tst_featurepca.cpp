@@ -2,9 +2,9 @@
 // Feature PCA (the studio's PCA-RGB view): agreement with a reference
 // eigendecomposition, the sign rule, colours that separate planted regions,
 // per-iteration projections and the resampling onto the image.
-#include "error.h"
-#include "featurepca.h"
-#include "primaps.h"
+#include "support/error.h"
+#include "decompose/featurepca.h"
+#include "decompose/primaps.h"
 #include "testsupport.h"
 
 #include <opencv2/core.hpp>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "error.h"
-#include "filterbank.h"
-#include "primaps.h"
+#include "support/error.h"
+#include "backbones/filterbank.h"
+#include "decompose/primaps.h"
 
 #include <algorithm>
 #include <cmath>

@@ -4,9 +4,9 @@
 // fragmented label maps. Version 1 left 21-46 % of each sample unassigned; the guard's
 // margins are the ones the default has to keep (README, "The default backbone on
 // photographs").
-#include "filterbank.h"
-#include "imageio.h"
-#include "pipeline.h"
+#include "backbones/filterbank.h"
+#include "image/imageio.h"
+#include "pipeline/pipeline.h"
 
 #include <QtTest>
 #include <array>

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Image headers, the pixel budget and partial decodes: sizes known before any
 // pixel is decoded, and truncated files told apart from whole ones.
-#include "atomicfile.h"
-#include "imageheader.h"
-#include "imageio.h"
-#include "preprocess.h"
+#include "support/atomicfile.h"
+#include "image/imageheader.h"
+#include "image/imageio.h"
+#include "image/preprocess.h"
 #include "testsupport.h"
 
 #include <opencv2/imgcodecs.hpp>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // LabelExport without the command line: value encodings (class ids, Cityscapes
 // label ids, 16-bit cluster ids), the crop mapped back as ignore, settings checks.
-#include "dataset.h"
-#include "labelexport.h"
-#include "preprocess.h"
+#include "dataset/dataset.h"
+#include "labels/labelexport.h"
+#include "image/preprocess.h"
 #include "testsupport.h"
 
 #include <fstream>

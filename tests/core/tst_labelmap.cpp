@@ -2,10 +2,10 @@
 // Label-map editing in core: brush strokes, merging, flood fill, reversible
 // patches, label names and colours, and the export files (label PNG, colour
 // PNG, overlay, JSON sidecar).
-#include "atomicfile.h"
-#include "error.h"
-#include "labelmap.h"
-#include "overlay.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
+#include "labels/labelmap.h"
+#include "image/overlay.h"
 #include "testsupport.h"
 
 #include <nlohmann/json.hpp>

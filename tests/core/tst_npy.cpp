@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The .npy reader and writer: dtypes, memory orders, and every way a file can be bad.
-#include "atomicfile.h"
-#include "error.h"
-#include "npy.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
+#include "support/npy.h"
 
 #include <QTemporaryDir>
 #include <QtTest>

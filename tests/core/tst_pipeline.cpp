@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The image pipeline end to end (docs/ARCHITECTURE.md, "Data flow"): filterbank features, PriMaPs, step 5
 // with and without the dense CRF, and re-decomposition on cached features.
-#include "backbone.h"
-#include "error.h"
-#include "pipeline.h"
-#include "runtime.h"
+#include "backbones/backbone.h"
+#include "support/error.h"
+#include "pipeline/pipeline.h"
+#include "support/runtime.h"
 
 #include <opencv2/imgproc.hpp>
 #include <QtTest>

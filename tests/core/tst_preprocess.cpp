@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Image loading and preprocessing (docs/ALGORITHM.md, "Image preprocessing"): formats, depths, orientation,
 // odd sizes, the three fit modes, normalisation, and bad files.
-#include "atomicfile.h"
-#include "error.h"
-#include "imageio.h"
-#include "preprocess.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
+#include "image/imageio.h"
+#include "image/preprocess.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

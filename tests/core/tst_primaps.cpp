@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // PriMaPs decomposition (docs/ALGORITHM.md, "PriMaPs decomposition"): fidelity to the reference implementation,
 // planted clusters, stop rules, threshold behaviour, mask stack and upsampling.
-#include "eigen.h"
-#include "error.h"
-#include "gramproduct_p.h"
-#include "npy.h"
-#include "primaps.h"
-#include "runtime.h"
+#include "decompose/eigen.h"
+#include "support/error.h"
+#include "decompose/gramproduct_p.h"
+#include "support/npy.h"
+#include "decompose/primaps.h"
+#include "support/runtime.h"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>

@@ -2,10 +2,10 @@
 // The files that keep a review's work: the class table (and the older sidecar it
 // folds in), the corrections store and the project file with its autosave;
 // round trips byte for byte and hostile files with clear errors.
-#include "atomicfile.h"
-#include "classtable.h"
-#include "corrections.h"
-#include "project.h"
+#include "support/atomicfile.h"
+#include "runs/classtable.h"
+#include "labels/corrections.h"
+#include "runs/project.h"
 #include "testsupport.h"
 
 #include <cstdlib>

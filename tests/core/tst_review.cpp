@@ -5,17 +5,17 @@
 // counts against an evaluation of a one-image split, the split counts job
 // (store, reopen, resume), the error map, and the match edits against metrics
 // recomputed by hand from the confusion matrix.
-#include "atomicfile.h"
-#include "backbone.h"
-#include "datasetjobs.h"
-#include "emfit.h"
-#include "evaluation.h"
-#include "evaluationreport.h"
-#include "featurecache.h"
-#include "fitrun.h"
-#include "matchedits.h"
-#include "pseudolabelexport.h"
-#include "runreview.h"
+#include "support/atomicfile.h"
+#include "backbones/backbone.h"
+#include "runs/datasetjobs.h"
+#include "em/emfit.h"
+#include "evaluation/evaluation.h"
+#include "runs/evaluationreport.h"
+#include "dataset/featurecache.h"
+#include "runs/fitrun.h"
+#include "runs/matchedits.h"
+#include "labels/pseudolabelexport.h"
+#include "runs/runreview.h"
 #include "testsupport.h"
 
 #include <cmath>

@@ -6,10 +6,10 @@
 #include <torch/script.h>
 // clang-format on
 
-#include "error.h"
-#include "npy.h"
-#include "preprocess.h"
-#include "torchscriptbackbone.h"
+#include "support/error.h"
+#include "support/npy.h"
+#include "image/preprocess.h"
+#include "backbones/torchscriptbackbone.h"
 
 #include <ATen/ATen.h>
 #include <cmath>

@@ -2,14 +2,14 @@
 // The native DINO / DINOv2 ViTs against reference outputs (tests/data/vit, made by
 // make_fixtures.py with python3-torch), architecture detection, load errors, the model
 // catalogue and the backbone registry.
-#include "backbone.h"
-#include "checkpoint.h"
-#include "checkpoint_p.h"
-#include "error.h"
-#include "modelcatalog.h"
-#include "npy.h"
-#include "preprocess.h"
-#include "vit.h"
+#include "backbones/backbone.h"
+#include "backbones/checkpoint.h"
+#include "backbones/checkpoint_p.h"
+#include "support/error.h"
+#include "backbones/modelcatalog.h"
+#include "support/npy.h"
+#include "image/preprocess.h"
+#include "backbones/vit.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>

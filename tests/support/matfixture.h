@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Writes a MATLAB 5 .mat file with one variable, for tests of the Potsdam-3
-// reader (core/dataset). Separate from testsupport.h because it needs matio,
+// reader (core/dataset/dataset). Separate from testsupport.h because it needs matio,
 // which only the tests that read .mat files link.
 #pragma once
 

@@ -3,7 +3,7 @@
 // folder on its include path).
 #pragma once
 
-#include "error.h"
+#include "support/error.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -3,8 +3,8 @@
 // (only rows a view paints ask for one), the name filter and the sort by a
 // per-image metric or a class's share keep the current image selected, and an
 // unreadable file costs its thumbnail only.
-#include "dataset.h"
-#include "datasetbrowserwidget.h"
+#include "dataset/dataset.h"
+#include "review/datasetbrowserwidget.h"
 #include "testsupport.h"
 
 #include <fstream>

@@ -7,14 +7,14 @@
 // background and agrees with core's EvaluationJob. With
 // PRIMAPS_EVALUATION_SCREENSHOT=FILE the loaded view is saved as a PNG.
 
-#include "backbone.h"
-#include "dataset.h"
-#include "evaluationreport.h"
-#include "emptyplotcover.h"
-#include "evaluationwidget.h"
-#include "featurecache.h"
-#include "fitrun.h"
-#include "messagewidget.h"
+#include "backbones/backbone.h"
+#include "dataset/dataset.h"
+#include "runs/evaluationreport.h"
+#include "common/emptyplotcover.h"
+#include "evaluate/evaluationwidget.h"
+#include "dataset/featurecache.h"
+#include "runs/fitrun.h"
+#include "common/messagewidget.h"
 #include "testsupport.h"
 
 #include <cmath>

@@ -5,14 +5,14 @@
 // read-out (own picture and a tracked canvas), reuse of the PCA when only the
 // threshold changes, and the PNG export.
 
-#include "backbone.h"
-#include "canvaswidget.h"
-#include "featurepca.h"
-#include "featureviewwidget.h"
-#include "imageconvert.h"
-#include "pipeline.h"
-#include "primaps.h"
-#include "stepperwidget.h"
+#include "backbones/backbone.h"
+#include "explore/canvaswidget.h"
+#include "decompose/featurepca.h"
+#include "explore/featureviewwidget.h"
+#include "common/imageconvert.h"
+#include "pipeline/pipeline.h"
+#include "decompose/primaps.h"
+#include "explore/stepperwidget.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>

@@ -6,15 +6,15 @@
 // validation and run-folder detection, interoperation with the `primaps` CLI
 // in both directions, and the main window closing during a fit.
 
-#include "evaluationwidget.h"
-#include "fitcontroller.h"
-#include "fitdialog.h"
-#include "emptyplotcover.h"
-#include "fitmonitorwidget.h"
-#include "fitrun.h"
-#include "labeleditor.h"
+#include "evaluate/evaluationwidget.h"
+#include "fit/fitcontroller.h"
+#include "fit/fitdialog.h"
+#include "common/emptyplotcover.h"
+#include "fit/fitmonitorwidget.h"
+#include "runs/fitrun.h"
+#include "annotate/labeleditor.h"
 #include "mainwindow.h"
-#include "messagewidget.h"
+#include "common/messagewidget.h"
 #include "testsupport.h"
 
 #include <fstream>

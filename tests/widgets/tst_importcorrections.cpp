@@ -3,8 +3,8 @@
 // exported with the `primaps` CLI; a Label Studio file with one known edit
 // comes back, the dialog shows the change per class and per image, and the
 // correction is in the run's store.
-#include "corrections.h"
-#include "importcorrectionsdialog.h"
+#include "labels/corrections.h"
+#include "review/importcorrectionsdialog.h"
 #include "interchange/rle.h"
 #include "testsupport.h"
 

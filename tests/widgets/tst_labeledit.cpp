@@ -4,10 +4,10 @@
 // label export dialog. Fixtures are made here; the studio end to end is in
 // tests/app/tst_studio_edit.cpp.
 
-#include "canvaswidget.h"
-#include "labelexportdialog.h"
-#include "labelmap.h"
-#include "legendwidget.h"
+#include "explore/canvaswidget.h"
+#include "annotate/labelexportdialog.h"
+#include "labels/labelmap.h"
+#include "explore/legendwidget.h"
 #include "testsupport.h"
 
 #include <cmath>

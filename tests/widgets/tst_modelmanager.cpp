@@ -6,10 +6,10 @@
 // rows, install status, import and download of a tiny DINO checkpoint, remove, and that
 // nothing is fetched unasked).
 
-#include "backbonemanagerdialog.h"
-#include "modelcatalog.h"
-#include "modeldownloader.h"
-#include "modelregistry.h"
+#include "backbonemanager/backbonemanagerdialog.h"
+#include "backbones/modelcatalog.h"
+#include "backbonemanager/modeldownloader.h"
+#include "backbonemanager/modelregistry.h"
 
 #include <QCoreApplication>
 #include <QCryptographicHash>

@@ -2,11 +2,11 @@
 // Step-through playback: PlaybackController's stepping state (step, back,
 // play to the end, restart, speed) and PlaybackWidget on a real decomposition
 // (frames rendered off the GUI thread, the canvas picture per frame, export).
-#include "backbone.h"
-#include "pipeline.h"
-#include "playback.h"
-#include "playbackcontroller.h"
-#include "playbackwidget.h"
+#include "backbones/backbone.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/playback.h"
+#include "explore/playbackcontroller.h"
+#include "explore/playbackwidget.h"
 #include "testsupport.h"
 
 #include <gif_lib.h>

@@ -1,0 +1,714 @@
+// SPDX-License-Identifier: MIT
+// DINO and DINOv2 Vision Transformers as LibTorch modules whose parameter names are the
+// official checkpoint keys, so loading is a name-by-name, shape-checked copy. The forward
+// pass follows the reference implementations operation by operation (docs/ALGORITHM.md, "DINO and DINOv2 ViTs"); the
+// comments name the places where the two families differ.
+#include "backbones/vit.h"
+
+#include "support/blasthreads_p.h"
+#include "backbones/checkpoint.h"
+#include "backbones/checkpoint_p.h"
+#include "support/error.h"
+#include "support/workerteam_p.h"
+
+#include <algorithm>
+#include <ATen/ATen.h>
+#include <ATen/Context.h>
+#include <c10/core/InferenceMode.h>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/pimpl.h>
+
+namespace primaps {
+
+const char* toString(VitFamily family)
+{
+    return family == VitFamily::Dino ? "DINO" : "DINOv2";
+}
+
+std::string VitConfig::sizeLetter() const
+{
+    if (embedDim == 384 && depth == 12)
+        return "S";
+    if (embedDim == 768 && depth == 12)
+        return "B";
+    if (embedDim == 1024 && depth == 24)
+        return "L";
+    if (embedDim == 1536 && depth == 40)
+        return "g";
+    return "";
+}
+
+std::string VitConfig::registryName() const
+{
+    const std::string size = sizeLetter();
+    if (numHeads * 64 != embedDim || mlpHidden != 4 * embedDim || !qkvBias || !projBias || !mlpBias)
+        return "";
+    if (family == VitFamily::Dino && !layerScale && (size == "S" || size == "B") &&
+        (patchSize == 8 || patchSize == 16))
+        return std::string("dino_vit") + (size == "S" ? "s" : "b") + std::to_string(patchSize);
+    if (family == VitFamily::Dinov2 && layerScale && (size == "S" || size == "B") &&
+        patchSize == 14)
+        return std::string("dinov2_vit") + (size == "S" ? "s" : "b") + "14";
+    return "";
+}
+
+std::string VitConfig::description() const
+{
+    const std::string size = sizeLetter();
+    return std::string(toString(family)) + " ViT-" + (size.empty() ? "custom" : size) + "/" +
+           std::to_string(patchSize) + " (" + std::to_string(embedDim) + "-d, " +
+           std::to_string(depth) + " blocks, " + std::to_string(numHeads) + " heads)";
+}
+
+namespace {
+
+// ---- the modules ----------------------------------------------------------------------------
+// Parameters are registered uninitialised (they are always loaded from a checkpoint)
+// and without gradients: this network only ever runs inference.
+
+at::Tensor uninitialised(at::IntArrayRef shape)
+{
+    return at::empty(shape, at::kFloat);
+}
+
+// The token rows [begin, begin + count) that one thread of the team computes.
+struct RowRange
+{
+    std::int64_t begin = 0, count = 0;
+};
+
+// Intermediate buffers reused by every block and every call. Large temporaries would
+// otherwise be fresh mmap'ed memory each time (glibc serves blocks above 32 MB with mmap):
+// the page faults of a batched 6 x 1601 x 1601 attention matrix cost about 30 ms per
+// ViT-S/8 block on the build machine, more than the softmax over it.
+struct Workspace
+{
+    // N x 3C, for even and odd blocks: a thread may still read block b's keys and
+    // values while another already writes block b + 1's rows.
+    at::Tensor qkv[2];
+    at::Tensor heads;               // N x C, the heads' outputs side by side
+    at::Tensor hidden;              // N x hidden
+    std::vector<at::Tensor> logits; // per thread: its rows x N, one head at a time
+    std::vector<RowRange> rows;     // per thread
+
+    void reserve(std::int64_t n, std::int64_t c, std::int64_t hiddenDim, int threads,
+                 at::Device device)
+    {
+        if (heads.defined() && heads.size(0) == n && heads.device() == device &&
+            int(rows.size()) == threads)
+            return;
+        const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
+        qkv[0] = at::empty({n, 3 * c}, options);
+        qkv[1] = at::empty({n, 3 * c}, options);
+        heads = at::empty({n, c}, options);
+        hidden = at::empty({n, hiddenDim}, options);
+        rows.clear();
+        logits.clear();
+        for (int t = 0; t < threads; ++t) {
+            const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+            rows.push_back({begin, end - begin});
+            logits.push_back(at::empty({end - begin, n}, options));
+        }
+    }
+};
+
+// out = x W^T + b into `out`: what at::linear does for 2-D inputs (addmm), without
+// allocating.
+void linearInto(at::Tensor& out, const at::Tensor& x, const at::Tensor& weight,
+                const at::Tensor& bias)
+{
+    if (bias.defined())
+        at::addmm_out(out, bias, x, weight.t());
+    else
+        at::mm_out(out, x, weight.t());
+}
+
+class LinearImpl : public torch::nn::Module
+{
+public:
+    LinearImpl(std::int64_t in, std::int64_t out, bool bias)
+    {
+        weight = register_parameter("weight", uninitialised({out, in}), false);
+        if (bias)
+            this->bias = register_parameter("bias", uninitialised({out}), false);
+    }
+    at::Tensor forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+    at::Tensor weight, bias;
+};
+TORCH_MODULE(Linear);
+
+class LayerNormImpl : public torch::nn::Module
+{
+public:
+    explicit LayerNormImpl(std::int64_t dim) : dim_(dim)
+    {
+        weight = register_parameter("weight", uninitialised({dim}), false);
+        bias = register_parameter("bias", uninitialised({dim}), false);
+    }
+    // Both references build their norms with partial(nn.LayerNorm, eps=1e-6).
+    at::Tensor forward(const at::Tensor& x) const
+    {
+        return at::layer_norm(x, {dim_}, weight, bias, 1e-6);
+    }
+
+    at::Tensor weight, bias;
+
+private:
+    std::int64_t dim_;
+};
+TORCH_MODULE(LayerNorm);
+
+class LayerScaleImpl : public torch::nn::Module
+{
+public:
+    explicit LayerScaleImpl(std::int64_t dim)
+    {
+        gamma = register_parameter("gamma", uninitialised({dim}), false);
+    }
+    at::Tensor forward(const at::Tensor& x) const { return x * gamma; }
+
+    at::Tensor gamma;
+};
+TORCH_MODULE(LayerScale);
+
+class AttentionImpl : public torch::nn::Module
+{
+public:
+    AttentionImpl(const VitConfig& c)
+        : heads_(c.numHeads), headDim_(c.embedDim / c.numHeads),
+          // head_dim ** -0.5, evaluated in double as Python does.
+          scale_(std::pow(double(c.embedDim / c.numHeads), -0.5)),
+          scaleQueries_(c.family == VitFamily::Dinov2)
+    {
+        qkv = register_module("qkv", Linear(c.embedDim, 3 * c.embedDim, c.qkvBias));
+        proj = register_module("proj", Linear(c.embedDim, c.embedDim, c.projBias));
+    }
+
+    // x: N x C (one image; the batch dimension of the references is 1 throughout).
+    // The qkv projection of the rows `r` of the (normed) tokens into those rows of `out`.
+    void project(const at::Tensor& normedRows, RowRange r, at::Tensor& out) const
+    {
+        at::Tensor rows = out.narrow(0, r.begin, r.count);
+        linearInto(rows, normedRows, qkv->weight, qkv->bias);
+    }
+
+    // The attention output of the query rows `r`, once every row of `all` (N x 3C) holds
+    // its q, k, v. Heads are evaluated one after another into `logits` (r.count x N); each
+    // head's result is the reference's slice of the batched matmul, by the same kernels.
+    at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits,
+                      at::Tensor& heads) const
+    {
+        const std::int64_t c = all.size(1) / 3;
+        const at::Tensor queries = all.narrow(0, r.begin, r.count);
+        const at::Tensor outRows = heads.narrow(0, r.begin, r.count);
+        for (std::int64_t h = 0; h < heads_; ++h) {
+            // reshape(B, N, 3, heads, hd): q, k, v of head h are these column ranges.
+            const at::Tensor q = queries.narrow(1, h * headDim_, headDim_);
+            const at::Tensor k = all.narrow(1, c + h * headDim_, headDim_);
+            const at::Tensor v = all.narrow(1, 2 * c + h * headDim_, headDim_);
+            if (scaleQueries_) {
+                // DINOv2: q = q * scale, then q @ k^T.
+                at::mm_out(logits, q * scale_, k.t());
+            } else {
+                // DINO: (q @ k^T) * scale, the scaling folded into the product (the BLAS
+                // multiplies each finished dot product by alpha: the same single rounding).
+                at::addmm_out(logits, logits, q, k.t(), /*beta=*/0.0, /*alpha=*/scale_);
+            }
+            at::_softmax_out(logits, logits, -1, false); // in place: rows are independent
+            at::Tensor out = outRows.narrow(1, h * headDim_, headDim_);
+            at::mm_out(out, logits, v);
+        }
+        return proj->forward(outRows);
+    }
+
+    Linear qkv{nullptr}, proj{nullptr};
+
+private:
+    std::int64_t heads_, headDim_;
+    double scale_;
+    bool scaleQueries_;
+};
+TORCH_MODULE(Attention);
+
+class MlpImpl : public torch::nn::Module
+{
+public:
+    MlpImpl(const VitConfig& c)
+    {
+        fc1 = register_module("fc1", Linear(c.embedDim, c.mlpHidden, c.mlpBias));
+        fc2 = register_module("fc2", Linear(c.mlpHidden, c.embedDim, c.mlpBias));
+    }
+    // nn.GELU() default: the exact erf form, not the tanh approximation.
+    // `hidden`: this call's rows of the N x hidden buffer.
+    at::Tensor forward(const at::Tensor& x, at::Tensor hidden) const
+    {
+        linearInto(hidden, x, fc1->weight, fc1->bias);
+        at::gelu_(hidden);
+        return fc2->forward(hidden);
+    }
+
+    Linear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+class BlockImpl : public torch::nn::Module
+{
+public:
+    BlockImpl(const VitConfig& c)
+    {
+        norm1 = register_module("norm1", LayerNorm(c.embedDim));
+        attn = register_module("attn", Attention(c));
+        norm2 = register_module("norm2", LayerNorm(c.embedDim));
+        mlp = register_module("mlp", Mlp(c));
+        if (c.layerScale) {
+            ls1 = register_module("ls1", LayerScale(c.embedDim));
+            ls2 = register_module("ls2", LayerScale(c.embedDim));
+        }
+    }
+    // Pre-norm residual block; DINOv2 scales each branch (LayerScale) before adding.
+    // `x` is updated in place (the same sums as x = x + y). Split in two for the rows `r`
+    // of one thread: the qkv projection, then, once all rows have theirs, the rest.
+    void beginRows(const at::Tensor& x, RowRange r, at::Tensor& qkv) const
+    {
+        attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, qkv);
+    }
+    void finishRows(at::Tensor& x, RowRange r, const at::Tensor& qkv, at::Tensor& logits,
+                    Workspace& ws) const
+    {
+        at::Tensor rows = x.narrow(0, r.begin, r.count);
+        at::Tensor y = attn->attend(qkv, r, logits, ws.heads);
+        if (ls1)
+            y.mul_(ls1->gamma);
+        rows.add_(y);
+        y = mlp->forward(norm2->forward(rows), ws.hidden.narrow(0, r.begin, r.count));
+        if (ls2)
+            y.mul_(ls2->gamma);
+        rows.add_(y);
+    }
+
+    LayerNorm norm1{nullptr}, norm2{nullptr};
+    Attention attn{nullptr};
+    Mlp mlp{nullptr};
+    LayerScale ls1{nullptr}, ls2{nullptr};
+};
+TORCH_MODULE(Block);
+
+class PatchEmbedImpl : public torch::nn::Module
+{
+public:
+    PatchEmbedImpl(const VitConfig& c) : patch_(c.patchSize)
+    {
+        // Registered under "proj" so the keys read patch_embed.proj.weight / .bias.
+        proj = register_module("proj", std::make_shared<torch::nn::Module>());
+        weight = proj->register_parameter("weight", uninitialised({c.embedDim, 3, patch_, patch_}),
+                                          false);
+        bias = proj->register_parameter("bias", uninitialised({c.embedDim}), false);
+    }
+    // 1 x 3 x H x W -> (h * w) x C, row-major over the patch grid.
+    at::Tensor forward(const at::Tensor& image) const
+    {
+        const at::Tensor x = at::conv2d(image, weight, bias, {patch_, patch_});
+        return x.flatten(2).transpose(1, 2).squeeze(0);
+    }
+
+    std::shared_ptr<torch::nn::Module> proj;
+    at::Tensor weight, bias;
+
+private:
+    std::int64_t patch_;
+};
+TORCH_MODULE(PatchEmbed);
+
+class VitImpl : public torch::nn::Module
+{
+public:
+    explicit VitImpl(const VitConfig& c) : config(c)
+    {
+        cls_token = register_parameter("cls_token", uninitialised({1, 1, c.embedDim}), false);
+        pos_embed = register_parameter(
+            "pos_embed", uninitialised({1, 1 + c.posGrid * c.posGrid, c.embedDim}), false);
+        patch_embed = register_module("patch_embed", PatchEmbed(c));
+        blocks = register_module("blocks", torch::nn::ModuleList());
+        for (int i = 0; i < c.depth; ++i)
+            blocks->push_back(Block(c));
+        norm = register_module("norm", LayerNorm(c.embedDim));
+    }
+
+    // Positional embeddings for an image of height x width pixels: the pre-training grid
+    // as is when the token count matches and the image is square, otherwise bicubic
+    // interpolation by the scale factor (n + 0.1) / M. Both references do exactly this
+    // (the +0.1 is theirs); the scale factor, not the output size, drives the sampling.
+    at::Tensor positionalEmbedding(std::int64_t height, std::int64_t width)
+    {
+        const std::int64_t rows = height / config.patchSize, cols = width / config.patchSize;
+        const std::int64_t n = pos_embed.size(1) - 1;
+        if (rows * cols == n && height == width)
+            return pos_embed.squeeze(0);
+        if (cachedPos_.defined() && cachedRows_ == rows && cachedCols_ == cols)
+            return cachedPos_;
+        const std::int64_t dim = pos_embed.size(2);
+        const at::Tensor classPos = pos_embed.select(1, 0);    // 1 x C
+        const at::Tensor patchPos = pos_embed.narrow(1, 1, n); // 1 x N x C
+        const double m = std::sqrt(double(n));
+        const std::int64_t side = std::int64_t(m);
+        const std::vector<double> scales = {(double(rows) + 0.1) / m, (double(cols) + 0.1) / m};
+        const at::Tensor grid = patchPos.reshape({1, side, side, dim}).permute({0, 3, 1, 2});
+        const at::Tensor resized =
+            at::upsample_bicubic2d(grid, c10::nullopt, /*align_corners=*/false, scales);
+        if (resized.size(2) != rows || resized.size(3) != cols)
+            throw Error("positional-embedding interpolation gave " +
+                        std::to_string(resized.size(2)) + "x" + std::to_string(resized.size(3)) +
+                        " instead of " + std::to_string(rows) + "x" + std::to_string(cols));
+        const at::Tensor patchTokens = resized.permute({0, 2, 3, 1}).reshape({rows * cols, dim});
+        cachedPos_ = at::cat({classPos, patchTokens}, 0);
+        cachedRows_ = rows;
+        cachedCols_ = cols;
+        return cachedPos_;
+    }
+
+    // image: 1 x 3 x H x W. Returns the normed patch tokens, (h * w) x C. With a team,
+    // its threads share every block's rows (each with a single-threaded BLAS).
+    at::Tensor forward(const at::Tensor& image, detail::WorkerTeam* team)
+    {
+        at::Tensor x = patch_embed->forward(image);   // hw x C
+        x = at::cat({cls_token.view({1, -1}), x}, 0); // (1 + hw) x C
+        x.add_(positionalEmbedding(image.size(2), image.size(3)));
+        workspace_.reserve(x.size(0), config.embedDim, config.mlpHidden, team ? team->size() : 1,
+                           x.device());
+        const auto runBlocks = [&](int thread) {
+            c10::InferenceMode guard; // per thread; x is an inference tensor
+            const RowRange r = workspace_.rows[std::size_t(thread)];
+            for (std::size_t b = 0; b < blocks->size(); ++b) {
+                const BlockImpl& block = *(*blocks)[b]->as<BlockImpl>();
+                at::Tensor& qkv = workspace_.qkv[b % 2];
+                if (r.count > 0)
+                    block.beginRows(x, r, qkv);
+                if (team)
+                    team->sync(); // attention reads every row's keys and values
+                if (r.count > 0)
+                    block.finishRows(x, r, qkv, workspace_.logits[std::size_t(thread)],
+                                     workspace_);
+            }
+        };
+        if (team)
+            team->run(runBlocks);
+        else
+            runBlocks(0);
+        x = norm->forward(x);
+        return x.narrow(0, 1, x.size(0) - 1);
+    }
+
+    /// Frees the cached positional embeddings and buffers (e.g. after moving devices).
+    void dropCache()
+    {
+        cachedPos_ = at::Tensor();
+        workspace_ = Workspace();
+    }
+
+    VitConfig config;
+    at::Tensor cls_token, pos_embed;
+    PatchEmbed patch_embed{nullptr};
+    torch::nn::ModuleList blocks{nullptr};
+    LayerNorm norm{nullptr};
+
+private:
+    at::Tensor cachedPos_;
+    std::int64_t cachedRows_ = 0, cachedCols_ = 0;
+    Workspace workspace_;
+};
+TORCH_MODULE(Vit);
+
+// ---- keys and architecture -----------------------------------------------------------------
+
+using TensorMap = std::map<std::string, at::Tensor>;
+
+std::string shapeOf(const at::Tensor& t)
+{
+    std::string s = "[";
+    for (std::int64_t i = 0; i < t.dim(); ++i)
+        s += (i ? ", " : "") + std::to_string(t.size(i));
+    return s + "]";
+}
+
+// The state dict with DINOv2's chunked block keys (blocks.<chunk>.<i>.x, FSDP training
+// checkpoints) renamed to the flat layout (blocks.<i>.x) that the hub files use.
+TensorMap normalisedKeys(const StateDict& weights)
+{
+    static const std::regex chunked(R"(^blocks\.(\d+)\.(\d+)\.(.+)$)");
+    TensorMap out;
+    for (const auto& [name, tensor] : weights.impl().tensors) {
+        std::smatch m;
+        std::string key = name;
+        if (std::regex_match(name, m, chunked))
+            key = "blocks." + m[2].str() + "." + m[3].str();
+        if (!out.emplace(key, tensor).second)
+            throw Error("checkpoint '" + weights.source() + "': key '" + name +
+                        "' appears twice after renaming chunked blocks");
+    }
+    return out;
+}
+
+[[noreturn]] void fail(const StateDict& weights, const std::string& problem)
+{
+    throw Error("checkpoint '" + weights.source() + "': " + problem);
+}
+
+const at::Tensor& require(const TensorMap& map, const StateDict& weights, const std::string& key,
+                          std::int64_t rank)
+{
+    auto it = map.find(key);
+    if (it == map.end())
+        fail(
+            weights, "missing key '" + key + "'; not a DINO/DINOv2 ViT backbone (keys: " + [&] {
+                std::string s;
+                int shown = 0;
+                for (const auto& entry : map) {
+                    if (++shown > 6) {
+                        s += ", ...";
+                        break;
+                    }
+                    s += (s.empty() ? "" : ", ") + entry.first;
+                }
+                return s.empty() ? std::string("none") : s;
+            }() + ")");
+    if (it->second.dim() != rank)
+        fail(weights, "key '" + key + "' has shape " + shapeOf(it->second) + ", expected " +
+                          std::to_string(rank) + " dimensions");
+    return it->second;
+}
+
+VitConfig detect(const TensorMap& map, const StateDict& weights, const VitOptions& options)
+{
+    if (map.count("register_tokens"))
+        fail(weights, "DINOv2 with register tokens is not supported (key 'register_tokens')");
+    for (const auto& entry : map)
+        if (entry.first.find(".mlp.w12.") != std::string::npos)
+            fail(weights, "SwiGLU feed-forward layers (ViT-g) are not supported (key '" +
+                              entry.first + "')");
+
+    VitConfig c;
+    const at::Tensor& patch = require(map, weights, "patch_embed.proj.weight", 4);
+    const at::Tensor& pos = require(map, weights, "pos_embed", 3);
+    require(map, weights, "cls_token", 3);
+    require(map, weights, "norm.weight", 1);
+    if (patch.size(1) != 3 || patch.size(2) != patch.size(3))
+        fail(weights,
+             "patch_embed.proj.weight has shape " + shapeOf(patch) + ", expected [dim, 3, p, p]");
+    c.embedDim = int(patch.size(0));
+    c.patchSize = int(patch.size(2));
+    if (c.patchSize < 1 || c.embedDim < 1)
+        fail(weights, "patch_embed.proj.weight has an empty shape " + shapeOf(patch));
+    const std::int64_t gridTokens = pos.size(1) - 1;
+    const auto side =
+        std::int64_t(std::llround(std::sqrt(double(std::max<std::int64_t>(gridTokens, 0)))));
+    if (pos.size(0) != 1 || pos.size(2) != c.embedDim || gridTokens < 1 ||
+        side * side != gridTokens)
+        fail(weights, "pos_embed has shape " + shapeOf(pos) + ", expected [1, 1 + M*M, " +
+                          std::to_string(c.embedDim) + "]");
+    c.posGrid = int(side);
+
+    static const std::regex blockKey(R"(^blocks\.(\d+)\.)");
+    std::set<int> indices;
+    for (const auto& entry : map) {
+        std::smatch m;
+        if (std::regex_search(entry.first, m, blockKey)) {
+            const std::string digits = m[1].str();
+            if (digits.size() > 4)
+                fail(weights, "block index in '" + entry.first + "' is implausible");
+            indices.insert(std::stoi(digits));
+        }
+    }
+    if (indices.empty())
+        fail(weights, "no transformer blocks (no 'blocks.<i>.' keys)");
+    c.depth = *indices.rbegin() + 1;
+    for (int i = 0; i < c.depth; ++i)
+        if (!indices.count(i))
+            fail(weights, "block " + std::to_string(i) + " of " + std::to_string(c.depth) +
+                              " is missing (no 'blocks." + std::to_string(i) + ".' keys)");
+
+    const at::Tensor& fc1 = require(map, weights, "blocks.0.mlp.fc1.weight", 2);
+    c.mlpHidden = int(fc1.size(0));
+    c.layerScale = map.count("blocks.0.ls1.gamma") > 0;
+    c.family = (c.layerScale || map.count("mask_token")) ? VitFamily::Dinov2 : VitFamily::Dino;
+    c.qkvBias = map.count("blocks.0.attn.qkv.bias") > 0;
+    c.projBias = map.count("blocks.0.attn.proj.bias") > 0;
+    c.mlpBias = map.count("blocks.0.mlp.fc1.bias") > 0;
+
+    if (options.numHeads > 0) {
+        c.numHeads = options.numHeads;
+    } else {
+        if (c.embedDim % 64 != 0)
+            fail(weights, "cannot infer the number of attention heads for " +
+                              std::to_string(c.embedDim) +
+                              "-d tokens (released models use 64-d heads); give it explicitly");
+        c.numHeads = c.embedDim / 64;
+    }
+    if (c.embedDim % c.numHeads != 0)
+        fail(weights, std::to_string(c.embedDim) + "-d tokens do not split into " +
+                          std::to_string(c.numHeads) + " heads");
+    return c;
+}
+
+// Keys a backbone file may carry that the feature extractor does not use.
+bool ignorable(const std::string& key)
+{
+    return key == "mask_token" || key.rfind("head.", 0) == 0;
+}
+
+void loadParameters(VitImpl& vit, const TensorMap& map, const StateDict& weights)
+{
+    std::set<std::string> used;
+    std::vector<std::string> missing;
+    for (auto& item : vit.named_parameters(/*recurse=*/true)) {
+        const std::string& key = item.key();
+        auto it = map.find(key);
+        if (it == map.end()) {
+            missing.push_back(key);
+            continue;
+        }
+        const at::Tensor& source = it->second;
+        if (!source.sizes().equals(item.value().sizes()))
+            fail(weights, "key '" + key + "' has shape " + shapeOf(source) + ", expected " +
+                              shapeOf(item.value()) + " for " + vit.config.description());
+        if (!source.is_floating_point())
+            fail(weights, "key '" + key + "' holds " +
+                              std::string(c10::toString(source.scalar_type())) +
+                              " values, expected floating point");
+        item.value().copy_(source);
+        used.insert(key);
+    }
+    if (!missing.empty()) {
+        std::string list;
+        for (std::size_t i = 0; i < missing.size() && i < 5; ++i)
+            list += (i ? ", '" : "'") + missing[i] + "'";
+        if (missing.size() > 5)
+            list += " and " + std::to_string(missing.size() - 5) + " more";
+        fail(weights, "missing key " + list + " for " + vit.config.description() +
+                          "; the file is incomplete or holds another architecture");
+    }
+    for (const auto& entry : map)
+        if (!used.count(entry.first) && !ignorable(entry.first))
+            fail(weights, "unexpected key '" + entry.first + "' " + shapeOf(entry.second) +
+                              ", which a " + vit.config.description() +
+                              " does not have; the file holds another architecture");
+}
+
+double matmulFlops(double m, double n, double k)
+{
+    return 2.0 * m * n * k;
+}
+
+} // namespace
+
+VitConfig detectVitConfig(const StateDict& weights, const VitOptions& options)
+{
+    return detect(normalisedKeys(weights), weights, options);
+}
+
+// ---- VisionTransformer --------------------------------------------------------------------------
+
+struct VisionTransformer::Impl
+{
+    Vit vit{nullptr};
+    at::Device device = at::kCPU;
+    bool serialElementwise = false;
+    int rowThreads = 1; // > 1: VitThreading::RowParallel with that many threads
+    std::unique_ptr<detail::WorkerTeam> team; // made at the first features() call
+};
+
+VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions& options)
+    : d_(std::make_unique<Impl>())
+{
+    const TensorMap map = normalisedKeys(weights);
+    const VitConfig config = detect(map, weights, options);
+    c10::InferenceMode guard;
+    d_->vit = Vit(config);
+    loadParameters(*d_->vit, map, weights);
+    if (options.useCuda) {
+        if (!at::hasCUDA())
+            throw Error("CUDA was requested but this build of LibTorch has no CUDA or no "
+                        "CUDA device is present");
+        d_->device = at::Device(at::kCUDA, 0);
+        d_->vit->to(d_->device);
+        d_->vit->dropCache();
+    }
+    d_->vit->eval();
+    const bool openBlasPool = detail::blasHasOwnThreadPool();
+    const int threads = at::get_num_threads();
+    if (d_->device == at::kCPU && threads > 1 && detail::SingleThreadedBlas::available() &&
+        (options.threading == VitThreading::RowParallel ||
+         (options.threading == VitThreading::Auto && openBlasPool)))
+        d_->rowThreads = threads;
+    d_->serialElementwise =
+        d_->device == at::kCPU &&
+        (options.threading == VitThreading::SerialElementwise ||
+         options.threading == VitThreading::RowParallel ||
+         (options.threading == VitThreading::Auto && openBlasPool));
+}
+
+VisionTransformer::~VisionTransformer() = default;
+VisionTransformer::VisionTransformer(VisionTransformer&&) noexcept = default;
+VisionTransformer& VisionTransformer::operator=(VisionTransformer&&) noexcept = default;
+
+const VitConfig& VisionTransformer::config() const
+{
+    return d_->vit->config;
+}
+
+FeatureMap VisionTransformer::features(const std::vector<float>& normalized, int height, int width)
+{
+    if (height <= 0 || width <= 0 || normalized.size() != std::size_t(3) * height * width)
+        throw Error("VisionTransformer::features: expected 3 x " + std::to_string(height) + " x " +
+                    std::to_string(width) + " values, got " + std::to_string(normalized.size()));
+    return features(normalized.data(), height, width);
+}
+
+FeatureMap VisionTransformer::features(const float* normalized, int height, int width)
+{
+    const VitConfig& c = config();
+    if (!normalized || height <= 0 || width <= 0 || height % c.patchSize || width % c.patchSize)
+        throw Error("VisionTransformer::features: the image is " + std::to_string(width) + "x" +
+                    std::to_string(height) + " pixels; both sides must be positive multiples of " +
+                    "the patch size " + std::to_string(c.patchSize));
+    c10::InferenceMode guard;
+    const detail::SerialAtenOps serial(d_->serialElementwise);
+    std::optional<detail::SingleThreadedBlas> singleThreadedBlas;
+    if (d_->rowThreads > 1) {
+        if (!d_->team)
+            d_->team = std::make_unique<detail::WorkerTeam>(
+                d_->rowThreads, [] { detail::serialAtenOpsOnThisThread(); });
+        singleThreadedBlas.emplace();
+    }
+    at::Tensor image = at::from_blob(const_cast<float*>(normalized), {1, 3, height, width},
+                                     at::TensorOptions().dtype(at::kFloat));
+    if (d_->device != at::kCPU)
+        image = image.to(d_->device);
+    const at::Tensor tokens = d_->vit->forward(image, d_->team.get()).to(at::kCPU); // hw x C
+    const int rows = height / c.patchSize, cols = width / c.patchSize;
+    FeatureMap out(c.embedDim, rows, cols);
+    at::Tensor view = at::from_blob(out.values.data(), {c.embedDim, std::int64_t(rows) * cols},
+                                    at::TensorOptions().dtype(at::kFloat));
+    view.copy_(tokens.t());
+    return out;
+}
+
+double VisionTransformer::flops(int height, int width) const
+{
+    const VitConfig& c = config();
+    const double patches = double(height / c.patchSize) * double(width / c.patchSize);
+    const double n = patches + 1, d = c.embedDim;
+    double perBlock = matmulFlops(n, 3 * d, d)              // qkv
+                      + 2 * matmulFlops(n, n, d)            // q k^T and attn v, all heads
+                      + matmulFlops(n, d, d)                // proj
+                      + 2 * matmulFlops(n, c.mlpHidden, d); // fc1, fc2
+    return matmulFlops(patches, d, 3.0 * c.patchSize * c.patchSize) + c.depth * perBlock;
+}
+
+} // namespace primaps

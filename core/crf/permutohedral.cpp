@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: MIT
+#include "crf/permutohedral.h"
+
+#include "crf/crfkernels_p.h"
+#include "support/error.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <opencv2/core.hpp>
+#include <string>
+#include <utility>
+
+namespace primaps {
+
+namespace {
+
+// Features beyond this magnitude would lose all sub-unit precision of the
+// lattice coordinates in float (and the floor trick below needs |v| < 2^24); no
+// sensible kernel needs them (pixel coordinates over a standard deviation of
+// 1 pixel stay far below).
+constexpr float kMaxFeature = 1e5f;
+
+// Runs body(begin, end) over [0, n) on OpenCV's pool. Small ranges run inline:
+// waking the pool costs more than a few thousand cheap iterations.
+template <typename Body> void parallelRanges(int n, int grain, const Body& body)
+{
+    if (n <= 0)
+        return;
+    const int stripes = std::min(n / std::max(grain, 1), 256);
+    if (stripes <= 1) {
+        body(0, n);
+        return;
+    }
+    cv::parallel_for_(
+        cv::Range(0, n), [&](const cv::Range& r) { body(r.start, r.end); }, double(stripes));
+}
+
+// The feature dimension as a compile-time constant where the build is
+// specialised for it (see PermutohedralLattice::build), else the runtime value.
+// With a constant, the many short loops over coordinates below unroll, which
+// takes 40% of the instructions out of building a 5-D lattice.
+template <int FixedDim> constexpr int dimension(int dim)
+{
+    return FixedDim > 0 ? FixedDim : dim;
+}
+
+template <int FixedDim> inline std::uint32_t hashKey(const std::int32_t* key, int dim)
+{
+    // A sum of independent products rather than a multiply chain: the products
+    // run in parallel.
+    static constexpr std::uint32_t kMultipliers[PermutohedralLattice::maxDim] = {
+        0x9E3779B1u, 0x85EBCA77u, 0xC2B2AE3Du, 0x27D4EB2Fu, 0x165667B1u, 0xD3A2646Du,
+        0xFD7046C5u, 0xB55A4F09u, 0x8EBC6AF1u, 0xE3779B97u, 0x7FEB352Du, 0x846CA68Bu,
+        0x2C1B3C6Du, 0x297A2D39u, 0xCC9E2D51u, 0x1B873593u};
+    std::uint32_t h = 0;
+    for (int i = 0; i < dimension<FixedDim>(dim); ++i)
+        h += std::uint32_t(key[i]) * kMultipliers[i];
+    // Final avalanche so that the low bits used for the slot see every coordinate.
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h;
+}
+
+// Steps a simplex vertex key to the next vertex of the same simplex. Vertex 0 is
+// the simplex's remainder-0 corner; vertex r+1 is vertex r plus 1 in every
+// coordinate and minus d in the coordinate ranked d-r (Adams et al.'s canonical
+// simplex), i.e. one step along lattice direction `coordinate`. Only the first
+// d coordinates are stored: the last follows from the zero sum.
+template <int FixedDim> inline void nextSimplexVertex(std::int32_t* key, int coordinate, int dim)
+{
+    const int d = dimension<FixedDim>(dim);
+    for (int i = 0; i < d; ++i)
+        key[i] += 1;
+    if (coordinate < d)
+        key[coordinate] -= d + 1;
+}
+
+template <int FixedDim> inline bool sameKey(const std::int32_t* a, const std::int32_t* b, int dim)
+{
+    bool same = true;
+    for (int i = 0; i < dimension<FixedDim>(dim); ++i)
+        same = same && a[i] == b[i];
+    return same;
+}
+
+// Open-addressing table from integer lattice coordinates (the first d of the d+1,
+// which sum to zero) to dense vertex indices in insertion order. Each slot keeps
+// the key's hash next to the index, so most mismatches are rejected without
+// touching the key array.
+template <int FixedDim> class VertexTable
+{
+public:
+    VertexTable(int dim, std::size_t expected) : dim_(dimension<FixedDim>(dim))
+    {
+        std::size_t capacity = 64;
+        while (capacity < 2 * expected)
+            capacity *= 2;
+        slots_.assign(capacity, Slot{0, -1});
+        keys_.reserve(expected * std::size_t(dim_));
+    }
+
+    int size() const { return count_; }
+    const std::int32_t* key(int index) const
+    {
+        return keys_.data() + std::size_t(index) * std::size_t(dimension<FixedDim>(dim_));
+    }
+
+    int insert(const std::int32_t* key, std::uint32_t hash)
+    {
+        if (2 * std::size_t(count_ + 1) > slots_.size())
+            grow();
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+            Slot& entry = slots_[slot];
+            if (entry.index < 0) {
+                entry = Slot{hash, count_};
+                keys_.insert(keys_.end(), key, key + dimension<FixedDim>(dim_));
+                return count_++;
+            }
+            if (entry.hash == hash && sameKey<FixedDim>(this->key(entry.index), key, dim_))
+                return entry.index;
+        }
+    }
+
+    void prefetch(std::uint32_t hash) const
+    {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)));
+#else
+        (void)hash;
+#endif
+    }
+
+    // Read-only lookup, safe to call from several threads once building is done.
+    int find(const std::int32_t* key, std::uint32_t hash) const
+    {
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+            const Slot& entry = slots_[slot];
+            if (entry.index < 0)
+                return -1;
+            if (entry.hash == hash && sameKey<FixedDim>(this->key(entry.index), key, dim_))
+                return entry.index;
+        }
+    }
+
+private:
+    struct Slot
+    {
+        std::uint32_t hash;
+        std::int32_t index;
+    };
+
+    void grow()
+    {
+        std::vector<Slot> bigger(slots_.size() * 2, Slot{0, -1});
+        const std::size_t mask = bigger.size() - 1;
+        for (const Slot& entry : slots_) {
+            if (entry.index < 0)
+                continue;
+            std::size_t slot = entry.hash & mask;
+            while (bigger[slot].index >= 0)
+                slot = (slot + 1) & mask;
+            bigger[slot] = entry;
+        }
+        slots_.swap(bigger);
+    }
+
+    int dim_;
+    int count_ = 0;
+    std::vector<Slot> slots_;
+    std::vector<std::int32_t> keys_;
+};
+
+// How many rows ahead the gathers below prefetch. The lattice's rows are
+// scattered over a few megabytes, so the loops are bound by cache misses rather
+// than arithmetic; asking for the rows early lets the misses overlap (2x on the
+// bilateral lattice of a 320 x 320 photo). Measured best between 32 and 64.
+constexpr std::size_t kPrefetchDistance = 32;
+
+// Below this many bytes of vertex values everything stays in cache and
+// prefetching only costs instructions.
+constexpr std::size_t kPrefetchMinBytes = std::size_t(1) << 19;
+
+// Pointer to n floats of `buffer` starting on a 64-byte boundary (AVX2 rows of a
+// multiple of eight floats then never straddle a cache line).
+float* alignedFloats(std::vector<float>& buffer, std::size_t n)
+{
+    if (buffer.size() < n + 16)
+        buffer.resize(n + 16);
+    const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
+    return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
+}
+
+} // namespace
+
+PermutohedralLattice::PermutohedralLattice(const float* features, int dim, int count)
+{
+    if (dim < 1 || dim > maxDim)
+        throw Error("PermutohedralLattice: feature dimension " + std::to_string(dim) +
+                    " is outside 1.." + std::to_string(maxDim));
+    if (count < 1)
+        throw Error("PermutohedralLattice: no points to build a lattice from");
+    if (!features)
+        throw Error("PermutohedralLattice: features pointer is null");
+    if (count > std::numeric_limits<std::int32_t>::max() / (dim + 1))
+        throw Error("PermutohedralLattice: too many points (" + std::to_string(count) + ")");
+
+    switch (dim) {
+    case 1:
+        build<1>(features, dim, count);
+        break;
+    case 2:
+        build<2>(features, dim, count);
+        break;
+    case 3:
+        build<3>(features, dim, count);
+        break;
+    case 4:
+        build<4>(features, dim, count);
+        break;
+    case 5:
+        build<5>(features, dim, count);
+        break;
+    default:
+        build<0>(features, dim, count);
+        break;
+    }
+}
+
+template <int FixedDim>
+void PermutohedralLattice::build(const float* features, int dimension_, int count)
+{
+    const int dim = dimension<FixedDim>(dimension_);
+    const int d1 = dim + 1;
+    const std::size_t entries = std::size_t(count) * d1;
+
+    // Projection onto the hyperplane {x in R^(d+1): sum x = 0} in which the lattice
+    // lives (the matrix E of Adams et al.), with each axis scaled so that the
+    // separable 1-2-1 blur below corresponds to a Gaussian of unit standard
+    // deviation in feature space. The scale sqrt(2/3) * (d+1) is the one of the
+    // reference implementation, which the dense CRF numbers depend on.
+    float axisScale[maxDim];
+    const double invStdDev = std::sqrt(2.0 / 3.0) * d1;
+    for (int i = 0; i < dim; ++i)
+        axisScale[i] = float(invStdDev / std::sqrt(double(i + 1) * double(i + 2)));
+
+    // Pass 1, independent per point: the enclosing simplex, stored compactly as
+    // its remainder-0 corner and its coordinates in order of rank (vertex keys
+    // follow from those), the barycentric weights, and the hash of each vertex
+    // key.
+    std::vector<std::int32_t> corner(std::size_t(count) * dim);
+    std::vector<std::int8_t> byRank(entries);
+    std::vector<std::uint32_t> hashes(entries);
+    pointWeight_.resize(entries);
+    std::atomic<bool> badFeature{false};
+    parallelRanges(count, 2048, [&](int begin, int end) {
+        float elevated[maxDim + 1];
+        float offset[maxDim + 1];
+        int nearest[maxDim + 1];
+        int rank[maxDim + 1];
+        float bary[maxDim + 2];
+        std::int32_t key[maxDim];
+        const float invD1 = 1.0f / float(d1);
+        for (int p = begin; p < end; ++p) {
+            const float* f = features + std::size_t(p) * dim;
+            bool ok = true;
+            for (int i = 0; i < dim; ++i)
+                ok = ok && std::isfinite(f[i]) && std::fabs(f[i]) <= kMaxFeature;
+            if (!ok) {
+                badFeature = true;
+                continue;
+            }
+            float running = 0.0f;
+            for (int j = dim; j > 0; --j) {
+                const float scaled = f[j - 1] * axisScale[j - 1];
+                elevated[j] = running - float(j) * scaled;
+                running += scaled;
+            }
+            elevated[0] = running;
+
+            // Nearest point whose coordinates are all multiples of d+1 (a
+            // "remainder-0" point; ties round down) ...
+            int coordinateSum = 0;
+            for (int i = 0; i < d1; ++i) {
+                const float v = elevated[i] * invD1;
+                // floor and ceil by integer conversion (|v| < 2^24 here), without
+                // branches: the library calls and mispredicted branches cost more
+                // than the rest of this loop.
+                const int truncated = int(v);
+                const int below = truncated - int(float(truncated) > v);
+                const int above = below + int(float(below) != v);
+                const float up = float(above * d1);
+                const float down = float(below * d1);
+                nearest[i] = up - elevated[i] < elevated[i] - down ? above * d1 : below * d1;
+                coordinateSum += nearest[i];
+            }
+            coordinateSum /= d1;
+
+            // ... and the order of the residuals, largest first (rank 0). Among
+            // equal residuals the later coordinate ranks higher; such points lie on
+            // a simplex face, where either choice gives the same interpolation.
+            for (int i = 0; i < d1; ++i) {
+                rank[i] = 0;
+                offset[i] = elevated[i] - float(nearest[i]);
+            }
+            // (Written without branches: the comparisons are unpredictable.)
+            for (int i = 0; i < dim; ++i)
+                for (int j = i + 1; j < d1; ++j) {
+                    const int smaller = offset[i] < offset[j] ? 1 : 0;
+                    rank[i] += smaller;
+                    rank[j] += 1 - smaller;
+                }
+
+            // The rounded point may have left the hyperplane (coordinate sum not
+            // zero); moving the extreme coordinates by d+1 brings it back and
+            // rotates the ranks accordingly.
+            for (int i = 0; i < d1; ++i) {
+                rank[i] += coordinateSum;
+                if (rank[i] < 0) {
+                    rank[i] += d1;
+                    nearest[i] += d1;
+                } else if (rank[i] > dim) {
+                    rank[i] -= d1;
+                    nearest[i] -= d1;
+                }
+            }
+
+            // Barycentric coordinates within the simplex (Adams et al., section 4).
+            std::fill(bary, bary + d1 + 1, 0.0f);
+            for (int i = 0; i < d1; ++i) {
+                const float v = (elevated[i] - float(nearest[i])) * invD1;
+                bary[dim - rank[i]] += v;
+                bary[dim - rank[i] + 1] -= v;
+            }
+            bary[0] += 1.0f + bary[d1];
+
+            std::copy(nearest, nearest + dim, corner.data() + std::size_t(p) * dim);
+            std::int8_t* order = byRank.data() + std::size_t(p) * d1;
+            for (int i = 0; i < d1; ++i)
+                order[rank[i]] = std::int8_t(i);
+            std::copy(nearest, nearest + dim, key);
+            for (int r = 0; r < d1; ++r) {
+                const std::size_t e = std::size_t(p) * d1 + r;
+                hashes[e] = hashKey<FixedDim>(key, dim);
+                pointWeight_[e] = bary[r];
+                nextSimplexVertex<FixedDim>(key, order[dim - r], dim);
+            }
+        }
+    });
+    if (badFeature)
+        throw Error("PermutohedralLattice: a feature is not finite or larger than 1e5 in "
+                    "magnitude");
+
+    // Pass 2, sequential: give each distinct vertex an index. Insertion order
+    // follows the points, so vertex numbering (and every sum below) is
+    // independent of the thread count. The table lookups are cache misses; the
+    // hashes are known in advance, so the slots are prefetched a few entries ahead.
+    VertexTable<FixedDim> table(dim, std::size_t(count));
+    pointVertex_.resize(entries);
+    {
+        std::int32_t key[maxDim];
+        for (int p = 0; p < count; ++p) {
+            const std::size_t base = std::size_t(p) * d1;
+            const std::int8_t* order = byRank.data() + base;
+            std::copy(corner.data() + std::size_t(p) * dim,
+                      corner.data() + std::size_t(p + 1) * dim, key);
+            for (int r = 0; r < d1; ++r) {
+                const std::size_t e = base + r;
+                if (e + kPrefetchDistance < entries)
+                    table.prefetch(hashes[e + kPrefetchDistance]);
+                pointVertex_[e] = table.insert(key, hashes[e]) + 1;
+                nextSimplexVertex<FixedDim>(key, order[dim - r], dim);
+            }
+        }
+    }
+    std::vector<std::int32_t>().swap(corner);
+    std::vector<std::int8_t>().swap(byRank);
+    std::vector<std::uint32_t>().swap(hashes);
+    vertices_ = table.size();
+    dim_ = dim;
+    points_ = count;
+
+    // Pass 3: neighbours along each lattice direction. Direction j moves by
+    // (d+1) e_j - (1, ..., 1), i.e. -1 in every coordinate but +d in coordinate j.
+    // Only the "plus" neighbour is looked up: translation along j is one-to-one,
+    // so v is the "minus" neighbour of its plus neighbour and each such slot is
+    // written by exactly one vertex, without races.
+    neighbours_.assign(std::size_t(2) * d1 * vertices_, 0);
+    parallelRanges(vertices_, 4096, [&](int begin, int end) {
+        std::int32_t plus[maxDim + 1][maxDim];
+        std::uint32_t plusHash[maxDim + 1];
+        for (int v = begin; v < end; ++v) {
+            const std::int32_t* key = table.key(v);
+            // All d+1 slots are requested before the first is read, so that
+            // their cache misses overlap.
+            for (int j = 0; j < d1; ++j) {
+                for (int i = 0; i < dim; ++i)
+                    plus[j][i] = key[i] + 1;
+                if (j < dim)
+                    plus[j][j] = key[j] - dim;
+                plusHash[j] = hashKey<FixedDim>(plus[j], dim);
+                table.prefetch(plusHash[j]);
+            }
+            for (int j = 0; j < d1; ++j) {
+                const int u = table.find(plus[j], plusHash[j]);
+                if (u < 0)
+                    continue;
+                std::int32_t* row = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+                row[2 * std::size_t(v) + 1] = u + 1;
+                row[2 * std::size_t(u)] = v + 1;
+            }
+        }
+    });
+
+    // Pass 4: transpose the point -> vertex map into vertex -> points, by a
+    // counting sort over a fixed number of point chunks so that the counting and
+    // filling run in parallel. Each vertex lists chunk 0's points first, then
+    // chunk 1's, ...: in increasing point order, whatever the thread count.
+    constexpr int kChunks = 4;
+    const std::size_t m = std::size_t(vertices_);
+    std::vector<std::int32_t> cursor(kChunks * m, 0);
+    auto chunkEntries = [&](int c) {
+        const std::size_t first = std::size_t(count) * std::size_t(c) / kChunks;
+        const std::size_t last = std::size_t(count) * std::size_t(c + 1) / kChunks;
+        return std::make_pair(first * d1, last * d1);
+    };
+    parallelRanges(kChunks, 1, [&](int begin, int end) {
+        for (int c = begin; c < end; ++c) {
+            const auto [from, to] = chunkEntries(c);
+            std::int32_t* counts = cursor.data() + std::size_t(c) * m;
+            for (std::size_t e = from; e < to; ++e)
+                ++counts[std::size_t(pointVertex_[e]) - 1];
+        }
+    });
+    splatStart_.resize(m + 1);
+    std::int32_t running = 0;
+    for (std::size_t v = 0; v < m; ++v) {
+        splatStart_[v] = running;
+        for (int c = 0; c < kChunks; ++c) {
+            const std::int32_t n = cursor[std::size_t(c) * m + v];
+            cursor[std::size_t(c) * m + v] = running;
+            running += n;
+        }
+    }
+    splatStart_[m] = running;
+    splatPoint_.resize(entries);
+    splatWeight_.resize(entries);
+    parallelRanges(kChunks, 1, [&](int begin, int end) {
+        for (int c = begin; c < end; ++c) {
+            const auto [from, to] = chunkEntries(c);
+            std::int32_t* next = cursor.data() + std::size_t(c) * m;
+            for (std::size_t e = from; e < to; ++e) {
+                const std::size_t slot = std::size_t(next[std::size_t(pointVertex_[e]) - 1]++);
+                splatPoint_[slot] = std::int32_t(e / std::size_t(d1));
+                splatWeight_[slot] = pointWeight_[e];
+            }
+        }
+    });
+}
+
+void PermutohedralLattice::filter(const float* in, float* out, int channels, Workspace& workspace,
+                                  const float* preScale, const float* postScale,
+                                  bool accumulate) const
+{
+    if (empty())
+        throw Error("PermutohedralLattice::filter: the lattice is empty");
+    if (channels < 1)
+        throw Error("PermutohedralLattice::filter: channels must be at least 1");
+    if (!in || !out)
+        throw Error("PermutohedralLattice::filter: null input or output");
+
+    const detail::CrfKernel kernel = detail::preferredCrfKernel();
+    const std::size_t k = std::size_t(channels);
+    const std::size_t slots = (std::size_t(vertices_) + 1) * k;
+    float* current = alignedFloats(workspace.a, slots);
+    float* next = alignedFloats(workspace.b, slots);
+    const detail::GatherHint hint{slots * sizeof(float) >= kPrefetchMinBytes ? kPrefetchDistance
+                                                                             : 0};
+    // Slot 0 is the absent neighbour and must read as zero.
+    std::fill(current, current + k, 0.0f);
+    std::fill(next, next + k, 0.0f);
+    detail::LatticeTables tables;
+    tables.d1 = dim_ + 1;
+    tables.pointVertex = pointVertex_.data();
+    tables.pointWeight = pointWeight_.data();
+    tables.splatStart = splatStart_.data();
+    tables.splatPoint = splatPoint_.data();
+    tables.splatWeight = splatWeight_.data();
+
+    // Splat: each vertex gathers its points' values with barycentric weights.
+    parallelRanges(vertices_, 1024, [&](int begin, int end) {
+        detail::splatVertices(tables, in, current, k, begin, end, preScale, hint, kernel);
+    });
+
+    // Blur: 1/2-1-1/2 along each of the d+1 lattice directions in turn.
+    for (int j = 0; j <= dim_; ++j) {
+        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+        parallelRanges(vertices_, 2048, [&](int begin, int end) {
+            detail::blurVertices(nb, current, next, k, begin, end, hint, kernel);
+        });
+        std::swap(current, next);
+    }
+
+    // Slice: interpolate back with the splatting weights. The blur above is not
+    // normalised; alpha makes the result approximate a unit-height Gaussian.
+    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
+    parallelRanges(points_, 1024, [&](int begin, int end) {
+        detail::slicePoints(tables, current, out, k, begin, end, alpha, postScale, accumulate,
+                            hint, kernel);
+    });
+}
+
+void PermutohedralLattice::scalePoints(const float* pre, const float* post)
+{
+    if (empty())
+        throw Error("PermutohedralLattice::scalePoints: the lattice is empty");
+    const std::size_t d1 = std::size_t(dim_) + 1;
+    if (pre) {
+        parallelRanges(int(splatPoint_.size()), 1 << 16, [&](int begin, int end) {
+            for (int s = begin; s < end; ++s)
+                splatWeight_[std::size_t(s)] *= pre[splatPoint_[std::size_t(s)]];
+        });
+    }
+    if (post) {
+        parallelRanges(points_, 1 << 14, [&](int begin, int end) {
+            for (int p = begin; p < end; ++p)
+                for (std::size_t r = 0; r < d1; ++r)
+                    pointWeight_[std::size_t(p) * d1 + r] *= post[p];
+        });
+    }
+}
+
+LatticeMatrix PermutohedralLattice::toMatrix(int maxPerRow) const
+{
+    if (empty())
+        throw Error("PermutohedralLattice::toMatrix: the lattice is empty");
+    const std::size_t d1 = std::size_t(dim_) + 1;
+    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
+    using Entry = std::pair<std::int32_t, float>;
+    // Sums the weights of equal indices; sorts by index.
+    auto merge = [](std::vector<Entry>& entries) {
+        std::sort(entries.begin(), entries.end(),
+                  [](const Entry& a, const Entry& b) { return a.first < b.first; });
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if (kept > 0 && entries[kept - 1].first == entries[i].first)
+                entries[kept - 1].second += entries[i].second;
+            else
+                entries[kept++] = entries[i];
+        }
+        entries.resize(kept);
+    };
+
+    // Row i of the matrix: slice weights times the rows of the blur (B_d ... B_0,
+    // each B_j = I + (shift to the minus + shift to the plus neighbour) / 2, which is
+    // symmetric, so a row is e_v pushed through B_d first, B_0 last) times the
+    // splatting. Fixed chunks of rows, concatenated in order: the same matrix for
+    // any thread count.
+    constexpr int kChunks = 64;
+    std::vector<std::vector<std::int32_t>> counts(kChunks), columns(kChunks);
+    std::vector<std::vector<float>> weights(kChunks);
+    std::atomic<bool> tooWide{false};
+    parallelRanges(kChunks, 1, [&](int chunkBegin, int chunkEnd) {
+        std::vector<Entry> blurred, pushed, row;
+        for (int c = chunkBegin; c < chunkEnd && !tooWide; ++c) {
+            const int first = int(std::int64_t(points_) * c / kChunks);
+            const int last = int(std::int64_t(points_) * (c + 1) / kChunks);
+            for (int p = first; p < last; ++p) {
+                row.clear();
+                for (std::size_t r = 0; r < d1; ++r) {
+                    const std::size_t e = std::size_t(p) * d1 + r;
+                    blurred.assign(1, Entry(pointVertex_[e] - 1, alpha * pointWeight_[e]));
+                    for (int j = dim_; j >= 0; --j) {
+                        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+                        pushed.clear();
+                        for (const Entry& x : blurred) {
+                            pushed.push_back(x);
+                            for (int side = 0; side < 2; ++side) {
+                                const std::int32_t slot = nb[2 * std::size_t(x.first) + side];
+                                if (slot > 0)
+                                    pushed.emplace_back(slot - 1, 0.5f * x.second);
+                            }
+                        }
+                        merge(pushed);
+                        blurred.swap(pushed);
+                    }
+                    for (const Entry& x : blurred)
+                        for (std::int32_t s = splatStart_[std::size_t(x.first)];
+                             s < splatStart_[std::size_t(x.first) + 1]; ++s)
+                            row.emplace_back(splatPoint_[std::size_t(s)],
+                                             x.second * splatWeight_[std::size_t(s)]);
+                }
+                merge(row);
+                if (int(row.size()) > maxPerRow) {
+                    tooWide = true;
+                    break;
+                }
+                counts[std::size_t(c)].push_back(std::int32_t(row.size()));
+                for (const Entry& x : row) {
+                    columns[std::size_t(c)].push_back(x.first);
+                    weights[std::size_t(c)].push_back(x.second);
+                }
+            }
+        }
+    });
+    LatticeMatrix matrix;
+    if (tooWide)
+        return matrix;
+    matrix.rowStart.reserve(std::size_t(points_) + 1);
+    matrix.rowStart.push_back(0);
+    for (int c = 0; c < kChunks; ++c) {
+        for (const std::int32_t n : counts[std::size_t(c)])
+            matrix.rowStart.push_back(matrix.rowStart.back() + n);
+        matrix.column.insert(matrix.column.end(), columns[std::size_t(c)].begin(),
+                             columns[std::size_t(c)].end());
+        matrix.weight.insert(matrix.weight.end(), weights[std::size_t(c)].begin(),
+                             weights[std::size_t(c)].end());
+    }
+    return matrix;
+}
+
+void LatticeMatrix::apply(const float* in, float* out, int channels, bool accumulate) const
+{
+    if (empty())
+        throw Error("LatticeMatrix::apply: the matrix is empty");
+    if (channels < 1)
+        throw Error("LatticeMatrix::apply: channels must be at least 1");
+    if (!in || !out)
+        throw Error("LatticeMatrix::apply: null input or output");
+    const detail::CrfKernel kernel = detail::preferredCrfKernel();
+    parallelRanges(points(), 1024, [&](int begin, int end) {
+        detail::matrixRows(rowStart.data(), column.data(), weight.data(), in, out,
+                           std::size_t(channels), begin, end, accumulate, kernel);
+    });
+}
+
+std::vector<float> PermutohedralLattice::filter(const std::vector<float>& in, int channels) const
+{
+    if (channels < 1 || in.size() != std::size_t(points_) * std::size_t(channels))
+        throw Error("PermutohedralLattice::filter: expected " + std::to_string(points_) + " x " +
+                    std::to_string(channels) + " values, got " + std::to_string(in.size()));
+    std::vector<float> out(in.size());
+    Workspace workspace;
+    filter(in.data(), out.data(), channels, workspace);
+    return out;
+}
+
+} // namespace primaps

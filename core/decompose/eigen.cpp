@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+#include "decompose/eigen.h"
+
+#include "decompose/blas.h"
+#include "support/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace primaps {
+
+namespace {
+
+// Four partial sums: the compiler vectorises them without reassociating additions
+// (a single running sum would be one long dependency chain).
+double dot(const double* a, const double* b, int n)
+{
+    double partial[4] = {0, 0, 0, 0};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; ++j)
+            partial[j] += a[i + j] * b[i + j];
+    double s = (partial[0] + partial[1]) + (partial[2] + partial[3]);
+    for (; i < n; ++i)
+        s += a[i] * b[i];
+    return s;
+}
+
+// Largest eigenpair of the m x m symmetric tridiagonal matrix (alpha, beta).
+double largestTridiagonal(const std::vector<double>& alpha, const std::vector<double>& beta, int m,
+                          std::vector<double>& y)
+{
+    std::vector<double> d(alpha.begin(), alpha.begin() + m);
+    std::vector<double> e(static_cast<std::size_t>(std::max(1, m)), 0.0);
+    std::copy(beta.begin(), beta.begin() + (m - 1), e.begin());
+    std::vector<double> z(static_cast<std::size_t>(m) * m);
+    std::vector<double> work(static_cast<std::size_t>(std::max(1, 2 * m - 2)));
+    int info = 0;
+    dstev_("V", &m, d.data(), e.data(), z.data(), &m, work.data(), &info);
+    if (info != 0)
+        throw Error("topEigenvector: the tridiagonal eigensolver did not converge");
+    // Ascending order; eigenvectors are the columns of z (column-major).
+    y.assign(z.begin() + std::ptrdiff_t(m - 1) * m, z.begin() + std::ptrdiff_t(m) * m);
+    return d[std::size_t(m - 1)];
+}
+
+} // namespace
+
+SymmetricEigen topEigenvector(const double* matrix, int n, double tolerance)
+{
+    const double one = 1.0, zero = 0.0;
+    const int inc = 1;
+    return topEigenvector(
+        [&](const double* in, double* out) {
+            dsymv_("U", &n, &one, matrix, &n, in, &inc, &zero, out, &inc);
+        },
+        n, tolerance);
+}
+
+SymmetricEigen topEigenvector(const std::function<void(const double*, double*)>& multiply, int n,
+                              double tolerance)
+{
+    if (n < 1)
+        throw Error("topEigenvector: dimension must be positive");
+    const int maxSteps = std::min(n, 64);
+    // The small tridiagonal solve is cheap, but not free: check every few steps.
+    auto isCheckpoint = [&](int m) { return m % 4 == 0 || m == maxSteps; };
+
+    // Fixed pseudo-random start, so that no structured input is orthogonal to it
+    // by construction and every run is reproducible.
+    std::vector<double> start(static_cast<std::size_t>(n));
+    std::uint64_t state = 0x9E3779B97F4A7C15ull;
+    for (double& v : start) {
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        v = double(state >> 11) / double(1ull << 53) - 0.5;
+    }
+
+    SymmetricEigen result;
+    std::vector<double> basis(static_cast<std::size_t>(maxSteps) * n); // rows are q_j
+    std::vector<double> alpha, beta, y, w(static_cast<std::size_t>(n)),
+        u(static_cast<std::size_t>(n));
+    for (int restart = 0; restart < 30; ++restart) {
+        const double norm0 = std::sqrt(dot(start.data(), start.data(), n));
+        for (int i = 0; i < n; ++i)
+            basis[std::size_t(i)] = start[std::size_t(i)] / norm0;
+        alpha.clear();
+        beta.clear();
+        for (int j = 0; j < maxSteps; ++j) {
+            const double* q = basis.data() + std::size_t(j) * n;
+            multiply(q, w.data());
+            ++result.multiplications;
+            alpha.push_back(dot(q, w.data(), n));
+            // Full reorthogonalisation, twice ("twice is enough"): keeps the
+            // basis orthogonal so no ghost copies of the top eigenvalue appear.
+            for (int pass = 0; pass < 2; ++pass)
+                for (int k = 0; k <= j; ++k) {
+                    const double* b = basis.data() + std::size_t(k) * n;
+                    const double c = dot(b, w.data(), n);
+                    for (int i = 0; i < n; ++i)
+                        w[std::size_t(i)] -= c * b[i];
+                }
+            const double b = std::sqrt(dot(w.data(), w.data(), n));
+            const int m = j + 1;
+            const bool exhausted = b <= 1e-13 * std::max(std::abs(alpha.front()), 1e-300);
+            if (exhausted || isCheckpoint(m)) {
+                const double theta = largestTridiagonal(alpha, beta, m, y);
+                const double residual = b * std::abs(y[std::size_t(m - 1)]);
+                std::fill(u.begin(), u.end(), 0.0);
+                for (int k = 0; k < m; ++k) {
+                    const double* bk = basis.data() + std::size_t(k) * n;
+                    for (int i = 0; i < n; ++i)
+                        u[std::size_t(i)] += y[std::size_t(k)] * bk[i];
+                }
+                const double un = std::sqrt(dot(u.data(), u.data(), n));
+                if (un > 0)
+                    for (double& v : u)
+                        v /= un;
+                result.value = theta;
+                result.vector = u;
+                if (exhausted || residual <= tolerance * std::max(std::abs(theta), 1e-300))
+                    return result;
+                if (m == maxSteps)
+                    break; // restart from the Ritz vector
+            }
+            beta.push_back(b);
+            double* next = basis.data() + std::size_t(j + 1) * n;
+            for (int i = 0; i < n; ++i)
+                next[i] = w[std::size_t(i)] / b;
+        }
+        start = u;
+    }
+    return result;
+}
+
+} // namespace primaps

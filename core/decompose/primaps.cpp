@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+#include "decompose/primaps.h"
+
+#include "support/blasthreads_p.h"
+#include "decompose/eigen.h"
+#include "support/error.h"
+#include "decompose/gramproduct_p.h"
+
+#include <algorithm>
+#include <ATen/ATen.h>
+#include <cmath>
+#include <limits>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace primaps {
+
+const char* toString(StopReason reason)
+{
+    switch (reason) {
+    case StopReason::Running:
+        return "running";
+    case StopReason::Coverage:
+        return "coverage";
+    case StopReason::NothingPositive:
+        return "nothing_positive";
+    case StopReason::Stalled:
+        return "stalled";
+    case StopReason::IterationCap:
+        return "iteration_cap";
+    }
+    return "unknown";
+}
+
+struct PrimapsDecomposer::Impl
+{
+    PrimapsTrace trace;
+    int n = 0;             // positions
+    int c = 0;             // channels
+    at::Tensor normalised; // c x n float: F.normalize(features, dim = 0)
+    // The features of the positions still in `remaining`, minus the global mean,
+    // as rows in position order; compacted after every iteration, so each
+    // iteration reads only what is left.
+    std::vector<float> rows;
+    std::vector<int> rowPosition;
+    std::vector<double> rowSum; // sum of `rows`, for the mean of the remaining features
+    std::vector<unsigned char> remaining;
+    int remainingCount = 0;
+    std::vector<int> remainingHistory; // remaining count after each iteration
+
+    // Drops the rows whose positions left `remaining` and sums the others.
+    void compactRows()
+    {
+        std::fill(rowSum.begin(), rowSum.end(), 0.0);
+        std::size_t kept = 0;
+        for (std::size_t r = 0; r < rowPosition.size(); ++r) {
+            if (!remaining[std::size_t(rowPosition[r])])
+                continue;
+            float* to = rows.data() + kept * c;
+            if (kept != r)
+                std::copy_n(rows.data() + r * c, c, to);
+            for (int k = 0; k < c; ++k)
+                rowSum[std::size_t(k)] += to[k];
+            rowPosition[kept++] = rowPosition[r];
+        }
+        rowPosition.resize(kept);
+        rows.resize(kept * c);
+    }
+
+    float assignedFraction() const
+    {
+        // float32 like the reference's tensor division, so the 0.95 test agrees.
+        return float(n - remainingCount) / float(n);
+    }
+};
+
+PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params)
+    : d(std::make_unique<Impl>())
+{
+    if (features.empty() || features.channels < 1 || features.height < 1 || features.width < 1)
+        throw Error("PriMaPs needs a non-empty feature map");
+    if (features.values.size() != std::size_t(features.channels) * features.positions())
+        throw Error("PriMaPs: feature map size does not match its dimensions");
+    if (!(params.threshold > 0.0f && params.threshold <= 1.0f))
+        throw Error("PriMaPs threshold must be in (0, 1], got " + std::to_string(params.threshold));
+    if (!(params.coverage > 0.0f && params.coverage <= 1.0f))
+        throw Error("PriMaPs coverage must be in (0, 1], got " + std::to_string(params.coverage));
+    if (params.stallWindow < 2)
+        throw Error("PriMaPs stall window must be at least 2");
+    if (params.maxIterations < 1 || params.maxIterations > 254)
+        throw Error("PriMaPs iteration cap must be in 1..254 (mask ids are 8-bit)");
+
+    // The LibTorch work here is small; on the calling thread it does not keep
+    // OpenMP workers spinning while OpenBLAS's threads do the heavy products.
+    const detail::SerialAtenOps serial(true);
+    d->trace.params = params;
+    d->trace.channels = features.channels;
+    d->trace.height = features.height;
+    d->trace.width = features.width;
+    d->c = features.channels;
+    d->n = int(features.positions());
+
+    // F.normalize(features, dim = 0) through LibTorch, so the similarities round
+    // exactly as the reference's do; the input is only read.
+    const at::Tensor raw =
+        at::from_blob(const_cast<float*>(features.values.data()), {d->c, d->n}, at::kFloat);
+    d->normalised = raw / raw.norm(2, {0}, true).clamp_min(1e-12);
+    // Rows = positions, minus the global mean of each channel. The channel sums
+    // double as the finiteness check: a double sum of floats cannot overflow, so
+    // it is finite exactly when every value is.
+    std::vector<float> channelMean(static_cast<std::size_t>(d->c));
+    for (int k = 0; k < d->c; ++k) {
+        const float* channel = features.channel(k);
+        double total = 0;
+        for (int i = 0; i < d->n; ++i)
+            total += channel[i];
+        if (!std::isfinite(total))
+            throw Error("PriMaPs: the features contain NaN or infinite values (channel " +
+                        std::to_string(k) + ")");
+        channelMean[std::size_t(k)] = float(total / d->n);
+    }
+    d->rows.resize(std::size_t(d->n) * d->c);
+    const cv::Mat channelsByPosition(d->c, d->n, CV_32F, const_cast<float*>(features.values.data()));
+    cv::Mat positionsByChannel(d->n, d->c, CV_32F, d->rows.data());
+    cv::transpose(channelsByPosition, positionsByChannel); // blocked, cache-friendly
+    for (int i = 0; i < d->n; ++i) {
+        float* row = d->rows.data() + std::size_t(i) * d->c;
+        for (int k = 0; k < d->c; ++k)
+            row[k] -= channelMean[std::size_t(k)];
+    }
+    d->rowPosition.resize(std::size_t(d->n));
+    for (int i = 0; i < d->n; ++i)
+        d->rowPosition[std::size_t(i)] = i;
+    d->rowSum.assign(std::size_t(d->c), 0.0);
+    d->remaining.assign(std::size_t(d->n), 1);
+    d->remainingCount = d->n;
+    d->compactRows(); // keeps every row; forms rowSum
+}
+
+PrimapsDecomposer::~PrimapsDecomposer() = default;
+
+bool PrimapsDecomposer::done() const
+{
+    return d->trace.stopReason != StopReason::Running;
+}
+
+const PrimapsTrace& PrimapsDecomposer::trace() const
+{
+    return d->trace;
+}
+
+const PrimapsTrace& PrimapsDecomposer::run()
+{
+    while (!done())
+        step();
+    return d->trace;
+}
+
+const PrimapsIteration* PrimapsDecomposer::step()
+{
+    Impl& s = *d;
+    if (done())
+        throw Error("PriMaPs: step() called after the decomposition stopped");
+    const PrimapsParams& params = s.trace.params;
+    const detail::SerialAtenOps serial(true);
+
+    auto stop = [&](StopReason reason) -> const PrimapsIteration* {
+        s.trace.stopReason = reason;
+        s.trace.finalCoverage = s.assignedFraction();
+        return nullptr;
+    };
+    if (!(s.assignedFraction() < params.coverage))
+        return stop(StopReason::Coverage);
+    if (int(s.trace.iterations.size()) >= params.maxIterations)
+        return stop(StopReason::IterationCap);
+
+    PrimapsIteration it;
+    it.remainingBefore = s.remainingCount;
+    it.coverageBefore = s.assignedFraction();
+
+    // 2a. First principal direction of the remaining raw features.
+    // The covariance of the remaining rows X is applied as an operator,
+    // C v = X^T (X v) / count - mean (mean . v), inside Lanczos: one pass over X
+    // per step instead of forming the c x c matrix, which costs far more. X is
+    // globally centred, which keeps the float rounding of X^T X small.
+    const int count = s.remainingCount;
+    std::vector<double> mean(s.rowSum);
+    for (double& m : mean)
+        m /= count;
+    std::vector<float> in32(static_cast<std::size_t>(s.c)), out32(static_cast<std::size_t>(s.c));
+    const SymmetricEigen top = topEigenvector(
+        [&](const double* in, double* out) {
+            double meanDotIn = 0;
+            for (int k = 0; k < s.c; ++k) {
+                in32[std::size_t(k)] = float(in[k]);
+                meanDotIn += mean[std::size_t(k)] * in[k];
+            }
+            detail::gramProduct(s.rows.data(), count, s.c, in32.data(), 1.0f / float(count),
+                                out32.data());
+            for (int k = 0; k < s.c; ++k)
+                out[k] = double(out32[std::size_t(k)]) - mean[std::size_t(k)] * meanDotIn;
+        },
+        s.c, 1e-5);
+    it.explainedVariance = float(top.value);
+
+    // Sign rule: (x0 - mean) . v < 0 for the first remaining position x0 (the
+    // first row: compaction keeps position order).
+    const float* x0 = s.rows.data();
+    const double* m = mean.data();
+    double side = 0;
+    for (int k = 0; k < s.c; ++k)
+        side += (double(x0[k]) - m[k]) * top.vector[std::size_t(k)];
+    const double sign = side > 0 ? -1.0 : 1.0;
+    it.principalDirection.resize(std::size_t(s.c));
+    for (int k = 0; k < s.c; ++k)
+        it.principalDirection[std::size_t(k)] = float(sign * top.vector[std::size_t(k)]);
+
+    // 2b. Cosine similarity of every position to v; 0 outside `remaining`.
+    auto similarityTo = [&](const float* direction) {
+        const at::Tensor v = at::from_blob(const_cast<float*>(direction), {1, s.c}, at::kFloat);
+        const at::Tensor sim = at::mm(v, s.normalised).contiguous();
+        std::vector<float> out(sim.data_ptr<float>(), sim.data_ptr<float>() + s.n);
+        for (int i = 0; i < s.n; ++i)
+            if (!s.remaining[std::size_t(i)])
+                out[std::size_t(i)] = 0.0f;
+        return out;
+    };
+    it.similarity = similarityTo(it.principalDirection.data());
+
+    // 2c. Nearest-neighbour refinement: the first position (row-major) holding
+    // the maximum, which may lie outside `remaining` when every remaining
+    // similarity is negative (exactly as the reference behaves).
+    it.seedIndex =
+        int(std::max_element(it.similarity.begin(), it.similarity.end()) - it.similarity.begin());
+    const at::Tensor seed = s.normalised.select(1, it.seedIndex).contiguous();
+    it.refinedSimilarity = similarityTo(seed.data_ptr<float>());
+
+    // 2d. Threshold relative to the maximum, then scale the maximum to 1.
+    it.refinedMax = *std::max_element(it.refinedSimilarity.begin(), it.refinedSimilarity.end());
+    if (!(it.refinedMax > 0.0f)) {
+        // The reference divides by zero here and poisons the image with NaN;
+        // we stop and keep the proposals found so far (docs/ALGORITHM.md, "Clean stop").
+        return stop(StopReason::NothingPositive);
+    }
+    const float cut = params.threshold * it.refinedMax;
+    it.mask.resize(it.refinedSimilarity.size());
+    int taken = 0;
+    for (int i = 0; i < s.n; ++i) {
+        const float v = it.refinedSimilarity[std::size_t(i)];
+        const float scaled = v < cut ? 0.0f : v / it.refinedMax;
+        it.mask[std::size_t(i)] = scaled;
+        // 2e. Positions with a positive soft mask leave `remaining`.
+        if (scaled > 0.0f && s.remaining[std::size_t(i)]) {
+            s.remaining[std::size_t(i)] = 0;
+            ++taken;
+        }
+    }
+    it.assigned = taken;
+    s.remainingCount -= it.assigned;
+    it.remainingAfter = s.remainingCount;
+    s.compactRows();
+
+    s.trace.iterations.push_back(std::move(it));
+    s.trace.finalCoverage = s.assignedFraction();
+
+    // 2f. Stall rule, as the reference checks it: once more than `window`
+    // iterations ran, stop if the last `window` remaining sets are equal.
+    // (`remaining` only shrinks, so equal counts mean equal sets.) With the
+    // NothingPositive stop above this is a safeguard: a positive maximum always
+    // removes at least the seed.
+    s.remainingHistory.push_back(s.remainingCount);
+    const int window = params.stallWindow;
+    const int t = int(s.remainingHistory.size());
+    if (t > window) {
+        bool same = true;
+        for (int k = t - window; k < t; ++k)
+            same = same && s.remainingHistory[std::size_t(k)] == s.remainingCount;
+        if (same)
+            s.trace.stopReason = StopReason::Stalled;
+    }
+    return &s.trace.iterations.back();
+}
+
+PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params)
+{
+    PrimapsDecomposer decomposer(features, params);
+    return decomposer.run();
+}
+
+namespace {
+
+// 3x3 median with reflect padding (PyTorch 'reflect' = OpenCV BORDER_REFLECT_101).
+// Dimensions of 1 cannot be reflected; they are replicated instead.
+// With each window column sorted into (low, mid, high), the median of the nine
+// values is med3(max of the lows, med3 of the mids, min of the highs): exact, and
+// branch-free min/max that vectorise, where a selection per window did not (it
+// was a tenth of the whole decomposition).
+void median3x3(const float* in, float* out, int h, int w)
+{
+    auto reflect = [](int i, int size) {
+        if (size == 1)
+            return 0;
+        if (i < 0)
+            return -i;
+        if (i >= size)
+            return 2 * size - 2 - i;
+        return i;
+    };
+    auto med3 = [](float a, float b, float c) {
+        return std::max(std::min(a, b), std::min(std::max(a, b), c));
+    };
+    // Columns -1..w of the padded row, stored at index x + 1.
+    std::vector<float> low(std::size_t(w) + 2), mid(std::size_t(w) + 2), high(std::size_t(w) + 2);
+    for (int y = 0; y < h; ++y) {
+        const float* above = in + std::size_t(reflect(y - 1, h)) * w;
+        const float* row = in + std::size_t(y) * w;
+        const float* below = in + std::size_t(reflect(y + 1, h)) * w;
+        for (int x = -1; x <= w; ++x) {
+            const int sx = reflect(x, w);
+            const float a = above[sx], b = row[sx], c = below[sx];
+            const float lo = std::min(a, b), hi = std::max(a, b);
+            low[std::size_t(x + 1)] = std::min(lo, c);
+            high[std::size_t(x + 1)] = std::max(hi, c);
+            mid[std::size_t(x + 1)] = std::max(lo, std::min(hi, c));
+        }
+        float* o = out + std::size_t(y) * w;
+        for (int x = 0; x < w; ++x) {
+            const float maxLow = std::max(std::max(low[std::size_t(x)], low[std::size_t(x) + 1]),
+                                          low[std::size_t(x) + 2]);
+            const float minHigh = std::min(
+                std::min(high[std::size_t(x)], high[std::size_t(x) + 1]), high[std::size_t(x) + 2]);
+            const float midMid =
+                med3(mid[std::size_t(x)], mid[std::size_t(x) + 1], mid[std::size_t(x) + 2]);
+            o[x] = med3(maxLow, midMid, minHigh);
+        }
+    }
+}
+
+} // namespace
+
+MaskStack buildMaskStack(const PrimapsTrace& trace)
+{
+    MaskStack stack;
+    stack.count = int(trace.iterations.size());
+    stack.height = trace.height;
+    stack.width = trace.width;
+    const std::size_t plane = std::size_t(trace.height) * trace.width;
+    stack.proposals.assign(std::size_t(stack.count) * plane, 0.0f);
+    double nonZeroSum = 0;
+    std::size_t nonZeroCount = 0;
+    for (int k = 0; k < stack.count; ++k) {
+        float* out = stack.proposals.data() + std::size_t(k) * plane;
+        median3x3(trace.iterations[std::size_t(k)].mask.data(), out, trace.height, trace.width);
+        for (std::size_t i = 0; i < plane; ++i) {
+            out[i] = std::clamp(out[i] * 10.0f, 0.0f, 1.0f);
+            if (out[i] != 0.0f) {
+                nonZeroSum += out[i];
+                ++nonZeroCount;
+            }
+        }
+    }
+    // Step 4. With no non-zero proposal value the reference's mean is NaN; we
+    // make every position background instead.
+    const float level = nonZeroCount ? float(nonZeroSum / double(nonZeroCount)) : 1.0f;
+    stack.background.resize(plane);
+    for (std::size_t i = 0; i < plane; ++i) {
+        float total = 0.0f;
+        for (int k = 0; k < stack.count; ++k)
+            total += stack.proposals[std::size_t(k) * plane + i];
+        stack.background[i] = std::clamp(level - total, 0.0f, 1.0f);
+    }
+    return stack;
+}
+
+std::vector<float> MaskStack::logProbabilities() const
+{
+    const std::size_t plane = std::size_t(height) * width;
+    const int channels = count + 1;
+    std::vector<float> out(std::size_t(channels) * plane);
+    std::copy(background.begin(), background.end(), out.begin());
+    std::copy(proposals.begin(), proposals.end(), out.begin() + std::ptrdiff_t(plane));
+    for (std::size_t i = 0; i < plane; ++i) {
+        float top = -std::numeric_limits<float>::infinity();
+        for (int k = 0; k < channels; ++k)
+            top = std::max(top, out[k * plane + i]);
+        double total = 0;
+        for (int k = 0; k < channels; ++k)
+            total += std::exp(double(out[k * plane + i] - top));
+        const float logTotal = float(std::log(total));
+        for (int k = 0; k < channels; ++k)
+            out[k * plane + i] = out[k * plane + i] - top - logTotal;
+    }
+    return out;
+}
+
+cv::Mat argmaxLabels(const std::vector<float>& values, int channels, int height, int width)
+{
+    const std::size_t plane = std::size_t(height) * width;
+    if (channels < 1 || values.size() != std::size_t(channels) * plane)
+        throw Error("argmaxLabels: array size does not match its dimensions");
+    if (channels > 256)
+        throw Error("argmaxLabels: more than 256 channels do not fit 8-bit labels");
+    cv::Mat labels(height, width, CV_8U);
+    for (std::size_t i = 0; i < plane; ++i) {
+        int best = 0;
+        float bestValue = values[i];
+        for (int k = 1; k < channels; ++k) {
+            const float v = values[std::size_t(k) * plane + i];
+            if (v > bestValue) { // strict: ties go to the lowest channel
+                best = k;
+                bestValue = v;
+            }
+        }
+        labels.data[i] = static_cast<unsigned char>(best);
+    }
+    return labels;
+}
+
+cv::Mat labelsAtGrid(const MaskStack& masks)
+{
+    std::vector<float> stacked(masks.background);
+    stacked.insert(stacked.end(), masks.proposals.begin(), masks.proposals.end());
+    return argmaxLabels(stacked, masks.count + 1, masks.height, masks.width);
+}
+
+std::vector<float> upsampleBilinear(const std::vector<float>& values, int channels, int height,
+                                    int width, cv::Size size)
+{
+    if (channels < 1 || height < 1 || width < 1 ||
+        values.size() != std::size_t(channels) * height * width)
+        throw Error("upsampleBilinear: array size does not match its dimensions");
+    if (size.width < 1 || size.height < 1)
+        throw Error("upsampleBilinear: target size must be positive");
+    // Source coordinate of each target pixel, PyTorch's align_corners = false
+    // convention: (dst + 0.5) * in / out - 0.5, clamped below at 0.
+    struct Tap
+    {
+        int i0, i1;
+        float w1;
+    };
+    auto taps = [](int in, int out) {
+        std::vector<Tap> t(static_cast<std::size_t>(out));
+        const double scale = double(in) / double(out);
+        for (int o = 0; o < out; ++o) {
+            const double src = std::max(0.0, (o + 0.5) * scale - 0.5);
+            const int i0 = std::min(int(src), in - 1);
+            const int i1 = std::min(i0 + 1, in - 1);
+            t[std::size_t(o)] = {i0, i1, float(src - i0)};
+        }
+        return t;
+    };
+    const std::vector<Tap> ty = taps(height, size.height);
+    const std::vector<Tap> tx = taps(width, size.width);
+    const std::size_t inPlane = std::size_t(height) * width;
+    const std::size_t outPlane = std::size_t(size.height) * size.width;
+    std::vector<float> out(std::size_t(channels) * outPlane);
+    cv::parallel_for_(cv::Range(0, channels * size.height), [&](const cv::Range& range) {
+        for (int r = range.start; r < range.end; ++r) {
+            const int k = r / size.height;
+            const int y = r % size.height;
+            const float* src = values.data() + std::size_t(k) * inPlane;
+            const Tap& vy = ty[std::size_t(y)];
+            const float* row0 = src + std::size_t(vy.i0) * width;
+            const float* row1 = src + std::size_t(vy.i1) * width;
+            float* dst = out.data() + std::size_t(k) * outPlane + std::size_t(y) * size.width;
+            for (int x = 0; x < size.width; ++x) {
+                const Tap& vx = tx[std::size_t(x)];
+                const float top = row0[vx.i0] + (row0[vx.i1] - row0[vx.i0]) * vx.w1;
+                const float bottom = row1[vx.i0] + (row1[vx.i1] - row1[vx.i0]) * vx.w1;
+                dst[x] = top + (bottom - top) * vy.w1;
+            }
+        }
+    });
+    return out;
+}
+
+cv::Mat labelsAtSize(const MaskStack& masks, cv::Size size)
+{
+    const std::vector<float> up = upsampleBilinear(masks.logProbabilities(), masks.count + 1,
+                                                   masks.height, masks.width, size);
+    return argmaxLabels(up, masks.count + 1, size.height, size.width);
+}
+
+} // namespace primaps

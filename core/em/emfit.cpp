@@ -1,0 +1,1001 @@
+// SPDX-License-Identifier: MIT
+// PriMaPs-EM and the k-means baseline (docs/ALGORITHM.md, "PriMaPs-EM"). The gradients are written out
+// by hand instead of going through autograd: the model is linear (weight-normalised
+// 1x1 prototypes), so the chain rule is short, memory stays bounded per image, and
+// the whole state (Adam moments included) is plain arrays that checkpoint exactly.
+#include "em/emfit.h"
+#include "em/emfit_p.h"
+#include "em/emgradient_p.h"
+
+#include "support/atomicfile.h"
+#include "support/blasthreads_p.h"
+#include "support/error.h"
+
+#include <algorithm>
+#include <ATen/ATen.h>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+namespace primaps {
+
+using nlohmann::json;
+
+std::vector<std::uint32_t> detail::permutation(std::size_t n, Rng& rng)
+{
+    std::vector<std::uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    for (std::size_t i = n; i > 1; --i)
+        std::swap(order[i - 1], order[std::size_t(rng.below(i))]);
+    return order;
+}
+
+namespace {
+
+constexpr int kStateVersion = 1;
+// Robust protocol (docs/em-quality.md): feature positions and restarts of the
+// spherical k-means initialisation; a prototype is starved when it receives
+// less than this share of its fair part (1 / K) of the pseudo-labels counted
+// between two checks, which run every kReseedEvery EM steps.
+constexpr int kInitPositions = 65536;
+constexpr int kInitRestarts = 16;
+// Robust protocol: a mask passes its vote on as a pseudo-label only when at least
+// this share of its pixels agree; a mask split between two clusters would
+// otherwise hand all its pixels to the larger one, and the E-step would move the
+// boundary between them step by step (docs/em-quality.md, "Session 5").
+constexpr double kMinVoteShare = 0.7;
+// The whitening's sample is drawn from its own generator, so that turning it on
+// or off leaves every other random draw of the fit as it was, and a restored
+// fit estimates the same transform again.
+constexpr std::uint64_t kWhiteningStream = 0x77686974656e696eull;
+constexpr double kStarvedShare = 0.25;
+constexpr int kReseedEvery = 10;
+
+using detail::permutation;
+using detail::Rng;
+
+// Adam exactly as torch.optim.Adam (betas 0.9/0.999, eps 1e-8, no weight decay).
+struct Adam
+{
+    std::int64_t step = 0;
+    std::vector<float> m, v;
+
+    void reset(std::size_t n)
+    {
+        step = 0;
+        m.assign(n, 0.0f);
+        v.assign(n, 0.0f);
+    }
+    void update(std::vector<float>& params, const std::vector<float>& grad, float lr)
+    {
+        ++step;
+        const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+        const float bc1 = 1.0f - std::pow(beta1, float(step));
+        const float bc2 = 1.0f - std::pow(beta2, float(step));
+        const float stepSize = lr / bc1;
+        const float bc2Sqrt = std::sqrt(bc2);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            m[i] = beta1 * m[i] + (1.0f - beta1) * grad[i];
+            v[i] = beta2 * v[i] + (1.0f - beta2) * grad[i] * grad[i];
+            params[i] -= stepSize * m[i] / (std::sqrt(v[i]) / bc2Sqrt + eps);
+        }
+    }
+};
+
+// A view of float data as a tensor; the owner must outlive it and nobody writes.
+at::Tensor view(const std::vector<float>& values, at::IntArrayRef shape)
+{
+    return at::from_blob(const_cast<float*>(values.data()), shape, at::kFloat);
+}
+
+at::Tensor featureMatrix(const FeatureMap& f)
+{
+    return view(f.values, {f.channels, std::int64_t(f.positions())});
+}
+
+at::Tensor weightTensor(const Prototypes& p)
+{
+    const at::Tensor v = view(p.direction, {p.classes, p.dim});
+    const at::Tensor g = view(p.gain, {p.classes, 1});
+    return g * v / v.norm(2, {1}, true);
+}
+
+std::vector<float> toVector(const at::Tensor& t)
+{
+    const at::Tensor c = t.contiguous().to(at::kFloat);
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+at::Tensor upsample(const at::Tensor& lowRes, int height, int width)
+{
+    if (lowRes.size(2) == height && lowRes.size(3) == width)
+        return lowRes;
+    return at::upsample_bilinear2d(lowRes, {height, width}, false, c10::nullopt, c10::nullopt);
+}
+
+json prototypesJson(const Prototypes& p)
+{
+    return json{
+        {"classes", p.classes}, {"dim", p.dim}, {"gain", p.gain}, {"direction", p.direction}};
+}
+
+// A state's "history": one [phase, epoch, step, loss, ema decay, labelled] per step.
+std::vector<EmStepInfo> historyFrom(const json& history)
+{
+    std::vector<EmStepInfo> steps;
+    for (const json& h : history) {
+        EmStepInfo info;
+        info.phase = EmPhase(h.at(0).get<int>());
+        info.epoch = h.at(1).get<int>();
+        info.step = h.at(2).get<std::int64_t>();
+        info.loss = h.at(3).get<double>();
+        info.emaDecay = h.at(4).get<double>();
+        info.labelledFraction = h.at(5).get<double>();
+        steps.push_back(info);
+    }
+    return steps;
+}
+
+Prototypes prototypesFrom(const json& j)
+{
+    Prototypes p;
+    p.classes = j.at("classes").get<int>();
+    p.dim = j.at("dim").get<int>();
+    p.gain = j.at("gain").get<std::vector<float>>();
+    p.direction = j.at("direction").get<std::vector<float>>();
+    if (p.classes < 0 || p.dim < 0 || p.gain.size() != std::size_t(p.classes) ||
+        p.direction.size() != std::size_t(p.classes) * std::size_t(p.dim))
+        throw Error("prototypes: sizes do not match classes x dim");
+    return p;
+}
+
+} // namespace
+
+std::vector<float> Prototypes::weights() const
+{
+    return toVector(weightTensor(*this));
+}
+
+std::vector<float> clusterLogits(const FeatureMap& features, const Prototypes& prototypes,
+                                 cv::Size size)
+{
+    if (features.channels != prototypes.dim || prototypes.classes < 1)
+        throw Error("features have " + std::to_string(features.channels) +
+                    " channels but the prototypes " + std::to_string(prototypes.dim));
+    const at::Tensor low = weightTensor(prototypes)
+                               .mm(featureMatrix(features))
+                               .view({1, prototypes.classes, features.height, features.width});
+    return toVector(upsample(low, size.height, size.width));
+}
+
+cv::Mat predictClusters(const FeatureMap& features, const Prototypes& prototypes, cv::Size size)
+{
+    if (features.channels != prototypes.dim || prototypes.classes < 1)
+        throw Error("features have " + std::to_string(features.channels) +
+                    " channels but the prototypes " + std::to_string(prototypes.dim));
+    const at::Tensor low = weightTensor(prototypes)
+                               .mm(featureMatrix(features))
+                               .view({1, prototypes.classes, features.height, features.width});
+    const at::Tensor labels =
+        upsample(low, size.height, size.width).argmax(1).to(at::kInt).contiguous();
+    cv::Mat out(size, CV_32SC1);
+    std::copy(labels.data_ptr<int>(), labels.data_ptr<int>() + labels.numel(), out.ptr<int>());
+    return out;
+}
+
+FeatureMap averageWithFlipped(const FeatureMap& features, const FeatureMap& flipped)
+{
+    if (features.channels != flipped.channels || features.height != flipped.height ||
+        features.width != flipped.width)
+        throw Error("flip averaging: the two feature maps differ in shape");
+    FeatureMap out(features.channels, features.height, features.width);
+    for (int c = 0; c < features.channels; ++c)
+        for (int y = 0; y < features.height; ++y)
+            for (int x = 0; x < features.width; ++x)
+                out.at(c, y, x) =
+                    0.5f * (features.at(c, y, x) + flipped.at(c, y, features.width - 1 - x));
+    return out;
+}
+
+FeatureMap EmDataSource::studentFeatures(std::size_t, std::uint64_t) const
+{
+    throw Error("this data source has no augmented (student) features");
+}
+
+const char* toString(EmMethod method)
+{
+    return method == EmMethod::KMeans ? "kmeans" : "primaps-em";
+}
+
+EmMethod emMethodFromString(const std::string& name)
+{
+    if (name == "primaps-em")
+        return EmMethod::PrimapsEm;
+    if (name == "kmeans")
+        return EmMethod::KMeans;
+    throw Error("unknown fit method '" + name + "' (known: primaps-em, kmeans)");
+}
+
+const char* toString(EmProtocol protocol)
+{
+    return protocol == EmProtocol::Paper ? "paper" : "robust";
+}
+
+float defaultLearningRate(EmProtocol protocol)
+{
+    return protocol == EmProtocol::Paper ? 5e-3f : 1e-3f;
+}
+
+EmProtocol emProtocolFromString(const std::string& name)
+{
+    if (name == "paper")
+        return EmProtocol::Paper;
+    if (name == "robust")
+        return EmProtocol::Robust;
+    throw Error("unknown fit protocol '" + name + "' (known: robust, paper)");
+}
+
+const char* toString(EmPhase phase)
+{
+    switch (phase) {
+    case EmPhase::Pca:
+        return "pca";
+    case EmPhase::KMeans:
+        return "k-means";
+    case EmPhase::Em:
+        return "em";
+    case EmPhase::Done:
+        return "done";
+    }
+    return "done";
+}
+
+struct EmFit::Impl
+{
+    const EmDataSource& data;
+    EmParams params;
+    std::size_t imageCount = 0;
+
+    EmPhase phase = EmPhase::Pca;
+    int epoch = 0;
+    int batchInEpoch = 0;
+    std::int64_t stepsDone = 0;
+    std::vector<std::uint32_t> order;
+    Rng rng;
+
+    Prototypes thetaM, thetaR;
+    Adam adamGain, adamDirection;
+    std::int64_t emSteps = 0;
+    std::int64_t emaCalls = 0;
+    // Robust protocol: pseudo-labelled pixels per cluster since the last check
+    // for starved prototypes, and how many were re-seeded in the whole fit.
+    std::vector<double> pseudoPixels;
+    std::int64_t reseeds = 0;
+    std::vector<EmStepInfo> history;
+    // Robust protocol with whitening: the data the fit sees, and the prototypes
+    // folded back onto the raw features for the accessors.
+    std::unique_ptr<detail::WhitenedSource> whitened;
+    mutable Prototypes foldedM, foldedR;
+
+    Impl(const EmDataSource& source, const EmParams& p) : data(source), params(p) {}
+
+    bool whitens() const
+    {
+        return params.protocol == EmProtocol::Robust && params.whitenRidge > 0;
+    }
+    const EmDataSource& source() const { return whitened ? *whitened : data; }
+
+    void estimateWhitening()
+    {
+        Rng r{params.seed ^ kWhiteningStream};
+        const std::vector<std::uint32_t> sample = permutation(imageCount, r);
+        const std::size_t count =
+            std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
+        whitened = std::make_unique<detail::WhitenedSource>(
+            data, detail::estimateWhitening(
+                      data,
+                      std::vector<std::uint32_t>(sample.begin(),
+                                                 sample.begin() + std::ptrdiff_t(count)),
+                      kInitPositions, params.whitenRidge, r));
+    }
+
+    const Prototypes& rawSpace(const Prototypes& p, Prototypes& folded) const
+    {
+        if (!whitened || p.classes == 0)
+            return p;
+        folded = whitened->whitening().foldIntoRawSpace(p);
+        return folded;
+    }
+
+    int batchSize() const
+    {
+        return int(std::min<std::size_t>(std::size_t(params.batchSize), imageCount));
+    }
+    int stepsPerEpoch() const
+    {
+        const std::size_t b = std::size_t(batchSize());
+        return int(params.dropLast ? imageCount / b : (imageCount + b - 1) / b);
+    }
+    int kmeansEpochs() const
+    {
+        return params.method == EmMethod::KMeans ? params.epochs : params.initEpochs;
+    }
+    int emEpochs() const { return params.method == EmMethod::KMeans ? 0 : params.epochs; }
+
+    std::vector<std::uint32_t> batch() const
+    {
+        const std::size_t b = std::size_t(batchSize());
+        const std::size_t begin = std::size_t(batchInEpoch) * b;
+        const std::size_t end = std::min(order.size(), begin + b);
+        return std::vector<std::uint32_t>(order.begin() + std::ptrdiff_t(begin),
+                                          order.begin() + std::ptrdiff_t(end));
+    }
+
+    FeatureMap checkedFeatures(std::size_t index, bool student) const
+    {
+        FeatureMap f =
+            student ? source().studentFeatures(index, studentViewOf(index))
+                    : source().features(index);
+        if (f.empty() || f.values.size() != std::size_t(f.channels) * f.positions())
+            throw Error("image " + std::to_string(index) + ": empty or inconsistent features");
+        if (thetaR.dim > 0 && f.channels != thetaR.dim)
+            throw Error("image " + std::to_string(index) + ": features have " +
+                        std::to_string(f.channels) + " channels, the fit " +
+                        std::to_string(thetaR.dim));
+        return f;
+    }
+
+    // The augmented view an image gets in this epoch: a function of seed, epoch and
+    // image only, so resuming reproduces it.
+    std::uint64_t studentViewOf(std::size_t index) const
+    {
+        Rng r{params.seed ^ (std::uint64_t(epoch + 1) * 0x9e3779b97f4a7c15ull) ^
+              (std::uint64_t(index) << 32)};
+        return r.next();
+    }
+
+    // Moves to the next epoch or phase after a finished epoch.
+    void advanceEpoch()
+    {
+        batchInEpoch = 0;
+        ++epoch;
+        if (phase == EmPhase::KMeans && epoch >= kmeansEpochs()) {
+            leaveKMeans();
+        } else if (phase == EmPhase::Em && epoch >= emEpochs()) {
+            phase = EmPhase::Done;
+        }
+        if (phase != EmPhase::Done)
+            order = permutation(imageCount, rng);
+    }
+
+    void enterKMeans()
+    {
+        phase = EmPhase::KMeans;
+        epoch = 0;
+        batchInEpoch = 0;
+        adamGain.reset(0);
+        adamDirection.reset(thetaR.direction.size());
+        if (kmeansEpochs() == 0)
+            leaveKMeans();
+        if (phase != EmPhase::Done)
+            order = permutation(imageCount, rng);
+    }
+
+    // After the k-means warm start: PriMaPs-EM, or the end for the baseline.
+    void leaveKMeans()
+    {
+        if (emEpochs() > 0)
+            enterEm();
+        else
+            phase = EmPhase::Done;
+    }
+
+    // The reference's method run starts from the k-means prototypes with unit gain,
+    // theta_M a copy of theta_R, and a fresh optimiser.
+    void enterEm()
+    {
+        phase = EmPhase::Em;
+        epoch = 0;
+        batchInEpoch = 0;
+        std::fill(thetaR.gain.begin(), thetaR.gain.end(), 1.0f);
+        thetaM = thetaR;
+        adamGain.reset(thetaR.gain.size());
+        adamDirection.reset(thetaR.direction.size());
+        emSteps = 0;
+        emaCalls = 0;
+        pseudoPixels.assign(std::size_t(thetaR.classes), 0.0);
+    }
+
+    EmStepInfo pcaStep();
+    EmStepInfo kmeansStep();
+    EmStepInfo emStep();
+    double emaUpdate();
+};
+
+EmStepInfo EmFit::Impl::pcaStep()
+{
+    const std::vector<std::uint32_t> sample = permutation(imageCount, rng);
+    const std::size_t count =
+        std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
+    if (params.protocol == EmProtocol::Robust) {
+        const int dim = checkedFeatures(sample[0], false).channels;
+        if (params.classes > dim)
+            throw Error("cannot fit " + std::to_string(params.classes) + " prototypes to " +
+                        std::to_string(dim) + "-dimensional features");
+        if (whitens())
+            estimateWhitening();
+        thetaR = detail::sphericalKMeans(
+            source(), std::vector<std::uint32_t>(sample.begin(), sample.begin() + std::ptrdiff_t(count)),
+            params.classes, kInitPositions, kInitRestarts, rng);
+        thetaM = thetaR;
+        enterKMeans();
+        return EmStepInfo{};
+    }
+    at::Tensor gram, sum;
+    std::int64_t n = 0;
+    int dim = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        const FeatureMap f = checkedFeatures(sample[i], false);
+        if (i == 0) {
+            dim = f.channels;
+            if (params.classes > dim)
+                throw Error("cannot fit " + std::to_string(params.classes) + " prototypes to " +
+                            std::to_string(dim) + "-dimensional features");
+            gram = at::zeros({dim, dim}, at::kDouble);
+            sum = at::zeros({dim}, at::kDouble);
+        } else if (f.channels != dim) {
+            throw Error("image " + std::to_string(sample[i]) + ": features have " +
+                        std::to_string(f.channels) + " channels, the others " +
+                        std::to_string(dim));
+        }
+        const at::Tensor x = featureMatrix(f);
+        gram += x.mm(x.t()).to(at::kDouble);
+        sum += x.sum(1).to(at::kDouble);
+        n += std::int64_t(f.positions());
+    }
+    if (n < 2)
+        throw Error("PCA initialisation needs at least two feature positions");
+    const at::Tensor mean = sum / double(n);
+    const at::Tensor cov =
+        (gram - double(n) * mean.unsqueeze(1).mm(mean.unsqueeze(0))) / double(n - 1);
+    const auto [values, vectors] = at::linalg_eigh(cov);
+    (void)values;
+    // Columns are in ascending eigenvalue order; the top K, largest first. Each
+    // direction's sign is arbitrary: fix it so that its largest component is
+    // positive, which makes the initialisation reproducible.
+    const int k = params.classes;
+    Prototypes p;
+    p.classes = k;
+    p.dim = dim;
+    p.gain.assign(std::size_t(k), 1.0f);
+    p.direction.resize(std::size_t(k) * std::size_t(dim));
+    const at::Tensor top =
+        vectors.index_select(1, at::arange(dim - 1, dim - 1 - k, -1, at::kLong)).t().contiguous();
+    const double* t = top.data_ptr<double>();
+    for (int r = 0; r < k; ++r) {
+        const double* row = t + std::size_t(r) * std::size_t(dim);
+        int arg = 0;
+        for (int c = 1; c < dim; ++c)
+            if (std::abs(row[c]) > std::abs(row[arg]))
+                arg = c;
+        const double sign = row[arg] < 0 ? -1.0 : 1.0;
+        for (int c = 0; c < dim; ++c)
+            p.direction[std::size_t(r) * std::size_t(dim) + std::size_t(c)] = float(sign * row[c]);
+    }
+    thetaR = p;
+    thetaM = p;
+    enterKMeans();
+    EmStepInfo info;
+    info.phase = EmPhase::Pca;
+    return info;
+}
+
+EmStepInfo EmFit::Impl::kmeansStep()
+{
+    const int k = thetaR.classes;
+    const int dim = thetaR.dim;
+    const at::Tensor v = view(thetaR.direction, {k, dim});
+    const at::Tensor norms = v.norm(2, {1}, true);
+    const at::Tensor unit = v / norms;
+    at::Tensor assigned = at::zeros({k, dim}, at::kFloat);
+    double scoreSum = 0;
+    std::int64_t positions = 0;
+    for (std::uint32_t index : batch()) {
+        const FeatureMap f = checkedFeatures(index, false);
+        const at::Tensor x = featureMatrix(f);
+        const at::Tensor xn = x / x.norm(2, {0}, true).clamp_min(1e-12);
+        const at::Tensor scores = unit.mm(xn);
+        const auto [best, arg] = scores.max(0);
+        scoreSum += best.sum().to(at::kDouble).item<double>();
+        const at::Tensor onehot = at::zeros_like(scores).scatter_(0, arg.unsqueeze(0), 1.0);
+        assigned += onehot.mm(xn.t());
+        positions += std::int64_t(f.positions());
+    }
+    // loss = -mean_p max_k <u_k, x_p>; dL/du = -assigned / n; through u = v / |v|.
+    const at::Tensor gradUnit = -assigned / double(positions);
+    const at::Tensor radial = (gradUnit * unit).sum(1, true);
+    const at::Tensor gradV = (gradUnit - radial * unit) / norms;
+    adamDirection.update(thetaR.direction, toVector(gradV), params.learningRate);
+    thetaM = thetaR;
+
+    EmStepInfo info;
+    info.phase = EmPhase::KMeans;
+    info.epoch = epoch;
+    info.loss = -scoreSum / double(positions);
+    return info;
+}
+
+double EmFit::Impl::emaUpdate()
+{
+    // The reference's EMA (update_after_step 0, update_every 1, inv_gamma 1,
+    // power 1): the first two updates copy theta_R, then the decay ramps up as
+    // s / (s + 1) for the s-th update (0-based) and is capped at emaDecay.
+    const std::int64_t s = emaCalls++;
+    const float beta = params.emaDecay;
+    if (s <= 1) {
+        thetaM = thetaR;
+        return 0.0;
+    }
+    double decay = beta;
+    if (beta != 0.0f && beta != 1.0f)
+        decay = std::min(double(beta), 1.0 - 1.0 / double(s + 1));
+    const float d = float(decay);
+    for (std::size_t i = 0; i < thetaM.gain.size(); ++i)
+        thetaM.gain[i] += (1.0f - d) * (thetaR.gain[i] - thetaM.gain[i]);
+    for (std::size_t i = 0; i < thetaM.direction.size(); ++i)
+        thetaM.direction[i] += (1.0f - d) * (thetaR.direction[i] - thetaM.direction[i]);
+    return decay;
+}
+
+EmStepInfo EmFit::Impl::emStep()
+{
+    const int k = thetaR.classes;
+    const int dim = thetaR.dim;
+    const at::Tensor weightsM = weightTensor(thetaM);
+    const at::Tensor weightsR = weightTensor(thetaR);
+    const bool student = params.studentAugmentation;
+
+    // Pass 1: E-step and theta_R's probabilities per image. The focal weights need
+    // the batch's mean confidence per class before any gradient can be formed.
+    struct Item
+    {
+        FeatureMap input; // what theta_R saw
+        detail::EmImageTerms terms;
+    };
+    std::vector<Item> items;
+    at::Tensor confidence = at::zeros({k}, at::kDouble);
+    at::Tensor nllPerClass = at::zeros({k}, at::kDouble);
+    std::int64_t pixels = 0, labelled = 0;
+    std::vector<detail::MaskSummary> batchMasks; // robust protocol: re-seeding candidates
+    for (std::uint32_t index : batch()) {
+        FeatureMap f = checkedFeatures(index, false);
+        const int fh = f.height, fw = f.width;
+        const cv::Mat masks = data.masks(index);
+        if (masks.type() != CV_8UC1 || masks.empty())
+            throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
+        const int lh = masks.rows, lw = masks.cols;
+        const std::int64_t hw = std::int64_t(lh) * lw;
+
+        // E-step: theta_M's prediction at label resolution, each mask's mode.
+        const at::Tensor predM =
+            upsample(weightsM.mm(featureMatrix(f)).view({1, k, f.height, f.width}), lh, lw)
+                .argmax(1)
+                .view({hw})
+                .contiguous();
+        const std::int64_t* pred = predM.data_ptr<std::int64_t>();
+        std::vector<std::int64_t> histogram(std::size_t(256) * std::size_t(k), 0);
+        for (int y = 0; y < lh; ++y) {
+            const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
+            for (int x = 0; x < lw; ++x)
+                if (row[x] != 0 && row[x] != 255)
+                    ++histogram[std::size_t(row[x]) * std::size_t(k) +
+                                std::size_t(pred[std::int64_t(y) * lw + x])];
+        }
+        std::vector<int> mode(256, -1);
+        for (int m = 1; m < 255; ++m) {
+            const auto first = histogram.begin() + std::ptrdiff_t(std::size_t(m) * std::size_t(k));
+            const auto best = std::max_element(first, first + k); // ties: lowest class
+            if (*best <= 0)
+                continue;
+            if (params.protocol == EmProtocol::Robust &&
+                double(*best) < kMinVoteShare * double(std::accumulate(first, first + k,
+                                                                        std::int64_t(0))))
+                continue;
+            mode[std::size_t(m)] = int(best - first);
+        }
+        if (params.protocol == EmProtocol::Robust) {
+            std::vector<detail::MaskSummary> summaries = detail::summariseMasks(f, masks, mode);
+            for (detail::MaskSummary& m : summaries) {
+                pseudoPixels[std::size_t(m.cluster)] += m.pixels;
+                batchMasks.push_back(std::move(m));
+            }
+        }
+        at::Tensor target = at::zeros({hw}, at::kLong);
+        at::Tensor valid = at::zeros({hw}, at::kFloat);
+        std::int64_t* t = target.data_ptr<std::int64_t>();
+        float* vv = valid.data_ptr<float>();
+        for (int y = 0; y < lh; ++y) {
+            const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
+            for (int x = 0; x < lw; ++x) {
+                const int cls = mode[row[x]];
+                if (cls >= 0) {
+                    t[std::int64_t(y) * lw + x] = cls;
+                    vv[std::int64_t(y) * lw + x] = 1.0f;
+                    ++labelled;
+                }
+            }
+        }
+
+        // theta_R on the (possibly augmented) features.
+        // Its logits at the feature resolution, one row of K per position; the
+        // upsampling, softmax and loss terms run per label pixel (emgradient.cpp).
+        Item item{student ? checkedFeatures(index, true) : std::move(f), {}};
+        if (item.input.height != fh || item.input.width != fw)
+            throw Error("image " + std::to_string(index) + ": student features differ in size");
+        const at::Tensor lowLogits = featureMatrix(item.input).t().mm(weightsR.t()).contiguous();
+        detail::accumulateEmImage(lowLogits.data_ptr<float>(), k, fh, fw,
+                                  target.data_ptr<std::int64_t>(), valid.data_ptr<float>(), lh,
+                                  lw, item.terms);
+        confidence += at::from_blob(item.terms.confidence.data(), {k}, at::kDouble);
+        nllPerClass += at::from_blob(item.terms.nll.data(), {k}, at::kDouble);
+        pixels += hw;
+        items.push_back(std::move(item));
+    }
+
+    // Focal class weights from the batch's mean confidence (not differentiated, as
+    // in the reference); the loss is a mean over all pixels, ignored ones count 0.
+    const at::Tensor focal =
+        (1.0 - confidence / double(pixels)).pow(params.focalGamma).to(at::kFloat);
+    const double loss = (focal.to(at::kDouble) * nllPerClass).sum().item<double>() / double(pixels);
+
+    // Pass 2: dL/dlogits = w_y (p - onehot(y)) / N at labelled pixels, back through
+    // the upsampling (its adjoint, already taken per pseudo-label in pass 1) and
+    // the 1x1 projection.
+    at::Tensor gradW = at::zeros({k, dim}, at::kFloat);
+    const std::vector<float> focalWeights = toVector(focal);
+    for (Item& item : items) {
+        at::Tensor gradLow = at::empty({item.terms.positions, k}, at::kFloat); // pixel-major
+        detail::emLowResolutionGradient(item.terms, focalWeights.data(), double(pixels),
+                                        gradLow.data_ptr<float>());
+        gradW.addmm_(gradLow.t(), featureMatrix(item.input).t());
+        item.terms = detail::EmImageTerms(); // free as we go
+    }
+
+    // Through W = g v / |v|.
+    const at::Tensor v = view(thetaR.direction, {k, dim});
+    const at::Tensor norms = v.norm(2, {1}, true);
+    const at::Tensor unit = v / norms;
+    const at::Tensor g = view(thetaR.gain, {k, 1});
+    const at::Tensor gradGain = (gradW * unit).sum(1, true);
+    const at::Tensor gradV = g / norms * (gradW - gradGain * unit);
+    const std::vector<float> gradGainVec = toVector(gradGain);
+    const std::vector<float> gradVVec = toVector(gradV);
+    adamGain.update(thetaR.gain, gradGainVec, params.learningRate);
+    adamDirection.update(thetaR.direction, gradVVec, params.learningRate);
+
+    EmStepInfo info;
+    info.phase = EmPhase::Em;
+    info.epoch = epoch;
+    info.loss = loss;
+    info.labelledFraction = pixels > 0 ? double(labelled) / double(pixels) : 0.0;
+    ++emSteps;
+    if (params.emaEvery > 0 && emSteps % params.emaEvery == 0)
+        info.emaDecay = emaUpdate();
+    if (params.protocol == EmProtocol::Robust && emSteps % kReseedEvery == 0) {
+        reseeds += std::int64_t(detail::reseedDeadPrototypes(
+                                    thetaR, thetaM, adamDirection.m, adamDirection.v, adamGain.m,
+                                    adamGain.v, pseudoPixels, batchMasks, kStarvedShare / k)
+                                    .size());
+        std::fill(pseudoPixels.begin(), pseudoPixels.end(), 0.0);
+    }
+    return info;
+}
+
+EmFit::EmFit(const EmDataSource& data, const EmParams& params)
+    : d(std::make_unique<Impl>(data, params))
+{
+    if (params.classes < 1 || params.classes > 254)
+        throw Error("the number of classes must be in 1..254");
+    if (params.epochs < 0 || params.initEpochs < 0)
+        throw Error("epochs must not be negative");
+    if (params.batchSize < 1)
+        throw Error("the batch size must be at least 1");
+    if (!(params.learningRate > 0) || !(params.emaDecay >= 0 && params.emaDecay <= 1) ||
+        !(params.focalGamma >= 0))
+        throw Error("learning rate must be > 0, EMA decay in [0, 1], focal gamma >= 0");
+    if (!(params.whitenRidge >= 0) || !std::isfinite(params.whitenRidge))
+        throw Error("the whitening ridge must be a finite number >= 0");
+    d->imageCount = data.size();
+    if (d->imageCount == 0)
+        throw Error("the fit has no images");
+    if (params.studentAugmentation && !data.hasStudentFeatures())
+        throw Error("student augmentation needs augmented features, which this data lacks");
+    d->rng.state = params.seed;
+}
+
+EmFit::~EmFit() = default;
+
+const EmParams& EmFit::params() const
+{
+    return d->params;
+}
+bool EmFit::done() const
+{
+    return d->phase == EmPhase::Done;
+}
+EmPhase EmFit::phase() const
+{
+    return d->phase;
+}
+int EmFit::epoch() const
+{
+    return d->epoch;
+}
+std::int64_t EmFit::stepsDone() const
+{
+    return d->stepsDone;
+}
+int EmFit::stepsPerEpoch() const
+{
+    return d->stepsPerEpoch();
+}
+const Prototypes& EmFit::thetaM() const
+{
+    return d->rawSpace(d->thetaM, d->foldedM);
+}
+const Prototypes& EmFit::thetaR() const
+{
+    return d->rawSpace(d->thetaR, d->foldedR);
+}
+std::int64_t EmFit::reseeds() const
+{
+    return d->reseeds;
+}
+const std::vector<EmStepInfo>& EmFit::history() const
+{
+    return d->history;
+}
+
+std::int64_t EmFit::totalSteps() const
+{
+    return 1 + std::int64_t(d->stepsPerEpoch()) * (d->kmeansEpochs() + d->emEpochs());
+}
+
+EmStepInfo EmFit::step()
+{
+    EmStepInfo info;
+    switch (d->phase) {
+    case EmPhase::Done:
+        throw Error("the fit is finished; step() must not be called again");
+    case EmPhase::Pca:
+        info = d->pcaStep();
+        break;
+    case EmPhase::KMeans:
+    case EmPhase::Em: {
+        // LibTorch's elementwise steps on this thread while OpenBLAS keeps its own
+        // pool: otherwise libgomp's workers spin between the short parallel regions
+        // of every image (62 % of an epoch's samples under perf on the shared
+        // 2-core machine; docs/performance.md).
+        const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
+        info = d->phase == EmPhase::KMeans ? d->kmeansStep() : d->emStep();
+        if (++d->batchInEpoch >= d->stepsPerEpoch())
+            d->advanceEpoch();
+        break;
+    }
+    }
+    info.step = ++d->stepsDone;
+    d->history.push_back(info);
+    return info;
+}
+
+std::string EmFit::saveState() const
+{
+    const EmParams& p = d->params;
+    json history = json::array();
+    for (const EmStepInfo& h : d->history)
+        history.push_back({int(h.phase), h.epoch, h.step, h.loss, h.emaDecay, h.labelledFraction});
+    json state = {
+        {"format", "primaps-em-state"},
+        {"version", kStateVersion},
+        {"params",
+         {{"method", toString(p.method)},
+          {"protocol", toString(p.protocol)},
+          {"classes", p.classes},
+          {"epochs", p.epochs},
+          {"init_epochs", p.initEpochs},
+          {"batch_size", p.batchSize},
+          {"seed", p.seed},
+          {"learning_rate", p.learningRate},
+          {"ema_decay", p.emaDecay},
+          {"ema_every", p.emaEvery},
+          {"focal_gamma", p.focalGamma},
+          {"pca_images", p.pcaImages},
+          {"student_augmentation", p.studentAugmentation},
+          {"drop_last", p.dropLast},
+          {"whiten_ridge", d->whitens() ? p.whitenRidge : 0.0f}}},
+        {"images", d->imageCount},
+        {"phase", int(d->phase)},
+        {"epoch", d->epoch},
+        {"batch_in_epoch", d->batchInEpoch},
+        {"steps_done", d->stepsDone},
+        {"order", d->order},
+        {"rng", d->rng.state},
+        {"theta_m", prototypesJson(d->thetaM)},
+        {"theta_r", prototypesJson(d->thetaR)},
+        {"adam_gain", {{"step", d->adamGain.step}, {"m", d->adamGain.m}, {"v", d->adamGain.v}}},
+        {"adam_direction",
+         {{"step", d->adamDirection.step}, {"m", d->adamDirection.m}, {"v", d->adamDirection.v}}},
+        {"em_steps", d->emSteps},
+        {"ema_calls", d->emaCalls},
+        {"pseudo_pixels", d->pseudoPixels},
+        {"reseeds", d->reseeds},
+        {"history", history},
+    };
+    return state.dump();
+}
+
+void EmFit::restoreState(const std::string& text)
+{
+    Impl restored(d->data, d->params);
+    restored.imageCount = d->imageCount;
+    try {
+        const json s = json::parse(text);
+        if (s.at("format") != "primaps-em-state" || s.at("version") != kStateVersion)
+            throw Error("not an EM state of this version");
+        const json& p = s.at("params");
+        const EmParams& mine = d->params;
+        const bool same =
+            p.at("method") == toString(mine.method) &&
+            // States written before protocols existed are the paper's procedure.
+            p.value("protocol", std::string("paper")) == toString(mine.protocol) &&
+            p.at("classes") == mine.classes &&
+            p.at("epochs") == mine.epochs && p.at("init_epochs") == mine.initEpochs &&
+            p.at("batch_size") == mine.batchSize && p.at("seed") == mine.seed &&
+            p.at("learning_rate").get<float>() == mine.learningRate &&
+            p.at("ema_decay").get<float>() == mine.emaDecay && p.at("ema_every") == mine.emaEvery &&
+            p.at("focal_gamma").get<float>() == mine.focalGamma &&
+            p.at("pca_images") == mine.pcaImages &&
+            p.at("student_augmentation") == mine.studentAugmentation &&
+            p.at("drop_last") == mine.dropLast &&
+            // States written before the whitening existed fitted raw features.
+            p.value("whiten_ridge", 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
+        if (!same)
+            throw Error("the state was made with other fit parameters");
+        if (s.at("images").get<std::size_t>() != d->imageCount)
+            throw Error("the state was made for " +
+                        std::to_string(s.at("images").get<std::size_t>()) +
+                        " images, the data has " + std::to_string(d->imageCount));
+        const int phase = s.at("phase").get<int>();
+        if (phase < int(EmPhase::Pca) || phase > int(EmPhase::Done))
+            throw Error("invalid phase");
+        restored.phase = EmPhase(phase);
+        restored.epoch = s.at("epoch").get<int>();
+        restored.batchInEpoch = s.at("batch_in_epoch").get<int>();
+        restored.stepsDone = s.at("steps_done").get<std::int64_t>();
+        restored.order = s.at("order").get<std::vector<std::uint32_t>>();
+        restored.rng.state = s.at("rng").get<std::uint64_t>();
+        restored.thetaM = prototypesFrom(s.at("theta_m"));
+        restored.thetaR = prototypesFrom(s.at("theta_r"));
+        restored.adamGain.step = s.at("adam_gain").at("step").get<std::int64_t>();
+        restored.adamGain.m = s.at("adam_gain").at("m").get<std::vector<float>>();
+        restored.adamGain.v = s.at("adam_gain").at("v").get<std::vector<float>>();
+        restored.adamDirection.step = s.at("adam_direction").at("step").get<std::int64_t>();
+        restored.adamDirection.m = s.at("adam_direction").at("m").get<std::vector<float>>();
+        restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
+        restored.emSteps = s.at("em_steps").get<std::int64_t>();
+        restored.emaCalls = s.at("ema_calls").get<std::int64_t>();
+        restored.pseudoPixels = s.value("pseudo_pixels", std::vector<double>());
+        restored.reseeds = s.value("reseeds", std::int64_t(0));
+        restored.history = historyFrom(s.at("history"));
+        if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
+            (restored.order.size() != d->imageCount ||
+             restored.adamDirection.m.size() != restored.thetaR.direction.size() ||
+             restored.adamDirection.v.size() != restored.thetaR.direction.size() ||
+             restored.adamGain.m.size() != restored.adamGain.v.size() ||
+             restored.thetaM.direction.size() != restored.thetaR.direction.size() ||
+             restored.thetaR.classes != d->params.classes ||
+             (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
+              restored.pseudoPixels.size() != std::size_t(d->params.classes))))
+            throw Error("inconsistent sizes");
+    } catch (const Error& e) {
+        throw Error(std::string("cannot restore the EM state: ") + e.what());
+    } catch (const std::exception& e) {
+        throw Error(std::string("cannot restore the EM state: malformed (") + e.what() + ")");
+    }
+    d->phase = restored.phase;
+    d->epoch = restored.epoch;
+    d->batchInEpoch = restored.batchInEpoch;
+    d->stepsDone = restored.stepsDone;
+    d->order = std::move(restored.order);
+    d->rng = restored.rng;
+    d->thetaM = std::move(restored.thetaM);
+    d->thetaR = std::move(restored.thetaR);
+    d->adamGain = std::move(restored.adamGain);
+    d->adamDirection = std::move(restored.adamDirection);
+    d->emSteps = restored.emSteps;
+    d->emaCalls = restored.emaCalls;
+    d->pseudoPixels = std::move(restored.pseudoPixels);
+    d->reseeds = restored.reseeds;
+    d->history = std::move(restored.history);
+    d->whitened.reset();
+    if (d->whitens() && d->phase != EmPhase::Pca)
+        d->estimateWhitening();
+}
+
+std::string prototypesToJson(const Prototypes& prototypes)
+{
+    return prototypesJson(prototypes).dump();
+}
+
+Prototypes prototypesFromJson(const std::string& text)
+{
+    try {
+        return prototypesFrom(json::parse(text));
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Error(std::string("malformed prototypes: ") + e.what());
+    }
+}
+
+EmFitJob::EmFitJob(EmFit& fit, std::string checkpointPath, int checkpointEvery)
+    : fit_(fit), checkpointPath_(std::move(checkpointPath)), checkpointEvery_(checkpointEvery)
+{
+}
+
+void EmFitJob::setValidation(int everySteps, Validator validator)
+{
+    validateEvery_ = everySteps;
+    validator_ = std::move(validator);
+}
+
+void EmFitJob::run(JobControl& control)
+{
+    auto save = [this] {
+        if (!checkpointPath_.empty())
+            writeFileAtomic(checkpointPath_, fit_.saveState());
+    };
+    const EmParams& p = fit_.params();
+    while (!fit_.done()) {
+        if (!control.proceed()) {
+            save();
+            return;
+        }
+        const EmStepInfo info = fit_.step();
+        JobProgress progress;
+        progress.stage = toString(info.phase);
+        progress.step = fit_.stepsDone();
+        progress.totalSteps = fit_.totalSteps();
+        progress.fraction = double(progress.step) / double(progress.totalSteps);
+        progress.epoch = info.epoch;
+        progress.epochs = info.phase == EmPhase::Em      ? p.epochs
+                          : p.method == EmMethod::KMeans ? p.epochs
+                                                         : p.initEpochs;
+        progress.values.emplace_back("loss", info.loss);
+        if (info.phase == EmPhase::Em)
+            progress.values.emplace_back("labelled", info.labelledFraction);
+        if (info.emaDecay >= 0)
+            progress.values.emplace_back("ema_decay", info.emaDecay);
+        if (validator_ &&
+            ((validateEvery_ > 0 && progress.step % validateEvery_ == 0) || fit_.done())) {
+            const Metrics metrics = validator_(fit_);
+            validations_.emplace_back(progress.step, metrics);
+            progress.values.insert(progress.values.end(), metrics.begin(), metrics.end());
+        }
+        if (checkpointEvery_ > 0 && progress.step % checkpointEvery_ == 0)
+            save();
+        control.report(progress);
+    }
+    save();
+}
+
+std::vector<EmStepInfo> emHistoryFromState(const std::string& state)
+{
+    try {
+        return historyFrom(json::parse(state).at("history"));
+    } catch (const std::exception& e) {
+        throw Error(std::string("not an EM state (") + e.what() + ")");
+    }
+}
+
+} // namespace primaps

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+#include "em/emgradient_p.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+
+// The per-pixel loops run over the K classes; compiled twice (AVX2 and the
+// baseline) and picked at load time. Neither clone enables FMA, so both round
+// every operation the same way and give the same bits.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PRIMAPS_EM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PRIMAPS_EM_CLONES
+#endif
+
+namespace primaps::detail {
+
+namespace {
+
+// One axis of upsample_bilinear2d with align_corners = false: the source
+// position of output pixel o is (o + 0.5) * in / out - 0.5, clamped at 0.
+struct BilinearAxis
+{
+    std::vector<int> first, second;
+    std::vector<float> firstWeight, secondWeight;
+};
+
+BilinearAxis bilinearAxis(int in, int out)
+{
+    BilinearAxis axis;
+    axis.first.resize(std::size_t(out));
+    axis.second.resize(std::size_t(out));
+    axis.firstWeight.resize(std::size_t(out));
+    axis.secondWeight.resize(std::size_t(out));
+    const float scale = float(in) / float(out);
+    for (int o = 0; o < out; ++o) {
+        const float source = std::max(float(scale * (o + 0.5) - 0.5), 0.0f);
+        const int i0 = std::min(int(source), in - 1);
+        const float lambda = std::min(std::max(source - float(i0), 0.0f), 1.0f);
+        axis.first[std::size_t(o)] = i0;
+        axis.second[std::size_t(o)] = i0 < in - 1 ? i0 + 1 : i0;
+        axis.secondWeight[std::size_t(o)] = lambda;
+        axis.firstWeight[std::size_t(o)] = 1.0f - lambda;
+    }
+    return axis;
+}
+
+// Probabilities below exp(-69) ~ 1e-30 change nothing here; the floor keeps
+// their products with interpolation weights out of the slow denormal range.
+constexpr float kLowestExponent = -69.0f;
+
+// e^x for x <= 0 (the softmax's shifted logits) in plain arithmetic that the
+// compiler vectorises: x = n ln 2 + r with |r| <= ln 2 / 2 (ln 2 split in two
+// parts so that r is exact), e^r from its Taylor series to r^7 / 7!, and 2^n
+// written into the exponent bits. Relative error about 1e-7.
+inline float expNonPositive(float x)
+{
+    x = std::max(x, kLowestExponent);
+    const float roundingShift = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
+    const float n = (x * 1.44269504088896341f + roundingShift) - roundingShift;
+    const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
+    float e = 1.0f / 5040.0f;
+    e = e * r + 1.0f / 720.0f;
+    e = e * r + 1.0f / 120.0f;
+    e = e * r + 1.0f / 24.0f;
+    e = e * r + 1.0f / 6.0f;
+    e = e * r + 0.5f;
+    e = e * r + 1.0f;
+    e = e * r + 1.0f;
+    const std::int32_t exponent = (std::int32_t(n) + 127) << 23;
+    float power;
+    std::memcpy(&power, &exponent, sizeof power);
+    return e * power;
+}
+
+// Rows of theta_R's logits interpolated along x: for each feature row, the
+// label width's pixels of K values (feature rows are shared by several label
+// rows, so this half of the interpolation is done once per feature row).
+PRIMAPS_EM_CLONES void interpolateRows(const float* __restrict lowLogits, int classes,
+                                       int height, int width, const BilinearAxis& ax,
+                                       float* __restrict rows)
+{
+    const int labelWidth = int(ax.first.size());
+    for (int r = 0; r < height; ++r)
+        for (int x = 0; x < labelWidth; ++x) {
+            const float* a = lowLogits + (std::size_t(r) * width + ax.first[x]) * classes;
+            const float* b = lowLogits + (std::size_t(r) * width + ax.second[x]) * classes;
+            float* out = rows + (std::size_t(r) * labelWidth + x) * classes;
+            const float wa = ax.firstWeight[x], wb = ax.secondWeight[x];
+            for (int k = 0; k < classes; ++k)
+                out[k] = wa * a[k] + wb * b[k];
+        }
+}
+
+PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classes, int width,
+                                        const std::int64_t* target, const float* valid,
+                                        const BilinearAxis& ay, const BilinearAxis& ax,
+                                        EmImageTerms& terms)
+{
+    const int labelHeight = int(ay.first.size()), labelWidth = int(ax.first.size());
+    const std::size_t planeSize = std::size_t(terms.positions) * classes;
+    const std::size_t count = std::size_t(classes);
+    std::vector<float> logitBuffer(count, 0.0f), probabilityBuffer(count, 0.0f),
+        rowConfidenceBuffer(count, 0.0f);
+    float* __restrict z = logitBuffer.data();
+    float* __restrict p = probabilityBuffer.data();
+    float* __restrict rowConfidence = rowConfidenceBuffer.data();
+    for (int y = 0; y < labelHeight; ++y) {
+        const float* top = rows + std::size_t(ay.first[y]) * labelWidth * classes;
+        const float* bottom = rows + std::size_t(ay.second[y]) * labelWidth * classes;
+        const float wy0 = ay.firstWeight[y], wy1 = ay.secondWeight[y];
+        std::fill(rowConfidence, rowConfidence + classes, 0.0f);
+        for (int x = 0; x < labelWidth; ++x) {
+            const float* t = top + std::size_t(x) * classes;
+            const float* b = bottom + std::size_t(x) * classes;
+            for (int k = 0; k < classes; ++k)
+                z[k] = wy0 * t[k] + wy1 * b[k];
+            float peak = z[0];
+            for (int k = 1; k < classes; ++k)
+                peak = std::max(peak, z[k]);
+            for (int k = 0; k < classes; ++k)
+                p[k] = expNonPositive(z[k] - peak);
+            float sum = 0.0f;
+            for (int k = 0; k < classes; ++k)
+                sum += p[k];
+            const float inverse = 1.0f / sum;
+            for (int k = 0; k < classes; ++k) {
+                p[k] *= inverse;
+                rowConfidence[k] += p[k];
+            }
+            const std::size_t pixel = std::size_t(y) * labelWidth + x;
+            if (valid[pixel] == 0.0f)
+                continue;
+            const int label = int(target[pixel]);
+            terms.nll[std::size_t(label)] += double(std::log(sum)) - double(z[label] - peak);
+            p[label] -= 1.0f;
+            // The adjoint of the interpolation: the pixel's (p - onehot) goes back
+            // to its four feature positions with the weights it was read with.
+            float* plane = terms.adjoints.data() +
+                           std::size_t(terms.slotOfClass[std::size_t(label)]) * planeSize;
+            const int columns[2] = {ax.first[x], ax.second[x]};
+            const float columnWeights[2] = {ax.firstWeight[x], ax.secondWeight[x]};
+            const int rowsOf[2] = {ay.first[y], ay.second[y]};
+            const float rowWeights[2] = {wy0, wy1};
+            for (int i = 0; i < 2; ++i)
+                for (int j = 0; j < 2; ++j) {
+                    const float weight = rowWeights[i] * columnWeights[j];
+                    float* __restrict out =
+                        plane + (std::size_t(rowsOf[i]) * width + columns[j]) * classes;
+                    for (int k = 0; k < classes; ++k)
+                        out[k] += weight * p[k];
+                }
+        }
+        for (int k = 0; k < classes; ++k)
+            terms.confidence[std::size_t(k)] += double(rowConfidence[k]);
+    }
+}
+
+} // namespace
+
+void accumulateEmImage(const float* lowLogits, int classes, int height, int width,
+                       const std::int64_t* target, const float* valid, int labelHeight,
+                       int labelWidth, EmImageTerms& terms)
+{
+    terms.classes = classes;
+    terms.positions = height * width;
+    terms.confidence.assign(std::size_t(classes), 0.0);
+    terms.nll.assign(std::size_t(classes), 0.0);
+    terms.slotOfClass.assign(std::size_t(classes), -1);
+    int slots = 0;
+    const std::size_t labelPixels = std::size_t(labelHeight) * labelWidth;
+    for (std::size_t i = 0; i < labelPixels; ++i)
+        if (valid[i] != 0.0f && terms.slotOfClass[std::size_t(target[i])] < 0)
+            terms.slotOfClass[std::size_t(target[i])] = slots++;
+    terms.adjoints.assign(std::size_t(slots) * terms.positions * classes, 0.0f);
+
+    const BilinearAxis ay = bilinearAxis(height, labelHeight);
+    const BilinearAxis ax = bilinearAxis(width, labelWidth);
+    std::vector<float> rows(std::size_t(height) * labelWidth * classes);
+    interpolateRows(lowLogits, classes, height, width, ax, rows.data());
+    accumulatePixels(rows.data(), classes, width, target, valid, ay, ax, terms);
+}
+
+void emLowResolutionGradient(const EmImageTerms& terms, const float* focal, double pixels,
+                             float* out)
+{
+    const std::size_t planeSize = std::size_t(terms.positions) * terms.classes;
+    std::fill(out, out + planeSize, 0.0f);
+    for (int label = 0; label < terms.classes; ++label) {
+        const int slot = terms.slotOfClass[std::size_t(label)];
+        if (slot < 0)
+            continue;
+        const float scale = float(double(focal[label]) / pixels);
+        const float* plane = terms.adjoints.data() + std::size_t(slot) * planeSize;
+        for (std::size_t i = 0; i < planeSize; ++i)
+            out[i] += scale * plane[i];
+    }
+}
+
+} // namespace primaps::detail

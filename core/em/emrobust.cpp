@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+// The robust protocol's additions to PriMaPs-EM (docs/em-quality.md): a
+// spherical k-means initialisation with k-means++ seeding and restarts, and the
+// re-seeding of prototypes that the E-step starves of pseudo-labels.
+#include "em/emfit_p.h"
+#include "support/error.h"
+
+#include <algorithm>
+#include <ATen/ATen.h>
+#include <cmath>
+#include <numeric>
+
+namespace primaps::detail {
+
+namespace {
+
+at::Tensor matrixOf(const FeatureMap& f)
+{
+    return at::from_blob(const_cast<float*>(f.values.data()),
+                         {f.channels, std::int64_t(f.positions())}, at::kFloat);
+}
+
+// k-means++: the first centre uniformly, each next one with probability
+// proportional to the squared distance (for unit vectors 2 - 2 cos) to the
+// nearest centre chosen so far.
+at::Tensor plusPlusSeeds(const at::Tensor& x, int k, Rng& rng)
+{
+    const std::int64_t n = x.size(0);
+    std::vector<std::int64_t> chosen{std::int64_t(rng.below(std::uint64_t(n)))};
+    at::Tensor best = at::full({n}, -1.0f, at::kFloat);
+    for (int c = 1; c < k; ++c) {
+        best = at::maximum(best, x.mv(x[chosen.back()]));
+        const at::Tensor d2 = (2.0f - 2.0f * best).clamp_min(0.0f).to(at::kDouble);
+        const at::Tensor cumulative = d2.cumsum(0);
+        const double total = cumulative[n - 1].item<double>();
+        std::int64_t pick = std::int64_t(rng.below(std::uint64_t(n)));
+        if (total > 0) {
+            const double u = rng.unit() * total;
+            pick = std::min<std::int64_t>(
+                n - 1, at::searchsorted(cumulative, at::scalar_tensor(u, at::kDouble), false, true)
+                           .item<std::int64_t>());
+        }
+        chosen.push_back(pick);
+    }
+    return x.index_select(0, at::tensor(chosen, at::kLong)).clone();
+}
+
+} // namespace
+
+Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
+                           int k, int maxPositions, int restarts, Rng& rng)
+{
+    if (images.empty())
+        throw Error("the initialisation has no images");
+    // Positions drawn evenly from the images, so one large image does not
+    // dominate, and the memory stays bounded whatever the dataset's size.
+    const std::int64_t perImage =
+        std::max<std::int64_t>(1, std::int64_t(maxPositions) / std::int64_t(images.size()));
+    std::vector<at::Tensor> rows;
+    for (std::uint32_t index : images) {
+        const FeatureMap f = data.features(index);
+        const std::int64_t positions = std::int64_t(f.positions());
+        const at::Tensor x = matrixOf(f).t();
+        if (positions <= perImage) {
+            rows.push_back(x.clone());
+            continue;
+        }
+        std::vector<std::int64_t> pick;
+        for (std::int64_t i = 0; i < perImage; ++i)
+            pick.push_back(std::int64_t(rng.below(std::uint64_t(positions))));
+        rows.push_back(x.index_select(0, at::tensor(pick, at::kLong)));
+    }
+    const at::Tensor x = at::cat(rows, 0);
+    const at::Tensor unit = x / x.norm(2, {1}, true).clamp_min(1e-12);
+    if (unit.size(0) < k)
+        throw Error("the initialisation needs at least as many feature positions as prototypes");
+
+    at::Tensor bestCentres;
+    double bestScore = -2;
+    for (int r = 0; r < std::max(1, restarts); ++r) {
+        at::Tensor centres = plusPlusSeeds(unit, k, rng);
+        at::Tensor assignment;
+        double score = -2;
+        for (int iteration = 0; iteration < 100; ++iteration) {
+            const auto [similarity, nearest] = unit.mm(centres.t()).max(1);
+            score = similarity.mean().item<double>();
+            const bool settled =
+                assignment.defined() &&
+                nearest.ne(assignment).sum().item<std::int64_t>() * 1000 < unit.size(0);
+            assignment = nearest;
+            at::Tensor sums = at::zeros({k, unit.size(1)}, at::kFloat);
+            sums.index_add_(0, nearest, unit);
+            // An empty cluster restarts at the position that fits its centre worst.
+            const at::Tensor counts = at::bincount(nearest, {}, k);
+            for (int c = 0; c < k; ++c)
+                if (counts[c].item<std::int64_t>() == 0)
+                    sums[c] = unit[similarity.argmin().item<std::int64_t>()];
+            centres = sums / sums.norm(2, {1}, true).clamp_min(1e-12);
+            if (settled)
+                break;
+        }
+        if (score > bestScore) {
+            bestScore = score;
+            bestCentres = centres;
+        }
+    }
+    Prototypes p;
+    p.classes = k;
+    p.dim = int(unit.size(1));
+    p.gain.assign(std::size_t(k), 1.0f);
+    const at::Tensor c = bestCentres.contiguous();
+    p.direction.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    return p;
+}
+
+std::vector<MaskSummary> summariseMasks(const FeatureMap& features, const cv::Mat& masks,
+                                        const std::vector<int>& modes)
+{
+    // Pixels of each mask per feature cell (nearest cell), then one product
+    // with the features: cheap next to the E-step's upsampled logits.
+    const int lh = masks.rows, lw = masks.cols, fh = features.height, fw = features.width;
+    std::vector<int> slot(256, -1);
+    std::vector<MaskSummary> out;
+    std::vector<float> counts;
+    const std::size_t cells = std::size_t(fh) * std::size_t(fw);
+    for (int y = 0; y < lh; ++y) {
+        const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
+        const int cy = std::min(fh - 1, int((y + 0.5) * fh / lh));
+        for (int x = 0; x < lw; ++x) {
+            const int id = row[x];
+            if (id == 0 || id == 255 || modes[std::size_t(id)] < 0)
+                continue;
+            if (slot[std::size_t(id)] < 0) {
+                slot[std::size_t(id)] = int(out.size());
+                out.push_back({modes[std::size_t(id)], 0.0, {}});
+                counts.resize(counts.size() + cells, 0.0f);
+            }
+            const int cx = std::min(fw - 1, int((x + 0.5) * fw / lw));
+            const std::size_t s = std::size_t(slot[std::size_t(id)]);
+            counts[s * cells + std::size_t(cy) * std::size_t(fw) + std::size_t(cx)] += 1.0f;
+            out[s].pixels += 1.0;
+        }
+    }
+    if (out.empty())
+        return out;
+    const at::Tensor weights =
+        at::from_blob(counts.data(), {std::int64_t(out.size()), std::int64_t(cells)}, at::kFloat);
+    const at::Tensor means =
+        (weights.mm(matrixOf(features).t()) / weights.sum(1, true).clamp_min(1.0f)).contiguous();
+    for (std::size_t s = 0; s < out.size(); ++s) {
+        const float* m = means.data_ptr<float>() + s * std::size_t(features.channels);
+        out[s].meanFeature.assign(m, m + features.channels);
+    }
+    return out;
+}
+
+std::vector<int> reseedDeadPrototypes(Prototypes& thetaR, Prototypes& thetaM,
+                                      std::vector<float>& adamDirectionM,
+                                      std::vector<float>& adamDirectionV,
+                                      std::vector<float>& adamGainM, std::vector<float>& adamGainV,
+                                      const std::vector<double>& pixelsPerCluster,
+                                      const std::vector<MaskSummary>& candidates, double minShare)
+{
+    const int k = thetaR.classes;
+    const std::size_t dim = std::size_t(thetaR.dim);
+    const double total = std::accumulate(pixelsPerCluster.begin(), pixelsPerCluster.end(), 0.0);
+    std::vector<int> dead;
+    for (int c = 0; c < k; ++c)
+        if (total > 0 && pixelsPerCluster[std::size_t(c)] < minShare * total)
+            dead.push_back(c);
+    if (dead.empty())
+        return {};
+
+    auto cosineToPrototype = [&](const MaskSummary& m) {
+        const float* v = thetaM.direction.data() + std::size_t(m.cluster) * dim;
+        double dot = 0, nv = 0, nm = 0;
+        for (std::size_t i = 0; i < dim; ++i) {
+            dot += double(v[i]) * m.meanFeature[i];
+            nv += double(v[i]) * v[i];
+            nm += double(m.meanFeature[i]) * m.meanFeature[i];
+        }
+        return dot / std::sqrt(std::max(1e-24, nv * nm));
+    };
+    // Donor clusters, largest first; within one, its worst-fitting masks first.
+    std::vector<int> donors(static_cast<std::size_t>(k));
+    std::iota(donors.begin(), donors.end(), 0);
+    std::stable_sort(donors.begin(), donors.end(), [&](int a, int b) {
+        return pixelsPerCluster[std::size_t(a)] > pixelsPerCluster[std::size_t(b)];
+    });
+    std::vector<std::pair<double, const MaskSummary*>> queue;
+    for (int donor : donors) {
+        if (std::find(dead.begin(), dead.end(), donor) != dead.end())
+            continue;
+        std::vector<std::pair<double, const MaskSummary*>> own;
+        for (const MaskSummary& m : candidates)
+            if (m.cluster == donor && !m.meanFeature.empty())
+                own.emplace_back(cosineToPrototype(m), &m);
+        std::stable_sort(own.begin(), own.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        queue.insert(queue.end(), own.begin(), own.end());
+    }
+
+    double meanNorm = 0, meanGainR = 0, meanGainM = 0;
+    for (int c = 0; c < k; ++c) {
+        double n = 0;
+        for (std::size_t i = 0; i < dim; ++i)
+            n += double(thetaR.direction[std::size_t(c) * dim + i]) *
+                 thetaR.direction[std::size_t(c) * dim + i];
+        meanNorm += std::sqrt(n) / k;
+        meanGainR += double(thetaR.gain[std::size_t(c)]) / k;
+        meanGainM += double(thetaM.gain[std::size_t(c)]) / k;
+    }
+    std::vector<int> reseeded;
+    for (std::size_t d = 0; d < dead.size() && d < queue.size(); ++d) {
+        const int c = dead[d];
+        const std::vector<float>& f = queue[d].second->meanFeature;
+        double n = 0;
+        for (float v : f)
+            n += double(v) * v;
+        const double scale = meanNorm / std::sqrt(std::max(1e-24, n));
+        for (std::size_t i = 0; i < dim; ++i) {
+            const std::size_t at = std::size_t(c) * dim + i;
+            thetaR.direction[at] = float(f[i] * scale);
+            thetaM.direction[at] = thetaR.direction[at];
+            adamDirectionM[at] = 0.0f;
+            adamDirectionV[at] = 0.0f;
+        }
+        thetaR.gain[std::size_t(c)] = float(meanGainR);
+        thetaM.gain[std::size_t(c)] = float(meanGainM);
+        adamGainM[std::size_t(c)] = 0.0f;
+        adamGainV[std::size_t(c)] = 0.0f;
+        reseeded.push_back(c);
+    }
+    return reseeded;
+}
+
+} // namespace primaps::detail

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: MIT
+#include "pipeline/pipeline.h"
+
+#include "support/error.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+namespace primaps {
+
+namespace {
+
+bool sameKernels(const DenseCrfParams& a, const DenseCrfParams& b)
+{
+    return a.gaussianSxy == b.gaussianSxy && a.gaussianWeight == b.gaussianWeight &&
+           a.bilateralSxy == b.bilateralSxy && a.bilateralSrgb == b.bilateralSrgb &&
+           a.bilateralWeight == b.bilateralWeight;
+}
+
+class Stopwatch
+{
+public:
+    double lap()
+    {
+        const auto now = std::chrono::steady_clock::now();
+        const double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+        last_ = now;
+        return ms;
+    }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+// True when `kept` holds the lattices for an image of `size` with `params`' kernels
+// (the image itself is the same: a decomposition never changes its picture).
+bool fits(const std::shared_ptr<const DenseCrfImage>& kept, cv::Size size,
+          const DenseCrfParams& params)
+{
+    return kept && kept->height() == size.height && kept->width() == size.width &&
+           sameKernels(kept->params(), params);
+}
+
+// The marginals after `iterations` steps on kept lattices (whose own parameters
+// may name another iteration count: it is not part of the image).
+std::vector<float> runCrf(const std::shared_ptr<const DenseCrfImage>& image,
+                          const std::vector<float>& scores, int labels, int iterations)
+{
+    DenseCrf crf(image);
+    crf.setScores(scores, labels);
+    for (int i = 0; i < iterations; ++i)
+        crf.step();
+    return crf.marginals();
+}
+
+// Step 5's CRF on `scores` (K x the prepared image's size, the upsampled
+// log-probabilities) at the resolution crfMaxPixels chooses; sets the labels,
+// the CRF fields and timings.crf.
+void refine(ImageDecomposition& result, const std::vector<float>& scores,
+            const DenseCrfParams& params, int crfMaxPixels)
+{
+    Stopwatch clock;
+    const int channels = result.masks.count + 1;
+    const cv::Size processing = result.prepared.rgb.size();
+    const cv::Size target =
+        result.original.empty() ? processing : crfResolution(result.prepared, crfMaxPixels);
+    if (target == processing) {
+        if (!fits(result.crfImage, target, params))
+            result.crfImage = std::make_shared<const DenseCrfImage>(result.prepared.rgb, params);
+        const std::vector<float> q = runCrf(result.crfImage, scores, channels, params.iterations);
+        result.labels = argmaxLabels(q, channels, target.height, target.width);
+    } else {
+        // The content (the whole original, resized) scaled to the target size:
+        // scores plane by plane, the image from the original's pixels.
+        const cv::Rect content = result.prepared.contentInPrepared;
+        const std::size_t planeSize = std::size_t(target.area());
+        std::vector<float> fine(std::size_t(channels) * planeSize);
+        for (int k = 0; k < channels; ++k) {
+            const cv::Mat plane(processing, CV_32F,
+                                const_cast<float*>(scores.data()) + std::size_t(k) * processing.area());
+            cv::Mat dst(target, CV_32F, fine.data() + std::size_t(k) * planeSize);
+            cv::resize(plane(content), dst, target, 0, 0, cv::INTER_LINEAR);
+        }
+        // The kernels' extents are pixels of the processing resolution (the
+        // reference's parameters are for it): scaled with the image, the CRF
+        // behaves the same, only with finer pixels.
+        const double scale = double(target.width) / double(result.prepared.resizedSize.width);
+        DenseCrfParams scaled = params;
+        scaled.gaussianSxy = float(params.gaussianSxy * scale);
+        scaled.bilateralSxy = float(params.bilateralSxy * scale);
+        if (!fits(result.crfImage, target, scaled)) {
+            cv::Mat image;
+            cv::resize(result.original, image, target, 0, 0, cv::INTER_AREA);
+            result.crfImage = std::make_shared<const DenseCrfImage>(image, scaled);
+        }
+        const std::vector<float> q = runCrf(result.crfImage, fine, channels, params.iterations);
+        result.fineLabels = argmaxLabels(q, channels, target.height, target.width);
+        result.fineLabelsBeforeCrf = argmaxLabels(fine, channels, target.height, target.width);
+        // The prepared-size map follows: the fine labels sampled down over the
+        // content, the padding as before the CRF.
+        result.labels = result.labelsBeforeCrf.clone();
+        cv::Mat inside = result.labels(content);
+        cv::resize(result.fineLabels, inside, content.size(), 0, 0, cv::INTER_NEAREST);
+    }
+    result.crfApplied = true;
+    result.crfParams = params;
+    result.crfSize = target;
+    result.timings.crf = clock.lap();
+}
+
+} // namespace
+
+cv::Mat ImageDecomposition::labelsAtOriginalSize() const
+{
+    if (fineLabels.empty())
+        return labelsToOriginal(labels, prepared);
+    if (fineLabels.size() == prepared.originalSize)
+        return fineLabels.clone();
+    cv::Mat out;
+    cv::resize(fineLabels, out, prepared.originalSize, 0, 0, cv::INTER_NEAREST);
+    return out;
+}
+
+cv::Size crfResolution(const PreparedImage& prepared, int crfMaxPixels)
+{
+    const cv::Size processing = prepared.rgb.size();
+    const cv::Size original = prepared.originalSize;
+    // Finer labels need the whole original inside the prepared image, at its top
+    // left: padding, not cropping.
+    const bool wholeImage =
+        prepared.regionInResized == cv::Rect(cv::Point(0, 0), prepared.resizedSize) &&
+        prepared.contentInPrepared.tl() == cv::Point(0, 0) &&
+        prepared.contentInPrepared.size() == prepared.resizedSize;
+    if (crfMaxPixels <= 0 || !wholeImage || original.area() <= 0)
+        return processing;
+    const double scale =
+        std::min(1.0, std::sqrt(double(crfMaxPixels) / double(original.area())));
+    // Rounded down: at most crfMaxPixels.
+    const cv::Size fine(std::max(1, int(original.width * scale)),
+                        std::max(1, int(original.height * scale)));
+    if (fine.area() <= prepared.resizedSize.area())
+        return processing;
+    return fine;
+}
+
+ImageDecomposition decomposeImage(const cv::Mat& rgb, Backbone& backbone, const PipelineParams& params)
+{
+    ImageDecomposition out;
+    Stopwatch clock;
+
+    PreprocessParams pre = params.preprocess;
+    pre.patchSize = backbone.patchSize();
+    if (params.useRecommendedResize)
+        pre.shorterSide = backbone.recommendedResize();
+    out.prepared = prepareImage(rgb, pre);
+    out.original = rgb;
+    out.timings.preprocess = clock.lap();
+
+    out.features = backbone.extract(out.prepared.rgb);
+    out.timings.features = clock.lap();
+
+    PrimapsParams primapsParams = params.primaps;
+    if (params.useRecommendedThreshold)
+        primapsParams.threshold = backbone.recommendedThreshold();
+    redecompose(out, primapsParams, params.crf, params.crfParams, params.crfMaxPixels);
+    return out;
+}
+
+void redecompose(ImageDecomposition& result, const PrimapsParams& params, bool crf,
+                 const DenseCrfParams& crfParams, int crfMaxPixels)
+{
+    if (result.features.empty() || result.prepared.rgb.empty())
+        throw Error("redecompose needs the features and image of an earlier decomposition");
+    Stopwatch clock;
+    result.trace = decompose(result.features, params);
+    result.masks = buildMaskStack(result.trace);
+    result.timings.decompose = clock.lap();
+
+    // Step 5 without the CRF: log-softmax, bilinear upsampling to the image, argmax.
+    const int channels = result.masks.count + 1;
+    const cv::Size size = result.prepared.rgb.size();
+    const std::vector<float> scores = upsampleBilinear(
+        result.masks.logProbabilities(), channels, result.masks.height, result.masks.width, size);
+    result.labelsBeforeCrf = argmaxLabels(scores, channels, size.height, size.width);
+    result.labels = result.labelsBeforeCrf;
+    result.fineLabels = cv::Mat();
+    result.fineLabelsBeforeCrf = cv::Mat();
+    result.crfApplied = false;
+    result.crfSize = cv::Size();
+    result.timings.labels = clock.lap();
+    result.timings.crf = 0.0;
+    if (crf)
+        refine(result, scores, crfParams, crfMaxPixels);
+}
+
+void applyCrf(ImageDecomposition& result, const DenseCrfParams& crfParams, int crfMaxPixels)
+{
+    if (result.masks.count < 0 || result.labelsBeforeCrf.empty() || result.prepared.rgb.empty())
+        throw Error("applyCrf needs the masks of an earlier decomposition");
+    const int channels = result.masks.count + 1;
+    const cv::Size size = result.prepared.rgb.size();
+    refine(result,
+           upsampleBilinear(result.masks.logProbabilities(), channels, result.masks.height,
+                            result.masks.width, size),
+           crfParams, crfMaxPixels);
+}
+
+ImageDecomposition decomposeFeatures(const FeatureMap& features, const PrimapsParams& params)
+{
+    ImageDecomposition out;
+    Stopwatch clock;
+    out.features = features;
+    out.trace = decompose(features, params);
+    out.masks = buildMaskStack(out.trace);
+    out.timings.decompose = clock.lap();
+    out.labels = labelsAtGrid(out.masks);
+    out.labelsBeforeCrf = out.labels;
+    out.timings.labels = clock.lap();
+    return out;
+}
+
+} // namespace primaps

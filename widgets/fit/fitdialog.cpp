@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: MIT
+#include "fit/fitdialog.h"
+
+#include "backbones/backbone.h"
+#include "common/messagewidget.h"
+
+#include <climits>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDateTime>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace primaps {
+
+namespace {
+
+struct KindInfo
+{
+    DatasetKind kind;
+    const char* label;
+    QStringList splits;
+    QString validation;
+};
+
+const QList<KindInfo>& kinds()
+{
+    static const QList<KindInfo> list = {
+        {DatasetKind::Folder,
+         QT_TRANSLATE_NOOP("primaps::FitDialog", "Folder of images"),
+         {QString(), QStringLiteral("all")},
+         QStringLiteral("all")},
+        {DatasetKind::Cityscapes,
+         QT_TRANSLATE_NOOP("primaps::FitDialog", "Cityscapes (27 classes)"),
+         {QStringLiteral("train"), QStringLiteral("val"), QStringLiteral("test"),
+          QStringLiteral("train_extra")},
+         QStringLiteral("val")},
+        {DatasetKind::CocoStuff27,
+         QT_TRANSLATE_NOOP("primaps::FitDialog", "COCO-Stuff-27"),
+         {QStringLiteral("train"), QStringLiteral("val"), QStringLiteral("train+val")},
+         QStringLiteral("val")},
+        {DatasetKind::Potsdam3,
+         QT_TRANSLATE_NOOP("primaps::FitDialog", "Potsdam-3"),
+         {QStringLiteral("train"), QStringLiteral("val"), QStringLiteral("unlabelled_train"),
+          QStringLiteral("train+val"), QStringLiteral("all")},
+         QStringLiteral("val")},
+    };
+    return list;
+}
+
+QSpinBox* spin(QWidget* parent, int minimum, int maximum, int value, const QString& tip,
+               const QString& special = QString())
+{
+    auto* s = new QSpinBox(parent);
+    s->setRange(minimum, maximum);
+    s->setValue(value);
+    s->setToolTip(tip);
+    if (!special.isEmpty())
+        s->setSpecialValueText(special);
+    return s;
+}
+
+QDoubleSpinBox* doubleSpin(QWidget* parent, double minimum, double maximum, int decimals,
+                           double step, double value, const QString& tip)
+{
+    auto* s = new QDoubleSpinBox(parent);
+    s->setRange(minimum, maximum);
+    s->setDecimals(decimals);
+    s->setSingleStep(step);
+    s->setValue(value);
+    s->setToolTip(tip);
+    return s;
+}
+
+QWidget* withBrowse(QWidget* parent, QLineEdit* edit, const QString& tip,
+                    const std::function<void()>& browse)
+{
+    auto* row = new QWidget(parent);
+    auto* layout = new QHBoxLayout(row);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(edit, 1);
+    auto* button = new QToolButton(row);
+    button->setText(FitDialog::tr("Browse\u2026"));
+    button->setToolTip(tip);
+    QObject::connect(button, &QToolButton::clicked, row, browse);
+    layout->addWidget(button);
+    return row;
+}
+
+QString native(const QString& path)
+{
+    return QDir::toNativeSeparators(path);
+}
+
+} // namespace
+
+FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
+{
+    setWindowTitle(tr("New Fit"));
+    const EmParams defaults;
+    const FitRunSettings runDefaults;
+
+    auto* layout = new QVBoxLayout(this);
+    m_messages = new MessageWidget(this);
+    layout->addWidget(m_messages);
+
+    auto* columns = new QHBoxLayout;
+    auto* left = new QVBoxLayout;
+    auto* right = new QVBoxLayout;
+    columns->addLayout(left, 1);
+    columns->addLayout(right, 1);
+    layout->addLayout(columns);
+
+    // Dataset
+    auto* data = new QGroupBox(tr("Dataset"), this);
+    auto* dataForm = new QFormLayout(data);
+    m_kind = new QComboBox(data);
+    for (const KindInfo& k : kinds())
+        m_kind->addItem(tr(k.label), QString::fromLatin1(toString(k.kind)));
+    m_kind->setToolTip(tr("Layout of the dataset, as 'primaps fit --dataset' reads it:\n"
+                          "Folder: ROOT/images/*.png|jpg, optional ROOT/labels/<stem>.png and "
+                          "ROOT/classes.txt\nCityscapes: leftImg8bit/ and gtFine/\n"
+                          "COCO-Stuff-27: curated/, images/, annotations/\n"
+                          "Potsdam-3: imgs/, gt/, labelled_*.txt"));
+    dataForm->addRow(tr("&Layout"), m_kind);
+    m_root = new QLineEdit(data);
+    m_root->setPlaceholderText(tr("dataset root folder"));
+    dataForm->addRow(tr("&Root"), withBrowse(data, m_root, tr("Choose the dataset's root folder"),
+                                             [this] { browseRoot(); }));
+    m_split = new QComboBox(data);
+    m_split->setEditable(true);
+    m_split->setToolTip(tr("Training split. Folder datasets: empty for every image, or NAME "
+                           "for the stems listed in ROOT/NAME.txt"));
+    dataForm->addRow(tr("&Split"), m_split);
+    left->addWidget(data);
+
+    // Run folder
+    auto* runBox = new QGroupBox(tr("Run folder"), this);
+    auto* runLayout = new QVBoxLayout(runBox);
+    m_run = new QLineEdit(runBox);
+    m_run->setPlaceholderText(tr("where the prototypes, history and checkpoint go"));
+    runLayout->addWidget(withBrowse(runBox, m_run,
+                                    tr("Choose a new folder, or one with a fit to resume"),
+                                    [this] { browseRun(); }));
+    m_runNote = new QLabel(runBox);
+    m_runNote->setWordWrap(true);
+    m_runNote->setText(tr("The same layout as 'primaps fit --out': the CLI can evaluate this "
+                          "run, and a run started by the CLI resumes here."));
+    runLayout->addWidget(m_runNote);
+    m_startOver = new QCheckBox(tr("Start over (discard the checkpoint in this folder)"), runBox);
+    m_startOver->setVisible(false);
+    runLayout->addWidget(m_startOver);
+    connect(m_run, &QLineEdit::editingFinished, this, &FitDialog::inspectRunFolder);
+    connect(m_startOver, &QCheckBox::toggled, this, [this] {
+        m_buttons->button(QDialogButtonBox::Ok)
+            ->setText(resumesExistingRun() ? tr("Resume Fit") : tr("Start Fit"));
+    });
+    left->addWidget(runBox);
+
+    // Features and masks
+    auto* features = new QGroupBox(tr("Features and masks"), this);
+    auto* featureForm = new QFormLayout(features);
+    m_backbone = new QComboBox(features);
+    for (const std::string& name : availableBackbones())
+        m_backbone->addItem(QString::fromStdString(name));
+    m_backbone->setToolTip(tr("Feature extractor. 'filterbank' needs no weights and finds colour "
+                              "and texture segments; the DINO ViTs find semantics"));
+    featureForm->addRow(tr("&Backbone"), m_backbone);
+    m_weights = new QLineEdit(features);
+    m_weights->setPlaceholderText(tr("optional: the backbone's default location"));
+    featureForm->addRow(tr("&Weights"), withBrowse(features, m_weights,
+                                                   tr("Choose a checkpoint or TorchScript file"),
+                                                   [this] { browseWeights(); }));
+    m_resolution = spin(features, 0, 4096, 0,
+                        tr("Shorter image side before the centre crop; the backbone's default "
+                           "is 320 (322 for /14 backbones)"),
+                        tr("backbone's default"));
+    featureForm->addRow(tr("Re&solution"), m_resolution);
+    m_threshold = doubleSpin(features, 0.0, 1.0, 2, 0.05, 0.0,
+                             tr("PriMaPs threshold \u03c4 of the cached masks"));
+    m_threshold->setSpecialValueText(tr("backbone's default"));
+    featureForm->addRow(tr("&Threshold \u03c4"), m_threshold);
+    m_maskCrf = new QCheckBox(tr("Refine the masks with the dense CRF"), features);
+    m_maskCrf->setChecked(runDefaults.maskCrf);
+    featureForm->addRow(QString(), m_maskCrf);
+    left->addWidget(features);
+    left->addStretch(1);
+
+    // Fit
+    auto* fit = new QGroupBox(tr("Fit"), this);
+    auto* fitForm = new QFormLayout(fit);
+    m_method = new QComboBox(fit);
+    m_method->addItem(tr("PriMaPs-EM"), QStringLiteral("primaps-em"));
+    m_method->addItem(tr("k-means baseline"), QStringLiteral("kmeans"));
+    m_method->setToolTip(tr("PriMaPs-EM: PCA, a k-means warm start, then EM on the PriMaPs "
+                            "pseudo-labels (the paper's +PriMaPs).\nk-means baseline: PCA, then "
+                            "cosine k-means for all epochs (the paper's Baseline)."));
+    connect(m_method, &QComboBox::currentIndexChanged, this, &FitDialog::updateMethodControls);
+    fitForm->addRow(tr("&Method"), m_method);
+    m_classes = spin(fit, 0, 254, 0,
+                     tr("Number of prototypes; the dataset's class count by default "
+                        "(27, 27, 3, or the lines of classes.txt)"),
+                     tr("dataset's"));
+    fitForm->addRow(tr("&Classes"), m_classes);
+    m_epochs =
+        spin(fit, 0, 100000, defaults.epochs, tr("Epochs of EM (of k-means for the baseline)"));
+    fitForm->addRow(tr("&Epochs"), m_epochs);
+    m_initEpochs = spin(fit, 0, 1000, defaults.initEpochs, tr("k-means epochs before EM"));
+    fitForm->addRow(tr("&Warm-start epochs"), m_initEpochs);
+    m_batch = spin(fit, 1, 4096, defaults.batchSize, tr("Images per step"));
+    fitForm->addRow(tr("Batch si&ze"), m_batch);
+    m_seed = spin(fit, 0, INT_MAX, int(defaults.seed), tr("Random seed: same seed, same fit"));
+    fitForm->addRow(tr("Se&ed"), m_seed);
+    m_learningRate = doubleSpin(fit, 0.00001, 1.0, 5, 0.001, defaults.learningRate,
+                                tr("Adam learning rate of both phases"));
+    fitForm->addRow(tr("&Learning rate"), m_learningRate);
+    m_emaDecay = doubleSpin(fit, 0.0, 1.0, 3, 0.01, defaults.emaDecay,
+                            tr("EMA decay of \u03b8_M after the warm-up"));
+    fitForm->addRow(tr("EMA &decay"), m_emaDecay);
+    m_emaEvery = spin(fit, 0, 100000, defaults.emaEvery, tr("EM steps between EMA updates"));
+    fitForm->addRow(tr("EMA e&very (steps)"), m_emaEvery);
+    m_pcaImages = spin(fit, 1, 1000000, defaults.pcaImages,
+                       tr("Images whose features are pooled for the PCA initialisation"));
+    fitForm->addRow(tr("&PCA images"), m_pcaImages);
+    m_student = new QCheckBox(tr("Student augmentation"), fit);
+    m_student->setToolTip(tr("\u03b8_R learns from photometrically augmented views (blur, "
+                             "colour jitter, grey) whose features are cached too"));
+    m_studentViews = spin(fit, 1, 64, runDefaults.studentViews, tr("Augmented views per image"));
+    auto* studentRow = new QWidget(fit);
+    auto* studentLayout = new QHBoxLayout(studentRow);
+    studentLayout->setContentsMargins(0, 0, 0, 0);
+    studentLayout->addWidget(m_student);
+    studentLayout->addWidget(new QLabel(tr("views"), studentRow));
+    studentLayout->addWidget(m_studentViews);
+    fitForm->addRow(QString(), studentRow);
+    m_checkpointEvery = spin(fit, 1, 1000000, runDefaults.checkpointEvery,
+                             tr("Steps between checkpoints (a cancel always saves one)"));
+    fitForm->addRow(tr("Check&point every"), m_checkpointEvery);
+    right->addWidget(fit);
+
+    // Validation
+    m_validation = new QGroupBox(tr("Validate while fitting"), this);
+    m_validation->setCheckable(true);
+    m_validation->setChecked(false);
+    m_validation->setToolTip(tr("Evaluate \u03b8_M on a labelled split (Acc and mIoU after "
+                                "Hungarian matching) and plot them"));
+    auto* valForm = new QFormLayout(m_validation);
+    m_valSplit = new QComboBox(m_validation);
+    m_valSplit->setEditable(true);
+    valForm->addRow(tr("Split"), m_valSplit);
+    m_valEvery =
+        spin(m_validation, 0, 1000000, 0, tr("Steps between validations"), tr("once per epoch"));
+    valForm->addRow(tr("Every"), m_valEvery);
+    right->addWidget(m_validation);
+    right->addStretch(1);
+
+    m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
+    m_buttons->button(QDialogButtonBox::Ok)->setText(tr("Start Fit"));
+    connect(m_buttons, &QDialogButtonBox::accepted, this, &FitDialog::accept);
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &FitDialog::reject);
+    layout->addWidget(m_buttons);
+
+    connect(m_kind, &QComboBox::currentIndexChanged, this, &FitDialog::onKindChanged);
+    connect(m_root, &QLineEdit::editingFinished, this, [this] {
+        // A folder dataset with labels is worth validating on.
+        if (m_kind->currentIndex() == 0 && !m_existingRun)
+            m_validation->setChecked(QDir(m_root->text()).exists(QStringLiteral("labels")));
+        limitToFolderSize();
+    });
+    onKindChanged();
+    updateMethodControls();
+}
+
+int FitDialog::folderImageCount() const
+{
+    if (m_kind->currentIndex() != 0)
+        return -1;
+    const QDir images(QDir(m_root->text().trimmed()).filePath(QStringLiteral("images")));
+    if (!images.exists())
+        return -1;
+    return int(images
+                   .entryList({QStringLiteral("*.png"), QStringLiteral("*.jpg"),
+                               QStringLiteral("*.jpeg"), QStringLiteral("*.PNG"),
+                               QStringLiteral("*.JPG"), QStringLiteral("*.JPEG")},
+                              QDir::Files)
+                   .size());
+}
+
+void FitDialog::limitToFolderSize()
+{
+    // The defaults follow the data: no more PCA images than the folder holds.
+    const int images = folderImageCount();
+    m_pcaImages->setMaximum(images > 0 ? images : 1000000);
+    if (images > 0)
+        m_pcaImages->setToolTip(tr("Images whose features are pooled for the PCA initialisation "
+                                   "(the folder has %1)")
+                                    .arg(images));
+}
+
+void FitDialog::onKindChanged()
+{
+    const KindInfo& info = kinds().at(std::max(0, m_kind->currentIndex()));
+    m_split->clear();
+    m_split->addItems(info.splits);
+    m_split->setCurrentIndex(0);
+    m_split->lineEdit()->setPlaceholderText(info.kind == DatasetKind::Folder ? tr("all images")
+                                                                             : QString());
+    m_valSplit->clear();
+    m_valSplit->addItems(info.splits.mid(info.kind == DatasetKind::Folder ? 1 : 0));
+    m_valSplit->setCurrentText(info.validation);
+    // The benchmark layouts have a labelled val split; a folder has labels when
+    // it has a labels/ subfolder (checked when its root is entered).
+    if (info.kind != DatasetKind::Folder)
+        m_validation->setChecked(true);
+    limitToFolderSize();
+}
+
+void FitDialog::updateMethodControls()
+{
+    const bool em = m_method->currentIndex() == 0;
+    m_initEpochs->setEnabled(em);
+    m_emaDecay->setEnabled(em);
+    m_emaEvery->setEnabled(em);
+    m_student->setEnabled(em);
+    m_studentViews->setEnabled(em);
+}
+
+DatasetOptions FitDialog::datasetOptions() const
+{
+    DatasetOptions o;
+    o.kind = datasetKindFromString(m_kind->currentData().toString().toStdString());
+    o.root = m_root->text().trimmed().toStdString();
+    o.split = m_split->currentText().trimmed().toStdString();
+    if (o.kind != DatasetKind::Folder && o.split.empty())
+        o.split = "train";
+    if (o.kind == DatasetKind::Folder)
+        o.classes = m_classes->value();
+    return o;
+}
+
+FitRunSettings FitDialog::settings() const
+{
+    FitRunSettings s;
+    s.backbone = m_backbone->currentText().toStdString();
+    s.weights = m_weights->text().trimmed().toStdString();
+    s.runDir = m_run->text().trimmed().toStdString();
+    s.resolution = m_resolution->value();
+    s.threshold = float(m_threshold->value());
+    s.maskCrf = m_maskCrf->isChecked();
+    s.em.method = m_method->currentIndex() == 0 ? EmMethod::PrimapsEm : EmMethod::KMeans;
+    s.em.classes = m_classes->value();
+    s.em.epochs = m_epochs->value();
+    s.em.initEpochs = m_initEpochs->value();
+    s.em.batchSize = m_batch->value();
+    s.em.seed = std::uint64_t(m_seed->value());
+    s.em.learningRate = float(m_learningRate->value());
+    s.em.emaDecay = float(m_emaDecay->value());
+    s.em.emaEvery = m_emaEvery->value();
+    s.em.pcaImages = m_pcaImages->value();
+    s.em.studentAugmentation = s.em.method == EmMethod::PrimapsEm && m_student->isChecked();
+    s.studentViews = m_studentViews->value();
+    s.checkpointEvery = m_checkpointEvery->value();
+    if (m_validation->isChecked()) {
+        s.validationSplit = m_valSplit->currentText().trimmed().toStdString();
+        s.validationEvery = m_valEvery->value();
+    }
+    s.restart = isStartOver();
+    return s;
+}
+
+void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& s)
+{
+    for (int i = 0; i < m_kind->count(); ++i)
+        if (m_kind->itemData(i).toString() == QString::fromLatin1(toString(dataset.kind)))
+            m_kind->setCurrentIndex(i);
+    m_root->setText(QString::fromStdString(dataset.root));
+    m_split->setCurrentText(QString::fromStdString(dataset.split));
+    const int backbone = m_backbone->findText(QString::fromStdString(s.backbone));
+    if (backbone >= 0)
+        m_backbone->setCurrentIndex(backbone);
+    m_weights->setText(QString::fromStdString(s.weights));
+    m_run->setText(QString::fromStdString(s.runDir));
+    m_resolution->setValue(s.resolution);
+    m_threshold->setValue(double(s.threshold));
+    m_maskCrf->setChecked(s.maskCrf);
+    m_method->setCurrentIndex(s.em.method == EmMethod::PrimapsEm ? 0 : 1);
+    m_classes->setValue(std::max(0, s.em.classes));
+    m_epochs->setValue(s.em.epochs);
+    m_initEpochs->setValue(s.em.initEpochs);
+    m_batch->setValue(s.em.batchSize);
+    m_seed->setValue(int(std::min<std::uint64_t>(s.em.seed, INT_MAX)));
+    m_learningRate->setValue(double(s.em.learningRate));
+    m_emaDecay->setValue(double(s.em.emaDecay));
+    m_emaEvery->setValue(s.em.emaEvery);
+    limitToFolderSize(); // the root is known now
+    m_pcaImages->setValue(s.em.pcaImages);
+    m_student->setChecked(s.em.studentAugmentation);
+    m_studentViews->setValue(s.studentViews);
+    m_checkpointEvery->setValue(s.checkpointEvery);
+    m_validation->setChecked(!s.validationSplit.empty());
+    if (!s.validationSplit.empty())
+        m_valSplit->setCurrentText(QString::fromStdString(s.validationSplit));
+    m_valEvery->setValue(s.validationEvery);
+}
+
+bool FitDialog::isStartOver() const
+{
+    return m_startOver->isChecked();
+}
+
+QString FitDialog::runFolderNote() const
+{
+    return m_runNoteText;
+}
+
+void FitDialog::inspectRunFolder()
+{
+    const QString dir = m_run->text().trimmed();
+    m_existingRun = false;
+    m_runNoteText.clear();
+    m_startOver->setChecked(false);
+    m_startOver->setVisible(false);
+    if (!dir.isEmpty() && QFileInfo::exists(QDir(dir).filePath(QStringLiteral("run.json")))) {
+        try {
+            const FitRunFolder run = readFitRunFolder(dir.toStdString());
+            FitRunSettings settings = run.settings;
+            // A cache next to the run stays implicit, so that moving the run
+            // folder keeps working.
+            setRequest(run.dataset, settings);
+            const std::int64_t step = readFitCheckpointStep(dir.toStdString());
+            m_existingRun = true;
+            const QString what =
+                tr("%1 on %2 '%3'")
+                    .arg(run.settings.em.method == EmMethod::KMeans ? tr("a k-means baseline")
+                                                                    : tr("a PriMaPs-EM fit"),
+                         QString::fromLatin1(toString(run.dataset.kind)),
+                         native(QString::fromStdString(run.dataset.root)));
+            if (run.complete)
+                m_runNoteText = tr("This folder holds %1 that finished after %2 steps. Its "
+                                   "settings are loaded.")
+                                    .arg(what)
+                                    .arg(run.steps);
+            else if (step > 0)
+                m_runNoteText = tr("This folder holds %1 with a checkpoint at step %2. Its "
+                                   "settings are loaded; Resume Fit continues it.")
+                                    .arg(what)
+                                    .arg(step);
+            else
+                m_runNoteText = tr("This folder holds %1 that has not reached its first "
+                                   "checkpoint. Its settings are loaded.")
+                                    .arg(what);
+            m_startOver->setVisible(true);
+        } catch (const std::exception& e) {
+            m_runNoteText = tr("This folder's run.json cannot be used: %1")
+                                .arg(QString::fromLocal8Bit(e.what()));
+        }
+    } else if (!dir.isEmpty() && QFileInfo(dir).isDir() && !QDir(dir).isEmpty()) {
+        m_runNoteText = tr("The folder exists and holds no fit; the run's files are added to it.");
+    }
+    m_runNote->setText(m_runNoteText.isEmpty()
+                           ? tr("The same layout as 'primaps fit --out': the CLI can evaluate "
+                                "this run, and a run started by the CLI resumes here.")
+                           : m_runNoteText);
+    m_buttons->button(QDialogButtonBox::Ok)
+        ->setText(resumesExistingRun() ? tr("Resume Fit") : tr("Start Fit"));
+}
+
+QString FitDialog::validate() const
+{
+    const QString root = m_root->text().trimmed();
+    const DatasetKind kind = datasetKindFromString(m_kind->currentData().toString().toStdString());
+    if (root.isEmpty())
+        return tr("Choose the dataset's root folder.");
+    if (!QFileInfo(root).isDir())
+        return tr("The dataset folder '%1' does not exist.").arg(native(root));
+    if (kind == DatasetKind::Folder) {
+        const QDir dir(root);
+        if (!dir.exists(QStringLiteral("images")))
+            return tr("'%1' is not a folder dataset: it has no images/ subfolder (images go in "
+                      "ROOT/images, optional label PNGs in ROOT/labels, class names in "
+                      "ROOT/classes.txt).")
+                .arg(native(root));
+        if (m_classes->value() == 0 && !dir.exists(QStringLiteral("classes.txt")))
+            return tr("'%1' has no classes.txt: set the number of classes.").arg(native(root));
+        const QString split = m_split->currentText().trimmed();
+        if (!split.isEmpty() && split != QLatin1String("all") &&
+            !dir.exists(split + QStringLiteral(".txt")))
+            return tr("The split '%1' needs the list '%2'.")
+                .arg(split, native(dir.filePath(split + QStringLiteral(".txt"))));
+    }
+    const QString run = m_run->text().trimmed();
+    if (run.isEmpty())
+        return tr("Choose a run folder: the prototypes, the history and the checkpoint go there.");
+    if (QFileInfo::exists(run) && !QFileInfo(run).isDir())
+        return tr("The run folder '%1' is a file.").arg(native(run));
+    const QString weights = m_weights->text().trimmed();
+    if (!weights.isEmpty() && !QFileInfo(weights).isFile())
+        return tr("The weights file '%1' does not exist.").arg(native(weights));
+    if (m_validation->isChecked() && m_valSplit->currentText().trimmed().isEmpty())
+        return tr("Name the labelled split to validate on, or turn validation off.");
+    return QString();
+}
+
+void FitDialog::accept()
+{
+    // The run folder may have been typed without leaving the field.
+    if (m_run->text().trimmed() != QString() && !m_existingRun)
+        inspectRunFolder();
+    const QString problem = validate();
+    if (!problem.isEmpty()) {
+        m_messages->dismiss();
+        m_messages->showMessage(problem);
+        return;
+    }
+    QDialog::accept();
+}
+
+void FitDialog::browseRoot()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Dataset Root"), m_root->text());
+    if (!dir.isEmpty())
+        m_root->setText(dir);
+    emit m_root->editingFinished();
+}
+
+void FitDialog::browseRun()
+{
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Run Folder"), m_run->text());
+    if (dir.isEmpty())
+        return;
+    m_run->setText(dir);
+    inspectRunFolder();
+}
+
+void FitDialog::browseWeights()
+{
+    const QString file = QFileDialog::getOpenFileName(
+        this, tr("Backbone Weights"), m_weights->text(),
+        tr("Checkpoints and TorchScript (*.pth *.pt *.ts);;All files (*)"));
+    if (!file.isEmpty())
+        m_weights->setText(file);
+}
+
+void FitDialog::saveRecent() const
+{
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("fit"));
+    settings.setValue(QStringLiteral("kind"), m_kind->currentData());
+    settings.setValue(QStringLiteral("root"), m_root->text());
+    settings.setValue(QStringLiteral("split"), m_split->currentText());
+    settings.setValue(QStringLiteral("backbone"), m_backbone->currentText());
+    settings.setValue(QStringLiteral("weights"), m_weights->text());
+    settings.setValue(QStringLiteral("run"), m_run->text());
+}
+
+void FitDialog::restoreRecent()
+{
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("fit"));
+    const int kind = m_kind->findData(settings.value(QStringLiteral("kind")));
+    if (kind >= 0)
+        m_kind->setCurrentIndex(kind);
+    m_root->setText(settings.value(QStringLiteral("root")).toString());
+    if (settings.contains(QStringLiteral("split")))
+        m_split->setCurrentText(settings.value(QStringLiteral("split")).toString());
+    const int backbone =
+        m_backbone->findText(settings.value(QStringLiteral("backbone")).toString());
+    if (backbone >= 0)
+        m_backbone->setCurrentIndex(backbone);
+    m_weights->setText(settings.value(QStringLiteral("weights")).toString());
+    limitToFolderSize(); // the remembered root's image count caps the PCA images
+    // A new fit goes to a new folder beside the last one.
+    const QString last = settings.value(QStringLiteral("run")).toString();
+    if (!last.isEmpty()) {
+        const QDir parent = QFileInfo(last).absoluteDir();
+        m_run->setText(parent.filePath(QStringLiteral("fit-%1").arg(
+            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")))));
+    }
+    inspectRunFolder();
+}
+
+} // namespace primaps
