@@ -9,7 +9,7 @@
 //   bench_em_quality [--sets 6,12] [--seeds 0,1,2] [--methods kmeans,primaps-em]
 //                    [--protocols paper,robust] [--epochs 50] [--init-epochs 2]
 //                    [--images 120] [--crf] [--clusters N] [--work DIR]
-//                    [--threads N] [--export DIR]
+//                    [--threads N] [--export DIR] [--whiten-ridge R]
 // --export writes the first fit's cached training data as .npy files for
 // replay_reference_em.py (the reference's update rules in Python).
 #include "emquality.h"
@@ -85,14 +85,14 @@ int main(int argc, char** argv)
         {"protocols", "paper,robust"}, {"epochs", "50"}, {"init-epochs", "2"},
         {"images", "120"},       {"crf", "0"},         {"clusters", "0"},
         {"work", (fs::temp_directory_path() / "primaps-em-quality").string()},
-        {"threads", "0"}, {"export", ""}};
+        {"threads", "0"}, {"export", ""}, {"whiten-ridge", "0"}};
     for (int i = 1; i < argc; ++i) {
         std::string key = argv[i];
         if (key == "--help" || key.rfind("--", 0) != 0) {
             std::printf("usage: %s [--sets 6,12] [--seeds 0,1,2] [--methods kmeans,primaps-em]\n"
                         "  [--protocols paper,robust] [--epochs 50] [--init-epochs 2]\n"
                         "  [--images 120] [--crf] [--clusters N] [--work DIR] [--threads N]\n"
-                        "  [--export DIR]\n",
+                        "  [--export DIR] [--whiten-ridge R]\n",
                         argv[0]);
             return key == "--help" ? 0 : 2;
         }
@@ -141,6 +141,7 @@ int main(int argc, char** argv)
                         em.method = emMethodFromString(method);
                         em.protocol = emProtocolFromString(protocol);
                         em.learningRate = defaultLearningRate(em.protocol);
+                        em.whitenRidge = float(std::atof(args["whiten-ridge"].c_str()));
                         em.seed = std::uint64_t(std::atoll(seed.c_str()));
                         em.epochs = std::atoi(args["epochs"].c_str());
                         em.initEpochs = std::atoi(args["init-epochs"].c_str());
