@@ -1,25 +1,23 @@
 // SPDX-License-Identifier: MIT
-// PriMaPs-EM and the k-means baseline (docs/ALGORITHM.md, "PriMaPs-EM"). The gradients are written out
+// PriMaPs-EM and the k-means baseline, step by step (docs/ALGORITHM.md, "PriMaPs-EM");
+// checkpoints and the job are in emfitstate.cpp. The gradients are written out
 // by hand instead of going through autograd: the model is linear (weight-normalised
 // 1x1 prototypes), so the chain rule is short, memory stays bounded per image, and
 // the whole state (Adam moments included) is plain arrays that checkpoint exactly.
 #include "em/emfit.h"
 #include "em/emfit_p.h"
+#include "em/emfitimpl_p.h"
 #include "em/emgradient_p.h"
 
-#include "support/atomicfile.h"
 #include "support/blasthreads_p.h"
 #include "support/error.h"
 
 #include <algorithm>
 #include <ATen/ATen.h>
 #include <cmath>
-#include <nlohmann/json.hpp>
 #include <numeric>
 
 namespace primaps {
-
-using nlohmann::json;
 
 std::vector<std::uint32_t> detail::permutation(std::size_t n, Rng& rng)
 {
@@ -31,56 +29,6 @@ std::vector<std::uint32_t> detail::permutation(std::size_t n, Rng& rng)
 }
 
 namespace {
-
-constexpr int kStateVersion = 1;
-// Robust protocol (docs/em-quality.md): feature positions and restarts of the
-// spherical k-means initialisation; a prototype is starved when it receives
-// less than this share of its fair part (1 / K) of the pseudo-labels counted
-// between two checks, which run every kReseedEvery EM steps.
-constexpr int kInitPositions = 65536;
-constexpr int kInitRestarts = 16;
-// Robust protocol: a mask passes its vote on as a pseudo-label only when at least
-// this share of its pixels agree; a mask split between two clusters would
-// otherwise hand all its pixels to the larger one, and the E-step would move the
-// boundary between them step by step (docs/em-quality.md, "Session 5").
-constexpr double kMinVoteShare = 0.7;
-// The whitening's sample is drawn from its own generator, so that turning it on
-// or off leaves every other random draw of the fit as it was, and a restored
-// fit estimates the same transform again.
-constexpr std::uint64_t kWhiteningStream = 0x77686974656e696eull;
-constexpr double kStarvedShare = 0.25;
-constexpr int kReseedEvery = 10;
-
-using detail::permutation;
-using detail::Rng;
-
-// Adam exactly as torch.optim.Adam (betas 0.9/0.999, eps 1e-8, no weight decay).
-struct Adam
-{
-    std::int64_t step = 0;
-    std::vector<float> m, v;
-
-    void reset(std::size_t n)
-    {
-        step = 0;
-        m.assign(n, 0.0f);
-        v.assign(n, 0.0f);
-    }
-    void update(std::vector<float>& params, const std::vector<float>& grad, float lr)
-    {
-        ++step;
-        const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
-        const float bc1 = 1.0f - std::pow(beta1, float(step));
-        const float bc2 = 1.0f - std::pow(beta2, float(step));
-        const float stepSize = lr / bc1;
-        const float bc2Sqrt = std::sqrt(bc2);
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            m[i] = beta1 * m[i] + (1.0f - beta1) * grad[i];
-            v[i] = beta2 * v[i] + (1.0f - beta2) * grad[i] * grad[i];
-            params[i] -= stepSize * m[i] / (std::sqrt(v[i]) / bc2Sqrt + eps);
-        }
-    }
-};
 
 // A view of float data as a tensor; the owner must outlive it and nobody writes.
 at::Tensor view(const std::vector<float>& values, at::IntArrayRef shape)
@@ -111,42 +59,6 @@ at::Tensor upsample(const at::Tensor& lowRes, int height, int width)
     if (lowRes.size(2) == height && lowRes.size(3) == width)
         return lowRes;
     return at::upsample_bilinear2d(lowRes, {height, width}, false, c10::nullopt, c10::nullopt);
-}
-
-json prototypesJson(const Prototypes& p)
-{
-    return json{
-        {"classes", p.classes}, {"dim", p.dim}, {"gain", p.gain}, {"direction", p.direction}};
-}
-
-// A state's "history": one [phase, epoch, step, loss, ema decay, labelled] per step.
-std::vector<EmStepInfo> historyFrom(const json& history)
-{
-    std::vector<EmStepInfo> steps;
-    for (const json& h : history) {
-        EmStepInfo info;
-        info.phase = EmPhase(h.at(0).get<int>());
-        info.epoch = h.at(1).get<int>();
-        info.step = h.at(2).get<std::int64_t>();
-        info.loss = h.at(3).get<double>();
-        info.emaDecay = h.at(4).get<double>();
-        info.labelledFraction = h.at(5).get<double>();
-        steps.push_back(info);
-    }
-    return steps;
-}
-
-Prototypes prototypesFrom(const json& j)
-{
-    Prototypes p;
-    p.classes = j.at("classes").get<int>();
-    p.dim = j.at("dim").get<int>();
-    p.gain = j.at("gain").get<std::vector<float>>();
-    p.direction = j.at("direction").get<std::vector<float>>();
-    if (p.classes < 0 || p.dim < 0 || p.gain.size() != std::size_t(p.classes) ||
-        p.direction.size() != std::size_t(p.classes) * std::size_t(p.dim))
-        throw Error("prototypes: sizes do not match classes x dim");
-    return p;
 }
 
 } // namespace
@@ -249,168 +161,6 @@ const char* toString(EmPhase phase)
     }
     return "done";
 }
-
-struct EmFit::Impl
-{
-    const EmDataSource& data;
-    EmParams params;
-    std::size_t imageCount = 0;
-
-    EmPhase phase = EmPhase::Pca;
-    int epoch = 0;
-    int batchInEpoch = 0;
-    std::int64_t stepsDone = 0;
-    std::vector<std::uint32_t> order;
-    Rng rng;
-
-    Prototypes thetaM, thetaR;
-    Adam adamGain, adamDirection;
-    std::int64_t emSteps = 0;
-    std::int64_t emaCalls = 0;
-    // Robust protocol: pseudo-labelled pixels per cluster since the last check
-    // for starved prototypes, and how many were re-seeded in the whole fit.
-    std::vector<double> pseudoPixels;
-    std::int64_t reseeds = 0;
-    std::vector<EmStepInfo> history;
-    // Robust protocol with whitening: the data the fit sees, and the prototypes
-    // folded back onto the raw features for the accessors.
-    std::unique_ptr<detail::WhitenedSource> whitened;
-    mutable Prototypes foldedM, foldedR;
-
-    Impl(const EmDataSource& source, const EmParams& p) : data(source), params(p) {}
-
-    bool whitens() const
-    {
-        return params.protocol == EmProtocol::Robust && params.whitenRidge > 0;
-    }
-    const EmDataSource& source() const { return whitened ? *whitened : data; }
-
-    void estimateWhitening()
-    {
-        Rng r{params.seed ^ kWhiteningStream};
-        const std::vector<std::uint32_t> sample = permutation(imageCount, r);
-        const std::size_t count =
-            std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
-        whitened = std::make_unique<detail::WhitenedSource>(
-            data, detail::estimateWhitening(
-                      data,
-                      std::vector<std::uint32_t>(sample.begin(),
-                                                 sample.begin() + std::ptrdiff_t(count)),
-                      kInitPositions, params.whitenRidge, r));
-    }
-
-    const Prototypes& rawSpace(const Prototypes& p, Prototypes& folded) const
-    {
-        if (!whitened || p.classes == 0)
-            return p;
-        folded = whitened->whitening().foldIntoRawSpace(p);
-        return folded;
-    }
-
-    int batchSize() const
-    {
-        return int(std::min<std::size_t>(std::size_t(params.batchSize), imageCount));
-    }
-    int stepsPerEpoch() const
-    {
-        const std::size_t b = std::size_t(batchSize());
-        return int(params.dropLast ? imageCount / b : (imageCount + b - 1) / b);
-    }
-    int kmeansEpochs() const
-    {
-        return params.method == EmMethod::KMeans ? params.epochs : params.initEpochs;
-    }
-    int emEpochs() const { return params.method == EmMethod::KMeans ? 0 : params.epochs; }
-
-    std::vector<std::uint32_t> batch() const
-    {
-        const std::size_t b = std::size_t(batchSize());
-        const std::size_t begin = std::size_t(batchInEpoch) * b;
-        const std::size_t end = std::min(order.size(), begin + b);
-        return std::vector<std::uint32_t>(order.begin() + std::ptrdiff_t(begin),
-                                          order.begin() + std::ptrdiff_t(end));
-    }
-
-    FeatureMap checkedFeatures(std::size_t index, bool student) const
-    {
-        FeatureMap f =
-            student ? source().studentFeatures(index, studentViewOf(index))
-                    : source().features(index);
-        if (f.empty() || f.values.size() != std::size_t(f.channels) * f.positions())
-            throw Error("image " + std::to_string(index) + ": empty or inconsistent features");
-        if (thetaR.dim > 0 && f.channels != thetaR.dim)
-            throw Error("image " + std::to_string(index) + ": features have " +
-                        std::to_string(f.channels) + " channels, the fit " +
-                        std::to_string(thetaR.dim));
-        return f;
-    }
-
-    // The augmented view an image gets in this epoch: a function of seed, epoch and
-    // image only, so resuming reproduces it.
-    std::uint64_t studentViewOf(std::size_t index) const
-    {
-        Rng r{params.seed ^ (std::uint64_t(epoch + 1) * 0x9e3779b97f4a7c15ull) ^
-              (std::uint64_t(index) << 32)};
-        return r.next();
-    }
-
-    // Moves to the next epoch or phase after a finished epoch.
-    void advanceEpoch()
-    {
-        batchInEpoch = 0;
-        ++epoch;
-        if (phase == EmPhase::KMeans && epoch >= kmeansEpochs()) {
-            leaveKMeans();
-        } else if (phase == EmPhase::Em && epoch >= emEpochs()) {
-            phase = EmPhase::Done;
-        }
-        if (phase != EmPhase::Done)
-            order = permutation(imageCount, rng);
-    }
-
-    void enterKMeans()
-    {
-        phase = EmPhase::KMeans;
-        epoch = 0;
-        batchInEpoch = 0;
-        adamGain.reset(0);
-        adamDirection.reset(thetaR.direction.size());
-        if (kmeansEpochs() == 0)
-            leaveKMeans();
-        if (phase != EmPhase::Done)
-            order = permutation(imageCount, rng);
-    }
-
-    // After the k-means warm start: PriMaPs-EM, or the end for the baseline.
-    void leaveKMeans()
-    {
-        if (emEpochs() > 0)
-            enterEm();
-        else
-            phase = EmPhase::Done;
-    }
-
-    // The reference's method run starts from the k-means prototypes with unit gain,
-    // theta_M a copy of theta_R, and a fresh optimiser.
-    void enterEm()
-    {
-        phase = EmPhase::Em;
-        epoch = 0;
-        batchInEpoch = 0;
-        std::fill(thetaR.gain.begin(), thetaR.gain.end(), 1.0f);
-        thetaM = thetaR;
-        adamGain.reset(thetaR.gain.size());
-        adamDirection.reset(thetaR.direction.size());
-        emSteps = 0;
-        emaCalls = 0;
-        pseudoPixels.assign(std::size_t(thetaR.classes), 0.0);
-    }
-
-    EmStepInfo pcaStep();
-    EmStepInfo kmeansStep();
-    EmStepInfo emStep();
-    double emaUpdate();
-};
 
 EmStepInfo EmFit::Impl::pcaStep()
 {
@@ -786,216 +536,6 @@ EmStepInfo EmFit::step()
     info.step = ++d->stepsDone;
     d->history.push_back(info);
     return info;
-}
-
-std::string EmFit::saveState() const
-{
-    const EmParams& p = d->params;
-    json history = json::array();
-    for (const EmStepInfo& h : d->history)
-        history.push_back({int(h.phase), h.epoch, h.step, h.loss, h.emaDecay, h.labelledFraction});
-    json state = {
-        {"format", "primaps-em-state"},
-        {"version", kStateVersion},
-        {"params",
-         {{"method", toString(p.method)},
-          {"protocol", toString(p.protocol)},
-          {"classes", p.classes},
-          {"epochs", p.epochs},
-          {"init_epochs", p.initEpochs},
-          {"batch_size", p.batchSize},
-          {"seed", p.seed},
-          {"learning_rate", p.learningRate},
-          {"ema_decay", p.emaDecay},
-          {"ema_every", p.emaEvery},
-          {"focal_gamma", p.focalGamma},
-          {"pca_images", p.pcaImages},
-          {"student_augmentation", p.studentAugmentation},
-          {"drop_last", p.dropLast},
-          {"whiten_ridge", d->whitens() ? p.whitenRidge : 0.0f}}},
-        {"images", d->imageCount},
-        {"phase", int(d->phase)},
-        {"epoch", d->epoch},
-        {"batch_in_epoch", d->batchInEpoch},
-        {"steps_done", d->stepsDone},
-        {"order", d->order},
-        {"rng", d->rng.state},
-        {"theta_m", prototypesJson(d->thetaM)},
-        {"theta_r", prototypesJson(d->thetaR)},
-        {"adam_gain", {{"step", d->adamGain.step}, {"m", d->adamGain.m}, {"v", d->adamGain.v}}},
-        {"adam_direction",
-         {{"step", d->adamDirection.step}, {"m", d->adamDirection.m}, {"v", d->adamDirection.v}}},
-        {"em_steps", d->emSteps},
-        {"ema_calls", d->emaCalls},
-        {"pseudo_pixels", d->pseudoPixels},
-        {"reseeds", d->reseeds},
-        {"history", history},
-    };
-    return state.dump();
-}
-
-void EmFit::restoreState(const std::string& text)
-{
-    Impl restored(d->data, d->params);
-    restored.imageCount = d->imageCount;
-    try {
-        const json s = json::parse(text);
-        if (s.at("format") != "primaps-em-state" || s.at("version") != kStateVersion)
-            throw Error("not an EM state of this version");
-        const json& p = s.at("params");
-        const EmParams& mine = d->params;
-        const bool same =
-            p.at("method") == toString(mine.method) &&
-            // States written before protocols existed are the paper's procedure.
-            p.value("protocol", std::string("paper")) == toString(mine.protocol) &&
-            p.at("classes") == mine.classes &&
-            p.at("epochs") == mine.epochs && p.at("init_epochs") == mine.initEpochs &&
-            p.at("batch_size") == mine.batchSize && p.at("seed") == mine.seed &&
-            p.at("learning_rate").get<float>() == mine.learningRate &&
-            p.at("ema_decay").get<float>() == mine.emaDecay && p.at("ema_every") == mine.emaEvery &&
-            p.at("focal_gamma").get<float>() == mine.focalGamma &&
-            p.at("pca_images") == mine.pcaImages &&
-            p.at("student_augmentation") == mine.studentAugmentation &&
-            p.at("drop_last") == mine.dropLast &&
-            // States written before the whitening existed fitted raw features.
-            p.value("whiten_ridge", 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
-        if (!same)
-            throw Error("the state was made with other fit parameters");
-        if (s.at("images").get<std::size_t>() != d->imageCount)
-            throw Error("the state was made for " +
-                        std::to_string(s.at("images").get<std::size_t>()) +
-                        " images, the data has " + std::to_string(d->imageCount));
-        const int phase = s.at("phase").get<int>();
-        if (phase < int(EmPhase::Pca) || phase > int(EmPhase::Done))
-            throw Error("invalid phase");
-        restored.phase = EmPhase(phase);
-        restored.epoch = s.at("epoch").get<int>();
-        restored.batchInEpoch = s.at("batch_in_epoch").get<int>();
-        restored.stepsDone = s.at("steps_done").get<std::int64_t>();
-        restored.order = s.at("order").get<std::vector<std::uint32_t>>();
-        restored.rng.state = s.at("rng").get<std::uint64_t>();
-        restored.thetaM = prototypesFrom(s.at("theta_m"));
-        restored.thetaR = prototypesFrom(s.at("theta_r"));
-        restored.adamGain.step = s.at("adam_gain").at("step").get<std::int64_t>();
-        restored.adamGain.m = s.at("adam_gain").at("m").get<std::vector<float>>();
-        restored.adamGain.v = s.at("adam_gain").at("v").get<std::vector<float>>();
-        restored.adamDirection.step = s.at("adam_direction").at("step").get<std::int64_t>();
-        restored.adamDirection.m = s.at("adam_direction").at("m").get<std::vector<float>>();
-        restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
-        restored.emSteps = s.at("em_steps").get<std::int64_t>();
-        restored.emaCalls = s.at("ema_calls").get<std::int64_t>();
-        restored.pseudoPixels = s.value("pseudo_pixels", std::vector<double>());
-        restored.reseeds = s.value("reseeds", std::int64_t(0));
-        restored.history = historyFrom(s.at("history"));
-        if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
-            (restored.order.size() != d->imageCount ||
-             restored.adamDirection.m.size() != restored.thetaR.direction.size() ||
-             restored.adamDirection.v.size() != restored.thetaR.direction.size() ||
-             restored.adamGain.m.size() != restored.adamGain.v.size() ||
-             restored.thetaM.direction.size() != restored.thetaR.direction.size() ||
-             restored.thetaR.classes != d->params.classes ||
-             (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
-              restored.pseudoPixels.size() != std::size_t(d->params.classes))))
-            throw Error("inconsistent sizes");
-    } catch (const Error& e) {
-        throw Error(std::string("cannot restore the EM state: ") + e.what());
-    } catch (const std::exception& e) {
-        throw Error(std::string("cannot restore the EM state: malformed (") + e.what() + ")");
-    }
-    d->phase = restored.phase;
-    d->epoch = restored.epoch;
-    d->batchInEpoch = restored.batchInEpoch;
-    d->stepsDone = restored.stepsDone;
-    d->order = std::move(restored.order);
-    d->rng = restored.rng;
-    d->thetaM = std::move(restored.thetaM);
-    d->thetaR = std::move(restored.thetaR);
-    d->adamGain = std::move(restored.adamGain);
-    d->adamDirection = std::move(restored.adamDirection);
-    d->emSteps = restored.emSteps;
-    d->emaCalls = restored.emaCalls;
-    d->pseudoPixels = std::move(restored.pseudoPixels);
-    d->reseeds = restored.reseeds;
-    d->history = std::move(restored.history);
-    d->whitened.reset();
-    if (d->whitens() && d->phase != EmPhase::Pca)
-        d->estimateWhitening();
-}
-
-std::string prototypesToJson(const Prototypes& prototypes)
-{
-    return prototypesJson(prototypes).dump();
-}
-
-Prototypes prototypesFromJson(const std::string& text)
-{
-    try {
-        return prototypesFrom(json::parse(text));
-    } catch (const Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw Error(std::string("malformed prototypes: ") + e.what());
-    }
-}
-
-EmFitJob::EmFitJob(EmFit& fit, std::string checkpointPath, int checkpointEvery)
-    : fit_(fit), checkpointPath_(std::move(checkpointPath)), checkpointEvery_(checkpointEvery)
-{
-}
-
-void EmFitJob::setValidation(int everySteps, Validator validator)
-{
-    validateEvery_ = everySteps;
-    validator_ = std::move(validator);
-}
-
-void EmFitJob::run(JobControl& control)
-{
-    auto save = [this] {
-        if (!checkpointPath_.empty())
-            writeFileAtomic(checkpointPath_, fit_.saveState());
-    };
-    const EmParams& p = fit_.params();
-    while (!fit_.done()) {
-        if (!control.proceed()) {
-            save();
-            return;
-        }
-        const EmStepInfo info = fit_.step();
-        JobProgress progress;
-        progress.stage = toString(info.phase);
-        progress.step = fit_.stepsDone();
-        progress.totalSteps = fit_.totalSteps();
-        progress.fraction = double(progress.step) / double(progress.totalSteps);
-        progress.epoch = info.epoch;
-        progress.epochs = info.phase == EmPhase::Em      ? p.epochs
-                          : p.method == EmMethod::KMeans ? p.epochs
-                                                         : p.initEpochs;
-        progress.values.emplace_back("loss", info.loss);
-        if (info.phase == EmPhase::Em)
-            progress.values.emplace_back("labelled", info.labelledFraction);
-        if (info.emaDecay >= 0)
-            progress.values.emplace_back("ema_decay", info.emaDecay);
-        if (validator_ &&
-            ((validateEvery_ > 0 && progress.step % validateEvery_ == 0) || fit_.done())) {
-            const Metrics metrics = validator_(fit_);
-            validations_.emplace_back(progress.step, metrics);
-            progress.values.insert(progress.values.end(), metrics.begin(), metrics.end());
-        }
-        if (checkpointEvery_ > 0 && progress.step % checkpointEvery_ == 0)
-            save();
-        control.report(progress);
-    }
-    save();
-}
-
-std::vector<EmStepInfo> emHistoryFromState(const std::string& state)
-{
-    try {
-        return historyFrom(json::parse(state).at("history"));
-    } catch (const std::exception& e) {
-        throw Error(std::string("not an EM state (") + e.what() + ")");
-    }
 }
 
 } // namespace primaps

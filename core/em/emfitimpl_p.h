@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The state of an EM fit, shared by emfit.cpp (the steps) and emfitstate.cpp
+// (checkpoints, the job). No LibTorch here.
+
+#include "em/emfit.h"
+#include "em/emfit_p.h"
+#include "support/error.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace primaps::detail {
+
+inline constexpr int kStateVersion = 1;
+// Robust protocol (docs/em-quality.md): feature positions and restarts of the
+// spherical k-means initialisation; a prototype is starved when it receives
+// less than this share of its fair part (1 / K) of the pseudo-labels counted
+// between two checks, which run every kReseedEvery EM steps.
+inline constexpr int kInitPositions = 65536;
+inline constexpr int kInitRestarts = 16;
+// Robust protocol: a mask passes its vote on as a pseudo-label only when at least
+// this share of its pixels agree; a mask split between two clusters would
+// otherwise hand all its pixels to the larger one, and the E-step would move the
+// boundary between them step by step (docs/em-quality.md, "Session 5").
+inline constexpr double kMinVoteShare = 0.7;
+// The whitening's sample is drawn from its own generator, so that turning it on
+// or off leaves every other random draw of the fit as it was, and a restored
+// fit estimates the same transform again.
+inline constexpr std::uint64_t kWhiteningStream = 0x77686974656e696eull;
+inline constexpr double kStarvedShare = 0.25;
+inline constexpr int kReseedEvery = 10;
+
+// Adam exactly as torch.optim.Adam (betas 0.9/0.999, eps 1e-8, no weight decay).
+struct Adam
+{
+    std::int64_t step = 0;
+    std::vector<float> m, v;
+
+    void reset(std::size_t n)
+    {
+        step = 0;
+        m.assign(n, 0.0f);
+        v.assign(n, 0.0f);
+    }
+    void update(std::vector<float>& params, const std::vector<float>& grad, float lr)
+    {
+        ++step;
+        const float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+        const float bc1 = 1.0f - std::pow(beta1, float(step));
+        const float bc2 = 1.0f - std::pow(beta2, float(step));
+        const float stepSize = lr / bc1;
+        const float bc2Sqrt = std::sqrt(bc2);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            m[i] = beta1 * m[i] + (1.0f - beta1) * grad[i];
+            v[i] = beta2 * v[i] + (1.0f - beta2) * grad[i] * grad[i];
+            params[i] -= stepSize * m[i] / (std::sqrt(v[i]) / bc2Sqrt + eps);
+        }
+    }
+};
+
+} // namespace primaps::detail
+
+namespace primaps {
+
+using detail::Adam;
+using detail::Rng;
+using detail::permutation;
+
+using detail::kInitPositions;
+using detail::kInitRestarts;
+using detail::kMinVoteShare;
+using detail::kWhiteningStream;
+using detail::kStarvedShare;
+using detail::kReseedEvery;
+using detail::kStateVersion;
+
+struct EmFit::Impl
+{
+    const EmDataSource& data;
+    EmParams params;
+    std::size_t imageCount = 0;
+
+    EmPhase phase = EmPhase::Pca;
+    int epoch = 0;
+    int batchInEpoch = 0;
+    std::int64_t stepsDone = 0;
+    std::vector<std::uint32_t> order;
+    Rng rng;
+
+    Prototypes thetaM, thetaR;
+    Adam adamGain, adamDirection;
+    std::int64_t emSteps = 0;
+    std::int64_t emaCalls = 0;
+    // Robust protocol: pseudo-labelled pixels per cluster since the last check
+    // for starved prototypes, and how many were re-seeded in the whole fit.
+    std::vector<double> pseudoPixels;
+    std::int64_t reseeds = 0;
+    std::vector<EmStepInfo> history;
+    // Robust protocol with whitening: the data the fit sees, and the prototypes
+    // folded back onto the raw features for the accessors.
+    std::unique_ptr<detail::WhitenedSource> whitened;
+    mutable Prototypes foldedM, foldedR;
+
+    Impl(const EmDataSource& source, const EmParams& p) : data(source), params(p) {}
+
+    bool whitens() const
+    {
+        return params.protocol == EmProtocol::Robust && params.whitenRidge > 0;
+    }
+    const EmDataSource& source() const { return whitened ? *whitened : data; }
+
+    void estimateWhitening()
+    {
+        Rng r{params.seed ^ kWhiteningStream};
+        const std::vector<std::uint32_t> sample = permutation(imageCount, r);
+        const std::size_t count =
+            std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
+        whitened = std::make_unique<detail::WhitenedSource>(
+            data, detail::estimateWhitening(
+                      data,
+                      std::vector<std::uint32_t>(sample.begin(),
+                                                 sample.begin() + std::ptrdiff_t(count)),
+                      kInitPositions, params.whitenRidge, r));
+    }
+
+    const Prototypes& rawSpace(const Prototypes& p, Prototypes& folded) const
+    {
+        if (!whitened || p.classes == 0)
+            return p;
+        folded = whitened->whitening().foldIntoRawSpace(p);
+        return folded;
+    }
+
+    int batchSize() const
+    {
+        return int(std::min<std::size_t>(std::size_t(params.batchSize), imageCount));
+    }
+    int stepsPerEpoch() const
+    {
+        const std::size_t b = std::size_t(batchSize());
+        return int(params.dropLast ? imageCount / b : (imageCount + b - 1) / b);
+    }
+    int kmeansEpochs() const
+    {
+        return params.method == EmMethod::KMeans ? params.epochs : params.initEpochs;
+    }
+    int emEpochs() const { return params.method == EmMethod::KMeans ? 0 : params.epochs; }
+
+    std::vector<std::uint32_t> batch() const
+    {
+        const std::size_t b = std::size_t(batchSize());
+        const std::size_t begin = std::size_t(batchInEpoch) * b;
+        const std::size_t end = std::min(order.size(), begin + b);
+        return std::vector<std::uint32_t>(order.begin() + std::ptrdiff_t(begin),
+                                          order.begin() + std::ptrdiff_t(end));
+    }
+
+    FeatureMap checkedFeatures(std::size_t index, bool student) const
+    {
+        FeatureMap f =
+            student ? source().studentFeatures(index, studentViewOf(index))
+                    : source().features(index);
+        if (f.empty() || f.values.size() != std::size_t(f.channels) * f.positions())
+            throw Error("image " + std::to_string(index) + ": empty or inconsistent features");
+        if (thetaR.dim > 0 && f.channels != thetaR.dim)
+            throw Error("image " + std::to_string(index) + ": features have " +
+                        std::to_string(f.channels) + " channels, the fit " +
+                        std::to_string(thetaR.dim));
+        return f;
+    }
+
+    // The augmented view an image gets in this epoch: a function of seed, epoch and
+    // image only, so resuming reproduces it.
+    std::uint64_t studentViewOf(std::size_t index) const
+    {
+        Rng r{params.seed ^ (std::uint64_t(epoch + 1) * 0x9e3779b97f4a7c15ull) ^
+              (std::uint64_t(index) << 32)};
+        return r.next();
+    }
+
+    // Moves to the next epoch or phase after a finished epoch.
+    void advanceEpoch()
+    {
+        batchInEpoch = 0;
+        ++epoch;
+        if (phase == EmPhase::KMeans && epoch >= kmeansEpochs()) {
+            leaveKMeans();
+        } else if (phase == EmPhase::Em && epoch >= emEpochs()) {
+            phase = EmPhase::Done;
+        }
+        if (phase != EmPhase::Done)
+            order = permutation(imageCount, rng);
+    }
+
+    void enterKMeans()
+    {
+        phase = EmPhase::KMeans;
+        epoch = 0;
+        batchInEpoch = 0;
+        adamGain.reset(0);
+        adamDirection.reset(thetaR.direction.size());
+        if (kmeansEpochs() == 0)
+            leaveKMeans();
+        if (phase != EmPhase::Done)
+            order = permutation(imageCount, rng);
+    }
+
+    // After the k-means warm start: PriMaPs-EM, or the end for the baseline.
+    void leaveKMeans()
+    {
+        if (emEpochs() > 0)
+            enterEm();
+        else
+            phase = EmPhase::Done;
+    }
+
+    // The reference's method run starts from the k-means prototypes with unit gain,
+    // theta_M a copy of theta_R, and a fresh optimiser.
+    void enterEm()
+    {
+        phase = EmPhase::Em;
+        epoch = 0;
+        batchInEpoch = 0;
+        std::fill(thetaR.gain.begin(), thetaR.gain.end(), 1.0f);
+        thetaM = thetaR;
+        adamGain.reset(thetaR.gain.size());
+        adamDirection.reset(thetaR.direction.size());
+        emSteps = 0;
+        emaCalls = 0;
+        pseudoPixels.assign(std::size_t(thetaR.classes), 0.0);
+    }
+
+    EmStepInfo pcaStep();
+    EmStepInfo kmeansStep();
+    EmStepInfo emStep();
+    double emaUpdate();
+};
+
+} // namespace primaps

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+// An EM fit's checkpoints (the whole state as JSON, restored exactly), the
+// prototypes' JSON form, and the job that runs a fit step by step with
+// checkpoints and validation. The steps themselves are in emfit.cpp.
+#include "em/emfitimpl_p.h"
+
+#include "support/atomicfile.h"
+#include "support/error.h"
+
+#include <nlohmann/json.hpp>
+
+namespace primaps {
+
+using nlohmann::json;
+
+namespace {
+
+json prototypesJson(const Prototypes& p)
+{
+    return json{
+        {"classes", p.classes}, {"dim", p.dim}, {"gain", p.gain}, {"direction", p.direction}};
+}
+
+// A state's "history": one [phase, epoch, step, loss, ema decay, labelled] per step.
+std::vector<EmStepInfo> historyFrom(const json& history)
+{
+    std::vector<EmStepInfo> steps;
+    for (const json& h : history) {
+        EmStepInfo info;
+        info.phase = EmPhase(h.at(0).get<int>());
+        info.epoch = h.at(1).get<int>();
+        info.step = h.at(2).get<std::int64_t>();
+        info.loss = h.at(3).get<double>();
+        info.emaDecay = h.at(4).get<double>();
+        info.labelledFraction = h.at(5).get<double>();
+        steps.push_back(info);
+    }
+    return steps;
+}
+
+Prototypes prototypesFrom(const json& j)
+{
+    Prototypes p;
+    p.classes = j.at("classes").get<int>();
+    p.dim = j.at("dim").get<int>();
+    p.gain = j.at("gain").get<std::vector<float>>();
+    p.direction = j.at("direction").get<std::vector<float>>();
+    if (p.classes < 0 || p.dim < 0 || p.gain.size() != std::size_t(p.classes) ||
+        p.direction.size() != std::size_t(p.classes) * std::size_t(p.dim))
+        throw Error("prototypes: sizes do not match classes x dim");
+    return p;
+}
+
+} // namespace
+
+std::string EmFit::saveState() const
+{
+    const EmParams& p = d->params;
+    json history = json::array();
+    for (const EmStepInfo& h : d->history)
+        history.push_back({int(h.phase), h.epoch, h.step, h.loss, h.emaDecay, h.labelledFraction});
+    json state = {
+        {"format", "primaps-em-state"},
+        {"version", kStateVersion},
+        {"params",
+         {{"method", toString(p.method)},
+          {"protocol", toString(p.protocol)},
+          {"classes", p.classes},
+          {"epochs", p.epochs},
+          {"init_epochs", p.initEpochs},
+          {"batch_size", p.batchSize},
+          {"seed", p.seed},
+          {"learning_rate", p.learningRate},
+          {"ema_decay", p.emaDecay},
+          {"ema_every", p.emaEvery},
+          {"focal_gamma", p.focalGamma},
+          {"pca_images", p.pcaImages},
+          {"student_augmentation", p.studentAugmentation},
+          {"drop_last", p.dropLast},
+          {"whiten_ridge", d->whitens() ? p.whitenRidge : 0.0f}}},
+        {"images", d->imageCount},
+        {"phase", int(d->phase)},
+        {"epoch", d->epoch},
+        {"batch_in_epoch", d->batchInEpoch},
+        {"steps_done", d->stepsDone},
+        {"order", d->order},
+        {"rng", d->rng.state},
+        {"theta_m", prototypesJson(d->thetaM)},
+        {"theta_r", prototypesJson(d->thetaR)},
+        {"adam_gain", {{"step", d->adamGain.step}, {"m", d->adamGain.m}, {"v", d->adamGain.v}}},
+        {"adam_direction",
+         {{"step", d->adamDirection.step}, {"m", d->adamDirection.m}, {"v", d->adamDirection.v}}},
+        {"em_steps", d->emSteps},
+        {"ema_calls", d->emaCalls},
+        {"pseudo_pixels", d->pseudoPixels},
+        {"reseeds", d->reseeds},
+        {"history", history},
+    };
+    return state.dump();
+}
+
+void EmFit::restoreState(const std::string& text)
+{
+    Impl restored(d->data, d->params);
+    restored.imageCount = d->imageCount;
+    try {
+        const json s = json::parse(text);
+        if (s.at("format") != "primaps-em-state" || s.at("version") != kStateVersion)
+            throw Error("not an EM state of this version");
+        const json& p = s.at("params");
+        const EmParams& mine = d->params;
+        const bool same =
+            p.at("method") == toString(mine.method) &&
+            // States written before protocols existed are the paper's procedure.
+            p.value("protocol", std::string("paper")) == toString(mine.protocol) &&
+            p.at("classes") == mine.classes &&
+            p.at("epochs") == mine.epochs && p.at("init_epochs") == mine.initEpochs &&
+            p.at("batch_size") == mine.batchSize && p.at("seed") == mine.seed &&
+            p.at("learning_rate").get<float>() == mine.learningRate &&
+            p.at("ema_decay").get<float>() == mine.emaDecay && p.at("ema_every") == mine.emaEvery &&
+            p.at("focal_gamma").get<float>() == mine.focalGamma &&
+            p.at("pca_images") == mine.pcaImages &&
+            p.at("student_augmentation") == mine.studentAugmentation &&
+            p.at("drop_last") == mine.dropLast &&
+            // States written before the whitening existed fitted raw features.
+            p.value("whiten_ridge", 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
+        if (!same)
+            throw Error("the state was made with other fit parameters");
+        if (s.at("images").get<std::size_t>() != d->imageCount)
+            throw Error("the state was made for " +
+                        std::to_string(s.at("images").get<std::size_t>()) +
+                        " images, the data has " + std::to_string(d->imageCount));
+        const int phase = s.at("phase").get<int>();
+        if (phase < int(EmPhase::Pca) || phase > int(EmPhase::Done))
+            throw Error("invalid phase");
+        restored.phase = EmPhase(phase);
+        restored.epoch = s.at("epoch").get<int>();
+        restored.batchInEpoch = s.at("batch_in_epoch").get<int>();
+        restored.stepsDone = s.at("steps_done").get<std::int64_t>();
+        restored.order = s.at("order").get<std::vector<std::uint32_t>>();
+        restored.rng.state = s.at("rng").get<std::uint64_t>();
+        restored.thetaM = prototypesFrom(s.at("theta_m"));
+        restored.thetaR = prototypesFrom(s.at("theta_r"));
+        restored.adamGain.step = s.at("adam_gain").at("step").get<std::int64_t>();
+        restored.adamGain.m = s.at("adam_gain").at("m").get<std::vector<float>>();
+        restored.adamGain.v = s.at("adam_gain").at("v").get<std::vector<float>>();
+        restored.adamDirection.step = s.at("adam_direction").at("step").get<std::int64_t>();
+        restored.adamDirection.m = s.at("adam_direction").at("m").get<std::vector<float>>();
+        restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
+        restored.emSteps = s.at("em_steps").get<std::int64_t>();
+        restored.emaCalls = s.at("ema_calls").get<std::int64_t>();
+        restored.pseudoPixels = s.value("pseudo_pixels", std::vector<double>());
+        restored.reseeds = s.value("reseeds", std::int64_t(0));
+        restored.history = historyFrom(s.at("history"));
+        if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
+            (restored.order.size() != d->imageCount ||
+             restored.adamDirection.m.size() != restored.thetaR.direction.size() ||
+             restored.adamDirection.v.size() != restored.thetaR.direction.size() ||
+             restored.adamGain.m.size() != restored.adamGain.v.size() ||
+             restored.thetaM.direction.size() != restored.thetaR.direction.size() ||
+             restored.thetaR.classes != d->params.classes ||
+             (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
+              restored.pseudoPixels.size() != std::size_t(d->params.classes))))
+            throw Error("inconsistent sizes");
+    } catch (const Error& e) {
+        throw Error(std::string("cannot restore the EM state: ") + e.what());
+    } catch (const std::exception& e) {
+        throw Error(std::string("cannot restore the EM state: malformed (") + e.what() + ")");
+    }
+    d->phase = restored.phase;
+    d->epoch = restored.epoch;
+    d->batchInEpoch = restored.batchInEpoch;
+    d->stepsDone = restored.stepsDone;
+    d->order = std::move(restored.order);
+    d->rng = restored.rng;
+    d->thetaM = std::move(restored.thetaM);
+    d->thetaR = std::move(restored.thetaR);
+    d->adamGain = std::move(restored.adamGain);
+    d->adamDirection = std::move(restored.adamDirection);
+    d->emSteps = restored.emSteps;
+    d->emaCalls = restored.emaCalls;
+    d->pseudoPixels = std::move(restored.pseudoPixels);
+    d->reseeds = restored.reseeds;
+    d->history = std::move(restored.history);
+    d->whitened.reset();
+    if (d->whitens() && d->phase != EmPhase::Pca)
+        d->estimateWhitening();
+}
+
+std::string prototypesToJson(const Prototypes& prototypes)
+{
+    return prototypesJson(prototypes).dump();
+}
+
+Prototypes prototypesFromJson(const std::string& text)
+{
+    try {
+        return prototypesFrom(json::parse(text));
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Error(std::string("malformed prototypes: ") + e.what());
+    }
+}
+
+EmFitJob::EmFitJob(EmFit& fit, std::string checkpointPath, int checkpointEvery)
+    : fit_(fit), checkpointPath_(std::move(checkpointPath)), checkpointEvery_(checkpointEvery)
+{
+}
+
+void EmFitJob::setValidation(int everySteps, Validator validator)
+{
+    validateEvery_ = everySteps;
+    validator_ = std::move(validator);
+}
+
+void EmFitJob::run(JobControl& control)
+{
+    auto save = [this] {
+        if (!checkpointPath_.empty())
+            writeFileAtomic(checkpointPath_, fit_.saveState());
+    };
+    const EmParams& p = fit_.params();
+    while (!fit_.done()) {
+        if (!control.proceed()) {
+            save();
+            return;
+        }
+        const EmStepInfo info = fit_.step();
+        JobProgress progress;
+        progress.stage = toString(info.phase);
+        progress.step = fit_.stepsDone();
+        progress.totalSteps = fit_.totalSteps();
+        progress.fraction = double(progress.step) / double(progress.totalSteps);
+        progress.epoch = info.epoch;
+        progress.epochs = info.phase == EmPhase::Em      ? p.epochs
+                          : p.method == EmMethod::KMeans ? p.epochs
+                                                         : p.initEpochs;
+        progress.values.emplace_back("loss", info.loss);
+        if (info.phase == EmPhase::Em)
+            progress.values.emplace_back("labelled", info.labelledFraction);
+        if (info.emaDecay >= 0)
+            progress.values.emplace_back("ema_decay", info.emaDecay);
+        if (validator_ &&
+            ((validateEvery_ > 0 && progress.step % validateEvery_ == 0) || fit_.done())) {
+            const Metrics metrics = validator_(fit_);
+            validations_.emplace_back(progress.step, metrics);
+            progress.values.insert(progress.values.end(), metrics.begin(), metrics.end());
+        }
+        if (checkpointEvery_ > 0 && progress.step % checkpointEvery_ == 0)
+            save();
+        control.report(progress);
+    }
+    save();
+}
+
+std::vector<EmStepInfo> emHistoryFromState(const std::string& state)
+{
+    try {
+        return historyFrom(json::parse(state).at("history"));
+    } catch (const std::exception& e) {
+        throw Error(std::string("not an EM state (") + e.what() + ")");
+    }
+}
+
+} // namespace primaps
