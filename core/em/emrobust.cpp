@@ -3,6 +3,7 @@
 // spherical k-means initialisation with k-means++ seeding and restarts, and the
 // re-seeding of prototypes that the E-step starves of pseudo-labels.
 #include "em/emfit_p.h"
+#include "em/emsampling_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -47,18 +48,24 @@ at::Tensor plusPlusSeeds(const at::Tensor& x, int k, Rng& rng)
 
 } // namespace
 
-Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                           int k, int maxPositions, int restarts, Rng& rng)
+at::Tensor sampleFeaturePositions(const EmDataSource& data,
+                                  const std::vector<std::uint32_t>& images, int maxPositions,
+                                  Rng& rng)
 {
     if (images.empty())
-        throw Error("the initialisation has no images");
-    // Positions drawn evenly from the images, so one large image does not
-    // dominate, and the memory stays bounded whatever the dataset's size.
+        throw Error("no images to draw feature positions from");
     const std::int64_t perImage =
         std::max<std::int64_t>(1, std::int64_t(maxPositions) / std::int64_t(images.size()));
     std::vector<at::Tensor> rows;
+    int dim = 0;
     for (std::uint32_t index : images) {
         const FeatureMap f = data.features(index);
+        if (dim == 0)
+            dim = f.channels;
+        else if (f.channels != dim)
+            throw Error("image " + std::to_string(index) + ": features have " +
+                        std::to_string(f.channels) + " channels, the others " +
+                        std::to_string(dim));
         const std::int64_t positions = std::int64_t(f.positions());
         const at::Tensor x = matrixOf(f).t();
         if (positions <= perImage) {
@@ -70,7 +77,15 @@ Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint
             pick.push_back(std::int64_t(rng.below(std::uint64_t(positions))));
         rows.push_back(x.index_select(0, at::tensor(pick, at::kLong)));
     }
-    const at::Tensor x = at::cat(rows, 0);
+    return at::cat(rows, 0);
+}
+
+Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
+                           int k, int maxPositions, int restarts, Rng& rng)
+{
+    if (images.empty())
+        throw Error("the initialisation has no images");
+    const at::Tensor x = sampleFeaturePositions(data, images, maxPositions, rng);
     const at::Tensor unit = x / x.norm(2, {1}, true).clamp_min(1e-12);
     if (unit.size(0) < k)
         throw Error("the initialisation needs at least as many feature positions as prototypes");

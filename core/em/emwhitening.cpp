@@ -13,23 +13,13 @@
 // prototypes folded back onto the raw features, which every consumer (eval,
 // exports, the studio) uses unchanged.
 #include "em/emfit_p.h"
+#include "em/emsampling_p.h"
 #include "support/error.h"
 
 #include <ATen/ATen.h>
 #include <cmath>
 
 namespace primaps::detail {
-
-namespace {
-
-at::Tensor rowsOf(const FeatureMap& f)
-{
-    return at::from_blob(const_cast<float*>(f.values.data()),
-                         {f.channels, std::int64_t(f.positions())}, at::kFloat)
-        .t();
-}
-
-} // namespace
 
 Whitening estimateWhitening(const EmDataSource& data, const std::vector<std::uint32_t>& images,
                             int maxPositions, float ridge, Rng& rng)
@@ -38,30 +28,8 @@ Whitening estimateWhitening(const EmDataSource& data, const std::vector<std::uin
         throw Error("the whitening has no images");
     if (!(ridge > 0))
         throw Error("the whitening ridge must be > 0");
-    const std::int64_t perImage =
-        std::max<std::int64_t>(1, std::int64_t(maxPositions) / std::int64_t(images.size()));
-    std::vector<at::Tensor> rows;
-    int dim = 0;
-    for (std::uint32_t index : images) {
-        const FeatureMap f = data.features(index);
-        if (dim == 0)
-            dim = f.channels;
-        else if (f.channels != dim)
-            throw Error("image " + std::to_string(index) + ": features have " +
-                        std::to_string(f.channels) + " channels, the others " +
-                        std::to_string(dim));
-        const std::int64_t positions = std::int64_t(f.positions());
-        const at::Tensor x = rowsOf(f);
-        if (positions <= perImage) {
-            rows.push_back(x.clone());
-            continue;
-        }
-        std::vector<std::int64_t> pick;
-        for (std::int64_t i = 0; i < perImage; ++i)
-            pick.push_back(std::int64_t(rng.below(std::uint64_t(positions))));
-        rows.push_back(x.index_select(0, at::tensor(pick, at::kLong)));
-    }
-    const at::Tensor x = at::cat(rows, 0).to(at::kDouble);
+    const at::Tensor x =
+        sampleFeaturePositions(data, images, maxPositions, rng).to(at::kDouble);
     if (x.size(0) < 2)
         throw Error("the whitening needs at least two feature positions");
     const at::Tensor norms = x.norm(2, {1}, true);
@@ -82,7 +50,7 @@ Whitening estimateWhitening(const EmDataSource& data, const std::vector<std::uin
             .to(at::kFloat)
             .contiguous();
     Whitening w;
-    w.dim = dim;
+    w.dim = int(x.size(1));
     w.ridge = ridge;
     w.matrix.assign(transform.data_ptr<float>(), transform.data_ptr<float>() + transform.numel());
     return w;
