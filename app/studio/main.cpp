@@ -2,6 +2,7 @@
 // primaps-studio: the desktop application. Everything but the command line
 // lives in MainWindow.
 
+#include "common/imagelimitsdialog.h"
 #include "explore/featureviewwidget.h"
 #include "explore/imagelistwidget.h"
 #include "mainwindow.h"
@@ -91,6 +92,7 @@ int main(int argc, char* argv[])
     parser.process(app);
 
     primaps::configureThreads();
+    primaps::applyStoredPixelBudget(); // Decompose > Image limits
 
     primaps::MainWindow window;
     const QString shotPath = parser.value(screenshot);

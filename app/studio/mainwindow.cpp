@@ -12,6 +12,7 @@
 #include "support/datadir.h"
 #include "evaluate/evaluationwidget.h"
 #include "common/exportfolder.h"
+#include "common/imagelimitsdialog.h"
 #include "explore/featureviewwidget.h"
 #include "fit/fitdialog.h"
 #include "fit/fitmonitorwidget.h"
@@ -338,6 +339,7 @@ void MainWindow::createActions()
         manager->activateWindow();
     });
     backbones->setStatusTip(tr("List, download and import the backbones' weights"));
+    decompose->addAction(createImageLimitsAction(this));
 
     QMenu* fit = menuBar()->addMenu(tr("F&it"));
     QAction* newFit = fit->addAction(tr("&New Fit\u2026"), this, &MainWindow::newFitDialog);
