@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <string>
@@ -16,6 +17,25 @@ namespace primaps {
 namespace {
 
 constexpr int kScaleCount = int(FilterBankV1Backbone::kScales.size());
+
+// OpenCV (4.6, imgproc's color_lab.cpp) builds its RGB <-> Lab/Luv lookup tables on
+// the first such conversion, guarded only by a plain `static bool initialized`: no
+// lock. Two threads whose first Lab conversion overlaps (the studio's review of an
+// image and its class-count job over the dataset start together) both build all
+// nine tables (4.7 MB), writing the same static arrays at once, and each table
+// pointer keeps the last writer's copy: the other thread's tables are lost
+// (LeakSanitizer in tst_studio_review, docs/sanitizers-and-fuzzing.md). The first
+// conversion of the process therefore runs alone, on a one-pixel image; call_once
+// makes every later caller wait for it and see the finished tables.
+void buildOpenCvLabTablesOnce()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        const cv::Mat pixel(1, 1, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5));
+        cv::Mat lab;
+        cv::cvtColor(pixel, lab, cv::COLOR_RGB2Lab);
+    });
+}
 
 enum Filter
 {
@@ -289,6 +309,7 @@ FeatureMap filterBankResponses(const cv::Mat& rgb)
     const auto& kScales = FilterBankV1Backbone::kScales;
     cv::Mat unit, lab;
     rgb.convertTo(unit, CV_32F, 1.0 / 255.0);
+    buildOpenCvLabTablesOnce();
     cv::cvtColor(unit, lab, cv::COLOR_RGB2Lab);
     cv::Mat planes[3];
     cv::split(lab, planes);

@@ -118,7 +118,13 @@ std::vector<std::uint32_t> parseCocoRleString(const std::string& text)
     std::vector<std::uint32_t> counts;
     std::size_t p = 0;
     while (p < text.size()) {
-        std::int64_t x = 0;
+        // The 5-bit groups are assembled unsigned and sign-extended there: shifting
+        // a signed value into or past its sign bit is undefined in C++17. A run
+        // (up to 2^32 - 1) or a difference of two runs needs at most 34 bits with
+        // its sign, 7 groups; longer values are refused, so every shift stays
+        // below 64 and the difference below can be added without overflow.
+        constexpr int kMaxGroups = 7;
+        std::uint64_t bits = 0;
         int k = 0;
         bool more = true;
         while (more) {
@@ -128,19 +134,24 @@ std::vector<std::uint32_t> parseCocoRleString(const std::string& text)
             if (c < 0 || c > 0x3f)
                 throw Error("COCO RLE: character '" + std::string(1, text[p]) + "' at " +
                             std::to_string(p) + " is not in the alphabet");
-            if (k > 12)
-                throw Error("COCO RLE: a value is too long");
-            x |= std::int64_t(c & 0x1f) << (5 * k);
+            if (k == kMaxGroups)
+                throw Error("COCO RLE: run " + std::to_string(counts.size()) +
+                            " is longer than " + std::to_string(kMaxGroups) +
+                            " characters, more than a 32-bit run needs");
+            bits |= std::uint64_t(c & 0x1f) << (5 * k);
             more = (c & 0x20) != 0;
             ++p;
             ++k;
             if (!more && (c & 0x10))
-                x |= -(std::int64_t(1) << (5 * k)); // sign-extend
+                bits |= ~std::uint64_t(0) << (5 * k); // sign-extend
         }
+        // Two's complement, |x| < 2^35 (the conversion is exact for these values).
+        std::int64_t x = static_cast<std::int64_t>(bits);
         if (counts.size() > 2)
             x += std::int64_t(counts[counts.size() - 2]);
         if (x < 0 || x > std::int64_t(UINT32_MAX))
-            throw Error("COCO RLE: run " + std::to_string(counts.size()) + " is negative");
+            throw Error("COCO RLE: run " + std::to_string(counts.size()) + " is " +
+                        (x < 0 ? "negative" : "beyond 2^32 - 1"));
         counts.push_back(std::uint32_t(x));
     }
     return counts;

@@ -30,7 +30,8 @@ cv::Mat cocoMaskFromRuns(const std::vector<std::uint32_t>& counts, int rows, int
 std::string cocoRleString(const std::vector<std::uint32_t>& counts);
 
 /// Parses cocoRleString() text. Throws primaps::Error on a character outside
-/// '0'..'o', a truncated value or a negative count.
+/// '0'..'o', a truncated value, a value longer than 7 characters (a 32-bit run
+/// never needs more) or a count outside 0..2^32 - 1.
 std::vector<std::uint32_t> parseCocoRleString(const std::string& text);
 
 /// Label Studio's brush RLE of a sequence of bytes (label-studio-converter's

@@ -57,15 +57,18 @@ std::vector<long> decodeCocoString(const std::string& s)
     std::vector<long> counts;
     std::size_t p = 0;
     while (p < s.size()) {
-        long x = 0;
+        // Assembled unsigned: maskApi.c's `x |= -1 << 5 * k` shifts a negative
+        // value, which C++17 leaves undefined (UBSan).
+        unsigned long bits = 0;
         int k = 0;
         int c = 0;
         do {
             c = s[p++] - 48;
-            x |= long(c & 0x1f) << (5 * k++);
+            bits |= static_cast<unsigned long>(c & 0x1f) << (5 * k++);
         } while (c & 0x20);
         if (c & 0x10)
-            x |= -1L << (5 * k);
+            bits |= ~0UL << (5 * k);
+        long x = static_cast<long>(bits);
         if (counts.size() > 2)
             x += counts[counts.size() - 2];
         counts.push_back(x);
@@ -212,6 +215,21 @@ private slots:
         QCOMPARE(decodeCocoString(s), (std::vector<long>{0, 40, 1, 1}));
         QCOMPARE(ix::parseCocoRleString(s), (std::vector<std::uint32_t>{0, 40, 1, 1}));
         QVERIFY(!primaps::testing::errorOf([] { ix::parseCocoRleString("0~"); }).empty());
+        // The extremes of 32-bit runs: differences of -(2^32 - 2) and +(2^32 - 2)
+        // need all seven groups with their sign, in both decoders.
+        const std::vector<std::uint32_t> extremes = {0, 4294967295u, 1, 1, 0, 4294967295u, 7};
+        const std::string wide = ix::cocoRleString(extremes);
+        QCOMPARE(ix::parseCocoRleString(wide), extremes);
+        QCOMPARE(decodeCocoString(wide), std::vector<long>(extremes.begin(), extremes.end()));
+        // Refused: eight groups (more than any 32-bit run needs) and a first count of
+        // 2^33 (six empty groups with "more", 'P' = 48 + 32, then 8 in the seventh).
+        QVERIFY(primaps::testing::errorOf([] { ix::parseCocoRleString("PPPPPPP0"); })
+                    .find("longer than 7") != std::string::npos);
+        QVERIFY(primaps::testing::errorOf([] { ix::parseCocoRleString("PPPPPP8"); })
+                    .find("beyond 2^32 - 1") != std::string::npos);
+        // A difference that makes a run negative: 2nd = 1, 4th = 1 + (-2) (-2 = 'N').
+        QVERIFY(primaps::testing::errorOf([] { ix::parseCocoRleString("011N"); })
+                    .find("negative") != std::string::npos);
     }
 
     void brushRleGolden()

@@ -4,6 +4,7 @@
 #include "decompose/primaps.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <opencv2/imgproc.hpp>
 #include <QtTest>
 #include <string>
+#include <thread>
 #include <vector>
 
 using primaps::Backbone;
@@ -384,6 +386,8 @@ class TestFilterBank : public QObject
     Q_OBJECT
 
 private slots:
+    // Must stay the first function: it needs the process's first Lab conversion.
+    void firstUseFromManyThreadsAgrees();
     void describesItself();
     void outputShape_data();
     void outputShape();
@@ -399,6 +403,38 @@ private slots:
     void recommendedThresholdIsNearBest_data();
     void recommendedThresholdIsNearBest();
 };
+
+void TestFilterBank::firstUseFromManyThreadsAgrees()
+{
+    // OpenCV builds its Lab lookup tables lazily without a lock; the filter bank
+    // builds them once before its first conversion (filterbank.cpp). Here four
+    // threads make the process's first conversion at the same moment, as the
+    // studio's review and class-count jobs do. Without that guard the tables are
+    // built twice, written concurrently, and one set is lost: LeakSanitizer fails
+    // this executable in the sanitizer build (packaging/test.sh --sanitizers).
+    // Every thread must also get the features a later single-threaded call gets.
+    const cv::Mat rgb = randomImage({64, 48}, 5);
+    constexpr int kThreads = 4;
+    std::vector<FeatureMap> results(kThreads);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            FilterBankBackbone backbone;
+            ready.fetch_add(1);
+            while (ready.load() < kThreads)
+                std::this_thread::yield();
+            results[std::size_t(t)] = backbone.extract(rgb);
+        });
+    for (std::thread& thread : threads)
+        thread.join();
+    const FeatureMap expected = FilterBankBackbone().extract(rgb);
+    for (const FeatureMap& f : results) {
+        QCOMPARE(f.values.size(), expected.values.size());
+        QVERIFY(std::memcmp(f.values.data(), expected.values.data(),
+                            f.values.size() * sizeof(float)) == 0);
+    }
+}
 
 void TestFilterBank::describesItself()
 {
