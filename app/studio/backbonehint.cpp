@@ -97,13 +97,9 @@ void BackboneHint::dismiss()
 
 void BackboneHint::openBackbones()
 {
-    for (QAction* menu : m_window->menuBar()->actions())
-        if (menu->menu())
-            for (QAction* action : menu->menu()->actions())
-                if (action->text() == MainWindow::tr("&Backbones\u2026")) {
-                    action->trigger();
-                    return;
-                }
+    // Decompose ▸ Backbones… (ExplorePerspective), which owns the one manager.
+    if (auto* action = m_window->findChild<QAction*>(QStringLiteral("BackbonesAction")))
+        action->trigger();
 }
 
 } // namespace primaps

@@ -30,11 +30,7 @@ QDockWidget* installMessageLog(MainWindow* window)
     toggle->setText(MainWindow::tr("&Message Log"));
     toggle->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_M));
     toggle->setStatusTip(MainWindow::tr("Every message of this session"));
-    for (QAction* menu : window->menuBar()->actions())
-        if (menu->menu() && menu->text() == MainWindow::tr("&View")) {
-            menu->menu()->addAction(toggle);
-            break;
-        }
+    window->viewMenu()->addAction(toggle);
     return dock;
 }
 

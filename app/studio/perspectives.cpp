@@ -126,13 +126,10 @@ PerspectiveController::PerspectiveController(MainWindow* window) : QObject(windo
         connect(action, &QAction::triggered, this, [this, p] { setCurrent(p); });
         m_window->addAction(action);
     }
-    for (QAction* menu : m_window->menuBar()->actions())
-        if (menu->menu() && menu->text() == tr("&View")) {
-            menu->menu()->addSeparator();
-            QAction* reset = menu->menu()->addAction(tr("&Reset Perspective Layout"), this,
+    m_window->viewMenu()->addSeparator();
+    QAction* reset = m_window->viewMenu()->addAction(tr("&Reset Perspective Layout"), this,
                                                      &PerspectiveController::resetLayout);
-            reset->setStatusTip(tr("Back to the default docks of the current perspective"));
-        }
+    reset->setStatusTip(tr("Back to the default docks of the current perspective"));
     // The side columns run the full height, so that a dock below the canvas
     // takes its height from the canvas, not from them.
     m_window->setCorner(Qt::BottomLeftCorner, Qt::LeftDockWidgetArea);
@@ -256,6 +253,15 @@ void PerspectiveController::switchTo(Perspective perspective)
     m_switching = false;
     fitToScreen();
     emit perspectiveChanged(perspective);
+}
+
+void PerspectiveController::showDock(Perspective perspective, QDockWidget* dock)
+{
+    // Unless the user looks at the dataset next to it.
+    if (m_current != Perspective::Review)
+        setCurrent(perspective);
+    dock->show();
+    dock->raise();
 }
 
 void PerspectiveController::resetLayout()

@@ -71,6 +71,10 @@ public:
     /// Stores the current arrangement (also in QSettings when persisting).
     void saveCurrent();
 
+    /// A dock that opens by itself (a fit starts, an evaluation runs): shows
+    /// and raises it, and brings `perspective` unless the user looks at Review.
+    void showDock(Perspective perspective, QDockWidget* dock);
+
     /// The area the window must fit: its screen's available geometry, or the
     /// override (the command line's --size).
     QRect availableGeometry() const;

@@ -31,12 +31,8 @@ PlaybackPanel::PlaybackPanel(MainWindow* window) : QObject(window), m_window(win
     m_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
                         QDockWidget::DockWidgetFloatable);
     window->addDockWidget(Qt::BottomDockWidgetArea, m_dock);
-    for (QMenu* menu : window->menuBar()->findChildren<QMenu*>())
-        if (menu->title() == MainWindow::tr("&View")) {
-            m_dock->toggleViewAction()->setText(tr("&Playback"));
-            menu->addAction(m_dock->toggleViewAction());
-            break;
-        }
+    m_dock->toggleViewAction()->setText(tr("&Playback"));
+    window->viewMenu()->addAction(m_dock->toggleViewAction());
     m_layer = new CanvasImageLayer(window->canvas(), kPlaybackLayerZ, this);
 
     connect(window, &MainWindow::decompositionShown, this, &PlaybackPanel::onDecompositionShown);

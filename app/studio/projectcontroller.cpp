@@ -108,8 +108,7 @@ ProjectController::ProjectController(MainWindow* window, ReviewController* revie
             finishApply();
     });
 
-    QMenu* file = m_window->menuBar()->actions().value(0) ? m_window->menuBar()->actions()[0]->menu()
-                                                          : nullptr;
+    QMenu* file = m_window->fileMenu();
     if (file) {
         const QList<QAction*> actions = file->actions();
         QAction* before = actions.size() > 4 ? actions[4] : nullptr;

@@ -115,8 +115,7 @@ void ReviewController::createDocks()
 
 void ReviewController::createActions()
 {
-    QMenu* file = m_window->menuBar()->actions().value(0) ? m_window->menuBar()->actions()[0]->menu()
-                                                          : nullptr;
+    QMenu* file = m_window->fileMenu();
     m_openDatasetAction = new QAction(tr("Open &Dataset\u2026"), this);
     m_openDatasetAction->setToolTip(tr("Page through a dataset split's images and ground truth"));
     connect(m_openDatasetAction, &QAction::triggered, this, &ReviewController::openDatasetDialog);

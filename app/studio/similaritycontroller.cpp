@@ -83,11 +83,7 @@ SimilarityController::SimilarityController(MainWindow* window) : QObject(window)
                                  "(Ctrl+click a patch to show them)"));
     m_clearAction->setEnabled(false);
     connect(m_clearAction, &QAction::triggered, this, &SimilarityController::clearSimilarity);
-    for (QMenu* menu : window->menuBar()->findChildren<QMenu*>())
-        if (menu->title() == MainWindow::tr("&View")) {
-            menu->addAction(m_clearAction);
-            break;
-        }
+    window->viewMenu()->addAction(m_clearAction);
 
     connect(&m_watcher, &QFutureWatcherBase::finished, this, &SimilarityController::onComputed);
     connect(&m_pcaWatcher, &QFutureWatcherBase::finished, this,

@@ -61,6 +61,12 @@ QString percent(double fraction)
     return QStringLiteral("%1 %").arg(100.0 * fraction, 0, 'f', 1);
 }
 
+// The width of a new window on this screen.
+int defaultWidth(MainWindow& w)
+{
+    return w.perspectives()->defaultWindowSize().width();
+}
+
 QString describe(const QRect& r)
 {
     return QStringLiteral("%1x%2+%3+%4").arg(r.width()).arg(r.height()).arg(r.x()).arg(r.y());
@@ -406,6 +412,60 @@ private slots:
         QVERIFY(fit->isChecked());
         QVERIFY(canvas->isFitToWindow());
         QVERIFY(badgeShows(canvas->zoomText()));
+    }
+
+    // A window comes back at the size and place it was closed with, in every
+    // perspective it was closed in: the window's geometry is restored after the
+    // perspective's dock arrangement, so the minimum size of another
+    // perspective's docks (Explore's, shown first) does not widen it.
+    void restoredWindowKeepsItsSize_data()
+    {
+        QTest::addColumn<Perspective>("perspective");
+        QTest::addColumn<QSize>("size");
+        for (Perspective p : PerspectiveController::all()) {
+            QTest::addRow("%s 720x560", qPrintable(PerspectiveController::name(p)))
+                << p << QSize(720, 560);
+            QTest::addRow("%s 1180x700", qPrintable(PerspectiveController::name(p)))
+                << p << QSize(1180, 700);
+        }
+    }
+
+    void restoredWindowKeepsItsSize()
+    {
+        QFETCH(Perspective, perspective);
+        QFETCH(QSize, size);
+        QSettings().clear();
+        QSize saved;
+        QPoint savedPosition;
+        {
+            MainWindow w;
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            w.perspectives()->setCurrent(perspective);
+            // Clear of the screen's top edge, where restoreGeometry() would move
+            // a window without a title bar (offscreen) down by a title bar's height.
+            w.move(40, 60);
+            w.resize(size);
+            QTest::qWait(100); // the layout settled, any fit to the screen done
+            // As small as the perspective's docks allow (Explore's and Fit's
+            // need more than 720 px).
+            saved = w.size();
+            savedPosition = w.pos();
+            QVERIFY(saved.width() < defaultWidth(w));
+            QVERIFY(w.close()); // writes the settings as a user's close does
+        }
+        for (int round = 0; round < 2; ++round) { // and again: no creeping
+            MainWindow w;
+            w.restoreSettings();
+            w.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&w));
+            QTest::qWait(100);
+            QCOMPARE(w.perspectives()->current(), perspective);
+            QCOMPARE(w.size(), saved);
+            QCOMPARE(w.pos(), savedPosition);
+            QVERIFY(w.close());
+        }
+        QSettings().clear();
     }
 
     void namesRoundTrip()

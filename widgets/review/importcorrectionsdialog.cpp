@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "review/importcorrectionsdialog.h"
 #include "common/backgroundpool.h"
+#include "common/dialogrows.h"
 
 #include <cmath>
 #include <QComboBox>
@@ -61,22 +62,15 @@ ImportCorrectionsDialog::ImportCorrectionsDialog(const QString& runDir, QWidget*
 {
     setWindowTitle(tr("Import Corrections"));
     auto* layout = new QVBoxLayout(this);
-    auto* intro = new QLabel(
-        tr("Reads annotations corrected in an annotation tool from an export of <b>%1</b>, "
-           "stores the changed pixels as the run's corrections (as <tt>primaps import</tt> "
-           "does) and shows what the annotators changed. Label names are matched to the "
-           "run's classes exactly; other names are listed and left alone.")
-            .arg(QDir::toNativeSeparators(runDir).toHtmlEscaped()),
-        this);
-    intro->setWordWrap(true);
-    layout->addWidget(intro);
+    addRunIntro(layout,
+                tr("Reads annotations corrected in an annotation tool from an export of <b>%1</b>, "
+                   "stores the changed pixels as the run's corrections (as <tt>primaps import</tt> "
+                   "does) and shows what the annotators changed. Label names are matched to the "
+                   "run's classes exactly; other names are listed and left alone."),
+                runDir, this);
     auto* form = new QFormLayout;
     m_file = new QLineEdit(this);
-    auto* browse = new QPushButton(tr("Browse\u2026"), this);
-    auto* fileRow = new QHBoxLayout;
-    fileRow->addWidget(m_file, 1);
-    fileRow->addWidget(browse);
-    form->addRow(tr("Annotations"), fileRow);
+    QPushButton* browse = addPathRow(form, tr("Annotations"), m_file, this);
     m_format = new QComboBox(this);
     m_format->addItem(tr("COCO JSON"), int(interchange::AnnotationFormat::Coco));
     m_format->addItem(tr("CVAT Segmentation mask 1.1 (zip)"),
@@ -88,14 +82,9 @@ ImportCorrectionsDialog::ImportCorrectionsDialog(const QString& runDir, QWidget*
     m_overwrite = new QCheckBox(tr("Replace corrections an image already has"), this);
     form->addRow(QString(), m_overwrite);
     layout->addLayout(form);
-    m_progress = new QProgressBar(this);
-    m_progress->setRange(0, 1000);
-    m_progress->hide();
-    layout->addWidget(m_progress);
-    m_status = new QLabel(this);
-    m_status->setWordWrap(true);
-    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    layout->addWidget(m_status);
+    const JobFeedback feedback = addJobFeedback(layout, this);
+    m_progress = feedback.progress;
+    m_status = feedback.status;
     m_classes = table({tr("Class"), tr("Changed"), tr("Pseudo-label"), tr("Corrected"), tr("IoU")},
                       this);
     m_images = table({tr("Image"), tr("Changed"), tr("Pixels"), tr("Classes changed"), tr("Status")},

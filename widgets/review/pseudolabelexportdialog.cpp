@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "review/pseudolabelexportdialog.h"
 #include "common/backgroundpool.h"
+#include "common/dialogrows.h"
 
 #include "backbones/backbone.h"
 #include "runs/evaluationreport.h"
@@ -36,21 +37,15 @@ PseudoLabelExportDialog::PseudoLabelExportDialog(const QString& runDir,
 {
     setWindowTitle(tr("Export Pseudo-Label Dataset"));
     auto* layout = new QVBoxLayout(this);
-    auto* intro = new QLabel(
-        tr("Writes a label PNG per image of <b>%1</b> as <tt>primaps export</tt> does: the "
-           "prediction mapped to classes by the run's match (with your overrides, merges and "
-           "ignored clusters), the run's class names and colours, and your corrections.")
-            .arg(QDir::toNativeSeparators(runDir).toHtmlEscaped()),
-        this);
-    intro->setWordWrap(true);
-    layout->addWidget(intro);
+    addRunIntro(layout,
+                tr("Writes a label PNG per image of <b>%1</b> as <tt>primaps export</tt> does: the "
+                   "prediction mapped to classes by the run's match (with your overrides, merges "
+                   "and ignored clusters), the run's class names and colours, and your "
+                   "corrections."),
+                runDir, this);
     auto* form = new QFormLayout;
     m_folder = new QLineEdit(this);
-    auto* browse = new QPushButton(tr("Browse\u2026"), this);
-    auto* folderRow = new QHBoxLayout;
-    folderRow->addWidget(m_folder, 1);
-    folderRow->addWidget(browse);
-    form->addRow(tr("Output folder"), folderRow);
+    QPushButton* browse = addPathRow(form, tr("Output folder"), m_folder, this);
     m_theta = new QComboBox(this);
     m_theta->addItem(tr("\u03b8_M (EMA, as 'primaps export' by default)"), QStringLiteral("m"));
     m_theta->addItem(tr("\u03b8_R (trained)"), QStringLiteral("r"));
@@ -84,14 +79,9 @@ PseudoLabelExportDialog::PseudoLabelExportDialog(const QString& runDir,
     formats->addStretch();
     form->addRow(tr("Also as"), formats);
     layout->addLayout(form);
-    m_progress = new QProgressBar(this);
-    m_progress->setRange(0, 1000);
-    m_progress->hide();
-    layout->addWidget(m_progress);
-    m_status = new QLabel(this);
-    m_status->setWordWrap(true);
-    m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    layout->addWidget(m_status);
+    const JobFeedback feedback = addJobFeedback(layout, this);
+    m_progress = feedback.progress;
+    m_status = feedback.status;
     auto* buttons = new QDialogButtonBox(this);
     m_start = buttons->addButton(tr("Export"), QDialogButtonBox::AcceptRole);
     m_cancel = buttons->addButton(QDialogButtonBox::Cancel);

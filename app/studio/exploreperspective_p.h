@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Values the main window's translation units share (mainwindow.cpp,
-// mainwindowtoolbar.cpp); not part of its interface.
+// Values the Explore perspective's translation units share (exploreperspective.cpp,
+// exploretoolbar.cpp); not part of its interface.
 
 #include <cmath>
 
-namespace primaps::mainwindow_detail {
+namespace primaps::explore_detail {
 
 constexpr int kDefaultOpacity = 60;
 constexpr double kThresholdMin = 0.01;
@@ -17,4 +17,4 @@ inline int toSlider(double tau)
     return int(std::lround(tau * 100.0));
 }
 
-} // namespace primaps::mainwindow_detail
+} // namespace primaps::explore_detail

@@ -1,70 +1,36 @@
 // SPDX-License-Identifier: MIT
-// The main window's tool bar (backbone, threshold, CRF, compare, edit, overlay, zoom)
-// and its status bar.
+// The Explore perspective's decomposition tool bar (backbone, threshold, CRF,
+// compare, edit, overlay, zoom) and its part of the status bar.
+#include "exploreperspective.h"
+#include "exploreperspective_p.h"
 #include "mainwindow.h"
-#include "mainwindow_p.h"
-#include "playbackpanel.h"
-#include "similaritycontroller.h"
 
-#include "support/atomicfile.h"
-#include "backbones/backbone.h"
-#include "backbonehint.h"
-#include "backbonemanager/backbonemanagerdialog.h"
-#include "explore/canvaswidget.h"
-#include "support/datadir.h"
-#include "evaluate/evaluationwidget.h"
-#include "common/exportfolder.h"
-#include "explore/featureviewwidget.h"
-#include "fit/fitdialog.h"
-#include "fit/fitmonitorwidget.h"
-#include "explore/imagelistwidget.h"
 #include "annotate/labeleditor.h"
-#include "explore/legendwidget.h"
-#include "messagelog.h"
-#include "common/messagewidget.h"
-#include "image/overlay.h"
-#include "perspectives.h"
-#include "projectcontroller.h"
-#include "reviewcontroller.h"
-#include "support/runtime.h"
-#include "explore/stepperwidget.h"
+#include "backbones/backbone.h"
+#include "explore/canvaswidget.h"
 
-#include <cmath>
-#include <opencv2/imgproc.hpp>
 #include <QAction>
-#include <QApplication>
 #include <QCheckBox>
-#include <QCloseEvent>
 #include <QComboBox>
-#include <QDir>
-#include <QDockWidget>
 #include <QDoubleSpinBox>
-#include <QFileDialog>
-#include <QFileInfo>
-#include <QFutureWatcher>
-#include <QHBoxLayout>
+#include <QFrame>
 #include <QLabel>
-#include <QMenuBar>
-#include <QMessageBox>
-#include <QMimeData>
 #include <QProgressBar>
-#include <QSettings>
 #include <QSlider>
-#include <QStandardPaths>
 #include <QStatusBar>
-#include <QtConcurrent/QtConcurrentRun>
 #include <QTimer>
 #include <QToolBar>
 #include <QToolButton>
-#include <QVBoxLayout>
 
 namespace primaps {
 
-using namespace mainwindow_detail;
+using namespace explore_detail;
 
-void MainWindow::createToolBar()
+void ExplorePerspective::createToolBar()
 {
-    QToolBar* bar = addToolBar(tr("Decomposition"));
+    CanvasWidget* canvas = m_window->canvas();
+    LabelEditor* editor = m_window->labelEditor();
+    QToolBar* bar = m_window->addToolBar(tr("Decomposition"));
     bar->setObjectName(QStringLiteral("DecompositionToolBar"));
     bar->setMovable(false);
     bar->setToolButtonStyle(Qt::ToolButtonTextOnly);
@@ -127,9 +93,9 @@ void MainWindow::createToolBar()
         else
             onThresholdEdited(value / 100.0);
     });
-    connect(m_thresholdSlider, &QSlider::sliderReleased, this, &MainWindow::onThresholdReleased);
+    connect(m_thresholdSlider, &QSlider::sliderReleased, this, &ExplorePerspective::onThresholdReleased);
     connect(m_thresholdSpin, qOverload<double>(&QDoubleSpinBox::valueChanged), this,
-            &MainWindow::onThresholdEdited);
+            &ExplorePerspective::onThresholdEdited);
     connect(m_thresholdReset, &QToolButton::clicked, this, [this] {
         m_useRecommendedThreshold = true;
         if (m_recommendedThreshold > 0.0)
@@ -152,7 +118,7 @@ void MainWindow::createToolBar()
     spacer(4);
     // Correcting labels is a mode: its tool row shows only while the mode is on,
     // so the window stays calm for people who only explore proposals.
-    bar->addAction(m_editor->editModeAction());
+    bar->addAction(editor->editModeAction());
     spacer(18);
 
     auto* opacityLabel = new QLabel(tr("Overlay"), bar);
@@ -169,12 +135,12 @@ void MainWindow::createToolBar()
         m_opacityValue->fontMetrics().horizontalAdvance(QStringLiteral("100 %")) + 8);
     m_opacityValue->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
     bar->addWidget(m_opacityValue);
-    connect(m_opacitySlider, &QSlider::valueChanged, this, [this](int value) {
-        m_canvas->setOverlayOpacity(value / 100.0);
+    connect(m_opacitySlider, &QSlider::valueChanged, this, [this, canvas](int value) {
+        canvas->setOverlayOpacity(value / 100.0);
         m_opacityValue->setText(QStringLiteral("%1 %").arg(value));
     });
     m_opacitySlider->setValue(kDefaultOpacity);
-    m_canvas->setOverlayOpacity(kDefaultOpacity / 100.0);
+    canvas->setOverlayOpacity(kDefaultOpacity / 100.0);
     m_opacityValue->setText(QStringLiteral("%1 %").arg(kDefaultOpacity));
 
     auto* stretch = new QWidget(bar);
@@ -186,9 +152,9 @@ void MainWindow::createToolBar()
     // canvas follows the window (the read-out's "Fit · …").
     m_actualSizeAction->setIconText(tr("1:1"));
     m_fitAction->setCheckable(true);
-    m_fitAction->setChecked(m_canvas->isFitToWindow());
-    connect(m_canvas, &CanvasWidget::zoomChanged, m_fitAction,
-            [this] { m_fitAction->setChecked(m_canvas->isFitToWindow()); });
+    m_fitAction->setChecked(canvas->isFitToWindow());
+    connect(canvas, &CanvasWidget::zoomChanged, m_fitAction,
+            [this, canvas] { m_fitAction->setChecked(canvas->isFitToWindow()); });
     m_actualSizeAction->setToolTip(tr("One image pixel per screen pixel (Ctrl+1)"));
     m_zoomOutAction->setIconText(QStringLiteral("\u2212"));
     m_zoomInAction->setIconText(QStringLiteral("+"));
@@ -198,39 +164,33 @@ void MainWindow::createToolBar()
     bar->addAction(m_fitAction);
     bar->addAction(m_actualSizeAction);
     spacer(6);
-    addToolBarBreak();
-    addToolBar(m_editor->toolBar());
-    m_editor->toolBar()->setVisible(m_editor->isEditMode());
-    connect(m_editor, &LabelEditor::editModeChanged, m_editor->toolBar(), &QToolBar::setVisible);
 }
 
-void MainWindow::createStatusBar()
+void ExplorePerspective::createStatusWidgets()
 {
-    m_statusMessage = new QLabel(this);
-    m_statusMessage->setTextFormat(Qt::PlainText);
-    statusBar()->addWidget(m_statusMessage, 1);
-    m_busyBar = new QProgressBar(this);
+    QStatusBar* status = m_window->statusBar();
+    m_busyBar = new QProgressBar(m_window);
     m_busyBar->setRange(0, 0);
     m_busyBar->setMaximumWidth(90);
     m_busyBar->setMaximumHeight(14);
     m_busyBar->setTextVisible(false);
     m_busyBar->hide();
-    statusBar()->addPermanentWidget(m_busyBar);
-    m_statusMasks = new QLabel(this);
+    status->addPermanentWidget(m_busyBar);
+    m_statusMasks = new QLabel(m_window);
     m_statusMasks->setContentsMargins(6, 0, 6, 0);
-    statusBar()->addPermanentWidget(m_statusMasks);
-    m_statusSeparator = new QFrame(this);
+    status->addPermanentWidget(m_statusMasks);
+    m_statusSeparator = new QFrame(m_window);
     m_statusSeparator->setFrameShape(QFrame::VLine);
     m_statusSeparator->setFrameShadow(QFrame::Sunken);
     m_statusSeparator->hide();
-    statusBar()->addPermanentWidget(m_statusSeparator);
-    m_statusTimings = new QLabel(this);
+    status->addPermanentWidget(m_statusSeparator);
+    m_statusTimings = new QLabel(m_window);
     m_statusTimings->setContentsMargins(6, 0, 6, 0);
     m_statusTimings->setToolTip(
         tr("Time spent computing features, in the PriMaPs loop (with the mask stack), on the "
            "upsampled label map and in the dense CRF, for the result on display.\n"
            "\"cached\": the features of an earlier run on this image were reused."));
-    statusBar()->addPermanentWidget(m_statusTimings);
+    status->addPermanentWidget(m_statusTimings);
 }
 
 } // namespace primaps
