@@ -7,8 +7,8 @@
 #include "reviewcontroller.h"
 
 #include "annotate/labeleditor.h"
-#include "common/imagelimitsdialog.h"
 #include "backbonemanager/backbonemanagerdialog.h"
+#include "common/imagelimitsdialog.h"
 #include "common/messagewidget.h"
 #include "explore/canvaswidget.h"
 #include "explore/featureviewwidget.h"
