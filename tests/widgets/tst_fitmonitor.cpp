@@ -412,23 +412,6 @@ private slots:
         QVERIFY(!dialog.resumesExistingRun());
     }
 
-    // The dialog opened on the last fit's dataset (its remembered root) offers
-    // no more PCA images than that folder holds, without any edit by the user.
-    void rememberedRootCapsThePcaImages()
-    {
-        QSettings settings;
-        settings.beginGroup(QStringLiteral("fit"));
-        settings.setValue(QStringLiteral("kind"), QStringLiteral("folder"));
-        settings.setValue(QStringLiteral("root"), ds);
-        settings.sync();
-        FitDialog dialog;
-        QVERIFY(EmParams().pcaImages > 10);
-        dialog.restoreRecent();
-        QCOMPARE(dialog.rootEdit()->text(), ds);
-        QCOMPARE(dialog.settings().em.pcaImages, 10);
-        settings.remove(QString());
-    }
-
     void destroyingControllerJoinsRunningFit()
     {
         const FitRunSettings s = settings("destroyed", 200, 1);
