@@ -25,7 +25,15 @@
 
 namespace {
 
-enum SceneClass : int { Sky, Building, Vegetation, Road, Car, ClassCount };
+enum SceneClass : int
+{
+    Sky,
+    Building,
+    Vegetation,
+    Road,
+    Car,
+    ClassCount
+};
 const char* const kClassNames[ClassCount] = {"sky", "building", "vegetation", "road", "car"};
 
 constexpr int kWidth = 320, kHeight = 240;
@@ -56,7 +64,9 @@ struct Scene
 
 Scene makeScene(std::mt19937& rng)
 {
-    auto uniform = [&rng](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    auto uniform = [&rng](int lo, int hi) {
+        return std::uniform_int_distribution<int>(lo, hi)(rng);
+    };
     Scene s;
     const int horizon = uniform(100, 130);
 
@@ -80,8 +90,12 @@ Scene makeScene(std::mt19937& rng)
 
     // Road: a trapezoid to the bottom edge, with a dashed centre line (still road).
     const int vanish = uniform(120, 200);
-    s.fill({{0, kHeight}, {0, horizon + 25}, {vanish - 30, horizon + 5}, {vanish + 30, horizon + 5},
-            {kWidth, horizon + 25}, {kWidth, kHeight}},
+    s.fill({{0, kHeight},
+            {0, horizon + 25},
+            {vanish - 30, horizon + 5},
+            {vanish + 30, horizon + 5},
+            {kWidth, horizon + 25},
+            {kWidth, kHeight}},
            cv::Scalar(95, 95, 100), Road);
     for (int y = horizon + 15; y < kHeight; y += 22)
         s.rect({vanish - 2 + (y - horizon) / 12, y, 4, 10}, cv::Scalar(210, 215, 220), Road);
@@ -102,10 +116,14 @@ Scene makeScene(std::mt19937& rng)
         const cv::Scalar paint[] = {{40, 40, 200}, {190, 90, 30}, {40, 200, 230}, {230, 230, 235}};
         const cv::Scalar colour = paint[uniform(0, 3)];
         s.rect({x, y, w, h}, colour, Car);
-        s.fill({{x + w / 5, y}, {x + w / 3, y - h * 2 / 3}, {x + w * 3 / 4, y - h * 2 / 3},
+        s.fill({{x + w / 5, y},
+                {x + w / 3, y - h * 2 / 3},
+                {x + w * 3 / 4, y - h * 2 / 3},
                 {x + w * 9 / 10, y}},
                colour, Car);
-        s.fill({{x + w / 4 + 4, y - 2}, {x + w / 3 + 3, y - h / 2}, {x + w * 7 / 10, y - h / 2},
+        s.fill({{x + w / 4 + 4, y - 2},
+                {x + w / 3 + 3, y - h / 2},
+                {x + w * 7 / 10, y - h / 2},
                 {x + w * 4 / 5, y - 2}},
                cv::Scalar(120, 80, 60), Car);
         s.disc({x + w / 5, y + h}, h / 3, cv::Scalar(25, 25, 25), Car);
@@ -144,8 +162,9 @@ int main(int argc, char* argv[])
     if (argc > 3 && *end != '\0')
         return usage();
     if (fs::exists(out / "images")) {
-        std::fprintf(stderr, "make_scene_dataset: '%s' already holds a dataset (images/); not "
-                             "overwriting it\n",
+        std::fprintf(stderr,
+                     "make_scene_dataset: '%s' already holds a dataset (images/); not "
+                     "overwriting it\n",
                      (out / "images").c_str());
         return 1;
     }

@@ -20,8 +20,8 @@
 #include <QFile>
 #include <QGroupBox>
 #include <QLabel>
-#include <QLocale>
 #include <QLineEdit>
+#include <QLocale>
 #include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
@@ -171,7 +171,8 @@ private slots:
         QFile train(large + "/train.txt"), val(large + "/val.txt");
         QVERIFY(train.open(QIODevice::WriteOnly) && val.open(QIODevice::WriteOnly));
         for (int i = 0; i < 12; ++i)
-            (i < 9 ? train : val).write(QStringLiteral("img%1\n").arg(i, 2, 10, QLatin1Char('0')).toUtf8());
+            (i < 9 ? train : val)
+                .write(QStringLiteral("img%1\n").arg(i, 2, 10, QLatin1Char('0')).toUtf8());
     }
 
     void cleanupTestCase() { QSettings().remove(QStringLiteral("fit")); }

@@ -301,7 +301,8 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
             continue;
         const QMargins margins = edit->textMargins();
         edit->setMinimumWidth(edit->fontMetrics().horizontalAdvance(hint) + margins.left() +
-                              margins.right() + 2 * edit->style()->pixelMetric(QStyle::PM_DefaultFrameWidth) + 8);
+                              margins.right() +
+                              2 * edit->style()->pixelMetric(QStyle::PM_DefaultFrameWidth) + 8);
     }
 }
 
