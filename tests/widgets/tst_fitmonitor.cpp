@@ -333,6 +333,36 @@ private slots:
         QVERIFY(dialog.validate().isEmpty());
     }
 
+    // A run folder is shown as it was fitted, without running anything: the same
+    // curves as a resume plots, its status, and not a byte of the run changed.
+    void showsARunWithoutRunningIt()
+    {
+        const QString run = QDir(tmp.path()).filePath("cli-run"); // resumesRunStartedByCli's
+        QFile state(QDir(run).filePath("state.json"));
+        QVERIFY(state.open(QIODevice::ReadOnly));
+        const QByteArray before = state.readAll();
+        state.close();
+        FitMonitorWidget monitor;
+        QSignalSpy shown(&monitor, &FitMonitorWidget::runShown);
+        QSignalSpy running(&monitor, &FitMonitorWidget::runningChanged);
+        QVERIFY(monitor.showRun(run));
+        QVERIFY(shown.wait(kTimeoutMs));
+        QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::KMeansLoss) +
+                     monitor.pointCount(FitMonitorWidget::Series::EmLoss),
+                 6);
+        QVERIFY2(monitor.statusText().contains("Fitted run: 7 steps"),
+                 qPrintable(monitor.statusText()));
+        QVERIFY(!monitor.controller()->isRunning());
+        QVERIFY(running.isEmpty());
+        QVERIFY(state.open(QIODevice::ReadOnly));
+        QCOMPARE(state.readAll(), before);
+
+        // Not a run folder: the banner says why, the plot stays as it was.
+        QVERIFY(!monitor.showRun(tmp.path()));
+        QVERIFY(monitor.messageWidget()->text().contains("run.json"));
+        QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::EmLoss) > 0, true);
+    }
+
     // Before any fit the plot area says what will appear, instead of axes with
     // invented ranges; the first step's values replace the sentence.
     void emptyPlotShowsAnEmptyState()
