@@ -4,7 +4,7 @@
 #   scripts/studio-gallery.sh OUT_DIR [RUN_DIR]
 # OUT_DIR receives <perspective>-<W>x<H>.png. Review, Fit, Evaluate and Annotate
 # show a fitted run: RUN_DIR when given (e.g. from 'primaps fit'), else one made
-# here in OUT_DIR/gallery-run: 16 generated, labelled street scenes
+# here in OUT_DIR/gallery-run: 24 generated, labelled street scenes
 # (make_scene_dataset, a build-tree tool) fitted with the filter-bank backbone
 # for 4 epochs at 160 pixels (about a minute on two cores). Explore shows the
 # bundled samples. Each picture comes from
@@ -25,10 +25,10 @@ if [ -z "$run" ]; then
     scenes=${PRIMAPS_SCENES:-$build/tests/make_scene_dataset}
     run="$out/gallery-run"
     if [ ! -f "$run/theta_m.json" ]; then
-        [ -d "$out/gallery-scenes/images" ] || "$scenes" "$out/gallery-scenes" 16 1
-        # A quarter of the scenes is the validation split: Review and Evaluate
+        [ -d "$out/gallery-scenes/images" ] || "$scenes" "$out/gallery-scenes" 24 1
+        # About a third of the scenes is the validation split: Review and Evaluate
         # show images the fit has not seen, the Fit monitor its validation mIoU.
-        "$cli" fit --dataset folder --root "$out/gallery-scenes" --holdout 0.25 \
+        "$cli" fit --dataset folder --root "$out/gallery-scenes" --holdout 0.3 \
             --val-split val --resolution 160 --epochs 4 --init-epochs 1 --batch-size 3 \
             --threads 2 --quiet --out "$run"
     fi
