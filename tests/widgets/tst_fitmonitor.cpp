@@ -37,12 +37,6 @@ namespace {
 const int kTimeoutMs = primaps::testing::scaledTimeout(240000);
 
 // A folder-dataset sample (images/<stem>.png + labels/<stem>.png).
-void writeSample(const QDir& root, const QString& stem, unsigned seed)
-{
-    primaps::testing::writeDiscAndBoxSample(root.filePath("images/" + stem + ".png"),
-                                            root.filePath("labels/" + stem + ".png"), seed);
-}
-
 int csvRows(const QString& path)
 {
     std::ifstream in(path.toStdString());
@@ -126,12 +120,8 @@ private slots:
         QStandardPaths::setTestModeEnabled(true); // the dialog's recent settings
         QVERIFY(tmp.isValid());
         QDir root(tmp.path());
-        root.mkpath("ds/images");
-        root.mkpath("ds/labels");
         ds = root.filePath("ds");
-        for (int i = 0; i < 10; ++i)
-            writeSample(QDir(ds), QString("im%1").arg(i), unsigned(i + 1));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 10, 1);
         dataset.kind = DatasetKind::Folder;
         dataset.root = ds.toStdString();
     }
