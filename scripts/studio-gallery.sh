@@ -2,24 +2,43 @@
 # SPDX-License-Identifier: MIT
 # Renders every perspective of PriMaPs Studio at 1366x768 and 1920x1080:
 #   scripts/studio-gallery.sh OUT_DIR [RUN_DIR]
-# OUT_DIR receives <perspective>-<W>x<H>.png. With RUN_DIR (a fitted run, e.g.
-# from 'primaps fit'), Review, Evaluate and Annotate show that run's first image;
-# without one they show the bundled samples. Each picture comes from
-#   primaps-studio --perspective NAME --size WxH --screenshot FILE
+# OUT_DIR receives <perspective>-<W>x<H>.png. Review, Fit, Evaluate and Annotate
+# show a fitted run: RUN_DIR when given (e.g. from 'primaps fit'), else one made
+# here in OUT_DIR/gallery-run: 24 generated, labelled street scenes
+# (make_scene_dataset, a build-tree tool) fitted with the filter-bank backbone
+# for 4 epochs at 160 pixels (about a minute on two cores). Explore shows the
+# bundled samples. Each picture comes from
+#   primaps-studio --perspective NAME --size WxH --screenshot FILE [--run RUN]
 # on a virtual X screen of that size (xvfb-run) when there is one, else on Qt's
-# offscreen platform. PRIMAPS_STUDIO overrides the executable.
+# offscreen platform. PRIMAPS_BUILD (default: build) is the build folder;
+# PRIMAPS_STUDIO, PRIMAPS_CLI and PRIMAPS_SCENES override the executables.
 set -eu
 
 out=${1:?usage: studio-gallery.sh OUT_DIR [RUN_DIR]}
 run=${2:-}
-studio=${PRIMAPS_STUDIO:-primaps-studio}
+build=${PRIMAPS_BUILD:-build}
+studio=${PRIMAPS_STUDIO:-$build/app/studio/primaps-studio}
 mkdir -p "$out"
+
+if [ -z "$run" ]; then
+    cli=${PRIMAPS_CLI:-$build/app/cli/primaps}
+    scenes=${PRIMAPS_SCENES:-$build/tests/make_scene_dataset}
+    run="$out/gallery-run"
+    if [ ! -f "$run/theta_m.json" ]; then
+        [ -d "$out/gallery-scenes/images" ] || "$scenes" "$out/gallery-scenes" 24 1
+        # About a third of the scenes is the validation split: Review and Evaluate
+        # show images the fit has not seen, the Fit monitor its validation mIoU.
+        "$cli" fit --dataset folder --root "$out/gallery-scenes" --holdout 0.3 \
+            --val-split val --resolution 160 --epochs 4 --init-epochs 1 --batch-size 3 \
+            --threads 2 --quiet --out "$run"
+    fi
+fi
 
 for size in 1366x768 1920x1080; do
     for perspective in explore review fit evaluate annotate; do
         file="$out/$perspective-$size.png"
         set -- --perspective "$perspective" --size "$size" --screenshot "$file"
-        if [ -n "$run" ] && [ "$perspective" != explore ] && [ "$perspective" != fit ]; then
+        if [ "$perspective" != explore ]; then
             set -- "$@" --run "$run"
         fi
         if command -v xvfb-run >/dev/null 2>&1; then
@@ -29,4 +48,4 @@ for size in 1366x768 1920x1080; do
         fi
     done
 done
-echo "gallery: $(ls "$out"/*.png | wc -l) pictures in $out"
+echo "gallery: $(ls "$out"/*.png | wc -l) pictures in $out (run: $run)"

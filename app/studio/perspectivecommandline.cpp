@@ -3,6 +3,7 @@
 
 #include "mainwindow.h"
 #include "perspectives.h"
+#include "fit/fitmonitorwidget.h"
 #include "reviewcontroller.h"
 
 #include <cstdio>
@@ -127,6 +128,10 @@ int applyPerspectiveOptions(MainWindow& window, const QCommandLineParser& parser
             window.reviewController(), &ReviewController::opened, perspectives,
             [perspectives, p] { perspectives->setCurrent(p); }, Qt::SingleShotConnection);
     }
+    // --run RUN: the Fit perspective shows how that run was fitted (its curves, read
+    // from the run folder; nothing runs).
+    if (parser.isSet(QStringLiteral("run")))
+        window.fitMonitor()->showRun(parser.value(QStringLiteral("run")));
     return -1;
 }
 

@@ -94,15 +94,17 @@ struct Workspace
     at::Tensor qkv[2];
     at::Tensor heads;               // N x C, the heads' outputs side by side
     at::Tensor hidden;              // N x hidden
-    std::vector<at::Tensor> logits; // per thread: its rows x N, one head at a time
+    std::vector<at::Tensor> logits; // per thread: a chunk of its rows x N, one head at a time
     std::vector<RowRange> rows;     // per thread
+    std::int64_t chunkRows = 0;     // query rows attended at once (VitOptions::attentionChunkBytes)
 
     void reserve(std::int64_t n, std::int64_t c, std::int64_t hiddenDim, int threads,
-                 at::Device device)
+                 at::Device device, std::int64_t maxChunkRows)
     {
         if (heads.defined() && heads.size(0) == n && heads.device() == device &&
-            int(rows.size()) == threads)
+            int(rows.size()) == threads && chunkRows == maxChunkRows)
             return;
+        chunkRows = maxChunkRows;
         const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
         qkv[0] = at::empty({n, 3 * c}, options);
         qkv[1] = at::empty({n, 3 * c}, options);
@@ -113,7 +115,7 @@ struct Workspace
         for (int t = 0; t < threads; ++t) {
             const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
             rows.push_back({begin, end - begin});
-            logits.push_back(at::empty({end - begin, n}, options));
+            logits.push_back(at::empty({std::min(end - begin, chunkRows), n}, options));
         }
     }
 };
@@ -200,30 +202,39 @@ public:
     }
 
     // The attention output of the query rows `r`, once every row of `all` (N x 3C) holds
-    // its q, k, v. Heads are evaluated one after another into `logits` (r.count x N); each
-    // head's result is the reference's slice of the batched matmul, by the same kernels.
+    // its q, k, v. Heads are evaluated one after another into `logits` (up to its rows x
+    // N at a time: longer ranges go in chunks of query rows); each head's result is the
+    // reference's slice of the batched matmul, by the same kernels.
     at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits,
                       at::Tensor& heads) const
     {
         const std::int64_t c = all.size(1) / 3;
-        const at::Tensor queries = all.narrow(0, r.begin, r.count);
         const at::Tensor outRows = heads.narrow(0, r.begin, r.count);
-        for (std::int64_t h = 0; h < heads_; ++h) {
-            // reshape(B, N, 3, heads, hd): q, k, v of head h are these column ranges.
-            const at::Tensor q = queries.narrow(1, h * headDim_, headDim_);
-            const at::Tensor k = all.narrow(1, c + h * headDim_, headDim_);
-            const at::Tensor v = all.narrow(1, 2 * c + h * headDim_, headDim_);
-            if (scaleQueries_) {
-                // DINOv2: q = q * scale, then q @ k^T.
-                at::mm_out(logits, q * scale_, k.t());
-            } else {
-                // DINO: (q @ k^T) * scale, the scaling folded into the product (the BLAS
-                // multiplies each finished dot product by alpha: the same single rounding).
-                at::addmm_out(logits, logits, q, k.t(), /*beta=*/0.0, /*alpha=*/scale_);
+        for (std::int64_t done = 0; done < r.count;) {
+            const std::int64_t count = std::min(r.count - done, logits.size(0));
+            const at::Tensor queries = all.narrow(0, r.begin + done, count);
+            at::Tensor chunkLogits = logits.narrow(0, 0, count);
+            for (std::int64_t h = 0; h < heads_; ++h) {
+                // reshape(B, N, 3, heads, hd): q, k, v of head h are these column ranges.
+                const at::Tensor q = queries.narrow(1, h * headDim_, headDim_);
+                const at::Tensor k = all.narrow(1, c + h * headDim_, headDim_);
+                const at::Tensor v = all.narrow(1, 2 * c + h * headDim_, headDim_);
+                if (scaleQueries_) {
+                    // DINOv2: q = q * scale, then q @ k^T.
+                    at::mm_out(chunkLogits, q * scale_, k.t());
+                } else {
+                    // DINO: (q @ k^T) * scale, the scaling folded into the product (the
+                    // BLAS multiplies each finished dot product by alpha: the same single
+                    // rounding).
+                    at::addmm_out(chunkLogits, chunkLogits, q, k.t(), /*beta=*/0.0,
+                                  /*alpha=*/scale_);
+                }
+                // In place: rows are independent.
+                at::_softmax_out(chunkLogits, chunkLogits, -1, false);
+                at::Tensor out = outRows.narrow(0, done, count).narrow(1, h * headDim_, headDim_);
+                at::mm_out(out, chunkLogits, v);
             }
-            at::_softmax_out(logits, logits, -1, false); // in place: rows are independent
-            at::Tensor out = outRows.narrow(1, h * headDim_, headDim_);
-            at::mm_out(out, logits, v);
+            done += count;
         }
         return proj->forward(outRows);
     }
@@ -380,8 +391,11 @@ public:
         at::Tensor x = patch_embed->forward(image);   // hw x C
         x = at::cat({cls_token.view({1, -1}), x}, 0); // (1 + hw) x C
         x.add_(positionalEmbedding(image.size(2), image.size(3)));
-        workspace_.reserve(x.size(0), config.embedDim, config.mlpHidden, team ? team->size() : 1,
-                           x.device());
+        const std::int64_t tokens = x.size(0);
+        const std::int64_t chunkRows = std::max<std::int64_t>(
+            1, std::int64_t(attentionChunkBytes / (sizeof(float) * std::size_t(tokens))));
+        workspace_.reserve(tokens, config.embedDim, config.mlpHidden, team ? team->size() : 1,
+                           x.device(), chunkRows);
         const auto runBlocks = [&](int thread) {
             c10::InferenceMode guard; // per thread; x is an inference tensor
             const RowRange r = workspace_.rows[std::size_t(thread)];
@@ -413,6 +427,7 @@ public:
     }
 
     VitConfig config;
+    std::size_t attentionChunkBytes = VitOptions().attentionChunkBytes;
     at::Tensor cls_token, pos_embed;
     PatchEmbed patch_embed{nullptr};
     torch::nn::ModuleList blocks{nullptr};
@@ -630,6 +645,7 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
     const VitConfig config = detect(map, weights, options);
     c10::InferenceMode guard;
     d_->vit = Vit(config);
+    d_->vit->attentionChunkBytes = options.attentionChunkBytes;
     loadParameters(*d_->vit, map, weights);
     if (options.useCuda) {
         if (!at::hasCUDA())

@@ -3,6 +3,7 @@
 
 #include "support/featuremap.h"
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,6 +80,12 @@ struct VitOptions
     bool useCuda = false;
     /// CPU threading of features(); see VitThreading.
     VitThreading threading = VitThreading::Auto;
+    /// Upper bound, in bytes, of each thread's attention logits (query rows x tokens,
+    /// float32). Longer token sequences are attended in chunks of query rows, which
+    /// gives the same numbers (every row's softmax is its own): a 1024x1024-pixel
+    /// image through a /8 ViT has 16,385 tokens, whose full logits would take 1 GB per
+    /// thread. The default changes nothing at the paper's sizes (1,601 tokens).
+    std::size_t attentionChunkBytes = std::size_t(64) << 20;
 };
 
 /// Detects the architecture of the ViT whose weights `weights` holds. Accepts DINO's

@@ -8,10 +8,10 @@
 // folders) except `scratch/`, the feature caches: a command that has started
 // its per-image work may have made a cache folder there, which is working
 // state, not output.
+#include "matfixture.h"
+#include "runs/project.h"
 #include "support/atomicfile.h"
 #include "support/npy.h"
-#include "runs/project.h"
-#include "matfixture.h"
 #include "testsupport.h"
 
 #include <fstream>
@@ -291,7 +291,9 @@ private slots:
             writeBytes(at(QString("proj/") + name), text.replace(where, from.size(), to));
         };
         // Paths outside the project's folder are stored absolute.
-        auto quoted = [&](const char* relative) { return "\"" + at(relative).toStdString() + "\""; };
+        auto quoted = [&](const char* relative) {
+            return "\"" + at(relative).toStdString() + "\"";
+        };
         const std::string image = quoted("img/good.png"), run = "\"run\": " + quoted("run");
         writeBytes(at("proj/truncated.primaps"), projectText.substr(0, projectText.size() / 2));
         writeBytes(at("proj/empty.primaps"), "");
@@ -335,6 +337,11 @@ private slots:
         const QStringList dec = {"decompose", "--out", "@/out"};
         const QStringList ds = {"--dataset", "folder", "--root", "@/ds", "--resolution", "64"};
         const QStringList masks = QStringList{"masks", "--cache", "@/scratch/c"} + ds;
+        // `masks` on the dataset of layout `kind` at `root` (a fixture), then `extra`.
+        auto masksOn = [](const char* kind, const char* root, const QStringList& extra = {}) {
+            const QStringList layout = {"--dataset", kind, "--root", root};
+            return QStringList{"masks", "--cache", "@/scratch/c"} + layout + extra;
+        };
         const QStringList fit =
             QStringList{"fit", "--out", "@/newrun", "--cache", "@/scratch/c"} + ds;
         const QStringList eval = {"eval", "--run", "@/run"};
@@ -416,87 +423,50 @@ private slots:
         row("backbone: filterbank on cuda", feat + QStringList{"--device", "cuda"}, 2, "CPU only");
 
         // dataset trees
-        row("dataset: root missing",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/nowhere"},
-            2, "is not a folder");
-        row("dataset: no images folder",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/noimages"},
-            2, "no 'images' folder");
-        row("dataset: empty images folder",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/emptyimages"},
-            2, "no usable images");
+        row("dataset: root missing", masksOn("folder", "@/nowhere"), 2, "is not a folder");
+        row("dataset: no images folder", masksOn("folder", "@/noimages"), 2, "no 'images' folder");
+        row("dataset: empty images folder", masksOn("folder", "@/emptyimages"), 2,
+            "no usable images");
         row("dataset: split without list", masks + QStringList{"--split", "train"}, 2,
             "needs a list of image names");
         row("dataset: list entry leaves the folder",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/escape", "--split", "train"},
-            2, "not a plain file name");
-        row("dataset: 300 classes",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/manyclasses"},
-            2, "at most 255 classes");
+            masksOn("folder", "@/escape", {"--split", "train"}), 2, "not a plain file name");
+        row("dataset: 300 classes", masksOn("folder", "@/manyclasses"), 2, "at most 255 classes");
         row("dataset: strict and a missing image",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/missingimage", "--split", "train", "--strict"},
-            2, "ghost");
-        row("dataset: unknown kind",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "imagenet", "--root",
-                        "@/ds"},
-            2, "unknown dataset 'imagenet'");
-        row("dataset: cityscapes without images",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "cityscapes", "--root",
-                        "@/cityscapes"},
-            2, "leftImg8bit");
+            masksOn("folder", "@/missingimage", {"--split", "train", "--strict"}), 2, "ghost");
+        row("dataset: unknown kind", masksOn("imagenet", "@/ds"), 2, "unknown dataset 'imagenet'");
+        row("dataset: cityscapes without images", masksOn("cityscapes", "@/cityscapes"), 2,
+            "leftImg8bit");
         row("dataset: cityscapes unknown split",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "cityscapes", "--root",
-                        "@/cityscapes", "--split", "holiday"},
-            2, "unknown split 'holiday'");
-        row("dataset: cocostuff without list",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "cocostuff27", "--root",
-                        "@/coco"},
-            2, "Coco164kFull_Stuff_Coarse_7.txt");
-        row("dataset: potsdam without list",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "potsdam3", "--root",
-                        "@/potsdam"},
-            2, "labelled_train.txt");
+            masksOn("cityscapes", "@/cityscapes", {"--split", "holiday"}), 2,
+            "unknown split 'holiday'");
+        row("dataset: cocostuff without list", masksOn("cocostuff27", "@/coco"), 2,
+            "Coco164kFull_Stuff_Coarse_7.txt");
+        row("dataset: potsdam without list", masksOn("potsdam3", "@/potsdam"), 2,
+            "labelled_train.txt");
         row("dataset: image beyond the budget, strict",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/hugeimage", "--strict"},
-            1, "pixel budget");
-        row("dataset: truncated image, strict",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/truncimage", "--strict"},
-            1, "partly decoded");
+            masksOn("folder", "@/hugeimage", {"--strict"}), 1, "pixel budget");
+        row("dataset: truncated image, strict", masksOn("folder", "@/truncimage", {"--strict"}), 1,
+            "partly decoded");
         row("dataset: hold-out of 1.5", masks + QStringList{"--holdout", "1.5"}, 2,
             "--holdout: must be a number in (0, 1)");
         row("dataset: hold-out on cityscapes",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "cityscapes", "--root",
-                        "@/cityscapes", "--holdout", "0.2"},
-            2, "applies to folder datasets");
+            masksOn("cityscapes", "@/cityscapes", {"--holdout", "0.2"}), 2,
+            "applies to folder datasets");
         row("dataset: hold-out and split all",
             masks + QStringList{"--holdout", "0.3", "--split", "all"}, 2,
             "the splits are 'train' and 'val'");
 
         // .mat files (Potsdam-3)
-        row("mat: not a MATLAB file",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "potsdam3", "--root",
-                        "@/potsdam_bad", "--strict"},
-            2, "b.mat");
+        row("mat: not a MATLAB file", masksOn("potsdam3", "@/potsdam_bad", {"--strict"}), 2,
+            "b.mat");
         row("mat: garbage file",
             QStringList{"masks", "--cache", "@/scratch/m", "--dataset", "potsdam3", "--root",
                         "@/potsdam_bad", "--split", "train"},
             1, "not a MATLAB 5 or 7.3 .mat file");
-        row("mat: variable missing",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "potsdam3", "--root",
-                        "@/potsdam_var"},
-            1, "variable 'img': missing");
-        row("mat: one channel",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "potsdam3", "--root",
-                        "@/potsdam_grey"},
-            1, "expected at least 3");
+        row("mat: variable missing", masksOn("potsdam3", "@/potsdam_var"), 1,
+            "variable 'img': missing");
+        row("mat: one channel", masksOn("potsdam3", "@/potsdam_grey"), 1, "expected at least 3");
 
         // label PNGs
         row("labels: ids out of range, strict",
@@ -505,10 +475,8 @@ private slots:
         row("labels: wrong size, eval strict",
             eval + QStringList{"--root", "@/wrongsize", "--dataset", "folder", "--strict"}, 1,
             "label map is 10x10 but its image is 64x48");
-        row("labels: wrong size, masks strict",
-            QStringList{"masks", "--cache", "@/scratch/c", "--dataset", "folder", "--root",
-                        "@/wrongsize", "--strict"},
-            1, "the image is used, the label cannot be");
+        row("labels: wrong size, masks strict", masksOn("folder", "@/wrongsize", {"--strict"}), 1,
+            "the image is used, the label cannot be");
         row("labels: colour label map",
             eval + QStringList{"--root", "@/colourlabel", "--dataset", "folder", "--strict"}, 1,
             "single-channel 8-bit");

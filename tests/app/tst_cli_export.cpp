@@ -40,11 +40,7 @@ using primaps::testing::writeDiscAndBoxSample;
 
 void writeFolderDataset(const QString& root, int images, unsigned seed)
 {
-    const QDir d(root);
-    for (int i = 0; i < images; ++i)
-        writeDiscAndBoxSample(d.filePath(QString("images/im%1.png").arg(i)),
-                    d.filePath(QString("labels/im%1.png").arg(i)), seed + unsigned(i));
-    std::ofstream(d.filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+    primaps::testing::writeDiscAndBoxDataset(root, images, seed);
 }
 
 json readJson(const QString& path)

@@ -47,12 +47,8 @@ private slots:
     void initTestCase()
     {
         QDir root(tmp.path());
-        root.mkpath("ds/images");
-        root.mkpath("ds/labels");
         ds = root.filePath("ds");
-        for (int i = 0; i < 10; ++i)
-            writeSample(QDir(ds), QString("im%1").arg(i), unsigned(i + 1));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 10, 1);
         std::ofstream(QDir(ds).filePath("val.txt").toStdString()) << "im6\nim7\nim8\nim9\n";
         cache = root.filePath("cache");
         run = root.filePath("run");
@@ -303,9 +299,7 @@ private slots:
         // rest of the image is evaluated.
         QDir root(tmp.path());
         const QString odd = root.filePath("oddlabels");
-        for (int i = 0; i < 3; ++i)
-            writeSample(QDir(odd), QString("im%1").arg(i), unsigned(40 + i));
-        std::ofstream(QDir(odd).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(odd, 3, 40);
         cv::Mat label =
             cv::imread(QDir(odd).filePath("labels/im1.png").toStdString(), cv::IMREAD_UNCHANGED);
         label(cv::Rect(0, 0, 10, 5)).setTo(9);

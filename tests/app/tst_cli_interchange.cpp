@@ -162,12 +162,7 @@ private slots:
         base = QDir(tmp.path()).filePath(QString::fromUtf8("Bäume und Straßen – 試験"));
         QVERIFY(QDir().mkpath(base));
         ds = path("data set");
-        const QDir d(ds);
-        for (int i = 0; i < 6; ++i)
-            primaps::testing::writeDiscAndBoxSample(d.filePath(QString("images/bild %1.png").arg(i)),
-                                                    d.filePath(QString("labels/bild %1.png").arg(i)),
-                                                    40 + unsigned(i));
-        std::ofstream(d.filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 6, 40, QStringLiteral("bild %1"));
         run = path("run ü");
         data = {"--dataset", "folder", "--root", ds};
         const Run fit = runCli(QStringList{"fit", "--out", run, "--epochs", "2", "--batch-size",

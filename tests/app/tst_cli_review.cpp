@@ -63,11 +63,7 @@ private slots:
     void initTestCase()
     {
         ds = path("ds");
-        for (int i = 0; i < 6; ++i)
-            primaps::testing::writeDiscAndBoxSample(QDir(ds).filePath(QString("images/im%1.png").arg(i)),
-                                                    QDir(ds).filePath(QString("labels/im%1.png").arg(i)),
-                                                    7u + unsigned(i));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 6, 7);
         run = path("run");
         data = {"--dataset", "folder", "--root", ds};
         const auto fit = runCli(QStringList{"fit", "--out", run, "--epochs", "2", "--batch-size",

@@ -35,15 +35,11 @@ namespace {
 
 using primaps::testing::sameMat;
 
-const int kTimeoutMs = primaps::testing::scaledTimeout(120000);
+using primaps::testing::waitShown;
+
+const int kTimeoutMs = primaps::testing::studioTimeoutMs();
 const QString kChelsea = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 const QString kCoffee = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
-
-// Waits for the next decompositionShown() and returns its `ok` argument.
-bool waitShown(QSignalSpy& spy)
-{
-    return primaps::testing::waitNextOk(spy, kTimeoutMs);
-}
 
 // The labels of a decomposition as the canvas shows them (padding left out).
 cv::Mat shownPart(const cv::Mat& labels, const ImageDecomposition& d)

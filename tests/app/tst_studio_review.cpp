@@ -146,11 +146,7 @@ private slots:
         qputenv("PRIMAPS_RECOVERY_DIR", path("recovery-main").toLocal8Bit());
         qputenv("XDG_CONFIG_HOME", path("config").toLocal8Bit());
         ds = path("ds");
-        for (int i = 0; i < 8; ++i)
-            testing::writeDiscAndBoxSample(QDir(ds).filePath(QString("images/im%1.png").arg(i)),
-                                           QDir(ds).filePath(QString("labels/im%1.png").arg(i)),
-                                           unsigned(11 + i));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        testing::writeDiscAndBoxDataset(ds, 8, 11);
         run = path("run");
         const testing::CliRun fit =
             runCli({"fit", "--dataset", "folder", "--root", ds, "--out", run, "--epochs", "2",

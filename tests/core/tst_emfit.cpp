@@ -6,6 +6,7 @@
 #include "support/error.h"
 #include "evaluation/evaluation.h"
 #include "support/job.h"
+#include "testsupport.h"
 
 #include <atomic>
 #include <chrono>
@@ -52,17 +53,8 @@ public:
     {
         std::mt19937 rng(c.seed);
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        auto unitVector = [&] {
-            std::vector<float> v(static_cast<std::size_t>(c.dim));
-            double n = 0;
-            for (float& x : v) {
-                x = normal(rng);
-                n += double(x) * x;
-            }
-            for (float& x : v)
-                x = float(x / std::sqrt(n));
-            return v;
-        };
+        // One distribution for every direction: the same draws as the other features'.
+        auto unitVector = [&] { return primaps::testing::randomUnitVector(c.dim, rng, normal); };
         std::vector<std::vector<float>> classDirs;
         for (int k = 0; k < c.classes; ++k)
             classDirs.push_back(unitVector());

@@ -7,6 +7,7 @@
 #include "support/npy.h"
 #include "decompose/primaps.h"
 #include "support/runtime.h"
+#include "testsupport.h"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -24,16 +25,8 @@ namespace {
 
 std::vector<float> unitDirection(int c, std::mt19937& rng)
 {
-    std::normal_distribution<float> normal(0.0f, 1.0f);
-    std::vector<float> v(static_cast<std::size_t>(c));
-    double n = 0;
-    for (float& x : v) {
-        x = normal(rng);
-        n += double(x) * x;
-    }
-    for (float& x : v)
-        x = float(x / std::sqrt(n));
-    return v;
+    std::normal_distribution<float> normal(0.0f, 1.0f); // a fresh one each time
+    return primaps::testing::randomUnitVector(c, rng, normal);
 }
 
 // Features whose position (y, x) belongs to region regionOf(y, x): the region's

@@ -90,11 +90,7 @@ private slots:
         const QDir d(tmp.path());
         root = d.filePath("ds").toStdString();
         runDir = d.filePath("run").toStdString();
-        for (int i = 0; i < kImages; ++i)
-            primaps::testing::writeDiscAndBoxSample(
-                d.filePath(QString("ds/images/im%1.png").arg(i)),
-                d.filePath(QString("ds/labels/im%1.png").arg(i)), 40u + unsigned(i));
-        std::ofstream(root + "/classes.txt") << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(d.filePath("ds"), kImages, 40);
         FitRunSettings s;
         s.backbone = "filterbank";
         s.runDir = runDir;

@@ -146,6 +146,42 @@ private slots:
         }
     }
 
+    // Long token sequences are attended in chunks of query rows (a bounded logits
+    // buffer): here 5 and 7 rows of 22 and 22 + 1 tokens at a time, single-threaded
+    // and over 3 row threads. Every row's softmax is its own, so the numbers are
+    // those of the whole-sequence attention.
+    void chunkedAttentionMatchesWhole()
+    {
+        const int previousThreads = at::get_num_threads();
+        for (const auto& [name, height, width] :
+             {std::tuple<std::string, int, int>{"dino_tiny", 24, 56}, {"dinov2_tiny", 42, 98}}) {
+            const std::vector<float> image =
+                imagenetNormalize(testing::patternedImage(height, width));
+            const int p = name == "dino_tiny" ? 8 : 14;
+            const std::size_t tokens = std::size_t(height / p) * std::size_t(width / p) + 1;
+            for (const auto& [threads, threading] :
+                 {std::pair<int, VitThreading>{1, VitThreading::SerialElementwise},
+                  {3, VitThreading::RowParallel}}) {
+                at::set_num_threads(threads);
+                VitOptions whole = tinyOptions();
+                whole.threading = threading;
+                VisionTransformer reference(readStateDict(kVitData + name + ".pth"), whole);
+                const FeatureMap expected = reference.features(image, height, width);
+                for (const std::size_t rows : {std::size_t(5), std::size_t(7)}) {
+                    VitOptions chunked = whole;
+                    chunked.attentionChunkBytes = rows * tokens * sizeof(float);
+                    VisionTransformer vit(readStateDict(kVitData + name + ".pth"), chunked);
+                    const FeatureMap features = vit.features(image, height, width);
+                    const float difference = maxAbsDifference(features, expected.values);
+                    qInfo("%s %dx%d, %d thread(s), %zu query rows at a time: %.3g from whole",
+                          name.c_str(), height, width, threads, rows, double(difference));
+                    QVERIFY(difference <= 1e-6f);
+                }
+            }
+            at::set_num_threads(previousThreads);
+        }
+    }
+
     void detectsArchitecture()
     {
         const VitConfig dino =

@@ -6,11 +6,13 @@
 #include "support/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QProcess>
 #include <QString>
@@ -18,6 +20,7 @@
 #include <QtTest>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace primaps::testing {
 
@@ -78,6 +81,40 @@ inline void writeDiscAndBoxSample(const QString& imagePath, const QString& label
     QVERIFY(cv::imwrite(labelPath.toStdString(), labels));
 }
 
+/// A labelled folder dataset of `count` writeDiscAndBoxSample() pictures under
+/// `root`: images/<stem>.png and labels/<stem>.png, the stem `stemPattern` with
+/// %1 replaced by 0, 1, … and the seeds firstSeed, firstSeed + 1, …, and
+/// classes.txt naming the three classes (ground, ball, box).
+inline void writeDiscAndBoxDataset(const QString& root, int count, unsigned firstSeed,
+                                   const QString& stemPattern = QStringLiteral("im%1"))
+{
+    const QDir d(root);
+    for (int i = 0; i < count; ++i) {
+        const QString stem = stemPattern.arg(i);
+        writeDiscAndBoxSample(d.filePath("images/" + stem + ".png"),
+                              d.filePath("labels/" + stem + ".png"), firstSeed + unsigned(i));
+    }
+    QFile classes(d.filePath(QStringLiteral("classes.txt")));
+    QVERIFY(classes.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    classes.write("ground\nball\nbox\n");
+}
+
+/// A unit vector in `dim` dimensions, uniformly distributed on the sphere: `normal`
+/// (mean 0, sd 1) draws each coordinate from `rng`, then the vector is normalised.
+inline std::vector<float> randomUnitVector(int dim, std::mt19937& rng,
+                                           std::normal_distribution<float>& normal)
+{
+    std::vector<float> v(static_cast<std::size_t>(dim));
+    double n = 0;
+    for (float& x : v) {
+        x = normal(rng);
+        n += double(x) * x;
+    }
+    for (float& x : v)
+        x = float(x / std::sqrt(n));
+    return v;
+}
+
 /// True when `a` and `b` have the same size and type and equal pixels.
 inline bool sameMat(const cv::Mat& a, const cv::Mat& b)
 {
@@ -104,6 +141,20 @@ inline bool waitNextOk(QSignalSpy& spy, int timeoutMs)
     if (!QTest::qWaitFor([&] { return spy.count() > before; }, timeoutMs))
         return false;
     return spy.last().at(0).toBool();
+}
+
+/// How long a studio test waits for one decomposition to be shown (two minutes,
+/// stretched like scaledTimeout()).
+inline int studioTimeoutMs()
+{
+    return scaledTimeout(120000);
+}
+
+/// Waits up to studioTimeoutMs() for the next MainWindow::decompositionShown()
+/// recorded by `spy` and returns its `ok` argument.
+inline bool waitShown(QSignalSpy& spy)
+{
+    return waitNextOk(spy, studioTimeoutMs());
 }
 
 /// What a finished command-line run printed and returned.

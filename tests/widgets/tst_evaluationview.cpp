@@ -250,14 +250,8 @@ private slots:
     {
         // A tiny folder dataset and a fit on it, run synchronously here.
         QDir root(tmp.path());
-        root.mkpath("ds/images");
-        root.mkpath("ds/labels");
         const QString ds = root.filePath("ds");
-        for (int i = 0; i < 6; ++i)
-            primaps::testing::writeDiscAndBoxSample(
-                QDir(ds).filePath(QString("images/im%1.png").arg(i)),
-                QDir(ds).filePath(QString("labels/im%1.png").arg(i)), unsigned(i + 1));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 6, 1);
         DatasetOptions options;
         options.kind = DatasetKind::Folder;
         options.root = ds.toStdString();

@@ -37,12 +37,6 @@ namespace {
 const int kTimeoutMs = primaps::testing::scaledTimeout(240000);
 
 // A folder-dataset sample (images/<stem>.png + labels/<stem>.png).
-void writeSample(const QDir& root, const QString& stem, unsigned seed)
-{
-    primaps::testing::writeDiscAndBoxSample(root.filePath("images/" + stem + ".png"),
-                                            root.filePath("labels/" + stem + ".png"), seed);
-}
-
 int csvRows(const QString& path)
 {
     std::ifstream in(path.toStdString());
@@ -126,12 +120,8 @@ private slots:
         QStandardPaths::setTestModeEnabled(true); // the dialog's recent settings
         QVERIFY(tmp.isValid());
         QDir root(tmp.path());
-        root.mkpath("ds/images");
-        root.mkpath("ds/labels");
         ds = root.filePath("ds");
-        for (int i = 0; i < 10; ++i)
-            writeSample(QDir(ds), QString("im%1").arg(i), unsigned(i + 1));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 10, 1);
         dataset.kind = DatasetKind::Folder;
         dataset.root = ds.toStdString();
     }
@@ -333,6 +323,36 @@ private slots:
         QVERIFY(dialog.validate().isEmpty());
     }
 
+    // A run folder is shown as it was fitted, without running anything: the same
+    // curves as a resume plots, its status, and not a byte of the run changed.
+    void showsARunWithoutRunningIt()
+    {
+        const QString run = QDir(tmp.path()).filePath("cli-run"); // resumesRunStartedByCli's
+        QFile state(QDir(run).filePath("state.json"));
+        QVERIFY(state.open(QIODevice::ReadOnly));
+        const QByteArray before = state.readAll();
+        state.close();
+        FitMonitorWidget monitor;
+        QSignalSpy shown(&monitor, &FitMonitorWidget::runShown);
+        QSignalSpy running(&monitor, &FitMonitorWidget::runningChanged);
+        QVERIFY(monitor.showRun(run));
+        QVERIFY(shown.wait(kTimeoutMs));
+        QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::KMeansLoss) +
+                     monitor.pointCount(FitMonitorWidget::Series::EmLoss),
+                 6);
+        QVERIFY2(monitor.statusText().contains("Fitted run: 7 steps"),
+                 qPrintable(monitor.statusText()));
+        QVERIFY(!monitor.controller()->isRunning());
+        QVERIFY(running.isEmpty());
+        QVERIFY(state.open(QIODevice::ReadOnly));
+        QCOMPARE(state.readAll(), before);
+
+        // Not a run folder: the banner says why, the plot stays as it was.
+        QVERIFY(!monitor.showRun(tmp.path()));
+        QVERIFY(monitor.messageWidget()->text().contains("run.json"));
+        QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::EmLoss) > 0, true);
+    }
+
     // Before any fit the plot area says what will appear, instead of axes with
     // invented ranges; the first step's values replace the sentence.
     void emptyPlotShowsAnEmptyState()
@@ -410,23 +430,6 @@ private slots:
         dialog.accept();
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
         QVERIFY(!dialog.resumesExistingRun());
-    }
-
-    // The dialog opened on the last fit's dataset (its remembered root) offers
-    // no more PCA images than that folder holds, without any edit by the user.
-    void rememberedRootCapsThePcaImages()
-    {
-        QSettings settings;
-        settings.beginGroup(QStringLiteral("fit"));
-        settings.setValue(QStringLiteral("kind"), QStringLiteral("folder"));
-        settings.setValue(QStringLiteral("root"), ds);
-        settings.sync();
-        FitDialog dialog;
-        QVERIFY(EmParams().pcaImages > 10);
-        dialog.restoreRecent();
-        QCOMPARE(dialog.rootEdit()->text(), ds);
-        QCOMPARE(dialog.settings().em.pcaImages, 10);
-        settings.remove(QString());
     }
 
     void destroyingControllerJoinsRunningFit()

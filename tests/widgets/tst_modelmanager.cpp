@@ -180,6 +180,30 @@ DownloadResult waitFor(QSignalSpy& finished)
     return result;
 }
 
+// Downloads `request` with a fresh ModelDownloader (stalling after `stallTimeoutMs`
+// when > 0) and returns its result; a request the downloader refuses to start
+// fails the test.
+DownloadResult download(const DownloadRequest& request, int stallTimeoutMs = 0)
+{
+    ModelDownloader downloader;
+    if (stallTimeoutMs > 0)
+        downloader.setStallTimeout(stallTimeoutMs);
+    QSignalSpy finished(&downloader, &ModelDownloader::finished);
+    if (!downloader.start(request)) {
+        QTest::qFail("ModelDownloader::start() refused the request", __FILE__, __LINE__);
+        return {};
+    }
+    return waitFor(finished);
+}
+
+DownloadRequest requestFor(const QUrl& url, const QString& targetPath)
+{
+    DownloadRequest request;
+    request.url = url;
+    request.targetPath = targetPath;
+    return request;
+}
+
 ModelInfo tinyEntry(const QUrl& url)
 {
     ModelInfo m;
@@ -240,6 +264,22 @@ private:
     QString target(const QString& name = QStringLiteral("model.pth")) const
     {
         return QDir(dir()).filePath(name);
+    }
+
+    // The server's `path` downloaded as dino_vits8's file, checked as the
+    // application checks it: createBackbone("dino_vits8", {file}).
+    DownloadResult downloadAsVits8(const QString& path)
+    {
+        const ModelInfo* vits8 = findModel("dino_vits8");
+        if (!vits8) {
+            QTest::qFail("the catalogue has no dino_vits8", __FILE__, __LINE__);
+            return {};
+        }
+        DownloadRequest request =
+            requestFor(m_server.url(path), target(QString::fromStdString(vits8->fileName)));
+        const ModelInfo entry = *vits8;
+        request.verify = [entry](const QString& file) { return verifyBackboneFile(entry, file); };
+        return download(request);
     }
 
     QTemporaryDir m_home;
@@ -363,14 +403,9 @@ void TestModelManager::downloadSucceedsWithProgress()
 
 void TestModelManager::downloadFollowsRedirect()
 {
-    ModelDownloader downloader;
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = m_server.url(QStringLiteral("/redirect"));
-    request.targetPath = target();
+    DownloadRequest request = requestFor(m_server.url(QStringLiteral("/redirect")), target());
     request.expectedSize = m_good.size();
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadResult result = download(request);
     QVERIFY2(result.ok(), qPrintable(result.error));
     QCOMPARE(readAll(target()), m_good);
     QCOMPARE(result.sha256, sha256(m_good));
@@ -378,13 +413,9 @@ void TestModelManager::downloadFollowsRedirect()
 
 void TestModelManager::notFoundFailsAndLeavesNothing()
 {
-    ModelDownloader downloader;
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = m_server.url(QStringLiteral("/missing.pth"));
-    request.targetPath = target();
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadRequest request =
+        requestFor(m_server.url(QStringLiteral("/missing.pth")), target());
+    const DownloadResult result = download(request);
     QVERIFY(!result.ok());
     QVERIFY(!result.cancelled);
     QVERIFY2(result.error.contains(QStringLiteral("404")), qPrintable(result.error));
@@ -394,18 +425,13 @@ void TestModelManager::notFoundFailsAndLeavesNothing()
 
 void TestModelManager::truncatedBodyFailsAndLeavesNothing()
 {
-    ModelDownloader downloader;
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = m_server.url(QStringLiteral("/truncated.bin"));
-    request.targetPath = target();
+    DownloadRequest request = requestFor(m_server.url(QStringLiteral("/truncated.bin")), target());
     bool verified = false;
     request.verify = [&](const QString&) {
         verified = true;
         return QString();
     };
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadResult result = download(request);
     QVERIFY(!result.ok());
     QVERIFY2(result.error.contains(QStringLiteral("truncated")), qPrintable(result.error));
     QVERIFY2(result.error.contains(request.url.toString()), qPrintable(result.error));
@@ -475,14 +501,8 @@ void TestModelManager::cancelDuringVerificationLeavesNothing()
 
 void TestModelManager::stalledTransferFails()
 {
-    ModelDownloader downloader;
-    downloader.setStallTimeout(700);
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = m_server.url(QStringLiteral("/stall.bin"));
-    request.targetPath = target();
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadRequest request = requestFor(m_server.url(QStringLiteral("/stall.bin")), target());
+    const DownloadResult result = download(request, /*stallTimeoutMs=*/700);
     QVERIFY(!result.ok());
     QVERIFY(!result.cancelled);
     QVERIFY2(result.error.contains(request.url.toString()), qPrintable(result.error));
@@ -496,13 +516,9 @@ void TestModelManager::connectionRefusedFails()
     QVERIFY(closed.listen(QHostAddress::LocalHost, 0));
     const quint16 port = closed.serverPort();
     closed.close();
-    ModelDownloader downloader;
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = QUrl(QStringLiteral("http://127.0.0.1:%1/model.pth").arg(port));
-    request.targetPath = target();
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadRequest request =
+        requestFor(QUrl(QStringLiteral("http://127.0.0.1:%1/model.pth").arg(port)), target());
+    const DownloadResult result = download(request);
     QVERIFY(!result.ok());
     QVERIFY2(result.error.contains(request.url.toString()), qPrintable(result.error));
     QVERIFY2(result.error.contains(QStringLiteral("refused"), Qt::CaseInsensitive),
@@ -548,17 +564,7 @@ void TestModelManager::wrongSizeFails()
 void TestModelManager::failedVerificationLeavesNothing()
 {
     // The application's own check: createBackbone("dino_vits8", {file}) on random bytes.
-    const ModelInfo* vits8 = findModel("dino_vits8");
-    QVERIFY(vits8);
-    ModelDownloader downloader;
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = m_server.url(QStringLiteral("/garbage.pth"));
-    request.targetPath = target(QString::fromStdString(vits8->fileName));
-    const ModelInfo entry = *vits8;
-    request.verify = [entry](const QString& path) { return verifyBackboneFile(entry, path); };
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadResult result = downloadAsVits8(QStringLiteral("/garbage.pth"));
     QVERIFY(!result.ok());
     QVERIFY2(result.error.contains(QStringLiteral("does not load")), qPrintable(result.error));
     QVERIFY2(result.error.contains(QStringLiteral("not a PyTorch checkpoint")),
@@ -570,17 +576,7 @@ void TestModelManager::failedVerificationLeavesNothing()
 void TestModelManager::wrongArchitectureLeavesNothing()
 {
     // A valid checkpoint of another architecture than the one asked for.
-    const ModelInfo* vits8 = findModel("dino_vits8");
-    QVERIFY(vits8);
-    ModelDownloader downloader;
-    QSignalSpy finished(&downloader, &ModelDownloader::finished);
-    DownloadRequest request;
-    request.url = m_server.url(QStringLiteral("/dino_tiny.pth"));
-    request.targetPath = target(QString::fromStdString(vits8->fileName));
-    const ModelInfo entry = *vits8;
-    request.verify = [entry](const QString& path) { return verifyBackboneFile(entry, path); };
-    QVERIFY(downloader.start(request));
-    const DownloadResult result = waitFor(finished);
+    const DownloadResult result = downloadAsVits8(QStringLiteral("/dino_tiny.pth"));
     QVERIFY(!result.ok());
     QVERIFY2(result.error.contains(QStringLiteral("16-d")), qPrintable(result.error));
     QVERIFY2(result.error.contains(QStringLiteral("not dino_vits8")), qPrintable(result.error));

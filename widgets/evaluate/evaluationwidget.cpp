@@ -126,9 +126,10 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     m_thetaCombo = new QComboBox(this);
     m_thetaCombo->addItem(tr("θ_M (EMA)"), QStringLiteral("m"));
     m_thetaCombo->addItem(tr("θ_R (trained)"), QStringLiteral("r"));
-    m_thetaCombo->setToolTip(tr("Prototypes to evaluate"));
+    m_thetaCombo->setToolTip(tr("Prototypes the next 'Evaluate run…' predicts with"));
     m_crfCheck = new QCheckBox(tr("CRF"), this);
-    m_crfCheck->setToolTip(tr("Refine the predictions with the dense CRF first (slower)"));
+    m_crfCheck->setToolTip(tr("The next 'Evaluate run…' refines its predictions with the "
+                              "dense CRF first (slower)"));
     m_progress = new QProgressBar(this);
     m_progress->setRange(0, 1000);
     m_progress->setTextVisible(false);
@@ -147,6 +148,11 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     auto* bar = new QHBoxLayout;
     bar->addWidget(openButton);
     bar->addWidget(runButton);
+    // The prototypes and the CRF are settings of the next "Evaluate run…", not a
+    // description of the numbers below (which a review or a results file gives).
+    auto* with = new QLabel(tr("with"), this);
+    with->setBuddy(m_thetaCombo);
+    bar->addWidget(with);
     bar->addWidget(m_thetaCombo);
     bar->addWidget(m_crfCheck);
     bar->addWidget(m_progress);

@@ -21,6 +21,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSpinBox>
+#include <QStyle>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -213,7 +214,7 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     m_classes = spin(fit, 0, 254, 0,
                      tr("Number of prototypes; the dataset's class count by default "
                         "(27, 27, 3, or the lines of classes.txt)"),
-                     tr("dataset's"));
+                     tr("from the dataset"));
     fitForm->addRow(tr("&Classes"), m_classes);
     m_epochs =
         spin(fit, 0, 100000, defaults.epochs, tr("Epochs of EM (of k-means for the baseline)"));
@@ -235,6 +236,11 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     m_pcaImages = spin(fit, 1, 1000000, defaults.pcaImages,
                        tr("Images whose features are pooled for the PCA initialisation"));
     fitForm->addRow(tr("&PCA images"), m_pcaImages);
+    m_pcaImagesWanted = defaults.pcaImages;
+    connect(m_pcaImages, &QSpinBox::valueChanged, this, [this](int value) {
+        if (!m_cappingPcaImages)
+            m_pcaImagesWanted = value;
+    });
     m_student = new QCheckBox(tr("Student augmentation"), fit);
     m_student->setToolTip(tr("\u03b8_R learns from photometrically augmented views (blur, "
                              "colour jitter, grey) whose features are cached too"));
@@ -243,8 +249,10 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     auto* studentLayout = new QHBoxLayout(studentRow);
     studentLayout->setContentsMargins(0, 0, 0, 0);
     studentLayout->addWidget(m_student);
-    studentLayout->addWidget(new QLabel(tr("views"), studentRow));
     studentLayout->addWidget(m_studentViews);
+    auto* viewsLabel = new QLabel(tr("view(s) per image"), studentRow);
+    viewsLabel->setBuddy(m_studentViews);
+    studentLayout->addWidget(viewsLabel, 1);
     fitForm->addRow(QString(), studentRow);
     m_checkpointEvery = spin(fit, 1, 1000000, runDefaults.checkpointEvery,
                              tr("Steps between checkpoints (a cancel always saves one)"));
@@ -278,36 +286,55 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
         // A folder dataset with labels is worth validating on.
         if (m_kind->currentIndex() == 0 && !m_existingRun)
             m_validation->setChecked(QDir(m_root->text()).exists(QStringLiteral("labels")));
-        limitToFolderSize();
     });
+    // Typed, pasted, browsed or loaded: the count follows the field (only an
+    // existing images/ folder is listed).
+    connect(m_root, &QLineEdit::textChanged, this, &FitDialog::limitToFolderSize);
+    connect(m_split, &QComboBox::currentTextChanged, this, &FitDialog::limitToFolderSize);
     onKindChanged();
     updateMethodControls();
+    // A hint in an empty field is read whole: each field is at least as wide as
+    // its placeholder (the dialog grows to fit; it stays far below 1366 pixels).
+    for (QLineEdit* edit : findChildren<QLineEdit*>()) {
+        const QString hint = edit->placeholderText();
+        if (hint.isEmpty())
+            continue;
+        const QMargins margins = edit->textMargins();
+        edit->setMinimumWidth(edit->fontMetrics().horizontalAdvance(hint) + margins.left() +
+                              margins.right() +
+                              2 * edit->style()->pixelMetric(QStyle::PM_DefaultFrameWidth) + 8);
+    }
 }
 
 int FitDialog::folderImageCount() const
 {
     if (m_kind->currentIndex() != 0)
         return -1;
-    const QDir images(QDir(m_root->text().trimmed()).filePath(QStringLiteral("images")));
-    if (!images.exists())
+    const QString root = m_root->text().trimmed();
+    if (root.isEmpty() || !QFileInfo(QDir(root).filePath(QStringLiteral("images"))).isDir())
         return -1;
-    return int(images
-                   .entryList({QStringLiteral("*.png"), QStringLiteral("*.jpg"),
-                               QStringLiteral("*.jpeg"), QStringLiteral("*.PNG"),
-                               QStringLiteral("*.JPG"), QStringLiteral("*.JPEG")},
-                              QDir::Files)
-                   .size());
+    // Listed as the fit will list it (extensions, split lists, hold-out): a
+    // directory listing, no image is decoded.
+    try {
+        return int(Dataset::open(datasetOptions()).size());
+    } catch (const std::exception&) {
+        return -1; // e.g. a split list not written yet; validate() names it
+    }
 }
 
 void FitDialog::limitToFolderSize()
 {
-    // The defaults follow the data: no more PCA images than the folder holds.
+    // The defaults follow the data: no more PCA images than the split holds.
     const int images = folderImageCount();
+    m_cappingPcaImages = true;
     m_pcaImages->setMaximum(images > 0 ? images : 1000000);
-    if (images > 0)
-        m_pcaImages->setToolTip(tr("Images whose features are pooled for the PCA initialisation "
-                                   "(the folder has %1)")
-                                    .arg(images));
+    m_pcaImages->setValue(std::min(m_pcaImagesWanted, m_pcaImages->maximum()));
+    m_cappingPcaImages = false;
+    m_pcaImages->setToolTip(
+        images > 0 ? tr("Images whose features are pooled for the PCA initialisation (the "
+                        "split has %n image(s))",
+                        nullptr, images)
+                   : tr("Images whose features are pooled for the PCA initialisation"));
 }
 
 void FitDialog::onKindChanged()
@@ -346,8 +373,11 @@ DatasetOptions FitDialog::datasetOptions() const
     o.split = m_split->currentText().trimmed().toStdString();
     if (o.kind != DatasetKind::Folder && o.split.empty())
         o.split = "train";
-    if (o.kind == DatasetKind::Folder)
+    if (o.kind == DatasetKind::Folder) {
         o.classes = m_classes->value();
+        if (m_holdout > 0.0 && m_root->text().trimmed() == m_holdoutRoot)
+            o.holdout = m_holdout;
+    }
     return o;
 }
 
@@ -386,6 +416,9 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     for (int i = 0; i < m_kind->count(); ++i)
         if (m_kind->itemData(i).toString() == QString::fromLatin1(toString(dataset.kind)))
             m_kind->setCurrentIndex(i);
+    m_holdout = dataset.holdout;
+    m_holdoutRoot = QString::fromStdString(dataset.root).trimmed();
+    m_pcaImagesWanted = s.em.pcaImages;
     m_root->setText(QString::fromStdString(dataset.root));
     m_split->setCurrentText(QString::fromStdString(dataset.split));
     const int backbone = m_backbone->findText(QString::fromStdString(s.backbone));
@@ -405,8 +438,7 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     m_learningRate->setValue(double(s.em.learningRate));
     m_emaDecay->setValue(double(s.em.emaDecay));
     m_emaEvery->setValue(s.em.emaEvery);
-    limitToFolderSize(); // the root is known now
-    m_pcaImages->setValue(s.em.pcaImages);
+    limitToFolderSize(); // the root and split are known now; caps s.em.pcaImages
     m_student->setChecked(s.em.studentAugmentation);
     m_studentViews->setValue(s.studentViews);
     m_checkpointEvery->setValue(s.checkpointEvery);
@@ -496,7 +528,8 @@ QString FitDialog::validate() const
         if (m_classes->value() == 0 && !dir.exists(QStringLiteral("classes.txt")))
             return tr("'%1' has no classes.txt: set the number of classes.").arg(native(root));
         const QString split = m_split->currentText().trimmed();
-        if (!split.isEmpty() && split != QLatin1String("all") &&
+        // A run fitted with a hold-out names its splits train and val without lists.
+        if (!split.isEmpty() && split != QLatin1String("all") && datasetOptions().holdout <= 0.0 &&
             !dir.exists(split + QStringLiteral(".txt")))
             return tr("The split '%1' needs the list '%2'.")
                 .arg(split, native(dir.filePath(split + QStringLiteral(".txt"))));
@@ -581,7 +614,6 @@ void FitDialog::restoreRecent()
     if (backbone >= 0)
         m_backbone->setCurrentIndex(backbone);
     m_weights->setText(settings.value(QStringLiteral("weights")).toString());
-    limitToFolderSize(); // the remembered root's image count caps the PCA images
     // A new fit goes to a new folder beside the last one.
     const QString last = settings.value(QStringLiteral("run")).toString();
     if (!last.isEmpty()) {

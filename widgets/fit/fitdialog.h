@@ -55,6 +55,9 @@ public:
     void restoreRecent();
 
     QLineEdit* rootEdit() const { return m_root; }
+    QComboBox* layoutBox() const { return m_kind; }
+    QComboBox* splitBox() const { return m_split; }
+    QSpinBox* pcaImagesBox() const { return m_pcaImages; }
     QLineEdit* runEdit() const { return m_run; }
     MessageWidget* messageWidget() const { return m_messages; }
 
@@ -63,10 +66,12 @@ public slots:
 
 private:
     void onKindChanged();
-    /// A folder dataset's image count (ROOT/images), -1 when unknown (another
-    /// layout, no folder yet). Counted when the root is entered.
+    /// The images a folder dataset's chosen split holds, listed as the fit lists
+    /// them (ROOT/images, a split list ROOT/<split>.txt, a run's hold-out); -1
+    /// when unknown (another layout, no such folder or list yet).
     int folderImageCount() const;
-    /// Caps the PCA images at the folder's image count.
+    /// Caps the PCA images at the split's image count, and gives the value the
+    /// user (or the request) asked for back when the data allows it again.
     void limitToFolderSize();
     void inspectRunFolder();
     void browseRoot();
@@ -104,6 +109,11 @@ private:
     QComboBox* m_valSplit = nullptr;
     QSpinBox* m_valEvery = nullptr;
     QDialogButtonBox* m_buttons = nullptr;
+    int m_pcaImagesWanted = 0; ///< the user's or the request's value, before the cap
+    bool m_cappingPcaImages = false;
+    /// A run's hold-out fraction (run.json), kept while its root is chosen.
+    double m_holdout = 0.0;
+    QString m_holdoutRoot;
     bool m_existingRun = false;
     QString m_runNoteText;
 };

@@ -300,7 +300,7 @@ void FitMonitorWidget::exportDialog()
 
 void FitMonitorWidget::openRunFolder()
 {
-    const QString dir = QString::fromStdString(m_controller->settings().runDir);
+    const QString dir = currentRunDir();
     if (!QFileInfo(dir).isDir()) {
         m_messages->showMessage(
             tr("The run folder '%1' does not exist yet.").arg(QDir::toNativeSeparators(dir)),

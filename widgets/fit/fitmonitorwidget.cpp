@@ -211,17 +211,8 @@ bool FitMonitorWidget::startFit(const DatasetOptions& dataset, const FitRunSetti
     m_status->setStyleSheet(QString());
     m_status->setToolTip(QString());
     m_summaryText.clear();
-    m_hasValidation = !settings.validationSplit.empty();
-    m_noValidation->setVisible(!m_hasValidation);
-    const QString classes = settings.em.classes > 0 ? tr("%1 classes").arg(settings.em.classes)
-                                                    : tr("the dataset's classes");
-    m_title->setText(tr("%1 on %2 '%3' (%4, %5 epochs) \u2192 run folder %6")
-                         .arg(methodName(settings.em.method),
-                              QString::fromLatin1(toString(dataset.kind)), nativePath(dataset.root),
-                              classes)
-                         .arg(settings.em.epochs)
-                         .arg(nativePath(settings.runDir)));
-    m_title->setToolTip(m_title->text());
+    m_shownRun.clear();
+    setFitTitle(dataset, settings);
     m_logBox->setEnabled(settings.em.method == EmMethod::PrimapsEm);
     return m_controller->start(dataset, settings);
 }
@@ -321,7 +312,31 @@ void FitMonitorWidget::onProgress(const JobProgress& p)
     addValues(p.step, stage, p.values);
     scheduleReplot();
 }
+void FitMonitorWidget::setFitTitle(const DatasetOptions& dataset, const FitRunSettings& settings)
+{
+    m_hasValidation = !settings.validationSplit.empty();
+    m_noValidation->setVisible(!m_hasValidation);
+    const QString classes = settings.em.classes > 0 ? tr("%1 classes").arg(settings.em.classes)
+                                                    : tr("the dataset's classes");
+    m_title->setText(tr("%1 on %2 '%3' (%4, %5 epochs) \u2192 run folder %6")
+                         .arg(methodName(settings.em.method),
+                              QString::fromLatin1(toString(dataset.kind)), nativePath(dataset.root),
+                              classes)
+                         .arg(settings.em.epochs)
+                         .arg(nativePath(settings.runDir)));
+    m_title->setToolTip(m_title->text());
+}
+
 void FitMonitorWidget::onHistory(const FitHistory& history)
+{
+    plotHistory(history);
+    if (!history.steps.empty()) {
+        addMarker(double(history.steps.back().step) + 0.5, tr("resumed"));
+        appendLog(tr("plotted the %1 step(s) of the checkpoint").arg(history.steps.size()));
+    }
+}
+
+void FitMonitorWidget::plotHistory(const FitHistory& history)
 {
     QString previous;
     for (const EmStepInfo& s : history.steps) {
@@ -340,10 +355,6 @@ void FitMonitorWidget::onHistory(const FitHistory& history)
     m_lastStage = previous;
     for (const auto& [step, metrics] : history.validations)
         addValues(step, QStringLiteral("em"), metrics);
-    if (!history.steps.empty()) {
-        addMarker(double(history.steps.back().step) + 0.5, tr("resumed"));
-        appendLog(tr("plotted the %1 step(s) of the checkpoint").arg(history.steps.size()));
-    }
     scheduleReplot();
 }
 QString FitMonitorWidget::statusText() const
@@ -445,7 +456,7 @@ void FitMonitorWidget::updateButtons()
     const JobState last = m_controller->outcome().state;
     m_continue->setVisible(!running && (last == JobState::Canceled || last == JobState::Failed));
     m_continue->setEnabled(!running);
-    m_openFolder->setEnabled(!m_controller->settings().runDir.empty());
+    m_openFolder->setEnabled(!currentRunDir().isEmpty());
 }
 
 void FitMonitorWidget::appendLog(const QString& line)

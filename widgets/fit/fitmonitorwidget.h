@@ -69,6 +69,12 @@ public:
     bool resumeRun(const QString& runDir);
     /// Continues the last fit from its checkpoint (after a cancel or a failure).
     bool continueFit();
+    /// Shows the fit of the run folder `runDir` without running anything: its
+    /// title, and its steps and validations as far as its checkpoint goes (read
+    /// in the background; the plot fills when they are read, and runShown() is
+    /// emitted). Returns false, with the problem in the banner, while a fit runs
+    /// or when `runDir` has no readable run.json.
+    bool showRun(const QString& runDir);
 
     int pointCount(Series series) const;
     /// The value of `series` at `step` (NaN when it has no point there).
@@ -98,6 +104,8 @@ signals:
     /// A fit ended (see FitOutcome::state).
     void fitFinished(const primaps::FitOutcome& outcome);
     void runningChanged(bool running);
+    /// showRun() has plotted the run's history.
+    void runShown();
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -115,6 +123,12 @@ private:
     void onStarted();
     void onProgress(const JobProgress& progress);
     void onHistory(const FitHistory& history);
+    /// Adds the steps and validations of a checkpoint to the plot.
+    void plotHistory(const FitHistory& history);
+    /// The title line of a fit: method, dataset, classes, epochs, run folder.
+    void setFitTitle(const DatasetOptions& dataset, const FitRunSettings& settings);
+    /// The run folder of the current or the shown fit ("" when none).
+    QString currentRunDir() const;
     void onFinished(const FitOutcome& outcome);
     void onStateChanged(JobState state);
     void addValues(qint64 step, const QString& stage,
@@ -164,6 +178,7 @@ private:
     QString m_summaryText;
     bool m_logScale = false;
     bool m_hasValidation = false;
+    QString m_shownRun; ///< showRun()'s folder, until a fit starts
     EmptyPlotCover* m_emptyCover = nullptr; ///< the plot's state before the first step
 };
 

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+// Fit ▸ New Fit…: every text of the dialog is readable at the size it opens
+// with (placeholders, special values, labels, check boxes, the run note), the
+// dialog fits a 1366x768 screen, and the PCA images follow the data on every
+// path a dataset reaches the dialog: typed, browsed, remembered, a split list,
+// a run folder to resume.
+//
+// PRIMAPS_TEST_GRAB_DIR=DIR saves the dialog as DIR/fitdialog-<case>.png, to
+// look at it (e.g. under xvfb-run with QT_QPA_PLATFORM=xcb).
+
+#include "dataset/dataset.h"
+#include "fit/fitdialog.h"
+#include "testsupport.h"
+
+#include <QAbstractButton>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFile>
+#include <QGroupBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QSettings>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace primaps;
+
+namespace {
+
+// Writes a folder dataset of `count` images (with labels and classes.txt).
+QString makeFolderDataset(const QString& root, int count)
+{
+    for (int i = 0; i < count; ++i) {
+        const QString stem = QStringLiteral("img%1").arg(i, 2, 10, QLatin1Char('0'));
+        testing::writeDiscAndBoxSample(root + "/images/" + stem + ".png",
+                                       root + "/labels/" + stem + ".png", unsigned(i + 1));
+    }
+    QFile classes(root + "/classes.txt");
+    if (classes.open(QIODevice::WriteOnly))
+        classes.write("ground\ndisc\nbox\n");
+    return root;
+}
+
+// The width the text of a line edit (or a spin box's) has inside its frame.
+int textRoom(const QLineEdit* edit)
+{
+    const QMargins m = edit->textMargins();
+    // QLineEdit's frame and its 2-pixel horizontal margin on each side.
+    return edit->contentsRect().width() - m.left() - m.right() - 4;
+}
+
+// Every place of the dialog where a text can be cut off, with what is cut.
+QStringList cutOffTexts(const QDialog& dialog)
+{
+    QStringList problems;
+    for (const QLineEdit* edit : dialog.findChildren<QLineEdit*>()) {
+        if (!edit->isVisibleTo(&dialog))
+            continue;
+        const QFontMetrics fm(edit->font());
+        const QString placeholder = edit->placeholderText();
+        if (!placeholder.isEmpty() && edit->text().isEmpty() &&
+            fm.horizontalAdvance(placeholder) > textRoom(edit))
+            problems << QStringLiteral("placeholder '%1' (%2 px in %3)")
+                            .arg(placeholder)
+                            .arg(fm.horizontalAdvance(placeholder))
+                            .arg(textRoom(edit));
+    }
+    for (const QAbstractSpinBox* box : dialog.findChildren<QAbstractSpinBox*>()) {
+        if (!box->isVisibleTo(&dialog))
+            continue;
+        // The longest of the texts the box shows: its special value and its extremes.
+        const QLineEdit* edit = box->findChild<QLineEdit*>();
+        const QFontMetrics fm(box->font());
+        QStringList shown{box->specialValueText(), edit->text()};
+        if (const auto* spin = qobject_cast<const QSpinBox*>(box))
+            shown << spin->prefix() + QLocale().toString(spin->maximum()) + spin->suffix();
+        for (const QString& text : shown)
+            if (fm.horizontalAdvance(text) > textRoom(edit))
+                problems << QStringLiteral("spin box text '%1' (%2 px in %3)")
+                                .arg(text)
+                                .arg(fm.horizontalAdvance(text))
+                                .arg(textRoom(edit));
+    }
+    for (const QComboBox* combo : dialog.findChildren<QComboBox*>()) {
+        if (!combo->isVisibleTo(&dialog))
+            continue;
+        const QFontMetrics fm(combo->font());
+        // Frame, margins and the arrow take about 30 px of a combo box.
+        const int room = combo->width() - 30;
+        for (int i = 0; i < combo->count(); ++i)
+            if (fm.horizontalAdvance(combo->itemText(i)) > room)
+                problems << QStringLiteral("item '%1' (%2 px in %3)")
+                                .arg(combo->itemText(i))
+                                .arg(fm.horizontalAdvance(combo->itemText(i)))
+                                .arg(room);
+        if (combo->isEditable() && combo->lineEdit()->text().isEmpty()) {
+            const QString placeholder = combo->lineEdit()->placeholderText();
+            if (fm.horizontalAdvance(placeholder) > textRoom(combo->lineEdit()))
+                problems << QStringLiteral("placeholder '%1'").arg(placeholder);
+        }
+    }
+    for (const QLabel* label : dialog.findChildren<QLabel*>()) {
+        if (!label->isVisibleTo(&dialog) || label->text().isEmpty())
+            continue;
+        if (label->wordWrap()) {
+            const int needed = label->heightForWidth(label->contentsRect().width());
+            if (needed > label->contentsRect().height())
+                problems << QStringLiteral("wrapped label '%1' (%2 px high in %3)")
+                                .arg(label->text())
+                                .arg(needed)
+                                .arg(label->contentsRect().height());
+        } else if (label->sizeHint().width() > label->width()) {
+            problems << QStringLiteral("label '%1' (%2 px in %3)")
+                            .arg(label->text())
+                            .arg(label->sizeHint().width())
+                            .arg(label->width());
+        }
+    }
+    for (const QAbstractButton* button : dialog.findChildren<QAbstractButton*>()) {
+        if (!button->isVisibleTo(&dialog) || button->text().isEmpty())
+            continue;
+        if (button->sizeHint().width() > button->width())
+            problems << QStringLiteral("button '%1' (%2 px in %3)")
+                            .arg(button->text())
+                            .arg(button->sizeHint().width())
+                            .arg(button->width());
+    }
+    for (const QGroupBox* group : dialog.findChildren<QGroupBox*>())
+        if (group->isVisibleTo(&dialog) && group->minimumSizeHint().width() > group->width())
+            problems << QStringLiteral("group '%1'").arg(group->title());
+    return problems;
+}
+
+void grabIfAsked(QDialog& dialog, const QString& name)
+{
+    const QString dir = qEnvironmentVariable("PRIMAPS_TEST_GRAB_DIR");
+    if (!dir.isEmpty())
+        dialog.grab().save(QDir(dir).filePath(QStringLiteral("fitdialog-%1.png").arg(name)));
+}
+
+void showAndSettle(QDialog& dialog)
+{
+    dialog.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+    QCoreApplication::processEvents();
+}
+
+} // namespace
+
+class TestFitDialog : public QObject
+{
+    Q_OBJECT
+
+    QTemporaryDir tmp;
+    QString small; // 4 images
+    QString large; // 12 images, split lists train (9) and val (3)
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QSettings().remove(QStringLiteral("fit"));
+        QVERIFY(tmp.isValid());
+        small = makeFolderDataset(tmp.filePath("small"), 4);
+        large = makeFolderDataset(tmp.filePath("large"), 12);
+        QFile train(large + "/train.txt"), val(large + "/val.txt");
+        QVERIFY(train.open(QIODevice::WriteOnly) && val.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 12; ++i)
+            (i < 9 ? train : val)
+                .write(QStringLiteral("img%1\n").arg(i, 2, 10, QLatin1Char('0')).toUtf8());
+    }
+
+    void cleanupTestCase() { QSettings().remove(QStringLiteral("fit")); }
+
+    // At the size it opens with, nothing is cut off; the whole dialog fits a
+    // 1366x768 screen (with room for a panel and the title bar).
+    void everyTextIsReadable()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        QVERIFY2(dialog.width() <= 1366 && dialog.height() <= 768 - 80,
+                 qPrintable(QStringLiteral("%1x%2").arg(dialog.width()).arg(dialog.height())));
+        const QStringList problems = cutOffTexts(dialog);
+        grabIfAsked(dialog, QStringLiteral("new"));
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QStringLiteral("\n"))));
+
+        // With a Cityscapes layout, an existing run folder and its long note, too.
+        dialog.rootEdit()->setText(large);
+        emit dialog.rootEdit()->editingFinished();
+        dialog.runEdit()->setText(tmp.path());
+        emit dialog.runEdit()->editingFinished();
+        QVERIFY(dialog.runFolderNote().contains(QLatin1String("holds no fit")));
+        QCoreApplication::processEvents();
+        const QStringList filled = cutOffTexts(dialog);
+        grabIfAsked(dialog, QStringLiteral("filled"));
+        QVERIFY2(filled.isEmpty(), qPrintable(filled.join(QStringLiteral("\n"))));
+    }
+
+    // The check above finds a cut-off text: a placeholder wider than its field.
+    void theCheckFindsACutOffText()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        dialog.rootEdit()->setPlaceholderText(QString(200, QLatin1Char('x')));
+        QVERIFY(!cutOffTexts(dialog).isEmpty());
+    }
+
+    // A folder typed into the root field counts even when the focus never left it.
+    void typedRootCapsThePcaImages()
+    {
+        FitDialog dialog;
+        QVERIFY(EmParams().pcaImages > 12);
+        dialog.rootEdit()->setText(small);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        QVERIFY(dialog.pcaImagesBox()->toolTip().contains(QLatin1String("has 4")));
+    }
+
+    // The cap follows the folder: a larger folder raises it again, up to the
+    // default; a value the user chose is kept as long as the data allows it.
+    void capFollowsTheFolder()
+    {
+        FitDialog dialog;
+        const int reference = EmParams().pcaImages;
+        dialog.rootEdit()->setText(small);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        dialog.rootEdit()->setText(large);
+        QCOMPARE(dialog.settings().em.pcaImages, 12);
+        dialog.rootEdit()->setText(tmp.filePath("nowhere"));
+        QCOMPARE(dialog.settings().em.pcaImages, reference);
+
+        dialog.rootEdit()->setText(large);
+        dialog.pcaImagesBox()->setValue(7); // the user's choice
+        dialog.rootEdit()->setText(small);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        dialog.rootEdit()->setText(large);
+        QCOMPARE(dialog.settings().em.pcaImages, 7);
+    }
+
+    // A split list limits the images to its lines.
+    void splitListCapsThePcaImages()
+    {
+        FitDialog dialog;
+        dialog.rootEdit()->setText(large);
+        QCOMPARE(dialog.settings().em.pcaImages, 12);
+        QComboBox* split = dialog.splitBox();
+        QVERIFY(split->isEditable());
+        split->setCurrentText(QStringLiteral("train"));
+        QCOMPARE(dialog.settings().em.pcaImages, 9);
+        split->setCurrentText(QStringLiteral("val"));
+        QCOMPARE(dialog.settings().em.pcaImages, 3);
+        split->setCurrentText(QString()); // every image
+        QCOMPARE(dialog.settings().em.pcaImages, 12);
+    }
+
+    // A run folder to resume keeps the PCA images it was fitted with when its
+    // dataset has them; the cap applies to a request that asks for more.
+    void requestIsCappedByItsDataset()
+    {
+        FitDialog dialog;
+        DatasetOptions data;
+        data.kind = DatasetKind::Folder;
+        data.root = small.toStdString();
+        FitRunSettings s;
+        s.em.pcaImages = 3;
+        dialog.setRequest(data, s);
+        QCOMPARE(dialog.settings().em.pcaImages, 3);
+        s.em.pcaImages = 50;
+        dialog.setRequest(data, s);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+
+        // A run fitted with a hold-out: its train split is the images not held out,
+        // without a list file, and the dialog neither loses the fraction nor asks
+        // for train.txt.
+        data.root = large.toStdString();
+        data.split = "train";
+        data.holdout = 0.25;
+        DatasetOptions reference = data;
+        const int trainImages = int(Dataset::open(reference).size());
+        QVERIFY(trainImages > 0 && trainImages < 12);
+        dialog.setRequest(data, s);
+        dialog.runEdit()->setText(tmp.filePath("holdout-run"));
+        QCOMPARE(dialog.datasetOptions().holdout, 0.25);
+        QCOMPARE(dialog.settings().em.pcaImages, trainImages);
+        QVERIFY2(dialog.validate().isEmpty(), qPrintable(dialog.validate()));
+    }
+
+    // The remembered root of the last fit caps the images without any edit.
+    void rememberedRootCapsThePcaImages()
+    {
+        QSettings settings;
+        settings.beginGroup(QStringLiteral("fit"));
+        settings.setValue(QStringLiteral("kind"), QStringLiteral("folder"));
+        settings.setValue(QStringLiteral("root"), small);
+        settings.sync();
+        FitDialog dialog;
+        dialog.restoreRecent();
+        QCOMPARE(dialog.rootEdit()->text(), small);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        settings.remove(QString());
+    }
+
+    // Other layouts are not counted here (their splits are listed in the fit's
+    // thread): the reference's default stays.
+    void otherLayoutsKeepTheDefault()
+    {
+        FitDialog dialog;
+        dialog.rootEdit()->setText(small);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        dialog.layoutBox()->setCurrentIndex(1); // Cityscapes
+        QCOMPARE(dialog.settings().em.pcaImages, EmParams().pcaImages);
+    }
+};
+
+QTEST_MAIN(TestFitDialog)
+#include "tst_fitdialog.moc"
