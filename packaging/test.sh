@@ -4,7 +4,7 @@
 # (headless). CI runs it verbatim (.ci/run).
 #
 #   bash packaging/test.sh [--sanitizers] [--fuzz SECONDS] [--quick] [--skip-release]
-#                          [--sanitizer-exclude REGEX]
+#                          [--sanitizer-exclude REGEX] [--fuzz-targets 'A B ...']
 #
 # By default: the Release build (build/) and its suite.
 # --sanitizers  also builds everything with clang, ASan and UBSan into build-sanitize/
@@ -16,6 +16,8 @@
 # --sanitizer-exclude REGEX  leaves the ctest tests matching REGEX out of the
 #               sanitizer run (e.g. '^tst_(studio.*|fitmonitor)$': the GUI tests, the
 #               slowest instrumented); says in the log what was left out.
+# --fuzz-targets 'A B ...'  fuzzes only these targets (names as in fuzz/run.sh); by
+#               default every target.
 # --skip-release  leaves out the Release build and its suite (with --sanitizers or
 #               --fuzz: only the instrumented steps, e.g. to time them).
 set -euo pipefail
@@ -27,11 +29,14 @@ sanitizers=0
 fuzz_seconds=0
 release=1
 sanitizer_exclude=""
+fuzz_targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) sanitizers=0 ;;
     --sanitizers) sanitizers=1 ;;
     --skip-release) release=0 ;;
+    --fuzz-targets)
+      read -r -a fuzz_targets <<<"${2:?--fuzz-targets needs a list of target names}"; shift ;;
     --sanitizer-exclude)
       sanitizer_exclude="${2:?--sanitizer-exclude needs a regular expression}"; shift ;;
     --fuzz)
@@ -40,7 +45,7 @@ while [ $# -gt 0 ]; do
         ''|*[!0-9]*) echo "test.sh: --fuzz needs a whole number of seconds, not '$fuzz_seconds'" >&2; exit 2 ;;
       esac
       [ "$fuzz_seconds" -eq 0 ] || sanitizers=1 ;;
-    *) echo "test.sh: unknown option '$1' (known: --sanitizers, --fuzz SECONDS, --quick, --skip-release, --sanitizer-exclude REGEX)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown option '$1' (known: --sanitizers, --fuzz SECONDS, --fuzz-targets LIST, --quick, --skip-release, --sanitizer-exclude REGEX)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -123,5 +128,5 @@ stage_done "sanitizer test suite"
 [ "$fuzz_seconds" -gt 0 ] || exit 0
 # fuzz/run.sh sets its own sanitizer options (no leak checks while fuzzing).
 env -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS \
-  bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds"
+  bash "$root/fuzz/run.sh" "$sanitize_build" "$fuzz_seconds" ${fuzz_targets[@]+"${fuzz_targets[@]}"}
 stage_done "fuzzing"

@@ -214,7 +214,7 @@ AnnotationSet readCoco(const std::string& path)
             set.problems.emplace_back(path, "an image without id, width and height: " + im.dump());
             continue;
         }
-        const int w = im["width"].get<int>(), h = im["height"].get<int>();
+        const int w = jsonInt(im["width"], "an image's width"), h = jsonInt(im["height"], "an image's height");
         if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28)) {
             set.problems.emplace_back(path, "image " + im["id"].dump() + " has an unusable size");
             continue;
@@ -266,8 +266,8 @@ AnnotationSet readCoco(const std::string& path)
                          const json& seg = a["segmentation"];
                          cv::Mat mask;
                          if (seg.is_object()) {
-                             const int h = seg.at("size").at(0).get<int>();
-                             const int w = seg.at("size").at(1).get<int>();
+                             const int h = jsonInt(seg.at("size").at(0), "an RLE size");
+                             const int w = jsonInt(seg.at("size").at(1), "an RLE size");
                              if (h != labels.rows || w != labels.cols)
                                  throw Error("its RLE is " + std::to_string(w) + "x" +
                                              std::to_string(h) + ", the image " +

@@ -189,8 +189,8 @@ AnnotationSet readLabelStudio(const std::string& path)
                 }
             if (!first)
                 continue;
-            const int w = first->at("original_width").get<int>();
-            const int h = first->at("original_height").get<int>();
+            const int w = jsonInt(first->at("original_width"), "a brush result's original_width");
+            const int h = jsonInt(first->at("original_height"), "a brush result's original_height");
             if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28))
                 throw Error("a brush result with an unusable size");
             const json* results = &(*chosen)["result"];
@@ -213,8 +213,8 @@ AnnotationSet readLabelStudio(const std::string& path)
                              if (!value.contains("rle") || !value.contains("brushlabels") ||
                                  !value["brushlabels"].is_array() || value["brushlabels"].empty())
                                  throw Error("a brush result without rle or label");
-                             if (r.at("original_width").get<int>() != w ||
-                                 r.at("original_height").get<int>() != h)
+                             if (jsonInt(r.at("original_width"), "original_width") != w ||
+                                 jsonInt(r.at("original_height"), "original_height") != h)
                                  throw Error("brush results of different sizes");
                              const cv::Mat mask = brushRleToMask(
                                  value["rle"].get<std::vector<std::uint8_t>>(), h, w);
