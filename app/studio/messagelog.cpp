@@ -15,10 +15,9 @@ namespace primaps {
 QDockWidget* installMessageLog(MainWindow* window)
 {
     auto* log = new MessageLogWidget(window);
-    auto* dock = new QDockWidget(MainWindow::tr("Messages"), window);
-    dock->setObjectName(QStringLiteral("MessageLogDock"));
-    dock->setWidget(log);
-    window->addDockWidget(Qt::BottomDockWidgetArea, dock);
+    QDockWidget* dock = window->addStudioDock(MainWindow::tr("Messages"),
+                                              QStringLiteral("MessageLogDock"), log,
+                                              Qt::BottomDockWidgetArea);
     dock->hide();
     MessageWidget* banner = window->messageWidget();
     QObject::connect(banner, &MessageWidget::messageAdded, log, &MessageLogWidget::addMessage);

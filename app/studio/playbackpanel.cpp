@@ -25,12 +25,8 @@ constexpr double kPlaybackLayerZ = 5.0;
 PlaybackPanel::PlaybackPanel(MainWindow* window) : QObject(window), m_window(window)
 {
     m_widget = new PlaybackWidget(window);
-    m_dock = new QDockWidget(tr("Playback"), window);
-    m_dock->setObjectName(QStringLiteral("PlaybackDock"));
-    m_dock->setWidget(m_widget);
-    m_dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable |
-                        QDockWidget::DockWidgetFloatable);
-    window->addDockWidget(Qt::BottomDockWidgetArea, m_dock);
+    m_dock = window->addStudioDock(tr("Playback"), QStringLiteral("PlaybackDock"), m_widget,
+                                   Qt::BottomDockWidgetArea);
     m_dock->toggleViewAction()->setText(tr("&Playback"));
     window->viewMenu()->addAction(m_dock->toggleViewAction());
     m_layer = new CanvasImageLayer(window->canvas(), kPlaybackLayerZ, this);

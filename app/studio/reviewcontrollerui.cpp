@@ -92,10 +92,8 @@ bool ReviewController::layerFromName(const QString& name, Layer* layer)
 void ReviewController::createDocks()
 {
     m_browser = new DatasetBrowserWidget(m_window);
-    m_browserDock = new QDockWidget(tr("Dataset"), m_window);
-    m_browserDock->setObjectName(QStringLiteral("DatasetDock"));
-    m_browserDock->setWidget(m_browser);
-    m_window->addDockWidget(Qt::LeftDockWidgetArea, m_browserDock);
+    m_browserDock = m_window->addStudioDock(tr("Dataset"), QStringLiteral("DatasetDock"),
+                                            m_browser, Qt::LeftDockWidgetArea);
     if (QDockWidget* images = dockOf(m_window->imageList()))
         m_window->tabifyDockWidget(images, m_browserDock);
     m_browserDock->hide();
@@ -103,10 +101,8 @@ void ReviewController::createDocks()
             &ReviewController::selectIndex);
 
     m_vote = new MaskVoteWidget(m_window);
-    m_voteDock = new QDockWidget(tr("Mask vote"), m_window);
-    m_voteDock->setObjectName(QStringLiteral("MaskVoteDock"));
-    m_voteDock->setWidget(m_vote);
-    m_window->addDockWidget(Qt::RightDockWidgetArea, m_voteDock);
+    m_voteDock = m_window->addStudioDock(tr("Mask vote"), QStringLiteral("MaskVoteDock"), m_vote,
+                                         Qt::RightDockWidgetArea);
     // A tab beside the Features dock: both explain what is on the canvas.
     if (auto* features = m_window->findChild<QDockWidget*>(QStringLiteral("FeaturesDock")))
         m_window->tabifyDockWidget(features, m_voteDock);

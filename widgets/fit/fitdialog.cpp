@@ -20,6 +20,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QSpinBox>
 #include <QStyle>
 #include <QToolButton>
@@ -237,10 +238,8 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
                        tr("Images whose features are pooled for the PCA initialisation"));
     fitForm->addRow(tr("&PCA images"), m_pcaImages);
     m_pcaImagesWanted = defaults.pcaImages;
-    connect(m_pcaImages, &QSpinBox::valueChanged, this, [this](int value) {
-        if (!m_cappingPcaImages)
-            m_pcaImagesWanted = value;
-    });
+    connect(m_pcaImages, &QSpinBox::valueChanged, this,
+            [this](int value) { m_pcaImagesWanted = value; });
     m_student = new QCheckBox(tr("Student augmentation"), fit);
     m_student->setToolTip(tr("\u03b8_R learns from photometrically augmented views (blur, "
                              "colour jitter, grey) whose features are cached too"));
@@ -314,22 +313,31 @@ int FitDialog::folderImageCount() const
     if (root.isEmpty() || !QFileInfo(QDir(root).filePath(QStringLiteral("images"))).isDir())
         return -1;
     // Listed as the fit will list it (extensions, split lists, hold-out): a
-    // directory listing, no image is decoded.
+    // directory listing, no image is decoded. The field's signals and
+    // setRequest() ask several times for the same dataset; it is listed once.
+    const DatasetOptions options = datasetOptions();
+    const QString key = root + QLatin1Char('\n') + QString::fromStdString(options.split) +
+                        QLatin1Char('\n') + QString::number(options.holdout);
+    if (key == m_countedKey)
+        return m_countedImages;
+    int count = -1;
     try {
-        return int(Dataset::open(datasetOptions()).size());
+        count = int(Dataset::open(options).size());
     } catch (const std::exception&) {
-        return -1; // e.g. a split list not written yet; validate() names it
+        // e.g. a split list not written yet; validate() names it
     }
+    m_countedKey = key;
+    m_countedImages = count;
+    return count;
 }
 
 void FitDialog::limitToFolderSize()
 {
     // The defaults follow the data: no more PCA images than the split holds.
     const int images = folderImageCount();
-    m_cappingPcaImages = true;
+    const QSignalBlocker capping(m_pcaImages); // a cap is not the user's choice
     m_pcaImages->setMaximum(images > 0 ? images : 1000000);
     m_pcaImages->setValue(std::min(m_pcaImagesWanted, m_pcaImages->maximum()));
-    m_cappingPcaImages = false;
     m_pcaImages->setToolTip(
         images > 0 ? tr("Images whose features are pooled for the PCA initialisation (the "
                         "split has %n image(s))",

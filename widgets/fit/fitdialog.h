@@ -110,7 +110,9 @@ private:
     QSpinBox* m_valEvery = nullptr;
     QDialogButtonBox* m_buttons = nullptr;
     int m_pcaImagesWanted = 0; ///< the user's or the request's value, before the cap
-    bool m_cappingPcaImages = false;
+    // The last dataset folderImageCount() listed and its image count.
+    mutable QString m_countedKey;
+    mutable int m_countedImages = -1;
     /// A run's hold-out fraction (run.json), kept while its root is chosen.
     double m_holdout = 0.0;
     QString m_holdoutRoot;

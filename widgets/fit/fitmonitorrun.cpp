@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // FitMonitorWidget::showRun(): a run folder's fit on the plot, without running
 // anything (the studio started on a fitted run, the screenshot gallery).
+#include "common/backgroundpool.h"
 #include "common/messagewidget.h"
 #include "fit/fitmonitorwidget.h"
 #include "fit/fitmonitorwidget_p.h"
@@ -92,7 +93,7 @@ bool FitMonitorWidget::showRun(const QString& runDir)
                       .arg(folder));
         emit runShown();
     });
-    watcher->setFuture(QtConcurrent::run([dir = runDir.toStdString()] {
+    watcher->setFuture(QtConcurrent::run(backgroundPool(), [dir = runDir.toStdString()] {
         try {
             return readFitHistory(dir);
         } catch (const std::exception&) {
