@@ -214,8 +214,10 @@ AnnotationSet readCoco(const std::string& path)
             set.problems.emplace_back(path, "an image without id, width and height: " + im.dump());
             continue;
         }
-        const int w = jsonInt(im["width"], "an image's width"), h = jsonInt(im["height"], "an image's height");
-        if (w < 1 || h < 1 || std::int64_t(w) * h > (std::int64_t(1) << 28)) {
+        // Integers (checked above), compared in 64 bits: no size is cut to int unchecked.
+        const auto w = im["width"].get<std::int64_t>(), h = im["height"].get<std::int64_t>();
+        if (w < 1 || h < 1 || w > (std::int64_t(1) << 28) || h > (std::int64_t(1) << 28) ||
+            w * h > (std::int64_t(1) << 28)) {
             set.problems.emplace_back(path, "image " + im["id"].dump() + " has an unusable size");
             continue;
         }
@@ -229,7 +231,7 @@ AnnotationSet readCoco(const std::string& path)
             set.problems.emplace_back(path, "image id " + std::to_string(id) + " is listed twice");
             continue;
         }
-        (*images)[id] = Image{w, h, {}};
+        (*images)[id] = Image{int(w), int(h), {}};
         order.emplace_back(id, name);
     }
     for (const json& a : (*coco)["annotations"]) {
@@ -278,7 +280,8 @@ AnnotationSet readCoco(const std::string& path)
                                         ? cocoMaskFromRuns(
                                               parseCocoRleString(counts.get<std::string>()), h, w)
                                         : cocoMaskFromRuns(
-                                              counts.get<std::vector<std::uint32_t>>(), h, w);
+                                              jsonIntegers<std::uint32_t>(counts, "RLE counts"),
+                                              h, w);
                          } else if (seg.is_array()) {
                              // Polygons [x1, y1, x2, y2, ...] in pixels (CVAT's COCO export).
                              mask = cv::Mat(labels.size(), CV_8UC1, cv::Scalar(0));

@@ -217,7 +217,7 @@ AnnotationSet readLabelStudio(const std::string& path)
                                  jsonInt(r.at("original_height"), "original_height") != h)
                                  throw Error("brush results of different sizes");
                              const cv::Mat mask = brushRleToMask(
-                                 value["rle"].get<std::vector<std::uint8_t>>(), h, w);
+                                 jsonIntegers<std::uint8_t>(value["rle"], "a brush rle"), h, w);
                              map.setTo(cv::Scalar(labelIndex(
                                            value["brushlabels"][0].get<std::string>())),
                                        mask);

@@ -75,7 +75,11 @@ public:
         const json& v = at(o, key, field);
         if (!v.is_number_integer())
             fail(field, "must be an integer");
-        return v.get<int>();
+        try {
+            return jsonInt(v, field);
+        } catch (const Error&) {
+            fail(field, "is out of range");
+        }
     }
     double number(const json& o, const std::string& key, const std::string& field) const
     {

@@ -6,8 +6,11 @@
 #include "support/error.h"
 
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
 namespace primaps {
 
@@ -21,22 +24,54 @@ inline nlohmann::json parseJsonText(const std::string& text, const std::string& 
     }
 }
 
-/// `value` as an int; throws primaps::Error "<what> is not a whole number in the
-/// range of int" otherwise. nlohmann's get<int>() converts a float such as 4e41
-/// with undefined behaviour (found by the annotations fuzz target).
+/// `value` as a whole number in [lo, hi]; throws primaps::Error "<what> is not a
+/// whole number from <lo> to <hi>" otherwise (a string, 2.5, 1e300, an integer out
+/// of range). nlohmann's get<int>() and get<std::vector<T>>() convert a float such
+/// as 4e41 with undefined behaviour and wrap integers out of range (found by the
+/// annotations fuzz target): untrusted JSON is read through these instead.
+inline std::int64_t jsonInteger(const nlohmann::json& value, const std::string& what,
+                                std::int64_t lo, std::int64_t hi)
+{
+    bool ok = false;
+    std::int64_t v = 0;
+    if (value.is_number_unsigned()) {
+        const std::uint64_t u = value.get<std::uint64_t>();
+        ok = u <= std::uint64_t(std::numeric_limits<std::int64_t>::max());
+        v = ok ? std::int64_t(u) : 0;
+    } else if (value.is_number_integer()) {
+        v = value.get<std::int64_t>();
+        ok = true;
+    } else if (value.is_number_float()) {
+        // Whole-valued floats (JSON writers that print 640.0) within int64's range.
+        const double d = value.get<double>();
+        ok = d >= -9.2e18 && d <= 9.2e18 && d == std::floor(d);
+        v = ok ? std::int64_t(d) : 0;
+    }
+    if (!ok || v < lo || v > hi)
+        throw Error(what + " is not a whole number from " + std::to_string(lo) + " to " +
+                    std::to_string(hi));
+    return v;
+}
+
+/// jsonInteger() within the range of int.
 inline int jsonInt(const nlohmann::json& value, const std::string& what)
 {
-    if (value.is_number_integer()) {
-        const auto v = value.get<std::int64_t>();
-        if (value.is_number_unsigned() ? value.get<std::uint64_t>() <= 0x7fffffffu
-                                       : (v >= -2147483647 - 1 && v <= 2147483647))
-            return int(v);
-    } else if (value.is_number_float()) {
-        const double d = value.get<double>();
-        if (d >= -2147483648.0 && d <= 2147483647.0 && d == double(std::int64_t(d)))
-            return int(d);
-    }
-    throw Error(what + " is not a whole number in the range of int");
+    return int(jsonInteger(value, what, std::numeric_limits<int>::min(),
+                           std::numeric_limits<int>::max()));
+}
+
+/// An array of whole numbers, each within the range of T (an integer type).
+template <typename T>
+std::vector<T> jsonIntegers(const nlohmann::json& value, const std::string& what)
+{
+    if (!value.is_array())
+        throw Error(what + " is not an array");
+    std::vector<T> out;
+    out.reserve(value.size());
+    for (const nlohmann::json& element : value)
+        out.push_back(T(jsonInteger(element, what, std::int64_t(std::numeric_limits<T>::min()),
+                                    std::int64_t(std::numeric_limits<T>::max()))));
+    return out;
 }
 
 } // namespace primaps

@@ -3,6 +3,7 @@
 // folds in), the corrections store and the project file with its autosave;
 // round trips byte for byte and hostile files with clear errors.
 #include "support/atomicfile.h"
+#include "support/jsontext_p.h"
 #include "runs/classtable.h"
 #include "labels/corrections.h"
 #include "runs/project.h"
@@ -207,6 +208,9 @@ private slots:
             {with("\"primaps-project\"", "\"primaps-run\""), "field 'format'"},
             {with("\"version\": 1", "\"version\": 99"), "newer"},
             {with("\"version\": 1", "\"version\": \"1\""), "field 'version' must be an integer"},
+            // 2^32 + 1 would wrap to version 1 if it were cut to int unchecked.
+            {with("\"version\": 1", "\"version\": 4294967297"),
+             "field 'version' is out of range"},
             {with("\"kind\": \"cityscapes\"", "\"kind\": \"imagenet\""), "field 'dataset.kind'"},
             {with(std::string(64, 'a'), "abc"), "field 'backbone.sha256'"},
             {with("\"theta\": \"m\"", "\"theta\": \"x\""), "field 'parameters.theta'"},
@@ -227,6 +231,29 @@ private slots:
                                                        message + "'")));
         }
         EXPECT_ERROR_CONTAINING(readProject(dir() + "/missing.primaps"), "missing.primaps");
+    }
+
+    // Untrusted JSON numbers: whole numbers within the asked range, nothing that
+    // a plain get<int>() would convert with undefined behaviour or wrap.
+    void jsonIntegersAcceptOnlyWholeNumbersInRange()
+    {
+        using nlohmann::json;
+        QCOMPARE(jsonInt(json(640), "w"), 640);
+        QCOMPARE(jsonInt(json(640.0), "w"), 640);
+        QCOMPARE(jsonInt(json(-5), "w"), -5);
+        EXPECT_ERROR_CONTAINING(jsonInt(json(4.4e41), "original_width"), "original_width");
+        EXPECT_ERROR_CONTAINING(jsonInt(json(2.5), "w"), "whole number");
+        EXPECT_ERROR_CONTAINING(jsonInt(json(4294967297LL), "w"), "whole number");
+        EXPECT_ERROR_CONTAINING(jsonInt(json(18446744073709551615ULL), "w"), "whole number");
+        EXPECT_ERROR_CONTAINING(jsonInt(json("7"), "w"), "whole number");
+        QCOMPARE(jsonIntegers<std::uint8_t>(json::parse("[0, 17, 255]"), "rle"),
+                 (std::vector<std::uint8_t>{0, 17, 255}));
+        EXPECT_ERROR_CONTAINING(jsonIntegers<std::uint8_t>(json::parse("[0, 2554]"), "rle"),
+                                "rle is not a whole number from 0 to 255");
+        EXPECT_ERROR_CONTAINING(jsonIntegers<std::uint32_t>(json::parse("[1, -1]"), "counts"),
+                                "counts");
+        EXPECT_ERROR_CONTAINING(jsonIntegers<std::uint32_t>(json::parse("{}"), "counts"),
+                                "not an array");
     }
 
     void autosaveAndRecovery()
