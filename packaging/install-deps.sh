@@ -15,6 +15,8 @@ packages=(
   libqcustomplot-dev libqcustomplot2.1-qt6
   nlohmann-json3-dev
   libmatio-dev
+  # inflating .mat files' compressed variables for their check before matio reads them
+  zlib1g-dev
   # CVAT's zip archives; indexed (palette) label PNGs
   libzip-dev libpng-dev
   # animation export: GIF (giflib) and animated WebP (libwebp's encoder, mux and demux)

@@ -3,6 +3,7 @@
 
 #include "support/datadir.h"
 #include "support/error.h"
+#include "support/jsontext_p.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -45,18 +46,24 @@ std::vector<ModelInfo> parseModelCatalog(const std::string& json, const std::str
             m.title = entry.value("title", m.name);
             m.family = entry.at("family").get<std::string>();
             m.architecture = entry.at("architecture").get<std::string>();
-            m.patchSize = entry.at("patch_size").get<int>();
-            m.dim = entry.at("dim").get<int>();
-            m.depth = entry.value("depth", 0);
-            m.heads = entry.value("heads", 0);
-            m.parameters = entry.value("parameters", std::int64_t(0));
-            m.resize = entry.value("resize", 320);
+            m.patchSize = jsonInt(entry.at("patch_size"), "field 'patch_size'");
+            m.dim = jsonInt(entry.at("dim"), "field 'dim'");
+            m.depth = jsonIntOr(entry, "depth", 0, "field 'depth'");
+            m.heads = jsonIntOr(entry, "heads", 0, "field 'heads'");
+            m.parameters = entry.contains("parameters")
+                               ? jsonInteger(entry.at("parameters"), "field 'parameters'", 0,
+                                             std::numeric_limits<std::int64_t>::max())
+                               : 0;
+            m.resize = jsonIntOr(entry, "resize", 320, "field 'resize'");
             m.threshold = entry.value("threshold", 0.4f);
             m.url = entry.at("url").get<std::string>();
             m.fileName = entry.value("file", std::string());
             if (m.fileName.empty())
                 m.fileName = m.url.substr(m.url.find_last_of('/') + 1);
-            m.expectedSize = entry.value("expected_size", std::int64_t(0));
+            m.expectedSize = entry.contains("expected_size")
+                                 ? jsonInteger(entry.at("expected_size"), "field 'expected_size'",
+                                               0, std::numeric_limits<std::int64_t>::max())
+                                 : 0;
             m.sizeTolerance = entry.value("size_tolerance", 0.01);
             m.source = entry.value("source", std::string());
         } catch (const std::exception& e) {

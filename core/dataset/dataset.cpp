@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <matio.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -119,74 +118,6 @@ void checkId(const std::string& id, const fs::path& list)
                     "' is not a plain file name inside the dataset");
 }
 
-// Values of a numeric matio variable as doubles, in MATLAB (column-major) order.
-std::vector<double> matValues(matvar_t* var, const std::string& where)
-{
-    std::size_t count = 1;
-    for (int i = 0; i < var->rank; ++i)
-        count *= var->dims[i];
-    std::vector<double> out(count);
-    auto copy = [&](auto* data) {
-        for (std::size_t i = 0; i < count; ++i)
-            out[i] = double(data[i]);
-    };
-    switch (var->class_type) {
-    case MAT_C_DOUBLE:
-        copy(static_cast<const double*>(var->data));
-        break;
-    case MAT_C_SINGLE:
-        copy(static_cast<const float*>(var->data));
-        break;
-    case MAT_C_INT8:
-        copy(static_cast<const std::int8_t*>(var->data));
-        break;
-    case MAT_C_UINT8:
-        copy(static_cast<const std::uint8_t*>(var->data));
-        break;
-    case MAT_C_INT16:
-        copy(static_cast<const std::int16_t*>(var->data));
-        break;
-    case MAT_C_UINT16:
-        copy(static_cast<const std::uint16_t*>(var->data));
-        break;
-    case MAT_C_INT32:
-        copy(static_cast<const std::int32_t*>(var->data));
-        break;
-    case MAT_C_UINT32:
-        copy(static_cast<const std::uint32_t*>(var->data));
-        break;
-    case MAT_C_INT64:
-        copy(static_cast<const std::int64_t*>(var->data));
-        break;
-    case MAT_C_UINT64:
-        copy(static_cast<const std::uint64_t*>(var->data));
-        break;
-    default:
-        throw Error(where + ": not a numeric array");
-    }
-    return out;
-}
-
-int cvDepthOf(matio_classes c)
-{
-    switch (c) {
-    case MAT_C_UINT8:
-        return CV_8U;
-    case MAT_C_INT8:
-        return CV_8S;
-    case MAT_C_UINT16:
-        return CV_16U;
-    case MAT_C_INT16:
-        return CV_16S;
-    case MAT_C_INT32:
-        return CV_32S;
-    case MAT_C_SINGLE:
-        return CV_32F;
-    default:
-        return CV_64F;
-    }
-}
-
 // Whether an image file is in the hold-out part: FNV-1a over a fixed seed and
 // the file name, as a fraction of 2^64. The seed is part of the format: changing
 // it would move images between train and val of existing runs.
@@ -198,18 +129,6 @@ bool heldOut(const std::string& fileName, double fraction)
         h *= 1099511628211ull;
     }
     return double(h >> 11) / double(1ull << 53) < fraction;
-}
-
-// True when the file has the 128-byte header of a MAT 5 or 7.3 file (its endian
-// indicator "IM"/"MI" at bytes 126-127). matio would otherwise read it as a headerless
-// MAT 4 file, whose size fields it trusts: 367 hostile bytes made it allocate 1.7 GB.
-bool hasMat5Header(const std::string& path)
-{
-    std::ifstream in(path, std::ios::binary);
-    char header[128];
-    if (!in.read(header, sizeof header))
-        return false;
-    return (header[126] == 'I' && header[127] == 'M') || (header[126] == 'M' && header[127] == 'I');
 }
 
 cv::Mat loadLabelPng(const std::string& path)
@@ -260,72 +179,6 @@ DatasetKind datasetKindFromString(const std::string& name)
             return k;
     throw Error("unknown dataset '" + name +
                 "' (known: folder, cityscapes, cocostuff27, potsdam3)");
-}
-
-cv::Mat readMatVariable(const std::string& path, const std::string& variable)
-{
-    if (!isFile(path))
-        throw Error("'" + path + "': no such file");
-    if (!hasMat5Header(path))
-        throw Error("'" + path +
-                    "': not a MATLAB 5 or 7.3 .mat file (MATLAB 4 files are not read)");
-    mat_t* mat = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
-    if (!mat)
-        throw Error("'" + path + "': not a MATLAB .mat file, or the file is corrupt");
-    matvar_t* var = Mat_VarRead(mat, variable.c_str());
-    Mat_Close(mat);
-    const std::string where = "'" + path + "', variable '" + variable + "'";
-    if (!var)
-        throw Error(where + ": missing or unreadable");
-    struct Free
-    {
-        matvar_t* v;
-        ~Free() { Mat_VarFree(v); }
-    } guard{var};
-    if (var->isComplex || var->class_type == MAT_C_SPARSE || !var->data)
-        throw Error(where + ": not a real dense numeric array");
-    if (var->rank < 2 || var->rank > 3)
-        throw Error(where + ": expected a 2-D or 3-D array, got rank " + std::to_string(var->rank));
-    const int rows = int(var->dims[0]);
-    const int cols = int(var->dims[1]);
-    const int channels = var->rank == 3 ? int(var->dims[2]) : 1;
-    if (rows < 1 || cols < 1 || channels < 1 || channels > 4)
-        throw Error(where + ": unsupported shape");
-    const std::vector<double> values = matValues(var, where);
-    cv::Mat out(rows, cols, CV_MAKETYPE(cvDepthOf(var->class_type), channels));
-    // MATLAB stores column-major: element (y, x, c) at y + rows * (x + cols * c).
-    for (int y = 0; y < rows; ++y)
-        for (int x = 0; x < cols; ++x)
-            for (int c = 0; c < channels; ++c) {
-                const double v = values[std::size_t(y) +
-                                        std::size_t(rows) *
-                                            (std::size_t(x) + std::size_t(cols) * std::size_t(c))];
-                switch (out.depth()) {
-                case CV_8U:
-                    out.ptr<std::uint8_t>(y)[x * channels + c] = cv::saturate_cast<std::uint8_t>(v);
-                    break;
-                case CV_8S:
-                    out.ptr<std::int8_t>(y)[x * channels + c] = cv::saturate_cast<std::int8_t>(v);
-                    break;
-                case CV_16U:
-                    out.ptr<std::uint16_t>(y)[x * channels + c] =
-                        cv::saturate_cast<std::uint16_t>(v);
-                    break;
-                case CV_16S:
-                    out.ptr<std::int16_t>(y)[x * channels + c] = cv::saturate_cast<std::int16_t>(v);
-                    break;
-                case CV_32S:
-                    out.ptr<std::int32_t>(y)[x * channels + c] = cv::saturate_cast<std::int32_t>(v);
-                    break;
-                case CV_32F:
-                    out.ptr<float>(y)[x * channels + c] = float(v);
-                    break;
-                default:
-                    out.ptr<double>(y)[x * channels + c] = v;
-                    break;
-                }
-            }
-    return out;
 }
 
 Dataset Dataset::open(const DatasetOptions& options)

@@ -6,6 +6,7 @@
 
 #include "support/atomicfile.h"
 #include "support/error.h"
+#include "support/jsontext_p.h"
 
 #include <nlohmann/json.hpp>
 
@@ -27,9 +28,11 @@ std::vector<EmStepInfo> historyFrom(const json& history)
     std::vector<EmStepInfo> steps;
     for (const json& h : history) {
         EmStepInfo info;
-        info.phase = EmPhase(h.at(0).get<int>());
-        info.epoch = h.at(1).get<int>();
-        info.step = h.at(2).get<std::int64_t>();
+        info.phase = EmPhase(
+            jsonInteger(h.at(0), "a history entry's phase", int(EmPhase::Pca), int(EmPhase::Done)));
+        info.epoch = jsonInt(h.at(1), "a history entry's epoch");
+        info.step = jsonInteger(h.at(2), "a history entry's step", 0,
+                                std::numeric_limits<std::int64_t>::max());
         info.loss = h.at(3).get<double>();
         info.emaDecay = h.at(4).get<double>();
         info.labelledFraction = h.at(5).get<double>();
@@ -41,8 +44,8 @@ std::vector<EmStepInfo> historyFrom(const json& history)
 Prototypes prototypesFrom(const json& j)
 {
     Prototypes p;
-    p.classes = j.at("classes").get<int>();
-    p.dim = j.at("dim").get<int>();
+    p.classes = jsonInt(j.at("classes"), "prototypes: 'classes'");
+    p.dim = jsonInt(j.at("dim"), "prototypes: 'dim'");
     p.gain = j.at("gain").get<std::vector<float>>();
     p.direction = j.at("direction").get<std::vector<float>>();
     if (p.classes < 0 || p.dim < 0 || p.gain.size() != std::size_t(p.classes) ||
@@ -126,31 +129,41 @@ void EmFit::restoreState(const std::string& text)
             p.value("whiten_ridge", 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
         if (!same)
             throw Error("the state was made with other fit parameters");
-        if (s.at("images").get<std::size_t>() != d->imageCount)
-            throw Error("the state was made for " +
-                        std::to_string(s.at("images").get<std::size_t>()) +
+        const std::int64_t images =
+            jsonInteger(s.at("images"), "'images'", 0, std::numeric_limits<std::int64_t>::max());
+        if (std::uint64_t(images) != d->imageCount)
+            throw Error("the state was made for " + std::to_string(images) +
                         " images, the data has " + std::to_string(d->imageCount));
-        const int phase = s.at("phase").get<int>();
+        const int phase = jsonInt(s.at("phase"), "'phase'");
         if (phase < int(EmPhase::Pca) || phase > int(EmPhase::Done))
             throw Error("invalid phase");
         restored.phase = EmPhase(phase);
-        restored.epoch = s.at("epoch").get<int>();
-        restored.batchInEpoch = s.at("batch_in_epoch").get<int>();
-        restored.stepsDone = s.at("steps_done").get<std::int64_t>();
-        restored.order = s.at("order").get<std::vector<std::uint32_t>>();
-        restored.rng.state = s.at("rng").get<std::uint64_t>();
+        restored.epoch = jsonInt(s.at("epoch"), "'epoch'");
+        restored.batchInEpoch = jsonInt(s.at("batch_in_epoch"), "'batch_in_epoch'");
+        restored.stepsDone = jsonInteger(s.at("steps_done"), "'steps_done'", 0,
+                                         std::numeric_limits<std::int64_t>::max());
+        restored.order = jsonIntegers<std::uint32_t>(s.at("order"), "'order'");
+        restored.rng.state = jsonUnsigned64(s.at("rng"), "'rng'");
         restored.thetaM = prototypesFrom(s.at("theta_m"));
         restored.thetaR = prototypesFrom(s.at("theta_r"));
-        restored.adamGain.step = s.at("adam_gain").at("step").get<std::int64_t>();
+        restored.adamGain.step = jsonInteger(s.at("adam_gain").at("step"), "'adam_gain.step'", 0,
+                                             std::numeric_limits<std::int64_t>::max());
         restored.adamGain.m = s.at("adam_gain").at("m").get<std::vector<float>>();
         restored.adamGain.v = s.at("adam_gain").at("v").get<std::vector<float>>();
-        restored.adamDirection.step = s.at("adam_direction").at("step").get<std::int64_t>();
+        restored.adamDirection.step =
+            jsonInteger(s.at("adam_direction").at("step"), "'adam_direction.step'", 0,
+                        std::numeric_limits<std::int64_t>::max());
         restored.adamDirection.m = s.at("adam_direction").at("m").get<std::vector<float>>();
         restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
-        restored.emSteps = s.at("em_steps").get<std::int64_t>();
-        restored.emaCalls = s.at("ema_calls").get<std::int64_t>();
+        restored.emSteps = jsonInteger(s.at("em_steps"), "'em_steps'", 0,
+                                       std::numeric_limits<std::int64_t>::max());
+        restored.emaCalls = jsonInteger(s.at("ema_calls"), "'ema_calls'", 0,
+                                        std::numeric_limits<std::int64_t>::max());
         restored.pseudoPixels = s.value("pseudo_pixels", std::vector<double>());
-        restored.reseeds = s.value("reseeds", std::int64_t(0));
+        restored.reseeds = s.contains("reseeds")
+                               ? jsonInteger(s.at("reseeds"), "'reseeds'", 0,
+                                             std::numeric_limits<std::int64_t>::max())
+                               : 0;
         restored.history = historyFrom(s.at("history"));
         if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
             (restored.order.size() != d->imageCount ||

@@ -261,7 +261,10 @@ AnnotationSet readCoco(const std::string& path)
                      try {
                          if (!a.contains("category_id") || !a.contains("segmentation"))
                              throw Error("needs category_id and segmentation");
-                         const auto label = categoryLabel.find(a["category_id"].get<long long>());
+                         const auto label = categoryLabel.find(
+                             jsonInteger(a["category_id"], "its category_id",
+                                         std::numeric_limits<std::int64_t>::min(),
+                                         std::numeric_limits<std::int64_t>::max()));
                          if (label == categoryLabel.end())
                              throw Error("refers to category " + a["category_id"].dump() +
                                          ", which is not listed");

@@ -64,10 +64,13 @@ ExportRecord readExport(const std::string& dir, const std::string& runDir)
                         runDir + "'");
         if (m.at("label_values").get<std::string>() != "class ids")
             throw Error("'" + dir + "' holds cluster ids; corrections need an export in classes");
+        const std::string file = "'" + manifestPath + "': ";
         for (const json& c : m.at("classes"))
-            e.classes.push_back({c.at("id").get<int>(), c.at("value").get<int>(),
-                                 c.at("name").get<std::string>(), {}});
-        e.ignore = m.at("ignore_value").get<int>();
+            e.classes.push_back({jsonInt(c.at("id"), file + "a class's 'id'"),
+                                 jsonInt(c.at("value"), file + "a class's 'value'"),
+                                 c.at("name").get<std::string>(),
+                                 {}});
+        e.ignore = jsonInt(m.at("ignore_value"), file + "'ignore_value'");
         for (const json& im : m.at("images")) {
             const std::string id = im.at("id").get<std::string>();
             e.labelsOf[id] = (fs::path(dir) / im.at("labels").get<std::string>()).string();
@@ -85,8 +88,10 @@ ExportRecord readExport(const std::string& dir, const std::string& runDir)
         if (parameters.contains("corrections"))
             e.correctionsDigest = parameters["corrections"].value("digest", std::string());
         if (m.contains("provenance")) {
-            e.resolution = m["provenance"].value("resolution", 0);
-            e.patchSize = m["provenance"].value("patch_size", 0);
+            e.resolution =
+                jsonIntOr(m["provenance"], "resolution", 0, file + "'provenance.resolution'");
+            e.patchSize =
+                jsonIntOr(m["provenance"], "patch_size", 0, file + "'provenance.patch_size'");
         }
     } catch (const json::exception& x) {
         throw Error("'" + manifestPath + "': not an export manifest (" + x.what() + ")");

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "labels/labelmap.h"
 
+#include "image/overlay.h"
 #include "support/atomicfile.h"
 #include "support/error.h"
-#include "image/overlay.h"
+#include "support/jsontext_p.h"
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -333,7 +334,7 @@ LabelTable parseLabelSidecar(const std::string& text)
     for (const nlohmann::json& entry : root["labels"]) {
         if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer())
             throw Error("label sidecar: every label needs an integer \"id\"");
-        const int id = entry["id"].get<int>();
+        const int id = jsonInt(entry["id"], "label sidecar: a label's \"id\"");
         if (id < 0 || id > 255)
             throw Error("label sidecar: label id " + std::to_string(id) + " is not in 0..255");
         if (entry.contains("name") && entry["name"].is_string())

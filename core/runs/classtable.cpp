@@ -106,8 +106,9 @@ ClassTable parseClassTable(const std::string& text, const std::string& source,
     if (!legacy) {
         if (!o.contains("version") || !o["version"].is_number_integer())
             throw Error(file + ": field 'version' must be an integer");
-        if (o["version"].get<int>() > 1)
-            throw Error(file + ": version " + std::to_string(o["version"].get<int>()) +
+        const int version = jsonInt(o["version"], file + ": field 'version'");
+        if (version > 1)
+            throw Error(file + ": version " + std::to_string(version) +
                         " is newer than this program reads (1)");
     }
     if (!o.contains("classes") || !o["classes"].is_array())
@@ -122,7 +123,7 @@ ClassTable parseClassTable(const std::string& text, const std::string& source,
         const json& e = entries[i];
         if (!e.is_object() || !e.contains("id") || !e["id"].is_number_integer())
             throw Error(where + ": field 'id' must be an integer");
-        const int id = e["id"].get<int>();
+        const int id = jsonInt(e["id"], where + ": field 'id'");
         if (id < 0 || id >= kMaxClasses)
             throw Error(where + ": id " + std::to_string(id) + " is out of range");
         if (std::size_t(id) >= seen.size())

@@ -65,20 +65,22 @@ EvaluationReport parseEvaluationJson(const std::string& text, const std::string&
     EvaluationReport report;
     EvaluationResult& r = report.result;
     try {
-        r.clusters = o.at("clusters").get<int>();
-        r.classes = o.at("classes").get<int>();
+        r.clusters = jsonInt(o.at("clusters"), "field 'clusters'");
+        r.classes = jsonInt(o.at("classes"), "field 'classes'");
         if (r.clusters < 1 || r.classes < 1)
             throw Error("clusters and classes must be positive");
         std::vector<std::int64_t> counts;
         for (const json& v : o.at("confusion"))
-            counts.push_back(v.get<std::int64_t>());
+            counts.push_back(
+                jsonInteger(v, "a confusion count", 0, std::numeric_limits<std::int64_t>::max()));
         if (counts.size() != std::size_t(r.clusters) * std::size_t(r.classes))
             throw Error("the confusion matrix has " + std::to_string(counts.size()) +
                         " counts, not clusters x classes = " +
-                        std::to_string(r.clusters * r.classes));
+                        std::to_string(std::int64_t(r.clusters) * r.classes));
         report.confusion = ConfusionMatrix(r.clusters, r.classes);
         report.confusion.setCounts(counts);
-        r.pixels = o.contains("pixels") ? std::int64_t(o.at("pixels").get<double>())
+        r.pixels = o.contains("pixels") ? jsonInteger(o.at("pixels"), "field 'pixels'", 0,
+                                                      std::numeric_limits<std::int64_t>::max())
                                         : report.confusion.total();
         r.accuracy = numberOrNaN(o.at("acc"));
         r.meanIoU = numberOrNaN(o.at("miou"));
@@ -93,8 +95,8 @@ EvaluationReport parseEvaluationJson(const std::string& text, const std::string&
         r.clusterToClass.assign(std::size_t(r.clusters), -2);
         r.matchKind.assign(std::size_t(r.clusters), MatchKind::Hungarian);
         for (const json& m : o.at("matching")) {
-            const int cluster = m.at("cluster").get<int>();
-            const int cls = m.at("class").get<int>();
+            const int cluster = jsonInt(m.at("cluster"), "a matching entry's 'cluster'");
+            const int cls = jsonInt(m.at("class"), "a matching entry's 'class'");
             if (cluster < 0 || cluster >= r.clusters || cls < -1 || cls >= r.classes)
                 throw Error("a matching entry is out of range");
             r.clusterToClass[std::size_t(cluster)] = cls;

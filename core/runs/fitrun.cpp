@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "runs/fitrun.h"
 
-#include "support/atomicfile.h"
 #include "backbones/backbone.h"
-#include "support/error.h"
 #include "evaluation/evaluation.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
+#include "support/jsontext_p.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -64,15 +65,16 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         FitRunSettings& s = run.settings;
         // "clusters" (the prototypes) may exceed "classes" (the dataset's); runs
         // written before over-clustering have only "classes", and both were equal.
-        const int classes = j.at("classes").get<int>();
-        s.em.classes = j.value("clusters", classes);
+        const int classes = jsonInt(j.at("classes"), "field 'classes'");
+        s.em.classes = jsonIntOr(j, "clusters", classes, "field 'clusters'");
         if (run.dataset.kind == DatasetKind::Folder)
             run.dataset.classes = classes;
         // Runs written before the filter bank had versions used version 1.
-        s.backbone = backboneFromRecord(j.at("backbone").get<std::string>(),
-                                        j.value("backbone_version", 0));
+        s.backbone =
+            backboneFromRecord(j.at("backbone").get<std::string>(),
+                               jsonIntOr(j, "backbone_version", 0, "field 'backbone_version'"));
         s.weights = j.value("weights", std::string());
-        s.resolution = j.at("resolution").get<int>();
+        s.resolution = jsonInt(j.at("resolution"), "field 'resolution'");
         s.threshold = j.at("threshold").get<float>();
         s.maskCrf = j.value("mask_crf", true);
         s.cacheDir = j.value("cache", std::string());
@@ -80,26 +82,29 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         s.em.method = emMethodFromString(j.at("method").get<std::string>());
         // Runs written before protocols existed followed the paper's procedure.
         s.em.protocol = emProtocolFromString(j.value("protocol", std::string("paper")));
-        s.em.epochs = j.at("epochs").get<int>();
-        s.em.initEpochs = j.at("init_epochs").get<int>();
-        s.em.batchSize = j.at("batch_size").get<int>();
+        s.em.epochs = jsonInt(j.at("epochs"), "field 'epochs'");
+        s.em.initEpochs = jsonInt(j.at("init_epochs"), "field 'init_epochs'");
+        s.em.batchSize = jsonInt(j.at("batch_size"), "field 'batch_size'");
         const json& seed = j.at("seed");
-        s.em.seed =
-            seed.is_string() ? std::stoull(seed.get<std::string>()) : seed.get<std::uint64_t>();
+        s.em.seed = seed.is_string() ? std::stoull(seed.get<std::string>())
+                                     : jsonUnsigned64(seed, "field 'seed'");
         s.em.learningRate = j.at("learning_rate").get<float>();
         s.em.emaDecay = j.at("ema_decay").get<float>();
-        s.em.emaEvery = j.at("ema_every").get<int>();
-        s.em.pcaImages = j.value("pca_images", s.em.pcaImages);
+        s.em.emaEvery = jsonInt(j.at("ema_every"), "field 'ema_every'");
+        s.em.pcaImages = jsonIntOr(j, "pca_images", s.em.pcaImages, "field 'pca_images'");
         // Runs written before the robust protocol whitened fitted raw features.
         s.em.whitenRidge = j.value("whiten_ridge", 0.0f);
         s.em.studentAugmentation = j.value("student_augmentation", false);
-        const int views = j.value("student_views", 0);
+        const int views = jsonIntOr(j, "student_views", 0, "field 'student_views'");
         s.studentViews = views > 0 ? views : 1;
-        s.checkpointEvery = j.value("checkpoint_every", s.checkpointEvery);
+        s.checkpointEvery =
+            jsonIntOr(j, "checkpoint_every", s.checkpointEvery, "field 'checkpoint_every'");
         s.validationSplit = j.value("val_split", std::string());
-        s.validationEvery = j.value("val_every", 0);
+        s.validationEvery = jsonIntOr(j, "val_every", 0, "field 'val_every'");
         run.complete = j.value("complete", false);
-        run.steps = j.value("steps", std::int64_t(0));
+        run.steps = j.contains("steps") ? jsonInteger(j.at("steps"), "field 'steps'", 0,
+                                                      std::numeric_limits<std::int64_t>::max())
+                                        : 0;
     } catch (const Error& e) {
         throw Error("'" + path + "': " + e.what());
     } catch (const std::exception& e) {
@@ -121,7 +126,8 @@ std::int64_t readFitCheckpointStep(const std::string& runDir)
 {
     try {
         const json s = json::parse(readFile(runFilePath(runDir, "state.json")));
-        return s.at("steps_done").get<std::int64_t>();
+        return jsonInteger(s.at("steps_done"), "steps_done", 0,
+                           std::numeric_limits<std::int64_t>::max());
     } catch (const std::exception&) {
         return -1;
     }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "runs/matchedits.h"
 
+#include "runs/evaluationreport.h"
 #include "support/atomicfile.h"
 #include "support/error.h"
-#include "runs/evaluationreport.h"
+#include "support/jsontext_p.h"
 
 #include <cmath>
 #include <filesystem>
@@ -185,8 +186,9 @@ RunMatch parseRunMatch(const std::string& text, const std::string& source)
         if (o.contains("format") && o.at("format").get<std::string>() != "primaps-match")
             throw Error("field 'format' is '" + o.at("format").get<std::string>() +
                         "', not 'primaps-match'");
-        if (o.contains("version") && o.at("version").get<int>() > 1)
-            throw Error("version " + std::to_string(o.at("version").get<int>()) +
+        const int version = jsonIntOr(o, "version", 1, "field 'version'");
+        if (version > 1)
+            throw Error("version " + std::to_string(version) +
                         " is newer than this program reads (1)");
         if (o.contains("theta")) {
             match.theta = o.at("theta").get<std::string>();
@@ -199,17 +201,18 @@ RunMatch parseRunMatch(const std::string& text, const std::string& source)
             match.split = o.at("split").get<std::string>();
         const int k = report.result.clusters;
         for (const json& e : o.at("matching")) {
-            const int cluster = e.at("cluster").get<int>();
+            const int cluster = jsonInt(e.at("cluster"), "a matching entry's 'cluster'");
             const MatchEntryKind kind = matchEntryKindFromString(e.value("kind", "hungarian"));
             switch (kind) {
             case MatchEntryKind::Override:
-                match.edits.overrides[cluster] = e.at("class").get<int>();
+                match.edits.overrides[cluster] =
+                    jsonInt(e.at("class"), "a matching entry's 'class'");
                 break;
             case MatchEntryKind::Merged: {
                 if (!e.contains("into"))
                     throw Error("the merged entry of cluster " + std::to_string(cluster) +
                                 " lacks field 'into'");
-                const int into = e.at("into").get<int>();
+                const int into = jsonInt(e.at("into"), "a matching entry's 'into'");
                 checkCluster(into, k, "a merge");
                 match.edits.merges[cluster] = into;
                 break;

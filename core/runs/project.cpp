@@ -267,9 +267,15 @@ Project projectFromJson(const json& o, const std::string& projectPath)
     }
     const json& ignored = r.array(edits, "ignored", "match_edits.ignored");
     for (std::size_t i = 0; i < ignored.size(); ++i) {
-        if (!ignored[i].is_number_integer() || ignored[i].get<int>() < 0)
-            r.fail("match_edits.ignored[" + std::to_string(i) + "]", "must be a cluster >= 0");
-        p.matchEdits.ignored.insert(ignored[i].get<int>());
+        const std::string field = "match_edits.ignored[" + std::to_string(i) + "]";
+        int cluster = -1;
+        try {
+            cluster = ignored[i].is_number_integer() ? jsonInt(ignored[i], field) : -1;
+        } catch (const Error&) {
+        }
+        if (cluster < 0)
+            r.fail(field, "must be a cluster >= 0");
+        p.matchEdits.ignored.insert(cluster);
     }
     if (!p.classes.empty())
         for (const auto& [cluster, cls] : p.matchEdits.overrides)

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "runs/runreview.h"
 
-#include "support/atomicfile.h"
 #include "backbones/backbone.h"
-#include "support/error.h"
-#include "runs/evaluationreport.h"
 #include "dataset/featurecache.h"
-#include "runs/matchedits.h"
 #include "pipeline/pipeline.h"
+#include "runs/evaluationreport.h"
+#include "runs/matchedits.h"
+#include "support/atomicfile.h"
+#include "support/error.h"
+#include "support/jsontext_p.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -366,16 +367,16 @@ SplitCounts parseSplitCounts(const std::string& text, const std::string& source)
         const json o = json::parse(text);
         if (o.at("format").get<std::string>() != "primaps-review-counts")
             throw Error("field 'format' is not 'primaps-review-counts'");
-        if (o.at("version").get<int>() != 1)
+        if (jsonInt(o.at("version"), "field 'version'") != 1)
             throw Error("field 'version' must be 1");
         c.split = o.at("split").get<std::string>();
         c.datasetFingerprint = o.at("dataset_fingerprint").get<std::string>();
         c.prediction.theta = o.at("theta").get<std::string>();
         c.prediction.crf = o.at("crf").get<bool>();
         c.prototypesDigest = o.at("prototypes_digest").get<std::string>();
-        c.resolution = o.at("resolution").get<int>();
-        c.clusters = o.at("clusters").get<int>();
-        c.classes = o.at("classes").get<int>();
+        c.resolution = jsonInt(o.at("resolution"), "field 'resolution'");
+        c.clusters = jsonInt(o.at("clusters"), "field 'clusters'");
+        c.classes = jsonInt(o.at("classes"), "field 'classes'");
         // Bounded, so that a damaged file cannot make every image allocate gigabytes.
         if (c.clusters < 1 || c.classes < 1 || c.clusters > 4096 || c.classes > 4096 ||
             std::int64_t(c.clusters) * c.classes > (std::int64_t(1) << 20))
@@ -387,20 +388,21 @@ SplitCounts parseSplitCounts(const std::string& text, const std::string& source)
             i.id = e.at("id").get<std::string>();
             i.labelled = e.at("labelled").get<bool>();
             std::vector<std::int64_t> counts(cells, 0);
+            const std::string image = "image '" + i.id + "': ";
             for (const json& cell : e.at("confusion")) {
-                const std::size_t j = cell.at(0).get<std::size_t>();
-                if (j >= cells || cell.at(1).get<std::int64_t>() < 0)
-                    throw Error("image '" + i.id + "': a confusion cell is out of range");
-                counts[j] = cell.at(1).get<std::int64_t>();
+                const std::size_t j = std::size_t(jsonInteger(
+                    cell.at(0), image + "a confusion cell's index", 0, std::int64_t(cells) - 1));
+                counts[j] = jsonInteger(cell.at(1), image + "a confusion cell's count", 0,
+                                        std::numeric_limits<std::int64_t>::max());
             }
             i.confusion = ConfusionMatrix(c.clusters, c.classes);
             i.confusion.setCounts(counts);
             i.clusterPixels.assign(std::size_t(c.clusters), 0);
             for (const json& cell : e.at("pixels")) {
-                const std::size_t j = cell.at(0).get<std::size_t>();
-                if (j >= i.clusterPixels.size() || cell.at(1).get<std::int64_t>() < 0)
-                    throw Error("image '" + i.id + "': a pixel count is out of range");
-                i.clusterPixels[j] = cell.at(1).get<std::int64_t>();
+                const std::size_t j = std::size_t(
+                    jsonInteger(cell.at(0), image + "a pixel count's cluster", 0, c.clusters - 1));
+                i.clusterPixels[j] = jsonInteger(cell.at(1), image + "a pixel count", 0,
+                                                 std::numeric_limits<std::int64_t>::max());
             }
             c.images.push_back(std::move(i));
         }

@@ -5,10 +5,10 @@
 
 #include "support/error.h"
 
-#include <nlohmann/json.hpp>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,8 +56,30 @@ inline std::int64_t jsonInteger(const nlohmann::json& value, const std::string& 
 /// jsonInteger() within the range of int.
 inline int jsonInt(const nlohmann::json& value, const std::string& what)
 {
-    return int(jsonInteger(value, what, std::numeric_limits<int>::min(),
-                           std::numeric_limits<int>::max()));
+    return int(
+        jsonInteger(value, what, std::numeric_limits<int>::min(), std::numeric_limits<int>::max()));
+}
+
+/// `value` as a whole number from 0 to 2^64 - 1 (a seed, an RNG state): JSON writes
+/// those above 2^63 - 1 as unsigned integers, which jsonInteger() does not take.
+inline std::uint64_t jsonUnsigned64(const nlohmann::json& value, const std::string& what)
+{
+    if (value.is_number_unsigned())
+        return value.get<std::uint64_t>();
+    try {
+        return std::uint64_t(jsonInteger(value, what, 0, std::numeric_limits<std::int64_t>::max()));
+    } catch (const Error&) {
+        throw Error(what + " is not a whole number from 0 to " +
+                    std::to_string(std::numeric_limits<std::uint64_t>::max()));
+    }
+}
+
+/// jsonInt() of object[key] when the object has it, `fallback` otherwise (nlohmann's
+/// value(key, fallback) converts like get<int>()). `what` names the field in the error.
+inline int jsonIntOr(const nlohmann::json& object, const std::string& key, int fallback,
+                     const std::string& what)
+{
+    return object.is_object() && object.contains(key) ? jsonInt(object.at(key), what) : fallback;
 }
 
 /// An array of whole numbers, each within the range of T (an integer type).

@@ -6,6 +6,7 @@
 #include "support/error.h"
 #include "runs/fitrun.h"
 #include "image/photometric.h"
+#include "testsupport.h"
 
 #include <filesystem>
 #include <fstream>
@@ -161,6 +162,11 @@ private slots:
         } catch (const Error& e) {
             QVERIFY2(std::string(e.what()).find("version 9") != std::string::npos, e.what());
         }
+        // Untrusted numbers: the file and the field are named, nothing converted with UB.
+        EXPECT_ERROR_CONTAINING(runWith("\"backbone_version\": 1e300, "),
+                                "run.json': field 'backbone_version' is not a whole number");
+        EXPECT_ERROR_CONTAINING(runWith("\"checkpoint_every\": 2.5, "),
+                                "run.json': field 'checkpoint_every' is not a whole number");
     }
 
     void studentViewsAndMasksFeedTheFit()

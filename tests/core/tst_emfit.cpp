@@ -493,6 +493,20 @@ private slots:
         other.seed = 99;
         EmFit different(data, other);
         QVERIFY_THROWS_EXCEPTION(Error, ok.restoreState(different.saveState()));
+        // Untrusted numbers of a state file: a float, a negative where unsigned, a string.
+        nlohmann::json state = nlohmann::json::parse(ok.saveState());
+        state["rng"] = -1;
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "cannot restore the EM state: 'rng' is not a whole number from 0 "
+                                "to 18446744073709551615");
+        state = nlohmann::json::parse(ok.saveState());
+        state["steps_done"] = 1e300;
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "'steps_done' is not a whole number from 0 to");
+        state = nlohmann::json::parse(ok.saveState());
+        state["order"] = {0, "1"};
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "'order' is not a whole number from 0 to 4294967295");
     }
 
     void predictionsAndFlipAveraging()

@@ -283,6 +283,23 @@ private slots:
         const std::size_t number = huge.find("\"clusters\":") + 11;
         huge.replace(number, huge.find(',', number) - number, "99999");
         EXPECT_ERROR_CONTAINING(parseSplitCounts(huge, "x.json"), "'x.json': fields 'clusters'");
+        // Numbers a plain get<int>() would convert with undefined behaviour or wrap.
+        const std::string good = splitCountsToJson(*all);
+        auto withClusters = [&](const std::string& value) {
+            std::string text = good;
+            const std::size_t at = text.find("\"clusters\":") + 11;
+            return text.replace(at, text.find(',', at) - at, value);
+        };
+        for (const char* value : {"2.5", "1e300", "\"3\"", "4294967299"})
+            EXPECT_ERROR_CONTAINING(parseSplitCounts(withClusters(value), "x.json"),
+                                    "'x.json': field 'clusters' is not a whole number from");
+        // A negative confusion index (read as size_t it was 2^64 - 1, caught by luck).
+        std::string negative = good;
+        const std::size_t cell = negative.find("\"confusion\":[[") + 14;
+        negative.replace(cell, negative.find(',', cell) - cell, "-1");
+        EXPECT_ERROR_CONTAINING(parseSplitCounts(negative, "x.json"),
+                                "'x.json': image 'im0': a confusion cell's index is not a whole "
+                                "number from 0 to");
     }
 
     // Overrides, merges and ignores change Acc and mIoU exactly as recomputed by
@@ -430,6 +447,11 @@ private slots:
         EXPECT_ERROR_CONTAINING(parseRunMatch(bad, "m.json"), "unknown match kind 'fused'");
         EXPECT_ERROR_CONTAINING(parseRunMatch("[]", "m.json"), "'m.json'");
         EXPECT_ERROR_CONTAINING(parseRunMatch("{\"clusters\": 2}", "m.json"), "'m.json'");
+        // A float where a cluster goes: 1e300 converted to int is undefined behaviour.
+        std::string huge = text;
+        huge.replace(huge.find("\"cluster\": ") + 11, 1, "1e300");
+        EXPECT_ERROR_CONTAINING(parseRunMatch(huge, "m.json"),
+                                "'m.json': a matching entry's 'cluster' is not a whole number");
     }
 };
 
