@@ -2,6 +2,7 @@
 #include "crf/permutohedral.h"
 
 #include "crf/crfkernels_p.h"
+#include "crf/latticeneighbours_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -392,8 +393,13 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     // Only the "plus" neighbour is looked up: translation along j is one-to-one,
     // so v is the "minus" neighbour of its plus neighbour and each such slot is
     // written by exactly one vertex, without races.
+    // Sorting the packed keys finds them with sequential reads (see
+    // latticeneighbours_p.h); the probes below are the fallback.
     neighbours_.assign(std::size_t(2) * d1 * vertices_, 0);
-    parallelRanges(vertices_, 4096, [&](int begin, int end) {
+    const bool sorted =
+        detail::preferredNeighbourSearch() == detail::NeighbourSearch::Sorted &&
+        detail::sortedLatticeNeighbours(table.key(0), dim, vertices_, neighbours_.data());
+    if (!sorted) parallelRanges(vertices_, 4096, [&](int begin, int end) {
         std::int32_t plus[maxDim + 1][maxDim];
         std::uint32_t plusHash[maxDim + 1];
         for (int v = begin; v < end; ++v) {

@@ -6,6 +6,7 @@
 // (pydensecrf, single-threaded, about 0.26 s for the same size).
 #include "crf/crfkernels_p.h"
 #include "crf/densecrf.h"
+#include "crf/latticeneighbours_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -347,6 +348,47 @@ void BM_DenseCrfRowPadding(benchmark::State& state)
 BENCHMARK(BM_DenseCrfRowPadding)
     ->ArgsProduct({{10, 25, 40}, {1}})
     ->ArgNames({"K", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+} // namespace
+
+namespace {
+
+// Building an image's lattices with the neighbours found by sorting the packed
+// vertex keys (the default) against probing the vertex table, A/B in the same
+// run: what a new image of a known size costs before its inference (the
+// bilateral lattice and its normalisation; the spatial kernel comes from the
+// process-wide cache). The lattices are the same (tst_crflatticebuild).
+void BM_DenseCrfLatticeBuild(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(0)));
+    const cv::Mat& rgb = sampleImage();
+    namespace d = primaps::detail;
+    benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image()); // the spatial kernel, cached
+    std::vector<double> ratios, cpuRatios, sortedCpu, probedCpu, sortedWall;
+    for (auto _ : state) {
+        d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+        const Timing a = timed([&] { benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image()); });
+        d::setPreferredNeighbourSearch(d::NeighbourSearch::HashTable);
+        const Timing b = timed([&] { benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image()); });
+        sortedCpu.push_back(a.cpu);
+        probedCpu.push_back(b.cpu);
+        sortedWall.push_back(a.wall);
+        ratios.push_back(b.wall / a.wall);
+        cpuRatios.push_back(b.cpu / a.cpu);
+    }
+    d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+    state.counters["ms_sorted"] = median(sortedWall);
+    state.counters["cpu_ms_sorted"] = median(sortedCpu);
+    state.counters["cpu_ms_probed"] = median(probedCpu);
+    state.counters["probed_over_sorted"] = median(ratios);
+    state.counters["cpu_probed_over_sorted"] = median(cpuRatios);
+}
+BENCHMARK(BM_DenseCrfLatticeBuild)
+    ->Arg(2)
+    ->Arg(1)
+    ->ArgName("threads")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
