@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "crf/latticeneighbours_p.h"
+#include "crf/latticebuild_p.h"
 
 #include <algorithm>
 #include <atomic>

@@ -5,12 +5,14 @@
 // then falls back to the probes). The benchmark's A/B of the two
 // (BM_DenseCrfLatticeBuild) relies on that.
 #include "crf/densecrf.h"
-#include "crf/latticeneighbours_p.h"
+#include "crf/latticebuild_p.h"
 #include "crf/permutohedral.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <QtTest>
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -59,7 +61,11 @@ class TestCrfLatticeBuild : public QObject
     Q_OBJECT
 
 private slots:
-    void cleanup() { d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted); }
+    void cleanup()
+    {
+        d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+    }
 
     void sortedNeighboursMatchProbes_data()
     {
@@ -124,6 +130,59 @@ private slots:
         for (const std::int32_t n : expected)
             links += n > 0 ? 1 : 0;
         QVERIFY(links >= 6);
+    }
+
+    void matrixByProductsMatchesPaths_data()
+    {
+        QTest::addColumn<int>("dim");
+        QTest::addColumn<float>("spread");
+        QTest::newRow("d=1") << 1 << 30.0f;
+        QTest::newRow("d=2") << 2 << 40.0f;
+        QTest::newRow("d=3") << 3 << 5.0f;
+    }
+
+    void matrixByProductsMatchesPaths()
+    {
+        QFETCH(int, dim);
+        QFETCH(float, spread);
+        const int count = 2000;
+        const std::vector<float> features = walkFeatures(dim, count, spread, 9u + unsigned(dim));
+        PermutohedralLattice lattice(features.data(), dim, count);
+        std::vector<float> pre(static_cast<std::size_t>(count));
+        std::vector<float> post(static_cast<std::size_t>(count));
+        for (int i = 0; i < count; ++i) {
+            pre[std::size_t(i)] = 0.5f + float(i % 7) / 7.0f;
+            post[std::size_t(i)] = 2.0f - float(i % 5) / 5.0f;
+        }
+        lattice.scalePoints(pre.data(), post.data());
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+        const primaps::LatticeMatrix products = lattice.toMatrix(1 << 20);
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Paths);
+        const primaps::LatticeMatrix paths = lattice.toMatrix(1 << 20);
+        QVERIFY(!products.empty());
+        QVERIFY(products.density() > 3.0);
+        QCOMPARE(products.rowStart, paths.rowStart);
+        QCOMPARE(products.column, paths.column);
+        for (std::size_t e = 0; e < paths.weight.size(); ++e)
+            QVERIFY2(std::abs(products.weight[e] - paths.weight[e]) <=
+                         1e-6f * std::abs(paths.weight[e]) + 1e-12f,
+                     qPrintable(QString("entry %1: %2 against %3")
+                                    .arg(e)
+                                    .arg(double(products.weight[e]))
+                                    .arg(double(paths.weight[e]))));
+
+        // Too wide: both refuse at the same row length.
+        const int widest = [&] {
+            int w = 0;
+            for (int i = 0; i < count; ++i)
+                w = std::max(w, paths.rowStart[std::size_t(i) + 1] - paths.rowStart[std::size_t(i)]);
+            return w;
+        }();
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+        QVERIFY(lattice.toMatrix(widest - 1).empty());
+        QVERIFY(!lattice.toMatrix(widest).empty());
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Paths);
+        QVERIFY(lattice.toMatrix(widest - 1).empty());
     }
 
     void crfMarginalsDoNotDependOnTheSearch()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Private to core/crf: finding the blur's neighbours of a permutohedral
-// lattice's vertices by sorting their keys instead of probing a hash table.
+// Private to core/crf: how a permutohedral lattice's tables are built (the
+// blur's neighbours, the spatial kernel's matrix), with the previous ways kept
+// as switches for the tests and the benchmarks' A/B pairs.
 #pragma once
 
 #include <cstdint>
@@ -36,5 +37,23 @@ void setPreferredNeighbourSearch(NeighbourSearch search);
 /// bits. Spreads over OpenCV's thread pool.
 bool sortedLatticeNeighbours(const std::int32_t* keys, int dim, int vertices,
                              std::int32_t* neighbours);
+
+/// How PermutohedralLattice::toMatrix() computes the matrix. Products (the
+/// default): the splatting's sparse rows (vertex -> points) pushed through the
+/// d + 1 blur passes as sparse rows, each a merge of three sorted rows, then
+/// each point's row a weighted merge of its d + 1 vertices' rows: every vertex
+/// is blurred once, and no row is ever sorted. Paths: each point's d + 1
+/// vertices pushed through the blur on their own and the row gathered and
+/// sorted (the previous way, several times slower). The same matrix up to
+/// float rounding (another summation order).
+enum class MatrixConstruction
+{
+    Products,
+    Paths,
+};
+
+/// Process-wide; set between builds, like setPreferredNeighbourSearch().
+MatrixConstruction preferredMatrixConstruction();
+void setPreferredMatrixConstruction(MatrixConstruction construction);
 
 } // namespace primaps::detail
