@@ -133,32 +133,24 @@ LatticeMatrix concatenate(const std::vector<std::vector<std::int32_t>>& counts,
     return matrix;
 }
 
-} // namespace
-
-namespace detail {
-
-MatrixConstruction preferredMatrixConstruction()
+// What the matrix is made from: the lattice's tables (PermutohedralLattice's
+// members of the same names).
+struct LatticeTablesView
 {
-    return preferredConstruction.load(std::memory_order_relaxed);
-}
+    int dim;
+    int points;
+    int vertices;
+    const std::vector<std::int32_t>& pointVertex;
+    const std::vector<float>& pointWeight;
+    const std::vector<std::int32_t>& splatStart;
+    const std::vector<std::int32_t>& splatPoint;
+    const std::vector<float>& splatWeight;
+    const std::vector<std::int32_t>& neighbours;
+};
 
-void setPreferredMatrixConstruction(MatrixConstruction construction)
-{
-    preferredConstruction.store(construction, std::memory_order_relaxed);
-}
-
-} // namespace detail
-
-LatticeMatrix PermutohedralLattice::toMatrix(int maxPerRow) const
-{
-    if (empty())
-        throw Error("PermutohedralLattice::toMatrix: the lattice is empty");
-    return detail::preferredMatrixConstruction() == detail::MatrixConstruction::Products
-               ? matrixByProducts(maxPerRow)
-               : matrixByPaths(maxPerRow);
-}
-
-LatticeMatrix PermutohedralLattice::matrixByProducts(int maxPerRow) const
+// The two ways of toMatrix() (detail::MatrixConstruction); empty when a row
+// would exceed maxPerRow.
+LatticeMatrix matrixByProducts(const LatticeTablesView& lattice, int maxPerRow)
 {
     // The filtering is alpha * Slice * B_d ... B_0 * Splat (the scales folded
     // into the splatting and slicing weights). Splat's rows (vertex -> its
@@ -167,29 +159,29 @@ LatticeMatrix PermutohedralLattice::matrixByProducts(int maxPerRow) const
     // row is part of the row of every point that touches it, so a vertex row
     // over maxPerRow entries already makes the matrix too wide.
     const std::size_t limit = std::size_t(std::max(maxPerRow, 0));
-    const std::size_t m = std::size_t(vertices_);
+    const std::size_t m = std::size_t(lattice.vertices);
     SparseRows current;
-    current.start.assign(splatStart_.begin(), splatStart_.end());
+    current.start.assign(lattice.splatStart.begin(), lattice.splatStart.end());
     current.count.resize(m);
     for (std::size_t v = 0; v < m; ++v) {
-        current.count[v] = splatStart_[v + 1] - splatStart_[v];
+        current.count[v] = lattice.splatStart[v + 1] - lattice.splatStart[v];
         if (std::size_t(current.count[v]) > limit)
             return {};
     }
-    current.column = splatPoint_;
-    current.weight = splatWeight_;
+    current.column = lattice.splatPoint;
+    current.weight = lattice.splatWeight;
     SparseRows next;
     std::atomic<bool> tooWide{false};
-    for (int j = 0; j <= dim_; ++j) {
-        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * m;
+    for (int j = 0; j <= lattice.dim; ++j) {
+        const std::int32_t* nb = lattice.neighbours.data() + 2 * std::size_t(j) * m;
         auto rowOf = [&](std::int32_t slot) {
             return slot > 0 ? view(current, std::size_t(slot) - 1) : RowView{};
         };
-        reserveRows(next, vertices_, [&](int v) {
+        reserveRows(next, lattice.vertices, [&](int v) {
             return std::size_t(current.count[std::size_t(v)]) +
                    rowOf(nb[2 * std::size_t(v)]).count + rowOf(nb[2 * std::size_t(v) + 1]).count;
         });
-        parallelRanges(vertices_, 2048, [&](int begin, int end) {
+        parallelRanges(lattice.vertices, 2048, [&](int begin, int end) {
             for (int v = begin; v < end; ++v) {
                 const std::size_t at = next.start[std::size_t(v)];
                 const std::size_t n =
@@ -212,8 +204,8 @@ LatticeMatrix PermutohedralLattice::matrixByProducts(int maxPerRow) const
     // count), each chunk's rows kept at their exact size and concatenated.
     SparseRows().column.swap(next.column);
     SparseRows().weight.swap(next.weight);
-    const std::size_t d1 = std::size_t(dim_) + 1;
-    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
+    const std::size_t d1 = std::size_t(lattice.dim) + 1;
+    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(lattice.dim)));
     constexpr int kChunks = 64;
     std::vector<std::vector<std::int32_t>> counts(kChunks), columns(kChunks);
     std::vector<std::vector<float>> weights(kChunks);
@@ -221,14 +213,14 @@ LatticeMatrix PermutohedralLattice::matrixByProducts(int maxPerRow) const
         std::vector<std::int32_t> chunkColumn, sumColumn, nextColumn;
         std::vector<float> chunkWeight, sumWeight, nextWeight;
         for (int c = chunkBegin; c < chunkEnd && !tooWide; ++c) {
-            const int first = int(std::int64_t(points_) * c / kChunks);
-            const int last = int(std::int64_t(points_) * (c + 1) / kChunks);
+            const int first = int(std::int64_t(lattice.points) * c / kChunks);
+            const int last = int(std::int64_t(lattice.points) * (c + 1) / kChunks);
             chunkColumn.clear();
             chunkWeight.clear();
             for (int p = first; p < last; ++p) {
                 std::size_t room = 0;
                 for (std::size_t r = 0; r < d1; ++r)
-                    room += std::size_t(current.count[std::size_t(pointVertex_[std::size_t(p) * d1 + r]) - 1]);
+                    room += std::size_t(current.count[std::size_t(lattice.pointVertex[std::size_t(p) * d1 + r]) - 1]);
                 if (sumColumn.size() < room) {
                     sumColumn.resize(room);
                     nextColumn.resize(room);
@@ -239,8 +231,8 @@ LatticeMatrix PermutohedralLattice::matrixByProducts(int maxPerRow) const
                 for (std::size_t r = 0; r < d1; ++r) {
                     const std::size_t e = std::size_t(p) * d1 + r;
                     n = addScaledRow(sumColumn.data(), sumWeight.data(), n,
-                                     view(current, std::size_t(pointVertex_[e]) - 1),
-                                     pointWeight_[e], nextColumn.data(), nextWeight.data());
+                                     view(current, std::size_t(lattice.pointVertex[e]) - 1),
+                                     lattice.pointWeight[e], nextColumn.data(), nextWeight.data());
                     sumColumn.swap(nextColumn);
                     sumWeight.swap(nextWeight);
                 }
@@ -260,13 +252,13 @@ LatticeMatrix PermutohedralLattice::matrixByProducts(int maxPerRow) const
     });
     if (tooWide)
         return {};
-    return concatenate(counts, columns, weights, points_);
+    return concatenate(counts, columns, weights, lattice.points);
 }
 
-LatticeMatrix PermutohedralLattice::matrixByPaths(int maxPerRow) const
+LatticeMatrix matrixByPaths(const LatticeTablesView& lattice, int maxPerRow)
 {
-    const std::size_t d1 = std::size_t(dim_) + 1;
-    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
+    const std::size_t d1 = std::size_t(lattice.dim) + 1;
+    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(lattice.dim)));
     using Entry = std::pair<std::int32_t, float>;
     // Sums the weights of equal indices; sorts by index.
     auto merge = [](std::vector<Entry>& entries) {
@@ -294,15 +286,15 @@ LatticeMatrix PermutohedralLattice::matrixByPaths(int maxPerRow) const
     parallelRanges(kChunks, 1, [&](int chunkBegin, int chunkEnd) {
         std::vector<Entry> blurred, pushed, row;
         for (int c = chunkBegin; c < chunkEnd && !tooWide; ++c) {
-            const int first = int(std::int64_t(points_) * c / kChunks);
-            const int last = int(std::int64_t(points_) * (c + 1) / kChunks);
+            const int first = int(std::int64_t(lattice.points) * c / kChunks);
+            const int last = int(std::int64_t(lattice.points) * (c + 1) / kChunks);
             for (int p = first; p < last; ++p) {
                 row.clear();
                 for (std::size_t r = 0; r < d1; ++r) {
                     const std::size_t e = std::size_t(p) * d1 + r;
-                    blurred.assign(1, Entry(pointVertex_[e] - 1, alpha * pointWeight_[e]));
-                    for (int j = dim_; j >= 0; --j) {
-                        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
+                    blurred.assign(1, Entry(lattice.pointVertex[e] - 1, alpha * lattice.pointWeight[e]));
+                    for (int j = lattice.dim; j >= 0; --j) {
+                        const std::int32_t* nb = lattice.neighbours.data() + 2 * std::size_t(j) * lattice.vertices;
                         pushed.clear();
                         for (const Entry& x : blurred) {
                             pushed.push_back(x);
@@ -316,10 +308,10 @@ LatticeMatrix PermutohedralLattice::matrixByPaths(int maxPerRow) const
                         blurred.swap(pushed);
                     }
                     for (const Entry& x : blurred)
-                        for (std::int32_t s = splatStart_[std::size_t(x.first)];
-                             s < splatStart_[std::size_t(x.first) + 1]; ++s)
-                            row.emplace_back(splatPoint_[std::size_t(s)],
-                                             x.second * splatWeight_[std::size_t(s)]);
+                        for (std::int32_t s = lattice.splatStart[std::size_t(x.first)];
+                             s < lattice.splatStart[std::size_t(x.first) + 1]; ++s)
+                            row.emplace_back(lattice.splatPoint[std::size_t(s)],
+                                             x.second * lattice.splatWeight[std::size_t(s)]);
                 }
                 merge(row);
                 if (int(row.size()) > maxPerRow) {
@@ -336,7 +328,35 @@ LatticeMatrix PermutohedralLattice::matrixByPaths(int maxPerRow) const
     });
     if (tooWide)
         return {};
-    return concatenate(counts, columns, weights, points_);
+    return concatenate(counts, columns, weights, lattice.points);
+}
+
+} // namespace
+
+namespace detail {
+
+MatrixConstruction preferredMatrixConstruction()
+{
+    return preferredConstruction.load(std::memory_order_relaxed);
+}
+
+void setPreferredMatrixConstruction(MatrixConstruction construction)
+{
+    preferredConstruction.store(construction, std::memory_order_relaxed);
+}
+
+} // namespace detail
+
+LatticeMatrix PermutohedralLattice::toMatrix(int maxPerRow) const
+{
+    if (empty())
+        throw Error("PermutohedralLattice::toMatrix: the lattice is empty");
+    const LatticeTablesView lattice{dim_,         points_,     vertices_,
+                                   pointVertex_, pointWeight_, splatStart_,
+                                   splatPoint_,  splatWeight_, neighbours_};
+    return detail::preferredMatrixConstruction() == detail::MatrixConstruction::Products
+               ? matrixByProducts(lattice, maxPerRow)
+               : matrixByPaths(lattice, maxPerRow);
 }
 
 void LatticeMatrix::apply(const float* in, float* out, int channels, bool accumulate) const

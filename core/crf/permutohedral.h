@@ -122,10 +122,6 @@ public:
 
 private:
     template <int FixedDim> void build(const float* features, int dim, int count);
-    // The two ways of toMatrix() (detail::MatrixConstruction); empty when a row
-    // would exceed maxPerRow.
-    LatticeMatrix matrixByProducts(int maxPerRow) const;
-    LatticeMatrix matrixByPaths(int maxPerRow) const;
 
     int dim_ = 0;
     int points_ = 0;
