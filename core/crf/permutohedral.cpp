@@ -2,6 +2,8 @@
 #include "crf/permutohedral.h"
 
 #include "crf/crfkernels_p.h"
+#include "crf/latticebuild_p.h"
+#include "crf/parallelranges_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -15,6 +17,8 @@
 
 namespace primaps {
 
+using detail::parallelRanges;
+
 namespace {
 
 // Features beyond this magnitude would lose all sub-unit precision of the
@@ -22,21 +26,6 @@ namespace {
 // sensible kernel needs them (pixel coordinates over a standard deviation of
 // 1 pixel stay far below).
 constexpr float kMaxFeature = 1e5f;
-
-// Runs body(begin, end) over [0, n) on OpenCV's pool. Small ranges run inline:
-// waking the pool costs more than a few thousand cheap iterations.
-template <typename Body> void parallelRanges(int n, int grain, const Body& body)
-{
-    if (n <= 0)
-        return;
-    const int stripes = std::min(n / std::max(grain, 1), 256);
-    if (stripes <= 1) {
-        body(0, n);
-        return;
-    }
-    cv::parallel_for_(
-        cv::Range(0, n), [&](const cv::Range& r) { body(r.start, r.end); }, double(stripes));
-}
 
 // The feature dimension as a compile-time constant where the build is
 // specialised for it (see PermutohedralLattice::build), else the runtime value.
@@ -392,8 +381,13 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     // Only the "plus" neighbour is looked up: translation along j is one-to-one,
     // so v is the "minus" neighbour of its plus neighbour and each such slot is
     // written by exactly one vertex, without races.
+    // Sorting the packed keys finds them with sequential reads (see
+    // latticebuild_p.h); the probes below are the fallback.
     neighbours_.assign(std::size_t(2) * d1 * vertices_, 0);
-    parallelRanges(vertices_, 4096, [&](int begin, int end) {
+    const bool sorted =
+        detail::preferredNeighbourSearch() == detail::NeighbourSearch::Sorted &&
+        detail::sortedLatticeNeighbours(table.key(0), dim, vertices_, neighbours_.data());
+    if (!sorted) parallelRanges(vertices_, 4096, [&](int begin, int end) {
         std::int32_t plus[maxDim + 1][maxDim];
         std::uint32_t plusHash[maxDim + 1];
         for (int v = begin; v < end; ++v) {
@@ -535,110 +529,6 @@ void PermutohedralLattice::scalePoints(const float* pre, const float* post)
                     pointWeight_[std::size_t(p) * d1 + r] *= post[p];
         });
     }
-}
-
-LatticeMatrix PermutohedralLattice::toMatrix(int maxPerRow) const
-{
-    if (empty())
-        throw Error("PermutohedralLattice::toMatrix: the lattice is empty");
-    const std::size_t d1 = std::size_t(dim_) + 1;
-    const float alpha = 1.0f / (1.0f + std::pow(2.0f, -float(dim_)));
-    using Entry = std::pair<std::int32_t, float>;
-    // Sums the weights of equal indices; sorts by index.
-    auto merge = [](std::vector<Entry>& entries) {
-        std::sort(entries.begin(), entries.end(),
-                  [](const Entry& a, const Entry& b) { return a.first < b.first; });
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-            if (kept > 0 && entries[kept - 1].first == entries[i].first)
-                entries[kept - 1].second += entries[i].second;
-            else
-                entries[kept++] = entries[i];
-        }
-        entries.resize(kept);
-    };
-
-    // Row i of the matrix: slice weights times the rows of the blur (B_d ... B_0,
-    // each B_j = I + (shift to the minus + shift to the plus neighbour) / 2, which is
-    // symmetric, so a row is e_v pushed through B_d first, B_0 last) times the
-    // splatting. Fixed chunks of rows, concatenated in order: the same matrix for
-    // any thread count.
-    constexpr int kChunks = 64;
-    std::vector<std::vector<std::int32_t>> counts(kChunks), columns(kChunks);
-    std::vector<std::vector<float>> weights(kChunks);
-    std::atomic<bool> tooWide{false};
-    parallelRanges(kChunks, 1, [&](int chunkBegin, int chunkEnd) {
-        std::vector<Entry> blurred, pushed, row;
-        for (int c = chunkBegin; c < chunkEnd && !tooWide; ++c) {
-            const int first = int(std::int64_t(points_) * c / kChunks);
-            const int last = int(std::int64_t(points_) * (c + 1) / kChunks);
-            for (int p = first; p < last; ++p) {
-                row.clear();
-                for (std::size_t r = 0; r < d1; ++r) {
-                    const std::size_t e = std::size_t(p) * d1 + r;
-                    blurred.assign(1, Entry(pointVertex_[e] - 1, alpha * pointWeight_[e]));
-                    for (int j = dim_; j >= 0; --j) {
-                        const std::int32_t* nb = neighbours_.data() + 2 * std::size_t(j) * vertices_;
-                        pushed.clear();
-                        for (const Entry& x : blurred) {
-                            pushed.push_back(x);
-                            for (int side = 0; side < 2; ++side) {
-                                const std::int32_t slot = nb[2 * std::size_t(x.first) + side];
-                                if (slot > 0)
-                                    pushed.emplace_back(slot - 1, 0.5f * x.second);
-                            }
-                        }
-                        merge(pushed);
-                        blurred.swap(pushed);
-                    }
-                    for (const Entry& x : blurred)
-                        for (std::int32_t s = splatStart_[std::size_t(x.first)];
-                             s < splatStart_[std::size_t(x.first) + 1]; ++s)
-                            row.emplace_back(splatPoint_[std::size_t(s)],
-                                             x.second * splatWeight_[std::size_t(s)]);
-                }
-                merge(row);
-                if (int(row.size()) > maxPerRow) {
-                    tooWide = true;
-                    break;
-                }
-                counts[std::size_t(c)].push_back(std::int32_t(row.size()));
-                for (const Entry& x : row) {
-                    columns[std::size_t(c)].push_back(x.first);
-                    weights[std::size_t(c)].push_back(x.second);
-                }
-            }
-        }
-    });
-    LatticeMatrix matrix;
-    if (tooWide)
-        return matrix;
-    matrix.rowStart.reserve(std::size_t(points_) + 1);
-    matrix.rowStart.push_back(0);
-    for (int c = 0; c < kChunks; ++c) {
-        for (const std::int32_t n : counts[std::size_t(c)])
-            matrix.rowStart.push_back(matrix.rowStart.back() + n);
-        matrix.column.insert(matrix.column.end(), columns[std::size_t(c)].begin(),
-                             columns[std::size_t(c)].end());
-        matrix.weight.insert(matrix.weight.end(), weights[std::size_t(c)].begin(),
-                             weights[std::size_t(c)].end());
-    }
-    return matrix;
-}
-
-void LatticeMatrix::apply(const float* in, float* out, int channels, bool accumulate) const
-{
-    if (empty())
-        throw Error("LatticeMatrix::apply: the matrix is empty");
-    if (channels < 1)
-        throw Error("LatticeMatrix::apply: channels must be at least 1");
-    if (!in || !out)
-        throw Error("LatticeMatrix::apply: null input or output");
-    const detail::CrfKernel kernel = detail::preferredCrfKernel();
-    parallelRanges(points(), 1024, [&](int begin, int end) {
-        detail::matrixRows(rowStart.data(), column.data(), weight.data(), in, out,
-                           std::size_t(channels), begin, end, accumulate, kernel);
-    });
 }
 
 std::vector<float> PermutohedralLattice::filter(const std::vector<float>& in, int channels) const

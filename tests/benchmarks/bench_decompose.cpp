@@ -6,6 +6,7 @@
 // give the process CPU time (every thread; what the work costs when the shared machine
 // makes the wall clock wait), the number of masks and each stage's median.
 #include "backbones/backbone.h"
+#include "crf/latticebuild_p.h"
 #include "image/imageio.h"
 #include "pipeline/pipeline.h"
 #include "support/runtime.h"
@@ -71,6 +72,50 @@ void BM_DecomposeSample(benchmark::State& state)
     state.SetLabel(name);
 }
 BENCHMARK(BM_DecomposeSample)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// What the CLI pays on a folder of photos of different sizes: every photo's CRF
+// builds the spatial kernel of its size as well (the process keeps the last
+// size's only). Each iteration decomposes the astronaut (320 x 320) and the
+// chelsea (488 x 320) in turn, so that no CRF finds its size's kernel kept,
+// once with the lattice building of this version (neighbours by sorted keys,
+// the spatial matrix by sparse products) and once with the previous one (hash
+// probes, per-point paths): A/B in the same run, process CPU per photo.
+void BM_DecomposeNewSizes(benchmark::State& state)
+{
+    primaps::configureThreads();
+    auto load = [](const char* name) {
+        return primaps::loadImageRgb8(std::string(PRIMAPS_SAMPLES_DIR) + "/" + name + ".jpg");
+    };
+    const cv::Mat photos[] = {load("astronaut"), load("chelsea")};
+    auto backbone = primaps::createBackbone("filterbank");
+    const primaps::PipelineParams params;
+    namespace d = primaps::detail;
+    auto both = [&] {
+        for (const cv::Mat& rgb : photos)
+            benchmark::DoNotOptimize(primaps::decomposeImage(rgb, *backbone, params).labels.data);
+    };
+    std::vector<double> now, before, ratios;
+    for (auto _ : state) {
+        d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+        const double a = processCpuMs();
+        both();
+        const double b = processCpuMs();
+        d::setPreferredNeighbourSearch(d::NeighbourSearch::HashTable);
+        d::setPreferredMatrixConstruction(d::MatrixConstruction::Paths);
+        both();
+        const double c = processCpuMs();
+        now.push_back((b - a) / 2);
+        before.push_back((c - b) / 2);
+        ratios.push_back((c - b) / (b - a));
+    }
+    d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+    d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+    state.counters["cpu_ms_per_photo"] = median(now);
+    state.counters["cpu_ms_per_photo_before"] = median(before);
+    state.counters["cpu_before_over_now"] = median(ratios);
+}
+BENCHMARK(BM_DecomposeNewSizes)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The studio on a 12-megapixel photo (a bundled sample enlarged to 4000 x 3000):
 // from the slider's release to the refined masks, i.e. what its decompose job does

@@ -6,6 +6,7 @@
 // (pydensecrf, single-threaded, about 0.26 s for the same size).
 #include "crf/crfkernels_p.h"
 #include "crf/densecrf.h"
+#include "crf/latticebuild_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -347,6 +348,104 @@ void BM_DenseCrfRowPadding(benchmark::State& state)
 BENCHMARK(BM_DenseCrfRowPadding)
     ->ArgsProduct({{10, 25, 40}, {1}})
     ->ArgNames({"K", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+} // namespace
+
+namespace {
+
+// A/B pairs in the same run: each iteration times a() then b() and the
+// counters give the medians of their process CPU times (cpu_ms_A, cpu_ms_B)
+// and of the per-pair ratios B / A, wall (B_over_A) and CPU (cpu_B_over_A).
+template <typename A, typename B>
+void timePairs(benchmark::State& state, const std::string& nameA, const A& a,
+               const std::string& nameB, const B& b)
+{
+    std::vector<double> cpuA, cpuB, ratios, cpuRatios;
+    for (auto _ : state) {
+        const Timing ta = timed(a);
+        const Timing tb = timed(b);
+        cpuA.push_back(ta.cpu);
+        cpuB.push_back(tb.cpu);
+        ratios.push_back(tb.wall / ta.wall);
+        cpuRatios.push_back(tb.cpu / ta.cpu);
+    }
+    state.counters["cpu_ms_" + nameA] = median(cpuA);
+    state.counters["cpu_ms_" + nameB] = median(cpuB);
+    state.counters[nameB + "_over_" + nameA] = median(ratios);
+    state.counters["cpu_" + nameB + "_over_" + nameA] = median(cpuRatios);
+}
+
+// Building an image's lattices with the neighbours found by sorting the packed
+// vertex keys (the default) against probing the vertex table, A/B in the same
+// run: what a new image of a known size costs before its inference (the
+// bilateral lattice and its normalisation; the spatial kernel comes from the
+// process-wide cache). The lattices are the same (tst_crflatticebuild).
+void BM_DenseCrfLatticeBuild(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(0)));
+    const cv::Mat& rgb = sampleImage();
+    namespace d = primaps::detail;
+    benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image()); // the spatial kernel, cached
+    timePairs(
+        state, "sorted",
+        [&] {
+            d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+            benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image());
+        },
+        "probed",
+        [&] {
+            d::setPreferredNeighbourSearch(d::NeighbourSearch::HashTable);
+            benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image());
+        });
+    d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
+}
+BENCHMARK(BM_DenseCrfLatticeBuild)
+    ->Arg(2)
+    ->Arg(1)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+} // namespace
+
+namespace {
+
+// The spatial kernel of two new image sizes (its lattice and its matrix; what
+// the first image of each size pays), with the matrix made by sparse products (the
+// default) against the previous per-point paths, A/B in the same run. Each
+// side builds a 320 x 320 and a 320 x 318 kernel in turn, so that the
+// process-wide cache of the last size never serves a build.
+void BM_DenseCrfSpatialKernelBuild(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(0)));
+    const cv::Mat& rgb = sampleImage();
+    const cv::Mat cropped = rgb.rowRange(1, kSide - 1).clone();
+    primaps::DenseCrfParams spatialOnly;
+    spatialOnly.bilateralWeight = 0.0f;
+    namespace d = primaps::detail;
+    auto buildBoth = [&] {
+        benchmark::DoNotOptimize(primaps::DenseCrfImage(rgb, spatialOnly).spatialMatrix());
+        benchmark::DoNotOptimize(primaps::DenseCrfImage(cropped, spatialOnly).spatialMatrix());
+    };
+    timePairs(
+        state, "products",
+        [&] {
+            d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+            buildBoth();
+        },
+        "paths",
+        [&] {
+            d::setPreferredMatrixConstruction(d::MatrixConstruction::Paths);
+            buildBoth();
+        });
+    d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+}
+BENCHMARK(BM_DenseCrfSpatialKernelBuild)
+    ->Arg(2)
+    ->Arg(1)
+    ->ArgName("threads")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
