@@ -294,12 +294,12 @@ private slots:
         EvaluationWidget* evaluation = w.evaluationView();
         // The Evaluation dock says whose numbers these are: the review's run,
         // dataset, split and prediction.
-        const ReviewPrediction shown = review->prediction();
+        const ReviewPrediction prediction = review->prediction();
         QCOMPARE(evaluation->report().provenance.run, run.toStdString());
         QCOMPARE(evaluation->report().provenance.dataset, ds.toStdString());
-        QCOMPARE(evaluation->report().provenance.theta, shown.theta);
+        QCOMPARE(evaluation->report().provenance.theta, prediction.theta);
         QVERIFY(evaluation->report().provenance.crfKnown);
-        QCOMPARE(evaluation->report().provenance.crf, shown.crf);
+        QCOMPARE(evaluation->report().provenance.crf, prediction.crf);
         QVERIFY2(evaluation->provenanceLabel()->text().startsWith("run run · dataset ds · split "),
                  qPrintable(evaluation->provenanceLabel()->text()));
         const ConfusionMatrix total = evaluation->report().confusion;

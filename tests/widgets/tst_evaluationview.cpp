@@ -102,11 +102,11 @@ private slots:
         QVERIFY2(headline.contains("Acc 62.5 %"), qPrintable(headline));
         QVERIFY2(headline.contains("mIoU 58.8 %"), qPrintable(headline));
         QVERIFY2(headline.contains("4 clusters → 3 classes"), qPrintable(headline));
-        // This file records neither the run nor how it was predicted, and the
-        // view says so instead of leaving it open.
+        // The CLI's file records the prototypes and the CRF, not the run, the
+        // dataset or the split, and the view says so instead of leaving it open.
         QVERIFY(view.provenanceLabel()->isVisible());
         QCOMPARE(view.provenanceLabel()->text(),
-                 QString("not recorded in the file: run, dataset, split, θ, CRF"));
+                 QString("θ_M (EMA) · without CRF · not recorded in the file: run, dataset, split"));
 
         // Columns: clusters by matched class (1 and 3 -> road, 2 -> sky, 0 -> car).
         QCOMPARE(view.columnClusters(), QVector<int>({1, 3, 2, 0}));

@@ -181,12 +181,12 @@ private slots:
         QVERIFY(miou > 0 && miou <= 100);
         // EMA updates every 2 EM steps: 6 EM steps give 3.
         QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::EmaDecay), 3);
-        // The decay row says what it shows: 0 to 1 whatever the values, so the
+        // The decay row says what it shows: 0 to 1 (and a margin) whatever the values, so the
         // warm-up from 0 shows, and the fit's cap drawn and explained.
         QCOMPARE(monitor.emaCap(), double(0.9f));
         const QCPRange decayRange = monitor.plot()->axisRect(2)->axis(QCPAxis::atLeft)->range();
-        QCOMPARE(decayRange.lower, 0.0);
-        QCOMPARE(decayRange.upper, 1.0);
+        QVERIFY(decayRange.lower < 0.0 && decayRange.lower > -0.1);
+        QVERIFY(decayRange.upper > 1.0 && decayRange.upper < 1.1);
         QVERIFY(monitor.plot()->axisRect(2)->axis(QCPAxis::atLeft)->label().contains("β"));
         QVERIFY2(monitor.emaExplanation().contains("β = 0"), qPrintable(monitor.emaExplanation()));
         QVERIFY2(monitor.emaExplanation().contains("cap of this fit (0.9"),

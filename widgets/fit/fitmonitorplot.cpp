@@ -53,9 +53,10 @@ void FitMonitorWidget::buildPlot()
     m_emaRect->axis(QCPAxis::atBottom)->setTickLabels(true);
     m_emaRect->axis(QCPAxis::atBottom)->setLabel(tr("step"));
     m_metricRect->axis(QCPAxis::atLeft)->setRange(0, 100);
-    // Always 0 to 1: the warm-up ramps β from 0 towards its cap, and a range
+    // Always 0 to 1 (with a margin, so that points at 0 and at 1 are not hidden
+    // by the axis lines): the warm-up ramps β from 0 towards its cap, and a range
     // fitted to the values would hide that start or exaggerate the last steps.
-    m_emaRect->axis(QCPAxis::atLeft)->setRange(0, 1);
+    m_emaRect->axis(QCPAxis::atLeft)->setRange(-kEmaMargin, 1 + kEmaMargin);
     m_emaRect->axis(QCPAxis::atLeft)->ticker()->setTickCount(2);
     m_plot->plotLayout()->setRowStretchFactors({1.4, 1.0, 0.8});
 
@@ -133,6 +134,17 @@ void FitMonitorWidget::buildPlot()
     m_emaCapLabel->setFont(small);
     m_emaCapLabel->setColor(kEmaColour.darker(120));
     setEmaCap(kDefaultEmaCap);
+    // A short fit may not get past the updates that copy θ_R: say why β is 0.
+    m_emaWarmupNote = new QCPItemText(m_plot);
+    m_emaWarmupNote->setClipAxisRect(m_emaRect);
+    m_emaWarmupNote->position->setType(QCPItemPosition::ptAxisRectRatio);
+    m_emaWarmupNote->position->setAxisRect(m_emaRect);
+    m_emaWarmupNote->position->setCoords(0.5, 0.45);
+    m_emaWarmupNote->setFont(small);
+    m_emaWarmupNote->setColor(QColor(120, 120, 120));
+    m_emaWarmupNote->setText(tr("β = 0 so far: the first two EMA updates copy θ_R into θ_M; "
+                                "the ramp to the cap starts with the third"));
+    m_emaWarmupNote->setVisible(false);
 
     m_noValidation = new QCPItemText(m_plot);
     m_noValidation->setClipAxisRect(m_metricRect);
@@ -255,6 +267,9 @@ void FitMonitorWidget::rescale()
     };
     fitAxis(graph(Series::EmLoss), m_lossRect->axis(QCPAxis::atLeft), m_logScale);
     fitAxis(graph(Series::KMeansLoss), m_lossRect->axis(QCPAxis::atRight), false);
+    bool foundDecay = false;
+    const QCPRange decay = graph(Series::EmaDecay)->getValueRange(foundDecay);
+    m_emaWarmupNote->setVisible(foundDecay && decay.upper <= 0.0);
     // Both loss axes only where they have data: a k-means baseline has no EM loss.
     m_lossRect->axis(QCPAxis::atLeft)
         ->setVisible(!graph(Series::EmLoss)->data()->isEmpty() ||

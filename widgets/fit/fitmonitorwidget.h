@@ -176,6 +176,8 @@ private:
     QCPItemText* m_noValidation = nullptr;
     QCPItemStraightLine* m_emaCapLine = nullptr;
     QLabel* m_legend = nullptr;
+    QCPItemText* m_emaWarmupNote = nullptr;
+    static constexpr double kEmaMargin = 0.08; ///< below 0 and above 1 on the decay axis
     QCPItemText* m_emaCapLabel = nullptr;
     static constexpr double kDefaultEmaCap = 0.98; ///< EmParams::emaDecay's default
     double m_emaCap = kDefaultEmaCap;
