@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <QDir>
+#include <QtGlobal>
 #include <QFile>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -29,11 +30,26 @@ int guiNice()
     return nice;
 }
 
+/// kWorkerNiceIncrement, or PRIMAPS_WORKER_NICE (0 to 19) when set: on a
+/// machine busy with other programs the lowered workers get a smaller share
+/// of it, and 0 gives them the GUI thread's priority again.
+int niceIncrement()
+{
+    static const int increment = [] {
+        bool ok = false;
+        const int value = qEnvironmentVariableIntValue("PRIMAPS_WORKER_NICE", &ok);
+        return ok && value >= 0 && value <= 19 ? value : kWorkerNiceIncrement;
+    }();
+    return increment;
+}
+
 void lowerThread(pid_t tid)
 {
+    if (niceIncrement() == 0)
+        return;
     // Raising the nice value needs no privilege; failure (a sandbox) only
     // means the thread keeps competing with the GUI thread as before.
-    ::setpriority(PRIO_PROCESS, id_t(tid), std::min(19, guiNice() + kWorkerNiceIncrement));
+    ::setpriority(PRIO_PROCESS, id_t(tid), std::min(19, guiNice() + niceIncrement()));
 }
 
 QByteArray threadName(const QString& taskDir)
