@@ -66,7 +66,7 @@ bool ExplorePerspective::exportCurrent(const QString& path, ExportKind kind)
         emit exportFinished(path, error);
     });
     m_window->showStatus(tr("Saving %1\u2026").arg(QDir::toNativeSeparators(path)));
-    watcher->setFuture(QtConcurrent::run(backgroundPool(), [decomposition, image, opacity, overlay, path] {
+    watcher->setFuture(runInBackground([decomposition, image, opacity, overlay, path] {
         try {
             const cv::Mat labels = decomposition->labelsAtOriginalSize();
             cv::Mat out;

@@ -26,7 +26,6 @@
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
-#include <QProgressBar>
 #include <QSettings>
 #include <QSlider>
 #include <QTimer>
@@ -353,7 +352,7 @@ void ExplorePerspective::submit(bool crf)
 
 void ExplorePerspective::onBusyChanged(bool busy)
 {
-    m_busyBar->setVisible(busy);
+    m_busyLabel->setVisible(busy);
     m_stepper->setBusy(busy);
 }
 

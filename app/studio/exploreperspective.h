@@ -13,7 +13,6 @@ class QDoubleSpinBox;
 class QFrame;
 class QLabel;
 class QMenu;
-class QProgressBar;
 class QSlider;
 class QTimer;
 class QToolButton;
@@ -141,7 +140,10 @@ private:
     QLabel* m_statusTimings = nullptr;
     QLabel* m_statusMasks = nullptr;
     QFrame* m_statusSeparator = nullptr;
-    QProgressBar* m_busyBar = nullptr;
+    /// "Computing…" while a decomposition runs: a still label, not an
+    /// indeterminate progress bar, whose animation repainted the window 30
+    /// times a second for as long as the decomposition and its CRF ran.
+    QLabel* m_busyLabel = nullptr;
 
     QAction* m_exportMasksAction = nullptr;
     QAction* m_exportOverlayAction = nullptr;

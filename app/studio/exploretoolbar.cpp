@@ -15,7 +15,6 @@
 #include <QDoubleSpinBox>
 #include <QFrame>
 #include <QLabel>
-#include <QProgressBar>
 #include <QSlider>
 #include <QStatusBar>
 #include <QTimer>
@@ -169,13 +168,12 @@ void ExplorePerspective::createToolBar()
 void ExplorePerspective::createStatusWidgets()
 {
     QStatusBar* status = m_window->statusBar();
-    m_busyBar = new QProgressBar(m_window);
-    m_busyBar->setRange(0, 0);
-    m_busyBar->setMaximumWidth(90);
-    m_busyBar->setMaximumHeight(14);
-    m_busyBar->setTextVisible(false);
-    m_busyBar->hide();
-    status->addPermanentWidget(m_busyBar);
+    m_busyLabel = new QLabel(tr("\u23f3 computing\u2026"), m_window);
+    m_busyLabel->setContentsMargins(6, 0, 6, 0);
+    m_busyLabel->setToolTip(tr("The image is being decomposed; the canvas shows the newest "
+                               "result until then"));
+    m_busyLabel->hide();
+    status->addPermanentWidget(m_busyLabel);
     m_statusMasks = new QLabel(m_window);
     m_statusMasks->setContentsMargins(6, 0, 6, 0);
     status->addPermanentWidget(m_statusMasks);

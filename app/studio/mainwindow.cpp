@@ -3,6 +3,8 @@
 // Images in (drops, the open dialogs, the bundled samples) are in mainwindowfiles.cpp.
 #include "mainwindow.h"
 
+#include "common/threadpriority.h"
+
 #include "annotateperspective.h"
 #include "backbonehint.h"
 #include "evaluateperspective.h"
@@ -41,6 +43,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     setWindowIcon(QIcon(QStringLiteral(":/primaps/icons/primaps-studio-256.png")));
     setAcceptDrops(true);
     setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowNestedDocks);
+    // OpenBLAS's threads, started when the library was loaded, compute for the
+    // workers: below the GUI thread like them.
+    lowerLibraryThreadPriority();
 
     createCentralArea();
     m_annotate = new AnnotatePerspective(this);
@@ -127,7 +132,7 @@ void MainWindow::createMenus()
         m_fileMenu->addAction(tr("Open &Folder\u2026"), this, &MainWindow::openFolderDialog);
     openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
     openFolder->setStatusTip(tr("Add every image in a folder to the list"));
-    m_fileMenu->addSeparator();
+    m_fileOpenSeparator = m_fileMenu->addSeparator();
     m_explore->addFileActions(m_fileMenu);
     m_annotate->addFileActions(m_fileMenu);
     m_fileMenu->addSeparator();

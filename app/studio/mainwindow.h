@@ -133,6 +133,10 @@ public:
 
     /// The File and View menus, which the perspectives and controllers add to.
     QMenu* fileMenu() const { return m_fileMenu; }
+    /// The File menu's separator after the actions that open something: other
+    /// parts of the window insert their open actions before it, their exports
+    /// right after it.
+    QAction* fileOpenSeparator() const { return m_fileOpenSeparator; }
     QMenu* viewMenu() const { return m_viewMenu; }
     /// A dock of the studio: movable, closable, floatable, in `area`; its object
     /// name is what the saved dock arrangements know it by.
@@ -173,6 +177,7 @@ private:
     MessageWidget* m_messages = nullptr;
     QLabel* m_statusMessage = nullptr;
     QMenu* m_fileMenu = nullptr;
+    QAction* m_fileOpenSeparator = nullptr;
     QMenu* m_viewMenu = nullptr;
 
     ExplorePerspective* m_explore = nullptr;

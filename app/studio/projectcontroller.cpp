@@ -68,7 +68,7 @@ ProjectController::ProjectController(MainWindow* window, ReviewController* revie
     m_loose = new LooseCorrections(m_window->labelEditor(), m_window->imageList(), this);
     m_loose->setFolder(fromStd(untitledCorrectionsFolder(m_session.toStdString())));
     connect(m_loose, &LooseCorrections::edited, this, &ProjectController::markDirty);
-    connect(m_loose, &LooseCorrections::problem, this, &ProjectController::reportError);
+    connect(m_loose, &LooseCorrections::problem, m_window, &MainWindow::showError);
     connect(m_window->imageList(), &ImageListWidget::currentPathChanged, m_loose,
             &LooseCorrections::flush);
     connect(m_review, &ReviewController::edited, this, &ProjectController::markDirty);
@@ -100,7 +100,7 @@ ProjectController::ProjectController(MainWindow* window, ReviewController* revie
                 m_checkpointSha256 = watcher->result();
                 watcher->deleteLater();
             });
-            watcher->setFuture(QtConcurrent::run(backgroundPool(), [weights] { return sha256OfFile(weights); }));
+            watcher->setFuture(runInBackground([weights] { return sha256OfFile(weights); }));
         } catch (const std::exception&) {
             // The run opened, so run.json was readable a moment ago; nothing to add.
         }
@@ -110,8 +110,8 @@ ProjectController::ProjectController(MainWindow* window, ReviewController* revie
 
     QMenu* file = m_window->fileMenu();
     if (file) {
-        const QList<QAction*> actions = file->actions();
-        QAction* before = actions.size() > 4 ? actions[4] : nullptr;
+        // After the other open actions, in a group of its own.
+        QAction* before = m_window->fileOpenSeparator();
         auto* openAction = new QAction(tr("Open &Project\u2026"), this);
         openAction->setToolTip(tr("Open a *.primaps project: its run or dataset, classes, "
                                   "match edits and corrections"));
@@ -209,7 +209,7 @@ bool ProjectController::autosaveNow()
     try {
         writeAutosave(autosavePath().toStdString(), currentProject(), m_path.toStdString());
     } catch (const std::exception& e) {
-        reportError(tr("Autosave failed: %1").arg(fromStd(e.what())));
+        m_window->showError(tr("Autosave failed: %1").arg(fromStd(e.what())));
         return false;
     }
     m_dirty = !flushed;
@@ -234,7 +234,7 @@ bool ProjectController::save(const QString& path)
         writeProject(m_path.toStdString(), currentProject());
     } catch (const std::exception& e) {
         m_path = oldPath;
-        reportError(fromStd(e.what()));
+        m_window->showError(fromStd(e.what()));
         return false;
     }
     removeAutosave(oldAutosave.toStdString());
@@ -251,7 +251,7 @@ bool ProjectController::open(const QString& path)
     try {
         project = readProject(QFileInfo(path).absoluteFilePath().toStdString());
     } catch (const std::exception& e) {
-        reportError(fromStd(e.what()));
+        m_window->showError(fromStd(e.what()));
         return false;
     }
     m_path = QFileInfo(path).absoluteFilePath();
@@ -262,7 +262,7 @@ bool ProjectController::open(const QString& path)
         QStringList lines;
         for (const DatasetProblem& problem : missing)
             lines << fromStd(problem.message);
-        reportError(tr("%1: %2").arg(QDir::toNativeSeparators(m_path), lines.join("; ")));
+        m_window->showError(tr("%1: %2").arg(QDir::toNativeSeparators(m_path), lines.join("; ")));
     }
     const QString autosave = autosavePath();
     if (QFileInfo(autosave).exists() &&
@@ -283,7 +283,7 @@ bool ProjectController::open(const QString& path)
             else
                 removeAutosave(autosave.toStdString());
         } catch (const std::exception& e) {
-            reportError(fromStd(e.what()));
+            m_window->showError(fromStd(e.what()));
         }
     }
     apply(project);
@@ -337,7 +337,8 @@ bool ProjectController::offerRecovery()
     std::vector<DatasetProblem> problems;
     const std::vector<Autosave> found = findUntitledAutosaves(&problems);
     for (const DatasetProblem& p : problems)
-        reportError(tr("An autosave cannot be read: %1: %2").arg(fromStd(p.path), fromStd(p.message)));
+        m_window->showError(
+            tr("An autosave cannot be read: %1: %2").arg(fromStd(p.path), fromStd(p.message)));
     if (found.empty())
         return false;
     const Autosave& newest = found.front();
@@ -412,12 +413,6 @@ void ProjectController::saveAsDialog()
     if (!path.endsWith(QLatin1String(".primaps")))
         path += QLatin1String(".primaps");
     save(path);
-}
-
-void ProjectController::reportError(const QString& message)
-{
-    m_window->messageWidget()->showMessage(message);
-    m_window->statusBar()->showMessage(message);
 }
 
 } // namespace primaps

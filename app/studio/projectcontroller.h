@@ -88,7 +88,6 @@ private:
     void markDirty();
     void openDialog();
     void saveAsDialog();
-    void reportError(const QString& message);
     void finishApply();
     /// Loose images: neither a run nor a dataset is open.
     bool isLoose() const;

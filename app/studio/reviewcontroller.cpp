@@ -128,16 +128,10 @@ void ReviewController::openDataset(const DatasetOptions& dataset)
     m_job->openDataset(dataset);
 }
 
-void ReviewController::reportError(const QString& message)
-{
-    m_window->messageWidget()->showMessage(message);
-    m_window->statusBar()->showMessage(message);
-}
-
 void ReviewController::onOpened(const ReviewOpenResult& result)
 {
     if (!result.error.isEmpty()) {
-        reportError(tr("Cannot open: %1").arg(result.error));
+        m_window->showError(tr("Cannot open: %1").arg(result.error));
         emit opened(false, result.error);
         return;
     }
@@ -171,7 +165,7 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
             if (folded)
                 writeClassTable(runClassTablePath(run), m_classes);
         } catch (const std::exception& e) {
-            reportError(QString::fromStdString(e.what()));
+            m_window->showError(QString::fromStdString(e.what()));
         }
     }
     const QString title =
@@ -204,9 +198,9 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
     m_importAction->setEnabled(hasRun());
     m_crfAction->setEnabled(hasRun());
     if (!result.problems.isEmpty())
-        reportError(tr("%n listed file(s) are missing and were left out; the first: %1", nullptr,
-                       int(result.problems.size()))
-                        .arg(result.problems.first()));
+        m_window->showError(tr("%n listed file(s) are missing and were left out; the first: %1",
+                               nullptr, int(result.problems.size()))
+                                .arg(result.problems.first()));
     m_window->statusBar()->showMessage(
         tr("%1: %n image(s)", nullptr, int(dataset.size())).arg(title), 5000);
     if (hasRun()) {
@@ -306,7 +300,7 @@ void ReviewController::onReviewed(int index, std::shared_ptr<const ImageReview> 
         m_review.reset();
         m_window->canvas()->clear();
         m_window->legend()->clear();
-        reportError(error);
+        m_window->showError(error);
         emit layerShown(false, error);
         return;
     }
@@ -491,6 +485,14 @@ void ReviewController::onCountsFinished(std::shared_ptr<const SplitCounts> count
     report.classNames = m_classes.names();
     EvaluationWidget* evaluation = m_window->evaluationView();
     const QString run = runDir();
+    // The view names what these numbers are of: this run's review of its split.
+    report.provenance.run = run.toStdString();
+    if (const std::shared_ptr<const Dataset> dataset = m_job->dataset())
+        report.provenance.dataset = dataset->root();
+    report.provenance.split = m_counts->split.empty() ? std::string("all") : m_counts->split;
+    report.provenance.theta = m_counts->prediction.theta;
+    report.provenance.crfKnown = true;
+    report.provenance.crf = m_counts->prediction.crf;
     evaluation->setReport(report, QString());
     evaluation->setClassTable(m_classes,
                               QString::fromStdString(runClassTablePath(run.toStdString())));
@@ -504,7 +506,7 @@ void ReviewController::onCountsFinished(std::shared_ptr<const SplitCounts> count
                 stored.confusion.classes() == total.classes())
                 evaluation->setMatchEdits(stored.edits);
         } catch (const std::exception& e) {
-            reportError(QString::fromStdString(e.what()));
+            m_window->showError(QString::fromStdString(e.what()));
         }
     }
     m_clusterToClass = evaluation->editedMatch().clusterToClass;
@@ -564,7 +566,7 @@ void ReviewController::saveMatch()
     try {
         writeRunMatch(runMatchPath(runDir().toStdString()), match);
     } catch (const std::exception& e) {
-        reportError(QString::fromStdString(e.what()));
+        m_window->showError(QString::fromStdString(e.what()));
     }
 }
 

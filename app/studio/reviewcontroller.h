@@ -173,7 +173,6 @@ private:
     void updateListMetrics();
     void clearOutline();
     void saveMatch();
-    void reportError(const QString& message);
     bool isEditableLayer() const;
     QString editorKey() const;
     void onEditorChanged();

@@ -131,12 +131,14 @@ void ReviewController::createActions()
     m_importAction->setEnabled(false);
     connect(m_importAction, &QAction::triggered, this, &ReviewController::openImportDialog);
     if (file) {
-        // After Open Folder…, before the exports.
+        // After Open Folder…, and first among the exports.
+        QAction* openEnd = m_window->fileOpenSeparator();
+        file->insertAction(openEnd, m_openDatasetAction);
+        file->insertAction(openEnd, m_openRunAction);
         const QList<QAction*> actions = file->actions();
-        QAction* before = actions.size() > 2 ? actions[2] : nullptr;
-        file->insertAction(before, m_openDatasetAction);
-        file->insertAction(before, m_openRunAction);
-        QAction* exports = actions.size() > 3 ? actions[3] : nullptr;
+        const qsizetype firstExport = actions.indexOf(openEnd) + 1;
+        QAction* exports =
+            firstExport > 0 && firstExport < actions.size() ? actions[firstExport] : nullptr;
         file->insertAction(exports, m_exportAction);
         file->insertAction(exports, m_importAction);
     }

@@ -97,7 +97,7 @@ bool ReviewController::flushCorrections()
             m_store.write(it->first, it->second);
             it = m_pendingCorrections.erase(it);
         } catch (const std::exception& e) {
-            reportError(QString::fromStdString(e.what()));
+            m_window->showError(QString::fromStdString(e.what()));
             ok = false;
             ++it;
         }
@@ -134,7 +134,7 @@ void ReviewController::setClassTable(const ClassTable& table)
     try {
         writeClassTable(path, m_classes);
     } catch (const std::exception& e) {
-        reportError(QString::fromStdString(e.what()));
+        m_window->showError(QString::fromStdString(e.what()));
     }
     showLayer();
     emit edited();

@@ -234,7 +234,7 @@ void SimilarityController::start()
     const std::vector<float> query = m_query;
     const QPoint cell = m_cell;
     const quint64 generation = ++m_generation;
-    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [=]() -> std::shared_ptr<const Result> {
+    m_watcher.setFuture(runInBackground([=]() -> std::shared_ptr<const Result> {
         auto out = std::make_shared<Result>();
         out->generation = generation;
         out->currentPath = currentPath;
@@ -356,7 +356,7 @@ void SimilarityController::updateJointPca()
     if (entries.empty())
         return;
     m_pcaImages = int(entries.size());
-    m_pcaWatcher.setFuture(QtConcurrent::run(backgroundPool(), [entries]() -> std::shared_ptr<const FeaturePca> {
+    m_pcaWatcher.setFuture(runInBackground([entries]() -> std::shared_ptr<const FeaturePca> {
         try {
             std::vector<const FeatureMap*> maps;
             for (const auto& e : entries)

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace primaps {
 
@@ -31,6 +32,13 @@ double numberOrNaN(const json& v)
 std::string evaluationToJson(const EvaluationResult& r, const std::vector<std::string>& names,
                              const ConfusionMatrix& confusion)
 {
+    return evaluationToJson(r, names, confusion, EvaluationProvenance());
+}
+
+std::string evaluationToJson(const EvaluationResult& r, const std::vector<std::string>& names,
+                             const ConfusionMatrix& confusion,
+                             const EvaluationProvenance& provenance)
+{
     json perClass = json::array(), nameArray = json::array(), matching = json::array();
     for (int j = 0; j < r.classes; ++j) {
         perClass.push_back(number(r.classIoU[std::size_t(j)]));
@@ -43,16 +51,20 @@ std::string evaluationToJson(const EvaluationResult& r, const std::vector<std::s
                             {"kind", r.matchKind[std::size_t(c)] == MatchKind::Majority
                                          ? "majority"
                                          : "hungarian"}});
-    const json o = {{"acc", number(r.accuracy)},
-                    {"miou", number(r.meanIoU)},
-                    {"per_class_iou", perClass},
-                    {"class_names", nameArray},
-                    {"match", matchingKind(r)},
-                    {"matching", matching},
-                    {"pixels", r.pixels},
-                    {"clusters", r.clusters},
-                    {"classes", r.classes},
-                    {"confusion", confusion.counts()}};
+    json o = {{"acc", number(r.accuracy)}, {"miou", number(r.meanIoU)},
+              {"per_class_iou", perClass}, {"class_names", nameArray},
+              {"match", matchingKind(r)},  {"matching", matching},
+              {"pixels", r.pixels},        {"clusters", r.clusters},
+              {"classes", r.classes},      {"confusion", confusion.counts()}};
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string&>{"run", provenance.run},
+          {"dataset", provenance.dataset},
+          {"split", provenance.split},
+          {"theta", provenance.theta}})
+        if (!value.empty())
+            o[key] = value;
+    if (provenance.crfKnown)
+        o["crf"] = provenance.crf;
     return o.dump(4) + "\n";
 }
 
@@ -115,6 +127,19 @@ EvaluationReport parseEvaluationJson(const std::string& text, const std::string&
                 report.classNames[std::size_t(j)] = "class " + std::to_string(j);
         if (o.contains("shard") && o.at("shard").is_string())
             report.shard = o.at("shard").get<std::string>();
+        // What was evaluated, where the writer recorded it; a value of another
+        // type is not trusted and stays unknown.
+        EvaluationProvenance& from = report.provenance;
+        for (const auto& [key, value] : {std::pair<const char*, std::string&>{"run", from.run},
+                                         {"dataset", from.dataset},
+                                         {"split", from.split},
+                                         {"theta", from.theta}})
+            if (o.contains(key) && o.at(key).is_string())
+                value = o.at(key).get<std::string>();
+        if (o.contains("crf") && o.at("crf").is_boolean()) {
+            from.crfKnown = true;
+            from.crf = o.at("crf").get<bool>();
+        }
     } catch (const Error& e) {
         throw Error(file + ": " + e.what());
     } catch (const std::exception& e) {

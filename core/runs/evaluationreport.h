@@ -17,6 +17,25 @@ namespace primaps {
 
 class Backbone;
 
+/// What an evaluation was computed from, as far as its file says: empty strings
+/// (and crfKnown false) for what it does not record. `primaps eval --json`
+/// writes crf, theta and split; the studio's evaluations of a run also the run
+/// folder and the dataset.
+struct EvaluationProvenance
+{
+    std::string run;     ///< the run folder
+    std::string dataset; ///< the dataset's root
+    std::string split;   ///< "val", ...; "all" for a dataset without splits
+    std::string theta;   ///< "m" (theta_M, the EMA) or "r" (theta_R)
+    bool crfKnown = false;
+    bool crf = false; ///< the predictions were refined with the dense CRF
+
+    bool empty() const
+    {
+        return run.empty() && dataset.empty() && split.empty() && theta.empty() && !crfKnown;
+    }
+};
+
 /// An evaluation as a file holds it: the metrics, the counts they come from and
 /// the class names. A plain value; any thread.
 struct EvaluationReport
@@ -25,6 +44,7 @@ struct EvaluationReport
     ConfusionMatrix confusion;           ///< rows clusters, columns classes
     std::vector<std::string> classNames; ///< one per class
     std::string shard; ///< set when the file is one shard's partial ("i/N")
+    EvaluationProvenance provenance;
 };
 
 /// The evaluation as `primaps eval --json` prints it (pretty-printed JSON): acc,
@@ -33,6 +53,11 @@ struct EvaluationReport
 /// confusion (row-major clusters x classes). NaN metrics are written as null.
 std::string evaluationToJson(const EvaluationResult& result, const std::vector<std::string>& names,
                              const ConfusionMatrix& confusion);
+/// The same with what was evaluated (its non-empty fields as run, dataset,
+/// split, theta and crf), which parseEvaluationJson() reads back.
+std::string evaluationToJson(const EvaluationResult& result, const std::vector<std::string>& names,
+                             const ConfusionMatrix& confusion,
+                             const EvaluationProvenance& provenance);
 
 /// Reads evaluationToJson() text (extra keys such as crf or theta are ignored).
 /// The metrics and the matching are taken as written; the confusion counts must

@@ -138,12 +138,9 @@ class TestCliCatalogue : public QObject
 
     void folderDataset(const QString& name, int images, bool labels = true)
     {
-        for (int i = 0; i < images; ++i)
-            primaps::testing::writeDiscAndBoxSample(
-                at(name + QString("/images/im%1.png").arg(i)),
-                at((labels ? name : "scratch/unused") + QString("/labels/im%1.png").arg(i)),
-                unsigned(i + 1));
-        writeBytes(at(name + "/classes.txt"), "ground\nball\nbox\n");
+        primaps::testing::writeDiscAndBoxDataset(at(name), images, 1);
+        if (!labels)
+            QVERIFY(QDir(at(name + "/labels")).removeRecursively());
     }
 
 private slots:

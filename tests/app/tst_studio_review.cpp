@@ -292,6 +292,16 @@ private slots:
         openRun(w);
         ReviewController* review = w.reviewController();
         EvaluationWidget* evaluation = w.evaluationView();
+        // The Evaluation dock says whose numbers these are: the review's run,
+        // dataset, split and prediction.
+        const ReviewPrediction prediction = review->prediction();
+        QCOMPARE(evaluation->report().provenance.run, run.toStdString());
+        QCOMPARE(evaluation->report().provenance.dataset, ds.toStdString());
+        QCOMPARE(evaluation->report().provenance.theta, prediction.theta);
+        QVERIFY(evaluation->report().provenance.crfKnown);
+        QCOMPARE(evaluation->report().provenance.crf, prediction.crf);
+        QVERIFY2(evaluation->provenanceLabel()->text().startsWith("run run · dataset ds · split "),
+                 qPrintable(evaluation->provenanceLabel()->text()));
         const ConfusionMatrix total = evaluation->report().confusion;
         const EvaluationResult before = evaluation->report().result;
         const ImageMetrics imageBefore = review->currentMetrics();

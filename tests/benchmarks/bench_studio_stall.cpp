@@ -233,13 +233,8 @@ void BM_StudioGuiStall(benchmark::State& state)
 {
     QTemporaryDir tmp;
     const QDir root(tmp.path());
-    root.mkpath(QStringLiteral("ds/images"));
-    root.mkpath(QStringLiteral("ds/labels"));
     const QDir ds(root.filePath(QStringLiteral("ds")));
-    for (int i = 0; i < 12; ++i)
-        primaps::testing::writeDiscAndBoxSample(
-            ds.filePath(QStringLiteral("images/im%1.png").arg(i)),
-            ds.filePath(QStringLiteral("labels/im%1.png").arg(i)), unsigned(i + 1));
+    primaps::testing::writeDiscAndBoxDataset(ds.path(), 12, 1);
     for (auto _ : state) {
         MainWindow window;
         window.setPersistSettings(false);

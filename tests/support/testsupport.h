@@ -83,14 +83,16 @@ inline void writeDiscAndBoxSample(const QString& imagePath, const QString& label
 
 /// A labelled folder dataset of `count` writeDiscAndBoxSample() pictures under
 /// `root`: images/<stem>.png and labels/<stem>.png, the stem `stemPattern` with
-/// %1 replaced by 0, 1, … and the seeds firstSeed, firstSeed + 1, …, and
-/// classes.txt naming the three classes (ground, ball, box).
+/// %1 replaced by 0, 1, … (zero-padded to `indexWidth` digits) and the seeds
+/// firstSeed, firstSeed + 1, …, and classes.txt naming the three classes
+/// (ground, ball, box).
 inline void writeDiscAndBoxDataset(const QString& root, int count, unsigned firstSeed,
-                                   const QString& stemPattern = QStringLiteral("im%1"))
+                                   const QString& stemPattern = QStringLiteral("im%1"),
+                                   int indexWidth = 0)
 {
     const QDir d(root);
     for (int i = 0; i < count; ++i) {
-        const QString stem = stemPattern.arg(i);
+        const QString stem = stemPattern.arg(i, indexWidth, 10, QLatin1Char('0'));
         writeDiscAndBoxSample(d.filePath("images/" + stem + ".png"),
                               d.filePath("labels/" + stem + ".png"), firstSeed + unsigned(i));
     }

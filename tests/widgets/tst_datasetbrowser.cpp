@@ -28,13 +28,9 @@ private slots:
     void initTestCase()
     {
         const QDir d(tmp.path());
-        for (int i = 0; i < 40; ++i)
-            testing::writeDiscAndBoxSample(d.filePath(QString("images/img%1.png").arg(i, 2, 10, QChar('0'))),
-                                           d.filePath(QString("labels/img%1.png").arg(i, 2, 10, QChar('0'))),
-                                           unsigned(i));
+        testing::writeDiscAndBoxDataset(tmp.path(), 40, 0, QStringLiteral("img%1"), 2);
         // One file that is not a picture at all.
         std::ofstream(d.filePath("images/img40.png").toStdString()) << "not a png";
-        std::ofstream(d.filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
         DatasetOptions o;
         o.root = tmp.path().toStdString();
         dataset = std::make_shared<const Dataset>(Dataset::open(o));

@@ -102,6 +102,11 @@ private slots:
         QVERIFY2(headline.contains("Acc 62.5 %"), qPrintable(headline));
         QVERIFY2(headline.contains("mIoU 58.8 %"), qPrintable(headline));
         QVERIFY2(headline.contains("4 clusters → 3 classes"), qPrintable(headline));
+        // The CLI's file records the prototypes and the CRF, not the run, the
+        // dataset or the split, and the view says so instead of leaving it open.
+        QVERIFY(view.provenanceLabel()->isVisible());
+        QCOMPARE(view.provenanceLabel()->text(),
+                 QString("θ_M (EMA) · without CRF · not recorded in the file: run, dataset, split"));
 
         // Columns: clusters by matched class (1 and 3 -> road, 2 -> sky, 0 -> car).
         QCOMPARE(view.columnClusters(), QVector<int>({1, 3, 2, 0}));
@@ -314,6 +319,46 @@ private slots:
         const EvaluationReport saved = readEvaluationFile(view.resultsPath().toStdString());
         QCOMPARE(saved.confusion.counts(), reference.confusion().counts());
         QCOMPARE(saved.result.meanIoU, expected.meanIoU);
+
+        // Which run, data, prototypes and CRF: in the view and in the file, so
+        // that the file opened later says the same.
+        const QString expectedLine =
+            QStringLiteral("run run · dataset ds · split %1 · θ_M (EMA) · without CRF")
+                .arg(QString::fromStdString(runEvaluationSplit(run.folder).empty()
+                                                ? std::string("all")
+                                                : runEvaluationSplit(run.folder)));
+        QCOMPARE(view.provenanceLabel()->text(), expectedLine);
+        QVERIFY(view.provenanceLabel()->toolTip().contains(
+            QDir::toNativeSeparators(root.filePath("run"))));
+        QCOMPARE(saved.provenance.run, s.runDir);
+        QCOMPARE(saved.provenance.dataset, options.root);
+        QCOMPARE(saved.provenance.theta, std::string("m"));
+        QVERIFY(saved.provenance.crfKnown && !saved.provenance.crf);
+        EvaluationWidget reopened;
+        QVERIFY(reopened.openResults(view.resultsPath()));
+        QCOMPARE(reopened.provenanceLabel()->text(), expectedLine);
+    }
+
+    void namesWhatAnEvaluationIsOf()
+    {
+        EvaluationProvenance from;
+        from.split = "val";
+        from.theta = "r";
+        from.crfKnown = true;
+        from.crf = true;
+        QCOMPARE(
+            EvaluationWidget::provenanceText(from),
+            QString(
+                "split val · θ_R (trained) · with CRF · not recorded in the file: run, dataset"));
+        // A results file in a run's folder is that run's even when it does not say so.
+        QDir root(tmp.path());
+        QVERIFY(root.mkpath("older-run"));
+        writeText(root.filePath("older-run/run.json"), "{}");
+        writeText(root.filePath("older-run/eval.json"), kEvalJson);
+        EvaluationWidget view;
+        QVERIFY(view.openResults(root.filePath("older-run/eval.json")));
+        QVERIFY2(view.provenanceLabel()->text().startsWith("run older-run · "),
+                 qPrintable(view.provenanceLabel()->text()));
     }
 };
 

@@ -32,20 +32,6 @@ using namespace primaps;
 
 namespace {
 
-// Writes a folder dataset of `count` images (with labels and classes.txt).
-QString makeFolderDataset(const QString& root, int count)
-{
-    for (int i = 0; i < count; ++i) {
-        const QString stem = QStringLiteral("img%1").arg(i, 2, 10, QLatin1Char('0'));
-        testing::writeDiscAndBoxSample(root + "/images/" + stem + ".png",
-                                       root + "/labels/" + stem + ".png", unsigned(i + 1));
-    }
-    QFile classes(root + "/classes.txt");
-    if (classes.open(QIODevice::WriteOnly))
-        classes.write("ground\ndisc\nbox\n");
-    return root;
-}
-
 // The width the text of a line edit (or a spin box's) has inside its frame.
 int textRoom(const QLineEdit* edit)
 {
@@ -166,8 +152,10 @@ private slots:
         QStandardPaths::setTestModeEnabled(true);
         QSettings().remove(QStringLiteral("fit"));
         QVERIFY(tmp.isValid());
-        small = makeFolderDataset(tmp.filePath("small"), 4);
-        large = makeFolderDataset(tmp.filePath("large"), 12);
+        small = tmp.filePath("small");
+        testing::writeDiscAndBoxDataset(small, 4, 1, QStringLiteral("img%1"), 2);
+        large = tmp.filePath("large");
+        testing::writeDiscAndBoxDataset(large, 12, 1, QStringLiteral("img%1"), 2);
         QFile train(large + "/train.txt"), val(large + "/val.txt");
         QVERIFY(train.open(QIODevice::WriteOnly) && val.open(QIODevice::WriteOnly));
         for (int i = 0; i < 12; ++i)

@@ -118,6 +118,10 @@ private slots:
     void initTestCase()
     {
         QStandardPaths::setTestModeEnabled(true); // the dialog's recent settings
+        // The fits here run thousands of steps against QtTest's 300 s limit; on a
+        // machine shared with other builds a fit thread below the test's own
+        // priority (the studio's default) got too small a share to finish.
+        qputenv("PRIMAPS_WORKER_NICE", "0");
         QVERIFY(tmp.isValid());
         QDir root(tmp.path());
         ds = root.filePath("ds");
@@ -134,6 +138,7 @@ private slots:
         QSignalSpy progress(monitor.controller(), &FitController::progressed);
         QSignalSpy finished(&monitor, &FitMonitorWidget::fitFinished);
         FitRunSettings s = settings("complete", 3, 4);
+        s.em.emaDecay = 0.9f; // not the default, so the cap line must come from the settings
         s.validationSplit = "all";
         s.validationEvery = 2;
         QVERIFY(monitor.startFit(dataset, s));
@@ -180,6 +185,16 @@ private slots:
         QVERIFY(miou > 0 && miou <= 100);
         // EMA updates every 2 EM steps: 6 EM steps give 3.
         QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::EmaDecay), 3);
+        // The decay row says what it shows: 0 to 1 (and a margin) whatever the values, so the
+        // warm-up from 0 shows, and the fit's cap drawn and explained.
+        QCOMPARE(monitor.emaCap(), double(0.9f));
+        const QCPRange decayRange = monitor.plot()->axisRect(2)->axis(QCPAxis::atLeft)->range();
+        QVERIFY(decayRange.lower < 0.0 && decayRange.lower > -0.1);
+        QVERIFY(decayRange.upper > 1.0 && decayRange.upper < 1.1);
+        QVERIFY(monitor.plot()->axisRect(2)->axis(QCPAxis::atLeft)->label().contains("β"));
+        QVERIFY2(monitor.emaExplanation().contains("β = 0"), qPrintable(monitor.emaExplanation()));
+        QVERIFY2(monitor.emaExplanation().contains("cap of this fit (0.9"),
+                 qPrintable(monitor.emaExplanation()));
         const FitRunFolder folder = readFitRunFolder(s.runDir);
         QVERIFY(folder.complete);
         QCOMPARE(folder.steps, std::int64_t(9));

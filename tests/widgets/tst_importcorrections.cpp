@@ -29,11 +29,7 @@ private slots:
     {
         const QDir base(tmp.path());
         const QString ds = base.filePath("ds");
-        for (int i = 0; i < 3; ++i)
-            primaps::testing::writeDiscAndBoxSample(QDir(ds).filePath(QString("images/im%1.png").arg(i)),
-                                                    QDir(ds).filePath(QString("labels/im%1.png").arg(i)),
-                                                    7 + unsigned(i));
-        std::ofstream(QDir(ds).filePath("classes.txt").toStdString()) << "ground\nball\nbox\n";
+        primaps::testing::writeDiscAndBoxDataset(ds, 3, 7);
         run = base.filePath("run");
         out = base.filePath("export");
         const QStringList data{"--dataset", "folder", "--root", ds};

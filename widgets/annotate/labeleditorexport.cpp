@@ -233,7 +233,7 @@ bool LabelEditor::runExport(const std::vector<Document*>& docs, const QStringLis
                 m_window->close();
         }
     });
-    watcher->setFuture(QtConcurrent::run(backgroundPool(), [jobs, opacity] {
+    watcher->setFuture(runInBackground([jobs, opacity] {
         try {
             for (const ExportJob& job : jobs)
                 writeLabelExport(job.files, job.labels, job.table, job.image, job.imageName,

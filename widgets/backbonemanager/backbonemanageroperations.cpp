@@ -71,7 +71,7 @@ bool BackboneManagerDialog::importFile(const QString& path)
     m_identify = new QFutureWatcher<Identified>(this);
     connect(m_identify, &QFutureWatcherBase::finished, this, &BackboneManagerDialog::onIdentified);
     const std::vector<ModelInfo> catalog = m_catalog;
-    m_identify->setFuture(QtConcurrent::run(backgroundPool(), [path, catalog] {
+    m_identify->setFuture(runInBackground([path, catalog] {
         Identified found;
         try {
             found.name = QString::fromStdString(identifyCheckpoint(path, catalog).name);

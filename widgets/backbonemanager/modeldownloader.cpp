@@ -272,7 +272,7 @@ void ModelDownloader::startLocalCopy()
     };
     m_check = new QFutureWatcher<DownloadResult>(this);
     connect(m_check, &QFutureWatcherBase::finished, this, &ModelDownloader::onCheckFinished);
-    m_check->setFuture(QtConcurrent::run(backgroundPool(),
+    m_check->setFuture(runInBackground(
         [=] { return checkPart(request, part, source, cancel, onProgress, onVerifying); }));
     emit progress(0, QFileInfo(source).size());
 }
@@ -395,7 +395,7 @@ void ModelDownloader::startCheck()
     setPhase(Phase::Verifying);
     m_check = new QFutureWatcher<DownloadResult>(this);
     connect(m_check, &QFutureWatcherBase::finished, this, &ModelDownloader::onCheckFinished);
-    m_check->setFuture(QtConcurrent::run(backgroundPool(), [=] {
+    m_check->setFuture(runInBackground([=] {
         return checkPart(
             request, part, QString(), cancel, [](qint64, qint64) {}, [] {});
     }));

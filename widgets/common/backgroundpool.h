@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "common/threadpriority.h"
+
+#include <QtConcurrent/QtConcurrentRun>
+#include <utility>
+
 class QThreadPool;
 
 namespace primaps {
@@ -14,7 +19,17 @@ namespace primaps {
 /// global pool therefore stalls painting until a pool thread is free again
 /// (bench_studio_stall under load: the step list's and the canvas's paints
 /// blocked for up to 165-260 ms in QRasterPaintEngine waiting for the global
-/// pool). Pass this pool to QtConcurrent::run instead.
+/// pool). Use runInBackground() rather than passing it to QtConcurrent::run.
 QThreadPool* backgroundPool();
+
+/// Runs `work` on backgroundPool() at the workers' lower priority
+/// (lowerThisThreadPriority()): the window stays first in line for a core.
+template <typename Work> auto runInBackground(Work&& work)
+{
+    return QtConcurrent::run(backgroundPool(), [work = std::forward<Work>(work)]() mutable {
+        lowerThisThreadPriority();
+        return work();
+    });
+}
 
 } // namespace primaps

@@ -167,6 +167,13 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
                             this);
     m_headline->setTextFormat(Qt::RichText);
     m_headline->setWordWrap(true);
+    // Which run, data, prototypes and CRF the numbers are of: without it two
+    // evaluations side by side cannot be told apart.
+    m_provenance = new QLabel(this);
+    m_provenance->setTextFormat(Qt::PlainText);
+    m_provenance->setWordWrap(true);
+    m_provenance->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_provenance->hide();
 
     m_confusionPlot = new QCustomPlot(this);
     m_confusionPlot->setMinimumSize(280, 150);
@@ -241,6 +248,7 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     layout->addLayout(bar);
     layout->addWidget(m_messages);
     layout->addWidget(m_headline);
+    layout->addWidget(m_provenance);
     layout->addWidget(body, 1);
 
     connect(&m_watcher, &QFutureWatcher<std::shared_ptr<Outcome>>::finished, this,
@@ -410,8 +418,61 @@ void EvaluationWidget::rebuild()
     refreshTable();
 }
 
+QString EvaluationWidget::provenanceText(const EvaluationProvenance& from)
+{
+    QStringList known, unknown;
+    auto add = [&](const QString& value, const QString& label, const QString& what) {
+        if (value.isEmpty())
+            unknown << what;
+        else
+            known << label.arg(value);
+    };
+    // The folder names say which run and dataset; the full paths are in the tooltip.
+    auto folderName = [](const std::string& path) {
+        return path.empty() ? QString() : QFileInfo(QString::fromStdString(path)).fileName();
+    };
+    add(folderName(from.run), tr("run %1"), tr("run"));
+    add(folderName(from.dataset), tr("dataset %1"), tr("dataset"));
+    add(QString::fromStdString(from.split), tr("split %1"), tr("split"));
+    if (from.theta == "m")
+        known << tr("θ_M (EMA)");
+    else if (from.theta == "r")
+        known << tr("θ_R (trained)");
+    else
+        add(QString::fromStdString(from.theta), tr("θ %1"), tr("θ"));
+    if (from.crfKnown)
+        known << (from.crf ? tr("with CRF") : tr("without CRF"));
+    else
+        unknown << tr("CRF");
+    QString text = known.join(QStringLiteral(" · "));
+    if (!unknown.isEmpty())
+        text += (text.isEmpty() ? QString() : QStringLiteral(" · ")) +
+                tr("not recorded in the file: %1").arg(unknown.join(QStringLiteral(", ")));
+    return text;
+}
+
 void EvaluationWidget::refreshHeadline()
 {
+    EvaluationProvenance from = m_report.provenance;
+    // The studio keeps a run's evaluations in its folder; a file there written
+    // before the run was recorded in it is still that run's.
+    if (from.run.empty() && !m_resultsPath.isEmpty()) {
+        const QDir folder = QFileInfo(m_resultsPath).dir();
+        if (folder.exists(QStringLiteral("run.json")))
+            from.run = folder.absolutePath().toStdString();
+    }
+    m_provenance->setText(provenanceText(from));
+    QStringList paths;
+    if (!from.run.empty())
+        paths << tr("Run: %1").arg(QDir::toNativeSeparators(QString::fromStdString(from.run)));
+    if (!from.dataset.empty())
+        paths << tr("Dataset: %1")
+                     .arg(QDir::toNativeSeparators(QString::fromStdString(from.dataset)));
+    if (!m_resultsPath.isEmpty())
+        paths << tr("Results: %1").arg(QDir::toNativeSeparators(m_resultsPath));
+    m_provenance->setToolTip(paths.join(QLatin1Char('\n')));
+    m_provenance->show();
+
     const EvaluationResult& r = m_report.result;
     const QLocale locale;
     QString file = m_resultsPath.isEmpty() ? QString()
@@ -442,7 +503,7 @@ bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, 
     std::shared_ptr<JobControl> control = m_control;
     const std::string dir = runDir.toStdString();
     const std::string thetaName = theta.toStdString();
-    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [control, dir, thetaName, crf] {
+    m_watcher.setFuture(runInBackground([control, dir, thetaName, crf] {
         auto out = std::make_shared<Outcome>();
         try {
             FittedRun run = openFittedRun(dir, thetaName);
@@ -474,10 +535,17 @@ bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, 
             out->report.confusion = job.confusion();
             out->report.result = evaluate(job.confusion());
             out->report.classNames = dataset.classNames();
+            EvaluationProvenance& from = out->report.provenance;
+            from.run = dir;
+            from.dataset = options.root;
+            from.split = options.split.empty() ? std::string("all") : options.split;
+            from.theta = thetaName;
+            from.crfKnown = true;
+            from.crf = crf;
             const std::string file = "eval_theta_" + thetaName + (crf ? "_crf" : "") + ".json";
             const std::string path = runFilePath(dir, file.c_str());
             writeFileAtomic(path, evaluationToJson(out->report.result, out->report.classNames,
-                                                   out->report.confusion));
+                                                   out->report.confusion, from));
             out->resultsPath = QString::fromStdString(path);
         } catch (const std::exception& e) {
             out->state = JobState::Failed;

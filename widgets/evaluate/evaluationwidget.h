@@ -109,6 +109,11 @@ public:
     const QVector<int>& columnClusters() const { return m_columnClusters; }
 
     QLabel* headline() const { return m_headline; }
+    /// The line under the headline naming the run, dataset, split, prototypes
+    /// and CRF of the numbers shown (what the file does not record, it says so).
+    QLabel* provenanceLabel() const { return m_provenance; }
+    /// That line's text for `from`.
+    static QString provenanceText(const EvaluationProvenance& from);
     MessageWidget* messageWidget() const { return m_messages; }
     QCustomPlot* confusionPlot() const { return m_confusionPlot; }
     QCPColorMap* confusionMap() const { return m_colorMap; }
@@ -212,6 +217,7 @@ private:
 
     MessageWidget* m_messages = nullptr;
     QLabel* m_headline = nullptr;
+    QLabel* m_provenance = nullptr;
     QComboBox* m_thetaCombo = nullptr;
     QCheckBox* m_crfCheck = nullptr;
     QPushButton* m_cancelButton = nullptr;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "explore/decomposejob.h"
 
+#include "common/threadpriority.h"
 #include "common/transparency.h"
 
 #include "backbones/backbone.h"
@@ -259,6 +260,11 @@ DecomposeJob::DecomposeJob(QObject* parent) : QObject(parent)
             Qt::QueuedConnection);
     connect(m_worker, &DecomposeWorker::previewReady, this, &DecomposeJob::onWorkerPreview,
             Qt::QueuedConnection);
+    // The decomposition, the CRF and their OpenMP/TBB helpers (which inherit
+    // it) below the GUI thread.
+    connect(
+        m_thread, &QThread::started, m_thread, [] { lowerThisThreadPriority(); },
+        Qt::DirectConnection);
     m_thread->start();
 }
 

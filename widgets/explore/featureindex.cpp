@@ -79,7 +79,7 @@ void FeatureIndex::startNext()
     m_pendingPaths.clear();
     const std::shared_ptr<Task> task = m_task;
     const QPointer<FeatureIndex> self(this);
-    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [task, self] {
+    m_watcher.setFuture(runInBackground([task, self] {
         std::unique_ptr<Backbone> backbone;
         for (const QString& path : task->paths) {
             if (task->cancelled)

@@ -57,7 +57,7 @@ bool FeatureViewWidget::exportImage(const QString& path)
         watcher->deleteLater();
         emit exportFinished(path, error);
     });
-    watcher->setFuture(QtConcurrent::run(backgroundPool(), [data, grid, photo, smooth, alpha, path] {
+    watcher->setFuture(runInBackground([data, grid, photo, smooth, alpha, path] {
         try {
             const PreparedImage& prepared = data->decomposition->prepared;
             cv::Mat out = grid;

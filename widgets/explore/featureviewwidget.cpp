@@ -300,8 +300,9 @@ void FeatureViewWidget::startNext()
     const std::shared_ptr<const FeatureViewData> previous = m_data;
     const std::shared_ptr<const ImageDecomposition> decomposition = m_running->decomposition;
     const std::shared_ptr<const FeaturePca> basis = m_basis;
-    m_running->watcher.setFuture(QtConcurrent::run(backgroundPool(),
-        [decomposition, previous, basis] { return computeFeatureViewData(decomposition, previous, basis); }));
+    m_running->watcher.setFuture(runInBackground([decomposition, previous, basis] {
+        return computeFeatureViewData(decomposition, previous, basis);
+    }));
 }
 
 void FeatureViewWidget::onComputed()

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "explore/imagelistwidget.h"
 
+#include "common/threadpriority.h"
 #include "common/transparency.h"
 
 #include "common/imageconvert.h"
@@ -67,6 +68,7 @@ struct ImageListWidget::Thumbnail
 
 ImageListWidget::Thumbnail ImageListWidget::loadThumbnail(const QString& path)
 {
+    lowerThisThreadPriority();
     Thumbnail result;
     result.path = path;
     try {

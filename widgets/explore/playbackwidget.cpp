@@ -156,7 +156,7 @@ void PlaybackWidget::setDecomposition(std::shared_ptr<const ImageDecomposition> 
         return; // onRendererBuilt() starts the newest one
     m_building = m_decomposition;
     const std::shared_ptr<const ImageDecomposition> d = m_building;
-    m_buildWatcher.setFuture(QtConcurrent::run(backgroundPool(), [d]() -> std::shared_ptr<const PlaybackRenderer> {
+    m_buildWatcher.setFuture(runInBackground([d]() -> std::shared_ptr<const PlaybackRenderer> {
         try {
             PlaybackStyle style;
             const int photoHeight = d->original.empty() ? d->trace.height * 8 : d->original.rows;
@@ -246,7 +246,7 @@ void PlaybackWidget::requestFrame()
     const std::shared_ptr<const PlaybackRenderer> renderer = m_renderer;
     const int frame = m_controller->currentFrame();
     const bool direction = showsDirection();
-    m_renderWatcher.setFuture(QtConcurrent::run(backgroundPool(), [renderer, frame, direction] {
+    m_renderWatcher.setFuture(runInBackground([renderer, frame, direction] {
         Rendered r;
         r.frame = frame;
         r.direction = direction;
@@ -334,7 +334,7 @@ bool PlaybackWidget::exportAnimation(const QString& path)
     AnimationOptions options;
     options.framesPerSecond = m_controller->speed();
     m_caption->setText(tr("Exporting %1…").arg(QFileInfo(path).fileName()));
-    m_exportWatcher.setFuture(QtConcurrent::run(backgroundPool(), [d, path, options] {
+    m_exportWatcher.setFuture(runInBackground([d, path, options] {
         Exported out;
         out.path = path;
         QElapsedTimer clock;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "fit/fitcontroller.h"
 
+#include "common/threadpriority.h"
 #include "support/error.h"
 
 #include <cmath>
@@ -88,7 +89,7 @@ bool FitController::start(const DatasetOptions& dataset, const FitRunSettings& s
         },
         Qt::QueuedConnection);
     m_state = JobState::Running;
-    m_thread->start(QThread::LowPriority);
+    m_thread->start();
     emit started();
     emit stateChanged(m_state);
     return true;
@@ -173,6 +174,8 @@ void FitController::drain()
 // the GUI thread after the thread has ended) and the event queue.
 void FitController::workerMain()
 {
+    // Below the GUI thread, as are the OpenMP and TBB helpers it starts.
+    lowerThisThreadPriority();
     auto log = [this](const QString& line) {
         Event event;
         event.kind = Event::Kind::Log;

@@ -48,11 +48,16 @@ void FitMonitorWidget::buildPlot()
     };
     m_lossRect = makeRect(0, tr("loss"));
     m_metricRect = makeRect(1, tr("%"));
-    m_emaRect = makeRect(2, tr("EMA decay"));
+    // β of θ_M ← β·θ_M + (1 − β)·θ_R: 0 copies θ_R, near 1 barely moves θ_M.
+    m_emaRect = makeRect(2, tr("EMA decay β"));
     m_emaRect->axis(QCPAxis::atBottom)->setTickLabels(true);
     m_emaRect->axis(QCPAxis::atBottom)->setLabel(tr("step"));
     m_metricRect->axis(QCPAxis::atLeft)->setRange(0, 100);
-    m_emaRect->axis(QCPAxis::atLeft)->setRange(0, 1);
+    // Always 0 to 1 (with a margin, so that points at 0 and at 1 are not hidden
+    // by the axis lines): the warm-up ramps β from 0 towards its cap, and a range
+    // fitted to the values would hide that start or exaggerate the last steps.
+    m_emaRect->axis(QCPAxis::atLeft)->setRange(-kEmaMargin, 1 + kEmaMargin);
+    m_emaRect->axis(QCPAxis::atLeft)->ticker()->setTickCount(2);
     m_plot->plotLayout()->setRowStretchFactors({1.4, 1.0, 0.8});
 
     // The step axes move together.
@@ -110,6 +115,37 @@ void FitMonitorWidget::buildPlot()
         line->setVisible(false);
         m_cursor[i] = line;
     }
+    // The cap the warm-up ramps to (the fit's EMA decay setting).
+    m_emaCapLine = new QCPItemStraightLine(m_plot);
+    m_emaCapLine->setClipAxisRect(m_emaRect);
+    m_emaCapLine->point1->setAxes(m_emaRect->axis(QCPAxis::atBottom),
+                                  m_emaRect->axis(QCPAxis::atLeft));
+    m_emaCapLine->point2->setAxes(m_emaRect->axis(QCPAxis::atBottom),
+                                  m_emaRect->axis(QCPAxis::atLeft));
+    m_emaCapLine->setPen(QPen(kEmaColour.lighter(150), 1, Qt::DashLine));
+    m_emaCapLabel = new QCPItemText(m_plot);
+    m_emaCapLabel->setClipAxisRect(m_emaRect);
+    m_emaCapLabel->position->setAxisRect(m_emaRect);
+    m_emaCapLabel->position->setAxes(m_emaRect->axis(QCPAxis::atBottom),
+                                     m_emaRect->axis(QCPAxis::atLeft));
+    m_emaCapLabel->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+    m_emaCapLabel->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
+    m_emaCapLabel->setPadding(QMargins(0, 1, 4, 0));
+    m_emaCapLabel->setFont(small);
+    m_emaCapLabel->setColor(kEmaColour.darker(120));
+    setEmaCap(kDefaultEmaCap);
+    // A short fit may not get past the updates that copy θ_R: say why β is 0.
+    m_emaWarmupNote = new QCPItemText(m_plot);
+    m_emaWarmupNote->setClipAxisRect(m_emaRect);
+    m_emaWarmupNote->position->setType(QCPItemPosition::ptAxisRectRatio);
+    m_emaWarmupNote->position->setAxisRect(m_emaRect);
+    m_emaWarmupNote->position->setCoords(0.5, 0.45);
+    m_emaWarmupNote->setFont(small);
+    m_emaWarmupNote->setColor(QColor(120, 120, 120));
+    m_emaWarmupNote->setText(tr("β = 0 so far: the first two EMA updates copy θ_R into θ_M; "
+                                "the ramp to the cap starts with the third"));
+    m_emaWarmupNote->setVisible(false);
+
     m_noValidation = new QCPItemText(m_plot);
     m_noValidation->setClipAxisRect(m_metricRect);
     m_noValidation->position->setType(QCPItemPosition::ptAxisRectRatio);
@@ -119,6 +155,24 @@ void FitMonitorWidget::buildPlot()
     m_noValidation->setText(tr("No validation: choose a labelled split in the fit dialog\n"
                                "to follow Acc and mIoU while fitting"));
     m_noValidation->setVisible(false);
+}
+
+void FitMonitorWidget::setEmaCap(double cap)
+{
+    m_emaCap = cap;
+    m_emaCapLine->point1->setCoords(0, cap);
+    m_emaCapLine->point2->setCoords(1, cap);
+    m_emaCapLabel->position->setCoords(1.0, cap);
+    m_emaCapLabel->setText(tr("cap %1").arg(cap, 0, 'g', 3));
+}
+
+QString FitMonitorWidget::emaExplanation() const
+{
+    return tr("EMA decay β of the prototypes θ_M: every EMA update sets θ_M ← β·θ_M + (1 − β)·θ_R. "
+              "β = 0 copies the trained prototypes θ_R (the first two updates); after that the "
+              "warm-up raises it as 1 − 1/(s + 1) for the s-th update until it reaches the cap "
+              "of this fit (%1, the fit's EMA decay setting), where it stays.")
+        .arg(m_emaCap, 0, 'g', 3);
 }
 
 QCPGraph* FitMonitorWidget::graph(Series series) const
@@ -213,9 +267,9 @@ void FitMonitorWidget::rescale()
     };
     fitAxis(graph(Series::EmLoss), m_lossRect->axis(QCPAxis::atLeft), m_logScale);
     fitAxis(graph(Series::KMeansLoss), m_lossRect->axis(QCPAxis::atRight), false);
-    bool found = false;
-    const QCPRange ema = graph(Series::EmaDecay)->getValueRange(found);
-    m_emaRect->axis(QCPAxis::atLeft)->setRange(found ? std::min(0.9, ema.lower - 0.02) : 0.0, 1.0);
+    bool foundDecay = false;
+    const QCPRange decay = graph(Series::EmaDecay)->getValueRange(foundDecay);
+    m_emaWarmupNote->setVisible(foundDecay && decay.upper <= 0.0);
     // Both loss axes only where they have data: a k-means baseline has no EM loss.
     m_lossRect->axis(QCPAxis::atLeft)
         ->setVisible(!graph(Series::EmLoss)->data()->isEmpty() ||
@@ -320,6 +374,10 @@ bool FitMonitorWidget::eventFilter(QObject* watched, QEvent* event)
 void FitMonitorWidget::onPlotMouseMove(QMouseEvent* event)
 {
     const QPointF pos = event->position();
+    // Over the decay row the tooltip says what β is and why it ramps.
+    m_plot->setToolTip(m_emaRect->rect().contains(pos.toPoint())
+                           ? emaExplanation()
+                           : tr("Hover to read the values at a step"));
     for (QCPAxisRect* rect : {m_lossRect, m_metricRect, m_emaRect}) {
         if (rect->rect().contains(pos.toPoint())) {
             const double key = rect->axis(QCPAxis::atBottom)->pixelToCoord(pos.x());
@@ -376,7 +434,7 @@ void FitMonitorWidget::showValuesAt(double step)
         }
         const double ema = latest(Series::EmaDecay, step, &where);
         if (!std::isnan(ema))
-            parts << tr("EMA decay %1").arg(number(ema, 3));
+            parts << tr("EMA decay \u03b2 %1 (cap %2)").arg(number(ema, 3), number(m_emaCap, 3));
         m_hoverText = parts.join(QStringLiteral(" \u00b7 "));
         m_readout->setText(m_hoverText);
         m_readout->setStyleSheet(QString());

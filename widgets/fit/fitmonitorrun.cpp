@@ -93,7 +93,7 @@ bool FitMonitorWidget::showRun(const QString& runDir)
                       .arg(folder));
         emit runShown();
     });
-    watcher->setFuture(QtConcurrent::run(backgroundPool(), [dir = runDir.toStdString()] {
+    watcher->setFuture(runInBackground([dir = runDir.toStdString()] {
         try {
             return readFitHistory(dir);
         } catch (const std::exception&) {

@@ -133,20 +133,21 @@ FitMonitorWidget::FitMonitorWidget(QWidget* parent) : QWidget(parent)
     auto* plotLayout = new QVBoxLayout(plotColumn);
     plotLayout->setContentsMargins(0, 0, 0, 0);
     plotLayout->setSpacing(2);
-    auto* legend = new QLabel(plotColumn);
+    auto* legend = m_legend = new QLabel(plotColumn);
     legend->setTextFormat(Qt::RichText);
     const auto swatch = [](const QColor& colour, const QString& name) {
         return QStringLiteral("<span style='color:%1'>&#9632;</span>&nbsp;%2")
             .arg(colour.name(), name.toHtmlEscaped());
     };
-    legend->setText(QStringList{swatch(kEmColour, tr("EM focal loss (left axis)")),
-                                swatch(kKMeansColour, tr("k-means loss (right axis)")),
-                                swatch(kMiouColour, tr("validation mIoU")),
-                                swatch(kAccColour, tr("validation Acc")),
-                                swatch(kLabelledColour, tr("pixels with a pseudo-label")),
-                                swatch(kEmaColour, tr("EMA decay of \u03b8_M"))}
+    legend->setText(QStringList{
+        swatch(kEmColour, tr("EM focal loss (left axis)")),
+        swatch(kKMeansColour, tr("k-means loss (right axis)")),
+        swatch(kMiouColour, tr("validation mIoU")), swatch(kAccColour, tr("validation Acc")),
+        swatch(kLabelledColour, tr("pixels with a pseudo-label")),
+        swatch(kEmaColour, tr("EMA decay \u03b2 of \u03b8_M (ramps from 0 to its cap)"))}
                         .join(QStringLiteral("&nbsp;&nbsp;&nbsp; ")));
     legend->setWordWrap(true);
+    legend->setToolTip(emaExplanation());
     plotLayout->addWidget(legend);
     m_plot = new QCustomPlot(plotColumn);
     m_plot->setMinimumHeight(260);
@@ -325,6 +326,8 @@ void FitMonitorWidget::setFitTitle(const DatasetOptions& dataset, const FitRunSe
                          .arg(settings.em.epochs)
                          .arg(nativePath(settings.runDir)));
     m_title->setToolTip(m_title->text());
+    setEmaCap(settings.em.emaDecay);
+    m_legend->setToolTip(emaExplanation());
 }
 
 void FitMonitorWidget::onHistory(const FitHistory& history)

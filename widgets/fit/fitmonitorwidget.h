@@ -80,6 +80,12 @@ public:
     /// The value of `series` at `step` (NaN when it has no point there).
     double valueAt(Series series, double step) const;
 
+    /// The cap the EMA decay's warm-up ramps to, drawn as a dashed line (the
+    /// shown fit's EmParams::emaDecay).
+    double emaCap() const { return m_emaCap; }
+    /// What the EMA decay plot shows, for its tooltip and legend entry.
+    QString emaExplanation() const;
+
     bool isLogScale() const { return m_logScale; }
     void setLogScale(bool on);
     /// Saves the plots as PNG at their current size (at least 800 x 600).
@@ -127,6 +133,7 @@ private:
     void plotHistory(const FitHistory& history);
     /// The title line of a fit: method, dataset, classes, epochs, run folder.
     void setFitTitle(const DatasetOptions& dataset, const FitRunSettings& settings);
+    void setEmaCap(double cap);
     /// The run folder of the current or the shown fit ("" when none).
     QString currentRunDir() const;
     void onFinished(const FitOutcome& outcome);
@@ -167,6 +174,13 @@ private:
     std::map<Series, QCPGraph*> m_graphs;
     QCPItemStraightLine* m_cursor[3] = {nullptr, nullptr, nullptr};
     QCPItemText* m_noValidation = nullptr;
+    QCPItemStraightLine* m_emaCapLine = nullptr;
+    QLabel* m_legend = nullptr;
+    QCPItemText* m_emaWarmupNote = nullptr;
+    static constexpr double kEmaMargin = 0.08; ///< below 0 and above 1 on the decay axis
+    QCPItemText* m_emaCapLabel = nullptr;
+    static constexpr double kDefaultEmaCap = 0.98; ///< EmParams::emaDecay's default
+    double m_emaCap = kDefaultEmaCap;
     QList<QCPAbstractItem*> m_markers; ///< phase and resume markers of the current fit
     QTimer* m_replotTimer = nullptr;
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "review/datasetimagemodel.h"
 
-#include "dataset/dataset.h"
 #include "common/imageconvert.h"
+#include "common/threadpriority.h"
+#include "dataset/dataset.h"
 
 #include <algorithm>
 #include <cmath>
@@ -272,7 +273,10 @@ void DatasetImageModel::requestThumbnail(int row) const
         m_requested.remove(r);
     const quint64 generation = m_generation;
     auto* self = const_cast<DatasetImageModel*>(this);
-    m_pool.start([self, generation] { self->decodeNext(generation); });
+    m_pool.start([self, generation] {
+        lowerThisThreadPriority();
+        self->decodeNext(generation);
+    });
 }
 
 void DatasetImageModel::decodeNext(quint64 generation)

@@ -177,7 +177,7 @@ bool ImportCorrectionsDialog::start()
             this, [this, fraction] { m_progress->setValue(int(1000 * fraction)); },
             Qt::QueuedConnection);
     });
-    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [request, control] {
+    m_watcher.setFuture(runInBackground([request, control] {
         auto out = std::make_shared<Outcome>();
         interchange::CorrectionImportJob job(request);
         out->state = runJob(job, *control);

@@ -192,7 +192,7 @@ bool PseudoLabelExportDialog::start()
             },
             Qt::QueuedConnection);
     });
-    m_watcher.setFuture(QtConcurrent::run(backgroundPool(), [runDir, theta, datasetOptions, request, control] {
+    m_watcher.setFuture(runInBackground([runDir, theta, datasetOptions, request, control] {
         auto out = std::make_shared<Outcome>();
         try {
             FittedRun run = openFittedRun(runDir, theta);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "review/reviewjob.h"
 
-#include "support/error.h"
+#include "common/threadpriority.h"
 #include "runs/fitrun.h"
+#include "support/error.h"
 
 #include <QCoreApplication>
 #include <QtConcurrent/QtConcurrentRun>
@@ -59,6 +60,7 @@ void ReviewJob::open(const QString& runDir, const DatasetOptions& datasetOptions
     const std::string dir = runDir.toStdString();
     DatasetOptions options = datasetOptions;
     m_openWatcher.setFuture(QtConcurrent::run(&m_reviewPool, [this, generation, dir, options] {
+        lowerThisThreadPriority();
         ReviewOpenResult result;
         std::shared_ptr<RunReview> review, countReview;
         try {
@@ -109,6 +111,7 @@ void ReviewJob::openDataset(const DatasetOptions& datasetOptions)
     m_opening = true;
     const quint64 generation = ++m_openGeneration;
     m_openWatcher.setFuture(QtConcurrent::run(&m_reviewPool, [this, generation, datasetOptions] {
+        lowerThisThreadPriority();
         ReviewOpenResult result;
         try {
             auto dataset = std::make_shared<const Dataset>(Dataset::open(datasetOptions));
@@ -169,6 +172,7 @@ void ReviewJob::startNextReview()
     std::shared_ptr<const Dataset> dataset = m_dataset;
     m_reviewWatcher.setFuture(
         QtConcurrent::run(&m_reviewPool, [review, dataset, index, prediction] {
+            lowerThisThreadPriority();
             auto out = std::make_shared<ReviewOutcome>();
             out->index = index;
             out->prediction = prediction;
@@ -227,6 +231,7 @@ void ReviewJob::startCounts(const ReviewPrediction& prediction)
     });
     std::shared_ptr<RunReview> review = m_countReview;
     m_countsWatcher.setFuture(QtConcurrent::run(&m_countsPool, [review, prediction, control] {
+        lowerThisThreadPriority();
         auto out = std::make_shared<CountsOutcome>();
         try {
             if (std::optional<SplitCounts> stored = loadSplitCounts(*review, prediction);
