@@ -57,7 +57,7 @@ constexpr float kLowestExponent = -69.0f;
 // written into the exponent bits. Relative error about 1e-7.
 inline float expNonPositive(float x)
 {
-    x = std::max(x, kLowestExponent);
+    x = x < kLowestExponent ? kLowestExponent : x; // std::max, without a branch
     const float roundingShift = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
     const float n = (x * 1.44269504088896341f + roundingShift) - roundingShift;
     const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
@@ -95,8 +95,7 @@ PRIMAPS_EM_CLONES void interpolateRows(const float* __restrict lowLogits, int cl
 }
 
 PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classes, int width,
-                                        const std::int64_t* target, const float* valid,
-                                        const BilinearAxis& ay, const BilinearAxis& ax,
+                                        const std::int32_t* target, const BilinearAxis& ay, const BilinearAxis& ax,
                                         EmImageTerms& terms)
 {
     const int labelHeight = int(ay.first.size()), labelWidth = int(ax.first.size());
@@ -131,9 +130,9 @@ PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classe
                 rowConfidence[k] += p[k];
             }
             const std::size_t pixel = std::size_t(y) * labelWidth + x;
-            if (valid[pixel] == 0.0f)
+            const int label = target[pixel];
+            if (label < 0)
                 continue;
-            const int label = int(target[pixel]);
             terms.nll[std::size_t(label)] += double(std::log(sum)) - double(z[label] - peak);
             p[label] -= 1.0f;
             // The adjoint of the interpolation: the pixel's (p - onehot) goes back
@@ -158,11 +157,74 @@ PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classe
     }
 }
 
+// argmaxAtLabelResolution's first half: per feature row and class, the label
+// width's values interpolated along x (rows[(r * classes + k) * labelWidth + x]),
+// so that the pass over the label rows runs along x, vectorised across pixels.
+PRIMAPS_EM_CLONES void interpolatePlanarRows(const float* __restrict planar, int classes,
+                                             int height, int width, const BilinearAxis& ax,
+                                             float* __restrict rows)
+{
+    const int labelWidth = int(ax.first.size());
+    const int* first = ax.first.data();
+    const int* second = ax.second.data();
+    const float* wa = ax.firstWeight.data();
+    const float* wb = ax.secondWeight.data();
+    for (int r = 0; r < height; ++r)
+        for (int k = 0; k < classes; ++k) {
+            const float* source = planar + (std::size_t(k) * height + r) * width;
+            float* out = rows + (std::size_t(r) * classes + k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x)
+                out[x] = wa[x] * source[first[x]] + wb[x] * source[second[x]];
+        }
+}
+
+// The second half: each label row from its two feature rows, the running
+// maximum over the classes kept per pixel (strictly greater: ties keep the
+// lower class, as torch.argmax does).
+PRIMAPS_EM_CLONES void argmaxRows(const float* __restrict rows, int classes,
+                                  const BilinearAxis& ay, int labelWidth, float* __restrict best,
+                                  std::int32_t* __restrict out)
+{
+    const int labelHeight = int(ay.first.size());
+    const std::size_t rowSize = std::size_t(classes) * labelWidth;
+    for (int y = 0; y < labelHeight; ++y) {
+        const float* top = rows + std::size_t(ay.first[y]) * rowSize;
+        const float* bottom = rows + std::size_t(ay.second[y]) * rowSize;
+        const float w0 = ay.firstWeight[y], w1 = ay.secondWeight[y];
+        std::int32_t* arg = out + std::size_t(y) * labelWidth;
+        for (int x = 0; x < labelWidth; ++x) {
+            best[x] = w0 * top[x] + w1 * bottom[x];
+            arg[x] = 0;
+        }
+        for (int k = 1; k < classes; ++k) {
+            const float* t = top + std::size_t(k) * labelWidth;
+            const float* b = bottom + std::size_t(k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x) {
+                const float v = w0 * t[x] + w1 * b[x];
+                const bool greater = v > best[x];
+                best[x] = greater ? v : best[x];
+                arg[x] = greater ? k : arg[x];
+            }
+        }
+    }
+}
+
 } // namespace
 
+void argmaxAtLabelResolution(const float* planarLogits, int classes, int height, int width,
+                             int labelHeight, int labelWidth, std::int32_t* out)
+{
+    const BilinearAxis ay = bilinearAxis(height, labelHeight);
+    const BilinearAxis ax = bilinearAxis(width, labelWidth);
+    std::vector<float> rows(std::size_t(height) * classes * labelWidth);
+    std::vector<float> best(static_cast<std::size_t>(labelWidth));
+    interpolatePlanarRows(planarLogits, classes, height, width, ax, rows.data());
+    argmaxRows(rows.data(), classes, ay, labelWidth, best.data(), out);
+}
+
 void accumulateEmImage(const float* lowLogits, int classes, int height, int width,
-                       const std::int64_t* target, const float* valid, int labelHeight,
-                       int labelWidth, EmImageTerms& terms)
+                       const std::int32_t* target, int labelHeight, int labelWidth,
+                       EmImageTerms& terms)
 {
     terms.classes = classes;
     terms.positions = height * width;
@@ -172,7 +234,7 @@ void accumulateEmImage(const float* lowLogits, int classes, int height, int widt
     int slots = 0;
     const std::size_t labelPixels = std::size_t(labelHeight) * labelWidth;
     for (std::size_t i = 0; i < labelPixels; ++i)
-        if (valid[i] != 0.0f && terms.slotOfClass[std::size_t(target[i])] < 0)
+        if (target[i] >= 0 && terms.slotOfClass[std::size_t(target[i])] < 0)
             terms.slotOfClass[std::size_t(target[i])] = slots++;
     terms.adjoints.assign(std::size_t(slots) * terms.positions * classes, 0.0f);
 
@@ -180,7 +242,7 @@ void accumulateEmImage(const float* lowLogits, int classes, int height, int widt
     const BilinearAxis ax = bilinearAxis(width, labelWidth);
     std::vector<float> rows(std::size_t(height) * labelWidth * classes);
     interpolateRows(lowLogits, classes, height, width, ax, rows.data());
-    accumulatePixels(rows.data(), classes, width, target, valid, ay, ax, terms);
+    accumulatePixels(rows.data(), classes, width, target, ay, ax, terms);
 }
 
 void emLowResolutionGradient(const EmImageTerms& terms, const float* focal, double pixels,
