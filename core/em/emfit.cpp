@@ -553,6 +553,8 @@ EmStepInfo EmFit::step()
         // pool: otherwise libgomp's workers spin between the short parallel regions
         // of every image (62 % of an epoch's samples under perf on the shared
         // 2-core machine; docs/performance.md).
+        if (d->phase == EmPhase::Em)
+            d->team(); // sized by the intra-op threads, before the scope below lowers them
         const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
         info = d->phase == EmPhase::KMeans ? d->kmeansStep() : d->emStep();
         if (++d->batchInEpoch >= d->stepsPerEpoch())
