@@ -370,6 +370,10 @@ EmStepInfo EmFit::Impl::emStep()
     const at::Tensor weightsM = weightTensor(thetaM);
     const at::Tensor weightsR = weightTensor(thetaR);
     const bool student = params.studentAugmentation;
+    // OpenBLAS on the calling thread for the whole step: the team splits pass 1's
+    // images, and pass 2's products are too small to hand over; otherwise its
+    // worker spins after each of them, into the next step's pass 1.
+    const detail::SingleThreadedBlas blasPerThread;
 
     // Pass 1: E-step and theta_R's probabilities per image. The focal weights need
     // the batch's mean confidence per class before any gradient can be formed.
@@ -397,7 +401,6 @@ EmStepInfo EmFit::Impl::emStep()
         items.push_back(std::move(item));
     }
     {
-        const detail::SingleThreadedBlas blasPerThread; // the team splits the images
         std::atomic<std::size_t> next{0};
         team().run([&](int) {
             for (std::size_t i = next++; i < items.size(); i = next++)
