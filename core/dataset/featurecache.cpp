@@ -14,6 +14,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 namespace primaps {
 
@@ -234,11 +237,42 @@ MappedFeatures& MappedFeatures::operator=(MappedFeatures&& other) noexcept
     return *this;
 }
 
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// Eight halfs per instruction (F16C); the conversion is exact, as halfToFloat's.
+__attribute__((target("avx,f16c"))) void halfsToFloatsF16c(const std::uint16_t* in, float* out,
+                                                           std::size_t count)
+{
+    std::size_t i = 0;
+    for (; i + 8 <= count; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                      reinterpret_cast<const __m128i*>(in + i))));
+    for (; i < count; ++i)
+        out[i] = halfToFloat(in[i]);
+}
+#endif
+
+// Every cached map is converted at each read (an EM epoch reads every image).
+void halfsToFloats(const std::uint16_t* in, float* out, std::size_t count)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static const bool f16c = __builtin_cpu_supports("f16c");
+    if (f16c) {
+        halfsToFloatsF16c(in, out, count);
+        return;
+    }
+#endif
+    for (std::size_t i = 0; i < count; ++i)
+        out[i] = halfToFloat(in[i]);
+}
+
+} // namespace
+
 FeatureMap MappedFeatures::toFeatureMap() const
 {
     FeatureMap f(channels_, height_, width_);
-    for (std::size_t i = 0; i < f.values.size(); ++i)
-        f.values[i] = halfToFloat(data_[i]);
+    halfsToFloats(data_, f.values.data(), f.values.size());
     return f;
 }
 

@@ -11,9 +11,12 @@
 
 #include "support/blasthreads_p.h"
 #include "support/error.h"
+#include "support/runtime.h"
+#include "support/workerteam_p.h"
 
 #include <algorithm>
 #include <ATen/ATen.h>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
@@ -297,6 +300,69 @@ double EmFit::Impl::emaUpdate()
     return decay;
 }
 
+void EmFit::Impl::imageTerms(EmBatchImage& item, const at::Tensor& weightsM,
+                              const at::Tensor& weightsR) const
+{
+    const int k = thetaR.classes;
+    const FeatureMap& teacher = item.teacher.empty() ? item.input : item.teacher;
+    const cv::Mat& masks = item.masks;
+    const int lh = masks.rows, lw = masks.cols;
+
+    // E-step: theta_M's prediction at label resolution, each mask's mode.
+    const at::Tensor lowM = weightsM.mm(featureMatrix(teacher)).contiguous();
+    std::vector<std::int32_t> labels(std::size_t(lh) * std::size_t(lw));
+    detail::argmaxAtLabelResolution(lowM.data_ptr<float>(), k, teacher.height, teacher.width, lh,
+                                    lw, labels.data());
+    std::vector<std::int64_t> histogram(std::size_t(256) * std::size_t(k), 0);
+    for (int y = 0; y < lh; ++y) {
+        const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
+        const std::int32_t* pred = labels.data() + std::size_t(y) * std::size_t(lw);
+        for (int x = 0; x < lw; ++x)
+            if (row[x] != 0 && row[x] != 255)
+                ++histogram[std::size_t(row[x]) * std::size_t(k) + std::size_t(pred[x])];
+    }
+    std::vector<int> mode(256, -1);
+    for (int m = 1; m < 255; ++m) {
+        const auto first = histogram.begin() + std::ptrdiff_t(std::size_t(m) * std::size_t(k));
+        const auto best = std::max_element(first, first + k); // ties: lowest class
+        if (*best <= 0)
+            continue;
+        if (params.protocol == EmProtocol::Robust &&
+            double(*best) <
+                kMinVoteShare * double(std::accumulate(first, first + k, std::int64_t(0))))
+            continue;
+        mode[std::size_t(m)] = int(best - first);
+    }
+    if (params.protocol == EmProtocol::Robust)
+        item.summaries = detail::summariseMasks(teacher, masks, mode);
+    // The pseudo-labels replace the prediction in place.
+    item.labelled = 0;
+    for (int y = 0; y < lh; ++y) {
+        const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
+        std::int32_t* target = labels.data() + std::size_t(y) * std::size_t(lw);
+        for (int x = 0; x < lw; ++x) {
+            target[x] = mode[row[x]];
+            item.labelled += target[x] >= 0;
+        }
+    }
+    item.teacher = FeatureMap(); // theta_R's features stay for pass 2
+
+    // theta_R on the (possibly augmented) features: its logits at the feature
+    // resolution, one row of K per position; the upsampling, softmax and loss
+    // terms run per label pixel (emgradient.cpp).
+    const at::Tensor lowLogits = featureMatrix(item.input).t().mm(weightsR.t()).contiguous();
+    detail::accumulateEmImage(lowLogits.data_ptr<float>(), k, item.input.height, item.input.width,
+                              labels.data(), lh, lw, item.terms);
+}
+
+detail::WorkerTeam& EmFit::Impl::team()
+{
+    if (!workers)
+        workers = std::make_unique<detail::WorkerTeam>(std::max(1, computeThreads()),
+                                                       detail::serialAtenOpsOnThisThread);
+    return *workers;
+}
+
 EmStepInfo EmFit::Impl::emStep()
 {
     const int k = thetaR.classes;
@@ -304,92 +370,56 @@ EmStepInfo EmFit::Impl::emStep()
     const at::Tensor weightsM = weightTensor(thetaM);
     const at::Tensor weightsR = weightTensor(thetaR);
     const bool student = params.studentAugmentation;
+    // OpenBLAS on the calling thread for the whole step: the team splits pass 1's
+    // images, and pass 2's products are too small to hand over; otherwise its
+    // worker spins after each of them, into the next step's pass 1.
+    const detail::SingleThreadedBlas blasPerThread;
 
     // Pass 1: E-step and theta_R's probabilities per image. The focal weights need
     // the batch's mean confidence per class before any gradient can be formed.
-    struct Item
+    // The data source is read on this thread (EmDataSource's contract), then the
+    // images are shared among the team; each image's arithmetic runs on one thread
+    // whichever it is, and its results are added up in the batch's order below,
+    // so the step's numbers do not depend on the threads.
+    std::vector<EmBatchImage> items;
+    for (std::uint32_t index : batch()) {
+        EmBatchImage item;
+        item.index = index;
+        FeatureMap f = checkedFeatures(index, false);
+        item.masks = data.masks(index);
+        if (item.masks.type() != CV_8UC1 || item.masks.empty())
+            throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
+        if (student) {
+            item.teacher = std::move(f);
+            item.input = checkedFeatures(index, true);
+            if (item.input.height != item.teacher.height || item.input.width != item.teacher.width)
+                throw Error("image " + std::to_string(index) +
+                            ": student features differ in size");
+        } else {
+            item.input = std::move(f);
+        }
+        items.push_back(std::move(item));
+    }
     {
-        FeatureMap input; // what theta_R saw
-        detail::EmImageTerms terms;
-    };
-    std::vector<Item> items;
+        std::atomic<std::size_t> next{0};
+        team().run([&](int) {
+            for (std::size_t i = next++; i < items.size(); i = next++)
+                imageTerms(items[i], weightsM, weightsR);
+        });
+    }
     at::Tensor confidence = at::zeros({k}, at::kDouble);
     at::Tensor nllPerClass = at::zeros({k}, at::kDouble);
     std::int64_t pixels = 0, labelled = 0;
     std::vector<detail::MaskSummary> batchMasks; // robust protocol: re-seeding candidates
-    for (std::uint32_t index : batch()) {
-        FeatureMap f = checkedFeatures(index, false);
-        const int fh = f.height, fw = f.width;
-        const cv::Mat masks = data.masks(index);
-        if (masks.type() != CV_8UC1 || masks.empty())
-            throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
-        const int lh = masks.rows, lw = masks.cols;
-        const std::int64_t hw = std::int64_t(lh) * lw;
-
-        // E-step: theta_M's prediction at label resolution, each mask's mode.
-        const at::Tensor predM =
-            upsample(weightsM.mm(featureMatrix(f)).view({1, k, f.height, f.width}), lh, lw)
-                .argmax(1)
-                .view({hw})
-                .contiguous();
-        const std::int64_t* pred = predM.data_ptr<std::int64_t>();
-        std::vector<std::int64_t> histogram(std::size_t(256) * std::size_t(k), 0);
-        for (int y = 0; y < lh; ++y) {
-            const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
-            for (int x = 0; x < lw; ++x)
-                if (row[x] != 0 && row[x] != 255)
-                    ++histogram[std::size_t(row[x]) * std::size_t(k) +
-                                std::size_t(pred[std::int64_t(y) * lw + x])];
+    for (EmBatchImage& item : items) {
+        for (detail::MaskSummary& m : item.summaries) {
+            pseudoPixels[std::size_t(m.cluster)] += m.pixels;
+            batchMasks.push_back(std::move(m));
         }
-        std::vector<int> mode(256, -1);
-        for (int m = 1; m < 255; ++m) {
-            const auto first = histogram.begin() + std::ptrdiff_t(std::size_t(m) * std::size_t(k));
-            const auto best = std::max_element(first, first + k); // ties: lowest class
-            if (*best <= 0)
-                continue;
-            if (params.protocol == EmProtocol::Robust &&
-                double(*best) < kMinVoteShare * double(std::accumulate(first, first + k,
-                                                                        std::int64_t(0))))
-                continue;
-            mode[std::size_t(m)] = int(best - first);
-        }
-        if (params.protocol == EmProtocol::Robust) {
-            std::vector<detail::MaskSummary> summaries = detail::summariseMasks(f, masks, mode);
-            for (detail::MaskSummary& m : summaries) {
-                pseudoPixels[std::size_t(m.cluster)] += m.pixels;
-                batchMasks.push_back(std::move(m));
-            }
-        }
-        at::Tensor target = at::zeros({hw}, at::kLong);
-        at::Tensor valid = at::zeros({hw}, at::kFloat);
-        std::int64_t* t = target.data_ptr<std::int64_t>();
-        float* vv = valid.data_ptr<float>();
-        for (int y = 0; y < lh; ++y) {
-            const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
-            for (int x = 0; x < lw; ++x) {
-                const int cls = mode[row[x]];
-                if (cls >= 0) {
-                    t[std::int64_t(y) * lw + x] = cls;
-                    vv[std::int64_t(y) * lw + x] = 1.0f;
-                    ++labelled;
-                }
-            }
-        }
-
-        // theta_R on the (possibly augmented) features.
-        // Its logits at the feature resolution, one row of K per position; the
-        // upsampling, softmax and loss terms run per label pixel (emgradient.cpp).
-        Item item{student ? checkedFeatures(index, true) : std::move(f), {}};
-        if (item.input.height != fh || item.input.width != fw)
-            throw Error("image " + std::to_string(index) + ": student features differ in size");
-        const at::Tensor lowLogits = featureMatrix(item.input).t().mm(weightsR.t()).contiguous();
-        detail::accumulateEmImage(lowLogits.data_ptr<float>(), k, fh, fw,
-                                  target.data_ptr<std::int64_t>(), valid.data_ptr<float>(), lh,
-                                  lw, item.terms);
         confidence += at::from_blob(item.terms.confidence.data(), {k}, at::kDouble);
         nllPerClass += at::from_blob(item.terms.nll.data(), {k}, at::kDouble);
-        pixels += hw;
-        items.push_back(std::move(item));
+        pixels += std::int64_t(item.masks.rows) * item.masks.cols;
+        labelled += item.labelled;
     }
 
     // Focal class weights from the batch's mean confidence (not differentiated, as
@@ -403,7 +433,7 @@ EmStepInfo EmFit::Impl::emStep()
     // the 1x1 projection.
     at::Tensor gradW = at::zeros({k, dim}, at::kFloat);
     const std::vector<float> focalWeights = toVector(focal);
-    for (Item& item : items) {
+    for (EmBatchImage& item : items) {
         at::Tensor gradLow = at::empty({item.terms.positions, k}, at::kFloat); // pixel-major
         detail::emLowResolutionGradient(item.terms, focalWeights.data(), double(pixels),
                                         gradLow.data_ptr<float>());
@@ -526,6 +556,8 @@ EmStepInfo EmFit::step()
         // pool: otherwise libgomp's workers spin between the short parallel regions
         // of every image (62 % of an epoch's samples under perf on the shared
         // 2-core machine; docs/performance.md).
+        if (d->phase == EmPhase::Em)
+            d->team(); // sized by the intra-op threads, before the scope below lowers them
         const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
         info = d->phase == EmPhase::KMeans ? d->kmeansStep() : d->emStep();
         if (++d->batchInEpoch >= d->stepsPerEpoch())

@@ -5,7 +5,9 @@
 
 #include "em/emfit.h"
 #include "em/emfit_p.h"
+#include "em/emgradient_p.h"
 #include "support/error.h"
+#include "support/workerteam_p.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +15,10 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace at {
+class Tensor;
+}
 
 namespace primaps::detail {
 
@@ -79,6 +85,18 @@ using detail::kStarvedShare;
 using detail::kReseedEvery;
 using detail::kStateVersion;
 
+/// One image of an EM batch: what was read for it, then what pass 1 made of it.
+struct EmBatchImage
+{
+    std::uint32_t index = 0;
+    FeatureMap teacher; ///< the E-step's features when theta_R sees augmented ones
+    FeatureMap input;   ///< what theta_R sees (kept for the gradient's product)
+    cv::Mat masks;
+    detail::EmImageTerms terms;
+    std::vector<detail::MaskSummary> summaries; ///< robust protocol
+    std::int64_t labelled = 0;                 ///< pixels with a pseudo-label
+};
+
 struct EmFit::Impl
 {
     const EmDataSource& data;
@@ -105,6 +123,8 @@ struct EmFit::Impl
     // folded back onto the raw features for the accessors.
     std::unique_ptr<detail::WhitenedSource> whitened;
     mutable Prototypes foldedM, foldedR;
+    // Threads that share an EM step's images (made at the first step).
+    std::unique_ptr<detail::WorkerTeam> workers;
 
     Impl(const EmDataSource& source, const EmParams& p) : data(source), params(p) {}
 
@@ -239,6 +259,10 @@ struct EmFit::Impl
     EmStepInfo kmeansStep();
     EmStepInfo emStep();
     double emaUpdate();
+    /// Pass 1 of an EM step for one image: pseudo-labels, loss terms, deferred gradient.
+    void imageTerms(EmBatchImage& item, const at::Tensor& weightsM,
+                    const at::Tensor& weightsR) const;
+    detail::WorkerTeam& team();
 };
 
 } // namespace primaps

@@ -57,7 +57,7 @@ constexpr float kLowestExponent = -69.0f;
 // written into the exponent bits. Relative error about 1e-7.
 inline float expNonPositive(float x)
 {
-    x = std::max(x, kLowestExponent);
+    x = x < kLowestExponent ? kLowestExponent : x; // std::max, without a branch
     const float roundingShift = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
     const float n = (x * 1.44269504088896341f + roundingShift) - roundingShift;
     const float r = (x - n * 0.693145751953125f) - n * 1.42860682030941723212e-6f;
@@ -75,72 +75,77 @@ inline float expNonPositive(float x)
     return e * power;
 }
 
-// Rows of theta_R's logits interpolated along x: for each feature row, the
-// label width's pixels of K values (feature rows are shared by several label
-// rows, so this half of the interpolation is done once per feature row).
-PRIMAPS_EM_CLONES void interpolateRows(const float* __restrict lowLogits, int classes,
-                                       int height, int width, const BilinearAxis& ax,
-                                       float* __restrict rows)
-{
-    const int labelWidth = int(ax.first.size());
-    for (int r = 0; r < height; ++r)
-        for (int x = 0; x < labelWidth; ++x) {
-            const float* a = lowLogits + (std::size_t(r) * width + ax.first[x]) * classes;
-            const float* b = lowLogits + (std::size_t(r) * width + ax.second[x]) * classes;
-            float* out = rows + (std::size_t(r) * labelWidth + x) * classes;
-            const float wa = ax.firstWeight[x], wb = ax.secondWeight[x];
-            for (int k = 0; k < classes; ++k)
-                out[k] = wa * a[k] + wb * b[k];
-        }
-}
-
+// The softmax, loss terms and adjoint of each label row. The row's K x labelWidth
+// logits are planar, so the per-pixel maximum, exponential and sum run across
+// pixels in vector lanes, each lane going through the classes in order: every
+// value is rounded as in a pixel-by-pixel loop over the classes.
 PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classes, int width,
-                                        const std::int64_t* target, const float* valid,
-                                        const BilinearAxis& ay, const BilinearAxis& ax,
-                                        EmImageTerms& terms)
+                                        const std::int32_t* target, const BilinearAxis& ay,
+                                        const BilinearAxis& ax, EmImageTerms& terms)
 {
     const int labelHeight = int(ay.first.size()), labelWidth = int(ax.first.size());
     const std::size_t planeSize = std::size_t(terms.positions) * classes;
-    const std::size_t count = std::size_t(classes);
-    std::vector<float> logitBuffer(count, 0.0f), probabilityBuffer(count, 0.0f),
-        rowConfidenceBuffer(count, 0.0f);
+    const std::size_t rowSize = std::size_t(classes) * labelWidth;
+    const std::size_t columns = std::size_t(labelWidth), count = std::size_t(classes);
+    std::vector<float> logitBuffer(rowSize), probabilityBuffer(rowSize), peakBuffer(columns),
+        sumBuffer(columns), inverseBuffer(columns), pixelBuffer(count), rowConfidenceBuffer(count);
     float* __restrict z = logitBuffer.data();
     float* __restrict p = probabilityBuffer.data();
+    float* __restrict peak = peakBuffer.data();
+    float* __restrict sum = sumBuffer.data();
+    float* __restrict inverse = inverseBuffer.data();
+    float* __restrict q = pixelBuffer.data();
     float* __restrict rowConfidence = rowConfidenceBuffer.data();
     for (int y = 0; y < labelHeight; ++y) {
-        const float* top = rows + std::size_t(ay.first[y]) * labelWidth * classes;
-        const float* bottom = rows + std::size_t(ay.second[y]) * labelWidth * classes;
+        const float* top = rows + std::size_t(ay.first[y]) * rowSize;
+        const float* bottom = rows + std::size_t(ay.second[y]) * rowSize;
         const float wy0 = ay.firstWeight[y], wy1 = ay.secondWeight[y];
+        for (std::size_t i = 0; i < rowSize; ++i)
+            z[i] = wy0 * top[i] + wy1 * bottom[i];
+        for (int x = 0; x < labelWidth; ++x)
+            peak[x] = z[x];
+        for (int k = 1; k < classes; ++k) {
+            const float* zk = z + std::size_t(k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x)
+                peak[x] = peak[x] < zk[x] ? zk[x] : peak[x]; // std::max(peak, z)
+        }
+        for (int k = 0; k < classes; ++k) {
+            const float* zk = z + std::size_t(k) * labelWidth;
+            float* pk = p + std::size_t(k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x)
+                pk[x] = expNonPositive(zk[x] - peak[x]);
+        }
+        std::fill(sum, sum + labelWidth, 0.0f);
+        for (int k = 0; k < classes; ++k) {
+            const float* pk = p + std::size_t(k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x)
+                sum[x] += pk[x];
+        }
+        for (int x = 0; x < labelWidth; ++x)
+            inverse[x] = 1.0f / sum[x];
+        for (int k = 0; k < classes; ++k) {
+            float* pk = p + std::size_t(k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x)
+                pk[x] *= inverse[x];
+        }
         std::fill(rowConfidence, rowConfidence + classes, 0.0f);
         for (int x = 0; x < labelWidth; ++x) {
-            const float* t = top + std::size_t(x) * classes;
-            const float* b = bottom + std::size_t(x) * classes;
             for (int k = 0; k < classes; ++k)
-                z[k] = wy0 * t[k] + wy1 * b[k];
-            float peak = z[0];
-            for (int k = 1; k < classes; ++k)
-                peak = std::max(peak, z[k]);
+                q[k] = p[std::size_t(k) * labelWidth + x];
             for (int k = 0; k < classes; ++k)
-                p[k] = expNonPositive(z[k] - peak);
-            float sum = 0.0f;
-            for (int k = 0; k < classes; ++k)
-                sum += p[k];
-            const float inverse = 1.0f / sum;
-            for (int k = 0; k < classes; ++k) {
-                p[k] *= inverse;
-                rowConfidence[k] += p[k];
-            }
-            const std::size_t pixel = std::size_t(y) * labelWidth + x;
-            if (valid[pixel] == 0.0f)
+                rowConfidence[k] += q[k];
+            const int label = target[std::size_t(y) * labelWidth + x];
+            if (label < 0)
                 continue;
-            const int label = int(target[pixel]);
-            terms.nll[std::size_t(label)] += double(std::log(sum)) - double(z[label] - peak);
-            p[label] -= 1.0f;
+            terms.nll[std::size_t(label)] +=
+                double(std::log(sum[x])) -
+                double(z[std::size_t(label) * labelWidth + x] - peak[x]);
+            q[label] -= 1.0f;
             // The adjoint of the interpolation: the pixel's (p - onehot) goes back
             // to its four feature positions with the weights it was read with.
             float* plane = terms.adjoints.data() +
                            std::size_t(terms.slotOfClass[std::size_t(label)]) * planeSize;
-            const int columns[2] = {ax.first[x], ax.second[x]};
+            const int columnsOf[2] = {ax.first[x], ax.second[x]};
             const float columnWeights[2] = {ax.firstWeight[x], ax.secondWeight[x]};
             const int rowsOf[2] = {ay.first[y], ay.second[y]};
             const float rowWeights[2] = {wy0, wy1};
@@ -148,9 +153,9 @@ PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classe
                 for (int j = 0; j < 2; ++j) {
                     const float weight = rowWeights[i] * columnWeights[j];
                     float* __restrict out =
-                        plane + (std::size_t(rowsOf[i]) * width + columns[j]) * classes;
+                        plane + (std::size_t(rowsOf[i]) * width + columnsOf[j]) * classes;
                     for (int k = 0; k < classes; ++k)
-                        out[k] += weight * p[k];
+                        out[k] += weight * q[k];
                 }
         }
         for (int k = 0; k < classes; ++k)
@@ -158,11 +163,80 @@ PRIMAPS_EM_CLONES void accumulatePixels(const float* __restrict rows, int classe
     }
 }
 
+// Per feature row and class, the label width's values interpolated along x
+// (rows[(r * classes + k) * labelWidth + x]), so that the passes over the label
+// rows run along x, vectorised across pixels. The logit of class k at feature
+// position i is logits[k * classStride + i * positionStride] (planar: P and 1;
+// pixel-major: 1 and K).
+PRIMAPS_EM_CLONES void interpolatePlanarRows(const float* __restrict logits, int classes,
+                                             int height, int width, std::size_t classStride,
+                                             std::size_t positionStride, const BilinearAxis& ax,
+                                             float* __restrict rows)
+{
+    const int labelWidth = int(ax.first.size());
+    const int* first = ax.first.data();
+    const int* second = ax.second.data();
+    const float* wa = ax.firstWeight.data();
+    const float* wb = ax.secondWeight.data();
+    for (int r = 0; r < height; ++r)
+        for (int k = 0; k < classes; ++k) {
+            const float* source =
+                logits + std::size_t(k) * classStride + std::size_t(r) * width * positionStride;
+            float* out = rows + (std::size_t(r) * classes + k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x)
+                out[x] = wa[x] * source[std::size_t(first[x]) * positionStride] +
+                         wb[x] * source[std::size_t(second[x]) * positionStride];
+        }
+}
+
+// The second half: each label row from its two feature rows, the running
+// maximum over the classes kept per pixel (strictly greater: ties keep the
+// lower class, as torch.argmax does).
+PRIMAPS_EM_CLONES void argmaxRows(const float* __restrict rows, int classes,
+                                  const BilinearAxis& ay, int labelWidth, float* __restrict best,
+                                  std::int32_t* __restrict out)
+{
+    const int labelHeight = int(ay.first.size());
+    const std::size_t rowSize = std::size_t(classes) * labelWidth;
+    for (int y = 0; y < labelHeight; ++y) {
+        const float* top = rows + std::size_t(ay.first[y]) * rowSize;
+        const float* bottom = rows + std::size_t(ay.second[y]) * rowSize;
+        const float w0 = ay.firstWeight[y], w1 = ay.secondWeight[y];
+        std::int32_t* arg = out + std::size_t(y) * labelWidth;
+        for (int x = 0; x < labelWidth; ++x) {
+            best[x] = w0 * top[x] + w1 * bottom[x];
+            arg[x] = 0;
+        }
+        for (int k = 1; k < classes; ++k) {
+            const float* t = top + std::size_t(k) * labelWidth;
+            const float* b = bottom + std::size_t(k) * labelWidth;
+            for (int x = 0; x < labelWidth; ++x) {
+                const float v = w0 * t[x] + w1 * b[x];
+                const bool greater = v > best[x];
+                best[x] = greater ? v : best[x];
+                arg[x] = greater ? k : arg[x];
+            }
+        }
+    }
+}
+
 } // namespace
 
+void argmaxAtLabelResolution(const float* planarLogits, int classes, int height, int width,
+                             int labelHeight, int labelWidth, std::int32_t* out)
+{
+    const BilinearAxis ay = bilinearAxis(height, labelHeight);
+    const BilinearAxis ax = bilinearAxis(width, labelWidth);
+    std::vector<float> rows(std::size_t(height) * classes * labelWidth);
+    std::vector<float> best(static_cast<std::size_t>(labelWidth));
+    interpolatePlanarRows(planarLogits, classes, height, width, std::size_t(height) * width, 1,
+                          ax, rows.data());
+    argmaxRows(rows.data(), classes, ay, labelWidth, best.data(), out);
+}
+
 void accumulateEmImage(const float* lowLogits, int classes, int height, int width,
-                       const std::int64_t* target, const float* valid, int labelHeight,
-                       int labelWidth, EmImageTerms& terms)
+                       const std::int32_t* target, int labelHeight, int labelWidth,
+                       EmImageTerms& terms)
 {
     terms.classes = classes;
     terms.positions = height * width;
@@ -172,15 +246,16 @@ void accumulateEmImage(const float* lowLogits, int classes, int height, int widt
     int slots = 0;
     const std::size_t labelPixels = std::size_t(labelHeight) * labelWidth;
     for (std::size_t i = 0; i < labelPixels; ++i)
-        if (valid[i] != 0.0f && terms.slotOfClass[std::size_t(target[i])] < 0)
+        if (target[i] >= 0 && terms.slotOfClass[std::size_t(target[i])] < 0)
             terms.slotOfClass[std::size_t(target[i])] = slots++;
     terms.adjoints.assign(std::size_t(slots) * terms.positions * classes, 0.0f);
 
     const BilinearAxis ay = bilinearAxis(height, labelHeight);
     const BilinearAxis ax = bilinearAxis(width, labelWidth);
     std::vector<float> rows(std::size_t(height) * labelWidth * classes);
-    interpolateRows(lowLogits, classes, height, width, ax, rows.data());
-    accumulatePixels(rows.data(), classes, width, target, valid, ay, ax, terms);
+    interpolatePlanarRows(lowLogits, classes, height, width, 1, std::size_t(classes), ax,
+                          rows.data());
+    accumulatePixels(rows.data(), classes, width, target, ay, ax, terms);
 }
 
 void emLowResolutionGradient(const EmImageTerms& terms, const float* focal, double pixels,

@@ -34,11 +34,19 @@ struct EmImageTerms
 
 /// Fills `terms` from theta_R's logits at the feature resolution, `lowLogits`
 /// (h * w rows of K, pixel-major), and the pseudo-labels at the label resolution
-/// (`target` 0..K-1 where `valid` is nonzero; lh * lw each, row-major). The
+/// (`target`: lh * lw, row-major, 0..K-1, negative where a pixel has none). The
 /// interpolation is upsample_bilinear2d's with align_corners = false.
 void accumulateEmImage(const float* lowLogits, int classes, int height, int width,
-                       const std::int64_t* target, const float* valid, int labelHeight,
-                       int labelWidth, EmImageTerms& terms);
+                       const std::int32_t* target, int labelHeight, int labelWidth,
+                       EmImageTerms& terms);
+
+/// theta_M's class at every label pixel, the E-step's prediction: the argmax over
+/// the classes of `planarLogits` (classes x height x width) upsampled as
+/// upsample_bilinear2d with align_corners = false does, ties to the lowest class.
+/// Only two rows of K interpolated logits exist at a time, instead of the
+/// K x labelHeight x labelWidth upsampled tensor. `out`: labelHeight x labelWidth.
+void argmaxAtLabelResolution(const float* planarLogits, int classes, int height, int width,
+                             int labelHeight, int labelWidth, std::int32_t* out);
 
 /// dLoss/dlogits at the feature resolution, positions x K pixel-major:
 /// sum over y of focal[y] * adjoint_y / pixels.

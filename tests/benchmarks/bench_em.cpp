@@ -140,9 +140,11 @@ private:
     std::thread thread_;
 };
 
-void BM_EmEpochCachedFeatures(benchmark::State& state)
+// One EM epoch as timed by both benchmarks below, with `threads` compute threads
+// (0: the process default, as the CLI runs it).
+void runEmEpoch(benchmark::State& state, int threads)
 {
-    primaps::configureThreads();
+    primaps::configureThreads(threads);
     const char* env = std::getenv("PRIMAPS_BENCH_EM_IMAGES");
     const int count = env ? std::max(32, std::atoi(env)) : 320;
     namespace fs = std::filesystem;
@@ -193,7 +195,22 @@ void BM_EmEpochCachedFeatures(benchmark::State& state)
     state.counters["cpu_s_per_1000_maps"] = cpuSeconds / images * 1000.0;
     state.counters["peak_rss_anon_MB"] = peakAnon;
     state.counters["peak_rss_MB"] = peakRssMegabytes();
+    primaps::configureThreads();
+}
+
+void BM_EmEpochCachedFeatures(benchmark::State& state)
+{
+    runEmEpoch(state, 0);
 }
 BENCHMARK(BM_EmEpochCachedFeatures)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+// The same epoch with the batch's images on one thread and on two, in one run:
+// what sharing the images among the threads buys (wall; the CPU time per map
+// should stay about the same).
+void BM_EmEpochThreads(benchmark::State& state)
+{
+    runEmEpoch(state, int(state.range(0)));
+}
+BENCHMARK(BM_EmEpochThreads)->Arg(1)->Arg(2)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 } // namespace

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/core.hpp>
@@ -71,6 +72,27 @@ private slots:
             if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu))
                 continue; // NaN payloads are not preserved
             QCOMPARE(floatToHalf(halfToFloat(std::uint16_t(h))), std::uint16_t(h));
+        }
+    }
+
+    void readingConvertsEveryFiniteHalfExactly()
+    {
+        // The vectorised conversion of a read (F16C where the processor has it)
+        // gives halfToFloat's bits for every finite half, denormals and -0 included.
+        std::vector<std::uint16_t> halfs;
+        for (std::uint32_t h = 0; h < 0x10000u; ++h)
+            if ((h & 0x7c00u) != 0x7c00u)
+                halfs.push_back(std::uint16_t(h));
+        FeatureMap f(1, 1, int(halfs.size()));
+        for (std::size_t i = 0; i < halfs.size(); ++i)
+            f.values[i] = halfToFloat(halfs[i]);
+        FeatureCache cache(root(), keyFor(64));
+        cache.write("every-half", f);
+        const FeatureMap back = cache.read("every-half");
+        QCOMPARE(back.values.size(), halfs.size());
+        for (std::size_t i = 0; i < halfs.size(); ++i) {
+            const float expected = halfToFloat(halfs[i]);
+            QVERIFY(std::memcmp(&back.values[i], &expected, sizeof expected) == 0);
         }
     }
 
