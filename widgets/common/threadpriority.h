@@ -8,9 +8,13 @@ namespace primaps {
 /// milliseconds; at equal priority the decomposition, the CRF and the fit (one
 /// thread each plus their OpenMP/TBB helpers) took both cores of a two-core
 /// machine and the GUI thread waited up to 30 ms for one (bench_studio_stall,
-/// "queued"). At +10 the scheduler gives a waking GUI thread a core at once
-/// while the workers still get every cycle the window does not use.
-constexpr int kWorkerNiceIncrement = 10;
+/// "queued"). Idle machine: +10 kept every stall under 30 ms, +4 under 36 ms,
+/// 0 up to 63 ms. But against another program busy at normal priority a +10
+/// thread gets about a tenth of a core's share (CFS weights 110 : 1024) — a
+/// researcher's training job would freeze the studio's work, and a test beside
+/// another test timed out — while +4 keeps about 30 % (423 : 1024).
+/// docs/performance.md has the measurements; PRIMAPS_WORKER_NICE overrides.
+constexpr int kWorkerNiceIncrement = 4;
 
 /// Lowers the calling thread's scheduling priority to the GUI thread's nice
 /// value + kWorkerNiceIncrement; threads it starts later (LibTorch's OpenMP
