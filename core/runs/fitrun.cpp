@@ -54,7 +54,10 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
     } catch (const json::exception& e) {
         throw Error("'" + path + "': not a run description (" + e.what() + ")");
     }
-    if (!j.is_object() || j.value("format", std::string()) != "primaps-run")
+    // value() would throw nlohmann's type_error for a "format" that is not a string.
+    const bool isRun = j.is_object() && j.contains("format") && j.at("format").is_string() &&
+                       j.at("format").get<std::string>() == "primaps-run";
+    if (!isRun)
         throw Error("'" + path + "' is not a run description");
     FitRunFolder run;
     try {
