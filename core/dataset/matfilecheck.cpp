@@ -15,28 +15,6 @@ namespace primaps {
 
 namespace {
 
-// Data types of the MAT 5 format (MATLAB's "MAT-File Format", table 1-1).
-enum : std::uint32_t
-{
-    miINT8 = 1,
-    miINT32 = 5,
-    miUINT32 = 6,
-    miMATRIX = 14,
-    miCOMPRESSED = 15,
-    miUTF8 = 16,
-    miUTF32 = 18,
-};
-// Array classes (the low byte of the array flags).
-enum : std::uint32_t
-{
-    mxCELL = 1,
-    mxSTRUCT = 2,
-    mxOBJECT = 3,
-    mxCHAR = 4,
-    mxSPARSE = 5,
-    mxDOUBLE = 6,
-    mxUINT64 = 15,
-};
 constexpr std::uint32_t kComplexFlag = 0x0800;
 constexpr int kMaxNesting = 32;
 // A Potsdam file holds one or two arrays; matio allocates a few hundred bytes for

@@ -10,6 +10,33 @@
 
 namespace primaps {
 
+/// Data types of the MAT 5 format's element tags (MATLAB's "MAT-File Format",
+/// table 1-1), shared by the check and the tests that build hostile files.
+enum MatDataType : std::uint32_t
+{
+    miINT8 = 1,
+    miUINT8 = 2,
+    miINT32 = 5,
+    miUINT32 = 6,
+    miMATRIX = 14,
+    miCOMPRESSED = 15,
+    miUTF8 = 16,
+    miUTF32 = 18,
+};
+
+/// Array classes of a MAT 5 array (the low byte of its flags).
+enum MatArrayClass : std::uint32_t
+{
+    mxCELL = 1,
+    mxSTRUCT = 2,
+    mxOBJECT = 3,
+    mxCHAR = 4,
+    mxSPARSE = 5,
+    mxDOUBLE = 6,
+    mxUINT8 = 9,
+    mxUINT64 = 15,
+};
+
 enum class MatFileVersion
 {
     Mat5,  ///< MATLAB 5 to 7 (-v6, -v7): elements, optionally zlib-compressed

@@ -3,6 +3,7 @@
 // made hostile) and written by matio: the structural check (dataset/matfilecheck.h)
 // refuses what would make matio allocate more than the file backs, valid files read.
 #include "dataset/dataset.h"
+#include "dataset/matfilecheck.h"
 #include "image/imageio.h"
 #include "matfixture.h"
 #include "support/error.h"
@@ -22,21 +23,6 @@ using primaps::testing::errorOf;
 namespace fs = std::filesystem;
 
 namespace {
-
-enum : std::uint32_t
-{
-    miINT8 = 1,
-    miUINT8 = 2,
-    miINT32 = 5,
-    miUINT32 = 6,
-    miMATRIX = 14
-};
-enum : std::uint32_t
-{
-    mxCELL = 1,
-    mxOBJECT = 3,
-    mxUINT8 = 9
-};
 
 // The MAT 5 format written field by field, in either byte order.
 class MatBytes
