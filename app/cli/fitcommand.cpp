@@ -76,10 +76,11 @@ struct FitOptions
                                     "F"};
     QCommandLineOption whitenRidge{"whiten-ridge",
                                    "Robust protocol: fit on whitened features with this "
-                                   "ridge (relative to the mean eigenvalue, e.g. 0.03); 0, the "
-                                   "default, fits the raw features. Try several --seed values "
-                                   "with it (docs/em-quality.md).",
-                                   "R", "0"};
+                                   "ridge (relative to the mean eigenvalue); 0 fits the raw "
+                                   "features. Default: 0.3 for the 'filterbank' backbone, 0 for "
+                                   "learned backbones and the paper's protocol "
+                                   "(docs/em-quality.md).",
+                                   "R"};
     QCommandLineOption pcaImages{"pca-images", "Images pooled for the PCA initialisation.", "N",
                                  "2976"};
     QCommandLineOption checkpointEvery{"checkpoint-every", "Steps between checkpoints.", "N", "50"};
@@ -199,12 +200,14 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         em.emaEvery = intValue(parser, o.emaEvery, 0);
         em.emaDecay = float(check.number(o.emaDecay, 0.0, 1.0));
         em.pcaImages = intValue(parser, o.pcaImages, 1);
-        em.whitenRidge = float(check.number(o.whitenRidge, 0.0, 1e3));
         if (parser.isSet(o.clusters))
             em.classes = intValue(parser, o.clusters, 1);
         check.guard(&o.protocol, [&] {
             em.protocol = emProtocolFromString(parser.value(o.protocol).toStdString());
         });
+        em.whitenRidge = parser.isSet(o.whitenRidge)
+                             ? float(check.number(o.whitenRidge, 0.0, 1e3))
+                             : defaultWhitenRidge(em.protocol, run.backbone);
         em.learningRate = parser.isSet(o.learningRate)
                               ? float(check.number(o.learningRate, 0.0, 1e3, true))
                               : defaultLearningRate(em.protocol);

@@ -141,6 +141,12 @@ float defaultLearningRate(EmProtocol protocol)
     return protocol == EmProtocol::Paper ? 5e-3f : 1e-3f;
 }
 
+float defaultWhitenRidge(EmProtocol protocol, const std::string& backbone)
+{
+    // Measured on the current filter bank ("filterbank", version 2) only.
+    return protocol == EmProtocol::Robust && backbone == "filterbank" ? 0.3f : 0.0f;
+}
+
 EmProtocol emProtocolFromString(const std::string& name)
 {
     if (name == "paper")

@@ -4,6 +4,7 @@
 #include "support/atomicfile.h"
 #include "testsupport.h"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -104,6 +105,7 @@ private slots:
         QCOMPARE(info["clusters"], 5);
         QCOMPARE(info["classes"], 3);
         QCOMPARE(info["reseeded_prototypes"], 0);
+        QCOMPARE(info["whiten_ridge"].get<double>(), 0.0); // the paper's never whitens
         const Run eval =
             runCli({"eval", "--run", run3, "--dataset", "folder", "--root", ds, "--json"});
         QVERIFY2(eval.exitCode == 0, qPrintable(eval.err));
@@ -123,7 +125,19 @@ private slots:
                      .exitCode,
                  0);
         std::ifstream in4(QDir(run4).filePath("run.json").toStdString());
-        QCOMPARE(nlohmann::json::parse(in4)["protocol"], "robust");
+        const nlohmann::json robust = nlohmann::json::parse(in4);
+        QCOMPARE(robust["protocol"], "robust");
+        // ... and on the filter bank it whitens with the measured ridge, unless asked not to.
+        QCOMPARE(robust["backbone"], "filterbank");
+        QVERIFY(std::abs(robust["whiten_ridge"].get<double>() - 0.3) < 1e-6);
+        const QString run5 = QDir(tmp.path()).filePath("run-raw");
+        QCOMPARE(runCli(QStringList{"fit", "--cache", cache, "--out", run5, "--epochs", "1",
+                                    "--batch-size", "4", "--whiten-ridge", "0"} +
+                        common)
+                     .exitCode,
+                 0);
+        std::ifstream in5(QDir(run5).filePath("run.json").toStdString());
+        QCOMPARE(nlohmann::json::parse(in5)["whiten_ridge"].get<double>(), 0.0);
 
         const Run bad = runCli(QStringList{"fit", "--out", run3, "--protocol", "fast"} + common);
         QCOMPARE(bad.exitCode, 2);

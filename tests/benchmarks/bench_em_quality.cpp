@@ -85,7 +85,7 @@ int main(int argc, char** argv)
         {"protocols", "paper,robust"}, {"epochs", "50"}, {"init-epochs", "2"},
         {"images", "120"},       {"crf", "0"},         {"clusters", "0"},
         {"work", (fs::temp_directory_path() / "primaps-em-quality").string()},
-        {"threads", "0"}, {"export", ""}, {"whiten-ridge", "0"}};
+        {"threads", "0"}, {"export", ""}, {"whiten-ridge", ""}};
     for (int i = 1; i < argc; ++i) {
         std::string key = argv[i];
         if (key == "--help" || key.rfind("--", 0) != 0) {
@@ -141,7 +141,10 @@ int main(int argc, char** argv)
                         em.method = emMethodFromString(method);
                         em.protocol = emProtocolFromString(protocol);
                         em.learningRate = defaultLearningRate(em.protocol);
-                        em.whitenRidge = float(std::atof(args["whiten-ridge"].c_str()));
+                        // The fit command's default unless asked: runQuality fits "filterbank".
+                        em.whitenRidge = args["whiten-ridge"].empty()
+                                             ? defaultWhitenRidge(em.protocol, "filterbank")
+                                             : float(std::atof(args["whiten-ridge"].c_str()));
                         em.seed = std::uint64_t(std::atoll(seed.c_str()));
                         em.epochs = std::atoi(args["epochs"].c_str());
                         em.initEpochs = std::atoi(args["init-epochs"].c_str());

@@ -277,6 +277,27 @@ private slots:
         QVERIFY2(dialog.validate().isEmpty(), qPrintable(dialog.validate()));
     }
 
+    // The whitening ridge is automatic by default (the backbone decides at start), and a
+    // recorded run's ridge, 0 included, comes back as it was.
+    void whiteningRidgeIsAutomaticUnlessRecorded()
+    {
+        FitDialog dialog;
+        QCOMPARE(dialog.settings().backbone, std::string("filterbank"));
+        QCOMPARE(dialog.settings().em.whitenRidge, defaultWhitenRidge(EmProtocol::Robust,
+                                                                     "filterbank"));
+        QVERIFY(dialog.settings().em.whitenRidge > 0.0f);
+        DatasetOptions data;
+        data.kind = DatasetKind::Folder;
+        data.root = small.toStdString();
+        FitRunSettings s;
+        s.em.whitenRidge = 0.0f;
+        dialog.setRequest(data, s);
+        QCOMPARE(dialog.settings().em.whitenRidge, 0.0f);
+        s.em.whitenRidge = 0.75f;
+        dialog.setRequest(data, s);
+        QCOMPARE(dialog.settings().em.whitenRidge, 0.75f);
+    }
+
     // The remembered root of the last fit caps the images without any edit.
     void rememberedRootCapsThePcaImages()
     {

@@ -99,6 +99,7 @@ private:
     QSpinBox* m_batch = nullptr;
     QSpinBox* m_seed = nullptr;
     QDoubleSpinBox* m_learningRate = nullptr;
+    QDoubleSpinBox* m_whitenRidge = nullptr;
     QDoubleSpinBox* m_emaDecay = nullptr;
     QSpinBox* m_emaEvery = nullptr;
     QSpinBox* m_pcaImages = nullptr;
