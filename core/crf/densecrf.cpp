@@ -48,19 +48,19 @@ constexpr int kSoftmaxBlock = 64;
 
 // The rows of one of DenseCrf's pixel-major arrays: `buffer` holds them from the
 // first 64-byte boundary on (vector rows then never straddle a cache line).
-float* rows(std::vector<float>& buffer)
+float* rows(LargeVector<float>& buffer)
 {
     const auto address = reinterpret_cast<std::uintptr_t>(buffer.data());
     return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
 }
 
-const float* rows(const std::vector<float>& buffer)
+const float* rows(const LargeVector<float>& buffer)
 {
-    return rows(const_cast<std::vector<float>&>(buffer));
+    return rows(const_cast<LargeVector<float>&>(buffer));
 }
 
 // Room for n floats from the first 64-byte boundary on.
-void reserveRows(std::vector<float>& buffer, std::size_t n)
+void reserveRows(LargeVector<float>& buffer, std::size_t n)
 {
     buffer.resize(n + 16);
 }

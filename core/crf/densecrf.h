@@ -162,9 +162,9 @@ private:
     // Pixel-major (N x stride_) so that every stage reads a pixel's labels
     // contiguously; each starts on a 64-byte boundary inside its vector (see
     // rows()), and the padding lanes of q_ are zero.
-    std::vector<float> unary_;
-    std::vector<float> q_;
-    std::vector<float> message_;
+    LargeVector<float> unary_;
+    LargeVector<float> q_;
+    LargeVector<float> message_;
     PermutohedralLattice::Workspace workspace_;
 };
 

@@ -29,10 +29,10 @@ std::atomic<detail::MatrixConstruction> preferredConstruction{detail::MatrixCons
 // pass can be written in parallel without growing or concatenating arrays.
 struct SparseRows
 {
-    std::vector<std::size_t> start;
-    std::vector<std::int32_t> count;
-    std::vector<std::int32_t> column;
-    std::vector<float> weight;
+    LargeVector<std::size_t> start;
+    LargeVector<std::int32_t> count;
+    LargeVector<std::int32_t> column;
+    LargeVector<float> weight;
 };
 
 struct RowView
@@ -140,12 +140,12 @@ struct LatticeTablesView
     int dim;
     int points;
     int vertices;
-    const std::vector<std::int32_t>& pointVertex;
-    const std::vector<float>& pointWeight;
-    const std::vector<std::int32_t>& splatStart;
-    const std::vector<std::int32_t>& splatPoint;
-    const std::vector<float>& splatWeight;
-    const std::vector<std::int32_t>& neighbours;
+    const LargeVector<std::int32_t>& pointVertex;
+    const LargeVector<float>& pointWeight;
+    const LargeVector<std::int32_t>& splatStart;
+    const LargeVector<std::int32_t>& splatPoint;
+    const LargeVector<float>& splatWeight;
+    const LargeVector<std::int32_t>& neighbours;
 };
 
 // The two ways of toMatrix() (detail::MatrixConstruction); empty when a row
@@ -168,8 +168,8 @@ LatticeMatrix matrixByProducts(const LatticeTablesView& lattice, int maxPerRow)
         if (std::size_t(current.count[v]) > limit)
             return {};
     }
-    current.column = lattice.splatPoint;
-    current.weight = lattice.splatWeight;
+    current.column.assign(lattice.splatPoint.begin(), lattice.splatPoint.end());
+    current.weight.assign(lattice.splatWeight.begin(), lattice.splatWeight.end());
     SparseRows next;
     std::atomic<bool> tooWide{false};
     for (int j = 0; j <= lattice.dim; ++j) {

@@ -148,7 +148,7 @@ private:
 
     void grow()
     {
-        std::vector<Slot> bigger(slots_.size() * 2, Slot{0, -1});
+        LargeVector<Slot> bigger(slots_.size() * 2, Slot{0, -1});
         const std::size_t mask = bigger.size() - 1;
         for (const Slot& entry : slots_) {
             if (entry.index < 0)
@@ -163,8 +163,8 @@ private:
 
     int dim_;
     int count_ = 0;
-    std::vector<Slot> slots_;
-    std::vector<std::int32_t> keys_;
+    LargeVector<Slot> slots_;
+    LargeVector<std::int32_t> keys_;
 };
 
 // How many rows ahead the gathers below prefetch. The lattice's rows are
@@ -179,7 +179,7 @@ constexpr std::size_t kPrefetchMinBytes = std::size_t(1) << 19;
 
 // Pointer to n floats of `buffer` starting on a 64-byte boundary (AVX2 rows of a
 // multiple of eight floats then never straddle a cache line).
-float* alignedFloats(std::vector<float>& buffer, std::size_t n)
+float* alignedFloats(LargeVector<float>& buffer, std::size_t n)
 {
     if (buffer.size() < n + 16)
         buffer.resize(n + 16);
@@ -244,9 +244,9 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     // its remainder-0 corner and its coordinates in order of rank (vertex keys
     // follow from those), the barycentric weights, and the hash of each vertex
     // key.
-    std::vector<std::int32_t> corner(std::size_t(count) * dim);
-    std::vector<std::int8_t> byRank(entries);
-    std::vector<std::uint32_t> hashes(entries);
+    LargeVector<std::int32_t> corner(std::size_t(count) * dim);
+    LargeVector<std::int8_t> byRank(entries);
+    LargeVector<std::uint32_t> hashes(entries);
     pointWeight_.resize(entries);
     std::atomic<bool> badFeature{false};
     parallelRanges(count, 2048, [&](int begin, int end) {
@@ -369,9 +369,9 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
             }
         }
     }
-    std::vector<std::int32_t>().swap(corner);
-    std::vector<std::int8_t>().swap(byRank);
-    std::vector<std::uint32_t>().swap(hashes);
+    LargeVector<std::int32_t>().swap(corner);
+    LargeVector<std::int8_t>().swap(byRank);
+    LargeVector<std::uint32_t>().swap(hashes);
     vertices_ = table.size();
     dim_ = dim;
     points_ = count;
@@ -419,7 +419,7 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     // chunk 1's, ...: in increasing point order, whatever the thread count.
     constexpr int kChunks = 4;
     const std::size_t m = std::size_t(vertices_);
-    std::vector<std::int32_t> cursor(kChunks * m, 0);
+    LargeVector<std::int32_t> cursor(kChunks * m, 0);
     auto chunkEntries = [&](int c) {
         const std::size_t first = std::size_t(count) * std::size_t(c) / kChunks;
         const std::size_t last = std::size_t(count) * std::size_t(c + 1) / kChunks;

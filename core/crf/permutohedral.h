@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "support/largebuffer.h"
+
 #include <cstdint>
 #include <vector>
 
@@ -12,9 +14,9 @@ namespace primaps {
 /// increasing j. Immutable once made; apply() may run concurrently.
 struct LatticeMatrix
 {
-    std::vector<std::int32_t> rowStart; ///< points() + 1 offsets into column and weight
-    std::vector<std::int32_t> column;
-    std::vector<float> weight;
+    LargeVector<std::int32_t> rowStart; ///< points() + 1 offsets into column and weight
+    LargeVector<std::int32_t> column;
+    LargeVector<float> weight;
 
     bool empty() const { return rowStart.empty(); }
     int points() const { return rowStart.empty() ? 0 : int(rowStart.size()) - 1; }
@@ -63,8 +65,8 @@ public:
     /// and zeroing a few megabytes per call.
     struct Workspace
     {
-        std::vector<float> a;
-        std::vector<float> b;
+        LargeVector<float> a;
+        LargeVector<float> b;
     };
 
     /// An empty lattice (points() == 0); filter() on it throws.
@@ -128,18 +130,18 @@ private:
     int vertices_ = 0;
     // Slicing: for point i and simplex corner r, the vertex (1-based: value slot 0
     // stays zero and stands for "no vertex") and the barycentric weight.
-    std::vector<std::int32_t> pointVertex_;
-    std::vector<float> pointWeight_;
+    LargeVector<std::int32_t> pointVertex_;
+    LargeVector<float> pointWeight_;
     // Splatting as a gather: the points that touch vertex v (0-based) are
     // splatPoint_[splatStart_[v] .. splatStart_[v + 1]), with their weights. A
     // gather lets threads own disjoint vertices, so no atomics and the sums come
     // out the same for any thread count.
-    std::vector<std::int32_t> splatStart_;
-    std::vector<std::int32_t> splatPoint_;
-    std::vector<float> splatWeight_;
+    LargeVector<std::int32_t> splatStart_;
+    LargeVector<std::int32_t> splatPoint_;
+    LargeVector<float> splatWeight_;
     // Blurring: for direction j and vertex v (0-based), the two neighbours along
     // j as 1-based slots (0 = absent) at neighbours_[2 * (j * vertices_ + v)].
-    std::vector<std::int32_t> neighbours_;
+    LargeVector<std::int32_t> neighbours_;
 };
 
 } // namespace primaps

@@ -8,6 +8,7 @@
 #include "crf/densecrf.h"
 #include "crf/latticebuild_p.h"
 #include "support/error.h"
+#include "support/largebuffer.h"
 
 #include <algorithm>
 #include <benchmark/benchmark.h>
@@ -446,6 +447,50 @@ BENCHMARK(BM_DenseCrfSpatialKernelBuild)
     ->Arg(2)
     ->Arg(1)
     ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+} // namespace
+
+namespace {
+
+// Large buffers in 2 MB pages against 4 KB pages (detail::setLargeBufferHugePages),
+// A/B in the same run: each side's first call after the switch allocates afresh
+// (fresh_*), its second reuses the kept buffers (kept_*).
+void BM_DenseCrfHugePages(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(1)));
+    const int labels = int(state.range(0));
+    const cv::Mat& rgb = sampleImage();
+    const std::vector<float> scores = makeScores(labels);
+    namespace d = primaps::detail;
+    std::vector<double> freshOn, freshOff, keptOn, keptOff, freshRatio, keptRatio;
+    auto call = [&] { return timed([&] { benchmark::DoNotOptimize(primaps::denseCrf(scores, labels, rgb).data()); }); };
+    for (auto _ : state) {
+        d::setLargeBufferHugePages(true);
+        const Timing a = call();
+        const Timing a2 = call();
+        d::setLargeBufferHugePages(false);
+        const Timing b = call();
+        const Timing b2 = call();
+        freshOn.push_back(a.cpu);
+        freshOff.push_back(b.cpu);
+        keptOn.push_back(a2.cpu);
+        keptOff.push_back(b2.cpu);
+        freshRatio.push_back(b.cpu / a.cpu);
+        keptRatio.push_back(b2.cpu / a2.cpu);
+    }
+    d::setLargeBufferHugePages(false);
+    state.counters["fresh_cpu_ms_huge"] = median(freshOn);
+    state.counters["fresh_cpu_ms_small"] = median(freshOff);
+    state.counters["kept_cpu_ms_huge"] = median(keptOn);
+    state.counters["kept_cpu_ms_small"] = median(keptOff);
+    state.counters["fresh_small_over_huge"] = median(freshRatio);
+    state.counters["kept_small_over_huge"] = median(keptRatio);
+}
+BENCHMARK(BM_DenseCrfHugePages)
+    ->ArgsProduct({{10, 40}, {1}})
+    ->ArgNames({"K", "threads"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
