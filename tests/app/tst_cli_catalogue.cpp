@@ -244,6 +244,12 @@ private slots:
         writeMat<double>(at("potsdam_grey/imgs/a.mat").toStdString(), "img", MAT_C_DOUBLE,
                          MAT_T_DOUBLE, {4, 4}, std::vector<double>(16, 0.5));
         writeBytes(at("potsdam_grey/labelled_train.txt"), "a\n");
+        // The MAT 7.3 (HDF5) file that crashed libhdf5 inside matio (a fuzz finding).
+        writeBytes(at("potsdam_hdf5/imgs/a.mat"),
+                   readBytes(PRIMAPS_SOURCE_DIR
+                             "/fuzz/regressions/mat/v73-hdf5-crashes-in-mat-open.mat"));
+        QVERIFY(readBytes(at("potsdam_hdf5/imgs/a.mat")).rfind("MATLAB 7.3 MAT-file", 0) == 0);
+        writeBytes(at("potsdam_hdf5/labelled_train.txt"), "a\n");
 
         // a fitted run, and damaged copies of it
         const QStringList common = {
@@ -464,6 +470,8 @@ private slots:
         row("mat: variable missing", masksOn("potsdam3", "@/potsdam_var"), 1,
             "variable 'img': missing");
         row("mat: one channel", masksOn("potsdam3", "@/potsdam_grey"), 1, "expected at least 3");
+        row("mat: MAT 7.3 file crashing libhdf5", masksOn("potsdam3", "@/potsdam_hdf5"), 1,
+            "a.mat': MAT 7.3 (HDF5) file is corrupt: the HDF5 library crashed reading it");
 
         // label PNGs
         row("labels: ids out of range, strict",
