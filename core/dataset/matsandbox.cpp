@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <fstream>
 #include <matio.h>
+#include <mutex>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -320,6 +321,12 @@ cv::Mat readMat73Variable(const std::string& path, const std::string& variable,
     const std::string file = "'" + path + "'";
     const std::string where = file + ", variable '" + variable + "'";
     const std::string corrupt = file + ": MAT 7.3 (HDF5) file is corrupt: ";
+    // One reader child at a time per process: a dataset loaded by a pool of threads
+    // must not hold several children of up to the budget's largest variable each.
+    // It also keeps our other readers off the allocator while one forks, which the
+    // sanitizers' allocator of Clang 14 needs (it takes no lock around fork()).
+    static std::mutex oneChildAtATime;
+    const std::lock_guard<std::mutex> lock(oneChildAtATime);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
         throw Error(file + ": cannot read this MAT 7.3 (HDF5) file: no pipe to its reader "

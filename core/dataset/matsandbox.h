@@ -55,9 +55,9 @@ void readMatVariableForParent(const char* path, const char* variable, int replyF
 /// primaps::Error naming the file when the child crashes ("MAT 7.3 (HDF5) file is
 /// corrupt: the HDF5 library crashed reading it (...)"), takes too long (it is
 /// killed), sends a malformed reply, or refuses the file or the variable (the same
-/// messages as for a MAT 5 file). Thread-safe; the calling process may have other
-/// threads (the child uses only the thread that forked and calls only matio, HDF5
-/// and write()).
+/// messages as for a MAT 5 file). Thread-safe, one child at a time per process
+/// (callers wait); the calling process may have other threads (the child runs only
+/// the forking thread's copy and calls matio, HDF5, the shape check and write()).
 cv::Mat readMat73Variable(const std::string& path, const std::string& variable,
                           MatChildBody body = readMatVariableForParent,
                           double timeoutSeconds = 20.0);

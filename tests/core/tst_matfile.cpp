@@ -373,7 +373,7 @@ private slots:
         QCOMPARE(gt.at<double>(0, 1), 3.0);
         QCOMPARE(errorOf([&] { readMatVariable(path, "nope"); }),
                  "'" + path + "', variable 'nope': missing or unreadable");
-        // Reads from several threads at once, each with its own child.
+        // Reads from several threads at once (their children take turns).
         std::vector<std::thread> threads;
         std::atomic<int> good{0};
         for (int i = 0; i < 4; ++i)
