@@ -55,7 +55,10 @@ std::vector<ModelInfo> parseModelCatalog(const std::string& json, const std::str
                                              std::numeric_limits<std::int64_t>::max())
                                : 0;
             m.resize = jsonIntOr(entry, "resize", 320, "field 'resize'");
-            m.threshold = entry.value("threshold", 0.4f);
+            m.threshold = entry.contains("threshold")
+                              ? float(jsonNumber(entry.at("threshold"), "field 'threshold'", 0.0,
+                                                 1.0, true))
+                              : 0.4f;
             m.url = entry.at("url").get<std::string>();
             m.fileName = entry.value("file", std::string());
             if (m.fileName.empty())
@@ -64,7 +67,10 @@ std::vector<ModelInfo> parseModelCatalog(const std::string& json, const std::str
                                  ? jsonInteger(entry.at("expected_size"), "field 'expected_size'",
                                                0, std::numeric_limits<std::int64_t>::max())
                                  : 0;
-            m.sizeTolerance = entry.value("size_tolerance", 0.01);
+            m.sizeTolerance = entry.contains("size_tolerance")
+                                  ? jsonNumber(entry.at("size_tolerance"),
+                                               "field 'size_tolerance'", 0.0, 1.0)
+                                  : 0.01;
             m.source = entry.value("source", std::string());
         } catch (const std::exception& e) {
             throw Error("model catalogue '" + source + "': entry '" + label + "' is malformed (" +

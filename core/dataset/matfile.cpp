@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// readMatVariable() (dataset.h): Potsdam-3's MATLAB files through libmatio, after
-// matfilecheck.h made sure that matio allocates nothing the file does not back.
+// readMatVariable() (dataset.h): Potsdam-3's MATLAB files through libmatio. A MAT 5
+// file is read here after matfilecheck.h made sure that matio allocates nothing the
+// file does not back; a MAT 7.3 (HDF5) file in a child process (matsandbox.h).
 #include "dataset/dataset.h"
 
 #include "dataset/matfilecheck.h"
+#include "dataset/matsandbox.h"
 #include "image/imageio.h"
 #include "support/error.h"
 
@@ -33,27 +35,6 @@ int cvDepthOf(matio_classes c)
     default:
         return CV_64F;
     }
-}
-
-bool isNumeric(matio_classes c)
-{
-    return c >= MAT_C_DOUBLE && c <= MAT_C_UINT64;
-}
-
-// What readMatVariable() accepts, from a variable's info (no data read yet): a real
-// dense numeric array of rows x cols (x at most 4 channels) within the pixel budget.
-void checkShape(const matvar_t* var, const std::string& where)
-{
-    if (var->isComplex || !isNumeric(var->class_type))
-        throw Error(where + ": not a real dense numeric array");
-    if (var->rank < 2 || var->rank > 3 || !var->dims)
-        throw Error(where + ": expected a 2-D or 3-D array, got rank " + std::to_string(var->rank));
-    const std::size_t rows = var->dims[0], cols = var->dims[1];
-    const std::size_t channels = var->rank == 3 ? var->dims[2] : 1;
-    if (rows < 1 || cols < 1 || channels < 1 || channels > 4)
-        throw Error(where + ": unsupported shape");
-    checkPixelCount(std::int64_t(cols), std::int64_t(rows),
-                    where + ": " + std::to_string(cols) + "x" + std::to_string(rows) + " pixels");
 }
 
 // MATLAB stores column-major: element (y, x, c) at y + rows * (x + cols * c). Converts
@@ -101,6 +82,97 @@ template <typename Stored> void copyInto(const void* data, cv::Mat& out)
 
 } // namespace
 
+MatArrayShape matArrayShapeOf(const matvar_t* var)
+{
+    MatArrayShape shape;
+    shape.classType = std::int32_t(var->class_type);
+    shape.isComplex = var->isComplex ? 1 : 0;
+    shape.rank = std::int32_t(var->rank);
+    for (int i = 0; i < 3 && i < var->rank && var->dims; ++i)
+        shape.dims[i] = var->dims[i];
+    return shape;
+}
+
+void checkMatArrayShape(const MatArrayShape& shape, const std::string& where)
+{
+    if (shape.isComplex || matValueBytes(shape.classType) == 0)
+        throw Error(where + ": not a real dense numeric array");
+    if (shape.rank < 2 || shape.rank > 3)
+        throw Error(where + ": expected a 2-D or 3-D array, got rank " +
+                    std::to_string(shape.rank));
+    const std::uint64_t rows = shape.dims[0], cols = shape.dims[1];
+    const std::uint64_t channels = shape.rank == 3 ? shape.dims[2] : 1;
+    if (rows < 1 || cols < 1 || channels < 1 || channels > 4 || rows > INT64_MAX ||
+        cols > INT64_MAX)
+        throw Error(where + ": unsupported shape");
+    checkPixelCount(std::int64_t(cols), std::int64_t(rows),
+                    where + ": " + std::to_string(cols) + "x" + std::to_string(rows) + " pixels");
+}
+
+std::size_t matValueBytes(std::int32_t classType)
+{
+    switch (matio_classes(classType)) {
+    case MAT_C_DOUBLE:
+    case MAT_C_INT64:
+    case MAT_C_UINT64:
+        return 8;
+    case MAT_C_SINGLE:
+    case MAT_C_INT32:
+    case MAT_C_UINT32:
+        return 4;
+    case MAT_C_INT16:
+    case MAT_C_UINT16:
+        return 2;
+    case MAT_C_INT8:
+    case MAT_C_UINT8:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+cv::Mat matArrayToMat(const MatArrayShape& shape, const void* values)
+{
+    const int channels = shape.rank == 3 ? int(shape.dims[2]) : 1;
+    const auto cls = matio_classes(shape.classType);
+    cv::Mat out(int(shape.dims[0]), int(shape.dims[1]), CV_MAKETYPE(cvDepthOf(cls), channels));
+    switch (cls) {
+    case MAT_C_DOUBLE:
+        copyInto<double>(values, out);
+        break;
+    case MAT_C_SINGLE:
+        copyInto<float>(values, out);
+        break;
+    case MAT_C_INT8:
+        copyInto<std::int8_t>(values, out);
+        break;
+    case MAT_C_UINT8:
+        copyInto<std::uint8_t>(values, out);
+        break;
+    case MAT_C_INT16:
+        copyInto<std::int16_t>(values, out);
+        break;
+    case MAT_C_UINT16:
+        copyInto<std::uint16_t>(values, out);
+        break;
+    case MAT_C_INT32:
+        copyInto<std::int32_t>(values, out);
+        break;
+    case MAT_C_UINT32:
+        copyInto<std::uint32_t>(values, out);
+        break;
+    case MAT_C_INT64:
+        copyInto<std::int64_t>(values, out);
+        break;
+    case MAT_C_UINT64:
+        copyInto<std::uint64_t>(values, out);
+        break;
+    default:
+        throw Error("not a numeric array");
+    }
+    return out;
+}
+
 cv::Mat readMatVariable(const std::string& path, const std::string& variable)
 {
     std::error_code ec;
@@ -113,7 +185,8 @@ cv::Mat readMatVariable(const std::string& path, const std::string& variable)
     limits.maxInflatedBytes = std::uint64_t(budget.maxPixels) * 4 * 8 + (1u << 20);
     limits.why = "the most an image of the pixel budget (" + std::to_string(budget.maxPixels) +
                  " pixels) takes in 4 channels of 8-byte values, and 1 MiB; " + budget.howToRaise;
-    checkMatFileStructure(path, limits);
+    if (checkMatFileStructure(path, limits) == MatFileVersion::Mat73)
+        return readMat73Variable(path, variable); // HDF5 underneath: in a child process
 
     mat_t* mat = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
     if (!mat)
@@ -134,51 +207,14 @@ cv::Mat readMatVariable(const std::string& path, const std::string& variable)
         Free info{Mat_VarReadInfo(mat, variable.c_str())};
         if (!info.v)
             throw Error(where + ": missing or unreadable");
-        checkShape(info.v, where);
+        checkMatArrayShape(matArrayShapeOf(info.v), where);
     }
     Free read{Mat_VarRead(mat, variable.c_str())};
-    matvar_t* var = read.v;
-    if (!var || !var->data)
+    if (!read.v || !read.v->data)
         throw Error(where + ": missing or unreadable");
-    checkShape(var, where);
-    const int channels = var->rank == 3 ? int(var->dims[2]) : 1;
-    cv::Mat out(int(var->dims[0]), int(var->dims[1]),
-                CV_MAKETYPE(cvDepthOf(var->class_type), channels));
-    switch (var->class_type) {
-    case MAT_C_DOUBLE:
-        copyInto<double>(var->data, out);
-        break;
-    case MAT_C_SINGLE:
-        copyInto<float>(var->data, out);
-        break;
-    case MAT_C_INT8:
-        copyInto<std::int8_t>(var->data, out);
-        break;
-    case MAT_C_UINT8:
-        copyInto<std::uint8_t>(var->data, out);
-        break;
-    case MAT_C_INT16:
-        copyInto<std::int16_t>(var->data, out);
-        break;
-    case MAT_C_UINT16:
-        copyInto<std::uint16_t>(var->data, out);
-        break;
-    case MAT_C_INT32:
-        copyInto<std::int32_t>(var->data, out);
-        break;
-    case MAT_C_UINT32:
-        copyInto<std::uint32_t>(var->data, out);
-        break;
-    case MAT_C_INT64:
-        copyInto<std::int64_t>(var->data, out);
-        break;
-    case MAT_C_UINT64:
-        copyInto<std::uint64_t>(var->data, out);
-        break;
-    default:
-        throw Error(where + ": not a numeric array");
-    }
-    return out;
+    const MatArrayShape shape = matArrayShapeOf(read.v);
+    checkMatArrayShape(shape, where);
+    return matArrayToMat(shape, read.v->data);
 }
 
 } // namespace primaps

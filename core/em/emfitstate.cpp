@@ -22,6 +22,16 @@ json prototypesJson(const Prototypes& p)
         {"classes", p.classes}, {"dim", p.dim}, {"gain", p.gain}, {"direction", p.direction}};
 }
 
+// A value of the history: a number, or null, which is how a NaN loss was written
+// (nlohmann dumps NaN as null); shown as a gap by the fit monitor, never computed with.
+double historyNumber(const json& value, const char* what)
+{
+    if (value.is_null())
+        return std::numeric_limits<double>::quiet_NaN();
+    return jsonNumber(value, what, -std::numeric_limits<double>::max(),
+                      std::numeric_limits<double>::max());
+}
+
 // A state's "history": one [phase, epoch, step, loss, ema decay, labelled] per step.
 std::vector<EmStepInfo> historyFrom(const json& history)
 {
@@ -33,12 +43,19 @@ std::vector<EmStepInfo> historyFrom(const json& history)
         info.epoch = jsonInt(h.at(1), "a history entry's epoch");
         info.step = jsonInteger(h.at(2), "a history entry's step", 0,
                                 std::numeric_limits<std::int64_t>::max());
-        info.loss = h.at(3).get<double>();
-        info.emaDecay = h.at(4).get<double>();
-        info.labelledFraction = h.at(5).get<double>();
+        info.loss = historyNumber(h.at(3), "a history entry's loss");
+        info.emaDecay = historyNumber(h.at(4), "a history entry's EMA decay");
+        info.labelledFraction = historyNumber(h.at(5), "a history entry's labelled fraction");
         steps.push_back(info);
     }
     return steps;
+}
+
+// A float parameter of the state, compared with the fit's own: any float's value.
+float stateFloat(const json& value, const char* what)
+{
+    const double largest = double(std::numeric_limits<float>::max());
+    return float(jsonNumber(value, what, -largest, largest));
 }
 
 Prototypes prototypesFrom(const json& j)
@@ -46,8 +63,8 @@ Prototypes prototypesFrom(const json& j)
     Prototypes p;
     p.classes = jsonInt(j.at("classes"), "prototypes: 'classes'");
     p.dim = jsonInt(j.at("dim"), "prototypes: 'dim'");
-    p.gain = j.at("gain").get<std::vector<float>>();
-    p.direction = j.at("direction").get<std::vector<float>>();
+    p.gain = jsonFloats(j.at("gain"), "prototypes: 'gain'");
+    p.direction = jsonFloats(j.at("direction"), "prototypes: 'direction'");
     if (p.classes < 0 || p.dim < 0 || p.gain.size() != std::size_t(p.classes) ||
         p.direction.size() != std::size_t(p.classes) * std::size_t(p.dim))
         throw Error("prototypes: sizes do not match classes x dim");
@@ -119,14 +136,17 @@ void EmFit::restoreState(const std::string& text)
             p.at("classes") == mine.classes &&
             p.at("epochs") == mine.epochs && p.at("init_epochs") == mine.initEpochs &&
             p.at("batch_size") == mine.batchSize && p.at("seed") == mine.seed &&
-            p.at("learning_rate").get<float>() == mine.learningRate &&
-            p.at("ema_decay").get<float>() == mine.emaDecay && p.at("ema_every") == mine.emaEvery &&
-            p.at("focal_gamma").get<float>() == mine.focalGamma &&
+            stateFloat(p.at("learning_rate"), "'params.learning_rate'") == mine.learningRate &&
+            stateFloat(p.at("ema_decay"), "'params.ema_decay'") == mine.emaDecay &&
+            p.at("ema_every") == mine.emaEvery &&
+            stateFloat(p.at("focal_gamma"), "'params.focal_gamma'") == mine.focalGamma &&
             p.at("pca_images") == mine.pcaImages &&
             p.at("student_augmentation") == mine.studentAugmentation &&
             p.at("drop_last") == mine.dropLast &&
             // States written before the whitening existed fitted raw features.
-            p.value("whiten_ridge", 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
+            (p.contains("whiten_ridge")
+                 ? stateFloat(p.at("whiten_ridge"), "'params.whiten_ridge'")
+                 : 0.0f) == (d->whitens() ? mine.whitenRidge : 0.0f);
         if (!same)
             throw Error("the state was made with other fit parameters");
         const std::int64_t images =
@@ -148,18 +168,29 @@ void EmFit::restoreState(const std::string& text)
         restored.thetaR = prototypesFrom(s.at("theta_r"));
         restored.adamGain.step = jsonInteger(s.at("adam_gain").at("step"), "'adam_gain.step'", 0,
                                              std::numeric_limits<std::int64_t>::max());
-        restored.adamGain.m = s.at("adam_gain").at("m").get<std::vector<float>>();
-        restored.adamGain.v = s.at("adam_gain").at("v").get<std::vector<float>>();
+        restored.adamGain.m = jsonFloats(s.at("adam_gain").at("m"), "'adam_gain.m'");
+        restored.adamGain.v = jsonFloats(s.at("adam_gain").at("v"), "'adam_gain.v'");
         restored.adamDirection.step =
             jsonInteger(s.at("adam_direction").at("step"), "'adam_direction.step'", 0,
                         std::numeric_limits<std::int64_t>::max());
-        restored.adamDirection.m = s.at("adam_direction").at("m").get<std::vector<float>>();
-        restored.adamDirection.v = s.at("adam_direction").at("v").get<std::vector<float>>();
+        restored.adamDirection.m =
+            jsonFloats(s.at("adam_direction").at("m"), "'adam_direction.m'");
+        restored.adamDirection.v =
+            jsonFloats(s.at("adam_direction").at("v"), "'adam_direction.v'");
         restored.emSteps = jsonInteger(s.at("em_steps"), "'em_steps'", 0,
                                        std::numeric_limits<std::int64_t>::max());
         restored.emaCalls = jsonInteger(s.at("ema_calls"), "'ema_calls'", 0,
                                         std::numeric_limits<std::int64_t>::max());
-        restored.pseudoPixels = s.value("pseudo_pixels", std::vector<double>());
+        restored.pseudoPixels.clear();
+        if (s.contains("pseudo_pixels")) {
+            // Pixel counts per cluster (the robust protocol's re-seeding reads them).
+            const json& counts = s.at("pseudo_pixels");
+            if (!counts.is_array())
+                throw Error("'pseudo_pixels' is not an array");
+            for (const json& c : counts)
+                restored.pseudoPixels.push_back(jsonNumber(
+                    c, "'pseudo_pixels': an element", 0, std::numeric_limits<double>::max()));
+        }
         restored.reseeds = s.contains("reseeds")
                                ? jsonInteger(s.at("reseeds"), "'reseeds'", 0,
                                              std::numeric_limits<std::int64_t>::max())

@@ -38,12 +38,15 @@ AnnotationSet readPngFolder(const std::string& path, const std::vector<Interchan
             if (m.contains("classes") && m["classes"].is_array()) {
                 valueClasses.clear();
                 for (const auto& c : m["classes"])
-                    valueClasses.push_back({c.value("id", 0), c.value("value", 0),
+                    valueClasses.push_back({jsonIntOr(c, "id", 0, "a class's 'id'"),
+                                            jsonIntOr(c, "value", 0, "a class's 'value'"),
                                             c.value("name", std::string()), {}});
-                ignore = m.value("ignore_value", ignoreValue);
+                ignore = jsonIntOr(m, "ignore_value", ignoreValue, "'ignore_value'");
             }
         } catch (const nlohmann::json::exception& e) {
             throw Error("'" + manifest.string() + "': not an export manifest (" + e.what() + ")");
+        } catch (const Error& e) {
+            throw Error("'" + manifest.string() + "': " + e.what());
         }
         if (fs::is_directory(root / "labels", ec))
             root /= "labels";

@@ -64,7 +64,12 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         run.dataset.kind = datasetKindFromString(j.at("dataset").get<std::string>());
         run.dataset.root = j.at("root").get<std::string>();
         run.dataset.split = j.value("split", std::string());
-        run.dataset.holdout = j.value("holdout", 0.0);
+        // 0: no hold-out (runs written before it existed have none); otherwise
+        // what --holdout accepts.
+        run.dataset.holdout =
+            j.contains("holdout") && !(j.at("holdout").is_number() && j.at("holdout") == 0)
+                ? jsonNumber(j.at("holdout"), "field 'holdout'", 0.0, 1.0, true, true)
+                : 0.0;
         FitRunSettings& s = run.settings;
         // "clusters" (the prototypes) may exceed "classes" (the dataset's); runs
         // written before over-clustering have only "classes", and both were equal.
@@ -78,7 +83,8 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
                                jsonIntOr(j, "backbone_version", 0, "field 'backbone_version'"));
         s.weights = j.value("weights", std::string());
         s.resolution = jsonInt(j.at("resolution"), "field 'resolution'");
-        s.threshold = j.at("threshold").get<float>();
+        // Floating-point settings in the ranges `primaps fit` accepts for them.
+        s.threshold = float(jsonNumber(j.at("threshold"), "field 'threshold'", 0.0, 1.0, true));
         s.maskCrf = j.value("mask_crf", true);
         s.cacheDir = j.value("cache", std::string());
         s.runDir = runDir;
@@ -91,12 +97,16 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
         const json& seed = j.at("seed");
         s.em.seed = seed.is_string() ? std::stoull(seed.get<std::string>())
                                      : jsonUnsigned64(seed, "field 'seed'");
-        s.em.learningRate = j.at("learning_rate").get<float>();
-        s.em.emaDecay = j.at("ema_decay").get<float>();
+        s.em.learningRate =
+            float(jsonNumber(j.at("learning_rate"), "field 'learning_rate'", 0.0, 1e3, true));
+        s.em.emaDecay = float(jsonNumber(j.at("ema_decay"), "field 'ema_decay'", 0.0, 1.0));
         s.em.emaEvery = jsonInt(j.at("ema_every"), "field 'ema_every'");
         s.em.pcaImages = jsonIntOr(j, "pca_images", s.em.pcaImages, "field 'pca_images'");
         // Runs written before the robust protocol whitened fitted raw features.
-        s.em.whitenRidge = j.value("whiten_ridge", 0.0f);
+        s.em.whitenRidge =
+            j.contains("whiten_ridge")
+                ? float(jsonNumber(j.at("whiten_ridge"), "field 'whiten_ridge'", 0.0, 1e3))
+                : 0.0f;
         s.em.studentAugmentation = j.value("student_augmentation", false);
         const int views = jsonIntOr(j, "student_views", 0, "field 'student_views'");
         s.studentViews = views > 0 ? views : 1;

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace primaps {
 
@@ -81,12 +82,20 @@ public:
             fail(field, "is out of range");
         }
     }
-    double number(const json& o, const std::string& key, const std::string& field) const
+    /// A number in [lo, hi], checked before any conversion (float(1e300) is undefined).
+    double number(const json& o, const std::string& key, const std::string& field, double lo,
+                  double hi) const
     {
         const json& v = at(o, key, field);
         if (!v.is_number())
             fail(field, "must be a number");
-        return v.get<double>();
+        const double d = v.get<double>();
+        if (!(d >= lo && d <= hi)) {
+            std::ostringstream range;
+            range << "must be in [" << lo << ", " << hi << "]";
+            fail(field, range.str());
+        }
+        return d;
     }
     /// A file or folder name: a string without control characters. A NUL would cut
     /// the name short where the operating system reads it (another file than the one
@@ -229,9 +238,7 @@ Project projectFromJson(const json& o, const std::string& projectPath)
     p.parameters.resolution = r.integer(params, "resolution", "parameters.resolution");
     if (p.parameters.resolution < 0 || p.parameters.resolution > 8192)
         r.fail("parameters.resolution", "must be in [0, 8192]");
-    p.parameters.threshold = float(r.number(params, "threshold", "parameters.threshold"));
-    if (!(p.parameters.threshold >= 0.0f && p.parameters.threshold <= 1.0f))
-        r.fail("parameters.threshold", "must be in [0, 1]");
+    p.parameters.threshold = float(r.number(params, "threshold", "parameters.threshold", 0, 1));
     p.parameters.maskCrf = r.boolean(params, "mask_crf", "parameters.mask_crf");
     p.parameters.theta = r.string(params, "theta", "parameters.theta");
     if (p.parameters.theta != "m" && p.parameters.theta != "r")

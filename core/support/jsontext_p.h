@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,41 @@ std::vector<T> jsonIntegers(const nlohmann::json& value, const std::string& what
     for (const nlohmann::json& element : value)
         out.push_back(T(jsonInteger(element, what, std::int64_t(std::numeric_limits<T>::min()),
                                     std::int64_t(std::numeric_limits<T>::max()))));
+    return out;
+}
+
+/// `value` as a number from lo to hi, an end excluded when asked; throws
+/// primaps::Error "<what> is not a number in [lo, hi]" (brackets as the range is)
+/// otherwise: a string, null, true, a value beyond the range. Parsed JSON numbers
+/// are finite (nlohmann refuses 1e999), but get<float>() converts 1e300 with
+/// undefined behaviour, and a negative rate or a threshold of 7 is nonsense that a
+/// computation would not notice: untrusted floating-point fields are read through
+/// this, with the range the command line accepts for the same setting.
+inline double jsonNumber(const nlohmann::json& value, const std::string& what, double lo,
+                         double hi, bool excludeLo = false, bool excludeHi = false)
+{
+    const double v = value.is_number() ? value.get<double>() : std::nan("");
+    const bool ok = std::isfinite(v) && (excludeLo ? v > lo : v >= lo) &&
+                    (excludeHi ? v < hi : v <= hi);
+    if (!ok) {
+        std::ostringstream range;
+        range << (excludeLo ? '(' : '[') << lo << ", " << hi << (excludeHi ? ')' : ']');
+        throw Error(what + " is not a number in " + range.str());
+    }
+    return v;
+}
+
+/// An array of numbers within the range of float (prototypes, optimiser moments);
+/// throws primaps::Error "<what> ..." for anything else.
+inline std::vector<float> jsonFloats(const nlohmann::json& value, const std::string& what)
+{
+    if (!value.is_array())
+        throw Error(what + " is not an array");
+    std::vector<float> out;
+    out.reserve(value.size());
+    const double largest = double(std::numeric_limits<float>::max());
+    for (const nlohmann::json& element : value)
+        out.push_back(float(jsonNumber(element, what + ": an element", -largest, largest)));
     return out;
 }
 

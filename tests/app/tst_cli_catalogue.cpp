@@ -16,6 +16,7 @@
 
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <QCryptographicHash>
 #include <QDirIterator>
@@ -244,6 +245,12 @@ private slots:
         writeMat<double>(at("potsdam_grey/imgs/a.mat").toStdString(), "img", MAT_C_DOUBLE,
                          MAT_T_DOUBLE, {4, 4}, std::vector<double>(16, 0.5));
         writeBytes(at("potsdam_grey/labelled_train.txt"), "a\n");
+        // The MAT 7.3 (HDF5) file that crashed libhdf5 inside matio (a fuzz finding).
+        writeBytes(at("potsdam_hdf5/imgs/a.mat"),
+                   readBytes(PRIMAPS_SOURCE_DIR
+                             "/fuzz/regressions/mat/v73-hdf5-crashes-in-mat-open.mat"));
+        QVERIFY(readBytes(at("potsdam_hdf5/imgs/a.mat")).rfind("MATLAB 7.3 MAT-file", 0) == 0);
+        writeBytes(at("potsdam_hdf5/labelled_train.txt"), "a\n");
 
         // a fitted run, and damaged copies of it
         const QStringList common = {
@@ -270,6 +277,28 @@ private slots:
         QVERIFY(complete != std::string::npos);
         unfinished.replace(complete, 16, "\"complete\": false");
         writeBytes(at("unfinished/run.json"), unfinished);
+        // run.json and theta_m.json with one floating-point field set to `value`
+        const nlohmann::json runJson = nlohmann::json::parse(readBytes(at("run/run.json")));
+        auto runVariant = [&](const char* name, const char* key, const nlohmann::json& value) {
+            nlohmann::json j = runJson;
+            j[key] = value;
+            writeBytes(at(QString(name) + "/run.json"), j.dump(2));
+        };
+        runVariant("lrnegative", "learning_rate", -0.5);
+        runVariant("threshold1e300", "threshold", 1e300);
+        runVariant("emastring", "ema_decay", "fast");
+        runVariant("holdout1.5", "holdout", 1.5);
+        runVariant("ridgenull", "whiten_ridge", nullptr);
+        const nlohmann::json theta = nlohmann::json::parse(readBytes(at("run/theta_m.json")));
+        auto thetaVariant = [&](const char* name, const char* key, const nlohmann::json& value) {
+            nlohmann::json t = theta;
+            QVERIFY(t[key].is_array() && !t[key].empty());
+            t[key][0] = value;
+            writeBytes(at(QString(name) + "/run.json"), readBytes(at("run/run.json")));
+            writeBytes(at(QString(name) + "/theta_m.json"), t.dump());
+        };
+        thetaVariant("gain1e300", "gain", 1e300);
+        thetaVariant("directionstring", "direction", "x");
 
         // studio project files (*.primaps): one good project over the fixtures above,
         // and damaged or hostile variants of its text
@@ -313,6 +342,13 @@ private slots:
         variant("newline.primaps", run, "\"run\": \"run\\nprimaps: all is well\"");
         variant("longname.primaps", image, "\"" + std::string(5000, 'a') + ".png\"");
         QDir().mkpath(at("proj/folder.primaps"));
+        auto thresholdVariant = [&](const char* name, const nlohmann::json& value) {
+            nlohmann::json j = nlohmann::json::parse(projectText);
+            j["parameters"]["threshold"] = value;
+            writeBytes(at(QString("proj/") + name), j.dump(2));
+        };
+        thresholdVariant("threshold1e300.primaps", 1e300);
+        thresholdVariant("thresholdstring.primaps", "high");
         {
             // 17 MB, sparse, under scratch/ so that the snapshots skip it
             QDir().mkpath(at("scratch"));
@@ -464,6 +500,8 @@ private slots:
         row("mat: variable missing", masksOn("potsdam3", "@/potsdam_var"), 1,
             "variable 'img': missing");
         row("mat: one channel", masksOn("potsdam3", "@/potsdam_grey"), 1, "expected at least 3");
+        row("mat: MAT 7.3 file crashing libhdf5", masksOn("potsdam3", "@/potsdam_hdf5"), 1,
+            "a.mat': MAT 7.3 (HDF5) file is corrupt: the HDF5 library crashed reading it");
 
         // label PNGs
         row("labels: ids out of range, strict",
@@ -489,6 +527,24 @@ private slots:
         row("run: no prototypes", QStringList{"eval", "--run", "@/notheta"}, 2, "theta_m.json");
         row("run: damaged prototypes", QStringList{"eval", "--run", "@/badtheta"}, 2,
             "theta_m.json");
+        // floating-point fields: the ranges `primaps fit` accepts for the same settings
+        row("run: negative learning rate", QStringList{"eval", "--run", "@/lrnegative"}, 2,
+            "run.json': field 'learning_rate' is not a number in (0, 1000]");
+        row("run: threshold 1e300", QStringList{"eval", "--run", "@/threshold1e300"}, 2,
+            "run.json': field 'threshold' is not a number in (0, 1]");
+        row("run: EMA decay a string", QStringList{"eval", "--run", "@/emastring"}, 2,
+            "run.json': field 'ema_decay' is not a number in [0, 1]");
+        row("run: hold-out 1.5", QStringList{"eval", "--run", "@/holdout1.5"}, 2,
+            "run.json': field 'holdout' is not a number in (0, 1)");
+        row("run: whitening ridge null", QStringList{"eval", "--run", "@/ridgenull"}, 2,
+            "run.json': field 'whiten_ridge' is not a number in [0, 1000]");
+        row("run: prototype gain 1e300", QStringList{"eval", "--run", "@/gain1e300"}, 2,
+            "theta_m.json': prototypes: 'gain': an element is not a number in "
+            "[-3.40282e+38, 3.40282e+38]");
+        row("run: prototype direction a string", QStringList{"eval", "--run", "@/directionstring"},
+            2,
+            "theta_m.json': prototypes: 'direction': an element is not a number in "
+            "[-3.40282e+38, 3.40282e+38]");
         row("run: export from a missing run",
             QStringList{"export", "--run", "@/nowhere", "--out", "@/export"}, 2, "holds no fit");
         row("run: merge of a non-partial", QStringList{"eval", "--merge", "@/eval.json"}, 2,
@@ -499,6 +555,10 @@ private slots:
         const QStringList proj = {"project"};
         row("project: all there", proj + QStringList{"@/proj/good.primaps"}, 0,
             "every file it names is there");
+        row("project: threshold 1e300", proj + QStringList{"@/proj/threshold1e300.primaps"}, 2,
+            "threshold1e300.primaps': field 'parameters.threshold' must be in [0, 1]");
+        row("project: threshold a string", proj + QStringList{"@/proj/thresholdstring.primaps"},
+            2, "thresholdstring.primaps': field 'parameters.threshold' must be a number");
         row("project: truncated", proj + QStringList{"@/proj/truncated.primaps"}, 2,
             "truncated.primaps': not JSON");
         row("project: empty file", proj + QStringList{"@/proj/empty.primaps"}, 2,

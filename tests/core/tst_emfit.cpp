@@ -507,6 +507,30 @@ private slots:
         state["order"] = {0, "1"};
         EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
                                 "'order' is not a whole number from 0 to 4294967295");
+        // Floating-point fields: beyond float, a string, a negative pixel count, a
+        // history value that is text. A null loss is how a NaN was written: kept as NaN.
+        state = nlohmann::json::parse(ok.saveState());
+        state["params"]["learning_rate"] = 1e300;
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "cannot restore the EM state: 'params.learning_rate' is not a "
+                                "number in [-3.40282e+38, 3.40282e+38]");
+        state = nlohmann::json::parse(ok.saveState());
+        state["adam_direction"]["v"] = {0.5, "x"};
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "'adam_direction.v': an element is not a number in");
+        state = nlohmann::json::parse(ok.saveState());
+        state["pseudo_pixels"] = {3.0, -1.0};
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "'pseudo_pixels': an element is not a number in [0, 1.79769e+308]");
+        state = nlohmann::json::parse(ok.saveState());
+        state["history"] = nlohmann::json::array({nlohmann::json::array({1, 0, 1, "low", -1, 0.5})});
+        EXPECT_ERROR_CONTAINING(ok.restoreState(state.dump()),
+                                "a history entry's loss is not a number in");
+        state["history"][0][3] = nullptr;
+        const std::vector<EmStepInfo> history = emHistoryFromState(state.dump());
+        QCOMPARE(history.size(), std::size_t(1));
+        QVERIFY(std::isnan(history[0].loss));
+        QCOMPARE(history[0].labelledFraction, 0.5);
     }
 
     void predictionsAndFlipAveraging()

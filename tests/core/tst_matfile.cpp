@@ -4,13 +4,18 @@
 // refuses what would make matio allocate more than the file backs, valid files read.
 #include "dataset/dataset.h"
 #include "dataset/matfilecheck.h"
+#include "dataset/matsandbox.h"
 #include "image/imageio.h"
 #include "matfixture.h"
 #include "support/error.h"
 #include "testsupport.h"
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <sys/resource.h>
@@ -93,6 +98,46 @@ public:
 private:
     bool big_;
 };
+
+std::string readAll(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Bodies for the MAT 7.3 reader's child: what the parent must survive.
+void crashingChild(const char*, const char*, int)
+{
+    std::raise(SIGSEGV);
+}
+void abortingChild(const char*, const char*, int)
+{
+    std::abort();
+}
+void hangingChild(const char*, const char*, int)
+{
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+}
+void garbageChild(const char*, const char*, int fd)
+{
+    const char text[] = "not a reply, just some text that is long enough for one";
+    (void)!::write(fd, text, sizeof text);
+}
+void silentChild(const char*, const char*, int) {}
+// A reply that announces 2 x 2 doubles, then only one of them: the real body's
+// header (from a real file), cut.
+void shortValuesChild(const char* path, const char* variable, int fd)
+{
+    int inner[2];
+    if (::pipe(inner) != 0)
+        _exit(3);
+    readMatVariableForParent(path, variable, inner[1]);
+    ::close(inner[1]);
+    char buffer[4096];
+    const ssize_t n = ::read(inner[0], buffer, sizeof buffer);
+    if (n > 8)
+        (void)!::write(fd, buffer, std::size_t(n - 8));
+}
 
 // The pixel budget of the process, restored at the end of a test.
 struct BudgetScope
@@ -288,6 +333,130 @@ private slots:
                      "variables inflate to more than 1368576 bytes, the most an image of "
                      "the pixel budget (10000 pixels) takes in 4 channels of 8-byte values, "
                      "and 1 MiB; raise the pixel budget to accept it");
+    }
+
+    // ---- MAT 7.3: HDF5 files, read in a child process (dataset/matsandbox.h) ----
+
+    std::string mat73(const std::string& name)
+    {
+        const std::string path = (fs::path(dir_.path().toStdString()) / name).string();
+        fs::remove(path);
+        mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT73);
+        if (!mat)
+            return {};
+        std::vector<std::uint8_t> img(2 * 3 * 3);
+        for (std::size_t i = 0; i < img.size(); ++i)
+            img[i] = std::uint8_t(i); // column-major: (y, x, c) = y + 2 x + 6 c
+        std::vector<double> gt = {1, 2, 3, 4};
+        std::size_t imgDims[3] = {2, 3, 3}, gtDims[2] = {2, 2};
+        matvar_t* a = Mat_VarCreate("img", MAT_C_UINT8, MAT_T_UINT8, 3, imgDims, img.data(), 0);
+        matvar_t* b = Mat_VarCreate("gt", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, gtDims, gt.data(), 0);
+        const bool ok = a && b && Mat_VarWrite(mat, a, MAT_COMPRESSION_NONE) == 0 &&
+                        Mat_VarWrite(mat, b, MAT_COMPRESSION_NONE) == 0;
+        Mat_VarFree(a);
+        Mat_VarFree(b);
+        Mat_Close(mat);
+        return ok ? path : std::string();
+    }
+
+    void mat73FilesRead()
+    {
+        const std::string path = mat73("v73.mat");
+        if (path.empty())
+            QSKIP("this matio has no MAT 7.3 (HDF5) support");
+        const cv::Mat img = readMatVariable(path, "img");
+        QCOMPARE(img.type(), CV_8UC3);
+        QCOMPARE(img.size(), cv::Size(3, 2));
+        QCOMPARE(img.at<cv::Vec3b>(1, 2), cv::Vec3b(5, 11, 17));
+        const cv::Mat gt = readMatVariable(path, "gt");
+        QCOMPARE(gt.type(), CV_64FC1);
+        QCOMPARE(gt.at<double>(0, 1), 3.0);
+        QCOMPARE(errorOf([&] { readMatVariable(path, "nope"); }),
+                 "'" + path + "', variable 'nope': missing or unreadable");
+        // Reads from several threads at once (their children take turns).
+        std::vector<std::thread> threads;
+        std::atomic<int> good{0};
+        for (int i = 0; i < 4; ++i)
+            threads.emplace_back([&] {
+                if (readMatVariable(path, "img").at<cv::Vec3b>(1, 2) == cv::Vec3b(5, 11, 17))
+                    ++good;
+            });
+        for (std::thread& t : threads)
+            t.join();
+        QCOMPARE(good.load(), 4);
+    }
+
+    void mat73VariableBeyondThePixelBudgetRefused()
+    {
+        const std::string path = mat73("v73-budget.mat");
+        if (path.empty())
+            QSKIP("this matio has no MAT 7.3 (HDF5) support");
+        const BudgetScope budget(5);
+        const std::string error = errorOf([&] { readMatVariable(path, "img"); });
+        QVERIFY2(error.rfind("'" + path + "', variable 'img': 3x2 pixels", 0) == 0, error.c_str());
+        QVERIFY2(error.find("more than the pixel budget") != std::string::npos, error.c_str());
+    }
+
+    // The fuzz finding: libhdf5 dereferenced a null pointer inside Mat_Open. Now the
+    // child dies, the test process reports it, and the file is untouched.
+    void mat73FileCrashingHdf5IsAnError()
+    {
+        const std::string kept =
+            PRIMAPS_SOURCE_DIR "/fuzz/regressions/mat/v73-hdf5-crashes-in-mat-open.mat";
+        const std::string path = write("crash.mat", readAll(kept));
+        for (const char* variable : {"img", "gt"})
+            QCOMPARE(errorOf([&] { readMatVariable(path, variable); }),
+                     "'" + path +
+                         "': MAT 7.3 (HDF5) file is corrupt: the HDF5 library crashed reading "
+                         "it (killed by SIGSEGV, a segmentation fault)");
+        QCOMPARE(readAll(path), readAll(kept));
+    }
+
+    void mat73ChildFailuresAreErrors_data()
+    {
+        QTest::addColumn<void*>("body");
+        QTest::addColumn<std::string>("message"); // what follows "'<path>': "
+        auto row = [](const char* name, MatChildBody body, const std::string& message) {
+            QTest::newRow(name) << reinterpret_cast<void*>(body) << message;
+        };
+        const std::string crashed =
+            "MAT 7.3 (HDF5) file is corrupt: the HDF5 library crashed reading it (";
+        row("segmentation fault", crashingChild, crashed + "killed by SIGSEGV, a segmentation fault)");
+        row("abort", abortingChild, crashed + "killed by SIGABRT, an abort)");
+        row("garbage", garbageChild,
+            "cannot read this MAT 7.3 (HDF5) file: its reader process sent a malformed reply "
+            "(not a reply)");
+        row("no reply", silentChild,
+            "cannot read this MAT 7.3 (HDF5) file: its reader process sent a malformed reply "
+            "(no complete reply)");
+        row("values cut", shortValuesChild,
+            "cannot read this MAT 7.3 (HDF5) file: its reader process sent a malformed reply "
+            "(fewer values than announced)");
+    }
+    void mat73ChildFailuresAreErrors()
+    {
+        QFETCH(void*, body);
+        QFETCH(std::string, message);
+        const std::string path = mat73("v73-child.mat");
+        if (path.empty())
+            QSKIP("this matio has no MAT 7.3 (HDF5) support");
+        QCOMPARE(errorOf([&] {
+                     readMat73Variable(path, "gt", reinterpret_cast<MatChildBody>(body));
+                 }),
+                 "'" + path + "': " + message);
+    }
+
+    void mat73ChildThatHangsIsStopped()
+    {
+        const std::string path = write("v73-hang.mat", "stands in for a MAT 7.3 file");
+        const auto start = std::chrono::steady_clock::now();
+        QCOMPARE(errorOf([&] { readMat73Variable(path, "img", hangingChild, 1.0); }),
+                 "'" + path +
+                     "': MAT 7.3 (HDF5) file is corrupt or too slow to read: the HDF5 library "
+                     "did not finish reading it within the time allowed (1 s and 1 s per 32 MB "
+                     "of the variable); it was stopped");
+        // Stopped at its deadline, not after the child's 60 s.
+        QVERIFY(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
     }
 
     void variableBeyondThePixelBudgetRefusedBeforeItsData()

@@ -346,6 +346,17 @@ private slots:
         EXPECT_ERROR_CONTAINING(parseModelCatalog("{", "x.json"), std::string("not valid JSON"));
         EXPECT_ERROR_CONTAINING(parseModelCatalog(R"({"models": [{"name": "a"}]})", "x.json"),
                                 std::string("entry 'a' is malformed"));
+        const std::string entry = R"({"models": [{"name": "a", "family": "dino", )"
+                                  R"("architecture": "vit_small", "patch_size": 8, "dim": 384, )"
+                                  R"("url": "https://example.org/a.pth", )";
+        EXPECT_ERROR_CONTAINING(parseModelCatalog(entry + R"("threshold": 1e300}]})", "x.json"),
+                                std::string("entry 'a' is malformed (field 'threshold' is not a "
+                                            "number in (0, 1])"));
+        EXPECT_ERROR_CONTAINING(
+            parseModelCatalog(entry + R"("size_tolerance": "1%"}]})", "x.json"),
+            std::string("entry 'a' is malformed (field 'size_tolerance' is not a number in [0, 1])"));
+        QCOMPARE(parseModelCatalog(entry + R"("threshold": 0.3}]})", "x.json").at(0).threshold,
+                 0.3f);
     }
 
     void findsWeightsOrSaysWhereToGetThem()
