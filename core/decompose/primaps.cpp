@@ -36,28 +36,57 @@ const char* toString(StopReason reason)
 
 namespace {
 
+// A matrix for the probes below: a scalar tail, a zero column, values of both signs.
+std::vector<float> probeMatrix(int c, int n)
+{
+    std::vector<float> values(std::size_t(c) * n);
+    std::uint32_t state = 12345;
+    for (float& v : values) {
+        state = state * 1664525u + 1013904223u;
+        v = float(int(state >> 8) - (1 << 23)) * 0x1p-17f;
+    }
+    for (int k = 0; k < c; ++k)
+        values[std::size_t(k) * n + 3] = 0.0f;
+    return values;
+}
+
 // Whether detail::unitColumns() rounds as LibTorch does in this process. LibTorch
 // picks its kernels at run time (the processor, ATEN_CPU_CAPABILITY); its plain
-// kernel does not fuse the multiply-adds. So ask once, on a matrix with a scalar
-// tail and a zero column, and fall back to LibTorch when the bits differ.
+// kernel does not fuse the multiply-adds. So ask once and fall back to LibTorch
+// when the bits differ.
 bool unitColumnsAgreeWithLibTorch()
 {
     static const bool agree = [] {
         if (!detail::unitColumnsVectorised())
             return false;
         const int c = 37, n = 75;
-        std::vector<float> values(std::size_t(c) * n);
-        std::uint32_t state = 12345;
-        for (float& v : values) {
-            state = state * 1664525u + 1013904223u;
-            v = float(int(state >> 8) - (1 << 23)) * 0x1p-17f;
-        }
-        for (int k = 0; k < c; ++k)
-            values[std::size_t(k) * n + 3] = 0.0f;
+        std::vector<float> values = probeMatrix(c, n);
         const at::Tensor raw = at::from_blob(values.data(), {c, n}, at::kFloat);
         const at::Tensor expected = (raw / raw.norm(2, {0}, true).clamp_min(1e-12)).contiguous();
         std::vector<float> out(values.size());
         detail::unitColumns(values.data(), c, n, out.data());
+        return std::equal(out.begin(), out.end(), expected.data_ptr<float>());
+    }();
+    return agree;
+}
+
+// The same question for detail::similarityToColumns() and the BLAS's 1 x c by c x n
+// product (OpenBLAS here), on a width of whole 32-column blocks.
+bool similarityAgreesWithBlas()
+{
+    static const bool agree = [] {
+        if (!detail::unitColumnsVectorised())
+            return false;
+        const int c = 37, n = 96;
+        std::vector<float> values = probeMatrix(c, n);
+        std::vector<float> v = probeMatrix(1, c);
+        const at::Tensor expected =
+            at::mm(at::from_blob(v.data(), {1, c}, at::kFloat),
+                   at::from_blob(values.data(), {c, n}, at::kFloat))
+                .contiguous();
+        std::vector<float> out(static_cast<std::size_t>(n));
+        const std::vector<unsigned char> all(static_cast<std::size_t>(n), 1);
+        detail::similarityToColumns(values.data(), c, n, v.data(), all.data(), out.data());
         return std::equal(out.begin(), out.end(), expected.data_ptr<float>());
     }();
     return agree;
@@ -70,7 +99,8 @@ struct PrimapsDecomposer::Impl
     PrimapsTrace trace;
     int n = 0;             // positions
     int c = 0;             // channels
-    at::Tensor normalised; // c x n float: F.normalize(features, dim = 0)
+    at::Tensor normalised; // c x n float: F.normalize(features, dim = 0), contiguous
+    bool vectorSimilarity = false; // detail::similarityToColumns, not LibTorch's product
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
     // iteration reads only what is left.
@@ -141,6 +171,7 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     // The input is only read.
     const at::Tensor raw =
         at::from_blob(const_cast<float*>(features.values.data()), {d->c, d->n}, at::kFloat);
+    d->vectorSimilarity = similarityAgreesWithBlas();
     if (unitColumnsAgreeWithLibTorch()) {
         d->normalised = at::empty({d->c, d->n}, at::kFloat);
         detail::unitColumns(features.values.data(), d->c, d->n, d->normalised.data_ptr<float>());
@@ -257,10 +288,18 @@ const PrimapsIteration* PrimapsDecomposer::step()
         it.principalDirection[std::size_t(k)] = float(sign * top.vector[std::size_t(k)]);
 
     // 2b. Cosine similarity of every position to v; 0 outside `remaining`.
+    // With the vector kernels (see the constructor) only the remaining positions are
+    // computed, each as LibTorch's product rounds it on this processor.
     auto similarityTo = [&](const float* direction) {
+        std::vector<float> out(static_cast<std::size_t>(s.n));
+        if (s.vectorSimilarity) {
+            detail::similarityToColumns(s.normalised.data_ptr<float>(), s.c, s.n, direction,
+                                        s.remaining.data(), out.data());
+            return out;
+        }
         const at::Tensor v = at::from_blob(const_cast<float*>(direction), {1, s.c}, at::kFloat);
         const at::Tensor sim = at::mm(v, s.normalised).contiguous();
-        std::vector<float> out(sim.data_ptr<float>(), sim.data_ptr<float>() + s.n);
+        std::copy_n(sim.data_ptr<float>(), s.n, out.begin());
         for (int i = 0; i < s.n; ++i)
             if (!s.remaining[std::size_t(i)])
                 out[std::size_t(i)] = 0.0f;
@@ -273,8 +312,11 @@ const PrimapsIteration* PrimapsDecomposer::step()
     // similarity is negative (exactly as the reference behaves).
     it.seedIndex =
         int(std::max_element(it.similarity.begin(), it.similarity.end()) - it.similarity.begin());
-    const at::Tensor seed = s.normalised.select(1, it.seedIndex).contiguous();
-    it.refinedSimilarity = similarityTo(seed.data_ptr<float>());
+    std::vector<float> seed(static_cast<std::size_t>(s.c));
+    const float* normalised = s.normalised.data_ptr<float>();
+    for (int k = 0; k < s.c; ++k)
+        seed[std::size_t(k)] = normalised[std::size_t(k) * s.n + std::size_t(it.seedIndex)];
+    it.refinedSimilarity = similarityTo(seed.data());
 
     // 2d. Threshold relative to the maximum, then scale the maximum to 1.
     it.refinedMax = *std::max_element(it.refinedSimilarity.begin(), it.refinedSimilarity.end());

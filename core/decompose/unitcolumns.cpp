@@ -77,9 +77,68 @@ __attribute__((target("avx2,fma"))) void unitColumnsAvx2(const float* values, in
     }
 }
 
+// Columns [i, i + 8 * Vectors): each lane is the chain acc = fma(v[k], x[k], acc).
+template <int Vectors>
+__attribute__((target("avx2,fma"))) void similarityBlock(const float* columns, int c, int n,
+                                                         const float* v, int i, float* out)
+{
+    __m256 acc[Vectors];
+    for (int j = 0; j < Vectors; ++j)
+        acc[j] = _mm256_setzero_ps();
+    for (int k = 0; k < c; ++k) {
+        const __m256 vk = _mm256_set1_ps(v[k]);
+        const float* row = columns + std::size_t(k) * n + i;
+        for (int j = 0; j < Vectors; ++j)
+            acc[j] = _mm256_fmadd_ps(vk, _mm256_loadu_ps(row + 8 * j), acc[j]);
+    }
+    for (int j = 0; j < Vectors; ++j)
+        _mm256_storeu_ps(out + i + 8 * j, acc[j]);
+}
+
+__attribute__((target("avx2,fma"))) void similarityAvx2(const float* columns, int c, int n,
+                                                        const float* v,
+                                                        const unsigned char* include, float* out)
+{
+    auto any = [&](int begin, int end) {
+        for (int i = begin; i < end; ++i)
+            if (include[i])
+                return true;
+        return false;
+    };
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        if (any(i, i + 32))
+            similarityBlock<4>(columns, c, n, v, i, out);
+        else
+            std::fill(out + i, out + i + 32, 0.0f);
+    }
+    for (; i + 8 <= n; i += 8)
+        similarityBlock<1>(columns, c, n, v, i, out);
+    for (; i < n; ++i) {
+        float acc = 0.0f;
+        for (int k = 0; k < c; ++k)
+            acc = std::fma(v[k], columns[std::size_t(k) * n + i], acc);
+        out[i] = acc;
+    }
+    for (i = 0; i < n; ++i)
+        if (!include[i])
+            out[i] = 0.0f;
+}
+
 } // namespace
 
 #endif
+
+void similarityToColumns(const float* columns, int c, int n, const float* v,
+                         const unsigned char* include, float* out)
+{
+#ifdef PRIMAPS_UNIT_COLUMNS_AVX2
+    if (c > 0 && n > 0)
+        similarityAvx2(columns, c, n, v, include, out);
+#else
+    (void)columns, (void)c, (void)n, (void)v, (void)include, (void)out;
+#endif
+}
 
 bool unitColumnsVectorised()
 {
