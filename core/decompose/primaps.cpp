@@ -86,7 +86,8 @@ bool similarityAgreesWithBlas()
                 .contiguous();
         std::vector<float> out(static_cast<std::size_t>(n));
         const std::vector<unsigned char> all(static_cast<std::size_t>(n), 1);
-        detail::similarityToColumns(values.data(), c, n, v.data(), all.data(), out.data());
+        detail::similarityToColumns(detail::toColumnBlocks(values.data(), c, n).data(), c, n,
+                                    v.data(), all.data(), out.data());
         return std::equal(out.begin(), out.end(), expected.data_ptr<float>());
     }();
     return agree;
@@ -100,7 +101,11 @@ struct PrimapsDecomposer::Impl
     int n = 0;             // positions
     int c = 0;             // channels
     at::Tensor normalised; // c x n float: F.normalize(features, dim = 0), contiguous
-    bool vectorSimilarity = false; // detail::similarityToColumns, not LibTorch's product
+                           // (undefined when normalisedBlocks holds it)
+    // With the vector kernels: the same values in column blocks (detail::kColumnBlock),
+    // read by detail::similarityToColumns instead of LibTorch's product.
+    bool vectorSimilarity = false;
+    std::vector<float> normalisedBlocks;
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
     // iteration reads only what is left.
@@ -171,8 +176,13 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     // The input is only read.
     const at::Tensor raw =
         at::from_blob(const_cast<float*>(features.values.data()), {d->c, d->n}, at::kFloat);
-    d->vectorSimilarity = similarityAgreesWithBlas();
-    if (unitColumnsAgreeWithLibTorch()) {
+    const bool vectorUnit = unitColumnsAgreeWithLibTorch();
+    d->vectorSimilarity = vectorUnit && similarityAgreesWithBlas();
+    if (d->vectorSimilarity) {
+        d->normalisedBlocks.assign(detail::columnBlocksSize(d->c, d->n), 0.0f);
+        detail::unitColumns(features.values.data(), d->c, d->n, d->normalisedBlocks.data(),
+                            /*blocked=*/true);
+    } else if (vectorUnit) {
         d->normalised = at::empty({d->c, d->n}, at::kFloat);
         detail::unitColumns(features.values.data(), d->c, d->n, d->normalised.data_ptr<float>());
     } else {
@@ -293,7 +303,7 @@ const PrimapsIteration* PrimapsDecomposer::step()
     auto similarityTo = [&](const float* direction) {
         std::vector<float> out(static_cast<std::size_t>(s.n));
         if (s.vectorSimilarity) {
-            detail::similarityToColumns(s.normalised.data_ptr<float>(), s.c, s.n, direction,
+            detail::similarityToColumns(s.normalisedBlocks.data(), s.c, s.n, direction,
                                         s.remaining.data(), out.data());
             return out;
         }
@@ -313,9 +323,16 @@ const PrimapsIteration* PrimapsDecomposer::step()
     it.seedIndex =
         int(std::max_element(it.similarity.begin(), it.similarity.end()) - it.similarity.begin());
     std::vector<float> seed(static_cast<std::size_t>(s.c));
-    const float* normalised = s.normalised.data_ptr<float>();
-    for (int k = 0; k < s.c; ++k)
-        seed[std::size_t(k)] = normalised[std::size_t(k) * s.n + std::size_t(it.seedIndex)];
+    for (int k = 0; k < s.c; ++k) {
+        const int i = it.seedIndex;
+        seed[std::size_t(k)] =
+            s.vectorSimilarity
+                ? s.normalisedBlocks[std::size_t(i / detail::kColumnBlock) * std::size_t(s.c) *
+                                         detail::kColumnBlock +
+                                     std::size_t(k) * detail::kColumnBlock +
+                                     std::size_t(i % detail::kColumnBlock)]
+                : s.normalised.data_ptr<float>()[std::size_t(k) * s.n + std::size_t(i)];
+    }
     it.refinedSimilarity = similarityTo(seed.data());
 
     // 2d. Threshold relative to the maximum, then scale the maximum to 1.

@@ -407,6 +407,10 @@ private slots:
                 QVERIFY2(std::memcmp(out.data(), expected.data_ptr<float>(),
                                      out.size() * sizeof(float)) == 0,
                          qPrintable(QString("c %1, n %2: not LibTorch's bits").arg(c).arg(n)));
+                // The same values in column blocks, the padding left alone.
+                std::vector<float> blocks(primaps::detail::columnBlocksSize(c, n), 0.0f);
+                primaps::detail::unitColumns(values.data(), c, n, blocks.data(), true);
+                QVERIFY(blocks == primaps::detail::toColumnBlocks(out.data(), c, n));
                 compared += out.size();
             }
         qInfo("%zu values bit for bit", compared);
@@ -430,8 +434,9 @@ private slots:
                 for (int i = 0; i < n; ++i) // whole 32-column blocks left out too
                     include[std::size_t(i)] = (i / 32) % 3 != 1 && keep(rng);
                 std::vector<float> out(static_cast<std::size_t>(n), 7.0f);
-                primaps::detail::similarityToColumns(columns.data(), c, n, v.data(),
-                                                     include.data(), out.data());
+                primaps::detail::similarityToColumns(
+                    primaps::detail::toColumnBlocks(columns.data(), c, n).data(), c, n, v.data(),
+                    include.data(), out.data());
                 for (int i = 0; i < n; ++i) {
                     if (!include[std::size_t(i)]) {
                         QCOMPARE(out[std::size_t(i)], 0.0f);
@@ -457,7 +462,8 @@ private slots:
             x = normal(rng);
         const std::vector<unsigned char> all(static_cast<std::size_t>(n), 1);
         std::vector<float> out(static_cast<std::size_t>(n));
-        primaps::detail::similarityToColumns(columns.data(), c, n, v.data(), all.data(), out.data());
+        primaps::detail::similarityToColumns(primaps::detail::toColumnBlocks(columns.data(), c, n).data(),
+                                             c, n, v.data(), all.data(), out.data());
         const at::Tensor blas = at::mm(at::from_blob(v.data(), {1, c}, at::kFloat),
                                        at::from_blob(columns.data(), {c, n}, at::kFloat))
                                     .contiguous();
