@@ -9,6 +9,7 @@
 #include "backbones/checkpoint.h"
 #include "backbones/checkpoint_p.h"
 #include "support/error.h"
+#include "backbones/softmaxrows_p.h"
 #include "support/workerteam_p.h"
 
 #include <algorithm>
@@ -230,7 +231,11 @@ public:
                                   /*alpha=*/scale_);
                 }
                 // In place: rows are independent.
-                at::_softmax_out(chunkLogits, chunkLogits, -1, false);
+                if (vectorSoftmax && chunkLogits.is_cpu() && chunkLogits.stride(1) == 1)
+                    detail::softmaxRows(chunkLogits.data_ptr<float>(), count,
+                                        chunkLogits.size(1), chunkLogits.stride(0));
+                else
+                    at::_softmax_out(chunkLogits, chunkLogits, -1, false);
                 at::Tensor out = outRows.narrow(0, done, count).narrow(1, h * headDim_, headDim_);
                 at::mm_out(out, chunkLogits, v);
             }
@@ -240,6 +245,7 @@ public:
     }
 
     Linear qkv{nullptr}, proj{nullptr};
+    bool vectorSoftmax = false; // detail::softmaxRows() instead of LibTorch's softmax
 
 private:
     std::int64_t heads_, headDim_;
@@ -646,6 +652,9 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
     c10::InferenceMode guard;
     d_->vit = Vit(config);
     d_->vit->attentionChunkBytes = options.attentionChunkBytes;
+    const bool vectorSoftmax = options.vectorSoftmax && detail::softmaxRowsVectorised();
+    for (const auto& block : *d_->vit->blocks)
+        block->as<BlockImpl>()->attn->vectorSoftmax = vectorSoftmax;
     loadParameters(*d_->vit, map, weights);
     if (options.useCuda) {
         if (!at::hasCUDA())

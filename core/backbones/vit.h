@@ -86,6 +86,12 @@ struct VitOptions
     /// image through a /8 ViT has 16,385 tokens, whose full logits would take 1 GB per
     /// thread. The default changes nothing at the paper's sizes (1,601 tokens).
     std::size_t attentionChunkBytes = std::size_t(64) << 20;
+    /// The attention's row softmax by the project's AVX2 kernel (a polynomial exponential
+    /// within 1 ULP, three passes over each row while it is in L1) instead of LibTorch's
+    /// (SLEEF's 1-ULP exponential), which took a ninth of a ViT-S/8 forward pass on the
+    /// build machine. Features move by about 1e-7 (docs/performance.md, "The ViT");
+    /// false gives LibTorch's numbers. Without AVX2 and FMA LibTorch's kernel runs anyway.
+    bool vectorSoftmax = true;
 };
 
 /// Detects the architecture of the ViT whose weights `weights` holds. Accepts DINO's

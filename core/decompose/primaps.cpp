@@ -5,10 +5,12 @@
 #include "decompose/eigen.h"
 #include "support/error.h"
 #include "decompose/gramproduct_p.h"
+#include "decompose/unitcolumns_p.h"
 
 #include <algorithm>
 #include <ATen/ATen.h>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -32,12 +34,78 @@ const char* toString(StopReason reason)
     return "unknown";
 }
 
+namespace {
+
+// A matrix for the probes below: a scalar tail, a zero column, values of both signs.
+std::vector<float> probeMatrix(int c, int n)
+{
+    std::vector<float> values(std::size_t(c) * n);
+    std::uint32_t state = 12345;
+    for (float& v : values) {
+        state = state * 1664525u + 1013904223u;
+        v = float(int(state >> 8) - (1 << 23)) * 0x1p-17f;
+    }
+    for (int k = 0; k < c; ++k)
+        values[std::size_t(k) * n + 3] = 0.0f;
+    return values;
+}
+
+// Whether detail::unitColumns() rounds as LibTorch does in this process. LibTorch
+// picks its kernels at run time (the processor, ATEN_CPU_CAPABILITY); its plain
+// kernel does not fuse the multiply-adds. So ask once and fall back to LibTorch
+// when the bits differ.
+bool unitColumnsAgreeWithLibTorch()
+{
+    static const bool agree = [] {
+        if (!detail::unitColumnsVectorised())
+            return false;
+        const int c = 37, n = 75;
+        std::vector<float> values = probeMatrix(c, n);
+        const at::Tensor raw = at::from_blob(values.data(), {c, n}, at::kFloat);
+        const at::Tensor expected = (raw / raw.norm(2, {0}, true).clamp_min(1e-12)).contiguous();
+        std::vector<float> out(values.size());
+        detail::unitColumns(values.data(), c, n, out.data());
+        return std::equal(out.begin(), out.end(), expected.data_ptr<float>());
+    }();
+    return agree;
+}
+
+// The same question for detail::similarityToColumns() and the BLAS's 1 x c by c x n
+// product (OpenBLAS here), on a width of whole 32-column blocks.
+bool similarityAgreesWithBlas()
+{
+    static const bool agree = [] {
+        if (!detail::unitColumnsVectorised())
+            return false;
+        const int c = 37, n = 96;
+        std::vector<float> values = probeMatrix(c, n);
+        std::vector<float> v = probeMatrix(1, c);
+        const at::Tensor expected =
+            at::mm(at::from_blob(v.data(), {1, c}, at::kFloat),
+                   at::from_blob(values.data(), {c, n}, at::kFloat))
+                .contiguous();
+        std::vector<float> out(static_cast<std::size_t>(n));
+        const std::vector<unsigned char> all(static_cast<std::size_t>(n), 1);
+        detail::similarityToColumns(detail::toColumnBlocks(values.data(), c, n).data(), c, n,
+                                    v.data(), all.data(), out.data());
+        return std::equal(out.begin(), out.end(), expected.data_ptr<float>());
+    }();
+    return agree;
+}
+
+} // namespace
+
 struct PrimapsDecomposer::Impl
 {
     PrimapsTrace trace;
     int n = 0;             // positions
     int c = 0;             // channels
-    at::Tensor normalised; // c x n float: F.normalize(features, dim = 0)
+    at::Tensor normalised; // c x n float: F.normalize(features, dim = 0), contiguous
+                           // (undefined when normalisedBlocks holds it)
+    // With the vector kernels: the same values in column blocks (detail::kColumnBlock),
+    // read by detail::similarityToColumns instead of LibTorch's product.
+    bool vectorSimilarity = false;
+    std::vector<float> normalisedBlocks;
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
     // iteration reads only what is left.
@@ -48,19 +116,21 @@ struct PrimapsDecomposer::Impl
     int remainingCount = 0;
     std::vector<int> remainingHistory; // remaining count after each iteration
 
-    // Drops the rows whose positions left `remaining` and sums the others.
+    // Drops the rows whose positions left `remaining`, taking them out of rowSum:
+    // the rows that leave are read once in all, where summing the rows that stay
+    // after every iteration read most of them again each time.
     void compactRows()
     {
-        std::fill(rowSum.begin(), rowSum.end(), 0.0);
         std::size_t kept = 0;
         for (std::size_t r = 0; r < rowPosition.size(); ++r) {
-            if (!remaining[std::size_t(rowPosition[r])])
+            const float* from = rows.data() + r * c;
+            if (!remaining[std::size_t(rowPosition[r])]) {
+                for (int k = 0; k < c; ++k)
+                    rowSum[std::size_t(k)] -= double(from[k]);
                 continue;
-            float* to = rows.data() + kept * c;
+            }
             if (kept != r)
-                std::copy_n(rows.data() + r * c, c, to);
-            for (int k = 0; k < c; ++k)
-                rowSum[std::size_t(k)] += to[k];
+                std::copy_n(from, c, rows.data() + kept * c);
             rowPosition[kept++] = rowPosition[r];
         }
         rowPosition.resize(kept);
@@ -100,29 +170,41 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     d->c = features.channels;
     d->n = int(features.positions());
 
-    // F.normalize(features, dim = 0) through LibTorch, so the similarities round
-    // exactly as the reference's do; the input is only read.
+    // F.normalize(features, dim = 0), rounded exactly as LibTorch rounds it (the
+    // reference's similarities): with the vector kernel when LibTorch's own kernels
+    // are its vectorised ones (same order of operations), else through LibTorch.
+    // The input is only read.
     const at::Tensor raw =
         at::from_blob(const_cast<float*>(features.values.data()), {d->c, d->n}, at::kFloat);
-    d->normalised = raw / raw.norm(2, {0}, true).clamp_min(1e-12);
+    const bool vectorUnit = unitColumnsAgreeWithLibTorch();
+    d->vectorSimilarity = vectorUnit && similarityAgreesWithBlas();
+    if (d->vectorSimilarity) {
+        d->normalisedBlocks.assign(detail::columnBlocksSize(d->c, d->n), 0.0f);
+        detail::unitColumns(features.values.data(), d->c, d->n, d->normalisedBlocks.data(),
+                            /*blocked=*/true);
+    } else if (vectorUnit) {
+        d->normalised = at::empty({d->c, d->n}, at::kFloat);
+        detail::unitColumns(features.values.data(), d->c, d->n, d->normalised.data_ptr<float>());
+    } else {
+        d->normalised = raw / raw.norm(2, {0}, true).clamp_min(1e-12);
+    }
     // Rows = positions, minus the global mean of each channel. The channel sums
     // double as the finiteness check: a double sum of floats cannot overflow, so
     // it is finite exactly when every value is.
+    d->rows.resize(std::size_t(d->n) * d->c);
+    const cv::Mat channelsByPosition(d->c, d->n, CV_32F, const_cast<float*>(features.values.data()));
+    cv::Mat positionsByChannel(d->n, d->c, CV_32F, d->rows.data());
+    cv::transpose(channelsByPosition, positionsByChannel); // blocked, cache-friendly
+    std::vector<double> channelTotal(static_cast<std::size_t>(d->c));
+    detail::columnSums(d->rows.data(), d->n, d->c, channelTotal.data());
     std::vector<float> channelMean(static_cast<std::size_t>(d->c));
     for (int k = 0; k < d->c; ++k) {
-        const float* channel = features.channel(k);
-        double total = 0;
-        for (int i = 0; i < d->n; ++i)
-            total += channel[i];
+        const double total = channelTotal[std::size_t(k)];
         if (!std::isfinite(total))
             throw Error("PriMaPs: the features contain NaN or infinite values (channel " +
                         std::to_string(k) + ")");
         channelMean[std::size_t(k)] = float(total / d->n);
     }
-    d->rows.resize(std::size_t(d->n) * d->c);
-    const cv::Mat channelsByPosition(d->c, d->n, CV_32F, const_cast<float*>(features.values.data()));
-    cv::Mat positionsByChannel(d->n, d->c, CV_32F, d->rows.data());
-    cv::transpose(channelsByPosition, positionsByChannel); // blocked, cache-friendly
     for (int i = 0; i < d->n; ++i) {
         float* row = d->rows.data() + std::size_t(i) * d->c;
         for (int k = 0; k < d->c; ++k)
@@ -131,10 +213,10 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     d->rowPosition.resize(std::size_t(d->n));
     for (int i = 0; i < d->n; ++i)
         d->rowPosition[std::size_t(i)] = i;
-    d->rowSum.assign(std::size_t(d->c), 0.0);
+    d->rowSum.resize(std::size_t(d->c));
+    detail::columnSums(d->rows.data(), d->n, d->c, d->rowSum.data());
     d->remaining.assign(std::size_t(d->n), 1);
     d->remainingCount = d->n;
-    d->compactRows(); // keeps every row; forms rowSum
 }
 
 PrimapsDecomposer::~PrimapsDecomposer() = default;
@@ -216,10 +298,18 @@ const PrimapsIteration* PrimapsDecomposer::step()
         it.principalDirection[std::size_t(k)] = float(sign * top.vector[std::size_t(k)]);
 
     // 2b. Cosine similarity of every position to v; 0 outside `remaining`.
+    // With the vector kernels (see the constructor) only the remaining positions are
+    // computed, each as LibTorch's product rounds it on this processor.
     auto similarityTo = [&](const float* direction) {
+        std::vector<float> out(static_cast<std::size_t>(s.n));
+        if (s.vectorSimilarity) {
+            detail::similarityToColumns(s.normalisedBlocks.data(), s.c, s.n, direction,
+                                        s.remaining.data(), out.data());
+            return out;
+        }
         const at::Tensor v = at::from_blob(const_cast<float*>(direction), {1, s.c}, at::kFloat);
         const at::Tensor sim = at::mm(v, s.normalised).contiguous();
-        std::vector<float> out(sim.data_ptr<float>(), sim.data_ptr<float>() + s.n);
+        std::copy_n(sim.data_ptr<float>(), s.n, out.begin());
         for (int i = 0; i < s.n; ++i)
             if (!s.remaining[std::size_t(i)])
                 out[std::size_t(i)] = 0.0f;
@@ -232,8 +322,18 @@ const PrimapsIteration* PrimapsDecomposer::step()
     // similarity is negative (exactly as the reference behaves).
     it.seedIndex =
         int(std::max_element(it.similarity.begin(), it.similarity.end()) - it.similarity.begin());
-    const at::Tensor seed = s.normalised.select(1, it.seedIndex).contiguous();
-    it.refinedSimilarity = similarityTo(seed.data_ptr<float>());
+    std::vector<float> seed(static_cast<std::size_t>(s.c));
+    for (int k = 0; k < s.c; ++k) {
+        const int i = it.seedIndex;
+        seed[std::size_t(k)] =
+            s.vectorSimilarity
+                ? s.normalisedBlocks[std::size_t(i / detail::kColumnBlock) * std::size_t(s.c) *
+                                         detail::kColumnBlock +
+                                     std::size_t(k) * detail::kColumnBlock +
+                                     std::size_t(i % detail::kColumnBlock)]
+                : s.normalised.data_ptr<float>()[std::size_t(k) * s.n + std::size_t(i)];
+    }
+    it.refinedSimilarity = similarityTo(seed.data());
 
     // 2d. Threshold relative to the maximum, then scale the maximum to 1.
     it.refinedMax = *std::max_element(it.refinedSimilarity.begin(), it.refinedSimilarity.end());

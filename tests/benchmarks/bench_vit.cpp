@@ -4,7 +4,8 @@
 // a 1601x384 by 384x1152 sgemm, ViT-S/8's qkv projection at 320x320. Target: the ViT
 // reaches >= 80% of that matmul's GFLOP/s (counter of_sgemm). The threading modes run
 // in the same process: Arg 0 is the default (VitThreading::Auto, RowParallel with
-// Debian's OpenBLAS), Arg 2 the previous default (SerialElementwise).
+// Debian's OpenBLAS), Arg 4 the same with LibTorch's softmax in the attention (the
+// previous default), Arg 2 the threading before that (SerialElementwise).
 //
 // The build machine is shared, so its speed drifts from second to second. The ViT
 // benchmark therefore times the reference sgemm right before every forward pass and
@@ -123,8 +124,12 @@ void BM_VitS8Features320(benchmark::State& state)
         primaps::VitThreading::Auto, primaps::VitThreading::Shared,
         primaps::VitThreading::SerialElementwise, primaps::VitThreading::RowParallel};
     static const char* const labels[] = {"threading auto", "threading shared",
-                                         "threading serial elementwise", "threading row parallel"};
-    options.threading = modes[state.range(0)];
+                                         "threading serial elementwise", "threading row parallel",
+                                         "threading auto, LibTorch's softmax"};
+    // Arg 4: the default threading with LibTorch's softmax in the attention (the
+    // previous default), for a same-run comparison with Arg 0.
+    options.threading = modes[state.range(0) % 4];
+    options.vectorSoftmax = state.range(0) != 4;
     primaps::VisionTransformer vit(randomVitS8(), options);
     at::manual_seed(1);
     const at::Tensor image = at::randn({3, 320, 320});
@@ -253,6 +258,7 @@ void BM_VitS8Stages(benchmark::State& state)
 BENCHMARK(BM_Sgemm1601x384x1152)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(50);
 BENCHMARK(BM_VitS8Features320)
     ->Arg(0)
+    ->Arg(4)
     ->Arg(2)
     ->Arg(1)
     ->Unit(benchmark::kMillisecond)

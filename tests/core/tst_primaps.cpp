@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
 // PriMaPs decomposition (docs/ALGORITHM.md, "PriMaPs decomposition"): fidelity to the reference implementation,
 // planted clusters, stop rules, threshold behaviour, mask stack and upsampling.
+// LibTorch before Qt: Qt's "slots" macro breaks its headers.
+#include <ATen/ATen.h>
+
 #include "decompose/eigen.h"
 #include "support/error.h"
 #include "decompose/gramproduct_p.h"
+#include "decompose/unitcolumns_p.h"
 #include "support/npy.h"
 #include "decompose/primaps.h"
 #include "support/runtime.h"
@@ -16,6 +20,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -373,6 +378,120 @@ private slots:
             }
         qInfo("vector kernel on this processor: %s",
               primaps::detail::gramKernelVectorised() ? "yes" : "no");
+    }
+
+    void unitColumnsMatchLibTorchBits()
+    {
+        // The decomposition's normalisation must round as LibTorch's
+        // x / x.norm(2, {0}, true).clamp_min(1e-12) does (the reference's
+        // similarities), on shapes that hit the 64- and 8-column blocks and the scalar
+        // tail, with wide value ranges and all-zero columns.
+        if (!primaps::detail::unitColumnsVectorised())
+            QSKIP("no vector kernel here: the decomposition uses LibTorch itself");
+        std::mt19937 rng(11);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        std::uniform_real_distribution<float> exponent(-20.0f, 20.0f);
+        std::size_t compared = 0;
+        for (const int c : {1, 3, 64, 384, 768})
+            for (const int n : {1, 7, 8, 9, 63, 64, 65, 200, 1600}) {
+                std::vector<float> values(std::size_t(c) * n);
+                for (float& v : values)
+                    v = normal(rng) * std::exp2(exponent(rng));
+                for (int k = 0; k < c; ++k) // column 0 all zero: the clamp
+                    values[std::size_t(k) * n] = 0.0f;
+                const at::Tensor raw = at::from_blob(values.data(), {c, n}, at::kFloat);
+                const at::Tensor expected =
+                    (raw / raw.norm(2, {0}, true).clamp_min(1e-12)).contiguous();
+                std::vector<float> out(values.size());
+                primaps::detail::unitColumns(values.data(), c, n, out.data());
+                QVERIFY2(std::memcmp(out.data(), expected.data_ptr<float>(),
+                                     out.size() * sizeof(float)) == 0,
+                         qPrintable(QString("c %1, n %2: not LibTorch's bits").arg(c).arg(n)));
+                // The same values in column blocks, the padding left alone.
+                std::vector<float> blocks(primaps::detail::columnBlocksSize(c, n), 0.0f);
+                primaps::detail::unitColumns(values.data(), c, n, blocks.data(), true);
+                QVERIFY(blocks == primaps::detail::toColumnBlocks(out.data(), c, n));
+                compared += out.size();
+            }
+        qInfo("%zu values bit for bit", compared);
+    }
+
+    void similarityToColumnsSkipsExcludedAndIsAccurate()
+    {
+        if (!primaps::detail::unitColumnsVectorised())
+            QSKIP("no vector kernel here: the decomposition uses LibTorch itself");
+        std::mt19937 rng(13);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        std::bernoulli_distribution keep(0.3);
+        for (const int c : {1, 16, 384})
+            for (const int n : {1, 9, 31, 32, 100, 1600}) {
+                std::vector<float> columns(std::size_t(c) * n), v(static_cast<std::size_t>(c));
+                for (float& x : columns)
+                    x = normal(rng);
+                for (float& x : v)
+                    x = normal(rng);
+                std::vector<unsigned char> include(static_cast<std::size_t>(n));
+                for (int i = 0; i < n; ++i) // whole 32-column blocks left out too
+                    include[std::size_t(i)] = (i / 32) % 3 != 1 && keep(rng);
+                std::vector<float> out(static_cast<std::size_t>(n), 7.0f);
+                primaps::detail::similarityToColumns(
+                    primaps::detail::toColumnBlocks(columns.data(), c, n).data(), c, n, v.data(),
+                    include.data(), out.data());
+                for (int i = 0; i < n; ++i) {
+                    if (!include[std::size_t(i)]) {
+                        QCOMPARE(out[std::size_t(i)], 0.0f);
+                        continue;
+                    }
+                    double exact = 0, scale = 0;
+                    for (int k = 0; k < c; ++k) {
+                        const double term = double(v[std::size_t(k)]) * columns[std::size_t(k) * n + i];
+                        exact += term;
+                        scale += std::abs(term);
+                    }
+                    QVERIFY(std::abs(out[std::size_t(i)] - exact) <= 1e-6 * scale + 1e-30);
+                }
+            }
+        // On whole blocks of 32 columns the kernel's order is OpenBLAS's on this
+        // processor (the decomposition checks that once at run time and otherwise
+        // uses LibTorch's product); say whether this BLAS agrees at the grid's size.
+        const int c = 384, n = 1600;
+        std::vector<float> columns(std::size_t(c) * n), v(static_cast<std::size_t>(c));
+        for (float& x : columns)
+            x = normal(rng);
+        for (float& x : v)
+            x = normal(rng);
+        const std::vector<unsigned char> all(static_cast<std::size_t>(n), 1);
+        std::vector<float> out(static_cast<std::size_t>(n));
+        primaps::detail::similarityToColumns(primaps::detail::toColumnBlocks(columns.data(), c, n).data(),
+                                             c, n, v.data(), all.data(), out.data());
+        const at::Tensor blas = at::mm(at::from_blob(v.data(), {1, c}, at::kFloat),
+                                       at::from_blob(columns.data(), {c, n}, at::kFloat))
+                                    .contiguous();
+        int differing = 0;
+        for (int i = 0; i < n; ++i)
+            differing += out[std::size_t(i)] != blas.data_ptr<float>()[i];
+        qInfo("40x40 grid, 384 channels: %d of %d similarities differ from the BLAS's bits",
+              differing, n);
+    }
+
+    void columnSumsMatchSequentialSums()
+    {
+        std::mt19937 rng(12);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const int c : {1, 5, 384})
+            for (const int n : {0, 1, 17, 1600}) {
+                std::vector<float> rows(std::size_t(n) * c);
+                for (float& v : rows)
+                    v = normal(rng) * 1e3f;
+                std::vector<double> sums(static_cast<std::size_t>(c), -1.0);
+                primaps::detail::columnSums(rows.data(), n, c, sums.data());
+                for (int k = 0; k < c; ++k) {
+                    double expected = 0;
+                    for (int i = 0; i < n; ++i)
+                        expected += rows[std::size_t(i) * c + k];
+                    QVERIFY(sums[std::size_t(k)] == expected); // exactly
+                }
+            }
     }
 
     void maskStackMedianMatchesBruteForce()

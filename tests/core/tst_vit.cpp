@@ -9,11 +9,14 @@
 #include "backbones/modelcatalog.h"
 #include "support/npy.h"
 #include "image/preprocess.h"
+#include "backbones/softmaxrows_p.h"
 #include "backbones/vit.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <cmath>
+#include <cstring>
+#include <random>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -179,6 +182,86 @@ private slots:
                 }
             }
             at::set_num_threads(previousThreads);
+        }
+    }
+
+    // The attention's softmax kernel: its exponential within 2 ULP of the exact value
+    // on [-87.3, 0] (the range x - max lives in), 0 below; whole rows within a few ULP
+    // of a softmax in double, on lengths that hit the 16- and 8-lane loops and the tail.
+    void softmaxKernelIsAccurate()
+    {
+        if (!primaps::detail::softmaxRowsVectorised())
+            QSKIP("no AVX2 and FMA: LibTorch's softmax runs");
+        auto ulps = [](float a, float b) {
+            std::int32_t ia, ib;
+            std::memcpy(&ia, &a, sizeof a);
+            std::memcpy(&ib, &b, sizeof b);
+            return std::abs(ia - ib);
+        };
+        int worst = 0;
+        for (float x = -87.3f; x <= 0.0f; x = std::nextafter(x + 1e-4f * std::abs(x), 1.0f)) {
+            const float exact = float(std::exp(double(x)));
+            worst = std::max(worst, ulps(primaps::detail::softmaxExp(x), exact));
+        }
+        qInfo("exponential: at most %d ULP from exp()", worst);
+        QVERIFY(worst <= 2);
+        QCOMPARE(primaps::detail::softmaxExp(-90.0f), 0.0f);
+        QCOMPARE(primaps::detail::softmaxExp(0.0f), 1.0f);
+
+        std::mt19937 rng(3);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const int cols : {1, 7, 8, 9, 16, 23, 1601}) {
+            const int rows = 5, stride = cols + 3; // a gap between rows stays untouched
+            std::vector<float> values(std::size_t(rows) * stride, 42.0f);
+            for (int r = 0; r < rows; ++r)
+                for (int i = 0; i < cols; ++i)
+                    values[std::size_t(r) * stride + i] = normal(rng) * float(4 * r + 1);
+            const std::vector<float> input = values;
+            primaps::detail::softmaxRows(values.data(), rows, cols, stride);
+            for (int r = 0; r < rows; ++r) {
+                const float* in = input.data() + std::size_t(r) * stride;
+                const float* out = values.data() + std::size_t(r) * stride;
+                // x - max is a float subtraction in every softmax (LibTorch's too).
+                const float top = *std::max_element(in, in + cols);
+                double total = 0;
+                for (int i = 0; i < cols; ++i)
+                    total += std::exp(double(in[i] - top));
+                for (int i = 0; i < cols; ++i) {
+                    const double exact = std::exp(double(in[i] - top)) / total;
+                    QVERIFY2(std::abs(out[i] - exact) <= 1e-6 * exact + 1e-37,
+                             qPrintable(QString("%1 columns, row %2, column %3: %4 vs %5")
+                                            .arg(cols).arg(r).arg(i).arg(double(out[i])).arg(exact)));
+                }
+                for (int i = cols; i < stride; ++i)
+                    QCOMPARE(out[i], 42.0f);
+            }
+        }
+    }
+
+    // The features with the kernel's softmax and with LibTorch's: the same within 1e-6,
+    // both within the reference tolerance (the test above checks the default).
+    void vectorSoftmaxMatchesLibTorchSoftmax()
+    {
+        for (const auto& [name, height, width] :
+             {std::tuple<std::string, int, int>{"dino_tiny", 48, 48}, {"dinov2_tiny", 70, 70}}) {
+            const std::vector<float> image =
+                imagenetNormalize(testing::patternedImage(height, width));
+            VitOptions libtorch = tinyOptions();
+            libtorch.vectorSoftmax = false;
+            const FeatureMap expected = VisionTransformer(readStateDict(kVitData + name + ".pth"),
+                                                          libtorch)
+                                            .features(image, height, width);
+            const FeatureMap features = VisionTransformer(readStateDict(kVitData + name + ".pth"),
+                                                          tinyOptions())
+                                            .features(image, height, width);
+            const NpyArray reference = readNpy(kVitData + name + "_" + std::to_string(height) +
+                                               "x" + std::to_string(width) + ".npy");
+            const float fromLibTorch = maxAbsDifference(features, expected.values);
+            const float error = maxAbsDifference(features, reference.toFloat32());
+            qInfo("%s %dx%d: %.3g from LibTorch's softmax, max abs error %.3g", name.c_str(),
+                  height, width, double(fromLibTorch), double(error));
+            QVERIFY(fromLibTorch <= 1e-6f);
+            QVERIFY(error <= 1e-4f);
         }
     }
 

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// Private to core: the attention's row softmax without LibTorch's kernel, whose
+// exponential (SLEEF's 1-ULP expf) was a ninth of a ViT-S/8 forward pass.
+#pragma once
+
+#include <cstddef>
+
+namespace primaps::detail {
+
+/// True when softmaxRows() runs its vector kernel (AVX2 and FMA) on this processor.
+bool softmaxRowsVectorised();
+
+/// In place, every row of `rows` x `cols` floats (row r at values + r * stride):
+/// x -> exp(x - max) / sum exp(x - max). The exponential is a degree-6 polynomial
+/// after the usual reduction by ln 2 (within 1 ULP of the exact value on [-87.3, 0]
+/// in tst_vit's sweep, as LibTorch's SLEEF kernel), the sum is taken in eight float lanes and
+/// each value is multiplied by the sum's reciprocal. Results below 2^-126 before
+/// normalisation become 0. Rows must be finite. Only call it when
+/// softmaxRowsVectorised().
+void softmaxRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride);
+
+/// The scalar form of the kernel's exponential, for tests (same arithmetic per lane).
+float softmaxExp(float x);
+
+} // namespace primaps::detail
