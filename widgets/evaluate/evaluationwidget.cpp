@@ -390,7 +390,7 @@ void EvaluationWidget::updateNextRunNote()
         m_nextRunNote->hide();
         return;
     }
-    auto describe = [this](const QString& theta, bool crf) {
+    auto describe = [](const QString& theta, bool crf) {
         return tr("%1, %2").arg(theta == QLatin1String("m") ? tr("θ_M") : tr("θ_R"),
                                 crf ? tr("with CRF") : tr("without CRF"));
     };
