@@ -11,6 +11,7 @@
 #include "common/imagelimitsdialog.h"
 #include "common/messagewidget.h"
 #include "explore/canvaswidget.h"
+#include "explore/explorepictures.h"
 #include "explore/featureviewwidget.h"
 #include "explore/imagelistwidget.h"
 #include "explore/legendwidget.h"
@@ -376,11 +377,13 @@ void ExplorePerspective::onDecomposed(const DecomposeResult& result)
     CanvasWidget* canvas = m_window->canvas();
     LegendWidget* legend = m_window->legend();
     const ImageDecomposition& d = *result.decomposition;
-    canvas->setDecomposition(result.photo, d);
+    // The pictures were drawn by the job's worker: here they are only handed over.
+    const ExplorePictures* drawn = result.pictures.get();
+    canvas->setDecomposition(result.photo, d, drawn);
     legend->setAreas(canvas->areaFractions());
     // Before the step list, which re-selects the user's step of the new trace.
     m_features->setDecomposition(result.decomposition, result.photo, result.request.path);
-    m_stepper->setTrace(d.trace);
+    m_stepper->setTrace(d.trace, drawn && drawn->steps ? drawn->steps.get() : nullptr);
     // One numbering and both areas in the legend and the step list.
     m_stepper->setLabelShares(canvas->areaFractions());
     legend->setProposalAreas(m_stepper->proposalAreas());

@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <string>
 #include <qcustomplot.h>
 #include <QSignalSpy>
 #include <QTableWidget>
@@ -79,6 +80,43 @@ class TestEvaluationView : public QObject
 
 private slots:
     void initTestCase() { QVERIFY(tmp.isValid()); }
+
+    void selectorFollowsTheResultsShown()
+    {
+        // The "with θ / CRF" selector is the next run's setting; after results
+        // are loaded it shows theirs, and a different choice is said to be
+        // for the next run, naming what the numbers shown were computed with.
+        const QDir dir(tmp.path());
+        writeText(dir.filePath("theta-m.json"), kEvalJson);
+        std::string withR = kEvalJson;
+        withR.replace(withR.find("\"theta\": \"m\""), 12, "\"theta\": \"r\"");
+        withR.replace(withR.find("\"crf\": false"), 12, "\"crf\": true ");
+        writeText(dir.filePath("theta-r.json"), withR.c_str());
+        EvaluationWidget view;
+        view.resize(1100, 760);
+        view.show();
+        view.setNextRunSettings("r", true);
+        QVERIFY(!view.nextRunNote()->isVisibleTo(&view)); // nothing shown yet
+
+        QVERIFY(view.openResults(dir.filePath("theta-m.json")));
+        QCOMPARE(view.nextRunTheta(), QString("m"));
+        QCOMPARE(view.nextRunCrf(), false);
+        QVERIFY(!view.nextRunNote()->isVisibleTo(&view));
+
+        view.setNextRunSettings("r", false);
+        QVERIFY(view.nextRunNote()->isVisibleTo(&view));
+        QCOMPARE(view.nextRunNote()->text(),
+                 QString("for the next run; the results shown: θ_M, without CRF"));
+        view.setNextRunSettings("m", false);
+        QVERIFY(!view.nextRunNote()->isVisibleTo(&view));
+
+        QVERIFY(view.openResults(dir.filePath("theta-r.json")));
+        QCOMPARE(view.nextRunTheta(), QString("r"));
+        QCOMPARE(view.nextRunCrf(), true);
+        QVERIFY(!view.nextRunNote()->isVisibleTo(&view));
+        QVERIFY2(view.provenanceLabel()->text().startsWith("θ_R (trained) · with CRF"),
+                 qPrintable(view.provenanceLabel()->text()));
+    }
 
     void showsTheNumbersOfTheFile()
     {

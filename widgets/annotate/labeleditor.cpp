@@ -8,6 +8,7 @@
 #include "annotate/labeleditor_p.h"
 
 #include "explore/canvaswidget.h"
+#include "explore/explorepictures.h"
 #include "explore/legendwidget.h"
 
 #include <algorithm>
@@ -294,7 +295,11 @@ bool LabelEditor::showResult(const DecomposeResult& result)
         return false;
     }
     Document* doc = find(result.request.path);
-    const cv::Mat fresh = result.decomposition->labelsAtOriginalSize();
+    // Resampled by the job's worker when it drew the result's pictures; a
+    // document only ever replaces its base, never writes into it.
+    const cv::Mat fresh = result.pictures && !result.pictures->labelsAtOriginalSize.empty()
+                              ? result.pictures->labelsAtOriginalSize
+                              : result.decomposition->labelsAtOriginalSize();
     if (!doc) {
         // Corrections kept from an earlier session make a document even outside
         // the editing mode, like corrections made in this one.

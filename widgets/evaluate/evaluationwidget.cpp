@@ -32,6 +32,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QLabel>
+#include <QSignalBlocker>
 #include <QLocale>
 #include <QProgressBar>
 #include <QPushButton>
@@ -155,6 +156,16 @@ EvaluationWidget::EvaluationWidget(QWidget* parent) : QWidget(parent)
     bar->addWidget(with);
     bar->addWidget(m_thetaCombo);
     bar->addWidget(m_crfCheck);
+    // Loading results sets the selector to theirs; changed afterwards, it is
+    // the next run's setting, and this note keeps the two apart.
+    m_nextRunNote = new QLabel(this);
+    m_nextRunNote->setTextFormat(Qt::PlainText);
+    m_nextRunNote->setForegroundRole(QPalette::PlaceholderText);
+    m_nextRunNote->hide();
+    bar->addWidget(m_nextRunNote);
+    connect(m_thetaCombo, &QComboBox::currentIndexChanged, this,
+            &EvaluationWidget::updateNextRunNote);
+    connect(m_crfCheck, &QCheckBox::toggled, this, &EvaluationWidget::updateNextRunNote);
     bar->addWidget(m_progress);
     bar->addWidget(m_progressLabel, 1);
     bar->addWidget(m_cancelButton);
@@ -335,8 +346,63 @@ void EvaluationWidget::setReport(const EvaluationReport& report, const QString& 
     m_edits = MatchEdits();
     m_edited = primaps::applyMatchEdits(m_computed, m_edits);
     m_matchUndo->clear();
+    // The selector shows the prototypes and CRF of the numbers below.
+    const EvaluationProvenance& from = report.provenance;
+    if (from.theta == "m" || from.theta == "r") {
+        const QSignalBlocker blockTheta(m_thetaCombo);
+        m_thetaCombo->setCurrentIndex(m_thetaCombo->findData(QString::fromStdString(from.theta)));
+    }
+    if (from.crfKnown) {
+        const QSignalBlocker blockCrf(m_crfCheck);
+        m_crfCheck->setChecked(from.crf);
+    }
+    updateNextRunNote();
     rebuild();
     emit reportChanged();
+}
+
+QString EvaluationWidget::nextRunTheta() const
+{
+    return m_thetaCombo->currentData().toString();
+}
+
+bool EvaluationWidget::nextRunCrf() const
+{
+    return m_crfCheck->isChecked();
+}
+
+void EvaluationWidget::setNextRunSettings(const QString& theta, bool crf)
+{
+    const int index = m_thetaCombo->findData(theta);
+    if (index >= 0)
+        m_thetaCombo->setCurrentIndex(index);
+    m_crfCheck->setChecked(crf);
+}
+
+void EvaluationWidget::updateNextRunNote()
+{
+    const EvaluationProvenance& from = m_report.provenance;
+    const bool thetaKnown = from.theta == "m" || from.theta == "r";
+    const bool differs =
+        m_hasReport && ((thetaKnown && nextRunTheta() != QString::fromStdString(from.theta)) ||
+                        (from.crfKnown && nextRunCrf() != from.crf));
+    if (!differs) {
+        m_nextRunNote->hide();
+        return;
+    }
+    auto describe = [](const QString& theta, bool crf) {
+        return tr("%1, %2").arg(theta == QLatin1String("m") ? tr("θ_M") : tr("θ_R"),
+                                crf ? tr("with CRF") : tr("without CRF"));
+    };
+    const QString shownTheta = thetaKnown ? QString::fromStdString(from.theta) : nextRunTheta();
+    const bool shownCrf = from.crfKnown ? from.crf : nextRunCrf();
+    m_nextRunNote->setText(tr("for the next run; the results shown: %1")
+                               .arg(describe(shownTheta, shownCrf)));
+    m_nextRunNote->setToolTip(
+        tr("These settings apply to the next 'Evaluate run…'. The numbers below were computed "
+           "with %1.")
+            .arg(describe(shownTheta, shownCrf)));
+    m_nextRunNote->show();
 }
 
 QString EvaluationWidget::className(int cls) const

@@ -114,6 +114,15 @@ public:
     QLabel* provenanceLabel() const { return m_provenance; }
     /// That line's text for `from`.
     static QString provenanceText(const EvaluationProvenance& from);
+    /// The settings of the next "Evaluate run…": the prototypes ("m" or "r")
+    /// and the CRF. Loading results sets them to those of the results; when
+    /// they differ from the results shown, nextRunNote() says so.
+    QString nextRunTheta() const;
+    bool nextRunCrf() const;
+    void setNextRunSettings(const QString& theta, bool crf);
+    /// "next run: …; shown: …" while the settings differ from the results
+    /// shown; hidden otherwise.
+    QLabel* nextRunNote() const { return m_nextRunNote; }
     MessageWidget* messageWidget() const { return m_messages; }
     QCustomPlot* confusionPlot() const { return m_confusionPlot; }
     QCPColorMap* confusionMap() const { return m_colorMap; }
@@ -189,6 +198,7 @@ private:
     void onProgress(quint64 generation, double fraction, const QString& message);
     void rebuild();
     void refreshHeadline();
+    void updateNextRunNote();
     void refreshConfusion();
     void refreshBars();
     void refreshTable();
@@ -220,6 +230,7 @@ private:
     QLabel* m_provenance = nullptr;
     QComboBox* m_thetaCombo = nullptr;
     QCheckBox* m_crfCheck = nullptr;
+    QLabel* m_nextRunNote = nullptr;
     QPushButton* m_cancelButton = nullptr;
     QProgressBar* m_progress = nullptr;
     QLabel* m_progressLabel = nullptr;

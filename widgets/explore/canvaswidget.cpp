@@ -3,6 +3,7 @@
 // label table, the area shares, and the settings that change what is drawn.
 #include "explore/canvaswidget.h"
 
+#include "explore/explorepictures.h"
 #include "explore/labelnumbering.h"
 
 #include "image/overlay.h"
@@ -55,78 +56,11 @@ private:
 
 namespace {
 
-// Background pixels are darkened by this share of the opacity, as in core's
-// overlayLabels(), so the masks stand out without hiding what they left out.
-constexpr double kBackgroundDim = 0.55;
-
-std::vector<double> sharesFrom(const LabelCounts& counts)
+// The lookup table of the default label table, which the DecomposeJob's worker
+// draws the overlays with.
+const std::array<QRgb, 256>& defaultLut()
 {
-    std::int64_t total = 0;
-    int last = -1;
-    for (int id = 0; id < 256; ++id) {
-        total += counts[std::size_t(id)];
-        if (counts[std::size_t(id)] > 0)
-            last = id;
-    }
-    if (total == 0)
-        return {};
-    std::vector<double> shares(std::size_t(last) + 1);
-    for (int id = 0; id <= last; ++id)
-        shares[std::size_t(id)] = double(counts[std::size_t(id)]) / double(total);
-    return shares;
-}
-
-// Draws rectangle `r` of the overlay of `labels` into `image`, as core's
-// overlayLabels() draws it: label colours, white borders between labels,
-// background dimmed. With a highlight, every other label reads as background.
-// With an edit base, pixels whose label equals the base are left transparent.
-void drawOverlay(QImage& image, const cv::Mat& labels, const cv::Rect& r, int highlighted,
-                 const std::array<QRgb, 256>& lut, const cv::Mat& base)
-{
-    const QRgb dim = qPremultiply(qRgba(0, 0, 0, int(std::lround(255 * kBackgroundDim))));
-    const QRgb border = qRgb(255, 255, 255);
-    const int rows = labels.rows;
-    const int cols = labels.cols;
-    for (int y = r.y; y < r.y + r.height; ++y) {
-        const uchar* lab = labels.ptr<uchar>(y);
-        const uchar* up = labels.ptr<uchar>(std::max(0, y - 1));
-        const uchar* down = labels.ptr<uchar>(std::min(rows - 1, y + 1));
-        const uchar* was = base.empty() ? nullptr : base.ptr<uchar>(y);
-        auto* out = reinterpret_cast<QRgb*>(image.scanLine(y));
-        for (int x = r.x; x < r.x + r.width; ++x) {
-            const int id = lab[x];
-            if (was && was[x] == id) {
-                out[x] = 0;
-                continue;
-            }
-            const bool shown = id != 0 && (highlighted == 0 || id == highlighted);
-            if (!shown) {
-                out[x] = dim;
-                continue;
-            }
-            const bool edge = (x > 0 && lab[x - 1] != id) || (x + 1 < cols && lab[x + 1] != id) ||
-                              up[x] != id || down[x] != id;
-            out[x] = edge ? border : lut[std::size_t(id)];
-        }
-    }
-}
-
-QImage overlayFor(const cv::Mat& labels, int highlighted, const std::array<QRgb, 256>& lut,
-                  const cv::Mat& base = cv::Mat())
-{
-    if (labels.empty())
-        return QImage();
-    QImage image(labels.cols, labels.rows, QImage::Format_ARGB32_Premultiplied);
-    drawOverlay(image, labels, cv::Rect(0, 0, labels.cols, labels.rows), highlighted, lut, base);
-    return image;
-}
-
-std::array<QRgb, 256> lutOf(const LabelTable& table)
-{
-    std::array<QRgb, 256> lut;
-    const std::array<cv::Vec3b, 256> palette = table.palette();
-    for (std::size_t id = 0; id < 256; ++id)
-        lut[id] = qRgb(palette[id][0], palette[id][1], palette[id][2]);
+    static const std::array<QRgb, 256> lut = overlayLut(LabelTable());
     return lut;
 }
 
@@ -143,6 +77,9 @@ QGraphicsRectItem* addClip(QGraphicsScene* scene)
 CanvasWidget::CanvasWidget(QWidget* parent) : QGraphicsView(parent)
 {
     m_scene = new QGraphicsScene(this);
+    // A handful of items that change with every result: a BSP index only
+    // costs time on each change.
+    m_scene->setItemIndexMethod(QGraphicsScene::NoIndex);
     setScene(m_scene);
     setBackgroundBrush(QColor(0x2b, 0x2f, 0x36));
     setFrameShape(QFrame::NoFrame);
@@ -157,12 +94,18 @@ CanvasWidget::CanvasWidget(QWidget* parent) : QGraphicsView(parent)
 
     m_photoItem = m_scene->addPixmap(QPixmap());
     m_photoItem->setTransformationMode(Qt::SmoothTransformation);
+    // Smooth scaling a photo costs milliseconds, and the view repaints it whole
+    // on every update (FullViewportUpdate): keep it scaled at the current zoom.
+    m_photoItem->setCacheMode(QGraphicsItem::DeviceCoordinateCache);
     m_afterClip = addClip(m_scene);
     m_beforeClip = addClip(m_scene);
     m_overlayItem = new LabelLayerItem(m_afterClip);
     m_beforeItem = new LabelLayerItem(m_beforeClip);
-    for (LabelLayerItem* item : {m_overlayItem, m_beforeItem})
+    for (LabelLayerItem* item : {m_overlayItem, m_beforeItem}) {
         item->setOpacity(m_opacity);
+        // Scaled once per zoom, not on every repaint; an edit redraws only its rectangle.
+        item->setCacheMode(QGraphicsItem::DeviceCoordinateCache);
+    }
     m_beforeCaption = tr("Before CRF");
     m_afterCaption = tr("After CRF");
 
@@ -236,59 +179,73 @@ void CanvasWidget::setPhoto(const QImage& photo)
     updateZoomLabel();
 }
 
-void CanvasWidget::setDecomposition(const QImage& photo, const ImageDecomposition& decomposition)
+void CanvasWidget::setDecomposition(const QImage& photo, const ImageDecomposition& decomposition,
+                                    const ExplorePictures* drawn)
 {
-    const PreparedImage& prepared = decomposition.prepared;
-    const cv::Mat content = decomposition.labels(prepared.contentInPrepared);
-    // The content is regionInResized of the resized image; scaling that region
-    // back to the original's size gives where the labels lie on the photo.
-    const double sx = double(prepared.originalSize.width) / prepared.resizedSize.width;
-    const double sy = double(prepared.originalSize.height) / prepared.resizedSize.height;
-    const cv::Rect& region = prepared.regionInResized;
-    const QRectF rect(region.x * sx, region.y * sy, region.width * sx, region.height * sy);
-    cv::Mat before;
-    if (decomposition.crfApplied &&
-        decomposition.labelsBeforeCrf.size() == decomposition.labels.size())
-        before = decomposition.labelsBeforeCrf(prepared.contentInPrepared);
     setPhoto(photo);
-    // A CRF above the processing resolution left finer maps that cover the
-    // whole photo.
-    if (!decomposition.fineLabels.empty())
-        setLabels(decomposition.fineLabels,
-                  QRectF(0, 0, prepared.originalSize.width, prepared.originalSize.height),
-                  decomposition.fineLabelsBeforeCrf);
-    else
-        setLabels(content, rect, before);
+    if (drawn && !drawn->canvas.labels.empty()) {
+        // The worker's maps may be shared with other holders of the result;
+        // the canvas edits its own.
+        CanvasLabelPictures layers = drawn->canvas;
+        layers.labels = layers.labels.clone();
+        layers.before = layers.before.clone();
+        showLabels(layers, true);
+    } else {
+        showLabels(canvasLabelsOf(decomposition, false), false);
+    }
 }
 
 void CanvasWidget::setLabels(const cv::Mat& labels, const QRectF& rectInPhoto,
                              const cv::Mat& before)
 {
+    CanvasLabelPictures layers;
+    layers.labels = labels.empty() ? cv::Mat() : labels.clone();
+    // A "before" map that does not line up with the labels cannot be compared.
+    if (!labels.empty() && before.size() == labels.size() && before.type() == labels.type())
+        layers.before = before.clone();
+    layers.rectInPhoto = rectInPhoto;
+    showLabels(layers, false);
+}
+
+void CanvasWidget::showLabels(const CanvasLabelPictures& layers, bool drawn)
+{
     // A stroke in progress belongs to the map it was painted on: report it first.
     finishStroke();
-    m_labels = labels.empty() ? cv::Mat() : labels.clone();
+    m_labels = layers.labels;
     if (m_editBase.size() != m_labels.size())
         m_editBase = cv::Mat();
-    // A "before" map that does not line up with the labels cannot be compared.
-    m_before = labels.empty() || before.size() != labels.size() || before.type() != labels.type()
-                   ? cv::Mat()
-                   : before.clone();
-    m_labelRect = rectInPhoto;
-    m_counts = countLabels(m_labels);
-    m_fractions = sharesFrom(m_counts);
-    m_beforeFractions = m_before.empty() ? std::vector<double>{} : sharesFrom(countLabels(m_before));
+    m_before = layers.before;
+    m_labelRect = layers.rectInPhoto;
+    m_counts = drawn ? layers.counts : countLabels(m_labels);
+    m_fractions = labelShares(m_counts);
+    m_beforeFractions = m_before.empty()
+                            ? std::vector<double>{}
+                            : labelShares(drawn ? layers.beforeCounts : countLabels(m_before));
     if (!m_labels.empty()) {
-        const QTransform scale = QTransform::fromScale(rectInPhoto.width() / m_labels.cols,
-                                                       rectInPhoto.height() / m_labels.rows);
+        const QRectF& rect = m_labelRect;
+        const QTransform scale =
+            QTransform::fromScale(rect.width() / m_labels.cols, rect.height() / m_labels.rows);
         for (LabelLayerItem* item : {m_overlayItem, m_beforeItem}) {
             item->setTransform(scale);
-            item->setPos(rectInPhoto.topLeft());
+            item->setPos(rect.topLeft());
         }
     }
     if (m_highlighted >= int(m_fractions.size()) || m_highlighted < 0 ||
         (m_highlighted > 0 && m_fractions[std::size_t(m_highlighted)] <= 0.0))
         m_highlighted = 0;
-    rebuildOverlay();
+    // The worker drew the overlays with the default colours and nothing
+    // highlighted; anything else is drawn here.
+    const bool plain = m_highlighted == 0 && !(m_editsOnly && !m_editBase.empty()) &&
+                       overlayLut(m_table) == defaultLut();
+    if (drawn && plain) {
+        m_overlay = layers.overlay;
+        m_beforeOverlay = m_before.empty() ? QImage() : layers.beforeOverlay;
+        m_overlayItem->setImage(&m_overlay);
+        m_beforeItem->setImage(&m_beforeOverlay);
+        updateLayers();
+    } else {
+        rebuildOverlay();
+    }
     updateDragMode();
     m_hovered = -2; // force the readout to refresh
     updateHover(viewport()->mapFromGlobal(QCursor::pos()));
@@ -306,9 +263,9 @@ void CanvasWidget::clear()
 
 void CanvasWidget::rebuildOverlay()
 {
-    const std::array<QRgb, 256> lut = lutOf(m_table);
-    m_overlay = overlayFor(m_labels, m_highlighted, lut, m_editsOnly ? m_editBase : cv::Mat());
-    m_beforeOverlay = overlayFor(m_before, m_highlighted, lut);
+    const std::array<QRgb, 256> lut = overlayLut(m_table);
+    m_overlay = labelOverlay(m_labels, m_highlighted, lut, m_editsOnly ? m_editBase : cv::Mat());
+    m_beforeOverlay = labelOverlay(m_before, m_highlighted, lut);
     m_overlayItem->setImage(&m_overlay);
     m_beforeItem->setImage(&m_beforeOverlay);
     updateLayers();
@@ -321,14 +278,14 @@ void CanvasWidget::redrawOverlayRect(const cv::Rect& rect)
     // Borders depend on the neighbours, so one pixel more all round.
     const cv::Rect r = cv::Rect(rect.x - 1, rect.y - 1, rect.width + 2, rect.height + 2) &
                        cv::Rect(0, 0, m_labels.cols, m_labels.rows);
-    drawOverlay(m_overlay, m_labels, r, m_highlighted, lutOf(m_table),
-                m_editsOnly ? m_editBase : cv::Mat());
+    drawLabelOverlay(m_overlay, m_labels, r, m_highlighted, overlayLut(m_table),
+                     m_editsOnly ? m_editBase : cv::Mat());
     m_overlayItem->update(QRectF(r.x, r.y, r.width, r.height));
 }
 
 void CanvasWidget::updateFractions()
 {
-    m_fractions = sharesFrom(m_counts);
+    m_fractions = labelShares(m_counts);
     if (m_highlighted > 0 && (m_highlighted >= int(m_fractions.size()) ||
                               m_fractions[std::size_t(m_highlighted)] <= 0.0)) {
         m_highlighted = 0;

@@ -14,6 +14,8 @@ class QLabel;
 
 namespace primaps {
 
+struct CanvasLabelPictures;
+struct ExplorePictures;
 struct ImageDecomposition;
 class LabelLayerItem;
 
@@ -65,7 +67,10 @@ public:
     /// Shows `photo` (the original image) with `decomposition`'s mask ids over
     /// it; the padding of the prepared image is left out. When the CRF ran, its
     /// input (labelsBeforeCrf) becomes the "before" map of the compare mode.
-    void setDecomposition(const QImage& photo, const ImageDecomposition& decomposition);
+    /// `drawn`, when given, holds what the DecomposeJob's worker already
+    /// computed for it (the maps, their counts and default overlays), so that the GUI thread only swaps pictures.
+    void setDecomposition(const QImage& photo, const ImageDecomposition& decomposition,
+                          const ExplorePictures* drawn = nullptr);
     /// Mask ids (CV_8U) covering `rectInPhoto`, in photo pixels; stretched over
     /// it with nearest neighbour. An empty matrix removes the labels.
     /// `before`, when not empty, is the same kind of map (same size) before a
@@ -202,6 +207,9 @@ protected:
     void drawForeground(QPainter* painter, const QRectF& rect) override;
 
 private:
+    /// Takes the maps of `layers` (the canvas's own copies); with `drawn` also
+    /// their counts and, when they fit the current colours and highlight, overlays.
+    void showLabels(const CanvasLabelPictures& layers, bool drawn);
     void applyZoom(double zoom, bool underMouse);
     void rebuildOverlay();
     void updateLayers();

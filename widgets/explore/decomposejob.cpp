@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "explore/decomposejob.h"
 
+#include "common/backgroundpool.h"
 #include "common/threadpriority.h"
 #include "common/transparency.h"
 
 #include "backbones/backbone.h"
 #include "support/error.h"
 #include "common/imageconvert.h"
+#include "explore/explorepictures.h"
 #include "image/imageio.h"
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <list>
 #include <map>
 #include <optional>
+#include <QCoreApplication>
 #include <QDateTime>
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -22,6 +25,32 @@
 #include <QThread>
 
 namespace primaps {
+
+namespace {
+
+/// A decomposition that is freed off the GUI thread. Its last holder is usually
+/// a view on the GUI thread that moves on to the next result, and freeing the
+/// features, the CRF's lattices and the label maps (tens of MB returned to the
+/// system page by page) took the GUI thread milliseconds per result.
+std::shared_ptr<ImageDecomposition> makeDecomposition(ImageDecomposition&& value)
+{
+    return std::shared_ptr<ImageDecomposition>(
+        new ImageDecomposition(std::move(value)), [](ImageDecomposition* d) {
+            if (QCoreApplication::instance() &&
+                QThread::currentThread() == QCoreApplication::instance()->thread() &&
+                !QCoreApplication::closingDown())
+                runInBackground([d] { delete d; });
+            else
+                delete d;
+        });
+}
+
+std::shared_ptr<ImageDecomposition> makeDecomposition(const ImageDecomposition& value)
+{
+    return makeDecomposition(ImageDecomposition(value));
+}
+
+} // namespace
 
 /// Lives on the job's thread. Only the pending-request slot and the extraction
 /// counter are shared with the GUI thread; everything else is touched by this
@@ -91,7 +120,7 @@ private:
             if (hit != m_cache.end()) {
                 // Same image, same backbone: only PriMaPs and step 5 run again,
                 // on a copy, because the cached result may be on display.
-                decomposition = std::make_shared<ImageDecomposition>(*hit->decomposition);
+                decomposition = makeDecomposition(*hit->decomposition);
                 PrimapsParams primaps;
                 primaps.threshold = result.threshold;
                 redecompose(*decomposition, primaps, false);
@@ -115,10 +144,11 @@ private:
                     // Clear pixels on a checkerboard, not on whatever colour they hold.
                     compositeTransparency(request.path.toStdString(), entry.image);
                     entry.warning = QString::fromStdString(partial);
-                    // Converted once per file; re-runs hand out the same QImage,
-                    // which the canvas recognises (same cacheKey) and does not
-                    // upload again.
-                    entry.photo = toQImage(entry.image);
+                    // Converted once per file, to RGB32: a pixmap is made from
+                    // it without another conversion on the GUI thread. Re-runs
+                    // hand out the same QImage, which the canvas recognises
+                    // (same cacheKey) and does not upload again.
+                    entry.photo = toQImage(entry.image).convertToFormat(QImage::Format_RGB32);
                     result.loadMs = double(clock.nsecsElapsed()) / 1e6;
                 }
                 PipelineParams params;
@@ -126,7 +156,7 @@ private:
                 params.primaps.threshold = result.threshold;
                 params.crf = false;
                 decomposition =
-                    std::make_shared<ImageDecomposition>(decomposeImage(entry.image, backbone, params));
+                    makeDecomposition(decomposeImage(entry.image, backbone, params));
                 m_extractions.fetch_add(1, std::memory_order_relaxed);
                 m_cache.push_front(std::move(entry));
                 if (m_cache.size() > kCachedDecompositions)
@@ -144,16 +174,21 @@ private:
             }
             entry.decomposition = decomposition;
             result.decomposition = decomposition;
+            const auto steps = std::make_shared<const std::vector<StepPictures>>(
+                stepPicturesOf(decomposition->trace));
+            result.pictures = draw(*decomposition, steps);
             if (request.crf) {
                 // The masks before the CRF at once; the CRF on a copy, with the
                 // lattices the image's earlier decompositions kept.
                 DecomposeResult preview = result;
                 preview.preview = true;
                 emit previewReady(preview);
-                auto refined = std::make_shared<ImageDecomposition>(*decomposition);
+                auto refined = makeDecomposition(*decomposition);
                 applyCrf(*refined, DenseCrfParams(), request.crfMaxPixels);
                 entry.decomposition = refined;
                 result.decomposition = refined;
+                // Same trace, new label maps.
+                result.pictures = draw(*refined, steps);
             }
         } catch (const std::bad_alloc&) {
             result.error = describe(request.path, "not enough memory to decompose this image");
@@ -163,10 +198,22 @@ private:
         }
         if (!result.error.isEmpty()) {
             result.decomposition.reset();
+            result.pictures.reset();
             result.image.release();
             result.photo = QImage();
         }
         return result;
+    }
+
+    static std::shared_ptr<const ExplorePictures>
+    draw(const ImageDecomposition& decomposition,
+         const std::shared_ptr<const std::vector<StepPictures>>& steps)
+    {
+        auto pictures = std::make_shared<ExplorePictures>();
+        pictures->canvas = canvasLabelsOf(decomposition, true);
+        pictures->steps = steps;
+        pictures->labelsAtOriginalSize = decomposition.labelsAtOriginalSize();
+        return pictures;
     }
 
     // Core's messages from reading a file already name it; the others (a too

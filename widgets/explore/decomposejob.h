@@ -13,6 +13,8 @@ class QThread;
 
 namespace primaps {
 
+struct ExplorePictures;
+
 /// One image to decompose and how.
 struct DecomposeRequest
 {
@@ -47,7 +49,7 @@ struct DecomposeResult
     QString warning;
     std::shared_ptr<const ImageDecomposition> decomposition;
     cv::Mat image; ///< the loaded image, CV_8UC3 RGB at its original size
-    QImage photo;  ///< the same pixels as a QImage
+    QImage photo;  ///< the same pixels as a QImage (RGB32: a pixmap needs no conversion)
     QString backboneName;
     float threshold = 0.0f;            ///< tau that was used
     float recommendedThreshold = 0.0f; ///< the backbone's recommendation
@@ -58,6 +60,10 @@ struct DecomposeResult
     /// The masks before the CRF, delivered by DecomposeJob::preview() while the
     /// CRF of the same request runs; finished() follows with the refined masks.
     bool preview = false;
+    /// What the Explore views show of `decomposition`, drawn by the worker
+    /// (explorepictures.h): the GUI thread only hands it to its widgets. Set
+    /// with `decomposition`.
+    std::shared_ptr<const ExplorePictures> pictures;
 
     bool ok() const { return error.isEmpty() && decomposition != nullptr; }
 };

@@ -31,6 +31,7 @@ void FeatureViewWidget::createChart()
     m_chart->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     m_chart->setBackground(palette().brush(QPalette::Base));
     m_chart->setCursor(Qt::PointingHandCursor);
+    m_chart->installEventFilter(this); // replots a chart that changed while hidden
     m_chart->setToolTip(
         tr("Bars (left axis): the feature variance along each PriMaPs step's principal direction, "
            "in its mask's colour.\nDots (right axis): that as a percentage of the variance of the "
@@ -116,6 +117,13 @@ void FeatureViewWidget::updateChartSelection()
         bars->setBrush(colour);
         bars->setPen(selected ? QPen(palette().color(QPalette::WindowText), 2.0)
                               : QPen(colour.darker(130), 1.0));
+    }
+    // A hidden chart (the Features dock behind the Steps tab) is drawn when it
+    // shows, not for every result: a replot is several milliseconds of the GUI
+    // thread.
+    if (!m_chart->isVisible()) {
+        m_chartStale = true;
+        return;
     }
     m_chart->replot(QCustomPlot::rpQueuedReplot);
 }

@@ -12,6 +12,7 @@
 #include <QCursor>
 #include <QGraphicsView>
 #include <QLabel>
+#include <qcustomplot.h>
 #include <QMouseEvent>
 
 namespace primaps {
@@ -140,6 +141,10 @@ void FeatureViewWidget::trackCanvas(QGraphicsView* view)
 
 bool FeatureViewWidget::eventFilter(QObject* watched, QEvent* event)
 {
+    if (watched == m_chart && event->type() == QEvent::Show && m_chartStale) {
+        m_chartStale = false;
+        m_chart->replot(QCustomPlot::rpQueuedReplot);
+    }
     if (m_trackedViewport && watched == m_trackedViewport.get()) {
         if (event->type() == QEvent::MouseMove && m_tracked) {
             const auto* move = static_cast<QMouseEvent*>(event);

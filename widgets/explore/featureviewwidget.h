@@ -209,6 +209,7 @@ private:
     FeatureImageView* m_view = nullptr;
     QLabel* m_readout = nullptr;
     QCustomPlot* m_chart = nullptr;
+    bool m_chartStale = false; ///< changed while hidden: replot when it shows
     QAction* m_exportAction = nullptr;
     QPointer<QGraphicsView> m_tracked; ///< may be destroyed before this widget
     /// m_tracked's viewport: events are matched against it without touching the view,

@@ -187,8 +187,13 @@ void LegendWidget::rebuildEntries()
     if (fraction(m_highlighted) <= 0.0)
         m_highlighted = 0;
     m_pointed = -1;
-    layoutEntries(width(), &m_entries);
-    updateGeometry();
+    const int height = layoutEntries(width(), &m_entries);
+    // The layout around the legend only needs to hear of a new height: a
+    // re-run that keeps the number of rows changes nothing there.
+    if (height != m_laidOutHeight) {
+        m_laidOutHeight = height;
+        updateGeometry();
+    }
     update();
 }
 
@@ -273,8 +278,11 @@ void LegendWidget::setCaption(const QString& caption)
         return;
     m_caption = caption;
     // The chips start after the caption, so its width moves them.
-    layoutEntries(width(), &m_entries);
-    updateGeometry();
+    const int height = layoutEntries(width(), &m_entries);
+    if (height != m_laidOutHeight) {
+        m_laidOutHeight = height;
+        updateGeometry();
+    }
     update();
 }
 
@@ -323,10 +331,11 @@ QSize LegendWidget::minimumSizeHint() const
 void LegendWidget::resizeEvent(QResizeEvent* event)
 {
     QWidget::resizeEvent(event);
-    const int before = m_entries.isEmpty() ? 0 : m_entries.last().rect.bottom();
-    layoutEntries(width(), &m_entries);
-    if (!m_entries.isEmpty() && m_entries.last().rect.bottom() != before)
-        updateGeometry(); // wrapped onto a different number of rows
+    const int height = layoutEntries(width(), &m_entries);
+    if (height != m_laidOutHeight) { // wrapped onto a different number of rows
+        m_laidOutHeight = height;
+        updateGeometry();
+    }
 }
 
 void LegendWidget::paintEvent(QPaintEvent*)

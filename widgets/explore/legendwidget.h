@@ -126,6 +126,7 @@ private:
     int m_highlighted = 0;
     int m_hovered = -1;
     int m_pointed = -1; // the chip under the mouse pointer
+    int m_laidOutHeight = -1; ///< layoutEntries()' height at the width when last asked
 };
 
 } // namespace primaps

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "explore/stepperwidget.h"
 
-#include "common/imageconvert.h"
+#include "explore/explorepictures.h"
 #include "explore/labelnumbering.h"
 #include "image/overlay.h"
 #include "decompose/primaps.h"
@@ -35,7 +35,7 @@ enum Role
 constexpr int kMargin = 8;
 constexpr int kGap = 6;
 constexpr int kMaxColumnWidth = 112;
-const QColor kTaken(140, 140, 140); // positions earlier masks took
+const QColor kTaken = QColor::fromRgb(kTakenPatchRgb); // positions earlier masks took
 
 QColor toQColor(const cv::Vec3b& rgb)
 {
@@ -61,50 +61,6 @@ Columns columnsFor(int viewWidth, double aspect)
     for (int i = 0; i < 3; ++i)
         c.left[i] = kMargin + i * (c.width + kGap);
     return c;
-}
-
-// Diverging map of a similarity map with `taken` positions in grey. The scale
-// is symmetric about 0 and uses the map's own largest magnitude: the maps'
-// ranges differ a lot between iterations, and a shared scale hides the later ones.
-QImage similarityImage(const std::vector<float>& values, const std::vector<bool>& taken, int h,
-                       int w)
-{
-    float span = 0.0f;
-    for (std::size_t i = 0; i < values.size(); ++i)
-        if (!taken[i])
-            span = std::max(span, std::abs(values[i]));
-    if (!(span > 0.0f))
-        span = 1.0f;
-    QImage image = toQImage(heatmap(values, h, w, -span, span));
-    for (int y = 0; y < h; ++y)
-        for (int x = 0; x < w; ++x)
-            if (taken[std::size_t(y) * w + x])
-                image.setPixelColor(x, y, kTaken);
-    return image;
-}
-
-QImage maskImage(const std::vector<float>& mask, const std::vector<bool>& taken, int h, int w,
-                 const QColor& color)
-{
-    QImage image(w, h, QImage::Format_RGB32);
-    for (int y = 0; y < h; ++y) {
-        auto* row = reinterpret_cast<QRgb*>(image.scanLine(y));
-        for (int x = 0; x < w; ++x) {
-            const std::size_t i = std::size_t(y) * w + x;
-            if (taken[i]) {
-                row[x] = kTaken.rgb();
-            } else if (mask[i] > 0.0f) {
-                // Soft values shade the colour; even a weak member stays visible.
-                const double t = 0.35 + 0.65 * std::clamp(double(mask[i]), 0.0, 1.0);
-                row[x] =
-                    qRgb(int(255 + (color.red() - 255) * t), int(255 + (color.green() - 255) * t),
-                         int(255 + (color.blue() - 255) * t));
-            } else {
-                row[x] = qRgb(255, 255, 255);
-            }
-        }
-    }
-    return image;
 }
 
 QString percent(double fraction)
@@ -304,6 +260,13 @@ StepperWidget::StepperWidget(QWidget* parent) : QWidget(parent)
     m_header->setTextFormat(Qt::RichText);
     m_header->setContentsMargins(kMargin, 4, kMargin, 0);
     layout->addWidget(m_header);
+    m_busyMark = new QLabel(tr("updating\u2026"), m_header);
+    QFont italic = m_busyMark->font();
+    italic.setItalic(true);
+    m_busyMark->setFont(italic);
+    m_busyMark->setAutoFillBackground(true); // over the end of a long first line
+    m_busyMark->setContentsMargins(6, 0, 0, 0);
+    m_busyMark->hide();
 
     m_list = new QListWidget(this);
     m_columns = new StepHeader(m_list, this);
@@ -365,8 +328,6 @@ void StepperWidget::setBusy(bool busy)
     // Rich text collapses runs of spaces; keep the separators' breathing room.
     QString text =
         m_headerBase.toHtmlEscaped().replace(QStringLiteral("  "), QStringLiteral("&nbsp; "));
-    if (busy && m_list->count() > 0)
-        text += tr("  \u00b7  <i>updating\u2026</i>");
     if (m_list->count() > 0) {
         // A key to the colours, so the maps read without the tooltip; in a
         // colour between text and background, which suits light and dark themes.
@@ -383,29 +344,61 @@ void StepperWidget::setBusy(bool busy)
                 QStringLiteral("</span>");
     }
     m_header->setText(text);
+    // The marker lies over the header instead of changing its text: a new text
+    // re-lays out the word-wrapped label and the dock around it, twice for
+    // every result.
+    m_busyMark->setVisible(busy && m_list->count() > 0);
+    placeBusyMark();
 }
 
-void StepperWidget::setTrace(const PrimapsTrace& trace)
+void StepperWidget::placeBusyMark()
+{
+    if (m_busyMark->isHidden())
+        return;
+    m_busyMark->adjustSize();
+    m_busyMark->move(m_header->width() - kMargin - m_busyMark->width(), 4);
+    m_busyMark->raise();
+}
+
+void StepperWidget::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    placeBusyMark();
+}
+
+void StepperWidget::setTrace(const PrimapsTrace& trace, const std::vector<StepPictures>* pictures)
 {
     const int previous = selectedIteration();
-    {
-        const QSignalBlocker blocker(m_list);
-        m_list->clear();
-    }
     const int h = trace.height;
     const int w = trace.width;
     auto* delegate = static_cast<StepDelegate*>(m_list->itemDelegate());
     delegate->setAspect(w > 0 ? double(h) / w : 1.0);
 
+    const int count = int(trace.iterations.size());
+    std::vector<StepPictures> drawnHere;
+    if (!pictures || int(pictures->size()) != count) {
+        drawnHere = stepPicturesOf(trace);
+        pictures = &drawnHere;
+    }
+    // The cards are updated in place, the list repaints and lays out once:
+    // a re-run (the threshold slider) mostly changes the pictures, not the count.
+    m_list->setUpdatesEnabled(false);
+    {
+        const QSignalBlocker blocker(m_list);
+        while (m_list->count() > count)
+            delete m_list->takeItem(m_list->count() - 1);
+        while (m_list->count() < count)
+            m_list->addItem(new QListWidgetItem);
+    }
     const double total = double(std::max(1, h * w));
     m_proposalAreas.assign(trace.iterations.size() + 1, 0.0);
     for (std::size_t k = 0; k < trace.iterations.size(); ++k)
         m_proposalAreas[k + 1] = trace.iterations[k].assigned / total;
-    std::vector<bool> taken(std::size_t(h) * w, false);
-    for (std::size_t k = 0; k < trace.iterations.size(); ++k) {
-        const PrimapsIteration& it = trace.iterations[k];
-        const int id = int(k) + 1;
-        auto* item = new QListWidgetItem;
+    for (int k = 0; k < count; ++k) {
+        const PrimapsIteration& it = trace.iterations[std::size_t(k)];
+        const StepPictures& picture = (*pictures)[std::size_t(k)];
+        const int id = k + 1;
+        QListWidgetItem* item = m_list->item(k);
         item->setData(IdRole, id);
         item->setData(TitleRole, tr("Step %1  \u00b7  seed (y %2, x %3)")
                                      .arg(id)
@@ -416,11 +409,12 @@ void StepperWidget::setTrace(const PrimapsTrace& trace)
             tr("covered %1").arg(percent(1.0 - it.remainingAfter / total));
         item->setData(CoverageRole, coverage);
         item->setData(DetailRole, coverage);
+        item->setData(LabelRole, 0);
         item->setData(SeedRole,
                       QPoint(it.seedIndex % std::max(1, w), it.seedIndex / std::max(1, w)));
-        item->setData(PrincipalRole, similarityImage(it.similarity, taken, h, w));
-        item->setData(RefinedRole, similarityImage(it.refinedSimilarity, taken, h, w));
-        item->setData(MaskRole, maskImage(it.mask, taken, h, w, toQColor(labelColor(id))));
+        item->setData(PrincipalRole, picture.principal);
+        item->setData(RefinedRole, picture.refined);
+        item->setData(MaskRole, picture.mask);
         item->setToolTip(
             tr("Step %1: %2 of %3 patches were still free; the proposal took %4 of them (its "
                "proposal area).\nPrincipal component explains variance %5; seed similarity max "
@@ -432,11 +426,8 @@ void StepperWidget::setTrace(const PrimapsTrace& trace)
                 .arg(it.assigned)
                 .arg(double(it.explainedVariance), 0, 'g', 3)
                 .arg(double(it.refinedMax), 0, 'f', 3));
-        m_list->addItem(item);
-        for (std::size_t i = 0; i < it.mask.size() && i < taken.size(); ++i)
-            if (it.mask[i] > 0.0f)
-                taken[i] = true;
     }
+    m_list->setUpdatesEnabled(true);
 
     m_headerBase = tr("\u03c4 = %1  \u00b7  %2 \u00d7 %3 patches  \u00b7  %4 channels")
                        .arg(double(trace.params.threshold), 0, 'f', 2)
@@ -448,10 +439,14 @@ void StepperWidget::setTrace(const PrimapsTrace& trace)
     m_summary->setText(stopDescription(trace));
     m_summary->show();
 
-    // Keep the user's place when the same image is re-run with another threshold.
-    if (previous >= 0 && previous < m_list->count())
-        m_list->setCurrentRow(previous);
-    else if (previous >= 0)
+    // Keep the user's place when the same image is re-run with another threshold;
+    // the card stayed selected, and the views that follow it hear about it again.
+    if (previous >= 0 && previous < m_list->count()) {
+        if (selectedIteration() != previous)
+            m_list->setCurrentRow(previous);
+        else
+            emit iterationSelected(previous);
+    } else if (previous >= 0)
         emit iterationSelected(-1);
 }
 

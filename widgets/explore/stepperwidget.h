@@ -10,6 +10,7 @@ class QListWidget;
 namespace primaps {
 
 struct PrimapsTrace;
+struct StepPictures;
 class StepHeader;
 
 /// The step list: one row per PriMaPs iteration of a trace (docs/ALGORITHM.md, "PriMaPs decomposition"),
@@ -27,7 +28,10 @@ public:
     explicit StepperWidget(QWidget* parent = nullptr);
 
     /// Replaces the rows with those of `trace` (copied; the trace may go away).
-    void setTrace(const PrimapsTrace& trace);
+    /// `pictures`, when given, are the cards' maps already drawn (one per
+    /// iteration, stepPicturesOf()), e.g. by the DecomposeJob's worker; the
+    /// existing cards are reused.
+    void setTrace(const PrimapsTrace& trace, const std::vector<StepPictures>* pictures = nullptr);
     void clear();
     /// Shows that a newer decomposition is being computed; the rows stay until it arrives.
     void setBusy(bool busy);
@@ -61,9 +65,15 @@ public slots:
 signals:
     void iterationSelected(int index);
 
+protected:
+    void resizeEvent(QResizeEvent* event) override;
+
 private:
+    void placeBusyMark();
+
     QListWidget* m_list = nullptr;
     QLabel* m_header = nullptr;
+    QLabel* m_busyMark = nullptr; ///< "updating…" over the header's top right
     QLabel* m_summary = nullptr;
     StepHeader* m_columns = nullptr;
     QString m_headerBase;
