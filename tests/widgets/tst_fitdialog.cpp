@@ -277,6 +277,15 @@ private slots:
         QVERIFY2(dialog.validate().isEmpty(), qPrintable(dialog.validate()));
     }
 
+    // The dialog fits a 1366x768 screen (less a title bar and a panel) as it opens.
+    void fitsASmallScreen()
+    {
+        FitDialog dialog;
+        const QSize hint = dialog.sizeHint();
+        QVERIFY2(hint.width() <= 1366 && hint.height() <= 700,
+                 qPrintable(QStringLiteral("size hint %1x%2").arg(hint.width()).arg(hint.height())));
+    }
+
     // The whitening ridge is automatic by default (the backbone decides at start), and a
     // recorded run's ridge, 0 included, comes back as it was.
     void whiteningRidgeIsAutomaticUnlessRecorded()
