@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "backbones/softmaxrows_p.h"
+#include "support/cpufeatures.h"
 
 #include <algorithm>
 #include <cmath>
@@ -131,8 +132,7 @@ __attribute__((target("avx2,fma"))) void softmaxRow(float* row, std::ptrdiff_t c
 bool softmaxRowsVectorised()
 {
 #ifdef PRIMAPS_SOFTMAX_AVX2
-    static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return available;
+    return cpuHasAvx2Fma();
 #else
     return false;
 #endif

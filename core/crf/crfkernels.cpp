@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "crf/crfkernels_p.h"
+#include "support/cpufeatures.h"
 
 #include <algorithm>
 #include <atomic>
@@ -645,8 +646,7 @@ bool useVectors(CrfKernel kernel, std::size_t k, std::initializer_list<const flo
 bool crfKernelsVectorised()
 {
 #ifdef PRIMAPS_CRF_AVX2
-    static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return available;
+    return cpuHasAvx2Fma();
 #else
     return false;
 #endif

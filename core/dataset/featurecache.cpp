@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "dataset/featurecache.h"
+#include "support/cpufeatures.h"
 
 #include "support/atomicfile.h"
 #include "support/error.h"
@@ -15,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -258,13 +258,7 @@ __attribute__((target("avx,f16c"))) void halfsToFloatsF16c(const std::uint16_t* 
 void halfsToFloats(const std::uint16_t* in, float* out, std::size_t count)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    // GCC's __builtin_cpu_supports knows "f16c", Clang 14's does not: CPUID leaf 1 says
-    // whether the CPU has it, and "avx" whether the OS saves the YMM registers.
-    static const bool f16c = [] {
-        unsigned a = 0, b = 0, c = 0, d = 0;
-        return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
-    }();
-    if (f16c) {
+    if (cpuHasF16c()) {
         halfsToFloatsF16c(in, out, count);
         return;
     }

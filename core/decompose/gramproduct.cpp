@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "decompose/gramproduct_p.h"
+#include "support/cpufeatures.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -119,8 +120,7 @@ __attribute__((target("avx2,fma"))) void gramProductAvx2(const float* rows, int 
 bool gramKernelVectorised()
 {
 #ifdef PRIMAPS_GRAM_AVX2
-    static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return available;
+    return cpuHasAvx2Fma();
 #else
     return false;
 #endif

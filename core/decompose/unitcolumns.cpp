@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "decompose/unitcolumns_p.h"
+#include "support/cpufeatures.h"
 
 #include <algorithm>
 #include <cmath>
@@ -160,8 +161,7 @@ std::vector<float> toColumnBlocks(const float* values, int c, int n)
 bool unitColumnsVectorised()
 {
 #ifdef PRIMAPS_UNIT_COLUMNS_AVX2
-    static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return available;
+    return cpuHasAvx2Fma();
 #else
     return false;
 #endif
