@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Where PriMaPs-EM ends from different starts, and whether anything unsupervised tells the good ends apart.
+
+Reads what `bench_em_quality --export DIR` writes for one class set
+(features.npy, masks.npy, labels.npy, val_features.npy, val_labels.npy) and,
+on features whitened with the robust protocol's ridge, prints for each start:
+
+- the start's validation mIoU, and the mIoU PriMaPs-EM ends at from it
+  (robust E-step: a mask votes only when >= 70 % of its pixels agree;
+  focal-weighted cross-entropy; Adam at 1e-3; EMA every 10 steps; starved
+  prototypes re-seeded every 10 steps, as docs/ALGORITHM.md describes);
+- two scores that need no labels, before and after the EM: the k-means
+  objective (mean best cosine over 65,536 training positions) and the mask
+  purity (share of each PriMaPs mask's pixels in the mask's majority cluster).
+
+Starts: the true class means of `train` (a ceiling no method has), Lloyd's
+iterations from them, and for each seed k-means++ alone and Lloyd from it.
+docs/em-quality.md (session 9) has the numbers and what they say. A
+benchmark-side study (Debian's python3-torch and python3-scipy); no test
+depends on it.
+
+    python3 tests/benchmarks/em_start_study.py DIR [--ridge 0.3] [--seeds 0,1,2,3]
+        [--label-size 80] [--epochs 50]
+"""
+import argparse
+import time
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+
+IGNORE = 255
+
+
+def load(folder, label_size):
+    def npy(name):
+        return torch.from_numpy(np.load(f"{folder}/{name}.npy"))
+    feats, val_feats = npy("features").float(), npy("val_features").float()
+    masks, labels, val_labels = (npy(n).long() for n in ("masks", "labels", "val_labels"))
+    if label_size:  # nearest sampling keeps a run to minutes
+        step = masks.shape[-1] // label_size
+        pick = (slice(None), slice(step // 2, None, step), slice(step // 2, None, step))
+        masks, labels, val_labels = masks[pick], labels[pick], val_labels[pick]
+    classes = int(labels[labels < IGNORE].max()) + 1
+    return feats, masks, labels, val_feats, val_labels, classes
+
+
+def whiten(feats, val_feats, ridge):
+    """z = S_r^(-1/2) x / |x| with S the covariance of the unit features, ridge r times its mean eigenvalue."""
+    c = feats.shape[1]
+    unit = F.normalize(feats, dim=1).permute(0, 2, 3, 1).reshape(-1, c)
+    eig, vecs = torch.linalg.eigh(torch.cov(unit.t()).double())
+    eig = eig.clamp_min(0)
+    eig = eig + ridge * eig.mean()
+    t = (vecs @ torch.diag(eig.rsqrt()) @ vecs.t()).float()
+    apply = lambda x: torch.einsum("dc,nchw->ndhw", t, F.normalize(x, dim=1))
+    return apply(feats), apply(val_feats)
+
+
+def logits(dirs, gains, feats, size):
+    w = gains[:, None] * F.normalize(dirs, dim=1)
+    return F.interpolate(torch.einsum("kc,bchw->bkhw", w, feats), size, mode="bilinear",
+                         align_corners=False)
+
+
+def miou(dirs, gains, feats, labels, classes):
+    k = dirs.shape[0]
+    confusion = np.zeros((k, classes), np.int64)
+    with torch.no_grad():
+        for i in range(0, feats.shape[0], 8):
+            pred = logits(dirs, gains, feats[i:i + 8], labels.shape[-2:]).argmax(1).numpy().ravel()
+            lab = labels[i:i + 8].numpy().ravel()
+            valid = lab < classes
+            np.add.at(confusion, (pred[valid], lab[valid]), 1)
+    rows, cols = linear_sum_assignment(confusion.T, maximize=True)  # class -> cluster
+    cluster_class = confusion.argmax(1)  # clusters beyond the classes: majority
+    cluster_class[cols] = rows
+    matched = np.zeros((classes, classes), np.int64)
+    for j in range(k):
+        matched[cluster_class[j]] += confusion[j]
+    tp = np.diag(matched)
+    union = matched.sum(0) + matched.sum(1) - tp
+    return 100 * float(np.mean(tp / np.maximum(union, 1))), 100 * confusion.sum(1) / confusion.sum()
+
+
+def mask_votes(pred, masks, k):
+    b = pred.shape[0]
+    m = int(masks.max()) + 1
+    key = (torch.arange(b)[:, None, None] * m + masks) * k + pred
+    return torch.bincount(key.ravel(), minlength=b * m * k).reshape(b, m, k)
+
+
+def mask_purity(dirs, feats, masks):
+    agree = total = 0
+    for i in range(0, feats.shape[0], 8):
+        pred = logits(dirs, torch.ones(dirs.shape[0]), feats[i:i + 8], masks.shape[-2:]).argmax(1)
+        votes = mask_votes(pred, masks[i:i + 8], dirs.shape[0])[:, 1:]  # mask 0 = unassigned
+        agree += votes.max(2)[0].sum().item()
+        total += votes.sum().item()
+    return agree / total
+
+
+def sample_positions(feats, labels, generator, count=65536):
+    n, c = feats.shape[:2]
+    flat = feats.permute(0, 2, 3, 1).reshape(n, -1, c)
+    grid_labels = F.interpolate(labels[:, None].float(), feats.shape[-2:], mode="nearest")
+    grid_labels = grid_labels[:, 0].long().reshape(n, -1)
+    pick = torch.randint(0, flat.shape[1], (n, max(1, count // n)), generator=generator)
+    x = torch.gather(flat, 1, pick[..., None].expand(-1, -1, c)).reshape(-1, c)
+    return F.normalize(x, dim=1), torch.gather(grid_labels, 1, pick).reshape(-1)
+
+
+def kmeanspp(x, k, generator):
+    chosen = [int(torch.randint(0, x.shape[0], (1,), generator=generator))]
+    best = torch.full((x.shape[0],), -1.0)
+    for _ in range(1, k):
+        best = torch.maximum(best, x @ x[chosen[-1]])
+        chosen.append(int(torch.multinomial((2 - 2 * best).clamp_min(0).double(), 1, generator=generator)))
+    return x[chosen].clone()
+
+
+def lloyd(x, centres, iterations=100):
+    centres, previous = centres.clone(), None
+    for _ in range(iterations):
+        assign = (x @ centres.t()).argmax(1)
+        if previous is not None and (assign != previous).float().mean() < 1e-3:
+            break
+        previous = assign
+        for j in range(centres.shape[0]):
+            members = x[assign == j]
+            if len(members):
+                centres[j] = F.normalize(members.sum(0), dim=0)
+    return centres
+
+
+def primaps_em(feats, masks, start, epochs, generator, batch=32, lr=1e-3, vote_share=0.7):
+    k, size = start.shape[0], masks.shape[-2:]
+    dirs, gains = start.clone().requires_grad_(True), torch.ones(k, requires_grad=True)
+    ema_dirs, ema_gains = start.clone(), torch.ones(k)
+    adam = torch.optim.Adam([dirs, gains], lr=lr)
+    usage, step, updates = torch.zeros(k), 0, 0
+    for _ in range(epochs):
+        order = torch.randperm(feats.shape[0], generator=generator)
+        for b in range(feats.shape[0] // batch):
+            idx = order[b * batch:(b + 1) * batch]
+            with torch.no_grad():  # E-step with the moving average
+                pred = logits(ema_dirs, ema_gains, feats[idx], size).argmax(1)
+                votes = mask_votes(pred, masks[idx], k)
+                winner = votes.argmax(2)
+                share = votes.max(2)[0].float() / votes.sum(2).clamp_min(1).float()
+                flat_masks = masks[idx].reshape(len(idx), -1)
+                pseudo = torch.gather(winner, 1, flat_masks).reshape(masks[idx].shape)
+                mixed = torch.gather(share < vote_share, 1, flat_masks).reshape(masks[idx].shape)
+                pseudo[(masks[idx] == 0) | mixed] = IGNORE
+                usage += torch.bincount(pseudo[pseudo != IGNORE], minlength=k).float()
+            out = logits(dirs, gains, feats[idx], size)
+            with torch.no_grad():
+                focal = (1 - out.softmax(1).mean((0, 2, 3))) ** 2
+            loss = F.cross_entropy(out, pseudo, weight=focal, ignore_index=IGNORE, reduction="none").mean()
+            adam.zero_grad()
+            loss.backward()
+            adam.step()
+            step += 1
+            if step % 10:
+                continue
+            decay = 0.0 if updates <= 1 else min(0.98, 1 - 1 / (updates + 1))
+            updates += 1
+            with torch.no_grad():
+                ema_dirs.lerp_(dirs, 1 - decay)
+                ema_gains.lerp_(gains, 1 - decay)
+                starved = usage < 0.25 * usage.sum() / k
+                for j in torch.nonzero(starved).ravel().tolist():  # take the largest cluster's worst mask
+                    big = int(usage.argmax())
+                    feats_up = F.interpolate(feats[idx], size, mode="bilinear", align_corners=False)
+                    key = (torch.arange(len(idx))[:, None, None] * (int(masks[idx].max()) + 1) + masks[idx]).ravel()
+                    sel = pseudo.ravel() == big
+                    c = feats.shape[1]
+                    sums = torch.zeros(int(key.max()) + 1, c).index_add_(
+                        0, key[sel], feats_up.permute(0, 2, 3, 1).reshape(-1, c)[sel])
+                    means = F.normalize(sums[sums.abs().sum(1) > 0], dim=1)
+                    if not len(means):
+                        continue
+                    worst = means[(means @ F.normalize(dirs[big], dim=0)).argmin()]
+                    dirs[j] = worst * dirs[big].norm()
+                    gains[j] = gains.mean()
+                    ema_dirs[j], ema_gains[j] = dirs[j], gains[j]
+                    adam.state[dirs]["exp_avg"][j] = 0
+                    adam.state[dirs]["exp_avg_sq"][j] = 0
+                usage.zero_()
+    return ema_dirs, ema_gains
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("dir")
+    parser.add_argument("--ridge", type=float, default=0.3)
+    parser.add_argument("--seeds", default="0,1,2,3")
+    parser.add_argument("--label-size", type=int, default=80)
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    feats, masks, labels, val_feats, val_labels, classes = load(args.dir, args.label_size)
+    if args.ridge > 0:
+        feats, val_feats = whiten(feats, val_feats, args.ridge)
+    x, y = sample_positions(feats, labels, torch.Generator().manual_seed(0))
+    objective = lambda d: (x @ F.normalize(d, dim=1).t()).max(1)[0].mean().item()
+    class_means = torch.stack([F.normalize(x[y == j].sum(0), dim=0) for j in range(classes)])
+    starts = [("class means", class_means), ("Lloyd from class means", lloyd(x, class_means))]
+    for seed in (int(s) for s in args.seeds.split(",")):
+        seeded = kmeanspp(x, classes, torch.Generator().manual_seed(seed))
+        starts += [(f"k-means++ seed {seed}", seeded), (f"Lloyd seed {seed}", lloyd(x, seeded))]
+    print(f"{args.dir}: {classes} classes, ridge {args.ridge}, labels at {args.label_size or 'full size'}")
+    for name, start in starts:
+        begun = time.time()
+        dirs, gains = primaps_em(feats, masks, start, args.epochs, torch.Generator().manual_seed(1000))
+        before, _ = miou(start, torch.ones(classes), val_feats, val_labels, classes)
+        after, shares = miou(dirs, gains, val_feats, val_labels, classes)
+        print(f"{name:24s} mIoU {before:5.1f} -> {after:5.1f}  objective {objective(start):.4f} -> "
+              f"{objective(dirs):.4f}  mask purity {mask_purity(start, feats, masks):.3f} -> "
+              f"{mask_purity(dirs, feats, masks):.3f}  smallest cluster {shares.min():.1f} %  "
+              f"{time.time() - begun:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
