@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <QElapsedTimer>
 #include <unistd.h>
 
@@ -63,7 +64,14 @@ DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCli
             checker.fail(&options.holdout, "applies to folder datasets; " +
                                                QString(toString(o.kind)) + " has its own splits");
     }
-    const bool namedSplits = o.kind != DatasetKind::Folder || o.holdout > 0.0;
+    // A folder dataset reads the split asked for when it is held out, or when its
+    // root lists that split (ROOT/train.txt for fit, ROOT/val.txt for eval); only
+    // without either does it read every image.
+    std::error_code noThrow;
+    const bool listed = o.kind == DatasetKind::Folder && !o.root.empty() &&
+                        std::filesystem::is_regular_file(
+                            std::filesystem::path(o.root) / (defaultSplit + ".txt"), noThrow);
+    const bool namedSplits = o.kind != DatasetKind::Folder || o.holdout > 0.0 || listed;
     o.split = parser.isSet(options.split) ? parser.value(options.split).toStdString()
               : namedSplits               ? defaultSplit
                                           : std::string();
@@ -95,11 +103,23 @@ QString wholeFolderNote(const Dataset& d)
 {
     if (!d.allImagesOfFolder())
         return {};
-    return QString("note: folder dataset '%1' has no split lists (%1/train.txt, val.txt), so all "
-                   "%2 images are used, the ones a run was fitted on too; pass --holdout F to "
-                   "keep a fraction apart as 'val'")
+    return QString("note: folder dataset '%1' has no split list %1/val.txt, so all %2 images are "
+                   "evaluated, the ones a run was fitted on too; list the validation images in "
+                   "val.txt or pass --holdout F to keep a fraction apart as 'val'")
         .arg(QString::fromStdString(d.root()))
         .arg(d.size());
+}
+
+QString fittedOnEvaluatedImagesNote(const DatasetOptions& fitted, const Dataset& evaluated)
+{
+    const bool fittedOnWholeFolder = fitted.kind == DatasetKind::Folder && fitted.split.empty() &&
+                                     fitted.holdout <= 0.0 && fitted.root == evaluated.root();
+    if (!fittedOnWholeFolder || evaluated.allImagesOfFolder())
+        return {};
+    return QString("note: the run was fitted on every image of '%1' (it had no train.txt), split "
+                   "'%2' included; list the training images in train.txt or fit with --holdout F "
+                   "to evaluate on images the fit has not seen")
+        .arg(QString::fromStdString(evaluated.root()), QString::fromStdString(evaluated.split()));
 }
 
 void printStageReport(const char* stage, const StageReport& report, QTextStream& err, bool quiet)

@@ -68,6 +68,10 @@ Dataset openDataset(const DatasetOptions& options, QTextStream& err, bool quiet)
 /// where evaluation sees the training images; empty otherwise.
 QString wholeFolderNote(const Dataset& dataset);
 
+/// One line when a run fitted on a whole folder dataset (no train.txt, no hold-out)
+/// is evaluated on a split of the same folder, whose images it has seen; empty otherwise.
+QString fittedOnEvaluatedImagesNote(const DatasetOptions& fitted, const Dataset& evaluated);
+
 /// Prints a stage report (one line per failure and per warning, then the counts) to `err`.
 void printStageReport(const char* stage, const StageReport& report, QTextStream& err, bool quiet);
 

@@ -221,9 +221,11 @@ int runEval(const QStringList& arguments)
             << "' has none of its label files, so there is nothing to evaluate against\n";
         return ExitSomeInputsFailed;
     }
-    const QString note = wholeFolderNote(*dataset);
-    if (!note.isEmpty())
-        err << note << "\n" << Qt::flush;
+    for (const QString& note :
+         {wholeFolderNote(*dataset),
+          folder ? fittedOnEvaluatedImagesNote(folder->dataset, *dataset) : QString()})
+        if (!note.isEmpty())
+            err << note << "\n" << Qt::flush;
 
     try {
         const FeatureCache cache(

@@ -329,13 +329,25 @@ private slots:
     void usageErrors()
     {
         QCOMPARE(runCli(QStringList{"fit", "--out", run, "--shard", "0/2"} + common).exitCode, 2);
-        // Without --dataset and --root, eval takes the run's; a folder without split
-        // lists is evaluated on the images it was fitted on, and eval says so.
-        const Run fromRun = runCli({"eval", "--run", run});
+        // Without --dataset and --root, eval takes the run's. The folder lists val.txt
+        // (4 of its 10 images), so that is what eval reads by default; the run was
+        // fitted on all 10 (there is no train.txt), and eval says so.
+        const Run fromRun = runCli({"eval", "--run", run, "--json"});
         QVERIFY2(fromRun.exitCode == 0, qPrintable(fromRun.err));
-        QVERIFY(fromRun.out.startsWith("Acc "));
-        QVERIFY2(fromRun.err.contains("note: folder dataset") && fromRun.err.contains("--holdout"),
+        QCOMPARE(parse(fromRun.out)["pixels"].get<double>(), 4.0 * 64 * 64);
+        QVERIFY2(fromRun.err.contains("note: the run was fitted on every image") &&
+                     fromRun.err.contains("split 'val' included") &&
+                     !fromRun.err.contains("has no split list"),
                  qPrintable(fromRun.err));
+        // A folder without val.txt is evaluated whole, with the other note.
+        const QString unlisted = tmp.filePath("unlisted");
+        primaps::testing::writeDiscAndBoxDataset(unlisted, 3, 40);
+        const Run whole = runCli({"eval", "--run", run, "--root", unlisted, "--json"});
+        QVERIFY2(whole.exitCode == 0, qPrintable(whole.err));
+        QCOMPARE(parse(whole.out)["pixels"].get<double>(), 3.0 * 64 * 64);
+        QVERIFY2(whole.err.contains("has no split list " + unlisted + "/val.txt") &&
+                     whole.err.contains("--holdout") && !whole.err.contains("fitted on every"),
+                 qPrintable(whole.err));
         const Run otherRoot = runCli({"eval", "--run", run, "--root", tmp.filePath("nowhere")});
         QCOMPARE(otherRoot.exitCode, 2); // the given root replaces the run's
         QVERIFY(otherRoot.err.contains("nowhere"));
