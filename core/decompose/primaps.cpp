@@ -4,6 +4,7 @@
 #include "support/blasthreads_p.h"
 #include "decompose/eigen.h"
 #include "support/error.h"
+#include "support/largebuffer.h"
 #include "decompose/gramproduct_p.h"
 #include "decompose/unitcolumns_p.h"
 
@@ -105,11 +106,14 @@ struct PrimapsDecomposer::Impl
     // With the vector kernels: the same values in column blocks (detail::kColumnBlock),
     // read by detail::similarityToColumns instead of LibTorch's product.
     bool vectorSimilarity = false;
-    std::vector<float> normalisedBlocks;
+    // The two large buffers (2.5 MB each at 40 x 40 x 384) are kept for the next
+    // decomposition (LargeVector): freshly mapped, their first touch cost more than
+    // a third of a decomposition in page faults (docs/performance.md).
+    LargeVector<float> normalisedBlocks;
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
     // iteration reads only what is left.
-    std::vector<float> rows;
+    LargeVector<float> rows;
     std::vector<int> rowPosition;
     std::vector<double> rowSum; // sum of `rows`, for the mean of the remaining features
     std::vector<unsigned char> remaining;
