@@ -3,7 +3,9 @@
 // steps 1-4 plus the grid label map). The CPU column is the whole process's
 // (every thread's), and faults_per_call counts the pages the kernel had to map
 // and zero per call: each costs microseconds on this virtual machine.
+#include "decompose/gramproduct_p.h"
 #include "decompose/primaps.h"
+#include "support/partnerthread_p.h"
 #include "support/runtime.h"
 
 #include <benchmark/benchmark.h>
@@ -57,9 +59,8 @@ primaps::FeatureMap syntheticFeatures(int c, int h, int w, int regions, unsigned
     return f;
 }
 
-void BM_PrimapsDecompose40x40x384(benchmark::State& state)
+void decompose40x40x384(benchmark::State& state)
 {
-    primaps::configureThreads();
     const primaps::FeatureMap features = syntheticFeatures(384, 40, 40, 12, 7);
     primaps::PrimapsParams params;
     std::size_t iterations = 0;
@@ -74,8 +75,58 @@ void BM_PrimapsDecompose40x40x384(benchmark::State& state)
     state.counters["faults_per_call"] =
         benchmark::Counter(double(minorFaults() - faultsBefore), benchmark::Counter::kAvgIterations);
 }
+
+void BM_PrimapsDecompose40x40x384(benchmark::State& state)
+{
+    primaps::configureThreads();
+    decompose40x40x384(state);
+}
+
+// The same on one thread (no partner for the covariance products), for a ratio in
+// the same run.
+void BM_PrimapsDecompose40x40x384OneThread(benchmark::State& state)
+{
+    primaps::configureThreads(1);
+    decompose40x40x384(state);
+    primaps::configureThreads();
+}
+BENCHMARK(BM_PrimapsDecompose40x40x384OneThread)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 BENCHMARK(BM_PrimapsDecompose40x40x384)
     ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// One covariance product X^T (X v) of `rows` x 384 in two halves, the second on a
+// partner thread (second argument 1) or after the first on the same thread (0): what
+// the hand-over costs against what it saves, by size.
+void BM_GramProductHalves(benchmark::State& state)
+{
+    const int rows = int(state.range(0)), c = 384;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(std::size_t(rows) * c), v(c), out(c), second(c);
+    for (float& value : x)
+        value = normal(rng);
+    for (float& value : v)
+        value = normal(rng);
+    std::unique_ptr<primaps::detail::PartnerThread> partner;
+    if (state.range(1))
+        partner = std::make_unique<primaps::detail::PartnerThread>();
+    for (auto _ : state) {
+        primaps::detail::gramProductInHalves(x.data(), rows, c, v.data(), 1.0f, out.data(),
+                                             second.data(), partner.get());
+        benchmark::DoNotOptimize(out.data());
+    }
+    if (partner)
+        state.counters["partner_share"] =
+            double(partner->partnerRan()) / double(partner->partnerRan() + partner->callerRan());
+}
+BENCHMARK(BM_GramProductHalves)
+    ->ArgsProduct({{64, 200, 400, 800, 1600}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
 
