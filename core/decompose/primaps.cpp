@@ -126,8 +126,8 @@ struct PrimapsDecomposer::Impl
     std::vector<unsigned char> remaining;
     int remainingCount = 0;
     std::vector<int> remainingHistory; // remaining count after each iteration
-    // The second core for the covariance products (null with one compute thread or a
-    // small map): the two halves of X^T (X v) at the same time.
+    // The second core for the covariance products (null unless asked for, and with one
+    // compute thread or a small map): the two halves of X^T (X v) at the same time.
     std::unique_ptr<detail::PartnerThread> partner;
 
     // Drops the rows whose positions left `remaining`, taking them out of rowSum:
@@ -158,7 +158,8 @@ struct PrimapsDecomposer::Impl
     }
 };
 
-PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params)
+PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params,
+                                     const PrimapsExecution& execution)
     : d(std::make_unique<Impl>())
 {
     if (features.empty() || features.channels < 1 || features.height < 1 || features.width < 1)
@@ -174,8 +175,8 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     if (params.maxIterations < 1 || params.maxIterations > 254)
         throw Error("PriMaPs iteration cap must be in 1..254 (mask ids are 8-bit)");
 
-    if (computeThreads() >= 2 && std::size_t(features.channels) * features.positions() >=
-                                      kPartnerMinimumValues)
+    if (execution.secondThread && computeThreads() >= 2 &&
+        std::size_t(features.channels) * features.positions() >= kPartnerMinimumValues)
         d->partner = std::make_unique<detail::PartnerThread>();
     // The LibTorch work here is small; on the calling thread it does not keep
     // OpenMP workers spinning while OpenBLAS's threads do the heavy products.
@@ -398,9 +399,10 @@ const PrimapsIteration* PrimapsDecomposer::step()
     return &s.trace.iterations.back();
 }
 
-PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params)
+PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params,
+                       const PrimapsExecution& execution)
 {
-    PrimapsDecomposer decomposer(features, params);
+    PrimapsDecomposer decomposer(features, params, execution);
     return decomposer.run();
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "support/partnerthread_p.h"
 
+#include <bitset>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -44,6 +46,12 @@ bool PartnerThread::claim(unsigned job)
 
 void PartnerThread::runTwo(Call call, void* context)
 {
+    if (!engaged_) {
+        call(context, 0);
+        call(context, 1);
+        ++callerRan_;
+        return;
+    }
     call_ = call;
     context_ = context;
     const unsigned job = posted_.load(std::memory_order_relaxed) + 1;
@@ -55,18 +63,30 @@ void PartnerThread::runTwo(Call call, void* context)
         wake_.notify_one();
     }
     call(context, 0);
-    if (claim(job)) {
+    const bool late = claim(job);
+    lateHistory_ = (lateHistory_ << 1 | (late ? 1u : 0u)) & 0xFFFFu;
+    if (late) {
         call(context, 1);
         ++callerRan_;
+        if (std::bitset<16>(lateHistory_).count() >= 8)
+            engaged_ = false;
         return;
     }
-    // The partner is running part 1. A short wait as a rule; if it was preempted, the
-    // core is better given up than spun on.
-    for (int spins = 0; finished_.load(std::memory_order_acquire) != job; ++spins) {
-        if (spins < 20000)
-            relax();
-        else
-            std::this_thread::yield();
+    // The partner is running part 1: a short wait as a rule. If it takes longer, the
+    // partner was probably preempted by another process; sleeping frees this core,
+    // where the scheduler can then run it.
+    const auto deadline = std::chrono::steady_clock::now() + spin_;
+    for (int spins = 1; finished_.load(std::memory_order_acquire) != job; ++spins) {
+        relax();
+        if (spins % 64 == 0 && std::chrono::steady_clock::now() > deadline) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            callerSleeping_.store(true); // sequentially consistent, before looking at finished_
+            finishedWake_.wait(lock, [&] { return finished_.load() == job; });
+            callerSleeping_.store(false);
+            if (++callerSlept_ >= 2)
+                engaged_ = false;
+            return;
+        }
     }
 }
 
@@ -96,7 +116,11 @@ void PartnerThread::loop()
             continue;
         call_(context_, 1);
         partnerRan_.fetch_add(1, std::memory_order_relaxed);
-        finished_.store(job, std::memory_order_release);
+        finished_.store(job); // sequentially consistent: pairs with callerSleeping_
+        if (callerSleeping_.load()) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            finishedWake_.notify_one();
+        }
     }
 }
 

@@ -19,8 +19,9 @@ class PartnerThread
 {
 public:
     /// Starts the partner. After each piece of work it spins for `spin` (waiting for the
-    /// next one at once), then sleeps until runTwo() wakes it.
-    explicit PartnerThread(std::chrono::microseconds spin = std::chrono::microseconds(500));
+    /// next one at once), then sleeps until runTwo() wakes it. The default covers the gaps
+    /// between the products of one Lanczos run, not the longer work between two runs.
+    explicit PartnerThread(std::chrono::microseconds spin = std::chrono::microseconds(50));
     /// Stops the partner and joins it (after the piece it is running, if any).
     ~PartnerThread();
     PartnerThread(const PartnerThread&) = delete;
@@ -32,12 +33,19 @@ public:
     /// its own outputs and must not care which thread runs it; the caller combines them
     /// (in a fixed order, if the result is to be independent of who ran what). The parts
     /// must not throw. One call at a time; from the thread that owns this object.
+    /// Once disengaged (see engaged()), both parts run on the calling thread.
     template <typename Part> void runTwo(Part&& part)
     {
         runTwo(
             [](void* p, int which) { (*static_cast<std::remove_reference_t<Part>*>(p))(which); },
             static_cast<void*>(&part));
     }
+
+    /// False once the partner has shown that it does not get a core of its own: the caller
+    /// had to sleep waiting for it twice (it was preempted in the middle of a part), or
+    /// it was late for half of the last 16 parts. On a busy machine a second thread only
+    /// adds hand-overs and waits; the owner's remaining work then runs on one thread.
+    bool engaged() const { return engaged_; }
 
     /// How many second parts the partner ran and the caller ran (benchmarks, tests).
     long partnerRan() const { return partnerRan_.load(std::memory_order_relaxed); }
@@ -59,11 +67,16 @@ private:
     std::atomic<unsigned> claimed_{0};
     std::atomic<unsigned> finished_{0};
     std::atomic<bool> sleeping_{false};
+    std::atomic<bool> callerSleeping_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<long> partnerRan_{0};
     long callerRan_ = 0;
+    bool engaged_ = true;
+    int callerSlept_ = 0;
+    unsigned lateHistory_ = 0; // bit i: the partner was late i jobs ago (last 16)
     std::mutex mutex_;
     std::condition_variable wake_;
+    std::condition_variable finishedWake_;
     std::thread thread_;
 };
 

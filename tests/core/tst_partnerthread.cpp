@@ -70,6 +70,37 @@ private slots:
         qInfo("second parts run by the caller: %ld of 200", partner.callerRan());
     }
 
+    void disengagesWhenThePartnerKeepsTheCallerWaiting()
+    {
+        // Part 1 takes 30 ms on the partner (as if another process had its core): after
+        // the second such wait the caller runs both parts itself. (A caller preempted for
+        // longer than that does not wait, hence up to ten tries.)
+        PartnerThread partner;
+        int tries = 0;
+        for (; partner.engaged() && tries < 10; ++tries) {
+            std::atomic<bool> secondStarted{false};
+            partner.runTwo([&](int which) {
+                if (which == 1) {
+                    secondStarted = true;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+                    return;
+                }
+                const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                while (!secondStarted && std::chrono::steady_clock::now() < deadline)
+                    std::this_thread::yield();
+            });
+        }
+        QVERIFY(!partner.engaged());
+        QVERIFY(tries >= 2);
+        QCOMPARE(partner.partnerRan(), long(tries));
+        int secondParts = 0;
+        for (int job = 0; job < 10; ++job)
+            partner.runTwo([&](int which) { secondParts += which; });
+        QCOMPARE(secondParts, 10);
+        QCOMPARE(partner.partnerRan(), long(tries));
+        QCOMPARE(partner.callerRan(), 10L);
+    }
+
     void stopsPromptlyWhetherSpinningOrAsleep()
     {
         const auto start = std::chrono::steady_clock::now();

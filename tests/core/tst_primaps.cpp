@@ -416,15 +416,18 @@ private slots:
 
     void decompositionDoesNotDependOnTheThreadCount()
     {
-        // Two compute threads give the covariance products a partner thread; the trace
-        // must be the same, bit for bit, as on one.
+        // With PrimapsExecution::secondThread and two compute threads the covariance
+        // products get a partner thread; the trace must be the same, bit for bit, as on
+        // one thread.
         const FeatureMap f = plantedFeatures(96, 24, 24, 5, 0.8f, 21, [](int y, int x) {
             return (y / 8 + 2 * (x / 12)) % 5;
         });
+        PrimapsExecution second;
+        second.secondThread = true;
         configureThreads(1);
-        const PrimapsTrace one = decompose(f, PrimapsParams{});
+        const PrimapsTrace one = decompose(f, PrimapsParams{}, second);
         configureThreads(2);
-        const PrimapsTrace two = decompose(f, PrimapsParams{});
+        const PrimapsTrace two = decompose(f, PrimapsParams{}, second);
         configureThreads();
         QVERIFY(one.iterations.size() > 2);
         QCOMPARE(two.iterations.size(), one.iterations.size());
