@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "decompose/gramproduct_p.h"
 #include "support/cpufeatures.h"
+#include "support/partnerthread_p.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -143,6 +144,32 @@ void gramProduct(const float* rows, int count, int c, const float* v, float scal
 #endif
     for (int k = 0; k < c; ++k)
         out[k] *= scale;
+}
+
+int gramSecondHalf(int count)
+{
+    return (count / 2) & ~7;
+}
+
+void gramProductInHalves(const float* rows, int count, int c, const float* v, float scale,
+                         float* out, float* second, PartnerThread* partner)
+{
+    const int split = gramSecondHalf(std::max(count, 0));
+    auto half = [&](int which) {
+        if (which == 0)
+            gramProduct(rows, split, c, v, 1.0f, out);
+        else
+            gramProduct(rows + std::size_t(split) * std::max(c, 0), count - split, c, v, 1.0f,
+                        second);
+    };
+    if (partner) {
+        partner->runTwo(half);
+    } else {
+        half(0);
+        half(1);
+    }
+    for (int k = 0; k < c; ++k)
+        out[k] = (out[k] + second[k]) * scale;
 }
 
 } // namespace primaps::detail

@@ -5,6 +5,8 @@
 
 namespace primaps::detail {
 
+class PartnerThread;
+
 /// Which implementation gramProduct() uses. Best picks the AVX2+FMA kernel when the
 /// processor has it; Portable forces the plain C++ loops (tests compare the two).
 enum class GramKernel
@@ -24,5 +26,17 @@ bool gramKernelVectorised();
 /// given kernel. `out` must not alias `rows` or `v`.
 void gramProduct(const float* rows, int count, int c, const float* v, float scale, float* out,
                  GramKernel kernel = GramKernel::Best);
+
+/// The first row of the second half in gramProductInHalves(): half the rows, rounded
+/// down to a whole block of eight.
+int gramSecondHalf(int count);
+
+/// The same product as two fixed halves of the rows, each summed by gramProduct() (the
+/// second into `second`, c floats of scratch), then out[k] = scale * (first[k] + second[k]).
+/// The halves do not depend on who computes them, so neither does the result: with a
+/// `partner` (may be null) the second half usually runs on it, at the same time as the
+/// first. `out` and `second` must not alias each other or the inputs.
+void gramProductInHalves(const float* rows, int count, int c, const float* v, float scale,
+                         float* out, float* second, PartnerThread* partner);
 
 } // namespace primaps::detail

@@ -4,6 +4,9 @@
 #include "support/blasthreads_p.h"
 #include "decompose/eigen.h"
 #include "support/error.h"
+#include "support/largebuffer.h"
+#include "support/partnerthread_p.h"
+#include "support/runtime.h"
 #include "decompose/gramproduct_p.h"
 #include "decompose/unitcolumns_p.h"
 
@@ -35,6 +38,10 @@ const char* toString(StopReason reason)
 }
 
 namespace {
+
+// The fewest values (positions x channels) for which a product is split across two
+// threads rather than run on one; see docs/performance.md, "The PriMaPs decomposition".
+constexpr std::size_t kPartnerMinimumValues = 64 * 384;
 
 // A matrix for the probes below: a scalar tail, a zero column, values of both signs.
 std::vector<float> probeMatrix(int c, int n)
@@ -105,16 +112,23 @@ struct PrimapsDecomposer::Impl
     // With the vector kernels: the same values in column blocks (detail::kColumnBlock),
     // read by detail::similarityToColumns instead of LibTorch's product.
     bool vectorSimilarity = false;
-    std::vector<float> normalisedBlocks;
+    // The two large buffers (2.5 MB each at 40 x 40 x 384) are kept for the next
+    // decomposition (LargeVector): freshly mapped, their first touch cost more than
+    // a third of a decomposition in page faults (docs/performance.md). Both are
+    // written in full as they are made, so they are not zeroed first.
+    UninitialisedLargeVector<float> normalisedBlocks;
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
     // iteration reads only what is left.
-    std::vector<float> rows;
+    UninitialisedLargeVector<float> rows;
     std::vector<int> rowPosition;
     std::vector<double> rowSum; // sum of `rows`, for the mean of the remaining features
     std::vector<unsigned char> remaining;
     int remainingCount = 0;
     std::vector<int> remainingHistory; // remaining count after each iteration
+    // The second core for the covariance products (null unless asked for, and with one
+    // compute thread or a small map): the two halves of X^T (X v) at the same time.
+    std::unique_ptr<detail::PartnerThread> partner;
 
     // Drops the rows whose positions left `remaining`, taking them out of rowSum:
     // the rows that leave are read once in all, where summing the rows that stay
@@ -144,7 +158,8 @@ struct PrimapsDecomposer::Impl
     }
 };
 
-PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params)
+PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params,
+                                     const PrimapsExecution& execution)
     : d(std::make_unique<Impl>())
 {
     if (features.empty() || features.channels < 1 || features.height < 1 || features.width < 1)
@@ -160,6 +175,9 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     if (params.maxIterations < 1 || params.maxIterations > 254)
         throw Error("PriMaPs iteration cap must be in 1..254 (mask ids are 8-bit)");
 
+    if (execution.secondThread && computeThreads() >= 2 &&
+        std::size_t(features.channels) * features.positions() >= kPartnerMinimumValues)
+        d->partner = std::make_unique<detail::PartnerThread>();
     // The LibTorch work here is small; on the calling thread it does not keep
     // OpenMP workers spinning while OpenBLAS's threads do the heavy products.
     const detail::SerialAtenOps serial(true);
@@ -179,9 +197,10 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     const bool vectorUnit = unitColumnsAgreeWithLibTorch();
     d->vectorSimilarity = vectorUnit && similarityAgreesWithBlas();
     if (d->vectorSimilarity) {
-        d->normalisedBlocks.assign(detail::columnBlocksSize(d->c, d->n), 0.0f);
+        d->normalisedBlocks.resize(detail::columnBlocksSize(d->c, d->n));
         detail::unitColumns(features.values.data(), d->c, d->n, d->normalisedBlocks.data(),
                             /*blocked=*/true);
+        detail::zeroColumnBlockPadding(d->normalisedBlocks.data(), d->c, d->n);
     } else if (vectorUnit) {
         d->normalised = at::empty({d->c, d->n}, at::kFloat);
         detail::unitColumns(features.values.data(), d->c, d->n, d->normalised.data_ptr<float>());
@@ -205,16 +224,11 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
                         std::to_string(k) + ")");
         channelMean[std::size_t(k)] = float(total / d->n);
     }
-    for (int i = 0; i < d->n; ++i) {
-        float* row = d->rows.data() + std::size_t(i) * d->c;
-        for (int k = 0; k < d->c; ++k)
-            row[k] -= channelMean[std::size_t(k)];
-    }
+    d->rowSum.resize(std::size_t(d->c));
+    detail::centreColumns(d->rows.data(), d->n, d->c, channelMean.data(), d->rowSum.data());
     d->rowPosition.resize(std::size_t(d->n));
     for (int i = 0; i < d->n; ++i)
         d->rowPosition[std::size_t(i)] = i;
-    d->rowSum.resize(std::size_t(d->c));
-    detail::columnSums(d->rows.data(), d->n, d->c, d->rowSum.data());
     d->remaining.assign(std::size_t(d->n), 1);
     d->remainingCount = d->n;
 }
@@ -269,7 +283,10 @@ const PrimapsIteration* PrimapsDecomposer::step()
     std::vector<double> mean(s.rowSum);
     for (double& m : mean)
         m /= count;
-    std::vector<float> in32(static_cast<std::size_t>(s.c)), out32(static_cast<std::size_t>(s.c));
+    std::vector<float> in32(static_cast<std::size_t>(s.c)), out32(static_cast<std::size_t>(s.c)),
+        second32(static_cast<std::size_t>(s.c));
+    detail::PartnerThread* partner =
+        std::size_t(count) * s.c >= kPartnerMinimumValues ? s.partner.get() : nullptr;
     const SymmetricEigen top = topEigenvector(
         [&](const double* in, double* out) {
             double meanDotIn = 0;
@@ -277,8 +294,9 @@ const PrimapsIteration* PrimapsDecomposer::step()
                 in32[std::size_t(k)] = float(in[k]);
                 meanDotIn += mean[std::size_t(k)] * in[k];
             }
-            detail::gramProduct(s.rows.data(), count, s.c, in32.data(), 1.0f / float(count),
-                                out32.data());
+            detail::gramProductInHalves(s.rows.data(), count, s.c, in32.data(),
+                                        1.0f / float(count), out32.data(), second32.data(),
+                                        partner);
             for (int k = 0; k < s.c; ++k)
                 out[k] = double(out32[std::size_t(k)]) - mean[std::size_t(k)] * meanDotIn;
         },
@@ -381,9 +399,10 @@ const PrimapsIteration* PrimapsDecomposer::step()
     return &s.trace.iterations.back();
 }
 
-PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params)
+PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params,
+                       const PrimapsExecution& execution)
 {
-    PrimapsDecomposer decomposer(features, params);
+    PrimapsDecomposer decomposer(features, params, execution);
     return decomposer.run();
 }
 

@@ -20,6 +20,17 @@ struct PrimapsParams
     int maxIterations = 100; ///< hard cap; mask ids are 8-bit, so at most 254
 };
 
+/// How a decomposition uses the machine; the trace is the same, bit for bit, either way.
+struct PrimapsExecution
+{
+    /// Split each covariance product of the principal-direction search (step 2a, about
+    /// 40 % of the time) with a second thread, when the process has two or more compute
+    /// threads (configureThreads) and the map at least 64 x 384 values. Off by default:
+    /// on a busy machine it cost a third more CPU time and saved no wall time
+    /// (docs/performance.md, "The PriMaPs decomposition").
+    bool secondThread = false;
+};
+
 /// Why the decomposition stopped.
 enum class StopReason {
     Running,         ///< not stopped yet
@@ -74,7 +85,8 @@ class PrimapsDecomposer
 public:
     /// Throws primaps::Error when the features are empty or not finite, or a
     /// parameter is out of range.
-    PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params);
+    PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params,
+                      const PrimapsExecution& execution = {});
     ~PrimapsDecomposer();
     PrimapsDecomposer(const PrimapsDecomposer&) = delete;
     PrimapsDecomposer& operator=(const PrimapsDecomposer&) = delete;
@@ -95,7 +107,8 @@ private:
 };
 
 /// Runs a whole decomposition. Throws like PrimapsDecomposer's constructor.
-PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params);
+PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params,
+                       const PrimapsExecution& execution = {});
 
 /// Steps 3-4: the proposals after the 3x3 median filter (reflect padding), scaled
 /// by 10 and clamped to [0, 1], and the background channel.

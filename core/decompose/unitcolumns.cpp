@@ -25,6 +25,18 @@ void columnSums(const float* rows, int n, int c, double* sums)
     }
 }
 
+void centreColumns(float* rows, int n, int c, const float* mean, double* sums)
+{
+    std::fill(sums, sums + std::max(c, 0), 0.0);
+    for (int i = 0; i < n; ++i) {
+        float* row = rows + std::size_t(i) * c;
+        for (int k = 0; k < c; ++k) {
+            row[k] -= mean[k];
+            sums[k] += double(row[k]);
+        }
+    }
+}
+
 #ifdef PRIMAPS_UNIT_COLUMNS_AVX2
 
 namespace {
@@ -156,6 +168,17 @@ std::vector<float> toColumnBlocks(const float* values, int c, int n)
                    std::size_t(k) * kColumnBlock + std::size_t(i % kColumnBlock)] =
                 values[std::size_t(k) * n + i];
     return blocks;
+}
+
+void zeroColumnBlockPadding(float* blocks, int c, int n)
+{
+    const int used = n % kColumnBlock;
+    if (used == 0 || c < 1)
+        return;
+    float* last = blocks + std::size_t(n / kColumnBlock) * std::size_t(c) * kColumnBlock;
+    for (int k = 0; k < c; ++k)
+        std::fill(last + std::size_t(k) * kColumnBlock + used,
+                  last + std::size_t(k + 1) * kColumnBlock, 0.0f);
 }
 
 bool unitColumnsVectorised()

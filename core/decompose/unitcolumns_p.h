@@ -22,6 +22,9 @@ inline std::size_t columnBlocksSize(int c, int n)
 /// The c x n row-major matrix in column blocks (columnBlocksSize(c, n) floats).
 std::vector<float> toColumnBlocks(const float* values, int c, int n);
 
+/// Sets the padding of the last column block (columns n .. of a partial block) to 0.
+void zeroColumnBlockPadding(float* blocks, int c, int n);
+
 /// out = values / max(|column|, 1e-12) for the n columns of a c x n row-major matrix
 /// (F.normalize(x, dim = 0)). Each column's squared norm is summed in float, one fused
 /// multiply-add per row in row order, then rounded through sqrt and one division per
@@ -45,5 +48,9 @@ void similarityToColumns(const float* blocks, int c, int n, const float* v,
 /// each column's sum taken in row order: the same bits as a plain sequential loop per
 /// column, with the columns side by side in vector lanes instead of one long chain.
 void columnSums(const float* rows, int n, int c, double* sums);
+
+/// Subtracts mean[k] from column k of every row (in float), and sums the centred columns
+/// as columnSums() does: the same bits as the two passes, in one.
+void centreColumns(float* rows, int n, int c, const float* mean, double* sums);
 
 } // namespace primaps::detail

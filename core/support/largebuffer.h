@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace primaps {
@@ -61,5 +63,38 @@ public:
 
 /// A std::vector whose storage is a large buffer once it reaches 2 MB.
 template <typename T> using LargeVector = std::vector<T, LargeBufferAllocator<T>>;
+
+/// LargeBufferAllocator whose vectors default-initialise new elements on resize():
+/// numbers are left as they are, not zeroed, for buffers written in full right after
+/// (zeroing megabytes that are overwritten at once was a few per cent of a PriMaPs
+/// decomposition).
+template <typename T> class UninitialisedLargeBufferAllocator : public LargeBufferAllocator<T>
+{
+public:
+    template <typename U> struct rebind
+    {
+        using other = UninitialisedLargeBufferAllocator<U>;
+    };
+
+    UninitialisedLargeBufferAllocator() = default;
+    template <typename U>
+    UninitialisedLargeBufferAllocator(const UninitialisedLargeBufferAllocator<U>&) noexcept
+    {
+    }
+
+    template <typename U>
+    void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>)
+    {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args> void construct(U* p, Args&&... args)
+    {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
+/// A LargeVector whose resize() leaves new numbers uninitialised.
+template <typename T>
+using UninitialisedLargeVector = std::vector<T, UninitialisedLargeBufferAllocator<T>>;
 
 } // namespace primaps

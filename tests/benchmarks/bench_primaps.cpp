@@ -1,14 +1,27 @@
 // SPDX-License-Identifier: MIT
-// PriMaPs decomposition speed (target: <= 10 ms median for a 40x40x384 map
-// without CRF, steps 1-4 plus the grid label map).
+// PriMaPs decomposition speed (goal: <= 6 ms for a 40x40x384 map without CRF,
+// steps 1-4 plus the grid label map). The CPU column is the whole process's
+// (every thread's), and faults_per_call counts the pages the kernel had to map
+// and zero per call: each costs microseconds on this virtual machine.
+#include "decompose/gramproduct_p.h"
 #include "decompose/primaps.h"
+#include "support/partnerthread_p.h"
 #include "support/runtime.h"
 
 #include <benchmark/benchmark.h>
 
+#include <sys/resource.h>
+
 #include <random>
 
 namespace {
+
+long minorFaults()
+{
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
 
 // A DINO-like map: a handful of region prototypes in a large shared direction
 // plus per-position noise, so PCA has real structure and the loop runs ~10 times.
@@ -46,20 +59,76 @@ primaps::FeatureMap syntheticFeatures(int c, int h, int w, int regions, unsigned
     return f;
 }
 
-void BM_PrimapsDecompose40x40x384(benchmark::State& state)
+void decompose40x40x384(benchmark::State& state, const primaps::PrimapsExecution& execution)
 {
-    primaps::configureThreads();
     const primaps::FeatureMap features = syntheticFeatures(384, 40, 40, 12, 7);
     primaps::PrimapsParams params;
     std::size_t iterations = 0;
+    const long faultsBefore = minorFaults();
     for (auto _ : state) {
-        const primaps::PrimapsTrace trace = primaps::decompose(features, params);
+        const primaps::PrimapsTrace trace = primaps::decompose(features, params, execution);
         const primaps::MaskStack masks = primaps::buildMaskStack(trace);
         benchmark::DoNotOptimize(primaps::labelsAtGrid(masks).data);
         iterations = trace.iterations.size();
     }
     state.counters["masks"] = double(iterations);
+    state.counters["faults_per_call"] =
+        benchmark::Counter(double(minorFaults() - faultsBefore), benchmark::Counter::kAvgIterations);
 }
-BENCHMARK(BM_PrimapsDecompose40x40x384)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_PrimapsDecompose40x40x384(benchmark::State& state)
+{
+    primaps::configureThreads();
+    decompose40x40x384(state, {});
+}
+
+// The same with PrimapsExecution::secondThread (off by default), for the ratio in the
+// same run: the process CPU column counts both threads.
+void BM_PrimapsDecompose40x40x384SecondThread(benchmark::State& state)
+{
+    primaps::configureThreads();
+    primaps::PrimapsExecution execution;
+    execution.secondThread = true;
+    decompose40x40x384(state, execution);
+}
+BENCHMARK(BM_PrimapsDecompose40x40x384)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+BENCHMARK(BM_PrimapsDecompose40x40x384SecondThread)
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// One covariance product X^T (X v) of `rows` x 384 in two halves, the second on a
+// partner thread (second argument 1) or after the first on the same thread (0): what
+// the hand-over costs against what it saves, by size.
+void BM_GramProductHalves(benchmark::State& state)
+{
+    const int rows = int(state.range(0)), c = 384;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(std::size_t(rows) * c), v(c), out(c), second(c);
+    for (float& value : x)
+        value = normal(rng);
+    for (float& value : v)
+        value = normal(rng);
+    std::unique_ptr<primaps::detail::PartnerThread> partner;
+    if (state.range(1))
+        partner = std::make_unique<primaps::detail::PartnerThread>();
+    for (auto _ : state) {
+        primaps::detail::gramProductInHalves(x.data(), rows, c, v.data(), 1.0f, out.data(),
+                                             second.data(), partner.get());
+        benchmark::DoNotOptimize(out.data());
+    }
+    if (partner)
+        state.counters["partner_share"] =
+            double(partner->partnerRan()) / double(partner->partnerRan() + partner->callerRan());
+}
+BENCHMARK(BM_GramProductHalves)
+    ->ArgsProduct({{64, 200, 400, 800, 1600}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
 
 } // namespace

@@ -8,6 +8,7 @@
 #include "support/error.h"
 #include "decompose/gramproduct_p.h"
 #include "decompose/unitcolumns_p.h"
+#include "support/partnerthread_p.h"
 #include "support/npy.h"
 #include "decompose/primaps.h"
 #include "support/runtime.h"
@@ -380,6 +381,66 @@ private slots:
               primaps::detail::gramKernelVectorised() ? "yes" : "no");
     }
 
+    void gramProductInHalvesDoesNotDependOnTheThread()
+    {
+        // The two halves give the same bits whether the second runs on a partner
+        // thread or after the first on the caller's, and stay as accurate as one pass.
+        primaps::detail::PartnerThread partner;
+        std::mt19937 rng(6);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (const int c : {7, 384})
+            for (const int count : {0, 1, 15, 16, 17, 200, 1600}) {
+                std::vector<float> rows(std::size_t(count) * c), v(static_cast<std::size_t>(c));
+                for (float& x : rows)
+                    x = normal(rng);
+                for (float& x : v)
+                    x = normal(rng);
+                std::vector<float> alone(static_cast<std::size_t>(c)), paired(alone), onePass(alone),
+                    second(alone);
+                primaps::detail::gramProductInHalves(rows.data(), count, c, v.data(), 0.25f,
+                                                     alone.data(), second.data(), nullptr);
+                for (int repeat = 0; repeat < 20; ++repeat) {
+                    primaps::detail::gramProductInHalves(rows.data(), count, c, v.data(), 0.25f,
+                                                         paired.data(), second.data(), &partner);
+                    QCOMPARE(paired, alone);
+                }
+                primaps::detail::gramProduct(rows.data(), count, c, v.data(), 0.25f,
+                                             onePass.data());
+                for (int k = 0; k < c; ++k)
+                    QVERIFY(std::abs(alone[std::size_t(k)] - onePass[std::size_t(k)]) <=
+                            1e-5f * (std::abs(onePass[std::size_t(k)]) + 1.0f) * std::sqrt(float(count) + 1.0f));
+            }
+        qInfo("second halves run by the partner: %ld of %ld", partner.partnerRan(),
+              partner.partnerRan() + partner.callerRan());
+    }
+
+    void decompositionDoesNotDependOnTheThreadCount()
+    {
+        // With PrimapsExecution::secondThread and two compute threads the covariance
+        // products get a partner thread; the trace must be the same, bit for bit, as on
+        // one thread.
+        const FeatureMap f = plantedFeatures(96, 24, 24, 5, 0.8f, 21, [](int y, int x) {
+            return (y / 8 + 2 * (x / 12)) % 5;
+        });
+        PrimapsExecution second;
+        second.secondThread = true;
+        configureThreads(1);
+        const PrimapsTrace one = decompose(f, PrimapsParams{}, second);
+        configureThreads(2);
+        const PrimapsTrace two = decompose(f, PrimapsParams{}, second);
+        configureThreads();
+        QVERIFY(one.iterations.size() > 2);
+        QCOMPARE(two.iterations.size(), one.iterations.size());
+        for (std::size_t i = 0; i < one.iterations.size(); ++i) {
+            const PrimapsIteration& a = one.iterations[i];
+            const PrimapsIteration& b = two.iterations[i];
+            QCOMPARE(b.explainedVariance, a.explainedVariance);
+            QCOMPARE(b.principalDirection, a.principalDirection);
+            QCOMPARE(b.seedIndex, a.seedIndex);
+            QCOMPARE(b.mask, a.mask);
+        }
+    }
+
     void unitColumnsMatchLibTorchBits()
     {
         // The decomposition's normalisation must round as LibTorch's
@@ -407,9 +468,11 @@ private slots:
                 QVERIFY2(std::memcmp(out.data(), expected.data_ptr<float>(),
                                      out.size() * sizeof(float)) == 0,
                          qPrintable(QString("c %1, n %2: not LibTorch's bits").arg(c).arg(n)));
-                // The same values in column blocks, the padding left alone.
-                std::vector<float> blocks(primaps::detail::columnBlocksSize(c, n), 0.0f);
+                // The same values in column blocks; the padding is left alone, and then
+                // zeroed as the decomposition does (its buffers are not zeroed first).
+                std::vector<float> blocks(primaps::detail::columnBlocksSize(c, n), 7.0f);
                 primaps::detail::unitColumns(values.data(), c, n, blocks.data(), true);
+                primaps::detail::zeroColumnBlockPadding(blocks.data(), c, n);
                 QVERIFY(blocks == primaps::detail::toColumnBlocks(out.data(), c, n));
                 compared += out.size();
             }
@@ -491,6 +554,19 @@ private slots:
                         expected += rows[std::size_t(i) * c + k];
                     QVERIFY(sums[std::size_t(k)] == expected); // exactly
                 }
+                // Centring and summing in one pass: the bits of the two passes.
+                std::vector<float> mean(static_cast<std::size_t>(c));
+                for (float& m : mean)
+                    m = normal(rng) * 1e2f;
+                std::vector<float> centred(rows);
+                for (int i = 0; i < n; ++i)
+                    for (int k = 0; k < c; ++k)
+                        centred[std::size_t(i) * c + k] -= mean[std::size_t(k)];
+                std::vector<double> expectedSums(static_cast<std::size_t>(c), -1.0);
+                primaps::detail::columnSums(centred.data(), n, c, expectedSums.data());
+                primaps::detail::centreColumns(rows.data(), n, c, mean.data(), sums.data());
+                QVERIFY(rows == centred);
+                QVERIFY(sums == expectedSums);
             }
     }
 
