@@ -393,6 +393,32 @@ void DenseCrf::step()
 
     // message = sum over kernels of weight * D^-1/2 K D^-1/2 Q, label by label
     // (the padding lanes too: they hold zeros and cost no more in whole registers).
+    const detail::CrfKernel kernel = detail::preferredCrfKernel();
+    const float* unary = rows(unary_);
+    auto softmax = [&](int begin, int end) {
+        detail::meanFieldRows(q, message, unary, std::size_t(labels_), stride_, begin, end,
+                              kernel);
+    };
+    const LatticeMatrix* matrix = image_->spatialMatrix();
+    const PermutohedralLattice* bilateral = image_->bilateral();
+    if (matrix && bilateral && !bilateral->empty() && detail::crfFusedRegions()) {
+        // Three kinds of parallel region a step instead of ten: the spatial
+        // matrix shares the splat's region (both only read Q), the softmax runs
+        // on each range of pixels right after the slice completed its messages
+        // (nothing reads Q after the splat). The same operations on the same
+        // values as the separate passes below.
+        PermutohedralLattice::Companions companions;
+        companions.alongsideCount = n;
+        companions.alongside = [&](int begin, int end) {
+            detail::matrixRows(matrix->rowStart.data(), matrix->column.data(),
+                               matrix->weight.data(), q, message, stride_, begin, end, false,
+                               kernel);
+        };
+        companions.afterSlice = softmax;
+        bilateral->filter(q, message, int(stride_), workspace_, companions, true);
+        ++iteration_;
+        return;
+    }
     bool written = false;
     if (const LatticeMatrix* matrix = image_->spatialMatrix()) {
         matrix->apply(q, message, int(stride_));
@@ -411,12 +437,7 @@ void DenseCrf::step()
 
     // Q = softmax(-U + message); the Potts compatibility is -weight and the
     // reference subtracts the pairwise term, hence the plus.
-    const detail::CrfKernel kernel = detail::preferredCrfKernel();
-    const float* unary = rows(unary_);
-    parallelPixels(n, [&](int begin, int end) {
-        detail::meanFieldRows(q, message, unary, std::size_t(labels_), stride_, begin, end,
-                              kernel);
-    });
+    parallelPixels(n, softmax);
     ++iteration_;
 }
 

@@ -466,6 +466,20 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
                                   const float* preScale, const float* postScale,
                                   bool accumulate) const
 {
+    filterWith(in, out, channels, workspace, preScale, postScale, accumulate, nullptr);
+}
+
+void PermutohedralLattice::filter(const float* in, float* out, int channels, Workspace& workspace,
+                                  const Companions& companions, bool accumulate) const
+{
+    filterWith(in, out, channels, workspace, nullptr, nullptr, accumulate, &companions);
+}
+
+void PermutohedralLattice::filterWith(const float* in, float* out, int channels,
+                                      Workspace& workspace, const float* preScale,
+                                      const float* postScale, bool accumulate,
+                                      const Companions* companions) const
+{
     if (empty())
         throw Error("PermutohedralLattice::filter: the lattice is empty");
     if (channels < 1)
@@ -492,9 +506,36 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
     tables.splatWeight = splatWeight_.data();
 
     // Splat: each vertex gathers its points' values with barycentric weights.
-    parallelRanges(vertices_, 1024, [&](int begin, int end) {
+    // A companion's work shares the region: its stripes first, then the
+    // splat's, handed out to the threads as they come free.
+    auto splat = [&](int begin, int end) {
         detail::splatVertices(tables, in, current, k, begin, end, preScale, hint, kernel);
-    });
+    };
+    const int alongside = companions && companions->alongside ? companions->alongsideCount : 0;
+    if (alongside > 0) {
+        const int splatStripes = std::max(vertices_ / 1024, 1);
+        const int alongsideStripes = std::max(alongside / 1024, 1);
+        const int stripes = splatStripes + alongsideStripes;
+        auto stripe = [&](int i) {
+            if (i < alongsideStripes)
+                companions->alongside(int(std::int64_t(alongside) * i / alongsideStripes),
+                                      int(std::int64_t(alongside) * (i + 1) / alongsideStripes));
+            else {
+                const int j = i - alongsideStripes;
+                splat(int(std::int64_t(vertices_) * j / splatStripes),
+                      int(std::int64_t(vertices_) * (j + 1) / splatStripes));
+            }
+        };
+        cv::parallel_for_(
+            cv::Range(0, stripes),
+            [&](const cv::Range& r) {
+                for (int i = r.start; i < r.end; ++i)
+                    stripe(i);
+            },
+            double(stripes));
+    } else {
+        parallelRanges(vertices_, 1024, splat);
+    }
 
     // Blur: 1/2-1-1/2 along each of the d+1 lattice directions in turn.
     for (int j = 0; j <= dim_; ++j) {
@@ -511,6 +552,8 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
     parallelRanges(points_, 1024, [&](int begin, int end) {
         detail::slicePoints(tables, current, out, k, begin, end, alpha, postScale, accumulate,
                             hint, kernel);
+        if (companions && companions->afterSlice)
+            companions->afterSlice(begin, end);
     });
 }
 
