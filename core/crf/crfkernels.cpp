@@ -22,6 +22,7 @@ namespace {
 
 std::atomic<CrfKernel> preferred{CrfKernel::Best};
 std::atomic<std::size_t> rowQuantum{4};
+std::atomic<bool> fusedRegions{true};
 
 inline void prefetchRow(const float* row, std::size_t k)
 {
@@ -691,6 +692,16 @@ void AlignedFloats::resize(std::size_t n)
         aligned_ = storage_.data() + ((64 - address % 64) % 64) / sizeof(float);
     }
     size_ = n;
+}
+
+bool crfFusedRegions()
+{
+    return fusedRegions.load(std::memory_order_relaxed);
+}
+
+void setCrfFusedRegions(bool fused)
+{
+    fusedRegions.store(fused, std::memory_order_relaxed);
 }
 
 void splatVertices(const LatticeTables& t, const float* in, float* values, std::size_t k,

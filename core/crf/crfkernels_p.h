@@ -34,6 +34,14 @@ bool crfKernelsVectorised();
 CrfKernel preferredCrfKernel();
 void setPreferredCrfKernel(CrfKernel kernel);
 
+/// Whether DenseCrf::step() runs the spatial matrix inside the bilateral
+/// splat's parallel region and the softmax inside the slice's (true, the
+/// default) or each stage in its own region (the previous way). The same
+/// marginals to the last bit; the switch is for the benchmark's A/B.
+/// Process-wide; set between runs.
+bool crfFusedRegions();
+void setCrfFusedRegions(bool fused);
+
 /// The row stride DenseCrf uses for `labels` labels under `kernel`: padded to a
 /// multiple of crfRowQuantum() when the vector kernels run, else `labels`.
 std::size_t crfRowStride(std::size_t labels, CrfKernel kernel);

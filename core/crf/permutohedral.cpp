@@ -56,18 +56,21 @@ template <int FixedDim> inline std::uint32_t hashKey(const std::int32_t* key, in
     return h;
 }
 
-// Steps a simplex vertex key to the next vertex of the same simplex. Vertex 0 is
-// the simplex's remainder-0 corner; vertex r+1 is vertex r plus 1 in every
-// coordinate and minus d in the coordinate ranked d-r (Adams et al.'s canonical
-// simplex), i.e. one step along lattice direction `coordinate`. Only the first
-// d coordinates are stored: the last follows from the zero sum.
-template <int FixedDim> inline void nextSimplexVertex(std::int32_t* key, int coordinate, int dim)
+// The key of vertex r of a simplex. Vertex 0 is the simplex's remainder-0
+// corner; vertex r+1 is vertex r plus 1 in every coordinate and minus d+1 in
+// the coordinate ranked d-r (Adams et al.'s canonical simplex), so vertex r is
+// the corner plus r, minus d+1 in every coordinate ranked above d-r. Computed
+// afresh for each r rather than stepped in place: stepping one coordinate of
+// an array that is then read as a whole stalled on store forwarding (a fifth
+// of building a 5-D lattice's simplices). Only the first d coordinates are
+// stored: the last follows from the zero sum.
+template <int FixedDim>
+inline void simplexVertex(const std::int32_t* corner, const int* rank, int r, std::int32_t* key,
+                          int dim)
 {
     const int d = dimension<FixedDim>(dim);
     for (int i = 0; i < d; ++i)
-        key[i] += 1;
-    if (coordinate < d)
-        key[coordinate] -= d + 1;
+        key[i] = corner[i] + r - (rank[i] > d - r ? d + 1 : 0);
 }
 
 template <int FixedDim> inline bool sameKey(const std::int32_t* a, const std::int32_t* b, int dim)
@@ -245,7 +248,7 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     // follow from those), the barycentric weights, and the hash of each vertex
     // key.
     LargeVector<std::int32_t> corner(std::size_t(count) * dim);
-    LargeVector<std::int8_t> byRank(entries);
+    LargeVector<std::int8_t> pointRank(entries);
     LargeVector<std::uint32_t> hashes(entries);
     pointWeight_.resize(entries);
     std::atomic<bool> badFeature{false};
@@ -331,15 +334,14 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
             bary[0] += 1.0f + bary[d1];
 
             std::copy(nearest, nearest + dim, corner.data() + std::size_t(p) * dim);
-            std::int8_t* order = byRank.data() + std::size_t(p) * d1;
+            std::int8_t* ranks = pointRank.data() + std::size_t(p) * d1;
             for (int i = 0; i < d1; ++i)
-                order[rank[i]] = std::int8_t(i);
-            std::copy(nearest, nearest + dim, key);
+                ranks[i] = std::int8_t(rank[i]);
             for (int r = 0; r < d1; ++r) {
                 const std::size_t e = std::size_t(p) * d1 + r;
+                simplexVertex<FixedDim>(nearest, rank, r, key, dim);
                 hashes[e] = hashKey<FixedDim>(key, dim);
                 pointWeight_[e] = bary[r];
-                nextSimplexVertex<FixedDim>(key, order[dim - r], dim);
             }
         }
     });
@@ -355,22 +357,23 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     pointVertex_.resize(entries);
     {
         std::int32_t key[maxDim];
+        int rank[maxDim + 1];
         for (int p = 0; p < count; ++p) {
             const std::size_t base = std::size_t(p) * d1;
-            const std::int8_t* order = byRank.data() + base;
-            std::copy(corner.data() + std::size_t(p) * dim,
-                      corner.data() + std::size_t(p + 1) * dim, key);
+            const std::int32_t* nearest = corner.data() + std::size_t(p) * dim;
+            for (int i = 0; i < d1; ++i)
+                rank[i] = pointRank[base + std::size_t(i)];
             for (int r = 0; r < d1; ++r) {
                 const std::size_t e = base + r;
                 if (e + kPrefetchDistance < entries)
                     table.prefetch(hashes[e + kPrefetchDistance]);
+                simplexVertex<FixedDim>(nearest, rank, r, key, dim);
                 pointVertex_[e] = table.insert(key, hashes[e]) + 1;
-                nextSimplexVertex<FixedDim>(key, order[dim - r], dim);
             }
         }
     }
     LargeVector<std::int32_t>().swap(corner);
-    LargeVector<std::int8_t>().swap(byRank);
+    LargeVector<std::int8_t>().swap(pointRank);
     LargeVector<std::uint32_t>().swap(hashes);
     vertices_ = table.size();
     dim_ = dim;
@@ -463,6 +466,20 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
                                   const float* preScale, const float* postScale,
                                   bool accumulate) const
 {
+    filterWith(in, out, channels, workspace, preScale, postScale, accumulate, nullptr);
+}
+
+void PermutohedralLattice::filter(const float* in, float* out, int channels, Workspace& workspace,
+                                  const Companions& companions, bool accumulate) const
+{
+    filterWith(in, out, channels, workspace, nullptr, nullptr, accumulate, &companions);
+}
+
+void PermutohedralLattice::filterWith(const float* in, float* out, int channels,
+                                      Workspace& workspace, const float* preScale,
+                                      const float* postScale, bool accumulate,
+                                      const Companions* companions) const
+{
     if (empty())
         throw Error("PermutohedralLattice::filter: the lattice is empty");
     if (channels < 1)
@@ -489,9 +506,36 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
     tables.splatWeight = splatWeight_.data();
 
     // Splat: each vertex gathers its points' values with barycentric weights.
-    parallelRanges(vertices_, 1024, [&](int begin, int end) {
+    // A companion's work shares the region: its stripes first, then the
+    // splat's, handed out to the threads as they come free.
+    auto splat = [&](int begin, int end) {
         detail::splatVertices(tables, in, current, k, begin, end, preScale, hint, kernel);
-    });
+    };
+    const int alongside = companions && companions->alongside ? companions->alongsideCount : 0;
+    if (alongside > 0) {
+        const int splatStripes = std::max(vertices_ / 1024, 1);
+        const int alongsideStripes = std::max(alongside / 1024, 1);
+        const int stripes = splatStripes + alongsideStripes;
+        auto stripe = [&](int i) {
+            if (i < alongsideStripes)
+                companions->alongside(int(std::int64_t(alongside) * i / alongsideStripes),
+                                      int(std::int64_t(alongside) * (i + 1) / alongsideStripes));
+            else {
+                const int j = i - alongsideStripes;
+                splat(int(std::int64_t(vertices_) * j / splatStripes),
+                      int(std::int64_t(vertices_) * (j + 1) / splatStripes));
+            }
+        };
+        cv::parallel_for_(
+            cv::Range(0, stripes),
+            [&](const cv::Range& r) {
+                for (int i = r.start; i < r.end; ++i)
+                    stripe(i);
+            },
+            double(stripes));
+    } else {
+        parallelRanges(vertices_, 1024, splat);
+    }
 
     // Blur: 1/2-1-1/2 along each of the d+1 lattice directions in turn.
     for (int j = 0; j <= dim_; ++j) {
@@ -508,6 +552,8 @@ void PermutohedralLattice::filter(const float* in, float* out, int channels, Wor
     parallelRanges(points_, 1024, [&](int begin, int end) {
         detail::slicePoints(tables, current, out, k, begin, end, alpha, postScale, accumulate,
                             hint, kernel);
+        if (companions && companions->afterSlice)
+            companions->afterSlice(begin, end);
     });
 }
 

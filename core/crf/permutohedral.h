@@ -4,6 +4,7 @@
 #include "support/largebuffer.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace primaps {
@@ -100,6 +101,29 @@ public:
                 const float* preScale = nullptr, const float* postScale = nullptr,
                 bool accumulate = false) const;
 
+    /// Work that filter() runs inside its own parallel regions instead of in
+    /// separate ones, each of which costs a wake-up of the thread pool and a
+    /// wait for its slowest thread (the dense CRF's spatial matrix and softmax,
+    /// ten regions a step before). Both bodies receive index ranges and must be
+    /// safe to run concurrently on disjoint ranges.
+    struct Companions
+    {
+        /// Run over [0, alongsideCount) in the splat's region, spread with it
+        /// over the threads. It may write `out` (the slice comes later), not
+        /// `in`.
+        int alongsideCount = 0;
+        std::function<void(int, int)> alongside;
+        /// Run on each range of points right after the slice wrote their output
+        /// (and only then), in the slice's region.
+        std::function<void(int, int)> afterSlice;
+    };
+
+    /// filter() with `companions` run inside its parallel regions (see
+    /// Companions). The same results as filter() followed by the companions'
+    /// work, for any thread count.
+    void filter(const float* in, float* out, int channels, Workspace& workspace,
+                const Companions& companions, bool accumulate) const;
+
     /// Folds per-point scales into the lattice (one float per point each, either
     /// may be null): afterwards filter() computes what it computed before with
     /// the input of point j multiplied by pre[j] and the output of point i by
@@ -124,6 +148,9 @@ public:
 
 private:
     template <int FixedDim> void build(const float* features, int dim, int count);
+    void filterWith(const float* in, float* out, int channels, Workspace& workspace,
+                    const float* preScale, const float* postScale, bool accumulate,
+                    const Companions* companions) const;
 
     int dim_ = 0;
     int points_ = 0;

@@ -352,6 +352,45 @@ BENCHMARK(BM_DenseCrfRowPadding)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// A step's stages sharing parallel regions (the spatial matrix in the bilateral
+// splat's, the softmax in the slice's; the default) against a region per stage:
+// A/B in the same run on a prepared DenseCrf, inference only, the order of the
+// two alternating. The marginals are the same to the last bit (tst_crfregions).
+void BM_DenseCrfSharedRegions(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(1)));
+    const int labels = int(state.range(0));
+    primaps::DenseCrf crf(sampleImage());
+    const std::vector<float> scores = makeScores(labels);
+    std::vector<double> ratios, cpuRatios, shared, separate;
+    namespace d = primaps::detail;
+    bool sharedFirst = true;
+    for (auto _ : state) {
+        Timing t[2];
+        for (int i = 0; i < 2; ++i) {
+            const bool useShared = (i == 0) == sharedFirst;
+            d::setCrfFusedRegions(useShared);
+            t[useShared ? 0 : 1] =
+                timed([&] { benchmark::DoNotOptimize(crf.run(scores, labels).data()); });
+        }
+        sharedFirst = !sharedFirst;
+        shared.push_back(t[0].cpu);
+        separate.push_back(t[1].cpu);
+        ratios.push_back(t[1].wall / t[0].wall);
+        cpuRatios.push_back(t[1].cpu / t[0].cpu);
+    }
+    d::setCrfFusedRegions(true);
+    state.counters["cpu_ms_shared"] = median(shared);
+    state.counters["cpu_ms_separate"] = median(separate);
+    state.counters["separate_over_shared"] = median(ratios);
+    state.counters["cpu_separate_over_shared"] = median(cpuRatios);
+}
+BENCHMARK(BM_DenseCrfSharedRegions)
+    ->ArgsProduct({{10, 40}, {1, 2}})
+    ->ArgNames({"K", "threads"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 } // namespace
 
 namespace {

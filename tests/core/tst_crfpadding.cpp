@@ -6,6 +6,7 @@
 // last bit. The benchmark's A/B of the two (bench_densecrf) relies on that.
 #include "crf/crfkernels_p.h"
 #include "crf/densecrf.h"
+#include "crftestimages.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -13,37 +14,8 @@
 #include <random>
 #include <vector>
 
-namespace {
-
-// A smooth colour image and smooth random scores: boundaries for the CRF to move.
-cv::Mat smoothImage(int height, int width, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int> value(0, 255);
-    cv::Mat small(height / 8 + 1, width / 8 + 1, CV_8UC3);
-    for (int i = 0; i < small.rows * small.cols; ++i)
-        small.at<cv::Vec3b>(i) = cv::Vec3b(uchar(value(rng)), uchar(value(rng)), uchar(value(rng)));
-    cv::Mat rgb;
-    cv::resize(small, rgb, cv::Size(width, height), 0, 0, cv::INTER_LINEAR);
-    return rgb;
-}
-
-std::vector<float> smoothScores(int labels, int height, int width, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, 2.0f);
-    std::vector<float> out(std::size_t(labels) * height * width);
-    for (int k = 0; k < labels; ++k) {
-        cv::Mat small(height / 6 + 1, width / 6 + 1, CV_32F);
-        for (int i = 0; i < small.rows * small.cols; ++i)
-            small.at<float>(i) = normal(rng);
-        cv::Mat plane(height, width, CV_32F, out.data() + std::size_t(k) * height * width);
-        cv::resize(small, plane, plane.size(), 0, 0, cv::INTER_LINEAR);
-    }
-    return out;
-}
-
-} // namespace
+using crftest::smoothImage;
+using crftest::smoothScores;
 
 class TestCrfPadding : public QObject
 {
