@@ -4,9 +4,13 @@
 // invalidation, the CRF flag, the processing budget's note and the preview
 // delivered before the CRF of a big photo.
 
+#include "annotate/labeleditor.h"
 #include "explore/canvaswidget.h"
 #include "explore/decomposejob.h"
+#include "explore/explorepictures.h"
+#include "explore/legendwidget.h"
 #include "image/imageio.h"
+#include "labels/corrections.h"
 #include "pipeline/pipeline.h"
 #include "support/error.h"
 #include "testsupport.h"
@@ -14,10 +18,13 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <atomic>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QThread>
 
 using namespace primaps;
 
@@ -56,6 +63,7 @@ private slots:
     void decomposeJobCrfFlag();
     void decomposeJobNoticesChangedFile();
     void decomposeJobPreviewsThenRefinesBigPhoto();
+    void restoredLabelsComeReadyFromTheWorker();
 };
 
 void TestDecomposeJob::decomposeJobDeliversResult()
@@ -363,6 +371,117 @@ void TestDecomposeJob::decomposeJobPreviewsThenRefinesBigPhoto()
     QVERIFY(reference.ok());
     QCOMPARE(reference.decomposition->crfSize, reference.decomposition->prepared.rgb.size());
     QVERIFY(reference.decomposition->fineLabels.empty());
+}
+
+// A 12-megapixel photo with saved corrections, restored as the studio restores
+// them: the label editor's restorer is made on the GUI thread, the worker runs
+// it for the final result (not the preview) and the restored map arrives in the
+// result's pictures, so showing the result reads no file and applies nothing.
+void TestDecomposeJob::restoredLabelsComeReadyFromTheWorker()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString path = dir.filePath(QStringLiteral("big.jpg"));
+    const cv::Size size(4000, 3000);
+    cv::Mat big;
+    cv::resize(cv::imread(kOtherSample.toStdString()), big, size, 0, 0, cv::INTER_CUBIC);
+    QVERIFY(cv::imwrite(path.toStdString(), big));
+
+    // The saved edit: a band of the photo corrected to mask 5, the rest as predicted.
+    const CorrectionStore store(dir.filePath(QStringLiteral("corrections")).toStdString());
+    cv::Mat correction(size, CV_8UC1, cv::Scalar(CorrectionNone));
+    correction(cv::Rect(500, 400, 2000, 1200)).setTo(5);
+    store.write("big", correction);
+
+    QThread* const gui = QThread::currentThread();
+    std::atomic<int> guiRuns{0}, workerRuns{0};
+    std::atomic<qint64> restoreNs{0};
+    const auto restoreHook = [&, store](const QString&) -> LabelEditor::LabelRestorer {
+        return [&, store](const cv::Mat& base) {
+            QElapsedTimer clock;
+            clock.start();
+            ++(QThread::currentThread() == gui ? guiRuns : workerRuns);
+            cv::Mat labels = base.clone();
+            applyCorrection(labels, store.read("big"), CorrectionIgnore, 255, store.path("big"));
+            restoreNs += clock.nsecsElapsed();
+            return labels;
+        };
+    };
+
+    CanvasWidget canvas;
+    LegendWidget legend;
+    QWidget window;
+    LabelEditor editor(&canvas, &legend, &window);
+    editor.setRestoreHook(restoreHook);
+    editor.setCurrentImage(path);
+
+    DecomposeJob job;
+    QSignalSpy previews(&job, &DecomposeJob::preview);
+    DecomposeRequest request;
+    request.path = path;
+    request.restoreLabels = editor.restorerFor(path);
+    QVERIFY(request.restoreLabels);
+    const DecomposeResult result = runJob(job, request);
+    QVERIFY2(result.ok(), qPrintable(result.error));
+    QCOMPARE(previews.count(), 1);
+    const DecomposeResult preview = previews.first().at(0).value<DecomposeResult>();
+    QVERIFY(preview.pictures && !preview.pictures->restoreAsked);
+
+    // Restored once, on the worker, into the result.
+    QCOMPARE(workerRuns.load(), 1);
+    QCOMPARE(guiRuns.load(), 0);
+    QVERIFY(result.pictures && result.pictures->restoreAsked);
+    cv::Mat expected = result.pictures->labelsAtOriginalSize.clone();
+    QCOMPARE(expected.size(), size);
+    applyCorrection(expected, correction, CorrectionIgnore, 255);
+    QVERIFY(!sameMat(expected, result.pictures->labelsAtOriginalSize));
+    QVERIFY(sameMat(result.pictures->restoredLabels, expected));
+
+    // The GUI thread takes the map as it is: a corrected document, even outside
+    // the editing mode, without running the restorer.
+    QElapsedTimer clock;
+    clock.start();
+    QVERIFY(editor.showResult(result));
+    const double showMs = double(clock.nsecsElapsed()) / 1e6;
+    QCOMPARE(guiRuns.load(), 0);
+    QCOMPARE(workerRuns.load(), 1);
+    QVERIFY(sameMat(editor.labels(path), expected));
+    QVERIFY(sameMat(editor.baseLabels(path), result.pictures->labelsAtOriginalSize));
+    // The document asked: the image's next requests carry no restorer.
+    QVERIFY(!editor.restorerFor(path));
+
+    // A result the worker did not restore for is restored by the editor itself,
+    // on the GUI thread: the counters above would have seen that.
+    CanvasWidget otherCanvas;
+    LegendWidget otherLegend;
+    LabelEditor other(&otherCanvas, &otherLegend, &window);
+    other.setRestoreHook(restoreHook);
+    other.setCurrentImage(path);
+    DecomposeResult unrestored = result;
+    unrestored.pictures.reset();
+    const qint64 workerNs = restoreNs.load();
+    clock.restart();
+    QVERIFY(other.showResult(unrestored));
+    const double showUnrestoredMs = double(clock.nsecsElapsed()) / 1e6;
+    QCOMPARE(guiRuns.load(), 1);
+    qInfo("12 MP: restoring took %.1f ms on the worker, %.1f ms on the GUI thread; "
+          "showResult() %.1f ms with the worker's map, %.1f ms restoring itself",
+          double(workerNs) / 1e6, double(restoreNs.load() - workerNs) / 1e6, showMs,
+          showUnrestoredMs);
+    QVERIFY(sameMat(other.labels(path), expected));
+
+    // A restorer that fails: the result still comes, its warning names the file.
+    DecomposeRequest failing;
+    failing.path = path;
+    failing.crf = false;
+    failing.restoreLabels = [](const cv::Mat&) -> cv::Mat {
+        throw Error("corrections/big.png: not a single-channel 8-bit PNG");
+    };
+    const DecomposeResult failed = runJob(job, failing);
+    QVERIFY2(failed.ok(), qPrintable(failed.error));
+    QVERIFY(failed.pictures->restoreAsked && failed.pictures->restoredLabels.empty());
+    QVERIFY2(failed.warning.contains(QStringLiteral("corrections/big.png: not a single-channel")),
+             qPrintable(failed.warning));
 }
 
 QTEST_MAIN(TestDecomposeJob)
