@@ -346,6 +346,8 @@ void ExplorePerspective::submit(bool crf)
     request.backbone = m_backboneCombo->currentText();
     request.threshold = m_useRecommendedThreshold ? 0.0f : float(m_thresholdSpin->value());
     request.crf = crf;
+    // Saved corrections of the image are read and applied by the job's worker.
+    request.restoreLabels = m_window->labelEditor()->restorerFor(path);
     m_job->submit(request);
     m_dragRequestInFlight = false;
     m_window->showStatus(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()));

@@ -29,8 +29,9 @@ LooseCorrections::LooseCorrections(LabelEditor* editor, ImageListWidget* images,
     m_writeTimer->setInterval(kWriteDelayMs);
     connect(m_writeTimer, &QTimer::timeout, this, &LooseCorrections::flush);
     connect(m_editor, &LabelEditor::documentEdited, this, &LooseCorrections::onDocumentEdited);
-    m_editor->setRestoreHook(
-        [this](const QString& path, const cv::Mat& base) { return restoredLabels(path, base); });
+    m_editor->setRestoreHook([this](const QString& path) { return restorerFor(path); });
+    // Restoring without the worker (a result it did not restore for) reports here.
+    connect(m_editor, &LabelEditor::restoreFailed, this, &LooseCorrections::problem);
 }
 
 std::string LooseCorrections::keyOf(const QString& imagePath) const
@@ -125,24 +126,26 @@ bool LooseCorrections::moveTo(const QString& folder)
     return true;
 }
 
-cv::Mat LooseCorrections::restoredLabels(const QString& imagePath, const cv::Mat& base)
+LabelEditor::LabelRestorer LooseCorrections::restorerFor(const QString& imagePath)
 {
-    if (!m_store.valid() || base.empty())
+    if (!m_store.valid())
         return {};
+    // Keys need the image list: worked out here, on the GUI thread. A correction
+    // not yet written goes along as it is (the map is replaced, never changed, on
+    // the next edit); otherwise the worker reads the file.
     const std::string key = keyOf(imagePath);
-    cv::Mat correction;
-    const auto pending = m_pending.find(key);
-    try {
-        correction = pending != m_pending.end() ? pending->second : m_store.read(key);
+    const auto found = m_pending.find(key);
+    const cv::Mat pending = found != m_pending.end() ? found->second : cv::Mat();
+    return [store = m_store, key, pending](const cv::Mat& base) -> cv::Mat {
+        if (base.empty())
+            return {};
+        const cv::Mat correction = pending.empty() ? store.read(key) : pending;
         if (correction.empty())
             return {};
         cv::Mat labels = base.clone();
-        applyCorrection(labels, correction, kMaskIds, kIgnoreLabel, m_store.path(key));
+        applyCorrection(labels, correction, kMaskIds, kIgnoreLabel, store.path(key));
         return labels;
-    } catch (const std::exception& e) {
-        emit problem(QString::fromStdString(e.what()));
-        return {};
-    }
+    };
 }
 
 } // namespace primaps

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "annotate/labeleditor.h"
 #include "labels/corrections.h"
 
 #include <map>
@@ -25,8 +26,10 @@ class ImageListWidget;
 /// project is untitled, a folder in the recovery location of the autosave.
 ///
 /// When an image is decomposed again in a later session, the label editor asks
-/// restoredLabels() (its restore hook) and shows the stored corrections applied
-/// to the new decomposition.
+/// restorerFor() (its restore hook) and shows the stored corrections applied
+/// to the new decomposition. The restorer copies what it needs (the store's
+/// folder, the key, a correction not yet written), so the Explore view's
+/// worker reads and applies the correction off the GUI thread.
 ///
 /// Keys are the images' file names without extension; two images of the same
 /// name in different folders get a short hash of their path appended.
@@ -56,9 +59,10 @@ public:
     /// Writes pending corrections now; false when one could not be written.
     bool flush();
     bool hasPending() const { return !m_pending.empty(); }
-    /// The decomposition `base` of `imagePath` with its stored correction
-    /// applied; empty when there is none (or it does not fit, reported).
-    cv::Mat restoredLabels(const QString& imagePath, const cv::Mat& base);
+    /// What applies `imagePath`'s stored correction to a decomposition's labels
+    /// (empty labels when there is none; throws primaps::Error naming the file
+    /// when it cannot be read or does not fit), on any thread. Empty without a store.
+    LabelEditor::LabelRestorer restorerFor(const QString& imagePath);
 
 signals:
     /// A correction changed (the project has something to save).

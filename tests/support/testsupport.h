@@ -117,6 +117,15 @@ inline std::vector<float> randomUnitVector(int dim, std::mt19937& rng,
     return v;
 }
 
+/// A `rows` x `cols` matrix of `type` filled with uniform noise in [0, 256) from `seed`.
+inline cv::Mat randomMat(int rows, int cols, int type, unsigned seed)
+{
+    cv::Mat mat(rows, cols, type);
+    cv::RNG rng(seed);
+    rng.fill(mat, cv::RNG::UNIFORM, 0, 256);
+    return mat;
+}
+
 /// True when `a` and `b` have the same size and type and equal pixels.
 inline bool sameMat(const cv::Mat& a, const cv::Mat& b)
 {

@@ -25,6 +25,8 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QStyle>
+#include <QStyleOptionFrame>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -32,12 +34,21 @@ using namespace primaps;
 
 namespace {
 
-// The width the text of a line edit (or a spin box's) has inside its frame.
+// The width the text of a line edit (or a spin box's) has inside its frame, as
+// QLineEdit::paintEvent() lays it out: the style's contents rect of the frame,
+// less the text margins and QLineEdit's 2-pixel horizontal margin on each side.
 int textRoom(const QLineEdit* edit)
 {
+    QStyleOptionFrame panel;
+    panel.initFrom(edit);
+    panel.rect = edit->contentsRect();
+    panel.lineWidth =
+        edit->hasFrame() ? edit->style()->pixelMetric(QStyle::PM_DefaultFrameWidth, &panel, edit) : 0;
+    panel.midLineWidth = 0;
+    panel.state |= QStyle::State_Sunken;
+    const QRect contents = edit->style()->subElementRect(QStyle::SE_LineEditContents, &panel, edit);
     const QMargins m = edit->textMargins();
-    // QLineEdit's frame and its 2-pixel horizontal margin on each side.
-    return edit->contentsRect().width() - m.left() - m.right() - 4;
+    return contents.width() - m.left() - m.right() - 4;
 }
 
 // Every place of the dialog where a text can be cut off, with what is cut.
@@ -49,8 +60,9 @@ QStringList cutOffTexts(const QDialog& dialog)
             continue;
         const QFontMetrics fm(edit->font());
         const QString placeholder = edit->placeholderText();
+        // A placeholder ending at the frame reads as cut off: room for one more character.
         if (!placeholder.isEmpty() && edit->text().isEmpty() &&
-            fm.horizontalAdvance(placeholder) > textRoom(edit))
+            fm.horizontalAdvance(placeholder) + fm.averageCharWidth() > textRoom(edit))
             problems << QStringLiteral("placeholder '%1' (%2 px in %3)")
                             .arg(placeholder)
                             .arg(fm.horizontalAdvance(placeholder))
@@ -284,6 +296,34 @@ private slots:
         const QSize hint = dialog.sizeHint();
         QVERIFY2(hint.width() <= 1366 && hint.height() <= 700,
                  qPrintable(QStringLiteral("size hint %1x%2").arg(hint.width()).arg(hint.height())));
+    }
+
+    // The Weights field's placeholder is whole at the size the dialog opens with on
+    // a 1366x768 screen (its hint, capped by the screen less a title bar and a
+    // panel), with room for one more character: the old "optional: the backbone's
+    // default location" fitted by 4 px under DejaVu Sans and read as cut off at the
+    // frame (a font a pixel wider cut it). The long form is in the tooltip.
+    void weightsPlaceholderFitsItsField()
+    {
+        FitDialog dialog;
+        dialog.resize(dialog.sizeHint().boundedTo(QSize(1366, 768 - 80)));
+        showAndSettle(dialog);
+        const QLineEdit* weights = dialog.weightsEdit();
+        QVERIFY(weights->text().isEmpty());
+        const QString placeholder = weights->placeholderText();
+        QVERIFY(!placeholder.isEmpty());
+        const QFontMetrics fm(weights->font());
+        const int needed = fm.horizontalAdvance(placeholder) + fm.averageCharWidth();
+        QVERIFY2(needed <= textRoom(weights),
+                 qPrintable(QStringLiteral("'%1' and one character need %2 px, the field has "
+                                           "%3 px at %4x%5")
+                                .arg(placeholder)
+                                .arg(needed)
+                                .arg(textRoom(weights))
+                                .arg(dialog.width())
+                                .arg(dialog.height())));
+        QVERIFY(weights->toolTip().contains(QLatin1String("default location")));
+        grabIfAsked(dialog, QStringLiteral("weights"));
     }
 
     // The whitening ridge is automatic by default (the backbone decides at start), and a

@@ -198,14 +198,15 @@ LabelEditor::Document* LabelEditor::find(const QString& path) const
 }
 
 LabelEditor::Document* LabelEditor::createDocument(const DecomposeResult& result,
-                                                   const cv::Mat& labels)
+                                                   const cv::Mat& labels, const cv::Mat& corrected)
 {
     auto doc = std::make_unique<Document>();
     doc->path = result.request.path;
     doc->photo = result.photo;
     doc->image = result.image;
     doc->base = labels;
-    doc->labels = labels.clone();
+    // Restored corrections are the document's own copy already (restoredLabels()).
+    doc->labels = corrected.empty() ? labels.clone() : corrected;
     doc->baseInfo = describe(result);
     doc->stack = new QUndoStack(this);
     m_undoGroup->addStack(doc->stack);
@@ -303,17 +304,15 @@ bool LabelEditor::showResult(const DecomposeResult& result)
     if (!doc) {
         // Corrections kept from an earlier session make a document even outside
         // the editing mode, like corrections made in this one.
-        const cv::Mat restored = restoredLabels(result.request.path, fresh, result.preview);
+        const cv::Mat restored = restoredLabels(result, fresh);
         if (restored.empty() && !isEditMode()) {
             release();
             return false;
         }
-        doc = createDocument(result, fresh);
+        doc = createDocument(result, fresh, restored);
         doc->restoreAsked = !result.preview;
-        if (!restored.empty()) {
-            doc->labels = restored;
+        if (!restored.empty())
             doc->refreshEdited();
-        }
     } else {
         doc->photo = result.photo;
         doc->image = result.image;
@@ -342,13 +341,36 @@ bool LabelEditor::showResult(const DecomposeResult& result)
     return true;
 }
 
-cv::Mat LabelEditor::restoredLabels(const QString& path, const cv::Mat& base, bool preview) const
+LabelEditor::LabelRestorer LabelEditor::restorerFor(const QString& path) const
 {
-    if (!m_restoreHook || preview)
+    const Document* doc = find(path);
+    if (!m_restoreHook || (doc && (doc->restoreAsked || doc->external)))
         return {};
-    const cv::Mat restored = m_restoreHook(path, base);
+    return m_restoreHook(path);
+}
+
+cv::Mat LabelEditor::restoredLabels(const DecomposeResult& result, const cv::Mat& base)
+{
+    if (result.preview)
+        return {};
+    cv::Mat restored;
+    if (result.pictures && result.pictures->restoreAsked) {
+        // Read and applied by the job's worker (DecomposeRequest::restoreLabels).
+        restored = result.pictures->restoredLabels;
+    } else if (m_restoreHook) {
+        // A result the worker did not restore for (its request had no restorer).
+        const LabelRestorer restorer = m_restoreHook(result.request.path);
+        try {
+            if (restorer)
+                restored = restorer(base);
+        } catch (const std::exception& e) {
+            emit restoreFailed(QString::fromStdString(e.what()));
+            return {};
+        }
+    }
     if (restored.empty() || restored.size() != base.size() || restored.type() != base.type())
         return {};
+    // The document edits its labels in place; the result's pictures stay as made.
     return restored.clone();
 }
 
@@ -357,7 +379,7 @@ bool LabelEditor::restore(Document* doc, const DecomposeResult& result)
     if (doc->external || doc->restoreAsked || result.preview)
         return false;
     doc->restoreAsked = true;
-    const cv::Mat restored = restoredLabels(doc->path, doc->base, false);
+    const cv::Mat restored = restoredLabels(result, doc->base);
     if (restored.empty())
         return false;
     doc->labels = restored;

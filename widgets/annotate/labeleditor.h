@@ -155,12 +155,22 @@ public:
     void setUnsavedQuestion(std::function<UnsavedChoice(const QStringList& images)> question);
 
     // --- Corrections kept by the project --------------------------------------
-    /// Labels of `path` kept from an earlier session (the decomposition `base`
-    /// with its stored corrections applied), or an empty map when there are none.
-    using RestoreHook = std::function<cv::Mat(const QString& path, const cv::Mat& base)>;
+    /// The labels kept from an earlier session for one image: the decomposition
+    /// `base` with its stored corrections applied, or an empty map when there are
+    /// none. Runs on any thread (it holds copies of what it needs, no widget);
+    /// may throw primaps::Error naming the file.
+    using LabelRestorer = std::function<cv::Mat(const cv::Mat& base)>;
+    /// The restorer of `path`, or an empty function when it has nothing stored.
+    /// Asked on the GUI thread: cheap (no file is read).
+    using RestoreHook = std::function<LabelRestorer(const QString& path)>;
     /// Asked once per image document, with its first final (not preview)
     /// decomposition: restored labels become the document's corrected labels.
     void setRestoreHook(RestoreHook hook) { m_restoreHook = std::move(hook); }
+    /// For a decomposition request of `path` (DecomposeRequest::restoreLabels):
+    /// the hook's restorer while `path`'s document has not asked yet, else empty.
+    /// The worker then runs it, and showResult() takes its labels from the
+    /// result's pictures instead of reading and applying the corrections itself.
+    LabelRestorer restorerFor(const QString& path) const;
     /// Whether `path`'s document belongs to another part of the studio (showExternal()).
     bool isExternal(const QString& path) const;
 
@@ -175,6 +185,8 @@ signals:
     void unsavedChanged(bool any);
     /// An export ended; `error` is empty on success.
     void exportFinished(const QStringList& files, const QString& error);
+    /// Stored corrections could not be restored; `message` names the file.
+    void restoreFailed(const QString& message);
 
 private:
     struct Document;
@@ -189,7 +201,10 @@ private:
     void createToolBar();
     Document* find(const QString& path) const;
     Document* ensureDocument();
-    Document* createDocument(const DecomposeResult& result, const cv::Mat& labels);
+    /// A document of `result` with `labels` as its base; its labels are
+    /// `corrected` when given, else a copy of the base.
+    Document* createDocument(const DecomposeResult& result, const cv::Mat& labels,
+                             const cv::Mat& corrected = cv::Mat());
     void takeOver(Document* doc);
     void release();
     void applyPatch(Document* doc, const LabelPatch& patch, bool forward);
@@ -198,7 +213,9 @@ private:
                        const cv::Mat& pending);
     /// The restore hook's labels for a fresh document; false when there are none.
     bool restore(Document* doc, const DecomposeResult& result);
-    cv::Mat restoredLabels(const QString& path, const cv::Mat& base, bool preview) const;
+    /// The restored labels for `result` (of `base`'s size and type), or empty:
+    /// made by the worker when the result carries them, else asked here.
+    cv::Mat restoredLabels(const DecomposeResult& result, const cv::Mat& base);
     bool pushTable(Document* doc, const LabelTable& table, const QString& text);
     bool pushPatch(Document* doc, const LabelPatch& patch, const QString& text);
     void onCanvasEdited(const LabelPatch& patch, const QString& description);

@@ -176,7 +176,8 @@ private:
             result.decomposition = decomposition;
             const auto steps = std::make_shared<const std::vector<StepPictures>>(
                 stepPicturesOf(decomposition->trace));
-            result.pictures = draw(*decomposition, steps);
+            result.pictures =
+                draw(*decomposition, steps, request.crf ? nullptr : &request, result.warning);
             if (request.crf) {
                 // The masks before the CRF at once; the CRF on a copy, with the
                 // lattices the image's earlier decompositions kept.
@@ -188,7 +189,7 @@ private:
                 entry.decomposition = refined;
                 result.decomposition = refined;
                 // Same trace, new label maps.
-                result.pictures = draw(*refined, steps);
+                result.pictures = draw(*refined, steps, &request, result.warning);
             }
         } catch (const std::bad_alloc&) {
             result.error = describe(request.path, "not enough memory to decompose this image");
@@ -205,14 +206,28 @@ private:
         return result;
     }
 
+    // The pictures of `decomposition`; for a final result (`restoreFor` set) also
+    // the image's saved corrections applied to its labels, whose failure becomes
+    // a line of `warning`.
     static std::shared_ptr<const ExplorePictures>
     draw(const ImageDecomposition& decomposition,
-         const std::shared_ptr<const std::vector<StepPictures>>& steps)
+         const std::shared_ptr<const std::vector<StepPictures>>& steps,
+         const DecomposeRequest* restoreFor, QString& warning)
     {
         auto pictures = std::make_shared<ExplorePictures>();
         pictures->canvas = canvasLabelsOf(decomposition, true);
         pictures->steps = steps;
         pictures->labelsAtOriginalSize = decomposition.labelsAtOriginalSize();
+        if (restoreFor && restoreFor->restoreLabels) {
+            pictures->restoreAsked = true;
+            try {
+                pictures->restoredLabels = restoreFor->restoreLabels(pictures->labelsAtOriginalSize);
+            } catch (const std::exception& e) {
+                if (!warning.isEmpty())
+                    warning += QLatin1Char('\n');
+                warning += describe(restoreFor->path, e.what());
+            }
+        }
         return pictures;
     }
 

@@ -3,6 +3,7 @@
 
 #include "pipeline/pipeline.h"
 
+#include <functional>
 #include <memory>
 #include <QImage>
 #include <QMetaType>
@@ -29,6 +30,14 @@ struct DecomposeRequest
     /// CLI and the reference do). 640 x 480: sharper masks on big photos, while
     /// a CRF over 40 masks stays around a second on two cores.
     int crfMaxPixels = kStudioCrfMaxPixels;
+    /// The saved label corrections of this image applied to a decomposition's
+    /// labels at the original size (LabelEditor::restorerFor()), or empty when
+    /// there are none to ask. Made on the GUI thread with what it needs copied in;
+    /// the worker runs it for the final result (not the preview) and hands the
+    /// labels over in ExplorePictures::restoredLabels, so that reading and applying
+    /// a correction map costs the GUI thread nothing. It may throw; the message
+    /// becomes one line of the result's warning.
+    std::function<cv::Mat(const cv::Mat& base)> restoreLabels;
 
     static constexpr int kStudioCrfMaxPixels = 640 * 480;
 };

@@ -82,6 +82,11 @@ struct ExplorePictures
     std::shared_ptr<const std::vector<StepPictures>> steps;
     /// ImageDecomposition::labelsAtOriginalSize(), for the label editor.
     cv::Mat labelsAtOriginalSize;
+    /// DecomposeRequest::restoreLabels was run on labelsAtOriginalSize (final
+    /// results whose request had one): restoredLabels is its answer, empty when
+    /// the image has no saved corrections, and the label editor does not ask again.
+    bool restoreAsked = false;
+    cv::Mat restoredLabels;
 };
 
 } // namespace primaps

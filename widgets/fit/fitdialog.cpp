@@ -153,7 +153,9 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     auto* runBox = new QGroupBox(tr("Run folder"), this);
     auto* runLayout = new QVBoxLayout(runBox);
     m_run = new QLineEdit(runBox);
-    m_run->setPlaceholderText(tr("where the prototypes, history and checkpoint go"));
+    m_run->setPlaceholderText(tr("a new folder, or a run to resume"));
+    m_run->setToolTip(tr("Where the prototypes, the history and the checkpoint go: a new "
+                         "folder, or one with a fit to resume"));
     runLayout->addWidget(withBrowse(runBox, m_run,
                                     tr("Choose a new folder, or one with a fit to resume"),
                                     [this] { browseRun(); }));
@@ -182,7 +184,11 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
                               "and texture segments; the DINO ViTs find semantics"));
     featureForm->addRow(tr("&Backbone"), m_backbone);
     m_weights = new QLineEdit(features);
-    m_weights->setPlaceholderText(tr("optional: the backbone's default location"));
+    // Short, like the "backbone's default" of the rows below: the long form
+    // did not fit the field at the size the dialog opens with.
+    m_weights->setPlaceholderText(tr("backbone's default"));
+    m_weights->setToolTip(tr("Optional: a checkpoint or TorchScript file with the backbone's "
+                             "weights. Empty: the backbone's default location"));
     featureForm->addRow(tr("&Weights"), withBrowse(features, m_weights,
                                                    tr("Choose a checkpoint or TorchScript file"),
                                                    [this] { browseWeights(); }));

@@ -59,6 +59,7 @@ public:
     QComboBox* splitBox() const { return m_split; }
     QSpinBox* pcaImagesBox() const { return m_pcaImages; }
     QLineEdit* runEdit() const { return m_run; }
+    QLineEdit* weightsEdit() const { return m_weights; }
     MessageWidget* messageWidget() const { return m_messages; }
 
 public slots:
