@@ -232,8 +232,15 @@ AnnotationSet readCvat(const std::string& path)
              [zip, i, name, path, labelOfColour](std::vector<std::string>& labels,
                                                  std::vector<std::string>&) {
                  const std::string bytes = readEntry(zip.get(), i, name, path);
-                 const cv::Mat bgr = cv::imdecode(
-                     std::vector<std::uint8_t>(bytes.begin(), bytes.end()), cv::IMREAD_COLOR);
+                 if (bytes.empty()) // OpenCV asserts (throws) on an empty buffer
+                     throw Error("'" + path + "': '" + name + "' is empty");
+                 cv::Mat bgr;
+                 try {
+                     bgr = cv::imdecode(std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
+                                        cv::IMREAD_COLOR);
+                 } catch (const cv::Exception&) {
+                     bgr.release(); // reported below like any undecodable entry
+                 }
                  if (bgr.empty())
                      throw Error("'" + path + "': '" + name + "' is not a readable image");
                  cv::Mat map(bgr.size(), CV_32S, cv::Scalar(-1));
