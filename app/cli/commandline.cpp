@@ -7,8 +7,38 @@
 
 #include <cmath>
 #include <QRegularExpression>
+#include <QStringDecoder>
 
 namespace primaps::cli {
+
+bool isValidUtf8(const QByteArray& bytes)
+{
+    // Stateless: a sequence cut off at the end is an error, not pending input.
+    QStringDecoder decoder(QStringDecoder::Utf8, QStringConverter::Flag::Stateless);
+    const QString decoded = decoder.decode(bytes); // decodes on conversion
+    Q_UNUSED(decoded);
+    return !decoder.hasError();
+}
+
+QString printableBytes(const QByteArray& bytes)
+{
+    QString text;
+    for (int i = 0; i < bytes.size();) {
+        // The longest valid UTF-8 sequence from i, else one escaped byte.
+        int taken = 0;
+        for (int n = std::min<int>(4, int(bytes.size()) - i); n >= 1 && taken == 0; --n)
+            if (isValidUtf8(bytes.mid(i, n)))
+                taken = n;
+        if (taken > 0) {
+            text += QString::fromUtf8(bytes.mid(i, taken));
+            i += taken;
+        } else {
+            text += QString("\\x%1").arg(unsigned(std::uint8_t(bytes[i])), 2, 16, QChar('0'));
+            ++i;
+        }
+    }
+    return text;
+}
 
 std::optional<int> parseCommandLine(QCommandLineParser& parser, const QStringList& arguments,
                                     const QString& command)

@@ -67,6 +67,14 @@ private:
 /// empty when the image was processed at the size asked for.
 QString processingBudgetLine(const QString& imagePath, const std::string& budgetNote);
 
+/// Whether `bytes` (a file name or an argument as the system passes it) is valid
+/// UTF-8. Qt decodes names as UTF-8, so a name that is not cannot be opened
+/// through a QString: it has to be reported, not looked up.
+bool isValidUtf8(const QByteArray& bytes);
+
+/// `bytes` for a message: valid UTF-8 as it is, other bytes as \xHH.
+QString printableBytes(const QByteArray& bytes);
+
 /// "--name", the long name of an option, for messages.
 QString optionName(const QCommandLineOption& option);
 

@@ -16,11 +16,13 @@
 #include <algorithm>
 #include <cmath>
 #include <fcntl.h>
+#include <filesystem>
 #include <opencv2/imgproc.hpp>
 #include <optional>
 #include <QCommandLineParser>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFile>
 #include <QFileInfo>
 #include <QSet>
 #include <QTextStream>
@@ -82,6 +84,28 @@ QStringList expandImageArgument(const QString& argument)
     for (const QFileInfo& entry : entries)
         files << entry.filePath();
     return files;
+}
+
+// The images in a folder whose names are not UTF-8: QDir lists them under a
+// mangled name that opens nothing, so they are found byte-wise and reported.
+QStringList imagesWithUnusableNames(const QString& folder)
+{
+    QStringList names;
+    std::error_code ec;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(QFile::encodeName(folder).toStdString(), ec)) {
+        const QByteArray name = QByteArray::fromStdString(entry.path().filename().string());
+        if (isValidUtf8(name) || !entry.is_regular_file(ec))
+            continue;
+        const QByteArray lower = name.toLower();
+        for (const std::string& ext : imageExtensions())
+            if (lower.endsWith(QByteArray::fromStdString(ext))) {
+                names << QDir(folder).filePath(printableBytes(name));
+                break;
+            }
+    }
+    names.sort();
+    return names;
 }
 
 cv::Mat rgbToBgr(const cv::Mat& rgb)
@@ -392,16 +416,20 @@ int runDecompose(const QStringList& arguments)
     settings.playbackStyle.panelHeight = check.integer(animationHeightOption, 64, 2160);
 
     QList<Input> inputs;
+    QStringList unusable; // failed inputs already: their names cannot be opened
     for (const QString& argument : parser.positionalArguments()) {
         const QStringList files = expandImageArgument(argument);
-        if (files.isEmpty())
+        const QStringList unusableHere =
+            QFileInfo(argument).isDir() ? imagesWithUnusableNames(argument) : QStringList();
+        unusable << unusableHere;
+        if (files.isEmpty() && unusableHere.isEmpty())
             err << "primaps decompose: folder '" << argument << "' holds no images\n";
         for (const QString& file : files)
             inputs.push_back({file, false});
     }
     for (const QString& file : parser.values(featuresOption))
         inputs.push_back({file, true});
-    if (inputs.isEmpty())
+    if (inputs.isEmpty() && unusable.isEmpty())
         check.fail(nullptr, "no inputs: give IMAGE paths and/or --features FILE.npy");
     settings.animationPerInput = inputs.size() > 1;
     if (!check.ok())
@@ -426,7 +454,11 @@ int runDecompose(const QStringList& arguments)
 
     // Two inputs with the same stem would write the same output files.
     QHash<QString, QString> stems;
-    int failures = 0;
+    int failures = int(unusable.size());
+    for (const QString& name : unusable)
+        err << "primaps: '" << name
+            << "': the file name is not valid UTF-8 and cannot be opened here; rename it (e.g. "
+               "with convmv)\n";
     for (const Input& input : inputs) {
         const QString stem = QFileInfo(input.path).completeBaseName();
         if (stems.contains(stem)) {
@@ -449,7 +481,8 @@ int runDecompose(const QStringList& arguments)
         }
     }
     if (failures > 0) {
-        err << "primaps decompose: " << failures << " of " << inputs.size() << " inputs failed\n";
+        err << "primaps decompose: " << failures << " of " << inputs.size() + unusable.size()
+            << " inputs failed\n";
         return ExitSomeInputsFailed;
     }
     return ExitOk;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // primaps: command-line front end of PriMaPs Studio. Every subcommand is a thin
 // layer over primaps_core, the same code the GUI runs.
+#include "commandline.h"
 #include "commands.h"
 
 #include "support/runtime.h"
@@ -57,6 +58,17 @@ int main(int argc, char** argv)
     QTextStream out(stdout);
     QTextStream err(stderr);
 
+    // Qt turns bytes that are not UTF-8 into U+FFFD, so such a file name would
+    // be looked up under another name and reported missing: say what it is.
+    for (int i = 1; i < argc; ++i) {
+        const QByteArray raw(argv[i]);
+        if (!primaps::cli::isValidUtf8(raw)) {
+            err << "primaps: argument '" << primaps::cli::printableBytes(raw)
+                << "' is not valid UTF-8; file names must be UTF-8 here (rename the file, e.g. "
+                   "with convmv)\n";
+            return primaps::cli::ExitUsage;
+        }
+    }
     const QStringList args = QCoreApplication::arguments();
     if (args.size() < 2) {
         err << kUsage;

@@ -249,8 +249,24 @@ void LabelExport::checkFolder(bool compareMatch) const
                     "' is the dataset's root: the export would mix with its images, labels and "
                     "class list; export into another folder, e.g. a subfolder");
     const std::string manifest = manifestPath();
-    if (!exists(manifest) || settings_.overwrite)
+    if (settings_.overwrite)
         return;
+    if (!exists(manifest)) {
+        // Without a manifest nothing in the folder is an export of ours, so a
+        // file where an export would write is the user's: it must not count as
+        // a finished image (it would be listed in the manifest as a label) nor
+        // be replaced.
+        for (const DatasetItem& item : dataset_.items()) {
+            const ExportPaths p = pathsOf(item, true, true);
+            for (const std::string* path : {&p.labels, &p.colour, &p.overlay})
+                if (exists(*path))
+                    throw Error("'" + *path + "' already exists and '" + settings_.outDir +
+                                "' holds no export manifest (manifest.json), so it was not "
+                                "written by an export; use another --out or pass --overwrite "
+                                "to replace such files");
+        }
+        return;
+    }
     const json mine = json::parse(parametersJson());
     json theirs;
     try {

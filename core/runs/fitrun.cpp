@@ -3,6 +3,7 @@
 
 #include "backbones/backbone.h"
 #include "evaluation/evaluation.h"
+#include "runs/runfolderguard.h"
 #include "support/atomicfile.h"
 #include "support/error.h"
 #include "support/jsontext_p.h"
@@ -193,6 +194,8 @@ DatasetFitJob::DatasetFitJob(Dataset dataset, FitRunSettings settings)
         throw Error("a shard covers only part of the images; the fit needs all of them");
     if (s.lastStage == FitStage::Fit && s.runDir.empty())
         throw Error("the fit needs a run folder");
+    if (!s.runDir.empty())
+        requireFitRunFolder(s.runDir);
     if (s.cacheDir.empty()) {
         if (s.runDir.empty())
             throw Error("a cache folder or a run folder is required");
@@ -324,6 +327,22 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
         resumedFrom_ = fit.stepsDone();
         log("resuming from step " + std::to_string(fit.stepsDone()) + " of " +
             std::to_string(fit.totalSteps()));
+    }
+
+    if (s.em.method != EmMethod::KMeans) {
+        // theta_M, the fit's result, moves only with the EMA updates; a fit too
+        // short for one ends exactly at its k-means initialisation.
+        const std::int64_t emSteps = std::int64_t(fit.stepsPerEpoch()) * s.em.epochs;
+        if (s.em.emaEvery <= 0)
+            log("note: with --ema-every 0 theta_M (the fit's result) is never updated and stays "
+                "at its k-means initialisation");
+        else if (emSteps < s.em.emaEvery)
+            log("note: theta_M (the fit's result) is updated every " +
+                std::to_string(s.em.emaEvery) + " EM steps and this fit makes " +
+                std::to_string(emSteps) + " (" + std::to_string(fit.stepsPerEpoch()) +
+                " per epoch x " + std::to_string(s.em.epochs) +
+                " epochs), so it stays at its k-means initialisation; give more --epochs, or a "
+                "smaller --batch-size or --ema-every");
     }
 
     json names = json::array();

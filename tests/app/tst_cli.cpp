@@ -127,6 +127,35 @@ private slots:
         }
     }
 
+    void fileNamesThatAreNotUtf8AreNamed()
+    {
+        // A Latin-1 name ("caf\xe9.png") cannot be opened through Qt's UTF-8 names:
+        // in a folder it is reported as a failed input (not skipped silently), the
+        // rest is processed; given as an argument it is a usage error naming it.
+        QTemporaryDir dir;
+        const QString in = dir.filePath("in");
+        QVERIFY(QDir().mkpath(in));
+        cv::imwrite((in + "/good.png").toStdString(), threeRegionImage(64, 64, 3));
+        const std::string latin1 = in.toStdString() + "/caf\xe9.png";
+        QVERIFY(cv::imwrite(latin1, threeRegionImage(64, 64, 4)));
+        const QString out = dir.filePath("out");
+        const Run folder = runCli({"decompose", in, "--out", out});
+        QCOMPARE(folder.exitCode, 1);
+        QVERIFY2(folder.err.contains("caf\\xe9.png': the file name is not valid UTF-8"),
+                 qPrintable(folder.err));
+        QVERIFY2(folder.err.contains("1 of 2 inputs failed"), qPrintable(folder.err));
+        QVERIFY(QFileInfo::exists(out + "/good_masks.png"));
+
+        QProcess shell;
+        shell.start("/bin/sh", {"-c", "exec \"$0\" decompose \"$(printf '%s/caf\\351.png' \"$1\")\" "
+                                      "--out \"$2\"",
+                                PRIMAPS_CLI, in, dir.filePath("out2")});
+        QVERIFY(shell.waitForFinished(120000));
+        QCOMPARE(shell.exitCode(), 2);
+        const QString err = QString::fromUtf8(shell.readAllStandardError());
+        QVERIFY2(err.contains("caf\\xe9.png' is not valid UTF-8"), qPrintable(err));
+    }
+
     void decomposesFeatureArrays()
     {
         QTemporaryDir dir;

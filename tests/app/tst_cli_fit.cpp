@@ -268,7 +268,7 @@ private slots:
                         "--out",     heldRun,        "--epochs",
                         "1",         "--batch-size", "3",
                         "--holdout", "0.3",          "--threads",
-                        "1"} +
+                        "1",         "--ema-every",  "1"} + // no note about theta_M
             common;
         const Run quiet =
             primaps::testing::runProgram(PRIMAPS_CLI, QStringList(args) << "-q", {}, env);
@@ -324,6 +324,65 @@ private slots:
                  qPrintable(r.err));
         QVERIFY(r.err.contains("1 warning(s)"));
         QVERIFY(r.out.startsWith("Acc "));
+    }
+
+    void aFolderOfTheUserIsNotARunFolder()
+    {
+        // A fit replaces run.json, theta_m.json, history.csv... in its folder, so a
+        // folder holding anything else is refused before any work, untouched.
+        const QString mine = tmp.filePath("mine");
+        QDir().mkpath(mine);
+        std::ofstream(QDir(mine).filePath("history.csv").toStdString()) << "precious\n";
+        const QStringList fitArgs = {"fit", "--cache", cache, "--epochs", "1", "--batch-size", "4"};
+        const Run refused = runCli(fitArgs + QStringList{"--out", mine} + common);
+        QCOMPARE(refused.exitCode, 2);
+        QVERIFY2(refused.err.contains("already holds files that are not from a fit ('history.csv')"),
+                 qPrintable(refused.err));
+        QCOMPARE(primaps::readFile(QDir(mine).filePath("history.csv").toStdString()),
+                 std::string("precious\n"));
+        QVERIFY(!QFileInfo::exists(QDir(mine).filePath("run.json")));
+        // A run.json that is not a run of ours is not replaced either.
+        std::ofstream(QDir(mine).filePath("run.json").toStdString()) << "{\"mine\": 1}";
+        const Run foreign = runCli(fitArgs + QStringList{"--out", mine} + common);
+        QCOMPARE(foreign.exitCode, 2);
+        QVERIFY2(foreign.err.contains("is not a run description of this tool"),
+                 qPrintable(foreign.err));
+        QCOMPARE(primaps::readFile(QDir(mine).filePath("run.json").toStdString()),
+                 std::string("{\"mine\": 1}"));
+        // A folder with only the caches of a fit stopped before its run.json is one.
+        const QString started = tmp.filePath("started");
+        const Run masks = runCli(QStringList{"masks", "--out", started} + common);
+        QVERIFY2(masks.exitCode == 0, qPrintable(masks.err));
+        QVERIFY(QFileInfo(QDir(started).filePath("cache")).isDir());
+        const Run fit = runCli(QStringList{"fit", "--out", started, "--epochs", "1",
+                                           "--batch-size", "4"} +
+                               common);
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        QVERIFY(fit.err.contains("masks: 10 item(s): 0 computed, 10 reused"));
+    }
+
+    void aFitTooShortForThetaMSaysSo()
+    {
+        // 10 images in batches of 4 are 2 steps per epoch: 3 epochs make 6 EM steps,
+        // fewer than the default 10 between EMA updates of theta_M.
+        const QString shortRun = tmp.filePath("short");
+        const QStringList args = {"fit", "--cache", cache, "--epochs", "3", "--batch-size", "4"};
+        const Run tooShort = runCli(args + QStringList{"--out", shortRun} + common);
+        QVERIFY2(tooShort.exitCode == 0, qPrintable(tooShort.err));
+        QVERIFY2(tooShort.err.contains("updated every 10 EM steps and this fit makes 6 (2 per "
+                                       "epoch x 3 epochs), so it stays at its k-means "
+                                       "initialisation"),
+                 qPrintable(tooShort.err));
+        const Run enough = runCli(args + QStringList{"--out", tmp.filePath("short2"),
+                                                     "--ema-every", "3"} +
+                                  common);
+        QVERIFY2(enough.exitCode == 0, qPrintable(enough.err));
+        QVERIFY2(!enough.err.contains("k-means initialisation"), qPrintable(enough.err));
+        const Run kmeans = runCli(args + QStringList{"--out", tmp.filePath("short3"), "--method",
+                                                     "kmeans"} +
+                                  common);
+        QVERIFY2(kmeans.exitCode == 0, qPrintable(kmeans.err));
+        QVERIFY(!kmeans.err.contains("k-means initialisation"));
     }
 
     void usageErrors()

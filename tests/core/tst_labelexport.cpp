@@ -142,6 +142,34 @@ private slots:
         s.overwrite = true;
         LabelExport(d, 3, s, {}).prepareFolder();
     }
+
+    void aFileOfTheUserIsNotAFinishedImage()
+    {
+        // A folder without a manifest holds no export: a file where a label would
+        // go is someone else's, so the export stops before it counts it as done
+        // (and lists it in its manifest) or writes anything.
+        const Dataset d = folder(3);
+        LabelExportSettings s;
+        s.outDir = tmp.filePath("out5").toStdString();
+        s.clusterToClass = {0, 1, 2};
+        QDir().mkpath(tmp.filePath("out5/overlay"));
+        std::ofstream(tmp.filePath("out5/overlay/a.png").toStdString()) << "mine";
+        EXPECT_ERROR_CONTAINING(LabelExport(d, 3, s, {}).prepareFolder(),
+                                "out5/overlay/a.png' already exists");
+        QVERIFY(!QFileInfo::exists(tmp.filePath("out5/manifest.json")));
+        QCOMPARE(QFileInfo(tmp.filePath("out5/overlay/a.png")).size(), 4);
+        // Files of an export of ours (a manifest is there) are its finished images.
+        s.outDir = tmp.filePath("out6").toStdString();
+        LabelExport(d, 3, s, {}).prepareFolder();
+        QDir().mkpath(tmp.filePath("out6/labels"));
+        std::ofstream(tmp.filePath("out6/labels/a.png").toStdString()) << "written before";
+        LabelExport(d, 3, s, {}).prepareFolder();
+        // --overwrite replaces what is there.
+        s.outDir = tmp.filePath("out5").toStdString();
+        s.overwrite = true;
+        LabelExport(d, 3, s, {}).prepareFolder();
+        QVERIFY(QFileInfo::exists(tmp.filePath("out5/manifest.json")));
+    }
 };
 
 QTEST_APPLESS_MAIN(TestLabelExport)

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+#include "runs/runfolderguard.h"
+
+#include "support/atomicfile.h"
+#include "support/error.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+namespace primaps {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool isOurRunDescription(const fs::path& path)
+{
+    try {
+        const nlohmann::json j = nlohmann::json::parse(readFile(path.string(), std::size_t(16) << 20));
+        return j.is_object() && j.contains("format") && j.at("format").is_string() &&
+               j.at("format").get<std::string>() == "primaps-run";
+    } catch (const std::exception&) {
+        return false; // unreadable or not JSON: not ours either
+    }
+}
+
+} // namespace
+
+void requireFitRunFolder(const std::string& runDir)
+{
+    std::error_code ec;
+    const fs::path dir(runDir);
+    if (!fs::exists(dir, ec))
+        return;
+    if (!fs::is_directory(dir, ec))
+        throw Error("'" + runDir + "' is a file, not a run folder; give a new or empty folder");
+    const fs::path description = dir / "run.json";
+    if (fs::exists(description, ec)) {
+        if (isOurRunDescription(description))
+            return;
+        throw Error("'" + description.string() +
+                    "' is not a run description of this tool and the fit would replace it; "
+                    "give a new or empty folder, or one of its own runs");
+    }
+    std::string foreign;
+    int shown = 0, count = 0;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (name == "cache" && entry.is_directory(ec))
+            continue;
+        if (++count <= 3)
+            foreign += (shown++ ? ", '" : "'") + name + "'";
+    }
+    if (ec)
+        throw Error("cannot read the run folder '" + runDir + "': " + ec.message());
+    if (count > 0)
+        throw Error("'" + runDir + "' already holds files that are not from a fit (" + foreign +
+                    (count > 3 ? " and " + std::to_string(count - 3) + " more" : std::string()) +
+                    "); the fit would write run.json, theta_m.json, history.csv and more there. "
+                    "Give a new or empty folder, or one of its own runs");
+}
+
+} // namespace primaps
