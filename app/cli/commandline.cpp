@@ -45,7 +45,9 @@ std::optional<int> parseCommandLine(QCommandLineParser& parser, const QStringLis
 {
     QTextStream out(stdout);
     QTextStream err(stderr);
-    parser.addHelpOption();
+    // Not addHelpOption(): it adds --help-all for Qt's own options, which no
+    // command of this program takes.
+    parser.addOption(QCommandLineOption({"h", "help"}, "Displays help on commandline options."));
     QStringList forParser = arguments;
     forParser.removeAt(1); // the command name
     if (!parser.parse(forParser)) {

@@ -48,6 +48,7 @@ struct Settings
     bool crf = true;
     bool traceMaps = false;
     bool overwrite = false;
+    bool skipExisting = false; ///< an input whose outputs all exist is done
     bool quiet = false;
     bool strict = false; ///< a partly decoded image fails instead of being used
     /// --animation: the playback of the iterations; with several inputs each
@@ -185,7 +186,8 @@ cv::Mat enlargedLabelPicture(const cv::Mat& labels)
     return big;
 }
 
-void processInput(const Input& input, Backbone* backbone, const Settings& settings,
+// Returns false for an input skipped because its outputs exist (--skip-existing).
+bool processInput(const Input& input, Backbone* backbone, const Settings& settings,
                   QTextStream& out, QTextStream& err)
 {
     QElapsedTimer timer;
@@ -200,11 +202,20 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
         settings.animation.isEmpty() ? QString() : animationPathFor(settings, stem);
     if (!animationPath.isEmpty())
         targets << animationPath;
-    if (!settings.overwrite)
+    if (!settings.overwrite) {
+        const bool done = std::all_of(targets.begin(), targets.end(),
+                                      [](const QString& t) { return QFileInfo::exists(t); });
+        if (done && settings.skipExisting)
+            return false;
         for (const QString& target : targets)
             if (QFileInfo::exists(target))
-                throw Error("'" + path + "': output '" + target.toStdString() +
-                            "' exists; pass --overwrite to replace it");
+                throw Error("'" + path + "': output '" + target.toStdString() + "' exists; " +
+                            (settings.skipExisting
+                                 ? "only some of its outputs do, so it is not skipped; pass "
+                                   "--overwrite to replace them"
+                                 : "pass --overwrite to replace it, or --skip-existing to skip "
+                                   "the inputs already done"));
+    }
 
     ImageDecomposition result;
     cv::Mat masks, overlay;
@@ -282,6 +293,7 @@ void processInput(const Input& input, Backbone* backbone, const Settings& settin
             << (result.crfApplied ? ", CRF" : "") << ", " << timer.elapsed() << " ms -> "
             << settings.out.filePath(stem) << "_{masks,overlay}.png" << animationNote << "\n"
             << Qt::flush;
+    return true;
 }
 
 } // namespace
@@ -345,16 +357,19 @@ int runDecompose(const QStringList& arguments)
         "Default: the backbone's recommended size (320; 322 for /14 ViTs).",
         "N");
     const QCommandLineOption coverageOption(
-        "coverage", "Stop once this fraction of positions is assigned.", "F", "0.95");
+        "coverage", "Stop once this fraction of positions is assigned (default: 0.95).", "F", "0.95");
     const QCommandLineOption iterationsOption(
-        "max-iterations", "Cap on the number of proposals (1..254).", "N", "100");
-    const QCommandLineOption opacityOption("opacity", "Overlay opacity in [0, 1].", "F", "0.6");
+        "max-iterations", "Cap on the number of proposals (1..254; default: 100).", "N", "100");
+    const QCommandLineOption opacityOption("opacity", "Overlay opacity in [0, 1] (default: 0.6).", "F", "0.6");
     const QCommandLineOption noCrfOption(
         "no-crf", "Skip the dense CRF of step 5: plain argmax of the upsampled masks "
                   "(the CRF never runs for --features, which have no image).");
     const QCommandLineOption mapsOption(
         "trace-maps", "Also write each iteration's principal direction and maps into the trace.");
     const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
+    const QCommandLineOption skipExistingOption(
+        "skip-existing", "Skip the inputs whose output files all exist already (to continue an "
+                         "interrupted run over a folder).");
     const QCommandLineOption strictOption(
         "strict", "Treat a partly decoded (truncated) image as a failure instead of a warning.");
     const QCommandLineOption animationOption(
@@ -365,13 +380,13 @@ int runDecompose(const QStringList& arguments)
         "frames. With several inputs each gets its own file, named <stem>_FILE.",
         "FILE");
     const QCommandLineOption animationFpsOption(
-        "animation-fps", "Playback speed in iterations per second (0.1..60).", "F", "1");
+        "animation-fps", "Playback speed in iterations per second (0.1..60; default: 1).", "F", "1");
     const QCommandLineOption animationHeightOption(
-        "animation-height", "Height of the animation's pictures in pixels (64..2160).", "N", "480");
+        "animation-height", "Height of the animation's pictures in pixels (64..2160; default: 480).", "N", "480");
     const QCommandLineOption quietOption({"q", "quiet"}, "Print errors only.");
     parser.addOptions({outOption, thresholdOption, backboneOption, weightsOption, deviceOption,
                        featuresOption, resizeOption, coverageOption, iterationsOption,
-                       opacityOption, noCrfOption, mapsOption, overwriteOption, strictOption,
+                       opacityOption, noCrfOption, mapsOption, overwriteOption, skipExistingOption, strictOption,
                        animationOption, animationFpsOption, animationHeightOption, quietOption});
     const ResourceOptions resources;
     resources.addTo(parser);
@@ -402,6 +417,9 @@ int runDecompose(const QStringList& arguments)
     settings.crf = !parser.isSet(noCrfOption);
     settings.traceMaps = parser.isSet(mapsOption);
     settings.overwrite = parser.isSet(overwriteOption);
+    settings.skipExisting = parser.isSet(skipExistingOption);
+    if (settings.overwrite && settings.skipExisting)
+        check.fail(&skipExistingOption, "cannot be combined with --overwrite");
     settings.quiet = parser.isSet(quietOption);
     settings.strict = parser.isSet(strictOption);
     if (parser.isSet(animationOption)) {
@@ -455,6 +473,7 @@ int runDecompose(const QStringList& arguments)
     // Two inputs with the same stem would write the same output files.
     QHash<QString, QString> stems;
     int failures = int(unusable.size());
+    int skipped = 0;
     for (const QString& name : unusable)
         err << "primaps: '" << name
             << "': the file name is not valid UTF-8 and cannot be opened here; rename it (e.g. "
@@ -469,7 +488,8 @@ int runDecompose(const QStringList& arguments)
         }
         stems.insert(stem, input.path);
         try {
-            processInput(input, backbone.get(), settings, out, err);
+            if (!processInput(input, backbone.get(), settings, out, err))
+                ++skipped;
         } catch (const std::exception& e) {
             // One line per failure; cv::Exception and LibTorch errors are
             // std::exceptions too, so nothing escapes and the next input runs.
@@ -480,6 +500,8 @@ int runDecompose(const QStringList& arguments)
             ++failures;
         }
     }
+    if (skipped > 0 && !settings.quiet)
+        err << "primaps decompose: " << skipped << " input(s) skipped: their outputs exist\n";
     if (failures > 0) {
         err << "primaps decompose: " << failures << " of " << inputs.size() + unusable.size()
             << " inputs failed\n";

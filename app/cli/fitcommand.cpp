@@ -49,7 +49,8 @@ struct FitOptions
     QCommandLineOption noMaskCrf{"no-mask-crf", "Masks without the dense CRF refinement."};
     QCommandLineOption protocol{"protocol",
                                 "robust (default: keeps every cluster alive, see "
-                                "docs/em-quality.md) or paper (the reference's procedure step "
+                                "docs/em-quality.md in the documentation, "
+                                "share/doc/primaps-studio) or paper (the reference's procedure step "
                                 "for step).",
                                 "NAME", "robust"};
     QCommandLineOption clusters{"clusters",
@@ -61,14 +62,14 @@ struct FitOptions
                              "NAME", "fit"};
     QCommandLineOption maskStage{"stage", "Stop after this stage: features or masks (default).",
                                  "NAME", "masks"};
-    QCommandLineOption epochs{"epochs", "Epochs of EM (or of k-means for --method kmeans).", "N",
+    QCommandLineOption epochs{"epochs", "Epochs of EM (or of k-means for --method kmeans); default: 50.", "N",
                               "50"};
-    QCommandLineOption initEpochs{"init-epochs", "k-means epochs before EM.", "N", "2"};
-    QCommandLineOption batchSize{"batch-size", "Images per step.", "N", "32"};
-    QCommandLineOption seed{"seed", "Random seed (of the fit, and of the augmented views).", "N",
+    QCommandLineOption initEpochs{"init-epochs", "k-means epochs before EM (default: 2).", "N", "2"};
+    QCommandLineOption batchSize{"batch-size", "Images per step (default: 32).", "N", "32"};
+    QCommandLineOption seed{"seed", "Random seed of the fit and of the augmented views (default: 0).", "N",
                             "0"};
-    QCommandLineOption emaEvery{"ema-every", "EM steps between EMA updates of theta_M.", "N", "10"};
-    QCommandLineOption emaDecay{"ema-decay", "EMA decay (after the warm-up), in [0, 1].", "F",
+    QCommandLineOption emaEvery{"ema-every", "EM steps between EMA updates of theta_M, the fit's result (default: 10).", "N", "10"};
+    QCommandLineOption emaDecay{"ema-decay", "EMA decay after the warm-up, in [0, 1] (default: 0.98).", "F",
                                 "0.98"};
     QCommandLineOption learningRate{"lr",
                                     "Adam learning rate, > 0 (default: 0.001 with the robust "
@@ -79,11 +80,12 @@ struct FitOptions
                                    "ridge (relative to the mean eigenvalue); 0 fits the raw "
                                    "features. Default: 0.3 for the 'filterbank' backbone, 0 for "
                                    "learned backbones and the paper's protocol "
-                                   "(docs/em-quality.md).",
+                                   "(docs/em-quality.md in share/doc/primaps-studio).",
                                    "R"};
-    QCommandLineOption pcaImages{"pca-images", "Images pooled for the PCA initialisation.", "N",
+    QCommandLineOption pcaImages{"pca-images", "Images pooled for the PCA initialisation (default: the reference's 2976, or all "
+                                 "images when there are fewer).", "N",
                                  "2976"};
-    QCommandLineOption checkpointEvery{"checkpoint-every", "Steps between checkpoints.", "N", "50"};
+    QCommandLineOption checkpointEvery{"checkpoint-every", "Steps between checkpoints (default: 50).", "N", "50"};
     QCommandLineOption restart{"restart", "Discard an existing checkpoint in RUN_DIR."};
     QCommandLineOption studentAugs{"student-augs", "theta_R learns from photometrically "
                                                    "augmented views (blur, colour jitter, grey) "
@@ -97,7 +99,7 @@ struct FitOptions
                                 "N"};
     QCommandLineOption studentViews{"student-views",
                                     "Augmented views cached per image; each "
-                                    "epoch draws one.",
+                                    "epoch draws one (default: 1).",
                                     "N", "1"};
 
     ResourceOptions resources;

@@ -18,10 +18,17 @@ namespace primaps {
 /// Parses `text`; throws primaps::Error "'<source>': not JSON (<why>)" when it is not JSON.
 inline nlohmann::json parseJsonText(const std::string& text, const std::string& source)
 {
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw Error("'" + source + "': not JSON (the file is empty)");
     try {
         return nlohmann::json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        throw Error("'" + source + "': not JSON (" + e.what() + ")");
+        // Without the library's "[json.exception.parse_error.101] ", which
+        // tells a user nothing.
+        std::string why = e.what();
+        if (!why.empty() && why.front() == '[' && why.find("] ") != std::string::npos)
+            why.erase(0, why.find("] ") + 2);
+        throw Error("'" + source + "': not JSON (" + why + ")");
     }
 }
 

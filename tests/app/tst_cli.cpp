@@ -221,6 +221,39 @@ private slots:
         QVERIFY(!cv::imread((out + "/pic_masks.png").toStdString()).empty());
     }
 
+    void skipExistingContinuesAnInterruptedRun()
+    {
+        // A run over a folder stopped after the first image: --skip-existing leaves
+        // that image's outputs alone and decomposes the rest.
+        QTemporaryDir dir;
+        const QString in = dir.filePath("in"), out = dir.filePath("out");
+        QVERIFY(QDir().mkpath(in));
+        cv::imwrite((in + "/a.png").toStdString(), threeRegionImage(64, 64, 5));
+        QCOMPARE(runCli({"decompose", in, "--out", out}).exitCode, 0);
+        cv::imwrite((in + "/b.png").toStdString(), threeRegionImage(64, 64, 6));
+        const QDateTime before = QFileInfo(out + "/a_masks.png").lastModified();
+        const Run plain = runCli({"decompose", in, "--out", out});
+        QCOMPARE(plain.exitCode, 1);
+        QVERIFY2(plain.err.contains("--skip-existing"), qPrintable(plain.err));
+        QFile::remove(out + "/b_masks.png");
+        QFile::remove(out + "/b_overlay.png");
+        QFile::remove(out + "/b_trace.json");
+        const Run resumed = runCli({"decompose", in, "--out", out, "--skip-existing"});
+        QVERIFY2(resumed.exitCode == 0, qPrintable(resumed.err));
+        QVERIFY2(resumed.err.contains("1 input(s) skipped: their outputs exist"),
+                 qPrintable(resumed.err));
+        QVERIFY(resumed.out.contains("b.png:") && !resumed.out.contains("a.png:"));
+        QVERIFY(QFileInfo::exists(out + "/b_masks.png"));
+        QCOMPARE(QFileInfo(out + "/a_masks.png").lastModified(), before);
+        // An input with only some of its outputs is not taken as done.
+        QFile::remove(out + "/a_overlay.png");
+        const Run partial = runCli({"decompose", in, "--out", out, "--skip-existing"});
+        QCOMPARE(partial.exitCode, 1);
+        QVERIFY2(partial.err.contains("only some of its outputs do"), qPrintable(partial.err));
+        QCOMPARE(runCli({"decompose", in, "--out", out, "--skip-existing", "--overwrite"}).exitCode,
+                 2);
+    }
+
     void reportsProposalsAndWhatTheLabelMapKeeps()
     {
         QTemporaryDir dir;

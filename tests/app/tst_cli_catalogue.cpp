@@ -560,9 +560,9 @@ private slots:
         row("project: threshold a string", proj + QStringList{"@/proj/thresholdstring.primaps"},
             2, "thresholdstring.primaps': field 'parameters.threshold' must be a number");
         row("project: truncated", proj + QStringList{"@/proj/truncated.primaps"}, 2,
-            "truncated.primaps': not JSON");
+            "truncated.primaps': not JSON (parse error at line");
         row("project: empty file", proj + QStringList{"@/proj/empty.primaps"}, 2,
-            "empty.primaps': not JSON");
+            "empty.primaps': not JSON (the file is empty)");
         row("project: bad JSON", proj + QStringList{"@/proj/badjson.primaps"}, 2,
             "badjson.primaps': not JSON");
         row("project: a JSON array", proj + QStringList{"@/proj/array.primaps"}, 2,
