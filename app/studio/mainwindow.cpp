@@ -130,7 +130,8 @@ void MainWindow::createMenus()
     open->setStatusTip(tr("Add image files to the list"));
     QAction* openFolder =
         m_fileMenu->addAction(tr("Open &Folder\u2026"), this, &MainWindow::openFolderDialog);
-    openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    // Ctrl+Shift+O is Open Run… (Review); a folder of images is Ctrl+Alt+O.
+    openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_O));
     openFolder->setStatusTip(tr("Add every image in a folder to the list"));
     m_fileOpenSeparator = m_fileMenu->addSeparator();
     m_explore->addFileActions(m_fileMenu);
