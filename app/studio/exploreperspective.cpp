@@ -113,6 +113,12 @@ void ExplorePerspective::createDocks()
     m_stepper = new StepperWidget(m_window);
     m_stepsDock = m_window->addStudioDock(tr("PriMaPs steps"), QStringLiteral("StepsDock"),
                                           m_stepper, Qt::RightDockWidgetArea);
+    // The columns' usable widths: a thumbnail beside its name and size; three
+    // maps per step card with readable captions. A dock opened under the
+    // canvas (the Message Log) or an arrangement saved from a narrower window
+    // cannot squeeze them below this.
+    m_images->setMinimumWidth(200);
+    m_stepper->setMinimumWidth(290);
 
     // Under the step list: the feature space the steps split (PCA-RGB, each
     // step's direction, explained variance per step).
