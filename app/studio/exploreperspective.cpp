@@ -356,7 +356,8 @@ void ExplorePerspective::submit(bool crf)
     request.restoreLabels = m_window->labelEditor()->restorerFor(path);
     m_job->submit(request);
     m_dragRequestInFlight = false;
-    m_window->showStatus(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()));
+    m_window->showStatus(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()),
+                        MainWindow::StatusKind::Normal, MainWindow::StatusOwner::Explore);
 }
 
 void ExplorePerspective::onBusyChanged(bool busy)
@@ -471,7 +472,8 @@ void ExplorePerspective::updateCrfLabels()
                              .arg(m_current.image.rows)
                              .arg(m_current.backboneName)
                              .arg(double(m_current.threshold), 0, 'f', 2)
-                             .arg(which));
+                             .arg(which),
+                         MainWindow::StatusKind::Normal, MainWindow::StatusOwner::Explore);
     editor->decorate();
 }
 

@@ -41,6 +41,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QStatusBar>
 #include <QTest>
 #include <QToolBar>
 
@@ -289,6 +290,55 @@ private slots:
                                 .arg(widthOf(again, "ImagesDock"))
                                 .arg(widthOf(again, "StepsDock"))));
         QSettings().clear();
+    }
+
+    // The status bar and the tool bar show what belongs to the perspective on
+    // display: Explore's image statistics and its decomposition controls are
+    // not shown in Review (another image) or Fit, and come back with Explore.
+    void statusBarBelongsToThePerspective()
+    {
+        MainWindow w;
+        w.setPersistSettings(false);
+        QSignalSpy shown(&w, &MainWindow::decompositionShown);
+        w.show();
+        w.openInitial({kAstronaut});
+        QVERIFY(primaps::testing::waitNextOk(shown, kTimeoutMs));
+        QTest::qWait(100);
+        auto visibleStatus = [&w] {
+            QStringList texts;
+            for (QLabel* label : w.statusBar()->findChildren<QLabel*>())
+                if (label->isVisible() && !label->text().isEmpty())
+                    texts << label->text();
+            return texts.join(QLatin1String(" | "));
+        };
+        auto thresholdVisible = [&w] {
+            auto* bar = w.findChild<QToolBar*>(QStringLiteral("DecompositionToolBar"));
+            if (!bar || !bar->isVisible())
+                return false;
+            for (QLabel* label : bar->findChildren<QLabel*>())
+                if (label->text().startsWith(QLatin1String("Threshold")))
+                    return label->isVisible();
+            return false;
+        };
+        QVERIFY2(visibleStatus().contains(QLatin1String("astronaut")) &&
+                     visibleStatus().contains(QLatin1String("proposals")),
+                 qPrintable(visibleStatus()));
+        QVERIFY(thresholdVisible());
+        for (Perspective p : {Perspective::Review, Perspective::Fit, Perspective::Evaluate}) {
+            w.perspectives()->setCurrent(p);
+            QTest::qWait(50);
+            QVERIFY2(!visibleStatus().contains(QLatin1String("astronaut")) &&
+                         !visibleStatus().contains(QLatin1String("proposals")),
+                     qPrintable(PerspectiveController::name(p) + QLatin1String(": ") +
+                                visibleStatus()));
+            QVERIFY2(!thresholdVisible(), qPrintable(PerspectiveController::name(p)));
+        }
+        w.perspectives()->setCurrent(Perspective::Explore);
+        QTest::qWait(50);
+        QVERIFY2(visibleStatus().contains(QLatin1String("astronaut")) &&
+                     visibleStatus().contains(QLatin1String("proposals")),
+                 qPrintable(visibleStatus()));
+        QVERIFY(thresholdVisible());
     }
 
     void eachPerspectiveKeepsItsArrangement()
