@@ -113,6 +113,12 @@ void ExplorePerspective::createDocks()
     m_stepper = new StepperWidget(m_window);
     m_stepsDock = m_window->addStudioDock(tr("PriMaPs steps"), QStringLiteral("StepsDock"),
                                           m_stepper, Qt::RightDockWidgetArea);
+    // The columns' usable widths: a thumbnail beside its name and size; three
+    // maps per step card with readable captions. A dock opened under the
+    // canvas (the Message Log) or an arrangement saved from a narrower window
+    // cannot squeeze them below this.
+    m_images->setMinimumWidth(200);
+    m_stepper->setMinimumWidth(290);
 
     // Under the step list: the feature space the steps split (PCA-RGB, each
     // step's direction, explained variance per step).
@@ -350,7 +356,8 @@ void ExplorePerspective::submit(bool crf)
     request.restoreLabels = m_window->labelEditor()->restorerFor(path);
     m_job->submit(request);
     m_dragRequestInFlight = false;
-    m_window->showStatus(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()));
+    m_window->showStatus(tr("Decomposing %1\u2026").arg(QFileInfo(path).fileName()),
+                        MainWindow::StatusKind::Normal, MainWindow::StatusOwner::Explore);
 }
 
 void ExplorePerspective::onBusyChanged(bool busy)
@@ -465,7 +472,8 @@ void ExplorePerspective::updateCrfLabels()
                              .arg(m_current.image.rows)
                              .arg(m_current.backboneName)
                              .arg(double(m_current.threshold), 0, 'f', 2)
-                             .arg(which));
+                             .arg(which),
+                         MainWindow::StatusKind::Normal, MainWindow::StatusOwner::Explore);
     editor->decorate();
 }
 

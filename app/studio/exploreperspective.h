@@ -89,6 +89,11 @@ public:
     QSlider* thresholdSlider() const { return m_thresholdSlider; }
     QAction* crfAction() const { return m_crfAction; }
     QAction* compareAction() const { return m_compareAction; }
+    /// The status bar's read-out of the image on display (shown in Explore and Annotate).
+    QWidget* statusWidget() const { return m_statusBox; }
+    /// Backbone, threshold, CRF, before/after and edit mode in the tool bar:
+    /// hidden where the canvas shows another image than Explore's (Review).
+    void setDecomposeControlsVisible(bool visible);
 
 signals:
     void decompositionShown(bool ok);
@@ -138,6 +143,8 @@ private:
     QTimer* m_rerunTimer = nullptr;
 
     QLabel* m_statusTimings = nullptr;
+    QWidget* m_statusBox = nullptr;
+    QList<QAction*> m_decomposeOnlyActions;
     QLabel* m_statusMasks = nullptr;
     QFrame* m_statusSeparator = nullptr;
     /// "Computing…" while a decomposition runs: a still label, not an

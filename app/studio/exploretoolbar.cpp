@@ -9,6 +9,8 @@
 #include "backbones/backbone.h"
 #include "explore/canvaswidget.h"
 
+#include <QHBoxLayout>
+#include <QWidgetAction>
 #include <QAction>
 #include <QCheckBox>
 #include <QComboBox>
@@ -119,6 +121,13 @@ void ExplorePerspective::createToolBar()
     // so the window stays calm for people who only explore proposals.
     bar->addAction(editor->editModeAction());
     spacer(18);
+    // Up to here the controls decompose Explore's image; the overlay and zoom
+    // controls after them act on any canvas (Review's too).
+    // Only the tool bar's own widgets: the actions it shares with the menus
+    // (Before | After, Edit labels) keep their shortcuts everywhere.
+    for (QAction* action : bar->actions())
+        if (qobject_cast<QWidgetAction*>(action))
+            m_decomposeOnlyActions << action;
 
     auto* opacityLabel = new QLabel(tr("Overlay"), bar);
     bar->addWidget(opacityLabel);
@@ -165,30 +174,42 @@ void ExplorePerspective::createToolBar()
     spacer(6);
 }
 
+void ExplorePerspective::setDecomposeControlsVisible(bool visible)
+{
+    for (QAction* action : m_decomposeOnlyActions)
+        action->setVisible(visible);
+}
+
 void ExplorePerspective::createStatusWidgets()
 {
     QStatusBar* status = m_window->statusBar();
+    // One box: the window hides it in perspectives that show another image.
+    m_statusBox = new QWidget(m_window);
+    auto* box = new QHBoxLayout(m_statusBox);
+    box->setContentsMargins(0, 0, 0, 0);
+    box->setSpacing(0);
+    status->addPermanentWidget(m_statusBox);
     m_busyLabel = new QLabel(tr("\u23f3 computing\u2026"), m_window);
     m_busyLabel->setContentsMargins(6, 0, 6, 0);
     m_busyLabel->setToolTip(tr("The image is being decomposed; the canvas shows the newest "
                                "result until then"));
     m_busyLabel->hide();
-    status->addPermanentWidget(m_busyLabel);
+    box->addWidget(m_busyLabel);
     m_statusMasks = new QLabel(m_window);
     m_statusMasks->setContentsMargins(6, 0, 6, 0);
-    status->addPermanentWidget(m_statusMasks);
+    box->addWidget(m_statusMasks);
     m_statusSeparator = new QFrame(m_window);
     m_statusSeparator->setFrameShape(QFrame::VLine);
     m_statusSeparator->setFrameShadow(QFrame::Sunken);
     m_statusSeparator->hide();
-    status->addPermanentWidget(m_statusSeparator);
+    box->addWidget(m_statusSeparator);
     m_statusTimings = new QLabel(m_window);
     m_statusTimings->setContentsMargins(6, 0, 6, 0);
     m_statusTimings->setToolTip(
         tr("Time spent computing features, in the PriMaPs loop (with the mask stack), on the "
            "upsampled label map and in the dense CRF, for the result on display.\n"
            "\"cached\": the features of an earlier run on this image were reused."));
-    status->addPermanentWidget(m_statusTimings);
+    box->addWidget(m_statusTimings);
 }
 
 } // namespace primaps

@@ -47,7 +47,8 @@ FitPerspective::FitPerspective(MainWindow* window) : QObject(window), m_window(w
             return;
         }
         if (o.state == JobState::Finished) {
-            m_window->showStatus(m_monitor->summaryText());
+            m_window->showStatus(m_monitor->summaryText(), MainWindow::StatusKind::Normal,
+                                 MainWindow::StatusOwner::Fit);
             // The natural next step after a fit is to score it.
             emit finished(o.runDir);
         }
@@ -77,7 +78,8 @@ bool FitPerspective::readyToClose()
     // window closes when it has (see the constructor) and never waits frozen.
     m_closeAfterFit = true;
     m_monitor->controller()->cancel();
-    m_window->showStatus(tr("Stopping the fit; its checkpoint is kept\u2026"));
+    m_window->showStatus(tr("Stopping the fit; its checkpoint is kept\u2026"),
+                         MainWindow::StatusKind::Normal, MainWindow::StatusOwner::Fit);
     return false;
 }
 

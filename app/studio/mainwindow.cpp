@@ -51,6 +51,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_annotate = new AnnotatePerspective(this);
     m_statusMessage = new QLabel(this);
     m_statusMessage->setTextFormat(Qt::PlainText);
+    // It yields to the permanent widgets on the right (its tool tip keeps the
+    // whole text) instead of being drawn under them.
+    m_statusMessage->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    m_statusMessage->setMinimumWidth(40);
     statusBar()->addWidget(m_statusMessage, 1);
 
     // Each perspective adds its docks, then its menus, then its tool bars.
@@ -74,6 +78,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent)
     m_perspectives = new PerspectiveController(this);
     resize(m_perspectives->defaultWindowSize());
     m_perspectives->applyInitial();
+    connect(m_perspectives, &PerspectiveController::perspectiveChanged, this,
+            &MainWindow::updatePerspectiveStatus);
+    updatePerspectiveStatus();
     new BackboneHint(this); // first contact without DINO weights
     m_explore->updateActions();
     m_canvas->setFocus();
@@ -130,7 +137,8 @@ void MainWindow::createMenus()
     open->setStatusTip(tr("Add image files to the list"));
     QAction* openFolder =
         m_fileMenu->addAction(tr("Open &Folder\u2026"), this, &MainWindow::openFolderDialog);
-    openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+    // Ctrl+Shift+O is Open Run… (Review); a folder of images is Ctrl+Alt+O.
+    openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_O));
     openFolder->setStatusTip(tr("Add every image in a folder to the list"));
     m_fileOpenSeparator = m_fileMenu->addSeparator();
     m_explore->addFileActions(m_fileMenu);
@@ -177,11 +185,54 @@ QAction* MainWindow::evaluateLastFitAction() const
     return m_evaluate->evaluateLastFitAction();
 }
 
-void MainWindow::showStatus(const QString& message, StatusKind kind)
+void MainWindow::displayStatus(const QString& message, StatusKind kind)
 {
     m_statusMessage->setStyleSheet(kind == StatusKind::Error ? QStringLiteral("color: #b3261e;")
                                                              : QString());
     m_statusMessage->setText(message);
+    m_statusMessage->setToolTip(message); // the label may be narrower than its text
+}
+
+void MainWindow::showStatus(const QString& message, StatusKind kind, StatusOwner owner)
+{
+    using P = PerspectiveController::Perspective;
+    const P current = m_perspectives ? m_perspectives->current() : P::Explore;
+    const bool exploreShown = current == P::Explore || current == P::Annotate;
+    switch (owner) {
+    case StatusOwner::Any:
+        displayStatus(message, kind);
+        return;
+    case StatusOwner::Explore:
+        m_exploreStatus = {message, kind};
+        if (exploreShown)
+            displayStatus(message, kind);
+        return;
+    case StatusOwner::Fit:
+        m_fitStatus = {message, kind};
+        if (current == P::Fit)
+            displayStatus(message, kind);
+        return;
+    }
+}
+
+QString MainWindow::statusText() const
+{
+    return m_statusMessage->text();
+}
+
+void MainWindow::updatePerspectiveStatus()
+{
+    using P = PerspectiveController::Perspective;
+    const P current = m_perspectives->current();
+    const bool exploreShown = current == P::Explore || current == P::Annotate;
+    // The image's statistics belong to Explore's image: in Review another
+    // image is on the canvas, in Fit and Evaluate none of Explore's.
+    m_explore->statusWidget()->setVisible(exploreShown);
+    m_explore->setDecomposeControlsVisible(exploreShown);
+    const OwnedStatus none;
+    const OwnedStatus& owned =
+        exploreShown ? m_exploreStatus : current == P::Fit ? m_fitStatus : none;
+    displayStatus(owned.text, owned.kind);
 }
 
 void MainWindow::showError(const QString& message)

@@ -147,8 +147,21 @@ public:
         Normal,
         Error
     };
-    /// A message in the status bar (red for an error).
-    void showStatus(const QString& message, StatusKind kind = StatusKind::Normal);
+    /// Whose a status message is: Explore's (its image, also shown in Annotate),
+    /// the Fit's, or whichever perspective is current (Any).
+    enum class StatusOwner
+    {
+        Any,
+        Explore,
+        Fit
+    };
+    /// A message in the status bar (red for an error). A message owned by a
+    /// perspective shows while that perspective is current, and again when the
+    /// user comes back to it; another perspective's status bar does not show it.
+    void showStatus(const QString& message, StatusKind kind = StatusKind::Normal,
+                    StatusOwner owner = StatusOwner::Any);
+    /// The status message on display (empty when the current perspective has none).
+    QString statusText() const;
     /// A problem: in the banner over the canvas and, red, in the status bar.
     void showError(const QString& message);
 
@@ -176,6 +189,16 @@ private:
     LegendWidget* m_legend = nullptr;
     MessageWidget* m_messages = nullptr;
     QLabel* m_statusMessage = nullptr;
+    struct OwnedStatus
+    {
+        QString text;
+        StatusKind kind = StatusKind::Normal;
+    };
+    OwnedStatus m_exploreStatus;
+    OwnedStatus m_fitStatus;
+    void displayStatus(const QString& message, StatusKind kind);
+    /// The current perspective's status: its message, Explore's status widgets.
+    void updatePerspectiveStatus();
     QMenu* m_fileMenu = nullptr;
     QAction* m_fileOpenSeparator = nullptr;
     QMenu* m_viewMenu = nullptr;

@@ -384,6 +384,9 @@ void PerspectiveController::applyDefault(Perspective perspective)
     // side by side under the canvas they would widen the window.
     pair(kPlayback, kFit, true);
     pair(kFit, kEvaluation, true);
+    // The Message Log too: beside the playback it would need its own width
+    // from under the canvas and narrow the side columns.
+    pair(kEvaluation, QStringLiteral("MessageLogDock"), true);
     for (QDockWidget* d :
          m_window->findChildren<QDockWidget*>(QString(), Qt::FindDirectChildrenOnly))
         d->setVisible(docks.contains(d->objectName()));

@@ -19,12 +19,14 @@
 #include "labels/labelmap.h"
 #include "backbones/modelcatalog.h"
 #include "explore/legendwidget.h"
+#include "common/messagewidget.h"
 #include "mainwindow.h"
 #include "perspectives.h"
 #include "decompose/primaps.h"
 #include "explore/stepperwidget.h"
 #include "testsupport.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <QAction>
@@ -39,6 +41,7 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
+#include <QStatusBar>
 #include <QTest>
 #include <QToolBar>
 
@@ -236,6 +239,106 @@ private slots:
                                          describe(available))));
             dock->hide();
         }
+    }
+
+    // The banner's "n more…" opens the Message Log under the canvas: the side
+    // columns keep their width, also in the arrangement a new window restores.
+    void messageLogKeepsTheSideColumns()
+    {
+        QSettings().clear();
+        const int usableImages = 200; // a thumbnail beside its name and size
+        const int usableSteps = 290;  // three maps per step card, captions readable
+        auto widthOf = [](MainWindow& w, const char* name) {
+            auto* dock = w.findChild<QDockWidget*>(QLatin1String(name));
+            return dock && dock->isVisible() ? dock->widget()->width() : -1;
+        };
+        {
+            MainWindow w;
+            QSignalSpy shown(&w, &MainWindow::decompositionShown);
+            w.show();
+            w.openInitial({kAstronaut});
+            QVERIFY(primaps::testing::waitNextOk(shown, kTimeoutMs));
+            QTest::qWait(150);
+            const int images = widthOf(w, "ImagesDock");
+            const int steps = widthOf(w, "StepsDock");
+            QVERIFY2(images >= usableImages && steps >= usableSteps,
+                     qPrintable(QStringLiteral("before: %1, %2").arg(images).arg(steps)));
+            emit w.messageWidget()->logRequested();
+            QTest::qWait(150);
+            auto* log = w.findChild<QDockWidget*>(QStringLiteral("MessageLogDock"));
+            QVERIFY(log && log->isVisible());
+            QVERIFY2(widthOf(w, "ImagesDock") >= std::min(images, 2 * usableImages) - 8 &&
+                         widthOf(w, "StepsDock") >= std::min(steps, 2 * usableSteps) - 8,
+                     qPrintable(QStringLiteral("with the log: images %1 (was %2), steps %3 "
+                                               "(was %4)")
+                                    .arg(widthOf(w, "ImagesDock"))
+                                    .arg(images)
+                                    .arg(widthOf(w, "StepsDock"))
+                                    .arg(steps)));
+            w.perspectives()->saveCurrent();
+        }
+        MainWindow again;
+        QSignalSpy shown(&again, &MainWindow::decompositionShown);
+        again.show();
+        again.restoreSettings();
+        again.openInitial({kAstronaut});
+        QVERIFY(primaps::testing::waitNextOk(shown, kTimeoutMs));
+        QTest::qWait(150);
+        QVERIFY2(widthOf(again, "ImagesDock") >= usableImages &&
+                     widthOf(again, "StepsDock") >= usableSteps,
+                 qPrintable(QStringLiteral("restored: images %1, steps %2")
+                                .arg(widthOf(again, "ImagesDock"))
+                                .arg(widthOf(again, "StepsDock"))));
+        QSettings().clear();
+    }
+
+    // The status bar and the tool bar show what belongs to the perspective on
+    // display: Explore's image statistics and its decomposition controls are
+    // not shown in Review (another image) or Fit, and come back with Explore.
+    void statusBarBelongsToThePerspective()
+    {
+        MainWindow w;
+        w.setPersistSettings(false);
+        QSignalSpy shown(&w, &MainWindow::decompositionShown);
+        w.show();
+        w.openInitial({kAstronaut});
+        QVERIFY(primaps::testing::waitNextOk(shown, kTimeoutMs));
+        QTest::qWait(100);
+        auto visibleStatus = [&w] {
+            QStringList texts;
+            for (QLabel* label : w.statusBar()->findChildren<QLabel*>())
+                if (label->isVisible() && !label->text().isEmpty())
+                    texts << label->text();
+            return texts.join(QLatin1String(" | "));
+        };
+        auto thresholdVisible = [&w] {
+            auto* bar = w.findChild<QToolBar*>(QStringLiteral("DecompositionToolBar"));
+            if (!bar || !bar->isVisible())
+                return false;
+            for (QLabel* label : bar->findChildren<QLabel*>())
+                if (label->text().startsWith(QLatin1String("Threshold")))
+                    return label->isVisible();
+            return false;
+        };
+        QVERIFY2(visibleStatus().contains(QLatin1String("astronaut")) &&
+                     visibleStatus().contains(QLatin1String("proposals")),
+                 qPrintable(visibleStatus()));
+        QVERIFY(thresholdVisible());
+        for (Perspective p : {Perspective::Review, Perspective::Fit, Perspective::Evaluate}) {
+            w.perspectives()->setCurrent(p);
+            QTest::qWait(50);
+            QVERIFY2(!visibleStatus().contains(QLatin1String("astronaut")) &&
+                         !visibleStatus().contains(QLatin1String("proposals")),
+                     qPrintable(PerspectiveController::name(p) + QLatin1String(": ") +
+                                visibleStatus()));
+            QVERIFY2(!thresholdVisible(), qPrintable(PerspectiveController::name(p)));
+        }
+        w.perspectives()->setCurrent(Perspective::Explore);
+        QTest::qWait(50);
+        QVERIFY2(visibleStatus().contains(QLatin1String("astronaut")) &&
+                     visibleStatus().contains(QLatin1String("proposals")),
+                 qPrintable(visibleStatus()));
+        QVERIFY(thresholdVisible());
     }
 
     void eachPerspectiveKeepsItsArrangement()

@@ -17,6 +17,8 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <QApplication>
+#include <QComboBox>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -113,6 +115,7 @@ private slots:
     void noStaleReadoutAfterANewResult();
     void reusesThePcaWhenOnlyTheThresholdChanges();
     void exportWritesThePictureAtImageSize();
+    void componentCombosShowTheirTextAtLaptopWidth();
 
 private:
     cv::Mat m_rgb;
@@ -407,6 +410,39 @@ void TestFeatureView::exportWritesThePictureAtImageSize()
     QVERIFY(view.exportImage(bad));
     QVERIFY(finished.wait(kTimeoutMs));
     QVERIFY(!finished.first().at(1).toString().isEmpty());
+}
+
+// The dock at 1366x768 is about 290 pixels wide: each component combo gets the
+// room for the text it shows when closed, and its list keeps each share.
+void TestFeatureView::componentCombosShowTheirTextAtLaptopWidth()
+{
+    FeatureViewWidget view;
+    view.resize(290, 600);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.setDecomposition(m_decomposition, m_photo);
+    QVERIFY(waitForResult(view));
+    QApplication::processEvents();
+    const QList<QComboBox*> combos = view.findChildren<QComboBox*>();
+    int checked = 0;
+    for (QComboBox* combo : combos) {
+        if (!combo->isVisible())
+            continue;
+        ++checked;
+        const QVariant shortText = combo->currentData(FeatureViewWidget::ComponentShortTextRole);
+        const QString shown = shortText.isValid() ? shortText.toString() : combo->currentText();
+        QVERIFY2(combo->width() >= combo->sizeHint().width(),
+                 qPrintable(QStringLiteral("'%1' needs %2 px, has %3")
+                                .arg(shown)
+                                .arg(combo->sizeHint().width())
+                                .arg(combo->width())));
+        QVERIFY(combo->sizeHint().width() >=
+                combo->fontMetrics().horizontalAdvance(shown) + 8);
+        // The list still gives each component's share of the variance.
+        QVERIFY2(combo->itemText(0).contains(QLatin1Char('%')), qPrintable(combo->itemText(0)));
+    }
+    QCOMPARE(checked, 3);
+    QVERIFY(view.minimumSizeHint().width() <= 290);
 }
 
 QTEST_MAIN(TestFeatureView)

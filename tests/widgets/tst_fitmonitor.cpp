@@ -357,6 +357,29 @@ private slots:
                  6);
         QVERIFY2(monitor.statusText().contains("Fitted run: 7 steps"),
                  qPrintable(monitor.statusText()));
+        // Every point of every curve lies inside its value axis's range, off the
+        // frame (the k-means loss changes in its fifth digit: a flat curve).
+        monitor.resize(900, 500);
+        monitor.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&monitor));
+        monitor.plot()->replot();
+        int points = 0;
+        for (int i = 0; i < monitor.plot()->graphCount(); ++i) {
+            QCPGraph* g = monitor.plot()->graph(i);
+            const QCPRange range = g->valueAxis()->range();
+            const double margin = 0.02 * range.size();
+            for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) {
+                ++points;
+                QVERIFY2(it->value >= range.lower + margin && it->value <= range.upper - margin,
+                         qPrintable(QStringLiteral("%1: %2 at step %3 outside [%4, %5]")
+                                        .arg(g->name())
+                                        .arg(it->value, 0, 'g', 9)
+                                        .arg(it->key)
+                                        .arg(range.lower, 0, 'g', 9)
+                                        .arg(range.upper, 0, 'g', 9)));
+            }
+        }
+        QVERIFY(points >= 6);
         QVERIFY(!monitor.controller()->isRunning());
         QVERIFY(running.isEmpty());
         QVERIFY(state.open(QIODevice::ReadOnly));

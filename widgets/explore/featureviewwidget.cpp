@@ -24,6 +24,8 @@
 #include <QPainter>
 #include <QSlider>
 #include <QStackedWidget>
+#include <QStyleOptionComboBox>
+#include <QStylePainter>
 #include <QStandardItemModel>
 #include <QtConcurrent/QtConcurrentRun>
 #include <QToolButton>
@@ -40,6 +42,50 @@ QString percent(double fraction)
 {
     return QStringLiteral("%1 %").arg(100.0 * fraction, 0, 'f', 1);
 }
+
+/// A principal-component choice that shows "PC 1" when closed and "PC 1 ·
+/// 41.5 %" in its list: three combos with the shares do not fit the dock's
+/// width on a laptop, and a cut "PC 1 · 4" would misread as a number. The
+/// shares of the chosen three are in the caption and the tool tip.
+class ComponentCombo : public QComboBox
+{
+public:
+    using QComboBox::QComboBox;
+
+    QString shownText() const
+    {
+        const QString shortText = currentData(FeatureViewWidget::ComponentShortTextRole).toString();
+        return shortText.isEmpty() ? currentText() : shortText;
+    }
+
+    QSize sizeHint() const override
+    {
+        const QFontMetrics fm = fontMetrics();
+        int widest = fm.horizontalAdvance(QStringLiteral("PC 00"));
+        for (int i = 0; i < count(); ++i) {
+            const QString shortText = itemData(i, FeatureViewWidget::ComponentShortTextRole).toString();
+            widest = std::max(widest, fm.horizontalAdvance(shortText.isEmpty() ? itemText(i)
+                                                                               : shortText));
+        }
+        QStyleOptionComboBox option;
+        initStyleOption(&option);
+        return style()->sizeFromContents(QStyle::CT_ComboBox, &option,
+                                         QSize(widest + 4, fm.height()), this);
+    }
+    QSize minimumSizeHint() const override { return sizeHint(); }
+
+protected:
+    void paintEvent(QPaintEvent*) override
+    {
+        QStylePainter painter(this);
+        painter.setPen(palette().color(QPalette::Text));
+        QStyleOptionComboBox option;
+        initStyleOption(&option);
+        option.currentText = shownText();
+        painter.drawComplexControl(QStyle::CC_ComboBox, option);
+        painter.drawControl(QStyle::CE_ComboBoxLabel, option);
+    }
+};
 
 } // namespace
 
@@ -104,14 +150,15 @@ FeatureViewWidget::FeatureViewWidget(QWidget* parent) : QWidget(parent)
     for (int c = 0; c < 3; ++c) {
         auto* label = new QLabel(QString::fromLatin1(channelNames[c]), channelsPage);
         label->setStyleSheet(QStringLiteral("font-weight: bold; color: %1;").arg(channelColours[c].name()));
-        auto* combo = new QComboBox(channelsPage);
-        combo->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+        auto* combo = new ComponentCombo(channelsPage);
         combo->setToolTip(tr("Principal component shown in the %1 channel (its share of the "
                              "feature variance in brackets)")
                               .arg(c == 0 ? tr("red") : c == 1 ? tr("green") : tr("blue")));
         label->setBuddy(combo);
-        for (int k = 0; k < kComponents; ++k)
+        for (int k = 0; k < kComponents; ++k) {
             combo->addItem(tr("PC %1").arg(k + 1));
+            combo->setItemData(k, tr("PC %1").arg(k + 1), ComponentShortTextRole);
+        }
         combo->setCurrentIndex(c);
         connect(combo, qOverload<int>(&QComboBox::activated), this, [this, c](int index) {
             std::array<int, 3> chosen = m_components;
@@ -503,6 +550,7 @@ void FeatureViewWidget::updateComboLabels()
                     item->setEnabled(exists);
         }
         combo->setCurrentIndex(m_components[c]);
+        combo->updateGeometry();
     }
 }
 

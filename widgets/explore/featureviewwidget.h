@@ -55,6 +55,10 @@ class FeatureViewWidget : public QWidget
     Q_OBJECT
 
 public:
+    /// The item data role of a component combo's closed text ("PC 1"); the
+    /// list shows the item text with its share ("PC 1 · 41.5 %").
+    static constexpr int ComponentShortTextRole = Qt::UserRole + 1;
+
     enum class Mode
     {
         PcaRgb,

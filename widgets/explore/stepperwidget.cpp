@@ -160,11 +160,18 @@ public:
         painter->setFont(bold);
         painter->setPen(pal.color(QPalette::Text));
         const QRect titleRect(chip.right() + 6, y, r.width() - 2 * kMargin - 18, fm.height());
-        painter->drawText(titleRect, Qt::AlignLeft | Qt::AlignVCenter,
-                          index.data(TitleRole).toString());
+        // The area on the right keeps its figure; the title gives up the room
+        // it needs (elided, never drawn over it).
+        const QString area = index.data(AreaRole).toString();
+        const int areaWidth = std::min(fm.horizontalAdvance(area), titleRect.width());
+        const int titleWidth = std::max(0, titleRect.width() - areaWidth - 8);
+        painter->drawText(QRect(titleRect.topLeft(), QSize(titleWidth, titleRect.height())),
+                          Qt::AlignLeft | Qt::AlignVCenter,
+                          QFontMetrics(bold).elidedText(index.data(TitleRole).toString(),
+                                                        Qt::ElideRight, titleWidth));
         painter->setFont(option.font);
         painter->drawText(titleRect, Qt::AlignRight | Qt::AlignVCenter,
-                          index.data(AreaRole).toString());
+                          fm.elidedText(area, Qt::ElideLeft, titleRect.width()));
         y += fm.height() + 4;
 
         // The three maps, nearest neighbour so that each patch stays a square.
@@ -203,8 +210,11 @@ public:
         y += c.height + 4;
 
         painter->setPen(pal.color(QPalette::PlaceholderText));
-        painter->drawText(QRect(r.left() + kMargin, y, r.width() - 2 * kMargin, fm.height()),
-                          Qt::AlignLeft | Qt::AlignVCenter, index.data(DetailRole).toString());
+        const int detailWidth = r.width() - 2 * kMargin;
+        painter->drawText(QRect(r.left() + kMargin, y, detailWidth, fm.height()),
+                          Qt::AlignLeft | Qt::AlignVCenter,
+                          fm.elidedText(index.data(DetailRole).toString(), Qt::ElideRight,
+                                        detailWidth));
         painter->restore();
     }
 
@@ -242,7 +252,8 @@ protected:
                                      StepperWidget::tr("mask")};
         for (int i = 0; i < 3; ++i)
             painter.drawText(QRect(offset + c.left[i], 0, c.width, height()), Qt::AlignCenter,
-                             captions[i]);
+                             painter.fontMetrics().elidedText(captions[i], Qt::ElideRight,
+                                                              c.width));
     }
 
 private:

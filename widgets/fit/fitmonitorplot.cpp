@@ -7,6 +7,7 @@
 #include "fit/fitmonitorwidget_p.h"
 #include "common/messagewidget.h"
 
+#include <algorithm>
 #include <cmath>
 #include <qcustomplot.h>
 #include <limits>
@@ -152,6 +153,7 @@ void FitMonitorWidget::buildPlot()
     m_noValidation->position->setAxisRect(m_metricRect);
     m_noValidation->position->setCoords(0.5, 0.5);
     m_noValidation->setColor(QColor(120, 120, 120));
+    m_noValidation->setBrush(QBrush(QColor(255, 255, 255, 200)));
     m_noValidation->setText(tr("No validation: choose a labelled split in the fit dialog\n"
                                "to follow Acc and mIoU while fitting"));
     m_noValidation->setVisible(false);
@@ -253,20 +255,37 @@ void FitMonitorWidget::rescale()
     const double right = double(std::max<qint64>({m_totalSteps, lastStep, 10})) + 0.5;
     m_lossRect->axis(QCPAxis::atBottom)->setRange(0, right);
 
-    auto fitAxis = [](QCPGraph* g, QCPAxis* axis, bool log) {
-        bool found = false;
-        const QCPRange r = g->getValueRange(found, log ? QCP::sdPositive : QCP::sdBoth, QCPRange());
-        if (!found)
+    // Each value axis covers every point of every graph drawn against it, with
+    // room above and below so that no line runs along (or past) the frame.
+    auto fitAxis = [this](QCPAxis* axis, bool log) {
+        bool any = false;
+        QCPRange r;
+        for (const auto& [series, g] : m_graphs) {
+            if (g->valueAxis() != axis)
+                continue;
+            bool found = false;
+            const QCPRange gr =
+                g->getValueRange(found, log ? QCP::sdPositive : QCP::sdBoth, QCPRange());
+            if (!found)
+                continue;
+            r = any ? QCPRange(std::min(r.lower, gr.lower), std::max(r.upper, gr.upper)) : gr;
+            any = true;
+        }
+        if (!any)
             return;
         if (log) {
             axis->setRange(r.lower / 1.25, r.upper * 1.25);
             return;
         }
-        const double pad = std::max(1e-6, (r.upper - r.lower) * 0.08);
+        // A flat curve (a k-means loss changing in its sixth digit) still gets a
+        // band around it, relative to its magnitude.
+        const double scale = std::max(std::abs(r.lower), std::abs(r.upper));
+        const double pad = std::max({(r.upper - r.lower) * 0.12, scale * 1e-6, 1e-9});
         axis->setRange(r.lower - pad, r.upper + pad);
     };
-    fitAxis(graph(Series::EmLoss), m_lossRect->axis(QCPAxis::atLeft), m_logScale);
-    fitAxis(graph(Series::KMeansLoss), m_lossRect->axis(QCPAxis::atRight), false);
+    fitAxis(m_lossRect->axis(QCPAxis::atLeft), m_logScale);
+    fitAxis(m_lossRect->axis(QCPAxis::atRight), false);
+    placeLabels();
     bool foundDecay = false;
     const QCPRange decay = graph(Series::EmaDecay)->getValueRange(foundDecay);
     m_emaWarmupNote->setVisible(foundDecay && decay.upper <= 0.0);
@@ -275,6 +294,32 @@ void FitMonitorWidget::rescale()
         ->setVisible(!graph(Series::EmLoss)->data()->isEmpty() ||
                      graph(Series::KMeansLoss)->data()->isEmpty());
     m_lossRect->axis(QCPAxis::atRight)->setVisible(!graph(Series::KMeansLoss)->data()->isEmpty());
+}
+
+void FitMonitorWidget::placeLabels()
+{
+    // Phase markers ("EM", "resumed") a few steps apart would print over each
+    // other: a label that would touch the one before it goes one line lower.
+    QCPAxis* steps = m_lossRect->axis(QCPAxis::atBottom);
+    const QFontMetrics fm(m_plot->font());
+    const double line = double(fm.height() + 2) / std::max(1, m_lossRect->height());
+    double previousRight = -1e9;
+    int level = 0;
+    for (QCPAbstractItem* item : m_markers) {
+        auto* label = qobject_cast<QCPItemText*>(item);
+        if (!label)
+            continue;
+        const double step = label->position->key();
+        const double left = steps->coordToPixel(step);
+        level = left < previousRight + 4 ? level + 1 : 0;
+        label->position->setCoords(step, 0.02 + level * line);
+        previousRight = std::max(previousRight, left + fm.horizontalAdvance(label->text()) + 3);
+    }
+    // The note on a fit without validation sits where the pseudo-label line is not.
+    bool foundLabelled = false;
+    const QCPRange labelled = graph(Series::Labelled)->getValueRange(foundLabelled);
+    const bool lineHigh = foundLabelled && (labelled.lower + labelled.upper) / 2 > 50.0;
+    m_noValidation->position->setCoords(0.5, lineHigh ? 0.72 : 0.28);
 }
 
 void FitMonitorWidget::replotNow()

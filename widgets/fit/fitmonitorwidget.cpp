@@ -300,8 +300,14 @@ void FitMonitorWidget::onProgress(const JobProgress& p)
     if (m_controller->isPaused())
         text = tr("Paused \u00b7 %1").arg(text);
     m_status->setText(text);
-    m_eta->setText(tr("ETA %1 \u00b7 stage time %2")
-                       .arg(formatDuration(p.etaSeconds), formatDuration(p.elapsedSeconds)));
+    // The PCA initialisation is one step of the fit's counter but far slower
+    // than the steps after it: an ETA from its rate would be hours off.
+    if (stage == QLatin1String("pca"))
+        m_eta->setText(tr("ETA after the PCA initialisation \u00b7 stage time %1")
+                           .arg(formatDuration(p.elapsedSeconds)));
+    else
+        m_eta->setText(tr("ETA %1 \u00b7 stage time %2")
+                           .arg(formatDuration(p.etaSeconds), formatDuration(p.elapsedSeconds)));
 
     if (perImage || stage == QLatin1String("validation"))
         return;

@@ -144,6 +144,9 @@ private:
     void scheduleReplot();
     void replotNow();
     void rescale();
+    /// Phase labels stacked where they would overlap; the no-validation note
+    /// away from the pseudo-label line.
+    void placeLabels();
     void onPlotMouseMove(QMouseEvent* event);
     void updateButtons();
     void appendLog(const QString& line);
