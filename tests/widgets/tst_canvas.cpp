@@ -11,7 +11,7 @@
 #include "image/overlay.h"
 #include "pipeline/pipeline.h"
 #include "support/error.h"
-#include "testsupport.h"
+#include "widgettestsupport.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -67,6 +67,20 @@ FeatureMap plantedFeatures(int h, int w, int channels)
                 f.at(c, y, x) = (c == region ? 1.0f : 0.0f) + noise(rng);
         }
     return f;
+}
+
+// A decomposition of a 100 x 50 original, resized to 200 x 100 and padded to
+// 208 x 104 for the patch grid, its labels all `label`.
+ImageDecomposition paddedDecomposition(int label)
+{
+    ImageDecomposition d;
+    d.prepared.originalSize = cv::Size(100, 50);
+    d.prepared.resizedSize = cv::Size(200, 100);
+    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
+    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
+    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
+    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(label));
+    return d;
 }
 
 } // namespace
@@ -146,13 +160,7 @@ void TestCanvas::unsupportedMatThrows()
 void TestCanvas::canvasZoom()
 {
     CanvasWidget canvas;
-    canvas.resize(416, 316);
-    canvas.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&canvas));
-
-    QImage photo(200, 100, QImage::Format_RGB888);
-    photo.fill(Qt::darkCyan);
-    canvas.setPhoto(photo);
+    QVERIFY(testing::setUpCanvas(canvas, QSize(416, 316), QSize(200, 100), Qt::darkCyan));
     QVERIFY(canvas.isFitToWindow());
     const QSize view = canvas.viewport()->size();
     const double fit = std::min((view.width() - 16) / 200.0, (view.height() - 16) / 100.0);
@@ -192,11 +200,8 @@ void TestCanvas::canvasZoom()
 void TestCanvas::canvasOverlayOpacityAndHighlight()
 {
     CanvasWidget canvas;
-    canvas.resize(300, 300);
-    QImage photo(40, 20, QImage::Format_RGB888);
     const QColor grey(100, 120, 140);
-    photo.fill(grey);
-    canvas.setPhoto(photo);
+    testing::setUpCanvas(canvas, QSize(300, 300), QSize(40, 20), grey, false);
 
     // Left half mask 1, right half mask 2, a background strip on the right.
     cv::Mat labels(10, 20, CV_8U, cv::Scalar(1));
@@ -254,14 +259,7 @@ void TestCanvas::canvasOverlayOpacityAndHighlight()
 
 void TestCanvas::canvasShowsDecompositionWithoutPadding()
 {
-    // Original 100 x 50, resized to 200 x 100, padded to 208 x 104 for the patch grid.
-    ImageDecomposition d;
-    d.prepared.originalSize = cv::Size(100, 50);
-    d.prepared.resizedSize = cv::Size(200, 100);
-    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
-    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
-    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
-    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(9)); // padding: must not show
+    ImageDecomposition d = paddedDecomposition(9); // padding: must not show
     d.labels(cv::Rect(0, 0, 200, 100)).setTo(1);
     d.labels(cv::Rect(100, 0, 100, 100)).setTo(2);
 
@@ -280,10 +278,7 @@ void TestCanvas::canvasShowsDecompositionWithoutPadding()
 void TestCanvas::canvasCompareSplitsBeforeAndAfter()
 {
     CanvasWidget canvas;
-    canvas.resize(300, 300);
-    QImage photo(40, 20, QImage::Format_RGB888);
-    photo.fill(QColor(100, 120, 140));
-    canvas.setPhoto(photo);
+    testing::setUpCanvas(canvas, QSize(300, 300), QSize(40, 20), QColor(100, 120, 140), false);
 
     // After: mask 1 left, mask 2 right. Before: mask 3 everywhere, so every
     // pixel tells which map it was drawn from.
@@ -358,12 +353,7 @@ void TestCanvas::canvasCompareSplitsBeforeAndAfter()
 void TestCanvas::canvasDividerFollowsMouseAndKeys()
 {
     CanvasWidget canvas;
-    canvas.resize(420, 320);
-    canvas.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&canvas));
-    QImage photo(200, 100, QImage::Format_RGB888);
-    photo.fill(Qt::darkCyan);
-    canvas.setPhoto(photo);
+    QVERIFY(testing::setUpCanvas(canvas, QSize(420, 320), QSize(200, 100), Qt::darkCyan));
     const cv::Mat after(50, 100, CV_8U, cv::Scalar(1));
     const cv::Mat before(50, 100, CV_8U, cv::Scalar(2));
     canvas.setLabels(after, QRectF(0, 0, 200, 100), before);
@@ -404,13 +394,7 @@ void TestCanvas::canvasDividerFollowsMouseAndKeys()
 
 void TestCanvas::canvasTakesBeforeMapFromCrfDecomposition()
 {
-    ImageDecomposition d;
-    d.prepared.originalSize = cv::Size(100, 50);
-    d.prepared.resizedSize = cv::Size(200, 100);
-    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
-    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
-    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
-    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(1));
+    ImageDecomposition d = paddedDecomposition(1);
     d.labelsBeforeCrf = cv::Mat(104, 208, CV_8U, cv::Scalar(2));
     d.crfApplied = true;
 
