@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "datasetoptions.h"
 
+#include "dataset/defaultsplit.h"
 #include "support/error.h"
 
 #include <atomic>
 #include <csignal>
-#include <filesystem>
 #include <QElapsedTimer>
 #include <unistd.h>
 
@@ -40,7 +40,7 @@ bool interrupted()
 }
 
 DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCliOptions& options,
-                              const std::string& defaultSplit, OptionChecker& checker,
+                              const std::string& splitRole, OptionChecker& checker,
                               const DatasetOptions* fromRun)
 {
     DatasetOptions o;
@@ -64,17 +64,11 @@ DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCli
             checker.fail(&options.holdout, "applies to folder datasets; " +
                                                QString(toString(o.kind)) + " has its own splits");
     }
-    // A folder dataset reads the split asked for when it is held out, or when its
-    // root lists that split (ROOT/train.txt for fit, ROOT/val.txt for eval); only
-    // without either does it read every image.
-    std::error_code noThrow;
-    const bool listed = o.kind == DatasetKind::Folder && !o.root.empty() &&
-                        std::filesystem::is_regular_file(
-                            std::filesystem::path(o.root) / (defaultSplit + ".txt"), noThrow);
-    const bool namedSplits = o.kind != DatasetKind::Folder || o.holdout > 0.0 || listed;
+    // The one rule of core (defaultSplit): a folder reads ROOT/train.txt for fit and
+    // ROOT/val.txt for eval when they exist, the named split when held out, else
+    // every image; the studio takes the same default.
     o.split = parser.isSet(options.split) ? parser.value(options.split).toStdString()
-              : namedSplits               ? defaultSplit
-                                          : std::string();
+                                          : defaultSplit(o, splitRole);
     o.strict = parser.isSet(options.strict);
     if (parser.isSet(options.shard))
         checker.guard(&options.shard,
@@ -112,14 +106,23 @@ QString wholeFolderNote(const Dataset& d)
 
 QString fittedOnEvaluatedImagesNote(const DatasetOptions& fitted, const Dataset& evaluated)
 {
-    const bool fittedOnWholeFolder = fitted.kind == DatasetKind::Folder && fitted.split.empty() &&
-                                     fitted.holdout <= 0.0 && fitted.root == evaluated.root();
-    if (!fittedOnWholeFolder || evaluated.allImagesOfFolder())
-        return {};
-    return QString("note: the run was fitted on every image of '%1' (it had no train.txt), split "
-                   "'%2' included; list the training images in train.txt or fit with --holdout F "
-                   "to evaluate on images the fit has not seen")
-        .arg(QString::fromStdString(evaluated.root()), QString::fromStdString(evaluated.split()));
+    switch (fitOverlap(fitted, evaluated)) {
+    case FitOverlap::FittedWhole:
+        return QString("note: the run was fitted on every image of '%1' (it had no train.txt), "
+                       "split '%2' included; list the training images in train.txt or fit with "
+                       "--holdout F to evaluate on images the fit has not seen")
+            .arg(QString::fromStdString(evaluated.root()),
+                 QString::fromStdString(evaluated.split()));
+    case FitOverlap::SameSplit:
+        return QString("note: split '%1' of '%2' is the one the run was fitted on, so these "
+                       "scores are on images the fit has seen")
+            .arg(QString::fromStdString(evaluated.split()),
+                 QString::fromStdString(evaluated.root()));
+    case FitOverlap::EvaluatedWhole: // wholeFolderNote() says it, without needing the run
+    case FitOverlap::None:
+        break;
+    }
+    return {};
 }
 
 void printStageReport(const char* stage, const StageReport& report, QTextStream& err, bool quiet)

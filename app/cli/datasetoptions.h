@@ -53,11 +53,12 @@ struct DatasetCliOptions
 };
 
 /// The dataset the options name, checked into `checker` (one error per bad
-/// option). `defaultSplit` applies to the benchmark layouts and to a folder with
-/// a hold-out. `fromRun` (a run folder's dataset) stands in for each of
+/// option). Without --split the split is core's defaultSplit(options, splitRole)
+/// ("train" for fit, "val" for eval; a folder reads ROOT/<role>.txt when it
+/// exists, else every image). `fromRun` (a run folder's dataset) stands in for each of
 /// --dataset, --root, --classes and --holdout that is not given.
 DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCliOptions& options,
-                              const std::string& defaultSplit, OptionChecker& checker,
+                              const std::string& splitRole, OptionChecker& checker,
                               const DatasetOptions* fromRun = nullptr);
 
 /// Opens the dataset. Prints the counts and every problem to `err` (problems
@@ -68,8 +69,10 @@ Dataset openDataset(const DatasetOptions& options, QTextStream& err, bool quiet)
 /// where evaluation sees the training images; empty otherwise.
 QString wholeFolderNote(const Dataset& dataset);
 
-/// One line when a run fitted on a whole folder dataset (no train.txt, no hold-out)
-/// is evaluated on a split of the same folder, whose images it has seen; empty otherwise.
+/// One line when a split of the data the run was fitted on is evaluated and the
+/// fit has seen its images (core's fitOverlap(): the run fitted on the whole folder,
+/// or evaluated on its own fitted split); empty otherwise, and for a folder
+/// evaluated whole, which wholeFolderNote() names.
 QString fittedOnEvaluatedImagesNote(const DatasetOptions& fitted, const Dataset& evaluated);
 
 /// Prints a stage report (one line per failure and per warning, then the counts) to `err`.

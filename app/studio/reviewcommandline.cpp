@@ -45,7 +45,7 @@ QList<QCommandLineOption> reviewOptions()
          QStringLiteral("KIND")},
         {QStringLiteral("root"), QStringLiteral("The dataset's root folder."),
          QStringLiteral("DIR")},
-        {QStringLiteral("split"), QStringLiteral("The dataset split (default: the run's)."),
+        {QStringLiteral("split"), QStringLiteral("The dataset split (default: the one Evaluate scores, the run's validation split or a folder's val.txt)."),
          QStringLiteral("SPLIT")},
         {QStringLiteral("image"),
          QStringLiteral("Show this image: its file stem or its path relative to the dataset "
@@ -102,6 +102,9 @@ int startReviewFromCommandLine(MainWindow& window, const QCommandLineParser& par
     } else if (runDir.isEmpty()) {
         std::fprintf(stderr, "primaps-studio: --split needs --run or --root\n");
         return 2;
+    } else {
+        // The run's own dataset, another split of it (e.g. the fit's images).
+        options.split = parser.value(QStringLiteral("split")).toStdString();
     }
     ReviewController::Layer layer = ReviewController::Layer::PseudoLabel;
     if (parser.isSet(QStringLiteral("layer")) &&

@@ -141,6 +141,7 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
     m_clusterToClass.clear();
     m_review.reset();
     m_index = -1;
+    m_fitNote = result.fitNote;
     m_store = result.runDir.isEmpty()
                   ? CorrectionStore()
                   : CorrectionStore(CorrectionStore::runFolder(result.runDir.toStdString()));
@@ -474,6 +475,9 @@ void ReviewController::onCountsFinished(std::shared_ptr<const SplitCounts> count
                   int(m_counts->failures.size()))
                    .arg(QString::fromStdString(m_counts->failures.front().path + ": " +
                                                m_counts->failures.front().message));
+    // Scores of images the fit saw are no validation: said where they are listed.
+    if (!m_fitNote.isEmpty())
+        note = note.isEmpty() ? m_fitNote : note + "\n" + m_fitNote;
     m_browser->setStatusText(note);
     if (total.total() == 0) {
         emit metricsReady(false);
@@ -494,6 +498,8 @@ void ReviewController::onCountsFinished(std::shared_ptr<const SplitCounts> count
     report.provenance.crfKnown = true;
     report.provenance.crf = m_counts->prediction.crf;
     evaluation->setReport(report, QString());
+    if (!m_fitNote.isEmpty())
+        evaluation->messageWidget()->showMessage(m_fitNote, MessageWidget::Kind::Information);
     evaluation->setClassTable(m_classes,
                               QString::fromStdString(runClassTablePath(run.toStdString())));
     m_clusterToClass = report.result.clusterToClass;

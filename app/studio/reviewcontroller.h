@@ -202,6 +202,7 @@ private:
     ReviewPrediction m_prediction;
     std::shared_ptr<const ImageReview> m_review;
     std::shared_ptr<const SplitCounts> m_counts;
+    QString m_fitNote; ///< the split holds images the run was fitted on (ReviewOpenResult)
     std::vector<int> m_clusterToClass;
     ClassTable m_classes;
     ImageMetrics m_metrics;

@@ -239,7 +239,8 @@ AnnotationSet readCvat(const std::string& path)
                      bgr = cv::imdecode(std::vector<std::uint8_t>(bytes.begin(), bytes.end()),
                                         cv::IMREAD_COLOR);
                  } catch (const cv::Exception&) {
-                     bgr.release(); // reported below like any undecodable entry
+                     // bgr was never assigned, so it is still empty: the entry is
+                     // reported below like any other undecodable one.
                  }
                  if (bgr.empty())
                      throw Error("'" + path + "': '" + name + "' is not a readable image");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "runs/fitrun.h"
 
+#include "dataset/defaultsplit.h"
+
 #include "backbones/backbone.h"
 #include "evaluation/evaluation.h"
 #include "runs/runfolderguard.h"
@@ -131,9 +133,7 @@ std::string runEvaluationSplit(const FitRunFolder& folder)
 {
     if (!folder.settings.validationSplit.empty())
         return folder.settings.validationSplit;
-    if (folder.dataset.kind != DatasetKind::Folder)
-        return "val";
-    return folder.dataset.split;
+    return defaultSplit(folder.dataset, "val");
 }
 
 std::int64_t readFitCheckpointStep(const std::string& runDir)

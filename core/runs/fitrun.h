@@ -64,9 +64,15 @@ struct FitRunFolder
 FitRunFolder readFitRunFolder(const std::string& runDir);
 
 /// The split a finished run is evaluated and reviewed on unless the user picks
-/// another: the validation split it was fitted with, else "val" for the
-/// benchmark datasets (whose training split has no labels to spare), else the
-/// split it was fitted on (a folder dataset). Any thread.
+/// another: the validation split it was fitted with, else defaultSplit(dataset,
+/// "val"): "val" for the benchmark layouts and a held-out folder, ROOT/val.txt for
+/// a folder that lists it, else the whole folder (empty). Review opens the same
+/// split as Evaluate on purpose: its counts fill the same Evaluation dock and its
+/// saved cluster-to-class match is scored on them, so the two views must agree;
+/// the fit's own images (legitimate to review as pseudo-labels) are one choice
+/// away (Review's Open dialog or --split). Where the split holds images the fit
+/// saw, fitOverlap() tells, and both views say so. Reads the directory entry of
+/// ROOT/val.txt; any thread.
 std::string runEvaluationSplit(const FitRunFolder& folder);
 
 /// Steps done by the checkpoint RUN_DIR/state.json, without loading the data;

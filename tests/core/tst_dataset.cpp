@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Dataset loaders on tiny fixture trees written here in each dataset's real layout.
 #include "dataset/dataset.h"
+#include "dataset/defaultsplit.h"
 #include "support/error.h"
 #include "image/preprocess.h"
 #include "matfixture.h"
@@ -174,6 +175,31 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, Dataset::open(o));
         o.kind = DatasetKind::Cityscapes;
         QVERIFY_THROWS_EXCEPTION(Error, Dataset::open(o));
+    }
+
+    // The one default split rule the CLI and the studio share.
+    void defaultSplitFollowsTheListsOfAFolder()
+    {
+        const fs::path r = root("lists");
+        DatasetOptions o;
+        o.root = r.string();
+        QCOMPARE(defaultSplit(o, "train"), std::string()); // no lists: every image
+        QCOMPARE(defaultSplit(o, "val"), std::string());
+        writeText(r / "train.txt", "a\n");
+        QCOMPARE(defaultSplit(o, "train"), std::string("train"));
+        QCOMPARE(defaultSplit(o, "val"), std::string());
+        writeText(r / "val.txt", "b\n");
+        QCOMPARE(defaultSplit(o, "val"), std::string("val"));
+        QCOMPARE(defaultSplit(o, "all"), std::string());
+        fs::create_directory(r / "test.txt"); // not a list
+        QCOMPARE(defaultSplit(o, "test"), std::string());
+        o.root = (r / "missing").string();
+        QCOMPARE(defaultSplit(o, "val"), std::string());
+        o.holdout = 0.2; // held out: the named part, lists or not
+        QCOMPARE(defaultSplit(o, "val"), std::string("val"));
+        o.holdout = 0.0;
+        o.kind = DatasetKind::Cityscapes;
+        QCOMPARE(defaultSplit(o, "train"), std::string("train"));
     }
 
     void folderWithoutLabelsOrClasses()

@@ -11,6 +11,7 @@
 #include "em/emfit.h"
 #include "evaluation/evaluation.h"
 #include "runs/evaluationreport.h"
+#include "dataset/defaultsplit.h"
 #include "dataset/featurecache.h"
 #include "runs/fitrun.h"
 #include "runs/matchedits.h"
@@ -205,14 +206,73 @@ private slots:
             }
     }
 
+    // Evaluate and Review score a run on one split, by core's defaultSplit(): a
+    // folder's val.txt when it lists one (whichever split the run was fitted on),
+    // "val" of a hold-out, the whole folder otherwise; a validation split the run
+    // was fitted with wins.
     void defaultSplitOfARun()
     {
         FitRunFolder folder = readFitRunFolder(runDir);
-        QCOMPARE(runEvaluationSplit(folder), folder.dataset.split); // a folder: its own split
+        QVERIFY(folder.dataset.split.empty()); // fitted on the whole folder
+        QCOMPARE(runEvaluationSplit(folder), std::string()); // no val.txt: evaluated whole
+
+        // A folder that lists train.txt and val.txt, fitted on train: val.
+        QTemporaryDir listed;
+        QVERIFY(listed.isValid());
+        const std::string listedRoot = listed.path().toStdString();
+        std::ofstream(listedRoot + "/train.txt") << "im0\n";
+        folder.dataset.root = listedRoot;
+        folder.dataset.split = "train";
+        QCOMPARE(runEvaluationSplit(folder), std::string()); // no val.txt yet
+        std::ofstream(listedRoot + "/val.txt") << "im1\n";
+        QCOMPARE(runEvaluationSplit(folder), std::string("val"));
+        folder.dataset.split.clear(); // fitted whole, evaluated on val.txt all the same
+        QCOMPARE(runEvaluationSplit(folder), std::string("val"));
+
+        // A held-out folder is evaluated on its held-out part, lists or not.
+        folder.dataset.root = root;
+        folder.dataset.split = "train";
+        folder.dataset.holdout = 0.25;
+        QCOMPARE(runEvaluationSplit(folder), std::string("val"));
+        folder.dataset.holdout = 0.0;
+
         folder.dataset.kind = DatasetKind::Cityscapes;
         QCOMPARE(runEvaluationSplit(folder), std::string("val"));
         folder.settings.validationSplit = "held-out";
         QCOMPARE(runEvaluationSplit(folder), std::string("held-out"));
+    }
+
+    // Whether the evaluated split holds images the fit saw, by the split names.
+    void fitOverlapOfTheSplits()
+    {
+        QTemporaryDir listed;
+        QVERIFY(listed.isValid());
+        const QString dir = listed.path();
+        primaps::testing::writeDiscAndBoxDataset(dir, 4, 7);
+        std::ofstream((dir + "/train.txt").toStdString()) << "im0\nim1\n";
+        std::ofstream((dir + "/val.txt").toStdString()) << "im2\nim3\n";
+        DatasetOptions fitted;
+        fitted.root = dir.toStdString();
+        auto evaluated = [&](const std::string& split) {
+            DatasetOptions o;
+            o.root = dir.toStdString();
+            o.split = split;
+            return Dataset::open(o);
+        };
+        // Fitted on every image: val.txt's images were in the fit.
+        QCOMPARE(fitOverlap(fitted, evaluated("val")), FitOverlap::FittedWhole);
+        QCOMPARE(fitOverlap(fitted, evaluated("")), FitOverlap::EvaluatedWhole);
+        fitted.split = "train";
+        QCOMPARE(fitOverlap(fitted, evaluated("val")), FitOverlap::None);
+        QCOMPARE(fitOverlap(fitted, evaluated("train")), FitOverlap::SameSplit);
+        QCOMPARE(fitOverlap(fitted, evaluated("all")), FitOverlap::EvaluatedWhole);
+        // The same folder spelt another way is the same folder.
+        fitted.root = dir.toStdString() + "/.";
+        QCOMPARE(fitOverlap(fitted, evaluated("train")), FitOverlap::SameSplit);
+        // Another dataset's images are not the fit's.
+        fitted.root = root;
+        fitted.split.clear();
+        QCOMPARE(fitOverlap(fitted, evaluated("val")), FitOverlap::None);
     }
 
     void errorMapMarksRightWrongAndUnknown()

@@ -6,15 +6,18 @@
 #include "common/imageconvert.h"
 #include "decompose/primaps.h"
 #include "explore/canvaswidget.h"
+#include "explore/explorepictures.h"
 #include "explore/legendwidget.h"
 #include "explore/stepperwidget.h"
 #include "image/overlay.h"
+#include "labels/labelmap.h"
 #include "pipeline/pipeline.h"
 #include "support/error.h"
-#include "testsupport.h"
+#include "widgettestsupport.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <QElapsedTimer>
 #include <QListWidget>
 #include <QPainter>
 #include <QSignalSpy>
@@ -69,6 +72,20 @@ FeatureMap plantedFeatures(int h, int w, int channels)
     return f;
 }
 
+// A decomposition of a 100 x 50 original, resized to 200 x 100 and padded to
+// 208 x 104 for the patch grid, its labels all `label`.
+ImageDecomposition paddedDecomposition(int label)
+{
+    ImageDecomposition d;
+    d.prepared.originalSize = cv::Size(100, 50);
+    d.prepared.resizedSize = cv::Size(200, 100);
+    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
+    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
+    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
+    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(label));
+    return d;
+}
+
 } // namespace
 
 class TestCanvas : public QObject
@@ -80,6 +97,7 @@ private slots:
     void greyRoundTrip();
     void qimageFormatsConvert();
     void unsupportedMatThrows();
+    void largeOverlayIsDrawnOffTheGuiThread();
     void canvasZoom();
     void canvasOverlayOpacityAndHighlight();
     void canvasShowsDecompositionWithoutPadding();
@@ -143,16 +161,76 @@ void TestCanvas::unsupportedMatThrows()
     QVERIFY_THROWS_EXCEPTION(Error, toQImage(cv::Mat(4, 4, CV_16UC3)));
 }
 
+// A 12-megapixel map's overlay (40-90 ms, more under load) is drawn on a
+// worker: setLabels() returns before it exists, the canvas reads and edits the
+// labels meanwhile, and the overlay that arrives is the one drawn on the GUI
+// thread, edits made while it was drawn included.
+void TestCanvas::largeOverlayIsDrawnOffTheGuiThread()
+{
+    cv::Mat coarse(300, 400, CV_8U);
+    cv::randu(coarse, 0, 12);
+    cv::Mat labels;
+    cv::resize(coarse, labels, cv::Size(4000, 3000), 0, 0, cv::INTER_NEAREST);
+    QVERIFY(labels.total() > CanvasWidget::kSyncOverlayPixels);
+    const cv::Mat given = labels.clone();
+    CanvasWidget canvas;
+    QVERIFY(testing::setUpCanvas(canvas, QSize(800, 600), QSize(4000, 3000), Qt::gray));
+    QSignalSpy ready(&canvas, &CanvasWidget::overlayReady);
+    const std::array<QRgb, 256> lut = overlayLut(LabelTable());
+
+    QElapsedTimer gui;
+    gui.start();
+    canvas.setLabels(labels, QRectF(0, 0, 4000, 3000));
+    const double setLabelsMs = double(gui.nsecsElapsed()) / 1e6;
+    QVERIFY(canvas.isOverlayPending());
+    QVERIFY(canvas.overlayImage().isNull()); // no other map's overlay meanwhile
+    QCOMPARE(canvas.maskIdAt(QPointF(15, 15)), int(labels.at<uchar>(15, 15)));
+    QVERIFY(!canvas.areaFractions().empty());
+
+    // An edit while the worker draws: in the labels at once, in the overlay when it arrives.
+    LabelPatch patch;
+    patch.rect = cv::Rect(100, 100, 300, 200);
+    patch.before = labels(patch.rect).clone();
+    patch.after = cv::Mat(patch.rect.size(), CV_8U, cv::Scalar(7));
+    canvas.applyLabelPatch(patch, true);
+    QCOMPARE(canvas.maskIdAt(QPointF(150, 150)), 7);
+    QVERIFY(ready.wait(testing::scaledTimeout(30000)));
+    QVERIFY(!canvas.isOverlayPending());
+    cv::Mat edited = labels.clone();
+    edited(patch.rect).setTo(7);
+    QVERIFY(sameMat(canvas.labels(), edited));
+    QVERIFY(sameMat(labels, given)); // the caller's map is not edited under it
+    QCOMPARE(canvas.overlayImage(), labelOverlay(edited, 0, lut, cv::Mat()));
+
+    // A highlight keeps the overlay of the same map up until the new one arrives.
+    const QImage previous = canvas.overlayImage();
+    canvas.setHighlightedMask(3);
+    QVERIFY(canvas.isOverlayPending());
+    QCOMPARE(canvas.overlayImage(), previous);
+    QVERIFY(ready.wait(testing::scaledTimeout(30000)));
+    QCOMPARE(canvas.overlayImage(), labelOverlay(edited, 3, lut, cv::Mat()));
+
+    // Requests faster than the worker: only the newest is shown.
+    ready.clear();
+    canvas.setHighlightedMask(4);
+    canvas.setHighlightedMask(0);
+    QVERIFY(ready.wait(testing::scaledTimeout(30000)));
+    QTest::qWait(50);
+    QCOMPARE(ready.count(), 1);
+    QCOMPARE(canvas.overlayImage(), labelOverlay(edited, 0, lut, cv::Mat()));
+
+    // A small map is drawn at once, and a drawing under way is dropped.
+    canvas.setHighlightedMask(5);
+    canvas.setLabels(cv::Mat(10, 20, CV_8U, cv::Scalar(1)), QRectF(0, 0, 40, 20));
+    QVERIFY(!canvas.isOverlayPending());
+    QCOMPARE(canvas.overlayImage().size(), QSize(20, 10));
+    qInfo("setLabels() of a 4000x3000 map: %.1f ms on the GUI thread", setLabelsMs);
+}
+
 void TestCanvas::canvasZoom()
 {
     CanvasWidget canvas;
-    canvas.resize(416, 316);
-    canvas.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&canvas));
-
-    QImage photo(200, 100, QImage::Format_RGB888);
-    photo.fill(Qt::darkCyan);
-    canvas.setPhoto(photo);
+    QVERIFY(testing::setUpCanvas(canvas, QSize(416, 316), QSize(200, 100), Qt::darkCyan));
     QVERIFY(canvas.isFitToWindow());
     const QSize view = canvas.viewport()->size();
     const double fit = std::min((view.width() - 16) / 200.0, (view.height() - 16) / 100.0);
@@ -192,11 +270,8 @@ void TestCanvas::canvasZoom()
 void TestCanvas::canvasOverlayOpacityAndHighlight()
 {
     CanvasWidget canvas;
-    canvas.resize(300, 300);
-    QImage photo(40, 20, QImage::Format_RGB888);
     const QColor grey(100, 120, 140);
-    photo.fill(grey);
-    canvas.setPhoto(photo);
+    testing::setUpCanvas(canvas, QSize(300, 300), QSize(40, 20), grey, false);
 
     // Left half mask 1, right half mask 2, a background strip on the right.
     cv::Mat labels(10, 20, CV_8U, cv::Scalar(1));
@@ -254,14 +329,7 @@ void TestCanvas::canvasOverlayOpacityAndHighlight()
 
 void TestCanvas::canvasShowsDecompositionWithoutPadding()
 {
-    // Original 100 x 50, resized to 200 x 100, padded to 208 x 104 for the patch grid.
-    ImageDecomposition d;
-    d.prepared.originalSize = cv::Size(100, 50);
-    d.prepared.resizedSize = cv::Size(200, 100);
-    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
-    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
-    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
-    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(9)); // padding: must not show
+    ImageDecomposition d = paddedDecomposition(9); // padding: must not show
     d.labels(cv::Rect(0, 0, 200, 100)).setTo(1);
     d.labels(cv::Rect(100, 0, 100, 100)).setTo(2);
 
@@ -280,10 +348,7 @@ void TestCanvas::canvasShowsDecompositionWithoutPadding()
 void TestCanvas::canvasCompareSplitsBeforeAndAfter()
 {
     CanvasWidget canvas;
-    canvas.resize(300, 300);
-    QImage photo(40, 20, QImage::Format_RGB888);
-    photo.fill(QColor(100, 120, 140));
-    canvas.setPhoto(photo);
+    testing::setUpCanvas(canvas, QSize(300, 300), QSize(40, 20), QColor(100, 120, 140), false);
 
     // After: mask 1 left, mask 2 right. Before: mask 3 everywhere, so every
     // pixel tells which map it was drawn from.
@@ -358,12 +423,7 @@ void TestCanvas::canvasCompareSplitsBeforeAndAfter()
 void TestCanvas::canvasDividerFollowsMouseAndKeys()
 {
     CanvasWidget canvas;
-    canvas.resize(420, 320);
-    canvas.show();
-    QVERIFY(QTest::qWaitForWindowExposed(&canvas));
-    QImage photo(200, 100, QImage::Format_RGB888);
-    photo.fill(Qt::darkCyan);
-    canvas.setPhoto(photo);
+    QVERIFY(testing::setUpCanvas(canvas, QSize(420, 320), QSize(200, 100), Qt::darkCyan));
     const cv::Mat after(50, 100, CV_8U, cv::Scalar(1));
     const cv::Mat before(50, 100, CV_8U, cv::Scalar(2));
     canvas.setLabels(after, QRectF(0, 0, 200, 100), before);
@@ -404,13 +464,7 @@ void TestCanvas::canvasDividerFollowsMouseAndKeys()
 
 void TestCanvas::canvasTakesBeforeMapFromCrfDecomposition()
 {
-    ImageDecomposition d;
-    d.prepared.originalSize = cv::Size(100, 50);
-    d.prepared.resizedSize = cv::Size(200, 100);
-    d.prepared.regionInResized = cv::Rect(0, 0, 200, 100);
-    d.prepared.contentInPrepared = cv::Rect(0, 0, 200, 100);
-    d.prepared.rgb = cv::Mat(104, 208, CV_8UC3, cv::Scalar(0, 0, 0));
-    d.labels = cv::Mat(104, 208, CV_8U, cv::Scalar(1));
+    ImageDecomposition d = paddedDecomposition(1);
     d.labelsBeforeCrf = cv::Mat(104, 208, CV_8U, cv::Scalar(2));
     d.crfApplied = true;
 

@@ -13,7 +13,7 @@
 #include "labels/corrections.h"
 #include "pipeline/pipeline.h"
 #include "support/error.h"
-#include "testsupport.h"
+#include "widgettestsupport.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -32,6 +32,7 @@ namespace {
 
 using primaps::testing::randomMat;
 using primaps::testing::sameMat;
+using primaps::testing::waitForDecomposeResult;
 
 const QString kSample = QStringLiteral(PRIMAPS_SAMPLES_DIR "/chelsea.jpg");
 const QString kOtherSample = QStringLiteral(PRIMAPS_SAMPLES_DIR "/coffee.jpg");
@@ -42,9 +43,7 @@ DecomposeResult runJob(DecomposeJob& job, const DecomposeRequest& request)
 {
     QSignalSpy finished(&job, &DecomposeJob::finished);
     const quint64 generation = job.submit(request);
-    if (!QTest::qWaitFor([&] { return !finished.isEmpty(); }, kJobTimeoutMs))
-        return {};
-    const DecomposeResult result = finished.last().at(0).value<DecomposeResult>();
+    const DecomposeResult result = waitForDecomposeResult(finished, 1, kJobTimeoutMs);
     return result.generation == generation ? result : DecomposeResult();
 }
 
@@ -75,10 +74,9 @@ void TestDecomposeJob::decomposeJobDeliversResult()
     request.path = kSample;
     const quint64 generation = job.submit(request);
     QVERIFY(job.isBusy());
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+    const DecomposeResult result = waitForDecomposeResult(finished, 1);
     QVERIFY(!job.isBusy());
     QCOMPARE(busy.count(), 2);
-    const DecomposeResult result = finished.at(0).at(0).value<DecomposeResult>();
     QCOMPARE(result.generation, generation);
     QVERIFY2(result.ok(), qPrintable(result.error));
     QCOMPARE(result.photo.size(), QSize(451, 300));
@@ -90,8 +88,7 @@ void TestDecomposeJob::decomposeJobDeliversResult()
     // An explicit threshold is used as given, and the image comes from the cache.
     request.threshold = 0.8f;
     job.submit(request);
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
-    const DecomposeResult second = finished.at(1).at(0).value<DecomposeResult>();
+    const DecomposeResult second = waitForDecomposeResult(finished, 2);
     QVERIFY(second.ok());
     QCOMPARE(second.threshold, 0.8f);
     QCOMPARE(second.decomposition->trace.params.threshold, 0.8f);
@@ -112,8 +109,7 @@ void TestDecomposeJob::decomposeJobReportsErrorNamingFile()
     DecomposeRequest request;
     request.path = bad;
     job.submit(request);
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
-    const DecomposeResult result = finished.at(0).at(0).value<DecomposeResult>();
+    const DecomposeResult result = waitForDecomposeResult(finished, 1, 60000);
     QVERIFY(!result.ok());
     QVERIFY(!result.decomposition);
     QVERIFY2(result.error.contains(QStringLiteral("broken-image.png")), qPrintable(result.error));
@@ -121,8 +117,7 @@ void TestDecomposeJob::decomposeJobReportsErrorNamingFile()
     request.path = kSample;
     request.backbone = QStringLiteral("no-such-backbone");
     job.submit(request);
-    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 60000);
-    const DecomposeResult unknown = finished.at(1).at(0).value<DecomposeResult>();
+    const DecomposeResult unknown = waitForDecomposeResult(finished, 2, 60000);
     QVERIFY(!unknown.ok());
     QVERIFY2(unknown.error.contains(QStringLiteral("no-such-backbone")), qPrintable(unknown.error));
     QVERIFY2(unknown.error.contains(QStringLiteral("chelsea.jpg")), qPrintable(unknown.error));

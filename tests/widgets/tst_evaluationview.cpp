@@ -375,6 +375,25 @@ private slots:
         EvaluationWidget reopened;
         QVERIFY(reopened.openResults(view.resultsPath()));
         QCOMPARE(reopened.provenanceLabel()->text(), expectedLine);
+
+        // The scores were on the images of the fit, and the view says so (as
+        // `primaps eval` does).
+        QVERIFY2(view.messageWidget()->text().contains("no val.txt"),
+                 qPrintable(view.messageWidget()->text()));
+        // Once the folder lists val.txt, Evaluate scores it (core's default split),
+        // and says that the run, fitted on every image, has seen those too.
+        QFile list(QDir(ds).filePath("val.txt"));
+        QVERIFY(list.open(QIODevice::WriteOnly));
+        list.write("im0\nim1\n");
+        list.close();
+        view.messageWidget()->dismiss();
+        QVERIFY(view.evaluateRun(root.filePath("run")));
+        QVERIFY(view.waitForEvaluation(240000));
+        QVERIFY(view.hasReport());
+        QCOMPARE(view.report().provenance.split, std::string("val"));
+        QVERIFY2(view.messageWidget()->text().contains("no train.txt"),
+                 qPrintable(view.messageWidget()->text()));
+        QFile::remove(QDir(ds).filePath("val.txt"));
     }
 
     void namesWhatAnEvaluationIsOf()

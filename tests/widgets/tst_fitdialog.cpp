@@ -228,8 +228,8 @@ private slots:
         const int reference = EmParams().pcaImages;
         dialog.rootEdit()->setText(small);
         QCOMPARE(dialog.settings().em.pcaImages, 4);
-        dialog.rootEdit()->setText(large);
-        QCOMPARE(dialog.settings().em.pcaImages, 12);
+        dialog.rootEdit()->setText(large); // train.txt lists 9 of its 12 images
+        QCOMPARE(dialog.settings().em.pcaImages, 9);
         dialog.rootEdit()->setText(tmp.filePath("nowhere"));
         QCOMPARE(dialog.settings().em.pcaImages, reference);
 
@@ -246,15 +246,45 @@ private slots:
     {
         FitDialog dialog;
         dialog.rootEdit()->setText(large);
-        QCOMPARE(dialog.settings().em.pcaImages, 12);
+        QCOMPARE(dialog.settings().em.pcaImages, 9); // train.txt by default
         QComboBox* split = dialog.splitBox();
         QVERIFY(split->isEditable());
-        split->setCurrentText(QStringLiteral("train"));
-        QCOMPARE(dialog.settings().em.pcaImages, 9);
+        split->setCurrentText(QStringLiteral("all"));
+        QCOMPARE(dialog.settings().em.pcaImages, 12);
         split->setCurrentText(QStringLiteral("val"));
         QCOMPARE(dialog.settings().em.pcaImages, 3);
-        split->setCurrentText(QString()); // every image
-        QCOMPARE(dialog.settings().em.pcaImages, 12);
+        split->setCurrentText(QStringLiteral("train"));
+        QCOMPARE(dialog.settings().em.pcaImages, 9);
+    }
+
+    // An empty Split field is the split `primaps fit` reads (core's defaultSplit):
+    // a folder's train.txt when it lists one, else every image; the field's hint
+    // says which. Validation defaults to the folder's val.txt the same way.
+    void emptySplitIsTheFoldersTrainList()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        QComboBox* split = dialog.splitBox();
+        dialog.rootEdit()->setText(large);
+        emit dialog.rootEdit()->editingFinished();
+        QVERIFY(split->currentText().isEmpty());
+        QCOMPARE(dialog.datasetOptions().split, std::string("train"));
+        QVERIFY2(split->lineEdit()->placeholderText().contains(QLatin1String("train.txt")),
+                 qPrintable(split->lineEdit()->placeholderText()));
+        QCOMPARE(dialog.settings().validationSplit, std::string("val"));
+        grabIfAsked(dialog, QStringLiteral("listed"));
+        QVERIFY2(cutOffTexts(dialog).isEmpty(), qPrintable(cutOffTexts(dialog).join('\n')));
+
+        dialog.rootEdit()->setText(small); // no lists
+        emit dialog.rootEdit()->editingFinished();
+        QCOMPARE(dialog.datasetOptions().split, std::string());
+        QCOMPARE(split->lineEdit()->placeholderText(), QStringLiteral("all images"));
+        QCOMPARE(dialog.settings().validationSplit, std::string("all"));
+
+        // Explicitly every image, lists or not.
+        dialog.rootEdit()->setText(large);
+        split->setCurrentText(QStringLiteral("all"));
+        QCOMPARE(dialog.datasetOptions().split, std::string("all"));
     }
 
     // A run folder to resume keeps the PCA images it was fitted with when its

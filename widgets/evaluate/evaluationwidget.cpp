@@ -5,6 +5,7 @@
 // evaluationcharts.cpp, the match editing is in evaluationmatchedit.cpp.
 #include "evaluate/evaluationwidget.h"
 #include "common/backgroundpool.h"
+#include "common/fitoverlapnote.h"
 
 #include "evaluate/evaluationwidget_p.h"
 #include "support/atomicfile.h"
@@ -111,7 +112,7 @@ struct EvaluationWidget::Outcome
 {
     JobState state = JobState::Idle;
     QString error;
-    QString note; ///< skipped or failed images, for the banner
+    QString note; ///< skipped or failed images, images the fit saw: for the banner
     EvaluationReport report;
     QString resultsPath;
 };
@@ -591,6 +592,9 @@ bool EvaluationWidget::evaluateRun(const QString& runDir, const QString& theta, 
                                 .arg(report.failures.size())
                                 .arg(QString::fromStdString(report.failures.front().path),
                                      QString::fromStdString(report.failures.front().message));
+            const QString overlap = fitOverlapNote(run.folder.dataset, dataset);
+            if (!overlap.isEmpty())
+                out->note = out->note.isEmpty() ? overlap : out->note + "\n" + overlap;
             if (out->state == JobState::Failed)
                 out->error = QString::fromStdString(control->error());
             if (out->state != JobState::Finished)

@@ -87,6 +87,7 @@ void CanvasWidget::applyLabelPatch(const LabelPatch& patch, bool forward)
     if (patch.empty() || m_labels.empty())
         return;
     finishStroke();
+    detachLabels();
     applyPatch(m_labels, patch, forward);
     if (forward)
         countPatch(patch);
@@ -132,6 +133,7 @@ QPoint CanvasWidget::labelPixelAt(const QPointF& photoPoint) const
 void CanvasWidget::paintTo(const QPoint& pixel)
 {
     const uchar label = uchar(m_tool == EditTool::Eraser ? 0 : m_brushLabel);
+    detachLabels(); // a worker may have started drawing since the stroke began
     const cv::Rect box = paintSegment(m_labels, cv::Point(m_strokeLast.x(), m_strokeLast.y()),
                                       cv::Point(pixel.x(), pixel.y()), m_brushRadius, label);
     m_strokeLast = pixel;

@@ -97,6 +97,7 @@ void CanvasWidget::mousePressEvent(QMouseEvent* event)
                 fillRegionPatch(m_labels, cv::Point(pixel.x(), pixel.y()), uchar(m_brushLabel));
             if (patch.empty())
                 return;
+            detachLabels();
             applyPatch(m_labels, patch, true);
             countPatch(patch);
             redrawOverlayRect(patch.rect);
@@ -108,6 +109,7 @@ void CanvasWidget::mousePressEvent(QMouseEvent* event)
             return;
         }
         m_stroking = true;
+        detachLabels();
         m_strokeBefore = m_labels.clone();
         m_strokeBox = cv::Rect();
         m_strokeLast = pixel;

@@ -212,6 +212,7 @@ void CanvasWidget::showLabels(const CanvasLabelPictures& layers, bool drawn)
     // A stroke in progress belongs to the map it was painted on: report it first.
     finishStroke();
     m_labels = layers.labels;
+    m_labelsShared = false; // a new buffer, no worker reads it
     if (m_editBase.size() != m_labels.size())
         m_editBase = cv::Mat();
     m_before = layers.before;
@@ -238,12 +239,21 @@ void CanvasWidget::showLabels(const CanvasLabelPictures& layers, bool drawn)
     const bool plain = m_highlighted == 0 && !(m_editsOnly && !m_editBase.empty()) &&
                        overlayLut(m_table) == defaultLut();
     if (drawn && plain) {
+        ++m_overlayGeneration; // a drawing under way is of another map
+        m_overlayPending = false;
+        m_overlayDirty.clear();
         m_overlay = layers.overlay;
         m_beforeOverlay = m_before.empty() ? QImage() : layers.beforeOverlay;
         m_overlayItem->setImage(&m_overlay);
         m_beforeItem->setImage(&m_beforeOverlay);
         updateLayers();
     } else {
+        // The previous map's overlay must not show over this one while a
+        // worker draws it.
+        m_overlay = QImage();
+        m_beforeOverlay = QImage();
+        m_overlayItem->setImage(&m_overlay);
+        m_beforeItem->setImage(&m_beforeOverlay);
         rebuildOverlay();
     }
     updateDragMode();
@@ -264,8 +274,23 @@ void CanvasWidget::clear()
 void CanvasWidget::rebuildOverlay()
 {
     const std::array<QRgb, 256> lut = overlayLut(m_table);
-    m_overlay = labelOverlay(m_labels, m_highlighted, lut, m_editsOnly ? m_editBase : cv::Mat());
+    const cv::Mat base = m_editsOnly ? m_editBase : cv::Mat();
+    // A 12-megapixel map takes 40-90 ms to draw (more under load): a worker draws
+    // it, so that the GUI thread never waits for it.
+    if (std::max(m_labels.total(), m_before.total()) > kSyncOverlayPixels) {
+        startOverlayBuild(lut, base);
+        return;
+    }
+    ++m_overlayGeneration; // a drawing under way is outdated
+    m_overlayPending = false;
+    m_overlayDirty.clear();
+    m_overlay = labelOverlay(m_labels, m_highlighted, lut, base);
     m_beforeOverlay = labelOverlay(m_before, m_highlighted, lut);
+    showOverlays();
+}
+
+void CanvasWidget::showOverlays()
+{
     m_overlayItem->setImage(&m_overlay);
     m_beforeItem->setImage(&m_beforeOverlay);
     updateLayers();
@@ -273,11 +298,15 @@ void CanvasWidget::rebuildOverlay()
 
 void CanvasWidget::redrawOverlayRect(const cv::Rect& rect)
 {
-    if (m_labels.empty() || m_overlay.isNull() || rect.empty())
+    if (m_labels.empty() || rect.empty())
         return;
     // Borders depend on the neighbours, so one pixel more all round.
     const cv::Rect r = cv::Rect(rect.x - 1, rect.y - 1, rect.width + 2, rect.height + 2) &
                        cv::Rect(0, 0, m_labels.cols, m_labels.rows);
+    if (m_overlayPending) // the worker's snapshot predates this edit
+        m_overlayDirty.push_back(r);
+    if (m_overlay.size() != QSize(m_labels.cols, m_labels.rows))
+        return;
     drawLabelOverlay(m_overlay, m_labels, r, m_highlighted, overlayLut(m_table),
                      m_editsOnly ? m_editBase : cv::Mat());
     m_overlayItem->update(QRectF(r.x, r.y, r.width, r.height));

@@ -3,12 +3,16 @@
 
 #include "labels/labelmap.h"
 
+#include <array>
+#include <atomic>
+#include <memory>
 #include <opencv2/core/mat.hpp>
 #include <QGraphicsView>
 #include <QImage>
 #include <vector>
 
 class QGraphicsPixmapItem;
+class QThreadPool;
 class QGraphicsRectItem;
 class QLabel;
 
@@ -60,6 +64,8 @@ public:
     Q_ENUM(EditTool)
 
     explicit CanvasWidget(QWidget* parent = nullptr);
+    /// Waits for an overlay being drawn (at most one drawing, tens of ms).
+    ~CanvasWidget() override;
 
     /// Shows `photo` without labels. A photo of another size is fitted to the
     /// window; one of the same size keeps the current zoom and scroll position.
@@ -97,8 +103,17 @@ public:
     bool showsBeforeAt(const QPointF& photoPoint) const;
     /// The label pixel under a point in photo pixels; (-1, -1) outside the labels.
     QPoint labelPixelAt(const QPointF& photoPoint) const;
-    /// The overlay layers as drawn before their opacity is applied.
+    /// The overlay layers as drawn before their opacity is applied (null while
+    /// the first overlay of a large map is still being drawn).
     QImage overlayImage() const { return m_overlay; }
+    /// True while the overlay of a large map (more than kSyncOverlayPixels) is
+    /// drawn on a worker; overlayReady() follows. Meanwhile the labels, their
+    /// areas, the readout and editing work; a new map shows the photo alone, a
+    /// new colour table or highlight keeps the previous overlay of the same map.
+    bool isOverlayPending() const { return m_overlayPending; }
+    /// Up to this many label pixels (about 5 ms of drawing) the overlay is drawn
+    /// at once on the GUI thread; larger maps are drawn on a worker.
+    static constexpr std::size_t kSyncOverlayPixels = 1u << 20;
     QImage beforeOverlayImage() const { return m_beforeOverlay; }
 
     /// Text shown in the middle of the canvas while it has no photo.
@@ -191,6 +206,8 @@ signals:
     void labelsChanged();
     /// The picker (or Alt+click) chose the label `id`.
     void labelPicked(int id);
+    /// The overlay drawn on a worker is on display (isOverlayPending() is false).
+    void overlayReady();
     void brushRadiusChanged(int radius);
     /// A right click while editing was enabled, on label pixel `pixel` with label `id`.
     void editMenuRequested(const QPoint& pixel, int id, const QPoint& globalPos);
@@ -212,6 +229,13 @@ private:
     void showLabels(const CanvasLabelPictures& layers, bool drawn);
     void applyZoom(double zoom, bool underMouse);
     void rebuildOverlay();
+    // canvasoverlaybuild.cpp: the overlay of a large map, drawn on a worker.
+    void startOverlayBuild(const std::array<QRgb, 256>& lut, const cv::Mat& editBase);
+    void takeOverlay(quint64 generation, const QImage& overlay, const QImage& before);
+    /// Puts m_overlay and m_beforeOverlay on display.
+    void showOverlays();
+    /// Gives m_labels its own buffer before an in-place edit while a worker reads it.
+    void detachLabels();
     void updateLayers();
     bool nearDivider(const QPoint& viewPos) const;
     void updateCursor(const QPoint& viewPos);
@@ -245,6 +269,16 @@ private:
     QRectF m_labelRect;
     QImage m_overlay;
     QImage m_beforeOverlay;
+    // The worker drawing a large map's overlay: one thread, the newest request
+    // wins (older ones are skipped); its snapshot shares m_labels' buffer, so
+    // an edit detaches first, and the rectangles edited meanwhile are drawn
+    // again on the overlay when it arrives.
+    QThreadPool* m_overlayPool = nullptr;
+    std::shared_ptr<std::atomic<quint64>> m_overlayWanted;
+    quint64 m_overlayGeneration = 0;
+    bool m_overlayPending = false;
+    bool m_labelsShared = false;
+    std::vector<cv::Rect> m_overlayDirty;
     std::vector<double> m_fractions;
     std::vector<double> m_beforeFractions;
     QString m_beforeCaption;

@@ -3,6 +3,7 @@
 
 #include "backbones/backbone.h"
 #include "common/messagewidget.h"
+#include "dataset/defaultsplit.h"
 
 #include <climits>
 #include <QCheckBox>
@@ -144,8 +145,9 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
                                              [this] { browseRoot(); }));
     m_split = new QComboBox(data);
     m_split->setEditable(true);
-    m_split->setToolTip(tr("Training split. Folder datasets: empty for every image, or NAME "
-                           "for the stems listed in ROOT/NAME.txt"));
+    m_split->setToolTip(tr("Training split. Folder datasets: empty for ROOT/train.txt when "
+                           "it exists, else every image; 'all' for every image; NAME for the "
+                           "stems listed in ROOT/NAME.txt"));
     dataForm->addRow(tr("&Split"), m_split);
     left->addWidget(data);
 
@@ -298,12 +300,20 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     connect(m_kind, &QComboBox::currentIndexChanged, this, &FitDialog::onKindChanged);
     connect(m_root, &QLineEdit::editingFinished, this, [this] {
         // A folder dataset with labels is worth validating on.
-        if (m_kind->currentIndex() == 0 && !m_existingRun)
+        if (m_kind->currentIndex() == 0 && !m_existingRun) {
             m_validation->setChecked(QDir(m_root->text()).exists(QStringLiteral("labels")));
+            // ... on its val.txt when it lists one (core's rule, as Evaluate's).
+            DatasetOptions o = datasetOptions();
+            o.holdout = 0.0;
+            const std::string val = defaultSplit(o, "val");
+            m_valSplit->setCurrentText(val.empty() ? QStringLiteral("all")
+                                                   : QString::fromStdString(val));
+        }
     });
     // Typed, pasted, browsed or loaded: the count follows the field (only an
     // existing images/ folder is listed).
     connect(m_root, &QLineEdit::textChanged, this, &FitDialog::limitToFolderSize);
+    connect(m_root, &QLineEdit::textChanged, this, &FitDialog::showDefaultSplit);
     connect(m_split, &QComboBox::currentTextChanged, this, &FitDialog::limitToFolderSize);
     onKindChanged();
     updateMethodControls();
@@ -366,8 +376,7 @@ void FitDialog::onKindChanged()
     m_split->clear();
     m_split->addItems(info.splits);
     m_split->setCurrentIndex(0);
-    m_split->lineEdit()->setPlaceholderText(info.kind == DatasetKind::Folder ? tr("all images")
-                                                                             : QString());
+    showDefaultSplit();
     m_valSplit->clear();
     m_valSplit->addItems(info.splits.mid(info.kind == DatasetKind::Folder ? 1 : 0));
     m_valSplit->setCurrentText(info.validation);
@@ -376,6 +385,23 @@ void FitDialog::onKindChanged()
     if (info.kind != DatasetKind::Folder)
         m_validation->setChecked(true);
     limitToFolderSize();
+}
+
+void FitDialog::showDefaultSplit()
+{
+    // An empty field takes core's default (datasetOptions()); the hint says which
+    // one, so that a folder's train.txt is not used unseen.
+    QString hint;
+    if (m_kind->currentIndex() == 0) {
+        DatasetOptions o = datasetOptions();
+        o.split.clear();
+        const std::string split = defaultSplit(o, "train");
+        hint = split.empty() ? tr("all images")
+               : o.holdout > 0.0
+                   ? tr("%1 (the hold-out's rest)").arg(QString::fromStdString(split))
+                   : tr("%1 (the images %1.txt lists)").arg(QString::fromStdString(split));
+    }
+    m_split->lineEdit()->setPlaceholderText(hint);
 }
 
 void FitDialog::updateMethodControls()
@@ -393,14 +419,16 @@ DatasetOptions FitDialog::datasetOptions() const
     DatasetOptions o;
     o.kind = datasetKindFromString(m_kind->currentData().toString().toStdString());
     o.root = m_root->text().trimmed().toStdString();
-    o.split = m_split->currentText().trimmed().toStdString();
-    if (o.kind != DatasetKind::Folder && o.split.empty())
-        o.split = "train";
     if (o.kind == DatasetKind::Folder) {
         o.classes = m_classes->value();
         if (m_holdout > 0.0 && m_root->text().trimmed() == m_holdoutRoot)
             o.holdout = m_holdout;
     }
+    // An empty field: the split `primaps fit` would read (ROOT/train.txt when a
+    // folder lists it), recorded in run.json by name.
+    o.split = m_split->currentText().trimmed().toStdString();
+    if (o.split.empty())
+        o.split = defaultSplit(o, "train");
     return o;
 }
 

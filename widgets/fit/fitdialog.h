@@ -67,6 +67,8 @@ public slots:
 
 private:
     void onKindChanged();
+    /// The split an empty Split field stands for, as its hint.
+    void showDefaultSplit();
     /// The images a folder dataset's chosen split holds, listed as the fit lists
     /// them (ROOT/images, a split list ROOT/<split>.txt, a run's hold-out); -1
     /// when unknown (another layout, no such folder or list yet).

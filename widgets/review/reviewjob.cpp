@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "review/reviewjob.h"
 
+#include "common/fitoverlapnote.h"
 #include "common/threadpriority.h"
 #include "runs/fitrun.h"
 #include "support/error.h"
@@ -65,12 +66,13 @@ void ReviewJob::open(const QString& runDir, const DatasetOptions& datasetOptions
         std::shared_ptr<RunReview> review, countReview;
         try {
             DatasetOptions o = options;
-            if (o.root.empty()) {
-                const FitRunFolder folder = readFitRunFolder(dir);
+            const FitRunFolder folder = readFitRunFolder(dir);
+            if (o.root.empty()) { // the run's dataset, on the split asked for or Evaluate's
                 o = folder.dataset;
-                o.split = runEvaluationSplit(folder);
+                o.split = options.split.empty() ? runEvaluationSplit(folder) : options.split;
             }
             auto dataset = std::make_shared<const Dataset>(Dataset::open(o));
+            result.fitNote = fitOverlapNote(folder.dataset, *dataset);
             // Two reviews, two backbones: one for the image on screen, one for
             // the split's counts, so neither waits for the other.
             review = std::make_shared<RunReview>(dir, *dataset);

@@ -25,6 +25,8 @@ struct ReviewOpenResult
     int classes = 0;
     QString backbone;
     QStringList problems; ///< files the dataset lists but lacks
+    /// Set when the split holds images the run was fitted on (fitOverlapNote()).
+    QString fitNote;
 };
 
 /// The background side of reviewing a run: opening it, the layers of one image
@@ -45,8 +47,9 @@ public:
     explicit ReviewJob(QObject* parent = nullptr);
     ~ReviewJob() override;
 
-    /// Opens `runDir` for `dataset` (empty root: the run's own training dataset
-    /// and its validation split, else the fitted split). Cancels everything of
+    /// Opens `runDir` for `dataset` (empty root: the run's own dataset, on
+    /// dataset.split when given, else on the split Evaluate scores,
+    /// runEvaluationSplit()). Cancels everything of
     /// a previous run. opened() reports the outcome.
     void open(const QString& runDir, const DatasetOptions& dataset);
     /// Opens a dataset without a run (photos and ground truth only).
