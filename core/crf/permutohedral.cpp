@@ -21,7 +21,7 @@ namespace primaps {
 using detail::dimension;
 using detail::hashKey;
 using detail::parallelRanges;
-using detail::simplexVertex;
+using detail::simplexHashes;
 using detail::VertexTable;
 
 namespace {
@@ -141,7 +141,6 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
         int nearest[maxDim + 1];
         int rank[maxDim + 1];
         float bary[maxDim + 2];
-        std::int32_t key[maxDim];
         const float invD1 = 1.0f / float(d1);
         for (int p = begin; p < end; ++p) {
             const float* f = features + std::size_t(p) * dim;
@@ -220,12 +219,9 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
             std::int8_t* ranks = pointRank.data() + std::size_t(p) * d1;
             for (int i = 0; i < d1; ++i)
                 ranks[i] = std::int8_t(rank[i]);
-            for (int r = 0; r < d1; ++r) {
-                const std::size_t e = std::size_t(p) * d1 + r;
-                simplexVertex<FixedDim>(nearest, rank, r, key, dim);
-                hashes[e] = hashKey<FixedDim>(key, dim);
-                pointWeight_[e] = bary[r];
-            }
+            simplexHashes<FixedDim>(nearest, rank, hashes.data() + std::size_t(p) * d1, dim);
+            for (int r = 0; r < d1; ++r)
+                pointWeight_[std::size_t(p) * d1 + r] = bary[r];
         }
     });
     if (badFeature)

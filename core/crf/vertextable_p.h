@@ -29,24 +29,62 @@ template <int FixedDim> constexpr int dimension(int dim)
     return FixedDim > 0 ? FixedDim : dim;
 }
 
-template <int FixedDim> inline std::uint32_t hashKey(const std::int32_t* key, int dim)
+// A key's hash is a sum of independent products (rather than a multiply
+// chain: the products run in parallel), mixed by a final avalanche so that the
+// low bits used for the slot see every coordinate. The sum is linear in the
+// key (modulo 2^32), which simplexHashes() uses.
+constexpr std::uint32_t kKeyMultipliers[PermutohedralLattice::maxDim] = {
+    0x9E3779B1u, 0x85EBCA77u, 0xC2B2AE3Du, 0x27D4EB2Fu, 0x165667B1u, 0xD3A2646Du,
+    0xFD7046C5u, 0xB55A4F09u, 0x8EBC6AF1u, 0xE3779B97u, 0x7FEB352Du, 0x846CA68Bu,
+    0x2C1B3C6Du, 0x297A2D39u, 0xCC9E2D51u, 0x1B873593u};
+
+template <int FixedDim> inline std::uint32_t keySum(const std::int32_t* key, int dim)
 {
-    // A sum of independent products rather than a multiply chain: the products
-    // run in parallel.
-    static constexpr std::uint32_t kMultipliers[PermutohedralLattice::maxDim] = {
-        0x9E3779B1u, 0x85EBCA77u, 0xC2B2AE3Du, 0x27D4EB2Fu, 0x165667B1u, 0xD3A2646Du,
-        0xFD7046C5u, 0xB55A4F09u, 0x8EBC6AF1u, 0xE3779B97u, 0x7FEB352Du, 0x846CA68Bu,
-        0x2C1B3C6Du, 0x297A2D39u, 0xCC9E2D51u, 0x1B873593u};
     std::uint32_t h = 0;
     for (int i = 0; i < dimension<FixedDim>(dim); ++i)
-        h += std::uint32_t(key[i]) * kMultipliers[i];
-    // Final avalanche so that the low bits used for the slot see every coordinate.
+        h += std::uint32_t(key[i]) * kKeyMultipliers[i];
+    return h;
+}
+
+inline std::uint32_t mixHash(std::uint32_t h)
+{
     h ^= h >> 16;
     h *= 0x85EBCA6Bu;
     h ^= h >> 13;
     h *= 0xC2B2AE35u;
     h ^= h >> 16;
     return h;
+}
+
+template <int FixedDim> inline std::uint32_t hashKey(const std::int32_t* key, int dim)
+{
+    return mixHash(keySum<FixedDim>(key, dim));
+}
+
+/// The hashes of the d + 1 vertex keys of a simplex (see simplexVertex()),
+/// hashKey() of each, without forming the keys: vertex r is vertex r - 1 plus
+/// 1 in every coordinate and minus d + 1 in the coordinate ranked d - r + 1, so
+/// the hash's sum moves by the sum of the multipliers, less d + 1 times that
+/// coordinate's (none for the last coordinate, which keys leave out). Modulo
+/// 2^32 the sums are the same to the last bit. `rank` is a permutation of
+/// 0 .. d.
+template <int FixedDim, typename Rank>
+inline void simplexHashes(const std::int32_t* corner, const Rank* rank, std::uint32_t* hashes,
+                          int dim)
+{
+    const int d = dimension<FixedDim>(dim);
+    std::uint32_t drop[PermutohedralLattice::maxDim + 1];
+    std::uint32_t step = 0;
+    for (int i = 0; i < d; ++i)
+        step += kKeyMultipliers[i];
+    for (int i = 0; i <= d; ++i)
+        drop[int(rank[i])] = i < d ? std::uint32_t(d + 1) * kKeyMultipliers[i] : 0u;
+    std::uint32_t sum = keySum<FixedDim>(corner, d);
+    hashes[0] = mixHash(sum);
+    for (int r = 1; r <= d; ++r) {
+        sum += step - drop[d - r + 1];
+        hashes[r] = mixHash(sum);
+    }
 }
 
 template <int FixedDim> inline bool sameKey(const std::int32_t* a, const std::int32_t* b, int dim)

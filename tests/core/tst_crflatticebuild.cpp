@@ -157,6 +157,40 @@ private slots:
         }
     }
 
+    void simplexHashesMatchTheKeys()
+    {
+        // The build hashes a simplex's d + 1 vertex keys by moving one sum
+        // from vertex to vertex; it must give hashKey() of each key, for any
+        // corner (negative coordinates included) and order of the coordinates.
+        std::mt19937 rng(29);
+        std::uniform_int_distribution<int> coordinate(-100000, 100000);
+        std::int32_t corner[PermutohedralLattice::maxDim];
+        std::int32_t key[PermutohedralLattice::maxDim];
+        int rank[PermutohedralLattice::maxDim + 1];
+        std::uint32_t hashes[PermutohedralLattice::maxDim + 1];
+        std::uint32_t fixedHashes[6];
+        int checked = 0;
+        for (int dim = 1; dim <= PermutohedralLattice::maxDim; ++dim)
+            for (int trial = 0; trial < 200; ++trial) {
+                for (int i = 0; i < dim; ++i)
+                    corner[i] = (dim + 1) * coordinate(rng);
+                for (int i = 0; i <= dim; ++i)
+                    rank[i] = i;
+                std::shuffle(rank, rank + dim + 1, rng);
+                d::simplexHashes<0>(corner, rank, hashes, dim);
+                if (dim == 5)
+                    d::simplexHashes<5>(corner, rank, fixedHashes, dim);
+                for (int r = 0; r <= dim; ++r) {
+                    d::simplexVertex<0>(corner, rank, r, key, dim);
+                    QCOMPARE(hashes[r], d::hashKey<0>(key, dim));
+                    if (dim == 5)
+                        QCOMPARE(fixedHashes[r], hashes[r]);
+                    ++checked;
+                }
+            }
+        QCOMPARE(checked, 200 * (PermutohedralLattice::maxDim * (PermutohedralLattice::maxDim + 3) / 2));
+    }
+
     void automaticBandsFollowTheThreads()
     {
         // The default: a band per thread of OpenCV's pool, at most 8, none
