@@ -52,7 +52,9 @@ float* alignedFloats(LargeVector<float>& buffer, std::size_t n)
     return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
 }
 
-std::atomic<int> requestedVertexTableBands{0};
+// One table (the previous way) unless asked otherwise: the bands have not
+// measured faster yet (docs/crf.md, fifth pass).
+std::atomic<int> requestedVertexTableBands{1};
 
 } // namespace
 

@@ -191,10 +191,11 @@ private:
 constexpr std::size_t kVertexPrefetchDistance = 32;
 
 /// How many bands of points PermutohedralLattice numbers its vertices in:
-/// `requested` when positive (1: one table filled sequentially, the previous
-/// way; the tests force several), else OpenCV's thread count, at most 8 and
-/// at most one band per 4,096 points. Process-wide, like
-/// setPreferredNeighbourSearch(); 0 restores the automatic choice.
+/// `requested` when positive (1, the default: one table filled sequentially,
+/// the previous way; the tests force several), or with 0 one band per thread
+/// of OpenCV's pool, at most 8 and at most one per 4,096 points. Process-wide,
+/// like setPreferredNeighbourSearch(). The bands stay opt-in until they
+/// measure faster (on a loaded machine they did not: docs/crf.md, fifth pass).
 int vertexTableBands(int points);
 void setVertexTableBands(int requested);
 

@@ -66,7 +66,7 @@ private slots:
     {
         d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
         d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
-        d::setVertexTableBands(0);
+        d::setVertexTableBands(1);
     }
 
     void sortedNeighboursMatchProbes_data()
@@ -193,8 +193,10 @@ private slots:
 
     void automaticBandsFollowTheThreads()
     {
-        // The default: a band per thread of OpenCV's pool, at most 8, none
-        // smaller than 4,096 points.
+        // One table by default; with 0 a band per thread of OpenCV's pool, at
+        // most 8, none smaller than 4,096 points.
+        QCOMPARE(d::vertexTableBands(102400), 1);
+        d::setVertexTableBands(0);
         const int previous = cv::getNumThreads();
         cv::setNumThreads(2);
         QCOMPARE(d::vertexTableBands(102400), 2);
