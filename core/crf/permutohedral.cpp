@@ -4,6 +4,7 @@
 #include "crf/crfkernels_p.h"
 #include "crf/latticebuild_p.h"
 #include "crf/parallelranges_p.h"
+#include "crf/vertextable_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -17,7 +18,11 @@
 
 namespace primaps {
 
+using detail::dimension;
+using detail::hashKey;
 using detail::parallelRanges;
+using detail::simplexHashes;
+using detail::VertexTable;
 
 namespace {
 
@@ -26,149 +31,6 @@ namespace {
 // sensible kernel needs them (pixel coordinates over a standard deviation of
 // 1 pixel stay far below).
 constexpr float kMaxFeature = 1e5f;
-
-// The feature dimension as a compile-time constant where the build is
-// specialised for it (see PermutohedralLattice::build), else the runtime value.
-// With a constant, the many short loops over coordinates below unroll, which
-// takes 40% of the instructions out of building a 5-D lattice.
-template <int FixedDim> constexpr int dimension(int dim)
-{
-    return FixedDim > 0 ? FixedDim : dim;
-}
-
-template <int FixedDim> inline std::uint32_t hashKey(const std::int32_t* key, int dim)
-{
-    // A sum of independent products rather than a multiply chain: the products
-    // run in parallel.
-    static constexpr std::uint32_t kMultipliers[PermutohedralLattice::maxDim] = {
-        0x9E3779B1u, 0x85EBCA77u, 0xC2B2AE3Du, 0x27D4EB2Fu, 0x165667B1u, 0xD3A2646Du,
-        0xFD7046C5u, 0xB55A4F09u, 0x8EBC6AF1u, 0xE3779B97u, 0x7FEB352Du, 0x846CA68Bu,
-        0x2C1B3C6Du, 0x297A2D39u, 0xCC9E2D51u, 0x1B873593u};
-    std::uint32_t h = 0;
-    for (int i = 0; i < dimension<FixedDim>(dim); ++i)
-        h += std::uint32_t(key[i]) * kMultipliers[i];
-    // Final avalanche so that the low bits used for the slot see every coordinate.
-    h ^= h >> 16;
-    h *= 0x85EBCA6Bu;
-    h ^= h >> 13;
-    h *= 0xC2B2AE35u;
-    h ^= h >> 16;
-    return h;
-}
-
-// The key of vertex r of a simplex. Vertex 0 is the simplex's remainder-0
-// corner; vertex r+1 is vertex r plus 1 in every coordinate and minus d+1 in
-// the coordinate ranked d-r (Adams et al.'s canonical simplex), so vertex r is
-// the corner plus r, minus d+1 in every coordinate ranked above d-r. Computed
-// afresh for each r rather than stepped in place: stepping one coordinate of
-// an array that is then read as a whole stalled on store forwarding (a fifth
-// of building a 5-D lattice's simplices). Only the first d coordinates are
-// stored: the last follows from the zero sum.
-template <int FixedDim>
-inline void simplexVertex(const std::int32_t* corner, const int* rank, int r, std::int32_t* key,
-                          int dim)
-{
-    const int d = dimension<FixedDim>(dim);
-    for (int i = 0; i < d; ++i)
-        key[i] = corner[i] + r - (rank[i] > d - r ? d + 1 : 0);
-}
-
-template <int FixedDim> inline bool sameKey(const std::int32_t* a, const std::int32_t* b, int dim)
-{
-    bool same = true;
-    for (int i = 0; i < dimension<FixedDim>(dim); ++i)
-        same = same && a[i] == b[i];
-    return same;
-}
-
-// Open-addressing table from integer lattice coordinates (the first d of the d+1,
-// which sum to zero) to dense vertex indices in insertion order. Each slot keeps
-// the key's hash next to the index, so most mismatches are rejected without
-// touching the key array.
-template <int FixedDim> class VertexTable
-{
-public:
-    VertexTable(int dim, std::size_t expected) : dim_(dimension<FixedDim>(dim))
-    {
-        std::size_t capacity = 64;
-        while (capacity < 2 * expected)
-            capacity *= 2;
-        slots_.assign(capacity, Slot{0, -1});
-        keys_.reserve(expected * std::size_t(dim_));
-    }
-
-    int size() const { return count_; }
-    const std::int32_t* key(int index) const
-    {
-        return keys_.data() + std::size_t(index) * std::size_t(dimension<FixedDim>(dim_));
-    }
-
-    int insert(const std::int32_t* key, std::uint32_t hash)
-    {
-        if (2 * std::size_t(count_ + 1) > slots_.size())
-            grow();
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
-            Slot& entry = slots_[slot];
-            if (entry.index < 0) {
-                entry = Slot{hash, count_};
-                keys_.insert(keys_.end(), key, key + dimension<FixedDim>(dim_));
-                return count_++;
-            }
-            if (entry.hash == hash && sameKey<FixedDim>(this->key(entry.index), key, dim_))
-                return entry.index;
-        }
-    }
-
-    void prefetch(std::uint32_t hash) const
-    {
-#if defined(__GNUC__) || defined(__clang__)
-        __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)));
-#else
-        (void)hash;
-#endif
-    }
-
-    // Read-only lookup, safe to call from several threads once building is done.
-    int find(const std::int32_t* key, std::uint32_t hash) const
-    {
-        const std::size_t mask = slots_.size() - 1;
-        for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
-            const Slot& entry = slots_[slot];
-            if (entry.index < 0)
-                return -1;
-            if (entry.hash == hash && sameKey<FixedDim>(this->key(entry.index), key, dim_))
-                return entry.index;
-        }
-    }
-
-private:
-    struct Slot
-    {
-        std::uint32_t hash;
-        std::int32_t index;
-    };
-
-    void grow()
-    {
-        LargeVector<Slot> bigger(slots_.size() * 2, Slot{0, -1});
-        const std::size_t mask = bigger.size() - 1;
-        for (const Slot& entry : slots_) {
-            if (entry.index < 0)
-                continue;
-            std::size_t slot = entry.hash & mask;
-            while (bigger[slot].index >= 0)
-                slot = (slot + 1) & mask;
-            bigger[slot] = entry;
-        }
-        slots_.swap(bigger);
-    }
-
-    int dim_;
-    int count_ = 0;
-    LargeVector<Slot> slots_;
-    LargeVector<std::int32_t> keys_;
-};
 
 // How many rows ahead the gathers below prefetch. The lattice's rows are
 // scattered over a few megabytes, so the loops are bound by cache misses rather
@@ -190,7 +52,30 @@ float* alignedFloats(LargeVector<float>& buffer, std::size_t n)
     return buffer.data() + ((64 - address % 64) % 64) / sizeof(float);
 }
 
+// One table (the previous way) unless asked otherwise: the bands have not
+// measured faster yet (docs/crf.md, fifth pass).
+std::atomic<int> requestedVertexTableBands{1};
+
 } // namespace
+
+namespace detail {
+
+int vertexTableBands(int points)
+{
+    const int requested = requestedVertexTableBands.load(std::memory_order_relaxed);
+    if (requested > 0)
+        return requested;
+    // Below a few thousand points per band the extra passes cost more than
+    // the second thread saves.
+    return std::max(1, std::min({cv::getNumThreads(), 8, points / 4096}));
+}
+
+void setVertexTableBands(int requested)
+{
+    requestedVertexTableBands.store(std::max(requested, 0), std::memory_order_relaxed);
+}
+
+} // namespace detail
 
 PermutohedralLattice::PermutohedralLattice(const float* features, int dim, int count)
 {
@@ -258,7 +143,6 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
         int nearest[maxDim + 1];
         int rank[maxDim + 1];
         float bary[maxDim + 2];
-        std::int32_t key[maxDim];
         const float invD1 = 1.0f / float(d1);
         for (int p = begin; p < end; ++p) {
             const float* f = features + std::size_t(p) * dim;
@@ -337,45 +221,28 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
             std::int8_t* ranks = pointRank.data() + std::size_t(p) * d1;
             for (int i = 0; i < d1; ++i)
                 ranks[i] = std::int8_t(rank[i]);
-            for (int r = 0; r < d1; ++r) {
-                const std::size_t e = std::size_t(p) * d1 + r;
-                simplexVertex<FixedDim>(nearest, rank, r, key, dim);
-                hashes[e] = hashKey<FixedDim>(key, dim);
-                pointWeight_[e] = bary[r];
-            }
+            simplexHashes<FixedDim>(nearest, rank, hashes.data() + std::size_t(p) * d1, dim);
+            for (int r = 0; r < d1; ++r)
+                pointWeight_[std::size_t(p) * d1 + r] = bary[r];
         }
     });
     if (badFeature)
         throw Error("PermutohedralLattice: a feature is not finite or larger than 1e5 in "
                     "magnitude");
 
-    // Pass 2, sequential: give each distinct vertex an index. Insertion order
-    // follows the points, so vertex numbering (and every sum below) is
-    // independent of the thread count. The table lookups are cache misses; the
-    // hashes are known in advance, so the slots are prefetched a few entries ahead.
-    VertexTable<FixedDim> table(dim, std::size_t(count));
+    // Pass 2: give each distinct vertex a number, in order of first touch
+    // (point by point), so that the numbering (and every sum below) is
+    // independent of the thread count. One table filled sequentially, or a
+    // table per band of points on each thread merged in band order (see
+    // vertextable_p.h): the same numbers either way.
     pointVertex_.resize(entries);
-    {
-        std::int32_t key[maxDim];
-        int rank[maxDim + 1];
-        for (int p = 0; p < count; ++p) {
-            const std::size_t base = std::size_t(p) * d1;
-            const std::int32_t* nearest = corner.data() + std::size_t(p) * dim;
-            for (int i = 0; i < d1; ++i)
-                rank[i] = pointRank[base + std::size_t(i)];
-            for (int r = 0; r < d1; ++r) {
-                const std::size_t e = base + r;
-                if (e + kPrefetchDistance < entries)
-                    table.prefetch(hashes[e + kPrefetchDistance]);
-                simplexVertex<FixedDim>(nearest, rank, r, key, dim);
-                pointVertex_[e] = table.insert(key, hashes[e]) + 1;
-            }
-        }
-    }
+    const LargeVector<std::int32_t> vertexKeys = detail::numberVertices<FixedDim>(
+        dim, count, detail::vertexTableBands(count), corner.data(), pointRank.data(),
+        hashes.data(), pointVertex_.data());
     LargeVector<std::int32_t>().swap(corner);
     LargeVector<std::int8_t>().swap(pointRank);
     LargeVector<std::uint32_t>().swap(hashes);
-    vertices_ = table.size();
+    vertices_ = int(vertexKeys.size() / std::size_t(dim));
     dim_ = dim;
     points_ = count;
 
@@ -389,7 +256,14 @@ void PermutohedralLattice::build(const float* features, int dimension_, int coun
     neighbours_.assign(std::size_t(2) * d1 * vertices_, 0);
     const bool sorted =
         detail::preferredNeighbourSearch() == detail::NeighbourSearch::Sorted &&
-        detail::sortedLatticeNeighbours(table.key(0), dim, vertices_, neighbours_.data());
+        detail::sortedLatticeNeighbours(vertexKeys.data(), dim, vertices_, neighbours_.data());
+    VertexTable<FixedDim> table(dim, sorted ? 0 : std::size_t(vertices_));
+    if (!sorted) {
+        for (int v = 0; v < vertices_; ++v) {
+            const std::int32_t* key = vertexKeys.data() + std::size_t(v) * dim;
+            table.insert(key, hashKey<FixedDim>(key, dim));
+        }
+    }
     if (!sorted) parallelRanges(vertices_, 4096, [&](int begin, int end) {
         std::int32_t plus[maxDim + 1][maxDim];
         std::uint32_t plusHash[maxDim + 1];

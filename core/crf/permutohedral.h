@@ -87,6 +87,10 @@ public:
     /// Number of lattice vertices that received at least one point.
     int vertices() const { return vertices_; }
     bool empty() const { return points_ == 0; }
+    /// The vertices of each point's simplex, points() * (dim() + 1) 1-based
+    /// numbers (corner r of point p at [p * (dim() + 1) + r]), numbered in
+    /// order of first touch: what the tests compare between ways of building.
+    const std::int32_t* pointVertices() const { return pointVertex_.data(); }
 
     /// Filters `channels` values per point. `in` and `out` are point-major
     /// (in[i * channels + c]) with points() * channels floats each; out may be the

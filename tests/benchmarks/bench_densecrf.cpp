@@ -7,6 +7,7 @@
 #include "crf/crfkernels_p.h"
 #include "crf/densecrf.h"
 #include "crf/latticebuild_p.h"
+#include "crf/vertextable_p.h"
 #include "support/error.h"
 #include "support/largebuffer.h"
 
@@ -444,6 +445,35 @@ void BM_DenseCrfLatticeBuild(benchmark::State& state)
 BENCHMARK(BM_DenseCrfLatticeBuild)
     ->Arg(2)
     ->Arg(1)
+    ->ArgName("threads")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The same image lattices with the vertices numbered by one table per band of
+// points on each thread (opt-in) against one table filled sequentially (the
+// default), A/B in the same run: the same numbers either way, so
+// only the time differs. On one thread both are one table.
+void BM_DenseCrfVertexBands(benchmark::State& state)
+{
+    const ThreadLimit limit(int(state.range(0)));
+    const cv::Mat& rgb = sampleImage();
+    namespace d = primaps::detail;
+    benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image()); // the spatial kernel, cached
+    timePairs(
+        state, "bands",
+        [&] {
+            d::setVertexTableBands(0);
+            benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image());
+        },
+        "one_table",
+        [&] {
+            d::setVertexTableBands(1);
+            benchmark::DoNotOptimize(primaps::DenseCrf(rgb).image());
+        });
+    d::setVertexTableBands(1);
+}
+BENCHMARK(BM_DenseCrfVertexBands)
+    ->Arg(2)
     ->ArgName("threads")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

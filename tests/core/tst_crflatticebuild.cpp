@@ -7,6 +7,7 @@
 #include "crf/densecrf.h"
 #include "crf/latticebuild_p.h"
 #include "crf/permutohedral.h"
+#include "crf/vertextable_p.h"
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -65,6 +66,7 @@ private slots:
     {
         d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
         d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
+        d::setVertexTableBands(1);
     }
 
     void sortedNeighboursMatchProbes_data()
@@ -96,6 +98,114 @@ private slots:
         QVERIFY(sorted == probed);
         // Many vertices, so many neighbours to find.
         QVERIFY(sortedVertices > 4 * (dim + 1));
+    }
+
+    void bandedVertexTablesNumberLikeOne_data()
+    {
+        QTest::addColumn<int>("dim");
+        QTest::addColumn<float>("spread");
+        QTest::addColumn<bool>("repeated");
+        QTest::addColumn<bool>("probes");
+        // The CRF's two kernels, wide keys (the probing fallback rebuilds a
+        // table from the numbered keys), the generic dimension, and points
+        // whose second half repeats the first (every vertex of the later bands
+        // belongs to the first).
+        QTest::newRow("d=2") << 2 << 40.0f << false << false;
+        QTest::newRow("d=5") << 5 << 20.0f << false << false;
+        QTest::newRow("d=5 repeated") << 5 << 20.0f << true << false;
+        QTest::newRow("d=5 probes") << 5 << 20.0f << false << true;
+        QTest::newRow("d=5 wide") << 5 << 1e4f << false << false;
+        QTest::newRow("d=7") << 7 << 100.0f << false << false;
+        QTest::newRow("d=16") << 16 << 10.0f << false << false;
+    }
+
+    void bandedVertexTablesNumberLikeOne()
+    {
+        // A table per band of points, merged in band order, must give every
+        // vertex the number one sequential table gives it (first touch), so
+        // that the lattice and all its sums are the same to the last bit.
+        QFETCH(int, dim);
+        QFETCH(float, spread);
+        QFETCH(bool, repeated);
+        QFETCH(bool, probes);
+        const int count = 3001;
+        std::vector<float> features = walkFeatures(dim, count, spread, 17u + unsigned(dim));
+        if (repeated)
+            std::copy(features.begin(), features.begin() + std::ptrdiff_t(count / 2) * dim,
+                      features.begin() + std::ptrdiff_t(count - count / 2) * dim);
+        d::setPreferredNeighbourSearch(probes ? d::NeighbourSearch::HashTable
+                                              : d::NeighbourSearch::Sorted);
+        std::vector<float> values(std::size_t(count) * 3);
+        for (std::size_t i = 0; i < values.size(); ++i)
+            values[i] = float((i * 7919) % 1013) / 1013.0f;
+        const std::size_t entries = std::size_t(count) * std::size_t(dim + 1);
+
+        d::setVertexTableBands(1);
+        const PermutohedralLattice one(features.data(), dim, count);
+        const std::vector<std::int32_t> oneNumbers(one.pointVertices(),
+                                                   one.pointVertices() + entries);
+        const std::vector<float> oneFiltered = one.filter(values, 3);
+        QVERIFY(one.vertices() > 4 * (dim + 1));
+        for (const int bands : {2, 3, 5, 8, 64, 5000}) {
+            d::setVertexTableBands(bands);
+            const PermutohedralLattice banded(features.data(), dim, count);
+            QCOMPARE(banded.vertices(), one.vertices());
+            const std::vector<std::int32_t> numbers(banded.pointVertices(),
+                                                    banded.pointVertices() + entries);
+            QVERIFY2(numbers == oneNumbers, qPrintable(QString("%1 bands").arg(bands)));
+            QVERIFY(banded.filter(values, 3) == oneFiltered);
+        }
+    }
+
+    void simplexHashesMatchTheKeys()
+    {
+        // The build hashes a simplex's d + 1 vertex keys by moving one sum
+        // from vertex to vertex; it must give hashKey() of each key, for any
+        // corner (negative coordinates included) and order of the coordinates.
+        std::mt19937 rng(29);
+        std::uniform_int_distribution<int> coordinate(-100000, 100000);
+        std::int32_t corner[PermutohedralLattice::maxDim];
+        std::int32_t key[PermutohedralLattice::maxDim];
+        int rank[PermutohedralLattice::maxDim + 1];
+        std::uint32_t hashes[PermutohedralLattice::maxDim + 1];
+        std::uint32_t fixedHashes[6];
+        int checked = 0;
+        for (int dim = 1; dim <= PermutohedralLattice::maxDim; ++dim)
+            for (int trial = 0; trial < 200; ++trial) {
+                for (int i = 0; i < dim; ++i)
+                    corner[i] = (dim + 1) * coordinate(rng);
+                for (int i = 0; i <= dim; ++i)
+                    rank[i] = i;
+                std::shuffle(rank, rank + dim + 1, rng);
+                d::simplexHashes<0>(corner, rank, hashes, dim);
+                if (dim == 5)
+                    d::simplexHashes<5>(corner, rank, fixedHashes, dim);
+                for (int r = 0; r <= dim; ++r) {
+                    d::simplexVertex<0>(corner, rank, r, key, dim);
+                    QCOMPARE(hashes[r], d::hashKey<0>(key, dim));
+                    if (dim == 5)
+                        QCOMPARE(fixedHashes[r], hashes[r]);
+                    ++checked;
+                }
+            }
+        QCOMPARE(checked, 200 * (PermutohedralLattice::maxDim * (PermutohedralLattice::maxDim + 3) / 2));
+    }
+
+    void automaticBandsFollowTheThreads()
+    {
+        // One table by default; with 0 a band per thread of OpenCV's pool, at
+        // most 8, none smaller than 4,096 points.
+        QCOMPARE(d::vertexTableBands(102400), 1);
+        d::setVertexTableBands(0);
+        const int previous = cv::getNumThreads();
+        cv::setNumThreads(2);
+        QCOMPARE(d::vertexTableBands(102400), 2);
+        QCOMPARE(d::vertexTableBands(5000), 1);
+        cv::setNumThreads(16);
+        QCOMPARE(d::vertexTableBands(1 << 20), 8);
+        d::setVertexTableBands(3);
+        QCOMPARE(d::vertexTableBands(10), 3);
+        cv::setNumThreads(previous);
     }
 
     void packedKeysNeverCarryIntoTheNextCoordinate()
