@@ -39,7 +39,11 @@ struct StageTimings
     double features = 0;
     double decompose = 0;
     double labels = 0; ///< upsampling and argmax, CRF excluded
-    double crf = 0;    ///< step 5's CRF, with its lattices when they were built
+    double crf = 0;    ///< step 5's CRF, with its lattices when they were built here
+    /// decomposeImage() with a second core builds the CRF's lattices beside the
+    /// features and PriMaPs (`crf` then excludes them): the time step 5 still
+    /// waited for them after the labels, 0 when they were ready or built in `crf`.
+    double crfLatticeWait = 0;
 };
 
 /// The result of decomposing one image, everything a viewer or writer needs.
