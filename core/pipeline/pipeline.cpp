@@ -235,7 +235,7 @@ ImageDecomposition decomposeImage(const cv::Mat& rgb, Backbone& backbone, const 
     // way. Declared after `out`, so that an exception waits for the thread before
     // the images it reads go away.
     std::future<std::shared_ptr<const DenseCrfImage>> lattices;
-    if (params.crf && cv::getNumThreads() > 1) {
+    if (params.crf && params.crfLatticesAlongside && cv::getNumThreads() > 1) {
         const CrfSetup setup = crfSetup(out, params.crfParams, params.crfMaxPixels);
         lattices = std::async(std::launch::async,
                               [prepared = out.prepared.rgb, original = out.original, setup] {

@@ -30,6 +30,11 @@ struct PipelineParams
     /// than the processing resolution and the prepared image holds the whole
     /// original (FitMode::PadToPatchMultiple); see ImageDecomposition::fineLabels.
     int crfMaxPixels = 0;
+    /// decomposeImage() with the CRF and more than one OpenCV thread: build the
+    /// CRF's lattices (they depend on the image alone) on a thread of their own
+    /// while the features and PriMaPs run. The same result either way; sooner
+    /// when the stages leave a core idle. Off: after them, on the calling thread.
+    bool crfLatticesAlongside = true;
 };
 
 /// Wall-clock time per stage, in milliseconds.
