@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <future>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace primaps {
@@ -55,25 +57,69 @@ std::vector<float> runCrf(const std::shared_ptr<const DenseCrfImage>& image,
     return crf.marginals();
 }
 
+// Where step 5 runs for `result` and with which kernels: at the processing
+// resolution with `params`, or (crfMaxPixels) at a finer one with the kernels'
+// extents scaled with the image.
+struct CrfSetup
+{
+    cv::Size target;
+    DenseCrfParams params;
+    bool atProcessingResolution = true;
+};
+
+CrfSetup crfSetup(const ImageDecomposition& result, const DenseCrfParams& params,
+                  int crfMaxPixels)
+{
+    CrfSetup setup;
+    const cv::Size processing = result.prepared.rgb.size();
+    setup.target =
+        result.original.empty() ? processing : crfResolution(result.prepared, crfMaxPixels);
+    setup.params = params;
+    setup.atProcessingResolution = setup.target == processing;
+    if (!setup.atProcessingResolution) {
+        // The kernels' extents are pixels of the processing resolution (the
+        // reference's parameters are for it): scaled with the image, the CRF
+        // behaves the same, only with finer pixels.
+        const double scale =
+            double(setup.target.width) / double(result.prepared.resizedSize.width);
+        setup.params.gaussianSxy = float(params.gaussianSxy * scale);
+        setup.params.bilateralSxy = float(params.bilateralSxy * scale);
+    }
+    return setup;
+}
+
+// The lattices for `setup`: of the prepared image, or of the original resized to
+// the target. Reads only the two images (shared, never written).
+std::shared_ptr<const DenseCrfImage> buildCrfImage(const cv::Mat& prepared, const cv::Mat& original,
+                                                   const CrfSetup& setup)
+{
+    if (setup.atProcessingResolution)
+        return std::make_shared<const DenseCrfImage>(prepared, setup.params);
+    cv::Mat image;
+    cv::resize(original, image, setup.target, 0, 0, cv::INTER_AREA);
+    return std::make_shared<const DenseCrfImage>(image, setup.params);
+}
+
 // Step 5's CRF on `scores` (K x the prepared image's size, the upsampled
 // log-probabilities) at the resolution crfMaxPixels chooses; sets the labels,
-// the CRF fields and timings.crf.
+// the CRF fields and timings.crf. Builds the lattices unless result.crfImage
+// holds them.
 void refine(ImageDecomposition& result, const std::vector<float>& scores,
             const DenseCrfParams& params, int crfMaxPixels)
 {
     Stopwatch clock;
     const int channels = result.masks.count + 1;
     const cv::Size processing = result.prepared.rgb.size();
-    const cv::Size target =
-        result.original.empty() ? processing : crfResolution(result.prepared, crfMaxPixels);
-    if (target == processing) {
-        if (!fits(result.crfImage, target, params))
-            result.crfImage = std::make_shared<const DenseCrfImage>(result.prepared.rgb, params);
+    const CrfSetup setup = crfSetup(result, params, crfMaxPixels);
+    const cv::Size target = setup.target;
+    if (!fits(result.crfImage, target, setup.params))
+        result.crfImage = buildCrfImage(result.prepared.rgb, result.original, setup);
+    if (setup.atProcessingResolution) {
         const std::vector<float> q = runCrf(result.crfImage, scores, channels, params.iterations);
         result.labels = argmaxLabels(q, channels, target.height, target.width);
     } else {
-        // The content (the whole original, resized) scaled to the target size:
-        // scores plane by plane, the image from the original's pixels.
+        // The content (the whole original, resized) scaled to the target size,
+        // scores plane by plane.
         const cv::Rect content = result.prepared.contentInPrepared;
         const std::size_t planeSize = std::size_t(target.area());
         std::vector<float> fine(std::size_t(channels) * planeSize);
@@ -82,18 +128,6 @@ void refine(ImageDecomposition& result, const std::vector<float>& scores,
                                 const_cast<float*>(scores.data()) + std::size_t(k) * processing.area());
             cv::Mat dst(target, CV_32F, fine.data() + std::size_t(k) * planeSize);
             cv::resize(plane(content), dst, target, 0, 0, cv::INTER_LINEAR);
-        }
-        // The kernels' extents are pixels of the processing resolution (the
-        // reference's parameters are for it): scaled with the image, the CRF
-        // behaves the same, only with finer pixels.
-        const double scale = double(target.width) / double(result.prepared.resizedSize.width);
-        DenseCrfParams scaled = params;
-        scaled.gaussianSxy = float(params.gaussianSxy * scale);
-        scaled.bilateralSxy = float(params.bilateralSxy * scale);
-        if (!fits(result.crfImage, target, scaled)) {
-            cv::Mat image;
-            cv::resize(result.original, image, target, 0, 0, cv::INTER_AREA);
-            result.crfImage = std::make_shared<const DenseCrfImage>(image, scaled);
         }
         const std::vector<float> q = runCrf(result.crfImage, fine, channels, params.iterations);
         result.fineLabels = argmaxLabels(q, channels, target.height, target.width);
@@ -108,6 +142,42 @@ void refine(ImageDecomposition& result, const std::vector<float>& scores,
     result.crfParams = params;
     result.crfSize = target;
     result.timings.crf = clock.lap();
+}
+
+// redecompose() with, optionally, the lattices being built elsewhere: waited
+// for right before step 5's CRF.
+void decomposeAndRefine(ImageDecomposition& result, const PrimapsParams& params, bool crf,
+                        const DenseCrfParams& crfParams, int crfMaxPixels,
+                        std::future<std::shared_ptr<const DenseCrfImage>>* lattices)
+{
+    if (result.features.empty() || result.prepared.rgb.empty())
+        throw Error("redecompose needs the features and image of an earlier decomposition");
+    Stopwatch clock;
+    result.trace = decompose(result.features, params);
+    result.masks = buildMaskStack(result.trace);
+    result.timings.decompose = clock.lap();
+
+    // Step 5 without the CRF: log-softmax, bilinear upsampling to the image, argmax.
+    const int channels = result.masks.count + 1;
+    const cv::Size size = result.prepared.rgb.size();
+    const std::vector<float> scores = upsampleBilinear(
+        result.masks.logProbabilities(), channels, result.masks.height, result.masks.width, size);
+    result.labelsBeforeCrf = argmaxLabels(scores, channels, size.height, size.width);
+    result.labels = result.labelsBeforeCrf;
+    result.fineLabels = cv::Mat();
+    result.fineLabelsBeforeCrf = cv::Mat();
+    result.crfApplied = false;
+    result.crfSize = cv::Size();
+    result.timings.labels = clock.lap();
+    result.timings.crf = 0.0;
+    result.timings.crfLatticeWait = 0.0;
+    if (!crf)
+        return;
+    if (lattices) {
+        result.crfImage = lattices->get();
+        result.timings.crfLatticeWait = clock.lap();
+    }
+    refine(result, scores, crfParams, crfMaxPixels);
 }
 
 } // namespace
@@ -158,41 +228,36 @@ ImageDecomposition decomposeImage(const cv::Mat& rgb, Backbone& backbone, const 
     out.original = rgb;
     out.timings.preprocess = clock.lap();
 
+    // The CRF's lattices depend on the image alone: with a second core they are
+    // built on a thread of their own while the features and PriMaPs run, whose
+    // stages leave a core idle part of the time (PriMaPs and the argmax run on
+    // one; so does much of the lattices' own building). The same lattices either
+    // way. Declared after `out`, so that an exception waits for the thread before
+    // the images it reads go away.
+    std::future<std::shared_ptr<const DenseCrfImage>> lattices;
+    if (params.crf && params.crfLatticesAlongside && cv::getNumThreads() > 1) {
+        const CrfSetup setup = crfSetup(out, params.crfParams, params.crfMaxPixels);
+        lattices = std::async(std::launch::async,
+                              [prepared = out.prepared.rgb, original = out.original, setup] {
+                                  return buildCrfImage(prepared, original, setup);
+                              });
+    }
+
     out.features = backbone.extract(out.prepared.rgb);
     out.timings.features = clock.lap();
 
     PrimapsParams primapsParams = params.primaps;
     if (params.useRecommendedThreshold)
         primapsParams.threshold = backbone.recommendedThreshold();
-    redecompose(out, primapsParams, params.crf, params.crfParams, params.crfMaxPixels);
+    decomposeAndRefine(out, primapsParams, params.crf, params.crfParams, params.crfMaxPixels,
+                       lattices.valid() ? &lattices : nullptr);
     return out;
 }
 
 void redecompose(ImageDecomposition& result, const PrimapsParams& params, bool crf,
                  const DenseCrfParams& crfParams, int crfMaxPixels)
 {
-    if (result.features.empty() || result.prepared.rgb.empty())
-        throw Error("redecompose needs the features and image of an earlier decomposition");
-    Stopwatch clock;
-    result.trace = decompose(result.features, params);
-    result.masks = buildMaskStack(result.trace);
-    result.timings.decompose = clock.lap();
-
-    // Step 5 without the CRF: log-softmax, bilinear upsampling to the image, argmax.
-    const int channels = result.masks.count + 1;
-    const cv::Size size = result.prepared.rgb.size();
-    const std::vector<float> scores = upsampleBilinear(
-        result.masks.logProbabilities(), channels, result.masks.height, result.masks.width, size);
-    result.labelsBeforeCrf = argmaxLabels(scores, channels, size.height, size.width);
-    result.labels = result.labelsBeforeCrf;
-    result.fineLabels = cv::Mat();
-    result.fineLabelsBeforeCrf = cv::Mat();
-    result.crfApplied = false;
-    result.crfSize = cv::Size();
-    result.timings.labels = clock.lap();
-    result.timings.crf = 0.0;
-    if (crf)
-        refine(result, scores, crfParams, crfMaxPixels);
+    decomposeAndRefine(result, params, crf, crfParams, crfMaxPixels, nullptr);
 }
 
 void applyCrf(ImageDecomposition& result, const DenseCrfParams& crfParams, int crfMaxPixels)

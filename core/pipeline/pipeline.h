@@ -30,6 +30,11 @@ struct PipelineParams
     /// than the processing resolution and the prepared image holds the whole
     /// original (FitMode::PadToPatchMultiple); see ImageDecomposition::fineLabels.
     int crfMaxPixels = 0;
+    /// decomposeImage() with the CRF and more than one OpenCV thread: build the
+    /// CRF's lattices (they depend on the image alone) on a thread of their own
+    /// while the features and PriMaPs run. The same result either way; sooner
+    /// when the stages leave a core idle. Off: after them, on the calling thread.
+    bool crfLatticesAlongside = true;
 };
 
 /// Wall-clock time per stage, in milliseconds.
@@ -39,7 +44,11 @@ struct StageTimings
     double features = 0;
     double decompose = 0;
     double labels = 0; ///< upsampling and argmax, CRF excluded
-    double crf = 0;    ///< step 5's CRF, with its lattices when they were built
+    double crf = 0;    ///< step 5's CRF, with its lattices when they were built here
+    /// decomposeImage() with a second core builds the CRF's lattices beside the
+    /// features and PriMaPs (`crf` then excludes them): the time step 5 still
+    /// waited for them after the labels, 0 when they were ready or built in `crf`.
+    double crfLatticeWait = 0;
 };
 
 /// The result of decomposing one image, everything a viewer or writer needs.

@@ -193,6 +193,49 @@ private slots:
         QVERIFY(again.crfImage.get() != first.crfImage.get());
     }
 
+    void crfLatticesBuiltAlongsideGiveTheSameLabels()
+    {
+        // The lattices built on their own thread while the features and PriMaPs
+        // run (two OpenCV threads), or after them on the calling thread: the
+        // same label maps, at the processing resolution and above it.
+        configureThreads(2);
+        QCOMPARE(cv::getNumThreads(), 2); // else both would build them after
+        const Scene scene = makeScene(2); // larger than the processing resolution
+        auto backbone = createBackbone("filterbank");
+        for (const int crfMaxPixels : {0, 200000}) {
+            PipelineParams alongside;
+            alongside.crfMaxPixels = crfMaxPixels;
+            PipelineParams after = alongside;
+            after.crfLatticesAlongside = false;
+            const ImageDecomposition a = decomposeImage(scene.rgb, *backbone, alongside);
+            const ImageDecomposition b = decomposeImage(scene.rgb, *backbone, after);
+            QVERIFY(a.crfApplied && b.crfApplied);
+            QVERIFY(a.crfImage && b.crfImage);
+            QVERIFY(a.crfImage.get() != b.crfImage.get());
+            QCOMPARE(a.crfSize, b.crfSize);
+            QCOMPARE(b.timings.crfLatticeWait, 0.0);
+            QCOMPARE(cv::countNonZero(a.labels != b.labels), 0);
+            QCOMPARE(a.fineLabels.size(), b.fineLabels.size());
+            if (crfMaxPixels > 0) {
+                QVERIFY(a.crfSize.area() > a.prepared.rgb.size().area());
+                QCOMPARE(cv::countNonZero(a.fineLabels != b.fineLabels), 0);
+            }
+            // The CRF changed something, so equal maps say something.
+            QVERIFY(cv::countNonZero(a.labels != a.labelsBeforeCrf) > 0);
+            // A later threshold reuses the lattices built alongside.
+            ImageDecomposition again = a;
+            PrimapsParams other;
+            other.threshold = 0.5f;
+            redecompose(again, other, true, DenseCrfParams(), crfMaxPixels);
+            QCOMPARE(again.crfImage.get(), a.crfImage.get());
+        }
+        // A CRF setting the lattices refuse fails the decomposition as before.
+        PipelineParams bad;
+        bad.crfParams.bilateralSxy = -1.0f;
+        QVERIFY_THROWS_EXCEPTION(Error, decomposeImage(scene.rgb, *backbone, bad));
+        configureThreads();
+    }
+
     void fineCrfLatticesAreKeptAcrossThresholds()
     {
         // The studio's path on a photo larger than the processing resolution: the
