@@ -202,19 +202,19 @@ bool processInput(const Input& input, Backbone* backbone, const Settings& settin
         settings.animation.isEmpty() ? QString() : animationPathFor(settings, stem);
     if (!animationPath.isEmpty())
         targets << animationPath;
-    if (!settings.overwrite) {
-        const bool done = std::all_of(targets.begin(), targets.end(),
-                                      [](const QString& t) { return QFileInfo::exists(t); });
-        if (done && settings.skipExisting)
+    if (settings.skipExisting) {
+        // Done when every output is there. The input an interruption cut short
+        // has only some of them (they are written one after another): it is
+        // decomposed again and those files of its own are replaced.
+        if (std::all_of(targets.begin(), targets.end(),
+                        [](const QString& t) { return QFileInfo::exists(t); }))
             return false;
+    } else if (!settings.overwrite) {
         for (const QString& target : targets)
             if (QFileInfo::exists(target))
-                throw Error("'" + path + "': output '" + target.toStdString() + "' exists; " +
-                            (settings.skipExisting
-                                 ? "only some of its outputs do, so it is not skipped; pass "
-                                   "--overwrite to replace them"
-                                 : "pass --overwrite to replace it, or --skip-existing to skip "
-                                   "the inputs already done"));
+                throw Error("'" + path + "': output '" + target.toStdString() +
+                            "' exists; pass --overwrite to replace it, or --skip-existing to "
+                            "skip the inputs already done");
     }
 
     ImageDecomposition result;
@@ -368,8 +368,9 @@ int runDecompose(const QStringList& arguments)
         "trace-maps", "Also write each iteration's principal direction and maps into the trace.");
     const QCommandLineOption overwriteOption("overwrite", "Replace existing output files.");
     const QCommandLineOption skipExistingOption(
-        "skip-existing", "Skip the inputs whose output files all exist already (to continue an "
-                         "interrupted run over a folder).");
+        "skip-existing", "Continue an interrupted run: skip the inputs whose output files all "
+                         "exist; an input with only some of them (the one the interruption cut "
+                         "short) is decomposed again and its files replaced.");
     const QCommandLineOption strictOption(
         "strict", "Treat a partly decoded (truncated) image as a failure instead of a warning.");
     const QCommandLineOption animationOption(

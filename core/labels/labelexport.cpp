@@ -256,14 +256,24 @@ void LabelExport::checkFolder(bool compareMatch) const
         // file where an export would write is the user's: it must not count as
         // a finished image (it would be listed in the manifest as a label) nor
         // be replaced.
+        auto refuse = [&](const std::string& path) {
+            // Another shard task of the same export may have written the
+            // manifest and its first files since: then they are that export's.
+            if (exists(manifest))
+                return false;
+            throw Error("'" + path + "' already exists and '" + settings_.outDir +
+                        "' holds no export manifest (manifest.json), so it was not written by "
+                        "an export; use another --out or pass --overwrite to replace such files");
+        };
+        const fs::path out(settings_.outDir);
+        for (const char* name : {"classes.txt", "legend.png"})
+            if (exists((out / name).string()) && !refuse((out / name).string()))
+                return checkFolder(compareMatch);
         for (const DatasetItem& item : dataset_.items()) {
             const ExportPaths p = pathsOf(item, true, true);
             for (const std::string* path : {&p.labels, &p.colour, &p.overlay})
-                if (exists(*path))
-                    throw Error("'" + *path + "' already exists and '" + settings_.outDir +
-                                "' holds no export manifest (manifest.json), so it was not "
-                                "written by an export; use another --out or pass --overwrite "
-                                "to replace such files");
+                if (exists(*path) && !refuse(*path))
+                    return checkFolder(compareMatch);
         }
         return;
     }

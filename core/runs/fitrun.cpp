@@ -195,7 +195,7 @@ DatasetFitJob::DatasetFitJob(Dataset dataset, FitRunSettings settings)
     if (s.lastStage == FitStage::Fit && s.runDir.empty())
         throw Error("the fit needs a run folder");
     if (!s.runDir.empty())
-        requireFitRunFolder(s.runDir);
+        requireFitRunFolder(s.runDir, s.cacheDir);
     if (s.cacheDir.empty()) {
         if (s.runDir.empty())
             throw Error("a cache folder or a run folder is required");

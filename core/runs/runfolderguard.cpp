@@ -27,7 +27,7 @@ bool isOurRunDescription(const fs::path& path)
 
 } // namespace
 
-void requireFitRunFolder(const std::string& runDir)
+void requireFitRunFolder(const std::string& runDir, const std::string& cacheDir)
 {
     std::error_code ec;
     const fs::path dir(runDir);
@@ -43,11 +43,22 @@ void requireFitRunFolder(const std::string& runDir)
                     "' is not a run description of this tool and the fit would replace it; "
                     "give a new or empty folder, or one of its own runs");
     }
+    // The cache folder a stopped fit leaves behind: the default "cache", or the
+    // one given when it lies directly inside the run folder.
+    std::string cacheName = "cache";
+    if (!cacheDir.empty()) {
+        const fs::path cache = fs::absolute(cacheDir, ec).lexically_normal();
+        const fs::path run = fs::absolute(dir, ec).lexically_normal();
+        if (cache.parent_path() == run)
+            cacheName = cache.filename().string();
+    }
     std::string foreign;
     int shown = 0, count = 0;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
         const std::string name = entry.path().filename().string();
-        if (name == "cache" && entry.is_directory(ec))
+        if ((name == "cache" || name == cacheName) && entry.is_directory(ec))
+            continue;
+        if (name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini")
             continue;
         if (++count <= 3)
             foreign += (shown++ ? ", '" : "'") + name + "'";
@@ -57,8 +68,8 @@ void requireFitRunFolder(const std::string& runDir)
     if (count > 0)
         throw Error("'" + runDir + "' already holds files that are not from a fit (" + foreign +
                     (count > 3 ? " and " + std::to_string(count - 3) + " more" : std::string()) +
-                    "); the fit would write run.json, theta_m.json, history.csv and more there. "
-                    "Give a new or empty folder, or one of its own runs");
+                    "); a fit writes run.json, theta_m.json, history.csv and more into its run "
+                    "folder. Give a new or empty folder, or one of its own runs");
 }
 
 } // namespace primaps

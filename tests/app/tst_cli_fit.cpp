@@ -354,6 +354,7 @@ private slots:
         const Run masks = runCli(QStringList{"masks", "--out", started} + common);
         QVERIFY2(masks.exitCode == 0, qPrintable(masks.err));
         QVERIFY(QFileInfo(QDir(started).filePath("cache")).isDir());
+        std::ofstream(QDir(started).filePath(".DS_Store").toStdString()) << "desktop";
         const Run fit = runCli(QStringList{"fit", "--out", started, "--epochs", "1",
                                            "--batch-size", "4"} +
                                common);

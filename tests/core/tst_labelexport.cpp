@@ -4,6 +4,7 @@
 #include "dataset/dataset.h"
 #include "labels/labelexport.h"
 #include "image/preprocess.h"
+#include "support/atomicfile.h"
 #include "testsupport.h"
 
 #include <fstream>
@@ -158,6 +159,15 @@ private slots:
                                 "out5/overlay/a.png' already exists");
         QVERIFY(!QFileInfo::exists(tmp.filePath("out5/manifest.json")));
         QCOMPARE(QFileInfo(tmp.filePath("out5/overlay/a.png")).size(), 4);
+        // Nor are a class list or legend of the user's replaced.
+        const QString own = tmp.filePath("out7");
+        QDir().mkpath(own);
+        std::ofstream((own + "/classes.txt").toStdString()) << "my classes\n";
+        s.outDir = own.toStdString();
+        EXPECT_ERROR_CONTAINING(LabelExport(d, 3, s, {}).prepareFolder(),
+                                "out7/classes.txt' already exists");
+        QCOMPARE(primaps::readFile((own + "/classes.txt").toStdString()),
+                 std::string("my classes\n"));
         // Files of an export of ours (a manifest is there) are its finished images.
         s.outDir = tmp.filePath("out6").toStdString();
         LabelExport(d, 3, s, {}).prepareFolder();

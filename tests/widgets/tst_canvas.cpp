@@ -192,7 +192,11 @@ void TestCanvas::largeOverlayIsDrawnOffTheGuiThread()
     patch.rect = cv::Rect(100, 100, 300, 200);
     patch.before = labels(patch.rect).clone();
     patch.after = cv::Mat(patch.rect.size(), CV_8U, cv::Scalar(7));
+    const uchar* shared = canvas.labels().data; // the buffer the worker reads
     canvas.applyLabelPatch(patch, true);
+    QVERIFY(canvas.isOverlayPending());
+    // The edit went into a copy of its own, not under the worker's reads.
+    QVERIFY(canvas.labels().data != shared);
     QCOMPARE(canvas.maskIdAt(QPointF(150, 150)), 7);
     QVERIFY(ready.wait(testing::scaledTimeout(30000)));
     QVERIFY(!canvas.isOverlayPending());
