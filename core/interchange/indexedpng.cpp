@@ -3,7 +3,9 @@
 
 #include "support/error.h"
 
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <png.h>
 
 namespace primaps::interchange {
@@ -37,6 +39,7 @@ std::string encodeIndexedPng(const cv::Mat& values, const std::vector<cv::Vec3b>
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &why, pngError, pngWarning);
     if (!png)
         throw Error("cannot start a PNG encoder");
+    png_set_chunk_malloc_max(png, 8u << 20);
     png_infop info = png_create_info_struct(png);
     std::string out;
     std::vector<png_color> entries(256, png_color{0, 0, 0});
@@ -78,6 +81,20 @@ cv::Mat decodePngValues(const std::string& bytes, const std::string& source,
 {
     if (bytes.size() < 8 || png_sig_cmp(reinterpret_cast<png_const_bytep>(bytes.data()), 0, 8))
         throw Error("'" + source + "': not a PNG file");
+    // libpng allocates a chunk's claimed length before reading it (a 1.7 GB
+    // text chunk in a 1 kB file, found by fuzzing): every chunk must fit in
+    // the bytes there are, and none may ask for more than 8 MB.
+    for (std::size_t at = 8; at + 8 <= bytes.size();) {
+        const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+        const std::uint64_t length = (std::uint64_t(p[0]) << 24) | (std::uint64_t(p[1]) << 16) |
+                                     (std::uint64_t(p[2]) << 8) | std::uint64_t(p[3]);
+        if (length > bytes.size() - at - 8)
+            throw Error("'" + source + "': a broken PNG (a chunk claims " +
+                        std::to_string(length) + " bytes; the file ends before)");
+        if (std::memcmp(p + 4, "IEND", 4) == 0)
+            break; // whatever follows is not read
+        at += 12 + std::size_t(length);
+    }
     std::string why;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &why, pngError, pngWarning);
     if (!png)
