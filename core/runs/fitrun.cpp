@@ -5,6 +5,7 @@
 
 #include "backbones/backbone.h"
 #include "evaluation/evaluation.h"
+#include "runs/rundescription_p.h"
 #include "runs/runfolderguard.h"
 #include "support/atomicfile.h"
 #include "support/error.h"
@@ -57,10 +58,7 @@ FitRunFolder readFitRunFolder(const std::string& runDir)
     } catch (const json::exception& e) {
         throw Error("'" + path + "': not a run description (" + e.what() + ")");
     }
-    // value() would throw nlohmann's type_error for a "format" that is not a string.
-    const bool isRun = j.is_object() && j.contains("format") && j.at("format").is_string() &&
-                       j.at("format").get<std::string>() == "primaps-run";
-    if (!isRun)
+    if (!isFitRunDescription(j))
         throw Error("'" + path + "' is not a run description");
     FitRunFolder run;
     try {

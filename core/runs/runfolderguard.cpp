@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "runs/runfolderguard.h"
 
+#include "runs/rundescription_p.h"
 #include "support/atomicfile.h"
 #include "support/error.h"
 
@@ -17,9 +18,8 @@ namespace {
 bool isOurRunDescription(const fs::path& path)
 {
     try {
-        const nlohmann::json j = nlohmann::json::parse(readFile(path.string(), std::size_t(16) << 20));
-        return j.is_object() && j.contains("format") && j.at("format").is_string() &&
-               j.at("format").get<std::string>() == "primaps-run";
+        return isFitRunDescription(
+            nlohmann::json::parse(readFile(path.string(), std::size_t(16) << 20)));
     } catch (const std::exception&) {
         return false; // unreadable or not JSON: not ours either
     }
