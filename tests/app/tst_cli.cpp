@@ -298,9 +298,11 @@ private slots:
         f.close();
         const Run run = runCli({"decompose", image, "--out", dir.filePath("out")});
         QCOMPARE(run.exitCode, 0);
-        QVERIFY2(run.err.contains("cut.jpg") && run.err.contains("partly decoded") &&
-                     !run.err.contains("Premature end"), // libjpeg's own line
+        QVERIFY2(run.err.contains("cut.jpg") && run.err.contains("partly decoded"),
                  qPrintable(run.err));
+#ifndef PRIMAPS_SANITIZED_BUILD // which keeps the decoders' output (StderrMute::mutes())
+        QVERIFY2(!run.err.contains("Premature end"), qPrintable(run.err)); // libjpeg's own line
+#endif
         QVERIFY(QFileInfo::exists(dir.filePath("out/cut_masks.png")));
         const Run strict =
             runCli({"decompose", image, "--out", dir.filePath("strict"), "--strict"});

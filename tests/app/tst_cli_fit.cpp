@@ -414,9 +414,11 @@ private slots:
         const Run r = runCli({"masks", "--cache", tmp.filePath("cutcache"), "--dataset", "folder",
                               "--root", root.path(), "--resolution", "64", "--threads", "2"});
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
-        QVERIFY2(r.err.contains("'" + cut + "': partly decoded") &&
-                     !r.err.contains("Corrupt JPEG") && !r.err.contains("Premature"),
+        QVERIFY2(r.err.contains("'" + cut + "': partly decoded"), qPrintable(r.err));
+#ifndef PRIMAPS_SANITIZED_BUILD // which keeps the decoders' output (StderrMute::mutes())
+        QVERIFY2(!r.err.contains("Corrupt JPEG") && !r.err.contains("Premature"),
                  qPrintable(r.err));
+#endif
         QVERIFY2(r.err.contains("features: 3 item(s): 3 computed, 0 reused from the cache, 0 "
                                 "failed, 1 warning(s)"),
                  qPrintable(r.err));
