@@ -18,7 +18,7 @@ namespace primaps::cli {
 int runBackbones(const QStringList& arguments)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
 
     QCommandLineParser parser;
     parser.setApplicationDescription(

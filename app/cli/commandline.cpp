@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "image/imageio.h"
 #include "support/runtime.h"
+#include "support/stderrmute.h"
 
 #include <cmath>
 #include <QRegularExpression>
@@ -40,11 +41,24 @@ QString printableBytes(const QByteArray& bytes)
     return text;
 }
 
+FILE* errorOutput()
+{
+    static FILE* const file = [] {
+        const int fd = unmutedStderr();
+        FILE* f = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+        if (!f)
+            return stderr;
+        std::setvbuf(f, nullptr, _IONBF, 0);
+        return f;
+    }();
+    return file;
+}
+
 std::optional<int> parseCommandLine(QCommandLineParser& parser, const QStringList& arguments,
                                     const QString& command)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
     // Not addHelpOption(): it adds --help-all for Qt's own options, which no
     // command of this program takes.
     parser.addOption(QCommandLineOption({"h", "help"}, "Displays help on commandline options."));

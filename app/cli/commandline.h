@@ -4,6 +4,7 @@
 // and the options all computing commands share (--threads, the pixel budget).
 #pragma once
 
+#include <cstdio>
 #include <limits>
 #include <optional>
 #include <QCommandLineOption>
@@ -20,6 +21,12 @@ namespace primaps::cli {
 /// value). Returns nothing when the command should go on.
 std::optional<int> parseCommandLine(QCommandLineParser& parser, const QStringList& arguments,
                                     const QString& command);
+
+/// Where the CLI writes its messages (stderr's QTextStream): the process's
+/// standard error, through a descriptor that the image decoders' mute
+/// (support/stderrmute.h) never redirects, so that no line is lost while
+/// another thread decodes. Unbuffered, like stderr.
+FILE* errorOutput();
 
 /// Collects one message per bad option, so that a user sees every problem of a
 /// command line at once, before anything has been done.

@@ -39,6 +39,13 @@ bool interrupted()
     return g_interrupted.load();
 }
 
+QString splitHelpFor(const QString& purpose, const QString& role)
+{
+    return QString("Split %1 (default: %2; a folder dataset without --holdout reads the images "
+                   "ROOT/<split>.txt lists, and without ROOT/%2.txt all of its images).")
+        .arg(purpose, role);
+}
+
 DatasetOptions datasetOptions(const QCommandLineParser& parser, const DatasetCliOptions& options,
                               const std::string& splitRole, OptionChecker& checker,
                               const DatasetOptions* fromRun)
@@ -87,8 +94,10 @@ Dataset openDataset(const DatasetOptions& o, QTextStream& err, bool quiet)
             << QString::fromStdString(d.root()) << "'"
             << (d.split().empty() ? QString() : ", split " + QString::fromStdString(d.split()))
             << (d.holdout() > 0 ? QString(" (hold-out %1)").arg(d.holdout()) : QString()) << ": "
-            << d.listed() << " listed, " << d.size() << " usable, " << d.problems().size()
-            << " problem(s), " << d.classCount() << " classes\n";
+            // Opening only lists and looks for the files; decoding is each stage's,
+            // which reports the files it could not use.
+            << d.listed() << " listed, " << d.size() << " found (not decoded yet), "
+            << d.problems().size() << " problem(s), " << d.classCount() << " classes\n";
     err.flush();
     return d;
 }
@@ -154,7 +163,7 @@ void printStageReport(const char* stage, const StageReport& report, QTextStream&
 
 JobState runWithProgress(Job& job, QTextStream& err, bool quiet, const QString& command)
 {
-    const bool terminal = ::isatty(STDERR_FILENO) == 1;
+    const bool terminal = ::isatty(::fileno(errorOutput())) == 1;
     // Off a terminal (nohup, a pipe, a job scheduler's log) a plain line now and
     // then, so that a long run shows it is alive without flooding the log.
     bool ok = false;
@@ -176,16 +185,25 @@ JobState runWithProgress(Job& job, QTextStream& err, bool quiet, const QString& 
         if (sinceDraw.elapsed() < intervalMs && !(terminal && p.step >= p.totalSteps))
             return;
         sinceDraw.restart();
-        QString line = QString("%1 %2/%3 (%4%)")
-                           .arg(QString::fromStdString(p.stage))
-                           .arg(p.step)
-                           .arg(p.totalSteps)
-                           .arg(int(100 * p.fraction));
-        if (p.epochs > 0)
-            line += QString(" epoch %1/%2").arg(p.epoch + 1).arg(p.epochs);
-        for (const auto& [name, value] : p.values)
-            line += QString(" %1 %2").arg(QString::fromStdString(name)).arg(value, 0, 'g', 4);
-        line += " ETA " + duration(p.etaSeconds);
+        QString line;
+        if (p.stage == "pca" && !p.message.empty()) {
+            // The PCA initialisation, one step of the fit's counter, in images.
+            line = QString::fromStdString(p.message) + ", " + duration(p.elapsedSeconds);
+        } else {
+            line = QString("%1 %2/%3 (%4%)")
+                       .arg(QString::fromStdString(p.stage))
+                       .arg(p.step)
+                       .arg(p.totalSteps)
+                       .arg(int(100 * p.fraction));
+            if (p.epochs > 0)
+                line += QString(" epoch %1/%2").arg(p.epoch + 1).arg(p.epochs);
+            for (const auto& [name, value] : p.values)
+                line += QString(" %1 %2").arg(QString::fromStdString(name)).arg(value, 0, 'g', 4);
+        }
+        // The ETA is the stage's, from its own steps; none until it has a rate
+        // (the fit's PCA initialisation has none: it is a single step).
+        if (p.etaSeconds >= 0)
+            line += " ETA " + duration(p.etaSeconds);
         if (terminal) {
             err << "\r" << line.leftJustified(79) << Qt::flush;
             drawn = true;

@@ -22,11 +22,8 @@ struct DatasetCliOptions
     QCommandLineOption dataset{
         "dataset", "Dataset layout: folder, cityscapes, cocostuff27, potsdam3.", "KIND"};
     QCommandLineOption root{"root", "Dataset root folder.", "DIR"};
-    QCommandLineOption split{"split",
-                             "Split to use (default: train for fit, val for eval; a "
-                             "folder dataset uses all images unless ROOT/<split>.txt "
-                             "lists them).",
-                             "NAME"};
+    /// Its help says what the command does with it; addTo() sets it.
+    QCommandLineOption split{"split", "Split to use.", "NAME"};
     QCommandLineOption classes{"classes",
                                "Number of classes of a folder dataset without "
                                "classes.txt.",
@@ -46,11 +43,21 @@ struct DatasetCliOptions
                              "i/N"};
     QCommandLineOption quiet{{"q", "quiet"}, "Print errors and the result only."};
 
-    void addTo(QCommandLineParser& parser) const
+    /// Adds the options; `splitHelp` is --split's help, which differs by command
+    /// (what the split is for and its default: splitHelpFor()).
+    void addTo(QCommandLineParser& parser, const QString& splitHelp) const
     {
-        parser.addOptions({dataset, root, split, classes, holdout, strict, shard, quiet});
+        QCommandLineOption described = split;
+        described.setDescription(splitHelp);
+        parser.addOptions({dataset, root, described, classes, holdout, strict, shard, quiet});
     }
 };
+
+/// --split's help for a command that reads the split `purpose` ("to fit on",
+/// "to evaluate") and defaults to split role `role` (core's defaultSplit()): the
+/// named split of the benchmark layouts and of a --holdout folder, else the images
+/// ROOT/<role>.txt lists, or the whole folder without that file.
+QString splitHelpFor(const QString& purpose, const QString& role);
 
 /// The dataset the options name, checked into `checker` (one error per bad
 /// option). Without --split the split is core's defaultSplit(options, splitRole)

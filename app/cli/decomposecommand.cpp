@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fcntl.h>
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
 #include <optional>
@@ -116,44 +115,6 @@ cv::Mat rgbToBgr(const cv::Mat& rgb)
     return bgr;
 }
 
-// Image decoders (libpng, libjpeg) print their own complaints straight to
-// stderr. The CLI promises one line per bad input, so their chatter is muted
-// while a file is decoded; the failure itself comes back as primaps::Error.
-// The CLI decodes on one thread, so redirecting the descriptor is safe here.
-class MutedStderr
-{
-public:
-    MutedStderr()
-    {
-        std::fflush(stderr);
-        saved_ = ::dup(STDERR_FILENO);
-        const int devNull = ::open("/dev/null", O_WRONLY);
-        if (saved_ >= 0 && devNull >= 0)
-            ::dup2(devNull, STDERR_FILENO);
-        if (devNull >= 0)
-            ::close(devNull);
-    }
-    ~MutedStderr()
-    {
-        std::fflush(stderr);
-        if (saved_ >= 0) {
-            ::dup2(saved_, STDERR_FILENO);
-            ::close(saved_);
-        }
-    }
-    MutedStderr(const MutedStderr&) = delete;
-    MutedStderr& operator=(const MutedStderr&) = delete;
-
-private:
-    int saved_ = -1;
-};
-
-cv::Mat loadQuietly(const std::string& path, std::string& partial)
-{
-    MutedStderr muted;
-    return loadImageRgb8(path, &partial);
-}
-
 // What the written label map holds: the proposals that survived the CRF and the
 // background channel, and the share of pixels left at 0.
 struct LabelMapSummary
@@ -230,7 +191,7 @@ bool processInput(const Input& input, Backbone* backbone, const Settings& settin
         context.backbone = "features";
     } else {
         std::string partial;
-        const cv::Mat rgb = loadQuietly(path, partial);
+        const cv::Mat rgb = loadImageRgb8(path, &partial); // decoders muted by core
         if (!partial.empty()) {
             if (settings.strict)
                 throw Error(partial + " (stopping: --strict)");
@@ -245,6 +206,11 @@ bool processInput(const Input& input, Backbone* backbone, const Settings& settin
         if (settings.resize)
             params.preprocess.shorterSide = *settings.resize;
         params.crf = settings.crf;
+        const std::string small = tooSmallNote(rgb.size(), backbone->patchSize());
+        if (!small.empty())
+            err << "primaps: note: '" << input.path << "': " << QString::fromStdString(small)
+                << "\n"
+                << Qt::flush;
         result = decomposeImage(rgb, *backbone, params);
         const QString budgetLine = processingBudgetLine(input.path, result.prepared.budgetNote());
         if (!budgetLine.isEmpty())
@@ -301,7 +267,7 @@ bool processInput(const Input& input, Backbone* backbone, const Settings& settin
 int runDecompose(const QStringList& arguments)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
 
     QCommandLineParser parser;
     parser.setApplicationDescription(

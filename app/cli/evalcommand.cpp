@@ -111,7 +111,7 @@ void printResult(QTextStream& out, const EvaluationResult& r, const std::vector<
 int runEval(const QStringList& arguments)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
     DatasetCliOptions data;
     const ResourceOptions resources;
     const QCommandLineOption runOption("run", "Run folder written by 'primaps fit'.", "RUN_DIR");
@@ -149,7 +149,7 @@ int runEval(const QStringList& arguments)
         "split defaults to val. Images without labels are skipped and counted. Shards: run "
         "'--shard i/N --partial part_i.json' per task, then "
         "'--merge part_0.json --merge part_1.json ...'.");
-    data.addTo(parser);
+    data.addTo(parser, splitHelpFor("to evaluate", "val"));
     parser.addOptions({runOption, crfOption, jsonOption, thetaOption, cacheOption, weightsOption,
                        partialOption, overwriteOption, mergeOption});
     resources.addTo(parser);

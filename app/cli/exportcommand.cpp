@@ -80,7 +80,10 @@ struct ExportOptions
 
     void addTo(QCommandLineParser& parser) const
     {
-        data.addTo(parser);
+        data.addTo(parser,
+                   "Split to export (default: the split the run was fitted on; for a run "
+                   "fitted on a whole folder, the images ROOT/train.txt lists when that file "
+                   "exists now, else all of them).");
         resources.addTo(parser);
         parser.addOptions({run, out, crf, theta, match, rawClusters, colour, overlay, opacity,
                            format, palette, size, overwrite, cache, weights, corrections, noCorrections});
@@ -97,7 +100,7 @@ QString seconds(double s)
 int runExport(const QStringList& arguments)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
     QElapsedTimer clock;
     clock.start();
     ExportOptions o;

@@ -60,7 +60,7 @@ int runFeatures(const QStringList& arguments)
     }
 
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
 
     QCommandLineParser parser;
     parser.setApplicationDescription(

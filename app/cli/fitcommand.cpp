@@ -43,7 +43,8 @@ struct FitOptions
                              "DIR"};
     QCommandLineOption resolution{"resolution",
                                   "Shorter image side before the centre crop "
-                                  "(default: the backbone's, 320 or 322).",
+                                  "(default: the backbone's, 320 or 322; at least two of "
+                                  "its patches, e.g. 16 for the 8-pixel ones).",
                                   "N"};
     QCommandLineOption threshold{"threshold", "PriMaPs threshold (default: the backbone's).", "T"};
     QCommandLineOption noMaskCrf{"no-mask-crf", "Masks without the dense CRF refinement."};
@@ -107,7 +108,8 @@ struct FitOptions
     /// `masks` takes the per-image stages' options only; `fit` all of them.
     void addTo(QCommandLineParser& parser, bool fit) const
     {
-        data.addTo(parser);
+        data.addTo(parser, splitHelpFor(fit ? "to fit on" : "whose features and masks are cached",
+                                        "train"));
         resources.addTo(parser);
         parser.addOptions({out, backbone, weights, cache, resolution, threshold, noMaskCrf,
                            fit ? stage : maskStage, seed, studentAugs, studentViews});
@@ -121,7 +123,7 @@ struct FitOptions
 int runDatasetStages(const QStringList& arguments, const QString& command, bool fitCommand)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
     FitOptions o;
     QCommandLineParser parser;
     parser.setApplicationDescription(
@@ -241,7 +243,7 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
 
     // The core job runs every stage; the stage reports and notes are printed as
     // they come, over the progress line when there is one.
-    const bool terminal = ::isatty(STDERR_FILENO) == 1 && !quiet;
+    const bool terminal = ::isatty(::fileno(errorOutput())) == 1 && !quiet;
     auto clearLine = [&] {
         if (terminal)
             err << "\r" << QString(79, ' ') << "\r";

@@ -53,7 +53,7 @@ void printReport(QTextStream& out, const interchange::CorrectionImportReport& r)
 int runImport(const QStringList& arguments)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
     QCommandLineOption format{"format",
                               "What FILE is: coco (a COCO JSON with RLE or polygon "
                               "segmentations), cvat (a CVAT 'Segmentation mask 1.1' zip), "

@@ -56,7 +56,7 @@ int main(int argc, char** argv)
     QCoreApplication::setApplicationName("primaps");
     QCoreApplication::setApplicationVersion(QString::fromStdString(primaps::versionString()));
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(primaps::cli::errorOutput());
 
     // Qt turns bytes that are not UTF-8 into U+FFFD, so such a file name would
     // be looked up under another name and reported missing: say what it is.

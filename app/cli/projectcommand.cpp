@@ -15,7 +15,7 @@ namespace primaps::cli {
 int runProject(const QStringList& arguments)
 {
     QTextStream out(stdout);
-    QTextStream err(stderr);
+    QTextStream err(errorOutput());
 
     QCommandLineParser parser;
     parser.setApplicationDescription(

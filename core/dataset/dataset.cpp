@@ -4,6 +4,8 @@
 #include "support/error.h"
 #include "image/imageheader.h"
 #include "image/imageio.h"
+#include "image/pngchunks.h"
+#include "support/stderrmute.h"
 #include "image/preprocess.h"
 
 #include <algorithm>
@@ -137,8 +139,11 @@ cv::Mat loadLabelPng(const std::string& path)
     checkPixelCount(header.width, header.height,
                     "'" + path + "': label map of " + std::to_string(header.width) + "x" +
                         std::to_string(header.height) + " pixels");
+    if (header.format == "PNG")
+        refusePngChunkOverrun(path);
     cv::Mat raw;
     try {
+        const StderrMute quietDecoders; // the failure is reported below, naming the file
         raw = cv::imread(path, cv::IMREAD_UNCHANGED);
     } catch (const cv::Exception& e) {
         throw Error("'" + path + "': cannot decode label image (" + e.err + ")");

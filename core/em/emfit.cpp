@@ -171,8 +171,25 @@ const char* toString(EmPhase phase)
     return "done";
 }
 
-EmStepInfo EmFit::Impl::pcaStep()
+std::string EmInitProgress::describe() const
 {
+    if (task == "k-means restarts")
+        return "PCA initialisation: k-means restart " + std::to_string(std::min(done + 1, total)) +
+               " of " + std::to_string(total);
+    return "PCA initialisation: " + std::to_string(done) + " of " + std::to_string(total) +
+           " images" + (task == "images" ? std::string() : " (" + task + ")");
+}
+
+EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
+{
+    auto tick = [&monitor](const char* task) -> detail::InitTick {
+        if (!monitor)
+            return {};
+        return [&monitor, task](int done, int total) {
+            if (!monitor(EmInitProgress{task, done, total}))
+                throw detail::InitStopped{};
+        };
+    };
     const std::vector<std::uint32_t> sample = permutation(imageCount, rng);
     const std::size_t count =
         std::min<std::size_t>(sample.size(), std::size_t(std::max(1, params.pcaImages)));
@@ -182,10 +199,11 @@ EmStepInfo EmFit::Impl::pcaStep()
             throw Error("cannot fit " + std::to_string(params.classes) + " prototypes to " +
                         std::to_string(dim) + "-dimensional features");
         if (whitens())
-            estimateWhitening();
+            estimateWhitening(tick("whitening"));
         thetaR = detail::sphericalKMeans(
             source(), std::vector<std::uint32_t>(sample.begin(), sample.begin() + std::ptrdiff_t(count)),
-            params.classes, kInitPositions, kInitRestarts, rng);
+            params.classes, kInitPositions, kInitRestarts, rng, tick("k-means sample"),
+            tick("k-means restarts"));
         thetaM = thetaR;
         enterKMeans();
         return EmStepInfo{};
@@ -193,7 +211,10 @@ EmStepInfo EmFit::Impl::pcaStep()
     at::Tensor gram, sum;
     std::int64_t n = 0;
     int dim = 0;
+    const detail::InitTick pooled = tick("images");
     for (std::size_t i = 0; i < count; ++i) {
+        if (pooled)
+            pooled(int(i), int(count));
         const FeatureMap f = checkedFeatures(sample[i], false);
         if (i == 0) {
             dim = f.channels;
@@ -212,6 +233,8 @@ EmStepInfo EmFit::Impl::pcaStep()
         sum += x.sum(1).to(at::kDouble);
         n += std::int64_t(f.positions());
     }
+    if (pooled)
+        pooled(int(count), int(count));
     if (n < 2)
         throw Error("PCA initialisation needs at least two feature positions");
     const at::Tensor mean = sum / double(n);
@@ -547,15 +570,44 @@ std::int64_t EmFit::totalSteps() const
     return 1 + std::int64_t(d->stepsPerEpoch()) * (d->kmeansEpochs() + d->emEpochs());
 }
 
+std::int64_t EmFit::phaseEndStep() const
+{
+    switch (d->phase) {
+    case EmPhase::Pca:
+        return 1;
+    case EmPhase::KMeans:
+        return 1 + std::int64_t(d->stepsPerEpoch()) * d->kmeansEpochs();
+    case EmPhase::Em:
+    case EmPhase::Done:
+        break;
+    }
+    return totalSteps();
+}
+
 EmStepInfo EmFit::step()
+{
+    return *step(EmInitMonitor{});
+}
+
+std::optional<EmStepInfo> EmFit::step(const EmInitMonitor& monitor)
 {
     EmStepInfo info;
     switch (d->phase) {
     case EmPhase::Done:
         throw Error("the fit is finished; step() must not be called again");
-    case EmPhase::Pca:
-        info = d->pcaStep();
+    case EmPhase::Pca: {
+        // Stopped, the fit is as before: the generator the initialisation drew
+        // from and the whitening it estimated go back, nothing else has moved.
+        const Rng before = d->rng;
+        try {
+            info = d->pcaStep(monitor);
+        } catch (const detail::InitStopped&) {
+            d->rng = before;
+            d->whitened.reset();
+            return std::nullopt;
+        }
         break;
+    }
     case EmPhase::KMeans:
     case EmPhase::Em: {
         // LibTorch's elementwise steps on this thread while OpenBLAS keeps its own

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <opencv2/core/mat.hpp>
 #include <string>
 #include <utility>
@@ -159,6 +160,25 @@ struct EmStepInfo
     double labelledFraction = 0; ///< EM: pixels with a pseudo-label / all pixels
 };
 
+/// Where a running PCA initialisation is (EmFit::step() with a monitor).
+struct EmInitProgress
+{
+    /// What it does: "images" (the paper's protocol pools the images' features),
+    /// "whitening" (the robust protocol's feature statistics), "k-means sample"
+    /// (the positions its k-means initialisation clusters), "k-means restarts".
+    std::string task;
+    int done = 0;  ///< images read or restarts made in this task
+    int total = 0; ///< images or restarts of this task
+
+    /// "PCA initialisation: 3 of 11 images", "PCA initialisation: 3 of 11 images
+    /// (whitening)", "PCA initialisation: k-means restart 4 of 16".
+    std::string describe() const;
+};
+
+/// Called by the PCA initialisation when it starts each task, after each image it
+/// reads and during each k-means restart; returning false stops it.
+using EmInitMonitor = std::function<bool(const EmInitProgress&)>;
+
 /// The dataset-level fit (docs/ALGORITHM.md, "PriMaPs-EM"), one batch per step(), so that a GUI can
 /// show every step and tests can run it synchronously.
 ///
@@ -186,8 +206,18 @@ public:
     /// batch. Throws primaps::Error when done(), when the data source fails, or
     /// when features do not match the fit (dimension, classes > dimension).
     EmStepInfo step();
+    /// step(), reporting the PCA initialisation (the first step; on a large
+    /// dataset it reads thousands of images and takes minutes) to `monitor`,
+    /// which can stop it: step() then returns nothing and the fit is exactly as
+    /// before the call, so that the next step() (or a checkpoint saved now)
+    /// gives the same result as an uninterrupted fit. The other steps take one
+    /// batch and ignore the monitor. Throws as step().
+    std::optional<EmStepInfo> step(const EmInitMonitor& monitor);
 
     EmPhase phase() const;
+    /// The stepsDone() at which the current phase ends (1 for the PCA
+    /// initialisation; totalSteps() for the last).
+    std::int64_t phaseEndStep() const;
     int epoch() const;
     std::int64_t stepsDone() const;
     std::int64_t totalSteps() const;
@@ -227,7 +257,11 @@ std::string prototypesToJson(const Prototypes& prototypes);
 Prototypes prototypesFromJson(const std::string& text);
 
 /// Runs an EmFit to the end as a Job: checks control.proceed() before every
-/// step, reports progress (stage, epoch, loss, EMA decay) after each, and writes
+/// step, reports progress (stage, epoch, loss, EMA decay) after each, during the
+/// PCA initialisation also as it goes (stage "pca", JobProgress::message from
+/// EmInitProgress::describe(); proceed() is checked there too, so a pause or a
+/// cancel takes effect within an image), gives each phase its own ETA
+/// (JobControl::startEstimate(): none during the PCA), and writes
 /// the state atomically to `checkpointPath` every `checkpointEvery` steps, when
 /// canceled, and at the end, so that a canceled or killed fit resumes from the
 /// file (load it with EmFit::restoreState()). An empty path disables checkpoints.

@@ -5,6 +5,7 @@
 #include "em/emfit.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace primaps::detail {
@@ -38,13 +39,24 @@ struct Rng
 
 std::vector<std::uint32_t> permutation(std::size_t n, Rng& rng);
 
+/// The initialisation's progress hook, called with (done, total) of its loops
+/// (images read, restarts); it throws InitStopped to stop the initialisation.
+using InitTick = std::function<void(int done, int total)>;
+/// Thrown by an InitTick when the monitor asks the PCA initialisation to stop.
+struct InitStopped
+{
+};
+
 /// The robust protocol's initialisation: spherical k-means (cosine Lloyd
 /// iterations) on up to `maxPositions` unit-normalised feature positions drawn
 /// evenly from `images`, seeded by k-means++ and restarted `restarts` times; the
 /// restart with the highest mean best cosine wins. Returns unit directions
 /// with gain 1. Throws primaps::Error when there are fewer positions than `k`.
+/// `sampled` ticks per image read, `restarted` per restart and Lloyd iteration
+/// (done = restarts finished).
 Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                           int k, int maxPositions, int restarts, Rng& rng);
+                           int k, int maxPositions, int restarts, Rng& rng,
+                           const InitTick& sampled = {}, const InitTick& restarted = {});
 
 /// One mask of an EM batch: the cluster its pixels were given, its pixel count
 /// and its mean feature (features weighted by the mask's pixels in each cell).
@@ -91,8 +103,9 @@ struct Whitening
 
 /// Estimates the whitening from up to `maxPositions` positions drawn evenly from
 /// `images`. Throws primaps::Error on no data, mixed dimensions or ridge <= 0.
+/// `sampled` ticks per image read.
 Whitening estimateWhitening(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                            int maxPositions, float ridge, Rng& rng);
+                            int maxPositions, float ridge, Rng& rng, const InitTick& sampled = {});
 
 /// `inner` seen through a whitening: the fit's data in the robust protocol.
 class WhitenedSource final : public EmDataSource

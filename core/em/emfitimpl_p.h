@@ -134,7 +134,7 @@ struct EmFit::Impl
     }
     const EmDataSource& source() const { return whitened ? *whitened : data; }
 
-    void estimateWhitening()
+    void estimateWhitening(const detail::InitTick& sampled = {})
     {
         Rng r{params.seed ^ kWhiteningStream};
         const std::vector<std::uint32_t> sample = permutation(imageCount, r);
@@ -145,7 +145,7 @@ struct EmFit::Impl
                       data,
                       std::vector<std::uint32_t>(sample.begin(),
                                                  sample.begin() + std::ptrdiff_t(count)),
-                      kInitPositions, params.whitenRidge, r));
+                      kInitPositions, params.whitenRidge, r, sampled));
     }
 
     const Prototypes& rawSpace(const Prototypes& p, Prototypes& folded) const
@@ -255,7 +255,9 @@ struct EmFit::Impl
         pseudoPixels.assign(std::size_t(thetaR.classes), 0.0);
     }
 
-    EmStepInfo pcaStep();
+    /// The PCA initialisation; `monitor` (may be empty) sees its progress, and
+    /// detail::InitStopped leaves when it asks to stop.
+    EmStepInfo pcaStep(const EmInitMonitor& monitor);
     EmStepInfo kmeansStep();
     EmStepInfo emStep();
     double emaUpdate();

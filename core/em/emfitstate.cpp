@@ -9,6 +9,7 @@
 #include "support/jsontext_p.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace primaps {
 
@@ -265,12 +266,41 @@ void EmFitJob::run(JobControl& control)
             writeFileAtomic(checkpointPath_, fit_.saveState());
     };
     const EmParams& p = fit_.params();
+    const double total = double(fit_.totalSteps());
+    // The PCA initialisation, a k-means step and an EM step take very different
+    // times: each phase's ETA comes from its own steps (none for the PCA, a
+    // single step), never from the phase before it; a resumed fit's from the
+    // steps made since it resumed.
+    std::optional<EmPhase> estimated;
+    auto estimatePhase = [&] {
+        if (fit_.done() || fit_.phase() == estimated)
+            return;
+        estimated = fit_.phase();
+        control.startEstimate(double(fit_.stepsDone()) / total,
+                              double(fit_.phaseEndStep()) / total);
+    };
+    estimatePhase();
     while (!fit_.done()) {
         if (!control.proceed()) {
             save();
             return;
         }
-        const EmStepInfo info = fit_.step();
+        const std::optional<EmStepInfo> stepped = fit_.step([&](const EmInitProgress& init) {
+            JobProgress progress;
+            progress.stage = toString(EmPhase::Pca);
+            progress.step = fit_.stepsDone();
+            progress.totalSteps = fit_.totalSteps();
+            progress.fraction = double(progress.step) / total;
+            progress.message = init.describe();
+            control.report(progress);
+            return control.proceed(); // a pause waits here; a cancel stops the PCA
+        });
+        if (!stepped) { // canceled during the PCA: the fit is as before it
+            save();
+            return;
+        }
+        const EmStepInfo& info = *stepped;
+        estimatePhase(); // before the report: the next phase has no rate yet
         JobProgress progress;
         progress.stage = toString(info.phase);
         progress.step = fit_.stepsDone();

@@ -50,7 +50,7 @@ at::Tensor plusPlusSeeds(const at::Tensor& x, int k, Rng& rng)
 
 at::Tensor sampleFeaturePositions(const EmDataSource& data,
                                   const std::vector<std::uint32_t>& images, int maxPositions,
-                                  Rng& rng)
+                                  Rng& rng, const InitTick& sampled)
 {
     if (images.empty())
         throw Error("no images to draw feature positions from");
@@ -58,7 +58,12 @@ at::Tensor sampleFeaturePositions(const EmDataSource& data,
         std::max<std::int64_t>(1, std::int64_t(maxPositions) / std::int64_t(images.size()));
     std::vector<at::Tensor> rows;
     int dim = 0;
+    const int total = int(images.size());
+    if (sampled)
+        sampled(0, total);
     for (std::uint32_t index : images) {
+        if (sampled && !rows.empty())
+            sampled(int(rows.size()), total);
         const FeatureMap f = data.features(index);
         if (dim == 0)
             dim = f.channels;
@@ -77,15 +82,18 @@ at::Tensor sampleFeaturePositions(const EmDataSource& data,
             pick.push_back(std::int64_t(rng.below(std::uint64_t(positions))));
         rows.push_back(x.index_select(0, at::tensor(pick, at::kLong)));
     }
+    if (sampled)
+        sampled(total, total);
     return at::cat(rows, 0);
 }
 
 Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                           int k, int maxPositions, int restarts, Rng& rng)
+                           int k, int maxPositions, int restarts, Rng& rng,
+                           const InitTick& sampled, const InitTick& restarted)
 {
     if (images.empty())
         throw Error("the initialisation has no images");
-    const at::Tensor x = sampleFeaturePositions(data, images, maxPositions, rng);
+    const at::Tensor x = sampleFeaturePositions(data, images, maxPositions, rng, sampled);
     const at::Tensor unit = x / x.norm(2, {1}, true).clamp_min(1e-12);
     if (unit.size(0) < k)
         throw Error("the initialisation needs at least as many feature positions as prototypes");
@@ -97,6 +105,8 @@ Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint
         at::Tensor assignment;
         double score = -2;
         for (int iteration = 0; iteration < 100; ++iteration) {
+            if (restarted)
+                restarted(r, std::max(1, restarts));
             const auto [similarity, nearest] = unit.mm(centres.t()).max(1);
             score = similarity.mean().item<double>();
             const bool settled =
@@ -119,6 +129,8 @@ Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint
             bestCentres = centres;
         }
     }
+    if (restarted)
+        restarted(std::max(1, restarts), std::max(1, restarts));
     Prototypes p;
     p.classes = k;
     p.dim = int(unit.size(1));

@@ -22,14 +22,14 @@
 namespace primaps::detail {
 
 Whitening estimateWhitening(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                            int maxPositions, float ridge, Rng& rng)
+                            int maxPositions, float ridge, Rng& rng, const InitTick& sampled)
 {
     if (images.empty())
         throw Error("the whitening has no images");
     if (!(ridge > 0))
         throw Error("the whitening ridge must be > 0");
     const at::Tensor x =
-        sampleFeaturePositions(data, images, maxPositions, rng).to(at::kDouble);
+        sampleFeaturePositions(data, images, maxPositions, rng, sampled).to(at::kDouble);
     if (x.size(0) < 2)
         throw Error("the whitening needs at least two feature positions");
     const at::Tensor norms = x.norm(2, {1}, true);

@@ -3,6 +3,8 @@
 
 #include "support/error.h"
 #include "image/imageheader.h"
+#include "image/pngchunks.h"
+#include "support/stderrmute.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -75,8 +77,14 @@ cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
                     "'" + path + "': " + std::to_string(header.width) + "x" +
                         std::to_string(header.height) + " pixels");
 
+    if (header.format == "PNG")
+        refusePngChunkOverrun(path);
+
     cv::Mat raw;
     try {
+        // The decoders' own chatter ("Premature end of JPEG file") is muted: a
+        // partly decoded file is reported below, as a warning naming it.
+        const StderrMute quietDecoders;
         // IMREAD_COLOR applies the EXIF orientation (IMREAD_UNCHANGED would not);
         // IMREAD_ANYDEPTH keeps 16-bit data so we can scale it ourselves.
         raw = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);

@@ -114,6 +114,16 @@ std::string PreparedImage::budgetNote() const
            megapixels(double(pixelBudget().maxProcessingPixels));
 }
 
+std::string tooSmallNote(cv::Size size, int patchSize)
+{
+    if (std::min(size.width, size.height) >= patchSize)
+        return {};
+    return std::to_string(size.width) + "x" + std::to_string(size.height) +
+           " pixels: too small for a feature map, smaller than one " + std::to_string(patchSize) +
+           "-pixel patch of the backbone (the resize enlarges it, and every feature describes "
+           "made-up pixels)";
+}
+
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params)
 {
     if (rgb.empty())

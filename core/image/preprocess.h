@@ -59,6 +59,14 @@ struct PreparedImage
 /// records what was asked for.
 PreparedImage prepareImage(const cv::Mat& rgb, const PreprocessParams& params);
 
+/// Empty, or one sentence saying that an image of `size` is too small to give a
+/// feature map of its own: its shorter side is below one patch of `patchSize`
+/// pixels, so every feature describes pixels the resize made up (a 1x1 image
+/// enlarged to 320x320 is one colour, and PriMaPs finds nothing in it). Such an
+/// image is still processed; the CLI and the dataset stages report this as a
+/// note or a warning naming the file.
+std::string tooSmallNote(cv::Size size, int patchSize);
+
 /// Maps a per-pixel label map of the prepared image (CV_8U, CV_16U or CV_32S, size
 /// of `prepared.rgb`) back to the original image size, keeping the type: padding is
 /// dropped, cropped-away borders get `fill`, and the result is resized with

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "interchange/indexedpng.h"
 
+#include "image/pngchunks.h"
 #include "support/error.h"
 
 #include <cstdint>
@@ -83,22 +84,14 @@ cv::Mat decodePngValues(const std::string& bytes, const std::string& source,
         throw Error("'" + source + "': not a PNG file");
     // libpng allocates a chunk's claimed length before reading it (a 1.7 GB
     // text chunk in a 1 kB file, found by fuzzing): every chunk must fit in
-    // the bytes there are, and none may ask for more than 8 MB.
-    for (std::size_t at = 8; at + 8 <= bytes.size();) {
-        const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
-        const std::uint64_t length = (std::uint64_t(p[0]) << 24) | (std::uint64_t(p[1]) << 16) |
-                                     (std::uint64_t(p[2]) << 8) | std::uint64_t(p[3]);
-        if (length > bytes.size() - at - 8)
-            throw Error("'" + source + "': a broken PNG (a chunk claims " +
-                        std::to_string(length) + " bytes; the file ends before)");
-        if (std::memcmp(p + 4, "IEND", 4) == 0)
-            break; // whatever follows is not read
-        at += 12 + std::size_t(length);
-    }
+    // the bytes there are, and none may ask for more than 8 MB (below).
+    if (const auto overrun = findPngChunkOverrun(bytes))
+        throw Error("'" + source + "': a broken PNG (" + overrun->describe() + ")");
     std::string why;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &why, pngError, pngWarning);
     if (!png)
         throw Error("cannot start a PNG decoder");
+    png_set_chunk_malloc_max(png, 8u << 20); // the reader's, not only the writer's
     png_infop info = png_create_info_struct(png);
     ReadCursor cursor{&bytes, 0};
     cv::Mat values;

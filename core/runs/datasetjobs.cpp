@@ -71,6 +71,11 @@ void reportItem(JobControl& control, const char* stage, std::size_t done, std::s
 
 } // namespace
 
+int minimumResolution(int patchSize)
+{
+    return 2 * std::max(1, patchSize);
+}
+
 void recordFailure(StageReport& report, bool strict, const std::string& path, const std::string& why)
 {
     if (strict)
@@ -195,6 +200,13 @@ void FeatureJob::run(JobControl& control)
                     recordWarnings(report_, item, sample.warnings);
                     const PreparedImage prepared =
                         prepareForBackbone(sample.rgb, backbone_.patchSize(), settings_);
+                    const std::string small =
+                        tooSmallNote(sample.rgb.size(), backbone_.patchSize());
+                    if (!small.empty()) {
+                        if (strict_)
+                            throw Error(small); // recordFailure() stops the stage
+                        recordWarnings(report_, item, {small});
+                    }
                     for (const std::string& entry : missing) {
                         if (settings_.studentViews > 0) {
                             const int view =
@@ -303,6 +315,9 @@ ItemPrediction predictItem(const Dataset& dataset, std::size_t index, Backbone& 
     p.warnings = std::move(sample.warnings);
     p.original = sample.rgb;
     p.prepared = prepareForBackbone(sample.rgb, backbone.patchSize(), settings);
+    if (const std::string small = tooSmallNote(sample.rgb.size(), backbone.patchSize());
+        !small.empty())
+        p.warnings.push_back(small);
     if (!sample.labels.empty())
         p.labels = prepareLabels(sample.labels, p.prepared);
     FeatureMap& features = p.features;

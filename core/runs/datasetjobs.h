@@ -45,6 +45,14 @@ struct FeatureSettings
     std::uint64_t augmentationSeed = 0;
 };
 
+/// The smallest FeatureSettings::resolution for a backbone of `patchSize`: two
+/// patches, so that each image's centre-cropped square gives a feature map of at
+/// least 2 x 2 positions. At one position an image has nothing for PriMaPs to
+/// divide (one mask, the whole image), and the per-image normalisation of a
+/// backbone's features leaves every image the same vector, so the fit fails
+/// late ("no variance to whiten") after caching everything.
+int minimumResolution(int patchSize);
+
 /// Cache entry name of view `view` of item `id` in a student feature cache.
 std::string studentEntryId(const std::string& id, int view);
 
@@ -89,7 +97,8 @@ void recordWarnings(StageReport& report, const DatasetItem& item,
                     const std::vector<std::string>& warnings);
 
 /// Decodes, prepares and runs the backbone on every shard item that the cache
-/// lacks, writing each entry atomically. A failing item is recorded in the report
+/// lacks, writing each entry atomically. An image smaller than one patch is a
+/// warning (tooSmallNote(); with `strict` a failure). A failing item is recorded in the report
 /// and skipped, or (strict) stops the job with primaps::Error naming it.
 /// Checks control.proceed() between items; reports progress per item.
 class FeatureJob : public Job
@@ -172,7 +181,9 @@ struct ItemPrediction
     cv::Mat labels; ///< CV_8UC1 ground truth prepared like the image; empty without a label file
     FeatureMap features; ///< the features predicted from, as the cache holds them (fp16 values)
     bool featuresReused = false; ///< the features came from the cache
-    std::vector<std::string> warnings; ///< the loaded sample's (DatasetSample::warnings)
+    /// The loaded sample's (DatasetSample::warnings), and tooSmallNote() for an
+    /// image smaller than one patch.
+    std::vector<std::string> warnings;
 };
 
 /// Decodes item `index`, takes its features from `cache` (computing and storing

@@ -208,6 +208,13 @@ DatasetFitJob::DatasetFitJob(Dataset dataset, FitRunSettings settings)
     backbone_ = createBackbone(s.backbone, options);
     if (s.resolution <= 0)
         s.resolution = backbone_->recommendedResize();
+    if (s.resolution < minimumResolution(backbone_->patchSize()))
+        throw Error("resolution " + std::to_string(s.resolution) + " is too small for backbone '" +
+                    backbone_->name() + "': the shorter side must be at least " +
+                    std::to_string(minimumResolution(backbone_->patchSize())) + " pixels (two " +
+                    std::to_string(backbone_->patchSize()) +
+                    "-pixel patches, so that each image gives PriMaPs a feature map of at least "
+                    "2x2 positions)");
     if (!(s.threshold > 0.0f))
         s.threshold = backbone_->recommendedThreshold();
     if (!(s.threshold > 0.0f && s.threshold <= 1.0f))
@@ -323,8 +330,9 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
                         "'; start over to discard it, or use another run folder)");
         }
         resumedFrom_ = fit.stepsDone();
-        log("resuming from step " + std::to_string(fit.stepsDone()) + " of " +
-            std::to_string(fit.totalSteps()));
+        if (fit.stepsDone() > 0) // a checkpoint of a fit canceled in its PCA has none
+            log("resuming from step " + std::to_string(fit.stepsDone()) + " of " +
+                std::to_string(fit.totalSteps()));
     }
 
     if (s.em.method != EmMethod::KMeans) {

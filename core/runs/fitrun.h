@@ -99,7 +99,10 @@ std::string runFilePath(const std::string& runDir, const char* name);
 ///
 /// Progress: JobProgress::stage is "features", "student features", "masks", then
 /// the fit's "pca", "k-means" or "em"; the clock (elapsed, ETA) restarts with
-/// each stage, so the ETA is the current stage's. Values are the EmFitJob's
+/// each stage, so the ETA is the current stage's: the fit's phases are stages
+/// of their own for it (EmFitJob). The PCA initialisation reports as it reads
+/// images ("pca", step 0, JobProgress::message "PCA initialisation: 3 of 11
+/// images", no ETA) and stops there when canceled. Values are the EmFitJob's
 /// (loss, labelled, ema_decay, val_acc, val_miou). Canceling keeps the caches
 /// and the checkpoint: the same settings resume.
 ///
@@ -111,8 +114,9 @@ public:
     /// Takes the opened training dataset. Creates the backbone (may load
     /// weights: slow) and resolves the defaults (resolution, threshold,
     /// classes, cache folder). Throws primaps::Error on invalid settings
-    /// (unknown backbone or method, threshold outside (0, 1], unknown class
-    /// count, a shard with the fit stage, no run folder for the fit stage, ...).
+    /// (unknown backbone or method, threshold outside (0, 1], a resolution below
+    /// minimumResolution(), unknown class count, a shard with the fit stage, no
+    /// run folder for the fit stage, ...), before any image is read.
     DatasetFitJob(Dataset dataset, FitRunSettings settings);
     ~DatasetFitJob() override;
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "support/job.h"
 
+#include <algorithm>
 #include <exception>
 
 namespace primaps {
@@ -83,11 +84,16 @@ void JobControl::report(JobProgress progress)
     ProgressCallback callback;
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        const auto running = std::chrono::steady_clock::now() - started_ - pausedFor_;
+        const auto now = std::chrono::steady_clock::now();
+        const auto running = now - started_ - pausedFor_;
         progress.elapsedSeconds = std::chrono::duration<double>(running).count();
+        const double measured = std::chrono::duration<double>(
+                                    now - estimateStart_ - (pausedFor_ - pausedBeforeEstimate_))
+                                    .count();
+        const double done = progress.fraction - estimateFrom_;
         progress.etaSeconds =
-            progress.fraction > 0 && progress.fraction <= 1
-                ? progress.elapsedSeconds * (1 - progress.fraction) / progress.fraction
+            done > 0 && progress.fraction <= 1
+                ? measured * std::max(0.0, estimateTo_ - progress.fraction) / done
                 : -1;
         progress_ = progress;
         callback = callback_;
@@ -113,6 +119,19 @@ void JobControl::markStarted()
     std::lock_guard<std::mutex> lock(mutex_);
     started_ = std::chrono::steady_clock::now();
     pausedFor_ = {};
+    estimateStart_ = started_;
+    pausedBeforeEstimate_ = {};
+    estimateFrom_ = 0;
+    estimateTo_ = 1;
+}
+
+void JobControl::startEstimate(double from, double to)
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    estimateStart_ = std::chrono::steady_clock::now();
+    pausedBeforeEstimate_ = pausedFor_;
+    estimateFrom_ = from;
+    estimateTo_ = to;
 }
 
 JobState runJob(Job& job, JobControl& control)

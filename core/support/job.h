@@ -77,9 +77,17 @@ public:
     /// Job side: a safe point. Blocks while paused; returns false when the job
     /// should stop (canceled).
     bool proceed();
-    /// Job side: publishes progress; fills in elapsedSeconds and etaSeconds from the
-    /// fraction and the running time, then calls the callback.
+    /// Job side: publishes progress; fills in elapsedSeconds (the running time since
+    /// markStarted()) and etaSeconds (see startEstimate()), then calls the callback.
     void report(JobProgress progress);
+    /// Job side: from now on the ETA is the time until the fraction reaches `to`,
+    /// extrapolated from the progress made since this call beyond `from`: for a
+    /// part of a job whose steps take another time than the ones before it (a
+    /// fit's PCA initialisation, its k-means steps, its EM steps), so that no
+    /// part's rate is extrapolated to another. Until a report passes `from`, the
+    /// ETA is unknown (< 0). markStarted() returns to the rate of the whole job
+    /// (from 0 to 1). Pauses are excluded.
+    void startEstimate(double from, double to);
 
     /// Runner side: state transitions (used by runJob()).
     void setState(JobState state);
@@ -97,6 +105,11 @@ private:
     ProgressCallback callback_;
     std::chrono::steady_clock::time_point started_{};
     std::chrono::steady_clock::duration pausedFor_{};
+    // startEstimate(): where the ETA's rate is measured from, and its end.
+    std::chrono::steady_clock::time_point estimateStart_{};
+    std::chrono::steady_clock::duration pausedBeforeEstimate_{};
+    double estimateFrom_ = 0;
+    double estimateTo_ = 1;
 };
 
 /// A unit of long-running work. run() is called on one thread; it calls

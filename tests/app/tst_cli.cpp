@@ -300,11 +300,52 @@ private slots:
         QCOMPARE(run.exitCode, 0);
         QVERIFY2(run.err.contains("cut.jpg") && run.err.contains("partly decoded"),
                  qPrintable(run.err));
+#ifndef PRIMAPS_SANITIZED_BUILD // which keeps the decoders' output (StderrMute::mutes())
+        QVERIFY2(!run.err.contains("Premature end"), qPrintable(run.err)); // libjpeg's own line
+#endif
         QVERIFY(QFileInfo::exists(dir.filePath("out/cut_masks.png")));
         const Run strict =
             runCli({"decompose", image, "--out", dir.filePath("strict"), "--strict"});
         QCOMPARE(strict.exitCode, 1);
         QVERIFY(!QFileInfo::exists(dir.filePath("strict")));
+    }
+
+    // A 1x1 image is enlarged to one colour and gives no proposal: it is said why.
+    void tooSmallImageIsNamedWithItsSize()
+    {
+        QTemporaryDir dir;
+        const QString image = dir.filePath("dot.png");
+        cv::imwrite(image.toStdString(), cv::Mat(1, 1, CV_8UC3, cv::Scalar(10, 200, 30)));
+        const Run run = runCli({"decompose", image, "--out", dir.filePath("out"), "--no-crf"});
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.err.contains("note: '" + image + "': 1x1 pixels: too small for a feature map") &&
+                     run.err.contains("8-pixel patch"),
+                 qPrintable(run.err));
+        // An image of a patch or more says nothing of the kind.
+        cv::imwrite(dir.filePath("patch.png").toStdString(), threeRegionImage(8, 8, 2));
+        const Run patch =
+            runCli({"decompose", dir.filePath("patch.png"), "--out", dir.filePath("out"), "--no-crf"});
+        QCOMPARE(patch.exitCode, 0);
+        QVERIFY2(!patch.err.contains("too small"), qPrintable(patch.err));
+    }
+
+    void splitHelpSaysWhatEachCommandDoes()
+    {
+        // One --split option, three meanings and defaults.
+        auto splitHelp = [](const char* command) {
+            const QString help = runCli({command, "--help"}).out;
+            const int at = help.indexOf("--split <NAME>");
+            return help.mid(at, help.indexOf("\n  -", at + 1) - at).simplified();
+        };
+        const QString exportHelp = splitHelp("export");
+        QVERIFY2(exportHelp.contains("Split to export (default: the split the run was fitted on") &&
+                     !exportHelp.contains("for eval"),
+                 qPrintable(exportHelp));
+        const QString evalHelp = splitHelp("eval");
+        QVERIFY2(evalHelp.contains("Split to evaluate (default: val;"), qPrintable(evalHelp));
+        QVERIFY2(splitHelp("fit").contains("Split to fit on (default: train;"),
+                 qPrintable(splitHelp("fit")));
+        QVERIFY2(splitHelp("masks").contains("(default: train;"), qPrintable(splitHelp("masks")));
     }
 
     // A thin image inside the aspect limit: resized to 320 on its shorter side it

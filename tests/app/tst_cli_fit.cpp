@@ -283,6 +283,18 @@ private slots:
         QVERIFY2(fit.err.contains(QRegularExpression("\\nfit: em \\d+/\\d+ \\(\\d+%\\).* ETA ")),
                  qPrintable(fit.err));
         QVERIFY(!fit.err.contains('\r'));
+        // The PCA initialisation reports in images, and no ETA is extrapolated
+        // from it (its one step is not the rate of the steps after it).
+        QVERIFY2(fit.err.contains(QRegularExpression(
+                     "\\nfit: PCA initialisation: \\d+ of \\d+ images \\(whitening\\), ")),
+                 qPrintable(fit.err));
+        QVERIFY2(!fit.err.contains(QRegularExpression("\\nfit: (pca|PCA)[^\\n]* ETA ")),
+                 qPrintable(fit.err));
+        // The dataset's line does not claim what only decoding can tell.
+        QVERIFY2(fit.err.contains(QRegularExpression("\\d+ listed, \\d+ found \\(not decoded "
+                                                     "yet\\), 0 problem")) &&
+                     !fit.err.contains("usable"),
+                 qPrintable(fit.err));
         const QRegularExpressionMatch train =
             QRegularExpression("split train \\(hold-out 0.3\\): (\\d+) listed").match(fit.err);
         QVERIFY2(train.hasMatch(), qPrintable(fit.err));
@@ -384,6 +396,55 @@ private slots:
                                   common);
         QVERIFY2(kmeans.exitCode == 0, qPrintable(kmeans.err));
         QVERIFY(!kmeans.err.contains("k-means initialisation"));
+    }
+
+    void truncatedJpegIsAWarningNotDecoderOutput()
+    {
+        // libjpeg prints "Premature end of JPEG file" itself; the stages decode on
+        // several threads, and the user gets the project's one line instead.
+        const QDir root(tmp.filePath("cutjpeg"));
+        writeSample(root, "a", 3);
+        writeSample(root, "b", 4);
+        const cv::Mat picture = cv::imread(root.filePath("images/a.png").toStdString());
+        std::vector<uchar> jpeg;
+        cv::imencode(".jpg", picture, jpeg);
+        const QString cut = root.filePath("images/cut.jpg");
+        primaps::writeFileAtomic(cut.toStdString(),
+                                 std::string(jpeg.begin(), jpeg.begin() + jpeg.size() / 2));
+        const Run r = runCli({"masks", "--cache", tmp.filePath("cutcache"), "--dataset", "folder",
+                              "--root", root.path(), "--resolution", "64", "--threads", "2"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QVERIFY2(r.err.contains("'" + cut + "': partly decoded"), qPrintable(r.err));
+#ifndef PRIMAPS_SANITIZED_BUILD // which keeps the decoders' output (StderrMute::mutes())
+        QVERIFY2(!r.err.contains("Corrupt JPEG") && !r.err.contains("Premature"),
+                 qPrintable(r.err));
+#endif
+        QVERIFY2(r.err.contains("features: 3 item(s): 3 computed, 0 reused from the cache, 0 "
+                                "failed, 1 warning(s)"),
+                 qPrintable(r.err));
+    }
+
+    void resolutionBelowTwoPatchesIsAUsageError()
+    {
+        // Refused before any image is read, with one line; at the minimum, two
+        // 8-pixel patches, the whole fit runs.
+        for (const char* command : {"fit", "masks"}) {
+            const QString out = tmp.filePath(QString("tiny-") + command);
+            const Run r = runCli(QStringList{command, "--out", out, "--dataset", "folder",
+                                             "--root", ds, "--resolution", "8", "-q"});
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY2(r.err.contains("resolution 8 is too small for backbone 'filterbank': the "
+                                    "shorter side must be at least 16 pixels") &&
+                         r.err.count('\n') == 1,
+                     qPrintable(r.err));
+            QVERIFY(!QFileInfo::exists(out + "/cache"));
+        }
+        const QString smallest = tmp.filePath("smallest");
+        const Run fit = runCli({"fit", "--out", smallest, "--dataset", "folder", "--root", ds,
+                                "--resolution", "16", "--epochs", "2", "--batch-size", "4",
+                                "--ema-every", "1", "-q"});
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        QVERIFY(QFileInfo::exists(QDir(smallest).filePath("theta_m.json")));
     }
 
     void usageErrors()

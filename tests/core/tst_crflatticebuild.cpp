@@ -11,6 +11,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
+#include <QScopeGuard>
 #include <QtTest>
 #include <algorithm>
 #include <cmath>
@@ -62,11 +63,19 @@ class TestCrfLatticeBuild : public QObject
     Q_OBJECT
 
 private slots:
+    void initTestCase()
+    {
+        search_ = d::preferredNeighbourSearch();
+        construction_ = d::preferredMatrixConstruction();
+    }
+
+    // Qt runs it after every case, a failed one too: the process-wide choices a
+    // case makes never reach the next.
     void cleanup()
     {
-        d::setPreferredNeighbourSearch(d::NeighbourSearch::Sorted);
-        d::setPreferredMatrixConstruction(d::MatrixConstruction::Products);
-        d::setVertexTableBands(0);
+        d::setPreferredNeighbourSearch(search_);
+        d::setPreferredMatrixConstruction(construction_);
+        d::setVertexTableBands(0); // the default (automaticBandsFollowTheThreads)
     }
 
     void sortedNeighboursMatchProbes_data()
@@ -196,6 +205,8 @@ private slots:
         // By default (0) a band per thread of OpenCV's pool, at most 8, none
         // smaller than 4,096 points; 1 is one sequential table.
         const int previous = cv::getNumThreads();
+        // OpenCV's threads back however the case ends (a failed QCOMPARE returns).
+        const auto restoreThreads = qScopeGuard([previous] { cv::setNumThreads(previous); });
         cv::setNumThreads(2);
         QCOMPARE(d::vertexTableBands(102400), 2);
         QCOMPARE(d::vertexTableBands(5000), 1);
@@ -205,7 +216,6 @@ private slots:
         QCOMPARE(d::vertexTableBands(10), 3);
         d::setVertexTableBands(1);
         QCOMPARE(d::vertexTableBands(1 << 20), 1);
-        cv::setNumThreads(previous);
     }
 
     void packedKeysNeverCarryIntoTheNextCoordinate()
@@ -318,6 +328,10 @@ private slots:
         const std::vector<float> sorted = primaps::denseCrf(scores, 5, rgb);
         QVERIFY(sorted == probed);
     }
+
+private:
+    d::NeighbourSearch search_ = d::NeighbourSearch::Sorted;
+    d::MatrixConstruction construction_ = d::MatrixConstruction::Products;
 };
 
 QTEST_APPLESS_MAIN(TestCrfLatticeBuild)

@@ -299,6 +299,54 @@ private slots:
         QCOMPARE(canceled.report().reused + canceled.report().computed, std::size_t(0));
     }
 
+    void imagesSmallerThanAPatchAreWarnedOf()
+    {
+        // A 5x3 image enlarged to the resolution gives features of made-up
+        // pixels: the features stage and the evaluation name it, with its size.
+        const fs::path small = fs::path(tmp.path().toStdString()) / "small";
+        fs::create_directories(small / "images");
+        fs::create_directories(small / "labels");
+        writeSample(small, "normal", true);
+        QVERIFY(cv::imwrite((small / "images" / "tiny.png").string(),
+                            cv::Mat(3, 5, CV_8UC3, cv::Scalar(1, 2, 3))));
+        QVERIFY(cv::imwrite((small / "labels" / "tiny.png").string(),
+                            cv::Mat(3, 5, CV_8UC1, cv::Scalar(1))));
+        std::ofstream(small / "classes.txt") << "red\nblue\n";
+        const Dataset d = Dataset::open({DatasetKind::Folder, small.string(), "", 0, false});
+        PatchColourBackbone backbone;
+        FeatureSettings settings;
+        settings.resolution = 32;
+        const FeatureCache cache(cacheRoot.string(),
+                                 featureCacheKey(d, backbone.name(), "", settings));
+        FeatureJob features(d, backbone, cache, settings);
+        JobControl control;
+        QCOMPARE(runJob(features, control), JobState::Finished);
+        QCOMPARE(features.report().computed, std::size_t(2));
+        QCOMPARE(features.report().warnings.size(), std::size_t(1));
+        const DatasetProblem& w = features.report().warnings[0];
+        QCOMPARE(w.path, (small / "images" / "tiny.png").string());
+        QVERIFY2(w.message.find("5x3 pixels: too small for a feature map, smaller than one "
+                                "8-pixel patch") == 0,
+                 w.message.c_str());
+        const FeatureCache other(cacheRoot.string() + "-strict",
+                                 featureCacheKey(d, backbone.name(), "", settings));
+        FeatureJob strictJob(d, backbone, other, settings, {}, true);
+        JobControl c2;
+        QCOMPARE(runJob(strictJob, c2), JobState::Failed);
+        QVERIFY2(c2.error().find("tiny.png") != std::string::npos, c2.error().c_str());
+
+        Prototypes p;
+        p.classes = 2;
+        p.dim = 6;
+        p.gain = {1, 1};
+        p.direction = {1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0};
+        const ItemPrediction prediction = predictItem(d, 1, backbone, cache, settings, p, false);
+        QCOMPARE(prediction.warnings.size(), std::size_t(1));
+        QVERIFY(prediction.warnings[0].find("5x3 pixels: too small") == 0);
+        QCOMPARE(minimumResolution(8), 16);
+        QCOMPARE(minimumResolution(14), 28);
+    }
+
     void photometricAugmentation()
     {
         cv::Mat rgb(40, 48, CV_8UC3);

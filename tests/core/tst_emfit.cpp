@@ -3,6 +3,7 @@
 // truth; determinism; cancel + resume; the job runner.
 #include "em/emfit.h"
 #include "em/emfit_p.h"
+#include "support/atomicfile.h"
 #include "support/error.h"
 #include "evaluation/evaluation.h"
 #include "support/job.h"
@@ -352,6 +353,124 @@ private slots:
         QCOMPARE(control.progress().step, whole.totalSteps());
         QCOMPARE(resumed.reseeds(), whole.reseeds());
         QCOMPARE(resumed.saveState(), whole.saveState());
+    }
+
+    void pcaInitialisationReportsAndStopsWithinIt_data() { sameSeedSameResult_data(); }
+
+    void pcaInitialisationReportsAndStopsWithinIt()
+    {
+        // The PCA initialisation is one step that reads every image (minutes on a
+        // real dataset): it reports as it reads, without an ETA (its rate says
+        // nothing about the steps after it), and a cancel stops it within, leaving
+        // a checkpoint that resumes to the uninterrupted result.
+        QFETCH(int, protocol);
+        QFETCH(float, whitenRidge);
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
+        p.whitenRidge = whitenRidge;
+        EmFit whole(data, p);
+        runToEnd(whole);
+
+        const std::string checkpoint = dir.filePath("pca.state").toStdString();
+        std::vector<JobProgress> reports;
+        {
+            EmFit first(data, p);
+            EmFitJob job(first, checkpoint);
+            JobControl control;
+            control.setProgressCallback([&](const JobProgress& progress) {
+                reports.push_back(progress);
+                if (progress.message.find("PCA initialisation: 5 of") == 0)
+                    control.cancel();
+            });
+            QCOMPARE(runJob(job, control), JobState::Canceled);
+            QCOMPARE(first.stepsDone(), std::int64_t(0));
+            QCOMPARE(first.phase(), EmPhase::Pca);
+        }
+        QVERIFY(reports.size() >= 6);
+        for (const JobProgress& r : reports) {
+            QCOMPARE(r.stage, std::string("pca"));
+            QCOMPARE(r.step, std::int64_t(0));
+            QVERIFY2(r.etaSeconds < 0, r.message.c_str());
+        }
+        const std::string images = std::to_string(p.pcaImages); // fewer than the data's 64
+        QCOMPARE(reports.front().message,
+                 "PCA initialisation: 0 of " + images + " images" +
+                     (protocol == int(EmProtocol::Paper) ? ""
+                      : whitenRidge > 0                  ? " (whitening)"
+                                                         : " (k-means sample)"));
+
+        EmFit resumed(data, p);
+        resumed.restoreState(readFile(checkpoint));
+        QCOMPARE(resumed.stepsDone(), std::int64_t(0));
+        EmFitJob job(resumed, checkpoint);
+        JobControl control;
+        std::vector<JobProgress> later;
+        control.setProgressCallback([&](const JobProgress& progress) { later.push_back(progress); });
+        QCOMPARE(runJob(job, control), JobState::Finished);
+        QCOMPARE(resumed.saveState(), whole.saveState());
+        // The PCA step's own report has no ETA either, and the next phase has
+        // one only once its own steps give a rate.
+        const auto pcaDone = std::find_if(later.begin(), later.end(), [](const JobProgress& r) {
+            return r.step == 1;
+        });
+        QVERIFY(pcaDone != later.end());
+        QCOMPARE(pcaDone->stage, std::string("pca"));
+        QVERIFY(pcaDone->etaSeconds < 0);
+        QVERIFY(std::next(pcaDone)->etaSeconds >= 0);
+        if (protocol != int(EmProtocol::Paper))
+            QVERIFY(std::any_of(later.begin(), later.end(), [](const JobProgress& r) {
+                return r.message == "PCA initialisation: k-means restart 16 of 16";
+            }));
+    }
+
+    void stoppedPcaInitialisationLeavesTheFitAsBefore_data() { sameSeedSameResult_data(); }
+
+    void stoppedPcaInitialisationLeavesTheFitAsBefore()
+    {
+        QFETCH(int, protocol);
+        QFETCH(float, whitenRidge);
+        const SyntheticData data(SyntheticConfig{});
+        EmParams p = testParams(EmMethod::KMeans, EmProtocol(protocol));
+        p.whitenRidge = whitenRidge;
+        EmFit whole(data, p);
+        whole.step();
+        EmFit stopped(data, p);
+        const std::string before = stopped.saveState();
+        int calls = 0;
+        const auto none = stopped.step([&](const EmInitProgress& at) {
+            // Stop in the second task for the robust protocol, mid-way otherwise.
+            ++calls;
+            return !(at.done == 3 && (calls > 8 || protocol == int(EmProtocol::Paper)));
+        });
+        QVERIFY(!none.has_value());
+        QCOMPARE(stopped.saveState(), before);
+        QCOMPARE(stopped.stepsDone(), std::int64_t(0));
+        const auto info = stopped.step([](const EmInitProgress&) { return true; });
+        QVERIFY(info.has_value());
+        QCOMPARE(info->phase, EmPhase::Pca);
+        QCOMPARE(stopped.saveState(), whole.saveState());
+        QCOMPARE(stopped.phaseEndStep(), std::int64_t(stopped.totalSteps()));
+    }
+
+    void phaseEstimateIgnoresEarlierPhases()
+    {
+        // JobControl's ETA from startEstimate(): unknown at its start, 0 at its end.
+        JobControl control;
+        control.markStarted();
+        JobProgress p;
+        p.fraction = 0.25;
+        control.report(p);
+        QVERIFY(control.progress().etaSeconds >= 0); // the whole job's rate
+        control.startEstimate(0.25, 0.5);
+        control.report(p);
+        QVERIFY(control.progress().etaSeconds < 0);
+        p.fraction = 0.5;
+        control.report(p);
+        QCOMPARE(control.progress().etaSeconds, 0.0);
+        control.markStarted();
+        p.fraction = 0.0;
+        control.report(p);
+        QVERIFY(control.progress().etaSeconds < 0);
     }
 
     void whiteningFoldsExactlyOntoTheRawFeatures()

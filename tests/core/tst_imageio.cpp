@@ -4,12 +4,20 @@
 #include "support/atomicfile.h"
 #include "image/imageheader.h"
 #include "image/imageio.h"
+#include "image/pngchunks.h"
 #include "image/preprocess.h"
+#include "support/stderrmute.h"
 #include "testsupport.h"
 
+#include <fcntl.h>
 #include <opencv2/imgcodecs.hpp>
+#include <fstream>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace primaps;
 
@@ -21,6 +29,43 @@ std::string encoded(const cv::Mat& img, const char* ext)
     cv::imencode(ext, img, buffer);
     return std::string(buffer.begin(), buffer.end());
 }
+
+// A valid PNG with a chunk inserted after IHDR that claims `length` bytes: the
+// shape of the fuzzing finding (a tEXt chunk claiming 0x65000000 bytes in 1 kB).
+std::string pngWithChunkClaiming(const char* type, std::uint32_t length)
+{
+    std::vector<uchar> buffer;
+    cv::imencode(".png", testing::patternedImage(16, 16), buffer);
+    const std::string png(buffer.begin(), buffer.end());
+    const std::size_t afterIhdr = 8 + 12 + 13;
+    std::string chunk;
+    for (int shift = 24; shift >= 0; shift -= 8)
+        chunk += char((length >> shift) & 0xFF);
+    chunk += std::string(type, 4) + "primaps\0" + std::string(64, 'x');
+    return png.substr(0, afterIhdr) + chunk + png.substr(afterIhdr);
+}
+
+// Descriptor 2 into a file while it lives, for what decoders print there.
+struct CapturedStderr
+{
+    std::string path;
+    int saved = -1;
+    explicit CapturedStderr(std::string file) : path(std::move(file))
+    {
+        std::fflush(stderr);
+        saved = ::dup(STDERR_FILENO);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(fd, STDERR_FILENO);
+        ::close(fd);
+    }
+    ~CapturedStderr()
+    {
+        std::fflush(stderr);
+        ::dup2(saved, STDERR_FILENO);
+        ::close(saved);
+    }
+    std::string text() const { return readFile(path); }
+};
 
 // Restores the process-wide budget when a test ends, whatever it set.
 struct BudgetGuard
@@ -81,6 +126,101 @@ private slots:
         writeFileAtomic(file("complete.jpg"), whole);
         loadImageRgb8(file("complete.jpg"), &warning);
         QVERIFY(warning.empty());
+    }
+
+    void decoderChatterIsMutedOnEveryThread()
+    {
+        // libjpeg prints "Premature end of JPEG file" to stderr for a cut file;
+        // the loader reports it as a warning naming the file instead, also when
+        // several threads decode at once (the dataset stages do).
+        if (!StderrMute::mutes())
+            QSKIP("an AddressSanitizer build keeps the decoders' output (StderrMute::mutes())");
+        const std::string whole = encoded(testing::patternedImage(240, 320), ".jpg");
+        const std::string path = file("chatter.jpg");
+        writeFileAtomic(path, whole.substr(0, whole.size() / 2));
+        std::vector<std::string> warnings(4);
+        {
+            const CapturedStderr captured(file("stderr.txt"));
+            std::vector<std::thread> threads;
+            for (std::size_t t = 0; t < warnings.size(); ++t)
+                threads.emplace_back([&, t] {
+                    for (int i = 0; i < 8; ++i)
+                        loadImageRgb8(path, &warnings[t]);
+                });
+            for (std::thread& t : threads)
+                t.join();
+            // Descriptor 2 is back where it was once every decode has ended.
+            const char after[] = "after the decodes\n";
+            QCOMPARE(::write(STDERR_FILENO, after, sizeof after - 1), ssize_t(sizeof after - 1));
+            const std::string text = captured.text();
+            QVERIFY2(text == after, text.c_str());
+        }
+        for (const std::string& w : warnings) {
+            QVERIFY2(w.find("'" + path + "': partly decoded") == 0, w.c_str());
+        }
+    }
+
+    void unmutedStderrReachesTheTerminalDuringAMute()
+    {
+        if (!StderrMute::mutes())
+            QSKIP("an AddressSanitizer build mutes nothing (StderrMute::mutes())");
+        const CapturedStderr captured(file("stderr2.txt"));
+        {
+            const StderrMute mute;
+            const StderrMute nested; // another thread's decode
+            const char muted[] = "muted\n", through[] = "through\n";
+            QVERIFY(::write(STDERR_FILENO, muted, sizeof muted - 1) > 0);
+            QVERIFY(::write(unmutedStderr(), through, sizeof through - 1) > 0);
+        }
+        QCOMPARE(captured.text(), std::string("through\n"));
+    }
+
+    void pngChunkClaimsAreCheckedBeforeLibpng()
+    {
+        // A 1 kB PNG whose tEXt chunk claims 0x65000000 bytes: libpng allocates
+        // the claim before reading it (1.7 GB); the loader refuses the file first.
+        const std::string path = file("claims.png");
+        writeFileAtomic(path, pngWithChunkClaiming("tEXt", 0x65000000u));
+        const auto overrun = findPngChunkOverrunInFile(path);
+        QVERIFY(overrun.has_value());
+        QCOMPARE(overrun->type, std::string("tEXt"));
+        QCOMPARE(overrun->offset, std::uint64_t(33));
+        QCOMPARE(overrun->length, std::uint64_t(0x65000000u));
+        QCOMPARE(findPngChunkOverrun(readFile(path))->length, overrun->length);
+        const std::string expected =
+            "'" + path + "': a broken PNG: its 'tEXt' chunk claims 1694498816 bytes";
+        EXPECT_ERROR_CONTAINING(loadImageRgb8(path), expected);
+        // Without the memory for the claim (a child with 512 MB of address space
+        // to spare), the same refusal.
+        const pid_t child = fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            std::ifstream status("/proc/self/status");
+            std::string line;
+            rlim_t current = 0;
+            while (std::getline(status, line))
+                if (line.rfind("VmSize:", 0) == 0)
+                    current = rlim_t(std::stoull(line.substr(7))) * 1024;
+            const rlimit limit{current + (rlim_t(512) << 20), current + (rlim_t(512) << 20)};
+            setrlimit(RLIMIT_AS, &limit);
+            const std::string error = testing::errorOf([&] { loadImageRgb8(path); });
+            _exit(error.find(expected) == 0 ? 0 : 1);
+        }
+        int status = 0;
+        QCOMPARE(waitpid(child, &status, 0), child);
+        QVERIFY(WIFEXITED(status));
+        QCOMPARE(WEXITSTATUS(status), 0);
+
+        // A download cut inside the image data is no such claim (libpng streams
+        // IDAT): it goes to the decoder, which says where the file ends.
+        const std::string whole = encoded(testing::patternedImage(120, 160), ".png");
+        writeFileAtomic(file("cutdata.png"), whole.substr(0, whole.size() / 2));
+        QCOMPARE(findPngChunkOverrunInFile(file("cutdata.png"))->type, std::string("IDAT"));
+        EXPECT_ERROR_CONTAINING(loadImageRgb8(file("cutdata.png")), "ends inside its 'IDAT' chunk");
+        // Cut between two chunks, there is no claim to refuse.
+        QVERIFY(!findPngChunkOverrun(whole.substr(0, whole.size() - 12)).has_value());
+        // Whole files have none.
+        QVERIFY(!findPngChunkOverrun(whole).has_value());
     }
 
     void budgetRefusesBeforeDecoding()

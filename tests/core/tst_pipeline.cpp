@@ -7,6 +7,7 @@
 #include "support/runtime.h"
 
 #include <opencv2/imgproc.hpp>
+#include <QScopeGuard>
 #include <QtTest>
 #include <random>
 
@@ -199,6 +200,8 @@ private slots:
         // run (two OpenCV threads), or after them on the calling thread: the
         // same label maps, at the processing resolution and above it.
         configureThreads(2);
+        // Back to the default however the case ends (a failed QCOMPARE returns).
+        const auto restoreThreads = qScopeGuard([] { configureThreads(); });
         QCOMPARE(cv::getNumThreads(), 2); // else both would build them after
         const Scene scene = makeScene(2); // larger than the processing resolution
         auto backbone = createBackbone("filterbank");
@@ -233,7 +236,6 @@ private slots:
         PipelineParams bad;
         bad.crfParams.bilateralSxy = -1.0f;
         QVERIFY_THROWS_EXCEPTION(Error, decomposeImage(scene.rgb, *backbone, bad));
-        configureThreads();
     }
 
     void fineCrfLatticesAreKeptAcrossThresholds()
