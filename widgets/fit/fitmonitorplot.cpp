@@ -154,8 +154,8 @@ void FitMonitorWidget::buildPlot()
     m_noValidation->position->setCoords(0.5, 0.5);
     m_noValidation->setColor(QColor(120, 120, 120));
     m_noValidation->setBrush(QBrush(QColor(255, 255, 255, 200)));
-    m_noValidation->setText(tr("No validation: choose a labelled split in the fit dialog\n"
-                               "to follow Acc and mIoU while fitting"));
+    m_noValidation->setText(tr("No validation: choose a labelled split (or a hold-out) in\n"
+                               "New Fit to follow Acc and mIoU while fitting"));
     m_noValidation->setVisible(false);
 }
 
