@@ -322,6 +322,8 @@ private slots:
         QVERIFY2(dialog.runNoteLabel()->text().contains(QLatin1String("notes.txt")),
                  qPrintable(dialog.runNoteLabel()->text()));
         QVERIFY(dialog.runEdit()->hasFocus() || !QApplication::focusWidget());
+        // Whole once the nested layouts have settled.
+        QTRY_VERIFY2(cutOffTexts(dialog).isEmpty(), qPrintable(cutOffTexts(dialog).join('\n')));
         grabIfAsked(dialog, QStringLiteral("runrefused"));
 
         QVERIFY(QFile::remove(run + QStringLiteral("/notes.txt")));
