@@ -23,8 +23,6 @@
 #include <QToolBar>
 #include <QToolButton>
 #include <QDir>
-#include <fcntl.h>
-#include <unistd.h>
 #include <QFile>
 #include <QLabel>
 #include <QRegularExpression>
@@ -36,6 +34,10 @@
 #include <QStyleOptionSlider>
 #include <QTemporaryDir>
 #include <QTest>
+#ifndef _WIN32 // file names as bytes, for names that are not UTF-8
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 using namespace primaps;
 

@@ -14,13 +14,15 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
-#include <fcntl.h>
 #include <QFile>
-#include <unistd.h>
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#ifndef _WIN32 // file names as bytes, for names that are not UTF-8
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 #include <QToolButton>
 
 using namespace primaps;
