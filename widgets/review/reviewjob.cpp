@@ -44,7 +44,7 @@ QString ReviewOpenResult::problemSummary() const
                      .arg(firstOf("image missing"));
     if (missingLabels > 0)
         parts << ReviewJob::tr("%n label file(s) are missing; those images are shown without "
-                             "ground truth and not scored (the first: %1)",
+                             "ground truth (the first: %1)",
                              nullptr, missingLabels)
                      .arg(firstOf("label missing"));
     if (otherProblems > 0) {
