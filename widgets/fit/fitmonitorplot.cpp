@@ -143,6 +143,9 @@ void FitMonitorWidget::buildPlot()
     m_emaWarmupNote->position->setCoords(0.5, 0.45);
     m_emaWarmupNote->setFont(small);
     m_emaWarmupNote->setColor(QColor(120, 120, 120));
+    // Over the dotted grid the note read as struck through: a backing, as the
+    // no-validation note has.
+    m_emaWarmupNote->setBrush(QBrush(QColor(255, 255, 255, 200)));
     m_emaWarmupNote->setVisible(false);
 
     m_noValidation = new QCPItemText(m_plot);
