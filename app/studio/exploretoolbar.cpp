@@ -124,7 +124,8 @@ void ExplorePerspective::createToolBar()
     // Up to here the controls decompose Explore's image; the overlay and zoom
     // controls after them act on any canvas (Review's too).
     // Only the tool bar's own widgets: the actions it shares with the menus
-    // (Before | After, Edit labels) keep their shortcuts everywhere.
+    // keep their shortcuts everywhere (Edit labels; Before | After only where
+    // Explore's image is shown, setDecomposeControlsVisible()).
     for (QAction* action : bar->actions())
         if (qobject_cast<QWidgetAction*>(action))
             m_decomposeOnlyActions << action;
@@ -178,6 +179,10 @@ void ExplorePerspective::setDecomposeControlsVisible(bool visible)
 {
     for (QAction* action : m_decomposeOnlyActions)
         action->setVisible(visible);
+    // Before | After compares Explore's masks before and after its CRF: with
+    // another image on the canvas (Review) the button only toggled an empty
+    // mode and read as a before/after of the review's layers.
+    m_compareAction->setVisible(visible);
 }
 
 void ExplorePerspective::createStatusWidgets()

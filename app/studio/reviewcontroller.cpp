@@ -198,10 +198,9 @@ void ReviewController::onOpened(const ReviewOpenResult& result)
     m_exportAction->setEnabled(hasRun());
     m_importAction->setEnabled(hasRun());
     m_crfAction->setEnabled(hasRun());
+    // Says what is missing: a missing label only costs that image its ground truth.
     if (!result.problems.isEmpty())
-        m_window->showError(tr("%n listed file(s) are missing and were left out; the first: %1",
-                               nullptr, int(result.problems.size()))
-                                .arg(result.problems.first()));
+        m_window->showError(result.problemSummary());
     m_window->statusBar()->showMessage(
         tr("%1: %n image(s)", nullptr, int(dataset.size())).arg(title), 5000);
     if (hasRun()) {

@@ -9,6 +9,9 @@
 #include "explore/imagelistwidget.h"
 #include "explore/legendwidget.h"
 #include "mainwindow.h"
+#include "perspectives.h"
+#include "reviewcontroller.h"
+#include "common/messagelogwidget.h"
 #include "common/messagewidget.h"
 #include "explore/stepperwidget.h"
 #include "testsupport.h"
@@ -17,6 +20,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <QScreen>
 #include <QAction>
+#include <QToolBar>
+#include <QToolButton>
+#include <QDir>
 #include <QFile>
 #include <QLabel>
 #include <QRegularExpression>
@@ -28,6 +34,10 @@
 #include <QStyleOptionSlider>
 #include <QTemporaryDir>
 #include <QTest>
+#ifndef _WIN32 // file names as bytes, for names that are not UTF-8
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 using namespace primaps;
 
@@ -87,6 +97,9 @@ private slots:
     void startsWithBundledSamples();
     void failingImageIsReportedInTheWindow();
     void settingsSurviveRestart();
+    void reviewBannerSaysWhatIsMissing();
+    void openFolderNamesUndecodableNames();
+    void beforeAfterOnlyWhereExploreShows();
 };
 
 void TestStudio::initTestCase()
@@ -621,6 +634,120 @@ void TestStudio::settingsSurviveRestart()
     QCOMPARE(fresh.height(), stored.height());
     QVERIFY(fresh.width() >= stored.width());
     QVERIFY(fresh.width() <= fresh.screen()->availableGeometry().width());
+}
+
+// A dataset opened for review whose label files are partly missing: the banner
+// says that label files are missing and what that costs (no ground truth for
+// those images), with the count, instead of "listed file(s) are missing and were
+// left out" (the images were not left out). Missing images are told apart.
+void TestStudio::reviewBannerSaysWhatIsMissing()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString root = dir.filePath(QStringLiteral("ds"));
+    primaps::testing::writeDiscAndBoxDataset(root, 8, 3);
+    for (int i = 0; i < 6; ++i)
+        QVERIFY(QFile::remove(root + QStringLiteral("/labels/im%1.png").arg(i)));
+
+    MainWindow window;
+    window.setPersistSettings(false);
+    window.show();
+    ReviewController* review = window.reviewController();
+    QSignalSpy opened(review, &ReviewController::opened);
+    DatasetOptions options;
+    options.kind = DatasetKind::Folder;
+    options.root = root.toStdString();
+    review->openDataset(options);
+    QVERIFY(opened.wait(kTimeoutMs));
+    QVERIFY(opened.first().at(0).toBool());
+    const QString text = window.messageWidget()->text();
+    QVERIFY2(text.contains(QLatin1String("6 label file(s) are missing")), qPrintable(text));
+    QVERIFY2(text.contains(QLatin1String("without ground truth")), qPrintable(text));
+    QVERIFY2(!text.contains(QLatin1String("left out")), qPrintable(text));
+
+    // A split list naming an image that is not there: that image is left out.
+    QFile list(root + QStringLiteral("/some.txt"));
+    QVERIFY(list.open(QIODevice::WriteOnly));
+    list.write("im6\nim7\nghost\n");
+    list.close();
+    window.messageWidget()->dismiss();
+    options.split = "some";
+    opened.clear();
+    review->openDataset(options);
+    QVERIFY(opened.wait(kTimeoutMs));
+    const QString listed = window.messageWidget()->text();
+    QVERIFY2(listed.contains(QLatin1String("1 listed image(s) are missing and were left out")),
+             qPrintable(listed));
+    QVERIFY2(listed.contains(QLatin1String("ghost")), qPrintable(listed));
+    QVERIFY2(!listed.contains(QLatin1String("label file")), qPrintable(listed));
+}
+
+// File ▸ Open Folder on a folder with an image whose name is not UTF-8: the
+// banner and the message log name it with its bytes escaped; the others open.
+void TestStudio::openFolderNamesUndecodableNames()
+{
+#ifdef Q_OS_WIN
+    QSKIP("Windows file names are UTF-16");
+#else
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QVERIFY(QFile::copy(kChelsea, dir.filePath(QStringLiteral("chelsea.jpg"))));
+    QFile source(kCoffee);
+    QVERIFY(source.open(QIODevice::ReadOnly));
+    const QByteArray bytes = source.readAll();
+    const QByteArray name = QFile::encodeName(dir.path()) + "/caf\xe9.jpg";
+    const int fd = ::open(name.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    QVERIFY(fd >= 0);
+    QCOMPARE(::write(fd, bytes.constData(), size_t(bytes.size())), ssize_t(bytes.size()));
+    ::close(fd);
+
+    MainWindow window;
+    window.setPersistSettings(false);
+    window.show();
+    QSignalSpy shown(&window, &MainWindow::decompositionShown);
+    window.openPaths({dir.path()});
+    QVERIFY(waitShown(shown));
+    QTRY_VERIFY_WITH_TIMEOUT(!window.imageList()->isLoading(), kTimeoutMs);
+    QCOMPARE(window.imageList()->count(), 1);
+    const QString text = window.messageWidget()->text();
+    QVERIFY2(text.contains(QLatin1String("caf\\xe9.jpg")), qPrintable(text));
+    QVERIFY2(text.contains(QLatin1String("not UTF-8")), qPrintable(text));
+    const auto* log = window.findChild<MessageLogWidget*>();
+    QVERIFY(log);
+    QVERIFY2(log->toPlainText().contains(QLatin1String("caf\\xe9.jpg")),
+             qPrintable(log->toPlainText()));
+#endif
+}
+
+// "Before | After" compares Explore's masks before and after its CRF. Review
+// puts another image on the canvas, and the button stayed in the tool bar there
+// (it toggled an empty mode, and read as a before/after of the review's layers);
+// it shows in Explore and Annotate only.
+void TestStudio::beforeAfterOnlyWhereExploreShows()
+{
+    using Perspective = PerspectiveController::Perspective;
+    MainWindow window;
+    window.setPersistSettings(false);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    // In a shown tool bar, and visible (a tool bar shows no button for a hidden
+    // action; whether the button fits or overflows depends on the screen).
+    const auto compareButtonShown = [&] {
+        for (const QToolBar* bar : window.findChildren<QToolBar*>())
+            if (bar->isVisible() && bar->actions().contains(window.compareAction()) &&
+                window.compareAction()->isVisible())
+                return true;
+        return false;
+    };
+    QTRY_VERIFY(compareButtonShown()); // once the tool bar is laid out
+    window.perspectives()->setCurrent(Perspective::Review);
+    QTest::qWait(50);
+    QVERIFY(!compareButtonShown());
+    QVERIFY(!window.compareAction()->isVisible()); // nor in the View menu, nor Ctrl+B
+    window.perspectives()->setCurrent(Perspective::Annotate);
+    QTRY_VERIFY(compareButtonShown());
+    window.perspectives()->setCurrent(Perspective::Explore);
+    QTRY_VERIFY(compareButtonShown());
 }
 
 QTEST_MAIN(TestStudio)

@@ -29,7 +29,9 @@ private slots:
 void TestBackboneManager::dialogListsTheCatalogue()
 {
     BackboneManagerDialog dialog;
-    QStringList expected{QStringLiteral("filterbank")};
+    // The previous filter bank is listed too (the CLI's `backbones` lists it, and
+    // `--backbone filterbank-v1` reproduces older runs), marked as such.
+    QStringList expected{QStringLiteral("filterbank"), QStringLiteral("filterbank-v1")};
     for (const ModelInfo& m : modelCatalog())
         expected << QString::fromStdString(m.name);
     expected << QStringLiteral("torchscript");
@@ -39,9 +41,11 @@ void TestBackboneManager::dialogListsTheCatalogue()
         QCOMPARE(dialog.statusText(QString::fromStdString(m.name)),
                  QStringLiteral("not installed"));
     QVERIFY(dialog.statusText(QStringLiteral("filterbank")).startsWith(QStringLiteral("built in")));
+    QVERIFY(dialog.statusText(QStringLiteral("filterbank-v1")).contains(QLatin1String("previous version")));
+    QVERIFY(dialog.table()->topLevelItem(1)->text(0).contains(QLatin1String("previous version")));
     QCOMPARE(dialog.cacheFolder(), QString::fromStdString(modelDownloadDirectory()));
     // The row shows what the catalogue says.
-    QTreeWidgetItem* row = dialog.table()->topLevelItem(1);
+    QTreeWidgetItem* row = dialog.table()->topLevelItem(2);
     const ModelInfo& first = modelCatalog().front();
     QCOMPARE(row->text(0), QString::fromStdString(first.title));
     QCOMPARE(row->text(1), QString::fromStdString(first.name));

@@ -3,7 +3,9 @@
 // with (placeholders, special values, labels, check boxes, the run note), the
 // dialog fits a 1366x768 screen, and the PCA images follow the data on every
 // path a dataset reaches the dialog: typed, browsed, remembered, a split list,
-// a run folder to resume.
+// a run folder to resume. The dataset is looked up once its fields rest, off
+// the GUI thread; a run folder with someone else's files is refused on OK; the
+// protocol and the hold-out reach the fit's settings.
 //
 // PRIMAPS_TEST_GRAB_DIR=DIR saves the dialog as DIR/fitdialog-<case>.png, to
 // look at it (e.g. under xvfb-run with QT_QPA_PLATFORM=xcb).
@@ -13,6 +15,7 @@
 #include "testsupport.h"
 
 #include <QAbstractButton>
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -23,6 +26,7 @@
 #include <QLineEdit>
 #include <QLocale>
 #include <QSettings>
+#include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QStyle>
@@ -141,10 +145,17 @@ void grabIfAsked(QDialog& dialog, const QString& name)
         dialog.grab().save(QDir(dir).filePath(QStringLiteral("fitdialog-%1.png").arg(name)));
 }
 
-void showAndSettle(QDialog& dialog)
+// The dataset lookup has answered (the fields rested and the listing is done).
+bool settled(const FitDialog& dialog)
+{
+    return QTest::qWaitFor([&] { return !dialog.isLookingUp(); }, 10000);
+}
+
+void showAndSettle(FitDialog& dialog)
 {
     dialog.show();
     QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+    QVERIFY(settled(dialog));
     QCoreApplication::processEvents();
 }
 
@@ -192,13 +203,31 @@ private slots:
         // With a Cityscapes layout, an existing run folder and its long note, too.
         dialog.rootEdit()->setText(large);
         emit dialog.rootEdit()->editingFinished();
-        dialog.runEdit()->setText(tmp.path());
+        // A folder left by a fit stopped while caching: only its cache.
+        const QString cached = tmp.filePath(QStringLiteral("cached-run"));
+        QVERIFY(QDir().mkpath(cached + QStringLiteral("/cache")));
+        dialog.runEdit()->setText(cached);
         emit dialog.runEdit()->editingFinished();
         QVERIFY(dialog.runFolderNote().contains(QLatin1String("holds no fit")));
+        QVERIFY(settled(dialog));
         QCoreApplication::processEvents();
         const QStringList filled = cutOffTexts(dialog);
         grabIfAsked(dialog, QStringLiteral("filled"));
         QVERIFY2(filled.isEmpty(), qPrintable(filled.join(QStringLiteral("\n"))));
+
+        // The guard's refusal of a folder with other files, the paper's protocol
+        // and a hold-out: their notes are whole too.
+        dialog.runEdit()->setText(tmp.path());
+        emit dialog.runEdit()->editingFinished();
+        QVERIFY(!dialog.runFolderProblem().isEmpty());
+        dialog.protocolBox()->setCurrentIndex(1);
+        dialog.holdoutBox()->setValue(0.2);
+        QVERIFY(settled(dialog));
+        QCoreApplication::processEvents();
+        const QStringList refused = cutOffTexts(dialog);
+        grabIfAsked(dialog, QStringLiteral("refused"));
+        QVERIFY2(refused.isEmpty(), qPrintable(refused.join(QStringLiteral("\n"))));
+        QVERIFY2(dialog.height() <= 768 - 80, qPrintable(QString::number(dialog.height())));
     }
 
     // The check above finds a cut-off text: a placeholder wider than its field.
@@ -216,8 +245,147 @@ private slots:
         FitDialog dialog;
         QVERIFY(EmParams().pcaImages > 12);
         dialog.rootEdit()->setText(small);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 4);
         QVERIFY(dialog.pcaImagesBox()->toolTip().contains(QLatin1String("has 4")));
+    }
+
+    // A root typed key by key is not listed per keystroke on the GUI thread (the
+    // old dialog listed ROOT/images and stat'ed ROOT/train.txt twice for every
+    // character): nothing changes while the typing goes on, and one lookup
+    // answers once the field rests, off the GUI thread. A newer request wins
+    // over an older one still running.
+    void datasetIsLookedUpOnceTheFieldsRest()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        const int reference = EmParams().pcaImages;
+        QSignalSpy answers(&dialog, &FitDialog::datasetLookedUp);
+        dialog.rootEdit()->setFocus();
+        QTest::keyClicks(dialog.rootEdit(), small);
+        QCOMPARE(dialog.rootEdit()->text(), small);
+        // Typed, not yet looked up: no listing ran on the GUI thread.
+        QCOMPARE(dialog.settings().em.pcaImages, reference);
+        QVERIFY(dialog.isLookingUp());
+        QCOMPARE(answers.count(), 0);
+        QVERIFY(settled(dialog));
+        QCOMPARE(answers.count(), 1);
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        QCOMPARE(dialog.splitBox()->lineEdit()->placeholderText(), QStringLiteral("all images"));
+
+        // A split typed key by key: one more lookup, the list's 3 images.
+        dialog.rootEdit()->setText(large);
+        QVERIFY(settled(dialog));
+        QVERIFY(dialog.splitBox()->lineEdit()->placeholderText().contains(
+            QLatin1String("train.txt")));
+        answers.clear();
+        dialog.splitBox()->lineEdit()->setFocus();
+        QTest::keyClicks(dialog.splitBox()->lineEdit(), QStringLiteral("val"));
+        QVERIFY(settled(dialog));
+        QCOMPARE(answers.count(), 1);
+        QCOMPARE(dialog.settings().em.pcaImages, 3);
+
+        // The newest request wins: the large folder's lookup may still run when
+        // the small one is asked for; its answer is not shown.
+        dialog.splitBox()->setCurrentText(QString());
+        for (int round = 0; round < 5; ++round) {
+            dialog.rootEdit()->setText(large);
+            QTest::qWait(FitDialog::kLookupDelayMs + 5 * round);
+            dialog.rootEdit()->setText(small);
+            QVERIFY(settled(dialog));
+            QCOMPARE(dialog.settings().em.pcaImages, 4);
+            QCOMPARE(dialog.splitBox()->lineEdit()->placeholderText(),
+                     QStringLiteral("all images"));
+        }
+    }
+
+    // OK on a run folder that holds someone else's files keeps the dialog open
+    // and names the files under the folder field (core's requireFitRunFolder,
+    // which the fit ran only after Start before); the emptied folder is taken.
+    void runFolderWithOtherFilesIsRefusedOnOk()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        dialog.rootEdit()->setText(small);
+        const QString run = tmp.filePath(QStringLiteral("user-folder"));
+        QVERIFY(QDir().mkpath(run));
+        QFile notes(run + QStringLiteral("/notes.txt"));
+        QVERIFY(notes.open(QIODevice::WriteOnly));
+        notes.close();
+        dialog.runEdit()->setText(run); // typed; the focus never left the field
+        dialog.accept();
+        QVERIFY(dialog.isVisible());
+        QCOMPARE(dialog.result(), int(QDialog::Rejected));
+        QVERIFY2(dialog.runFolderProblem().contains(QLatin1String("notes.txt")),
+                 qPrintable(dialog.runFolderProblem()));
+        QVERIFY(dialog.runNoteLabel()->isVisible());
+        QVERIFY2(dialog.runNoteLabel()->text().contains(QLatin1String("notes.txt")),
+                 qPrintable(dialog.runNoteLabel()->text()));
+        QVERIFY(dialog.runEdit()->hasFocus() || !QApplication::focusWidget());
+        // Whole once the nested layouts have settled.
+        QTRY_VERIFY2(cutOffTexts(dialog).isEmpty(), qPrintable(cutOffTexts(dialog).join('\n')));
+        grabIfAsked(dialog, QStringLiteral("runrefused"));
+
+        QVERIFY(QFile::remove(run + QStringLiteral("/notes.txt")));
+        dialog.accept();
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        QVERIFY(dialog.runFolderProblem().isEmpty());
+    }
+
+    // The protocol (robust by default, each explained in a line) and the folder
+    // hold-out (`primaps fit --protocol`, `--holdout F`) reach the fit's settings;
+    // the hold-out is disabled, and says why, for the benchmark layouts.
+    void protocolAndHoldoutReachTheFit()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        QCOMPARE(dialog.settings().em.protocol, EmProtocol::Robust);
+        QCOMPARE(dialog.settings().em.learningRate, defaultLearningRate(EmProtocol::Robust));
+        const QString robustNote = dialog.protocolNote()->text();
+        QVERIFY(!robustNote.isEmpty());
+        dialog.protocolBox()->setCurrentIndex(1);
+        QCOMPARE(dialog.settings().em.protocol, EmProtocol::Paper);
+        QCOMPARE(dialog.settings().em.learningRate, defaultLearningRate(EmProtocol::Paper));
+        QCOMPARE(dialog.settings().em.whitenRidge, 0.0f);
+        QVERIFY(dialog.protocolNote()->text() != robustNote);
+        dialog.protocolBox()->setCurrentIndex(0);
+        QCOMPARE(dialog.settings().em.learningRate, defaultLearningRate(EmProtocol::Robust));
+
+        dialog.rootEdit()->setText(large);
+        emit dialog.rootEdit()->editingFinished();
+        dialog.runEdit()->setText(tmp.filePath(QStringLiteral("holdout-new")));
+        QVERIFY(dialog.holdoutBox()->isEnabled());
+        QCOMPARE(dialog.datasetOptions().holdout, 0.0);
+        dialog.holdoutBox()->setValue(0.25);
+        QVERIFY(settled(dialog));
+        DatasetOptions expected;
+        expected.root = large.toStdString();
+        expected.split = "train";
+        expected.holdout = 0.25;
+        QCOMPARE(dialog.datasetOptions().holdout, 0.25);
+        QCOMPARE(dialog.datasetOptions().split, std::string("train")); // the hold-out's rest
+        QCOMPARE(dialog.settings().em.pcaImages, int(Dataset::open(expected).size()));
+        QVERIFY(dialog.splitBox()->lineEdit()->placeholderText().contains(QLatin1String("hold-out")));
+        QCOMPARE(dialog.settings().validationSplit, std::string("val"));
+        QVERIFY2(dialog.validate().isEmpty(), qPrintable(dialog.validate()));
+        dialog.splitBox()->setCurrentText(QStringLiteral("all"));
+        QVERIFY(dialog.validate().contains(QLatin1String("'train'")));
+        dialog.splitBox()->setCurrentText(QString());
+
+        dialog.layoutBox()->setCurrentIndex(1); // Cityscapes has its own splits
+        QVERIFY(!dialog.holdoutBox()->isEnabled());
+        QCOMPARE(dialog.datasetOptions().holdout, 0.0);
+        QVERIFY(dialog.holdoutBox()->toolTip().contains(QLatin1String("Folder datasets only")));
+
+        // A run's protocol comes back with its settings.
+        DatasetOptions data;
+        data.kind = DatasetKind::Folder;
+        data.root = small.toStdString();
+        FitRunSettings s;
+        s.em.protocol = EmProtocol::Paper;
+        dialog.setRequest(data, s);
+        QCOMPARE(dialog.settings().em.protocol, EmProtocol::Paper);
+        QVERIFY(dialog.holdoutBox()->isEnabled());
     }
 
     // The cap follows the folder: a larger folder raises it again, up to the
@@ -227,17 +395,22 @@ private slots:
         FitDialog dialog;
         const int reference = EmParams().pcaImages;
         dialog.rootEdit()->setText(small);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 4);
         dialog.rootEdit()->setText(large); // train.txt lists 9 of its 12 images
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 9);
         dialog.rootEdit()->setText(tmp.filePath("nowhere"));
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, reference);
 
         dialog.rootEdit()->setText(large);
         dialog.pcaImagesBox()->setValue(7); // the user's choice
         dialog.rootEdit()->setText(small);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 4);
         dialog.rootEdit()->setText(large);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 7);
     }
 
@@ -246,14 +419,18 @@ private slots:
     {
         FitDialog dialog;
         dialog.rootEdit()->setText(large);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 9); // train.txt by default
         QComboBox* split = dialog.splitBox();
         QVERIFY(split->isEditable());
         split->setCurrentText(QStringLiteral("all"));
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 12);
         split->setCurrentText(QStringLiteral("val"));
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 3);
         split->setCurrentText(QStringLiteral("train"));
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 9);
     }
 
@@ -267,6 +444,7 @@ private slots:
         QComboBox* split = dialog.splitBox();
         dialog.rootEdit()->setText(large);
         emit dialog.rootEdit()->editingFinished();
+        QVERIFY(settled(dialog));
         QVERIFY(split->currentText().isEmpty());
         QCOMPARE(dialog.datasetOptions().split, std::string("train"));
         QVERIFY2(split->lineEdit()->placeholderText().contains(QLatin1String("train.txt")),
@@ -277,6 +455,7 @@ private slots:
 
         dialog.rootEdit()->setText(small); // no lists
         emit dialog.rootEdit()->editingFinished();
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.datasetOptions().split, std::string());
         QCOMPARE(split->lineEdit()->placeholderText(), QStringLiteral("all images"));
         QCOMPARE(dialog.settings().validationSplit, std::string("all"));
@@ -298,9 +477,11 @@ private slots:
         FitRunSettings s;
         s.em.pcaImages = 3;
         dialog.setRequest(data, s);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 3);
         s.em.pcaImages = 50;
         dialog.setRequest(data, s);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 4);
 
         // A run fitted with a hold-out: its train split is the images not held out,
@@ -314,6 +495,7 @@ private slots:
         QVERIFY(trainImages > 0 && trainImages < 12);
         dialog.setRequest(data, s);
         dialog.runEdit()->setText(tmp.filePath("holdout-run"));
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.datasetOptions().holdout, 0.25);
         QCOMPARE(dialog.settings().em.pcaImages, trainImages);
         QVERIFY2(dialog.validate().isEmpty(), qPrintable(dialog.validate()));
@@ -387,6 +569,7 @@ private slots:
         settings.sync();
         FitDialog dialog;
         dialog.restoreRecent();
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.rootEdit()->text(), small);
         QCOMPARE(dialog.settings().em.pcaImages, 4);
         settings.remove(QString());
@@ -398,8 +581,10 @@ private slots:
     {
         FitDialog dialog;
         dialog.rootEdit()->setText(small);
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, 4);
         dialog.layoutBox()->setCurrentIndex(1); // Cityscapes
+        QVERIFY(settled(dialog));
         QCOMPARE(dialog.settings().em.pcaImages, EmParams().pcaImages);
     }
 };

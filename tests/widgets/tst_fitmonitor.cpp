@@ -391,6 +391,32 @@ private slots:
         QCOMPARE(monitor.pointCount(FitMonitorWidget::Series::EmLoss) > 0, true);
     }
 
+    // A fit that ended within the first two EMA updates (β = 0, which copy θ_R
+    // into θ_M) is shown with a note that says β stayed 0; "so far" (the note
+    // while a fit runs) read as if the finished fit were still going.
+    void finishedFitsZeroDecayIsNotSoFar()
+    {
+        const QString run = QDir(tmp.path()).filePath("short-ema-run");
+        const testing::CliRun fit = testing::runProgram(
+            PRIMAPS_CLI, {"fit", "--dataset", "folder", "--root", ds, "--resolution", "64",
+                          "--no-mask-crf", "--epochs", "1", "--init-epochs", "1", "--batch-size",
+                          "5", "--pca-images", "10", "--ema-every", "1", "--out", run, "-q"});
+        QVERIFY2(fit.exitCode == 0, qPrintable(fit.err));
+        FitMonitorWidget monitor;
+        QSignalSpy shown(&monitor, &FitMonitorWidget::runShown);
+        QVERIFY(monitor.showRun(run));
+        QVERIFY(shown.wait(kTimeoutMs));
+        QVERIFY(monitor.pointCount(FitMonitorWidget::Series::EmaDecay) > 0);
+        QStringList notes;
+        for (int i = 0; i < monitor.plot()->itemCount(); ++i)
+            if (auto* text = qobject_cast<QCPItemText*>(monitor.plot()->item(i)))
+                if (text->visible() && text->text().contains(QStringLiteral("\u03b2")))
+                    notes << text->text();
+        QCOMPARE(notes.size(), 1);
+        QVERIFY2(notes.first().contains(QLatin1String("stayed 0")), qPrintable(notes.first()));
+        QVERIFY2(!notes.first().contains(QLatin1String("so far")), qPrintable(notes.first()));
+    }
+
     // Before any fit the plot area says what will appear, instead of axes with
     // invented ranges; the first step's values replace the sentence.
     void emptyPlotShowsAnEmptyState()
@@ -452,9 +478,10 @@ private slots:
         QVERIFY(dialog.validate().contains("images/"));
         dialog.rootEdit()->setText(ds);
         emit dialog.rootEdit()->editingFinished();
-        // The defaults follow the data: a 10-image folder offers at most 10 PCA images.
+        // The defaults follow the data: a 10-image folder offers at most 10 PCA
+        // images, once the folder is listed (off the GUI thread).
         QVERIFY(reference.pcaImages > 10);
-        QCOMPARE(dialog.settings().em.pcaImages, 10);
+        QTRY_COMPARE(dialog.settings().em.pcaImages, 10);
         QVERIFY(dialog.validate().contains("run folder"));
         // accept() keeps the dialog open and says why.
         dialog.accept();

@@ -3,6 +3,7 @@
 // bad files, duplicates and folders, the message banner and its log, transparent
 // images composited on a checkerboard.
 
+#include "common/filenamebytes.h"
 #include "common/imageconvert.h"
 #include "common/messagelogwidget.h"
 #include "common/messagewidget.h"
@@ -18,6 +19,10 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
+#ifndef _WIN32 // file names as bytes, for names that are not UTF-8
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 #include <QToolButton>
 
 using namespace primaps;
@@ -32,6 +37,8 @@ private slots:
     void messageLogKeepsEveryMessage();
     void imageListRejectsUnreadableFiles();
     void imageListIgnoresDuplicatesAndExpandsFolders();
+    void folderNamesImagesWhoseNamesAreNotUtf8();
+    void bytesAreEscapedWhereTheyAreNotUtf8();
 };
 
 void TestImageList::messageWidgetAccumulatesAndDismisses()
@@ -216,6 +223,62 @@ void TestImageList::imageListIgnoresDuplicatesAndExpandsFolders()
     QCOMPARE(list.addPaths({dir.filePath(QStringLiteral("nothing-here.png"))}), 0);
     QCOMPARE(outside.messages().size(), 1);
     QVERIFY(outside.text().contains(QStringLiteral("nothing-here.png")));
+}
+
+// A folder with images whose names are not UTF-8 (Latin-1 names from an old
+// camera or archive): Qt lists them under a mangled name that opens nothing, and
+// Open Folder used to leave them out without a word. They are named in the
+// banner with their bytes escaped, and the rest of the folder opens.
+void TestImageList::folderNamesImagesWhoseNamesAreNotUtf8()
+{
+#ifdef Q_OS_WIN
+    QSKIP("Windows file names are UTF-16");
+#else
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QImage image(8, 8, QImage::Format_RGB888);
+    image.fill(Qt::red);
+    QVERIFY(image.save(dir.filePath(QStringLiteral("good.png"))));
+    QFile good(dir.filePath(QStringLiteral("good.png")));
+    QVERIFY(good.open(QIODevice::ReadOnly));
+    const QByteArray png = good.readAll();
+    // "caf\xe9.png" (Latin-1 e acute) and "\xff\xfe.jpg", written byte-wise.
+    for (const QByteArray& name : {QByteArray("caf\xe9.png"), QByteArray("\xff\xfe.JPG"),
+                                   QByteArray("notes\xe9.txt")}) {
+        const QByteArray path = QFile::encodeName(dir.path()) + '/' + name;
+        const int fd = ::open(path.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        QVERIFY(fd >= 0);
+        QCOMPARE(::write(fd, png.constData(), size_t(png.size())), ssize_t(png.size()));
+        ::close(fd);
+    }
+
+    ImageListWidget list;
+    QSignalSpy rejected(&list, &ImageListWidget::imageRejected);
+    QCOMPARE(list.addPaths({dir.path()}), 1); // the rest of the folder opens
+    QCOMPARE(QFileInfo(list.pathAt(0)).fileName(), QStringLiteral("good.png"));
+    QCOMPARE(rejected.count(), 1);
+    const QString reason = rejected.first().at(1).toString();
+    QVERIFY2(reason.contains(QLatin1String("caf\\xe9.png")), qPrintable(reason));
+    QVERIFY2(reason.contains(QLatin1String("\\xff\\xfe.JPG")), qPrintable(reason));
+    QVERIFY2(reason.contains(QLatin1String("2 image(s)")), qPrintable(reason));
+    QVERIFY2(!reason.contains(QLatin1String("notes")), qPrintable(reason)); // not an image
+    QVERIFY(list.messageWidget()->text().contains(QLatin1String("caf\\xe9.png")));
+    QTRY_VERIFY_WITH_TIMEOUT(!list.isLoading(), 30000);
+    QCOMPARE(list.count(), 1);
+#endif
+}
+
+void TestImageList::bytesAreEscapedWhereTheyAreNotUtf8()
+{
+    QVERIFY(isWellFormedUtf8(QByteArray("plain.png")));
+    QVERIFY(isWellFormedUtf8(QStringLiteral("caf\u00e9 \u03b8 \U0001F600").toUtf8()));
+    QVERIFY(!isWellFormedUtf8(QByteArray("caf\xe9")));
+    QVERIFY(!isWellFormedUtf8(QByteArray("\xc0\xaf")));         // overlong '/'
+    QVERIFY(!isWellFormedUtf8(QByteArray("\xed\xa0\x80")));     // a surrogate
+    QVERIFY(!isWellFormedUtf8(QByteArray("\xf4\x90\x80\x80"))); // above U+10FFFF
+    QVERIFY(!isWellFormedUtf8(QByteArray("ab\xe2\x82")));        // cut off
+    QCOMPARE(escapedBytes(QByteArray("caf\xe9.png")), QStringLiteral("caf\\xe9.png"));
+    QCOMPARE(escapedBytes(QByteArray("\xce\xb8_\xff")), QStringLiteral("\u03b8_\\xff"));
 }
 
 QTEST_MAIN(TestImageList)

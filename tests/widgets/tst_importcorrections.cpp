@@ -2,14 +2,19 @@
 // File ▸ Import Corrections…: ImportCorrectionsDialog on a run fitted and
 // exported with the `primaps` CLI; a Label Studio file with one known edit
 // comes back, the dialog shows the change per class and per image, and the
-// correction is in the run's store.
+// correction is in the run's store. The pseudo-label export dialog keeps its
+// rows whole (θ_R with its underscore) once its progress and summary show.
 #include "labels/corrections.h"
 #include "review/importcorrectionsdialog.h"
+#include "review/pseudolabelexportdialog.h"
 #include "interchange/rle.h"
 #include "testsupport.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <QComboBox>
+#include <QLabel>
+#include <QProgressBar>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -92,6 +97,54 @@ private slots:
             QVERIFY(dialog.grab().save(
                 QDir(qEnvironmentVariable("PRIMAPS_SCREENSHOT_DIR")).filePath("import-corrections.png")));
         }
+    }
+
+    // Export Pseudo-Label Dataset: the dialog's texts (θ_R with its underscore)
+    // stay whole once the export runs and its progress shows.
+    void exportDialogKeepsItsTextsWhileRunning()
+    {
+        primaps::PseudoLabelExportDialog dialog(run, primaps::DatasetOptions());
+        dialog.setOutputFolder(QDir(tmp.path()).filePath("export-dialog"));
+        dialog.setPrediction("r", false);
+        dialog.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+        const QString dir = qEnvironmentVariable("PRIMAPS_SCREENSHOT_DIR");
+        if (!dir.isEmpty())
+            dialog.grab().save(QDir(dir).filePath("export-before.png"));
+        QSignalSpy finished(&dialog, &primaps::PseudoLabelExportDialog::exportFinished);
+        QVERIFY(dialog.start());
+        QCoreApplication::processEvents();
+        // Nothing is squeezed below its height once the progress bar shows (the
+        // dialog was sized without it, and its combo boxes lost 5 px, which cut
+        // the underscore of "θ_R"): a combo box's text is whole at its size hint.
+        const auto squeezed = [&] {
+            QStringList found;
+            for (const QComboBox* box : dialog.findChildren<QComboBox*>())
+                if (box->height() < box->sizeHint().height())
+                    found << QStringLiteral("'%1' %2 px high, needs %3")
+                                 .arg(box->currentText())
+                                 .arg(box->height())
+                                 .arg(box->sizeHint().height());
+            for (const QLabel* label : dialog.findChildren<QLabel*>())
+                if (label->isVisible() && label->wordWrap() &&
+                    label->height() < label->heightForWidth(label->width()))
+                    found << QStringLiteral("'%1' %2 px high, needs %3")
+                                 .arg(label->text().left(40))
+                                 .arg(label->height())
+                                 .arg(label->heightForWidth(label->width()));
+            return found;
+        };
+        QVERIFY(dialog.findChild<QProgressBar*>()->isVisible());
+        QTRY_VERIFY2(squeezed().isEmpty(), qPrintable(squeezed().join('\n')));
+        QCOMPARE(dialog.findChild<QComboBox*>()->currentText(), QStringLiteral("\u03b8_R (trained)"));
+        if (!dir.isEmpty())
+            dialog.grab().save(QDir(dir).filePath("export-running.png"));
+        QVERIFY(!finished.isEmpty() || finished.wait(120000));
+        QVERIFY2(finished.first().at(0).toBool(), qPrintable(dialog.summary()));
+        // The summary wraps onto more lines: still nothing squeezed.
+        QTRY_VERIFY2(squeezed().isEmpty(), qPrintable(squeezed().join('\n')));
+        if (!dir.isEmpty())
+            dialog.grab().save(QDir(dir).filePath("export-done.png"));
     }
 };
 

@@ -44,6 +44,8 @@ enum Column
 
 const QString kFilterBank = QStringLiteral("filterbank");
 const QString kTorchScript = QStringLiteral("torchscript");
+/// The filter bank before version 2, still selectable to reproduce older runs.
+const QString kFilterBankV1 = QStringLiteral("filterbank-v1");
 constexpr int kNameRole = Qt::UserRole + 1;
 
 QString familyTitle(const std::string& family)
@@ -252,6 +254,16 @@ void BackboneManagerDialog::fillTable()
     bank->setText(ColDim, QString::number(filterBank->dim()));
     bank->setText(ColSize, QStringLiteral("\u2014"));
 
+    // Right below the current version, and marked as the older one.
+    QTreeWidgetItem* bankV1 = add(kFilterBankV1);
+    const std::unique_ptr<Backbone> filterBankV1 = createBackbone(kFilterBankV1.toStdString());
+    bankV1->setText(ColTitle, tr("Filter bank (previous version)"));
+    bankV1->setText(ColFamily, tr("built in"));
+    bankV1->setText(ColArchitecture, tr("Lab + filters, v1"));
+    bankV1->setText(ColPatch, QString::number(filterBankV1->patchSize()));
+    bankV1->setText(ColDim, QString::number(filterBankV1->dim()));
+    bankV1->setText(ColSize, QStringLiteral("\u2014"));
+
     for (const ModelInfo& m : m_catalog) {
         QTreeWidgetItem* item = add(QString::fromStdString(m.name));
         item->setText(ColTitle, QString::fromStdString(m.title));
@@ -300,6 +312,9 @@ void BackboneManagerDialog::updateRow(QTreeWidgetItem* item)
     if (name == kFilterBank) {
         status = tr("built in, no file needed");
         colour = installedColour();
+    } else if (name == kFilterBankV1) {
+        status = tr("built in; the previous version, for reproducing older runs");
+        colour = installedColour();
     } else if (name == kTorchScript) {
         status = tr("uses a module file you choose (--weights FILE.pt)");
         tip = tr("Any backbone exported to TorchScript (see models/README.md); the primaps "
@@ -343,6 +358,11 @@ void BackboneManagerDialog::updateDetails()
                     "set, pooled per patch, with each patch's surroundings at several scales "
                     "(version 2; version 1 stays available as <tt>filterbank-v1</tt>). It "
                     "finds colour and texture segments, not semantics.");
+    } else if (name == kFilterBankV1) {
+        lines << tr("<b>Filter bank, previous version</b> &nbsp;<tt>filterbank-v1</tt>")
+              << tr("Version 1 of the built-in filter bank, kept so that runs fitted with it "
+                    "(and runs recorded without a version) can be reproduced: choose it with "
+                    "<tt>--backbone filterbank-v1</tt>. New work should use <tt>filterbank</tt>.");
     } else if (name == kTorchScript) {
         lines << tr("<b>TorchScript</b> &nbsp;<tt>torchscript</tt>")
               << tr("Any feature extractor exported to TorchScript (for example a STEGO or HP "

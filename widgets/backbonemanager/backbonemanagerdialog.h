@@ -44,8 +44,8 @@ public:
     explicit BackboneManagerDialog(std::vector<ModelInfo> catalog, QWidget* parent = nullptr);
     ~BackboneManagerDialog() override;
 
-    /// Registry names of the rows, in display order: "filterbank", the catalogue,
-    /// "torchscript".
+    /// Registry names of the rows, in display order: "filterbank", "filterbank-v1"
+    /// (the previous version), the catalogue, "torchscript".
     QStringList backboneNames() const;
     /// The Status column of the row `name` (e.g. "installed at ~/...", "not installed").
     QString statusText(const QString& name) const;

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "common/dialogrows.h"
 
+#include <algorithm>
 #include <QBoxLayout>
 #include <QDir>
+#include <QEvent>
+#include <QScreen>
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
@@ -10,6 +13,51 @@
 #include <QPushButton>
 
 namespace primaps {
+
+namespace {
+
+// Grows a dialog when its contents need more height than it has: the progress
+// bar appearing, a status line wrapping onto more lines. A wrapping label's
+// height is not part of a window's minimum size, so Qt squeezed the rows above
+// instead (combo boxes 5 px below their height cut the underscore of "θ_R").
+class GrowToContents : public QObject
+{
+public:
+    explicit GrowToContents(QWidget* window) : QObject(window), m_window(window)
+    {
+        window->installEventFilter(this);
+    }
+
+    bool eventFilter(QObject* watched, QEvent* event) override
+    {
+        // After the layout has handled the request: queued.
+        if (watched == m_window && event->type() == QEvent::LayoutRequest)
+            QMetaObject::invokeMethod(this, &GrowToContents::grow, Qt::QueuedConnection);
+        return false;
+    }
+
+private:
+    void grow()
+    {
+        QLayout* layout = m_window->layout();
+        if (!layout || !m_window->isVisible())
+            return;
+        const int needed = layout->hasHeightForWidth()
+                               ? layout->totalHeightForWidth(m_window->width())
+                               : layout->totalSizeHint().height();
+        if (needed <= m_window->height())
+            return;
+        int room = needed;
+        if (const QScreen* screen = m_window->screen())
+            room = std::min(needed, screen->availableGeometry().height());
+        if (room > m_window->height())
+            m_window->resize(m_window->width(), room);
+    }
+
+    QWidget* m_window;
+};
+
+} // namespace
 
 QLabel* addRunIntro(QBoxLayout* layout, const QString& text, const QString& runDir,
                     QWidget* parent)
@@ -41,6 +89,7 @@ JobFeedback addJobFeedback(QBoxLayout* layout, QWidget* parent)
     feedback.status->setWordWrap(true);
     feedback.status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(feedback.status);
+    new GrowToContents(parent->window());
     return feedback;
 }
 

@@ -27,6 +27,8 @@ QPushButton* addPathRow(QFormLayout* form, const QString& label, QLineEdit* edit
 
 /// The job's feedback under the form: a progress bar in thousandths, hidden
 /// until a job runs, and a wrapping status line the user can select and copy.
+/// The dialog (parent's window) grows when they need more height than it has,
+/// rather than squeezing the rows above them.
 struct JobFeedback
 {
     QProgressBar* progress = nullptr;

@@ -6,6 +6,7 @@
 
 #include "common/imageconvert.h"
 #include "image/imageio.h"
+#include "common/filenamebytes.h"
 #include "common/messagewidget.h"
 
 #include <algorithm>
@@ -160,6 +161,14 @@ QStringList ImageListWidget::nameFilters()
     return filters;
 }
 
+QStringList ImageListWidget::imageSuffixes()
+{
+    QStringList suffixes;
+    for (const std::string& extension : imageExtensions())
+        suffixes << QString::fromStdString(extension);
+    return suffixes;
+}
+
 bool ImageListWidget::hasImageExtension(const QString& path)
 {
     const QString suffix = QLatin1Char('.') + QFileInfo(path).suffix().toLower();
@@ -194,11 +203,29 @@ int ImageListWidget::addPaths(const QStringList& paths)
         } else if (info.isDir()) {
             const QFileInfoList entries = QDir(path).entryInfoList(
                 nameFilters(), QDir::Files | QDir::Readable, QDir::Name | QDir::IgnoreCase);
-            if (entries.isEmpty())
+            for (const QFileInfo& entry : entries) {
+                // A name that is not UTF-8 is listed decoded with U+FFFD (when at
+                // all) and names no file: it has no canonical path.
+                const QString canonical = entry.canonicalFilePath();
+                if (!canonical.isEmpty())
+                    files << canonical;
+            }
+            // Qt cannot name such entries, so the folder is read byte-wise too
+            // (names only, no stat) to say which images are left out.
+            const QStringList undecodable = undecodableEntries(path, imageSuffixes());
+            if (!undecodable.isEmpty()) {
+                constexpr int kNamed = 5;
+                QString named = undecodable.mid(0, kNamed).join(QStringLiteral(", "));
+                if (undecodable.size() > kNamed)
+                    named += tr(" and %n more", nullptr, int(undecodable.size()) - kNamed);
+                reject(path, tr("'%1': %n image(s) whose names are not UTF-8 cannot be opened "
+                                "and were left out (rename them): %2",
+                                nullptr, int(undecodable.size()))
+                                 .arg(QDir::toNativeSeparators(path), named));
+            } else if (entries.isEmpty()) {
                 reject(path, tr("'%1': no images in this folder (subfolders are not searched)")
                                  .arg(QDir::toNativeSeparators(path)));
-            for (const QFileInfo& entry : entries)
-                files << entry.canonicalFilePath();
+            }
         } else if (!hasImageExtension(path)) {
             reject(path, tr("'%1': not an image type PriMaPs Studio opens (%2)")
                              .arg(info.fileName(), nameFilters().join(QLatin1Char(' '))));

@@ -61,6 +61,8 @@ public:
     static QStringList nameFilters();
     /// True when the file name ends in one of the extensions of nameFilters().
     static bool hasImageExtension(const QString& path);
+    /// The extensions of nameFilters(): ".png", ...
+    static QStringList imageSuffixes();
     /// Local files and folders carried by a drag, in order; empty when there are none.
     static QStringList localPaths(const QMimeData* mime);
 

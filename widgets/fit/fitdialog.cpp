@@ -4,6 +4,7 @@
 #include "backbones/backbone.h"
 #include "common/messagewidget.h"
 #include "dataset/defaultsplit.h"
+#include "runs/runfolderguard.h"
 
 #include <climits>
 #include <QCheckBox>
@@ -149,6 +150,12 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
                            "it exists, else every image; 'all' for every image; NAME for the "
                            "stems listed in ROOT/NAME.txt"));
     dataForm->addRow(tr("&Split"), m_split);
+    // `primaps fit --holdout F`: a fraction of a folder's images kept apart as
+    // split "val", chosen by a fixed hash of their names; the rest is "train".
+    m_holdoutBox = doubleSpin(data, 0.0, 0.95, 2, 0.05, 0.0, QString());
+    m_holdoutBox->setSpecialValueText(tr("none"));
+    dataForm->addRow(tr("&Hold out"), m_holdoutBox);
+    connect(m_holdoutBox, &QDoubleSpinBox::valueChanged, this, &FitDialog::onHoldoutChanged);
     left->addWidget(data);
 
     // Run folder
@@ -220,6 +227,22 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
                             "cosine k-means for all epochs (the paper's Baseline)."));
     connect(m_method, &QComboBox::currentIndexChanged, this, &FitDialog::updateMethodControls);
     fitForm->addRow(tr("&Method"), m_method);
+    // `primaps fit --protocol`: the robust protocol unless the paper's numbers
+    // are to be reproduced (README, docs/em-quality.md).
+    m_protocol = new QComboBox(fit);
+    m_protocol->addItem(tr("robust (default)"), QString::fromLatin1(toString(EmProtocol::Robust)));
+    m_protocol->addItem(tr("paper"), QString::fromLatin1(toString(EmProtocol::Paper)));
+    m_protocol->setToolTip(
+        tr("robust: keeps every cluster alive (k-means++ initialisation with restarts, starved "
+           "prototypes re-seeded, only masks that agree vote, learning rate 0.001, whitened "
+           "filter-bank features).\npaper: the reference's procedure step for step (learning "
+           "rate 0.005, raw features); clusters may starve. See docs/em-quality.md."));
+    fitForm->addRow(tr("Pro&tocol"), m_protocol);
+    m_protocolNote = new QLabel(fit);
+    m_protocolNote->setWordWrap(true);
+    m_protocolNote->setEnabled(false); // greyed: a note, not a control
+    fitForm->addRow(QString(), m_protocolNote);
+    connect(m_protocol, &QComboBox::currentIndexChanged, this, &FitDialog::onProtocolChanged);
     m_classes = spin(fit, 0, 254, 0,
                      tr("Number of prototypes; the dataset's class count by default "
                         "(27, 27, 3, or the lines of classes.txt)"),
@@ -245,6 +268,7 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
            "'filterbank' backbone (measured: +1.5 to +4.6 mIoU on real photographs), 0 for "
            "learned backbones (docs/em-quality.md)."));
     m_whitenRidge->setSpecialValueText(tr("automatic"));
+    m_whitenRidgeTip = m_whitenRidge->toolTip();
     fitForm->addRow(tr("&Whitening ridge"), m_whitenRidge);
     m_emaDecay = doubleSpin(fit, 0.0, 1.0, 3, 0.01, defaults.emaDecay,
                             tr("EMA decay of \u03b8_M after the warm-up"));
@@ -299,24 +323,27 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
 
     connect(m_kind, &QComboBox::currentIndexChanged, this, &FitDialog::onKindChanged);
     connect(m_root, &QLineEdit::editingFinished, this, [this] {
-        // A folder dataset with labels is worth validating on.
+        // A folder dataset with labels is worth validating on, on its val.txt
+        // when it lists one (core's rule, as Evaluate's): the lookup says.
         if (m_kind->currentIndex() == 0 && !m_existingRun) {
-            m_validation->setChecked(QDir(m_root->text()).exists(QStringLiteral("labels")));
-            // ... on its val.txt when it lists one (core's rule, as Evaluate's).
-            DatasetOptions o = datasetOptions();
-            o.holdout = 0.0;
-            const std::string val = defaultSplit(o, "val");
-            m_valSplit->setCurrentText(val.empty() ? QStringLiteral("all")
-                                                   : QString::fromStdString(val));
+            m_validationFollowsData = true;
+            scheduleLookup();
         }
     });
-    // Typed, pasted, browsed or loaded: the count follows the field (only an
-    // existing images/ folder is listed).
-    connect(m_root, &QLineEdit::textChanged, this, &FitDialog::limitToFolderSize);
-    connect(m_root, &QLineEdit::textChanged, this, &FitDialog::showDefaultSplit);
-    connect(m_split, &QComboBox::currentTextChanged, this, &FitDialog::limitToFolderSize);
+    // Typed, pasted, browsed or loaded: the hint and the count follow the
+    // fields once they rest (only an existing images/ folder is listed).
+    m_lookupTimer.setSingleShot(true);
+    m_lookupTimer.setInterval(kLookupDelayMs);
+    connect(&m_lookupTimer, &QTimer::timeout, this, &FitDialog::startLookup);
+    connect(m_root, &QLineEdit::textChanged, this, &FitDialog::scheduleLookup);
+    connect(m_split, &QComboBox::currentTextChanged, this, &FitDialog::scheduleLookup);
     onKindChanged();
+    onHoldoutChanged();
+    onProtocolChanged();
     updateMethodControls();
+    // No folder yet: the first hint needs no listing.
+    m_lookupTimer.stop();
+    startLookup();
     // A hint in an empty field is read whole: each field is at least as wide as
     // its placeholder (the dialog grows to fit; it stays far below 1366 pixels).
     for (QLineEdit* edit : findChildren<QLineEdit*>()) {
@@ -330,53 +357,12 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     }
 }
 
-int FitDialog::folderImageCount() const
-{
-    if (m_kind->currentIndex() != 0)
-        return -1;
-    const QString root = m_root->text().trimmed();
-    if (root.isEmpty() || !QFileInfo(QDir(root).filePath(QStringLiteral("images"))).isDir())
-        return -1;
-    // Listed as the fit will list it (extensions, split lists, hold-out): a
-    // directory listing, no image is decoded. The field's signals and
-    // setRequest() ask several times for the same dataset; it is listed once.
-    const DatasetOptions options = datasetOptions();
-    const QString key = root + QLatin1Char('\n') + QString::fromStdString(options.split) +
-                        QLatin1Char('\n') + QString::number(options.holdout);
-    if (key == m_countedKey)
-        return m_countedImages;
-    int count = -1;
-    try {
-        count = int(Dataset::open(options).size());
-    } catch (const std::exception&) {
-        // e.g. a split list not written yet; validate() names it
-    }
-    m_countedKey = key;
-    m_countedImages = count;
-    return count;
-}
-
-void FitDialog::limitToFolderSize()
-{
-    // The defaults follow the data: no more PCA images than the split holds.
-    const int images = folderImageCount();
-    const QSignalBlocker capping(m_pcaImages); // a cap is not the user's choice
-    m_pcaImages->setMaximum(images > 0 ? images : 1000000);
-    m_pcaImages->setValue(std::min(m_pcaImagesWanted, m_pcaImages->maximum()));
-    m_pcaImages->setToolTip(
-        images > 0 ? tr("Images whose features are pooled for the PCA initialisation (the "
-                        "split has %n image(s))",
-                        nullptr, images)
-                   : tr("Images whose features are pooled for the PCA initialisation"));
-}
-
 void FitDialog::onKindChanged()
 {
     const KindInfo& info = kinds().at(std::max(0, m_kind->currentIndex()));
     m_split->clear();
     m_split->addItems(info.splits);
     m_split->setCurrentIndex(0);
-    showDefaultSplit();
     m_valSplit->clear();
     m_valSplit->addItems(info.splits.mid(info.kind == DatasetKind::Folder ? 1 : 0));
     m_valSplit->setCurrentText(info.validation);
@@ -384,24 +370,20 @@ void FitDialog::onKindChanged()
     // it has a labels/ subfolder (checked when its root is entered).
     if (info.kind != DatasetKind::Folder)
         m_validation->setChecked(true);
-    limitToFolderSize();
-}
-
-void FitDialog::showDefaultSplit()
-{
-    // An empty field takes core's default (datasetOptions()); the hint says which
-    // one, so that a folder's train.txt is not used unseen.
-    QString hint;
-    if (m_kind->currentIndex() == 0) {
-        DatasetOptions o = datasetOptions();
-        o.split.clear();
-        const std::string split = defaultSplit(o, "train");
-        hint = split.empty() ? tr("all images")
-               : o.holdout > 0.0
-                   ? tr("%1 (the hold-out's rest)").arg(QString::fromStdString(split))
-                   : tr("%1 (the images %1.txt lists)").arg(QString::fromStdString(split));
-    }
-    m_split->lineEdit()->setPlaceholderText(hint);
+    // The benchmark layouts have their own splits (the CLI refuses --holdout there).
+    const bool folder = info.kind == DatasetKind::Folder;
+    m_holdoutBox->setEnabled(folder);
+    m_holdoutBox->setToolTip(
+        folder ? tr("A fraction of the folder's images kept apart as split 'val' (chosen by a "
+                    "fixed hash of their file names, the same on every machine); the fit reads "
+                    "the rest, split 'train', and validates on 'val'. As 'primaps fit --holdout "
+                    "F'; split lists are not read then.")
+               : tr("Folder datasets only: %1 has its own splits.").arg(tr(info.label)));
+    if (!folder)
+        m_holdoutBox->setValue(0.0);
+    else
+        onHoldoutChanged();
+    scheduleLookup();
 }
 
 void FitDialog::updateMethodControls()
@@ -412,24 +394,6 @@ void FitDialog::updateMethodControls()
     m_emaEvery->setEnabled(em);
     m_student->setEnabled(em);
     m_studentViews->setEnabled(em);
-}
-
-DatasetOptions FitDialog::datasetOptions() const
-{
-    DatasetOptions o;
-    o.kind = datasetKindFromString(m_kind->currentData().toString().toStdString());
-    o.root = m_root->text().trimmed().toStdString();
-    if (o.kind == DatasetKind::Folder) {
-        o.classes = m_classes->value();
-        if (m_holdout > 0.0 && m_root->text().trimmed() == m_holdoutRoot)
-            o.holdout = m_holdout;
-    }
-    // An empty field: the split `primaps fit` would read (ROOT/train.txt when a
-    // folder lists it), recorded in run.json by name.
-    o.split = m_split->currentText().trimmed().toStdString();
-    if (o.split.empty())
-        o.split = defaultSplit(o, "train");
-    return o;
 }
 
 FitRunSettings FitDialog::settings() const
@@ -448,7 +412,9 @@ FitRunSettings FitDialog::settings() const
     s.em.batchSize = m_batch->value();
     s.em.seed = std::uint64_t(m_seed->value());
     s.em.learningRate = float(m_learningRate->value());
-    s.em.whitenRidge = m_whitenRidge->value() < 0
+    s.em.protocol = emProtocolFromString(m_protocol->currentData().toString().toStdString());
+    // The paper's protocol never whitens (the field is disabled then).
+    s.em.whitenRidge = m_whitenRidge->value() < 0 || s.em.protocol == EmProtocol::Paper
                            ? defaultWhitenRidge(s.em.protocol, s.backbone)
                            : float(m_whitenRidge->value());
     s.em.emaDecay = float(m_emaDecay->value());
@@ -470,10 +436,10 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     for (int i = 0; i < m_kind->count(); ++i)
         if (m_kind->itemData(i).toString() == QString::fromLatin1(toString(dataset.kind)))
             m_kind->setCurrentIndex(i);
-    m_holdout = dataset.holdout;
-    m_holdoutRoot = QString::fromStdString(dataset.root).trimmed();
     m_pcaImagesWanted = s.em.pcaImages;
     m_root->setText(QString::fromStdString(dataset.root));
+    m_exactHoldout = dataset.holdout; // the box rounds to its decimals
+    m_holdoutBox->setValue(dataset.holdout);
     m_split->setCurrentText(QString::fromStdString(dataset.split));
     const int backbone = m_backbone->findText(QString::fromStdString(s.backbone));
     if (backbone >= 0)
@@ -484,6 +450,8 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     m_threshold->setValue(double(s.threshold));
     m_maskCrf->setChecked(s.maskCrf);
     m_method->setCurrentIndex(s.em.method == EmMethod::PrimapsEm ? 0 : 1);
+    m_protocol->setCurrentIndex(
+        std::max(0, m_protocol->findData(QString::fromLatin1(toString(s.em.protocol)))));
     m_classes->setValue(std::max(0, s.em.classes));
     m_epochs->setValue(s.em.epochs);
     m_initEpochs->setValue(s.em.initEpochs);
@@ -493,7 +461,9 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     m_whitenRidge->setValue(double(s.em.whitenRidge));
     m_emaDecay->setValue(double(s.em.emaDecay));
     m_emaEvery->setValue(s.em.emaEvery);
-    limitToFolderSize(); // the root and split are known now; caps s.em.pcaImages
+    m_pcaImages->setValue(s.em.pcaImages);
+    m_pcaImagesWanted = s.em.pcaImages;
+    scheduleLookup(); // the root and split are known now; caps s.em.pcaImages
     m_student->setChecked(s.em.studentAugmentation);
     m_studentViews->setValue(s.studentViews);
     m_checkpointEvery->setValue(s.checkpointEvery);
@@ -501,6 +471,7 @@ void FitDialog::setRequest(const DatasetOptions& dataset, const FitRunSettings& 
     if (!s.validationSplit.empty())
         m_valSplit->setCurrentText(QString::fromStdString(s.validationSplit));
     m_valEvery->setValue(s.validationEvery);
+    m_validationFollowsData = false; // the request's validation, not the folder's default
 }
 
 bool FitDialog::isStartOver() const
@@ -557,10 +528,25 @@ void FitDialog::inspectRunFolder()
     } else if (!dir.isEmpty() && QFileInfo(dir).isDir() && !QDir(dir).isEmpty()) {
         m_runNoteText = tr("The folder exists and holds no fit; the run's files are added to it.");
     }
+    // The fit's own guard, before any work: a folder with someone else's files
+    // (or a foreign run.json) is refused here, not by the fit after Start.
+    m_runProblem.clear();
+    if (!dir.isEmpty() && !m_existingRun) {
+        try {
+            requireFitRunFolder(dir.toStdString());
+        } catch (const std::exception& e) {
+            m_runProblem = QString::fromStdString(e.what());
+            m_runNoteText = m_runProblem;
+        }
+    }
     m_runNote->setText(m_runNoteText.isEmpty()
                            ? tr("The same layout as 'primaps fit --out': the CLI can evaluate "
                                 "this run, and a run started by the CLI resumes here.")
                            : m_runNoteText);
+    // The guard's refusal reads as an error where the folder is chosen.
+    m_runNote->setStyleSheet(m_runProblem.isEmpty()
+                                 ? QString()
+                                 : QStringLiteral("color: #a01010;")); // the monitor's failure red
     m_buttons->button(QDialogButtonBox::Ok)
         ->setText(resumesExistingRun() ? tr("Resume Fit") : tr("Start Fit"));
 }
@@ -583,8 +569,19 @@ QString FitDialog::validate() const
         if (m_classes->value() == 0 && !dir.exists(QStringLiteral("classes.txt")))
             return tr("'%1' has no classes.txt: set the number of classes.").arg(native(root));
         const QString split = m_split->currentText().trimmed();
-        // A run fitted with a hold-out names its splits train and val without lists.
-        if (!split.isEmpty() && split != QLatin1String("all") && datasetOptions().holdout <= 0.0 &&
+        const bool heldOut = holdoutFraction() > 0.0;
+        const auto holdoutSplit = [](const QString& name) {
+            return name == QLatin1String("train") || name == QLatin1String("val");
+        };
+        if (heldOut && !split.isEmpty() && !holdoutSplit(split))
+            return tr("With a hold-out the folder has the splits 'train' (the images not held "
+                      "out) and 'val' (the held-out ones), not '%1'.")
+                .arg(split);
+        if (heldOut && m_validation->isChecked() &&
+            !holdoutSplit(m_valSplit->currentText().trimmed()))
+            return tr("With a hold-out, validate on 'val' (the held-out images) or 'train'.");
+        // With a hold-out the splits are train and val, without lists.
+        if (!split.isEmpty() && split != QLatin1String("all") && !heldOut &&
             !dir.exists(split + QStringLiteral(".txt")))
             return tr("The split '%1' needs the list '%2'.")
                 .arg(split, native(dir.filePath(split + QStringLiteral(".txt"))));
@@ -608,6 +605,13 @@ void FitDialog::accept()
     if (m_run->text().trimmed() != QString() && !m_existingRun)
         inspectRunFolder();
     const QString problem = validate();
+    if (problem.isEmpty() && !m_runProblem.isEmpty()) {
+        // Named under the folder field (inspectRunFolder()); the dialog stays.
+        m_messages->dismiss();
+        m_run->setFocus();
+        m_run->selectAll();
+        return;
+    }
     if (!problem.isEmpty()) {
         m_messages->dismiss();
         m_messages->showMessage(problem);

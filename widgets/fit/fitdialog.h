@@ -5,6 +5,7 @@
 #include "runs/fitrun.h"
 
 #include <QDialog>
+#include <QTimer>
 
 class QCheckBox;
 class QComboBox;
@@ -27,9 +28,15 @@ class MessageWidget;
 ///
 /// accept() checks the input (folders exist, a folder dataset has images/, the
 /// weights file exists, a validation split is named) and shows the first
-/// problem in the dialog's banner instead of closing. Only cheap checks run
-/// here; listing the dataset and loading the backbone happen in the fit's
-/// thread, and their problems reach the fit monitor.
+/// problem in the dialog's banner instead of closing; a run folder the fit may
+/// not write into (core's requireFitRunFolder: someone else's files) is named
+/// under the run folder field. Only cheap checks run there; loading the
+/// backbone happens in the fit's thread, and its problems reach the fit monitor.
+///
+/// What the dataset fields imply (the split an empty Split field stands for, the
+/// images a folder's split holds, which caps the PCA images) is looked up once
+/// the fields rest for kLookupDelayMs, the folder listed off the GUI thread; the
+/// newest request wins (datasetLookedUp() when its answer is shown).
 class FitDialog : public QDialog
 {
     Q_OBJECT
@@ -48,6 +55,14 @@ public:
     QString runFolderNote() const;
     bool resumesExistingRun() const { return m_existingRun && !isStartOver(); }
     bool isStartOver() const;
+    /// Why the run folder cannot take this fit ("" when it can): the guard's
+    /// message, shown under the run folder field.
+    QString runFolderProblem() const { return m_runProblem; }
+    /// True while a dataset lookup waits for the fields to rest or runs.
+    bool isLookingUp() const;
+
+    /// How long the dataset fields rest before they are looked up.
+    static constexpr int kLookupDelayMs = 250;
 
     /// Remembers the last request in QSettings / restores it (not done by the
     /// constructor, so tests start from the defaults).
@@ -58,6 +73,10 @@ public:
     QComboBox* layoutBox() const { return m_kind; }
     QComboBox* splitBox() const { return m_split; }
     QSpinBox* pcaImagesBox() const { return m_pcaImages; }
+    QDoubleSpinBox* holdoutBox() const { return m_holdoutBox; }
+    QComboBox* protocolBox() const { return m_protocol; }
+    QLabel* protocolNote() const { return m_protocolNote; }
+    QLabel* runNoteLabel() const { return m_runNote; }
     QLineEdit* runEdit() const { return m_run; }
     QLineEdit* weightsEdit() const { return m_weights; }
     MessageWidget* messageWidget() const { return m_messages; }
@@ -65,17 +84,34 @@ public:
 public slots:
     void accept() override;
 
+signals:
+    /// The answer of the newest dataset lookup is shown (hint and PCA cap).
+    void datasetLookedUp();
+
 private:
+    /// What a lookup found: the split an empty Split field stands for and the
+    /// images the chosen split holds (-1: unknown, e.g. no ROOT/images yet).
+    struct Lookup
+    {
+        std::string defaultSplit;
+        int images = -1;
+        std::string defaultValidation; ///< the split validation defaults to
+        bool hasLabels = false;        ///< a folder with a labels/ subfolder
+    };
     void onKindChanged();
-    /// The split an empty Split field stands for, as its hint.
-    void showDefaultSplit();
-    /// The images a folder dataset's chosen split holds, listed as the fit lists
-    /// them (ROOT/images, a split list ROOT/<split>.txt, a run's hold-out); -1
-    /// when unknown (another layout, no such folder or list yet).
-    int folderImageCount() const;
-    /// Caps the PCA images at the split's image count, and gives the value the
-    /// user (or the request) asked for back when the data allows it again.
-    void limitToFolderSize();
+    /// Restarts the wait before the dataset fields are looked up.
+    void scheduleLookup();
+    /// Lists the dataset the fields name, off the GUI thread (fitdialogdataset.cpp).
+    void startLookup();
+    void showLookup(const QString& key, const Lookup& found);
+    /// The split hint and the PCA cap from a lookup: caps the PCA images at the
+    /// split's image count, and gives the value the user (or the request) asked
+    /// for back when the data allows it again.
+    void applyLookup(const Lookup& found);
+    /// The hold-out box's fraction; a request's exact one while the box shows it.
+    double holdoutFraction() const;
+    void onHoldoutChanged();
+    void onProtocolChanged();
     void inspectRunFolder();
     void browseRoot();
     void browseRun();
@@ -112,16 +148,22 @@ private:
     QGroupBox* m_validation = nullptr;
     QComboBox* m_valSplit = nullptr;
     QSpinBox* m_valEvery = nullptr;
+    QDoubleSpinBox* m_holdoutBox = nullptr;
+    QComboBox* m_protocol = nullptr;
+    QLabel* m_protocolNote = nullptr;
     QDialogButtonBox* m_buttons = nullptr;
     int m_pcaImagesWanted = 0; ///< the user's or the request's value, before the cap
-    // The last dataset folderImageCount() listed and its image count.
-    mutable QString m_countedKey;
-    mutable int m_countedImages = -1;
-    /// A run's hold-out fraction (run.json), kept while its root is chosen.
-    double m_holdout = 0.0;
-    QString m_holdoutRoot;
+    QTimer m_lookupTimer;
+    quint64 m_lookupGeneration = 0; ///< the newest lookup; older answers are dropped
+    int m_lookupsRunning = 0;
+    QString m_shownKey; ///< the fields the shown lookup answered
+    /// The next lookup chooses whether and on what to validate (a root was entered).
+    bool m_validationFollowsData = false;
+    double m_exactHoldout = 0.0; ///< a request's fraction, which the box shows rounded
     bool m_existingRun = false;
     QString m_runNoteText;
+    QString m_runProblem;
+    QString m_whitenRidgeTip; ///< the ridge's tooltip while the protocol whitens
 };
 
 } // namespace primaps

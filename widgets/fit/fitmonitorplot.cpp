@@ -143,8 +143,9 @@ void FitMonitorWidget::buildPlot()
     m_emaWarmupNote->position->setCoords(0.5, 0.45);
     m_emaWarmupNote->setFont(small);
     m_emaWarmupNote->setColor(QColor(120, 120, 120));
-    m_emaWarmupNote->setText(tr("β = 0 so far: the first two EMA updates copy θ_R into θ_M; "
-                                "the ramp to the cap starts with the third"));
+    // Over the dotted grid the note read as struck through: a backing, as the
+    // no-validation note has.
+    m_emaWarmupNote->setBrush(QBrush(QColor(255, 255, 255, 200)));
     m_emaWarmupNote->setVisible(false);
 
     m_noValidation = new QCPItemText(m_plot);
@@ -154,8 +155,8 @@ void FitMonitorWidget::buildPlot()
     m_noValidation->position->setCoords(0.5, 0.5);
     m_noValidation->setColor(QColor(120, 120, 120));
     m_noValidation->setBrush(QBrush(QColor(255, 255, 255, 200)));
-    m_noValidation->setText(tr("No validation: choose a labelled split in the fit dialog\n"
-                               "to follow Acc and mIoU while fitting"));
+    m_noValidation->setText(tr("No validation: choose a labelled split (or a hold-out) in\n"
+                               "New Fit to follow Acc and mIoU while fitting"));
     m_noValidation->setVisible(false);
 }
 
@@ -289,6 +290,13 @@ void FitMonitorWidget::rescale()
     bool foundDecay = false;
     const QCPRange decay = graph(Series::EmaDecay)->getValueRange(foundDecay);
     m_emaWarmupNote->setVisible(foundDecay && decay.upper <= 0.0);
+    // "so far" only while the fit runs: a finished (or stopped) fit's β stays 0.
+    m_emaWarmupNote->setText(
+        m_controller->isRunning()
+            ? tr("β = 0 so far: the first two EMA updates copy θ_R into θ_M; the ramp to the "
+                 "cap starts with the third")
+            : tr("β stayed 0: the fit ended within the first two EMA updates, which copy "
+                 "θ_R into θ_M"));
     // Both loss axes only where they have data: a k-means baseline has no EM loss.
     m_lossRect->axis(QCPAxis::atLeft)
         ->setVisible(!graph(Series::EmLoss)->data()->isEmpty() ||

@@ -7,9 +7,59 @@
 #include "support/error.h"
 
 #include <QCoreApplication>
+#include <QDir>
 #include <QtConcurrent/QtConcurrentRun>
 
 namespace primaps {
+
+void ReviewOpenResult::addProblems(const Dataset& dataset)
+{
+    for (const DatasetProblem& p : dataset.problems()) {
+        problems << QString::fromStdString(p.path + ": " + p.message);
+        // Core words each kind so (dataset.cpp); a new kind counts as "other".
+        if (p.message.rfind("image missing", 0) == 0)
+            ++missingImages;
+        else if (p.message.rfind("label missing", 0) == 0)
+            ++missingLabels;
+        else
+            ++otherProblems;
+    }
+}
+
+QString ReviewOpenResult::problemSummary() const
+{
+    // The first problem of a kind names its file: "PATH: what".
+    const auto firstOf = [this](const char* prefix) {
+        for (const QString& p : problems) {
+            const int colon = p.lastIndexOf(QStringLiteral(": "));
+            if (colon >= 0 && p.mid(colon + 2).startsWith(QLatin1String(prefix)))
+                return QDir::toNativeSeparators(p.left(colon));
+        }
+        return QString();
+    };
+    QStringList parts;
+    if (missingImages > 0)
+        parts << ReviewJob::tr("%n listed image(s) are missing and were left out (the first: %1)",
+                             nullptr, missingImages)
+                     .arg(firstOf("image missing"));
+    if (missingLabels > 0)
+        parts << ReviewJob::tr("%n label file(s) are missing; those images are shown without "
+                             "ground truth (the first: %1)",
+                             nullptr, missingLabels)
+                     .arg(firstOf("label missing"));
+    if (otherProblems > 0) {
+        QString other;
+        for (const QString& p : problems)
+            if (!p.contains(QLatin1String(": image missing")) &&
+                !p.contains(QLatin1String(": label missing"))) {
+                other = p;
+                break;
+            }
+        parts << ReviewJob::tr("%n other file problem(s) (the first: %1)", nullptr, otherProblems)
+                     .arg(other);
+    }
+    return parts.join(QStringLiteral("; "));
+}
 
 namespace {
 
@@ -82,8 +132,7 @@ void ReviewJob::open(const QString& runDir, const DatasetOptions& datasetOptions
             result.clusters = review->clusters();
             result.classes = review->classes();
             result.backbone = QString::fromStdString(review->backboneName());
-            for (const DatasetProblem& p : dataset->problems())
-                result.problems << QString::fromStdString(p.path + ": " + p.message);
+            result.addProblems(*dataset);
         } catch (const std::exception& e) {
             result.error = QString::fromStdString(e.what());
         }
@@ -119,8 +168,7 @@ void ReviewJob::openDataset(const DatasetOptions& datasetOptions)
             auto dataset = std::make_shared<const Dataset>(Dataset::open(datasetOptions));
             result.dataset = dataset;
             result.classes = dataset->classCount();
-            for (const DatasetProblem& p : dataset->problems())
-                result.problems << QString::fromStdString(p.path + ": " + p.message);
+            result.addProblems(*dataset);
         } catch (const std::exception& e) {
             result.error = QString::fromStdString(e.what());
         }

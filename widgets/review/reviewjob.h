@@ -24,7 +24,17 @@ struct ReviewOpenResult
     int clusters = 0;
     int classes = 0;
     QString backbone;
-    QStringList problems; ///< files the dataset lists but lacks
+    QStringList problems; ///< files the dataset lists but lacks, one "PATH: what" each
+    /// The problems by kind (core's Dataset::problems()): listed images that are
+    /// missing (left out), label files that are missing (their images are used
+    /// without labels), and the rest (e.g. two images of one name, one skipped).
+    int missingImages = 0;
+    int missingLabels = 0;
+    int otherProblems = 0;
+    /// What the problems mean for the review, with counts and the first file of
+    /// each kind, for the window's banner ("" without problems).
+    QString problemSummary() const;
+    void addProblems(const Dataset& dataset);
     /// Set when the split holds images the run was fitted on (fitOverlapNote()).
     QString fitNote;
 };
