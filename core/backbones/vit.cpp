@@ -9,6 +9,7 @@
 #include "backbones/checkpoint.h"
 #include "backbones/checkpoint_p.h"
 #include "support/error.h"
+#include "backbones/attentionkernel_p.h"
 #include "backbones/softmaxrows_p.h"
 #include "support/workerteam_p.h"
 
@@ -96,6 +97,9 @@ struct Workspace
     at::Tensor heads;               // N x C, the heads' outputs side by side
     at::Tensor hidden;              // N x hidden
     std::vector<at::Tensor> logits; // per thread: a chunk of its rows x N, one head at a time
+    // Per thread: one head's keys and values packed for detail::attentionLogits() and
+    // detail::attentionValues() (sized at first use).
+    std::vector<std::vector<float>> packed;
     std::vector<RowRange> rows;     // per thread
     std::int64_t chunkRows = 0;     // query rows attended at once (VitOptions::attentionChunkBytes)
 
@@ -113,6 +117,7 @@ struct Workspace
         hidden = at::empty({n, hiddenDim}, options);
         rows.clear();
         logits.clear();
+        packed.assign(std::size_t(threads), {});
         for (int t = 0; t < threads; ++t) {
             const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
             rows.push_back({begin, end - begin});
@@ -206,10 +211,13 @@ public:
     // its q, k, v. Heads are evaluated one after another into `logits` (up to its rows x
     // N at a time: longer ranges go in chunks of query rows); each head's result is the
     // reference's slice of the batched matmul, by the same kernels.
-    at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits,
-                      at::Tensor& heads) const
+    at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits, at::Tensor& heads,
+                      std::vector<float>& packed) const
     {
         const std::int64_t c = all.size(1) / 3;
+        if (vectorProducts && headDim_ == 64 && all.is_cpu() && all.is_contiguous() &&
+            heads.is_contiguous() && logits.is_contiguous())
+            return attendByKernels(all, r, logits, heads, packed);
         const at::Tensor outRows = heads.narrow(0, r.begin, r.count);
         for (std::int64_t done = 0; done < r.count;) {
             const std::int64_t count = std::min(r.count - done, logits.size(0));
@@ -244,8 +252,59 @@ public:
         return proj->forward(outRows);
     }
 
+    // attend() with the products by detail::attentionLogits() and attentionValues() (64-d
+    // heads, AVX-512F). Head by head: its keys and values are packed once (keys in
+    // panels of 32, values contiguous, instead of a page per token) and serve every
+    // chunk of query rows. Same steps and scaling as above.
+    at::Tensor attendByKernels(const at::Tensor& all, RowRange r, at::Tensor& logits,
+                               at::Tensor& heads, std::vector<float>& packed) const
+    {
+        const std::int64_t n = all.size(0), c = all.size(1) / 3, ld = all.stride(0);
+        const std::ptrdiff_t keysSize = detail::packedKeysSize(n);
+        packed.resize(std::size_t(keysSize + n * headDim_));
+        float* keys = packed.data();
+        float* values = packed.data() + keysSize;
+        const float* base = all.data_ptr<float>();
+        float* out = heads.data_ptr<float>();
+        for (std::int64_t h = 0; h < heads_; ++h) {
+            detail::packKeys(base + c + h * headDim_, ld, n, keys);
+            for (std::int64_t j = 0; j < n; ++j)
+                std::copy_n(base + j * ld + 2 * c + h * headDim_, headDim_,
+                            values + j * headDim_);
+            // DINOv2 scales the queries (q * scale, one rounding each) before q @ k^T; DINO
+            // the finished dot products, as the BLAS does with alpha.
+            const float* q = base + r.begin * ld + h * headDim_;
+            std::int64_t ldq = ld;
+            float scale = float(scale_);
+            at::Tensor scaled;
+            if (scaleQueries_) {
+                scaled = (all.narrow(0, r.begin, r.count).narrow(1, h * headDim_, headDim_) *
+                          scale_)
+                             .contiguous();
+                q = scaled.data_ptr<float>();
+                ldq = headDim_;
+                scale = 1.0f;
+            }
+            for (std::int64_t done = 0; done < r.count;) {
+                const std::int64_t count = std::min(r.count - done, logits.size(0));
+                at::Tensor chunkLogits = logits.narrow(0, 0, count);
+                float* l = chunkLogits.data_ptr<float>();
+                detail::attentionLogits(q + done * ldq, ldq, keys, n, count, scale, l, n);
+                if (vectorSoftmax)
+                    detail::softmaxRows(l, count, n, n);
+                else
+                    at::_softmax_out(chunkLogits, chunkLogits, -1, false);
+                detail::attentionValues(l, n, values, headDim_, n, count,
+                                        out + (r.begin + done) * c + h * headDim_, c);
+                done += count;
+            }
+        }
+        return proj->forward(heads.narrow(0, r.begin, r.count));
+    }
+
     Linear qkv{nullptr}, proj{nullptr};
-    bool vectorSoftmax = false; // detail::softmaxRows() instead of LibTorch's softmax
+    bool vectorSoftmax = false;  // detail::softmaxRows() instead of LibTorch's softmax
+    bool vectorProducts = false; // attendByKernels() for 64-d heads
 
 private:
     std::int64_t heads_, headDim_;
@@ -296,11 +355,12 @@ public:
     {
         attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, qkv);
     }
-    void finishRows(at::Tensor& x, RowRange r, const at::Tensor& qkv, at::Tensor& logits,
+    void finishRows(at::Tensor& x, RowRange r, const at::Tensor& qkv, int thread,
                     Workspace& ws) const
     {
         at::Tensor rows = x.narrow(0, r.begin, r.count);
-        at::Tensor y = attn->attend(qkv, r, logits, ws.heads);
+        at::Tensor y = attn->attend(qkv, r, ws.logits[std::size_t(thread)], ws.heads,
+                                    ws.packed[std::size_t(thread)]);
         if (ls1)
             y.mul_(ls1->gamma);
         rows.add_(y);
@@ -413,8 +473,7 @@ public:
                 if (team)
                     team->sync(); // attention reads every row's keys and values
                 if (r.count > 0)
-                    block.finishRows(x, r, qkv, workspace_.logits[std::size_t(thread)],
-                                     workspace_);
+                    block.finishRows(x, r, qkv, thread, workspace_);
             }
         };
         if (team)
@@ -653,8 +712,11 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
     d_->vit = Vit(config);
     d_->vit->attentionChunkBytes = options.attentionChunkBytes;
     const bool vectorSoftmax = options.vectorSoftmax && detail::softmaxRowsVectorised();
-    for (const auto& block : *d_->vit->blocks)
+    const bool vectorProducts = options.vectorAttention && detail::attentionKernelsAvailable();
+    for (const auto& block : *d_->vit->blocks) {
         block->as<BlockImpl>()->attn->vectorSoftmax = vectorSoftmax;
+        block->as<BlockImpl>()->attn->vectorProducts = vectorProducts;
+    }
     loadParameters(*d_->vit, map, weights);
     if (options.useCuda) {
         if (!at::hasCUDA())

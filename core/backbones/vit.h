@@ -92,6 +92,12 @@ struct VitOptions
     /// build machine. Features move by about 1e-7 (docs/performance.md, "The ViT");
     /// false gives LibTorch's numbers. Without AVX2 and FMA LibTorch's kernel runs anyway.
     bool vectorSoftmax = true;
+    /// The attention's products (q.k^T and attn.v) for 64-d heads by the project's
+    /// AVX-512 register-tile kernels instead of the BLAS: OpenBLAS reached about three
+    /// quarters of its large-sgemm rate on these shapes (docs/vit-performance.md).
+    /// Features move by about 1e-7; false gives the BLAS's numbers. Without AVX-512F,
+    /// or with other head sizes, the BLAS runs anyway.
+    bool vectorAttention = true;
 };
 
 /// Detects the architecture of the ViT whose weights `weights` holds. Accepts DINO's

@@ -9,6 +9,7 @@
 #include "backbones/modelcatalog.h"
 #include "support/npy.h"
 #include "image/preprocess.h"
+#include "backbones/attentionkernel_p.h"
 #include "backbones/softmaxrows_p.h"
 #include "backbones/vit.h"
 
@@ -61,6 +62,50 @@ float maxAbsDifference(const FeatureMap& a, const std::vector<float>& b)
     for (std::size_t i = 0; i < b.size(); ++i)
         worst = std::max(worst, std::fabs(a.values[i] - b[i]));
     return worst;
+}
+
+/// A DINO (or, with LayerScale, DINOv2) ViT with 64-d heads and random weights in the
+/// official layout: 128-d tokens in two heads, two blocks, 8-pixel patches, a 4 x 4
+/// pre-training grid. The released models' head size, which the tiny fixtures (8-d
+/// heads) do not have.
+StateDict randomVitWith64dHeads(bool dinov2)
+{
+    at::manual_seed(dinov2 ? 12 : 11);
+    const std::int64_t d = 128, hidden = 512, p = 8, grid = 4;
+    StateDict sd;
+    auto& impl = sd.impl();
+    impl.source = dinov2 ? "random DINOv2 ViT, 64-d heads" : "random DINO ViT, 64-d heads";
+    auto add = [&](const std::string& name, at::IntArrayRef shape, double std, double mean = 0.0) {
+        impl.add(name, at::randn(shape) * std + mean);
+    };
+    add("cls_token", {1, 1, d}, 0.5);
+    add("pos_embed", {1, 1 + grid * grid, d}, 0.5);
+    add("patch_embed.proj.weight", {d, 3, p, p}, 0.1);
+    add("patch_embed.proj.bias", {d}, 0.1);
+    if (dinov2)
+        add("mask_token", {1, d}, 0.02);
+    for (int i = 0; i < 2; ++i) {
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        add(b + "norm1.weight", {d}, 0.1, 1.0);
+        add(b + "norm1.bias", {d}, 0.1);
+        add(b + "attn.qkv.weight", {3 * d, d}, 0.15);
+        add(b + "attn.qkv.bias", {3 * d}, 0.1);
+        add(b + "attn.proj.weight", {d, d}, 0.1);
+        add(b + "attn.proj.bias", {d}, 0.1);
+        add(b + "norm2.weight", {d}, 0.1, 1.0);
+        add(b + "norm2.bias", {d}, 0.1);
+        add(b + "mlp.fc1.weight", {hidden, d}, 0.1);
+        add(b + "mlp.fc1.bias", {hidden}, 0.1);
+        add(b + "mlp.fc2.weight", {d, hidden}, 0.05);
+        add(b + "mlp.fc2.bias", {d}, 0.1);
+        if (dinov2) {
+            add(b + "ls1.gamma", {d}, 0.3, 1.0);
+            add(b + "ls2.gamma", {d}, 0.3, 1.0);
+        }
+    }
+    add("norm.weight", {d}, 0.1, 1.0);
+    add("norm.bias", {d}, 0.1);
+    return sd;
 }
 
 } // namespace
@@ -262,6 +307,140 @@ private slots:
                   height, width, double(fromLibTorch), double(error));
             QVERIFY(fromLibTorch <= 1e-6f);
             QVERIFY(error <= 1e-4f);
+        }
+    }
+
+    // The attention kernels against sums in double, with strided inputs and outputs
+    // (the gaps after each output row stay untouched), on key counts that hit the full
+    // panels of 32 and the zero-padded last one, and row counts that hit the full
+    // register tiles (12 rows for q.k^T, 6 for attn.v) and every shorter tail. Each value
+    // is within the rounding bound of its ordered FMA sum, (terms + 1) 2^-24 sum |terms|,
+    // and within twice that of LibTorch's (BLAS) product.
+    void attentionKernelsMatchSumsInDouble()
+    {
+        if (!primaps::detail::attentionKernelsAvailable())
+            QSKIP("no AVX-512F: the BLAS computes the attention's products");
+        const double u = std::ldexp(1.0, -24);
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        double worstLogits = 0, worstValues = 0;
+        for (const int n : {1, 5, 31, 32, 33, 70, 1601}) {
+            for (const int rows : {1, 5, 6, 7, 12, 13, 31}) {
+                const int ld = 3 * 64 + 5; // q, k, v side by side, as in the qkv buffer
+                std::vector<float> qkv(std::size_t(std::max(n, rows)) * ld);
+                for (float& value : qkv)
+                    value = normal(rng) * 2.0f;
+                const float* q = qkv.data();
+                const float* k = qkv.data() + 64;
+                const float* v = qkv.data() + 128;
+                std::vector<float> keys(std::size_t(primaps::detail::packedKeysSize(n)));
+                primaps::detail::packKeys(k, ld, n, keys.data());
+                const int ldl = n + 3;
+                std::vector<float> logits(std::size_t(rows) * ldl, 42.0f);
+                primaps::detail::attentionLogits(q, ld, keys.data(), n, rows, 0.125f,
+                                                 logits.data(), ldl);
+                at::Tensor all = at::from_blob(qkv.data(), {std::max(n, rows), ld},
+                                               at::TensorOptions().dtype(at::kFloat));
+                at::Tensor blas = at::empty({rows, n});
+                at::addmm_out(blas, blas, all.narrow(0, 0, rows).narrow(1, 0, 64),
+                              all.narrow(0, 0, n).narrow(1, 64, 64).t(), 0.0, 0.125);
+                for (int r = 0; r < rows; ++r) {
+                    for (int j = 0; j < n; ++j) {
+                        double exact = 0, magnitude = 0;
+                        for (int d = 0; d < 64; ++d) {
+                            exact += double(q[r * ld + d]) * k[j * ld + d];
+                            magnitude += std::abs(double(q[r * ld + d]) * k[j * ld + d]);
+                        }
+                        const double bound = 65 * u * 0.125 * magnitude + 1e-30;
+                        const float out = logits[std::size_t(r) * ldl + j];
+                        worstLogits = std::max(worstLogits, std::abs(out - 0.125 * exact) / bound);
+                        QVERIFY2(std::abs(out - 0.125 * exact) <= bound &&
+                                     std::abs(out - blas[r][j].item<float>()) <= 2 * bound,
+                                 qPrintable(QString("logits, %1 keys, %2 rows: [%3][%4] %5 vs %6")
+                                                .arg(n).arg(rows).arg(r).arg(j)
+                                                .arg(double(out)).arg(0.125 * exact)));
+                    }
+                    for (int j = n; j < ldl; ++j)
+                        QCOMPARE(logits[std::size_t(r) * ldl + j], 42.0f);
+                }
+
+                // attn.v on probabilities (a softmax of the logits, as in the ViT).
+                primaps::detail::softmaxRows(logits.data(), rows, n, ldl);
+                const int ldo = 64 + 7;
+                std::vector<float> out(std::size_t(rows) * ldo, 42.0f);
+                primaps::detail::attentionValues(logits.data(), ldl, v, ld, n, rows, out.data(),
+                                                 ldo);
+                at::Tensor p = at::from_blob(logits.data(), {rows, n}, {ldl, 1},
+                                             at::TensorOptions().dtype(at::kFloat));
+                const at::Tensor blasOut = at::mm(p, all.narrow(0, 0, n).narrow(1, 128, 64));
+                for (int r = 0; r < rows; ++r) {
+                    for (int c = 0; c < 64; ++c) {
+                        double exact = 0, magnitude = 0;
+                        for (int j = 0; j < n; ++j) {
+                            exact += double(logits[std::size_t(r) * ldl + j]) * v[j * ld + c];
+                            magnitude +=
+                                std::abs(double(logits[std::size_t(r) * ldl + j]) * v[j * ld + c]);
+                        }
+                        const double bound = (n + 1) * u * magnitude + 1e-30;
+                        const float value = out[std::size_t(r) * ldo + c];
+                        worstValues = std::max(worstValues, std::abs(value - exact) / bound);
+                        QVERIFY2(std::abs(value - exact) <= bound &&
+                                     std::abs(value - blasOut[r][c].item<float>()) <= 2 * bound,
+                                 qPrintable(QString("attn.v, %1 keys, %2 rows: [%3][%4] %5 vs %6")
+                                                .arg(n).arg(rows).arg(r).arg(c)
+                                                .arg(double(value)).arg(exact)));
+                    }
+                    for (int c = 64; c < ldo; ++c)
+                        QCOMPARE(out[std::size_t(r) * ldo + c], 42.0f);
+                }
+            }
+        }
+        qInfo("worst error over its rounding bound: q.k^T %.3g, attn.v %.3g", worstLogits,
+              worstValues);
+    }
+
+    // A ViT with the released models' 64-d heads, with the attention kernels and with
+    // the BLAS: the same features within 1e-6 relative for both families (DINO scales the logits,
+    // DINOv2 the queries), over one thread and three row threads (which give the
+    // single thread's numbers bit for bit), on token counts with a partial key panel
+    // and one (651) above OpenBLAS's blocking of the inner dimension: below it, its
+    // sums run in the kernels' order and the features agree bit for bit.
+    void vectorAttentionMatchesBlas()
+    {
+        if (!primaps::detail::attentionKernelsAvailable())
+            QSKIP("no AVX-512F: the BLAS computes the attention's products");
+        const int previousThreads = at::get_num_threads();
+        for (const bool dinov2 : {false, true}) {
+            const StateDict weights = randomVitWith64dHeads(dinov2);
+            for (const auto& [height, width] : {std::pair<int, int>{64, 56}, {40, 104}, {200, 208}}) {
+                const std::vector<float> image =
+                    imagenetNormalize(testing::patternedImage(height, width));
+                at::set_num_threads(1);
+                VitOptions blasOptions;
+                blasOptions.vectorAttention = false;
+                const FeatureMap expected =
+                    VisionTransformer(weights, blasOptions).features(image, height, width);
+                const FeatureMap serial =
+                    VisionTransformer(weights, VitOptions()).features(image, height, width);
+                at::set_num_threads(3);
+                VitOptions rowOptions;
+                rowOptions.threading = VitThreading::RowParallel;
+                const FeatureMap parallel =
+                    VisionTransformer(weights, rowOptions).features(image, height, width);
+                at::set_num_threads(previousThreads);
+                float largest = 0.0f;
+                for (const float value : expected.values)
+                    largest = std::max(largest, std::abs(value));
+                const float difference = maxAbsDifference(serial, expected.values);
+                qInfo("%s %dx%d: %.3g from the BLAS's products (features up to %.3g)",
+                      dinov2 ? "DINOv2" : "DINO", height, width, double(difference),
+                      double(largest));
+                QVERIFY(largest > 0.5f);
+                // 1e-6 of the largest feature: a few roundings of it (these features reach
+                // 4.7, where a float's step is 4.8e-7).
+                QVERIFY(difference <= 1e-6f * std::max(1.0f, largest));
+                QCOMPARE(parallel.values, serial.values);
+            }
         }
     }
 

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+#include "backbones/attentionkernel_p.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PRIMAPS_ATTENTION_AVX512 1
+#include <immintrin.h>
+#endif
+
+namespace primaps::detail {
+
+#ifdef PRIMAPS_ATTENTION_AVX512
+
+namespace {
+
+constexpr int kDim = 64;
+constexpr int kPanel = 32; // keys per panel of the packed keys
+
+// q k^T for Rows query rows and 32 keys (two 16-lane column blocks; `mask` limits the
+// last block of a row at the end): Rows x 2 accumulators stay in registers over the 64
+// dimensions, each step two loads of kT and Rows broadcasts of q. With Rows = 12 that
+// is 24 of the 32 vector registers and two FMAs per broadcast.
+template <int Rows>
+__attribute__((target("avx512f"))) inline void logitsTile(const float* q, std::ptrdiff_t ldq,
+                                                          const float* panel, __mmask16 mask0,
+                                                          __mmask16 mask1, float scale,
+                                                          float* out, std::ptrdiff_t ldl)
+{
+    __m512 acc[Rows][2];
+    for (int r = 0; r < Rows; ++r)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int d = 0; d < kDim; ++d) {
+        const __m512 b0 = _mm512_loadu_ps(panel + d * kPanel);
+        const __m512 b1 = _mm512_loadu_ps(panel + d * kPanel + 16);
+        for (int r = 0; r < Rows; ++r) {
+            const __m512 a = _mm512_set1_ps(q[r * ldq + d]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+        }
+    }
+    const __m512 s = _mm512_set1_ps(scale);
+    for (int r = 0; r < Rows; ++r) {
+        _mm512_mask_storeu_ps(out + r * ldl, mask0, _mm512_mul_ps(acc[r][0], s));
+        _mm512_mask_storeu_ps(out + r * ldl + 16, mask1, _mm512_mul_ps(acc[r][1], s));
+    }
+}
+
+template <int Rows>
+__attribute__((target("avx512f"))) void logitsRows(const float* q, std::ptrdiff_t ldq,
+                                                   const float* kT, std::ptrdiff_t n, float scale,
+                                                   float* logits, std::ptrdiff_t ldl)
+{
+    std::ptrdiff_t j = 0;
+    for (; j + kPanel <= n; j += kPanel)
+        logitsTile<Rows>(q, ldq, kT + j * kDim, 0xffff, 0xffff, scale, logits + j, ldl);
+    if (j < n) {
+        const std::ptrdiff_t left = n - j;
+        const auto maskOf = [](std::ptrdiff_t count) {
+            return count >= 16 ? __mmask16(0xffff)
+                               : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
+        };
+        logitsTile<Rows>(q, ldq, kT + j * kDim, maskOf(left), maskOf(left - 16), scale,
+                         logits + j, ldl);
+    }
+}
+
+// p v for Rows query rows: Rows x 4 accumulators hold the 64 output columns; each of
+// the n steps loads one row of v (four vectors) and broadcasts Rows probabilities.
+template <int Rows>
+__attribute__((target("avx512f"))) void valuesRows(const float* p, std::ptrdiff_t ldp,
+                                                   const float* v, std::ptrdiff_t ldv,
+                                                   std::ptrdiff_t n, float* out,
+                                                   std::ptrdiff_t ldo)
+{
+    __m512 acc[Rows][4];
+    for (int r = 0; r < Rows; ++r)
+        for (int c = 0; c < 4; ++c)
+            acc[r][c] = _mm512_setzero_ps();
+    for (std::ptrdiff_t j = 0; j < n; ++j) {
+        const float* row = v + j * ldv;
+        const __m512 v0 = _mm512_loadu_ps(row), v1 = _mm512_loadu_ps(row + 16),
+                     v2 = _mm512_loadu_ps(row + 32), v3 = _mm512_loadu_ps(row + 48);
+        for (int r = 0; r < Rows; ++r) {
+            const __m512 a = _mm512_set1_ps(p[r * ldp + j]);
+            acc[r][0] = _mm512_fmadd_ps(a, v0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, v1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(a, v2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(a, v3, acc[r][3]);
+        }
+    }
+    for (int r = 0; r < Rows; ++r)
+        for (int c = 0; c < 4; ++c)
+            _mm512_storeu_ps(out + r * ldo + 16 * c, acc[r][c]);
+}
+
+// Calls f.template operator()<R>() for R = rows (1 <= rows <= Max) through a table.
+template <int Max, typename Dispatch>
+void forRows(int rows, Dispatch&& dispatch)
+{
+    if constexpr (Max >= 1) {
+        if (rows == Max)
+            dispatch(std::integral_constant<int, Max>());
+        else
+            forRows<Max - 1>(rows, dispatch);
+    }
+}
+
+} // namespace
+
+bool attentionKernelsAvailable()
+{
+    static const bool available = __builtin_cpu_supports("avx512f");
+    return available;
+}
+
+std::ptrdiff_t packedKeysSize(std::ptrdiff_t n)
+{
+    return (n + kPanel - 1) / kPanel * kPanel * kDim;
+}
+
+void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t n, float* packed)
+{
+    for (std::ptrdiff_t j0 = 0; j0 < n; j0 += kPanel) {
+        float* panel = packed + j0 * kDim;
+        const std::ptrdiff_t count = std::min<std::ptrdiff_t>(kPanel, n - j0);
+        for (int d = 0; d < kDim; ++d) {
+            for (std::ptrdiff_t j = 0; j < count; ++j)
+                panel[d * kPanel + j] = k[(j0 + j) * ldk + d];
+            for (std::ptrdiff_t j = count; j < kPanel; ++j)
+                panel[d * kPanel + j] = 0.0f;
+        }
+    }
+}
+
+void attentionLogits(const float* q, std::ptrdiff_t ldq, const float* kT, std::ptrdiff_t n,
+                     std::ptrdiff_t rows, float scale, float* logits, std::ptrdiff_t ldl)
+{
+    constexpr int kTile = 12;
+    for (std::ptrdiff_t r = 0; r < rows; r += kTile) {
+        const int count = int(std::min<std::ptrdiff_t>(kTile, rows - r));
+        forRows<kTile>(count, [&](auto tile) {
+            logitsRows<decltype(tile)::value>(q + r * ldq, ldq, kT, n, scale, logits + r * ldl,
+                                              ldl);
+        });
+    }
+}
+
+void attentionValues(const float* p, std::ptrdiff_t ldp, const float* v, std::ptrdiff_t ldv,
+                     std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo)
+{
+    constexpr int kTile = 6;
+    for (std::ptrdiff_t r = 0; r < rows; r += kTile) {
+        const int count = int(std::min<std::ptrdiff_t>(kTile, rows - r));
+        forRows<kTile>(count, [&](auto tile) {
+            valuesRows<decltype(tile)::value>(p + r * ldp, ldp, v, ldv, n, out + r * ldo, ldo);
+        });
+    }
+}
+
+#else
+
+bool attentionKernelsAvailable()
+{
+    return false;
+}
+std::ptrdiff_t packedKeysSize(std::ptrdiff_t n)
+{
+    return n * 64;
+}
+void packKeys(const float*, std::ptrdiff_t, std::ptrdiff_t, float*) {}
+void attentionLogits(const float*, std::ptrdiff_t, const float*, std::ptrdiff_t, std::ptrdiff_t,
+                     float, float*, std::ptrdiff_t)
+{
+}
+void attentionValues(const float*, std::ptrdiff_t, const float*, std::ptrdiff_t, std::ptrdiff_t,
+                     std::ptrdiff_t, float*, std::ptrdiff_t)
+{
+}
+
+#endif
+
+} // namespace primaps::detail

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// Private to core: the attention's two products for 64-d heads in AVX-512 register
+// tiles. OpenBLAS reaches about three quarters of its large-sgemm rate on them (q.k^T
+// has an inner dimension of 64, attn.v 64 output columns: its packing and the zeroing
+// of C for beta = 0 weigh on 64 columns of work), and they were half a ViT-S/8 pass.
+#pragma once
+
+#include <cstddef>
+
+namespace primaps::detail {
+
+/// True when the kernels below run on this processor (AVX-512F, asked at run time; the
+/// project is built for baseline x86-64).
+bool attentionKernelsAvailable();
+
+/// Floats that packKeys() writes for n keys.
+std::ptrdiff_t packedKeysSize(std::ptrdiff_t n);
+
+/// The keys of one head, k (n x 64, row j at k + j * ldk), transposed in panels of 32
+/// keys (each 64 x 32, contiguous, the last one padded with zeros) into `packed`
+/// (packedKeysSize(n) floats): the layout attentionLogits() reads in order.
+void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t n, float* packed);
+
+/// logits (rows x n, row r at logits + r * ldl) = scale * q k^T for q (rows x 64, row r
+/// at q + r * ldq) and the keys packed by packKeys(). Each value is the dot product
+/// summed in order of the 64 dimensions by FMAs, times `scale` once at the end (what a
+/// BLAS does with alpha = scale, beta = 0). Only call it when attentionKernelsAvailable().
+void attentionLogits(const float* q, std::ptrdiff_t ldq, const float* keys, std::ptrdiff_t n,
+                     std::ptrdiff_t rows, float scale, float* logits, std::ptrdiff_t ldl);
+
+/// out (rows x 64, row r at out + r * ldo) = p v for p (rows x n, row r at p + r * ldp)
+/// and v (n x 64, row j at v + j * ldv), each value summed over j in order by FMAs.
+/// Reads v row after row: with ldv = 64 (the values of one head copied together) it
+/// streams through one block of memory instead of touching a page per row.
+/// Only call it when attentionKernelsAvailable().
+void attentionValues(const float* p, std::ptrdiff_t ldp, const float* v, std::ptrdiff_t ldv,
+                     std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo);
+
+} // namespace primaps::detail
