@@ -120,17 +120,16 @@ std::ptrdiff_t packedKeysSize(std::ptrdiff_t n)
     return (n + kPanel - 1) / kPanel * kPanel * kDim;
 }
 
-void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t n, float* packed)
+void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t first, std::ptrdiff_t count,
+              float* packed)
 {
-    for (std::ptrdiff_t j0 = 0; j0 < n; j0 += kPanel) {
-        float* panel = packed + j0 * kDim;
-        const std::ptrdiff_t count = std::min<std::ptrdiff_t>(kPanel, n - j0);
-        for (int d = 0; d < kDim; ++d) {
-            for (std::ptrdiff_t j = 0; j < count; ++j)
-                panel[d * kPanel + j] = k[(j0 + j) * ldk + d];
-            for (std::ptrdiff_t j = count; j < kPanel; ++j)
-                panel[d * kPanel + j] = 0.0f;
-        }
+    // Key by key: each reads its row of 64 and writes one column of its panel (64
+    // floats 128 bytes apart).
+    for (std::ptrdiff_t j = first; j < first + count; ++j) {
+        const float* row = k + j * ldk;
+        float* column = packed + (j / kPanel) * kPanel * kDim + j % kPanel;
+        for (int d = 0; d < kDim; ++d)
+            column[d * kPanel] = row[d];
     }
 }
 
@@ -169,7 +168,7 @@ std::ptrdiff_t packedKeysSize(std::ptrdiff_t n)
 {
     return n * 64;
 }
-void packKeys(const float*, std::ptrdiff_t, std::ptrdiff_t, float*) {}
+void packKeys(const float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, float*) {}
 void attentionLogits(const float*, std::ptrdiff_t, const float*, std::ptrdiff_t, std::ptrdiff_t,
                      float, float*, std::ptrdiff_t)
 {

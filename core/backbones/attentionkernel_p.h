@@ -16,10 +16,13 @@ bool attentionKernelsAvailable();
 /// Floats that packKeys() writes for n keys.
 std::ptrdiff_t packedKeysSize(std::ptrdiff_t n);
 
-/// The keys of one head, k (n x 64, row j at k + j * ldk), transposed in panels of 32
-/// keys (each 64 x 32, contiguous, the last one padded with zeros) into `packed`
-/// (packedKeysSize(n) floats): the layout attentionLogits() reads in order.
-void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t n, float* packed);
+/// The keys [first, first + count) of one head (key j at k + j * ldk, 64 floats) put
+/// into their places in `packed` (packedKeysSize(n) floats for n keys): transposed in
+/// panels of 32 keys, each 64 x 32 and contiguous, the layout attentionLogits() reads
+/// in order. Threads may pack disjoint ranges of keys into one buffer at once. The
+/// last panel's places beyond n are never written: the caller zero-fills the buffer.
+void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t first, std::ptrdiff_t count,
+              float* packed);
 
 /// logits (rows x n, row r at logits + r * ldl) = scale * q k^T for q (rows x 64, row r
 /// at q + r * ldq) and the keys packed by packKeys(). Each value is the dot product

@@ -97,9 +97,11 @@ struct Workspace
     at::Tensor heads;               // N x C, the heads' outputs side by side
     at::Tensor hidden;              // N x hidden
     std::vector<at::Tensor> logits; // per thread: a chunk of its rows x N, one head at a time
-    // Per thread: one head's keys and values packed for detail::attentionLogits() and
-    // detail::attentionValues() (sized at first use).
-    std::vector<std::vector<float>> packed;
+    // For the attention kernels (64-d heads), next to qkv[]: every head's keys in the
+    // panels of detail::packKeys() and values contiguous, written by each thread for its
+    // own rows right after their projection (while they are in cache), read by all.
+    // Sized at first use; zero-filled once (the last panel's padding is never written).
+    std::vector<float> keys[2], values[2];
     std::vector<RowRange> rows;     // per thread
     std::int64_t chunkRows = 0;     // query rows attended at once (VitOptions::attentionChunkBytes)
 
@@ -117,7 +119,10 @@ struct Workspace
         hidden = at::empty({n, hiddenDim}, options);
         rows.clear();
         logits.clear();
-        packed.assign(std::size_t(threads), {});
+        for (int parity = 0; parity < 2; ++parity) {
+            keys[parity].clear();
+            values[parity].clear();
+        }
         for (int t = 0; t < threads; ++t) {
             const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
             rows.push_back({begin, end - begin});
@@ -201,10 +206,30 @@ public:
 
     // x: N x C (one image; the batch dimension of the references is 1 throughout).
     // The qkv projection of the rows `r` of the (normed) tokens into those rows of `out`.
-    void project(const at::Tensor& normedRows, RowRange r, at::Tensor& out) const
+    void project(const at::Tensor& normedRows, RowRange r, at::Tensor& out,
+                 std::vector<float>& keys, std::vector<float>& values) const
     {
         at::Tensor rows = out.narrow(0, r.begin, r.count);
         linearInto(rows, normedRows, qkv->weight, qkv->bias);
+        if (!usesKernels(out))
+            return;
+        // Sized before the team runs (VitImpl::forward).
+        const std::int64_t n = out.size(0), c = out.size(1) / 3, ld = out.stride(0);
+        const std::ptrdiff_t keysSize = detail::packedKeysSize(n);
+        const float* base = out.data_ptr<float>();
+        for (std::int64_t h = 0; h < heads_; ++h) {
+            detail::packKeys(base + c + h * headDim_, ld, r.begin, r.count,
+                             keys.data() + h * keysSize);
+            float* headValues = values.data() + h * n * headDim_;
+            for (std::int64_t j = r.begin; j < r.begin + r.count; ++j)
+                std::copy_n(base + j * ld + 2 * c + h * headDim_, headDim_,
+                            headValues + j * headDim_);
+        }
+    }
+
+    bool usesKernels(const at::Tensor& all) const
+    {
+        return vectorProducts && headDim_ == 64 && all.is_cpu() && all.is_contiguous();
     }
 
     // The attention output of the query rows `r`, once every row of `all` (N x 3C) holds
@@ -212,12 +237,11 @@ public:
     // N at a time: longer ranges go in chunks of query rows); each head's result is the
     // reference's slice of the batched matmul, by the same kernels.
     at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits, at::Tensor& heads,
-                      std::vector<float>& packed) const
+                      const std::vector<float>& keys, const std::vector<float>& values) const
     {
         const std::int64_t c = all.size(1) / 3;
-        if (vectorProducts && headDim_ == 64 && all.is_cpu() && all.is_contiguous() &&
-            heads.is_contiguous() && logits.is_contiguous())
-            return attendByKernels(all, r, logits, heads, packed);
+        if (usesKernels(all))
+            return attendByKernels(all, r, logits, heads, keys, values);
         const at::Tensor outRows = heads.narrow(0, r.begin, r.count);
         for (std::int64_t done = 0; done < r.count;) {
             const std::int64_t count = std::min(r.count - done, logits.size(0));
@@ -253,24 +277,21 @@ public:
     }
 
     // attend() with the products by detail::attentionLogits() and attentionValues() (64-d
-    // heads, AVX-512F). Head by head: its keys and values are packed once (keys in
-    // panels of 32, values contiguous, instead of a page per token) and serve every
-    // chunk of query rows. Same steps and scaling as above.
+    // heads, AVX-512F), from the keys and values that project() packed (keys in panels
+    // of 32, values contiguous: the qkv buffer has a page per token). Head by head, so
+    // that one head's packed keys and values stay in L2 for all its query rows. Same
+    // steps and scaling as above.
     at::Tensor attendByKernels(const at::Tensor& all, RowRange r, at::Tensor& logits,
-                               at::Tensor& heads, std::vector<float>& packed) const
+                               at::Tensor& heads, const std::vector<float>& packedKeys,
+                               const std::vector<float>& packedValues) const
     {
         const std::int64_t n = all.size(0), c = all.size(1) / 3, ld = all.stride(0);
         const std::ptrdiff_t keysSize = detail::packedKeysSize(n);
-        packed.resize(std::size_t(keysSize + n * headDim_));
-        float* keys = packed.data();
-        float* values = packed.data() + keysSize;
         const float* base = all.data_ptr<float>();
         float* out = heads.data_ptr<float>();
         for (std::int64_t h = 0; h < heads_; ++h) {
-            detail::packKeys(base + c + h * headDim_, ld, n, keys);
-            for (std::int64_t j = 0; j < n; ++j)
-                std::copy_n(base + j * ld + 2 * c + h * headDim_, headDim_,
-                            values + j * headDim_);
+            const float* keys = packedKeys.data() + h * keysSize;
+            const float* values = packedValues.data() + h * n * headDim_;
             // DINOv2 scales the queries (q * scale, one rounding each) before q @ k^T; DINO
             // the finished dot products, as the BLAS does with alpha.
             const float* q = base + r.begin * ld + h * headDim_;
@@ -351,16 +372,18 @@ public:
     // Pre-norm residual block; DINOv2 scales each branch (LayerScale) before adding.
     // `x` is updated in place (the same sums as x = x + y). Split in two for the rows `r`
     // of one thread: the qkv projection, then, once all rows have theirs, the rest.
-    void beginRows(const at::Tensor& x, RowRange r, at::Tensor& qkv) const
+    // `parity`: which of the workspace's two qkv buffers (and packed keys and values)
+    // this block uses.
+    void beginRows(const at::Tensor& x, RowRange r, int parity, Workspace& ws) const
     {
-        attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, qkv);
+        attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, ws.qkv[parity],
+                      ws.keys[parity], ws.values[parity]);
     }
-    void finishRows(at::Tensor& x, RowRange r, const at::Tensor& qkv, int thread,
-                    Workspace& ws) const
+    void finishRows(at::Tensor& x, RowRange r, int parity, int thread, Workspace& ws) const
     {
         at::Tensor rows = x.narrow(0, r.begin, r.count);
-        at::Tensor y = attn->attend(qkv, r, ws.logits[std::size_t(thread)], ws.heads,
-                                    ws.packed[std::size_t(thread)]);
+        at::Tensor y = attn->attend(ws.qkv[parity], r, ws.logits[std::size_t(thread)], ws.heads,
+                                    ws.keys[parity], ws.values[parity]);
         if (ls1)
             y.mul_(ls1->gamma);
         rows.add_(y);
@@ -462,18 +485,28 @@ public:
             1, std::int64_t(attentionChunkBytes / (sizeof(float) * std::size_t(tokens))));
         workspace_.reserve(tokens, config.embedDim, config.mlpHidden, team ? team->size() : 1,
                            x.device(), chunkRows);
+        if ((*blocks)[0]->as<BlockImpl>()->attn->usesKernels(workspace_.qkv[0])) {
+            const auto keysSize =
+                std::size_t(config.numHeads) * std::size_t(detail::packedKeysSize(tokens));
+            const auto valuesSize = std::size_t(tokens) * std::size_t(config.embedDim);
+            for (int parity = 0; parity < 2; ++parity) {
+                if (workspace_.keys[parity].size() != keysSize)
+                    workspace_.keys[parity].assign(keysSize, 0.0f);
+                workspace_.values[parity].resize(valuesSize);
+            }
+        }
         const auto runBlocks = [&](int thread) {
             c10::InferenceMode guard; // per thread; x is an inference tensor
             const RowRange r = workspace_.rows[std::size_t(thread)];
             for (std::size_t b = 0; b < blocks->size(); ++b) {
                 const BlockImpl& block = *(*blocks)[b]->as<BlockImpl>();
-                at::Tensor& qkv = workspace_.qkv[b % 2];
+                const int parity = int(b % 2);
                 if (r.count > 0)
-                    block.beginRows(x, r, qkv);
+                    block.beginRows(x, r, parity, workspace_);
                 if (team)
                     team->sync(); // attention reads every row's keys and values
                 if (r.count > 0)
-                    block.finishRows(x, r, qkv, thread, workspace_);
+                    block.finishRows(x, r, parity, thread, workspace_);
             }
         };
         if (team)

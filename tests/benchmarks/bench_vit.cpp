@@ -297,38 +297,36 @@ void BM_VitS8AttentionThread(benchmark::State& state)
         return;
     }
     const std::ptrdiff_t packedSize = primaps::detail::packedKeysSize(n);
-    std::vector<float> kT(std::size_t(heads * packedSize)), vPacked(std::size_t(heads * hd * n));
+    std::vector<float> kT(static_cast<std::size_t>(packedSize)), vPacked(static_cast<std::size_t>(hd * n));
     at::manual_seed(2);
     const at::Tensor qkv = at::randn({n, 3 * d});
     at::Tensor logits = at::empty({chunk, n}), out = at::empty({rows, d});
     const at::Tensor a = at::randn({rows, d}), w = at::randn({3 * d, d});
     at::Tensor c = at::empty({rows, 3 * d});
-    double bestQk = 1e30, bestSoftmax = 1e30, bestAv = 1e30, bestSgemm = 1e30;
+    double bestQk = 1e30, bestSoftmax = 1e30, bestAv = 1e30, bestSgemm = 1e30, bestPack = 1e30;
     for (auto _ : state) {
         double start = threadCpuSeconds();
         at::mm_out(c, a, w.t());
         bestSgemm = std::min(bestSgemm, threadCpuSeconds() - start);
-        double qk = 0, softmax = 0, av = 0;
-        if (kernels) {
-            start = threadCpuSeconds();
-            for (std::int64_t h = 0; h < heads; ++h) {
-                primaps::detail::packKeys(qkv.data_ptr<float>() + d + h * hd, 3 * d, n,
-                                          kT.data() + h * packedSize);
-                for (std::int64_t j = 0; j < n; ++j)
-                    std::copy_n(qkv.data_ptr<float>() + j * 3 * d + 2 * d + h * hd, hd,
-                                vPacked.data() + (h * n + j) * hd);
-            }
-            qk += threadCpuSeconds() - start;
-        }
-        for (std::int64_t done = 0; done < rows; done += chunk) {
-            const std::int64_t count = std::min(chunk, rows - done);
-            at::Tensor l = logits.narrow(0, 0, count);
-            for (std::int64_t h = 0; h < heads; ++h) {
+        double qk = 0, softmax = 0, av = 0, pack = 0;
+        float* base = qkv.data_ptr<float>();
+        // As VisionTransformer: head by head (the kernels' packed keys and values of a
+        // head serve all its chunks), chunks of query rows within.
+        for (std::int64_t h = 0; h < heads; ++h) {
+            if (kernels) {
                 start = threadCpuSeconds();
-                float* base = qkv.data_ptr<float>();
+                primaps::detail::packKeys(base + d + h * hd, 3 * d, 0, n, kT.data());
+                for (std::int64_t j = 0; j < n; ++j)
+                    std::copy_n(base + j * 3 * d + 2 * d + h * hd, hd, vPacked.data() + j * hd);
+                pack += threadCpuSeconds() - start;
+            }
+            for (std::int64_t done = 0; done < rows; done += chunk) {
+                const std::int64_t count = std::min(chunk, rows - done);
+                at::Tensor l = logits.narrow(0, 0, count);
+                start = threadCpuSeconds();
                 if (kernels)
                     primaps::detail::attentionLogits(base + done * 3 * d + h * hd, 3 * d,
-                                                     kT.data() + h * packedSize, n, count, 0.125f,
+                                                     kT.data(), n, count, 0.125f,
                                                      l.data_ptr<float>(), n);
                 else
                     at::addmm_out(l, l, qkv.narrow(0, done, count).narrow(1, h * hd, hd),
@@ -338,9 +336,8 @@ void BM_VitS8AttentionThread(benchmark::State& state)
                 const double t2 = threadCpuSeconds();
                 at::Tensor o = out.narrow(0, done, count).narrow(1, h * hd, hd);
                 if (kernels)
-                    primaps::detail::attentionValues(l.data_ptr<float>(), n,
-                                                     vPacked.data() + h * n * hd, hd, n, count,
-                                                     o.data_ptr<float>(), d);
+                    primaps::detail::attentionValues(l.data_ptr<float>(), n, vPacked.data(), hd,
+                                                     n, count, o.data_ptr<float>(), d);
                 else
                     at::mm_out(o, l, qkv.narrow(1, 2 * d + h * hd, hd));
                 const double t3 = threadCpuSeconds();
@@ -350,25 +347,28 @@ void BM_VitS8AttentionThread(benchmark::State& state)
             }
         }
         bestQk = std::min(bestQk, qk);
+        bestPack = std::min(bestPack, pack);
         bestSoftmax = std::min(bestSoftmax, softmax);
         bestAv = std::min(bestAv, av);
         benchmark::DoNotOptimize(out.data_ptr<float>());
     }
     const double productFlop = 2.0 * heads * rows * n * hd;
     state.counters["qk_ms"] = bestQk * 1e3;
+    state.counters["pack_ms"] = bestPack * 1e3;
     state.counters["softmax_ms"] = bestSoftmax * 1e3;
     state.counters["av_ms"] = bestAv * 1e3;
-    state.counters["total_ms"] = (bestQk + bestSoftmax + bestAv) * 1e3;
+    state.counters["total_ms"] = (bestPack + bestQk + bestSoftmax + bestAv) * 1e3;
     state.counters["qk_GFLOP/s"] = productFlop / bestQk / 1e9;
     state.counters["av_GFLOP/s"] = productFlop / bestAv / 1e9;
     state.counters["sgemm_GFLOP/s"] = 2.0 * rows * d * 3 * d / bestSgemm / 1e9;
     state.counters["of_sgemm"] =
-        2 * productFlop / (bestQk + bestSoftmax + bestAv) / (2.0 * rows * d * 3 * d / bestSgemm);
+        2 * productFlop / (bestPack + bestQk + bestSoftmax + bestAv) /
+        (2.0 * rows * d * 3 * d / bestSgemm);
 }
 } // namespace
 
 BENCHMARK(BM_VitS8AttentionThread)
-    ->ArgsProduct({{800, 256, 96, 48}, {0, 1}})
+    ->ArgsProduct({{800, 96, 48}, {0, 1}})
     ->Iterations(7)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sgemm1601x384x1152)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(50);
