@@ -2,10 +2,17 @@
 #include "backbones/attentionkernel_p.h"
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PRIMAPS_ATTENTION_AVX512 1
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), a self-initialised
+// variable that -Wuninitialized reports inside every inlined use (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #endif
 
@@ -26,7 +33,8 @@ template <int Rows>
 __attribute__((target("avx512f"))) inline void logitsTile(const float* q, std::ptrdiff_t ldq,
                                                           const float* panel, __mmask16 mask0,
                                                           __mmask16 mask1, float scale,
-                                                          float* out, std::ptrdiff_t ldl)
+                                                          float* out, std::ptrdiff_t ldl,
+                                                          __m512* rowMax)
 {
     __m512 acc[Rows][2];
     for (int r = 0; r < Rows; ++r)
@@ -42,19 +50,28 @@ __attribute__((target("avx512f"))) inline void logitsTile(const float* q, std::p
     }
     const __m512 s = _mm512_set1_ps(scale);
     for (int r = 0; r < Rows; ++r) {
-        _mm512_mask_storeu_ps(out + r * ldl, mask0, _mm512_mul_ps(acc[r][0], s));
-        _mm512_mask_storeu_ps(out + r * ldl + 16, mask1, _mm512_mul_ps(acc[r][1], s));
+        const __m512 t0 = _mm512_mul_ps(acc[r][0], s), t1 = _mm512_mul_ps(acc[r][1], s);
+        _mm512_mask_storeu_ps(out + r * ldl, mask0, t0);
+        _mm512_mask_storeu_ps(out + r * ldl + 16, mask1, t1);
+        rowMax[r] = _mm512_mask_max_ps(rowMax[r], mask0, rowMax[r], t0);
+        rowMax[r] = _mm512_mask_max_ps(rowMax[r], mask1, rowMax[r], t1);
     }
 }
 
 template <int Rows>
 __attribute__((target("avx512f"))) void logitsRows(const float* q, std::ptrdiff_t ldq,
                                                    const float* kT, std::ptrdiff_t n, float scale,
-                                                   float* logits, std::ptrdiff_t ldl)
+                                                   float* logits, std::ptrdiff_t ldl,
+                                                   float* maxima)
 {
+    // Each row's maximum on the way (the softmax's first pass, while the tile is in
+    // registers), in memory: the accumulators take the registers.
+    __m512 rowMax[Rows];
+    for (int r = 0; r < Rows; ++r)
+        rowMax[r] = _mm512_set1_ps(-INFINITY);
     std::ptrdiff_t j = 0;
     for (; j + kPanel <= n; j += kPanel)
-        logitsTile<Rows>(q, ldq, kT + j * kDim, 0xffff, 0xffff, scale, logits + j, ldl);
+        logitsTile<Rows>(q, ldq, kT + j * kDim, 0xffff, 0xffff, scale, logits + j, ldl, rowMax);
     if (j < n) {
         const std::ptrdiff_t left = n - j;
         const auto maskOf = [](std::ptrdiff_t count) {
@@ -62,8 +79,11 @@ __attribute__((target("avx512f"))) void logitsRows(const float* q, std::ptrdiff_
                                : count <= 0 ? __mmask16(0) : __mmask16((1u << count) - 1);
         };
         logitsTile<Rows>(q, ldq, kT + j * kDim, maskOf(left), maskOf(left - 16), scale,
-                         logits + j, ldl);
+                         logits + j, ldl, rowMax);
     }
+    if (maxima)
+        for (int r = 0; r < Rows; ++r)
+            maxima[r] = _mm512_reduce_max_ps(rowMax[r]);
 }
 
 // p v for Rows query rows: Rows x 4 accumulators hold the 64 output columns; each of
@@ -72,7 +92,7 @@ template <int Rows>
 __attribute__((target("avx512f"))) void valuesRows(const float* p, std::ptrdiff_t ldp,
                                                    const float* v, std::ptrdiff_t ldv,
                                                    std::ptrdiff_t n, float* out,
-                                                   std::ptrdiff_t ldo)
+                                                   std::ptrdiff_t ldo, const float* rowScale)
 {
     __m512 acc[Rows][4];
     for (int r = 0; r < Rows; ++r)
@@ -90,9 +110,12 @@ __attribute__((target("avx512f"))) void valuesRows(const float* p, std::ptrdiff_
             acc[r][3] = _mm512_fmadd_ps(a, v3, acc[r][3]);
         }
     }
-    for (int r = 0; r < Rows; ++r)
+    for (int r = 0; r < Rows; ++r) {
+        const __m512 s = _mm512_set1_ps(rowScale ? rowScale[r] : 1.0f);
         for (int c = 0; c < 4; ++c)
-            _mm512_storeu_ps(out + r * ldo + 16 * c, acc[r][c]);
+            _mm512_storeu_ps(out + r * ldo + 16 * c,
+                             rowScale ? _mm512_mul_ps(acc[r][c], s) : acc[r][c]);
+    }
 }
 
 // Calls f.template operator()<R>() for R = rows (1 <= rows <= Max) through a table.
@@ -134,26 +157,29 @@ void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t first, std::ptr
 }
 
 void attentionLogits(const float* q, std::ptrdiff_t ldq, const float* kT, std::ptrdiff_t n,
-                     std::ptrdiff_t rows, float scale, float* logits, std::ptrdiff_t ldl)
+                     std::ptrdiff_t rows, float scale, float* logits, std::ptrdiff_t ldl,
+                     float* rowMax)
 {
     constexpr int kTile = 12;
     for (std::ptrdiff_t r = 0; r < rows; r += kTile) {
         const int count = int(std::min<std::ptrdiff_t>(kTile, rows - r));
         forRows<kTile>(count, [&](auto tile) {
             logitsRows<decltype(tile)::value>(q + r * ldq, ldq, kT, n, scale, logits + r * ldl,
-                                              ldl);
+                                              ldl, rowMax ? rowMax + r : nullptr);
         });
     }
 }
 
 void attentionValues(const float* p, std::ptrdiff_t ldp, const float* v, std::ptrdiff_t ldv,
-                     std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo)
+                     std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo,
+                     const float* rowScale)
 {
     constexpr int kTile = 6;
     for (std::ptrdiff_t r = 0; r < rows; r += kTile) {
         const int count = int(std::min<std::ptrdiff_t>(kTile, rows - r));
         forRows<kTile>(count, [&](auto tile) {
-            valuesRows<decltype(tile)::value>(p + r * ldp, ldp, v, ldv, n, out + r * ldo, ldo);
+            valuesRows<decltype(tile)::value>(p + r * ldp, ldp, v, ldv, n, out + r * ldo, ldo,
+                                              rowScale ? rowScale + r : nullptr);
         });
     }
 }
@@ -170,11 +196,11 @@ std::ptrdiff_t packedKeysSize(std::ptrdiff_t n)
 }
 void packKeys(const float*, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, float*) {}
 void attentionLogits(const float*, std::ptrdiff_t, const float*, std::ptrdiff_t, std::ptrdiff_t,
-                     float, float*, std::ptrdiff_t)
+                     float, float*, std::ptrdiff_t, float*)
 {
 }
 void attentionValues(const float*, std::ptrdiff_t, const float*, std::ptrdiff_t, std::ptrdiff_t,
-                     std::ptrdiff_t, float*, std::ptrdiff_t)
+                     std::ptrdiff_t, float*, std::ptrdiff_t, const float*)
 {
 }
 

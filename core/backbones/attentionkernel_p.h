@@ -27,16 +27,22 @@ void packKeys(const float* k, std::ptrdiff_t ldk, std::ptrdiff_t first, std::ptr
 /// logits (rows x n, row r at logits + r * ldl) = scale * q k^T for q (rows x 64, row r
 /// at q + r * ldq) and the keys packed by packKeys(). Each value is the dot product
 /// summed in order of the 64 dimensions by FMAs, times `scale` once at the end (what a
-/// BLAS does with alpha = scale, beta = 0). Only call it when attentionKernelsAvailable().
+/// BLAS does with alpha = scale, beta = 0). With `rowMax`, also each row's largest
+/// value there (the softmax's first pass, done on the tiles while they are in
+/// registers). Only call it when attentionKernelsAvailable().
 void attentionLogits(const float* q, std::ptrdiff_t ldq, const float* keys, std::ptrdiff_t n,
-                     std::ptrdiff_t rows, float scale, float* logits, std::ptrdiff_t ldl);
+                     std::ptrdiff_t rows, float scale, float* logits, std::ptrdiff_t ldl,
+                     float* rowMax = nullptr);
 
 /// out (rows x 64, row r at out + r * ldo) = p v for p (rows x n, row r at p + r * ldp)
 /// and v (n x 64, row j at v + j * ldv), each value summed over j in order by FMAs.
 /// Reads v row after row: with ldv = 64 (the values of one head copied together) it
 /// streams through one block of memory instead of touching a page per row.
-/// Only call it when attentionKernelsAvailable().
+/// With `rowScale`, row r of the result is multiplied by rowScale[r] once at the end
+/// (the softmax's normalisation applied to 64 sums instead of n probabilities). Only
+/// call it when attentionKernelsAvailable().
 void attentionValues(const float* p, std::ptrdiff_t ldp, const float* v, std::ptrdiff_t ldv,
-                     std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo);
+                     std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo,
+                     const float* rowScale = nullptr);
 
 } // namespace primaps::detail

@@ -153,27 +153,12 @@ __attribute__((target("avx512f,avx2,fma"))) inline __m512 exp16(__m512 x)
                               _mm512_setzero_ps());
 }
 
-__attribute__((target("avx512f,avx2,fma"))) void softmaxRow16(float* row, std::ptrdiff_t cols)
+// exp(x - top) in place over a row, and their sum in softmaxRow()'s order.
+__attribute__((target("avx512f,avx2,fma"))) float expAndSum16(float* row, std::ptrdiff_t cols,
+                                                             float top)
 {
     const std::ptrdiff_t vectorEnd = cols & ~std::ptrdiff_t(7);
     const std::ptrdiff_t wideEnd = cols & ~std::ptrdiff_t(15);
-    float top = -INFINITY;
-    if (vectorEnd > 0) {
-        __m256 m = _mm256_loadu_ps(row);
-        if (wideEnd > 0) {
-            __m512 wide = _mm512_loadu_ps(row);
-            for (std::ptrdiff_t i = 16; i < wideEnd; i += 16)
-                wide = _mm512_max_ps(wide, _mm512_loadu_ps(row + i));
-            m = _mm256_max_ps(_mm512_castps512_ps256(wide),
-                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(wide), 1)));
-        }
-        if (wideEnd < vectorEnd)
-            m = _mm256_max_ps(m, _mm256_loadu_ps(row + wideEnd));
-        top = horizontalMax(m);
-    }
-    for (std::ptrdiff_t i = vectorEnd; i < cols; ++i)
-        top = std::max(top, row[i]);
-
     const __m512 shift = _mm512_set1_ps(top);
     __m512 sum = _mm512_setzero_ps();
     std::ptrdiff_t i = 0;
@@ -196,9 +181,35 @@ __attribute__((target("avx512f,avx2,fma"))) void softmaxRow16(float* row, std::p
         total += row[i];
     }
 
+    return total;
+}
+
+__attribute__((target("avx512f,avx2,fma"))) void softmaxRow16(float* row, std::ptrdiff_t cols)
+{
+    const std::ptrdiff_t vectorEnd = cols & ~std::ptrdiff_t(7);
+    const std::ptrdiff_t wideEnd = cols & ~std::ptrdiff_t(15);
+    float top = -INFINITY;
+    if (vectorEnd > 0) {
+        __m256 m = _mm256_loadu_ps(row);
+        if (wideEnd > 0) {
+            __m512 wide = _mm512_loadu_ps(row);
+            for (std::ptrdiff_t i = 16; i < wideEnd; i += 16)
+                wide = _mm512_max_ps(wide, _mm512_loadu_ps(row + i));
+            m = _mm256_max_ps(_mm512_castps512_ps256(wide),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(wide), 1)));
+        }
+        if (wideEnd < vectorEnd)
+            m = _mm256_max_ps(m, _mm256_loadu_ps(row + wideEnd));
+        top = horizontalMax(m);
+    }
+    for (std::ptrdiff_t i = vectorEnd; i < cols; ++i)
+        top = std::max(top, row[i]);
+
+    const float total = expAndSum16(row, cols, top);
     const float inverse = 1.0f / total;
     const __m512 scale = _mm512_set1_ps(inverse);
-    for (i = 0; i < wideEnd; i += 16)
+    std::ptrdiff_t i = 0;
+    for (; i < wideEnd; i += 16)
         _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), scale));
     for (; i < cols; ++i)
         row[i] *= inverse;
@@ -220,6 +231,17 @@ bool softmaxRowsVectorised()
     return cpuHasAvx2Fma();
 #else
     return false;
+#endif
+}
+
+void expRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride,
+             const float* rowMax, float* sums)
+{
+#ifdef PRIMAPS_SOFTMAX_AVX2
+    for (std::ptrdiff_t r = 0; r < rows; ++r)
+        sums[r] = cols < 1 ? 0.0f : expAndSum16(values + r * stride, cols, rowMax[r]);
+#else
+    (void)values, (void)rows, (void)cols, (void)stride, (void)rowMax, (void)sums;
 #endif
 }
 

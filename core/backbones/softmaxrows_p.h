@@ -25,6 +25,13 @@ void softmaxRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::p
 /// True when softmaxRows() uses 16 lanes on this processor.
 bool softmaxRowsWide();
 
+/// softmaxRows()' second pass alone, for callers that have each row's maximum
+/// (rowMax[r], the largest value of row r) and normalise later: every value x -> exp(x -
+/// max) in place, sums[r] their sum; the same numbers as softmaxRows() before its
+/// scaling. Only call it when softmaxRowsWide().
+void expRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride,
+             const float* rowMax, float* sums);
+
 /// The scalar form of the kernel's exponential, for tests (same arithmetic per lane).
 float softmaxExp(float x);
 

@@ -310,22 +310,37 @@ public:
                 // 48 query rows at a time: their logits (300 kB at 1601 tokens) stay in
                 // L2 from q.k^T through the softmax to attn.v, next to the head's keys and
                 // values (0.8 MB); that saved a tenth of the attention over 800 rows.
-                const std::int64_t count =
-                    std::min({r.count - done, logits.size(0), std::int64_t(48)});
+                const std::int64_t count = std::min({r.count - done, logits.size(0), kChunkRows});
                 at::Tensor chunkLogits = logits.narrow(0, 0, count);
                 float* l = chunkLogits.data_ptr<float>();
-                detail::attentionLogits(q + done * ldq, ldq, keys, n, count, scale, l, n);
-                if (vectorSoftmax)
-                    detail::softmaxRows(l, count, n, n);
-                else
-                    at::_softmax_out(chunkLogits, chunkLogits, -1, false);
-                detail::attentionValues(l, n, values, headDim_, n, count,
-                                        out + (r.begin + done) * c + h * headDim_, c);
+                float* rowsOut = out + (r.begin + done) * c + h * headDim_;
+                if (vectorSoftmax && detail::softmaxRowsWide()) {
+                    // The softmax fused into the products: q.k^T finds each row's
+                    // maximum, one pass takes the exponentials and their sum, and attn.v
+                    // divides its 64 sums (not the 1601 probabilities) by that sum.
+                    float maxima[kChunkRows], scales[kChunkRows];
+                    detail::attentionLogits(q + done * ldq, ldq, keys, n, count, scale, l, n,
+                                            maxima);
+                    detail::expRows(l, count, n, n, maxima, scales);
+                    for (std::int64_t i = 0; i < count; ++i)
+                        scales[i] = 1.0f / scales[i];
+                    detail::attentionValues(l, n, values, headDim_, n, count, rowsOut, c,
+                                            scales);
+                } else {
+                    detail::attentionLogits(q + done * ldq, ldq, keys, n, count, scale, l, n);
+                    if (vectorSoftmax)
+                        detail::softmaxRows(l, count, n, n);
+                    else
+                        at::_softmax_out(chunkLogits, chunkLogits, -1, false);
+                    detail::attentionValues(l, n, values, headDim_, n, count, rowsOut, c);
+                }
                 done += count;
             }
         }
         return proj->forward(heads.narrow(0, r.begin, r.count));
     }
+
+    static constexpr std::int64_t kChunkRows = 48; // attendByKernels()' query rows at a time
 
     Linear qkv{nullptr}, proj{nullptr};
     bool vectorSoftmax = false;  // detail::softmaxRows() instead of LibTorch's softmax
