@@ -264,6 +264,7 @@ void BM_VitS8Stages(benchmark::State& state)
                                    0,
                                    12 * 2 * 1601.0 * 384 * 1536 / 1e9,
                                    0};
+    static_assert(sizeof(gflop) / sizeof(gflop[0]) == sizeof(names) / sizeof(names[0]));
     if (gflop[stage] > 0)
         state.counters["GFLOP/s"] =
             benchmark::Counter(gflop[stage] * 1e9, benchmark::Counter::kIsIterationInvariantRate);

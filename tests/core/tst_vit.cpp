@@ -346,8 +346,17 @@ private slots:
                 primaps::detail::packKeys(k, ld, n / 3, n - n / 3, keys.data());
                 const int ldl = n + 3;
                 std::vector<float> logits(std::size_t(rows) * ldl, 42.0f);
+                std::vector<float> maxima(static_cast<std::size_t>(rows));
                 primaps::detail::attentionLogits(q, ld, keys.data(), n, rows, 0.125f,
-                                                 logits.data(), ldl);
+                                                 logits.data(), ldl, maxima.data());
+                std::vector<float> unfused(logits.size(), 42.0f);
+                primaps::detail::attentionLogits(q, ld, keys.data(), n, rows, 0.125f,
+                                                 unfused.data(), ldl);
+                QCOMPARE(unfused, logits);
+                for (int r = 0; r < rows; ++r)
+                    QCOMPARE(maxima[std::size_t(r)],
+                             *std::max_element(logits.begin() + std::ptrdiff_t(r) * ldl,
+                                               logits.begin() + std::ptrdiff_t(r) * ldl + n));
                 at::Tensor all = at::from_blob(qkv.data(), {std::max(n, rows), ld},
                                                at::TensorOptions().dtype(at::kFloat));
                 at::Tensor blas = at::empty({rows, n});
@@ -373,8 +382,41 @@ private slots:
                         QCOMPARE(logits[std::size_t(r) * ldl + j], 42.0f);
                 }
 
+                // The fused softmax (exponentials, then attn.v divided by their sums) on a
+                // copy: the same exponentials and sums as softmaxRows() before its scaling.
+                std::vector<float> exponentials = logits, sums(static_cast<std::size_t>(rows));
+                if (primaps::detail::softmaxRowsWide())
+                    primaps::detail::expRows(exponentials.data(), rows, n, ldl, maxima.data(),
+                                             sums.data());
                 // attn.v on probabilities (a softmax of the logits, as in the ViT).
                 primaps::detail::softmaxRows(logits.data(), rows, n, ldl);
+                if (primaps::detail::softmaxRowsWide()) {
+                    std::vector<float> scales(static_cast<std::size_t>(rows));
+                    for (int r = 0; r < rows; ++r) {
+                        const float inverse = 1.0f / sums[std::size_t(r)];
+                        scales[std::size_t(r)] = inverse;
+                        for (int j = 0; j < n; ++j)
+                            QCOMPARE(exponentials[std::size_t(r) * ldl + j] * inverse,
+                                     logits[std::size_t(r) * ldl + j]);
+                    }
+                    std::vector<float> fused(static_cast<std::size_t>(rows) * 64);
+                    primaps::detail::attentionValues(exponentials.data(), ldl, v, ld, n, rows,
+                                                     fused.data(), 64, scales.data());
+                    for (int r = 0; r < rows; ++r)
+                        for (int c = 0; c < 64; ++c) {
+                            double exact = 0, magnitude = 0;
+                            for (int j = 0; j < n; ++j) {
+                                const double term =
+                                    double(logits[std::size_t(r) * ldl + j]) * v[j * ld + c];
+                                exact += term;
+                                magnitude += std::abs(term);
+                            }
+                            // One more rounding (the scaling) on top of the unfused sum's,
+                            // which sums the rounded probabilities.
+                            QVERIFY(std::abs(fused[std::size_t(r) * 64 + c] - exact) <=
+                                    (n + 3) * u * magnitude + 1e-30);
+                        }
+                }
                 const int ldo = 64 + 7;
                 std::vector<float> out(std::size_t(rows) * ldo, 42.0f);
                 primaps::detail::attentionValues(logits.data(), ldl, v, ld, n, rows, out.data(),
