@@ -764,11 +764,8 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
     d_->vit = Vit(config);
     d_->vit->attentionChunkBytes = options.attentionChunkBytes;
     const bool vectorSoftmax = options.vectorSoftmax && detail::softmaxRowsVectorised();
-    const bool vectorProducts = options.vectorAttention && detail::attentionKernelsAvailable();
-    for (const auto& block : *d_->vit->blocks) {
+    for (const auto& block : *d_->vit->blocks)
         block->as<BlockImpl>()->attn->vectorSoftmax = vectorSoftmax;
-        block->as<BlockImpl>()->attn->vectorProducts = vectorProducts;
-    }
     loadParameters(*d_->vit, map, weights);
     if (options.useCuda) {
         if (!at::hasCUDA())
@@ -785,6 +782,13 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
         (options.threading == VitThreading::RowParallel ||
          (options.threading == VitThreading::Auto && openBlasPool)))
         d_->rowThreads = threads;
+    // The attention kernels run on the thread that calls them: with the row-parallel
+    // team (each thread its rows, the BLAS on one thread anyway) or on one thread in
+    // all. The other threadings leave the products to the BLAS and its threads.
+    const bool vectorProducts = options.vectorAttention && detail::attentionKernelsAvailable() &&
+                                (d_->rowThreads > 1 || threads == 1);
+    for (const auto& block : *d_->vit->blocks)
+        block->as<BlockImpl>()->attn->vectorProducts = vectorProducts;
     d_->serialElementwise =
         d_->device == at::kCPU &&
         (options.threading == VitThreading::SerialElementwise ||
