@@ -14,7 +14,10 @@
 // Run e.g.
 //   bench_core --benchmark_filter='Sgemm|Vit' --benchmark_repetitions=3
 // BM_VitS8Stages splits a forward pass into the steps it performs (12 blocks each, same
-// buffers and threading as VisionTransformer), to show where the time goes.
+// buffers and threading as VisionTransformer), to show where the time goes;
+// BM_VitS8AttentionThread times one row thread's attention, the BLAS's products against
+// the project's kernels (docs/vit-performance.md). PRIMAPS_BENCH_VIT_CHUNK_BYTES sets
+// VitOptions::attentionChunkBytes of BM_VitS8Features320, to try other chunks.
 #include "backbones/checkpoint.h"
 #include "backbones/checkpoint_p.h"
 #include "backbones/attentionkernel_p.h"
