@@ -9,8 +9,8 @@
 
 namespace primaps::detail {
 
-/// True when the kernels below run on this processor (AVX-512F, asked at run time; the
-/// project is built for baseline x86-64).
+/// True when the kernels below run on this processor (AVX-512F, and the softmax's
+/// 16-lane kernel; asked at run time, the project is built for baseline x86-64).
 bool attentionKernelsAvailable();
 
 /// Floats that packKeys() writes for n keys.
@@ -44,5 +44,23 @@ void attentionLogits(const float* q, std::ptrdiff_t ldq, const float* keys, std:
 void attentionValues(const float* p, std::ptrdiff_t ldp, const float* v, std::ptrdiff_t ldv,
                      std::ptrdiff_t n, std::ptrdiff_t rows, float* out, std::ptrdiff_t ldo,
                      const float* rowScale = nullptr);
+
+/// Packs the keys and values of tokens [first, first + count) of every head from a qkv
+/// buffer (token j's q, k and v at qkv + j * ld, each `heads` x 64 floats side by side)
+/// for attendHead(): into `keys` (heads x packedKeysSize(n) floats, zero-filled by the
+/// caller; see packKeys()) and `values` (heads x n x 64, each head's contiguous).
+/// Threads may pack disjoint ranges of tokens into the same buffers at once.
+void packHeads(const float* qkv, std::ptrdiff_t ld, std::ptrdiff_t heads, std::ptrdiff_t n,
+               std::ptrdiff_t first, std::ptrdiff_t count, float* keys, float* values);
+
+/// One head's attention for `rows` query rows (q as in attentionLogits()), from one
+/// head's packed keys and values: out (rows x 64, row r at out + r * ldo) = softmax(scale
+/// q k^T) v, the softmax fused into the products: q.k^T keeps each row's maximum,
+/// expRows() takes the exponentials and their sum, attn.v divides its 64 sums by it.
+/// `logits` is scratch for logitsRows x n floats (48 rows are used at most). Only call it
+/// when attentionKernelsAvailable().
+void attendHead(const float* q, std::ptrdiff_t ldq, const float* keys, const float* values,
+                std::ptrdiff_t n, std::ptrdiff_t rows, float scale, float* logits,
+                std::ptrdiff_t logitsRows, float* out, std::ptrdiff_t ldo);
 
 } // namespace primaps::detail

@@ -211,25 +211,15 @@ public:
     {
         at::Tensor rows = out.narrow(0, r.begin, r.count);
         linearInto(rows, normedRows, qkv->weight, qkv->bias);
-        if (!usesKernels(out))
-            return;
-        // Sized before the team runs (VitImpl::forward).
-        const std::int64_t n = out.size(0), c = out.size(1) / 3, ld = out.stride(0);
-        const std::ptrdiff_t keysSize = detail::packedKeysSize(n);
-        const float* base = out.data_ptr<float>();
-        for (std::int64_t h = 0; h < heads_; ++h) {
-            detail::packKeys(base + c + h * headDim_, ld, r.begin, r.count,
-                             keys.data() + h * keysSize);
-            float* headValues = values.data() + h * n * headDim_;
-            for (std::int64_t j = r.begin; j < r.begin + r.count; ++j)
-                std::copy_n(base + j * ld + 2 * c + h * headDim_, headDim_,
-                            headValues + j * headDim_);
-        }
+        if (usesKernels(out)) // keys and values sized by VitImpl::forward()
+            detail::packHeads(out.data_ptr<float>(), out.stride(0), heads_, out.size(0), r.begin,
+                              r.count, keys.data(), values.data());
     }
 
     bool usesKernels(const at::Tensor& all) const
     {
-        return vectorProducts && headDim_ == 64 && all.is_cpu() && all.is_contiguous();
+        return vectorProducts && vectorSoftmax && headDim_ == 64 && all.is_cpu() &&
+               all.is_contiguous();
     }
 
     // The attention output of the query rows `r`, once every row of `all` (N x 3C) holds
@@ -276,11 +266,11 @@ public:
         return proj->forward(outRows);
     }
 
-    // attend() with the products by detail::attentionLogits() and attentionValues() (64-d
-    // heads, AVX-512F), from the keys and values that project() packed (keys in panels
-    // of 32, values contiguous: the qkv buffer has a page per token). Head by head, so
-    // that one head's packed keys and values stay in L2 for all its query rows. Same
-    // steps and scaling as above.
+    // attend() by detail::attendHead() (64-d heads, AVX-512F, the softmax fused into the
+    // products), from the keys and values that project() packed (keys in panels of 32,
+    // values contiguous: the qkv buffer has a page per token). Head by head, so that one
+    // head's packed keys and values stay in L2 for all its query rows. Same scaling as
+    // above.
     at::Tensor attendByKernels(const at::Tensor& all, RowRange r, at::Tensor& logits,
                                at::Tensor& heads, const std::vector<float>& packedKeys,
                                const std::vector<float>& packedValues) const
@@ -306,45 +296,16 @@ public:
                 ldq = headDim_;
                 scale = 1.0f;
             }
-            for (std::int64_t done = 0; done < r.count;) {
-                // 48 query rows at a time: their logits (300 kB at 1601 tokens) stay in
-                // L2 from q.k^T through the softmax to attn.v, next to the head's keys and
-                // values (0.8 MB); that saved a tenth of the attention over 800 rows.
-                const std::int64_t count = std::min({r.count - done, logits.size(0), kChunkRows});
-                at::Tensor chunkLogits = logits.narrow(0, 0, count);
-                float* l = chunkLogits.data_ptr<float>();
-                float* rowsOut = out + (r.begin + done) * c + h * headDim_;
-                if (vectorSoftmax && detail::softmaxRowsWide()) {
-                    // The softmax fused into the products: q.k^T finds each row's
-                    // maximum, one pass takes the exponentials and their sum, and attn.v
-                    // divides its 64 sums (not the 1601 probabilities) by that sum.
-                    float maxima[kChunkRows], scales[kChunkRows];
-                    detail::attentionLogits(q + done * ldq, ldq, keys, n, count, scale, l, n,
-                                            maxima);
-                    detail::expRows(l, count, n, n, maxima, scales);
-                    for (std::int64_t i = 0; i < count; ++i)
-                        scales[i] = 1.0f / scales[i];
-                    detail::attentionValues(l, n, values, headDim_, n, count, rowsOut, c,
-                                            scales);
-                } else {
-                    detail::attentionLogits(q + done * ldq, ldq, keys, n, count, scale, l, n);
-                    if (vectorSoftmax)
-                        detail::softmaxRows(l, count, n, n);
-                    else
-                        at::_softmax_out(chunkLogits, chunkLogits, -1, false);
-                    detail::attentionValues(l, n, values, headDim_, n, count, rowsOut, c);
-                }
-                done += count;
-            }
+            detail::attendHead(q, ldq, keys, values, n, r.count, scale,
+                               logits.data_ptr<float>(), logits.size(0),
+                               out + r.begin * c + h * headDim_, c);
         }
         return proj->forward(heads.narrow(0, r.begin, r.count));
     }
 
-    static constexpr std::int64_t kChunkRows = 48; // attendByKernels()' query rows at a time
-
     Linear qkv{nullptr}, proj{nullptr};
     bool vectorSoftmax = false;  // detail::softmaxRows() instead of LibTorch's softmax
-    bool vectorProducts = false; // attendByKernels() for 64-d heads
+    bool vectorProducts = false; // attendByKernels() for 64-d heads (with vectorSoftmax)
 
 private:
     std::int64_t heads_, headDim_;

@@ -95,8 +95,8 @@ struct VitOptions
     /// The attention's products (q.k^T and attn.v) for 64-d heads by the project's
     /// AVX-512 register-tile kernels instead of the BLAS: OpenBLAS reached about three
     /// quarters of its large-sgemm rate on these shapes (docs/vit-performance.md).
-    /// With vectorSoftmax the softmax is fused into them (row maxima from q.k^T, the
-    /// normalisation applied to attn.v's sums). Features move by a few float roundings
+    /// Goes with vectorSoftmax: the softmax is fused into them (row maxima from q.k^T,
+    /// the normalisation applied to attn.v's sums); vectorSoftmax false gives the BLAS. Features move by a few float roundings
     /// (within 1e-6 of the largest feature in tst_vit); false gives the BLAS's numbers.
     /// Used with VitThreading::RowParallel (the default with OpenBLAS) or one thread;
     /// without AVX-512F, with other head sizes or the other threadings (which give the
