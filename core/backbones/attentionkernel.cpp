@@ -26,10 +26,10 @@ namespace {
 constexpr int kDim = 64;
 constexpr int kPanel = 32; // keys per panel of the packed keys
 
-// q k^T for Rows query rows and 32 keys (two 16-lane column blocks; `mask` limits the
-// last block of a row at the end): Rows x 2 accumulators stay in registers over the 64
-// dimensions, each step two loads of kT and Rows broadcasts of q. With Rows = 12 that
-// is 24 of the 32 vector registers and two FMAs per broadcast.
+// q k^T for Rows query rows and 32 keys (two 16-lane column blocks; the masks limit
+// the stores of the last panel): Rows x 2 accumulators stay in registers over the 64
+// dimensions, each step two loads of the panel and Rows broadcasts of q. With Rows = 12
+// that is 24 of the 32 vector registers and two FMAs per broadcast.
 template <int Rows>
 __attribute__((target("avx512f"))) inline void logitsTile(const float* q, std::ptrdiff_t ldq,
                                                           const float* panel, __mmask16 mask0,
@@ -119,7 +119,8 @@ __attribute__((target("avx512f"))) void valuesRows(const float* p, std::ptrdiff_
     }
 }
 
-// Calls f.template operator()<R>() for R = rows (1 <= rows <= Max) through a table.
+// Calls dispatch(std::integral_constant<int, rows>()) for 1 <= rows <= Max: a row tail
+// gets its own fully unrolled tile.
 template <int Max, typename Dispatch>
 void forRows(int rows, Dispatch&& dispatch)
 {
