@@ -9,6 +9,12 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define PRIMAPS_SOFTMAX_AVX2 1
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_ps(), a self-initialised
+// variable that -Wuninitialized reports inside every inlined use (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #endif
 
@@ -125,6 +131,96 @@ __attribute__((target("avx2,fma"))) void softmaxRow(float* row, std::ptrdiff_t c
         row[i] *= inverse;
 }
 
+// The same row in 16 lanes where the processor has AVX-512F (asked at run time), with
+// the same numbers as softmaxRow(): every lane does the same operations on the same
+// value, and the sum keeps softmaxRow()'s order (lanes 0-7 of the 16-lane accumulator
+// are its sum[0], lanes 8-15 its sum[1], a last group of eight goes into sum[0]).
+__attribute__((target("avx512f,avx2,fma"))) inline __m512 exp16(__m512 x)
+{
+    const __mmask16 tooSmall = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kLowest), _CMP_LT_OQ);
+    x = _mm512_max_ps(x, _mm512_set1_ps(kLowest));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2High), x);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Low), r);
+    __m512 p = _mm512_set1_ps(kP[0]);
+    for (int i = 1; i < 6; ++i)
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP[i]));
+    const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    const __m512i bits = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mask_mov_ps(_mm512_mul_ps(y, _mm512_castsi512_ps(bits)), tooSmall,
+                              _mm512_setzero_ps());
+}
+
+// exp(x - top) in place over a row, and their sum in softmaxRow()'s order.
+__attribute__((target("avx512f,avx2,fma"))) float expAndSum16(float* row, std::ptrdiff_t cols,
+                                                             float top)
+{
+    const std::ptrdiff_t vectorEnd = cols & ~std::ptrdiff_t(7);
+    const std::ptrdiff_t wideEnd = cols & ~std::ptrdiff_t(15);
+    const __m512 shift = _mm512_set1_ps(top);
+    __m512 sum = _mm512_setzero_ps();
+    std::ptrdiff_t i = 0;
+    for (; i < wideEnd; i += 16) {
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(row + i), shift));
+        _mm512_storeu_ps(row + i, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m256 low = _mm512_castps512_ps256(sum);
+    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sum), 1));
+    if (i < vectorEnd) {
+        const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + i), _mm256_set1_ps(top)));
+        _mm256_storeu_ps(row + i, e);
+        low = _mm256_add_ps(low, e);
+        i += 8;
+    }
+    float total = horizontalSum(_mm256_add_ps(low, high));
+    for (; i < cols; ++i) {
+        row[i] = softmaxExp(row[i] - top);
+        total += row[i];
+    }
+
+    return total;
+}
+
+__attribute__((target("avx512f,avx2,fma"))) void softmaxRow16(float* row, std::ptrdiff_t cols)
+{
+    const std::ptrdiff_t vectorEnd = cols & ~std::ptrdiff_t(7);
+    const std::ptrdiff_t wideEnd = cols & ~std::ptrdiff_t(15);
+    float top = -INFINITY;
+    if (vectorEnd > 0) {
+        __m256 m = _mm256_loadu_ps(row);
+        if (wideEnd > 0) {
+            __m512 wide = _mm512_loadu_ps(row);
+            for (std::ptrdiff_t i = 16; i < wideEnd; i += 16)
+                wide = _mm512_max_ps(wide, _mm512_loadu_ps(row + i));
+            m = _mm256_max_ps(_mm512_castps512_ps256(wide),
+                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(wide), 1)));
+        }
+        if (wideEnd < vectorEnd)
+            m = _mm256_max_ps(m, _mm256_loadu_ps(row + wideEnd));
+        top = horizontalMax(m);
+    }
+    for (std::ptrdiff_t i = vectorEnd; i < cols; ++i)
+        top = std::max(top, row[i]);
+
+    const float total = expAndSum16(row, cols, top);
+    const float inverse = 1.0f / total;
+    const __m512 scale = _mm512_set1_ps(inverse);
+    std::ptrdiff_t i = 0;
+    for (; i < wideEnd; i += 16)
+        _mm512_storeu_ps(row + i, _mm512_mul_ps(_mm512_loadu_ps(row + i), scale));
+    for (; i < cols; ++i)
+        row[i] *= inverse;
+}
+
+bool hasAvx512()
+{
+    static const bool available = __builtin_cpu_supports("avx512f");
+    return available;
+}
+
 } // namespace
 
 #endif
@@ -138,15 +234,41 @@ bool softmaxRowsVectorised()
 #endif
 }
 
-void softmaxRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride)
+void expRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride,
+             const float* rowMax, float* sums)
+{
+#ifdef PRIMAPS_SOFTMAX_AVX2
+    for (std::ptrdiff_t r = 0; r < rows; ++r)
+        sums[r] = cols < 1 ? 0.0f : expAndSum16(values + r * stride, cols, rowMax[r]);
+#else
+    (void)values, (void)rows, (void)cols, (void)stride, (void)rowMax, (void)sums;
+#endif
+}
+
+bool softmaxRowsWide()
+{
+#ifdef PRIMAPS_SOFTMAX_AVX2
+    return softmaxRowsVectorised() && hasAvx512();
+#else
+    return false;
+#endif
+}
+
+void softmaxRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride,
+                 bool allowAvx512)
 {
 #ifdef PRIMAPS_SOFTMAX_AVX2
     if (cols < 1)
         return;
+    if (allowAvx512 && hasAvx512()) {
+        for (std::ptrdiff_t r = 0; r < rows; ++r)
+            softmaxRow16(values + r * stride, cols);
+        return;
+    }
     for (std::ptrdiff_t r = 0; r < rows; ++r)
         softmaxRow(values + r * stride, cols);
 #else
-    (void)values, (void)rows, (void)cols, (void)stride;
+    (void)values, (void)rows, (void)cols, (void)stride, (void)allowAvx512;
 #endif
 }
 

@@ -16,8 +16,21 @@ bool softmaxRowsVectorised();
 /// in tst_vit's sweep, as LibTorch's SLEEF kernel), the sum is taken in eight float lanes and
 /// each value is multiplied by the sum's reciprocal. Results below 2^-126 before
 /// normalisation become 0. Rows must be finite. Only call it when
-/// softmaxRowsVectorised().
-void softmaxRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride);
+/// softmaxRowsVectorised(). Where the processor has AVX-512F the same arithmetic runs
+/// in 16 lanes (the same numbers bit for bit, in the same order); `allowAvx512` false
+/// keeps to 8 lanes (for tests).
+void softmaxRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride,
+                 bool allowAvx512 = true);
+
+/// True when softmaxRows() uses 16 lanes on this processor.
+bool softmaxRowsWide();
+
+/// softmaxRows()' second pass alone, for callers that have each row's maximum
+/// (rowMax[r], the largest value of row r) and normalise later: every value x -> exp(x -
+/// max) in place, sums[r] their sum; the same numbers as softmaxRows() before its
+/// scaling. Only call it when softmaxRowsWide().
+void expRows(float* values, std::ptrdiff_t rows, std::ptrdiff_t cols, std::ptrdiff_t stride,
+             const float* rowMax, float* sums);
 
 /// The scalar form of the kernel's exponential, for tests (same arithmetic per lane).
 float softmaxExp(float x);

@@ -9,6 +9,7 @@
 #include "backbones/checkpoint.h"
 #include "backbones/checkpoint_p.h"
 #include "support/error.h"
+#include "backbones/attentionkernel_p.h"
 #include "backbones/softmaxrows_p.h"
 #include "support/workerteam_p.h"
 
@@ -96,6 +97,11 @@ struct Workspace
     at::Tensor heads;               // N x C, the heads' outputs side by side
     at::Tensor hidden;              // N x hidden
     std::vector<at::Tensor> logits; // per thread: a chunk of its rows x N, one head at a time
+    // For the attention kernels (64-d heads), next to qkv[]: every head's keys in the
+    // panels of detail::packKeys() and values contiguous, written by each thread for its
+    // own rows right after their projection (while they are in cache), read by all.
+    // Sized at first use; zero-filled once (the last panel's padding is never written).
+    std::vector<float> keys[2], values[2];
     std::vector<RowRange> rows;     // per thread
     std::int64_t chunkRows = 0;     // query rows attended at once (VitOptions::attentionChunkBytes)
 
@@ -113,6 +119,10 @@ struct Workspace
         hidden = at::empty({n, hiddenDim}, options);
         rows.clear();
         logits.clear();
+        for (int parity = 0; parity < 2; ++parity) {
+            keys[parity].clear();
+            values[parity].clear();
+        }
         for (int t = 0; t < threads; ++t) {
             const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
             rows.push_back({begin, end - begin});
@@ -196,20 +206,32 @@ public:
 
     // x: N x C (one image; the batch dimension of the references is 1 throughout).
     // The qkv projection of the rows `r` of the (normed) tokens into those rows of `out`.
-    void project(const at::Tensor& normedRows, RowRange r, at::Tensor& out) const
+    void project(const at::Tensor& normedRows, RowRange r, at::Tensor& out,
+                 std::vector<float>& keys, std::vector<float>& values) const
     {
         at::Tensor rows = out.narrow(0, r.begin, r.count);
         linearInto(rows, normedRows, qkv->weight, qkv->bias);
+        if (usesKernels(out)) // keys and values sized by VitImpl::forward()
+            detail::packHeads(out.data_ptr<float>(), out.stride(0), heads_, out.size(0), r.begin,
+                              r.count, keys.data(), values.data());
+    }
+
+    bool usesKernels(const at::Tensor& all) const
+    {
+        return vectorProducts && vectorSoftmax && headDim_ == 64 && all.is_cpu() &&
+               all.is_contiguous();
     }
 
     // The attention output of the query rows `r`, once every row of `all` (N x 3C) holds
     // its q, k, v. Heads are evaluated one after another into `logits` (up to its rows x
     // N at a time: longer ranges go in chunks of query rows); each head's result is the
     // reference's slice of the batched matmul, by the same kernels.
-    at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits,
-                      at::Tensor& heads) const
+    at::Tensor attend(const at::Tensor& all, RowRange r, at::Tensor& logits, at::Tensor& heads,
+                      const std::vector<float>& keys, const std::vector<float>& values) const
     {
         const std::int64_t c = all.size(1) / 3;
+        if (usesKernels(all))
+            return attendByKernels(all, r, logits, heads, keys, values);
         const at::Tensor outRows = heads.narrow(0, r.begin, r.count);
         for (std::int64_t done = 0; done < r.count;) {
             const std::int64_t count = std::min(r.count - done, logits.size(0));
@@ -244,8 +266,46 @@ public:
         return proj->forward(outRows);
     }
 
+    // attend() by detail::attendHead() (64-d heads, AVX-512F, the softmax fused into the
+    // products), from the keys and values that project() packed (keys in panels of 32,
+    // values contiguous: the qkv buffer has a page per token). Head by head, so that one
+    // head's packed keys and values stay in L2 for all its query rows. Same scaling as
+    // above.
+    at::Tensor attendByKernels(const at::Tensor& all, RowRange r, at::Tensor& logits,
+                               at::Tensor& heads, const std::vector<float>& packedKeys,
+                               const std::vector<float>& packedValues) const
+    {
+        const std::int64_t n = all.size(0), c = all.size(1) / 3, ld = all.stride(0);
+        const std::ptrdiff_t keysSize = detail::packedKeysSize(n);
+        const float* base = all.data_ptr<float>();
+        float* out = heads.data_ptr<float>();
+        for (std::int64_t h = 0; h < heads_; ++h) {
+            const float* keys = packedKeys.data() + h * keysSize;
+            const float* values = packedValues.data() + h * n * headDim_;
+            // DINOv2 scales the queries (q * scale, one rounding each) before q @ k^T; DINO
+            // the finished dot products, as the BLAS does with alpha.
+            const float* q = base + r.begin * ld + h * headDim_;
+            std::int64_t ldq = ld;
+            float scale = float(scale_);
+            at::Tensor scaled;
+            if (scaleQueries_) {
+                scaled = (all.narrow(0, r.begin, r.count).narrow(1, h * headDim_, headDim_) *
+                          scale_)
+                             .contiguous();
+                q = scaled.data_ptr<float>();
+                ldq = headDim_;
+                scale = 1.0f;
+            }
+            detail::attendHead(q, ldq, keys, values, n, r.count, scale,
+                               logits.data_ptr<float>(), logits.size(0),
+                               out + r.begin * c + h * headDim_, c);
+        }
+        return proj->forward(heads.narrow(0, r.begin, r.count));
+    }
+
     Linear qkv{nullptr}, proj{nullptr};
-    bool vectorSoftmax = false; // detail::softmaxRows() instead of LibTorch's softmax
+    bool vectorSoftmax = false;  // detail::softmaxRows() instead of LibTorch's softmax
+    bool vectorProducts = false; // attendByKernels() for 64-d heads (with vectorSoftmax)
 
 private:
     std::int64_t heads_, headDim_;
@@ -292,15 +352,18 @@ public:
     // Pre-norm residual block; DINOv2 scales each branch (LayerScale) before adding.
     // `x` is updated in place (the same sums as x = x + y). Split in two for the rows `r`
     // of one thread: the qkv projection, then, once all rows have theirs, the rest.
-    void beginRows(const at::Tensor& x, RowRange r, at::Tensor& qkv) const
+    // `parity`: which of the workspace's two qkv buffers (and packed keys and values)
+    // this block uses.
+    void beginRows(const at::Tensor& x, RowRange r, int parity, Workspace& ws) const
     {
-        attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, qkv);
+        attn->project(norm1->forward(x.narrow(0, r.begin, r.count)), r, ws.qkv[parity],
+                      ws.keys[parity], ws.values[parity]);
     }
-    void finishRows(at::Tensor& x, RowRange r, const at::Tensor& qkv, at::Tensor& logits,
-                    Workspace& ws) const
+    void finishRows(at::Tensor& x, RowRange r, int parity, int thread, Workspace& ws) const
     {
         at::Tensor rows = x.narrow(0, r.begin, r.count);
-        at::Tensor y = attn->attend(qkv, r, logits, ws.heads);
+        at::Tensor y = attn->attend(ws.qkv[parity], r, ws.logits[std::size_t(thread)], ws.heads,
+                                    ws.keys[parity], ws.values[parity]);
         if (ls1)
             y.mul_(ls1->gamma);
         rows.add_(y);
@@ -402,19 +465,28 @@ public:
             1, std::int64_t(attentionChunkBytes / (sizeof(float) * std::size_t(tokens))));
         workspace_.reserve(tokens, config.embedDim, config.mlpHidden, team ? team->size() : 1,
                            x.device(), chunkRows);
+        if ((*blocks)[0]->as<BlockImpl>()->attn->usesKernels(workspace_.qkv[0])) {
+            const auto keysSize =
+                std::size_t(config.numHeads) * std::size_t(detail::packedKeysSize(tokens));
+            const auto valuesSize = std::size_t(tokens) * std::size_t(config.embedDim);
+            for (int parity = 0; parity < 2; ++parity) {
+                if (workspace_.keys[parity].size() != keysSize)
+                    workspace_.keys[parity].assign(keysSize, 0.0f);
+                workspace_.values[parity].resize(valuesSize);
+            }
+        }
         const auto runBlocks = [&](int thread) {
             c10::InferenceMode guard; // per thread; x is an inference tensor
             const RowRange r = workspace_.rows[std::size_t(thread)];
             for (std::size_t b = 0; b < blocks->size(); ++b) {
                 const BlockImpl& block = *(*blocks)[b]->as<BlockImpl>();
-                at::Tensor& qkv = workspace_.qkv[b % 2];
+                const int parity = int(b % 2);
                 if (r.count > 0)
-                    block.beginRows(x, r, qkv);
+                    block.beginRows(x, r, parity, workspace_);
                 if (team)
                     team->sync(); // attention reads every row's keys and values
                 if (r.count > 0)
-                    block.finishRows(x, r, qkv, workspace_.logits[std::size_t(thread)],
-                                     workspace_);
+                    block.finishRows(x, r, parity, thread, workspace_);
             }
         };
         if (team)
@@ -671,6 +743,13 @@ VisionTransformer::VisionTransformer(const StateDict& weights, const VitOptions&
         (options.threading == VitThreading::RowParallel ||
          (options.threading == VitThreading::Auto && openBlasPool)))
         d_->rowThreads = threads;
+    // The attention kernels run on the thread that calls them: with the row-parallel
+    // team (each thread its rows, the BLAS on one thread anyway) or on one thread in
+    // all. The other threadings leave the products to the BLAS and its threads.
+    const bool vectorProducts = options.vectorAttention && detail::attentionKernelsAvailable() &&
+                                (d_->rowThreads > 1 || threads == 1);
+    for (const auto& block : *d_->vit->blocks)
+        block->as<BlockImpl>()->attn->vectorProducts = vectorProducts;
     d_->serialElementwise =
         d_->device == at::kCPU &&
         (options.threading == VitThreading::SerialElementwise ||

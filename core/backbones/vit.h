@@ -92,6 +92,16 @@ struct VitOptions
     /// build machine. Features move by about 1e-7 (docs/performance.md, "The ViT");
     /// false gives LibTorch's numbers. Without AVX2 and FMA LibTorch's kernel runs anyway.
     bool vectorSoftmax = true;
+    /// The attention's products (q.k^T and attn.v) for 64-d heads by the project's
+    /// AVX-512 register-tile kernels instead of the BLAS: OpenBLAS reached about three
+    /// quarters of its large-sgemm rate on these shapes (docs/vit-performance.md).
+    /// Goes with vectorSoftmax: the softmax is fused into them (row maxima from q.k^T,
+    /// the normalisation applied to attn.v's sums); vectorSoftmax false gives the BLAS. Features move by a few float roundings
+    /// (within 1e-6 of the largest feature in tst_vit); false gives the BLAS's numbers.
+    /// Used with VitThreading::RowParallel (the default with OpenBLAS) or one thread;
+    /// without AVX-512F, with other head sizes or the other threadings (which give the
+    /// products to the BLAS's threads) the BLAS runs anyway.
+    bool vectorAttention = true;
 };
 
 /// Detects the architecture of the ViT whose weights `weights` holds. Accepts DINO's

@@ -4,8 +4,9 @@
 // a 1601x384 by 384x1152 sgemm, ViT-S/8's qkv projection at 320x320. Target: the ViT
 // reaches >= 80% of that matmul's GFLOP/s (counter of_sgemm). The threading modes run
 // in the same process: Arg 0 is the default (VitThreading::Auto, RowParallel with
-// Debian's OpenBLAS), Arg 4 the same with LibTorch's softmax in the attention (the
-// previous default), Arg 2 the threading before that (SerialElementwise).
+// Debian's OpenBLAS), Arg 4 the same with LibTorch's softmax in the attention, Arg 5
+// with the BLAS's attention products (the previous defaults), Arg 2 the threading
+// before that (SerialElementwise).
 //
 // The build machine is shared, so its speed drifts from second to second. The ViT
 // benchmark therefore times the reference sgemm right before every forward pass and
@@ -13,9 +14,15 @@
 // Run e.g.
 //   bench_core --benchmark_filter='Sgemm|Vit' --benchmark_repetitions=3
 // BM_VitS8Stages splits a forward pass into the steps it performs (12 blocks each, same
-// buffers and threading as VisionTransformer), to show where the time goes.
+// buffers and threading as VisionTransformer), to show where the time goes;
+// BM_VitS8AttentionThread times one row thread's attention, the BLAS's products against
+// the project's kernels (docs/vit-performance.md). PRIMAPS_BENCH_VIT_CHUNK_BYTES sets
+// VitOptions::attentionChunkBytes of BM_VitS8Features320, to try other chunks.
 #include "backbones/checkpoint.h"
 #include "backbones/checkpoint_p.h"
+#include "backbones/attentionkernel_p.h"
+#include "backbones/softmaxrows_p.h"
+#include "support/blasthreads_p.h"
 #include "support/runtime.h"
 #include "backbones/vit.h"
 
@@ -25,6 +32,7 @@
 #include <benchmark/benchmark.h>
 #include <c10/core/InferenceMode.h>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -125,11 +133,17 @@ void BM_VitS8Features320(benchmark::State& state)
         primaps::VitThreading::SerialElementwise, primaps::VitThreading::RowParallel};
     static const char* const labels[] = {"threading auto", "threading shared",
                                          "threading serial elementwise", "threading row parallel",
-                                         "threading auto, LibTorch's softmax"};
-    // Arg 4: the default threading with LibTorch's softmax in the attention (the
-    // previous default), for a same-run comparison with Arg 0.
-    options.threading = modes[state.range(0) % 4];
+                                         "threading auto, LibTorch's softmax",
+                                         "threading auto, the BLAS's attention products"};
+    // Arg 4 and 5: the default threading with LibTorch's softmax in the attention or
+    // the BLAS's attention products (the previous defaults), for same-run comparisons
+    // with Arg 0.
+    options.threading = state.range(0) >= 4 ? primaps::VitThreading::Auto : modes[state.range(0)];
     options.vectorSoftmax = state.range(0) != 4;
+    options.vectorAttention = state.range(0) != 5;
+    // For trying other attention chunks without rebuilding: bytes per thread's logits.
+    if (const char* chunk = std::getenv("PRIMAPS_BENCH_VIT_CHUNK_BYTES"))
+        options.attentionChunkBytes = std::size_t(std::atoll(chunk));
     primaps::VisionTransformer vit(randomVitS8(), options);
     at::manual_seed(1);
     const at::Tensor image = at::randn({3, 320, 320});
@@ -182,6 +196,7 @@ void BM_VitS8Stages(benchmark::State& state)
     const at::Tensor g = at::ones({d}), b = at::zeros({d});
     at::Tensor qkv = at::empty({n, 3 * d}), heads_out = at::empty({n, d});
     at::Tensor logits = at::randn({n, n}), h = at::randn({n, hidden});
+    const at::Tensor hiddenInput = h.clone();
     at::addmm_out(qkv, bqkv, x, wqkv.t());
     const int stage = int(state.range(0));
     for (auto _ : state) {
@@ -218,11 +233,15 @@ void BM_VitS8Stages(benchmark::State& state)
             case 6:
                 at::addmm_out(h, b1, x, w1.t());
                 break;
-            case 7:
+            case 7: // from fresh values: repeated GELUs would shrink negatives to subnormals
+                h.copy_(hiddenInput);
                 at::gelu_(h);
                 break;
             case 8:
                 out = at::linear(h, w2, b2);
+                break;
+            case 9:
+                h.copy_(hiddenInput);
                 break;
             }
             benchmark::DoNotOptimize(out);
@@ -235,8 +254,9 @@ void BM_VitS8Stages(benchmark::State& state)
                                         "6 heads attn.v",
                                         "proj linear",
                                         "fc1 linear",
-                                        "gelu",
-                                        "fc2 linear"};
+                                        "gelu (LibTorch's)",
+                                        "fc2 linear",
+                                        "the copy in the gelu stage"};
     static const double gflop[] = {0,
                                    12 * 2 * 1601.0 * 384 * 1152 / 1e9,
                                    12 * 2 * 1601.0 * 1601 * 384 / 1e9,
@@ -245,7 +265,9 @@ void BM_VitS8Stages(benchmark::State& state)
                                    12 * 2 * 1601.0 * 384 * 384 / 1e9,
                                    12 * 2 * 1601.0 * 384 * 1536 / 1e9,
                                    0,
-                                   12 * 2 * 1601.0 * 384 * 1536 / 1e9};
+                                   12 * 2 * 1601.0 * 384 * 1536 / 1e9,
+                                   0};
+    static_assert(sizeof(gflop) / sizeof(gflop[0]) == sizeof(names) / sizeof(names[0]));
     if (gflop[stage] > 0)
         state.counters["GFLOP/s"] =
             benchmark::Counter(gflop[stage] * 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -253,15 +275,126 @@ void BM_VitS8Stages(benchmark::State& state)
     primaps::configureThreads();
 }
 
+
+double threadCpuSeconds()
+{
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// One row thread's attention in a ViT-S/8 block at 320x320 (800 of the 1601 query
+// rows, six 64-d heads, single-threaded OpenBLAS, the project's softmax), attended
+// Arg query rows at a time, timed in thread CPU seconds (robust on a shared machine:
+// waiting for a core is not counted), best of the iterations. Against the same
+// thread's single-threaded sgemm on the qkv shape of its rows (800x384 by 384x1152).
+void BM_VitS8AttentionThread(benchmark::State& state)
+{
+    c10::InferenceMode guard;
+    primaps::detail::SingleThreadedBlas singleThreadedBlas;
+    const primaps::detail::SerialAtenOps serial(true);
+    const std::int64_t n = 1601, rows = 800, d = 384, heads = 6, hd = 64;
+    const std::int64_t chunk = state.range(0);
+    const bool kernels = state.range(1) != 0;
+    if (kernels && !(primaps::detail::attentionKernelsAvailable() && primaps::detail::softmaxRowsWide())) {
+        state.SkipWithError("no AVX-512F");
+        return;
+    }
+    const std::ptrdiff_t packedSize = primaps::detail::packedKeysSize(n);
+    std::vector<float> kT(static_cast<std::size_t>(packedSize)), vPacked(static_cast<std::size_t>(hd * n));
+    at::manual_seed(2);
+    const at::Tensor qkv = at::randn({n, 3 * d});
+    at::Tensor logits = at::empty({chunk, n}), out = at::empty({rows, d});
+    const at::Tensor a = at::randn({rows, d}), w = at::randn({3 * d, d});
+    at::Tensor c = at::empty({rows, 3 * d});
+    double bestQk = 1e30, bestSoftmax = 1e30, bestAv = 1e30, bestSgemm = 1e30, bestPack = 1e30;
+    for (auto _ : state) {
+        double start = threadCpuSeconds();
+        at::mm_out(c, a, w.t());
+        bestSgemm = std::min(bestSgemm, threadCpuSeconds() - start);
+        double qk = 0, softmax = 0, av = 0, pack = 0;
+        float* base = qkv.data_ptr<float>();
+        // As VisionTransformer: head by head (the kernels' packed keys and values of a
+        // head serve all its chunks), chunks of query rows within.
+        for (std::int64_t h = 0; h < heads; ++h) {
+            if (kernels) {
+                start = threadCpuSeconds();
+                primaps::detail::packKeys(base + d + h * hd, 3 * d, 0, n, kT.data());
+                for (std::int64_t j = 0; j < n; ++j)
+                    std::copy_n(base + j * 3 * d + 2 * d + h * hd, hd, vPacked.data() + j * hd);
+                pack += threadCpuSeconds() - start;
+            }
+            for (std::int64_t done = 0; done < rows; done += chunk) {
+                const std::int64_t count = std::min(chunk, rows - done);
+                at::Tensor l = logits.narrow(0, 0, count);
+                // The kernels as VisionTransformer runs them: the softmax fused into them
+                // (row maxima from q.k^T, the normalisation in attn.v).
+                std::vector<float> maxima(static_cast<std::size_t>(count)),
+                    scales(static_cast<std::size_t>(count));
+                start = threadCpuSeconds();
+                if (kernels)
+                    primaps::detail::attentionLogits(base + done * 3 * d + h * hd, 3 * d,
+                                                     kT.data(), n, count, 0.125f,
+                                                     l.data_ptr<float>(), n, maxima.data());
+                else
+                    at::addmm_out(l, l, qkv.narrow(0, done, count).narrow(1, h * hd, hd),
+                                  qkv.narrow(1, d + h * hd, hd).t(), 0.0, 0.125);
+                const double t1 = threadCpuSeconds();
+                if (kernels) {
+                    primaps::detail::expRows(l.data_ptr<float>(), count, n, n, maxima.data(),
+                                             scales.data());
+                    for (float& value : scales)
+                        value = 1.0f / value;
+                } else {
+                    primaps::detail::softmaxRows(l.data_ptr<float>(), count, n, n);
+                }
+                const double t2 = threadCpuSeconds();
+                at::Tensor o = out.narrow(0, done, count).narrow(1, h * hd, hd);
+                if (kernels)
+                    primaps::detail::attentionValues(l.data_ptr<float>(), n, vPacked.data(), hd,
+                                                     n, count, o.data_ptr<float>(), d,
+                                                     scales.data());
+                else
+                    at::mm_out(o, l, qkv.narrow(1, 2 * d + h * hd, hd));
+                const double t3 = threadCpuSeconds();
+                qk += t1 - start;
+                softmax += t2 - t1;
+                av += t3 - t2;
+            }
+        }
+        bestQk = std::min(bestQk, qk);
+        bestPack = std::min(bestPack, pack);
+        bestSoftmax = std::min(bestSoftmax, softmax);
+        bestAv = std::min(bestAv, av);
+        benchmark::DoNotOptimize(out.data_ptr<float>());
+    }
+    const double productFlop = 2.0 * heads * rows * n * hd;
+    state.counters["qk_ms"] = bestQk * 1e3;
+    state.counters["pack_ms"] = bestPack * 1e3;
+    state.counters["softmax_ms"] = bestSoftmax * 1e3;
+    state.counters["av_ms"] = bestAv * 1e3;
+    state.counters["total_ms"] = (bestPack + bestQk + bestSoftmax + bestAv) * 1e3;
+    state.counters["qk_GFLOP/s"] = productFlop / bestQk / 1e9;
+    state.counters["av_GFLOP/s"] = productFlop / bestAv / 1e9;
+    state.counters["sgemm_GFLOP/s"] = 2.0 * rows * d * 3 * d / bestSgemm / 1e9;
+    state.counters["of_sgemm"] =
+        2 * productFlop / (bestPack + bestQk + bestSoftmax + bestAv) /
+        (2.0 * rows * d * 3 * d / bestSgemm);
+}
 } // namespace
 
+BENCHMARK(BM_VitS8AttentionThread)
+    ->ArgsProduct({{800, 96, 48}, {0, 1}})
+    ->Iterations(7)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Sgemm1601x384x1152)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(50);
 BENCHMARK(BM_VitS8Features320)
     ->Arg(0)
     ->Arg(4)
+    ->Arg(5)
     ->Arg(2)
     ->Arg(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime()
     ->Iterations(5);
-BENCHMARK(BM_VitS8Stages)->DenseRange(0, 8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_VitS8Stages)->DenseRange(0, 9)->Unit(benchmark::kMillisecond)->UseRealTime();

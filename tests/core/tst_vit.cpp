@@ -9,6 +9,7 @@
 #include "backbones/modelcatalog.h"
 #include "support/npy.h"
 #include "image/preprocess.h"
+#include "backbones/attentionkernel_p.h"
 #include "backbones/softmaxrows_p.h"
 #include "backbones/vit.h"
 
@@ -61,6 +62,50 @@ float maxAbsDifference(const FeatureMap& a, const std::vector<float>& b)
     for (std::size_t i = 0; i < b.size(); ++i)
         worst = std::max(worst, std::fabs(a.values[i] - b[i]));
     return worst;
+}
+
+/// A DINO (or, with LayerScale, DINOv2) ViT with 64-d heads and random weights in the
+/// official layout: 128-d tokens in two heads, two blocks, 8-pixel patches, a 4 x 4
+/// pre-training grid. The released models' head size, which the tiny fixtures (8-d
+/// heads) do not have.
+StateDict randomVitWith64dHeads(bool dinov2)
+{
+    at::manual_seed(dinov2 ? 12 : 11);
+    const std::int64_t d = 128, hidden = 512, p = 8, grid = 4;
+    StateDict sd;
+    auto& impl = sd.impl();
+    impl.source = dinov2 ? "random DINOv2 ViT, 64-d heads" : "random DINO ViT, 64-d heads";
+    auto add = [&](const std::string& name, at::IntArrayRef shape, double std, double mean = 0.0) {
+        impl.add(name, at::randn(shape) * std + mean);
+    };
+    add("cls_token", {1, 1, d}, 0.5);
+    add("pos_embed", {1, 1 + grid * grid, d}, 0.5);
+    add("patch_embed.proj.weight", {d, 3, p, p}, 0.1);
+    add("patch_embed.proj.bias", {d}, 0.1);
+    if (dinov2)
+        add("mask_token", {1, d}, 0.02);
+    for (int i = 0; i < 2; ++i) {
+        const std::string b = "blocks." + std::to_string(i) + ".";
+        add(b + "norm1.weight", {d}, 0.1, 1.0);
+        add(b + "norm1.bias", {d}, 0.1);
+        add(b + "attn.qkv.weight", {3 * d, d}, 0.15);
+        add(b + "attn.qkv.bias", {3 * d}, 0.1);
+        add(b + "attn.proj.weight", {d, d}, 0.1);
+        add(b + "attn.proj.bias", {d}, 0.1);
+        add(b + "norm2.weight", {d}, 0.1, 1.0);
+        add(b + "norm2.bias", {d}, 0.1);
+        add(b + "mlp.fc1.weight", {hidden, d}, 0.1);
+        add(b + "mlp.fc1.bias", {hidden}, 0.1);
+        add(b + "mlp.fc2.weight", {d, hidden}, 0.05);
+        add(b + "mlp.fc2.bias", {d}, 0.1);
+        if (dinov2) {
+            add(b + "ls1.gamma", {d}, 0.3, 1.0);
+            add(b + "ls2.gamma", {d}, 0.3, 1.0);
+        }
+    }
+    add("norm.weight", {d}, 0.1, 1.0);
+    add("norm.bias", {d}, 0.1);
+    return sd;
 }
 
 } // namespace
@@ -187,7 +232,8 @@ private slots:
 
     // The attention's softmax kernel: its exponential within 2 ULP of the exact value
     // on [-87.3, 0] (the range x - max lives in), 0 below; whole rows within a few ULP
-    // of a softmax in double, on lengths that hit the 16- and 8-lane loops and the tail.
+    // of a softmax in double, on lengths that hit the 16- and 8-lane loops and the tail;
+    // with AVX-512F, its 16-lane rows the same bit for bit as the 8-lane ones.
     void softmaxKernelIsAccurate()
     {
         if (!primaps::detail::softmaxRowsVectorised())
@@ -210,7 +256,7 @@ private slots:
 
         std::mt19937 rng(3);
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (const int cols : {1, 7, 8, 9, 16, 23, 1601}) {
+        for (const int cols : {1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 40, 1601}) {
             const int rows = 5, stride = cols + 3; // a gap between rows stays untouched
             std::vector<float> values(std::size_t(rows) * stride, 42.0f);
             for (int r = 0; r < rows; ++r)
@@ -218,6 +264,12 @@ private slots:
                     values[std::size_t(r) * stride + i] = normal(rng) * float(4 * r + 1);
             const std::vector<float> input = values;
             primaps::detail::softmaxRows(values.data(), rows, cols, stride);
+            // 16 lanes (AVX-512F) and 8: the same numbers bit for bit.
+            std::vector<float> narrow = input;
+            primaps::detail::softmaxRows(narrow.data(), rows, cols, stride,
+                                         /*allowAvx512=*/false);
+            QVERIFY2(std::memcmp(narrow.data(), values.data(), values.size() * sizeof(float)) == 0,
+                     qPrintable(QString("%1 columns: 16 and 8 lanes differ").arg(cols)));
             for (int r = 0; r < rows; ++r) {
                 const float* in = input.data() + std::size_t(r) * stride;
                 const float* out = values.data() + std::size_t(r) * stride;
@@ -262,6 +314,190 @@ private slots:
                   height, width, double(fromLibTorch), double(error));
             QVERIFY(fromLibTorch <= 1e-6f);
             QVERIFY(error <= 1e-4f);
+        }
+    }
+
+    // The attention kernels against sums in double, with strided inputs and outputs
+    // (the gaps after each output row stay untouched), on key counts that hit the full
+    // panels of 32 and the zero-padded last one, and row counts that hit the full
+    // register tiles (12 rows for q.k^T, 6 for attn.v) and every shorter tail. Each value
+    // is within the rounding bound of its ordered FMA sum, (terms + 1) 2^-24 sum |terms|,
+    // and within twice that of LibTorch's (BLAS) product.
+    void attentionKernelsMatchSumsInDouble()
+    {
+        if (!primaps::detail::attentionKernelsAvailable())
+            QSKIP("no AVX-512F: the BLAS computes the attention's products");
+        const double u = std::ldexp(1.0, -24);
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        double worstLogits = 0, worstValues = 0;
+        for (const int n : {1, 5, 31, 32, 33, 70, 1601}) {
+            for (const int rows : {1, 5, 6, 7, 12, 13, 31}) {
+                const int ld = 3 * 64 + 5; // q, k, v side by side, as in the qkv buffer
+                std::vector<float> qkv(std::size_t(std::max(n, rows)) * ld);
+                for (float& value : qkv)
+                    value = normal(rng) * 2.0f;
+                const float* q = qkv.data();
+                const float* k = qkv.data() + 64;
+                const float* v = qkv.data() + 128;
+                std::vector<float> keys(std::size_t(primaps::detail::packedKeysSize(n)), 0.0f);
+                // In two ranges, as two row threads do.
+                primaps::detail::packKeys(k, ld, 0, n / 3, keys.data());
+                primaps::detail::packKeys(k, ld, n / 3, n - n / 3, keys.data());
+                const int ldl = n + 3;
+                std::vector<float> logits(std::size_t(rows) * ldl, 42.0f);
+                std::vector<float> maxima(static_cast<std::size_t>(rows));
+                primaps::detail::attentionLogits(q, ld, keys.data(), n, rows, 0.125f,
+                                                 logits.data(), ldl, maxima.data());
+                std::vector<float> unfused(logits.size(), 42.0f);
+                primaps::detail::attentionLogits(q, ld, keys.data(), n, rows, 0.125f,
+                                                 unfused.data(), ldl);
+                QCOMPARE(unfused, logits);
+                for (int r = 0; r < rows; ++r)
+                    QCOMPARE(maxima[std::size_t(r)],
+                             *std::max_element(logits.begin() + std::ptrdiff_t(r) * ldl,
+                                               logits.begin() + std::ptrdiff_t(r) * ldl + n));
+                at::Tensor all = at::from_blob(qkv.data(), {std::max(n, rows), ld},
+                                               at::TensorOptions().dtype(at::kFloat));
+                at::Tensor blas = at::empty({rows, n});
+                at::addmm_out(blas, blas, all.narrow(0, 0, rows).narrow(1, 0, 64),
+                              all.narrow(0, 0, n).narrow(1, 64, 64).t(), 0.0, 0.125);
+                for (int r = 0; r < rows; ++r) {
+                    for (int j = 0; j < n; ++j) {
+                        double exact = 0, magnitude = 0;
+                        for (int d = 0; d < 64; ++d) {
+                            exact += double(q[r * ld + d]) * k[j * ld + d];
+                            magnitude += std::abs(double(q[r * ld + d]) * k[j * ld + d]);
+                        }
+                        const double bound = 65 * u * 0.125 * magnitude + 1e-30;
+                        const float out = logits[std::size_t(r) * ldl + j];
+                        worstLogits = std::max(worstLogits, std::abs(out - 0.125 * exact) / bound);
+                        QVERIFY2(std::abs(out - 0.125 * exact) <= bound &&
+                                     std::abs(out - blas[r][j].item<float>()) <= 2 * bound,
+                                 qPrintable(QString("logits, %1 keys, %2 rows: [%3][%4] %5 vs %6")
+                                                .arg(n).arg(rows).arg(r).arg(j)
+                                                .arg(double(out)).arg(0.125 * exact)));
+                    }
+                    for (int j = n; j < ldl; ++j)
+                        QCOMPARE(logits[std::size_t(r) * ldl + j], 42.0f);
+                }
+
+                // The fused softmax (exponentials, then attn.v divided by their sums) on a
+                // copy: the same exponentials and sums as softmaxRows() before its scaling.
+                std::vector<float> exponentials = logits, sums(static_cast<std::size_t>(rows));
+                if (primaps::detail::softmaxRowsWide())
+                    primaps::detail::expRows(exponentials.data(), rows, n, ldl, maxima.data(),
+                                             sums.data());
+                // attn.v on probabilities (a softmax of the logits, as in the ViT).
+                primaps::detail::softmaxRows(logits.data(), rows, n, ldl);
+                if (primaps::detail::softmaxRowsWide()) {
+                    std::vector<float> scales(static_cast<std::size_t>(rows));
+                    for (int r = 0; r < rows; ++r) {
+                        const float inverse = 1.0f / sums[std::size_t(r)];
+                        scales[std::size_t(r)] = inverse;
+                        for (int j = 0; j < n; ++j)
+                            QCOMPARE(exponentials[std::size_t(r) * ldl + j] * inverse,
+                                     logits[std::size_t(r) * ldl + j]);
+                    }
+                    std::vector<float> fused(static_cast<std::size_t>(rows) * 64);
+                    primaps::detail::attentionValues(exponentials.data(), ldl, v, ld, n, rows,
+                                                     fused.data(), 64, scales.data());
+                    for (int r = 0; r < rows; ++r)
+                        for (int c = 0; c < 64; ++c) {
+                            double exact = 0, magnitude = 0;
+                            for (int j = 0; j < n; ++j) {
+                                const double term =
+                                    double(logits[std::size_t(r) * ldl + j]) * v[j * ld + c];
+                                exact += term;
+                                magnitude += std::abs(term);
+                            }
+                            // One more rounding (the scaling) on top of the unfused sum's,
+                            // which sums the rounded probabilities.
+                            QVERIFY(std::abs(fused[std::size_t(r) * 64 + c] - exact) <=
+                                    (n + 3) * u * magnitude + 1e-30);
+                        }
+                }
+                const int ldo = 64 + 7;
+                std::vector<float> out(std::size_t(rows) * ldo, 42.0f);
+                primaps::detail::attentionValues(logits.data(), ldl, v, ld, n, rows, out.data(),
+                                                 ldo);
+                at::Tensor p = at::from_blob(logits.data(), {rows, n}, {ldl, 1},
+                                             at::TensorOptions().dtype(at::kFloat));
+                const at::Tensor blasOut = at::mm(p, all.narrow(0, 0, n).narrow(1, 128, 64));
+                for (int r = 0; r < rows; ++r) {
+                    for (int c = 0; c < 64; ++c) {
+                        double exact = 0, magnitude = 0;
+                        for (int j = 0; j < n; ++j) {
+                            exact += double(logits[std::size_t(r) * ldl + j]) * v[j * ld + c];
+                            magnitude +=
+                                std::abs(double(logits[std::size_t(r) * ldl + j]) * v[j * ld + c]);
+                        }
+                        const double bound = (n + 1) * u * magnitude + 1e-30;
+                        const float value = out[std::size_t(r) * ldo + c];
+                        worstValues = std::max(worstValues, std::abs(value - exact) / bound);
+                        QVERIFY2(std::abs(value - exact) <= bound &&
+                                     std::abs(value - blasOut[r][c].item<float>()) <= 2 * bound,
+                                 qPrintable(QString("attn.v, %1 keys, %2 rows: [%3][%4] %5 vs %6")
+                                                .arg(n).arg(rows).arg(r).arg(c)
+                                                .arg(double(value)).arg(exact)));
+                    }
+                    for (int c = 64; c < ldo; ++c)
+                        QCOMPARE(out[std::size_t(r) * ldo + c], 42.0f);
+                }
+            }
+        }
+        qInfo("worst error over its rounding bound: q.k^T %.3g, attn.v %.3g", worstLogits,
+              worstValues);
+    }
+
+    // A ViT with the released models' 64-d heads, with the attention kernels (and the
+    // softmax fused into them) and with the BLAS: the same features within 1e-6 of the
+    // largest for both families (DINO scales the logits, DINOv2 the queries), on token
+    // counts with a partial key panel and one (651) above OpenBLAS's blocking of the
+    // inner dimension. Three row threads give the single thread's numbers bit for bit,
+    // as do 5 query rows at a time instead of 48.
+    void vectorAttentionMatchesBlas()
+    {
+        if (!primaps::detail::attentionKernelsAvailable())
+            QSKIP("no AVX-512F: the BLAS computes the attention's products");
+        const int previousThreads = at::get_num_threads();
+        for (const bool dinov2 : {false, true}) {
+            const StateDict weights = randomVitWith64dHeads(dinov2);
+            for (const auto& [height, width] : {std::pair<int, int>{64, 56}, {40, 104}, {200, 208}}) {
+                const std::vector<float> image =
+                    imagenetNormalize(testing::patternedImage(height, width));
+                at::set_num_threads(1);
+                VitOptions blasOptions;
+                blasOptions.vectorAttention = false;
+                const FeatureMap expected =
+                    VisionTransformer(weights, blasOptions).features(image, height, width);
+                const FeatureMap serial =
+                    VisionTransformer(weights, VitOptions()).features(image, height, width);
+                // A logits buffer of 5 query rows (instead of the kernels' 48): the same.
+                VitOptions chunked;
+                chunked.attentionChunkBytes =
+                    5 * (std::size_t(height / 8) * std::size_t(width / 8) + 1) * sizeof(float);
+                QCOMPARE(VisionTransformer(weights, chunked).features(image, height, width).values,
+                         serial.values);
+                at::set_num_threads(3);
+                VitOptions rowOptions;
+                rowOptions.threading = VitThreading::RowParallel;
+                const FeatureMap parallel =
+                    VisionTransformer(weights, rowOptions).features(image, height, width);
+                at::set_num_threads(previousThreads);
+                float largest = 0.0f;
+                for (const float value : expected.values)
+                    largest = std::max(largest, std::abs(value));
+                const float difference = maxAbsDifference(serial, expected.values);
+                qInfo("%s %dx%d: %.3g from the BLAS's products (features up to %.3g)",
+                      dinov2 ? "DINOv2" : "DINO", height, width, double(difference),
+                      double(largest));
+                QVERIFY(largest > 0.5f);
+                // 1e-6 of the largest feature: a few roundings of it (these features reach
+                // 4.7, where a float's step is 4.8e-7).
+                QVERIFY(difference <= 1e-6f * std::max(1.0f, largest));
+                QCOMPARE(parallel.values, serial.values);
+            }
         }
     }
 
