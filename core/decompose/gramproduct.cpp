@@ -146,9 +146,9 @@ __attribute__((target("avx2,fma"))) void gramRowsOneByOne(const float* rows, int
     }
 }
 
-// The AVX2 kernel's arithmetic, bit for bit, in 512-bit registers (docs/performance.md,
-// "PriMaPs on the Xeon"). A
-// 16-float dot product would sum each row in another order, so a register holds
+// The AVX2 kernel's arithmetic, bit for bit, in 512-bit registers
+// (docs/primaps-performance.md, "PriMaPs on the Xeon"). A 16-float dot product
+// would sum each row in another order, so a register holds
 // channels k .. k + 7 of two rows (i and i + 4): every lane is still the AVX2
 // kernel's chain over k, k + 8, ..., and each 256-bit half is summed by the same
 // horizontalSum(). The block's update of `out` is element-wise (each element's

@@ -106,8 +106,8 @@ struct PrimapsDecomposer::Impl
     bool vectorSimilarity = false;
     // The two large buffers (2.5 MB each at 40 x 40 x 384) are kept for the next
     // decomposition (LargeVector): freshly mapped, their first touch cost more than
-    // a third of a decomposition in page faults (docs/performance.md). Both are
-    // written in full as they are made, so they are not zeroed first.
+    // a third of a decomposition in page faults (docs/primaps-performance.md). Both
+    // are written in full as they are made, so they are not zeroed first.
     UninitialisedLargeVector<float> normalisedBlocks;
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
