@@ -195,8 +195,8 @@ class FilterJobs : public cv::ParallelLoopBody
 {
 public:
     FilterJobs(const cv::Mat& l, const cv::Mat& a, const cv::Mat& b,
-               const std::vector<Kernels>& kernels, FeatureMap& out)
-        : l_(l), a_(a), b_(b), kernels_(kernels), out_(out)
+               const std::vector<Kernels>& kernels, unsigned chromaScales, FeatureMap& out)
+        : l_(l), a_(a), b_(b), kernels_(kernels), chromaScales_(chromaScales), out_(out)
     {
     }
 
@@ -249,6 +249,8 @@ private:
             break;
         }
         case JobChroma:
+            if (!(chromaScales_ >> s & 1u))
+                break; // not read by the caller; the channels stay 0
             pool(filter(a_, k.g, k.g), channel(SmoothA, s), false);
             pool(filter(b_, k.g, k.g), channel(SmoothB, s), false);
             break;
@@ -261,6 +263,7 @@ private:
     const cv::Mat& a_;
     const cv::Mat& b_;
     const std::vector<Kernels>& kernels_;
+    unsigned chromaScales_;
     FeatureMap& out_;
 };
 
@@ -303,7 +306,7 @@ void checkFilterBankInput(const cv::Mat& rgb, const std::string& name)
                     std::to_string(p));
 }
 
-FeatureMap filterBankResponses(const cv::Mat& rgb)
+FeatureMap filterBankResponses(const cv::Mat& rgb, unsigned chromaScales)
 {
     const int kPatchSize = FilterBankV1Backbone::kPatchSize;
     const auto& kScales = FilterBankV1Backbone::kScales;
@@ -324,7 +327,7 @@ FeatureMap filterBankResponses(const cv::Mat& rgb)
 
     FeatureMap out(FilterBankV1Backbone::kDim, rgb.rows / kPatchSize, rgb.cols / kPatchSize);
     const int jobs = kScaleCount * JobKindCount;
-    cv::parallel_for_(cv::Range(0, jobs), FilterJobs(planes[0], planes[1], planes[2], kernels, out),
+    cv::parallel_for_(cv::Range(0, jobs), FilterJobs(planes[0], planes[1], planes[2], kernels, chromaScales, out),
                       jobs);
     return out;
 }

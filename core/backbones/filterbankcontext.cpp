@@ -132,7 +132,10 @@ float FilterBankBackbone::recommendedThreshold() const
 FeatureMap FilterBankBackbone::extract(const cv::Mat& rgb)
 {
     checkFilterBankInput(rgb, name());
-    const FeatureMap responses = filterBankResponses(rgb);
+    unsigned chromaScales = 0;
+    for (int s : kColourScales)
+        chromaScales |= 1u << s;
+    const FeatureMap responses = filterBankResponses(rgb, chromaScales);
     const int colour = colourChannels(design_);
     const int local = localChannels(design_);
     const int h = responses.height, w = responses.width;

@@ -109,6 +109,14 @@ cv::Mat labelsAtGrid(const MaskStack& masks)
 std::vector<float> upsampleBilinear(const std::vector<float>& values, int channels, int height,
                                     int width, cv::Size size)
 {
+    std::vector<float> out;
+    upsampleBilinear(values, channels, height, width, size, out);
+    return out;
+}
+
+void upsampleBilinear(const std::vector<float>& values, int channels, int height, int width,
+                      cv::Size size, std::vector<float>& out)
+{
     if (channels < 1 || height < 1 || width < 1 ||
         values.size() != std::size_t(channels) * height * width)
         throw Error("upsampleBilinear: array size does not match its dimensions");
@@ -118,7 +126,8 @@ std::vector<float> upsampleBilinear(const std::vector<float>& values, int channe
     const std::vector<Tap> tx = taps(width, size.width);
     const std::size_t inPlane = std::size_t(height) * width;
     const std::size_t outPlane = std::size_t(size.height) * size.width;
-    std::vector<float> out(std::size_t(channels) * outPlane);
+    // Every value is written below: a buffer of the right size is not filled first.
+    out.resize(std::size_t(channels) * outPlane);
     // Each source row is interpolated along x once per stripe of output rows
     // (not twice for every output row it contributes to), then each output row
     // is the interpolation along y of two such rows: contiguous, vectorised
@@ -158,7 +167,6 @@ std::vector<float> upsampleBilinear(const std::vector<float>& values, int channe
             }
         }
     });
-    return out;
 }
 
 cv::Mat labelsAtSize(const MaskStack& masks, cv::Size size)

@@ -5,8 +5,6 @@
 #include "decompose/eigen.h"
 #include "support/error.h"
 #include "support/largebuffer.h"
-#include "support/partnerthread_p.h"
-#include "support/runtime.h"
 #include "decompose/gramproduct_p.h"
 #include "decompose/unitcolumns_p.h"
 
@@ -15,8 +13,6 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
 
 namespace primaps {
 
@@ -38,10 +34,6 @@ const char* toString(StopReason reason)
 }
 
 namespace {
-
-// The fewest values (positions x channels) for which a product is split across two
-// threads rather than run on one; see docs/performance.md, "The PriMaPs decomposition".
-constexpr std::size_t kPartnerMinimumValues = 64 * 384;
 
 // A matrix for the probes below: a scalar tail, a zero column, values of both signs.
 std::vector<float> probeMatrix(int c, int n)
@@ -114,8 +106,8 @@ struct PrimapsDecomposer::Impl
     bool vectorSimilarity = false;
     // The two large buffers (2.5 MB each at 40 x 40 x 384) are kept for the next
     // decomposition (LargeVector): freshly mapped, their first touch cost more than
-    // a third of a decomposition in page faults (docs/performance.md). Both are
-    // written in full as they are made, so they are not zeroed first.
+    // a third of a decomposition in page faults (docs/primaps-performance.md). Both
+    // are written in full as they are made, so they are not zeroed first.
     UninitialisedLargeVector<float> normalisedBlocks;
     // The features of the positions still in `remaining`, minus the global mean,
     // as rows in position order; compacted after every iteration, so each
@@ -126,9 +118,6 @@ struct PrimapsDecomposer::Impl
     std::vector<unsigned char> remaining;
     int remainingCount = 0;
     std::vector<int> remainingHistory; // remaining count after each iteration
-    // The second core for the covariance products (null unless asked for, and with one
-    // compute thread or a small map): the two halves of X^T (X v) at the same time.
-    std::unique_ptr<detail::PartnerThread> partner;
 
     // Drops the rows whose positions left `remaining`, taking them out of rowSum:
     // the rows that leave are read once in all, where summing the rows that stay
@@ -158,8 +147,7 @@ struct PrimapsDecomposer::Impl
     }
 };
 
-PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params,
-                                     const PrimapsExecution& execution)
+PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params)
     : d(std::make_unique<Impl>())
 {
     if (features.empty() || features.channels < 1 || features.height < 1 || features.width < 1)
@@ -175,9 +163,6 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     if (params.maxIterations < 1 || params.maxIterations > 254)
         throw Error("PriMaPs iteration cap must be in 1..254 (mask ids are 8-bit)");
 
-    if (execution.secondThread && computeThreads() >= 2 &&
-        std::size_t(features.channels) * features.positions() >= kPartnerMinimumValues)
-        d->partner = std::make_unique<detail::PartnerThread>();
     // The LibTorch work here is small; on the calling thread it does not keep
     // OpenMP workers spinning while OpenBLAS's threads do the heavy products.
     const detail::SerialAtenOps serial(true);
@@ -211,11 +196,9 @@ PrimapsDecomposer::PrimapsDecomposer(const FeatureMap& features, const PrimapsPa
     // double as the finiteness check: a double sum of floats cannot overflow, so
     // it is finite exactly when every value is.
     d->rows.resize(std::size_t(d->n) * d->c);
-    const cv::Mat channelsByPosition(d->c, d->n, CV_32F, const_cast<float*>(features.values.data()));
-    cv::Mat positionsByChannel(d->n, d->c, CV_32F, d->rows.data());
-    cv::transpose(channelsByPosition, positionsByChannel); // blocked, cache-friendly
     std::vector<double> channelTotal(static_cast<std::size_t>(d->c));
-    detail::columnSums(d->rows.data(), d->n, d->c, channelTotal.data());
+    detail::transposeWithColumnSums(features.values.data(), d->c, d->n, d->rows.data(),
+                                    channelTotal.data());
     std::vector<float> channelMean(static_cast<std::size_t>(d->c));
     for (int k = 0; k < d->c; ++k) {
         const double total = channelTotal[std::size_t(k)];
@@ -285,8 +268,7 @@ const PrimapsIteration* PrimapsDecomposer::step()
         m /= count;
     std::vector<float> in32(static_cast<std::size_t>(s.c)), out32(static_cast<std::size_t>(s.c)),
         second32(static_cast<std::size_t>(s.c));
-    detail::PartnerThread* partner =
-        std::size_t(count) * s.c >= kPartnerMinimumValues ? s.partner.get() : nullptr;
+    bool secondHalfFirst = false;
     const SymmetricEigen top = topEigenvector(
         [&](const double* in, double* out) {
             double meanDotIn = 0;
@@ -294,9 +276,12 @@ const PrimapsIteration* PrimapsDecomposer::step()
                 in32[std::size_t(k)] = float(in[k]);
                 meanDotIn += mean[std::size_t(k)] * in[k];
             }
+            // Alternating which half goes first keeps the rows read last in the cache
+            // for the next product (the same bits either way).
             detail::gramProductInHalves(s.rows.data(), count, s.c, in32.data(),
                                         1.0f / float(count), out32.data(), second32.data(),
-                                        partner);
+                                        secondHalfFirst);
+            secondHalfFirst = !secondHalfFirst;
             for (int k = 0; k < s.c; ++k)
                 out[k] = double(out32[std::size_t(k)]) - mean[std::size_t(k)] * meanDotIn;
         },
@@ -399,10 +384,9 @@ const PrimapsIteration* PrimapsDecomposer::step()
     return &s.trace.iterations.back();
 }
 
-PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params,
-                       const PrimapsExecution& execution)
+PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params)
 {
-    PrimapsDecomposer decomposer(features, params, execution);
+    PrimapsDecomposer decomposer(features, params);
     return decomposer.run();
 }
 

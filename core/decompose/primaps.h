@@ -20,17 +20,6 @@ struct PrimapsParams
     int maxIterations = 100; ///< hard cap; mask ids are 8-bit, so at most 254
 };
 
-/// How a decomposition uses the machine; the trace is the same, bit for bit, either way.
-struct PrimapsExecution
-{
-    /// Split each covariance product of the principal-direction search (step 2a, about
-    /// 40 % of the time) with a second thread, when the process has two or more compute
-    /// threads (configureThreads) and the map at least 64 x 384 values. Off by default:
-    /// on a busy machine it cost a third more CPU time and saved no wall time
-    /// (docs/performance.md, "The PriMaPs decomposition").
-    bool secondThread = false;
-};
-
 /// Why the decomposition stopped.
 enum class StopReason {
     Running,         ///< not stopped yet
@@ -85,8 +74,7 @@ class PrimapsDecomposer
 public:
     /// Throws primaps::Error when the features are empty or not finite, or a
     /// parameter is out of range.
-    PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params,
-                      const PrimapsExecution& execution = {});
+    PrimapsDecomposer(const FeatureMap& features, const PrimapsParams& params);
     ~PrimapsDecomposer();
     PrimapsDecomposer(const PrimapsDecomposer&) = delete;
     PrimapsDecomposer& operator=(const PrimapsDecomposer&) = delete;
@@ -107,8 +95,7 @@ private:
 };
 
 /// Runs a whole decomposition. Throws like PrimapsDecomposer's constructor.
-PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params,
-                       const PrimapsExecution& execution = {});
+PrimapsTrace decompose(const FeatureMap& features, const PrimapsParams& params);
 
 /// Steps 3-4: the proposals after the 3x3 median filter (reflect padding), scaled
 /// by 10 and clamped to [0, 1], and the background channel.
@@ -142,6 +129,12 @@ cv::Mat labelsAtSize(const MaskStack& masks, cv::Size size);
 /// channels x h x w float array to channels x size.height x size.width.
 std::vector<float> upsampleBilinear(const std::vector<float>& values, int channels, int height,
                                     int width, cv::Size size);
+
+/// The same into `out`, resized to channels x size.height x size.width: a buffer that
+/// already has that size is overwritten without being cleared or reallocated (a fresh
+/// vector of chelsea's 17 x 488 x 320 scores is 10.6 MB of zeros and page faults).
+void upsampleBilinear(const std::vector<float>& values, int channels, int height, int width,
+                      cv::Size size, std::vector<float>& out);
 
 /// Argmax over channels (channels x h x w), ties to the lowest channel, CV_8U.
 cv::Mat argmaxLabels(const std::vector<float>& values, int channels, int height, int width);

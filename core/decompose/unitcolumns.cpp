@@ -13,18 +13,6 @@
 
 namespace primaps::detail {
 
-void columnSums(const float* rows, int n, int c, double* sums)
-{
-    std::fill(sums, sums + std::max(c, 0), 0.0);
-    // The inner loop runs across the columns, so each column's sum keeps its
-    // sequential order while the compiler fills vector lanes with columns.
-    for (int i = 0; i < n; ++i) {
-        const float* row = rows + std::size_t(i) * c;
-        for (int k = 0; k < c; ++k)
-            sums[k] += double(row[k]);
-    }
-}
-
 void centreColumns(float* rows, int n, int c, const float* mean, double* sums)
 {
     std::fill(sums, sums + std::max(c, 0), 0.0);
@@ -40,6 +28,78 @@ void centreColumns(float* rows, int n, int c, const float* mean, double* sums)
 #ifdef PRIMAPS_UNIT_COLUMNS_AVX2
 
 namespace {
+
+// The transposition in tiles of 8 positions x 16 channels (two 8 x 8 transposes in
+// registers; each row of the output tile is one whole cache line when c is a multiple
+// of 16). The channels' double sums follow the tile's rows in position order, four
+// vectors of four channels: every lane is the sequential sum of one channel.
+__attribute__((target("avx2,fma"))) inline void transpose8x8(__m256 r[8])
+{
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+__attribute__((target("avx2,fma"))) void transposeWithSumsAvx2(const float* values, int c,
+                                                               int n, float* rows,
+                                                               double* sums)
+{
+    const int tileEnd = n & ~7;
+    int k0 = 0;
+    for (; k0 + 16 <= c; k0 += 16) {
+        __m256d acc[4];
+        for (int j = 0; j < 4; ++j)
+            acc[j] = _mm256_setzero_pd();
+        for (int i0 = 0; i0 < tileEnd; i0 += 8) {
+            __m256 low[8], high[8]; // channels k0 .. k0 + 7 and k0 + 8 .. k0 + 15
+            for (int j = 0; j < 8; ++j) {
+                low[j] = _mm256_loadu_ps(values + std::size_t(k0 + j) * n + i0);
+                high[j] = _mm256_loadu_ps(values + std::size_t(k0 + 8 + j) * n + i0);
+            }
+            transpose8x8(low);
+            transpose8x8(high);
+            for (int p = 0; p < 8; ++p) {
+                float* row = rows + std::size_t(i0 + p) * c + k0;
+                _mm256_storeu_ps(row, low[p]);
+                _mm256_storeu_ps(row + 8, high[p]);
+                acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(low[p])));
+                acc[1] = _mm256_add_pd(acc[1], _mm256_cvtps_pd(_mm256_extractf128_ps(low[p], 1)));
+                acc[2] = _mm256_add_pd(acc[2], _mm256_cvtps_pd(_mm256_castps256_ps128(high[p])));
+                acc[3] = _mm256_add_pd(acc[3], _mm256_cvtps_pd(_mm256_extractf128_ps(high[p], 1)));
+            }
+        }
+        for (int j = 0; j < 4; ++j)
+            _mm256_storeu_pd(sums + k0 + 4 * j, acc[j]);
+        for (int k = k0; k < k0 + 16; ++k) // the last n % 8 positions, still in order
+            for (int i = tileEnd; i < n; ++i) {
+                const float x = values[std::size_t(k) * n + i];
+                rows[std::size_t(i) * c + k] = x;
+                sums[k] += double(x);
+            }
+    }
+    for (int k = k0; k < c; ++k) { // the last c % 16 channels
+        double sum = 0;
+        for (int i = 0; i < n; ++i) {
+            const float x = values[std::size_t(k) * n + i];
+            rows[std::size_t(i) * c + k] = x;
+            sum += double(x);
+        }
+        sums[k] = sum;
+    }
+}
 
 // Why blocks of 64 columns: every row of the block is a whole cache line (or two
 // halves), and eight independent accumulators hide the fused multiply-add's latency.
@@ -123,39 +183,127 @@ __attribute__((target("avx2,fma"))) void similarityBlock(const float* block, int
         _mm256_storeu_ps(out + 8 * j, acc[j]);
 }
 
-__attribute__((target("avx2,fma"))) void similarityAvx2(const float* blocks, int c, int n,
-                                                        const float* v,
-                                                        const unsigned char* include, float* out)
+// Two blocks at once, each lane the same chain: eight independent accumulators
+// instead of four, so the fused multiply-adds' latency no longer sets the pace.
+__attribute__((target("avx2,fma"))) void similarityTwoBlocks(const float* first,
+                                                             const float* second, int c,
+                                                             const float* v, float* outFirst,
+                                                             float* outSecond)
 {
-    float lanes[kColumnBlock];
-    for (int i = 0; i < n; i += kColumnBlock) {
-        const int count = std::min(kColumnBlock, n - i);
-        bool any = false;
-        for (int j = 0; j < count; ++j)
-            any = any || include[i + j];
-        if (!any) {
-            std::fill(out + i, out + i + count, 0.0f);
-            continue;
+    __m256 acc[8];
+    for (int j = 0; j < 8; ++j)
+        acc[j] = _mm256_setzero_ps();
+    for (int k = 0; k < c; ++k) {
+        const __m256 vk = _mm256_set1_ps(v[k]);
+        const float* a = first + std::size_t(k) * kColumnBlock;
+        const float* b = second + std::size_t(k) * kColumnBlock;
+        for (int j = 0; j < 4; ++j) {
+            acc[j] = _mm256_fmadd_ps(vk, _mm256_loadu_ps(a + 8 * j), acc[j]);
+            acc[4 + j] = _mm256_fmadd_ps(vk, _mm256_loadu_ps(b + 8 * j), acc[4 + j]);
         }
-        similarityBlock(blocks + std::size_t(i / kColumnBlock) * std::size_t(c) * kColumnBlock, c,
-                        v, lanes);
-        for (int j = 0; j < count; ++j)
-            out[i + j] = include[i + j] ? lanes[j] : 0.0f;
     }
+    for (int j = 0; j < 4; ++j) {
+        _mm256_storeu_ps(outFirst + 8 * j, acc[j]);
+        _mm256_storeu_ps(outSecond + 8 * j, acc[4 + j]);
+    }
+}
+
+// The same with 512-bit registers (each lane is still one column's chain, so the
+// bits cannot differ from the AVX2 kernels').
+__attribute__((target("avx512f,avx2,fma"))) void similarityTwoBlocksAvx512(
+    const float* first, const float* second, int c, const float* v, float* outFirst,
+    float* outSecond)
+{
+    __m512 acc[4];
+    for (int j = 0; j < 4; ++j)
+        acc[j] = _mm512_setzero_ps();
+    for (int k = 0; k < c; ++k) {
+        const __m512 vk = _mm512_set1_ps(v[k]);
+        const float* a = first + std::size_t(k) * kColumnBlock;
+        const float* b = second + std::size_t(k) * kColumnBlock;
+        acc[0] = _mm512_fmadd_ps(vk, _mm512_loadu_ps(a), acc[0]);
+        acc[1] = _mm512_fmadd_ps(vk, _mm512_loadu_ps(a + 16), acc[1]);
+        acc[2] = _mm512_fmadd_ps(vk, _mm512_loadu_ps(b), acc[2]);
+        acc[3] = _mm512_fmadd_ps(vk, _mm512_loadu_ps(b + 16), acc[3]);
+    }
+    _mm512_storeu_ps(outFirst, acc[0]);
+    _mm512_storeu_ps(outFirst + 16, acc[1]);
+    _mm512_storeu_ps(outSecond, acc[2]);
+    _mm512_storeu_ps(outSecond + 16, acc[3]);
+}
+
+bool wideSimilarity()
+{
+    static const bool available = cpuHasAvx2Fma() && __builtin_cpu_supports("avx512f");
+    return available;
+}
+
+void similarityAvx2(const float* blocks, int c, int n, const float* v,
+                    const unsigned char* include, float* out, SimilarityKernel kernel)
+{
+    // The blocks holding an included column, computed two at a time.
+    const int blockCount = (n + kColumnBlock - 1) / kColumnBlock;
+    std::vector<float> lanes(std::size_t(blockCount) * kColumnBlock);
+    std::vector<int> needed;
+    needed.reserve(std::size_t(blockCount));
+    for (int b = 0; b < blockCount; ++b) {
+        const int i = b * kColumnBlock;
+        const int count = std::min(kColumnBlock, n - i);
+        if (std::any_of(include + i, include + i + count, [](unsigned char x) { return x != 0; }))
+            needed.push_back(b);
+    }
+    auto block = [&](int b) { return blocks + std::size_t(b) * std::size_t(c) * kColumnBlock; };
+    auto lane = [&](int b) { return lanes.data() + std::size_t(b) * kColumnBlock; };
+    const bool wide = kernel == SimilarityKernel::Best && wideSimilarity();
+    std::size_t j = 0;
+    for (; j + 2 <= needed.size(); j += 2) {
+        const int a = needed[j], b = needed[j + 1];
+        if (wide)
+            similarityTwoBlocksAvx512(block(a), block(b), c, v, lane(a), lane(b));
+        else if (kernel == SimilarityKernel::OneBlock) {
+            similarityBlock(block(a), c, v, lane(a));
+            similarityBlock(block(b), c, v, lane(b));
+        } else
+            similarityTwoBlocks(block(a), block(b), c, v, lane(a), lane(b));
+    }
+    if (j < needed.size())
+        similarityBlock(block(needed[j]), c, v, lane(needed[j]));
+    for (int i = 0; i < n; ++i)
+        out[i] = include[i] ? lanes[std::size_t(i)] : 0.0f;
 }
 
 } // namespace
 
 #endif
 
+void transposeWithColumnSums(const float* values, int c, int n, float* rows, double* sums)
+{
+    if (c < 1)
+        return;
+#ifdef PRIMAPS_UNIT_COLUMNS_AVX2
+    if (unitColumnsVectorised()) {
+        transposeWithSumsAvx2(values, c, n, rows, sums);
+        return;
+    }
+#endif
+    std::fill(sums, sums + c, 0.0);
+    for (int i = 0; i < n; ++i) {
+        float* row = rows + std::size_t(i) * c;
+        for (int k = 0; k < c; ++k) {
+            row[k] = values[std::size_t(k) * n + i];
+            sums[k] += double(row[k]);
+        }
+    }
+}
+
 void similarityToColumns(const float* blocks, int c, int n, const float* v,
-                         const unsigned char* include, float* out)
+                         const unsigned char* include, float* out, SimilarityKernel kernel)
 {
 #ifdef PRIMAPS_UNIT_COLUMNS_AVX2
     if (c > 0 && n > 0)
-        similarityAvx2(blocks, c, n, v, include, out);
+        similarityAvx2(blocks, c, n, v, include, out, kernel);
 #else
-    (void)blocks, (void)c, (void)n, (void)v, (void)include, (void)out;
+    (void)blocks, (void)c, (void)n, (void)v, (void)include, (void)out, (void)kernel;
 #endif
 }
 

@@ -35,6 +35,17 @@ void zeroColumnBlockPadding(float* blocks, int c, int n);
 /// alias.
 void unitColumns(const float* values, int c, int n, float* out, bool blocked = false);
 
+/// Which kernel similarityToColumns() uses: Best takes two blocks at a time, with
+/// 512-bit registers when the processor has AVX512F; TwoBlocks forces the 256-bit
+/// registers, OneBlock one block at a time with four accumulators (the first kernel).
+/// Every lane is one column's chain in all three, so the bits are the same.
+enum class SimilarityKernel
+{
+    Best,
+    TwoBlocks,
+    OneBlock,
+};
+
 /// out[i] = sum_k v[k] * columns[k][i] for the n columns of a c x n matrix given in
 /// column blocks (toColumnBlocks) whose `include[i]` is non-zero, 0 for the others; each
 /// sum is one fused multiply-add per row in row order (the order OpenBLAS's sgemm
@@ -42,15 +53,19 @@ void unitColumns(const float* values, int c, int n, float* out, bool blocked = f
 /// columns when n is not a multiple of 32). Blocks without an included column are not
 /// read. Only call it when unitColumnsVectorised(); `out` must not alias the inputs.
 void similarityToColumns(const float* blocks, int c, int n, const float* v,
-                         const unsigned char* include, float* out);
+                         const unsigned char* include, float* out,
+                         SimilarityKernel kernel = SimilarityKernel::Best);
 
-/// The sum of every column of a n x c row-major matrix (rows = positions), in double,
-/// each column's sum taken in row order: the same bits as a plain sequential loop per
-/// column, with the columns side by side in vector lanes instead of one long chain.
-void columnSums(const float* rows, int n, int c, double* sums);
+/// rows = the transpose of the c x n row-major matrix `values` (n rows of c), and
+/// sums[k] = the sum of row k of `values` in double, taken in position order: the same
+/// bits as a plain sequential loop per channel, with the channels side by side in
+/// vector lanes instead of one long chain. One pass over the values (OpenCV's transpose
+/// and a second pass for the sums were 8 % of a decomposition).
+void transposeWithColumnSums(const float* values, int c, int n, float* rows, double* sums);
 
-/// Subtracts mean[k] from column k of every row (in float), and sums the centred columns
-/// as columnSums() does: the same bits as the two passes, in one.
+/// Subtracts mean[k] from column k of every row of a n x c row-major matrix (in float),
+/// and sums the centred columns in double, each in row order (the same bits as a
+/// sequential loop per column).
 void centreColumns(float* rows, int n, int c, const float* mean, double* sums);
 
 } // namespace primaps::detail

@@ -5,7 +5,6 @@
 // and zero per call: each costs microseconds on this virtual machine.
 #include "decompose/gramproduct_p.h"
 #include "decompose/primaps.h"
-#include "support/partnerthread_p.h"
 #include "support/runtime.h"
 
 #include <benchmark/benchmark.h>
@@ -59,14 +58,15 @@ primaps::FeatureMap syntheticFeatures(int c, int h, int w, int regions, unsigned
     return f;
 }
 
-void decompose40x40x384(benchmark::State& state, const primaps::PrimapsExecution& execution)
+void BM_PrimapsDecompose40x40x384(benchmark::State& state)
 {
+    primaps::configureThreads();
     const primaps::FeatureMap features = syntheticFeatures(384, 40, 40, 12, 7);
     primaps::PrimapsParams params;
     std::size_t iterations = 0;
     const long faultsBefore = minorFaults();
     for (auto _ : state) {
-        const primaps::PrimapsTrace trace = primaps::decompose(features, params, execution);
+        const primaps::PrimapsTrace trace = primaps::decompose(features, params);
         const primaps::MaskStack masks = primaps::buildMaskStack(trace);
         benchmark::DoNotOptimize(primaps::labelsAtGrid(masks).data);
         iterations = trace.iterations.size();
@@ -76,36 +76,20 @@ void decompose40x40x384(benchmark::State& state, const primaps::PrimapsExecution
         benchmark::Counter(double(minorFaults() - faultsBefore), benchmark::Counter::kAvgIterations);
 }
 
-void BM_PrimapsDecompose40x40x384(benchmark::State& state)
-{
-    primaps::configureThreads();
-    decompose40x40x384(state, {});
-}
-
-// The same with PrimapsExecution::secondThread (off by default), for the ratio in the
-// same run: the process CPU column counts both threads.
-void BM_PrimapsDecompose40x40x384SecondThread(benchmark::State& state)
-{
-    primaps::configureThreads();
-    primaps::PrimapsExecution execution;
-    execution.secondThread = true;
-    decompose40x40x384(state, execution);
-}
 BENCHMARK(BM_PrimapsDecompose40x40x384)
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
-BENCHMARK(BM_PrimapsDecompose40x40x384SecondThread)
-    ->Unit(benchmark::kMillisecond)
-    ->MeasureProcessCPUTime()
-    ->UseRealTime();
 
-// One covariance product X^T (X v) of `rows` x 384 in two halves, the second on a
-// partner thread (second argument 1) or after the first on the same thread (0): what
-// the hand-over costs against what it saves, by size.
+// One covariance product X^T (X v) of `rows` x 384 in two halves with the best kernel
+// (second argument 0) or the AVX2 one (1): what the 512-bit registers gain, by size.
+// Above ~1,300 rows the rows no longer fit this Xeon's 2 MB L2.
 void BM_GramProductHalves(benchmark::State& state)
 {
     const int rows = int(state.range(0)), c = 384;
+    const int split = primaps::detail::gramSecondHalf(rows);
+    const auto kernel =
+        state.range(1) ? primaps::detail::GramKernel::Avx2 : primaps::detail::GramKernel::Best;
     std::mt19937 rng(3);
     std::normal_distribution<float> normal(0.0f, 1.0f);
     std::vector<float> x(std::size_t(rows) * c), v(c), out(c), second(c);
@@ -113,20 +97,23 @@ void BM_GramProductHalves(benchmark::State& state)
         value = normal(rng);
     for (float& value : v)
         value = normal(rng);
-    std::unique_ptr<primaps::detail::PartnerThread> partner;
-    if (state.range(1))
-        partner = std::make_unique<primaps::detail::PartnerThread>();
+    bool secondHalfFirst = false;
     for (auto _ : state) {
-        primaps::detail::gramProductInHalves(x.data(), rows, c, v.data(), 1.0f, out.data(),
-                                             second.data(), partner.get());
+        if (kernel == primaps::detail::GramKernel::Best) {
+            primaps::detail::gramProductInHalves(x.data(), rows, c, v.data(), 1.0f, out.data(),
+                                                 second.data(), secondHalfFirst);
+            secondHalfFirst = !secondHalfFirst;
+        } else {
+            primaps::detail::gramProduct(x.data(), split, c, v.data(), 1.0f, out.data(), kernel);
+            primaps::detail::gramProduct(x.data() + std::size_t(split) * c, rows - split, c,
+                                         v.data(), 1.0f, second.data(), kernel);
+        }
         benchmark::DoNotOptimize(out.data());
+        benchmark::DoNotOptimize(second.data());
     }
-    if (partner)
-        state.counters["partner_share"] =
-            double(partner->partnerRan()) / double(partner->partnerRan() + partner->callerRan());
 }
 BENCHMARK(BM_GramProductHalves)
-    ->ArgsProduct({{64, 200, 400, 800, 1600}, {0, 1}})
+    ->ArgsProduct({{64, 400, 800, 1600}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();

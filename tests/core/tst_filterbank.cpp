@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "support/error.h"
 #include "backbones/filterbank.h"
+#include "backbones/filterbank_p.h"
 #include "decompose/primaps.h"
 
 #include <algorithm>
@@ -392,6 +393,7 @@ private slots:
     void outputShape_data();
     void outputShape();
     void deterministic();
+    void chromaOnlyAtTheScalesAskedFor();
     void regionOfInterestIsIsolated();
     void channelsStandardised();
     void groupsCarryTheirShares();
@@ -499,6 +501,36 @@ void TestFilterBank::deterministic()
         QVERIFY(std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0);
         QVERIFY(std::memcmp(a.values.data(), c.values.data(), a.values.size() * sizeof(float)) == 0);
     }
+}
+
+void TestFilterBank::chromaOnlyAtTheScalesAskedFor()
+{
+    // Version 2 asks for the smoothed a and b at two scales only: every other
+    // response keeps its bits, and the chroma of the other scales is 0 (was computed
+    // and dropped).
+    const cv::Mat rgb = randomImage({96, 64}, 9);
+    const FeatureMap all = primaps::filterBankResponses(rgb);
+    const unsigned asked = 1u << 2 | 1u << 4;
+    const FeatureMap some = primaps::filterBankResponses(rgb, asked);
+    QCOMPARE(some.values.size(), all.values.size());
+    const int scales = int(FilterBankV1Backbone::kScales.size());
+    int zeroed = 0;
+    for (int c = 0; c < all.channels; ++c) {
+        const int filter = c / scales, scale = c % scales;
+        const bool skipped = (filter == 1 || filter == 2) && !(asked >> scale & 1u);
+        const std::size_t n = all.positions();
+        if (skipped) {
+            QVERIFY(std::all_of(some.channel(c), some.channel(c) + n,
+                                [](float v) { return v == 0.0f; }));
+            QVERIFY(std::any_of(all.channel(c), all.channel(c) + n,
+                                [](float v) { return v != 0.0f; }));
+            ++zeroed;
+        } else {
+            QVERIFY2(std::memcmp(some.channel(c), all.channel(c), n * sizeof(float)) == 0,
+                     qPrintable(QString("channel %1").arg(c)));
+        }
+    }
+    QCOMPARE(zeroed, 6);
 }
 
 void TestFilterBank::regionOfInterestIsIsolated()

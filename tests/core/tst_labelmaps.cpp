@@ -124,6 +124,14 @@ private slots:
         const std::vector<float> fast = upsampleBilinear(in, channels, height, width, size);
         const std::vector<float> formula = upsampleByFormula(in, channels, height, width, size);
         QVERIFY(sameBits(fast, formula));
+        // Into a kept buffer (the pipeline's): of the right size, larger and smaller,
+        // holding NaNs from before; every value is overwritten, the size set.
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        for (const std::size_t before : {formula.size(), formula.size() + 77, formula.size() / 3}) {
+            std::vector<float> kept(before, nan);
+            upsampleBilinear(in, channels, height, width, size, kept);
+            QVERIFY(sameBits(kept, formula));
+        }
         QVERIFY_THROWS_EXCEPTION(Error, upsampleBilinear(in, channels + 1, height, width, size));
         QVERIFY_THROWS_EXCEPTION(Error,
                                  upsampleBilinear(in, channels, height, width, cv::Size(0, 3)));

@@ -136,6 +136,26 @@ private slots:
         QCOMPARE(result.labelsAtOriginalSize().size(), scene.rgb.size());
     }
 
+    void labelsDoNotDependOnTheImageBefore()
+    {
+        // Step 5's scores go into a buffer the thread keeps (pipeline.cpp, ScoresBuffer):
+        // an image of another size in between, larger and then smaller, must not leave
+        // anything in the next one's labels.
+        const Scene scene = makeScene();
+        auto backbone = createBackbone("filterbank");
+        const PipelineParams params;
+        const ImageDecomposition first = decomposeImage(scene.rgb, *backbone, params);
+        cv::Mat wider;
+        cv::resize(scene.rgb, wider, cv::Size(scene.rgb.cols * 3 / 2, scene.rgb.rows));
+        const ImageDecomposition between = decomposeImage(wider, *backbone, params);
+        QVERIFY(between.labels.size() != first.labels.size());
+        ImageDecomposition again = decomposeImage(scene.rgb, *backbone, params);
+        QCOMPARE(cv::countNonZero(again.labelsBeforeCrf != first.labelsBeforeCrf), 0);
+        QCOMPARE(cv::countNonZero(again.labels != first.labels), 0);
+        applyCrf(again); // the CRF on its own, through the same buffer
+        QCOMPARE(cv::countNonZero(again.labels != first.labels), 0);
+    }
+
     void redecomposeMatchesAFreshRun()
     {
         const Scene scene = makeScene();

@@ -8,7 +8,6 @@
 #include "support/error.h"
 #include "decompose/gramproduct_p.h"
 #include "decompose/unitcolumns_p.h"
-#include "support/partnerthread_p.h"
 #include "support/npy.h"
 #include "decompose/primaps.h"
 #include "support/runtime.h"
@@ -381,64 +380,63 @@ private slots:
               primaps::detail::gramKernelVectorised() ? "yes" : "no");
     }
 
-    void gramProductInHalvesDoesNotDependOnTheThread()
+    void vectorKernelsGiveTheSameBits()
     {
-        // The two halves give the same bits whether the second runs on a partner
-        // thread or after the first on the caller's, and stay as accurate as one pass.
-        primaps::detail::PartnerThread partner;
+        // The 512-bit Gram kernel must round exactly as the AVX2 one (the principal
+        // directions, and so the seeds, must not depend on the processor's register
+        // width), and so must the similarity kernels among themselves; on sizes that
+        // hit the 8-row blocks, the leftover rows, a last group of eight channels and
+        // a scalar channel tail, and included blocks in odd numbers.
+        if (!primaps::detail::gramKernelVectorised())
+            QSKIP("no vector kernels on this processor");
+        using primaps::detail::GramKernel;
+        using primaps::detail::SimilarityKernel;
         std::mt19937 rng(6);
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (const int c : {7, 384})
-            for (const int count : {0, 1, 15, 16, 17, 200, 1600}) {
+        std::bernoulli_distribution keep(0.4);
+        for (const int c : {1, 7, 8, 13, 16, 24, 384, 390})
+            for (const int count : {0, 1, 7, 8, 9, 33, 200, 1600}) {
                 std::vector<float> rows(std::size_t(count) * c), v(static_cast<std::size_t>(c));
                 for (float& x : rows)
                     x = normal(rng);
                 for (float& x : v)
                     x = normal(rng);
-                std::vector<float> alone(static_cast<std::size_t>(c)), paired(alone), onePass(alone),
-                    second(alone);
+                std::vector<float> best(static_cast<std::size_t>(c)), avx2(best);
+                primaps::detail::gramProduct(rows.data(), count, c, v.data(), 0.25f, best.data());
+                primaps::detail::gramProduct(rows.data(), count, c, v.data(), 0.25f, avx2.data(),
+                                             GramKernel::Avx2);
+                QVERIFY2(std::memcmp(best.data(), avx2.data(), best.size() * sizeof(float)) == 0,
+                         qPrintable(QString("Gram, c %1, rows %2").arg(c).arg(count)));
+                // Either order of the halves, the same bits.
+                std::vector<float> forward(best), backward(best), second(best);
                 primaps::detail::gramProductInHalves(rows.data(), count, c, v.data(), 0.25f,
-                                                     alone.data(), second.data(), nullptr);
-                for (int repeat = 0; repeat < 20; ++repeat) {
-                    primaps::detail::gramProductInHalves(rows.data(), count, c, v.data(), 0.25f,
-                                                         paired.data(), second.data(), &partner);
-                    QCOMPARE(paired, alone);
-                }
-                primaps::detail::gramProduct(rows.data(), count, c, v.data(), 0.25f,
-                                             onePass.data());
-                for (int k = 0; k < c; ++k)
-                    QVERIFY(std::abs(alone[std::size_t(k)] - onePass[std::size_t(k)]) <=
-                            1e-5f * (std::abs(onePass[std::size_t(k)]) + 1.0f) * std::sqrt(float(count) + 1.0f));
+                                                     forward.data(), second.data(), false);
+                primaps::detail::gramProductInHalves(rows.data(), count, c, v.data(), 0.25f,
+                                                     backward.data(), second.data(), true);
+                QCOMPARE(backward, forward);
+                if (count == 0)
+                    continue;
+                // The rows as the columns of a c x count matrix for the similarities.
+                const std::vector<float> blocks =
+                    primaps::detail::toColumnBlocks(rows.data(), c, count);
+                std::vector<unsigned char> include(static_cast<std::size_t>(count));
+                for (int i = 0; i < count; ++i)
+                    include[std::size_t(i)] = (i / 32) % 4 != 2 && keep(rng);
+                std::vector<float> one(static_cast<std::size_t>(count)), two(one), wide(one);
+                primaps::detail::similarityToColumns(blocks.data(), c, count, v.data(),
+                                                     include.data(), one.data(),
+                                                     SimilarityKernel::OneBlock);
+                primaps::detail::similarityToColumns(blocks.data(), c, count, v.data(),
+                                                     include.data(), two.data(),
+                                                     SimilarityKernel::TwoBlocks);
+                primaps::detail::similarityToColumns(blocks.data(), c, count, v.data(),
+                                                     include.data(), wide.data());
+                QVERIFY2(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0 &&
+                             std::memcmp(one.data(), wide.data(), one.size() * sizeof(float)) == 0,
+                         qPrintable(QString("similarity, c %1, columns %2").arg(c).arg(count)));
             }
-        qInfo("second halves run by the partner: %ld of %ld", partner.partnerRan(),
-              partner.partnerRan() + partner.callerRan());
-    }
-
-    void decompositionDoesNotDependOnTheThreadCount()
-    {
-        // With PrimapsExecution::secondThread and two compute threads the covariance
-        // products get a partner thread; the trace must be the same, bit for bit, as on
-        // one thread.
-        const FeatureMap f = plantedFeatures(96, 24, 24, 5, 0.8f, 21, [](int y, int x) {
-            return (y / 8 + 2 * (x / 12)) % 5;
-        });
-        PrimapsExecution second;
-        second.secondThread = true;
-        configureThreads(1);
-        const PrimapsTrace one = decompose(f, PrimapsParams{}, second);
-        configureThreads(2);
-        const PrimapsTrace two = decompose(f, PrimapsParams{}, second);
-        configureThreads();
-        QVERIFY(one.iterations.size() > 2);
-        QCOMPARE(two.iterations.size(), one.iterations.size());
-        for (std::size_t i = 0; i < one.iterations.size(); ++i) {
-            const PrimapsIteration& a = one.iterations[i];
-            const PrimapsIteration& b = two.iterations[i];
-            QCOMPARE(b.explainedVariance, a.explainedVariance);
-            QCOMPARE(b.principalDirection, a.principalDirection);
-            QCOMPARE(b.seedIndex, a.seedIndex);
-            QCOMPARE(b.mask, a.mask);
-        }
+        qInfo("512-bit Gram kernel on this processor: %s",
+              primaps::detail::gramKernelWide() ? "yes" : "no");
     }
 
     void unitColumnsMatchLibTorchBits()
@@ -539,31 +537,41 @@ private slots:
 
     void columnSumsMatchSequentialSums()
     {
+        // The transposition with the channel sums, and the centring with the centred
+        // sums: the bits of plain sequential loops, on shapes that hit the 8 x 16 tiles
+        // and both tails.
         std::mt19937 rng(12);
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (const int c : {1, 5, 384})
-            for (const int n : {0, 1, 17, 1600}) {
-                std::vector<float> rows(std::size_t(n) * c);
-                for (float& v : rows)
+        for (const int c : {1, 5, 16, 37, 384})
+            for (const int n : {0, 1, 8, 17, 1600}) {
+                std::vector<float> values(std::size_t(c) * n);
+                for (float& v : values)
                     v = normal(rng) * 1e3f;
+                std::vector<float> rows(values.size(), -1.0f);
                 std::vector<double> sums(static_cast<std::size_t>(c), -1.0);
-                primaps::detail::columnSums(rows.data(), n, c, sums.data());
+                primaps::detail::transposeWithColumnSums(values.data(), c, n, rows.data(),
+                                                         sums.data());
                 for (int k = 0; k < c; ++k) {
                     double expected = 0;
-                    for (int i = 0; i < n; ++i)
-                        expected += rows[std::size_t(i) * c + k];
-                    QVERIFY(sums[std::size_t(k)] == expected); // exactly
+                    for (int i = 0; i < n; ++i) {
+                        const float x = values[std::size_t(k) * n + i];
+                        QCOMPARE(rows[std::size_t(i) * c + k], x);
+                        expected += x;
+                    }
+                    QVERIFY2(sums[std::size_t(k)] == expected, // exactly
+                             qPrintable(QString("c %1, n %2, channel %3").arg(c).arg(n).arg(k)));
                 }
                 // Centring and summing in one pass: the bits of the two passes.
                 std::vector<float> mean(static_cast<std::size_t>(c));
                 for (float& m : mean)
                     m = normal(rng) * 1e2f;
                 std::vector<float> centred(rows);
+                std::vector<double> expectedSums(static_cast<std::size_t>(c), 0.0);
                 for (int i = 0; i < n; ++i)
-                    for (int k = 0; k < c; ++k)
+                    for (int k = 0; k < c; ++k) {
                         centred[std::size_t(i) * c + k] -= mean[std::size_t(k)];
-                std::vector<double> expectedSums(static_cast<std::size_t>(c), -1.0);
-                primaps::detail::columnSums(centred.data(), n, c, expectedSums.data());
+                        expectedSums[std::size_t(k)] += centred[std::size_t(i) * c + k];
+                    }
                 primaps::detail::centreColumns(rows.data(), n, c, mean.data(), sums.data());
                 QVERIFY(rows == centred);
                 QVERIFY(sums == expectedSums);
