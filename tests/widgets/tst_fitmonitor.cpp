@@ -417,6 +417,30 @@ private slots:
         QVERIFY2(!notes.first().contains(QLatin1String("so far")), qPrintable(notes.first()));
     }
 
+    // During the PCA initialisation the status line shows what the core reports of
+    // it (images read, k-means restarts), not the fit's step counter, which stays
+    // at 0 until the initialisation is done.
+    void pcaInitialisationShowsItsOwnProgress()
+    {
+        FitMonitorWidget monitor;
+        JobProgress p;
+        p.stage = "pca";
+        p.step = 0;
+        p.totalSteps = 120;
+        p.message = "PCA initialisation: 3 of 11 images (whitening)";
+        emit monitor.controller()->progressed(p);
+        QCOMPARE(monitor.statusText(), QString::fromStdString(p.message));
+        p.message = "PCA initialisation: k-means restart 4 of 16";
+        emit monitor.controller()->progressed(p);
+        QCOMPARE(monitor.statusText(), QString::fromStdString(p.message));
+        p.stage = "k-means";
+        p.step = 1;
+        p.message.clear();
+        emit monitor.controller()->progressed(p);
+        QVERIFY2(monitor.statusText().contains(QLatin1String("step 1 of 120")),
+                 qPrintable(monitor.statusText()));
+    }
+
     // Before any fit the plot area says what will appear, instead of axes with
     // invented ranges; the first step's values replace the sentence.
     void emptyPlotShowsAnEmptyState()

@@ -291,8 +291,14 @@ void FitMonitorWidget::onProgress(const JobProgress& p)
                     .arg(QString::fromStdString(p.message))
                     .arg(p.step)
                     .arg(p.totalSteps);
+    } else if (stage == QLatin1String("pca")) {
+        // The core reports the initialisation's own progress ("PCA initialisation:
+        // 3 of 11 images (whitening)", "... k-means restart 4 of 16"); the fit's
+        // step counter stays at 0 until it is done and would say nothing.
+        if (!p.message.empty())
+            text = QString::fromStdString(p.message);
     } else {
-        if (p.epochs > 0 && stage != QLatin1String("pca"))
+        if (p.epochs > 0)
             text += tr(" \u00b7 epoch %1 of %2").arg(p.epoch + 1).arg(p.epochs);
         text += tr(" \u00b7 step %1 of %2").arg(p.step).arg(p.totalSteps);
     }
