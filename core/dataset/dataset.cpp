@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -143,7 +144,11 @@ cv::Mat loadLabelPng(const std::string& path)
         refusePngChunkOverrun(path);
     cv::Mat raw;
     try {
-        const StderrMute quietDecoders; // the failure is reported below, naming the file
+        // A cut-short file is refused below, naming it; only its decode is muted
+        // (the mute is process-wide, see support/stderrmute.h).
+        std::optional<StderrMute> quietDecoders;
+        if (!header.complete)
+            quietDecoders.emplace();
         raw = cv::imread(path, cv::IMREAD_UNCHANGED);
     } catch (const cv::Exception& e) {
         throw Error("'" + path + "': cannot decode label image (" + e.err + ")");

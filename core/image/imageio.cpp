@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 namespace primaps {
 
@@ -82,9 +83,12 @@ cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
 
     cv::Mat raw;
     try {
-        // The decoders' own chatter ("Premature end of JPEG file") is muted: a
-        // partly decoded file is reported below, as a warning naming it.
-        const StderrMute quietDecoders;
+        // The decoders' own chatter ("Premature end of JPEG file") is muted for a
+        // file the header walk found cut short, which is reported below as a warning
+        // naming it. Only then: the mute is process-wide (see support/stderrmute.h).
+        std::optional<StderrMute> quietDecoders;
+        if (!header.complete)
+            quietDecoders.emplace();
         // IMREAD_COLOR applies the EXIF orientation (IMREAD_UNCHANGED would not);
         // IMREAD_ANYDEPTH keeps 16-bit data so we can scale it ourselves.
         raw = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);

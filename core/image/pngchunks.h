@@ -2,8 +2,9 @@
 // The chunk structure of a PNG, checked before libpng sees the file. libpng
 // allocates an ancillary chunk's claimed length before it reads the chunk (a
 // tEXt chunk claiming 0x65000000 bytes in a 1 kB file cost 1.7 GB, found by
-// fuzzing), so every decoder of PNG bytes walks the chunk headers first: the
-// label-PNG reader (interchange/indexedpng.cpp) and the image loader (imageio.cpp).
+// fuzzing), so the decoders of PNG bytes a user hands in walk the chunk headers first: the
+// label-PNG reader (interchange/indexedpng.cpp), the image loader (imageio.cpp),
+// the label-map loader (dataset.cpp) and the CVAT import (interchange/cvatformat.cpp).
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 // connected component of a class), ImageSets/Segmentation/default.txt. Zipped
 // with libzip into a temporary file that is renamed over the target.
 #include "interchange/interchange.h"
+#include "image/pngchunks.h"
 
 #include "support/error.h"
 #include "support/runtime.h"
@@ -234,6 +235,12 @@ AnnotationSet readCvat(const std::string& path)
                  const std::string bytes = readEntry(zip.get(), i, name, path);
                  if (bytes.empty()) // OpenCV asserts (throws) on an empty buffer
                      throw Error("'" + path + "': '" + name + "' is empty");
+                 // libpng allocates a chunk's claimed length before reading it
+                 // (image/pngchunks.h): refuse a claim the entry cannot hold.
+                 if (const auto overrun = findPngChunkOverrun(bytes);
+                     overrun && overrun->allocatesClaim())
+                     throw Error("'" + path + "': '" + name +
+                                 "' is a broken PNG: " + overrun->describe());
                  cv::Mat bgr;
                  try {
                      bgr = cv::imdecode(std::vector<std::uint8_t>(bytes.begin(), bytes.end()),

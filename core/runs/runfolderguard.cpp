@@ -60,14 +60,18 @@ void requireFitRunFolder(const std::string& runDir, const std::string& cacheDir)
             continue;
         if (name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini")
             continue;
-        if (++count <= 3)
-            foreign += (shown++ ? ", '" : "'") + name + "'";
+        // Three are named; a fourth says there are more. The walk stops there: a
+        // folder of 100,000 photos (or a slow share) must not hold up the check,
+        // which the studio's New Fit dialog runs as the user leaves the field.
+        if (++count > 3)
+            break;
+        foreign += (shown++ ? ", '" : "'") + name + "'";
     }
     if (ec)
         throw Error("cannot read the run folder '" + runDir + "': " + ec.message());
     if (count > 0)
         throw Error("'" + runDir + "' already holds files that are not from a fit (" + foreign +
-                    (count > 3 ? " and " + std::to_string(count - 3) + " more" : std::string()) +
+                    (count > 3 ? std::string(" and more") : std::string()) +
                     "); a fit writes run.json, theta_m.json, history.csv and more into its run "
                     "folder. Give a new or empty folder, or one of its own runs");
 }

@@ -23,6 +23,7 @@ std::mutex g_mutex;
 int g_mutes = 0;       ///< live StderrMute objects
 int g_saved = -1;      ///< descriptor 2 as it was before the first live mute
 int g_unmuted = -1;    ///< unmutedStderr()'s duplicate
+long g_engaged = 0;    ///< StderrMute objects made that muted (engagements())
 
 } // namespace
 
@@ -40,9 +41,11 @@ StderrMute::StderrMute()
     if (!mutes())
         return;
     std::lock_guard<std::mutex> lock(g_mutex);
+    ++g_engaged;
     if (g_mutes++ > 0)
         return;
-    std::fflush(stderr);
+    // No fflush(stderr) here or below: stderr is unbuffered, and the FILE lock it
+    // takes could wait, under g_mutex, behind another thread blocked on a full pipe.
     g_saved = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
     const int devNull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (g_saved >= 0 && devNull >= 0)
@@ -58,12 +61,17 @@ StderrMute::~StderrMute()
     std::lock_guard<std::mutex> lock(g_mutex);
     if (--g_mutes > 0)
         return;
-    std::fflush(stderr);
     if (g_saved >= 0) {
         ::dup2(g_saved, STDERR_FILENO);
         ::close(g_saved);
         g_saved = -1;
     }
+}
+
+long StderrMute::engagements()
+{
+    std::lock_guard<std::mutex> lock(g_mutex);
+    return g_engaged;
 }
 
 int unmutedStderr()

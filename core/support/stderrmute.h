@@ -3,7 +3,8 @@
 // file" straight to the process's standard error, from whichever thread decodes.
 // The project reports such a file itself, as a warning naming it (a truncated
 // file is found by its header walk, image/imageheader.h), so their raw text is
-// muted while they run. The mute must work with several decoding threads at
+// muted while they decode such a file, and only then: the mute is process-wide,
+// and a complete file must not silence another thread's message or a crash report. The mute must work with several decoding threads at
 // once: the first one redirects descriptor 2 to /dev/null, the last one gives it
 // back, and the program's own messages go to unmutedStderr(), which no mute
 // touches, so that a decode on one thread never swallows an error line of another.
@@ -25,6 +26,9 @@ public:
     /// inside the decode (so is libFuzzer's out-of-memory line), and those builds
     /// exist to show it.
     static bool mutes();
+    /// How many StderrMute objects muted so far in this process (for tests: the
+    /// image loader mutes only for files its header walk found cut short).
+    static long engagements();
     StderrMute(const StderrMute&) = delete;
     StderrMute& operator=(const StderrMute&) = delete;
 };

@@ -4,6 +4,7 @@
 #include "support/atomicfile.h"
 #include "image/imageheader.h"
 #include "image/imageio.h"
+#include "interchange/interchange.h"
 #include "image/pngchunks.h"
 #include "image/preprocess.h"
 #include "support/stderrmute.h"
@@ -158,6 +159,44 @@ private slots:
         for (const std::string& w : warnings) {
             QVERIFY2(w.find("'" + path + "': partly decoded") == 0, w.c_str());
         }
+    }
+
+    void onlyCutShortFilesMuteTheDecoders()
+    {
+        // The mute is process-wide (descriptor 2): a complete file must never engage
+        // it, or every decode would silence other threads' messages and crash reports.
+        if (!StderrMute::mutes())
+            QSKIP("an AddressSanitizer build mutes nothing (StderrMute::mutes())");
+        const std::string whole = encoded(testing::patternedImage(240, 320), ".jpg");
+        writeFileAtomic(file("whole.jpg"), whole);
+        writeFileAtomic(file("whole.png"), encoded(testing::patternedImage(24, 32), ".png"));
+        writeFileAtomic(file("cut.jpg"), whole.substr(0, whole.size() / 2));
+        const long before = StderrMute::engagements();
+        std::string warning;
+        loadImageRgb8(file("whole.jpg"), &warning);
+        loadImageRgb8(file("whole.png"), &warning);
+        QCOMPARE(StderrMute::engagements(), before);
+        loadImageRgb8(file("cut.jpg"), &warning);
+        QCOMPARE(StderrMute::engagements(), before + 1);
+    }
+
+    void cvatPngEntryClaimsAreRefusedBeforeLibpng()
+    {
+        // The same 1.7 GB tEXt claim inside a CVAT zip's SegmentationClass/ PNG (the
+        // fuzz regression input, a format byte and the zip): refused by the chunk walk,
+        // naming the zip and the entry, before OpenCV's decoder allocates the claim.
+        const std::string input = readFile(std::string(PRIMAPS_TEST_DATA_DIR) +
+                                           "/../../fuzz/regressions/annotations/"
+                                           "cvat-png-text-chunk-claims-1.7GB");
+        QVERIFY(input.size() > 100);
+        const std::string zip = file("claims.zip");
+        writeFileAtomic(zip, input.substr(1));
+        const interchange::AnnotationSet set = interchange::readCvat(zip);
+        QCOMPARE(int(set.images.size()), 1);
+        std::vector<std::string> labels = set.labels, problems;
+        EXPECT_ERROR_CONTAINING(set.images.front().decode(labels, problems),
+                                "'SegmentationClass/a.png' is a broken PNG: its 'tEXt' chunk "
+                                "claims 1694498816 bytes");
     }
 
     void unmutedStderrReachesTheTerminalDuringAMute()

@@ -435,8 +435,10 @@ private slots:
                              std::memcmp(one.data(), wide.data(), one.size() * sizeof(float)) == 0,
                          qPrintable(QString("similarity, c %1, columns %2").arg(c).arg(count)));
             }
-        qInfo("512-bit Gram kernel on this processor: %s",
-              primaps::detail::gramKernelWide() ? "yes" : "no");
+        // Without AVX-512 the "wide" kernels above are the AVX2 ones, compared with
+        // themselves: say so instead of passing as if the 512-bit bits were checked.
+        if (!primaps::detail::gramKernelWide())
+            QSKIP("no AVX-512 here: the 512-bit kernels were not compared (the AVX2 ones were)");
     }
 
     void unitColumnsMatchLibTorchBits()
