@@ -5,40 +5,22 @@
 #include "image/imageio.h"
 #include "support/runtime.h"
 #include "support/stderrmute.h"
+#include "support/utf8bytes.h"
 
 #include <cmath>
 #include <QRegularExpression>
-#include <QStringDecoder>
 
 namespace primaps::cli {
 
 bool isValidUtf8(const QByteArray& bytes)
 {
-    // Stateless: a sequence cut off at the end is an error, not pending input.
-    QStringDecoder decoder(QStringDecoder::Utf8, QStringConverter::Flag::Stateless);
-    const QString decoded = decoder.decode(bytes); // decodes on conversion
-    Q_UNUSED(decoded);
-    return !decoder.hasError();
+    return isWellFormedUtf8(std::string_view(bytes.constData(), std::size_t(bytes.size())));
 }
 
 QString printableBytes(const QByteArray& bytes)
 {
-    QString text;
-    for (int i = 0; i < bytes.size();) {
-        // The longest valid UTF-8 sequence from i, else one escaped byte.
-        int taken = 0;
-        for (int n = std::min<int>(4, int(bytes.size()) - i); n >= 1 && taken == 0; --n)
-            if (isValidUtf8(bytes.mid(i, n)))
-                taken = n;
-        if (taken > 0) {
-            text += QString::fromUtf8(bytes.mid(i, taken));
-            i += taken;
-        } else {
-            text += QString("\\x%1").arg(unsigned(std::uint8_t(bytes[i])), 2, 16, QChar('0'));
-            ++i;
-        }
-    }
-    return text;
+    return QString::fromStdString(
+        escapeMalformedUtf8(std::string_view(bytes.constData(), std::size_t(bytes.size()))));
 }
 
 FILE* errorOutput()

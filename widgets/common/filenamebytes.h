@@ -7,12 +7,11 @@
 
 namespace primaps {
 
-/// True when `bytes` is well-formed UTF-8 (no overlong forms, no surrogates,
-/// nothing above U+10FFFF, no sequence cut off at the end).
+/// core's isWellFormedUtf8() (support/utf8bytes.h) for a QByteArray.
 bool isWellFormedUtf8(const QByteArray& bytes);
 
-/// `bytes` for a message: its well-formed UTF-8 sequences as they are, every
-/// other byte as \xHH, so that a file name Qt cannot decode is still named.
+/// core's escapeMalformedUtf8() for a QByteArray: a file name Qt cannot decode is
+/// still named, with the bytes escaped as the CLI escapes them.
 QString escapedBytes(const QByteArray& bytes);
 
 /// The entries of `folder` with one of `suffixes` (lower case, with the dot)
