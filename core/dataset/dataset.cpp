@@ -140,8 +140,7 @@ cv::Mat loadLabelPng(const std::string& path)
     checkPixelCount(header.width, header.height,
                     "'" + path + "': label map of " + std::to_string(header.width) + "x" +
                         std::to_string(header.height) + " pixels");
-    if (header.format == "PNG")
-        refusePngChunkOverrun(path);
+    refusePngChunkOverrun(header.pngOverrun, path);
     cv::Mat raw;
     try {
         // A cut-short file is refused below, naming it; only its decode is muted

@@ -154,6 +154,9 @@ void readPng(ByteReader& r, ImageHeader& h)
         if (type == "IEND")
             return;
         if (!r.seek(start + 12 + std::uint64_t(length))) {
+            const std::uint64_t available = r.size() - start - 8;
+            if (length > available)
+                h.pngOverrun = PngChunkOverrun{type, start, length, available};
             incomplete(h, "the file ends inside its '" + type + "' chunk");
             return;
         }

@@ -5,7 +5,10 @@
 // allocates memory for a size nobody agreed to.
 #pragma once
 
+#include "image/pngchunks.h"
+
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace primaps {
@@ -21,6 +24,10 @@ struct ImageHeader
     /// binary PNM shorter than its header says). Not checked for TIFF.
     bool complete = true;
     std::string incompleteWhy; ///< why `complete` is false, for the user
+    /// A PNG chunk whose header claims more data than the file holds, found by the
+    /// same walk (libpng allocates such a claim before reading it: refuse the file
+    /// before decoding when PngChunkOverrun::allocatesClaim()).
+    std::optional<PngChunkOverrun> pngOverrun;
 };
 
 /// Reads the header of the image file at `path` (by its content, not its name)

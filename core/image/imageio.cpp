@@ -78,8 +78,7 @@ cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
                     "'" + path + "': " + std::to_string(header.width) + "x" +
                         std::to_string(header.height) + " pixels");
 
-    if (header.format == "PNG")
-        refusePngChunkOverrun(path);
+    refusePngChunkOverrun(header.pngOverrun, path);
 
     cv::Mat raw;
     try {

@@ -4,7 +4,6 @@
 #include "support/error.h"
 
 #include <cstring>
-#include <fstream>
 
 namespace primaps {
 
@@ -22,25 +21,8 @@ std::optional<PngChunkOverrun> findPngChunkOverrun(const std::string& bytes)
     });
 }
 
-std::optional<PngChunkOverrun> findPngChunkOverrunInFile(const std::string& path)
+void refusePngChunkOverrun(const std::optional<PngChunkOverrun>& overrun, const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error("'" + path + "': cannot be opened");
-    in.seekg(0, std::ios::end);
-    const std::streamoff size = in.tellg();
-    if (size < 0)
-        throw Error("'" + path + "': cannot be read");
-    return findPngChunkOverrun(std::uint64_t(size), [&](std::uint64_t at, std::uint8_t* out) {
-        in.clear();
-        in.seekg(std::streamoff(at));
-        return bool(in.read(reinterpret_cast<char*>(out), 8));
-    });
-}
-
-void refusePngChunkOverrun(const std::string& path)
-{
-    const auto overrun = findPngChunkOverrunInFile(path);
     if (overrun && overrun->allocatesClaim())
         throw Error("'" + path + "': a broken PNG: " + overrun->describe() +
                     "; refused before decoding");

@@ -59,15 +59,13 @@ std::optional<PngChunkOverrun> findPngChunkOverrun(std::uint64_t size, Read&& re
 /// findPngChunkOverrun() over bytes in memory.
 std::optional<PngChunkOverrun> findPngChunkOverrun(const std::string& bytes);
 
-/// findPngChunkOverrun() over the file at `path`. Throws primaps::Error naming the
-/// file when it cannot be opened. Thread-safe.
-std::optional<PngChunkOverrun> findPngChunkOverrunInFile(const std::string& path);
-
-/// What the image loaders run before OpenCV decodes the PNG at `path`: throws
-/// primaps::Error naming the file when a chunk libpng would read whole
+/// What the image loaders run before OpenCV decodes the PNG at `path`, with the
+/// overrun its header walk found (ImageHeader::pngOverrun, image/imageheader.h: the
+/// same walk, so the file's chunk headers are read once): throws primaps::Error
+/// naming the file when a chunk libpng would read whole
 /// (PngChunkOverrun::allocatesClaim()) claims more bytes than the file holds. A
-/// file cut inside its image data passes (it decodes partly, and imageheader.h
-/// reports it). Thread-safe.
-void refusePngChunkOverrun(const std::string& path);
+/// file cut inside its image data passes (it decodes partly, and the header
+/// reports it).
+void refusePngChunkOverrun(const std::optional<PngChunkOverrun>& overrun, const std::string& path);
 
 } // namespace primaps

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -19,6 +20,9 @@
 #include <QStringList>
 #include <QtTest>
 #include <random>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -33,6 +37,33 @@ template <typename F> std::string errorOf(F&& f)
         return e.what();
     }
     return {};
+}
+
+/// Runs `check` in a forked child whose address space may grow by only
+/// `extraBytes` beyond what it has (RLIMIT_AS), and returns the child's verdict:
+/// true when `check` returned true. A reader that allocated what a hostile header
+/// claims would fail (or abort) there; one that refuses first behaves as usual.
+inline bool holdsWithLittleMemory(const std::function<bool()>& check,
+                                  std::uint64_t extraBytes = std::uint64_t(512) << 20)
+{
+    const pid_t child = fork();
+    if (child < 0)
+        return false;
+    if (child == 0) {
+        std::ifstream status("/proc/self/status");
+        std::string line;
+        rlim_t current = 0;
+        while (std::getline(status, line))
+            if (line.rfind("VmSize:", 0) == 0)
+                current = rlim_t(std::stoull(line.substr(7))) * 1024;
+        const rlimit limit{current + rlim_t(extraBytes), current + rlim_t(extraBytes)};
+        setrlimit(RLIMIT_AS, &limit);
+        _exit(check() ? 0 : 1);
+    }
+    int status = 0;
+    if (waitpid(child, &status, 0) != child)
+        return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /// A deterministic, non-trivial RGB test picture (CV_8UC3).
