@@ -253,7 +253,8 @@ int runDatasetStages(const QStringList& arguments, const QString& command, bool 
         printStageReport(stage.c_str(), report, err, quiet);
     });
     job->setLogCallback([&](const std::string& line) {
-        if (quiet && line.rfind("resuming", 0) == 0)
+        // Information, not warnings: --quiet silences them.
+        if (quiet && (line.rfind("resuming", 0) == 0 || line.rfind("initialisation", 0) == 0))
             return;
         clearLine();
         err << QString::fromStdString(line) << "\n";

@@ -15,9 +15,11 @@
 #include "support/workerteam_p.h"
 
 #include <algorithm>
+#include <optional>
 #include <ATen/ATen.h>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 namespace primaps {
@@ -180,6 +182,35 @@ std::string EmInitProgress::describe() const
            " images" + (task == "images" ? std::string() : " (" + task + ")");
 }
 
+std::string EmInitChoice::describe() const
+{
+    if (restarts <= 0)
+        return {};
+    auto percent = [](double v) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.1f %%", 100 * v);
+        return std::string(text);
+    };
+    auto z = [](double v) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f", v);
+        return std::string(text);
+    };
+    std::string line = "initialisation: k-means restart " + std::to_string(chosen + 1) + " of " +
+                       std::to_string(restarts);
+    if (rule == "mask contrast")
+        return line + ", chosen by mask contrast: " + percent(sharedPairs) +
+               " of the mask pairs of an image in one cluster against " +
+               percent(sharedPairsByObjective) + " for the restart k-means prefers (z " +
+               z(evidence) + ", needed " + z(threshold) + ")";
+    line += ", the one k-means prefers";
+    if (!std::isnan(sharedPairs))
+        line += " (" + percent(sharedPairs) +
+                " of the mask pairs of an image in one cluster; no restart clearly fewer: z " +
+                z(evidence) + ", needed " + z(threshold) + ")";
+    return line;
+}
+
 EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
 {
     auto tick = [&monitor](const char* task) -> detail::InitTick {
@@ -200,10 +231,30 @@ EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
                         std::to_string(dim) + "-dimensional features");
         if (whitens())
             estimateWhitening(tick("whitening"));
-        thetaR = detail::sphericalKMeans(
-            source(), std::vector<std::uint32_t>(sample.begin(), sample.begin() + std::ptrdiff_t(count)),
-            params.classes, kInitPositions, kInitRestarts, rng, tick("k-means sample"),
-            tick("k-means restarts"));
+        const std::vector<std::uint32_t> images(sample.begin(),
+                                                sample.begin() + std::ptrdiff_t(count));
+        std::vector<detail::KMeansStart> starts = detail::sphericalKMeansStarts(
+            source(), images, params.classes, kInitPositions, kInitRestarts, rng,
+            tick("k-means sample"), tick("k-means restarts"));
+        // The baseline keeps the restart k-means itself prefers; PriMaPs-EM the
+        // one that keeps each image's masks apart when the masks say so clearly
+        // (docs/em-quality.md, "Session 12").
+        std::optional<detail::MaskPairCounts> counts;
+        if (params.method == EmMethod::PrimapsEm)
+            counts = detail::countSharedMaskPairs(
+                source(),
+                std::vector<std::uint32_t>(
+                    images.begin(),
+                    images.begin() + std::ptrdiff_t(std::min<std::size_t>(
+                                         images.size(), std::size_t(kContrastImages)))),
+                starts, tick("mask contrast"));
+        const detail::StartChoice choice = detail::chooseStart(starts, counts ? &*counts : nullptr);
+        initChoice = EmInitChoice{int(starts.size()), int(choice.index),
+                                  choice.byMaskContrast ? "mask contrast" : "objective",
+                                  counts ? counts->share(choice.index) : std::nan(""),
+                                  counts ? counts->share(choice.byObjective) : std::nan(""),
+                                  choice.evidence, choice.threshold};
+        thetaR = std::move(starts[choice.index].prototypes);
         thetaM = thetaR;
         enterKMeans();
         return EmStepInfo{};
@@ -559,6 +610,10 @@ const Prototypes& EmFit::thetaR() const
 std::int64_t EmFit::reseeds() const
 {
     return d->reseeds;
+}
+const EmInitChoice& EmFit::initChoice() const
+{
+    return d->initChoice;
 }
 const std::vector<EmStepInfo>& EmFit::history() const
 {

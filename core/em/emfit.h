@@ -160,12 +160,33 @@ struct EmStepInfo
     double labelledFraction = 0; ///< EM: pixels with a pseudo-label / all pixels
 };
 
+/// How the robust protocol's initialisation picked its start among the k-means
+/// restarts (run.json "initialisation"). PriMaPs-EM takes the restart that puts
+/// fewest pairs of an image's masks into one cluster when that is clear over
+/// the images (paired z above `threshold`), otherwise, like the baseline, the
+/// restart with the highest k-means objective (docs/em-quality.md, "Session 12").
+struct EmInitChoice
+{
+    int restarts = 0;           ///< 0: no choice made (paper protocol, or not yet)
+    int chosen = 0;             ///< the restart the fit started from
+    std::string rule;           ///< "mask contrast" or "objective"
+    double sharedPairs = 0;     ///< the chosen start's share of mask pairs in one cluster (NaN: not counted)
+    double sharedPairsByObjective = 0; ///< the same for the objective's choice
+    double evidence = 0;        ///< paired z of the difference over images
+    double threshold = 0;       ///< the z the masks needed
+
+    /// One line for logs: "initialisation: k-means restart 12 of 16, chosen by
+    /// mask contrast (...)"; empty when no choice was made.
+    std::string describe() const;
+};
+
 /// Where a running PCA initialisation is (EmFit::step() with a monitor).
 struct EmInitProgress
 {
     /// What it does: "images" (the paper's protocol pools the images' features),
     /// "whitening" (the robust protocol's feature statistics), "k-means sample"
-    /// (the positions its k-means initialisation clusters), "k-means restarts".
+    /// (the positions its k-means initialisation clusters), "k-means restarts",
+    /// "mask contrast" (PriMaPs-EM: the restarts' partitions of each image's masks).
     std::string task;
     int done = 0;  ///< images read or restarts made in this task
     int total = 0; ///< images or restarts of this task
@@ -231,6 +252,8 @@ public:
     /// Prototypes re-seeded so far because the E-step starved them (robust
     /// protocol; always 0 for the paper's).
     std::int64_t reseeds() const;
+    /// How the initialisation chose its start (robust protocol; restarts 0 otherwise).
+    const EmInitChoice& initChoice() const;
     /// Every step so far (kept across checkpoints).
     const std::vector<EmStepInfo>& history() const;
 

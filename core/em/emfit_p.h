@@ -58,6 +58,60 @@ Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint
                            int k, int maxPositions, int restarts, Rng& rng,
                            const InitTick& sampled = {}, const InitTick& restarted = {});
 
+/// One restart of the spherical k-means: its unit directions (gain 1) and its
+/// objective, the mean best cosine over the sampled positions.
+struct KMeansStart
+{
+    Prototypes prototypes;
+    double meanBestCosine = -2;
+};
+
+/// Every restart of sphericalKMeans(), in the order they ran (same draws).
+std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
+                                               const std::vector<std::uint32_t>& images, int k,
+                                               int maxPositions, int restarts, Rng& rng,
+                                               const InitTick& sampled = {},
+                                               const InitTick& restarted = {});
+
+/// How often starts put two PriMaPs masks of one image into one cluster: per
+/// image, every mask takes the cluster most of its pixels are nearest to
+/// (nearest feature cell, unit gains); a pair of masks weighs as many pixels as
+/// the smaller mask has. The masks of one image are proposals the image's own
+/// principal directions separated, so a partition that merges them goes against
+/// the masks (docs/em-quality.md, "Session 12").
+struct MaskPairCounts
+{
+    std::vector<double> pairWeight;         ///< per image with two masks or more
+    std::vector<std::vector<double>> shared; ///< per start, per such image: weight in one cluster
+    /// The share of the pairs' weight that start `s` puts into one cluster; NaN
+    /// when no image has two masks.
+    double share(std::size_t s) const;
+};
+
+/// Counts the pairs of `images` for every start. `read` ticks per image.
+MaskPairCounts countSharedMaskPairs(const EmDataSource& data,
+                                    const std::vector<std::uint32_t>& images,
+                                    const std::vector<KMeansStart>& starts,
+                                    const InitTick& read = {});
+
+/// How a start was chosen among the restarts.
+struct StartChoice
+{
+    std::size_t index = 0;         ///< the chosen start
+    std::size_t byObjective = 0;   ///< the start k-means itself prefers
+    bool byMaskContrast = false;   ///< true when the masks overruled the objective
+    double evidence = 0;           ///< paired z of the two starts' shared pairs over images
+    double threshold = 0;          ///< the z the masks needed
+};
+
+/// The start PriMaPs-EM begins from. The restart with the highest objective,
+/// unless the restart that shares the fewest mask pairs shares clearly fewer:
+/// over the images, the per-image difference in shared pair weight must be
+/// positive with a paired z above the one-sided 5 % level Bonferroni-corrected
+/// for the restarts it was picked from (2.71 for 16). Without counts (the
+/// baseline) the objective alone decides.
+StartChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts);
+
 /// One mask of an EM batch: the cluster its pixels were given, its pixel count
 /// and its mean feature (features weighted by the mask's pixels in each cell).
 struct MaskSummary

@@ -29,6 +29,10 @@ inline constexpr int kStateVersion = 1;
 // between two checks, which run every kReseedEvery EM steps.
 inline constexpr int kInitPositions = 65536;
 inline constexpr int kInitRestarts = 16;
+// Robust PriMaPs-EM starts from the restart whose partition keeps the masks of
+// an image apart (detail::chooseStart) when that is clear, counted on up to this many
+// of the initialisation's images.
+inline constexpr int kContrastImages = 512;
 // Robust protocol: a mask passes its vote on as a pseudo-label only when at least
 // this share of its pixels agree; a mask split between two clusters would
 // otherwise hand all its pixels to the larger one, and the E-step would move the
@@ -79,6 +83,7 @@ using detail::permutation;
 
 using detail::kInitPositions;
 using detail::kInitRestarts;
+using detail::kContrastImages;
 using detail::kMinVoteShare;
 using detail::kWhiteningStream;
 using detail::kStarvedShare;
@@ -118,6 +123,7 @@ struct EmFit::Impl
     // for starved prototypes, and how many were re-seeded in the whole fit.
     std::vector<double> pseudoPixels;
     std::int64_t reseeds = 0;
+    EmInitChoice initChoice;
     std::vector<EmStepInfo> history;
     // Robust protocol with whitening: the data the fit sees, and the prototypes
     // folded back onto the raw features for the accessors.

@@ -52,6 +52,33 @@ std::vector<EmStepInfo> historyFrom(const json& history)
     return steps;
 }
 
+// How the initialisation chose its start (kept so that run.json can say it after
+// a resume).
+json initChoiceJson(const EmInitChoice& c)
+{
+    return json{{"restarts", c.restarts},          {"chosen", c.chosen},
+                {"rule", c.rule},                  {"shared_pairs", c.sharedPairs},
+                {"shared_pairs_by_objective", c.sharedPairsByObjective},
+                {"evidence", c.evidence},          {"threshold", c.threshold}};
+}
+
+EmInitChoice initChoiceFrom(const json& j)
+{
+    EmInitChoice c;
+    c.restarts = int(jsonInteger(j.at("restarts"), "'init_choice': 'restarts'", 0, 1 << 20));
+    c.chosen = int(jsonInteger(j.at("chosen"), "'init_choice': 'chosen'", 0,
+                               std::max(0, c.restarts - 1)));
+    if (!j.at("rule").is_string())
+        throw Error("'init_choice': 'rule' is not a string");
+    c.rule = j.at("rule").get<std::string>();
+    c.sharedPairs = historyNumber(j.at("shared_pairs"), "'init_choice': 'shared_pairs'");
+    c.sharedPairsByObjective =
+        historyNumber(j.at("shared_pairs_by_objective"), "'init_choice': 'shared_pairs_by_objective'");
+    c.evidence = historyNumber(j.at("evidence"), "'init_choice': 'evidence'");
+    c.threshold = historyNumber(j.at("threshold"), "'init_choice': 'threshold'");
+    return c;
+}
+
 // A float parameter of the state, compared with the fit's own: any float's value.
 float stateFloat(const json& value, const char* what)
 {
@@ -115,6 +142,7 @@ std::string EmFit::saveState() const
         {"ema_calls", d->emaCalls},
         {"pseudo_pixels", d->pseudoPixels},
         {"reseeds", d->reseeds},
+        {"init_choice", initChoiceJson(d->initChoice)},
         {"history", history},
     };
     return state.dump();
@@ -196,6 +224,8 @@ void EmFit::restoreState(const std::string& text)
                                ? jsonInteger(s.at("reseeds"), "'reseeds'", 0,
                                              std::numeric_limits<std::int64_t>::max())
                                : 0;
+        if (s.contains("init_choice"))
+            restored.initChoice = initChoiceFrom(s.at("init_choice"));
         restored.history = historyFrom(s.at("history"));
         if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
             (restored.order.size() != d->imageCount ||
@@ -226,6 +256,7 @@ void EmFit::restoreState(const std::string& text)
     d->emaCalls = restored.emaCalls;
     d->pseudoPixels = std::move(restored.pseudoPixels);
     d->reseeds = restored.reseeds;
+    d->initChoice = restored.initChoice;
     d->history = std::move(restored.history);
     d->whitened.reset();
     if (d->whitens() && d->phase != EmPhase::Pca)

@@ -87,9 +87,10 @@ at::Tensor sampleFeaturePositions(const EmDataSource& data,
     return at::cat(rows, 0);
 }
 
-Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                           int k, int maxPositions, int restarts, Rng& rng,
-                           const InitTick& sampled, const InitTick& restarted)
+std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
+                                               const std::vector<std::uint32_t>& images, int k,
+                                               int maxPositions, int restarts, Rng& rng,
+                                               const InitTick& sampled, const InitTick& restarted)
 {
     if (images.empty())
         throw Error("the initialisation has no images");
@@ -98,8 +99,7 @@ Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint
     if (unit.size(0) < k)
         throw Error("the initialisation needs at least as many feature positions as prototypes");
 
-    at::Tensor bestCentres;
-    double bestScore = -2;
+    std::vector<KMeansStart> starts;
     for (int r = 0; r < std::max(1, restarts); ++r) {
         at::Tensor centres = plusPlusSeeds(unit, k, rng);
         at::Tensor assignment;
@@ -124,20 +124,31 @@ Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint
             if (settled)
                 break;
         }
-        if (score > bestScore) {
-            bestScore = score;
-            bestCentres = centres;
-        }
+        KMeansStart start;
+        start.meanBestCosine = score;
+        start.prototypes.classes = k;
+        start.prototypes.dim = int(unit.size(1));
+        start.prototypes.gain.assign(std::size_t(k), 1.0f);
+        const at::Tensor c = centres.contiguous();
+        start.prototypes.direction.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+        starts.push_back(std::move(start));
     }
     if (restarted)
         restarted(std::max(1, restarts), std::max(1, restarts));
-    Prototypes p;
-    p.classes = k;
-    p.dim = int(unit.size(1));
-    p.gain.assign(std::size_t(k), 1.0f);
-    const at::Tensor c = bestCentres.contiguous();
-    p.direction.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-    return p;
+    return starts;
+}
+
+Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
+                           int k, int maxPositions, int restarts, Rng& rng,
+                           const InitTick& sampled, const InitTick& restarted)
+{
+    std::vector<KMeansStart> starts =
+        sphericalKMeansStarts(data, images, k, maxPositions, restarts, rng, sampled, restarted);
+    std::size_t best = 0;
+    for (std::size_t s = 1; s < starts.size(); ++s)
+        if (starts[s].meanBestCosine > starts[best].meanBestCosine)
+            best = s;
+    return std::move(starts[best].prototypes);
 }
 
 std::vector<MaskSummary> summariseMasks(const FeatureMap& features, const cv::Mat& masks,

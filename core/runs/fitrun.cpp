@@ -453,6 +453,8 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
     totalSteps_ = fit.totalSteps();
     images_ = data.size();
     history_ = fit.history();
+    if (fit.done() && !control.isCanceled() && fit.initChoice().restarts > 0)
+        log(fit.initChoice().describe());
     if (control.isCanceled())
         return;
 
@@ -468,6 +470,18 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
     runInfo["complete"] = true;
     runInfo["steps"] = fit.stepsDone();
     runInfo["reseeded_prototypes"] = fit.reseeds();
+    if (const EmInitChoice& c = fit.initChoice(); c.restarts > 0) {
+        // Which k-means restart the fit began from, and why (docs/em-quality.md).
+        runInfo["initialisation"] = {
+            {"restarts", c.restarts},
+            {"chosen_restart", c.chosen},
+            {"chosen_by", c.rule},
+            {"mask_pairs_in_one_cluster", c.sharedPairs},
+            {"mask_pairs_in_one_cluster_by_objective", c.sharedPairsByObjective},
+            {"evidence_z", c.evidence},
+            {"evidence_needed_z", c.threshold},
+        };
+    }
     writeFileAtomic(runJson, runInfo.dump(4) + "\n");
 }
 

@@ -119,14 +119,29 @@ private slots:
 
         // The default protocol is the robust one.
         const QString run4 = QDir(tmp.path()).filePath("run-robust");
-        QCOMPARE(runCli(QStringList{"fit", "--cache", cache, "--out", run4, "--epochs", "1",
-                                    "--batch-size", "4"} +
-                        common)
-                     .exitCode,
-                 0);
+        const Run robustFit = runCli(QStringList{"fit", "--cache", cache, "--out", run4,
+                                                 "--epochs", "1", "--batch-size", "4"} +
+                                     common);
+        QCOMPARE(robustFit.exitCode, 0);
         std::ifstream in4(QDir(run4).filePath("run.json").toStdString());
         const nlohmann::json robust = nlohmann::json::parse(in4);
         QCOMPARE(robust["protocol"], "robust");
+        // It says which k-means restart it started from and why, on stderr and
+        // in run.json (the paper's protocol has no restarts to choose from).
+        const nlohmann::json& init = robust["initialisation"];
+        QCOMPARE(init["restarts"], 16);
+        const int chosen = init["chosen_restart"].get<int>();
+        QVERIFY(chosen >= 0 && chosen < 16);
+        const std::string rule = init["chosen_by"].get<std::string>();
+        QVERIFY2(rule == "objective" || rule == "mask contrast", rule.c_str());
+        // (z is null when every image differs by the same amount: infinite evidence.)
+        QCOMPARE(rule == "mask contrast",
+                 init["evidence_z"].is_null() ||
+                     init["evidence_z"].get<double>() > init["evidence_needed_z"].get<double>());
+        QVERIFY2(robustFit.err.contains(QString("initialisation: k-means restart %1 of 16, ")
+                                            .arg(chosen + 1)),
+                 qPrintable(robustFit.err));
+        QVERIFY(!info.contains("initialisation"));
         // ... and on the filter bank it whitens with the measured ridge, unless asked not to.
         QCOMPARE(robust["backbone"], "filterbank");
         QVERIFY(std::abs(robust["whiten_ridge"].get<double>() - 0.3) < 1e-6);

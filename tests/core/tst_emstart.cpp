@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+// Which k-means restart robust PriMaPs-EM starts from (core/em/emmaskcontrast.cpp):
+// the share of an image's mask pairs that a partition puts into one cluster,
+// against hand-computed cases, and the choice it makes between starts.
+#include "em/emfit.h"
+#include "em/emfit_p.h"
+#include "support/error.h"
+
+#include <cmath>
+#include <QtTest>
+
+using namespace primaps;
+using detail::KMeansStart;
+
+namespace {
+
+constexpr int kDim = 4;
+
+// Images of one row of feature cells (1 x cells) whose masks are given per
+// cell at the same resolution; each cell's feature is a basis vector.
+struct Image
+{
+    std::vector<int> basis; ///< per cell: which axis its feature points along
+    std::vector<int> mask;  ///< per cell: mask id (0 = unassigned)
+};
+
+class TinyData : public EmDataSource
+{
+public:
+    explicit TinyData(std::vector<Image> images) : images_(std::move(images)) {}
+    std::size_t size() const override { return images_.size(); }
+    FeatureMap features(std::size_t index) const override
+    {
+        const Image& im = images_[index];
+        FeatureMap f;
+        f.channels = kDim;
+        f.height = 1;
+        f.width = int(im.basis.size());
+        f.values.assign(std::size_t(kDim) * im.basis.size(), 0.0f);
+        for (std::size_t c = 0; c < im.basis.size(); ++c)
+            f.values[std::size_t(im.basis[c]) * im.basis.size() + c] = 1.0f;
+        return f;
+    }
+    cv::Mat masks(std::size_t index) const override
+    {
+        const Image& im = images_[index];
+        cv::Mat m(1, int(im.mask.size()), CV_8UC1);
+        for (std::size_t c = 0; c < im.mask.size(); ++c)
+            m.at<std::uint8_t>(0, int(c)) = std::uint8_t(im.mask[c]);
+        return m;
+    }
+
+private:
+    std::vector<Image> images_;
+};
+
+// A start whose prototype j points along the unit sum of `axes[j]`.
+KMeansStart start(const std::vector<std::vector<int>>& axes, double objective)
+{
+    KMeansStart s;
+    s.meanBestCosine = objective;
+    s.prototypes.classes = int(axes.size());
+    s.prototypes.dim = kDim;
+    s.prototypes.gain.assign(axes.size(), 1.0f);
+    s.prototypes.direction.assign(axes.size() * kDim, 0.0f);
+    for (std::size_t j = 0; j < axes.size(); ++j)
+        for (int a : axes[j])
+            s.prototypes.direction[j * kDim + std::size_t(a)] =
+                float(1.0 / std::sqrt(double(axes[j].size())));
+    return s;
+}
+
+} // namespace
+
+class TestEmStart : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void sharedPairsAreWeighedByTheSmallerMask()
+    {
+        // Image 0: masks of 3, 2 and 1 cells along axes 0, 1, 2. Image 1: two
+        // masks of 2 cells along axes 2 and 3, and an unassigned cell. Image 2:
+        // one mask only, so no pair.
+        const TinyData data({{{0, 0, 0, 1, 1, 2}, {1, 1, 1, 2, 2, 3}},
+                             {{2, 2, 3, 3, 0}, {1, 1, 2, 2, 0}},
+                             {{0, 1, 2, 3}, {4, 4, 4, 4}}});
+        // Pair weights: image 0: (1,2) 2, (1,3) 1, (2,3) 1; image 1: (1,2) 2.
+        // Start "classes": every axis its own prototype: no pair shares.
+        // Start "merged": axes 0 and 1 share a prototype, 2 and 3 have their
+        // own: only image 0's pair (1,2) shares a cluster. Start "one": a
+        // single cluster, so every pair shares it.
+        // (Every start has four prototypes, repeated where it has fewer
+        // distinct ones; a tie goes to the first.)
+        const std::vector<KMeansStart> starts{
+            start({{0}, {1}, {2}, {3}}, 0.9), start({{0, 1}, {2}, {3}, {3}}, 0.8),
+            start({{0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2, 3}}, 0.7)};
+        const detail::MaskPairCounts counts =
+            detail::countSharedMaskPairs(data, {0, 1, 2}, starts);
+        QCOMPARE(counts.pairWeight, (std::vector<double>{4, 2}));
+        QCOMPARE(counts.shared.size(), std::size_t(3));
+        QCOMPARE(counts.shared[0], (std::vector<double>{0, 0}));
+        QCOMPARE(counts.shared[1], (std::vector<double>{2, 0}));
+        QCOMPARE(counts.shared[2], (std::vector<double>{4, 2}));
+        QCOMPARE(counts.share(0), 0.0);
+        QCOMPARE(counts.share(1), 2.0 / 6.0);
+        QCOMPARE(counts.share(2), 1.0);
+    }
+
+    void clearEvidenceFromTheMasksOverrulesTheObjective()
+    {
+        const std::vector<KMeansStart> starts{start({{0, 1}, {2}, {3}}, 0.95),
+                                              start({{0}, {1}, {2, 3}}, 0.90)};
+        // Masks along axes 0 and 1 share images; 2 and 3 never do.
+        const TinyData data({{{0, 0, 1, 1}, {1, 1, 2, 2}},
+                             {{0, 1, 1, 1}, {1, 2, 2, 2}},
+                             {{2, 2, 2, 2}, {1, 1, 1, 1}},
+                             {{3, 3, 3, 3}, {1, 1, 1, 1}}});
+        const detail::MaskPairCounts counts =
+            detail::countSharedMaskPairs(data, {0, 1, 2, 3}, starts);
+        QCOMPARE(counts.share(0), 1.0);
+        QCOMPARE(counts.share(1), 0.0);
+        // Differences per image 2 and 1: z = 3 / sqrt(2 * 0.5) = 3 against the
+        // one-sided 5 % quantile 1.645 (one alternative, no correction).
+        const detail::StartChoice choice = detail::chooseStart(starts, &counts);
+        QCOMPARE(choice.index, std::size_t(1));
+        QCOMPARE(choice.byObjective, std::size_t(0));
+        QVERIFY(choice.byMaskContrast);
+        QCOMPARE(choice.evidence, 3.0);
+        QVERIFY(std::abs(choice.threshold - 1.6449) < 1e-3);
+        // Without counts (the baseline) the objective decides.
+        QCOMPARE(detail::chooseStart(starts, nullptr).index, std::size_t(0));
+    }
+
+    void weakOrNoEvidenceKeepsTheObjectivesStart()
+    {
+        const std::vector<KMeansStart> starts{start({{0, 1}, {2}, {3}}, 0.95),
+                                              start({{0}, {1}, {2, 3}}, 0.90)};
+        // Start 0 merges the pairs of images 0 and 1 (weights 2 and 1), start 1
+        // that of image 2 (weight 2): start 1 shares less (2 against 3), but
+        // the differences 2, 1, -2 give z = 1 / sqrt(3 * 13 / 3) = 0.28.
+        const TinyData weak({{{0, 0, 1, 1}, {1, 1, 2, 2}},
+                             {{0, 1, 1, 1}, {1, 2, 2, 2}},
+                             {{2, 2, 3, 3}, {1, 1, 2, 2}}});
+        const detail::MaskPairCounts counts = detail::countSharedMaskPairs(weak, {0, 1, 2}, starts);
+        QVERIFY(counts.share(1) < counts.share(0));
+        detail::StartChoice choice = detail::chooseStart(starts, &counts);
+        QCOMPARE(choice.index, std::size_t(0));
+        QVERIFY(!choice.byMaskContrast);
+        QVERIFY(std::abs(choice.evidence - 1.0 / std::sqrt(13.0)) < 1e-12);
+        // Images with one mask each: nothing to count, the objective decides.
+        const TinyData single({{{0, 0, 1, 1}, {1, 1, 1, 1}}, {{2, 3, 3, 0}, {1, 1, 1, 0}}});
+        const std::vector<KMeansStart> flipped{start({{0}, {1}, {2, 3}}, 0.5),
+                                               start({{0, 1}, {2}, {3}}, 0.6)};
+        const detail::MaskPairCounts none = detail::countSharedMaskPairs(single, {0, 1}, flipped);
+        QVERIFY(none.pairWeight.empty() && std::isnan(none.share(0)));
+        QCOMPARE(detail::chooseStart(flipped, &none).index, std::size_t(1));
+    }
+
+    void theThresholdCorrectsForTheRestartsCompared()
+    {
+        // Sixteen restarts: the fewest is one of fifteen alternatives, so the
+        // one-sided 5 % level becomes 0.05 / 15: z = 2.713.
+        std::vector<KMeansStart> starts;
+        for (int i = 0; i < 16; ++i)
+            starts.push_back(start({{0}, {1}, {2, 3}}, 0.1 * i));
+        const TinyData data({{{0, 1}, {1, 2}}, {{2, 3}, {1, 2}}});
+        const detail::MaskPairCounts counts = detail::countSharedMaskPairs(data, {0, 1}, starts);
+        const detail::StartChoice choice = detail::chooseStart(starts, &counts);
+        QCOMPARE(choice.index, std::size_t(15)); // equal counts: the highest objective
+        QVERIFY(std::abs(choice.threshold - 2.7131) < 1e-3);
+    }
+
+    void progressReachesEveryImageAndMismatchedFeaturesAreNamed()
+    {
+        const TinyData data({{{0, 1}, {1, 2}}, {{2, 3}, {1, 2}}, {{0, 3}, {1, 2}}});
+        std::vector<int> ticks;
+        detail::countSharedMaskPairs(data, {0, 1, 2}, {start({{0}, {1}, {2}, {3}}, 0.0)},
+                                     [&](int done, int total) {
+                                         QCOMPARE(total, 3);
+                                         ticks.push_back(done);
+                                     });
+        QCOMPARE(ticks, (std::vector<int>{0, 1, 2, 3}));
+        KMeansStart wide = start({{0}, {1}}, 0.0);
+        wide.prototypes.dim = 5;
+        wide.prototypes.direction.resize(10, 0.0f);
+        QVERIFY_THROWS_EXCEPTION(Error, detail::countSharedMaskPairs(data, {0}, {wide}));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEmStart)
+#include "tst_emstart.moc"
