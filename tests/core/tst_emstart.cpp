@@ -7,7 +7,9 @@
 #include "support/error.h"
 
 #include <cmath>
+#include <memory>
 #include <QtTest>
+#include <random>
 
 using namespace primaps;
 using detail::KMeansStart;
@@ -68,6 +70,90 @@ KMeansStart start(const std::vector<std::vector<int>>& axes, double objective)
             s.prototypes.direction[j * kDim + std::size_t(a)] =
                 float(1.0 / std::sqrt(double(axes[j].size())));
     return s;
+}
+
+// Scenes of 8 x 8 feature cells in 8 dimensions where k-means and the masks
+// disagree. Textures A = e0 and B (60 degrees from A) always appear together,
+// side by side, as two masks; texture C mixes two modes C1 = e2 and C2 (72
+// degrees from C1) cell by cell, alone in its image. With as many C cells as A
+// and B cells together, merging A and B and splitting C into its modes scores
+// the higher k-means objective (0.93 against 0.90); keeping A and B apart is
+// what the masks say.
+class SceneData : public EmDataSource
+{
+public:
+    explicit SceneData(int images) : size_(std::size_t(images)) {}
+    std::size_t size() const override { return size_; }
+    FeatureMap features(std::size_t index) const override
+    {
+        std::mt19937 rng(std::uint32_t(1000 + index));
+        std::normal_distribution<float> noise(0.0f, 0.03f);
+        FeatureMap f;
+        f.channels = 8;
+        f.height = f.width = 8;
+        f.values.assign(8 * 64, 0.0f);
+        for (int y = 0; y < 8; ++y)
+            for (int x = 0; x < 8; ++x) {
+                float v[8] = {};
+                switch (texture(index, y, x)) {
+                case 'A': v[0] = 1; break;
+                case 'B': v[0] = 0.5f; v[1] = 0.866f; break;
+                case '1': v[2] = 1; break;
+                default: v[2] = 0.309f; v[3] = 0.951f; break; // C2
+                }
+                for (int c = 0; c < 8; ++c)
+                    f.values[std::size_t(c) * 64 + std::size_t(y) * 8 + std::size_t(x)] =
+                        v[c] + noise(rng);
+            }
+        return f;
+    }
+    cv::Mat masks(std::size_t index) const override
+    {
+        cv::Mat m(8, 8, CV_8UC1);
+        for (int y = 0; y < 8; ++y)
+            for (int x = 0; x < 8; ++x)
+                m.at<std::uint8_t>(y, x) = index % 2 == 0 && x >= 4 ? 2 : 1;
+        return m;
+    }
+    // Even images: A | B, two masks. Odd images: C alone, one mask, its modes C1
+    // and C2 in a checkerboard (mirrored left and right in every other one).
+    static char texture(std::size_t index, int y, int x)
+    {
+        if (index % 2 == 0)
+            return (x < 4) == (index % 4 == 0) ? 'A' : 'B';
+        return (x + y) % 2 ? '1' : '2';
+    }
+
+private:
+    std::size_t size_;
+};
+
+// The cluster each of A, B, C1 and C2 falls into under unit prototypes.
+std::vector<int> clustersOf(const Prototypes& p)
+{
+    const float probes[4][8] = {{1, 0, 0, 0, 0, 0, 0, 0},
+                                {0.5f, 0.866f, 0, 0, 0, 0, 0, 0},
+                                {0, 0, 1, 0, 0, 0, 0, 0},
+                                {0, 0, 0.309f, 0.951f, 0, 0, 0, 0}};
+    std::vector<int> out;
+    for (const auto& probe : probes) {
+        int best = 0;
+        double bestCos = -2;
+        for (int k = 0; k < p.classes; ++k) {
+            double dot = 0, norm = 0;
+            for (int c = 0; c < p.dim; ++c) {
+                const double w = p.direction[std::size_t(k) * std::size_t(p.dim) + std::size_t(c)];
+                dot += w * probe[c];
+                norm += w * w;
+            }
+            if (dot / std::sqrt(norm) > bestCos) {
+                bestCos = dot / std::sqrt(norm);
+                best = k;
+            }
+        }
+        out.push_back(best);
+    }
+    return out;
 }
 
 } // namespace
@@ -169,6 +255,49 @@ private slots:
         const detail::StartChoice choice = detail::chooseStart(starts, &counts);
         QCOMPARE(choice.index, std::size_t(15)); // equal counts: the highest objective
         QVERIFY(std::abs(choice.threshold - 2.7131) < 1e-3);
+    }
+
+    void primapsEmStartsWhereTheMasksPointAndTheBaselineWhereKMeansDoes()
+    {
+        // The whole initialisation of a fit (EmFit's first step) on the scenes
+        // above: the baseline takes k-means' favourite (A and B merged, C cut in
+        // two), PriMaPs-EM the restart that keeps the masks A | B apart.
+        const SceneData data(48);
+        auto start = [&](EmMethod method) {
+            EmParams p;
+            p.method = method;
+            p.protocol = EmProtocol::Robust;
+            p.classes = 3;
+            p.epochs = 1;
+            p.initEpochs = 1;
+            p.batchSize = 8;
+            p.seed = 3;
+            auto fit = std::make_unique<EmFit>(data, p);
+            fit->step(); // the initialisation
+            return fit;
+        };
+        const auto baseline = start(EmMethod::KMeans);
+        const std::vector<int> kmeans = clustersOf(baseline->thetaR());
+        QCOMPARE(baseline->initChoice().rule, std::string("objective"));
+        QVERIFY(std::isnan(baseline->initChoice().sharedPairs));
+        QCOMPARE(kmeans[0], kmeans[1]); // A and B merged
+        QVERIFY(kmeans[2] != kmeans[3]); // C cut in two
+
+        const auto primaps = start(EmMethod::PrimapsEm);
+        const EmInitChoice& choice = primaps->initChoice();
+        QCOMPARE(choice.restarts, 16);
+        QCOMPARE(choice.rule, std::string("mask contrast"));
+        QVERIFY2(choice.sharedPairs < 0.05 && choice.sharedPairsByObjective > 0.3,
+                 qPrintable(QString("%1 %2").arg(choice.sharedPairs).arg(choice.sharedPairsByObjective)));
+        const std::vector<int> em = clustersOf(primaps->thetaR());
+        QVERIFY(em[0] != em[1]); // A and B apart
+        QCOMPARE(em[2], em[3]);  // C whole
+        QVERIFY(em[2] != em[0] && em[2] != em[1]);
+        QVERIFY2(QString::fromStdString(choice.describe())
+                     .startsWith(QString("initialisation: k-means restart %1 of 16, chosen by "
+                                         "mask contrast: ")
+                                     .arg(choice.chosen + 1)),
+                 choice.describe().c_str());
     }
 
     void progressReachesEveryImageAndMismatchedFeaturesAreNamed()
