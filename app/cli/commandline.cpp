@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "image/imageio.h"
+#include "runs/datasetjobs.h"
 #include "support/runtime.h"
 #include "support/stderrmute.h"
 #include "support/utf8bytes.h"
@@ -133,6 +134,16 @@ QString processingBudgetLine(const QString& imagePath, const std::string& budget
         return {};
     return "primaps: note: '" + imagePath + "': " + QString::fromStdString(budgetNote) +
            " (--max-processing-pixels N raises it)";
+}
+
+QString resizeTooSmall(int resize, int patchSize, const std::string& backboneName)
+{
+    const int minimum = minimumResolution(patchSize);
+    if (resize == 0 || resize >= minimum)
+        return {};
+    return "--resize " + QString::number(resize) + ": at least " + QString::number(minimum) +
+           " pixels (two of " + QString::fromStdString(backboneName) + "'s " +
+           QString::number(patchSize) + "-pixel patches), or 0 to keep the size";
 }
 
 void ResourceOptions::apply(const QCommandLineParser& parser, OptionChecker& checker) const

@@ -74,6 +74,12 @@ private:
 /// empty when the image was processed at the size asked for.
 QString processingBudgetLine(const QString& imagePath, const std::string& budgetNote);
 
+/// The message for `--resize N` below two patches of a backbone with
+/// `patchSize`-pixel patches (such an image has at most one feature position in
+/// one direction, and PriMaPs finds nothing in it); empty when N is 0 (keep the
+/// size) or large enough.
+QString resizeTooSmall(int resize, int patchSize, const std::string& backboneName);
+
 /// Whether `bytes` (a file name or an argument as the system passes it) is valid
 /// UTF-8. Qt decodes names as UTF-8, so a name that is not cannot be opened
 /// through a QString: it has to be reported, not looked up.

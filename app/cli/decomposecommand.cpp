@@ -319,7 +319,8 @@ int runDecompose(const QStringList& arguments)
         "FILE.npy");
     const QCommandLineOption resizeOption(
         "resize",
-        "Resize images so the shorter side is N pixels (0 keeps the size; at most 2048). "
+        "Resize images so the shorter side is N pixels (0 keeps the size; at least two "
+        "patches, e.g. 16 for /8 backbones; at most 2048). "
         "Default: the backbone's recommended size (320; 322 for /14 ViTs).",
         "N");
     const QCommandLineOption coverageOption(
@@ -432,6 +433,10 @@ int runDecompose(const QStringList& arguments)
         } catch (const std::exception& e) {
             return usageError(QString::fromStdString(e.what()));
         }
+        const QString tooSmall =
+            resizeTooSmall(settings.resize.value_or(0), backbone->patchSize(), backbone->name());
+        if (!tooSmall.isEmpty())
+            return usageError(tooSmall);
     }
 
     // Created with the first output, so that a run where every input fails leaves nothing.

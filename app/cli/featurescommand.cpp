@@ -87,7 +87,10 @@ int runFeatures(const QStringList& arguments)
         "CUDA; Debian's is CPU-only).",
         "DEVICE", "cpu");
     const QCommandLineOption resizeOption(
-        "resize", "Resize so the shorter side is N pixels (0 keeps the size; at most 2048).", "N");
+        "resize",
+        "Resize so the shorter side is N pixels (0 keeps the size; at least two patches, e.g. "
+        "16 for /8 backbones; at most 2048).",
+        "N");
     const QCommandLineOption cropOption(
         "crop",
         "Centre-crop to a resize x resize square (evaluation protocol) instead of padding.");
@@ -130,6 +133,12 @@ int runFeatures(const QStringList& arguments)
         backbone = createBackbone(backboneName, options);
     } catch (const std::exception& e) {
         err << "primaps features: " << QString::fromStdString(e.what()) << "\n";
+        return ExitUsage;
+    }
+    if (const QString tooSmall =
+            resizeTooSmall(resize.value_or(0), backbone->patchSize(), backbone->name());
+        !tooSmall.isEmpty()) {
+        err << "primaps features: " << tooSmall << "\n";
         return ExitUsage;
     }
 

@@ -652,6 +652,11 @@ private slots:
             "--opacity");
         row("value: --resize 100000", dec + QStringList{"@/img/good.png", "--resize", "100000"}, 2,
             "--resize: must be a whole number in 0..2048");
+        row("value: --resize 3 (one patch)", dec + QStringList{"@/img/good.png", "--resize", "3"},
+            2, "--resize 3: at least 16 pixels (two of filterbank's 8-pixel patches)");
+        row("value: features --resize 15",
+            QStringList{"features", "@/img/good.png", "--out", "@/small.npy", "--resize", "15"}, 2,
+            "--resize 15: at least 16 pixels");
         row("value: --device gpu", dec + QStringList{"@/img/good.png", "--device", "gpu"}, 2,
             "--device: must be cpu or cuda");
         row("value: no inputs", dec, 2, "no inputs");
