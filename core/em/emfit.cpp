@@ -191,24 +191,33 @@ std::string EmInitChoice::describe() const
         std::snprintf(text, sizeof text, "%.1f %%", 100 * v);
         return std::string(text);
     };
-    auto z = [](double v) {
+    auto t = [](double v) {
+        if (std::isinf(v))
+            return std::string("infinite (every image differs alike)");
         char text[32];
         std::snprintf(text, sizeof text, "%.2f", v);
         return std::string(text);
     };
-    std::string line = "initialisation: k-means restart " + std::to_string(chosen + 1) + " of " +
-                       std::to_string(restarts);
+    const std::string line = "initialisation: k-means restart " + std::to_string(chosen) +
+                             " of " + std::to_string(restarts);
     if (rule == "mask contrast")
         return line + ", chosen by mask contrast: " + percent(sharedPairs) +
-               " of the mask pairs of an image in one cluster against " +
-               percent(sharedPairsByObjective) + " for the restart k-means prefers (z " +
-               z(evidence) + ", needed " + z(threshold) + ")";
-    line += ", the one k-means prefers";
-    if (!std::isnan(sharedPairs))
-        line += " (" + percent(sharedPairs) +
-                " of the mask pairs of an image in one cluster; no restart clearly fewer: z " +
-                z(evidence) + ", needed " + z(threshold) + ")";
-    return line;
+               " of the mask-pair weight of an image in one cluster against " +
+               percent(sharedPairsByObjective) + " for restart " + std::to_string(byObjective) +
+               " (best k-means objective); paired t " + t(evidence) + ", needed " +
+               t(threshold) + ", over " + std::to_string(images) + " images";
+    const std::string best = line + ", the best k-means objective";
+    if (std::isnan(sharedPairs))
+        return best;
+    if (images < 2 || threshold <= 0)
+        return best + " (mask pairs counted in " + std::to_string(images) +
+               " image(s): too few to compare restarts)";
+    if (fewest == chosen)
+        return best + ", and the least mask-pair weight in one cluster (" + percent(sharedPairs) +
+               ")";
+    return best + " (" + percent(sharedPairs) + " of the mask-pair weight in one cluster; restart " +
+           std::to_string(fewest) + " has " + percent(sharedPairsFewest) +
+           ", not clearly fewer: paired t " + t(evidence) + ", needed " + t(threshold) + ")";
 }
 
 EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
@@ -249,11 +258,20 @@ EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
                                          images.size(), std::size_t(kContrastImages)))),
                 starts, tick("mask contrast"));
         const detail::StartChoice choice = detail::chooseStart(starts, counts ? &*counts : nullptr);
-        initChoice = EmInitChoice{int(starts.size()), int(choice.index),
-                                  choice.byMaskContrast ? "mask contrast" : "objective",
-                                  counts ? counts->share(choice.index) : std::nan(""),
-                                  counts ? counts->share(choice.byObjective) : std::nan(""),
-                                  choice.evidence, choice.threshold};
+        initChoice = EmInitChoice{};
+        initChoice.restarts = int(starts.size());
+        initChoice.chosen = int(choice.index) + 1;
+        initChoice.byObjective = int(choice.byObjective) + 1;
+        initChoice.rule = choice.byMaskContrast ? "mask contrast" : "objective";
+        if (counts) {
+            initChoice.fewest = int(choice.fewest) + 1;
+            initChoice.images = int(choice.images);
+            initChoice.sharedPairs = counts->share(choice.index);
+            initChoice.sharedPairsByObjective = counts->share(choice.byObjective);
+            initChoice.sharedPairsFewest = counts->share(choice.fewest);
+            initChoice.evidence = choice.evidence;
+            initChoice.threshold = choice.threshold;
+        }
         thetaR = std::move(starts[choice.index].prototypes);
         thetaM = thetaR;
         enterKMeans();

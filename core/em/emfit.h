@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <opencv2/core/mat.hpp>
@@ -162,18 +163,25 @@ struct EmStepInfo
 
 /// How the robust protocol's initialisation picked its start among the k-means
 /// restarts (run.json "initialisation"). PriMaPs-EM takes the restart that puts
-/// fewest pairs of an image's masks into one cluster when that is clear over
-/// the images (paired z above `threshold`), otherwise, like the baseline, the
-/// restart with the highest k-means objective (docs/em-quality.md, "Session 12").
+/// the least mask-pair weight of an image into one cluster when that is clear
+/// over the images (paired t above `threshold`), otherwise, like the baseline,
+/// the restart with the highest k-means objective (docs/em-quality.md,
+/// "Session 12"). Restarts are numbered from 1.
 struct EmInitChoice
 {
-    int restarts = 0;           ///< 0: no choice made (paper protocol, or not yet)
-    int chosen = 0;             ///< the restart the fit started from
-    std::string rule;           ///< "mask contrast" or "objective"
-    double sharedPairs = 0;     ///< the chosen start's share of mask pairs in one cluster (NaN: not counted)
-    double sharedPairsByObjective = 0; ///< the same for the objective's choice
-    double evidence = 0;        ///< paired z of the difference over images
-    double threshold = 0;       ///< the z the masks needed
+    int restarts = 0;   ///< 0: no choice made (paper protocol, or not yet)
+    int chosen = 0;     ///< the restart the fit started from, 1..restarts
+    int byObjective = 0; ///< the restart with the best k-means objective
+    int fewest = 0;     ///< the restart with the least shared pair weight (0: not counted)
+    std::string rule;   ///< "mask contrast" or "objective"
+    int images = 0;     ///< images with two masks or more that were counted
+    /// Share of the mask-pair weight in one cluster (NaN: not counted): the
+    /// chosen restart's, the objective's and the fewest's.
+    double sharedPairs = std::numeric_limits<double>::quiet_NaN();
+    double sharedPairsByObjective = std::numeric_limits<double>::quiet_NaN();
+    double sharedPairsFewest = std::numeric_limits<double>::quiet_NaN();
+    double evidence = 0;  ///< paired t of the difference over images (+inf: no spread)
+    double threshold = 0; ///< the t the masks needed (0: nothing to compare)
 
     /// One line for logs: "initialisation: k-means restart 12 of 16, chosen by
     /// mask contrast (...)"; empty when no choice was made.
@@ -300,6 +308,12 @@ public:
     /// last step; its metrics join the progress values and validationHistory().
     /// An exception from the validator fails the job.
     void setValidation(int everySteps, Validator validator);
+    /// Called on the job's thread right after the PCA initialisation has
+    /// finished (not when a fit resumes past it), e.g. to log initChoice().
+    void setInitialisedCallback(std::function<void(const EmFit&)> callback)
+    {
+        initialised_ = std::move(callback);
+    }
     void run(JobControl& control) override;
     /// (step, metrics) of every validation so far.
     const std::vector<std::pair<std::int64_t, Metrics>>& validationHistory() const
@@ -313,6 +327,7 @@ private:
     int checkpointEvery_;
     int validateEvery_ = 0;
     Validator validator_;
+    std::function<void(const EmFit&)> initialised_;
     std::vector<std::pair<std::int64_t, Metrics>> validations_;
 };
 

@@ -49,15 +49,10 @@ struct InitStopped
 
 /// The robust protocol's initialisation: spherical k-means (cosine Lloyd
 /// iterations) on up to `maxPositions` unit-normalised feature positions drawn
-/// evenly from `images`, seeded by k-means++ and restarted `restarts` times; the
-/// restart with the highest mean best cosine wins. Returns unit directions
-/// with gain 1. Throws primaps::Error when there are fewer positions than `k`.
-/// `sampled` ticks per image read, `restarted` per restart and Lloyd iteration
-/// (done = restarts finished).
-Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                           int k, int maxPositions, int restarts, Rng& rng,
-                           const InitTick& sampled = {}, const InitTick& restarted = {});
-
+/// evenly from `images`, seeded by k-means++ and restarted `restarts` times.
+/// Throws primaps::Error when there are fewer positions than `k`. `sampled`
+/// ticks per image read, `restarted` per restart and Lloyd iteration (done =
+/// restarts finished). chooseStart() picks among the restarts.
 /// One restart of the spherical k-means: its unit directions (gain 1) and its
 /// objective, the mean best cosine over the sampled positions.
 struct KMeansStart
@@ -66,7 +61,6 @@ struct KMeansStart
     double meanBestCosine = -2;
 };
 
-/// Every restart of sphericalKMeans(), in the order they ran (same draws).
 std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
                                                const std::vector<std::uint32_t>& images, int k,
                                                int maxPositions, int restarts, Rng& rng,
@@ -99,18 +93,26 @@ struct StartChoice
 {
     std::size_t index = 0;         ///< the chosen start
     std::size_t byObjective = 0;   ///< the start k-means itself prefers
+    std::size_t fewest = 0;        ///< the start that shares the fewest mask pairs
+    bool counted = false;          ///< mask pairs were counted (PriMaPs-EM)
+    std::size_t images = 0;        ///< images with two masks or more
     bool byMaskContrast = false;   ///< true when the masks overruled the objective
-    double evidence = 0;           ///< paired z of the two starts' shared pairs over images
-    double threshold = 0;          ///< the z the masks needed
+    double evidence = 0;           ///< paired t of the two starts' shared pairs over images (+inf: no spread)
+    double threshold = 0;          ///< the t the masks needed (0: nothing to compare)
 };
 
 /// The start PriMaPs-EM begins from. The restart with the highest objective,
 /// unless the restart that shares the fewest mask pairs shares clearly fewer:
 /// over the images, the per-image difference in shared pair weight must be
-/// positive with a paired z above the one-sided 5 % level Bonferroni-corrected
-/// for the restarts it was picked from (2.71 for 16). Without counts (the
+/// positive with a paired t above the one-sided 5 % level of Student's t
+/// (images - 1 degrees of freedom), Bonferroni-corrected for the restarts it
+/// was picked from (2.78 for 16 restarts and 80 images). Without counts (the
 /// baseline) the objective alone decides.
 StartChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts);
+
+/// The t with P(T > t) = upperTail for Student's t with `dof` degrees of freedom
+/// (upperTail in (0, 0.5), dof >= 1). Throws primaps::Error otherwise.
+double studentQuantile(double upperTail, int dof);
 
 /// One mask of an EM batch: the cluster its pixels were given, its pixel count
 /// and its mean feature (features weighted by the mask's pixels in each cell).

@@ -53,28 +53,47 @@ std::vector<EmStepInfo> historyFrom(const json& history)
 }
 
 // How the initialisation chose its start (kept so that run.json can say it after
-// a resume).
+// a resume). JSON has no infinity: an infinite t (no spread over the images) is
+// written as null and read back as infinity; NaN shares are null too.
 json initChoiceJson(const EmInitChoice& c)
 {
-    return json{{"restarts", c.restarts},          {"chosen", c.chosen},
-                {"rule", c.rule},                  {"shared_pairs", c.sharedPairs},
+    return json{{"restarts", c.restarts},
+                {"chosen", c.chosen},
+                {"by_objective", c.byObjective},
+                {"fewest", c.fewest},
+                {"rule", c.rule},
+                {"images", c.images},
+                {"shared_pairs", c.sharedPairs},
                 {"shared_pairs_by_objective", c.sharedPairsByObjective},
-                {"evidence", c.evidence},          {"threshold", c.threshold}};
+                {"shared_pairs_fewest", c.sharedPairsFewest},
+                {"evidence", c.evidence},
+                {"threshold", c.threshold}};
 }
 
 EmInitChoice initChoiceFrom(const json& j)
 {
     EmInitChoice c;
     c.restarts = int(jsonInteger(j.at("restarts"), "'init_choice': 'restarts'", 0, 1 << 20));
-    c.chosen = int(jsonInteger(j.at("chosen"), "'init_choice': 'chosen'", 0,
-                               std::max(0, c.restarts - 1)));
+    // Restarts count from 1; 0 restarts (no choice made) leaves everything 0.
+    const int first = c.restarts > 0 ? 1 : 0, last = c.restarts;
+    c.chosen = int(jsonInteger(j.at("chosen"), "'init_choice': 'chosen'", first, last));
+    c.byObjective =
+        int(jsonInteger(j.at("by_objective"), "'init_choice': 'by_objective'", first, last));
+    c.fewest = int(jsonInteger(j.at("fewest"), "'init_choice': 'fewest'", 0, last));
     if (!j.at("rule").is_string())
         throw Error("'init_choice': 'rule' is not a string");
     c.rule = j.at("rule").get<std::string>();
+    if (c.restarts > 0 && c.rule != "objective" && c.rule != "mask contrast")
+        throw Error("'init_choice': unknown rule '" + c.rule + "'");
+    c.images = int(jsonInteger(j.at("images"), "'init_choice': 'images'", 0, 1 << 30));
     c.sharedPairs = historyNumber(j.at("shared_pairs"), "'init_choice': 'shared_pairs'");
     c.sharedPairsByObjective =
         historyNumber(j.at("shared_pairs_by_objective"), "'init_choice': 'shared_pairs_by_objective'");
-    c.evidence = historyNumber(j.at("evidence"), "'init_choice': 'evidence'");
+    c.sharedPairsFewest =
+        historyNumber(j.at("shared_pairs_fewest"), "'init_choice': 'shared_pairs_fewest'");
+    c.evidence = j.at("evidence").is_null()
+                     ? std::numeric_limits<double>::infinity()
+                     : historyNumber(j.at("evidence"), "'init_choice': 'evidence'");
     c.threshold = historyNumber(j.at("threshold"), "'init_choice': 'threshold'");
     return c;
 }
@@ -316,6 +335,7 @@ void EmFitJob::run(JobControl& control)
             save();
             return;
         }
+        const bool initialising = fit_.phase() == EmPhase::Pca;
         const std::optional<EmStepInfo> stepped = fit_.step([&](const EmInitProgress& init) {
             JobProgress progress;
             progress.stage = toString(EmPhase::Pca);
@@ -331,6 +351,8 @@ void EmFitJob::run(JobControl& control)
             return;
         }
         const EmStepInfo& info = *stepped;
+        if (initialising && fit_.phase() != EmPhase::Pca && initialised_)
+            initialised_(fit_);
         estimatePhase(); // before the report: the next phase has no rate yet
         JobProgress progress;
         progress.stage = toString(info.phase);

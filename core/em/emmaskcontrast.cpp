@@ -7,6 +7,7 @@
 #include "em/emfit_p.h"
 #include "support/error.h"
 
+#include <algorithm>
 #include <ATen/ATen.h>
 #include <cmath>
 #include <limits>
@@ -15,20 +16,115 @@ namespace primaps::detail {
 
 namespace {
 
-// Cluster of every feature cell under every start: nearest unit direction (gain
-// 1), row s * cells + cell.
-std::vector<std::int32_t> nearestClusters(const FeatureMap& f, const at::Tensor& directions,
-                                          int starts, int k)
+// Feature cells per product: bounds the (k x cells) logits of one start on a
+// large feature grid to a few megabytes.
+constexpr std::int64_t kCellChunk = 16384;
+
+// One mask's pixels in one feature cell.
+struct MaskCell
 {
-    const at::Tensor x = at::from_blob(const_cast<float*>(f.values.data()),
-                                       {f.channels, std::int64_t(f.positions())}, at::kFloat);
-    // (starts * k) x cells, then the best of each start's k rows.
-    const at::Tensor best = directions.mm(x).view({starts, k, -1}).argmax(1).to(at::kInt).contiguous();
-    const std::int32_t* p = best.data_ptr<std::int32_t>();
-    return std::vector<std::int32_t>(p, p + best.numel());
+    std::int32_t slot;
+    std::int32_t cell;
+    std::uint32_t pixels;
+};
+
+// Cluster of every feature cell under one start: nearest unit direction (gain 1).
+void nearestClusters(const at::Tensor& x, const at::Tensor& directions,
+                     std::vector<std::int32_t>& out)
+{
+    const std::int64_t cells = x.size(1);
+    out.resize(std::size_t(cells));
+    for (std::int64_t begin = 0; begin < cells; begin += kCellChunk) {
+        const std::int64_t end = std::min(cells, begin + kCellChunk);
+        const at::Tensor best =
+            directions.mm(x.slice(1, begin, end)).argmax(0).to(at::kInt).contiguous();
+        std::copy_n(best.data_ptr<std::int32_t>(), end - begin, out.begin() + begin);
+    }
+}
+
+// The mask pixels of one label map per (mask, nearest feature cell) — the cell
+// as the E-step's mask summaries count it — run-length along rows, then merged.
+// At most one entry per labelled pixel, whatever the number of masks.
+std::vector<MaskCell> maskCells(const cv::Mat& masks, int fh, int fw, int& slots)
+{
+    std::vector<int> slot(256, -1);
+    slots = 0;
+    std::vector<MaskCell> runs;
+    const int lh = masks.rows, lw = masks.cols;
+    for (int y = 0; y < lh; ++y) {
+        const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
+        const int cy = std::min(fh - 1, int((y + 0.5) * fh / lh));
+        for (int x = 0; x < lw; ++x) {
+            const int id = row[x];
+            if (id == 0 || id == 255)
+                continue;
+            if (slot[std::size_t(id)] < 0)
+                slot[std::size_t(id)] = slots++;
+            const int cx = std::min(fw - 1, int((x + 0.5) * fw / lw));
+            const std::int32_t s = slot[std::size_t(id)], cell = cy * fw + cx;
+            if (!runs.empty() && runs.back().slot == s && runs.back().cell == cell)
+                ++runs.back().pixels;
+            else
+                runs.push_back({s, cell, 1});
+        }
+    }
+    std::sort(runs.begin(), runs.end(), [](const MaskCell& a, const MaskCell& b) {
+        return a.slot != b.slot ? a.slot < b.slot : a.cell < b.cell;
+    });
+    std::vector<MaskCell> merged;
+    for (const MaskCell& r : runs) {
+        if (!merged.empty() && merged.back().slot == r.slot && merged.back().cell == r.cell)
+            merged.back().pixels += r.pixels;
+        else
+            merged.push_back(r);
+    }
+    return merged;
+}
+
+// P(T > t) for Student's t with `dof` degrees of freedom, from the closed forms
+// of A(t | dof) = P(|T| < t) for whole dof (Abramowitz & Stegun 26.7.3, 26.7.4).
+double studentUpperTail(double t, int dof)
+{
+    const double theta = std::atan(t / std::sqrt(double(dof)));
+    const double c2 = std::cos(theta) * std::cos(theta), s = std::sin(theta);
+    double a;
+    if (dof % 2 == 0) {
+        double term = 1, sum = 1;
+        for (int j = 2; j <= dof - 2; j += 2) {
+            term *= c2 * double(j - 1) / double(j);
+            sum += term;
+        }
+        a = s * sum;
+    } else {
+        double sum = 0;
+        if (dof > 1) {
+            double term = 1;
+            sum = 1;
+            for (int j = 3; j <= dof - 2; j += 2) {
+                term *= c2 * double(j - 1) / double(j);
+                sum += term;
+            }
+        }
+        a = 2.0 / M_PI * (theta + s * std::cos(theta) * sum);
+    }
+    return std::max(0.0, 0.5 * (1.0 - a));
 }
 
 } // namespace
+
+double studentQuantile(double upperTail, int dof)
+{
+    if (dof < 1 || !(upperTail > 0 && upperTail < 0.5))
+        throw Error("Student quantile: needs dof >= 1 and a tail in (0, 0.5)");
+    double lo = 0, hi = 1;
+    while (studentUpperTail(hi, dof) > upperTail && hi < 1e12)
+        hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (studentUpperTail(mid, dof) > upperTail ? lo : hi) = mid;
+    }
+    return 0.5 * (lo + hi);
+}
 
 double MaskPairCounts::share(std::size_t s) const
 {
@@ -51,89 +147,67 @@ MaskPairCounts countSharedMaskPairs(const EmDataSource& data,
         return counts;
     const int k = starts[0].prototypes.classes;
     const int dim = starts[0].prototypes.dim;
-    std::vector<float> stacked;
+    std::vector<at::Tensor> directions;
     for (const KMeansStart& s : starts) {
-        if (s.prototypes.classes != k || s.prototypes.dim != dim)
-            throw Error("k-means starts of different shapes");
-        stacked.insert(stacked.end(), s.prototypes.direction.begin(), s.prototypes.direction.end());
+        if (s.prototypes.classes != k || s.prototypes.dim != dim || k < 1 ||
+            s.prototypes.direction.size() != std::size_t(k) * std::size_t(dim))
+            throw Error("k-means starts of different or inconsistent shapes");
+        directions.push_back(at::from_blob(const_cast<float*>(s.prototypes.direction.data()),
+                                           {k, dim}, at::kFloat));
     }
-    const at::Tensor directions =
-        at::from_blob(stacked.data(), {std::int64_t(n) * k, dim}, at::kFloat);
 
     const int total = int(images.size());
     int done = 0;
-    std::vector<int> slot(256);
-    std::vector<float> pixels; // mask slot x feature cell
+    std::vector<std::int32_t> cluster;
     std::vector<double> votes, area;
     std::vector<int> majority;
     for (std::uint32_t index : images) {
         if (read)
             read(done, total);
         ++done;
+        const std::string image = "image " + std::to_string(index);
         const cv::Mat masks = data.masks(index);
         if (masks.empty() || masks.type() != CV_8UC1)
-            continue;
+            throw Error(image + ": masks must be a CV_8UC1 map");
         const FeatureMap f = data.features(index);
-        if (f.channels != dim || f.empty())
-            throw Error("image " + std::to_string(index) + ": features have " +
-                        std::to_string(f.channels) + " channels, the starts " + std::to_string(dim));
-        // Pixels of each mask per feature cell (nearest cell, as the E-step's
-        // mask summaries count them).
-        const int fh = f.height, fw = f.width, lh = masks.rows, lw = masks.cols;
-        const std::size_t cells = std::size_t(fh) * std::size_t(fw);
-        std::fill(slot.begin(), slot.end(), -1);
+        if (f.positions() == 0 || f.values.size() != std::size_t(f.channels) * f.positions())
+            throw Error(image + ": empty or inconsistent features");
+        if (f.channels != dim)
+            throw Error(image + ": features have " + std::to_string(f.channels) +
+                        " channels, the starts " + std::to_string(dim));
         int slots = 0;
-        pixels.clear();
-        for (int y = 0; y < lh; ++y) {
-            const std::uint8_t* row = masks.ptr<std::uint8_t>(y);
-            const int cy = std::min(fh - 1, int((y + 0.5) * fh / lh));
-            for (int x = 0; x < lw; ++x) {
-                const int id = row[x];
-                if (id == 0 || id == 255)
-                    continue;
-                if (slot[std::size_t(id)] < 0) {
-                    slot[std::size_t(id)] = slots++;
-                    pixels.resize(std::size_t(slots) * cells, 0.0f);
-                }
-                const int cx = std::min(fw - 1, int((x + 0.5) * fw / lw));
-                pixels[std::size_t(slot[std::size_t(id)]) * cells + std::size_t(cy) * fw +
-                       std::size_t(cx)] += 1.0f;
-            }
-        }
+        const std::vector<MaskCell> entries = maskCells(masks, f.height, f.width, slots);
         if (slots < 2)
             continue; // no pair of masks in this image
-        const std::vector<std::int32_t> cluster = nearestClusters(f, directions, n, k);
+        area.assign(std::size_t(slots), 0.0);
+        for (const MaskCell& e : entries)
+            area[std::size_t(e.slot)] += e.pixels;
         double pairs = 0;
+        for (int a = 0; a < slots; ++a)
+            for (int b = a + 1; b < slots; ++b)
+                pairs += std::min(area[std::size_t(a)], area[std::size_t(b)]);
+        counts.pairWeight.push_back(pairs);
+
+        const at::Tensor x = at::from_blob(const_cast<float*>(f.values.data()),
+                                           {f.channels, std::int64_t(f.positions())}, at::kFloat);
         for (int s = 0; s < n; ++s) {
-            double inOne = 0;
-            votes.assign(std::size_t(slots) * k, 0.0);
-            area.assign(std::size_t(slots), 0.0);
-            const std::int32_t* c = cluster.data() + std::size_t(s) * cells;
-            for (int m = 0; m < slots; ++m) {
-                const float* w = pixels.data() + std::size_t(m) * cells;
-                for (std::size_t cell = 0; cell < cells; ++cell)
-                    if (w[cell] > 0) {
-                        votes[std::size_t(m) * k + std::size_t(c[cell])] += w[cell];
-                        area[std::size_t(m)] += w[cell];
-                    }
-            }
+            nearestClusters(x, directions[std::size_t(s)], cluster);
+            votes.assign(std::size_t(slots) * std::size_t(k), 0.0);
+            for (const MaskCell& e : entries)
+                votes[std::size_t(e.slot) * std::size_t(k) + std::size_t(cluster[std::size_t(e.cell)])] +=
+                    e.pixels;
             majority.assign(std::size_t(slots), 0);
-            for (int m = 0; m < slots; ++m)
-                for (int j = 1; j < k; ++j)
-                    if (votes[std::size_t(m) * k + j] >
-                        votes[std::size_t(m) * k + std::size_t(majority[std::size_t(m)])])
-                        majority[std::size_t(m)] = j;
-            pairs = 0;
+            for (int m = 0; m < slots; ++m) {
+                const double* v = votes.data() + std::size_t(m) * std::size_t(k);
+                majority[std::size_t(m)] = int(std::max_element(v, v + k) - v);
+            }
+            double inOne = 0;
             for (int a = 0; a < slots; ++a)
-                for (int b = a + 1; b < slots; ++b) {
-                    const double w = std::min(area[std::size_t(a)], area[std::size_t(b)]);
-                    pairs += w;
+                for (int b = a + 1; b < slots; ++b)
                     if (majority[std::size_t(a)] == majority[std::size_t(b)])
-                        inOne += w;
-                }
+                        inOne += std::min(area[std::size_t(a)], area[std::size_t(b)]);
             counts.shared[std::size_t(s)].push_back(inOne);
         }
-        counts.pairWeight.push_back(pairs);
     }
     if (read)
         read(total, total);
@@ -148,34 +222,34 @@ StartChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCo
     for (std::size_t s = 1; s < starts.size(); ++s)
         if (starts[s].meanBestCosine > starts[choice.byObjective].meanBestCosine)
             choice.byObjective = s;
-    choice.index = choice.byObjective;
-    const std::size_t images = counts ? counts->pairWeight.size() : 0;
-    if (starts.size() < 2 || images < 2 || counts->shared.size() != starts.size())
+    choice.index = choice.fewest = choice.byObjective;
+    if (!counts || counts->shared.size() != starts.size())
         return choice;
+    choice.counted = true;
+    choice.images = counts->pairWeight.size();
+    if (starts.size() < 2 || choice.images < 2)
+        return choice; // nothing to compare, or no spread to measure
+    // One-sided 5 % over the restarts the fewest is picked from (Bonferroni),
+    // Student's t with images - 1 degrees of freedom (the spread is estimated
+    // from the same images).
+    choice.threshold =
+        studentQuantile(0.05 / double(starts.size() - 1), int(choice.images) - 1);
     std::size_t fewest = choice.byObjective;
     for (std::size_t s = 0; s < starts.size(); ++s)
         if (counts->share(s) < counts->share(fewest))
             fewest = s;
-    // One-sided 5 % over the restarts the fewest was picked from (Bonferroni):
-    // the normal quantile at 1 - 0.05 / (restarts - 1), by bisection on erfc.
-    const double alpha = 0.05 / double(starts.size() - 1);
-    double lo = 0, hi = 10;
-    for (int i = 0; i < 60; ++i) {
-        const double mid = 0.5 * (lo + hi);
-        (0.5 * std::erfc(mid / std::sqrt(2.0)) > alpha ? lo : hi) = mid;
-    }
-    choice.threshold = 0.5 * (lo + hi);
+    choice.fewest = fewest;
     if (fewest == choice.byObjective)
-        return choice;
+        return choice; // k-means' favourite already shares the fewest pairs
     // Paired over images: how much more pair weight the objective's start puts
     // into one cluster than the fewest's, and the spread of that difference.
     double sum = 0, sumSquares = 0;
-    for (std::size_t i = 0; i < images; ++i) {
+    for (std::size_t i = 0; i < choice.images; ++i) {
         const double d = counts->shared[choice.byObjective][i] - counts->shared[fewest][i];
         sum += d;
         sumSquares += d * d;
     }
-    const double n = double(images), mean = sum / n;
+    const double n = double(choice.images), mean = sum / n;
     const double variance = std::max(0.0, (sumSquares - n * mean * mean) / (n - 1));
     choice.evidence = variance > 0 ? sum / std::sqrt(n * variance)
                                    : (sum > 0 ? std::numeric_limits<double>::infinity() : 0.0);

@@ -138,19 +138,6 @@ std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
     return starts;
 }
 
-Prototypes sphericalKMeans(const EmDataSource& data, const std::vector<std::uint32_t>& images,
-                           int k, int maxPositions, int restarts, Rng& rng,
-                           const InitTick& sampled, const InitTick& restarted)
-{
-    std::vector<KMeansStart> starts =
-        sphericalKMeansStarts(data, images, k, maxPositions, restarts, rng, sampled, restarted);
-    std::size_t best = 0;
-    for (std::size_t s = 1; s < starts.size(); ++s)
-        if (starts[s].meanBestCosine > starts[best].meanBestCosine)
-            best = s;
-    return std::move(starts[best].prototypes);
-}
-
 std::vector<MaskSummary> summariseMasks(const FeatureMap& features, const cv::Mat& masks,
                                         const std::vector<int>& modes)
 {

@@ -11,6 +11,7 @@
 #include "support/error.h"
 #include "support/jsontext_p.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -396,6 +397,10 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
     writeFileAtomic(runJson, runInfo.dump(4) + "\n");
 
     EmFitJob job(fit, statePath, s.checkpointEvery);
+    job.setInitialisedCallback([&](const EmFit& initialised) {
+        if (initialised.initChoice().restarts > 0)
+            log(initialised.initChoice().describe());
+    });
     // Validation on a labelled split: flip-averaged features cached like eval's.
     std::optional<Dataset> valDataset;
     std::optional<FeatureCache> valCache;
@@ -453,8 +458,6 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
     totalSteps_ = fit.totalSteps();
     images_ = data.size();
     history_ = fit.history();
-    if (fit.done() && !control.isCanceled() && fit.initChoice().restarts > 0)
-        log(fit.initChoice().describe());
     if (control.isCanceled())
         return;
 
@@ -471,16 +474,22 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
     runInfo["steps"] = fit.stepsDone();
     runInfo["reseeded_prototypes"] = fit.reseeds();
     if (const EmInitChoice& c = fit.initChoice(); c.restarts > 0) {
-        // Which k-means restart the fit began from, and why (docs/em-quality.md).
-        runInfo["initialisation"] = {
-            {"restarts", c.restarts},
-            {"chosen_restart", c.chosen},
-            {"chosen_by", c.rule},
-            {"mask_pairs_in_one_cluster", c.sharedPairs},
-            {"mask_pairs_in_one_cluster_by_objective", c.sharedPairsByObjective},
-            {"evidence_z", c.evidence},
-            {"evidence_needed_z", c.threshold},
-        };
+        // Which k-means restart the fit began from, and why (docs/em-quality.md,
+        // "Session 12"); restarts count from 1; evidence_t null means infinite.
+        nlohmann::json init = {{"restarts", c.restarts},
+                               {"chosen_restart", c.chosen},
+                               {"chosen_by", c.rule},
+                               {"best_objective_restart", c.byObjective}};
+        if (!std::isnan(c.sharedPairs)) { // PriMaPs-EM: the masks were counted
+            init["images_with_mask_pairs"] = c.images;
+            init["mask_pair_weight_in_one_cluster"] = c.sharedPairs;
+            init["mask_pair_weight_in_one_cluster_best_objective"] = c.sharedPairsByObjective;
+            init["fewest_mask_pairs_restart"] = c.fewest;
+            init["mask_pair_weight_in_one_cluster_fewest"] = c.sharedPairsFewest;
+            init["evidence_t"] = c.evidence;
+            init["evidence_needed_t"] = c.threshold;
+        }
+        runInfo["initialisation"] = init;
     }
     writeFileAtomic(runJson, runInfo.dump(4) + "\n");
 }

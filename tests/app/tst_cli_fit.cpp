@@ -130,16 +130,17 @@ private slots:
         // in run.json (the paper's protocol has no restarts to choose from).
         const nlohmann::json& init = robust["initialisation"];
         QCOMPARE(init["restarts"], 16);
-        const int chosen = init["chosen_restart"].get<int>();
-        QVERIFY(chosen >= 0 && chosen < 16);
+        const int chosen = init["chosen_restart"].get<int>(); // counted from 1
+        QVERIFY(chosen >= 1 && chosen <= 16);
         const std::string rule = init["chosen_by"].get<std::string>();
         QVERIFY2(rule == "objective" || rule == "mask contrast", rule.c_str());
-        // (z is null when every image differs by the same amount: infinite evidence.)
+        // (t is null when every image differs by the same amount: infinite.)
         QCOMPARE(rule == "mask contrast",
-                 init["evidence_z"].is_null() ||
-                     init["evidence_z"].get<double>() > init["evidence_needed_z"].get<double>());
+                 init["evidence_t"].is_null() ||
+                     init["evidence_t"].get<double>() > init["evidence_needed_t"].get<double>());
+        QVERIFY(init["images_with_mask_pairs"].get<int>() <= 10);
         QVERIFY2(robustFit.err.contains(QString("initialisation: k-means restart %1 of 16, ")
-                                            .arg(chosen + 1)),
+                                            .arg(chosen)),
                  qPrintable(robustFit.err));
         QVERIFY(!info.contains("initialisation"));
         // ... and on the filter bank it whitens with the measured ridge, unless asked not to.

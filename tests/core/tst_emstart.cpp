@@ -197,25 +197,39 @@ private slots:
     {
         const std::vector<KMeansStart> starts{start({{0, 1}, {2}, {3}}, 0.95),
                                               start({{0}, {1}, {2, 3}}, 0.90)};
-        // Masks along axes 0 and 1 share images; 2 and 3 never do.
-        const TinyData data({{{0, 0, 1, 1}, {1, 1, 2, 2}},
-                             {{0, 1, 1, 1}, {1, 2, 2, 2}},
-                             {{2, 2, 2, 2}, {1, 1, 1, 1}},
-                             {{3, 3, 3, 3}, {1, 1, 1, 1}}});
+        // Masks along axes 0 and 1 share images; 2 and 3 never do. Start 0
+        // merges the pair of each image (weights 2 and 1 in turn), start 1 none.
+        const Image two{{0, 0, 1, 1}, {1, 1, 2, 2}}, one{{0, 1, 1, 1}, {1, 2, 2, 2}};
+        const TinyData data({two, one, two, one, two, one,
+                             {{2, 2, 2, 2}, {1, 1, 1, 1}}, {{3, 3, 3, 3}, {1, 1, 1, 1}}});
         const detail::MaskPairCounts counts =
-            detail::countSharedMaskPairs(data, {0, 1, 2, 3}, starts);
+            detail::countSharedMaskPairs(data, {0, 1, 2, 3, 4, 5, 6, 7}, starts);
+        QCOMPARE(counts.pairWeight.size(), std::size_t(6)); // one-mask images have no pair
         QCOMPARE(counts.share(0), 1.0);
         QCOMPARE(counts.share(1), 0.0);
-        // Differences per image 2 and 1: z = 3 / sqrt(2 * 0.5) = 3 against the
-        // one-sided 5 % quantile 1.645 (one alternative, no correction).
+        // Differences 2, 1, 2, 1, 2, 1: t = 9 / sqrt(6 * 0.3) = 6.71 against
+        // Student's one-sided 5 % quantile with 5 degrees of freedom, 2.015
+        // (one alternative, no correction).
         const detail::StartChoice choice = detail::chooseStart(starts, &counts);
         QCOMPARE(choice.index, std::size_t(1));
         QCOMPARE(choice.byObjective, std::size_t(0));
-        QVERIFY(choice.byMaskContrast);
-        QCOMPARE(choice.evidence, 3.0);
-        QVERIFY(std::abs(choice.threshold - 1.6449) < 1e-3);
+        QCOMPARE(choice.fewest, std::size_t(1));
+        QVERIFY(choice.byMaskContrast && choice.counted);
+        QCOMPARE(choice.images, std::size_t(6));
+        QVERIFY(std::abs(choice.evidence - 9.0 / std::sqrt(1.8)) < 1e-9);
+        QVERIFY(std::abs(choice.threshold - 2.0150) < 1e-3);
         // Without counts (the baseline) the objective decides.
-        QCOMPARE(detail::chooseStart(starts, nullptr).index, std::size_t(0));
+        const detail::StartChoice baseline = detail::chooseStart(starts, nullptr);
+        QCOMPARE(baseline.index, std::size_t(0));
+        QVERIFY(!baseline.counted);
+
+        // The same differences on two images only (t = 3) are not enough: with
+        // one degree of freedom the 5 % quantile is 6.31.
+        const detail::MaskPairCounts few = detail::countSharedMaskPairs(data, {0, 1}, starts);
+        const detail::StartChoice cautious = detail::chooseStart(starts, &few);
+        QCOMPARE(cautious.index, std::size_t(0));
+        QVERIFY(std::abs(cautious.evidence - 3.0) < 1e-12);
+        QVERIFY(std::abs(cautious.threshold - 6.3138) < 1e-3);
     }
 
     void weakOrNoEvidenceKeepsTheObjectivesStart()
@@ -224,7 +238,7 @@ private slots:
                                               start({{0}, {1}, {2, 3}}, 0.90)};
         // Start 0 merges the pairs of images 0 and 1 (weights 2 and 1), start 1
         // that of image 2 (weight 2): start 1 shares less (2 against 3), but
-        // the differences 2, 1, -2 give z = 1 / sqrt(3 * 13 / 3) = 0.28.
+        // the differences 2, 1, -2 give t = 1 / sqrt(3 * 13 / 3) = 0.28.
         const TinyData weak({{{0, 0, 1, 1}, {1, 1, 2, 2}},
                              {{0, 1, 1, 1}, {1, 2, 2, 2}},
                              {{2, 2, 3, 3}, {1, 1, 2, 2}}});
@@ -232,6 +246,7 @@ private slots:
         QVERIFY(counts.share(1) < counts.share(0));
         detail::StartChoice choice = detail::chooseStart(starts, &counts);
         QCOMPARE(choice.index, std::size_t(0));
+        QCOMPARE(choice.fewest, std::size_t(1));
         QVERIFY(!choice.byMaskContrast);
         QVERIFY(std::abs(choice.evidence - 1.0 / std::sqrt(13.0)) < 1e-12);
         // Images with one mask each: nothing to count, the objective decides.
@@ -240,21 +255,34 @@ private slots:
                                                start({{0, 1}, {2}, {3}}, 0.6)};
         const detail::MaskPairCounts none = detail::countSharedMaskPairs(single, {0, 1}, flipped);
         QVERIFY(none.pairWeight.empty() && std::isnan(none.share(0)));
-        QCOMPARE(detail::chooseStart(flipped, &none).index, std::size_t(1));
+        choice = detail::chooseStart(flipped, &none);
+        QCOMPARE(choice.index, std::size_t(1));
+        QCOMPARE(choice.threshold, 0.0); // nothing was compared
     }
 
-    void theThresholdCorrectsForTheRestartsCompared()
+    void theThresholdIsStudentsCorrectedForTheRestartsCompared()
     {
-        // Sixteen restarts: the fewest is one of fifteen alternatives, so the
-        // one-sided 5 % level becomes 0.05 / 15: z = 2.713.
+        // Student's t quantiles against the tables (one-sided tail, dof).
+        QVERIFY(std::abs(detail::studentQuantile(0.05, 1) - 6.3138) < 1e-3);
+        QVERIFY(std::abs(detail::studentQuantile(0.05, 10) - 1.8125) < 1e-3);
+        QVERIFY(std::abs(detail::studentQuantile(0.025, 30) - 2.0423) < 1e-3);
+        QVERIFY(std::abs(detail::studentQuantile(0.05, 100000) - 1.6449) < 1e-3);
+        QVERIFY_THROWS_EXCEPTION(Error, detail::studentQuantile(0.6, 5));
+        QVERIFY_THROWS_EXCEPTION(Error, detail::studentQuantile(0.05, 0));
+        // Sixteen restarts over 80 images: the fewest is one of fifteen
+        // alternatives, so the level becomes 0.05 / 15, with 79 degrees of
+        // freedom: t = 2.787.
         std::vector<KMeansStart> starts;
         for (int i = 0; i < 16; ++i)
             starts.push_back(start({{0}, {1}, {2, 3}}, 0.1 * i));
-        const TinyData data({{{0, 1}, {1, 2}}, {{2, 3}, {1, 2}}});
-        const detail::MaskPairCounts counts = detail::countSharedMaskPairs(data, {0, 1}, starts);
+        const TinyData data(std::vector<Image>(80, Image{{0, 1}, {1, 2}}));
+        std::vector<std::uint32_t> all(80);
+        for (std::uint32_t i = 0; i < 80; ++i)
+            all[i] = i;
+        const detail::MaskPairCounts counts = detail::countSharedMaskPairs(data, all, starts);
         const detail::StartChoice choice = detail::chooseStart(starts, &counts);
         QCOMPARE(choice.index, std::size_t(15)); // equal counts: the highest objective
-        QVERIFY(std::abs(choice.threshold - 2.7131) < 1e-3);
+        QVERIFY(std::abs(choice.threshold - 2.7866) < 1e-3);
     }
 
     void primapsEmStartsWhereTheMasksPointAndTheBaselineWhereKMeansDoes()
@@ -263,7 +291,7 @@ private slots:
         // above: the baseline takes k-means' favourite (A and B merged, C cut in
         // two), PriMaPs-EM the restart that keeps the masks A | B apart.
         const SceneData data(48);
-        auto start = [&](EmMethod method) {
+        auto params = [](EmMethod method) {
             EmParams p;
             p.method = method;
             p.protocol = EmProtocol::Robust;
@@ -272,7 +300,10 @@ private slots:
             p.initEpochs = 1;
             p.batchSize = 8;
             p.seed = 3;
-            auto fit = std::make_unique<EmFit>(data, p);
+            return p;
+        };
+        auto start = [&](EmMethod method) {
+            auto fit = std::make_unique<EmFit>(data, params(method));
             fit->step(); // the initialisation
             return fit;
         };
@@ -296,8 +327,26 @@ private slots:
         QVERIFY2(QString::fromStdString(choice.describe())
                      .startsWith(QString("initialisation: k-means restart %1 of 16, chosen by "
                                          "mask contrast: ")
-                                     .arg(choice.chosen + 1)),
+                                     .arg(choice.chosen)),
                  choice.describe().c_str());
+        // A's and B's masks always differ by the same amount: no spread, an
+        // infinite t, which the checkpoint keeps (JSON has no infinity).
+        QVERIFY(std::isinf(choice.evidence));
+        EmFit resumed(data, params(EmMethod::PrimapsEm));
+        resumed.restoreState(primaps->saveState());
+        const EmInitChoice& back = resumed.initChoice();
+        QCOMPARE(back.rule, choice.rule);
+        QCOMPARE(back.chosen, choice.chosen);
+        QCOMPARE(back.fewest, choice.fewest);
+        QCOMPARE(back.images, choice.images);
+        QVERIFY(std::isinf(back.evidence));
+        QCOMPARE(back.describe(), choice.describe());
+        QVERIFY2(choice.describe().find("infinite") != std::string::npos, choice.describe().c_str());
+        // The baseline's line names no mask counts.
+        QCOMPARE(baseline->initChoice().describe(),
+                 "initialisation: k-means restart " +
+                     std::to_string(baseline->initChoice().chosen) +
+                     " of 16, the best k-means objective");
     }
 
     void progressReachesEveryImageAndMismatchedFeaturesAreNamed()
