@@ -4,8 +4,10 @@
 // dialog fits a 1366x768 screen, and the PCA images follow the data on every
 // path a dataset reaches the dialog: typed, browsed, remembered, a split list,
 // a run folder to resume. The dataset is looked up once its fields rest, off
-// the GUI thread; a run folder with someone else's files is refused on OK; the
-// protocol and the hold-out reach the fit's settings.
+// the GUI thread, and OK pressed before it answers waits for it; a run folder
+// with someone else's files, and a resolution below two of the backbone's
+// patches, are refused on OK; the protocol and the hold-out reach the fit's
+// settings.
 //
 // PRIMAPS_TEST_GRAB_DIR=DIR saves the dialog as DIR/fitdialog-<case>.png, to
 // look at it (e.g. under xvfb-run with QT_QPA_PLATFORM=xcb).

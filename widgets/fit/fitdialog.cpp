@@ -219,7 +219,8 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     m_resolution = spin(features, 0, 4096, 0,
                         tr("Shorter image side before the centre crop; the backbone's default "
                            "is 320 (322 for /14 backbones). At least two of the backbone's "
-                           "patches (16 pixels for /8 backbones)"),
+                           "patches (16 pixels for /8 backbones), so that each image gives "
+                           "PriMaPs a feature map of 2x2 positions or more"),
                         tr("backbone's default"));
     featureForm->addRow(tr("Re&solution"), m_resolution);
     // The fit refuses a resolution below two patches only after the backbone
@@ -677,10 +678,9 @@ QString FitDialog::resolutionProblem() const
     const int patch = patchSizeOf(backbone);
     if (resolution <= 0 || patch <= 0 || resolution >= minimumResolution(patch))
         return QString();
-    return tr("Resolution %1 is too small for '%2': at least %3 pixels (two %4-pixel patches, "
-              "so that each image gives PriMaPs 2x2 feature positions), or 0 for the "
+    // Short: it stands under the field (the tooltip says why two patches).
+    return tr("Too small for '%1': at least %2 pixels (two %3-pixel patches), or 0 for the "
               "backbone's default.")
-        .arg(resolution)
         .arg(QString::fromStdString(backbone))
         .arg(minimumResolution(patch))
         .arg(patch);
