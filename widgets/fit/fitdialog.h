@@ -88,7 +88,6 @@ public:
     QSpinBox* resolutionBox() const { return m_resolution; }
     QLabel* resolutionNote() const { return m_resolutionNote; }
     QComboBox* backboneBox() const { return m_backbone; }
-    QGroupBox* validationBox() const { return m_validation; }
     QDialogButtonBox* buttonBox() const { return m_buttons; }
     QDoubleSpinBox* holdoutBox() const { return m_holdoutBox; }
     QComboBox* protocolBox() const { return m_protocol; }
