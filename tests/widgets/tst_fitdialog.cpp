@@ -4,8 +4,10 @@
 // dialog fits a 1366x768 screen, and the PCA images follow the data on every
 // path a dataset reaches the dialog: typed, browsed, remembered, a split list,
 // a run folder to resume. The dataset is looked up once its fields rest, off
-// the GUI thread; a run folder with someone else's files is refused on OK; the
-// protocol and the hold-out reach the fit's settings.
+// the GUI thread, and OK pressed before it answers waits for it; a run folder
+// with someone else's files, and a resolution below two of the backbone's
+// patches, are refused on OK; the protocol and the hold-out reach the fit's
+// settings.
 //
 // PRIMAPS_TEST_GRAB_DIR=DIR saves the dialog as DIR/fitdialog-<case>.png, to
 // look at it (e.g. under xvfb-run with QT_QPA_PLATFORM=xcb).
@@ -25,6 +27,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -314,6 +317,8 @@ private slots:
         notes.close();
         dialog.runEdit()->setText(run); // typed; the focus never left the field
         dialog.accept();
+        // OK waits for the root's lookup (okWaitsForTheDatasetLookup), then refuses.
+        QTRY_VERIFY(!dialog.isAcceptPending());
         QVERIFY(dialog.isVisible());
         QCOMPARE(dialog.result(), int(QDialog::Rejected));
         QVERIFY2(dialog.runFolderProblem().contains(QLatin1String("notes.txt")),
@@ -330,6 +335,113 @@ private slots:
         dialog.accept();
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
         QVERIFY(dialog.runFolderProblem().isEmpty());
+    }
+
+    // OK pressed within the typing pause (kLookupDelayMs) of a root does not
+    // accept the values the lookup has yet to set (the old dialog started the fit
+    // with the uncapped PCA images and no validation): the lookup starts at once,
+    // OK waits disabled ("Checking the dataset…"), and the answer accepts.
+    // Editing a field meanwhile, or Cancel, ends the wait without accepting.
+    void okWaitsForTheDatasetLookup()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        QPushButton* ok = dialog.buttonBox()->button(QDialogButtonBox::Ok);
+        QSignalSpy accepted(&dialog, &QDialog::accepted);
+        dialog.runEdit()->setText(tmp.filePath(QStringLiteral("ok-waits")));
+        dialog.rootEdit()->setText(small);
+        emit dialog.rootEdit()->editingFinished(); // a folder with labels: validate on it
+        QVERIFY(dialog.isLookingUp());
+        QTest::mouseClick(ok, Qt::LeftButton);
+        QVERIFY2(accepted.isEmpty(), "accepted before the dataset was looked up");
+        QVERIFY(dialog.isAcceptPending());
+        QVERIFY(!ok->isEnabled());
+        QVERIFY2(ok->text().contains(QLatin1String("Checking")), qPrintable(ok->text()));
+        QTRY_COMPARE(accepted.count(), 1);
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        QCOMPARE(dialog.settings().em.pcaImages, 4);
+        QCOMPARE(dialog.settings().validationSplit, std::string("all"));
+        QVERIFY(ok->isEnabled());
+        QCOMPARE(ok->text(), QStringLiteral("Start Fit"));
+
+        // Another folder typed while OK waits: the wait ends, nothing is accepted.
+        FitDialog edited;
+        showAndSettle(edited);
+        QSignalSpy editedAccepted(&edited, &QDialog::accepted);
+        edited.runEdit()->setText(tmp.filePath(QStringLiteral("ok-edited")));
+        edited.rootEdit()->setText(small);
+        edited.accept();
+        QVERIFY(edited.isAcceptPending());
+        edited.rootEdit()->setText(large);
+        QVERIFY(!edited.isAcceptPending());
+        QVERIFY(edited.buttonBox()->button(QDialogButtonBox::Ok)->isEnabled());
+        QVERIFY(settled(edited));
+        QTest::qWait(50);
+        QVERIFY(editedAccepted.isEmpty());
+        QCOMPARE(edited.settings().em.pcaImages, 9); // train.txt's images
+        edited.accept(); // answered: accepted at once
+        QCOMPARE(editedAccepted.count(), 1);
+
+        // Cancel while OK waits: the answer accepts nothing.
+        FitDialog cancelled;
+        showAndSettle(cancelled);
+        QSignalSpy cancelledAccepted(&cancelled, &QDialog::accepted);
+        cancelled.runEdit()->setText(tmp.filePath(QStringLiteral("ok-cancelled")));
+        cancelled.rootEdit()->setText(large);
+        cancelled.accept();
+        QVERIFY(cancelled.isAcceptPending());
+        cancelled.reject();
+        QVERIFY(!cancelled.isAcceptPending());
+        QVERIFY(settled(cancelled));
+        QTest::qWait(50);
+        QVERIFY(cancelledAccepted.isEmpty());
+        QCOMPARE(cancelled.result(), int(QDialog::Rejected));
+    }
+
+    // A resolution below two patches of the backbone (16 pixels for the /8
+    // filter bank; core's minimumResolution(), which the fit refused only after
+    // loading the backbone) is named under the field and refused on OK; 0, the
+    // backbone's default, and the minimum itself are taken. The rule follows the
+    // backbone chosen: 20 is enough for /8, not for a /14 ViT (28).
+    void resolutionBelowTwoPatchesIsRefused()
+    {
+        FitDialog dialog;
+        showAndSettle(dialog);
+        dialog.rootEdit()->setText(small);
+        dialog.runEdit()->setText(tmp.filePath(QStringLiteral("resolution-run")));
+        QVERIFY(settled(dialog));
+        QCOMPARE(dialog.backboneBox()->currentText(), QStringLiteral("filterbank"));
+        dialog.resolutionBox()->setValue(8);
+        dialog.accept();
+        QVERIFY2(dialog.result() != QDialog::Accepted, "resolution 8 accepted for a /8 backbone");
+        QVERIFY(dialog.isVisible());
+        QVERIFY(dialog.resolutionNote()->isVisible());
+        QVERIFY2(dialog.resolutionNote()->text().contains(QLatin1String("at least 16 pixels")),
+                 qPrintable(dialog.resolutionNote()->text()));
+        QCOMPARE(dialog.resolutionNote()->text(), dialog.resolutionProblem());
+        QVERIFY(dialog.resolutionBox()->hasFocus() || !QApplication::focusWidget());
+        QTRY_VERIFY2(cutOffTexts(dialog).isEmpty(), qPrintable(cutOffTexts(dialog).join('\n')));
+        grabIfAsked(dialog, QStringLiteral("resolution"));
+        dialog.resolutionBox()->setValue(15);
+        QVERIFY(!dialog.resolutionProblem().isEmpty());
+        dialog.resolutionBox()->setValue(0); // the backbone's default
+        QVERIFY(dialog.resolutionProblem().isEmpty());
+        QVERIFY(!dialog.resolutionNote()->isVisible());
+        dialog.resolutionBox()->setValue(20);
+        QVERIFY(dialog.resolutionProblem().isEmpty());
+
+        const int vit14 = dialog.backboneBox()->findText(QStringLiteral("dinov2_vits14"));
+        QVERIFY(vit14 >= 0); // the catalogue is built in when no file is installed
+        dialog.backboneBox()->setCurrentIndex(vit14);
+        QVERIFY(dialog.resolutionNote()->isVisible());
+        QVERIFY2(dialog.resolutionProblem().contains(QLatin1String("at least 28 pixels")),
+                 qPrintable(dialog.resolutionProblem()));
+        dialog.backboneBox()->setCurrentIndex(0);
+        QVERIFY(!dialog.resolutionNote()->isVisible());
+        dialog.resolutionBox()->setValue(16);
+        dialog.accept();
+        QCOMPARE(dialog.result(), int(QDialog::Accepted));
+        QCOMPARE(dialog.settings().resolution, 16);
     }
 
     // The protocol (robust by default, each explained in a line) and the folder

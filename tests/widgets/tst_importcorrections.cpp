@@ -3,24 +3,42 @@
 // exported with the `primaps` CLI; a Label Studio file with one known edit
 // comes back, the dialog shows the change per class and per image, and the
 // correction is in the run's store. The pseudo-label export dialog keeps its
-// rows whole (θ_R with its underscore) once its progress and summary show.
+// rows whole (θ_R with its underscore) once its progress and summary show, and
+// a dialog that grows to its job's feedback stays on its screen.
 #include "labels/corrections.h"
 #include "review/importcorrectionsdialog.h"
 #include "review/pseudolabelexportdialog.h"
+#include "common/dialogrows.h"
 #include "interchange/rle.h"
 #include "testsupport.h"
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <QComboBox>
+#include <QDialogButtonBox>
 #include <QLabel>
 #include <QProgressBar>
+#include <QScreen>
 #include <QSignalSpy>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <QVBoxLayout>
 
 using nlohmann::json;
+
+namespace {
+
+// Contents that ask for more height than a screen has and need little.
+class TallRows : public QWidget
+{
+public:
+    using QWidget::QWidget;
+    QSize sizeHint() const override { return {200, 3000}; }
+    QSize minimumSizeHint() const override { return {200, 40}; }
+};
+
+} // namespace
 
 class TestImportCorrections : public QObject
 {
@@ -145,6 +163,51 @@ private slots:
         QTRY_VERIFY2(squeezed().isEmpty(), qPrintable(squeezed().join('\n')));
         if (!dir.isEmpty())
             dialog.grab().save(QDir(dir).filePath("export-done.png"));
+    }
+
+    // A dialog with job feedback grows to its contents only as far as its
+    // screen's free area, and moves up so that its bottom (OK and Cancel) stays
+    // on the screen: the old one grew to a screen's height wherever it stood,
+    // its bottom half a screen below the edge at 1366x768. The status line
+    // is taller than the screen here (the offscreen screen is 800x600).
+    void grownDialogStaysOnTheScreen()
+    {
+        QDialog dialog;
+        auto* layout = new QVBoxLayout(&dialog);
+        // Rows that would like more height than any screen has and can do with
+        // little (a list, a table): the dialog may grow, and the rows shrink.
+        auto* rows = new TallRows(&dialog);
+        layout->addWidget(rows);
+        const primaps::JobFeedback feedback = primaps::addJobFeedback(layout, &dialog);
+        layout->addWidget(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel,
+                                               &dialog));
+        dialog.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+        QVERIFY(dialog.screen());
+        const QRect area = dialog.screen()->availableGeometry();
+        // Small and low on the screen, as a dialog opened over the lower half of a
+        // window.
+        dialog.resize(dialog.width(), area.height() / 4);
+        dialog.move(area.left() + 20, area.top() + area.height() / 2);
+        QTRY_COMPARE(dialog.frameGeometry().top(), area.top() + area.height() / 2);
+        const int before = dialog.height();
+        QVERIFY(area.contains(dialog.frameGeometry()));
+        feedback.progress->show(); // the job starts: its layout request grows the dialog
+        feedback.status->setText(QStringLiteral("Exporting image 1 of 3\u2026"));
+        QTRY_VERIFY(dialog.height() > before);
+        QTest::qWait(50); // any further layout request handled
+        const QString where = QStringLiteral("dialog %1x%2 at %3,%4, screen's area %5x%6 at %7,%8")
+                                  .arg(dialog.frameGeometry().width())
+                                  .arg(dialog.frameGeometry().height())
+                                  .arg(dialog.frameGeometry().x())
+                                  .arg(dialog.frameGeometry().y())
+                                  .arg(area.width())
+                                  .arg(area.height())
+                                  .arg(area.x())
+                                  .arg(area.y());
+        QVERIFY2(area.contains(dialog.frameGeometry()), qPrintable(where));
+        // Grown as far as the screen allows, not left small.
+        QCOMPARE(dialog.frameGeometry().height(), area.height());
     }
 };
 

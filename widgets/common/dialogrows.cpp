@@ -5,12 +5,12 @@
 #include <QBoxLayout>
 #include <QDir>
 #include <QEvent>
-#include <QScreen>
 #include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScreen>
 
 namespace primaps {
 
@@ -47,11 +47,28 @@ private:
                                : layout->totalSizeHint().height();
         if (needed <= m_window->height())
             return;
-        int room = needed;
-        if (const QScreen* screen = m_window->screen())
-            room = std::min(needed, screen->availableGeometry().height());
+        const QScreen* screen = m_window->screen();
+        if (!screen) {
+            m_window->resize(m_window->width(), needed);
+            return;
+        }
+        // The window with its frame (title bar) stays on the screen's free
+        // area: grown as far as that allows (the layout squeezes or scrolls the
+        // rest), then moved up so that its bottom, with OK and Cancel, is not
+        // below the screen (at 1366x768 it was).
+        const QRect area = screen->availableGeometry();
+        const QRect frame = m_window->frameGeometry();
+        const int frameExtra = frame.height() - m_window->height();
+        const int room = std::min(needed, area.height() - frameExtra);
         if (room > m_window->height())
             m_window->resize(m_window->width(), room);
+        QRect grown = m_window->frameGeometry();
+        grown.moveBottom(std::min(grown.bottom(), area.bottom()));
+        grown.moveTop(std::max(grown.top(), area.top()));
+        grown.moveRight(std::min(grown.right(), area.right()));
+        grown.moveLeft(std::max(grown.left(), area.left()));
+        if (grown.topLeft() != m_window->frameGeometry().topLeft())
+            m_window->move(grown.topLeft()); // a window's pos() is its frame's
     }
 
     QWidget* m_window;

@@ -28,7 +28,8 @@ QPushButton* addPathRow(QFormLayout* form, const QString& label, QLineEdit* edit
 /// The job's feedback under the form: a progress bar in thousandths, hidden
 /// until a job runs, and a wrapping status line the user can select and copy.
 /// The dialog (parent's window) grows when they need more height than it has,
-/// rather than squeezing the rows above them.
+/// rather than squeezing the rows above them, as far as its screen's free area
+/// allows, and moves so that it stays wholly on that screen.
 struct JobFeedback
 {
     QProgressBar* progress = nullptr;

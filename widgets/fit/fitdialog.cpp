@@ -2,6 +2,8 @@
 #include "fit/fitdialog.h"
 
 #include "backbones/backbone.h"
+#include "backbones/filterbank.h"
+#include "backbones/modelcatalog.h"
 #include "common/messagewidget.h"
 #include "dataset/defaultsplit.h"
 #include "runs/runfolderguard.h"
@@ -109,6 +111,20 @@ QString native(const QString& path)
     return QDir::toNativeSeparators(path);
 }
 
+// The patch of a backbone known by its name, without loading it: the
+// filter banks' and the catalogue's; 0 for a TorchScript module, whose patch is
+// probed when the fit loads it (and the fit checks its resolution then).
+int patchSizeOf(const std::string& name)
+{
+    if (name == "filterbank")
+        return FilterBankBackbone::kPatchSize;
+    if (name == "filterbank-v1")
+        return FilterBankV1Backbone::kPatchSize;
+    if (const ModelInfo* model = findModel(name))
+        return model->patchSize;
+    return 0;
+}
+
 } // namespace
 
 FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
@@ -177,10 +193,9 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     m_startOver->setVisible(false);
     runLayout->addWidget(m_startOver);
     connect(m_run, &QLineEdit::editingFinished, this, &FitDialog::inspectRunFolder);
-    connect(m_startOver, &QCheckBox::toggled, this, [this] {
-        m_buttons->button(QDialogButtonBox::Ok)
-            ->setText(resumesExistingRun() ? tr("Resume Fit") : tr("Start Fit"));
-    });
+    // OK's text says what it does (setAcceptPending() names it).
+    connect(m_startOver, &QCheckBox::toggled, this,
+            [this] { setAcceptPending(m_acceptPending); });
     left->addWidget(runBox);
 
     // Features and masks
@@ -203,9 +218,20 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
                                                    [this] { browseWeights(); }));
     m_resolution = spin(features, 0, 4096, 0,
                         tr("Shorter image side before the centre crop; the backbone's default "
-                           "is 320 (322 for /14 backbones)"),
+                           "is 320 (322 for /14 backbones). At least two of the backbone's "
+                           "patches (16 pixels for /8 backbones), so that each image gives "
+                           "PriMaPs a feature map of 2x2 positions or more"),
                         tr("backbone's default"));
     featureForm->addRow(tr("Re&solution"), m_resolution);
+    // The fit refuses a resolution below two patches only after the backbone
+    // has loaded; the dialog names it where it is typed (hidden while fine).
+    m_resolutionNote = new QLabel(features);
+    m_resolutionNote->setWordWrap(true);
+    m_resolutionNote->setStyleSheet(QStringLiteral("color: #a01010;")); // as the run folder's
+    m_resolutionNote->setVisible(false);
+    featureForm->addRow(QString(), m_resolutionNote);
+    connect(m_resolution, &QSpinBox::valueChanged, this, &FitDialog::updateResolutionNote);
+    connect(m_backbone, &QComboBox::currentIndexChanged, this, &FitDialog::updateResolutionNote);
     m_threshold = doubleSpin(features, 0.0, 1.0, 2, 0.05, 0.0,
                              tr("PriMaPs threshold \u03c4 of the cached masks"));
     m_threshold->setSpecialValueText(tr("backbone's default"));
@@ -338,6 +364,12 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     connect(&m_lookupTimer, &QTimer::timeout, this, &FitDialog::startLookup);
     connect(m_root, &QLineEdit::textChanged, this, &FitDialog::scheduleLookup);
     connect(m_split, &QComboBox::currentTextChanged, this, &FitDialog::scheduleLookup);
+    connect(this, &FitDialog::datasetLookedUp, this, &FitDialog::onLookedUp);
+    // Cancelled while OK waited for the lookup: its answer accepts nothing.
+    connect(this, &QDialog::finished, this, [this] {
+        if (m_acceptPending)
+            setAcceptPending(false);
+    });
     onKindChanged();
     onHoldoutChanged();
     onProtocolChanged();
@@ -548,8 +580,7 @@ void FitDialog::inspectRunFolder()
     m_runNote->setStyleSheet(m_runProblem.isEmpty()
                                  ? QString()
                                  : QStringLiteral("color: #a01010;")); // the monitor's failure red
-    m_buttons->button(QDialogButtonBox::Ok)
-        ->setText(resumesExistingRun() ? tr("Resume Fit") : tr("Start Fit"));
+    setAcceptPending(m_acceptPending); // Start Fit or Resume Fit
 }
 
 QString FitDialog::validate() const
@@ -602,9 +633,22 @@ QString FitDialog::validate() const
 
 void FitDialog::accept()
 {
+    if (m_acceptPending)
+        return; // onLookedUp() comes back here
     // The run folder may have been typed without leaving the field.
     if (m_run->text().trimmed() != QString() && !m_existingRun)
         inspectRunFolder();
+    // What the dataset in the fields implies (the PCA cap, the validation
+    // split) is set by its lookup: OK within the typing pause, or while the
+    // folder is listed, waits for that answer instead of accepting stale values.
+    if (m_lookupTimer.isActive() || m_answeredGeneration != m_lookupGeneration) {
+        setAcceptPending(true);
+        if (m_lookupTimer.isActive()) {
+            m_lookupTimer.stop(); // no reason to wait for more typing
+            startLookup();
+        }
+        return;
+    }
     const QString problem = validate();
     if (problem.isEmpty() && !m_runProblem.isEmpty()) {
         // Named under the folder field (inspectRunFolder()); the dialog stays.
@@ -613,12 +657,41 @@ void FitDialog::accept()
         m_run->selectAll();
         return;
     }
+    if (problem.isEmpty() && !resolutionProblem().isEmpty()) {
+        // Named under the field (updateResolutionNote()).
+        m_messages->dismiss();
+        m_resolution->setFocus();
+        m_resolution->selectAll();
+        return;
+    }
     if (!problem.isEmpty()) {
         m_messages->dismiss();
         m_messages->showMessage(problem);
         return;
     }
     QDialog::accept();
+}
+
+QString FitDialog::resolutionProblem() const
+{
+    const int resolution = m_resolution->value();
+    const std::string backbone = m_backbone->currentText().toStdString();
+    const int patch = patchSizeOf(backbone);
+    if (resolution <= 0 || patch <= 0 || resolution >= minimumResolution(patch))
+        return QString();
+    // Short: it stands under the field (the tooltip says why two patches).
+    return tr("Too small for '%1': at least %2 pixels (two %3-pixel patches), or 0 for the "
+              "backbone's default.")
+        .arg(QString::fromStdString(backbone))
+        .arg(minimumResolution(patch))
+        .arg(patch);
+}
+
+void FitDialog::updateResolutionNote()
+{
+    const QString problem = resolutionProblem();
+    m_resolutionNote->setText(problem);
+    m_resolutionNote->setVisible(!problem.isEmpty());
 }
 
 void FitDialog::browseRoot()

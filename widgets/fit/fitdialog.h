@@ -36,7 +36,14 @@ class MessageWidget;
 /// What the dataset fields imply (the split an empty Split field stands for, the
 /// images a folder's split holds, which caps the PCA images) is looked up once
 /// the fields rest for kLookupDelayMs, the folder listed off the GUI thread; the
-/// newest request wins (datasetLookedUp() when its answer is shown).
+/// newest request wins (datasetLookedUp() when its answer is shown). OK pressed
+/// before the fields' lookup has answered starts it at once and waits for it
+/// (OK disabled, "Checking the dataset…"), so that the settings accepted are the
+/// ones the dataset in the fields implies; editing a field meanwhile cancels it.
+///
+/// A resolution below two patches of the chosen backbone (core's
+/// minimumResolution(), which the fit refuses) is named under the field and
+/// refused on OK; 0 stands for the backbone's default.
 class FitDialog : public QDialog
 {
     Q_OBJECT
@@ -60,6 +67,11 @@ public:
     QString runFolderProblem() const { return m_runProblem; }
     /// True while a dataset lookup waits for the fields to rest or runs.
     bool isLookingUp() const;
+    /// True while OK waits for the lookup of the current fields to answer.
+    bool isAcceptPending() const { return m_acceptPending; }
+    /// Why the resolution cannot be used with the chosen backbone ("" when it
+    /// can): shown under the field.
+    QString resolutionProblem() const;
 
     /// How long the dataset fields rest before they are looked up.
     static constexpr int kLookupDelayMs = 250;
@@ -73,6 +85,10 @@ public:
     QComboBox* layoutBox() const { return m_kind; }
     QComboBox* splitBox() const { return m_split; }
     QSpinBox* pcaImagesBox() const { return m_pcaImages; }
+    QSpinBox* resolutionBox() const { return m_resolution; }
+    QLabel* resolutionNote() const { return m_resolutionNote; }
+    QComboBox* backboneBox() const { return m_backbone; }
+    QDialogButtonBox* buttonBox() const { return m_buttons; }
     QDoubleSpinBox* holdoutBox() const { return m_holdoutBox; }
     QComboBox* protocolBox() const { return m_protocol; }
     QLabel* protocolNote() const { return m_protocolNote; }
@@ -104,6 +120,12 @@ private:
     /// Lists the dataset the fields name, off the GUI thread (fitdialogdataset.cpp).
     void startLookup();
     void showLookup(const QString& key, const Lookup& found);
+    /// The newest lookup answered: a pending OK goes on (accept()).
+    void onLookedUp();
+    /// OK disabled with a note while it waits for the lookup, or back.
+    void setAcceptPending(bool pending);
+    /// The note under the resolution field follows the backbone and the value.
+    void updateResolutionNote();
     /// The split hint and the PCA cap from a lookup: caps the PCA images at the
     /// split's image count, and gives the value the user (or the request) asked
     /// for back when the data allows it again.
@@ -129,6 +151,7 @@ private:
     QComboBox* m_backbone = nullptr;
     QLineEdit* m_weights = nullptr;
     QSpinBox* m_resolution = nullptr;
+    QLabel* m_resolutionNote = nullptr;
     QDoubleSpinBox* m_threshold = nullptr;
     QCheckBox* m_maskCrf = nullptr;
     QComboBox* m_method = nullptr;
@@ -156,6 +179,8 @@ private:
     QTimer m_lookupTimer;
     quint64 m_lookupGeneration = 0; ///< the newest lookup; older answers are dropped
     int m_lookupsRunning = 0;
+    quint64 m_answeredGeneration = 0; ///< the newest lookup whose answer is shown
+    bool m_acceptPending = false;     ///< OK waits for the lookup of the fields
     QString m_shownKey; ///< the fields the shown lookup answered
     /// The next lookup chooses whether and on what to validate (a root was entered).
     bool m_validationFollowsData = false;

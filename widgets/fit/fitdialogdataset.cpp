@@ -10,6 +10,7 @@
 #include <cmath>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileInfo>
@@ -17,6 +18,7 @@
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSignalBlocker>
 #include <QSpinBox>
 
@@ -60,6 +62,29 @@ void FitDialog::scheduleLookup()
     // Every keystroke restarts the wait: a path typed character by character is
     // listed once, when the typing pauses.
     m_lookupTimer.start();
+    // Fields edited while OK waited: the user is not done, OK is theirs again.
+    if (m_acceptPending)
+        setAcceptPending(false);
+}
+
+void FitDialog::onLookedUp()
+{
+    // Only the answer to the fields as they are now lets OK go on.
+    if (m_acceptPending && !m_lookupTimer.isActive() &&
+        m_answeredGeneration == m_lookupGeneration) {
+        setAcceptPending(false);
+        accept();
+    }
+}
+
+void FitDialog::setAcceptPending(bool pending)
+{
+    m_acceptPending = pending;
+    QPushButton* ok = m_buttons->button(QDialogButtonBox::Ok);
+    ok->setEnabled(!pending);
+    ok->setText(pending                ? tr("Checking the dataset\u2026")
+                : resumesExistingRun() ? tr("Resume Fit")
+                                       : tr("Start Fit"));
 }
 
 void FitDialog::startLookup()
@@ -79,6 +104,7 @@ void FitDialog::startLookup()
                             .join(QLatin1Char('\n'));
     const quint64 generation = ++m_lookupGeneration; // older answers are dropped
     if (key == m_shownKey && !m_validationFollowsData) {
+        m_answeredGeneration = generation;
         emit datasetLookedUp();
         return;
     }
@@ -125,6 +151,7 @@ void FitDialog::startLookup()
 void FitDialog::showLookup(const QString& key, const Lookup& found)
 {
     m_shownKey = key;
+    m_answeredGeneration = m_lookupGeneration; // only the newest answer is shown
     applyLookup(found);
     emit datasetLookedUp();
 }
