@@ -382,6 +382,27 @@ private slots:
         edited.accept(); // answered: accepted at once
         QCOMPARE(editedAccepted.count(), 1);
 
+        // Another field (the run folder, half retyped) changed while OK waits:
+        // the answer hands OK back, with Enter on it, instead of accepting.
+        FitDialog retyped;
+        showAndSettle(retyped);
+        QSignalSpy retypedAccepted(&retyped, &QDialog::accepted);
+        retyped.runEdit()->setText(tmp.filePath(QStringLiteral("ok-retyped")));
+        retyped.rootEdit()->setText(small);
+        retyped.accept();
+        QVERIFY(retyped.isAcceptPending());
+        retyped.runEdit()->setText(tmp.filePath(QStringLiteral("ok-ret")));
+        QTRY_VERIFY(!retyped.isAcceptPending());
+        QVERIFY(settled(retyped));
+        QTest::qWait(50);
+        QVERIFY2(retypedAccepted.isEmpty(), "accepted a run folder typed while OK waited");
+        QPushButton* retypedOk = retyped.buttonBox()->button(QDialogButtonBox::Ok);
+        QVERIFY(retypedOk->isEnabled() && retypedOk->isDefault());
+        retyped.accept(); // the user presses OK again: accepted with what they typed
+        QCOMPARE(retypedAccepted.count(), 1);
+        QCOMPARE(QString::fromStdString(retyped.settings().runDir),
+                 tmp.filePath(QStringLiteral("ok-ret")));
+
         // Cancel while OK waits: the answer accepts nothing.
         FitDialog cancelled;
         showAndSettle(cancelled);

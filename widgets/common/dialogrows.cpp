@@ -60,8 +60,11 @@ private:
         const QRect frame = m_window->frameGeometry();
         const int frameExtra = frame.height() - m_window->height();
         const int room = std::min(needed, area.height() - frameExtra);
-        if (room > m_window->height())
-            m_window->resize(m_window->width(), room);
+        // Already as tall as the screen allows: a window the user moved stays
+        // where they put it (every status line would snap it back otherwise).
+        if (room <= m_window->height())
+            return;
+        m_window->resize(m_window->width(), room);
         QRect grown = m_window->frameGeometry();
         grown.moveBottom(std::min(grown.bottom(), area.bottom()));
         grown.moveTop(std::max(grown.top(), area.top()));

@@ -6,6 +6,7 @@
 #include "backbones/modelcatalog.h"
 #include "common/messagewidget.h"
 #include "dataset/defaultsplit.h"
+#include "image/preprocess.h"
 #include "runs/runfolderguard.h"
 
 #include <climits>
@@ -216,7 +217,7 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     featureForm->addRow(tr("&Weights"), withBrowse(features, m_weights,
                                                    tr("Choose a checkpoint or TorchScript file"),
                                                    [this] { browseWeights(); }));
-    m_resolution = spin(features, 0, 4096, 0,
+    m_resolution = spin(features, 0, kMaxResizeSide, 0,
                         tr("Shorter image side before the centre crop; the backbone's default "
                            "is 320 (322 for /14 backbones). At least two of the backbone's "
                            "patches (16 pixels for /8 backbones), so that each image gives "
@@ -230,6 +231,9 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     m_resolutionNote->setStyleSheet(QStringLiteral("color: #a01010;")); // as the run folder's
     m_resolutionNote->setVisible(false);
     featureForm->addRow(QString(), m_resolutionNote);
+    // Judged once typing stops (or an arrow is used): "160" must not flash
+    // "too small" at its first digit.
+    m_resolution->setKeyboardTracking(false);
     connect(m_resolution, &QSpinBox::valueChanged, this, &FitDialog::updateResolutionNote);
     connect(m_backbone, &QComboBox::currentIndexChanged, this, &FitDialog::updateResolutionNote);
     m_threshold = doubleSpin(features, 0.0, 1.0, 2, 0.05, 0.0,
@@ -696,6 +700,8 @@ void FitDialog::updateResolutionNote()
 
 void FitDialog::browseRoot()
 {
+    if (m_acceptPending) // the user is not done: OK is theirs again
+        setAcceptPending(false);
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Dataset Root"), m_root->text());
     if (!dir.isEmpty())
         m_root->setText(dir);
@@ -704,6 +710,8 @@ void FitDialog::browseRoot()
 
 void FitDialog::browseRun()
 {
+    if (m_acceptPending) // the user is not done: OK is theirs again
+        setAcceptPending(false);
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Run Folder"), m_run->text());
     if (dir.isEmpty())
         return;
@@ -713,6 +721,8 @@ void FitDialog::browseRun()
 
 void FitDialog::browseWeights()
 {
+    if (m_acceptPending) // the user is not done: OK is theirs again
+        setAcceptPending(false);
     const QString file = QFileDialog::getOpenFileName(
         this, tr("Backbone Weights"), m_weights->text(),
         tr("Checkpoints and TorchScript (*.pth *.pt *.ts);;All files (*)"));

@@ -39,7 +39,9 @@ class MessageWidget;
 /// newest request wins (datasetLookedUp() when its answer is shown). OK pressed
 /// before the fields' lookup has answered starts it at once and waits for it
 /// (OK disabled, "Checking the dataset…"), so that the settings accepted are the
-/// ones the dataset in the fields implies; editing a field meanwhile cancels it.
+/// ones the dataset in the fields implies. Editing a dataset field or opening a
+/// Browse… dialog meanwhile cancels the wait, and an answer that finds any field
+/// changed since OK was pressed hands OK back instead of accepting.
 ///
 /// A resolution below two patches of the chosen backbone (core's
 /// minimumResolution(), which the fit refuses) is named under the field and
@@ -124,6 +126,8 @@ private:
     void onLookedUp();
     /// OK disabled with a note while it waits for the lookup, or back.
     void setAcceptPending(bool pending);
+    /// The values of every field, to notice edits made while OK waited.
+    QString formSnapshot() const;
     /// The note under the resolution field follows the backbone and the value.
     void updateResolutionNote();
     /// The split hint and the PCA cap from a lookup: caps the PCA images at the
@@ -181,6 +185,7 @@ private:
     int m_lookupsRunning = 0;
     quint64 m_answeredGeneration = 0; ///< the newest lookup whose answer is shown
     bool m_acceptPending = false;     ///< OK waits for the lookup of the fields
+    QString m_pendingSnapshot;        ///< formSnapshot() when OK was pressed
     QString m_shownKey; ///< the fields the shown lookup answered
     /// The next lookup chooses whether and on what to validate (a root was entered).
     bool m_validationFollowsData = false;

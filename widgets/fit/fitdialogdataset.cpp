@@ -8,6 +8,9 @@
 #include "dataset/defaultsplit.h"
 
 #include <cmath>
+#include <QAbstractButton>
+#include <QAbstractSpinBox>
+#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -69,19 +72,57 @@ void FitDialog::scheduleLookup()
 
 void FitDialog::onLookedUp()
 {
-    // Only the answer to the fields as they are now lets OK go on.
-    if (m_acceptPending && !m_lookupTimer.isActive() &&
-        m_answeredGeneration == m_lookupGeneration) {
-        setAcceptPending(false);
+    // Only the answer to the fields as they are now lets OK go on, and only
+    // with the form as it was when OK was pressed: a field changed since (the
+    // run folder half retyped) hands OK back to the user instead.
+    if (!m_acceptPending || m_lookupTimer.isActive() ||
+        m_answeredGeneration != m_lookupGeneration)
+        return;
+    // (No other modal window, e.g. a file dialog, in front of this one either.)
+    const QWidget* modal = QApplication::activeModalWidget();
+    const bool unchanged = formSnapshot() == m_pendingSnapshot && (!modal || modal == this);
+    setAcceptPending(false);
+    if (unchanged)
         accept();
+}
+
+QString FitDialog::formSnapshot() const
+{
+    // Every value a user can change, in widget order: enough to tell whether
+    // anything changed while OK waited. Left out: the fields the lookup's
+    // answer itself fills in (validation, its split, the PCA images cap).
+    QStringList values;
+    for (const QWidget* w : findChildren<QWidget*>()) {
+        bool setByLookup = false;
+        for (const QWidget* filled : {static_cast<const QWidget*>(m_validation),
+                                      static_cast<const QWidget*>(m_valSplit),
+                                      static_cast<const QWidget*>(m_pcaImages)})
+            setByLookup = setByLookup || w == filled || filled->isAncestorOf(w);
+        if (setByLookup)
+            continue;
+        if (const auto* line = qobject_cast<const QLineEdit*>(w))
+            values << line->text();
+        else if (const auto* spin = qobject_cast<const QAbstractSpinBox*>(w))
+            values << spin->text();
+        else if (const auto* combo = qobject_cast<const QComboBox*>(w))
+            values << QString::number(combo->currentIndex()) + combo->currentText();
+        else if (const auto* box = qobject_cast<const QAbstractButton*>(w); box && box->isCheckable())
+            values << QString::number(box->isChecked());
     }
+    return values.join(QChar(0x1f));
 }
 
 void FitDialog::setAcceptPending(bool pending)
 {
     m_acceptPending = pending;
+    m_pendingSnapshot = pending ? formSnapshot() : QString();
     QPushButton* ok = m_buttons->button(QDialogButtonBox::Ok);
+    // A disabled OK with the focus would hand it (and Enter) to Cancel.
+    if (pending && ok->hasFocus())
+        setFocus();
     ok->setEnabled(!pending);
+    if (!pending)
+        ok->setDefault(true);
     ok->setText(pending                ? tr("Checking the dataset\u2026")
                 : resumesExistingRun() ? tr("Resume Fit")
                                        : tr("Start Fit"));
