@@ -10,9 +10,10 @@ on features whitened with the robust protocol's ridge, prints for each start:
   (robust E-step: a mask votes only when >= 70 % of its pixels agree;
   focal-weighted cross-entropy; Adam at 1e-3; EMA every 10 steps; starved
   prototypes re-seeded every 10 steps, as docs/ALGORITHM.md describes);
-- two scores that need no labels, before and after the EM: the k-means
-  objective (mean best cosine over 65,536 training positions) and the mask
-  purity (share of each PriMaPs mask's pixels in the mask's majority cluster).
+- three scores that need no labels, before and after the EM: the k-means
+  objective (mean best cosine over 65,536 training positions), the mask
+  purity (share of each PriMaPs mask's pixels in the mask's majority cluster)
+  and the share of mask-pair weight of one image in one cluster (session 12).
 
 Starts: the true class means of `train` (a ceiling no method has), Lloyd's
 iterations from them, and for each seed k-means++ alone and Lloyd from it.
@@ -99,6 +100,21 @@ def mask_purity(dirs, feats, masks):
         agree += votes.max(2)[0].sum().item()
         total += votes.sum().item()
     return agree / total
+
+
+def mask_pairs_shared(dirs, feats, masks):
+    """Share of the weight of pairs of masks of one image (a pair weighs the
+    smaller mask's pixels) whose majority clusters coincide (session 12)."""
+    shared = total = 0.0
+    for i in range(0, feats.shape[0], 8):
+        pred = logits(dirs, torch.ones(dirs.shape[0]), feats[i:i + 8], masks.shape[-2:]).argmax(1)
+        votes = mask_votes(pred, masks[i:i + 8], dirs.shape[0])[:, 1:]  # mask 0 = unassigned
+        majority, area = votes.argmax(2), votes.sum(2).double()
+        weight = torch.minimum(area[:, :, None], area[:, None, :])
+        weight = weight * (1 - torch.eye(weight.shape[1], dtype=torch.double))  # pairs, not a mask with itself
+        shared += (weight * (majority[:, :, None] == majority[:, None, :])).sum().item()
+        total += weight.sum().item()
+    return shared / total
 
 
 def sample_positions(feats, labels, generator, count=65536):
@@ -219,7 +235,9 @@ def main():
         after, shares = miou(dirs, gains, val_feats, val_labels, classes)
         print(f"{name:24s} mIoU {before:5.1f} -> {after:5.1f}  objective {objective(start):.4f} -> "
               f"{objective(dirs):.4f}  mask purity {mask_purity(start, feats, masks):.3f} -> "
-              f"{mask_purity(dirs, feats, masks):.3f}  smallest cluster {shares.min():.1f} %  "
+              f"{mask_purity(dirs, feats, masks):.3f}  mask pairs in one cluster "
+              f"{mask_pairs_shared(start, feats, masks):.3f} -> {mask_pairs_shared(dirs, feats, masks):.3f}  "
+              f"smallest cluster {shares.min():.1f} %  "
               f"{time.time() - begun:.0f} s", flush=True)
 
 
