@@ -27,6 +27,17 @@ int backboneVersion(const std::string& name)
     return 0;
 }
 
+int backbonePatchSize(const std::string& name)
+{
+    if (name == "filterbank")
+        return FilterBankBackbone::kPatchSize;
+    if (name == "filterbank-v1")
+        return FilterBankV1Backbone::kPatchSize;
+    if (const ModelInfo* model = findModel(name))
+        return model->patchSize;
+    return 0;
+}
+
 std::string backboneFromRecord(const std::string& recorded, int version)
 {
     if (recorded != "filterbank")

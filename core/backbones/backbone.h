@@ -57,6 +57,11 @@ std::vector<std::string> availableBackbones();
 /// (the current default), 1 for "filterbank-v1", 0 for backbones with one version.
 int backboneVersion(const std::string& name);
 
+/// The patch size of a backbone name without creating it (8 for the filter
+/// banks, the catalogue's for the ViTs); 0 when only the loaded backbone knows it
+/// (torchscript) or the name is unknown.
+int backbonePatchSize(const std::string& name);
+
 /// The registry name for a backbone as run.json records it, `version` 0 meaning not
 /// recorded: runs written before versions existed that name "filterbank" used
 /// version 1, so they load "filterbank-v1". Throws primaps::Error for a version this

@@ -186,17 +186,15 @@ std::string EmInitChoice::describe() const
 {
     if (restarts <= 0)
         return {};
-    auto percent = [](double v) {
+    auto fixed = [](double v, const char* format) {
         char text[32];
-        std::snprintf(text, sizeof text, "%.1f %%", 100 * v);
+        std::snprintf(text, sizeof text, format, v);
         return std::string(text);
     };
-    auto t = [](double v) {
-        if (std::isinf(v))
-            return std::string("infinite (every image differs alike)");
-        char text[32];
-        std::snprintf(text, sizeof text, "%.2f", v);
-        return std::string(text);
+    auto percent = [&](double v) { return fixed(100 * v, "%.1f %%"); };
+    auto t = [&](double v) {
+        return std::isinf(v) ? std::string("infinite (every image differs alike)")
+                             : fixed(v, "%.2f");
     };
     const std::string line = "initialisation: k-means restart " + std::to_string(chosen) +
                              " of " + std::to_string(restarts);
@@ -257,22 +255,8 @@ EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
                     images.begin() + std::ptrdiff_t(std::min<std::size_t>(
                                          images.size(), std::size_t(kContrastImages)))),
                 starts, tick("mask contrast"));
-        const detail::StartChoice choice = detail::chooseStart(starts, counts ? &*counts : nullptr);
-        initChoice = EmInitChoice{};
-        initChoice.restarts = int(starts.size());
-        initChoice.chosen = int(choice.index) + 1;
-        initChoice.byObjective = int(choice.byObjective) + 1;
-        initChoice.rule = choice.byMaskContrast ? "mask contrast" : "objective";
-        if (counts) {
-            initChoice.fewest = int(choice.fewest) + 1;
-            initChoice.images = int(choice.images);
-            initChoice.sharedPairs = counts->share(choice.index);
-            initChoice.sharedPairsByObjective = counts->share(choice.byObjective);
-            initChoice.sharedPairsFewest = counts->share(choice.fewest);
-            initChoice.evidence = choice.evidence;
-            initChoice.threshold = choice.threshold;
-        }
-        thetaR = std::move(starts[choice.index].prototypes);
+        initChoice = detail::chooseStart(starts, counts ? &*counts : nullptr);
+        thetaR = std::move(starts[std::size_t(initChoice.chosen - 1)].prototypes);
         thetaM = thetaR;
         enterKMeans();
         return EmStepInfo{};

@@ -88,27 +88,15 @@ MaskPairCounts countSharedMaskPairs(const EmDataSource& data,
                                     const std::vector<KMeansStart>& starts,
                                     const InitTick& read = {});
 
-/// How a start was chosen among the restarts.
-struct StartChoice
-{
-    std::size_t index = 0;         ///< the chosen start
-    std::size_t byObjective = 0;   ///< the start k-means itself prefers
-    std::size_t fewest = 0;        ///< the start that shares the fewest mask pairs
-    bool counted = false;          ///< mask pairs were counted (PriMaPs-EM)
-    std::size_t images = 0;        ///< images with two masks or more
-    bool byMaskContrast = false;   ///< true when the masks overruled the objective
-    double evidence = 0;           ///< paired t of the two starts' shared pairs over images (+inf: no spread)
-    double threshold = 0;          ///< the t the masks needed (0: nothing to compare)
-};
-
 /// The start PriMaPs-EM begins from. The restart with the highest objective,
 /// unless the restart that shares the fewest mask pairs shares clearly fewer:
 /// over the images, the per-image difference in shared pair weight must be
 /// positive with a paired t above the one-sided 5 % level of Student's t
 /// (images - 1 degrees of freedom), Bonferroni-corrected for the restarts it
-/// was picked from (2.78 for 16 restarts and 80 images). Without counts (the
-/// baseline) the objective alone decides.
-StartChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts);
+/// was picked from (2.79 for 16 restarts and 80 images). Without counts (the
+/// baseline) the objective alone decides. Restarts are numbered from 1 in the
+/// result, as run.json and the log show them.
+EmInitChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts);
 
 /// The t with P(T > t) = upperTail for Student's t with `dof` degrees of freedom
 /// (upperTail in (0, 0.5), dof >= 1). Throws primaps::Error otherwise.

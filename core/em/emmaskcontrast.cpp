@@ -214,38 +214,41 @@ MaskPairCounts countSharedMaskPairs(const EmDataSource& data,
     return counts;
 }
 
-StartChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts)
+EmInitChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts)
 {
     if (starts.empty())
         throw Error("no k-means starts to choose from");
-    StartChoice choice;
+    std::size_t byObjective = 0;
     for (std::size_t s = 1; s < starts.size(); ++s)
-        if (starts[s].meanBestCosine > starts[choice.byObjective].meanBestCosine)
-            choice.byObjective = s;
-    choice.index = choice.fewest = choice.byObjective;
+        if (starts[s].meanBestCosine > starts[byObjective].meanBestCosine)
+            byObjective = s;
+    EmInitChoice choice;
+    choice.restarts = int(starts.size());
+    choice.chosen = choice.byObjective = int(byObjective) + 1;
+    choice.rule = "objective";
     if (!counts || counts->shared.size() != starts.size())
-        return choice;
-    choice.counted = true;
-    choice.images = counts->pairWeight.size();
+        return choice; // the baseline: no masks counted
+    std::size_t fewest = byObjective;
+    for (std::size_t s = 0; s < starts.size(); ++s)
+        if (counts->share(s) < counts->share(fewest))
+            fewest = s;
+    choice.fewest = int(fewest) + 1;
+    choice.images = int(counts->pairWeight.size());
+    choice.sharedPairs = choice.sharedPairsByObjective = counts->share(byObjective);
+    choice.sharedPairsFewest = counts->share(fewest);
     if (starts.size() < 2 || choice.images < 2)
         return choice; // nothing to compare, or no spread to measure
     // One-sided 5 % over the restarts the fewest is picked from (Bonferroni),
     // Student's t with images - 1 degrees of freedom (the spread is estimated
     // from the same images).
-    choice.threshold =
-        studentQuantile(0.05 / double(starts.size() - 1), int(choice.images) - 1);
-    std::size_t fewest = choice.byObjective;
-    for (std::size_t s = 0; s < starts.size(); ++s)
-        if (counts->share(s) < counts->share(fewest))
-            fewest = s;
-    choice.fewest = fewest;
-    if (fewest == choice.byObjective)
+    choice.threshold = studentQuantile(0.05 / double(starts.size() - 1), choice.images - 1);
+    if (fewest == byObjective)
         return choice; // k-means' favourite already shares the fewest pairs
     // Paired over images: how much more pair weight the objective's start puts
     // into one cluster than the fewest's, and the spread of that difference.
     double sum = 0, sumSquares = 0;
-    for (std::size_t i = 0; i < choice.images; ++i) {
-        const double d = counts->shared[choice.byObjective][i] - counts->shared[fewest][i];
+    for (std::size_t i = 0; i < counts->pairWeight.size(); ++i) {
+        const double d = counts->shared[byObjective][i] - counts->shared[fewest][i];
         sum += d;
         sumSquares += d * d;
     }
@@ -254,8 +257,9 @@ StartChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCo
     choice.evidence = variance > 0 ? sum / std::sqrt(n * variance)
                                    : (sum > 0 ? std::numeric_limits<double>::infinity() : 0.0);
     if (choice.evidence > choice.threshold) {
-        choice.index = fewest;
-        choice.byMaskContrast = true;
+        choice.chosen = choice.fewest;
+        choice.sharedPairs = choice.sharedPairsFewest;
+        choice.rule = "mask contrast";
     }
     return choice;
 }

@@ -18,7 +18,6 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <random>
-#include <sstream>
 #include <thread>
 
 using namespace primaps;
@@ -136,6 +135,17 @@ EmParams testParams(EmMethod method, EmProtocol protocol = EmProtocol::Paper)
     p.batchSize = 8;
     p.seed = 5;
     p.pcaImages = 32;
+    return p;
+}
+
+// The parameters a row of sameSeedSameResult_data() stands for: its protocol
+// and whitening ridge on top of testParams().
+EmParams rowParams(EmMethod method)
+{
+    QFETCH(int, protocol);
+    QFETCH(float, whitenRidge);
+    EmParams p = testParams(method, EmProtocol(protocol));
+    p.whitenRidge = whitenRidge;
     return p;
 }
 
@@ -291,11 +301,8 @@ private slots:
 
     void sameSeedSameResult()
     {
-        QFETCH(int, protocol);
-        QFETCH(float, whitenRidge);
         const SyntheticData data(SyntheticConfig{});
-        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
-        p.whitenRidge = whitenRidge;
+        EmParams p = rowParams(EmMethod::PrimapsEm);
         p.studentAugmentation = true;
         EmFit a(data, p), b(data, p);
         runToEnd(a);
@@ -313,11 +320,8 @@ private slots:
 
     void cancelAndResumeEqualsUninterrupted()
     {
-        QFETCH(int, protocol);
-        QFETCH(float, whitenRidge);
         const SyntheticData data(SyntheticConfig{});
-        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
-        p.whitenRidge = whitenRidge;
+        EmParams p = rowParams(EmMethod::PrimapsEm);
         EmFit whole(data, p);
         runToEnd(whole);
 
@@ -336,10 +340,7 @@ private slots:
             QCOMPARE(first.stepsDone(), std::int64_t(41));
         }
         EmFit resumed(data, p);
-        std::ifstream in(checkpoint);
-        std::stringstream text;
-        text << in.rdbuf();
-        resumed.restoreState(text.str());
+        resumed.restoreState(readFile(checkpoint));
         QCOMPARE(resumed.stepsDone(), std::int64_t(41));
         QCOMPARE(resumed.phase(), EmPhase::Em);
         EmFitJob job(resumed, checkpoint);
@@ -363,11 +364,8 @@ private slots:
         // real dataset): it reports as it reads, without an ETA (its rate says
         // nothing about the steps after it), and a cancel stops it within, leaving
         // a checkpoint that resumes to the uninterrupted result.
-        QFETCH(int, protocol);
-        QFETCH(float, whitenRidge);
         const SyntheticData data(SyntheticConfig{});
-        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol(protocol));
-        p.whitenRidge = whitenRidge;
+        EmParams p = rowParams(EmMethod::PrimapsEm);
         EmFit whole(data, p);
         runToEnd(whole);
 
@@ -395,8 +393,8 @@ private slots:
         const std::string images = std::to_string(p.pcaImages); // fewer than the data's 64
         QCOMPARE(reports.front().message,
                  "PCA initialisation: 0 of " + images + " images" +
-                     (protocol == int(EmProtocol::Paper) ? ""
-                      : whitenRidge > 0                  ? " (whitening)"
+                     (p.protocol == EmProtocol::Paper ? ""
+                      : p.whitenRidge > 0             ? " (whitening)"
                                                          : " (k-means sample)"));
 
         EmFit resumed(data, p);
@@ -417,7 +415,7 @@ private slots:
         QCOMPARE(pcaDone->stage, std::string("pca"));
         QVERIFY(pcaDone->etaSeconds < 0);
         QVERIFY(std::next(pcaDone)->etaSeconds >= 0);
-        if (protocol != int(EmProtocol::Paper))
+        if (p.protocol != EmProtocol::Paper)
             QVERIFY(std::any_of(later.begin(), later.end(), [](const JobProgress& r) {
                 return r.message == "PCA initialisation: k-means restart 16 of 16";
             }));
@@ -427,11 +425,8 @@ private slots:
 
     void stoppedPcaInitialisationLeavesTheFitAsBefore()
     {
-        QFETCH(int, protocol);
-        QFETCH(float, whitenRidge);
         const SyntheticData data(SyntheticConfig{});
-        EmParams p = testParams(EmMethod::KMeans, EmProtocol(protocol));
-        p.whitenRidge = whitenRidge;
+        EmParams p = rowParams(EmMethod::KMeans);
         EmFit whole(data, p);
         whole.step();
         EmFit stopped(data, p);
@@ -440,7 +435,7 @@ private slots:
         const auto none = stopped.step([&](const EmInitProgress& at) {
             // Stop in the second task for the robust protocol, mid-way otherwise.
             ++calls;
-            return !(at.done == 3 && (calls > 8 || protocol == int(EmProtocol::Paper)));
+            return !(at.done == 3 && (calls > 8 || p.protocol == EmProtocol::Paper));
         });
         QVERIFY(!none.has_value());
         QCOMPARE(stopped.saveState(), before);

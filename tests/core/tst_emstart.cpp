@@ -210,24 +210,28 @@ private slots:
         // Differences 2, 1, 2, 1, 2, 1: t = 9 / sqrt(6 * 0.3) = 6.71 against
         // Student's one-sided 5 % quantile with 5 degrees of freedom, 2.015
         // (one alternative, no correction).
-        const detail::StartChoice choice = detail::chooseStart(starts, &counts);
-        QCOMPARE(choice.index, std::size_t(1));
-        QCOMPARE(choice.byObjective, std::size_t(0));
-        QCOMPARE(choice.fewest, std::size_t(1));
-        QVERIFY(choice.byMaskContrast && choice.counted);
-        QCOMPARE(choice.images, std::size_t(6));
+        // (Restarts are numbered from 1 in the choice, as run.json shows them.)
+        const EmInitChoice choice = detail::chooseStart(starts, &counts);
+        QCOMPARE(choice.chosen, 2);
+        QCOMPARE(choice.byObjective, 1);
+        QCOMPARE(choice.fewest, 2);
+        QCOMPARE(choice.rule, std::string("mask contrast"));
+        QCOMPARE(choice.sharedPairs, 0.0);
+        QCOMPARE(choice.sharedPairsByObjective, 1.0);
+        QCOMPARE(choice.images, 6);
         QVERIFY(std::abs(choice.evidence - 9.0 / std::sqrt(1.8)) < 1e-9);
         QVERIFY(std::abs(choice.threshold - 2.0150) < 1e-3);
         // Without counts (the baseline) the objective decides.
-        const detail::StartChoice baseline = detail::chooseStart(starts, nullptr);
-        QCOMPARE(baseline.index, std::size_t(0));
-        QVERIFY(!baseline.counted);
+        const EmInitChoice baseline = detail::chooseStart(starts, nullptr);
+        QCOMPARE(baseline.chosen, 1);
+        QCOMPARE(baseline.rule, std::string("objective"));
+        QVERIFY(std::isnan(baseline.sharedPairs)); // nothing counted
 
         // The same differences on two images only (t = 3) are not enough: with
         // one degree of freedom the 5 % quantile is 6.31.
         const detail::MaskPairCounts few = detail::countSharedMaskPairs(data, {0, 1}, starts);
-        const detail::StartChoice cautious = detail::chooseStart(starts, &few);
-        QCOMPARE(cautious.index, std::size_t(0));
+        const EmInitChoice cautious = detail::chooseStart(starts, &few);
+        QCOMPARE(cautious.chosen, 1);
         QVERIFY(std::abs(cautious.evidence - 3.0) < 1e-12);
         QVERIFY(std::abs(cautious.threshold - 6.3138) < 1e-3);
     }
@@ -244,10 +248,10 @@ private slots:
                              {{2, 2, 3, 3}, {1, 1, 2, 2}}});
         const detail::MaskPairCounts counts = detail::countSharedMaskPairs(weak, {0, 1, 2}, starts);
         QVERIFY(counts.share(1) < counts.share(0));
-        detail::StartChoice choice = detail::chooseStart(starts, &counts);
-        QCOMPARE(choice.index, std::size_t(0));
-        QCOMPARE(choice.fewest, std::size_t(1));
-        QVERIFY(!choice.byMaskContrast);
+        EmInitChoice choice = detail::chooseStart(starts, &counts);
+        QCOMPARE(choice.chosen, 1);
+        QCOMPARE(choice.fewest, 2);
+        QCOMPARE(choice.rule, std::string("objective"));
         QVERIFY(std::abs(choice.evidence - 1.0 / std::sqrt(13.0)) < 1e-12);
         // Images with one mask each: nothing to count, the objective decides.
         const TinyData single({{{0, 0, 1, 1}, {1, 1, 1, 1}}, {{2, 3, 3, 0}, {1, 1, 1, 0}}});
@@ -256,7 +260,7 @@ private slots:
         const detail::MaskPairCounts none = detail::countSharedMaskPairs(single, {0, 1}, flipped);
         QVERIFY(none.pairWeight.empty() && std::isnan(none.share(0)));
         choice = detail::chooseStart(flipped, &none);
-        QCOMPARE(choice.index, std::size_t(1));
+        QCOMPARE(choice.chosen, 2);
         QCOMPARE(choice.threshold, 0.0); // nothing was compared
     }
 
@@ -280,8 +284,8 @@ private slots:
         for (std::uint32_t i = 0; i < 80; ++i)
             all[i] = i;
         const detail::MaskPairCounts counts = detail::countSharedMaskPairs(data, all, starts);
-        const detail::StartChoice choice = detail::chooseStart(starts, &counts);
-        QCOMPARE(choice.index, std::size_t(15)); // equal counts: the highest objective
+        const EmInitChoice choice = detail::chooseStart(starts, &counts);
+        QCOMPARE(choice.chosen, 16); // equal counts: the highest objective
         QVERIFY(std::abs(choice.threshold - 2.7866) < 1e-3);
     }
 

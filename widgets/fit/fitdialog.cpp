@@ -2,8 +2,6 @@
 #include "fit/fitdialog.h"
 
 #include "backbones/backbone.h"
-#include "backbones/filterbank.h"
-#include "backbones/modelcatalog.h"
 #include "common/messagewidget.h"
 #include "dataset/defaultsplit.h"
 #include "image/preprocess.h"
@@ -110,20 +108,6 @@ QWidget* withBrowse(QWidget* parent, QLineEdit* edit, const QString& tip,
 QString native(const QString& path)
 {
     return QDir::toNativeSeparators(path);
-}
-
-// The patch of a backbone known by its name, without loading it: the
-// filter banks' and the catalogue's; 0 for a TorchScript module, whose patch is
-// probed when the fit loads it (and the fit checks its resolution then).
-int patchSizeOf(const std::string& name)
-{
-    if (name == "filterbank")
-        return FilterBankBackbone::kPatchSize;
-    if (name == "filterbank-v1")
-        return FilterBankV1Backbone::kPatchSize;
-    if (const ModelInfo* model = findModel(name))
-        return model->patchSize;
-    return 0;
 }
 
 } // namespace
@@ -266,8 +250,9 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
         tr("robust: keeps every cluster alive (k-means++ initialisation with restarts; "
            "PriMaPs-EM starts from the restart that keeps each image's masks apart when the "
            "images agree on it; starved prototypes re-seeded, only masks that agree vote, "
-           "learning rate 0.001, whitened filter-bank features).\npaper: the reference's procedure step for step (learning "
-           "rate 0.005, raw features); clusters may starve. See docs/em-quality.md."));
+           "learning rate 0.001, whitened filter-bank features).\npaper: the reference's "
+           "procedure step for step (learning rate 0.005, raw features); clusters may starve. "
+           "See docs/em-quality.md."));
     fitForm->addRow(tr("Pro&tocol"), m_protocol);
     m_protocolNote = new QLabel(fit);
     m_protocolNote->setWordWrap(true);
@@ -680,7 +665,7 @@ QString FitDialog::resolutionProblem() const
 {
     const int resolution = m_resolution->value();
     const std::string backbone = m_backbone->currentText().toStdString();
-    const int patch = patchSizeOf(backbone);
+    const int patch = backbonePatchSize(backbone);
     if (resolution <= 0 || patch <= 0 || resolution >= minimumResolution(patch))
         return QString();
     // Short: it stands under the field (the tooltip says why two patches).

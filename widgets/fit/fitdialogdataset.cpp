@@ -7,6 +7,7 @@
 #include "common/backgroundpool.h"
 #include "dataset/defaultsplit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <QAbstractButton>
 #include <QAbstractSpinBox>
@@ -92,13 +93,10 @@ QString FitDialog::formSnapshot() const
     // anything changed while OK waited. Left out: the fields the lookup's
     // answer itself fills in (validation, its split, the PCA images cap).
     QStringList values;
+    const QWidget* setByLookup[] = {m_validation, m_pcaImages}; // the split is in m_validation
     for (const QWidget* w : findChildren<QWidget*>()) {
-        bool setByLookup = false;
-        for (const QWidget* filled : {static_cast<const QWidget*>(m_validation),
-                                      static_cast<const QWidget*>(m_valSplit),
-                                      static_cast<const QWidget*>(m_pcaImages)})
-            setByLookup = setByLookup || w == filled || filled->isAncestorOf(w);
-        if (setByLookup)
+        if (std::any_of(std::begin(setByLookup), std::end(setByLookup),
+                        [w](const QWidget* f) { return w == f || f->isAncestorOf(w); }))
             continue;
         if (const auto* line = qobject_cast<const QLineEdit*>(w))
             values << line->text();
