@@ -256,6 +256,32 @@ void EmFit::restoreState(const std::string& text)
              (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
               restored.pseudoPixels.size() != std::size_t(d->params.classes))))
             throw Error("inconsistent sizes");
+        if (restored.phase == EmPhase::KMeans || restored.phase == EmPhase::Em) {
+            // Where the fit stands must be a place it can go on from: a batch past the
+            // epoch's end would read past the image order, an epoch outside the phase
+            // would never finish, and an order that is not a permutation would name
+            // images the data does not have.
+            if (restored.thetaR.dim <= 0 || restored.thetaM.classes != restored.thetaR.classes ||
+                restored.thetaM.dim != restored.thetaR.dim ||
+                (restored.phase == EmPhase::Em &&
+                 restored.adamGain.m.size() != restored.thetaR.gain.size()))
+                throw Error("inconsistent sizes");
+            const int epochs =
+                restored.phase == EmPhase::KMeans ? d->kmeansEpochs() : d->emEpochs();
+            if (restored.epoch < 0 || restored.epoch >= epochs)
+                throw Error("'epoch' " + std::to_string(restored.epoch) +
+                            " is outside the phase's " + std::to_string(epochs) + " epochs");
+            if (restored.batchInEpoch < 0 || restored.batchInEpoch >= d->stepsPerEpoch())
+                throw Error("'batch_in_epoch' " + std::to_string(restored.batchInEpoch) +
+                            " is outside the epoch's " + std::to_string(d->stepsPerEpoch()) +
+                            " batches");
+            std::vector<bool> seen(d->imageCount, false);
+            for (const std::uint32_t i : restored.order) {
+                if (i >= d->imageCount || seen[i])
+                    throw Error("'order' is not a permutation of the images");
+                seen[i] = true;
+            }
+        }
     } catch (const Error& e) {
         throw Error(std::string("cannot restore the EM state: ") + e.what());
     } catch (const std::exception& e) {

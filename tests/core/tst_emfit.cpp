@@ -645,6 +645,39 @@ private slots:
         QCOMPARE(history.size(), std::size_t(1));
         QVERIFY(std::isnan(history[0].loss));
         QCOMPARE(history[0].labelledFraction, 0.5);
+
+        // Where a state says the fit stands must be a place it can go on from (the
+        // fuzzer's find: a batch past the epoch's end read past the image order).
+        EmFit moving(data, testParams(EmMethod::KMeans));
+        moving.step();
+        QCOMPARE(moving.phase(), EmPhase::KMeans);
+        const nlohmann::json good = nlohmann::json::parse(moving.saveState());
+        const auto with = [&](const char* key, const nlohmann::json& value) {
+            nlohmann::json bad = good;
+            bad[key] = value;
+            return bad.dump();
+        };
+        EmFit probe(data, testParams(EmMethod::KMeans));
+        EXPECT_ERROR_CONTAINING(probe.restoreState(with("batch_in_epoch", 1000)),
+                                "'batch_in_epoch' 1000 is outside the epoch's");
+        EXPECT_ERROR_CONTAINING(probe.restoreState(with("batch_in_epoch", -1)),
+                                "'batch_in_epoch' -1 is outside the epoch's");
+        EXPECT_ERROR_CONTAINING(probe.restoreState(with("epoch", -2147483647)),
+                                "'epoch' -2147483647 is outside the phase's");
+        EXPECT_ERROR_CONTAINING(
+            probe.restoreState(with("epoch", good.at("epoch").get<int>() + 1000)),
+            "is outside the phase's");
+        nlohmann::json order = good.at("order");
+        order[0] = order[1];
+        EXPECT_ERROR_CONTAINING(probe.restoreState(with("order", order)),
+                                "'order' is not a permutation of the images");
+        order[0] = 4000000000u;
+        EXPECT_ERROR_CONTAINING(probe.restoreState(with("order", order)),
+                                "'order' is not a permutation of the images");
+        // The untouched state still resumes and steps on.
+        EmFit resumed(data, testParams(EmMethod::KMeans));
+        resumed.restoreState(good.dump());
+        resumed.step();
     }
 
     void predictionsAndFlipAveraging()
