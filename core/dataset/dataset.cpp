@@ -4,8 +4,6 @@
 #include "support/error.h"
 #include "image/imageheader.h"
 #include "image/imageio.h"
-#include "image/pngchunks.h"
-#include "support/stderrmute.h"
 #include "image/preprocess.h"
 
 #include <algorithm>
@@ -15,7 +13,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace primaps {
@@ -132,35 +129,6 @@ bool heldOut(const std::string& fileName, double fraction)
         h *= 1099511628211ull;
     }
     return double(h >> 11) / double(1ull << 53) < fraction;
-}
-
-cv::Mat loadLabelPng(const std::string& path)
-{
-    const ImageHeader header = readImageHeader(path);
-    checkPixelCount(header.width, header.height,
-                    "'" + path + "': label map of " + std::to_string(header.width) + "x" +
-                        std::to_string(header.height) + " pixels");
-    refusePngChunkOverrun(header.pngOverrun, path);
-    cv::Mat raw;
-    try {
-        // A cut-short file is refused below, naming it; only its decode is muted
-        // (the mute is process-wide, see support/stderrmute.h).
-        std::optional<StderrMute> quietDecoders;
-        if (!header.complete)
-            quietDecoders.emplace();
-        raw = cv::imread(path, cv::IMREAD_UNCHANGED);
-    } catch (const cv::Exception& e) {
-        throw Error("'" + path + "': cannot decode label image (" + e.err + ")");
-    }
-    if (raw.empty())
-        throw Error("'" + path + "': not a readable label image" +
-                    (header.complete ? std::string(", or the file is corrupt")
-                                     : ": " + header.incompleteWhy));
-    if (!header.complete)
-        throw Error("'" + path + "': label map only partly decoded: " + header.incompleteWhy);
-    if (raw.type() != CV_8UC1)
-        throw Error("'" + path + "': a label map must be a single-channel 8-bit image");
-    return raw;
 }
 
 } // namespace
@@ -491,7 +459,7 @@ DatasetSample Dataset::load(std::size_t index, LabelUse use) const
         if (!partial.empty())
             warn(partial);
         if (decodeLabels) {
-            rawLabels = loadLabelPng(item.labelPath);
+            rawLabels = loadGray8(item.labelPath, "label map");
         } else if (use == LabelUse::CheckSize && !item.labelPath.empty()) {
             // The label is not needed here, so its problems cost the image nothing.
             try {

@@ -4,13 +4,13 @@
 
 #include "support/atomicfile.h"
 #include "support/error.h"
+#include "image/imageio.h"
 
 #include <cmath>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -413,12 +413,10 @@ void MaskCache::write(const std::string& id, const cv::Mat& masks) const
 cv::Mat MaskCache::read(const std::string& id) const
 {
     const std::string path = entryPath(id);
-    cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
-    if (m.empty())
-        throw Error("mask cache entry '" + path + "' is missing or damaged");
-    if (m.type() != CV_8UC1)
-        throw Error("mask cache entry '" + path + "' is not a single-channel 8-bit image");
-    return m;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        throw Error("mask cache entry '" + path + "' is missing");
+    return loadGray8(path, "mask cache entry");
 }
 
 } // namespace primaps

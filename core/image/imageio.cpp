@@ -23,6 +23,32 @@ PixelBudget g_budget;
 
 constexpr std::int64_t kMinProcessingPixels = 64 * 64;
 
+/// The header read and checked against the budget, then the file decoded with
+/// `flags`; `noun` names what the file is in messages ("" for a picture). The
+/// decoders' own chatter ("Premature end of JPEG file") is muted for a file the
+/// header walk found cut short, which the callers report themselves, naming it;
+/// only then, as the mute is process-wide (see support/stderrmute.h). An OpenCV
+/// exception becomes primaps::Error.
+cv::Mat decodeChecked(const std::string& path, int flags, const std::string& noun,
+                      ImageHeader& header)
+{
+    header = readImageHeader(path);
+    checkPixelCount(header.width, header.height,
+                    "'" + path + "': " + (noun.empty() ? "" : noun + " of ") +
+                        std::to_string(header.width) + "x" + std::to_string(header.height) +
+                        " pixels");
+    refusePngChunkOverrun(header.pngOverrun, path);
+    try {
+        std::optional<StderrMute> quietDecoders;
+        if (!header.complete)
+            quietDecoders.emplace();
+        return cv::imread(path, flags);
+    } catch (const cv::Exception& e) {
+        throw Error("'" + path + "': cannot decode " + (noun.empty() ? "image" : "the " + noun) +
+                    " (" + e.err + ")");
+    }
+}
+
 } // namespace
 
 std::string megapixels(double pixels)
@@ -73,27 +99,10 @@ cv::Mat loadImageRgb8(const std::string& path, std::string* partial)
         throw Error("'" + path + "': is a folder, not an image");
 
     // The size from the header, before a decoder allocates anything for it.
-    const ImageHeader header = readImageHeader(path);
-    checkPixelCount(header.width, header.height,
-                    "'" + path + "': " + std::to_string(header.width) + "x" +
-                        std::to_string(header.height) + " pixels");
-
-    refusePngChunkOverrun(header.pngOverrun, path);
-
-    cv::Mat raw;
-    try {
-        // The decoders' own chatter ("Premature end of JPEG file") is muted for a
-        // file the header walk found cut short, which is reported below as a warning
-        // naming it. Only then: the mute is process-wide (see support/stderrmute.h).
-        std::optional<StderrMute> quietDecoders;
-        if (!header.complete)
-            quietDecoders.emplace();
-        // IMREAD_COLOR applies the EXIF orientation (IMREAD_UNCHANGED would not);
-        // IMREAD_ANYDEPTH keeps 16-bit data so we can scale it ourselves.
-        raw = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH);
-    } catch (const cv::Exception& e) {
-        throw Error("'" + path + "': cannot decode image (" + e.err + ")");
-    }
+    // IMREAD_COLOR applies the EXIF orientation (IMREAD_UNCHANGED would not);
+    // IMREAD_ANYDEPTH keeps 16-bit data so we can scale it ourselves.
+    ImageHeader header;
+    cv::Mat raw = decodeChecked(path, cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH, "", header);
     if (raw.empty()) {
         if (!header.complete)
             throw Error("'" + path + "': cannot decode this " + header.format +
@@ -133,6 +142,21 @@ const std::vector<std::string>& imageExtensions()
     static const std::vector<std::string> extensions = {
         ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"};
     return extensions;
+}
+
+cv::Mat loadGray8(const std::string& path, const std::string& what)
+{
+    ImageHeader header;
+    const cv::Mat raw = decodeChecked(path, cv::IMREAD_UNCHANGED, what, header);
+    if (raw.empty())
+        throw Error("'" + path + "': not a readable " + what +
+                    (header.complete ? std::string(", or the file is corrupt")
+                                     : ": " + header.incompleteWhy));
+    if (!header.complete)
+        throw Error("'" + path + "': " + what + " only partly decoded: " + header.incompleteWhy);
+    if (raw.type() != CV_8UC1)
+        throw Error("'" + path + "': a " + what + " must be a single-channel 8-bit image");
+    return raw;
 }
 
 } // namespace primaps

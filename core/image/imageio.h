@@ -59,6 +59,13 @@ void checkPixelCount(std::int64_t width, std::int64_t height, const std::string&
 /// not a readable image, or exceeds the budget. Thread-safe.
 cv::Mat loadImageRgb8(const std::string& path, std::string* partial = nullptr);
 
+/// Loads a single-channel 8-bit image (a label map, a correction, a cached mask
+/// map) as it is stored, with loadImageRgb8()'s care: the pixel budget is checked
+/// on the header before anything is decoded, and a decoder's failure, a file cut
+/// short or another pixel type is a primaps::Error naming the file and `what`
+/// ("label map", "correction"). Thread-safe.
+cv::Mat loadGray8(const std::string& path, const std::string& what);
+
 /// File extensions (lower case, with dot) that the image list offers and the CLI
 /// accepts when it expands a folder.
 const std::vector<std::string>& imageExtensions();

@@ -3,12 +3,12 @@
 
 #include "support/atomicfile.h"
 #include "support/error.h"
+#include "image/imageio.h"
 #include "dataset/featurecache.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 
 namespace primaps {
 
@@ -123,12 +123,7 @@ cv::Mat CorrectionStore::read(const std::string& key) const
     std::error_code ec;
     if (!fs::is_regular_file(file, ec))
         return {};
-    const cv::Mat m = cv::imread(file, cv::IMREAD_UNCHANGED);
-    if (m.empty())
-        throw Error("'" + file + "': cannot decode the correction");
-    if (m.type() != CV_8UC1)
-        throw Error("'" + file + "': a correction must be a single-channel 8-bit PNG");
-    return m;
+    return loadGray8(file, "correction");
 }
 
 void CorrectionStore::write(const std::string& key, const cv::Mat& correction) const

@@ -273,6 +273,37 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, setPixelBudget(tight));
     }
 
+    // Label maps, corrections and cached mask maps are read with the same care as
+    // photographs: the budget on the header, a named error for every other failure.
+    void singleChannelImagesAreReadWithCare()
+    {
+        BudgetGuard guard;
+        cv::Mat ids(6, 5, CV_8UC1);
+        for (int i = 0; i < ids.rows * ids.cols; ++i)
+            ids.data[i] = std::uint8_t(i);
+        const std::string png = encoded(ids, ".png");
+        writeFileAtomic(file("ids.png"), png);
+        const cv::Mat back = loadGray8(file("ids.png"), "correction");
+        QCOMPARE(back.type(), CV_8UC1);
+        QCOMPARE(cv::norm(back, ids, cv::NORM_INF), 0.0);
+
+        std::string bomb = png;
+        for (int i = 0; i < 4; ++i) {
+            bomb[16 + std::size_t(i)] = char((30000u >> (24 - 8 * i)) & 0xFF);
+            bomb[20 + std::size_t(i)] = char((30000u >> (24 - 8 * i)) & 0xFF);
+        }
+        writeFileAtomic(file("bomb.png"), bomb);
+        EXPECT_ERROR_CONTAINING(loadGray8(file("bomb.png"), "correction"),
+                                "bomb.png': correction of 30000x30000 pixels");
+        writeFileAtomic(file("rgb.png"), encoded(testing::patternedImage(6, 5), ".png"));
+        EXPECT_ERROR_CONTAINING(loadGray8(file("rgb.png"), "mask cache entry"),
+                                "rgb.png': a mask cache entry must be a single-channel 8-bit image");
+        writeFileAtomic(file("cut.png"), png.substr(0, png.size() / 2));
+        EXPECT_ERROR_CONTAINING(loadGray8(file("cut.png"), "label map"), "cut.png'");
+        writeFileAtomic(file("text.png"), "not an image at all");
+        EXPECT_ERROR_CONTAINING(loadGray8(file("text.png"), "label map"), "text.png'");
+    }
+
     void thinImagesAndHugeResizesAreRefused()
     {
         BudgetGuard guard;

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <opencv2/imgcodecs.hpp>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -138,6 +139,11 @@ private slots:
         EXPECT_ERROR_CONTAINING(applyCorrection(ids, c, 2, -1, "x.png"), "'x.png': class 2");
         cv::Mat small(2, 2, CV_32SC1);
         EXPECT_ERROR_CONTAINING(applyCorrection(small, c, 3, -1, "x.png"), "6x4");
+        // A correction file someone replaced by a colour picture is named, not used.
+        const cv::Mat colour(4, 6, CV_8UC3, cv::Scalar(1, 2, 3));
+        QVERIFY(cv::imwrite(store.path("top"), colour));
+        EXPECT_ERROR_CONTAINING(store.read("top"),
+                                "top.png': a correction must be a single-channel 8-bit image");
 
         const std::string before = store.digest();
         store.write("top", cv::Mat(4, 6, CV_8UC1, cv::Scalar(CorrectionNone))); // nothing left
