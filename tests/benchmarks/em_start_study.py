@@ -16,13 +16,14 @@ on features whitened with the robust protocol's ridge, prints for each start:
   and the share of mask-pair weight of one image in one cluster (session 12).
 
 Starts: the true class means of `train` (a ceiling no method has), Lloyd's
-iterations from them, and for each seed k-means++ alone and Lloyd from it.
+iterations from them, and for each seed k-means++ alone and Lloyd from it;
+with --texton-words W also masks grouped by their texton histograms (session 13).
 docs/em-quality.md (session 9) has the numbers and what they say. A
 benchmark-side study (Debian's python3-torch and python3-scipy); no test
 depends on it.
 
     python3 tests/benchmarks/em_start_study.py DIR [--ridge 0.3] [--seeds 0,1,2,3]
-        [--label-size 80] [--epochs 50]
+        [--label-size 80] [--epochs 50] [--texton-words 96]
 """
 import argparse
 import time
@@ -150,6 +151,51 @@ def lloyd(x, centres, iterations=100):
     return centres
 
 
+def texton_start(feats, masks, x, k, words, generator):
+    """Prototypes from masks grouped by texture (session 13): the positions fall into
+    `words` Lloyd clusters (texton words; the best of 4 runs), each PriMaPs mask is described by the
+    square root of its word histogram, the masks are grouped into k by k-means
+    weighted by area (16 restarts), and each group's prototype is the mean unit
+    feature of its masks' pixels."""
+    unit = F.normalize(feats, dim=1)
+    n, c = unit.shape[:2]
+    size, m = masks.shape[-2:], int(masks.max()) + 1
+    runs = [lloyd(x, kmeanspp(x, words, generator)) for _ in range(4)]
+    vocabulary = max(runs, key=lambda v: (x @ v.t()).max(1)[0].mean().item())
+    word = torch.einsum("qc,nchw->nqhw", vocabulary, unit).argmax(1)
+    word = F.interpolate(word[:, None].float(), size, mode="nearest")[:, 0].long()
+    key = (torch.arange(n)[:, None, None] * m + masks).ravel()
+    hist = torch.zeros(n * m, words).index_put_((key, word.ravel()), torch.ones(key.numel()), accumulate=True)
+    area = hist.sum(1)
+    used = torch.nonzero((area > 0) & (torch.arange(n * m) % m != 0)).ravel()  # mask 0 = unassigned
+    h, weight = F.normalize(hist[used].sqrt(), dim=1), area[used]
+    best = None
+    for _ in range(16):
+        centres = [h[int(torch.multinomial(weight, 1, generator=generator))]]
+        nearest = torch.full((len(h),), -1.0)
+        for _ in range(1, k):
+            nearest = torch.maximum(nearest, h @ centres[-1])
+            chance = ((2 - 2 * nearest).clamp_min(0) * weight).double()
+            centres.append(h[int(torch.multinomial(chance, 1, generator=generator))])
+        centres, previous = torch.stack(centres), None
+        for _ in range(100):
+            group = (h @ centres.t()).argmax(1)
+            if previous is not None and (group != previous).float().mean() < 1e-4:
+                break
+            previous = group
+            for j in range(k):
+                if (group == j).any():
+                    centres[j] = F.normalize((h[group == j] * weight[group == j, None]).sum(0), dim=0)
+        score = ((h @ centres.t()).max(1)[0] * weight).sum().item()
+        if best is None or score > best[0]:
+            best = (score, group.clone())
+    group_of = torch.full((n * m,), -1, dtype=torch.long)
+    group_of[used] = best[1]
+    pixel_group = group_of[key].reshape(n, *size)
+    pixels = F.interpolate(unit, size, mode="nearest").permute(0, 2, 3, 1)
+    return torch.stack([F.normalize(pixels[pixel_group == j].sum(0), dim=0) for j in range(k)])
+
+
 def primaps_em(feats, masks, start, epochs, generator, batch=32, lr=1e-3, vote_share=0.7):
     k, size = start.shape[0], masks.shape[-2:]
     dirs, gains = start.clone().requires_grad_(True), torch.ones(k, requires_grad=True)
@@ -215,6 +261,8 @@ def main():
     parser.add_argument("--label-size", type=int, default=80)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--texton-words", type=int, default=0,
+                        help="also start from masks grouped by texton histograms (session 13)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     feats, masks, labels, val_feats, val_labels, classes = load(args.dir, args.label_size)
@@ -227,6 +275,10 @@ def main():
     for seed in (int(s) for s in args.seeds.split(",")):
         seeded = kmeanspp(x, classes, torch.Generator().manual_seed(seed))
         starts += [(f"k-means++ seed {seed}", seeded), (f"Lloyd seed {seed}", lloyd(x, seeded))]
+        if args.texton_words:
+            starts.append((f"texton start seed {seed}",
+                           texton_start(feats, masks, x, classes, args.texton_words,
+                                        torch.Generator().manual_seed(seed))))
     print(f"{args.dir}: {classes} classes, ridge {args.ridge}, labels at {args.label_size or 'full size'}")
     for name, start in starts:
         begun = time.time()
