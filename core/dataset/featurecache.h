@@ -130,7 +130,7 @@ public:
     /// Throws primaps::Error when `masks` is not CV_8UC1 or cannot be written.
     void write(const std::string& id, const cv::Mat& masks) const;
     /// Throws primaps::Error naming the file when it is missing or not a
-    /// single-channel 8-bit PNG.
+    /// readable single-channel 8-bit image.
     cv::Mat read(const std::string& id) const;
 
 private:

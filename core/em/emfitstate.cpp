@@ -23,6 +23,10 @@ json prototypesJson(const Prototypes& p)
         {"classes", p.classes}, {"dim", p.dim}, {"gain", p.gain}, {"direction", p.direction}};
 }
 
+// The largest step or update count a state may hold. No fit runs 2^53 steps; a
+// larger count is damage, and the next step's increment would overflow it.
+constexpr std::int64_t kMaxCount = std::int64_t(1) << 53;
+
 // A value of the history: a number, or null, which is how a NaN loss was written
 // (nlohmann dumps NaN as null); shown as a gap by the fit monitor, never computed with.
 double historyNumber(const json& value, const char* what)
@@ -209,26 +213,26 @@ void EmFit::restoreState(const std::string& text)
         restored.epoch = jsonInt(s.at("epoch"), "'epoch'");
         restored.batchInEpoch = jsonInt(s.at("batch_in_epoch"), "'batch_in_epoch'");
         restored.stepsDone = jsonInteger(s.at("steps_done"), "'steps_done'", 0,
-                                         std::numeric_limits<std::int64_t>::max());
+                                         kMaxCount);
         restored.order = jsonIntegers<std::uint32_t>(s.at("order"), "'order'");
         restored.rng.state = jsonUnsigned64(s.at("rng"), "'rng'");
         restored.thetaM = prototypesFrom(s.at("theta_m"));
         restored.thetaR = prototypesFrom(s.at("theta_r"));
         restored.adamGain.step = jsonInteger(s.at("adam_gain").at("step"), "'adam_gain.step'", 0,
-                                             std::numeric_limits<std::int64_t>::max());
+                                             kMaxCount);
         restored.adamGain.m = jsonFloats(s.at("adam_gain").at("m"), "'adam_gain.m'");
         restored.adamGain.v = jsonFloats(s.at("adam_gain").at("v"), "'adam_gain.v'");
         restored.adamDirection.step =
             jsonInteger(s.at("adam_direction").at("step"), "'adam_direction.step'", 0,
-                        std::numeric_limits<std::int64_t>::max());
+                        kMaxCount);
         restored.adamDirection.m =
             jsonFloats(s.at("adam_direction").at("m"), "'adam_direction.m'");
         restored.adamDirection.v =
             jsonFloats(s.at("adam_direction").at("v"), "'adam_direction.v'");
         restored.emSteps = jsonInteger(s.at("em_steps"), "'em_steps'", 0,
-                                       std::numeric_limits<std::int64_t>::max());
+                                       kMaxCount);
         restored.emaCalls = jsonInteger(s.at("ema_calls"), "'ema_calls'", 0,
-                                        std::numeric_limits<std::int64_t>::max());
+                                        kMaxCount);
         restored.pseudoPixels.clear();
         if (s.contains("pseudo_pixels")) {
             // Pixel counts per cluster (the robust protocol's re-seeding reads them).
@@ -241,7 +245,7 @@ void EmFit::restoreState(const std::string& text)
         }
         restored.reseeds = s.contains("reseeds")
                                ? jsonInteger(s.at("reseeds"), "'reseeds'", 0,
-                                             std::numeric_limits<std::int64_t>::max())
+                                             kMaxCount)
                                : 0;
         if (s.contains("init_choice"))
             restored.initChoice = initChoiceFrom(s.at("init_choice"));
@@ -255,6 +259,14 @@ void EmFit::restoreState(const std::string& text)
              restored.thetaR.classes != d->params.classes ||
              (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
               restored.pseudoPixels.size() != std::size_t(d->params.classes))))
+            throw Error("inconsistent sizes");
+        // A finished fit's prototypes are written as the run's result: shaped as the
+        // fit's, like those of a fit under way (a fit stopped during its
+        // initialisation has none yet).
+        if (restored.phase == EmPhase::Done &&
+            (restored.thetaR.classes != d->params.classes || restored.thetaR.dim <= 0 ||
+             restored.thetaM.classes != restored.thetaR.classes ||
+             restored.thetaM.dim != restored.thetaR.dim))
             throw Error("inconsistent sizes");
         if (restored.phase == EmPhase::KMeans || restored.phase == EmPhase::Em) {
             // Where the fit stands must be a place it can go on from: a batch past the

@@ -64,7 +64,7 @@ public:
     std::string path(const std::string& key) const;
     bool contains(const std::string& key) const;
     /// The stored map; empty when there is none. Throws primaps::Error naming the
-    /// file when it exists but is not a single-channel 8-bit PNG.
+    /// file when it exists but is not a readable single-channel 8-bit image.
     cv::Mat read(const std::string& key) const;
     /// Stores `correction` (CV_8UC1) atomically, creating folders; a map without
     /// any corrected pixel removes the file instead. Throws primaps::Error naming

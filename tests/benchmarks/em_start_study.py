@@ -17,13 +17,15 @@ on features whitened with the robust protocol's ridge, prints for each start:
 
 Starts: the true class means of `train` (a ceiling no method has), Lloyd's
 iterations from them, and for each seed k-means++ alone and Lloyd from it;
-with --texton-words W also masks grouped by their texton histograms (session 13).
+with --restarts R the best of R Lloyd restarts by the objective and by the
+fewest shared mask pairs (session 12); with --texton-words W masks grouped by
+their texton histograms (session 13).
 docs/em-quality.md (session 9) has the numbers and what they say. A
 benchmark-side study (Debian's python3-torch and python3-scipy); no test
 depends on it.
 
     python3 tests/benchmarks/em_start_study.py DIR [--ridge 0.3] [--seeds 0,1,2,3]
-        [--label-size 80] [--epochs 50] [--texton-words 96]
+        [--label-size 80] [--epochs 50] [--restarts 16] [--texton-words 96]
 """
 import argparse
 import time
@@ -193,7 +195,11 @@ def texton_start(feats, masks, x, k, words, generator):
     group_of[used] = best[1]
     pixel_group = group_of[key].reshape(n, *size)
     pixels = F.interpolate(unit, size, mode="nearest").permute(0, 2, 3, 1)
-    return torch.stack([F.normalize(pixels[pixel_group == j].sum(0), dim=0) for j in range(k)])
+    # A group left without masks starts at a random training position rather
+    # than at a zero prototype.
+    return torch.stack([F.normalize(pixels[pixel_group == j].sum(0), dim=0)
+                        if (pixel_group == j).any() else x[int(torch.randint(0, len(x), (1,), generator=generator))]
+                        for j in range(k)])
 
 
 def primaps_em(feats, masks, start, epochs, generator, batch=32, lr=1e-3, vote_share=0.7):
@@ -261,6 +267,9 @@ def main():
     parser.add_argument("--label-size", type=int, default=80)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--restarts", type=int, default=0,
+                        help="also start from the best of R Lloyd restarts by the objective "
+                             "and by the fewest shared mask pairs (sessions 12, 13)")
     parser.add_argument("--texton-words", type=int, default=0,
                         help="also start from masks grouped by texton histograms (session 13)")
     args = parser.parse_args()
@@ -275,6 +284,12 @@ def main():
     for seed in (int(s) for s in args.seeds.split(",")):
         seeded = kmeanspp(x, classes, torch.Generator().manual_seed(seed))
         starts += [(f"k-means++ seed {seed}", seeded), (f"Lloyd seed {seed}", lloyd(x, seeded))]
+        if args.restarts:
+            draws = torch.Generator().manual_seed(seed)
+            runs = [lloyd(x, kmeanspp(x, classes, draws)) for _ in range(args.restarts)]
+            starts += [(f"best objective seed {seed}", max(runs, key=objective)),
+                       (f"fewest pairs seed {seed}",
+                        min(runs, key=lambda r: mask_pairs_shared(r, feats, masks)))]
         if args.texton_words:
             starts.append((f"texton start seed {seed}",
                            texton_start(feats, masks, x, classes, args.texton_words,

@@ -674,10 +674,84 @@ private slots:
         order[0] = 4000000000u;
         EXPECT_ERROR_CONTAINING(probe.restoreState(with("order", order)),
                                 "'order' is not a permutation of the images");
+        // A counter the next step would push past the largest int64.
+        EXPECT_ERROR_CONTAINING(
+            probe.restoreState(with("steps_done", std::numeric_limits<std::int64_t>::max())),
+            "'steps_done' is not a whole number from 0 to 9007199254740992");
+        nlohmann::json adam = good.at("adam_direction");
+        adam["step"] = std::numeric_limits<std::int64_t>::max();
+        EXPECT_ERROR_CONTAINING(probe.restoreState(with("adam_direction", adam)),
+                                "'adam_direction.step' is not a whole number from 0 to");
+        // A finished fit's prototypes become the run's result: shaped as the fit's.
+        {
+            SyntheticConfig few;
+            few.images = 8;
+            const SyntheticData small(few);
+            EmParams quick = testParams(EmMethod::KMeans);
+            quick.epochs = 1;
+            EmFit finished(small, quick);
+            runToEnd(finished);
+            nlohmann::json done = nlohmann::json::parse(finished.saveState());
+            EmFit reader(small, quick);
+            reader.restoreState(done.dump());
+            QVERIFY(reader.done());
+            done["theta_m"]["classes"] = 2;
+            done["theta_m"]["dim"] = done["theta_m"]["dim"].get<int>() * 2;
+            done["theta_m"]["gain"] = {1.0, 1.0};
+            EXPECT_ERROR_CONTAINING(reader.restoreState(done.dump()), "inconsistent sizes");
+        }
         // The untouched state still resumes and steps on.
         EmFit resumed(data, testParams(EmMethod::KMeans));
         resumed.restoreState(good.dump());
         resumed.step();
+    }
+
+    // Every state a real fit saves, after any of its steps, is one restoreState()
+    // takes back as it was: the checks on a restored position refuse only what no
+    // fit writes. Both methods and protocols, the last short batch dropped or
+    // kept, and a batch larger than the data.
+    void everySavedStateIsRestored_data()
+    {
+        QTest::addColumn<int>("method");
+        QTest::addColumn<int>("protocol");
+        QTest::addColumn<bool>("dropLast");
+        QTest::addColumn<int>("batchSize");
+        for (const EmMethod m : {EmMethod::KMeans, EmMethod::PrimapsEm})
+            for (const EmProtocol pr : {EmProtocol::Paper, EmProtocol::Robust})
+                for (const bool drop : {true, false})
+                    for (const int batch : {5, 40})
+                        QTest::addRow("%s/%s/%s/batch %d", toString(m), toString(pr),
+                                      drop ? "drop" : "keep", batch)
+                            << int(m) << int(pr) << drop << batch;
+    }
+    void everySavedStateIsRestored()
+    {
+        QFETCH(int, method);
+        QFETCH(int, protocol);
+        QFETCH(bool, dropLast);
+        QFETCH(int, batchSize);
+        SyntheticConfig config;
+        config.images = 12;
+        const SyntheticData data(config);
+        EmParams p = testParams(EmMethod(method), EmProtocol(protocol));
+        p.dropLast = dropLast;
+        p.batchSize = batchSize;
+        p.epochs = 3;
+        p.initEpochs = 1;
+        EmFit fit(data, p);
+        int saved = 0;
+        for (;;) {
+            const std::string state = fit.saveState();
+            EmFit back(data, p);
+            back.restoreState(state);
+            QCOMPARE(back.saveState(), state);
+            QCOMPARE(back.phase(), fit.phase());
+            ++saved;
+            if (fit.done())
+                break;
+            fit.step();
+        }
+        QCOMPARE(std::int64_t(saved), fit.totalSteps() + 1);
     }
 
     void predictionsAndFlipAveraging()
