@@ -212,27 +212,23 @@ void EmFit::restoreState(const std::string& text)
         restored.phase = EmPhase(phase);
         restored.epoch = jsonInt(s.at("epoch"), "'epoch'");
         restored.batchInEpoch = jsonInt(s.at("batch_in_epoch"), "'batch_in_epoch'");
-        restored.stepsDone = jsonInteger(s.at("steps_done"), "'steps_done'", 0,
-                                         kMaxCount);
+        restored.stepsDone = jsonInteger(s.at("steps_done"), "'steps_done'", 0, kMaxCount);
         restored.order = jsonIntegers<std::uint32_t>(s.at("order"), "'order'");
         restored.rng.state = jsonUnsigned64(s.at("rng"), "'rng'");
         restored.thetaM = prototypesFrom(s.at("theta_m"));
         restored.thetaR = prototypesFrom(s.at("theta_r"));
-        restored.adamGain.step = jsonInteger(s.at("adam_gain").at("step"), "'adam_gain.step'", 0,
-                                             kMaxCount);
+        restored.adamGain.step =
+            jsonInteger(s.at("adam_gain").at("step"), "'adam_gain.step'", 0, kMaxCount);
         restored.adamGain.m = jsonFloats(s.at("adam_gain").at("m"), "'adam_gain.m'");
         restored.adamGain.v = jsonFloats(s.at("adam_gain").at("v"), "'adam_gain.v'");
         restored.adamDirection.step =
-            jsonInteger(s.at("adam_direction").at("step"), "'adam_direction.step'", 0,
-                        kMaxCount);
+            jsonInteger(s.at("adam_direction").at("step"), "'adam_direction.step'", 0, kMaxCount);
         restored.adamDirection.m =
             jsonFloats(s.at("adam_direction").at("m"), "'adam_direction.m'");
         restored.adamDirection.v =
             jsonFloats(s.at("adam_direction").at("v"), "'adam_direction.v'");
-        restored.emSteps = jsonInteger(s.at("em_steps"), "'em_steps'", 0,
-                                       kMaxCount);
-        restored.emaCalls = jsonInteger(s.at("ema_calls"), "'ema_calls'", 0,
-                                        kMaxCount);
+        restored.emSteps = jsonInteger(s.at("em_steps"), "'em_steps'", 0, kMaxCount);
+        restored.emaCalls = jsonInteger(s.at("ema_calls"), "'ema_calls'", 0, kMaxCount);
         restored.pseudoPixels.clear();
         if (s.contains("pseudo_pixels")) {
             // Pixel counts per cluster (the robust protocol's re-seeding reads them).
@@ -243,10 +239,8 @@ void EmFit::restoreState(const std::string& text)
                 restored.pseudoPixels.push_back(jsonNumber(
                     c, "'pseudo_pixels': an element", 0, std::numeric_limits<double>::max()));
         }
-        restored.reseeds = s.contains("reseeds")
-                               ? jsonInteger(s.at("reseeds"), "'reseeds'", 0,
-                                             kMaxCount)
-                               : 0;
+        restored.reseeds =
+            s.contains("reseeds") ? jsonInteger(s.at("reseeds"), "'reseeds'", 0, kMaxCount) : 0;
         if (s.contains("init_choice"))
             restored.initChoice = initChoiceFrom(s.at("init_choice"));
         restored.history = historyFrom(s.at("history"));

@@ -296,8 +296,9 @@ private slots:
         EXPECT_ERROR_CONTAINING(loadGray8(file("bomb.png"), "correction"),
                                 "bomb.png': correction of 30000x30000 pixels");
         writeFileAtomic(file("rgb.png"), encoded(testing::patternedImage(6, 5), ".png"));
-        EXPECT_ERROR_CONTAINING(loadGray8(file("rgb.png"), "mask cache entry"),
-                                "rgb.png': a mask cache entry must be a single-channel 8-bit image");
+        EXPECT_ERROR_CONTAINING(
+            loadGray8(file("rgb.png"), "mask cache entry"),
+            "rgb.png': a mask cache entry must be a single-channel 8-bit image");
         writeFileAtomic(file("cut.png"), png.substr(0, png.size() / 2));
         EXPECT_ERROR_CONTAINING(loadGray8(file("cut.png"), "label map"), "cut.png'");
         writeFileAtomic(file("text.png"), "not an image at all");
