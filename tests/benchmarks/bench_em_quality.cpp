@@ -9,14 +9,17 @@
 //   bench_em_quality [--sets 6,12] [--seeds 0,1,2] [--methods kmeans,primaps-em]
 //                    [--protocols paper,robust] [--epochs 50] [--init-epochs 2]
 //                    [--images 120] [--crf] [--clusters N] [--work DIR]
-//                    [--threads N] [--export DIR] [--whiten-ridge R]
+//                    [--threads N] [--export DIR] [--whiten-ridge R] [--draw N]
 // --export writes the first fit's cached training data as .npy files for
-// replay_reference_em.py (the reference's update rules in Python).
+// replay_reference_em.py (the reference's update rules in Python). --draw N (N > 0)
+// makes other mosaics of the same photographs (another layout and crop of every
+// image), to check that a result is not one draw's luck; draw 0 is the table's.
 #include "emquality.h"
 #include "support/error.h"
 #include "photomosaic.h"
 #include "support/runtime.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -85,14 +88,14 @@ int main(int argc, char** argv)
         {"protocols", "paper,robust"}, {"epochs", "50"}, {"init-epochs", "2"},
         {"images", "120"},       {"crf", "0"},         {"clusters", "0"},
         {"work", (fs::temp_directory_path() / "primaps-em-quality").string()},
-        {"threads", "0"}, {"export", ""}, {"whiten-ridge", ""}};
+        {"threads", "0"}, {"export", ""}, {"whiten-ridge", ""}, {"draw", "0"}};
     for (int i = 1; i < argc; ++i) {
         std::string key = argv[i];
         if (key == "--help" || key.rfind("--", 0) != 0) {
             std::printf("usage: %s [--sets 6,12] [--seeds 0,1,2] [--methods kmeans,primaps-em]\n"
                         "  [--protocols paper,robust] [--epochs 50] [--init-epochs 2]\n"
                         "  [--images 120] [--crf] [--clusters N] [--work DIR] [--threads N]\n"
-                        "  [--export DIR] [--whiten-ridge R]\n",
+                        "  [--export DIR] [--whiten-ridge R] [--draw N]\n",
                         argv[0]);
             return key == "--help" ? 0 : 2;
         }
@@ -124,9 +127,11 @@ int main(int argc, char** argv)
             const std::vector<bench::MosaicClass> classes = bench::loadClassSet(*set);
             bench::MosaicSpec spec;
             spec.images = std::atoi(args["images"].c_str());
-            spec.seed = 2024;
-            const fs::path work = fs::path(args["work"]) / ("set" + set->name + "_" +
-                                                            args["images"]);
+            const int draw = std::atoi(args["draw"].c_str());
+            spec.seed = 2024 + std::uint64_t(std::max(draw, 0));
+            const fs::path work =
+                fs::path(args["work"]) / ("set" + set->name + "_" + args["images"] +
+                                          (draw > 0 ? "_draw" + std::to_string(draw) : ""));
             // val.txt is written last: its presence means a complete dataset.
             if (!fs::exists(work / "data" / "val.txt"))
                 bench::writeMosaicDataset(classes, spec, (work / "data").string());
