@@ -293,6 +293,14 @@ void EmFit::restoreState(const std::string& text)
     } catch (const std::exception& e) {
         throw Error(std::string("cannot restore the EM state: malformed (") + e.what() + ")");
     }
+    // The whitening is the one step of a restore that reads the data: it comes
+    // before anything is committed, so a feature that cannot be read leaves the
+    // fit as it was. (It depends only on the parameters and the data, which the
+    // state has been checked against, so the fit's own is replaced by its equal.)
+    if (d->whitens() && restored.phase != EmPhase::Pca)
+        d->estimateWhitening();
+    else
+        d->whitened.reset();
     d->phase = restored.phase;
     d->epoch = restored.epoch;
     d->batchInEpoch = restored.batchInEpoch;
@@ -309,9 +317,6 @@ void EmFit::restoreState(const std::string& text)
     d->reseeds = restored.reseeds;
     d->initChoice = restored.initChoice;
     d->history = std::move(restored.history);
-    d->whitened.reset();
-    if (d->whitens() && d->phase != EmPhase::Pca)
-        d->estimateWhitening();
 }
 
 std::string prototypesToJson(const Prototypes& prototypes)

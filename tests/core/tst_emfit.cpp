@@ -754,6 +754,54 @@ private slots:
         QCOMPARE(std::int64_t(saved), fit.totalSteps() + 1);
     }
 
+    // A restore that cannot read the data for the whitening leaves the fit as it
+    // was (it used to commit the state first and leave it half restored).
+    void failedRestoreLeavesTheFitAsItWas()
+    {
+        class Unreadable : public EmDataSource
+        {
+        public:
+            explicit Unreadable(const EmDataSource& data) : data_(data) {}
+            bool broken = false;
+            std::size_t size() const override { return data_.size(); }
+            FeatureMap features(std::size_t i) const override
+            {
+                if (broken)
+                    throw Error("image " + std::to_string(i) + ": cannot read its features");
+                return data_.features(i);
+            }
+            cv::Mat masks(std::size_t i) const override { return data_.masks(i); }
+
+        private:
+            const EmDataSource& data_;
+        };
+        SyntheticConfig config;
+        config.images = 12;
+        const SyntheticData data(config);
+        EmParams p = testParams(EmMethod::PrimapsEm, EmProtocol::Robust);
+        p.whitenRidge = 0.3f;
+        p.epochs = 2;
+        p.initEpochs = 1;
+        EmFit source(data, p);
+        for (int i = 0; i < 3; ++i)
+            source.step();
+        const std::string state = source.saveState();
+
+        Unreadable unreadable(data);
+        EmFit fit(unreadable, p);
+        fit.step(); // initialised: whitened, in the k-means phase
+        const std::string before = fit.saveState();
+        unreadable.broken = true;
+        EXPECT_ERROR_CONTAINING(fit.restoreState(state), "cannot read its features");
+        QCOMPARE(fit.saveState(), before);
+        unreadable.broken = false;
+        fit.restoreState(state);
+        QCOMPARE(fit.saveState(), state);
+        fit.step();
+        source.step();
+        QCOMPARE(fit.thetaR().direction, source.thetaR().direction);
+    }
+
     void predictionsAndFlipAveraging()
     {
         Prototypes p;
