@@ -244,33 +244,27 @@ void EmFit::restoreState(const std::string& text)
         if (s.contains("init_choice"))
             restored.initChoice = initChoiceFrom(s.at("init_choice"));
         restored.history = historyFrom(s.at("history"));
-        if (restored.phase != EmPhase::Pca && restored.phase != EmPhase::Done &&
-            (restored.order.size() != d->imageCount ||
-             restored.adamDirection.m.size() != restored.thetaR.direction.size() ||
-             restored.adamDirection.v.size() != restored.thetaR.direction.size() ||
-             restored.adamGain.m.size() != restored.adamGain.v.size() ||
-             restored.thetaM.direction.size() != restored.thetaR.direction.size() ||
-             restored.thetaR.classes != d->params.classes ||
-             (restored.phase == EmPhase::Em && d->params.protocol == EmProtocol::Robust &&
-              restored.pseudoPixels.size() != std::size_t(d->params.classes))))
-            throw Error("inconsistent sizes");
-        // A finished fit's prototypes are written as the run's result: shaped as the
-        // fit's, like those of a fit under way (a fit stopped during its
-        // initialisation has none yet).
-        if (restored.phase == EmPhase::Done &&
-            (restored.thetaR.classes != d->params.classes || restored.thetaR.dim <= 0 ||
-             restored.thetaM.classes != restored.thetaR.classes ||
-             restored.thetaM.dim != restored.thetaR.dim))
+        // Past the initialisation the prototypes are the fit's shape: a finished
+        // fit's become the run's result, a running fit's are stepped on (a fit
+        // stopped during its initialisation has none yet).
+        const Prototypes& r = restored.thetaR;
+        if (restored.phase != EmPhase::Pca &&
+            (r.classes != d->params.classes || r.dim <= 0 || restored.thetaM.classes != r.classes ||
+             restored.thetaM.dim != r.dim))
             throw Error("inconsistent sizes");
         if (restored.phase == EmPhase::KMeans || restored.phase == EmPhase::Em) {
             // Where the fit stands must be a place it can go on from: a batch past the
             // epoch's end would read past the image order, an epoch outside the phase
             // would never finish, and an order that is not a permutation would name
             // images the data does not have.
-            if (restored.thetaR.dim <= 0 || restored.thetaM.classes != restored.thetaR.classes ||
-                restored.thetaM.dim != restored.thetaR.dim ||
+            if (restored.order.size() != d->imageCount ||
+                restored.adamDirection.m.size() != r.direction.size() ||
+                restored.adamDirection.v.size() != r.direction.size() ||
+                restored.adamGain.m.size() != restored.adamGain.v.size() ||
                 (restored.phase == EmPhase::Em &&
-                 restored.adamGain.m.size() != restored.thetaR.gain.size()))
+                 (restored.adamGain.m.size() != r.gain.size() ||
+                  (d->params.protocol == EmProtocol::Robust &&
+                   restored.pseudoPixels.size() != std::size_t(d->params.classes)))))
                 throw Error("inconsistent sizes");
             const int epochs =
                 restored.phase == EmPhase::KMeans ? d->kmeansEpochs() : d->emEpochs();
@@ -295,12 +289,12 @@ void EmFit::restoreState(const std::string& text)
     }
     // The whitening is the one step of a restore that reads the data: it comes
     // before anything is committed, so a feature that cannot be read leaves the
-    // fit as it was. (It depends only on the parameters and the data, which the
-    // state has been checked against, so the fit's own is replaced by its equal.)
-    if (d->whitens() && restored.phase != EmPhase::Pca)
-        d->estimateWhitening();
-    else
+    // fit as it was. It depends only on the parameters and the data, so a fit
+    // that has estimated it already keeps its own.
+    if (!d->whitens() || restored.phase == EmPhase::Pca)
         d->whitened.reset();
+    else if (!d->whitened)
+        d->estimateWhitening();
     d->phase = restored.phase;
     d->epoch = restored.epoch;
     d->batchInEpoch = restored.batchInEpoch;

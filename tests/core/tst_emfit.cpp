@@ -755,7 +755,8 @@ private slots:
     }
 
     // A restore that cannot read the data for the whitening leaves the fit as it
-    // was (it used to commit the state first and leave it half restored).
+    // was (it used to commit the state first and leave it half restored). A fit
+    // whitened already keeps its whitening and reads nothing.
     void failedRestoreLeavesTheFitAsItWas()
     {
         class Unreadable : public EmDataSource
@@ -788,8 +789,7 @@ private slots:
         const std::string state = source.saveState();
 
         Unreadable unreadable(data);
-        EmFit fit(unreadable, p);
-        fit.step(); // initialised: whitened, in the k-means phase
+        EmFit fit(unreadable, p); // not initialised: the restore must whiten
         const std::string before = fit.saveState();
         unreadable.broken = true;
         EXPECT_ERROR_CONTAINING(fit.restoreState(state), "cannot read its features");
@@ -797,6 +797,9 @@ private slots:
         unreadable.broken = false;
         fit.restoreState(state);
         QCOMPARE(fit.saveState(), state);
+        unreadable.broken = true;
+        fit.restoreState(state); // whitened: nothing to read
+        unreadable.broken = false;
         fit.step();
         source.step();
         QCOMPARE(fit.thetaR().direction, source.thetaR().direction);

@@ -162,6 +162,17 @@ void showAndSettle(FitDialog& dialog)
     QCoreApplication::processEvents();
 }
 
+// Shows the dialog, types a run folder and a root and presses OK before the
+// root's lookup has answered: OK waits.
+void pressOkBeforeTheLookup(FitDialog& dialog, const QString& run, const QString& root)
+{
+    showAndSettle(dialog);
+    dialog.runEdit()->setText(run);
+    dialog.rootEdit()->setText(root);
+    dialog.accept();
+    QVERIFY(dialog.isAcceptPending());
+}
+
 } // namespace
 
 class TestFitDialog : public QObject
@@ -366,12 +377,8 @@ private slots:
 
         // Another folder typed while OK waits: the wait ends, nothing is accepted.
         FitDialog edited;
-        showAndSettle(edited);
         QSignalSpy editedAccepted(&edited, &QDialog::accepted);
-        edited.runEdit()->setText(tmp.filePath(QStringLiteral("ok-edited")));
-        edited.rootEdit()->setText(small);
-        edited.accept();
-        QVERIFY(edited.isAcceptPending());
+        pressOkBeforeTheLookup(edited, tmp.filePath(QStringLiteral("ok-edited")), small);
         edited.rootEdit()->setText(large);
         QVERIFY(!edited.isAcceptPending());
         QVERIFY(edited.buttonBox()->button(QDialogButtonBox::Ok)->isEnabled());
@@ -385,12 +392,8 @@ private slots:
         // Another field (the run folder, half retyped) changed while OK waits:
         // the answer hands OK back, with Enter on it, instead of accepting.
         FitDialog retyped;
-        showAndSettle(retyped);
         QSignalSpy retypedAccepted(&retyped, &QDialog::accepted);
-        retyped.runEdit()->setText(tmp.filePath(QStringLiteral("ok-retyped")));
-        retyped.rootEdit()->setText(small);
-        retyped.accept();
-        QVERIFY(retyped.isAcceptPending());
+        pressOkBeforeTheLookup(retyped, tmp.filePath(QStringLiteral("ok-retyped")), small);
         retyped.runEdit()->setText(tmp.filePath(QStringLiteral("ok-ret")));
         QTRY_VERIFY(!retyped.isAcceptPending());
         QVERIFY(settled(retyped));
@@ -405,12 +408,8 @@ private slots:
 
         // Cancel while OK waits: the answer accepts nothing.
         FitDialog cancelled;
-        showAndSettle(cancelled);
         QSignalSpy cancelledAccepted(&cancelled, &QDialog::accepted);
-        cancelled.runEdit()->setText(tmp.filePath(QStringLiteral("ok-cancelled")));
-        cancelled.rootEdit()->setText(large);
-        cancelled.accept();
-        QVERIFY(cancelled.isAcceptPending());
+        pressOkBeforeTheLookup(cancelled, tmp.filePath(QStringLiteral("ok-cancelled")), large);
         cancelled.reject();
         QVERIFY(!cancelled.isAcceptPending());
         QVERIFY(settled(cancelled));

@@ -683,10 +683,17 @@ void FitDialog::updateResolutionNote()
     m_resolutionNote->setVisible(!problem.isEmpty());
 }
 
+void FitDialog::endAcceptWait()
+{
+    // A Browse… dialog opened while OK waits: the user is not done, OK is
+    // theirs again.
+    if (m_acceptPending)
+        setAcceptPending(false);
+}
+
 void FitDialog::browseRoot()
 {
-    if (m_acceptPending) // the user is not done: OK is theirs again
-        setAcceptPending(false);
+    endAcceptWait();
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Dataset Root"), m_root->text());
     if (!dir.isEmpty())
         m_root->setText(dir);
@@ -695,8 +702,7 @@ void FitDialog::browseRoot()
 
 void FitDialog::browseRun()
 {
-    if (m_acceptPending) // the user is not done: OK is theirs again
-        setAcceptPending(false);
+    endAcceptWait();
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Run Folder"), m_run->text());
     if (dir.isEmpty())
         return;
@@ -706,8 +712,7 @@ void FitDialog::browseRun()
 
 void FitDialog::browseWeights()
 {
-    if (m_acceptPending) // the user is not done: OK is theirs again
-        setAcceptPending(false);
+    endAcceptWait();
     const QString file = QFileDialog::getOpenFileName(
         this, tr("Backbone Weights"), m_weights->text(),
         tr("Checkpoints and TorchScript (*.pth *.pt *.ts);;All files (*)"));

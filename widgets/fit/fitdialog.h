@@ -126,6 +126,8 @@ private:
     void onLookedUp();
     /// OK disabled with a note while it waits for the lookup, or back.
     void setAcceptPending(bool pending);
+    /// OK given back when it waits (a Browse… dialog is opened).
+    void endAcceptWait();
     /// The values of every field, to notice edits made while OK waited.
     QString formSnapshot() const;
     /// The note under the resolution field follows the backbone and the value.
