@@ -178,14 +178,18 @@ std::string EmInitProgress::describe() const
     if (task == "k-means restarts")
         return "PCA initialisation: k-means restart " + std::to_string(std::min(done + 1, total)) +
                " of " + std::to_string(total);
+    if (task == "trial EM")
+        return "PCA initialisation: trial EM step " + std::to_string(done) + " of " +
+               std::to_string(total);
     return "PCA initialisation: " + std::to_string(done) + " of " + std::to_string(total) +
            " images" + (task == "images" ? std::string() : " (" + task + ")");
 }
 
-std::string EmInitChoice::describe() const
+namespace {
+
+// How the restart was chosen among the k-means restarts.
+std::string restartChoice(const EmInitChoice& c)
 {
-    if (restarts <= 0)
-        return {};
     auto fixed = [](double v, const char* format) {
         char text[32];
         std::snprintf(text, sizeof text, format, v);
@@ -196,26 +200,46 @@ std::string EmInitChoice::describe() const
         return std::isinf(v) ? std::string("infinite (every image differs alike)")
                              : fixed(v, "%.2f");
     };
-    const std::string line = "initialisation: k-means restart " + std::to_string(chosen) +
-                             " of " + std::to_string(restarts);
-    if (rule == "mask contrast")
-        return line + ", chosen by mask contrast: " + percent(sharedPairs) +
+    const std::string line = "initialisation: k-means restart " + std::to_string(c.chosen) +
+                             " of " + std::to_string(c.restarts);
+    if (c.rule == "mask contrast")
+        return line + ", chosen by mask contrast: " + percent(c.sharedPairs) +
                " of the mask-pair weight of an image in one cluster against " +
-               percent(sharedPairsByObjective) + " for restart " + std::to_string(byObjective) +
-               " (best k-means objective); paired t " + t(evidence) + ", needed " +
-               t(threshold) + ", over " + std::to_string(images) + " images";
+               percent(c.sharedPairsByObjective) + " for restart " + std::to_string(c.byObjective) +
+               " (best k-means objective); paired t " + t(c.evidence) + ", needed " +
+               t(c.threshold) + ", over " + std::to_string(c.images) + " images";
     const std::string best = line + ", the best k-means objective";
-    if (std::isnan(sharedPairs))
+    if (std::isnan(c.sharedPairs))
         return best;
-    if (images < 2 || threshold <= 0)
-        return best + " (mask pairs counted in " + std::to_string(images) +
+    if (c.images < 2 || c.threshold <= 0)
+        return best + " (mask pairs counted in " + std::to_string(c.images) +
                " image(s): too few to compare restarts)";
-    if (fewest == chosen)
-        return best + ", and the least mask-pair weight in one cluster (" + percent(sharedPairs) +
+    if (c.fewest == c.chosen)
+        return best + ", and the least mask-pair weight in one cluster (" + percent(c.sharedPairs) +
                ")";
-    return best + " (" + percent(sharedPairs) + " of the mask-pair weight in one cluster; restart " +
-           std::to_string(fewest) + " has " + percent(sharedPairsFewest) +
-           ", not clearly fewer: paired t " + t(evidence) + ", needed " + t(threshold) + ")";
+    return best + " (" + percent(c.sharedPairs) +
+           " of the mask-pair weight in one cluster; restart " + std::to_string(c.fewest) +
+           " has " + percent(c.sharedPairsFewest) + ", not clearly fewer: paired t " +
+           t(c.evidence) + ", needed " + t(c.threshold) + ")";
+}
+
+} // namespace
+
+std::string EmInitChoice::describe() const
+{
+    if (restarts <= 0)
+        return {};
+    const std::string line = restartChoice(*this);
+    if (textureWords <= 0)
+        return line;
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "; a %d-epoch trial EM from it ends at k-means objective %.4f, from the masks "
+                  "grouped by texture (%d words) at %.4f: ",
+                  trialEpochs, trialObjective, textureWords, trialObjectiveTexture);
+    return line + text +
+           (fromTexture ? "the fit starts from the texture groups"
+                        : "the fit starts from restart " + std::to_string(chosen));
 }
 
 EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
@@ -240,23 +264,26 @@ EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
             estimateWhitening(tick("whitening"));
         const std::vector<std::uint32_t> images(sample.begin(),
                                                 sample.begin() + std::ptrdiff_t(count));
+        at::Tensor positions;
         std::vector<detail::KMeansStart> starts = detail::sphericalKMeansStarts(
             source(), images, params.classes, kInitPositions, kInitRestarts, rng,
-            tick("k-means sample"), tick("k-means restarts"));
+            tick("k-means sample"), tick("k-means restarts"), &positions);
         // The baseline keeps the restart k-means itself prefers; PriMaPs-EM the
         // one that keeps each image's masks apart when the masks say so clearly
         // (docs/em-quality.md, "Session 12").
+        const std::vector<std::uint32_t> contrastImages(
+            images.begin(), images.begin() + std::ptrdiff_t(std::min<std::size_t>(
+                                                 images.size(), std::size_t(kContrastImages))));
         std::optional<detail::MaskPairCounts> counts;
         if (params.method == EmMethod::PrimapsEm)
-            counts = detail::countSharedMaskPairs(
-                source(),
-                std::vector<std::uint32_t>(
-                    images.begin(),
-                    images.begin() + std::ptrdiff_t(std::min<std::size_t>(
-                                         images.size(), std::size_t(kContrastImages)))),
-                starts, tick("mask contrast"));
-        initChoice = detail::chooseStart(starts, counts ? &*counts : nullptr);
-        thetaR = std::move(starts[std::size_t(initChoice.chosen - 1)].prototypes);
+            counts = detail::countSharedMaskPairs(source(), contrastImages, starts,
+                                                  tick("mask contrast"));
+        EmInitChoice choice = detail::chooseStart(starts, counts ? &*counts : nullptr);
+        Prototypes start = std::move(starts[std::size_t(choice.chosen - 1)].prototypes);
+        if (params.method == EmMethod::PrimapsEm && emEpochs() > 0)
+            tryTextureStart(contrastImages, positions, choice, start, tick);
+        initChoice = std::move(choice);
+        thetaR = std::move(start);
         thetaM = thetaR;
         enterKMeans();
         return EmStepInfo{};

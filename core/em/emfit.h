@@ -161,12 +161,14 @@ struct EmStepInfo
     double labelledFraction = 0; ///< EM: pixels with a pseudo-label / all pixels
 };
 
-/// How the robust protocol's initialisation picked its start among the k-means
-/// restarts (run.json "initialisation"). PriMaPs-EM takes the restart that puts
-/// the least mask-pair weight of an image into one cluster when that is clear
-/// over the images (paired t above `threshold`), otherwise, like the baseline,
-/// the restart with the highest k-means objective (docs/em-quality.md,
-/// "Session 12"). Restarts are numbered from 1.
+/// How the robust protocol's initialisation picked its start (run.json
+/// "initialisation"). Among the k-means restarts PriMaPs-EM takes the one that
+/// puts the least mask-pair weight of an image into one cluster when that is
+/// clear over the images (paired t above `threshold`), otherwise, like the
+/// baseline, the restart with the highest k-means objective (docs/em-quality.md,
+/// "Session 12"); then it runs a short trial EM from that restart and from the
+/// masks grouped by texture, and begins where the trial ended at the higher
+/// objective ("Session 14"). Restarts are numbered from 1.
 struct EmInitChoice
 {
     int restarts = 0;   ///< 0: no choice made (paper protocol, or not yet)
@@ -182,6 +184,16 @@ struct EmInitChoice
     double sharedPairsFewest = std::numeric_limits<double>::quiet_NaN();
     double evidence = 0;  ///< paired t of the difference over images (+inf: no spread)
     double threshold = 0; ///< the t the masks needed (0: nothing to compare)
+    /// PriMaPs-EM's second candidate, the masks grouped by texture: the texton
+    /// words it was built with (0: not built), the epochs of the two trial EM
+    /// runs, and the k-means objective (mean best cosine) each ended at, from
+    /// restart `chosen` and from the texture groups. With `fromTexture` the fit
+    /// began from the texture groups, not from restart `chosen`.
+    int textureWords = 0;
+    int trialEpochs = 0;
+    double trialObjective = std::numeric_limits<double>::quiet_NaN();
+    double trialObjectiveTexture = std::numeric_limits<double>::quiet_NaN();
+    bool fromTexture = false;
 
     /// One line for logs: "initialisation: k-means restart 12 of 16, chosen by
     /// mask contrast (...)"; empty when no choice was made.

@@ -8,6 +8,10 @@
 #include <functional>
 #include <vector>
 
+namespace at {
+class Tensor;
+}
+
 namespace primaps::detail {
 
 // splitmix64: tiny, fast, and its whole state is one integer, so checkpoints carry
@@ -47,12 +51,6 @@ struct InitStopped
 {
 };
 
-/// The robust protocol's initialisation: spherical k-means (cosine Lloyd
-/// iterations) on up to `maxPositions` unit-normalised feature positions drawn
-/// evenly from `images`, seeded by k-means++ and restarted `restarts` times.
-/// Throws primaps::Error when there are fewer positions than `k`. `sampled`
-/// ticks per image read, `restarted` per restart and Lloyd iteration (done =
-/// restarts finished). chooseStart() picks among the restarts.
 /// One restart of the spherical k-means: its unit directions (gain 1) and its
 /// objective, the mean best cosine over the sampled positions.
 struct KMeansStart
@@ -61,11 +59,17 @@ struct KMeansStart
     double meanBestCosine = -2;
 };
 
-std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
-                                               const std::vector<std::uint32_t>& images, int k,
-                                               int maxPositions, int restarts, Rng& rng,
-                                               const InitTick& sampled = {},
-                                               const InitTick& restarted = {});
+/// The robust protocol's initialisation: spherical k-means (cosine Lloyd
+/// iterations) on up to `maxPositions` unit-normalised feature positions drawn
+/// evenly from `images`, seeded by k-means++ and restarted `restarts` times.
+/// Throws primaps::Error when there are fewer positions than `k`. `sampled`
+/// ticks per image read, `restarted` per restart and Lloyd iteration (done =
+/// restarts finished). chooseStart() picks among the restarts.
+/// `positions`, when given, receives the sampled positions as unit rows (N x C).
+std::vector<KMeansStart>
+sphericalKMeansStarts(const EmDataSource& data, const std::vector<std::uint32_t>& images, int k,
+                      int maxPositions, int restarts, Rng& rng, const InitTick& sampled = {},
+                      const InitTick& restarted = {}, at::Tensor* positions = nullptr);
 
 /// How often starts put two PriMaPs masks of one image into one cluster: per
 /// image, every mask takes the cluster most of its pixels are nearest to

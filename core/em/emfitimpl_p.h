@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,16 @@ inline constexpr double kMinVoteShare = 0.7;
 // or off leaves every other random draw of the fit as it was, and a restored
 // fit estimates the same transform again.
 inline constexpr std::uint64_t kWhiteningStream = 0x77686974656e696eull;
+// Robust PriMaPs-EM also builds a start from the masks grouped by texture
+// (kTextureWords texton words) and tries both starts for a few EM epochs, from
+// the same image order (their own generator); the trial that ends at the higher
+// k-means objective gives the fit its start (docs/em-quality.md, "Session 14").
+inline constexpr int kTextureWords = 96;
+inline constexpr std::uint64_t kTrialStream = 0x747269616c2d656dull;
+inline int trialEpochs(int emEpochs)
+{
+    return std::clamp(emEpochs / 8, 1, 6);
+}
 inline constexpr double kStarvedShare = 0.25;
 inline constexpr int kReseedEvery = 10;
 
@@ -81,14 +92,16 @@ using detail::Adam;
 using detail::Rng;
 using detail::permutation;
 
+using detail::kContrastImages;
 using detail::kInitPositions;
 using detail::kInitRestarts;
-using detail::kContrastImages;
 using detail::kMinVoteShare;
-using detail::kWhiteningStream;
-using detail::kStarvedShare;
 using detail::kReseedEvery;
+using detail::kStarvedShare;
 using detail::kStateVersion;
+using detail::kTextureWords;
+using detail::kTrialStream;
+using detail::kWhiteningStream;
 
 /// One image of an EM batch: what was read for it, then what pass 1 made of it.
 struct EmBatchImage
@@ -264,6 +277,17 @@ struct EmFit::Impl
     /// The PCA initialisation; `monitor` (may be empty) sees its progress, and
     /// detail::InitStopped leaves when it asks to stop.
     EmStepInfo pcaStep(const EmInitMonitor& monitor);
+    /// Robust PriMaPs-EM (emtexture.cpp): builds the texture start from `images`
+    /// and, when there is one, runs a short trial EM from it and from `start`;
+    /// `start` becomes the texture start when its trial ends at the higher
+    /// objective over `positions` (unit rows). Records both in `choice`.
+    void tryTextureStart(const std::vector<std::uint32_t>& images, const at::Tensor& positions,
+                         EmInitChoice& choice, Prototypes& start,
+                         const std::function<detail::InitTick(const char*)>& tick);
+    /// theta_M after `epochs` EM epochs from `start` on this fit's data, with the
+    /// fit's settings; `stepped` ticks (done, total) after each step, from `done`.
+    Prototypes trialEnd(const Prototypes& start, int epochs, const detail::InitTick& stepped,
+                        int& done, int total) const;
     EmStepInfo kmeansStep();
     EmStepInfo emStep();
     double emaUpdate();

@@ -71,7 +71,12 @@ json initChoiceJson(const EmInitChoice& c)
                 {"shared_pairs_by_objective", c.sharedPairsByObjective},
                 {"shared_pairs_fewest", c.sharedPairsFewest},
                 {"evidence", c.evidence},
-                {"threshold", c.threshold}};
+                {"threshold", c.threshold},
+                {"texture_words", c.textureWords},
+                {"trial_epochs", c.trialEpochs},
+                {"trial_objective", c.trialObjective},
+                {"trial_objective_texture", c.trialObjectiveTexture},
+                {"from_texture", c.fromTexture}};
 }
 
 EmInitChoice initChoiceFrom(const json& j)
@@ -99,6 +104,21 @@ EmInitChoice initChoiceFrom(const json& j)
                      ? std::numeric_limits<double>::infinity()
                      : historyNumber(j.at("evidence"), "'init_choice': 'evidence'");
     c.threshold = historyNumber(j.at("threshold"), "'init_choice': 'threshold'");
+    // The texture start (session 14) is absent from the states of earlier fits.
+    if (!j.contains("texture_words"))
+        return c;
+    c.textureWords =
+        int(jsonInteger(j.at("texture_words"), "'init_choice': 'texture_words'", 0, 1 << 20));
+    c.trialEpochs =
+        int(jsonInteger(j.at("trial_epochs"), "'init_choice': 'trial_epochs'", 0, 1 << 20));
+    c.trialObjective = historyNumber(j.at("trial_objective"), "'init_choice': 'trial_objective'");
+    c.trialObjectiveTexture =
+        historyNumber(j.at("trial_objective_texture"), "'init_choice': 'trial_objective_texture'");
+    if (!j.at("from_texture").is_boolean())
+        throw Error("'init_choice': 'from_texture' is not true or false");
+    c.fromTexture = j.at("from_texture").get<bool>();
+    if (c.fromTexture && c.textureWords == 0)
+        throw Error("'init_choice': 'from_texture' without texture words");
     return c;
 }
 

@@ -5,6 +5,7 @@
 // differ by ten mIoU and more; the k-means objective cannot tell them apart, the
 // masks can (docs/em-quality.md, "Session 12").
 #include "em/emfit_p.h"
+#include "em/emsampling_p.h"
 #include "support/error.h"
 
 #include <algorithm>
@@ -20,14 +21,6 @@ namespace {
 // large feature grid to a few megabytes.
 constexpr std::int64_t kCellChunk = 16384;
 
-// One mask's pixels in one feature cell.
-struct MaskCell
-{
-    std::int32_t slot;
-    std::int32_t cell;
-    std::uint32_t pixels;
-};
-
 // Cluster of every feature cell under one start: nearest unit direction (gain 1).
 void nearestClusters(const at::Tensor& x, const at::Tensor& directions,
                      std::vector<std::int32_t>& out)
@@ -41,6 +34,37 @@ void nearestClusters(const at::Tensor& x, const at::Tensor& directions,
         std::copy_n(best.data_ptr<std::int32_t>(), end - begin, out.begin() + begin);
     }
 }
+
+// P(T > t) for Student's t with `dof` degrees of freedom, from the closed forms
+// of A(t | dof) = P(|T| < t) for whole dof (Abramowitz & Stegun 26.7.3, 26.7.4).
+double studentUpperTail(double t, int dof)
+{
+    const double theta = std::atan(t / std::sqrt(double(dof)));
+    const double c2 = std::cos(theta) * std::cos(theta), s = std::sin(theta);
+    double a;
+    if (dof % 2 == 0) {
+        double term = 1, sum = 1;
+        for (int j = 2; j <= dof - 2; j += 2) {
+            term *= c2 * double(j - 1) / double(j);
+            sum += term;
+        }
+        a = s * sum;
+    } else {
+        double sum = 0;
+        if (dof > 1) {
+            double term = 1;
+            sum = 1;
+            for (int j = 3; j <= dof - 2; j += 2) {
+                term *= c2 * double(j - 1) / double(j);
+                sum += term;
+            }
+        }
+        a = 2.0 / M_PI * (theta + s * std::cos(theta) * sum);
+    }
+    return std::max(0.0, 0.5 * (1.0 - a));
+}
+
+} // namespace
 
 // The mask pixels of one label map per (mask, nearest feature cell) — the cell
 // as the E-step's mask summaries count it — run-length along rows, then merged.
@@ -80,37 +104,6 @@ std::vector<MaskCell> maskCells(const cv::Mat& masks, int fh, int fw, int& slots
     }
     return merged;
 }
-
-// P(T > t) for Student's t with `dof` degrees of freedom, from the closed forms
-// of A(t | dof) = P(|T| < t) for whole dof (Abramowitz & Stegun 26.7.3, 26.7.4).
-double studentUpperTail(double t, int dof)
-{
-    const double theta = std::atan(t / std::sqrt(double(dof)));
-    const double c2 = std::cos(theta) * std::cos(theta), s = std::sin(theta);
-    double a;
-    if (dof % 2 == 0) {
-        double term = 1, sum = 1;
-        for (int j = 2; j <= dof - 2; j += 2) {
-            term *= c2 * double(j - 1) / double(j);
-            sum += term;
-        }
-        a = s * sum;
-    } else {
-        double sum = 0;
-        if (dof > 1) {
-            double term = 1;
-            sum = 1;
-            for (int j = 3; j <= dof - 2; j += 2) {
-                term *= c2 * double(j - 1) / double(j);
-                sum += term;
-            }
-        }
-        a = 2.0 / M_PI * (theta + s * std::cos(theta) * sum);
-    }
-    return std::max(0.0, 0.5 * (1.0 - a));
-}
-
-} // namespace
 
 double studentQuantile(double upperTail, int dof)
 {

@@ -21,17 +21,33 @@ at::Tensor matrixOf(const FeatureMap& f)
                          {f.channels, std::int64_t(f.positions())}, at::kFloat);
 }
 
-// k-means++: the first centre uniformly, each next one with probability
-// proportional to the squared distance (for unit vectors 2 - 2 cos) to the
-// nearest centre chosen so far.
-at::Tensor plusPlusSeeds(const at::Tensor& x, int k, Rng& rng)
+// k-means++: the first centre uniformly (by weight, when rows are weighted),
+// each next one with probability proportional to the squared distance (for unit
+// vectors 2 - 2 cos) to the nearest centre chosen so far, times the weight.
+std::int64_t drawByWeight(const at::Tensor& weights, Rng& rng)
+{
+    const std::int64_t n = weights.size(0);
+    const at::Tensor cumulative = weights.to(at::kDouble).cumsum(0);
+    const double total = cumulative[n - 1].item<double>();
+    if (!(total > 0))
+        return std::int64_t(rng.below(std::uint64_t(n)));
+    const double u = rng.unit() * total;
+    return std::min<std::int64_t>(
+        n - 1, at::searchsorted(cumulative, at::scalar_tensor(u, at::kDouble), false, true)
+                   .item<std::int64_t>());
+}
+
+at::Tensor plusPlusSeeds(const at::Tensor& x, const at::Tensor& weight, int k, Rng& rng)
 {
     const std::int64_t n = x.size(0);
-    std::vector<std::int64_t> chosen{std::int64_t(rng.below(std::uint64_t(n)))};
+    std::vector<std::int64_t> chosen{weight.defined() ? drawByWeight(weight, rng)
+                                                      : std::int64_t(rng.below(std::uint64_t(n)))};
     at::Tensor best = at::full({n}, -1.0f, at::kFloat);
     for (int c = 1; c < k; ++c) {
         best = at::maximum(best, x.mv(x[chosen.back()]));
-        const at::Tensor d2 = (2.0f - 2.0f * best).clamp_min(0.0f).to(at::kDouble);
+        at::Tensor d2 = (2.0f - 2.0f * best).clamp_min(0.0f).to(at::kDouble);
+        if (weight.defined())
+            d2 = d2 * weight.to(at::kDouble);
         const at::Tensor cumulative = d2.cumsum(0);
         const double total = cumulative[n - 1].item<double>();
         std::int64_t pick = std::int64_t(rng.below(std::uint64_t(n)));
@@ -87,34 +103,31 @@ at::Tensor sampleFeaturePositions(const EmDataSource& data,
     return at::cat(rows, 0);
 }
 
-std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
-                                               const std::vector<std::uint32_t>& images, int k,
-                                               int maxPositions, int restarts, Rng& rng,
-                                               const InitTick& sampled, const InitTick& restarted)
+std::vector<KMeansStart> sphericalKMeans(const at::Tensor& unit, const at::Tensor& weight, int k,
+                                         int restarts, Rng& rng, const InitTick& restarted)
 {
-    if (images.empty())
-        throw Error("the initialisation has no images");
-    const at::Tensor x = sampleFeaturePositions(data, images, maxPositions, rng, sampled);
-    const at::Tensor unit = x / x.norm(2, {1}, true).clamp_min(1e-12);
     if (unit.size(0) < k)
         throw Error("the initialisation needs at least as many feature positions as prototypes");
-
+    const bool weighted = weight.defined();
+    const at::Tensor weightedUnit = weighted ? unit * weight.unsqueeze(1) : unit;
+    const double totalWeight = weighted ? weight.sum().item<double>() : 0.0;
     std::vector<KMeansStart> starts;
     for (int r = 0; r < std::max(1, restarts); ++r) {
-        at::Tensor centres = plusPlusSeeds(unit, k, rng);
+        at::Tensor centres = plusPlusSeeds(unit, weight, k, rng);
         at::Tensor assignment;
         double score = -2;
         for (int iteration = 0; iteration < 100; ++iteration) {
             if (restarted)
                 restarted(r, std::max(1, restarts));
             const auto [similarity, nearest] = unit.mm(centres.t()).max(1);
-            score = similarity.mean().item<double>();
+            score = weighted ? (similarity * weight).sum().item<double>() / totalWeight
+                             : similarity.mean().item<double>();
             const bool settled =
                 assignment.defined() &&
                 nearest.ne(assignment).sum().item<std::int64_t>() * 1000 < unit.size(0);
             assignment = nearest;
             at::Tensor sums = at::zeros({k, unit.size(1)}, at::kFloat);
-            sums.index_add_(0, nearest, unit);
+            sums.index_add_(0, nearest, weightedUnit);
             // An empty cluster restarts at the position that fits its centre worst.
             const at::Tensor counts = at::bincount(nearest, {}, k);
             for (int c = 0; c < k; ++c)
@@ -136,6 +149,26 @@ std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
     if (restarted)
         restarted(std::max(1, restarts), std::max(1, restarts));
     return starts;
+}
+
+at::Tensor unitRows(const at::Tensor& x)
+{
+    return x / x.norm(2, {1}, true).clamp_min(1e-12);
+}
+
+std::vector<KMeansStart> sphericalKMeansStarts(const EmDataSource& data,
+                                               const std::vector<std::uint32_t>& images, int k,
+                                               int maxPositions, int restarts, Rng& rng,
+                                               const InitTick& sampled, const InitTick& restarted,
+                                               at::Tensor* positions)
+{
+    if (images.empty())
+        throw Error("the initialisation has no images");
+    const at::Tensor unit =
+        unitRows(sampleFeaturePositions(data, images, maxPositions, rng, sampled));
+    if (positions)
+        *positions = unit;
+    return sphericalKMeans(unit, {}, k, restarts, rng, restarted);
 }
 
 std::vector<MaskSummary> summariseMasks(const FeatureMap& features, const cv::Mat& masks,

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Feature positions drawn for the robust protocol's statistics (the k-means
-// initialisation and the whitening). LibTorch inside: include only from em/*.cpp.
+// The robust protocol's statistics on sampled feature positions and on masks:
+// the positions themselves, spherical k-means on rows, and the masks' pixels per
+// feature cell. LibTorch inside: include only from em/*.cpp.
 
 #include "em/emfit_p.h"
 
 #include <ATen/ATen.h>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace primaps::detail {
@@ -19,5 +21,48 @@ namespace primaps::detail {
 at::Tensor sampleFeaturePositions(const EmDataSource& data,
                                   const std::vector<std::uint32_t>& images, int maxPositions,
                                   Rng& rng, const InitTick& sampled = {});
+
+/// Rows divided by their length (zero rows stay zero).
+at::Tensor unitRows(const at::Tensor& x);
+
+/// Spherical k-means (cosine Lloyd iterations until fewer than 0.1 % of the rows
+/// change cluster, at most 100) of the unit rows `unit` (N x C) into `k`
+/// clusters, seeded by k-means++ and restarted `restarts` times. With `weight`
+/// (N, defined) every row counts that many times: in the seeding, the means and
+/// the objective. Each start's objective is the (weighted) mean best cosine.
+/// Throws primaps::Error when there are fewer rows than `k`. `restarted` ticks
+/// per restart and iteration (done = restarts finished).
+std::vector<KMeansStart> sphericalKMeans(const at::Tensor& unit, const at::Tensor& weight, int k,
+                                         int restarts, Rng& rng, const InitTick& restarted = {});
+
+/// One mask's pixels in one feature cell.
+struct MaskCell
+{
+    std::int32_t slot; ///< the mask, numbered 0.. in the order of first appearance
+    std::int32_t cell; ///< y * width + x on the feature grid
+    std::uint32_t pixels;
+};
+
+/// The pixels of the masks 1..254 of a CV_8UC1 label map per (mask, nearest
+/// feature cell of an fh x fw grid), sorted by mask and cell; `slots` receives
+/// the number of masks. At most one entry per labelled pixel.
+std::vector<MaskCell> maskCells(const cv::Mat& masks, int fh, int fw, int& slots);
+
+/// PriMaPs-EM's second candidate start: the masks grouped by texture
+/// (docs/em-quality.md, "Session 13"). The unit positions fall into `words`
+/// spherical k-means clusters (texton words; the best of 4 runs by the
+/// objective); every mask of `images` is described by the square root of its
+/// pixels' word histogram (a pixel takes its nearest feature cell's word); the
+/// masks are grouped into `k` by spherical k-means weighted by their pixels (16
+/// restarts, the best weighted objective); each group's prototype is the mean
+/// unit feature of its masks' pixels (gain 1). A class whose features spread
+/// over several modes is one mixture of words, where k-means on the positions
+/// splits it. Nothing when the images hold fewer than `k` masks. `read` ticks per
+/// image of both passes over `images` (total: twice their number). Throws
+/// primaps::Error on features that do not match the positions.
+std::optional<Prototypes> textureGroupStart(const EmDataSource& data,
+                                            const std::vector<std::uint32_t>& images,
+                                            const at::Tensor& unitPositions, int k, int words,
+                                            Rng& rng, const InitTick& read = {});
 
 } // namespace primaps::detail

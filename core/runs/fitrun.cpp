@@ -489,6 +489,13 @@ void DatasetFitJob::fit(JobControl& control, Resources& r)
             init["evidence_t"] = c.evidence;
             init["evidence_needed_t"] = c.threshold;
         }
+        if (c.textureWords > 0) { // the texture start was built and tried (session 14)
+            init["start"] = c.fromTexture ? "texture groups" : "k-means restart";
+            init["texture_words"] = c.textureWords;
+            init["trial_epochs"] = c.trialEpochs;
+            init["trial_objective_restart"] = c.trialObjective;
+            init["trial_objective_texture"] = c.trialObjectiveTexture;
+        }
         runInfo["initialisation"] = init;
     }
     writeFileAtomic(runJson, runInfo.dump(4) + "\n");

@@ -4,15 +4,19 @@
 // against hand-computed cases, and the choice it makes between starts.
 #include "em/emfit.h"
 #include "em/emfit_p.h"
+#include "em/emsampling_p.h"
 #include "support/error.h"
 
 #include <cmath>
 #include <memory>
+#include <numeric>
+#include <optional>
 #include <QtTest>
 #include <random>
 
 using namespace primaps;
-using detail::KMeansStart;
+using primaps::detail::KMeansStart;
+using primaps::detail::Rng;
 
 namespace {
 
@@ -156,6 +160,78 @@ std::vector<int> clustersOf(const Prototypes& p)
     return out;
 }
 
+// Scenes of one texture each, one mask per image: C mixes the modes C1 = e0 and
+// C2 = e1 cell by cell, D the modes D1 = 0.8 e0 + 0.6 e2 and D2 = 0.8 e1 + 0.6 e3.
+// Each of C's modes is nearer to one of D's (cosine 0.8) than to its own other
+// mode (0), so k-means on positions with two clusters pairs C1 with D1 and C2
+// with D2; the word histograms of the masks tell C from D.
+class MixtureData : public EmDataSource
+{
+public:
+    explicit MixtureData(int images) : size_(std::size_t(images)) {}
+    std::size_t size() const override { return size_; }
+    FeatureMap features(std::size_t index) const override
+    {
+        static const float modes[4][4] = {
+            {1, 0, 0, 0}, {0, 1, 0, 0}, {0.8f, 0, 0.6f, 0}, {0, 0.8f, 0, 0.6f}};
+        std::mt19937 rng(std::uint32_t(2000 + index));
+        std::normal_distribution<float> noise(0.0f, 0.03f);
+        FeatureMap f;
+        f.channels = 4;
+        f.height = f.width = 8;
+        f.values.assign(4 * 64, 0.0f);
+        for (int cell = 0; cell < 64; ++cell) {
+            const float* v = modes[2 * (index % 2) + std::size_t((cell + cell / 8) % 2)];
+            for (int c = 0; c < 4; ++c)
+                f.values[std::size_t(c) * 64 + std::size_t(cell)] = v[c] + noise(rng);
+        }
+        return f;
+    }
+    cv::Mat masks(std::size_t) const override { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(1)); }
+    static std::vector<int> modeClusters(const Prototypes& p)
+    {
+        std::vector<int> out;
+        for (const auto& probe : {std::vector<float>{1, 0, 0, 0},
+                                  {0, 1, 0, 0},
+                                  {0.8f, 0, 0.6f, 0},
+                                  {0, 0.8f, 0, 0.6f}}) {
+            int best = 0;
+            double bestCos = -2;
+            for (int k = 0; k < p.classes; ++k) {
+                double dot = 0, norm = 0;
+                for (int c = 0; c < p.dim; ++c) {
+                    const double w = p.direction[std::size_t(k * p.dim + c)];
+                    dot += w * probe[std::size_t(c)];
+                    norm += w * w;
+                }
+                if (dot / std::sqrt(norm) > bestCos) {
+                    bestCos = dot / std::sqrt(norm);
+                    best = k;
+                }
+            }
+            out.push_back(best);
+        }
+        return out;
+    }
+
+private:
+    std::size_t size_;
+};
+
+// Every feature position of `images` as unit rows, as the initialisation samples them.
+at::Tensor unitPositions(const EmDataSource& data, int images)
+{
+    std::vector<at::Tensor> rows;
+    for (int i = 0; i < images; ++i) {
+        const FeatureMap f = data.features(std::size_t(i));
+        rows.push_back(at::from_blob(const_cast<float*>(f.values.data()),
+                                     {f.channels, std::int64_t(f.positions())}, at::kFloat)
+                           .t()
+                           .clone());
+    }
+    return primaps::detail::unitRows(at::cat(rows, 0));
+}
+
 } // namespace
 
 class TestEmStart : public QObject
@@ -181,8 +257,8 @@ private slots:
         const std::vector<KMeansStart> starts{
             start({{0}, {1}, {2}, {3}}, 0.9), start({{0, 1}, {2}, {3}, {3}}, 0.8),
             start({{0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2, 3}}, 0.7)};
-        const detail::MaskPairCounts counts =
-            detail::countSharedMaskPairs(data, {0, 1, 2}, starts);
+        const primaps::detail::MaskPairCounts counts =
+            primaps::detail::countSharedMaskPairs(data, {0, 1, 2}, starts);
         QCOMPARE(counts.pairWeight, (std::vector<double>{4, 2}));
         QCOMPARE(counts.shared.size(), std::size_t(3));
         QCOMPARE(counts.shared[0], (std::vector<double>{0, 0}));
@@ -202,8 +278,8 @@ private slots:
         const Image two{{0, 0, 1, 1}, {1, 1, 2, 2}}, one{{0, 1, 1, 1}, {1, 2, 2, 2}};
         const TinyData data({two, one, two, one, two, one,
                              {{2, 2, 2, 2}, {1, 1, 1, 1}}, {{3, 3, 3, 3}, {1, 1, 1, 1}}});
-        const detail::MaskPairCounts counts =
-            detail::countSharedMaskPairs(data, {0, 1, 2, 3, 4, 5, 6, 7}, starts);
+        const primaps::detail::MaskPairCounts counts =
+            primaps::detail::countSharedMaskPairs(data, {0, 1, 2, 3, 4, 5, 6, 7}, starts);
         QCOMPARE(counts.pairWeight.size(), std::size_t(6)); // one-mask images have no pair
         QCOMPARE(counts.share(0), 1.0);
         QCOMPARE(counts.share(1), 0.0);
@@ -211,7 +287,7 @@ private slots:
         // Student's one-sided 5 % quantile with 5 degrees of freedom, 2.015
         // (one alternative, no correction).
         // (Restarts are numbered from 1 in the choice, as run.json shows them.)
-        const EmInitChoice choice = detail::chooseStart(starts, &counts);
+        const EmInitChoice choice = primaps::detail::chooseStart(starts, &counts);
         QCOMPARE(choice.chosen, 2);
         QCOMPARE(choice.byObjective, 1);
         QCOMPARE(choice.fewest, 2);
@@ -222,15 +298,16 @@ private slots:
         QVERIFY(std::abs(choice.evidence - 9.0 / std::sqrt(1.8)) < 1e-9);
         QVERIFY(std::abs(choice.threshold - 2.0150) < 1e-3);
         // Without counts (the baseline) the objective decides.
-        const EmInitChoice baseline = detail::chooseStart(starts, nullptr);
+        const EmInitChoice baseline = primaps::detail::chooseStart(starts, nullptr);
         QCOMPARE(baseline.chosen, 1);
         QCOMPARE(baseline.rule, std::string("objective"));
         QVERIFY(std::isnan(baseline.sharedPairs)); // nothing counted
 
         // The same differences on two images only (t = 3) are not enough: with
         // one degree of freedom the 5 % quantile is 6.31.
-        const detail::MaskPairCounts few = detail::countSharedMaskPairs(data, {0, 1}, starts);
-        const EmInitChoice cautious = detail::chooseStart(starts, &few);
+        const primaps::detail::MaskPairCounts few =
+            primaps::detail::countSharedMaskPairs(data, {0, 1}, starts);
+        const EmInitChoice cautious = primaps::detail::chooseStart(starts, &few);
         QCOMPARE(cautious.chosen, 1);
         QVERIFY(std::abs(cautious.evidence - 3.0) < 1e-12);
         QVERIFY(std::abs(cautious.threshold - 6.3138) < 1e-3);
@@ -246,9 +323,10 @@ private slots:
         const TinyData weak({{{0, 0, 1, 1}, {1, 1, 2, 2}},
                              {{0, 1, 1, 1}, {1, 2, 2, 2}},
                              {{2, 2, 3, 3}, {1, 1, 2, 2}}});
-        const detail::MaskPairCounts counts = detail::countSharedMaskPairs(weak, {0, 1, 2}, starts);
+        const primaps::detail::MaskPairCounts counts =
+            primaps::detail::countSharedMaskPairs(weak, {0, 1, 2}, starts);
         QVERIFY(counts.share(1) < counts.share(0));
-        EmInitChoice choice = detail::chooseStart(starts, &counts);
+        EmInitChoice choice = primaps::detail::chooseStart(starts, &counts);
         QCOMPARE(choice.chosen, 1);
         QCOMPARE(choice.fewest, 2);
         QCOMPARE(choice.rule, std::string("objective"));
@@ -257,9 +335,10 @@ private slots:
         const TinyData single({{{0, 0, 1, 1}, {1, 1, 1, 1}}, {{2, 3, 3, 0}, {1, 1, 1, 0}}});
         const std::vector<KMeansStart> flipped{start({{0}, {1}, {2, 3}}, 0.5),
                                                start({{0, 1}, {2}, {3}}, 0.6)};
-        const detail::MaskPairCounts none = detail::countSharedMaskPairs(single, {0, 1}, flipped);
+        const primaps::detail::MaskPairCounts none =
+            primaps::detail::countSharedMaskPairs(single, {0, 1}, flipped);
         QVERIFY(none.pairWeight.empty() && std::isnan(none.share(0)));
-        choice = detail::chooseStart(flipped, &none);
+        choice = primaps::detail::chooseStart(flipped, &none);
         QCOMPARE(choice.chosen, 2);
         QCOMPARE(choice.threshold, 0.0); // nothing was compared
     }
@@ -267,12 +346,12 @@ private slots:
     void theThresholdIsStudentsCorrectedForTheRestartsCompared()
     {
         // Student's t quantiles against the tables (one-sided tail, dof).
-        QVERIFY(std::abs(detail::studentQuantile(0.05, 1) - 6.3138) < 1e-3);
-        QVERIFY(std::abs(detail::studentQuantile(0.05, 10) - 1.8125) < 1e-3);
-        QVERIFY(std::abs(detail::studentQuantile(0.025, 30) - 2.0423) < 1e-3);
-        QVERIFY(std::abs(detail::studentQuantile(0.05, 100000) - 1.6449) < 1e-3);
-        QVERIFY_THROWS_EXCEPTION(Error, detail::studentQuantile(0.6, 5));
-        QVERIFY_THROWS_EXCEPTION(Error, detail::studentQuantile(0.05, 0));
+        QVERIFY(std::abs(primaps::detail::studentQuantile(0.05, 1) - 6.3138) < 1e-3);
+        QVERIFY(std::abs(primaps::detail::studentQuantile(0.05, 10) - 1.8125) < 1e-3);
+        QVERIFY(std::abs(primaps::detail::studentQuantile(0.025, 30) - 2.0423) < 1e-3);
+        QVERIFY(std::abs(primaps::detail::studentQuantile(0.05, 100000) - 1.6449) < 1e-3);
+        QVERIFY_THROWS_EXCEPTION(Error, primaps::detail::studentQuantile(0.6, 5));
+        QVERIFY_THROWS_EXCEPTION(Error, primaps::detail::studentQuantile(0.05, 0));
         // Sixteen restarts over 80 images: the fewest is one of fifteen
         // alternatives, so the level becomes 0.05 / 15, with 79 degrees of
         // freedom: t = 2.787.
@@ -283,8 +362,9 @@ private slots:
         std::vector<std::uint32_t> all(80);
         for (std::uint32_t i = 0; i < 80; ++i)
             all[i] = i;
-        const detail::MaskPairCounts counts = detail::countSharedMaskPairs(data, all, starts);
-        const EmInitChoice choice = detail::chooseStart(starts, &counts);
+        const primaps::detail::MaskPairCounts counts =
+            primaps::detail::countSharedMaskPairs(data, all, starts);
+        const EmInitChoice choice = primaps::detail::chooseStart(starts, &counts);
         QCOMPARE(choice.chosen, 16); // equal counts: the highest objective
         QVERIFY(std::abs(choice.threshold - 2.7866) < 1e-3);
     }
@@ -353,20 +433,64 @@ private slots:
                      " of 16, the best k-means objective");
     }
 
+    void textureGroupsKeepAMixtureOfModesTogether()
+    {
+        const MixtureData data(24);
+        const at::Tensor positions = unitPositions(data, 24);
+        std::vector<std::uint32_t> images(24);
+        std::iota(images.begin(), images.end(), 0u);
+        // k-means on the positions pairs the modes across the textures ...
+        Rng rng{7};
+        const std::vector<KMeansStart> restarts =
+            primaps::detail::sphericalKMeans(positions, {}, 2, 8, rng);
+        for (const KMeansStart& r : restarts) {
+            const std::vector<int> m = MixtureData::modeClusters(r.prototypes);
+            QVERIFY(m[0] != m[1] && m[0] == m[2] && m[1] == m[3]);
+        }
+        // ... the word histograms of the masks group them by texture.
+        int ticks = 0;
+        const std::optional<Prototypes> texture = primaps::detail::textureGroupStart(
+            data, images, positions, 2, 8, rng, [&](int done, int total) {
+                QCOMPARE(total, 48);
+                QCOMPARE(done, ticks++);
+            });
+        QVERIFY(texture.has_value());
+        QCOMPARE(ticks, 49);
+        QCOMPARE(texture->classes, 2);
+        QCOMPARE(texture->dim, 4);
+        QCOMPARE(texture->gain, (std::vector<float>{1.0f, 1.0f}));
+        const std::vector<int> m = MixtureData::modeClusters(*texture);
+        QVERIFY2(m[0] == m[1] && m[2] == m[3] && m[0] != m[2],
+                 qPrintable(QString("%1 %2 %3 %4").arg(m[0]).arg(m[1]).arg(m[2]).arg(m[3])));
+        // Each prototype is its texture's mean unit feature: C's halfway between
+        // C1 and C2, D's between D1 and D2.
+        const int c = m[0], d = m[2];
+        QVERIFY(std::abs(texture->direction[std::size_t(4 * c)] - 0.707f) < 0.02f);
+        QVERIFY(std::abs(texture->direction[std::size_t(4 * c + 1)] - 0.707f) < 0.02f);
+        QVERIFY(std::abs(texture->direction[std::size_t(4 * d + 2)] - 0.424f) < 0.02f);
+        // Fewer masks than prototypes: nothing to group.
+        QVERIFY(
+            !primaps::detail::textureGroupStart(data, {0, 1}, positions, 3, 8, rng).has_value());
+        // Features that do not match the positions are named.
+        const at::Tensor wide = at::zeros({10, 5}, at::kFloat);
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 primaps::detail::textureGroupStart(data, images, wide, 2, 4, rng));
+    }
+
     void progressReachesEveryImageAndMismatchedFeaturesAreNamed()
     {
         const TinyData data({{{0, 1}, {1, 2}}, {{2, 3}, {1, 2}}, {{0, 3}, {1, 2}}});
         std::vector<int> ticks;
-        detail::countSharedMaskPairs(data, {0, 1, 2}, {start({{0}, {1}, {2}, {3}}, 0.0)},
-                                     [&](int done, int total) {
-                                         QCOMPARE(total, 3);
-                                         ticks.push_back(done);
-                                     });
+        primaps::detail::countSharedMaskPairs(data, {0, 1, 2}, {start({{0}, {1}, {2}, {3}}, 0.0)},
+                                              [&](int done, int total) {
+                                                  QCOMPARE(total, 3);
+                                                  ticks.push_back(done);
+                                              });
         QCOMPARE(ticks, (std::vector<int>{0, 1, 2, 3}));
         KMeansStart wide = start({{0}, {1}}, 0.0);
         wide.prototypes.dim = 5;
         wide.prototypes.direction.resize(10, 0.0f);
-        QVERIFY_THROWS_EXCEPTION(Error, detail::countSharedMaskPairs(data, {0}, {wide}));
+        QVERIFY_THROWS_EXCEPTION(Error, primaps::detail::countSharedMaskPairs(data, {0}, {wide}));
     }
 };
 
