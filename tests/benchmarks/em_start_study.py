@@ -18,14 +18,16 @@ on features whitened with the robust protocol's ridge, prints for each start:
 Starts: the true class means of `train` (a ceiling no method has), Lloyd's
 iterations from them, and for each seed k-means++ alone and Lloyd from it;
 with --restarts R the best of R Lloyd restarts by the objective and by the
-fewest shared mask pairs (session 12); with --texton-words W masks grouped by
-their texton histograms (session 13).
+fewest shared mask pairs (session 12), and the paired t between them; with
+--texton-words W masks grouped by their texton histograms (session 13); with
+--trial-epochs N also the objective after N epochs (session 14's trial).
 docs/em-quality.md (session 9) has the numbers and what they say. A
 benchmark-side study (Debian's python3-torch and python3-scipy); no test
 depends on it.
 
     python3 tests/benchmarks/em_start_study.py DIR [--ridge 0.3] [--seeds 0,1,2,3]
         [--label-size 80] [--epochs 50] [--restarts 16] [--texton-words 96]
+        [--trial-epochs 6] [--starved-share 0.1]
 """
 import argparse
 import time
@@ -120,6 +122,26 @@ def mask_pairs_shared(dirs, feats, masks):
     return shared / total
 
 
+def paired_t(objective_start, fewest_start, feats, masks):
+    """Session 12's evidence: the paired t over images of the mask-pair weight the
+    objective's restart puts into one cluster minus the fewest's."""
+    def per_image(dirs):
+        shared = []
+        for i in range(0, feats.shape[0], 8):
+            pred = logits(dirs, torch.ones(dirs.shape[0]), feats[i:i + 8], masks.shape[-2:]).argmax(1)
+            votes = mask_votes(pred, masks[i:i + 8], dirs.shape[0])[:, 1:]
+            majority, area = votes.argmax(2), votes.sum(2).double()
+            weight = torch.minimum(area[:, :, None], area[:, None, :])
+            weight = weight * (1 - torch.eye(weight.shape[1], dtype=torch.double))
+            weight = weight * (area[:, :, None] > 0) * (area[:, None, :] > 0)
+            shared.append(torch.stack([(weight * (majority[:, :, None] == majority[:, None, :])).sum((1, 2)),
+                                       weight.sum((1, 2))], 1))
+        return torch.cat(shared)
+    a, b = per_image(objective_start), per_image(fewest_start)
+    d = (a[:, 0] - b[:, 0])[a[:, 1] > 0]
+    return (d.mean() / (d.std() / len(d) ** 0.5)).item() if d.std() > 0 else 0.0
+
+
 def sample_positions(feats, labels, generator, count=65536):
     n, c = feats.shape[:2]
     flat = feats.permute(0, 2, 3, 1).reshape(n, -1, c)
@@ -202,7 +224,8 @@ def texton_start(feats, masks, x, k, words, generator):
                         for j in range(k)])
 
 
-def primaps_em(feats, masks, start, epochs, generator, batch=32, lr=1e-3, vote_share=0.7):
+def primaps_em(feats, masks, start, epochs, generator, batch=32, lr=1e-3, vote_share=0.7,
+              starved_share=0.1):
     k, size = start.shape[0], masks.shape[-2:]
     dirs, gains = start.clone().requires_grad_(True), torch.ones(k, requires_grad=True)
     ema_dirs, ema_gains = start.clone(), torch.ones(k)
@@ -237,7 +260,7 @@ def primaps_em(feats, masks, start, epochs, generator, batch=32, lr=1e-3, vote_s
             with torch.no_grad():
                 ema_dirs.lerp_(dirs, 1 - decay)
                 ema_gains.lerp_(gains, 1 - decay)
-                starved = usage < 0.25 * usage.sum() / k
+                starved = usage < starved_share * usage.sum() / k
                 for j in torch.nonzero(starved).ravel().tolist():  # take the largest cluster's worst mask
                     big = int(usage.argmax())
                     feats_up = F.interpolate(feats[idx], size, mode="bilinear", align_corners=False)
@@ -272,6 +295,10 @@ def main():
                              "and by the fewest shared mask pairs (sessions 12, 13)")
     parser.add_argument("--texton-words", type=int, default=0,
                         help="also start from masks grouped by texton histograms (session 13)")
+    parser.add_argument("--trial-epochs", type=int, default=0,
+                        help="also print the objective after this many EM epochs (session 14's trial)")
+    parser.add_argument("--starved-share", type=float, default=0.1,
+                        help="re-seed prototypes below this share of their fair part (0.25 until session 14)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     feats, masks, labels, val_feats, val_labels, classes = load(args.dir, args.label_size)
@@ -287,9 +314,11 @@ def main():
         if args.restarts:
             draws = torch.Generator().manual_seed(seed)
             runs = [lloyd(x, kmeanspp(x, classes, draws)) for _ in range(args.restarts)]
-            starts += [(f"best objective seed {seed}", max(runs, key=objective)),
-                       (f"fewest pairs seed {seed}",
-                        min(runs, key=lambda r: mask_pairs_shared(r, feats, masks)))]
+            best = max(runs, key=objective)
+            fewest = min(runs, key=lambda r: mask_pairs_shared(r, feats, masks))
+            starts += [(f"best objective seed {seed}", best), (f"fewest pairs seed {seed}", fewest)]
+            print(f"seed {seed}: paired t of the fewest pairs against the best objective "
+                  f"{paired_t(best, fewest, feats, masks):.2f}", flush=True)
         if args.texton_words:
             starts.append((f"texton start seed {seed}",
                            texton_start(feats, masks, x, classes, args.texton_words,
@@ -297,14 +326,20 @@ def main():
     print(f"{args.dir}: {classes} classes, ridge {args.ridge}, labels at {args.label_size or 'full size'}")
     for name, start in starts:
         begun = time.time()
-        dirs, gains = primaps_em(feats, masks, start, args.epochs, torch.Generator().manual_seed(1000))
+        dirs, gains = primaps_em(feats, masks, start, args.epochs, torch.Generator().manual_seed(1000),
+                                 starved_share=args.starved_share)
+        trial = ""
+        if args.trial_epochs:
+            trial_dirs, _ = primaps_em(feats, masks, start, args.trial_epochs,
+                                       torch.Generator().manual_seed(1000), starved_share=args.starved_share)
+            trial = f"  objective after {args.trial_epochs} epochs {objective(trial_dirs):.4f}"
         before, _ = miou(start, torch.ones(classes), val_feats, val_labels, classes)
         after, shares = miou(dirs, gains, val_feats, val_labels, classes)
         print(f"{name:24s} mIoU {before:5.1f} -> {after:5.1f}  objective {objective(start):.4f} -> "
               f"{objective(dirs):.4f}  mask purity {mask_purity(start, feats, masks):.3f} -> "
               f"{mask_purity(dirs, feats, masks):.3f}  mask pairs in one cluster "
               f"{mask_pairs_shared(start, feats, masks):.3f} -> {mask_pairs_shared(dirs, feats, masks):.3f}  "
-              f"smallest cluster {shares.min():.1f} %  "
+              f"smallest cluster {shares.min():.1f} %{trial}  "
               f"{time.time() - begun:.0f} s", flush=True)
 
 

@@ -7,7 +7,9 @@
 #include "em/emsampling_p.h"
 #include "support/error.h"
 
+#include <array>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -132,6 +134,26 @@ private:
     std::size_t size_;
 };
 
+// The prototype of highest cosine to `x` (dim values).
+int nearestPrototype(const Prototypes& p, const float* x)
+{
+    int best = 0;
+    double bestCos = -2;
+    for (int k = 0; k < p.classes; ++k) {
+        double dot = 0, norm = 0;
+        for (int c = 0; c < p.dim; ++c) {
+            const double w = p.direction[std::size_t(k * p.dim + c)];
+            dot += w * x[c];
+            norm += w * w;
+        }
+        if (dot / std::sqrt(norm) > bestCos) {
+            bestCos = dot / std::sqrt(norm);
+            best = k;
+        }
+    }
+    return best;
+}
+
 // The cluster each of A, B, C1 and C2 falls into under unit prototypes.
 std::vector<int> clustersOf(const Prototypes& p)
 {
@@ -140,40 +162,24 @@ std::vector<int> clustersOf(const Prototypes& p)
                                 {0, 0, 1, 0, 0, 0, 0, 0},
                                 {0, 0, 0.309f, 0.951f, 0, 0, 0, 0}};
     std::vector<int> out;
-    for (const auto& probe : probes) {
-        int best = 0;
-        double bestCos = -2;
-        for (int k = 0; k < p.classes; ++k) {
-            double dot = 0, norm = 0;
-            for (int c = 0; c < p.dim; ++c) {
-                const double w = p.direction[std::size_t(k) * std::size_t(p.dim) + std::size_t(c)];
-                dot += w * probe[c];
-                norm += w * w;
-            }
-            if (dot / std::sqrt(norm) > bestCos) {
-                bestCos = dot / std::sqrt(norm);
-                best = k;
-            }
-        }
-        out.push_back(best);
-    }
+    for (const auto& probe : probes)
+        out.push_back(nearestPrototype(p, probe));
     return out;
 }
 
-// Scenes of one texture each, one mask per image: C mixes the modes C1 = e0 and
-// C2 = e1 cell by cell, D the modes D1 = 0.8 e0 + 0.6 e2 and D2 = 0.8 e1 + 0.6 e3.
-// Each of C's modes is nearer to one of D's (cosine 0.8) than to its own other
-// mode (0), so k-means on positions with two clusters pairs C1 with D1 and C2
-// with D2; the word histograms of the masks tell C from D.
-class MixtureData : public EmDataSource
+// Scenes of 8 x 8 cells in 4 dimensions, one texture and one mask per image;
+// each cell shows one of four modes (plus noise), as `modeOf(image, cell)` says.
+class ModeScenes : public EmDataSource
 {
 public:
-    explicit MixtureData(int images) : size_(std::size_t(images)) {}
+    using Modes = std::array<std::array<float, 4>, 4>;
+    ModeScenes(int images, Modes modes, std::function<int(std::size_t, int)> modeOf)
+        : size_(std::size_t(images)), modes_(modes), modeOf_(std::move(modeOf))
+    {
+    }
     std::size_t size() const override { return size_; }
     FeatureMap features(std::size_t index) const override
     {
-        static const float modes[4][4] = {
-            {1, 0, 0, 0}, {0, 1, 0, 0}, {0.8f, 0, 0.6f, 0}, {0, 0.8f, 0, 0.6f}};
         std::mt19937 rng(std::uint32_t(2000 + index));
         std::normal_distribution<float> noise(0.0f, 0.03f);
         FeatureMap f;
@@ -181,72 +187,56 @@ public:
         f.height = f.width = 8;
         f.values.assign(4 * 64, 0.0f);
         for (int cell = 0; cell < 64; ++cell) {
-            const float* v = modes[2 * (index % 2) + std::size_t((cell + cell / 8) % 2)];
+            const auto& v = modes_[std::size_t(modeOf_(index, cell))];
             for (int c = 0; c < 4; ++c)
-                f.values[std::size_t(c) * 64 + std::size_t(cell)] = v[c] + noise(rng);
+                f.values[std::size_t(c) * 64 + std::size_t(cell)] = v[std::size_t(c)] + noise(rng);
         }
         return f;
     }
     cv::Mat masks(std::size_t) const override { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(1)); }
-    static std::vector<int> modeClusters(const Prototypes& p)
+    /// The cluster each mode falls into under `p`.
+    std::vector<int> modeClusters(const Prototypes& p) const
     {
         std::vector<int> out;
-        for (const auto& probe : {std::vector<float>{1, 0, 0, 0},
-                                  {0, 1, 0, 0},
-                                  {0.8f, 0, 0.6f, 0},
-                                  {0, 0.8f, 0, 0.6f}}) {
-            int best = 0;
-            double bestCos = -2;
-            for (int k = 0; k < p.classes; ++k) {
-                double dot = 0, norm = 0;
-                for (int c = 0; c < p.dim; ++c) {
-                    const double w = p.direction[std::size_t(k * p.dim + c)];
-                    dot += w * probe[std::size_t(c)];
-                    norm += w * w;
-                }
-                if (dot / std::sqrt(norm) > bestCos) {
-                    bestCos = dot / std::sqrt(norm);
-                    best = k;
-                }
-            }
-            out.push_back(best);
-        }
+        for (const auto& mode : modes_)
+            out.push_back(nearestPrototype(p, mode.data()));
         return out;
     }
 
 private:
     std::size_t size_;
+    Modes modes_;
+    std::function<int(std::size_t, int)> modeOf_;
 };
 
-// Scenes of one texture each, one mask per image, in three textures: C mixes
-// the modes C1 = e0 and C2 = e1 cell by cell; D = e2 and E (cosine 0.9 to D)
-// are one mode each. k-means with three clusters keeps C1 and C2 apart and
-// merges D and E; no image holds two textures, so no mask pair says otherwise.
-class ThreeTextures : public EmDataSource
+int checkerboard(int cell)
 {
-public:
-    std::size_t size() const override { return 48; }
-    FeatureMap features(std::size_t index) const override
-    {
-        static const float modes[4][4] = {
-            {1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0.9f, 0.436f}};
-        std::mt19937 rng(std::uint32_t(3000 + index));
-        std::normal_distribution<float> noise(0.0f, 0.03f);
-        FeatureMap f;
-        f.channels = 4;
-        f.height = f.width = 8;
-        f.values.assign(4 * 64, 0.0f);
-        for (int cell = 0; cell < 64; ++cell) {
-            const std::size_t texture = index % 3;
-            const float* v =
-                texture == 0 ? modes[std::size_t((cell + cell / 8) % 2)] : modes[1 + texture];
-            for (int c = 0; c < 4; ++c)
-                f.values[std::size_t(c) * 64 + std::size_t(cell)] = v[c] + noise(rng);
-        }
-        return f;
-    }
-    cv::Mat masks(std::size_t) const override { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(1)); }
-};
+    return (cell + cell / 8) % 2;
+}
+
+// Two textures: C mixes the modes C1 = e0 and C2 = e1 cell by cell, D the modes
+// D1 = 0.8 e0 + 0.6 e2 and D2 = 0.8 e1 + 0.6 e3 (even images C, odd D). Each of
+// C's modes is nearer to one of D's (cosine 0.8) than to its own other mode
+// (0), so k-means on positions with two clusters pairs C1 with D1 and C2 with
+// D2; the word histograms of the masks tell C from D.
+ModeScenes mixtures(int images)
+{
+    return ModeScenes(
+        images, {{{1, 0, 0, 0}, {0, 1, 0, 0}, {0.8f, 0, 0.6f, 0}, {0, 0.8f, 0, 0.6f}}},
+        [](std::size_t index, int cell) { return 2 * int(index % 2) + checkerboard(cell); });
+}
+
+// Three textures: C mixes C1 = e0 and C2 = e1 cell by cell; D = e2 and E
+// (cosine 0.9 to D) are one mode each. k-means with three clusters keeps C1
+// and C2 apart and merges D and E; no image holds two textures, so no mask
+// pair says otherwise.
+ModeScenes threeTextures()
+{
+    return ModeScenes(48, {{{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}, {0, 0, 0.9f, 0.436f}}},
+                      [](std::size_t index, int cell) {
+                          return index % 3 == 0 ? checkerboard(cell) : 1 + int(index % 3);
+                      });
+}
 
 // Every feature position of `images` as unit rows, as the initialisation samples them.
 at::Tensor unitPositions(const EmDataSource& data, int images)
@@ -478,7 +468,7 @@ private slots:
 
     void textureGroupsKeepAMixtureOfModesTogether()
     {
-        const MixtureData data(24);
+        const ModeScenes data = mixtures(24);
         const at::Tensor positions = unitPositions(data, 24);
         std::vector<std::uint32_t> images(24);
         std::iota(images.begin(), images.end(), 0u);
@@ -487,7 +477,7 @@ private slots:
         const std::vector<KMeansStart> restarts =
             primaps::detail::sphericalKMeans(positions, {}, 2, 8, rng);
         for (const KMeansStart& r : restarts) {
-            const std::vector<int> m = MixtureData::modeClusters(r.prototypes);
+            const std::vector<int> m = data.modeClusters(r.prototypes);
             QVERIFY(m[0] != m[1] && m[0] == m[2] && m[1] == m[3]);
         }
         // ... the word histograms of the masks group them by texture.
@@ -502,7 +492,7 @@ private slots:
         QCOMPARE(texture->classes, 2);
         QCOMPARE(texture->dim, 4);
         QCOMPARE(texture->gain, (std::vector<float>{1.0f, 1.0f}));
-        const std::vector<int> m = MixtureData::modeClusters(*texture);
+        const std::vector<int> m = data.modeClusters(*texture);
         QVERIFY2(m[0] == m[1] && m[2] == m[3] && m[0] != m[2],
                  qPrintable(QString("%1 %2 %3 %4").arg(m[0]).arg(m[1]).arg(m[2]).arg(m[3])));
         // Each prototype is its texture's mean unit feature: C's halfway between
@@ -522,7 +512,7 @@ private slots:
 
     void theTextureStartWinsWhenItsTrialEndsHigher()
     {
-        const ThreeTextures data;
+        const ModeScenes data = threeTextures();
         EmParams p;
         p.protocol = EmProtocol::Robust;
         p.classes = 3;
@@ -560,21 +550,10 @@ private slots:
         const Prototypes& start = fit.thetaR();
         auto clusterOf = [&](std::size_t image, int cell) {
             const FeatureMap f = data.features(image);
-            int best = 0;
-            double bestLogit = -1e9;
-            for (int k = 0; k < start.classes; ++k) {
-                double dot = 0, norm = 0;
-                for (int c = 0; c < start.dim; ++c) {
-                    const double w = start.direction[std::size_t(k * start.dim + c)];
-                    dot += w * f.values[std::size_t(c) * 64 + std::size_t(cell)];
-                    norm += w * w;
-                }
-                if (dot / std::sqrt(norm) > bestLogit) {
-                    bestLogit = dot / std::sqrt(norm);
-                    best = k;
-                }
-            }
-            return best;
+            float x[4];
+            for (int c = 0; c < 4; ++c)
+                x[c] = f.values[std::size_t(c) * 64 + std::size_t(cell)];
+            return nearestPrototype(start, x);
         };
         QCOMPARE(clusterOf(0, 0), clusterOf(0, 1));  // C1 and C2 together
         QVERIFY(clusterOf(1, 0) != clusterOf(2, 0)); // D and E apart

@@ -248,8 +248,9 @@ FitDialog::FitDialog(QWidget* parent) : QDialog(parent)
     m_protocol->addItem(tr("paper"), QString::fromLatin1(toString(EmProtocol::Paper)));
     m_protocol->setToolTip(
         tr("robust: keeps every cluster alive (k-means++ initialisation with restarts; "
-           "PriMaPs-EM starts from the restart that keeps each image's masks apart when the "
-           "images agree on it; starved prototypes re-seeded, only masks that agree vote, "
+           "PriMaPs-EM picks the restart that keeps each image's masks apart when the "
+           "images agree on it, tries it and the masks grouped by texture for a few epochs "
+           "and starts from the better; starved prototypes re-seeded, only masks that agree vote, "
            "learning rate 0.001, whitened filter-bank features).\npaper: the reference's "
            "procedure step for step (learning rate 0.005, raw features); clusters may starve. "
            "See docs/em-quality.md."));
