@@ -175,9 +175,14 @@ const char* toString(EmPhase phase)
 
 std::string EmInitProgress::describe() const
 {
+    const std::string current =
+        std::to_string(std::min(done + 1, total)) + " of " + std::to_string(total);
     if (task == "k-means restarts")
-        return "PCA initialisation: k-means restart " + std::to_string(std::min(done + 1, total)) +
-               " of " + std::to_string(total);
+        return "PCA initialisation: k-means restart " + current;
+    if (task == "texture words")
+        return "PCA initialisation: texture words, run " + current;
+    if (task == "texture groups")
+        return "PCA initialisation: texture groups, restart " + current;
     if (task == "trial EM")
         return "PCA initialisation: trial EM step " + std::to_string(done) + " of " +
                std::to_string(total);
@@ -232,12 +237,15 @@ std::string EmInitChoice::describe() const
     const std::string line = restartChoice(*this);
     if (textureWords <= 0)
         return line;
-    char text[160];
-    std::snprintf(text, sizeof text,
-                  "; a %d-epoch trial EM from it ends at k-means objective %.4f, from the masks "
-                  "grouped by texture (%d words) at %.4f: ",
-                  trialEpochs, trialObjective, textureWords, trialObjectiveTexture);
-    return line + text +
+    auto objective = [](double v) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4f", v);
+        return std::string(text);
+    };
+    return line + "; a " + std::to_string(trialEpochs) +
+           "-epoch trial EM from it ends at k-means objective " + objective(trialObjective) +
+           ", from the masks grouped by texture (" + std::to_string(textureWords) + " words) at " +
+           objective(trialObjectiveTexture) + ": " +
            (fromTexture ? "the fit starts from the texture groups"
                         : "the fit starts from restart " + std::to_string(chosen));
 }
@@ -281,7 +289,7 @@ EmStepInfo EmFit::Impl::pcaStep(const EmInitMonitor& monitor)
         EmInitChoice choice = detail::chooseStart(starts, counts ? &*counts : nullptr);
         Prototypes start = std::move(starts[std::size_t(choice.chosen - 1)].prototypes);
         if (params.method == EmMethod::PrimapsEm && emEpochs() > 0)
-            tryTextureStart(contrastImages, positions, choice, start, tick);
+            tryTextureStart(contrastImages, std::move(positions), choice, start, tick);
         initChoice = std::move(choice);
         thetaR = std::move(start);
         thetaM = thetaR;

@@ -167,8 +167,8 @@ struct EmStepInfo
 /// clear over the images (paired t above `threshold`), otherwise, like the
 /// baseline, the restart with the highest k-means objective (docs/em-quality.md,
 /// "Session 12"); then it runs a short trial EM from that restart and from the
-/// masks grouped by texture, and begins where the trial ended at the higher
-/// objective ("Session 14"). Restarts are numbered from 1.
+/// masks grouped by texture, and the fit begins afresh from the start whose trial
+/// ended at the higher objective ("Session 14"). Restarts are numbered from 1.
 struct EmInitChoice
 {
     int restarts = 0;   ///< 0: no choice made (paper protocol, or not yet)
@@ -206,13 +206,16 @@ struct EmInitProgress
     /// What it does: "images" (the paper's protocol pools the images' features),
     /// "whitening" (the robust protocol's feature statistics), "k-means sample"
     /// (the positions its k-means initialisation clusters), "k-means restarts",
-    /// "mask contrast" (PriMaPs-EM: the restarts' partitions of each image's masks).
+    /// "mask contrast" (PriMaPs-EM: the restarts' partitions of each image's masks),
+    /// "texture words", "texture histograms", "texture groups", "texture
+    /// prototypes" (its texture start) and "trial EM" (its two trial runs, in steps).
     std::string task;
     int done = 0;  ///< images read or restarts made in this task
     int total = 0; ///< images or restarts of this task
 
     /// "PCA initialisation: 3 of 11 images", "PCA initialisation: 3 of 11 images
-    /// (whitening)", "PCA initialisation: k-means restart 4 of 16".
+    /// (whitening)", "PCA initialisation: k-means restart 4 of 16", "PCA
+    /// initialisation: trial EM step 5 of 24".
     std::string describe() const;
 };
 

@@ -49,6 +49,8 @@ inline constexpr std::uint64_t kWhiteningStream = 0x77686974656e696eull;
 // k-means objective gives the fit its start (docs/em-quality.md, "Session 14").
 inline constexpr int kTextureWords = 96;
 inline constexpr std::uint64_t kTrialStream = 0x747269616c2d656dull;
+inline constexpr int kMinTrialSteps = 12;
+inline constexpr std::int64_t kScoreStride = 4;
 inline int trialEpochs(int emEpochs)
 {
     return std::clamp(emEpochs / 8, 1, 6);
@@ -100,8 +102,10 @@ using detail::permutation;
 using detail::kContrastImages;
 using detail::kInitPositions;
 using detail::kInitRestarts;
+using detail::kMinTrialSteps;
 using detail::kMinVoteShare;
 using detail::kReseedEvery;
+using detail::kScoreStride;
 using detail::kStarvedShare;
 using detail::kStateVersion;
 using detail::kTextureWords;
@@ -285,12 +289,13 @@ struct EmFit::Impl
     /// Robust PriMaPs-EM (emtexture.cpp): builds the texture start from `images`
     /// and, when there is one, runs a short trial EM from it and from `start`;
     /// `start` becomes the texture start when its trial ends at the higher
-    /// objective over `positions` (unit rows). Records both in `choice`.
-    void tryTextureStart(const std::vector<std::uint32_t>& images, const at::Tensor& positions,
+    /// objective over `positions` (unit rows; released before the trials).
+    /// Records both in `choice`.
+    void tryTextureStart(const std::vector<std::uint32_t>& images, at::Tensor positions,
                          EmInitChoice& choice, Prototypes& start,
                          const std::function<detail::InitTick(const char*)>& tick);
-    /// theta_M after `epochs` EM epochs from `start` on this fit's data, with the
-    /// fit's settings; `stepped` ticks (done, total) after each step, from `done`.
+    /// theta_R after `epochs` EM epochs from `start` on this fit's data, with the
+    /// fit's EM settings; `stepped` ticks (done, total) after each step, from `done`.
     Prototypes trialEnd(const Prototypes& start, int epochs, const detail::InitTick& stepped,
                         int& done, int total) const;
     EmStepInfo kmeansStep();

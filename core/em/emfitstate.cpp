@@ -117,8 +117,19 @@ EmInitChoice initChoiceFrom(const json& j)
     if (!j.at("from_texture").is_boolean())
         throw Error("'init_choice': 'from_texture' is not true or false");
     c.fromTexture = j.at("from_texture").get<bool>();
-    if (c.fromTexture && c.textureWords == 0)
-        throw Error("'init_choice': 'from_texture' without texture words");
+    if (c.textureWords == 0) {
+        // No texture start was built: nothing was tried.
+        if (c.trialEpochs != 0 || c.fromTexture || !std::isnan(c.trialObjective) ||
+            !std::isnan(c.trialObjectiveTexture))
+            throw Error("'init_choice': trials recorded without texture words");
+        return c;
+    }
+    // Objectives are mean cosines; the start follows the higher one.
+    auto cosine = [](double v) { return v >= -1.0 && v <= 1.0; };
+    if (c.restarts == 0 || c.trialEpochs < 1 || !cosine(c.trialObjective) ||
+        !cosine(c.trialObjectiveTexture) ||
+        c.fromTexture != (c.trialObjectiveTexture > c.trialObjective))
+        throw Error("'init_choice': the texture start's trials are inconsistent");
     return c;
 }
 

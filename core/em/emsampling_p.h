@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -48,21 +49,34 @@ struct MaskCell
 /// the number of masks. At most one entry per labelled pixel.
 std::vector<MaskCell> maskCells(const cv::Mat& masks, int fh, int fw, int& slots);
 
+/// The initialisation's progress hooks by task (EmInitProgress::task).
+using InitTicks = std::function<InitTick(const char* task)>;
+
+/// PriMaPs-EM's second candidate start and the texton words it used.
+struct TextureStart
+{
+    Prototypes prototypes;
+    int words = 0;
+};
+
 /// PriMaPs-EM's second candidate start: the masks grouped by texture
 /// (docs/em-quality.md, "Session 13"). The unit positions fall into `words`
-/// spherical k-means clusters (texton words; the best of 4 runs by the
-/// objective); every mask of `images` is described by the square root of its
-/// pixels' word histogram (a pixel takes its nearest feature cell's word); the
-/// masks are grouped into `k` by spherical k-means weighted by their pixels (16
-/// restarts, the best weighted objective); each group's prototype is the mean
-/// unit feature of its masks' pixels (gain 1). A class whose features spread
-/// over several modes is one mixture of words, where k-means on the positions
-/// splits it. Nothing when the images hold fewer than `k` masks. `read` ticks per
-/// image of both passes over `images` (total: twice their number). Throws
-/// primaps::Error on features that do not match the positions.
-std::optional<Prototypes> textureGroupStart(const EmDataSource& data,
-                                            const std::vector<std::uint32_t>& images,
-                                            const at::Tensor& unitPositions, int k, int words,
-                                            Rng& rng, const InitTick& read = {});
+/// spherical k-means clusters (texton words, at most one per position; the
+/// best of 4 runs by the objective); every mask of `images` is described by the
+/// square root of its pixels' word histogram (a pixel takes its nearest feature
+/// cell's word); the masks are grouped into `k` by spherical k-means weighted by
+/// their pixels (16 restarts, the best weighted objective); each group's
+/// prototype is the mean unit feature of its masks' pixels (gain 1; a group
+/// without pixels takes a random position). A class whose features spread over
+/// several modes is one mixture of words, where k-means on the positions splits
+/// it. Nothing when the images hold fewer than `k` masks. `tick` gives the hooks
+/// of the tasks "texture words" and "texture groups" (runs, restarts),
+/// "texture histograms" and "texture prototypes" (the two passes over
+/// `images`). Throws primaps::Error on features that do not match the
+/// positions, or masks that change between the two passes.
+std::optional<TextureStart> textureGroupStart(const EmDataSource& data,
+                                              const std::vector<std::uint32_t>& images,
+                                              const at::Tensor& unitPositions, int k, int words,
+                                              Rng& rng, const InitTicks& tick = {});
 
 } // namespace primaps::detail

@@ -42,6 +42,14 @@ at::Tensor directionsOf(const KMeansStart& s)
         .clone();
 }
 
+cv::Mat checkedMasks(const EmDataSource& data, std::uint32_t index)
+{
+    cv::Mat masks = data.masks(index);
+    if (masks.empty() || masks.type() != CV_8UC1)
+        throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
+    return masks;
+}
+
 const KMeansStart& bestOf(const std::vector<KMeansStart>& starts)
 {
     return *std::max_element(starts.begin(), starts.end(),
@@ -52,36 +60,36 @@ const KMeansStart& bestOf(const std::vector<KMeansStart>& starts)
 
 } // namespace
 
-std::optional<Prototypes> textureGroupStart(const EmDataSource& data,
-                                            const std::vector<std::uint32_t>& images,
-                                            const at::Tensor& unitPositions, int k, int words,
-                                            Rng& rng, const InitTick& read)
+std::optional<TextureStart> textureGroupStart(const EmDataSource& data,
+                                              const std::vector<std::uint32_t>& images,
+                                              const at::Tensor& unitPositions, int k, int words,
+                                              Rng& rng, const InitTicks& tick)
 {
+    auto ticker = [&tick](const char* task) { return tick ? tick(task) : InitTick{}; };
     const std::int64_t dim = unitPositions.size(1);
     words = int(std::min<std::int64_t>(words, unitPositions.size(0)));
     if (k < 1 || words < 1)
         return std::nullopt;
-    const at::Tensor vocabulary =
-        directionsOf(bestOf(sphericalKMeans(unitPositions, {}, words, kVocabularyRuns, rng)));
+    const at::Tensor vocabulary = directionsOf(bestOf(
+        sphericalKMeans(unitPositions, {}, words, kVocabularyRuns, rng, ticker("texture words"))));
 
     // Pass 1: every mask's word histogram and pixel count.
-    const int total = 2 * int(images.size());
-    int done = 0;
+    const int total = int(images.size());
+    const InitTick histogramsRead = ticker("texture histograms");
     std::vector<float> histograms; // masks x words
     std::vector<float> area;
+    std::vector<int> slotsOf; // per image, as pass 2 must find them again
     for (std::uint32_t index : images) {
-        if (read)
-            read(done, total);
-        ++done;
-        const cv::Mat masks = data.masks(index);
-        if (masks.empty() || masks.type() != CV_8UC1)
-            throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
+        if (histogramsRead)
+            histogramsRead(int(slotsOf.size()), total);
+        const cv::Mat masks = checkedMasks(data, index);
         const FeatureMap f = data.features(index);
         const at::Tensor word =
             vocabulary.mm(unitColumns(f, index, dim)).argmax(0).to(at::kInt).contiguous();
         const std::int32_t* wordOf = word.data_ptr<std::int32_t>();
         int slots = 0;
         const std::vector<MaskCell> entries = maskCells(masks, f.height, f.width, slots);
+        slotsOf.push_back(slots);
         const std::size_t first = area.size();
         area.resize(first + std::size_t(slots), 0.0f);
         histograms.resize(area.size() * std::size_t(words), 0.0f);
@@ -91,29 +99,32 @@ std::optional<Prototypes> textureGroupStart(const EmDataSource& data,
             area[mask] += float(e.pixels);
         }
     }
+    if (histogramsRead)
+        histogramsRead(total, total);
     const std::int64_t masks = std::int64_t(area.size());
     if (masks < k)
         return std::nullopt;
     const at::Tensor described =
         unitRows(at::from_blob(histograms.data(), {masks, words}, at::kFloat).sqrt());
     const at::Tensor weight = at::from_blob(area.data(), {masks}, at::kFloat).clone();
-    const at::Tensor centres =
-        directionsOf(bestOf(sphericalKMeans(described, weight, k, kGroupRestarts, rng)));
+    const at::Tensor centres = directionsOf(bestOf(
+        sphericalKMeans(described, weight, k, kGroupRestarts, rng, ticker("texture groups"))));
     const at::Tensor groupOfMask = described.mm(centres.t()).argmax(1).to(at::kInt).contiguous();
 
     // Pass 2: each group's prototype, the sum of its masks' pixels' unit features.
+    const InitTick prototypesRead = ticker("texture prototypes");
     at::Tensor sums = at::zeros({k, dim}, at::kFloat);
     std::int64_t mask = 0;
-    for (std::uint32_t index : images) {
-        if (read)
-            read(done, total);
-        ++done;
+    for (std::size_t i = 0; i < images.size(); ++i) {
+        const std::uint32_t index = images[i];
+        if (prototypesRead)
+            prototypesRead(int(i), total);
         const FeatureMap f = data.features(index);
         const at::Tensor unit = unitColumns(f, index, dim);
         int slots = 0;
         const std::vector<MaskCell> entries =
-            maskCells(data.masks(index), f.height, f.width, slots);
-        if (mask + slots > masks)
+            maskCells(checkedMasks(data, index), f.height, f.width, slots);
+        if (slots != slotsOf[i])
             throw Error("image " + std::to_string(index) + ": masks changed between two reads");
         // Pixels per (group, cell) of this image, then one product with the features.
         at::Tensor counts = at::zeros({k, std::int64_t(f.positions())}, at::kFloat);
@@ -125,20 +136,21 @@ std::optional<Prototypes> textureGroupStart(const EmDataSource& data,
         sums += counts.mm(unit.t());
         mask += slots;
     }
-    if (read)
-        read(total, total);
+    if (prototypesRead)
+        prototypesRead(total, total);
     // A group without pixels (its masks all empty) starts at a random position.
     for (int g = 0; g < k; ++g)
         if (sums[g].abs().sum().item<float>() == 0)
             sums[g] = unitPositions[std::int64_t(rng.below(std::uint64_t(unitPositions.size(0))))];
     const at::Tensor directions = unitRows(sums).contiguous();
-    Prototypes p;
-    p.classes = k;
-    p.dim = int(dim);
-    p.gain.assign(std::size_t(k), 1.0f);
-    p.direction.assign(directions.data_ptr<float>(),
-                       directions.data_ptr<float>() + directions.numel());
-    return p;
+    TextureStart out;
+    out.words = words;
+    out.prototypes.classes = k;
+    out.prototypes.dim = int(dim);
+    out.prototypes.gain.assign(std::size_t(k), 1.0f);
+    out.prototypes.direction.assign(directions.data_ptr<float>(),
+                                    directions.data_ptr<float>() + directions.numel());
+    return out;
 }
 
 } // namespace primaps::detail
@@ -148,8 +160,8 @@ namespace primaps {
 Prototypes EmFit::Impl::trialEnd(const Prototypes& start, int epochs,
                                  const detail::InitTick& stepped, int& done, int total) const
 {
-    // The fit's own settings on the data it sees (already whitened), straight
-    // into the EM phase from `start`.
+    // The fit's EM phase on the data it sees (already whitened), straight from
+    // `start`: no gradient k-means epochs first, a generator of its own.
     EmParams p = params;
     p.method = EmMethod::PrimapsEm;
     p.epochs = epochs;
@@ -170,36 +182,46 @@ Prototypes EmFit::Impl::trialEnd(const Prototypes& start, int epochs,
         if (stepped)
             stepped(++done, total);
     }
-    return trial.thetaM;
+    // theta_R, not the moving average: with a slow EMA (or one that has not
+    // updated yet) theta_M would still be the start.
+    return trial.thetaR;
 }
 
-void EmFit::Impl::tryTextureStart(const std::vector<std::uint32_t>& images,
-                                  const at::Tensor& positions, EmInitChoice& choice,
-                                  Prototypes& start,
+void EmFit::Impl::tryTextureStart(const std::vector<std::uint32_t>& images, at::Tensor positions,
+                                  EmInitChoice& choice, Prototypes& start,
                                   const std::function<detail::InitTick(const char*)>& tick)
 {
-    const std::optional<Prototypes> texture = detail::textureGroupStart(
-        source(), images, positions, params.classes, kTextureWords, rng, tick("texture groups"));
+    const std::optional<detail::TextureStart> texture = detail::textureGroupStart(
+        source(), images, positions, params.classes, kTextureWords, rng, tick);
     if (!texture)
         return; // fewer masks than prototypes: nothing to group
-    auto objective = [&positions](const Prototypes& p) {
+    // The trials are scored on every kScoreStride-th sampled position (the
+    // sample is drawn evenly over the images); the rest is freed before them.
+    const at::Tensor scored = positions.slice(0, 0, positions.size(0), kScoreStride).clone();
+    positions = at::Tensor();
+    auto objective = [&scored](const Prototypes& p) {
         const at::Tensor directions = detail::unitRows(
             at::from_blob(const_cast<float*>(p.direction.data()), {p.classes, p.dim}, at::kFloat));
-        return std::get<0>(positions.mm(directions.t()).max(1)).mean().item<double>();
+        return std::get<0>(scored.mm(directions.t()).max(1)).mean().item<double>();
     };
-    const int epochs = detail::trialEpochs(emEpochs());
-    const int total = 2 * epochs * stepsPerEpoch();
+    // Whole epochs, at least kMinTrialSteps steps: the trial must reach a
+    // re-seeding check, as the trials measured did (12 steps on 80 images).
+    const int perEpoch = stepsPerEpoch();
+    const int epochs =
+        std::max(detail::trialEpochs(emEpochs()), (kMinTrialSteps + perEpoch - 1) / perEpoch);
+    const int total = 2 * epochs * perEpoch;
     const detail::InitTick stepped = tick("trial EM");
     int done = 0;
     if (stepped)
         stepped(done, total);
-    choice.textureWords = kTextureWords;
+    choice.textureWords = texture->words;
     choice.trialEpochs = epochs;
     choice.trialObjective = objective(trialEnd(start, epochs, stepped, done, total));
-    choice.trialObjectiveTexture = objective(trialEnd(*texture, epochs, stepped, done, total));
+    choice.trialObjectiveTexture =
+        objective(trialEnd(texture->prototypes, epochs, stepped, done, total));
     choice.fromTexture = choice.trialObjectiveTexture > choice.trialObjective;
     if (choice.fromTexture)
-        start = *texture;
+        start = texture->prototypes;
 }
 
 } // namespace primaps

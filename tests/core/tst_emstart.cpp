@@ -193,7 +193,23 @@ public:
         }
         return f;
     }
-    cv::Mat masks(std::size_t) const override { return cv::Mat(8, 8, CV_8UC1, cv::Scalar(1)); }
+    cv::Mat masks(std::size_t index) const override
+    {
+        if (!splitMasks)
+            return cv::Mat(8, 8, CV_8UC1, cv::Scalar(1));
+        // Labels at twice the feature grid: the left half mask 7, the right
+        // half mask 3 (or the other way round in odd images), the first column
+        // unassigned (0) and the last row ignored (255).
+        cv::Mat m(16, 16, CV_8UC1);
+        for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 16; ++x)
+                m.at<std::uint8_t>(y, x) = y == 15                       ? 255
+                                           : x == 0                      ? 0
+                                           : (x < 8) == (index % 2 == 0) ? 7
+                                                                         : 3;
+        return m;
+    }
+    bool splitMasks = false;
     /// The cluster each mode falls into under `p`.
     std::vector<int> modeClusters(const Prototypes& p) const
     {
@@ -436,10 +452,11 @@ private slots:
         // infinite t, which the checkpoint keeps (JSON has no infinity).
         QVERIFY(std::isinf(choice.evidence));
         // Then the texture start: here the masks' restart already keeps C whole,
-        // the texture groups are the same partition, and the two trials (one EM
-        // epoch each, an eighth of the fit's epochs rounded up to one) end alike.
+        // the texture groups are the same partition, and the two trials end
+        // alike. An eighth of the fit's one epoch rounds up to one trial epoch,
+        // 6 steps here; trials take at least 12 steps, so two epochs.
         QCOMPARE(choice.textureWords, 96);
-        QCOMPARE(choice.trialEpochs, 1);
+        QCOMPARE(choice.trialEpochs, 2);
         qInfo("trial objectives: restart %.6f, texture %.6f", choice.trialObjective,
               choice.trialObjectiveTexture);
         QVERIFY(std::abs(choice.trialObjective - choice.trialObjectiveTexture) < 0.01);
@@ -480,27 +497,46 @@ private slots:
             const std::vector<int> m = data.modeClusters(r.prototypes);
             QVERIFY(m[0] != m[1] && m[0] == m[2] && m[1] == m[3]);
         }
-        // ... the word histograms of the masks group them by texture.
-        int ticks = 0;
-        const std::optional<Prototypes> texture = primaps::detail::textureGroupStart(
-            data, images, positions, 2, 8, rng, [&](int done, int total) {
-                QCOMPARE(total, 48);
-                QCOMPARE(done, ticks++);
-            });
-        QVERIFY(texture.has_value());
-        QCOMPARE(ticks, 49);
-        QCOMPARE(texture->classes, 2);
-        QCOMPARE(texture->dim, 4);
-        QCOMPARE(texture->gain, (std::vector<float>{1.0f, 1.0f}));
-        const std::vector<int> m = data.modeClusters(*texture);
-        QVERIFY2(m[0] == m[1] && m[2] == m[3] && m[0] != m[2],
-                 qPrintable(QString("%1 %2 %3 %4").arg(m[0]).arg(m[1]).arg(m[2]).arg(m[3])));
-        // Each prototype is its texture's mean unit feature: C's halfway between
-        // C1 and C2, D's between D1 and D2.
-        const int c = m[0], d = m[2];
-        QVERIFY(std::abs(texture->direction[std::size_t(4 * c)] - 0.707f) < 0.02f);
-        QVERIFY(std::abs(texture->direction[std::size_t(4 * c + 1)] - 0.707f) < 0.02f);
-        QVERIFY(std::abs(texture->direction[std::size_t(4 * d + 2)] - 0.424f) < 0.02f);
+        // ... the word histograms of the masks group them by texture, with one
+        // mask per image or two (label maps at twice the feature grid, with
+        // unassigned and ignored pixels).
+        for (const bool split : {false, true}) {
+            ModeScenes scenes = data;
+            scenes.splitMasks = split;
+            std::vector<std::pair<std::string, int>> ticks; // task, total
+            const std::optional<primaps::detail::TextureStart> texture =
+                primaps::detail::textureGroupStart(
+                    scenes, images, positions, 2, 8, rng, [&](const char* task) {
+                        return [&ticks, task](int, int total) {
+                            if (ticks.empty() || ticks.back().first != task)
+                                ticks.emplace_back(task, total);
+                        };
+                    });
+            QVERIFY(texture.has_value());
+            QCOMPARE(ticks, (std::vector<std::pair<std::string, int>>{{"texture words", 4},
+                                                                      {"texture histograms", 24},
+                                                                      {"texture groups", 16},
+                                                                      {"texture prototypes", 24}}));
+            QCOMPARE(texture->words, 8);
+            const Prototypes& p = texture->prototypes;
+            QCOMPARE(p.classes, 2);
+            QCOMPARE(p.dim, 4);
+            QCOMPARE(p.gain, (std::vector<float>{1.0f, 1.0f}));
+            const std::vector<int> m = data.modeClusters(p);
+            QVERIFY2(m[0] == m[1] && m[2] == m[3] && m[0] != m[2],
+                     qPrintable(QString("%1 %2 %3 %4").arg(m[0]).arg(m[1]).arg(m[2]).arg(m[3])));
+            // Each prototype is its texture's mean unit feature: C's halfway
+            // between C1 and C2, D's between D1 and D2.
+            const int c = m[0], d = m[2];
+            QVERIFY(std::abs(p.direction[std::size_t(4 * c)] - 0.707f) < 0.02f);
+            QVERIFY(std::abs(p.direction[std::size_t(4 * c + 1)] - 0.707f) < 0.02f);
+            QVERIFY(std::abs(p.direction[std::size_t(4 * d + 2)] - 0.424f) < 0.02f);
+        }
+        // More words than positions: one word per position.
+        const std::optional<primaps::detail::TextureStart> few =
+            primaps::detail::textureGroupStart(data, images, positions.slice(0, 0, 5), 2, 96, rng);
+        QVERIFY(few.has_value());
+        QCOMPARE(few->words, 5);
         // Fewer masks than prototypes: nothing to group.
         QVERIFY(
             !primaps::detail::textureGroupStart(data, {0, 1}, positions, 3, 8, rng).has_value());
@@ -508,6 +544,31 @@ private slots:
         const at::Tensor wide = at::zeros({10, 5}, at::kFloat);
         QVERIFY_THROWS_EXCEPTION(Error,
                                  primaps::detail::textureGroupStart(data, images, wide, 2, 4, rng));
+    }
+
+    void weightedRowsCountThatManyTimes()
+    {
+        // One cluster of e0 (weight 3) and e1 (weight 1): its centre is the
+        // normalised weighted sum, (3, 1) / sqrt(10); without weights (1, 1) / sqrt(2).
+        const at::Tensor rows = at::eye(2, at::kFloat);
+        Rng rng{1};
+        const KMeansStart weighted =
+            primaps::detail::sphericalKMeans(rows, at::tensor({3.0f, 1.0f}), 1, 1, rng)[0];
+        QVERIFY(std::abs(weighted.prototypes.direction[0] - 3.0f / std::sqrt(10.0f)) < 1e-6f);
+        QVERIFY(std::abs(weighted.prototypes.direction[1] - 1.0f / std::sqrt(10.0f)) < 1e-6f);
+        // The objective is the weighted mean best cosine: (3 * 3 + 1 * 1) / sqrt(10) / 4.
+        QVERIFY(std::abs(weighted.meanBestCosine - 10.0 / std::sqrt(10.0) / 4.0) < 1e-6);
+        const KMeansStart plain = primaps::detail::sphericalKMeans(rows, {}, 1, 1, rng)[0];
+        QVERIFY(std::abs(plain.prototypes.direction[0] - 1.0f / std::sqrt(2.0f)) < 1e-6f);
+        // The seeding draws by weight: a row of weight 0 is never a first centre.
+        for (int seed = 0; seed < 20; ++seed) {
+            Rng r{std::uint64_t(seed)};
+            const at::Tensor three = at::eye(3, at::kFloat);
+            const KMeansStart s =
+                primaps::detail::sphericalKMeans(three, at::tensor({0.0f, 1.0f, 1.0f}), 2, 1, r)[0];
+            for (int k = 0; k < 2; ++k)
+                QCOMPARE(s.prototypes.direction[std::size_t(3 * k)], 0.0f); // never e0
+        }
     }
 
     void theTextureStartWinsWhenItsTrialEndsHigher()
@@ -541,8 +602,10 @@ private slots:
                                        "the fit starts from the texture groups")
                                    .arg(choice.trialObjectiveTexture, 0, 'f', 4)),
                  choice.describe().c_str());
-        QCOMPARE(tasks, (std::vector<std::string>{"k-means sample", "k-means restarts",
-                                                  "mask contrast", "texture groups", "trial EM"}));
+        QCOMPARE(tasks,
+                 (std::vector<std::string>{"k-means sample", "k-means restarts", "mask contrast",
+                                           "texture words", "texture histograms", "texture groups",
+                                           "texture prototypes", "trial EM"}));
         QCOMPARE(EmInitProgress({"trial EM", 3, 72}).describe(),
                  std::string("PCA initialisation: trial EM step 3 of 72"));
         // The fit starts from the texture groups: the cells of C's two modes in
@@ -564,6 +627,32 @@ private slots:
         baseline.step();
         QCOMPARE(baseline.initChoice().textureWords, 0);
         QVERIFY(baseline.initChoice().describe().find("texture") == std::string::npos);
+    }
+
+    void stoppingInTheTextureStartOrTheTrialLeavesTheFitAsBefore()
+    {
+        const ModeScenes data = threeTextures();
+        EmParams p;
+        p.protocol = EmProtocol::Robust;
+        p.classes = 3;
+        p.epochs = 48;
+        p.initEpochs = 1;
+        p.batchSize = 8;
+        p.seed = 5;
+        p.whitenRidge = 0.3f;
+        EmFit uninterrupted(data, p);
+        uninterrupted.step();
+        for (const char* where : {"texture histograms", "texture groups", "trial EM"}) {
+            EmFit fit(data, p);
+            const std::string before = fit.saveState();
+            int seen = 0;
+            const std::optional<EmStepInfo> stopped = fit.step(
+                [&](const EmInitProgress& at) { return !(at.task == where && ++seen == 3); });
+            QVERIFY2(!stopped.has_value(), where);
+            QCOMPARE(fit.saveState(), before);
+            fit.step();
+            QCOMPARE(fit.saveState(), uninterrupted.saveState());
+        }
     }
 
     void progressReachesEveryImageAndMismatchedFeaturesAreNamed()

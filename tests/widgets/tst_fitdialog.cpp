@@ -148,10 +148,25 @@ void grabIfAsked(QDialog& dialog, const QString& name)
         dialog.grab().save(QDir(dir).filePath(QStringLiteral("fitdialog-%1.png").arg(name)));
 }
 
+// How long a dataset lookup (the typing pause and a listing on a worker that
+// runs below the GUI thread's priority) may take on a loaded machine.
+constexpr int kLookupTimeoutMs = 10000;
+
 // The dataset lookup has answered (the fields rested and the listing is done).
 bool settled(const FitDialog& dialog)
 {
-    return QTest::qWaitFor([&] { return !dialog.isLookingUp(); }, 10000);
+    return QTest::qWaitFor([&] { return !dialog.isLookingUp(); }, kLookupTimeoutMs);
+}
+
+// What cutOffTexts() finds once the layouts have settled. A note that wraps onto
+// more lines takes more than one pass of the event loop (a layout request for
+// each level of nesting), and settled() returns in the pass that shows the
+// lookup's answer, which may be the first pass after the note changed.
+QStringList cutOffOnceLaidOut(const QDialog& dialog)
+{
+    if (QTest::qWaitFor([&] { return cutOffTexts(dialog).isEmpty(); }, 5000))
+        return {};
+    return cutOffTexts(dialog);
 }
 
 void showAndSettle(FitDialog& dialog)
@@ -224,8 +239,7 @@ private slots:
         emit dialog.runEdit()->editingFinished();
         QVERIFY(dialog.runFolderNote().contains(QLatin1String("holds no fit")));
         QVERIFY(settled(dialog));
-        QCoreApplication::processEvents();
-        const QStringList filled = cutOffTexts(dialog);
+        const QStringList filled = cutOffOnceLaidOut(dialog);
         grabIfAsked(dialog, QStringLiteral("filled"));
         QVERIFY2(filled.isEmpty(), qPrintable(filled.join(QStringLiteral("\n"))));
 
@@ -237,8 +251,7 @@ private slots:
         dialog.protocolBox()->setCurrentIndex(1);
         dialog.holdoutBox()->setValue(0.2);
         QVERIFY(settled(dialog));
-        QCoreApplication::processEvents();
-        const QStringList refused = cutOffTexts(dialog);
+        const QStringList refused = cutOffOnceLaidOut(dialog);
         grabIfAsked(dialog, QStringLiteral("refused"));
         QVERIFY2(refused.isEmpty(), qPrintable(refused.join(QStringLiteral("\n"))));
         QVERIFY2(dialog.height() <= 768 - 80, qPrintable(QString::number(dialog.height())));
@@ -329,7 +342,7 @@ private slots:
         dialog.runEdit()->setText(run); // typed; the focus never left the field
         dialog.accept();
         // OK waits for the root's lookup (okWaitsForTheDatasetLookup), then refuses.
-        QTRY_VERIFY(!dialog.isAcceptPending());
+        QTRY_VERIFY_WITH_TIMEOUT(!dialog.isAcceptPending(), kLookupTimeoutMs);
         QVERIFY(dialog.isVisible());
         QCOMPARE(dialog.result(), int(QDialog::Rejected));
         QVERIFY2(dialog.runFolderProblem().contains(QLatin1String("notes.txt")),
@@ -368,7 +381,7 @@ private slots:
         QVERIFY(dialog.isAcceptPending());
         QVERIFY(!ok->isEnabled());
         QVERIFY2(ok->text().contains(QLatin1String("Checking")), qPrintable(ok->text()));
-        QTRY_COMPARE(accepted.count(), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(accepted.count(), 1, kLookupTimeoutMs);
         QCOMPARE(dialog.result(), int(QDialog::Accepted));
         QCOMPARE(dialog.settings().em.pcaImages, 4);
         QCOMPARE(dialog.settings().validationSplit, std::string("all"));
@@ -395,7 +408,7 @@ private slots:
         QSignalSpy retypedAccepted(&retyped, &QDialog::accepted);
         pressOkBeforeTheLookup(retyped, tmp.filePath(QStringLiteral("ok-retyped")), small);
         retyped.runEdit()->setText(tmp.filePath(QStringLiteral("ok-ret")));
-        QTRY_VERIFY(!retyped.isAcceptPending());
+        QTRY_VERIFY_WITH_TIMEOUT(!retyped.isAcceptPending(), kLookupTimeoutMs);
         QVERIFY(settled(retyped));
         QTest::qWait(50);
         QVERIFY2(retypedAccepted.isEmpty(), "accepted a run folder typed while OK waited");
@@ -582,8 +595,9 @@ private slots:
         QVERIFY2(split->lineEdit()->placeholderText().contains(QLatin1String("train.txt")),
                  qPrintable(split->lineEdit()->placeholderText()));
         QCOMPARE(dialog.settings().validationSplit, std::string("val"));
+        const QStringList listed = cutOffOnceLaidOut(dialog);
         grabIfAsked(dialog, QStringLiteral("listed"));
-        QVERIFY2(cutOffTexts(dialog).isEmpty(), qPrintable(cutOffTexts(dialog).join('\n')));
+        QVERIFY2(listed.isEmpty(), qPrintable(listed.join('\n')));
 
         dialog.rootEdit()->setText(small); // no lists
         emit dialog.rootEdit()->editingFinished();
