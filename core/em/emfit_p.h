@@ -95,8 +95,8 @@ MaskPairCounts countSharedMaskPairs(const EmDataSource& data,
 /// The start PriMaPs-EM begins from. The restart with the highest objective,
 /// unless the restart that shares the fewest mask pairs shares clearly fewer:
 /// over the images, the per-image difference in shared pair weight must be
-/// positive with a paired t above the one-sided 5 % level of Student's t
-/// (images - 1 degrees of freedom; 1.66 for 80 images). Without counts (the
+/// positive with a paired t above the one-sided 1 % level of Student's t
+/// (images - 1 degrees of freedom; 2.37 for 80 images). Without counts (the
 /// baseline) the objective alone decides. Restarts are numbered from 1 in the
 /// result, as run.json and the log show them.
 EmInitChoice chooseStart(const std::vector<KMeansStart>& starts, const MaskPairCounts* counts);

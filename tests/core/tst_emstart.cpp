@@ -320,8 +320,7 @@ private slots:
         QCOMPARE(counts.share(0), 1.0);
         QCOMPARE(counts.share(1), 0.0);
         // Differences 2, 1, 2, 1, 2, 1: t = 9 / sqrt(6 * 0.3) = 6.71 against
-        // Student's one-sided 5 % quantile with 5 degrees of freedom, 2.015
-        // (one alternative, no correction).
+        // Student's one-sided 1 % quantile with 5 degrees of freedom, 3.365.
         // (Restarts are numbered from 1 in the choice, as run.json shows them.)
         const EmInitChoice choice = primaps::detail::chooseStart(starts, &counts);
         QCOMPARE(choice.chosen, 2);
@@ -332,7 +331,7 @@ private slots:
         QCOMPARE(choice.sharedPairsByObjective, 1.0);
         QCOMPARE(choice.images, 6);
         QVERIFY(std::abs(choice.evidence - 9.0 / std::sqrt(1.8)) < 1e-9);
-        QVERIFY(std::abs(choice.threshold - 2.0150) < 1e-3);
+        QVERIFY(std::abs(choice.threshold - 3.3649) < 1e-3);
         // Without counts (the baseline) the objective decides.
         const EmInitChoice baseline = primaps::detail::chooseStart(starts, nullptr);
         QCOMPARE(baseline.chosen, 1);
@@ -340,13 +339,13 @@ private slots:
         QVERIFY(std::isnan(baseline.sharedPairs)); // nothing counted
 
         // The same differences on two images only (t = 3) are not enough: with
-        // one degree of freedom the 5 % quantile is 6.31.
+        // one degree of freedom the 1 % quantile is 31.8.
         const primaps::detail::MaskPairCounts few =
             primaps::detail::countSharedMaskPairs(data, {0, 1}, starts);
         const EmInitChoice cautious = primaps::detail::chooseStart(starts, &few);
         QCOMPARE(cautious.chosen, 1);
         QVERIFY(std::abs(cautious.evidence - 3.0) < 1e-12);
-        QVERIFY(std::abs(cautious.threshold - 6.3138) < 1e-3);
+        QVERIFY(std::abs(cautious.threshold - 31.8205) < 1e-3);
     }
 
     void weakOrNoEvidenceKeepsTheObjectivesStart()
@@ -379,7 +378,7 @@ private slots:
         QCOMPARE(choice.threshold, 0.0); // nothing was compared
     }
 
-    void theThresholdIsStudentsOneSidedFivePercentLevel()
+    void theThresholdIsStudentsOneSidedOnePercentLevel()
     {
         // Student's t quantiles against the tables (one-sided tail, dof).
         QVERIFY(std::abs(primaps::detail::studentQuantile(0.05, 1) - 6.3138) < 1e-3);
@@ -388,8 +387,8 @@ private slots:
         QVERIFY(std::abs(primaps::detail::studentQuantile(0.05, 100000) - 1.6449) < 1e-3);
         QVERIFY_THROWS_EXCEPTION(Error, primaps::detail::studentQuantile(0.6, 5));
         QVERIFY_THROWS_EXCEPTION(Error, primaps::detail::studentQuantile(0.05, 0));
-        // Sixteen restarts over 80 images: the one-sided 5 % level with 79
-        // degrees of freedom, t = 1.664, whatever the number of restarts.
+        // Sixteen restarts over 80 images: the one-sided 1 % level with 79
+        // degrees of freedom, t = 2.374, whatever the number of restarts.
         std::vector<KMeansStart> starts;
         for (int i = 0; i < 16; ++i)
             starts.push_back(start({{0}, {1}, {2, 3}}, 0.1 * i));
@@ -401,7 +400,7 @@ private slots:
             primaps::detail::countSharedMaskPairs(data, all, starts);
         const EmInitChoice choice = primaps::detail::chooseStart(starts, &counts);
         QCOMPARE(choice.chosen, 16); // equal counts: the highest objective
-        QVERIFY(std::abs(choice.threshold - 1.6644) < 1e-3);
+        QVERIFY(std::abs(choice.threshold - 2.3745) < 1e-3);
     }
 
     void primapsEmStartsWhereTheMasksPointAndTheBaselineWhereKMeansDoes()
