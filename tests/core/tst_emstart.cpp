@@ -254,6 +254,20 @@ ModeScenes threeTextures()
                       });
 }
 
+// A robust PriMaPs-EM fit of threeTextures(): 6 steps per epoch, 48 epochs, so
+// trials of 6 epochs.
+EmParams threeTexturesFit()
+{
+    EmParams p;
+    p.protocol = EmProtocol::Robust;
+    p.classes = 3;
+    p.epochs = 48;
+    p.initEpochs = 1;
+    p.batchSize = 8;
+    p.seed = 5;
+    return p;
+}
+
 // Every feature position of `images` as unit rows, as the initialisation samples them.
 at::Tensor unitPositions(const EmDataSource& data, int images)
 {
@@ -573,13 +587,7 @@ private slots:
     void theTextureStartWinsWhenItsTrialEndsHigher()
     {
         const ModeScenes data = threeTextures();
-        EmParams p;
-        p.protocol = EmProtocol::Robust;
-        p.classes = 3;
-        p.epochs = 48;
-        p.initEpochs = 1;
-        p.batchSize = 8;
-        p.seed = 5;
+        EmParams p = threeTexturesFit();
         EmFit fit(data, p);
         std::vector<std::string> tasks;
         fit.step([&](const EmInitProgress& progress) {
@@ -631,13 +639,7 @@ private slots:
     void stoppingInTheTextureStartOrTheTrialLeavesTheFitAsBefore()
     {
         const ModeScenes data = threeTextures();
-        EmParams p;
-        p.protocol = EmProtocol::Robust;
-        p.classes = 3;
-        p.epochs = 48;
-        p.initEpochs = 1;
-        p.batchSize = 8;
-        p.seed = 5;
+        EmParams p = threeTexturesFit();
         p.whitenRidge = 0.3f;
         EmFit uninterrupted(data, p);
         uninterrupted.step();
