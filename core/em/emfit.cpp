@@ -709,9 +709,7 @@ std::optional<EmStepInfo> EmFit::step(const EmInitMonitor& monitor)
         if (d->phase == EmPhase::Em)
             d->team(); // sized by the intra-op threads, before the scope below lowers them
         const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
-        info = d->phase == EmPhase::KMeans ? d->kmeansStep() : d->emStep();
-        if (++d->batchInEpoch >= d->stepsPerEpoch())
-            d->advanceEpoch();
+        info = d->batchStep();
         break;
     }
     }

@@ -300,6 +300,15 @@ struct EmFit::Impl
                         int& done, int total) const;
     EmStepInfo kmeansStep();
     EmStepInfo emStep();
+    /// One k-means or EM batch, then on to the next epoch or phase when it was
+    /// the epoch's last (the caller sets up the threads, as EmFit::step() does).
+    EmStepInfo batchStep()
+    {
+        EmStepInfo info = phase == EmPhase::KMeans ? kmeansStep() : emStep();
+        if (++batchInEpoch >= stepsPerEpoch())
+            advanceEpoch();
+        return info;
+    }
     double emaUpdate();
     /// Pass 1 of an EM step for one image: pseudo-labels, loss terms, deferred gradient.
     void imageTerms(EmBatchImage& item, const at::Tensor& weightsM,

@@ -66,6 +66,14 @@ double studentUpperTail(double t, int dof)
 
 } // namespace
 
+cv::Mat checkedMasks(const EmDataSource& data, std::uint32_t index)
+{
+    cv::Mat masks = data.masks(index);
+    if (masks.empty() || masks.type() != CV_8UC1)
+        throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
+    return masks;
+}
+
 // The mask pixels of one label map per (mask, nearest feature cell) — the cell
 // as the E-step's mask summaries count it — run-length along rows, then merged.
 // At most one entry per labelled pixel, whatever the number of masks.
@@ -159,9 +167,7 @@ MaskPairCounts countSharedMaskPairs(const EmDataSource& data,
             read(done, total);
         ++done;
         const std::string image = "image " + std::to_string(index);
-        const cv::Mat masks = data.masks(index);
-        if (masks.empty() || masks.type() != CV_8UC1)
-            throw Error(image + ": masks must be a CV_8UC1 map");
+        const cv::Mat masks = checkedMasks(data, index);
         const FeatureMap f = data.features(index);
         if (f.positions() == 0 || f.values.size() != std::size_t(f.channels) * f.positions())
             throw Error(image + ": empty or inconsistent features");

@@ -21,43 +21,41 @@ at::Tensor matrixOf(const FeatureMap& f)
                          {f.channels, std::int64_t(f.positions())}, at::kFloat);
 }
 
+// The index whose cumulative sum first exceeds a uniform draw in [0, total).
+std::int64_t pickFromCumulative(const at::Tensor& cumulative, double total, Rng& rng)
+{
+    const double u = rng.unit() * total;
+    return std::min<std::int64_t>(
+        cumulative.size(0) - 1,
+        at::searchsorted(cumulative, at::scalar_tensor(u, at::kDouble), false, true)
+            .item<std::int64_t>());
+}
+
 // k-means++: the first centre uniformly (by weight, when rows are weighted),
 // each next one with probability proportional to the squared distance (for unit
 // vectors 2 - 2 cos) to the nearest centre chosen so far, times the weight.
-std::int64_t drawByWeight(const at::Tensor& weights, Rng& rng)
-{
-    const std::int64_t n = weights.size(0);
-    const at::Tensor cumulative = weights.to(at::kDouble).cumsum(0);
-    const double total = cumulative[n - 1].item<double>();
-    if (!(total > 0))
-        return std::int64_t(rng.below(std::uint64_t(n)));
-    const double u = rng.unit() * total;
-    return std::min<std::int64_t>(
-        n - 1, at::searchsorted(cumulative, at::scalar_tensor(u, at::kDouble), false, true)
-                   .item<std::int64_t>());
-}
-
 at::Tensor plusPlusSeeds(const at::Tensor& x, const at::Tensor& weight, int k, Rng& rng)
 {
     const std::int64_t n = x.size(0);
-    std::vector<std::int64_t> chosen{weight.defined() ? drawByWeight(weight, rng)
-                                                      : std::int64_t(rng.below(std::uint64_t(n)))};
+    auto uniform = [&] { return std::int64_t(rng.below(std::uint64_t(n))); };
+    std::vector<std::int64_t> chosen;
+    if (weight.defined()) {
+        const at::Tensor cumulative = weight.to(at::kDouble).cumsum(0);
+        const double total = cumulative[n - 1].item<double>();
+        chosen.push_back(total > 0 ? pickFromCumulative(cumulative, total, rng) : uniform());
+    } else {
+        chosen.push_back(uniform());
+    }
     at::Tensor best = at::full({n}, -1.0f, at::kFloat);
     for (int c = 1; c < k; ++c) {
         best = at::maximum(best, x.mv(x[chosen.back()]));
-        at::Tensor d2 = (2.0f - 2.0f * best).clamp_min(0.0f).to(at::kDouble);
+        at::Tensor chance = (2.0f - 2.0f * best).clamp_min(0.0f).to(at::kDouble);
         if (weight.defined())
-            d2 = d2 * weight.to(at::kDouble);
-        const at::Tensor cumulative = d2.cumsum(0);
+            chance = chance * weight.to(at::kDouble);
+        const at::Tensor cumulative = chance.cumsum(0);
         const double total = cumulative[n - 1].item<double>();
-        std::int64_t pick = std::int64_t(rng.below(std::uint64_t(n)));
-        if (total > 0) {
-            const double u = rng.unit() * total;
-            pick = std::min<std::int64_t>(
-                n - 1, at::searchsorted(cumulative, at::scalar_tensor(u, at::kDouble), false, true)
-                           .item<std::int64_t>());
-        }
-        chosen.push_back(pick);
+        const std::int64_t fallback = uniform(); // drawn either way, as it always was
+        chosen.push_back(total > 0 ? pickFromCumulative(cumulative, total, rng) : fallback);
     }
     return x.index_select(0, at::tensor(chosen, at::kLong)).clone();
 }

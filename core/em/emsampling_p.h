@@ -36,6 +36,10 @@ at::Tensor unitRows(const at::Tensor& x);
 std::vector<KMeansStart> sphericalKMeans(const at::Tensor& unit, const at::Tensor& weight, int k,
                                          int restarts, Rng& rng, const InitTick& restarted = {});
 
+/// The masks of image `index`; throws primaps::Error naming the image unless
+/// they are a non-empty CV_8UC1 map.
+cv::Mat checkedMasks(const EmDataSource& data, std::uint32_t index);
+
 /// One mask's pixels in one feature cell.
 struct MaskCell
 {

@@ -42,14 +42,6 @@ at::Tensor directionsOf(const KMeansStart& s)
         .clone();
 }
 
-cv::Mat checkedMasks(const EmDataSource& data, std::uint32_t index)
-{
-    cv::Mat masks = data.masks(index);
-    if (masks.empty() || masks.type() != CV_8UC1)
-        throw Error("image " + std::to_string(index) + ": masks must be a CV_8UC1 map");
-    return masks;
-}
-
 const KMeansStart& bestOf(const std::vector<KMeansStart>& starts)
 {
     return *std::max_element(starts.begin(), starts.end(),
@@ -176,9 +168,7 @@ Prototypes EmFit::Impl::trialEnd(const Prototypes& start, int epochs,
     trial.team();
     const detail::SerialAtenOps serial(detail::blasHasOwnThreadPool());
     while (trial.phase == EmPhase::Em) {
-        trial.emStep();
-        if (++trial.batchInEpoch >= trial.stepsPerEpoch())
-            trial.advanceEpoch();
+        trial.batchStep();
         if (stepped)
             stepped(++done, total);
     }
